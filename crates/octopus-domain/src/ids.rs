@@ -1,0 +1,51 @@
+//! Identifiers Octopus hands out. `payment_uid` is unguessable (UUIDv7: time-ordered, which
+//! keeps database indexes append-only, with 74 random bits); merchant UIDs, API keys and API
+//! secrets are random alphanumerics from the operating system's generator.
+
+use rand::distributions::Alphanumeric;
+use rand::rngs::OsRng;
+use rand::Rng;
+
+/// A new unguessable order identifier (32 lowercase hex characters).
+pub fn new_payment_uid() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+fn random_alphanumeric(len: usize) -> String {
+    OsRng
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// A new merchant UID (`M` followed by 15 alphanumerics).
+pub fn new_merchant_uid() -> String {
+    format!("M{}", random_alphanumeric(15))
+}
+
+/// A new API key (`OC-Key`): public, names the key.
+pub fn new_api_key() -> String {
+    format!("ock_{}", random_alphanumeric(24))
+}
+
+/// A new API secret: 40 alphanumerics (about 238 bits).
+pub fn new_api_secret() -> String {
+    random_alphanumeric(40)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_distinct_and_well_formed() {
+        let a = new_payment_uid();
+        let b = new_payment_uid();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(new_api_key().starts_with("ock_"));
+        assert_eq!(new_api_secret().len(), 40);
+        assert_ne!(new_api_secret(), new_api_secret());
+    }
+}

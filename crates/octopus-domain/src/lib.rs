@@ -1,0 +1,27 @@
+//! The Octopus domain: what an order is, how money is represented, which status changes are
+//! legal, how a merchant request is validated and how it is signed.
+//!
+//! Nothing in this crate performs I/O (no clock, no network, no database): every other crate
+//! builds on these types, and tests can exercise the rules without starting anything.
+
+pub mod country;
+pub mod fields;
+pub mod ids;
+pub mod merchant;
+pub mod money;
+pub mod order;
+pub mod request;
+pub mod secret_box;
+pub mod signing;
+
+pub use fields::{FieldError, RequestFields};
+pub use merchant::{ApiCredential, Merchant};
+pub use money::{Amount, AmountError, Currency};
+pub use order::{
+    AccountingStatus, AccountingType, IllegalTransition, NotifyStatus, Order, OrderEvent,
+    PaymentStatus, StatusChange, TransactionType,
+};
+pub use request::{OrderRequest, ResponseType, ValidationError};
+
+/// Milliseconds since the Unix epoch. The domain never reads the clock; callers pass times in.
+pub type Timestamp = i64;

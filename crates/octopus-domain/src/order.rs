@@ -1,0 +1,445 @@
+//! Orders and the one state machine every status change goes through.
+//!
+//! `payment_status` moves only along the edges of [`PaymentStatus::can_become`]; each change is
+//! applied by [`Order::apply`], which refuses illegal moves and returns the event to record.
+//! Money is never dropped: an upstream success that arrives after an order went `overdue`
+//! still completes it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::money::Currency;
+use crate::Timestamp;
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The lowercase text used on the wire and in storage.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s { $($text => Ok($name::$variant),)+ _ => Err(UnknownValue) }
+            }
+        }
+    };
+}
+
+/// A stored text that is not one of the enum's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value")]
+pub struct UnknownValue;
+
+wire_enum!(
+    /// Deposit (`income`) or payout (`expense`).
+    TransactionType { Income => "income", Expense => "expense" }
+);
+
+wire_enum!(
+    /// How an order moves the merchant's money (see the glossary).
+    AccountingType { Recharge => "recharge", Receive => "receive", Pay => "pay", Settle => "settle" }
+);
+
+wire_enum!(
+    /// Where an order is in its life.
+    PaymentStatus {
+        None => "none",
+        Pending => "pending",
+        Preparing => "preparing",
+        Processing => "processing",
+        Completed => "completed",
+        Failed => "failed",
+        Reject => "reject",
+        Refund => "refund",
+        Overdue => "overdue",
+    }
+);
+
+wire_enum!(
+    /// Delivery state of the merchant callback.
+    NotifyStatus { None => "none", Delivered => "delivered", Completed => "completed", Failed => "failed" }
+);
+
+wire_enum!(
+    /// Ledger posting state of the order.
+    AccountingStatus { None => "none", Delivered => "delivered", Accounted => "accounted", Failed => "failed" }
+);
+
+impl AccountingType {
+    /// The accounting type used when a merchant sends none.
+    pub fn default_for(transaction_type: TransactionType) -> AccountingType {
+        match transaction_type {
+            TransactionType::Income => AccountingType::Receive,
+            TransactionType::Expense => AccountingType::Pay,
+        }
+    }
+
+    /// Whether this accounting type belongs to the transaction type.
+    pub fn fits(self, transaction_type: TransactionType) -> bool {
+        matches!(
+            (transaction_type, self),
+            (TransactionType::Income, AccountingType::Recharge | AccountingType::Receive)
+                | (TransactionType::Expense, AccountingType::Pay | AccountingType::Settle)
+        )
+    }
+}
+
+impl PaymentStatus {
+    /// The legal edges of the order state machine.
+    pub fn can_become(self, next: PaymentStatus) -> bool {
+        use PaymentStatus::*;
+        match self {
+            None => matches!(next, Pending),
+            Pending => matches!(next, Preparing | Processing | Completed | Failed | Reject | Overdue),
+            Preparing => matches!(next, Processing | Completed | Failed | Reject | Overdue),
+            Processing => matches!(next, Completed | Failed | Reject | Overdue),
+            // A late upstream answer still settles an overdue order.
+            Overdue => matches!(next, Completed | Failed),
+            Completed => matches!(next, Refund),
+            Failed | Reject | Refund => false,
+        }
+    }
+
+    /// No further change is possible except a refund of a completed deposit.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::Completed | PaymentStatus::Failed | PaymentStatus::Reject | PaymentStatus::Refund
+        )
+    }
+
+    /// The order still waits for the payer or the upstream.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::Pending | PaymentStatus::Preparing | PaymentStatus::Processing
+        )
+    }
+}
+
+/// A status change the state machine refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an order cannot go from {from} to {to}{detail}")]
+pub struct IllegalTransition {
+    pub from: PaymentStatus,
+    pub to: PaymentStatus,
+    pub detail: &'static str,
+}
+
+/// A requested status change, with what it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub to: PaymentStatus,
+    /// Why the change happened, recorded on the order's history.
+    pub reason: String,
+    /// Sets `payment_fail_reason` (kept after later changes, as the BRIEF asks).
+    pub fail_reason: Option<String>,
+    /// The amount actually moved, when the upstream reports it.
+    pub final_amount: Option<Decimal>,
+    /// Only apply if the order is still in this status (guards concurrent workers).
+    pub expected_from: Option<PaymentStatus>,
+    pub at: Timestamp,
+}
+
+impl StatusChange {
+    pub fn new(to: PaymentStatus, reason: impl Into<String>, at: Timestamp) -> Self {
+        StatusChange {
+            to,
+            reason: reason.into(),
+            fail_reason: None,
+            final_amount: None,
+            expected_from: None,
+            at,
+        }
+    }
+
+    pub fn failing(mut self, fail_reason: impl Into<String>) -> Self {
+        self.fail_reason = Some(fail_reason.into());
+        self
+    }
+
+    pub fn with_final_amount(mut self, amount: Decimal) -> Self {
+        self.final_amount = Some(amount);
+        self
+    }
+
+    pub fn from_status(mut self, status: PaymentStatus) -> Self {
+        self.expected_from = Some(status);
+        self
+    }
+}
+
+/// One recorded status change of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderEvent {
+    pub from_status: PaymentStatus,
+    pub to_status: PaymentStatus,
+    pub reason: String,
+    pub created_at: Timestamp,
+}
+
+/// An order as stored. Optional texts are empty strings when absent (the API shows `""`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    /// Internal numeric id, assigned by storage; 0 before the order is stored.
+    pub id: i64,
+    pub payment_uid: String,
+    pub merchant_id: i64,
+    pub merchant_uid: String,
+    pub merchant_name: String,
+    /// The OC-Key that created the order (its secret signs the callbacks).
+    pub signature_key: String,
+    pub merchant_order_id: String,
+    pub transaction_type: TransactionType,
+    pub accounting_type: AccountingType,
+    pub amount: Decimal,
+    /// Offset added to `amount` to make a bank-transfer amount unique (zero when none).
+    pub floating_amount: Decimal,
+    /// What the payer must pay; once settled, what actually moved.
+    pub final_amount: Decimal,
+    pub currency: Currency,
+    /// The country as the merchant wrote it, and its ISO 3166-1 alpha-2 code.
+    pub country: String,
+    pub country_code: String,
+    pub payment: String,
+    pub channel: String,
+    pub from: String,
+    pub from_name: String,
+    pub from_bank_name: String,
+    pub to: String,
+    pub to_name: String,
+    pub to_bank_name: String,
+    /// The merchant's identifier of its end user (request field `merchant_id`).
+    pub member_id: String,
+    pub redirect_url: String,
+    pub notify_url: String,
+    pub response_type: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub ttl: Option<i64>,
+    pub float_precision: i8,
+    pub additional: String,
+    /// Unknown request fields, kept as a JSON object.
+    pub extra: String,
+    /// The routing decision, as JSON.
+    pub distribute_rules: String,
+    pub payment_status: PaymentStatus,
+    pub payment_fail_reason: String,
+    pub notify_status: NotifyStatus,
+    pub notify_fail_reason: String,
+    pub accounting_status: AccountingStatus,
+    pub accounting_fail_reason: String,
+    /// Hash of the order-defining parameters, to tell a retry from a conflicting reuse.
+    pub fingerprint: String,
+    /// Whether `final_amount` is reserved on the channel (floating amounts while open).
+    pub amount_locked: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// When the order becomes overdue if still open.
+    pub expires_at: Option<Timestamp>,
+    /// When background work should next look at the order (connector checks).
+    pub next_check_at: Option<Timestamp>,
+}
+
+impl Order {
+    /// Applies a status change through the state machine and returns the event to record.
+    pub fn apply(&mut self, change: &StatusChange) -> Result<OrderEvent, IllegalTransition> {
+        let from = self.payment_status;
+        if let Some(expected) = change.expected_from {
+            if expected != from {
+                return Err(IllegalTransition {
+                    from,
+                    to: change.to,
+                    detail: " (it changed meanwhile)",
+                });
+            }
+        }
+        if !from.can_become(change.to) {
+            return Err(IllegalTransition { from, to: change.to, detail: "" });
+        }
+        if change.to == PaymentStatus::Refund && self.transaction_type != TransactionType::Income {
+            return Err(IllegalTransition {
+                from,
+                to: change.to,
+                detail: " (only deposits are refunded)",
+            });
+        }
+        self.payment_status = change.to;
+        self.updated_at = change.at;
+        if let Some(reason) = &change.fail_reason {
+            self.payment_fail_reason = reason.clone();
+        }
+        if let Some(amount) = change.final_amount {
+            self.final_amount = amount;
+        }
+        if !change.to.is_open() {
+            // Closed or overdue orders no longer expire and free their floating amount.
+            self.expires_at = None;
+            self.amount_locked = false;
+        }
+        if change.to.is_final() {
+            self.next_check_at = None;
+        }
+        Ok(OrderEvent {
+            from_status: from,
+            to_status: change.to,
+            reason: change.reason.clone(),
+            created_at: change.at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) fn sample_order() -> Order {
+        Order {
+            id: 1,
+            payment_uid: "u".into(),
+            merchant_id: 1,
+            merchant_uid: "M1".into(),
+            merchant_name: "Demo".into(),
+            signature_key: "k".into(),
+            merchant_order_id: "o1".into(),
+            transaction_type: TransactionType::Income,
+            accounting_type: AccountingType::Receive,
+            amount: Decimal::new(10000, 2),
+            floating_amount: Decimal::ZERO,
+            final_amount: Decimal::new(10000, 2),
+            currency: Currency::Mmk,
+            country: "myanmar".into(),
+            country_code: "MM".into(),
+            payment: "myanmar".into(),
+            channel: "sandbox".into(),
+            from: String::new(),
+            from_name: String::new(),
+            from_bank_name: String::new(),
+            to: String::new(),
+            to_name: String::new(),
+            to_bank_name: String::new(),
+            member_id: String::new(),
+            redirect_url: String::new(),
+            notify_url: String::new(),
+            response_type: "json".into(),
+            ip: String::new(),
+            user_agent: String::new(),
+            ttl: None,
+            float_precision: 0,
+            additional: String::new(),
+            extra: "{}".into(),
+            distribute_rules: "{}".into(),
+            payment_status: PaymentStatus::Pending,
+            payment_fail_reason: String::new(),
+            notify_status: NotifyStatus::None,
+            notify_fail_reason: String::new(),
+            accounting_status: AccountingStatus::None,
+            accounting_fail_reason: String::new(),
+            fingerprint: String::new(),
+            amount_locked: true,
+            created_at: 0,
+            updated_at: 0,
+            expires_at: Some(100),
+            next_check_at: Some(50),
+        }
+    }
+
+    #[test]
+    fn legal_path_records_events_and_keeps_the_fail_reason() {
+        let mut o = sample_order();
+        let e = o
+            .apply(&StatusChange::new(PaymentStatus::Overdue, "ttl elapsed", 5))
+            .unwrap();
+        assert_eq!((e.from_status, e.to_status), (PaymentStatus::Pending, PaymentStatus::Overdue));
+        assert_eq!(o.expires_at, None);
+        assert!(!o.amount_locked);
+        // late success still completes the order
+        o.apply(
+            &StatusChange::new(PaymentStatus::Completed, "late", 6)
+                .with_final_amount(Decimal::new(9900, 2)),
+        )
+        .unwrap();
+        assert_eq!(o.final_amount, Decimal::new(9900, 2));
+        assert_eq!(o.next_check_at, None);
+        o.apply(&StatusChange::new(PaymentStatus::Refund, "operator", 7)).unwrap();
+        assert!(o.apply(&StatusChange::new(PaymentStatus::Completed, "x", 8)).is_err());
+    }
+
+    #[test]
+    fn refuses_illegal_moves() {
+        let mut o = sample_order();
+        o.apply(&StatusChange::new(PaymentStatus::Failed, "no", 1).failing("declined"))
+            .unwrap();
+        assert_eq!(o.payment_fail_reason, "declined");
+        let err = o
+            .apply(&StatusChange::new(PaymentStatus::Completed, "x", 2))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "an order cannot go from failed to completed");
+        assert_eq!(o.payment_status, PaymentStatus::Failed, "nothing changed");
+
+        let mut payout = sample_order();
+        payout.transaction_type = TransactionType::Expense;
+        payout.apply(&StatusChange::new(PaymentStatus::Completed, "ok", 1)).unwrap();
+        assert!(payout.apply(&StatusChange::new(PaymentStatus::Refund, "x", 2)).is_err());
+
+        let mut raced = sample_order();
+        let stale = StatusChange::new(PaymentStatus::Completed, "x", 1)
+            .from_status(PaymentStatus::Processing);
+        assert!(raced.apply(&stale).is_err());
+    }
+
+    #[test]
+    fn accounting_types_fit_their_transaction_type() {
+        use AccountingType::*;
+        assert!(Receive.fits(TransactionType::Income) && Recharge.fits(TransactionType::Income));
+        assert!(Pay.fits(TransactionType::Expense) && Settle.fits(TransactionType::Expense));
+        assert!(!Pay.fits(TransactionType::Income) && !Receive.fits(TransactionType::Expense));
+        assert_eq!(AccountingType::default_for(TransactionType::Expense), Pay);
+    }
+
+    fn any_status() -> impl Strategy<Value = PaymentStatus> {
+        proptest::sample::select(PaymentStatus::ALL.to_vec())
+    }
+
+    proptest! {
+        /// Whatever sequence of changes is attempted, the order only ever walks legal edges,
+        /// a refused change leaves it untouched, and final states stay final (except refund).
+        #[test]
+        fn random_change_sequences_only_walk_legal_edges(steps in proptest::collection::vec(any_status(), 0..30)) {
+            let mut o = sample_order();
+            for (i, to) in steps.into_iter().enumerate() {
+                let before = o.clone();
+                match o.apply(&StatusChange::new(to, "p", i as i64)) {
+                    Ok(e) => {
+                        prop_assert!(e.from_status.can_become(e.to_status));
+                        prop_assert_eq!(o.payment_status, to);
+                        if !to.is_open() { prop_assert!(!o.amount_locked && o.expires_at.is_none()); }
+                    }
+                    Err(_) => prop_assert_eq!(&o, &before),
+                }
+                if before.payment_status.is_final() && before.payment_status != PaymentStatus::Completed {
+                    prop_assert_eq!(o.payment_status, before.payment_status);
+                }
+            }
+        }
+    }
+}
