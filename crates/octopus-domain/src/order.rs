@@ -260,6 +260,17 @@ pub struct Order {
 }
 
 impl Order {
+    /// The event that records an order's creation (`none` → `pending`).
+    pub fn creation_event(&self) -> OrderEvent {
+        debug_assert!(PaymentStatus::None.can_become(self.payment_status));
+        OrderEvent {
+            from_status: PaymentStatus::None,
+            to_status: self.payment_status,
+            reason: "order created".to_string(),
+            created_at: self.created_at,
+        }
+    }
+
     /// Applies a status change through the state machine and returns the event to record.
     pub fn apply(&mut self, change: &StatusChange) -> Result<OrderEvent, IllegalTransition> {
         let from = self.payment_status;

@@ -1,1 +1,219 @@
-//! placeholder
+//! The PostgreSQL backend, for operators who outgrow one machine: several Octopus nodes share
+//! one database through a pool of connections each. Migrations take an advisory lock so nodes
+//! starting together apply them once; background claims use `FOR UPDATE SKIP LOCKED` so two
+//! nodes never take the same work.
+
+mod orders;
+mod schema;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_storage::{CreateOutcome, NewMerchant, Result, Storage, StorageError, StoredApiKey};
+use rust_decimal::Decimal;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+/// Connections per node unless configured otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+pub struct PostgresStorage {
+    pool: Pool,
+}
+
+impl PostgresStorage {
+    /// Connects to `url` (`postgres://user@host:port/db`), checks the connection and applies
+    /// pending migrations.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStorage> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StorageError::Setup(format!("invalid database URL: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .build()
+            .map_err(|e| StorageError::Setup(format!("cannot build the connection pool: {e}")))?;
+        let storage = PostgresStorage { pool };
+        {
+            let mut client = storage
+                .pool
+                .get()
+                .await
+                .map_err(|e| StorageError::Setup(format!("cannot connect to PostgreSQL: {e}")))?;
+            schema::migrate(&mut client).await?;
+        }
+        Ok(storage)
+    }
+
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StorageError::Database(format!("no database connection: {e}")))
+    }
+}
+
+/// Maps a PostgreSQL error to the storage error (the text goes to logs only).
+pub(crate) fn db(e: tokio_postgres::Error) -> StorageError {
+    StorageError::Database(e.to_string())
+}
+
+fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT value FROM settings WHERE key = $1", &[&key])
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn init_setting(&self, key: &str, value: &str) -> Result<String> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&key, &value],
+            )
+            .await
+            .map_err(db)?;
+        let row = client
+            .query_one("SELECT value FROM settings WHERE key = $1", &[&key])
+            .await
+            .map_err(db)?;
+        Ok(row.get(0))
+    }
+
+    async fn create_merchant(&self, m: NewMerchant) -> Result<Merchant> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let conflict = |what: String| {
+            move |e: tokio_postgres::Error| {
+                if is_unique_violation(&e) {
+                    StorageError::Conflict(what)
+                } else {
+                    db(e)
+                }
+            }
+        };
+        let row = tx
+            .query_one(
+                "INSERT INTO merchants (uid, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+                &[&m.uid, &m.name, &m.created_at],
+            )
+            .await
+            .map_err(conflict(format!("merchant uid {}", m.uid)))?;
+        let id: i64 = row.get(0);
+        tx.execute(
+            "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at)
+             VALUES ($1, $2, $3, $4)",
+            &[&m.api_key, &id, &m.sealed_secret, &m.created_at],
+        )
+        .await
+        .map_err(conflict("api key".into()))?;
+        tx.commit().await.map_err(db)?;
+        Ok(Merchant { id, uid: m.uid, name: m.name, created_at: m.created_at })
+    }
+
+    async fn merchant_count(&self) -> Result<u64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT COUNT(*) FROM merchants", &[])
+            .await
+            .map_err(db)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn api_key(&self, api_key: &str) -> Result<Option<StoredApiKey>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT k.api_key, k.sealed_secret, m.id, m.uid, m.name, m.created_at
+                 FROM api_keys k JOIN merchants m ON m.id = k.merchant_id
+                 WHERE k.api_key = $1 AND k.revoked_at IS NULL",
+            )
+            .await
+            .map_err(db)?;
+        let row = client.query_opt(&stmt, &[&api_key]).await.map_err(db)?;
+        Ok(row.map(|r| StoredApiKey {
+            api_key: r.get(0),
+            sealed_secret: r.get(1),
+            merchant: Merchant { id: r.get(2), uid: r.get(3), name: r.get(4), created_at: r.get(5) },
+        }))
+    }
+
+    async fn create_order(&self, order: Order, final_amounts: Vec<Decimal>) -> Result<CreateOutcome> {
+        let client = self.client().await?;
+        orders::create(&client, order, &final_amounts).await
+    }
+
+    async fn order_by_merchant_order_id(
+        &self,
+        merchant_id: i64,
+        merchant_order_id: &str,
+    ) -> Result<Option<Order>> {
+        let client = self.client().await?;
+        orders::by_merchant_order_id(&client, merchant_id, merchant_order_id).await
+    }
+
+    async fn order_by_payment_uid(&self, payment_uid: &str) -> Result<Option<Order>> {
+        let client = self.client().await?;
+        orders::by_payment_uid(&client, payment_uid, false).await
+    }
+
+    async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
+        let mut client = self.client().await?;
+        orders::change_status(&mut client, payment_uid, &change).await
+    }
+
+    async fn order_events(&self, payment_uid: &str) -> Result<Vec<OrderEvent>> {
+        let client = self.client().await?;
+        orders::events(&client, payment_uid).await
+    }
+
+    async fn claim_due_checks(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Order>> {
+        let client = self.client().await?;
+        orders::claim_due_checks(&client, now, lease_ms, limit).await
+    }
+
+    async fn expired_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT payment_uid FROM orders WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
+                &[&now, &(limit as i64)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn merchant_currencies(&self, merchant_id: i64) -> Result<Vec<Currency>> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT DISTINCT currency FROM orders WHERE merchant_id = $1", &[&merchant_id])
+            .await
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let code: String = r.get(0);
+            out.push(Currency::parse(&code).ok_or(StorageError::Corrupt("orders.currency"))?);
+        }
+        out.sort();
+        Ok(out)
+    }
+}

@@ -1,1 +1,299 @@
-//! placeholder
+//! The embedded SQLite backend, Octopus's default: one database file under the data
+//! directory, in WAL mode with `synchronous=FULL`, so a commit is on disk before anyone hears
+//! of it. Writes go through one writer thread with group commit ([`writer`]); reads use a
+//! small pool of connections ([`read_pool`]); a background thread checkpoints the WAL so the
+//! writer never stops to do it.
+
+mod orders;
+mod read_pool;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_storage::{CreateOutcome, NewMerchant, Result, Storage, StorageError, StoredApiKey};
+use rusqlite::{params, Connection, OptionalExtension};
+use rust_decimal::Decimal;
+
+use read_pool::ReadPool;
+use writer::Writer;
+
+/// File name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "octopus.db";
+const READERS: usize = 4;
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+pub struct SqliteStorage {
+    writer: Writer,
+    readers: Arc<ReadPool>,
+    stop_checkpoints: Arc<AtomicBool>,
+    path: PathBuf,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database in `data_dir` and applies pending migrations.
+    pub fn open(data_dir: &Path) -> Result<SqliteStorage> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StorageError::Setup(format!("cannot create data directory {}: {e}", data_dir.display()))
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let conn = connect(&path)?;
+        schema::migrate(&conn)?;
+        // Checkpoints run on their own thread; the writer only checkpoints if the WAL grows
+        // far beyond what that thread keeps up with.
+        conn.pragma_update(None, "wal_autocheckpoint", 20_000)
+            .map_err(db)?;
+        let writer = Writer::start(conn)
+            .map_err(|e| StorageError::Setup(format!("cannot start the writer thread: {e}")))?;
+        let readers = ReadPool::open(&path, READERS)?;
+        let stop_checkpoints = Arc::new(AtomicBool::new(false));
+        start_checkpointer(&path, Arc::clone(&stop_checkpoints))?;
+        Ok(SqliteStorage { writer, readers, stop_checkpoints, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SqliteStorage {
+    fn drop(&mut self) {
+        self.stop_checkpoints.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Opens a connection with the settings every connection of Octopus uses.
+pub(crate) fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .map_err(|e| StorageError::Setup(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -16000;
+         PRAGMA temp_store = MEMORY;",
+    )
+    .map_err(|e| StorageError::Setup(format!("cannot configure {}: {e}", path.display())))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn start_checkpointer(path: &Path, stop: Arc<AtomicBool>) -> Result<()> {
+    let conn = connect(path)?;
+    std::thread::Builder::new()
+        .name("octopus-sqlite-checkpoint".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        })
+        .map_err(|e| StorageError::Setup(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(())
+}
+
+/// Maps a SQLite error to the storage error (the text goes to logs only).
+pub(crate) fn db(e: rusqlite::Error) -> StorageError {
+    StorageError::Database(e.to_string())
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_string();
+        self.readers
+            .read(move |conn| {
+                conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()
+                    .map_err(db)
+            })
+            .await
+    }
+
+    async fn init_setting(&self, key: &str, value: &str) -> Result<String> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                    params![key, value],
+                )
+                .map_err(db)?;
+                conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+                    .map_err(db)
+            })
+            .await
+    }
+
+    async fn create_merchant(&self, m: NewMerchant) -> Result<Merchant> {
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO merchants (uid, name, created_at) VALUES (?1, ?2, ?3)",
+                    params![m.uid, m.name, m.created_at],
+                )
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StorageError::Conflict(format!("merchant uid {}", m.uid))
+                    } else {
+                        db(e)
+                    }
+                })?;
+                let id = conn.last_insert_rowid();
+                conn.execute(
+                    "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![m.api_key, id, m.sealed_secret, m.created_at],
+                )
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StorageError::Conflict("api key".into())
+                    } else {
+                        db(e)
+                    }
+                })?;
+                Ok(Merchant { id, uid: m.uid, name: m.name, created_at: m.created_at })
+            })
+            .await
+    }
+
+    async fn merchant_count(&self) -> Result<u64> {
+        self.readers
+            .read(|conn| {
+                conn.query_row("SELECT COUNT(*) FROM merchants", [], |r| r.get::<_, i64>(0))
+                    .map(|n| n as u64)
+                    .map_err(db)
+            })
+            .await
+    }
+
+    async fn api_key(&self, api_key: &str) -> Result<Option<StoredApiKey>> {
+        let api_key = api_key.to_string();
+        self.readers
+            .read(move |conn| {
+                conn.query_row(
+                    "SELECT k.api_key, k.sealed_secret, m.id, m.uid, m.name, m.created_at
+                     FROM api_keys k JOIN merchants m ON m.id = k.merchant_id
+                     WHERE k.api_key = ?1 AND k.revoked_at IS NULL",
+                    [api_key],
+                    |r| {
+                        Ok(StoredApiKey {
+                            api_key: r.get(0)?,
+                            sealed_secret: r.get(1)?,
+                            merchant: Merchant {
+                                id: r.get(2)?,
+                                uid: r.get(3)?,
+                                name: r.get(4)?,
+                                created_at: r.get(5)?,
+                            },
+                        })
+                    },
+                )
+                .optional()
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn create_order(&self, order: Order, final_amounts: Vec<Decimal>) -> Result<CreateOutcome> {
+        self.writer
+            .write(move |conn| orders::create(conn, order, &final_amounts))
+            .await
+    }
+
+    async fn order_by_merchant_order_id(
+        &self,
+        merchant_id: i64,
+        merchant_order_id: &str,
+    ) -> Result<Option<Order>> {
+        let merchant_order_id = merchant_order_id.to_string();
+        self.readers
+            .read(move |conn| orders::by_merchant_order_id(conn, merchant_id, &merchant_order_id))
+            .await
+    }
+
+    async fn order_by_payment_uid(&self, payment_uid: &str) -> Result<Option<Order>> {
+        let payment_uid = payment_uid.to_string();
+        self.readers
+            .read(move |conn| orders::by_payment_uid(conn, &payment_uid))
+            .await
+    }
+
+    async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
+        let payment_uid = payment_uid.to_string();
+        self.writer
+            .write(move |conn| orders::change_status(conn, &payment_uid, &change))
+            .await
+    }
+
+    async fn order_events(&self, payment_uid: &str) -> Result<Vec<OrderEvent>> {
+        let payment_uid = payment_uid.to_string();
+        self.readers
+            .read(move |conn| orders::events(conn, &payment_uid))
+            .await
+    }
+
+    async fn claim_due_checks(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Order>> {
+        self.writer
+            .write(move |conn| orders::claim_due_checks(conn, now, lease_ms, limit))
+            .await
+    }
+
+    async fn expired_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<String>> {
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT payment_uid FROM orders WHERE expires_at <= ?1
+                         ORDER BY expires_at LIMIT ?2",
+                    )
+                    .map_err(db)?;
+                let rows = stmt
+                    .query_map(params![now, limit], |r| r.get(0))
+                    .map_err(db)?;
+                rows.collect::<rusqlite::Result<Vec<String>>>().map_err(db)
+            })
+            .await
+    }
+
+    async fn merchant_currencies(&self, merchant_id: i64) -> Result<Vec<Currency>> {
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT DISTINCT currency FROM orders WHERE merchant_id = ?1")
+                    .map_err(db)?;
+                let rows = stmt
+                    .query_map([merchant_id], |r| r.get::<_, String>(0))
+                    .map_err(db)?;
+                let mut out = Vec::new();
+                for code in rows {
+                    let code = code.map_err(db)?;
+                    out.push(Currency::parse(&code).ok_or(StorageError::Corrupt("orders.currency"))?);
+                }
+                out.sort();
+                Ok(out)
+            })
+            .await
+    }
+}

@@ -1,0 +1,328 @@
+//! Orders and their history in PostgreSQL: row mapping and the statements behind the storage
+//! methods.
+
+use deadpool_postgres::GenericClient;
+use octopus_domain::{Currency, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_storage::{CreateOutcome, Result, StorageError};
+use rust_decimal::Decimal;
+use tokio_postgres::Row;
+
+use crate::db;
+
+const COLUMNS: &str = "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
+    merchant_order_id, transaction_type, accounting_type, amount, floating_amount, final_amount,
+    currency, country, country_code, payment, channel, from_account, from_name, from_bank_name,
+    to_account, to_name, to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
+    user_agent, ttl, float_precision, additional, extra, distribute_rules, payment_status,
+    payment_fail_reason, notify_status, notify_fail_reason, accounting_status,
+    accounting_fail_reason, fingerprint, amount_locked, created_at, updated_at, expires_at,
+    next_check_at";
+
+fn parse<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T> {
+    text.parse().map_err(|_| StorageError::Corrupt(column))
+}
+
+fn order_from_row(r: &Row) -> Result<Order> {
+    let s = |i: usize| -> Result<String> { r.try_get(i).map_err(db) };
+    let currency: Currency = parse(s(12)?, "orders.currency")?;
+    let float_precision: i16 = r.try_get(30).map_err(db)?;
+    Ok(Order {
+        id: r.try_get(0).map_err(db)?,
+        payment_uid: s(1)?,
+        merchant_id: r.try_get(2).map_err(db)?,
+        merchant_uid: s(3)?,
+        merchant_name: s(4)?,
+        signature_key: s(5)?,
+        merchant_order_id: s(6)?,
+        transaction_type: parse(s(7)?, "orders.transaction_type")?,
+        accounting_type: parse(s(8)?, "orders.accounting_type")?,
+        amount: r.try_get(9).map_err(db)?,
+        floating_amount: r.try_get(10).map_err(db)?,
+        final_amount: r.try_get(11).map_err(db)?,
+        currency,
+        country: s(13)?,
+        country_code: s(14)?,
+        payment: s(15)?,
+        channel: s(16)?,
+        from: s(17)?,
+        from_name: s(18)?,
+        from_bank_name: s(19)?,
+        to: s(20)?,
+        to_name: s(21)?,
+        to_bank_name: s(22)?,
+        member_id: s(23)?,
+        redirect_url: s(24)?,
+        notify_url: s(25)?,
+        response_type: s(26)?,
+        ip: s(27)?,
+        user_agent: s(28)?,
+        ttl: r.try_get(29).map_err(db)?,
+        float_precision: i8::try_from(float_precision)
+            .map_err(|_| StorageError::Corrupt("orders.float_precision"))?,
+        additional: s(31)?,
+        extra: s(32)?,
+        distribute_rules: s(33)?,
+        payment_status: parse(s(34)?, "orders.payment_status")?,
+        payment_fail_reason: s(35)?,
+        notify_status: parse(s(36)?, "orders.notify_status")?,
+        notify_fail_reason: s(37)?,
+        accounting_status: parse(s(38)?, "orders.accounting_status")?,
+        accounting_fail_reason: s(39)?,
+        fingerprint: s(40)?,
+        amount_locked: r.try_get(41).map_err(db)?,
+        created_at: r.try_get(42).map_err(db)?,
+        updated_at: r.try_get(43).map_err(db)?,
+        expires_at: r.try_get(44).map_err(db)?,
+        next_check_at: r.try_get(45).map_err(db)?,
+    })
+}
+
+pub(crate) async fn by_merchant_order_id<C: GenericClient>(
+    client: &C,
+    merchant_id: i64,
+    merchant_order_id: &str,
+) -> Result<Option<Order>> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM orders WHERE merchant_id = $1 AND merchant_order_id = $2"
+        ))
+        .await
+        .map_err(db)?;
+    let row = client
+        .query_opt(&stmt, &[&merchant_id, &merchant_order_id])
+        .await
+        .map_err(db)?;
+    row.as_ref().map(order_from_row).transpose()
+}
+
+pub(crate) async fn by_payment_uid<C: GenericClient>(
+    client: &C,
+    payment_uid: &str,
+    for_update: bool,
+) -> Result<Option<Order>> {
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    let stmt = client
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM orders WHERE payment_uid = $1{lock}"))
+        .await
+        .map_err(db)?;
+    let row = client.query_opt(&stmt, &[&payment_uid]).await.map_err(db)?;
+    row.as_ref().map(order_from_row).transpose()
+}
+
+/// Inserts the order and its creation event in one statement (one round trip, atomic).
+/// `ON CONFLICT DO NOTHING` covers both the merchant's `merchant_order_id` and a floating
+/// amount held by another open order; which one it was is looked up afterwards.
+pub(crate) async fn create<C: GenericClient>(
+    client: &C,
+    mut order: Order,
+    final_amounts: &[Decimal],
+) -> Result<CreateOutcome> {
+    let stmt = client
+        .prepare_cached(
+            "WITH o AS (
+                INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name,
+                    signature_key, merchant_order_id, transaction_type, accounting_type, amount,
+                    floating_amount, final_amount, currency, country, country_code, payment,
+                    channel, from_account, from_name, from_bank_name, to_account, to_name,
+                    to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
+                    user_agent, ttl, float_precision, additional, extra, distribute_rules,
+                    payment_status, payment_fail_reason, notify_status, notify_fail_reason,
+                    accounting_status, accounting_fail_reason, fingerprint, amount_locked,
+                    created_at, updated_at, expires_at, next_check_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31,
+                    $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45)
+                ON CONFLICT DO NOTHING
+                RETURNING id, created_at
+             )
+             INSERT INTO order_events (order_id, from_status, to_status, reason, created_at)
+             SELECT id, $46, $34, $47, created_at FROM o
+             RETURNING order_id",
+        )
+        .await
+        .map_err(db)?;
+    let candidates: Vec<Option<Decimal>> = if final_amounts.is_empty() {
+        vec![None]
+    } else {
+        final_amounts.iter().copied().map(Some).collect()
+    };
+    for candidate in candidates {
+        if let Some(final_amount) = candidate {
+            order.final_amount = final_amount;
+            order.floating_amount = final_amount - order.amount;
+            order.amount_locked = true;
+        }
+        let event = order.creation_event();
+        let float_precision = order.float_precision as i16;
+        let row = client
+            .query_opt(
+                &stmt,
+                &[
+                    &order.payment_uid,
+                    &order.merchant_id,
+                    &order.merchant_uid,
+                    &order.merchant_name,
+                    &order.signature_key,
+                    &order.merchant_order_id,
+                    &order.transaction_type.as_str(),
+                    &order.accounting_type.as_str(),
+                    &order.amount,
+                    &order.floating_amount,
+                    &order.final_amount,
+                    &order.currency.code(),
+                    &order.country,
+                    &order.country_code,
+                    &order.payment,
+                    &order.channel,
+                    &order.from,
+                    &order.from_name,
+                    &order.from_bank_name,
+                    &order.to,
+                    &order.to_name,
+                    &order.to_bank_name,
+                    &order.member_id,
+                    &order.redirect_url,
+                    &order.notify_url,
+                    &order.response_type,
+                    &order.ip,
+                    &order.user_agent,
+                    &order.ttl,
+                    &float_precision,
+                    &order.additional,
+                    &order.extra,
+                    &order.distribute_rules,
+                    &order.payment_status.as_str(),
+                    &order.payment_fail_reason,
+                    &order.notify_status.as_str(),
+                    &order.notify_fail_reason,
+                    &order.accounting_status.as_str(),
+                    &order.accounting_fail_reason,
+                    &order.fingerprint,
+                    &order.amount_locked,
+                    &order.created_at,
+                    &order.updated_at,
+                    &order.expires_at,
+                    &order.next_check_at,
+                    &event.from_status.as_str(),
+                    &event.reason,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        if let Some(row) = row {
+            order.id = row.get(0);
+            return Ok(CreateOutcome::Created(order));
+        }
+        if let Some(existing) =
+            by_merchant_order_id(client, order.merchant_id, &order.merchant_order_id).await?
+        {
+            return Ok(CreateOutcome::Existing(existing));
+        }
+        if candidate.is_none() {
+            // Neither the merchant's id nor a floating amount: a payment_uid collision, which
+            // 74 random bits make practically impossible. Refuse rather than guess.
+            return Err(StorageError::Database("order insert conflicted unexpectedly".into()));
+        }
+    }
+    Err(StorageError::NoFreeAmount)
+}
+
+pub(crate) async fn change_status(
+    client: &mut deadpool_postgres::Object,
+    payment_uid: &str,
+    change: &StatusChange,
+) -> Result<Order> {
+    let tx = client.transaction().await.map_err(db)?;
+    let mut order = by_payment_uid(&tx, payment_uid, true)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+    let event = order.apply(change)?;
+    let update = tx
+        .prepare_cached(
+            "UPDATE orders SET payment_status = $1, payment_fail_reason = $2, final_amount = $3,
+                amount_locked = $4, expires_at = $5, next_check_at = $6, updated_at = $7
+             WHERE id = $8",
+        )
+        .await
+        .map_err(db)?;
+    tx.execute(
+        &update,
+        &[
+            &order.payment_status.as_str(),
+            &order.payment_fail_reason,
+            &order.final_amount,
+            &order.amount_locked,
+            &order.expires_at,
+            &order.next_check_at,
+            &order.updated_at,
+            &order.id,
+        ],
+    )
+    .await
+    .map_err(db)?;
+    insert_event(&tx, order.id, &event).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(order)
+}
+
+async fn insert_event<C: GenericClient>(client: &C, order_id: i64, e: &OrderEvent) -> Result<()> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO order_events (order_id, from_status, to_status, reason, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .await
+        .map_err(db)?;
+    client
+        .execute(
+            &stmt,
+            &[&order_id, &e.from_status.as_str(), &e.to_status.as_str(), &e.reason, &e.created_at],
+        )
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) async fn events<C: GenericClient>(client: &C, payment_uid: &str) -> Result<Vec<OrderEvent>> {
+    let rows = client
+        .query(
+            "SELECT e.from_status, e.to_status, e.reason, e.created_at
+             FROM order_events e JOIN orders o ON o.id = e.order_id
+             WHERE o.payment_uid = $1 ORDER BY e.id",
+            &[&payment_uid],
+        )
+        .await
+        .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            Ok(OrderEvent {
+                from_status: parse(r.get(0), "order_events.from_status")?,
+                to_status: parse(r.get(1), "order_events.to_status")?,
+                reason: r.get(2),
+                created_at: r.get(3),
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn claim_due_checks<C: GenericClient>(
+    client: &C,
+    now: Timestamp,
+    lease_ms: i64,
+    limit: u32,
+) -> Result<Vec<Order>> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "UPDATE orders SET next_check_at = $1
+             WHERE id IN (SELECT id FROM orders WHERE next_check_at <= $2
+                          ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+             RETURNING {COLUMNS}"
+        ))
+        .await
+        .map_err(db)?;
+    let rows = client
+        .query(&stmt, &[&(now + lease_ms), &now, &(limit as i64)])
+        .await
+        .map_err(db)?;
+    rows.iter().map(order_from_row).collect()
+}

@@ -1,0 +1,294 @@
+//! Orders and their history in SQLite: row mapping and the statements behind the storage
+//! methods. Write functions run inside the writer's transaction (see `writer`).
+
+use std::str::FromStr;
+
+use octopus_domain::money::format_amount;
+use octopus_domain::{Currency, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_storage::{CreateOutcome, Result, StorageError};
+use rusqlite::{named_params, params, Connection, Row};
+use rust_decimal::Decimal;
+
+use crate::db;
+
+const COLUMNS: &str = "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
+    merchant_order_id, transaction_type, accounting_type, amount, floating_amount, final_amount,
+    currency, country, country_code, payment, channel, from_account, from_name, from_bank_name,
+    to_account, to_name, to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
+    user_agent, ttl, float_precision, additional, extra, distribute_rules, payment_status,
+    payment_fail_reason, notify_status, notify_fail_reason, accounting_status,
+    accounting_fail_reason, fingerprint, amount_locked, created_at, updated_at, expires_at,
+    next_check_at";
+
+fn parse<T: FromStr>(text: String, column: &'static str) -> Result<T> {
+    text.parse().map_err(|_| StorageError::Corrupt(column))
+}
+
+fn order_from_row(r: &Row<'_>) -> Result<Order> {
+    let get_s = |i: usize| r.get::<_, String>(i).map_err(db);
+    let currency: Currency = parse(get_s(12)?, "orders.currency")?;
+    Ok(Order {
+        id: r.get(0).map_err(db)?,
+        payment_uid: get_s(1)?,
+        merchant_id: r.get(2).map_err(db)?,
+        merchant_uid: get_s(3)?,
+        merchant_name: get_s(4)?,
+        signature_key: get_s(5)?,
+        merchant_order_id: get_s(6)?,
+        transaction_type: parse(get_s(7)?, "orders.transaction_type")?,
+        accounting_type: parse(get_s(8)?, "orders.accounting_type")?,
+        amount: parse::<Decimal>(get_s(9)?, "orders.amount")?,
+        floating_amount: parse::<Decimal>(get_s(10)?, "orders.floating_amount")?,
+        final_amount: parse::<Decimal>(get_s(11)?, "orders.final_amount")?,
+        currency,
+        country: get_s(13)?,
+        country_code: get_s(14)?,
+        payment: get_s(15)?,
+        channel: get_s(16)?,
+        from: get_s(17)?,
+        from_name: get_s(18)?,
+        from_bank_name: get_s(19)?,
+        to: get_s(20)?,
+        to_name: get_s(21)?,
+        to_bank_name: get_s(22)?,
+        member_id: get_s(23)?,
+        redirect_url: get_s(24)?,
+        notify_url: get_s(25)?,
+        response_type: get_s(26)?,
+        ip: get_s(27)?,
+        user_agent: get_s(28)?,
+        ttl: r.get(29).map_err(db)?,
+        float_precision: r.get(30).map_err(db)?,
+        additional: get_s(31)?,
+        extra: get_s(32)?,
+        distribute_rules: get_s(33)?,
+        payment_status: parse(get_s(34)?, "orders.payment_status")?,
+        payment_fail_reason: get_s(35)?,
+        notify_status: parse(get_s(36)?, "orders.notify_status")?,
+        notify_fail_reason: get_s(37)?,
+        accounting_status: parse(get_s(38)?, "orders.accounting_status")?,
+        accounting_fail_reason: get_s(39)?,
+        fingerprint: get_s(40)?,
+        amount_locked: r.get::<_, Option<i64>>(41).map_err(db)?.is_some(),
+        created_at: r.get(42).map_err(db)?,
+        updated_at: r.get(43).map_err(db)?,
+        expires_at: r.get(44).map_err(db)?,
+        next_check_at: r.get(45).map_err(db)?,
+    })
+}
+
+fn query_one(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Option<Order>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+    let mut rows = stmt.query(params).map_err(db)?;
+    match rows.next().map_err(db)? {
+        Some(row) => order_from_row(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn by_merchant_order_id(
+    conn: &Connection,
+    merchant_id: i64,
+    merchant_order_id: &str,
+) -> Result<Option<Order>> {
+    query_one(
+        conn,
+        &format!("SELECT {COLUMNS} FROM orders WHERE merchant_id = ?1 AND merchant_order_id = ?2"),
+        params![merchant_id, merchant_order_id],
+    )
+}
+
+pub(crate) fn by_payment_uid(conn: &Connection, payment_uid: &str) -> Result<Option<Order>> {
+    query_one(
+        conn,
+        &format!("SELECT {COLUMNS} FROM orders WHERE payment_uid = ?1"),
+        [payment_uid],
+    )
+}
+
+/// Whether an open order of the channel already holds this final amount.
+fn amount_taken(conn: &Connection, order: &Order, final_amount: &str) -> Result<bool> {
+    conn.prepare_cached(
+        "SELECT 1 FROM orders WHERE amount_locked = 1 AND channel = ?1 AND currency = ?2
+         AND final_amount = ?3",
+    )
+    .map_err(db)?
+    .exists(params![order.channel, order.currency.code(), final_amount])
+    .map_err(db)
+}
+
+pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decimal]) -> Result<CreateOutcome> {
+    if let Some(existing) = by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id)? {
+        return Ok(CreateOutcome::Existing(existing));
+    }
+    if !final_amounts.is_empty() {
+        let free = final_amounts
+            .iter()
+            .map(|a| (*a, format_amount(*a, order.currency)))
+            .find_map(|(a, text)| match amount_taken(conn, &order, &text) {
+                Ok(true) => None,
+                Ok(false) => Some(Ok(a)),
+                Err(e) => Some(Err(e)),
+            })
+            .ok_or(StorageError::NoFreeAmount)??;
+        order.final_amount = free;
+        order.floating_amount = free - order.amount;
+        order.amount_locked = true;
+    }
+    let c = order.currency;
+    conn.prepare_cached(
+        "INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
+            merchant_order_id, transaction_type, accounting_type, amount, floating_amount,
+            final_amount, currency, country, country_code, payment, channel, from_account,
+            from_name, from_bank_name, to_account, to_name, to_bank_name, member_id, redirect_url,
+            notify_url, response_type, ip, user_agent, ttl, float_precision, additional, extra,
+            distribute_rules, payment_status, payment_fail_reason, notify_status,
+            notify_fail_reason, accounting_status, accounting_fail_reason, fingerprint,
+            amount_locked, created_at, updated_at, expires_at, next_check_at)
+         VALUES (:payment_uid, :merchant_id, :merchant_uid, :merchant_name, :signature_key,
+            :merchant_order_id, :transaction_type, :accounting_type, :amount, :floating_amount,
+            :final_amount, :currency, :country, :country_code, :payment, :channel, :from_account,
+            :from_name, :from_bank_name, :to_account, :to_name, :to_bank_name, :member_id,
+            :redirect_url, :notify_url, :response_type, :ip, :user_agent, :ttl, :float_precision,
+            :additional, :extra, :distribute_rules, :payment_status, :payment_fail_reason,
+            :notify_status, :notify_fail_reason, :accounting_status, :accounting_fail_reason,
+            :fingerprint, :amount_locked, :created_at, :updated_at, :expires_at, :next_check_at)",
+    )
+    .map_err(db)?
+    .execute(named_params! {
+        ":payment_uid": order.payment_uid,
+        ":merchant_id": order.merchant_id,
+        ":merchant_uid": order.merchant_uid,
+        ":merchant_name": order.merchant_name,
+        ":signature_key": order.signature_key,
+        ":merchant_order_id": order.merchant_order_id,
+        ":transaction_type": order.transaction_type.as_str(),
+        ":accounting_type": order.accounting_type.as_str(),
+        ":amount": format_amount(order.amount, c),
+        ":floating_amount": format_amount(order.floating_amount, c),
+        ":final_amount": format_amount(order.final_amount, c),
+        ":currency": c.code(),
+        ":country": order.country,
+        ":country_code": order.country_code,
+        ":payment": order.payment,
+        ":channel": order.channel,
+        ":from_account": order.from,
+        ":from_name": order.from_name,
+        ":from_bank_name": order.from_bank_name,
+        ":to_account": order.to,
+        ":to_name": order.to_name,
+        ":to_bank_name": order.to_bank_name,
+        ":member_id": order.member_id,
+        ":redirect_url": order.redirect_url,
+        ":notify_url": order.notify_url,
+        ":response_type": order.response_type,
+        ":ip": order.ip,
+        ":user_agent": order.user_agent,
+        ":ttl": order.ttl,
+        ":float_precision": order.float_precision,
+        ":additional": order.additional,
+        ":extra": order.extra,
+        ":distribute_rules": order.distribute_rules,
+        ":payment_status": order.payment_status.as_str(),
+        ":payment_fail_reason": order.payment_fail_reason,
+        ":notify_status": order.notify_status.as_str(),
+        ":notify_fail_reason": order.notify_fail_reason,
+        ":accounting_status": order.accounting_status.as_str(),
+        ":accounting_fail_reason": order.accounting_fail_reason,
+        ":fingerprint": order.fingerprint,
+        ":amount_locked": order.amount_locked.then_some(1i64),
+        ":created_at": order.created_at,
+        ":updated_at": order.updated_at,
+        ":expires_at": order.expires_at,
+        ":next_check_at": order.next_check_at,
+    })
+    .map_err(db)?;
+    order.id = conn.last_insert_rowid();
+    insert_event(conn, order.id, &order.creation_event())?;
+    Ok(CreateOutcome::Created(order))
+}
+
+fn insert_event(conn: &Connection, order_id: i64, e: &OrderEvent) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO order_events (order_id, from_status, to_status, reason, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .map_err(db)?
+    .execute(params![
+        order_id,
+        e.from_status.as_str(),
+        e.to_status.as_str(),
+        e.reason,
+        e.created_at
+    ])
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) fn change_status(conn: &Connection, payment_uid: &str, change: &StatusChange) -> Result<Order> {
+    let mut order = by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
+    let event = order.apply(change)?;
+    conn.prepare_cached(
+        "UPDATE orders SET payment_status = ?1, payment_fail_reason = ?2, final_amount = ?3,
+            amount_locked = ?4, expires_at = ?5, next_check_at = ?6, updated_at = ?7
+         WHERE id = ?8",
+    )
+    .map_err(db)?
+    .execute(params![
+        order.payment_status.as_str(),
+        order.payment_fail_reason,
+        format_amount(order.final_amount, order.currency),
+        order.amount_locked.then_some(1i64),
+        order.expires_at,
+        order.next_check_at,
+        order.updated_at,
+        order.id
+    ])
+    .map_err(db)?;
+    insert_event(conn, order.id, &event)?;
+    Ok(order)
+}
+
+pub(crate) fn events(conn: &Connection, payment_uid: &str) -> Result<Vec<OrderEvent>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT e.from_status, e.to_status, e.reason, e.created_at
+             FROM order_events e JOIN orders o ON o.id = e.order_id
+             WHERE o.payment_uid = ?1 ORDER BY e.id",
+        )
+        .map_err(db)?;
+    let mut rows = stmt.query([payment_uid]).map_err(db)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        out.push(OrderEvent {
+            from_status: parse(r.get(0).map_err(db)?, "order_events.from_status")?,
+            to_status: parse(r.get(1).map_err(db)?, "order_events.to_status")?,
+            reason: r.get(2).map_err(db)?,
+            created_at: r.get(3).map_err(db)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn claim_due_checks(
+    conn: &Connection,
+    now: Timestamp,
+    lease_ms: i64,
+    limit: u32,
+) -> Result<Vec<Order>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "UPDATE orders SET next_check_at = ?1
+             WHERE id IN (SELECT id FROM orders WHERE next_check_at <= ?2
+                          ORDER BY next_check_at LIMIT ?3)
+             RETURNING {COLUMNS}"
+        ))
+        .map_err(db)?;
+    let mut rows = stmt.query(params![now + lease_ms, now, limit]).map_err(db)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        out.push(order_from_row(r)?);
+    }
+    Ok(out)
+}
+

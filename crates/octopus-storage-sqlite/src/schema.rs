@@ -1,0 +1,38 @@
+//! Embedded migrations, applied in order at start inside one immediate transaction, so two
+//! processes starting on the same file never apply one twice.
+
+use octopus_storage::{Result, StorageError};
+use rusqlite::Connection;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+
+pub(crate) fn migrate(conn: &Connection) -> Result<()> {
+    let fail = |e: rusqlite::Error| StorageError::Setup(format!("migration failed: {e}"));
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(fail)?;
+    let result = (|| {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version INTEGER PRIMARY KEY,
+                 applied_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+             )",
+        )?;
+        let current: i64 = conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )?;
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            conn.execute_batch(sql)?;
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (?1)", [version])?;
+            tracing::info!(version, "applied SQLite migration");
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(fail),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(fail(e))
+        }
+    }
+}

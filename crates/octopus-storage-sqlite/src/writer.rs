@@ -1,0 +1,110 @@
+//! The single SQLite writer with group commit.
+//!
+//! SQLite allows one writer at a time, and a durable commit costs an fsync. Instead of one
+//! transaction (and one fsync) per request, every write is sent as a job to one thread that
+//! owns the write connection. The thread takes all jobs waiting, runs each inside its own
+//! savepoint of one `BEGIN IMMEDIATE` transaction, commits once, and only then answers the
+//! callers: many orders per fsync, and no caller hears "done" before its data is durable.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::thread;
+
+use octopus_storage::{Result, StorageError};
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+/// Most jobs committed together (bounds the latency of the first job of a batch).
+const MAX_BATCH: usize = 1024;
+
+type Finish = Box<dyn FnOnce(Result<()>) + Send>;
+/// A job runs against the write connection and says whether it succeeded (a failed job's
+/// writes are rolled back to its savepoint) and how to deliver its answer after the commit.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
+
+/// Handle to the writer thread. Cloning shares the same thread.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`. The thread ends when every handle is dropped, after
+    /// finishing the jobs already sent.
+    pub(crate) fn start(conn: Connection) -> std::io::Result<Writer> {
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        thread::Builder::new()
+            .name("octopus-sqlite-writer".into())
+            .spawn(move || run(conn, receiver))?;
+        Ok(Writer { jobs })
+    }
+
+    /// Runs `work` in the next group commit and returns its result once it is durable.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (answer, receive) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn| {
+            let outcome = catch_unwind(AssertUnwindSafe(|| work(conn)))
+                .unwrap_or_else(|_| Err(StorageError::Database("a write job panicked".into())));
+            let ok = outcome.is_ok();
+            let finish: Finish = Box::new(move |commit: Result<()>| {
+                let _ = answer.send(commit.and(outcome));
+            });
+            (ok, finish)
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| StorageError::Database("the SQLite writer has stopped".into()))?;
+        receive
+            .await
+            .map_err(|_| StorageError::Database("the SQLite writer dropped a job".into()))?
+    }
+}
+
+fn run(conn: Connection, receiver: mpsc::Receiver<Job>) {
+    while let Ok(first) = receiver.recv() {
+        let mut batch = Vec::with_capacity(64);
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&conn, batch);
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+    let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        // Dropping the jobs unrun answers each caller with an error.
+        tracing::error!(error = %e, jobs = batch.len(), "could not begin a write transaction");
+        return;
+    }
+    for job in batch {
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            tracing::error!(error = %e, "could not open a savepoint");
+        }
+        let (ok, finish) = job(conn);
+        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        if let Err(e) = conn.execute_batch(end) {
+            tracing::error!(error = %e, "could not close a savepoint");
+        }
+        finishes.push(finish);
+    }
+    let commit = conn.execute_batch("COMMIT").map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        e.to_string()
+    });
+    for finish in finishes {
+        finish(
+            commit
+                .clone()
+                .map_err(|e| StorageError::Database(format!("commit failed: {e}"))),
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! Errors of the storage layer.
+
+use octopus_domain::IllegalTransition;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    /// Every candidate floating amount is held by another open order.
+    #[error("no free floating amount is left for this amount on the channel")]
+    NoFreeAmount,
+    /// A unique value (merchant uid, API key) exists already.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The database could not be opened or migrated.
+    #[error("database setup failed: {0}")]
+    Setup(String),
+    /// Any other database failure. The text is for logs, never for API answers.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A stored value that does not parse (a bug or a corrupted row).
+    #[error("corrupt stored value in {0}")]
+    Corrupt(&'static str),
+}
