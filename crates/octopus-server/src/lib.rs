@@ -1,1 +1,25 @@
-//! placeholder
+//! The Octopus HTTP server: the merchant API (`/octopus/api/...`), the hosted cashier pages
+//! (`/octopus/pay/...`), health checks, and the background workers that move orders along
+//! (connector checks, expiry). Everything runs in one process; several processes coordinate
+//! through the database.
+
+pub mod app;
+pub mod channels;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod master_key;
+pub mod merchants;
+pub mod orders;
+pub mod storage;
+
+mod cashier;
+mod client_ip;
+mod merchant_api;
+mod views;
+mod workers;
+
+pub use app::Application;
+pub use config::{DatabaseConfig, ServerConfig};
+pub use error::Error;

@@ -1,1 +1,30 @@
-fn main(){}
+//! The `octopus` binary: `serve` runs the gateway; `merchant`, `order` and `bench` are the
+//! operator's and the merchant developer's tools around it.
+
+mod bench;
+mod cli;
+mod merchant;
+mod order;
+mod serve;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Merchant(args) => merchant::run(args).await,
+        Command::Order(args) => order::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Building and running the server: shared state, the router, the listener, the background
+//! workers, and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::{Json, Router};
+use octopus_domain::secret_box::MasterKey;
+use octopus_storage::Storage;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::trace::TraceLayer;
+
+use crate::channels::Channels;
+use crate::config::ServerConfig;
+use crate::keys::KeyRing;
+use crate::master_key::{self, MasterKeyError};
+use crate::{cashier, merchant_api, workers};
+
+/// What every handler and worker shares.
+pub struct AppInner {
+    pub storage: Arc<dyn Storage>,
+    pub keys: KeyRing,
+    pub channels: Channels,
+    pub config: ServerConfig,
+    /// Base URL of payment pages, without a trailing slash.
+    pub public_url: String,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+impl Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Checks the master key against the database and binds the listener.
+    pub async fn build(
+        config: ServerConfig,
+        storage: Arc<dyn Storage>,
+        master_key: MasterKey,
+    ) -> Result<Application, StartError> {
+        master_key::verify(storage.as_ref(), &master_key).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen { address: config.listen, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen { address: config.listen, source })?;
+        let public_url = config
+            .public_url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| default_public_url(address))
+            .trim_end_matches('/')
+            .to_string();
+        let state = AppState(Arc::new(AppInner {
+            keys: KeyRing::new(Arc::clone(&storage), master_key),
+            channels: Channels::sandbox_only(config.sandbox_payout_delay),
+            storage,
+            config,
+            public_url,
+        }));
+        Ok(Application { listener, state, address })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.state.public_url
+    }
+
+    /// Serves until `shutdown` resolves, then stops the workers and lets requests in flight
+    /// finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let (stop_workers, stopped) = watch::channel(false);
+        let workers = workers::spawn(self.state.clone(), stopped);
+        let listener = self.listener.tap_io(|stream| {
+            // Small answers must leave at once, not after Nagle's delay.
+            let _ = stream.set_nodelay(true);
+        });
+        let served = axum::serve(
+            listener,
+            router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        let _ = stop_workers.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
+        served.map_err(StartError::Serve)
+    }
+}
+
+fn default_public_url(address: SocketAddr) -> String {
+    let host = if address.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if address.is_ipv6() {
+        format!("[{}]", address.ip())
+    } else {
+        address.ip().to_string()
+    };
+    format!("http://{host}:{}", address.port())
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(merchant_api::routes())
+        .merge(cashier::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// Unknown paths, in the documented error shape.
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({"result": "error", "data": "Not found"}))).into_response()
+}
+
+/// Known paths with the wrong method, in the documented error shape.
+async fn method_not_allowed(request: Request) -> Response {
+    let allowed = if request.uri().path().starts_with("/octopus/api/") { "POST" } else { "GET or POST" };
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({"result": "error", "data": format!("Method not allowed: use {allowed}")})),
+    )
+        .into_response()
+}

@@ -1,0 +1,50 @@
+//! The payer's or merchant's IP address: the connection's peer, or, when the peer is a
+//! configured trusted proxy, the nearest untrusted address in `X-Forwarded-For`.
+
+use std::net::IpAddr;
+
+use axum::http::HeaderMap;
+use ipnet::IpNet;
+
+pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let chain: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .collect();
+    // Walk from the nearest hop outwards; the first address not ours is the client.
+    chain
+        .iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .or(chain.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn believes_forwarded_for_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4, 10.0.0.7"));
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let stranger: IpAddr = "5.6.7.8".parse().unwrap();
+        assert_eq!(resolve(proxy, &headers, &trusted), "1.2.3.4".parse::<IpAddr>().unwrap());
+        assert_eq!(resolve(stranger, &headers, &trusted), stranger);
+        assert_eq!(resolve(proxy, &HeaderMap::new(), &trusted), proxy);
+        // a client cannot skip past the proxy by prepending a forged address
+        headers.insert("x-forwarded-for", HeaderValue::from_static("9.9.9.9, 1.2.3.4"));
+        assert_eq!(resolve(proxy, &headers, &trusted), "1.2.3.4".parse::<IpAddr>().unwrap());
+    }
+}

@@ -1,0 +1,57 @@
+//! Configuration of a server process (flags and `OCTOPUS_*` variables are parsed by the
+//! binary; this is what they become).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// Where the gateway keeps its state.
+#[derive(Debug, Clone)]
+pub enum DatabaseConfig {
+    /// The embedded default: `<data_dir>/octopus.db`.
+    Sqlite { data_dir: PathBuf },
+    /// A PostgreSQL database shared by every node.
+    Postgres { url: String, pool_size: usize },
+}
+
+impl DatabaseConfig {
+    /// Chooses the backend: a `postgres://` URL if given, else SQLite in `data_dir`.
+    pub fn from_args(data_dir: PathBuf, database_url: Option<String>, pool_size: usize) -> Self {
+        match database_url.filter(|u| !u.is_empty()) {
+            Some(url) => DatabaseConfig::Postgres { url, pool_size },
+            None => DatabaseConfig::Sqlite { data_dir },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Base URL payers and merchants reach this server at (payment URLs start with it).
+    /// Defaults to `http://<listen address>`.
+    pub public_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long a sandbox payout takes to complete.
+    pub sandbox_payout_delay: Duration,
+    /// ttl of deposits that do not send one.
+    pub default_deposit_ttl: Option<Duration>,
+    /// How often background workers look for due work.
+    pub worker_interval: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".parse().expect("valid address"),
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            sandbox_payout_delay: Duration::from_secs(2),
+            default_deposit_ttl: Some(Duration::from_secs(30 * 60)),
+            worker_interval: Duration::from_millis(200),
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The server's one error type, and the one place errors become HTTP answers.
+//!
+//! Answers keep the two shapes of the merchant documents:
+//! `{"result":"error","data":"<message>"}` and, for invalid parameters,
+//! `{"result":"error","data":{"error":"Invalid parameters","details":"<message>"}}`.
+//! Internal failures are logged and answered with the documents' generic message only.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use octopus_domain::{FieldError, ValidationError};
+use octopus_storage::StorageError;
+use serde_json::json;
+
+/// The generic message of every internal failure (never internals).
+pub const INTERNAL_MESSAGE: &str = "An error occurred processing your request";
+/// The answer to a wrong or unknown key or signature (never says which).
+pub const AUTH_FAILED: &str = "Authentication failed: invalid OC-Key or OC-Signature";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: a parameter or the body is invalid (`details` names the field).
+    #[error("Invalid parameters: {0}")]
+    Invalid(String),
+    /// 401: authentication failed.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 404: the order (or page) does not exist for this merchant.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// 409: the request conflicts with an existing order.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is over the limit.
+    #[error("Request body too large: the limit is {0} bytes")]
+    TooLarge(usize),
+    /// 422: a valid request the gateway refuses for a business reason.
+    #[error("{0}")]
+    Refused(String),
+    /// 500: logged with its cause, answered generically.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Self {
+        Error::Invalid(e.to_string())
+    }
+}
+
+impl From<FieldError> for Error {
+    fn from(e: FieldError) -> Self {
+        Error::Invalid(e.to_string())
+    }
+}
+
+impl From<StorageError> for Error {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound => Error::NotFound("Order not found"),
+            StorageError::IllegalTransition(t) => Error::Conflict(format!("The order {t}.")),
+            StorageError::NoFreeAmount => Error::Refused(
+                "No free floating amount is left for this amount; try again later".into(),
+            ),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `data` member of the error answer.
+    pub fn data(&self) -> serde_json::Value {
+        match self {
+            Error::Invalid(details) => json!({"error": "Invalid parameters", "details": details}),
+            Error::Internal(_) => json!(INTERNAL_MESSAGE),
+            other => json!(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Error::Internal(cause) = &self {
+            tracing::error!(%cause, "request failed");
+        }
+        (self.status(), Json(json!({"result": "error", "data": self.data()}))).into_response()
+    }
+}

@@ -1,0 +1,194 @@
+//! The merchant API, exactly as the merchant documents describe it: signed JSON `POST`s to
+//! `/octopus/api/order/new`, `/octopus/api/order/get` and
+//! `/octopus/api/ledger/get_merchant_ledger`.
+//!
+//! [`SignedRequest`] does what every endpoint shares, in this order: body limit (413), JSON
+//! only (400), fields as signed (400), `OC-Key` + `OC-Signature` (401, never saying whether a
+//! key exists). Handlers then check `merchant_uid` against the key's merchant.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, USER_AGENT};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use octopus_domain::money::{format_places, LEDGER_PLACES};
+use octopus_domain::{ApiCredential, OrderRequest, RequestFields, ResponseType, TransactionType, ValidationError};
+use rust_decimal::Decimal;
+use serde_json::{json, Map, Value};
+
+use crate::app::AppState;
+use crate::client_ip;
+use crate::error::{Error, AUTH_FAILED};
+use crate::orders::{self, RequestContext};
+use crate::views::{payment_url, PaymentView};
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/octopus/api/order/new", post(order_new))
+        .route("/octopus/api/order/get", post(order_get))
+        .route("/octopus/api/ledger/get_merchant_ledger", post(merchant_ledger))
+}
+
+/// An authenticated merchant request.
+pub struct SignedRequest {
+    pub credential: Arc<ApiCredential>,
+    pub fields: RequestFields,
+    pub context: RequestContext,
+}
+
+impl SignedRequest {
+    /// Refuses a `merchant_uid` that is not the key's merchant (an absent one is checked by
+    /// the endpoint that requires it).
+    fn check_merchant_uid(&self) -> Result<(), Error> {
+        match self.fields.non_empty("merchant_uid") {
+            Some(uid) if uid != self.credential.merchant.uid => Err(Error::Unauthorized(
+                "Authentication failed: merchant_uid does not belong to this OC-Key".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl FromRequest<AppState> for SignedRequest {
+    type Rejection = Error;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Error> {
+        let (parts, body) = req.into_parts();
+        let declared = header(&parts.headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > BODY_LIMIT as u64) {
+            return Err(Error::TooLarge(BODY_LIMIT));
+        }
+        if let Some(content_type) = header(&parts.headers, CONTENT_TYPE.as_str()) {
+            let mime = content_type.split(';').next().unwrap_or_default().trim();
+            if !mime.eq_ignore_ascii_case("application/json") {
+                return Err(Error::Invalid(
+                    "The request body must be JSON with Content-Type: application/json.".into(),
+                ));
+            }
+        }
+        let bytes = Limited::new(body, BODY_LIMIT)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.downcast_ref::<LengthLimitError>().is_some() {
+                    Error::TooLarge(BODY_LIMIT)
+                } else {
+                    Error::Invalid("The request body could not be read.".into())
+                }
+            })?
+            .to_bytes();
+        let fields = RequestFields::from_json(&bytes)?;
+
+        let (Some(api_key), Some(signature)) =
+            (header(&parts.headers, "oc-key"), header(&parts.headers, "oc-signature"))
+        else {
+            return Err(Error::Unauthorized(
+                "Authentication failed: the OC-Key and OC-Signature headers are required".into(),
+            ));
+        };
+        let credential = state.keys.credential(api_key).await?;
+        let verified = match &credential {
+            Some(c) => c.signing_key.verify(&fields, signature),
+            None => {
+                // Same work as for a known key, then the same answer.
+                let _ = state.keys.decoy().verify(&fields, signature);
+                false
+            }
+        };
+        let credential = match credential {
+            Some(c) if verified => c,
+            _ => return Err(Error::Unauthorized(AUTH_FAILED.into())),
+        };
+
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ip = client_ip::resolve(peer, &parts.headers, &state.config.trusted_proxies);
+        let user_agent: String = header(&parts.headers, USER_AGENT.as_str())
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_USER_AGENT_CHARS)
+            .collect();
+        Ok(SignedRequest { credential, fields, context: RequestContext { ip, user_agent } })
+    }
+}
+
+fn success(data: Value) -> Response {
+    Json(json!({"result": "success", "data": data})).into_response()
+}
+
+/// `POST /octopus/api/order/new`: creates a deposit or payout (or returns the identical one
+/// created before with this `merchant_order_id`).
+async fn order_new(State(state): State<AppState>, req: SignedRequest) -> Result<Response, Error> {
+    req.check_merchant_uid()?;
+    let request = OrderRequest::from_fields(&req.fields)?;
+    let response_type = request.response_type;
+    let (order, _created) = orders::create(&state, &req.credential, request, req.context).await?;
+    let url = payment_url(&state.public_url, &order);
+    if order.transaction_type == TransactionType::Income && response_type == ResponseType::Redirect {
+        return Ok((StatusCode::FOUND, [(LOCATION, url)]).into_response());
+    }
+    let payment = PaymentView::new(&order, &state.public_url);
+    Ok(success(match order.transaction_type {
+        TransactionType::Income => json!({"payment": payment, "payment_url": url}),
+        TransactionType::Expense => json!({"payment": payment}),
+    }))
+}
+
+/// `POST /octopus/api/order/get`: one order of the key's merchant, by `merchant_order_id`
+/// (or by `payment_uid`).
+async fn order_get(State(state): State<AppState>, req: SignedRequest) -> Result<Response, Error> {
+    req.check_merchant_uid()?;
+    let merchant = &req.credential.merchant;
+    let order = if let Some(id) = req.fields.non_empty("merchant_order_id") {
+        state.storage.order_by_merchant_order_id(merchant.id, id).await?
+    } else if let Some(uid) = req.fields.non_empty("payment_uid") {
+        state
+            .storage
+            .order_by_payment_uid(uid)
+            .await?
+            .filter(|o| o.merchant_id == merchant.id)
+    } else {
+        return Err(ValidationError::Required("merchant_order_id").into());
+    };
+    let order = order.ok_or(Error::NotFound("Order not found"))?;
+    let view = PaymentView::new(&order, &state.public_url);
+    Ok(success(serde_json::to_value(view).map_err(|e| Error::Internal(e.to_string()))?))
+}
+
+/// `POST /octopus/api/ledger/get_merchant_ledger`: the merchant's available balance in every
+/// currency it holds, with six decimal places.
+async fn merchant_ledger(State(state): State<AppState>, req: SignedRequest) -> Result<Response, Error> {
+    if req.fields.non_empty("merchant_uid").is_none() {
+        return Err(ValidationError::Required("merchant_uid").into());
+    }
+    req.check_merchant_uid()?;
+    let merchant = &req.credential.merchant;
+    let mut data = Map::new();
+    data.insert("merchant_name".into(), Value::String(merchant.name.clone()));
+    // Balances are zero until the ledger posts movements.
+    for currency in state.storage.merchant_currencies(merchant.id).await? {
+        data.insert(
+            currency.code().into(),
+            Value::String(format_places(Decimal::ZERO, LEDGER_PLACES)),
+        );
+    }
+    Ok(success(Value::Object(data)))
+}

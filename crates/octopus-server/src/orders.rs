@@ -1,0 +1,164 @@
+//! Creating and finding orders: turns a validated request into a stored order (routing,
+//! floating amount, expiry, the connector's plan) and applies idempotency — the same
+//! `merchant_order_id` with the same parameters returns the original order, with different
+//! parameters it is a conflict.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use octopus_domain::ids::new_payment_uid;
+use octopus_domain::{
+    AccountingStatus, ApiCredential, NotifyStatus, Order, OrderRequest, PaymentStatus,
+    TransactionType,
+};
+use octopus_storage::CreateOutcome;
+use rand::Rng;
+use rust_decimal::Decimal;
+
+use crate::app::AppState;
+use crate::clock::now_ms;
+use crate::error::Error;
+
+/// How many different floating offsets are tried before giving up.
+const FLOAT_CANDIDATES: usize = 32;
+
+/// Where a request came from.
+pub struct RequestContext {
+    pub ip: IpAddr,
+    pub user_agent: String,
+}
+
+/// Creates the order, or returns the merchant's earlier identical one. The flag tells
+/// whether the order is new.
+pub async fn create(
+    state: &AppState,
+    credential: &ApiCredential,
+    request: OrderRequest,
+    context: RequestContext,
+) -> Result<(Order, bool), Error> {
+    let now = now_ms();
+    let route = state.channels.route(&request)?;
+    let ttl = request.ttl.or(match request.transaction_type {
+        TransactionType::Income => state.config.default_deposit_ttl.map(|d| d.as_secs() as i64),
+        TransactionType::Expense => None,
+    });
+    let fingerprint = request.fingerprint();
+    let amount = request.amount.value();
+    let mut order = Order {
+        id: 0,
+        payment_uid: new_payment_uid(),
+        merchant_id: credential.merchant.id,
+        merchant_uid: credential.merchant.uid.clone(),
+        merchant_name: credential.merchant.name.clone(),
+        signature_key: credential.api_key.clone(),
+        merchant_order_id: request.merchant_order_id,
+        transaction_type: request.transaction_type,
+        accounting_type: request.accounting_type,
+        amount,
+        floating_amount: Decimal::ZERO,
+        final_amount: amount,
+        currency: request.currency,
+        country: request.country,
+        country_code: request.country_code.to_string(),
+        payment: request.payment,
+        channel: route.channel.code.clone(),
+        from: request.from,
+        from_name: request.from_name,
+        from_bank_name: request.from_bank_name,
+        to: request.to,
+        to_name: request.to_name,
+        to_bank_name: request.to_bank_name,
+        member_id: request.member_id,
+        redirect_url: request.redirect_url,
+        notify_url: request.notify_url,
+        response_type: request.response_type_text,
+        ip: context.ip.to_string(),
+        user_agent: context.user_agent,
+        ttl,
+        float_precision: request.float_precision,
+        additional: request.additional,
+        extra: serde_json::to_string(&request.extra).expect("a map of strings serializes"),
+        distribute_rules: route.decision,
+        payment_status: PaymentStatus::Pending,
+        payment_fail_reason: String::new(),
+        notify_status: NotifyStatus::None,
+        notify_fail_reason: String::new(),
+        accounting_status: AccountingStatus::None,
+        accounting_fail_reason: String::new(),
+        fingerprint: fingerprint.clone(),
+        amount_locked: false,
+        created_at: now,
+        updated_at: now,
+        expires_at: ttl.map(|t| now + t * 1000),
+        next_check_at: None,
+    };
+    order.next_check_at = route.channel.connector.plan(&order, now).next_check_at;
+    let final_amounts = if order.transaction_type == TransactionType::Income {
+        floating_candidates(amount, order.float_precision)
+    } else {
+        Vec::new()
+    };
+    match state.storage.create_order(order, final_amounts).await? {
+        CreateOutcome::Created(order) => Ok((order, true)),
+        CreateOutcome::Existing(order) if order.fingerprint == fingerprint => Ok((order, false)),
+        CreateOutcome::Existing(_) => Err(Error::Conflict(
+            "Duplicate merchant_order_id: an order with this merchant_order_id exists with \
+             different parameters"
+                .into(),
+        )),
+    }
+}
+
+/// Candidate final amounts for a floating offset of `precision` decimal places: distinct
+/// random offsets of 1 to 10^|precision| − 1 smallest units, added (positive precision) or
+/// subtracted (negative), keeping the amount positive. Empty when there is no offset.
+pub fn floating_candidates(amount: Decimal, precision: i8) -> Vec<Decimal> {
+    if precision == 0 {
+        return Vec::new();
+    }
+    let places = precision.unsigned_abs() as u32;
+    let max_units: i64 = 10_i64.pow(places) - 1;
+    let mut rng = rand::thread_rng();
+    let mut units = BTreeSet::new();
+    let wanted = FLOAT_CANDIDATES.min(max_units as usize);
+    while units.len() < wanted {
+        units.insert(rng.gen_range(1..=max_units));
+    }
+    let mut candidates: Vec<Decimal> = units
+        .into_iter()
+        .map(|u| {
+            let offset = Decimal::new(u, places);
+            if precision > 0 {
+                amount + offset
+            } else {
+                amount - offset
+            }
+        })
+        .filter(|a| *a > Decimal::ZERO)
+        .collect();
+    // Random order, so concurrent orders of the same amount rarely race for one offset.
+    for i in (1..candidates.len()).rev() {
+        candidates.swap(i, rng.gen_range(0..=i));
+    }
+    candidates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floating_candidates_stay_within_the_precision() {
+        let amount = Decimal::new(10000, 2);
+        assert!(floating_candidates(amount, 0).is_empty());
+        let up = floating_candidates(amount, 2);
+        assert_eq!(up.len(), FLOAT_CANDIDATES);
+        assert!(up.iter().all(|a| *a > amount && *a < amount + Decimal::ONE));
+        assert!(up.iter().all(|a| a.scale() <= 2));
+        let down = floating_candidates(amount, -1);
+        assert_eq!(down.len(), 9);
+        assert!(down.iter().all(|a| *a < amount && *a > amount - Decimal::ONE));
+        // a tiny amount cannot go below zero
+        assert!(floating_candidates(Decimal::new(5, 2), -2).iter().all(|a| *a > Decimal::ZERO));
+    }
+}

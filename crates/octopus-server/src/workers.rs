@@ -1,0 +1,122 @@
+//! Background work inside the server process: asking connectors about orders whose check is
+//! due (for example sandbox payouts), and moving orders past their ttl to `overdue`.
+//!
+//! Work is found through the database and every change goes through the state machine with
+//! the status it was decided from, so several nodes can run these loops side by side: a
+//! claimed check is leased to one node, and a change decided twice applies once.
+
+use std::time::Duration;
+
+use octopus_connectors::CheckOutcome;
+use octopus_domain::{PaymentStatus, StatusChange};
+use octopus_storage::StorageError;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+use crate::clock::now_ms;
+
+/// How long a claimed check belongs to the node that claimed it.
+const CHECK_LEASE_MS: i64 = 30_000;
+const BATCH: u32 = 100;
+
+pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let every = state.config.worker_interval;
+    vec![
+        tokio::spawn(repeat(every, stop.clone(), state.clone(), run_due_checks)),
+        tokio::spawn(repeat(every, stop, state, expire_orders)),
+    ]
+}
+
+async fn repeat<F, Fut>(every: Duration, mut stop: watch::Receiver<bool>, state: AppState, work: F)
+where
+    F: Fn(AppState) -> Fut,
+    Fut: std::future::Future<Output = Result<u32, StorageError>>,
+{
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        // Drain full batches before sleeping again.
+        loop {
+            match work(state.clone()).await {
+                Ok(n) if n >= BATCH => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "background work failed; retrying later");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn run_due_checks(state: AppState) -> Result<u32, StorageError> {
+    let now = now_ms();
+    let due = state.storage.claim_due_checks(now, CHECK_LEASE_MS, BATCH).await?;
+    let count = due.len() as u32;
+    for order in due {
+        let Some(channel) = state.channels.get(&order.channel) else {
+            tracing::warn!(payment_uid = %order.payment_uid, channel = %order.channel, "order of an unknown channel");
+            continue;
+        };
+        let outcome = match channel.connector.check(&order, now).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::warn!(payment_uid = %order.payment_uid, error = %e, "connector check failed; retrying after the lease");
+                continue;
+            }
+        };
+        let change = match outcome {
+            CheckOutcome::Completed { final_amount, reason } => {
+                StatusChange::new(PaymentStatus::Completed, reason, now_ms()).with_final_amount(final_amount)
+            }
+            CheckOutcome::Failed { reason } => {
+                StatusChange::new(PaymentStatus::Failed, reason.clone(), now_ms()).failing(reason)
+            }
+            CheckOutcome::Pending { .. } => continue,
+        };
+        apply(&state, &order.payment_uid, change.from_status(order.payment_status)).await;
+    }
+    Ok(count)
+}
+
+async fn expire_orders(state: AppState) -> Result<u32, StorageError> {
+    let now = now_ms();
+    let expired = state.storage.expired_orders(now, BATCH).await?;
+    // Only successful changes count, so a batch that keeps failing is not retried at once.
+    let mut count = 0;
+    for payment_uid in expired {
+        let change = StatusChange::new(
+            PaymentStatus::Overdue,
+            "not completed within its ttl",
+            now,
+        );
+        if apply(&state, &payment_uid, change).await {
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Applies a change decided in the background; says whether it was applied.
+async fn apply(state: &AppState, payment_uid: &str, change: StatusChange) -> bool {
+    match state.storage.change_status(payment_uid, change).await {
+        Ok(order) => {
+            tracing::info!(%payment_uid, status = %order.payment_status, "order status changed");
+            true
+        }
+        // Another node or request got there first; nothing to do.
+        Err(StorageError::IllegalTransition(t)) => {
+            tracing::debug!(%payment_uid, %t, "change skipped");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(%payment_uid, error = %e, "status change failed");
+            false
+        }
+    }
+}

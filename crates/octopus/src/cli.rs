@@ -1,0 +1,225 @@
+//! Command-line interface. Every flag has an `OCTOPUS_*` environment equivalent.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "octopus", version, about = "Octopus, a self-hosted payment gateway")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Manage merchants.
+    Merchant(MerchantArgs),
+    /// Send orders to a running gateway, as a merchant would.
+    Order(OrderArgs),
+    /// Drive signed order/new requests against a running gateway and report throughput.
+    Bench(BenchArgs),
+}
+
+/// Where the state lives, and the master key that protects its secrets.
+#[derive(Args, Clone)]
+pub struct DatabaseArgs {
+    /// Directory of the embedded SQLite database (and of the default master key file).
+    #[arg(long, env = "OCTOPUS_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Use PostgreSQL instead of SQLite (postgres://user@host:port/database).
+    #[arg(long, env = "OCTOPUS_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// PostgreSQL connections per node.
+    #[arg(long, env = "OCTOPUS_DB_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+    /// File holding the master key [default: <data-dir>/master.key]. The variable
+    /// OCTOPUS_MASTER_KEY, if set, holds the key itself and takes precedence.
+    #[arg(long, env = "OCTOPUS_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl DatabaseArgs {
+    pub fn master_key_file(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => format!("PostgreSQL at {}", redact_url(url)),
+            _ => format!("SQLite in {}", self.data_dir.display()),
+        }
+    }
+}
+
+/// Hides a password in a database URL before it is printed.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OCTOPUS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Public base URL of this gateway (payment pages start with it) [default: http://<listen>].
+    #[arg(long, env = "OCTOPUS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Development mode: on an empty database, create a demo merchant and print its
+    /// credentials and a ready-to-paste request.
+    #[arg(long, env = "OCTOPUS_DEV")]
+    pub dev: bool,
+    /// A proxy (address or CIDR) whose X-Forwarded-For header is trusted; repeatable.
+    #[arg(long = "trusted-proxy", env = "OCTOPUS_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Seconds a sandbox payout takes to complete.
+    #[arg(long, env = "OCTOPUS_SANDBOX_PAYOUT_DELAY", default_value_t = 2.0)]
+    pub sandbox_payout_delay: f64,
+    /// ttl in seconds of deposits that send none (0: no expiry).
+    #[arg(long, env = "OCTOPUS_DEFAULT_DEPOSIT_TTL", default_value_t = 1800)]
+    pub default_deposit_ttl: u64,
+}
+
+#[derive(Args)]
+pub struct MerchantArgs {
+    #[command(subcommand)]
+    pub command: MerchantCommand,
+}
+
+#[derive(Subcommand)]
+pub enum MerchantCommand {
+    /// Create a merchant with an API key; prints {"merchant_uid","api_key","api_secret"}.
+    Create {
+        /// The merchant's name (shown to payers).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// How to reach the gateway as a merchant.
+#[derive(Args, Clone)]
+pub struct ClientArgs {
+    /// Base URL of the gateway.
+    #[arg(long, env = "OCTOPUS_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The API key (OC-Key).
+    #[arg(long, env = "OCTOPUS_API_KEY")]
+    pub key: String,
+    /// The API secret (prefer the environment variable: flags show in process lists).
+    #[arg(long, env = "OCTOPUS_API_SECRET", hide_env_values = true)]
+    pub secret: String,
+}
+
+#[derive(Args)]
+pub struct OrderArgs {
+    #[command(subcommand)]
+    pub command: OrderCommand,
+}
+
+#[derive(Subcommand)]
+pub enum OrderCommand {
+    /// Create a deposit (default) or payout and print the gateway's answer.
+    New(NewOrderArgs),
+    /// Print an order by merchant_order_id.
+    Get {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The merchant's order id.
+        merchant_order_id: String,
+    },
+}
+
+#[derive(Args)]
+pub struct NewOrderArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The merchant UID.
+    #[arg(long, env = "OCTOPUS_MERCHANT_UID")]
+    pub merchant_uid: String,
+    /// income (deposit) or expense (payout).
+    #[arg(long = "type", default_value = "income")]
+    pub transaction_type: String,
+    #[arg(long)]
+    pub amount: String,
+    #[arg(long)]
+    pub currency: String,
+    /// Payment method code.
+    #[arg(long)]
+    pub payment: String,
+    #[arg(long)]
+    pub country: String,
+    /// The merchant's order id [default: a new random one].
+    #[arg(long)]
+    pub merchant_order_id: Option<String>,
+    /// Payout destination account.
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long)]
+    pub to_name: Option<String>,
+    #[arg(long)]
+    pub to_bank_name: Option<String>,
+    #[arg(long)]
+    pub notify_url: Option<String>,
+    #[arg(long)]
+    pub redirect_url: Option<String>,
+    /// Any other field, as key=value; repeatable.
+    #[arg(long = "field", value_parser = parse_key_value)]
+    pub fields: Vec<(String, String)>,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected key=value, got {text:?}"))
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The merchant UID.
+    #[arg(long, env = "OCTOPUS_MERCHANT_UID")]
+    pub merchant_uid: String,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact_url("postgres://app:s3cret@db:5432/octopus"),
+            "postgres://app:***@db:5432/octopus"
+        );
+        assert_eq!(super::redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+    }
+}

@@ -1,0 +1,150 @@
+//! `octopus serve`: opens the storage, loads the master key, and runs the gateway until
+//! Ctrl-C or SIGTERM. With `--dev`, an empty database gets a demo merchant.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use ipnet::IpNet;
+use octopus_domain::secret_box::MasterKey;
+use octopus_server::master_key::{self, KeySource};
+use octopus_server::merchants::{self, MerchantCredentials};
+use octopus_server::{Application, DatabaseConfig, ServerConfig};
+
+use crate::cli::{DatabaseArgs, ServeArgs};
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing();
+    let (storage, master_key) = open(&args.database).await?;
+    let trusted_proxies = args
+        .trusted_proxies
+        .iter()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| parse_proxy(t.trim()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let config = ServerConfig {
+        listen: args.listen,
+        public_url: args.public_url.clone(),
+        trusted_proxies,
+        sandbox_payout_delay: Duration::from_secs_f64(args.sandbox_payout_delay.max(0.0)),
+        default_deposit_ttl: (args.default_deposit_ttl > 0)
+            .then(|| Duration::from_secs(args.default_deposit_ttl)),
+        ..ServerConfig::default()
+    };
+    let app = Application::build(config, storage.clone(), master_key.clone())
+        .await
+        .context("cannot start the server")?;
+    println!("Octopus is serving on {} ({})", app.public_url(), args.database.describe());
+    if args.dev {
+        if storage.merchant_count().await? == 0 {
+            let demo = merchants::create(storage.as_ref(), &master_key, "Demo Merchant").await?;
+            print_demo(app.public_url(), &demo);
+        } else {
+            println!(
+                "--dev: the database already has merchants; create another with \
+                 `octopus merchant create --name NAME`."
+            );
+        }
+    }
+    app.run_until_stopped(shutdown_signal()).await?;
+    println!("Octopus stopped.");
+    Ok(())
+}
+
+/// Opens the storage and the master key, and checks that they belong together.
+pub async fn open(
+    database: &DatabaseArgs,
+) -> anyhow::Result<(std::sync::Arc<dyn octopus_storage::Storage>, MasterKey)> {
+    let config = DatabaseConfig::from_args(
+        database.data_dir.clone(),
+        database.database_url.clone(),
+        database.pool_size,
+    );
+    let storage = octopus_server::storage::open(&config)
+        .await
+        .with_context(|| format!("cannot open {}", database.describe()))?;
+    let env_key = std::env::var("OCTOPUS_MASTER_KEY").ok();
+    let (key, source) = master_key::load(env_key.as_deref(), &database.master_key_file())?;
+    if let KeySource::Generated(path) = &source {
+        eprintln!(
+            "Generated a new master key in {}. It encrypts the API secrets at rest: back it up \
+             (or move it to OCTOPUS_MASTER_KEY); without it they cannot be read.",
+            path.display()
+        );
+    }
+    master_key::verify(storage.as_ref(), &key).await?;
+    Ok((storage, key))
+}
+
+fn parse_proxy(text: &str) -> anyhow::Result<IpNet> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .with_context(|| format!("--trusted-proxy {text:?} is not an address or CIDR"))
+}
+
+fn print_demo(base: &str, demo: &MerchantCredentials) {
+    use octopus_domain::signing::SigningKey;
+    use octopus_domain::RequestFields;
+    let body: RequestFields = [
+        ("transaction_type", "income"),
+        ("amount", "100.00"),
+        ("currency", "mmk"),
+        ("payment", "myanmar"),
+        ("country", "myanmar"),
+        ("merchant_order_id", "demo-1"),
+        ("merchant_uid", demo.merchant_uid.as_str()),
+        ("response_type", "json"),
+    ]
+    .into_iter()
+    .collect();
+    let signature = SigningKey::new(demo.api_secret.as_bytes()).sign(&body);
+    println!(
+        "\nCreated a demo merchant (the secret is shown only now; keep it):\n\
+         \x20 merchant_uid  {uid}\n\
+         \x20 api_key       {key}\n\
+         \x20 api_secret    {secret}\n\n\
+         Create a deposit with curl:\n\
+         \x20 curl -s -X POST {base}/octopus/api/order/new \\\n\
+         \x20   -H 'Content-Type: application/json' \\\n\
+         \x20   -H 'OC-Key: {key}' \\\n\
+         \x20   -H 'OC-Signature: {signature}' \\\n\
+         \x20   -d '{json}'\n\n\
+         or with the CLI:\n\
+         \x20 export OCTOPUS_URL={base} OCTOPUS_API_KEY={key} OCTOPUS_API_SECRET={secret} OCTOPUS_MERCHANT_UID={uid}\n\
+         \x20 octopus order new --amount 100.00 --currency mmk --payment myanmar --country myanmar\n",
+        uid = demo.merchant_uid,
+        key = demo.api_key,
+        secret = demo.api_secret,
+        json = body.to_json(),
+    );
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("OCTOPUS_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
