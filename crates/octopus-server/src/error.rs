@@ -58,7 +58,10 @@ impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::NotFound => Error::NotFound("Order not found"),
-            StorageError::IllegalTransition(t) => Error::Conflict(format!("The order {t}.")),
+            StorageError::IllegalTransition(t) => Error::Conflict(format!(
+                "This order cannot go from {} to {}{}.",
+                t.from, t.to, t.detail
+            )),
             StorageError::NoFreeAmount => Error::Refused(
                 "No free floating amount is left for this amount; try again later".into(),
             ),

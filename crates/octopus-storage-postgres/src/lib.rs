@@ -138,6 +138,31 @@ impl Storage for PostgresStorage {
         Ok(row.get::<_, i64>(0) as u64)
     }
 
+    async fn add_api_key(
+        &self,
+        merchant_id: i64,
+        api_key: &str,
+        sealed_secret: &str,
+        created_at: Timestamp,
+    ) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[&api_key, &merchant_id, &sealed_secret, &created_at],
+            )
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StorageError::Conflict("api key".into())
+                } else {
+                    db(e)
+                }
+            })?;
+        Ok(())
+    }
+
     async fn api_key(&self, api_key: &str) -> Result<Option<StoredApiKey>> {
         let client = self.client().await?;
         let stmt = client
@@ -200,6 +225,15 @@ impl Storage for PostgresStorage {
             .await
             .map_err(db)?;
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn order_count(&self, merchant_id: i64) -> Result<u64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT COUNT(*) FROM orders WHERE merchant_id = $1", &[&merchant_id])
+            .await
+            .map_err(db)?;
+        Ok(row.get::<_, i64>(0) as u64)
     }
 
     async fn merchant_currencies(&self, merchant_id: i64) -> Result<Vec<Currency>> {

@@ -188,6 +188,33 @@ impl Storage for SqliteStorage {
             .await
     }
 
+    async fn add_api_key(
+        &self,
+        merchant_id: i64,
+        api_key: &str,
+        sealed_secret: &str,
+        created_at: Timestamp,
+    ) -> Result<()> {
+        let (api_key, sealed_secret) = (api_key.to_string(), sealed_secret.to_string());
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![api_key, merchant_id, sealed_secret, created_at],
+                )
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StorageError::Conflict("api key".into())
+                    } else {
+                        db(e)
+                    }
+                })?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn api_key(&self, api_key: &str) -> Result<Option<StoredApiKey>> {
         let api_key = api_key.to_string();
         self.readers
@@ -273,6 +300,20 @@ impl Storage for SqliteStorage {
                     .query_map(params![now, limit], |r| r.get(0))
                     .map_err(db)?;
                 rows.collect::<rusqlite::Result<Vec<String>>>().map_err(db)
+            })
+            .await
+    }
+
+    async fn order_count(&self, merchant_id: i64) -> Result<u64> {
+        self.readers
+            .read(move |conn| {
+                conn.query_row(
+                    "SELECT COUNT(*) FROM orders WHERE merchant_id = ?1",
+                    [merchant_id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n as u64)
+                .map_err(db)
             })
             .await
     }

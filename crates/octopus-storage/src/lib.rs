@@ -57,6 +57,15 @@ pub trait Storage: Send + Sync + 'static {
 
     async fn merchant_count(&self) -> Result<u64>;
 
+    /// Adds another API key to a merchant (key rotation, several integrations).
+    async fn add_api_key(
+        &self,
+        merchant_id: i64,
+        api_key: &str,
+        sealed_secret: &str,
+        created_at: Timestamp,
+    ) -> Result<()>;
+
     async fn api_key(&self, api_key: &str) -> Result<Option<StoredApiKey>>;
 
     /// Stores a new order with its creation event, unless the merchant already has one with
@@ -88,6 +97,9 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Payment UIDs of open orders whose ttl has elapsed.
     async fn expired_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<String>>;
+
+    /// Number of orders of a merchant.
+    async fn order_count(&self, merchant_id: i64) -> Result<u64>;
 
     /// Currencies in which the merchant has orders.
     async fn merchant_currencies(&self, merchant_id: i64) -> Result<Vec<Currency>>;

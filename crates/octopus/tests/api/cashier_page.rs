@@ -1,0 +1,133 @@
+//! The hosted cashier page in a real headless Chromium: a payer on a phone sees what to pay,
+//! presses "Pay" (or "Fail") in the sandbox, sees the result and gets a way back to the
+//! merchant; the order moves accordingly.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use headless_chrome::{Browser, LaunchOptions};
+use octopus_client::NewOrder;
+
+use crate::helpers::{spawn_app, Backend};
+
+/// The Chromium to drive: `OCTOPUS_CHROMIUM`, or the Debian package's path.
+fn chromium() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var("OCTOPUS_CHROMIUM").ok().map(PathBuf::from),
+        Some(PathBuf::from("/usr/bin/chromium")),
+        Some(PathBuf::from("/usr/bin/chromium-browser")),
+    ];
+    candidates.into_iter().flatten().find(|p| p.exists())
+}
+
+fn browser(path: PathBuf) -> Browser {
+    let profile = tempfile::tempdir().unwrap().keep();
+    let args: Vec<&OsStr> = [
+        "--no-first-run",
+        "--disable-gpu",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    .iter()
+    .map(OsStr::new)
+    .collect();
+    Browser::new(
+        LaunchOptions::default_builder()
+            .path(Some(path))
+            .headless(true)
+            .sandbox(false)
+            .window_size(Some((390, 844)))
+            .user_data_dir(Some(profile))
+            .args(args)
+            .idle_browser_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap(),
+    )
+    .expect("launch headless Chromium")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
+    let Some(path) = chromium() else {
+        crate::helpers::skipped("the cashier page test: no Chromium (install the chromium package or set OCTOPUS_CHROMIUM)");
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    let uid = app.merchant.merchant_uid.clone();
+    let mut pay = NewOrder::deposit(&uid, "page-pay", "250.00", "mmk", "wavepay", "myanmar");
+    pay.redirect_url = Some("https://shop.example/thanks?order=page-pay".into());
+    pay.additional = Some("Use your own Wavepay account".into());
+    let pay = app.client.create_order(&pay).await.unwrap();
+    let fail = app
+        .client
+        .create_order(&NewOrder::deposit(&uid, "page-fail", "10.00", "mmk", "wavepay", "myanmar"))
+        .await
+        .unwrap();
+
+    let (pay_url, fail_url) = (pay.payment_url.clone(), fail.payment_url.clone());
+    let seen = tokio::task::spawn_blocking(move || {
+        let browser = browser(path);
+        let tab = browser.new_tab().unwrap();
+        let text = |sel: &str| tab.wait_for_element(sel).unwrap().get_inner_text().unwrap();
+
+        tab.navigate_to(&pay_url).unwrap().wait_until_navigated().unwrap();
+        let before = (text("#headline"), text("#amount"), text("#status"), text("#additional"), text("#merchant-order-id"));
+        assert!(tab.find_element("#return").is_err(), "no way back before paying");
+        tab.wait_for_element("#pay").unwrap().click().unwrap();
+        tab.wait_for_element_with_custom_timeout("#return", Duration::from_secs(10)).unwrap();
+        let after = (text("#headline"), text("#status"));
+        let back = tab.find_element("#return").unwrap().get_attribute_value("href").unwrap();
+        assert!(tab.find_element("#pay").is_err(), "no buttons once paid");
+
+        tab.navigate_to(&fail_url).unwrap().wait_until_navigated().unwrap();
+        tab.wait_for_element("#fail").unwrap().click().unwrap();
+        tab.wait_for_element_with_custom_timeout("#fail-reason", Duration::from_secs(10)).unwrap();
+        let failed = (text("#headline"), text("#status"), text("#fail-reason"));
+        (before, after, back, failed)
+    })
+    .await
+    .unwrap();
+
+    let (before, after, back, failed) = seen;
+    assert_eq!(before.0, "Waiting for your payment");
+    assert_eq!(before.1, "250.00 MMK");
+    assert_eq!(before.2, "pending");
+    assert_eq!(before.3, "Use your own Wavepay account");
+    assert_eq!(before.4, "page-pay");
+    assert_eq!(after, ("Payment received".to_string(), "completed".to_string()));
+    assert_eq!(back.as_deref(), Some("https://shop.example/thanks?order=page-pay"));
+    assert_eq!(failed.0, "Payment failed");
+    assert_eq!(failed.1, "failed");
+    assert_eq!(failed.2, "The payer failed the payment in the sandbox");
+
+    assert_eq!(app.client.get_order("page-pay").await.unwrap().payment_status, "completed");
+    assert_eq!(app.client.get_order("page-fail").await.unwrap().payment_status, "failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_payment_pages_are_not_found() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let r = crate::helpers::http()
+        .get(format!("{}/octopus/pay/{}", app.base_url, "f".repeat(32)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("Payment not found"));
+    // A payout has no payment page.
+    let uid = app.merchant.merchant_uid.clone();
+    let payout = app
+        .client
+        .create_order(&NewOrder::payout(&uid, "np-1", "5", "usd", "bank", "US", "1", "A", "B"))
+        .await
+        .unwrap();
+    let r = crate::helpers::http()
+        .get(format!("{}/octopus/pay/{}", app.base_url, payout.payment.payment_uid))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

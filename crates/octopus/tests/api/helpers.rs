@@ -1,0 +1,345 @@
+//! Shared helpers of the integration suite, in the manner of zero-to-production's
+//! `spawn_app`: each test gets the real server on port 0 with a fresh database — a new SQLite
+//! file, or a new schema on the PostgreSQL server named by `OCTOPUS_TEST_DATABASE_URL` — and
+//! talks to it over real HTTP through the client library.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use octopus_client::{Client, Payment};
+use octopus_domain::secret_box::MasterKey;
+use octopus_server::{Application, DatabaseConfig, ServerConfig};
+use octopus_storage::{NewMerchant, Storage};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Runs the listed async test functions (each taking a [`Backend`]) once on SQLite and once
+/// on PostgreSQL (skipped, saying so, when `OCTOPUS_TEST_DATABASE_URL` is not set).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(backend) = $crate::helpers::Backend::postgres(stringify!($name)) {
+                        super::$name(backend).await
+                    }
+                }
+            )+
+        }
+    };
+}
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    /// Base URL of the PostgreSQL server's database; each test gets its own schema in it.
+    Postgres(String),
+}
+
+impl Backend {
+    /// The PostgreSQL backend if configured; otherwise says the test is skipped.
+    pub fn postgres(test: &str) -> Option<Backend> {
+        match std::env::var("OCTOPUS_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ => {
+                skipped(&format!("{test} on PostgreSQL: OCTOPUS_TEST_DATABASE_URL is not set"));
+                None
+            }
+        }
+    }
+}
+
+/// Says that a test is skipped, on the real stderr (the test harness hides `eprintln!` of
+/// passing tests).
+pub fn skipped(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {what}");
+}
+
+/// A fresh database for one test; a PostgreSQL schema is dropped when the test ends.
+pub struct TestDb {
+    pub data_dir: TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(backend: &Backend) -> TestDb {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres(base) => {
+                let schema = format!("octopus_test_{}", uuid_like());
+                let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect to the test PostgreSQL server");
+                tokio::spawn(connection);
+                client
+                    .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .expect("create test schema");
+                Some((base.clone(), schema))
+            }
+        };
+        TestDb { data_dir, postgres }
+    }
+
+    /// The `--database-url` of this database (None for SQLite).
+    pub fn database_url(&self) -> Option<String> {
+        self.postgres.as_ref().map(|(base, schema)| {
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}options=-csearch_path%3D{schema}")
+        })
+    }
+
+    pub fn config(&self) -> DatabaseConfig {
+        DatabaseConfig::from_args(self.data_dir.path().to_path_buf(), self.database_url(), 8)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.postgres.take() {
+            // Drop runs inside the test's runtime; use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    if let Ok((client, connection)) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await {
+                        tokio::spawn(connection);
+                        let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    octopus_domain::ids::new_payment_uid()
+}
+
+/// Credentials of a merchant, as `octopus merchant create` prints them.
+#[derive(Clone, Debug)]
+pub struct Creds {
+    pub merchant_id: i64,
+    pub merchant_uid: String,
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+/// The server settings tests run with: port 0 and fast background work.
+pub fn test_config() -> ServerConfig {
+    ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        sandbox_payout_delay: Duration::from_millis(300),
+        worker_interval: Duration::from_millis(50),
+        ..ServerConfig::default()
+    }
+}
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub base_url: String,
+    storage: Option<Arc<dyn Storage>>,
+    pub master_key: MasterKey,
+    /// A merchant created for the test, and a client signing with its key.
+    pub merchant: Creds,
+    pub client: Client,
+    pub db: TestDb,
+    config: ServerConfig,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, test_config()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, config: ServerConfig) -> TestApp {
+    let db = TestDb::new(&backend).await;
+    let (master_key, _) = MasterKey::generate();
+    let storage = octopus_server::storage::open(&db.config()).await.expect("open storage");
+    let expected = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres(_) => "postgres",
+    };
+    assert_eq!(storage.backend(), expected);
+    let (address, shutdown, server) = start(&config, Arc::clone(&storage), master_key.clone()).await;
+    let base_url = format!("http://{address}");
+    let mut app = TestApp {
+        address,
+        client: Client::new(&base_url, "none", "none"),
+        base_url,
+        storage: Some(storage),
+        master_key,
+        merchant: Creds {
+            merchant_id: 0,
+            merchant_uid: String::new(),
+            api_key: String::new(),
+            api_secret: String::new(),
+        },
+        db,
+        config,
+        shutdown: Some(shutdown),
+        server: Some(server),
+    };
+    app.merchant = app.new_merchant("Test Merchant").await;
+    app.client = app.client_for(&app.merchant);
+    app
+}
+
+async fn start(
+    config: &ServerConfig,
+    storage: Arc<dyn Storage>,
+    master_key: MasterKey,
+) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
+    let app = Application::build(config.clone(), storage, master_key)
+        .await
+        .expect("build the application");
+    let address = app.address();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until_stopped(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    (address, tx, server)
+}
+
+impl TestApp {
+    pub fn storage(&self) -> &dyn Storage {
+        self.storage.as_deref().expect("storage is open")
+    }
+
+    /// A new merchant with a generated API key (as `octopus merchant create` makes them).
+    pub async fn new_merchant(&self, name: &str) -> Creds {
+        let created = octopus_server::merchants::create(self.storage(), &self.master_key, name)
+            .await
+            .expect("create merchant");
+        let stored = self.storage().api_key(&created.api_key).await.unwrap().unwrap();
+        Creds {
+            merchant_id: stored.merchant.id,
+            merchant_uid: created.merchant_uid,
+            api_key: created.api_key,
+            api_secret: created.api_secret,
+        }
+    }
+
+    /// A merchant with a chosen uid and API secret (for the documents' worked examples).
+    pub async fn merchant_with(&self, uid: &str, secret: &str) -> Creds {
+        let api_key = octopus_domain::ids::new_api_key();
+        let merchant = self
+            .storage()
+            .create_merchant(NewMerchant {
+                uid: uid.into(),
+                name: format!("Merchant {uid}"),
+                api_key: api_key.clone(),
+                sealed_secret: self.master_key.seal(secret),
+                created_at: 0,
+            })
+            .await
+            .expect("create merchant");
+        Creds { merchant_id: merchant.id, merchant_uid: uid.into(), api_key, api_secret: secret.into() }
+    }
+
+    /// Another API key of the same merchant, with a chosen secret.
+    pub async fn another_key(&self, creds: &Creds, secret: &str) -> Creds {
+        let api_key = octopus_domain::ids::new_api_key();
+        self.storage()
+            .add_api_key(creds.merchant_id, &api_key, &self.master_key.seal(secret), 0)
+            .await
+            .expect("add api key");
+        Creds { api_key, api_secret: secret.into(), ..creds.clone() }
+    }
+
+    pub fn client_for(&self, creds: &Creds) -> Client {
+        Client::new(&self.base_url, &creds.api_key, &creds.api_secret)
+    }
+
+    /// Stops the server gracefully.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task");
+        }
+    }
+
+    /// Stops the server, closes the storage, reopens it and starts a new server on it.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        // Drop every handle of the old storage before reopening the same database.
+        drop(self.storage.take());
+        let storage = octopus_server::storage::open(&self.db.config()).await.expect("reopen");
+        let (address, shutdown, server) =
+            start(&self.config, Arc::clone(&storage), self.master_key.clone()).await;
+        self.storage = Some(storage);
+        self.address = address;
+        self.base_url = format!("http://{address}");
+        self.shutdown = Some(shutdown);
+        self.server = Some(server);
+        self.client = self.client_for(&self.merchant);
+    }
+
+    /// Polls `order/get` until the order reaches `status` (or panics after `timeout`).
+    pub async fn wait_for_status(&self, client: &Client, merchant_order_id: &str, status: &str, timeout: Duration) -> Payment {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let order = client.get_order(merchant_order_id).await.expect("order/get");
+            if order.payment_status == status {
+                return order;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "order {merchant_order_id} still {} after {timeout:?}, expected {status}",
+                order.payment_status
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An HTTP client that does not follow redirects.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// JSON as the documents' Java examples send it (`org.json` escapes `/` as `\/`).
+pub fn java_json(fields: &[(&str, &str)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    serde_json::to_string(&map).unwrap().replace('/', "\\/")
+}
+
+/// The documented error answer with `details`.
+pub fn invalid(details: &str) -> serde_json::Value {
+    serde_json::json!({"result": "error", "data": {"error": "Invalid parameters", "details": details}})
+}

@@ -1,0 +1,15 @@
+//! The integration suite: the real server over real HTTP, on SQLite always and on PostgreSQL
+//! when `OCTOPUS_TEST_DATABASE_URL` is set (`.ci/run` sets it).
+
+mod helpers;
+
+mod auth;
+mod cashier_page;
+mod crash;
+mod documents;
+mod idempotency;
+mod order_query;
+mod restart;
+mod sandbox;
+mod signing_vectors;
+mod validation;
