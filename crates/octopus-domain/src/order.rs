@@ -196,6 +196,19 @@ pub struct OrderEvent {
     pub created_at: Timestamp,
 }
 
+impl OrderEvent {
+    /// The creation of an order (`none` → `pending`). Storage does not keep a row for it: the
+    /// order's own row, with its `created_at`, records the creation.
+    pub fn creation(created_at: Timestamp) -> OrderEvent {
+        OrderEvent {
+            from_status: PaymentStatus::None,
+            to_status: PaymentStatus::Pending,
+            reason: "order created".to_string(),
+            created_at,
+        }
+    }
+}
+
 /// An order as stored. Optional texts are empty strings when absent (the API shows `""`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
@@ -260,17 +273,6 @@ pub struct Order {
 }
 
 impl Order {
-    /// The event that records an order's creation (`none` → `pending`).
-    pub fn creation_event(&self) -> OrderEvent {
-        debug_assert!(PaymentStatus::None.can_become(self.payment_status));
-        OrderEvent {
-            from_status: PaymentStatus::None,
-            to_status: self.payment_status,
-            reason: "order created".to_string(),
-            created_at: self.created_at,
-        }
-    }
-
     /// Applies a status change through the state machine and returns the event to record.
     pub fn apply(&mut self, change: &StatusChange) -> Result<OrderEvent, IllegalTransition> {
         let from = self.payment_status;

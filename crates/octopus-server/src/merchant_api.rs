@@ -20,7 +20,8 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use octopus_domain::money::{format_places, LEDGER_PLACES};
 use octopus_domain::{ApiCredential, OrderRequest, RequestFields, ResponseType, TransactionType, ValidationError};
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::client_ip;
@@ -130,8 +131,23 @@ impl FromRequest<AppState> for SignedRequest {
     }
 }
 
-fn success(data: Value) -> Response {
-    Json(json!({"result": "success", "data": data})).into_response()
+/// `{"result":"success","data":...}`, serialized straight from typed data.
+#[derive(Serialize)]
+struct Success<T: Serialize> {
+    result: &'static str,
+    data: T,
+}
+
+fn success<T: Serialize>(data: T) -> Response {
+    Json(Success { result: "success", data }).into_response()
+}
+
+/// The `data` of `order/new`: the payment, and the cashier page of a deposit.
+#[derive(Serialize)]
+struct CreatedData<'a> {
+    payment: PaymentView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_url: Option<&'a str>,
 }
 
 /// `POST /octopus/api/order/new`: creates a deposit or payout (or returns the identical one
@@ -146,10 +162,8 @@ async fn order_new(State(state): State<AppState>, req: SignedRequest) -> Result<
         return Ok((StatusCode::FOUND, [(LOCATION, url)]).into_response());
     }
     let payment = PaymentView::new(&order, &state.public_url);
-    Ok(success(match order.transaction_type {
-        TransactionType::Income => json!({"payment": payment, "payment_url": url}),
-        TransactionType::Expense => json!({"payment": payment}),
-    }))
+    let payment_url = (order.transaction_type == TransactionType::Income).then_some(url.as_str());
+    Ok(success(CreatedData { payment, payment_url }))
 }
 
 /// `POST /octopus/api/order/get`: one order of the key's merchant, by `merchant_order_id`
@@ -169,8 +183,7 @@ async fn order_get(State(state): State<AppState>, req: SignedRequest) -> Result<
         return Err(ValidationError::Required("merchant_order_id").into());
     };
     let order = order.ok_or(Error::NotFound("Order not found"))?;
-    let view = PaymentView::new(&order, &state.public_url);
-    Ok(success(serde_json::to_value(view).map_err(|e| Error::Internal(e.to_string()))?))
+    Ok(success(PaymentView::new(&order, &state.public_url)))
 }
 
 /// `POST /octopus/api/ledger/get_merchant_ledger`: the merchant's available balance in every
@@ -190,5 +203,5 @@ async fn merchant_ledger(State(state): State<AppState>, req: SignedRequest) -> R
             Value::String(format_places(Decimal::ZERO, LEDGER_PLACES)),
         );
     }
-    Ok(success(Value::Object(data)))
+    Ok(success(data))
 }

@@ -109,8 +109,7 @@ pub(crate) async fn by_payment_uid<C: GenericClient>(
     row.as_ref().map(order_from_row).transpose()
 }
 
-/// Inserts the order and its creation event in one statement (one round trip, atomic).
-/// `ON CONFLICT DO NOTHING` covers both the merchant's `merchant_order_id` and a floating
+/// Inserts the order in one statement. `ON CONFLICT DO NOTHING` covers both the merchant's `merchant_order_id` and a floating
 /// amount held by another open order; which one it was is looked up afterwards.
 pub(crate) async fn create<C: GenericClient>(
     client: &C,
@@ -119,8 +118,7 @@ pub(crate) async fn create<C: GenericClient>(
 ) -> Result<CreateOutcome> {
     let stmt = client
         .prepare_cached(
-            "WITH o AS (
-                INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name,
+            "INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name,
                     signature_key, merchant_order_id, transaction_type, accounting_type, amount,
                     floating_amount, final_amount, currency, country, country_code, payment,
                     channel, from_account, from_name, from_bank_name, to_account, to_name,
@@ -133,11 +131,7 @@ pub(crate) async fn create<C: GenericClient>(
                     $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31,
                     $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45)
                 ON CONFLICT DO NOTHING
-                RETURNING id, created_at
-             )
-             INSERT INTO order_events (order_id, from_status, to_status, reason, created_at)
-             SELECT id, $46, $34, $47, created_at FROM o
-             RETURNING order_id",
+                RETURNING id",
         )
         .await
         .map_err(db)?;
@@ -152,7 +146,6 @@ pub(crate) async fn create<C: GenericClient>(
             order.floating_amount = final_amount - order.amount;
             order.amount_locked = true;
         }
-        let event = order.creation_event();
         let float_precision = order.float_precision as i16;
         let row = client
             .query_opt(
@@ -203,8 +196,6 @@ pub(crate) async fn create<C: GenericClient>(
                     &order.updated_at,
                     &order.expires_at,
                     &order.next_check_at,
-                    &event.from_status.as_str(),
-                    &event.reason,
                 ],
             )
             .await
@@ -284,6 +275,13 @@ async fn insert_event<C: GenericClient>(client: &C, order_id: i64, e: &OrderEven
 }
 
 pub(crate) async fn events<C: GenericClient>(client: &C, payment_uid: &str) -> Result<Vec<OrderEvent>> {
+    let Some(created) = client
+        .query_opt("SELECT created_at FROM orders WHERE payment_uid = $1", &[&payment_uid])
+        .await
+        .map_err(db)?
+    else {
+        return Ok(Vec::new());
+    };
     let rows = client
         .query(
             "SELECT e.from_status, e.to_status, e.reason, e.created_at
@@ -293,16 +291,15 @@ pub(crate) async fn events<C: GenericClient>(client: &C, payment_uid: &str) -> R
         )
         .await
         .map_err(db)?;
-    rows.iter()
-        .map(|r| {
+    let changes = rows.iter().map(|r| {
             Ok(OrderEvent {
                 from_status: parse(r.get(0), "order_events.from_status")?,
                 to_status: parse(r.get(1), "order_events.to_status")?,
                 reason: r.get(2),
                 created_at: r.get(3),
             })
-        })
-        .collect()
+        });
+    std::iter::once(Ok(OrderEvent::creation(created.get(0)))).chain(changes).collect()
 }
 
 pub(crate) async fn claim_due_checks<C: GenericClient>(

@@ -67,8 +67,25 @@ impl Drop for SqliteStorage {
     }
 }
 
+/// Process-wide SQLite settings, made once before the first connection: no memory
+/// statistics (they put a global mutex on every allocation of the write path).
+fn configure_library() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config is called before any connection exists; if the library was
+        // initialized already it refuses with SQLITE_MISUSE and changes nothing.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int)
+        };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(rc, "SQLite memory statistics stay on");
+        }
+    });
+}
+
 /// Opens a connection with the settings every connection of Octopus uses.
 pub(crate) fn connect(path: &Path) -> Result<Connection> {
+    configure_library();
     let conn = Connection::open(path)
         .map_err(|e| StorageError::Setup(format!("cannot open {}: {e}", path.display())))?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
@@ -105,7 +122,7 @@ pub(crate) fn db(e: rusqlite::Error) -> StorageError {
     StorageError::Database(e.to_string())
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(
         e,
         rusqlite::Error::SqliteFailure(f, _)

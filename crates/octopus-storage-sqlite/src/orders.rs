@@ -6,7 +6,7 @@ use std::str::FromStr;
 use octopus_domain::money::format_amount;
 use octopus_domain::{Currency, Order, OrderEvent, StatusChange, Timestamp};
 use octopus_storage::{CreateOutcome, Result, StorageError};
-use rusqlite::{named_params, params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use rust_decimal::Decimal;
 
 use crate::db;
@@ -106,35 +106,42 @@ pub(crate) fn by_payment_uid(conn: &Connection, payment_uid: &str) -> Result<Opt
     )
 }
 
-/// Whether an open order of the channel already holds this final amount.
-fn amount_taken(conn: &Connection, order: &Order, final_amount: &str) -> Result<bool> {
-    conn.prepare_cached(
-        "SELECT 1 FROM orders WHERE amount_locked = 1 AND channel = ?1 AND currency = ?2
-         AND final_amount = ?3",
-    )
-    .map_err(db)?
-    .exists(params![order.channel, order.currency.code(), final_amount])
-    .map_err(db)
+/// Inserts the order. The insert itself is the idempotency check: a unique violation means
+/// the merchant's `merchant_order_id` exists (the stored order is returned) or, for a floating
+/// amount, that another open order holds that final amount (the next candidate is tried).
+pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decimal]) -> Result<CreateOutcome> {
+    debug_assert_eq!(order.payment_status, octopus_domain::PaymentStatus::Pending);
+    let candidates: Vec<Option<Decimal>> = if final_amounts.is_empty() {
+        vec![None]
+    } else {
+        final_amounts.iter().copied().map(Some).collect()
+    };
+    for candidate in candidates {
+        if let Some(final_amount) = candidate {
+            order.final_amount = final_amount;
+            order.floating_amount = final_amount - order.amount;
+            order.amount_locked = true;
+        }
+        match insert(conn, &order) {
+            Ok(id) => {
+                order.id = id;
+                return Ok(CreateOutcome::Created(order));
+            }
+            Err(e) if crate::is_unique_violation(&e) => {
+                if let Some(existing) = by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id)? {
+                    return Ok(CreateOutcome::Existing(existing));
+                }
+                if candidate.is_none() {
+                    return Err(StorageError::Database(format!("order insert conflicted unexpectedly: {e}")));
+                }
+            }
+            Err(e) => return Err(db(e)),
+        }
+    }
+    Err(StorageError::NoFreeAmount)
 }
 
-pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decimal]) -> Result<CreateOutcome> {
-    if let Some(existing) = by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id)? {
-        return Ok(CreateOutcome::Existing(existing));
-    }
-    if !final_amounts.is_empty() {
-        let free = final_amounts
-            .iter()
-            .map(|a| (*a, format_amount(*a, order.currency)))
-            .find_map(|(a, text)| match amount_taken(conn, &order, &text) {
-                Ok(true) => None,
-                Ok(false) => Some(Ok(a)),
-                Err(e) => Some(Err(e)),
-            })
-            .ok_or(StorageError::NoFreeAmount)??;
-        order.final_amount = free;
-        order.floating_amount = free - order.amount;
-        order.amount_locked = true;
-    }
+fn insert(conn: &Connection, order: &Order) -> rusqlite::Result<i64> {
     let c = order.currency;
     conn.prepare_cached(
         "INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
@@ -145,67 +152,58 @@ pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decim
             distribute_rules, payment_status, payment_fail_reason, notify_status,
             notify_fail_reason, accounting_status, accounting_fail_reason, fingerprint,
             amount_locked, created_at, updated_at, expires_at, next_check_at)
-         VALUES (:payment_uid, :merchant_id, :merchant_uid, :merchant_name, :signature_key,
-            :merchant_order_id, :transaction_type, :accounting_type, :amount, :floating_amount,
-            :final_amount, :currency, :country, :country_code, :payment, :channel, :from_account,
-            :from_name, :from_bank_name, :to_account, :to_name, :to_bank_name, :member_id,
-            :redirect_url, :notify_url, :response_type, :ip, :user_agent, :ttl, :float_precision,
-            :additional, :extra, :distribute_rules, :payment_status, :payment_fail_reason,
-            :notify_status, :notify_fail_reason, :accounting_status, :accounting_fail_reason,
-            :fingerprint, :amount_locked, :created_at, :updated_at, :expires_at, :next_check_at)",
-    )
-    .map_err(db)?
-    .execute(named_params! {
-        ":payment_uid": order.payment_uid,
-        ":merchant_id": order.merchant_id,
-        ":merchant_uid": order.merchant_uid,
-        ":merchant_name": order.merchant_name,
-        ":signature_key": order.signature_key,
-        ":merchant_order_id": order.merchant_order_id,
-        ":transaction_type": order.transaction_type.as_str(),
-        ":accounting_type": order.accounting_type.as_str(),
-        ":amount": format_amount(order.amount, c),
-        ":floating_amount": format_amount(order.floating_amount, c),
-        ":final_amount": format_amount(order.final_amount, c),
-        ":currency": c.code(),
-        ":country": order.country,
-        ":country_code": order.country_code,
-        ":payment": order.payment,
-        ":channel": order.channel,
-        ":from_account": order.from,
-        ":from_name": order.from_name,
-        ":from_bank_name": order.from_bank_name,
-        ":to_account": order.to,
-        ":to_name": order.to_name,
-        ":to_bank_name": order.to_bank_name,
-        ":member_id": order.member_id,
-        ":redirect_url": order.redirect_url,
-        ":notify_url": order.notify_url,
-        ":response_type": order.response_type,
-        ":ip": order.ip,
-        ":user_agent": order.user_agent,
-        ":ttl": order.ttl,
-        ":float_precision": order.float_precision,
-        ":additional": order.additional,
-        ":extra": order.extra,
-        ":distribute_rules": order.distribute_rules,
-        ":payment_status": order.payment_status.as_str(),
-        ":payment_fail_reason": order.payment_fail_reason,
-        ":notify_status": order.notify_status.as_str(),
-        ":notify_fail_reason": order.notify_fail_reason,
-        ":accounting_status": order.accounting_status.as_str(),
-        ":accounting_fail_reason": order.accounting_fail_reason,
-        ":fingerprint": order.fingerprint,
-        ":amount_locked": order.amount_locked.then_some(1i64),
-        ":created_at": order.created_at,
-        ":updated_at": order.updated_at,
-        ":expires_at": order.expires_at,
-        ":next_check_at": order.next_check_at,
-    })
-    .map_err(db)?;
-    order.id = conn.last_insert_rowid();
-    insert_event(conn, order.id, &order.creation_event())?;
-    Ok(CreateOutcome::Created(order))
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34,
+            ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45)",
+    )?
+    .execute(params![
+        order.payment_uid,
+        order.merchant_id,
+        order.merchant_uid,
+        order.merchant_name,
+        order.signature_key,
+        order.merchant_order_id,
+        order.transaction_type.as_str(),
+        order.accounting_type.as_str(),
+        format_amount(order.amount, c),
+        format_amount(order.floating_amount, c),
+        format_amount(order.final_amount, c),
+        c.code(),
+        order.country,
+        order.country_code,
+        order.payment,
+        order.channel,
+        order.from,
+        order.from_name,
+        order.from_bank_name,
+        order.to,
+        order.to_name,
+        order.to_bank_name,
+        order.member_id,
+        order.redirect_url,
+        order.notify_url,
+        order.response_type,
+        order.ip,
+        order.user_agent,
+        order.ttl,
+        order.float_precision,
+        order.additional,
+        order.extra,
+        order.distribute_rules,
+        order.payment_status.as_str(),
+        order.payment_fail_reason,
+        order.notify_status.as_str(),
+        order.notify_fail_reason,
+        order.accounting_status.as_str(),
+        order.accounting_fail_reason,
+        order.fingerprint,
+        order.amount_locked.then_some(1i64),
+        order.created_at,
+        order.updated_at,
+        order.expires_at,
+        order.next_check_at,
+    ])?;
+    Ok(conn.last_insert_rowid())
 }
 
 fn insert_event(conn: &Connection, order_id: i64, e: &OrderEvent) -> Result<()> {
@@ -250,6 +248,15 @@ pub(crate) fn change_status(conn: &Connection, payment_uid: &str, change: &Statu
 }
 
 pub(crate) fn events(conn: &Connection, payment_uid: &str) -> Result<Vec<OrderEvent>> {
+    let created_at: Option<i64> = conn
+        .prepare_cached("SELECT created_at FROM orders WHERE payment_uid = ?1")
+        .map_err(db)?
+        .query_row([payment_uid], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    let Some(created_at) = created_at else {
+        return Ok(Vec::new());
+    };
     let mut stmt = conn
         .prepare_cached(
             "SELECT e.from_status, e.to_status, e.reason, e.created_at
@@ -258,7 +265,7 @@ pub(crate) fn events(conn: &Connection, payment_uid: &str) -> Result<Vec<OrderEv
         )
         .map_err(db)?;
     let mut rows = stmt.query([payment_uid]).map_err(db)?;
-    let mut out = Vec::new();
+    let mut out = vec![OrderEvent::creation(created_at)];
     while let Some(r) = rows.next().map_err(db)? {
         out.push(OrderEvent {
             from_status: parse(r.get(0).map_err(db)?, "order_events.from_status")?,

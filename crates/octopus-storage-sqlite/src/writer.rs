@@ -80,23 +80,27 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>) {
 
 fn commit_batch(conn: &Connection, batch: Vec<Job>) {
     let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         // Dropping the jobs unrun answers each caller with an error.
         tracing::error!(error = %e, jobs = batch.len(), "could not begin a write transaction");
         return;
     }
     for job in batch {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = run_cached(conn, "SAVEPOINT job") {
             tracing::error!(error = %e, "could not open a savepoint");
         }
         let (ok, finish) = job(conn);
-        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-        if let Err(e) = conn.execute_batch(end) {
+        let closed = if ok {
+            run_cached(conn, "RELEASE job")
+        } else {
+            run_cached(conn, "ROLLBACK TO job").and_then(|_| run_cached(conn, "RELEASE job"))
+        };
+        if let Err(e) = closed {
             tracing::error!(error = %e, "could not close a savepoint");
         }
         finishes.push(finish);
     }
-    let commit = conn.execute_batch("COMMIT").map_err(|e| {
+    let commit = run_cached(conn, "COMMIT").map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
         e.to_string()
     });
@@ -107,4 +111,9 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
                 .map_err(|e| StorageError::Database(format!("commit failed: {e}"))),
         );
     }
+}
+
+/// Transaction control statements, prepared once (they run several times per batch).
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }

@@ -68,7 +68,7 @@ pub trait Storage: Send + Sync + 'static {
 
     async fn api_key(&self, api_key: &str) -> Result<Option<StoredApiKey>>;
 
-    /// Stores a new order with its creation event, unless the merchant already has one with
+    /// Stores a new order (created `pending`), unless the merchant already has one with
     /// the same `merchant_order_id` (then the stored one is returned and nothing is written).
     ///
     /// `final_amounts` lists candidate `final_amount`s for an order with a floating offset
@@ -88,7 +88,7 @@ pub trait Storage: Send + Sync + 'static {
     /// one transaction. Refused changes return `StorageError::IllegalTransition`.
     async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order>;
 
-    /// The recorded status changes of an order, oldest first.
+    /// The status changes of an order, oldest first, starting with its creation.
     async fn order_events(&self, payment_uid: &str) -> Result<Vec<OrderEvent>>;
 
     /// Claims orders whose `next_check_at` is due: pushes it to `now + lease_ms` so no other

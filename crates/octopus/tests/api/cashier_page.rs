@@ -52,6 +52,10 @@ fn browser(path: PathBuf) -> Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
     let Some(path) = chromium() else {
+        assert!(
+            std::env::var_os("OCTOPUS_REQUIRE_CHROMIUM").is_none(),
+            "OCTOPUS_REQUIRE_CHROMIUM is set but no Chromium was found"
+        );
         crate::helpers::skipped("the cashier page test: no Chromium (install the chromium package or set OCTOPUS_CHROMIUM)");
         return;
     };
