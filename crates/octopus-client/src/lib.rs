@@ -3,6 +3,10 @@
 //! headers) and reads the answers into typed values. The CLI, the benchmark and the tests all
 //! speak to the gateway through it.
 
+mod connection;
+
+pub use connection::{Connection, RawAnswer};
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 //! starting together apply them once; background claims use `FOR UPDATE SKIP LOCKED` so two
 //! nodes never take the same work.
 
+mod group_insert;
 mod orders;
 mod schema;
 
@@ -21,6 +22,7 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 
 pub struct PostgresStorage {
     pool: Pool,
+    group_insert: group_insert::GroupInsert,
 }
 
 impl PostgresStorage {
@@ -38,7 +40,7 @@ impl PostgresStorage {
             .max_size(pool_size.max(1))
             .build()
             .map_err(|e| StorageError::Setup(format!("cannot build the connection pool: {e}")))?;
-        let storage = PostgresStorage { pool };
+        let storage = PostgresStorage { group_insert: group_insert::GroupInsert::start(pool.clone()), pool };
         {
             let mut client = storage
                 .pool
@@ -182,6 +184,10 @@ impl Storage for PostgresStorage {
     }
 
     async fn create_order(&self, order: Order, final_amounts: Vec<Decimal>) -> Result<CreateOutcome> {
+        if final_amounts.is_empty() {
+            return self.group_insert.create(order).await;
+        }
+        // Floating amounts may need several tries; they take the one-by-one path.
         let client = self.client().await?;
         orders::create(&client, order, &final_amounts).await
     }

@@ -218,6 +218,103 @@ pub(crate) async fn create<C: GenericClient>(
     Err(StorageError::NoFreeAmount)
 }
 
+/// Inserts many orders in one statement; returns `(payment_uid, id)` of those inserted (the
+/// others conflicted with an existing order or with each other).
+pub(crate) async fn insert_many<C: GenericClient>(client: &C, orders: &[&Order]) -> Result<Vec<(String, i64)>> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name,
+                signature_key, merchant_order_id, transaction_type, accounting_type, amount,
+                floating_amount, final_amount, currency, country, country_code, payment,
+                channel, from_account, from_name, from_bank_name, to_account, to_name,
+                to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
+                user_agent, ttl, float_precision, additional, extra, distribute_rules,
+                payment_status, payment_fail_reason, notify_status, notify_fail_reason,
+                accounting_status, accounting_fail_reason, fingerprint, amount_locked,
+                created_at, updated_at, expires_at, next_check_at)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                $6::text[], $7::text[], $8::text[], $9::numeric[], $10::numeric[],
+                $11::numeric[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+                $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
+                $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[],
+                $29::bigint[], $30::smallint[], $31::text[], $32::text[], $33::text[],
+                $34::text[], $35::text[], $36::text[], $37::text[], $38::text[], $39::text[],
+                $40::text[], $41::boolean[], $42::bigint[], $43::bigint[], $44::bigint[],
+                $45::bigint[])
+             ON CONFLICT DO NOTHING
+             RETURNING payment_uid, id",
+        )
+        .await
+        .map_err(db)?;
+    fn col<'a, T>(orders: &[&'a Order], f: impl Fn(&'a Order) -> T) -> Vec<T> {
+        orders.iter().map(|o| f(o)).collect()
+    }
+    let o = orders;
+    let payment_uid = col(o, |o| o.payment_uid.as_str());
+    let merchant_id = col(o, |o| o.merchant_id);
+    let merchant_uid = col(o, |o| o.merchant_uid.as_str());
+    let merchant_name = col(o, |o| o.merchant_name.as_str());
+    let signature_key = col(o, |o| o.signature_key.as_str());
+    let merchant_order_id = col(o, |o| o.merchant_order_id.as_str());
+    let transaction_type = col(o, |o| o.transaction_type.as_str());
+    let accounting_type = col(o, |o| o.accounting_type.as_str());
+    let amount = col(o, |o| o.amount);
+    let floating_amount = col(o, |o| o.floating_amount);
+    let final_amount = col(o, |o| o.final_amount);
+    let currency = col(o, |o| o.currency.code());
+    let country = col(o, |o| o.country.as_str());
+    let country_code = col(o, |o| o.country_code.as_str());
+    let payment = col(o, |o| o.payment.as_str());
+    let channel = col(o, |o| o.channel.as_str());
+    let from = col(o, |o| o.from.as_str());
+    let from_name = col(o, |o| o.from_name.as_str());
+    let from_bank_name = col(o, |o| o.from_bank_name.as_str());
+    let to = col(o, |o| o.to.as_str());
+    let to_name = col(o, |o| o.to_name.as_str());
+    let to_bank_name = col(o, |o| o.to_bank_name.as_str());
+    let member_id = col(o, |o| o.member_id.as_str());
+    let redirect_url = col(o, |o| o.redirect_url.as_str());
+    let notify_url = col(o, |o| o.notify_url.as_str());
+    let response_type = col(o, |o| o.response_type.as_str());
+    let ip = col(o, |o| o.ip.as_str());
+    let user_agent = col(o, |o| o.user_agent.as_str());
+    let ttl = col(o, |o| o.ttl);
+    let float_precision = col(o, |o| o.float_precision as i16);
+    let additional = col(o, |o| o.additional.as_str());
+    let extra = col(o, |o| o.extra.as_str());
+    let distribute_rules = col(o, |o| o.distribute_rules.as_str());
+    let payment_status = col(o, |o| o.payment_status.as_str());
+    let payment_fail_reason = col(o, |o| o.payment_fail_reason.as_str());
+    let notify_status = col(o, |o| o.notify_status.as_str());
+    let notify_fail_reason = col(o, |o| o.notify_fail_reason.as_str());
+    let accounting_status = col(o, |o| o.accounting_status.as_str());
+    let accounting_fail_reason = col(o, |o| o.accounting_fail_reason.as_str());
+    let fingerprint = col(o, |o| o.fingerprint.as_str());
+    let amount_locked = col(o, |o| o.amount_locked);
+    let created_at = col(o, |o| o.created_at);
+    let updated_at = col(o, |o| o.updated_at);
+    let expires_at = col(o, |o| o.expires_at);
+    let next_check_at = col(o, |o| o.next_check_at);
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &payment_uid, &merchant_id, &merchant_uid, &merchant_name, &signature_key,
+                &merchant_order_id, &transaction_type, &accounting_type, &amount,
+                &floating_amount, &final_amount, &currency, &country, &country_code, &payment,
+                &channel, &from, &from_name, &from_bank_name, &to, &to_name, &to_bank_name,
+                &member_id, &redirect_url, &notify_url, &response_type, &ip, &user_agent, &ttl,
+                &float_precision, &additional, &extra, &distribute_rules, &payment_status,
+                &payment_fail_reason, &notify_status, &notify_fail_reason, &accounting_status,
+                &accounting_fail_reason, &fingerprint, &amount_locked, &created_at, &updated_at,
+                &expires_at, &next_check_at,
+            ],
+        )
+        .await
+        .map_err(db)?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 pub(crate) async fn change_status(
     client: &mut deadpool_postgres::Object,
     payment_uid: &str,

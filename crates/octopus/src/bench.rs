@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use octopus_client::{Client, NewOrder};
+use octopus_client::{Connection, NewOrder};
 use rand::Rng;
 
 use crate::cli::BenchArgs;
@@ -22,20 +22,13 @@ struct Worker {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(args.connections)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let client = Client::with_http(http, &args.client.url, &args.client.key, &args.client.secret);
     let run_id = format!("{:08x}", rand::thread_rng().gen::<u32>());
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
 
     let mut tasks = Vec::with_capacity(args.connections);
     for connection in 0..args.connections {
-        let client = client.clone();
+        let mut client = Connection::open(&args.client.url, &args.client.key, &args.client.secret).await?;
         let merchant_uid = args.merchant_uid.clone();
         let run_id = run_id.clone();
         let (measuring, stop) = (Arc::clone(&measuring), Arc::clone(&stop));
@@ -64,7 +57,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     }
                     Ok(a) => {
                         w.failed += 1;
-                        w.first_error.get_or_insert_with(|| format!("HTTP {}: {}", a.status, a.body));
+                        w.first_error.get_or_insert_with(|| format!("HTTP {}: {}", a.status, a.parse().body));
                     }
                     Err(e) => {
                         w.failed += 1;
