@@ -6,9 +6,14 @@ use rand::distributions::Alphanumeric;
 use rand::rngs::OsRng;
 use rand::Rng;
 
-/// A new unguessable order identifier (32 lowercase hex characters).
-pub fn new_payment_uid() -> String {
-    uuid::Uuid::now_v7().simple().to_string()
+/// A new unguessable order identifier (32 lowercase hex characters): a UUIDv7 of `now`
+/// whose 74 random bits come from the thread's CSPRNG (ChaCha, seeded by the OS).
+pub fn new_payment_uid(now: crate::Timestamp) -> String {
+    let random: [u8; 10] = rand::thread_rng().gen();
+    uuid::Builder::from_unix_timestamp_millis(now.max(0) as u64, &random)
+        .into_uuid()
+        .simple()
+        .to_string()
 }
 
 fn random_alphanumeric(len: usize) -> String {
@@ -40,10 +45,12 @@ mod tests {
 
     #[test]
     fn ids_are_distinct_and_well_formed() {
-        let a = new_payment_uid();
-        let b = new_payment_uid();
+        let a = new_payment_uid(1_795_235_496_123);
+        let b = new_payment_uid(1_795_235_496_123);
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
+        assert_eq!(&a[12..13], "7", "a version 7 UUID");
+        assert!(new_payment_uid(1_795_235_496_124) > a, "time-ordered");
         assert!(new_api_key().starts_with("ock_"));
         assert_eq!(new_api_secret().len(), 40);
         assert_ne!(new_api_secret(), new_api_secret());

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use octopus_connectors::{Connector, SandboxConnector};
 use octopus_domain::OrderRequest;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::error::Error;
 
@@ -18,6 +18,16 @@ pub const SANDBOX: &str = "sandbox";
 pub struct Channel {
     pub code: String,
     pub connector: Arc<dyn Connector>,
+}
+
+/// What `distribute_rules` records.
+#[derive(Serialize)]
+struct Decision<'a> {
+    rule: &'static str,
+    requested_channel: &'a str,
+    candidates: Vec<&'a str>,
+    chosen: &'a str,
+    failovers: Vec<&'a str>,
 }
 
 /// The routing decision for one order.
@@ -52,13 +62,14 @@ impl Channels {
         let chosen = candidates
             .first()
             .ok_or_else(|| Error::Refused("No channel available".into()))?;
-        let decision = json!({
-            "rule": "default",
-            "requested_channel": request.channel,
-            "candidates": candidates.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(),
-            "chosen": chosen.code,
-            "failovers": [],
-        });
-        Ok(Route { channel: chosen, decision: decision.to_string() })
+        let decision = Decision {
+            rule: "default",
+            requested_channel: &request.channel,
+            candidates: candidates.iter().map(|c| c.code.as_str()).collect(),
+            chosen: &chosen.code,
+            failovers: Vec::new(),
+        };
+        let decision = serde_json::to_string(&decision).expect("a routing decision serializes");
+        Ok(Route { channel: chosen, decision })
     }
 }

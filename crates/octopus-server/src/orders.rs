@@ -46,7 +46,7 @@ pub async fn create(
     let amount = request.amount.value();
     let mut order = Order {
         id: 0,
-        payment_uid: new_payment_uid(),
+        payment_uid: new_payment_uid(now),
         merchant_id: credential.merchant.id,
         merchant_uid: credential.merchant.uid.clone(),
         merchant_name: credential.merchant.name.clone(),

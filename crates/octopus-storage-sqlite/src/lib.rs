@@ -261,8 +261,9 @@ impl Storage for SqliteStorage {
     }
 
     async fn create_order(&self, order: Order, final_amounts: Vec<Decimal>) -> Result<CreateOutcome> {
+        // Each insert attempt is one statement; a refused one undoes itself.
         self.writer
-            .write(move |conn| orders::create(conn, order, &final_amounts))
+            .write_single_statements(move |conn| orders::create(conn, order, &final_amounts))
             .await
     }
 

@@ -22,25 +22,51 @@ type Finish = Box<dyn FnOnce(Result<()>) + Send>;
 /// writes are rolled back to its savepoint) and how to deliver its answer after the commit.
 type Job = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
 
+/// A job and whether it needs its own savepoint.
+struct Queued {
+    job: Job,
+    savepoint: bool,
+}
+
 /// Handle to the writer thread. Cloning shares the same thread.
 #[derive(Clone)]
 pub(crate) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Queued>,
 }
 
 impl Writer {
     /// Starts the writer thread on `conn`. The thread ends when every handle is dropped, after
     /// finishing the jobs already sent.
     pub(crate) fn start(conn: Connection) -> std::io::Result<Writer> {
-        let (jobs, receiver) = mpsc::channel::<Job>();
+        let (jobs, receiver) = mpsc::channel::<Queued>();
         thread::Builder::new()
             .name("octopus-sqlite-writer".into())
             .spawn(move || run(conn, receiver))?;
         Ok(Writer { jobs })
     }
 
-    /// Runs `work` in the next group commit and returns its result once it is durable.
+    /// Runs `work` in the next group commit, inside its own savepoint (if it fails, none of
+    /// its writes stay), and returns its result once it is durable.
     pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.queue(work, true).await
+    }
+
+    /// Like [`Writer::write`] without the savepoint, for work whose every write is a single
+    /// statement that either succeeds or undoes itself (the hot path of order creation:
+    /// a savepoint costs a sub-journal copy of every page it touches).
+    pub(crate) async fn write_single_statements<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.queue(work, false).await
+    }
+
+    async fn queue<T, F>(&self, work: F, savepoint: bool) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
@@ -56,7 +82,7 @@ impl Writer {
             (ok, finish)
         });
         self.jobs
-            .send(job)
+            .send(Queued { job, savepoint })
             .map_err(|_| StorageError::Database("the SQLite writer has stopped".into()))?;
         receive
             .await
@@ -64,7 +90,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, receiver: mpsc::Receiver<Job>) {
+fn run(conn: Connection, receiver: mpsc::Receiver<Queued>) {
     while let Ok(first) = receiver.recv() {
         let mut batch = Vec::with_capacity(64);
         batch.push(first);
@@ -78,14 +104,18 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>) {
     }
 }
 
-fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+fn commit_batch(conn: &Connection, batch: Vec<Queued>) {
     let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
     if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         // Dropping the jobs unrun answers each caller with an error.
         tracing::error!(error = %e, jobs = batch.len(), "could not begin a write transaction");
         return;
     }
-    for job in batch {
+    for Queued { job, savepoint } in batch {
+        if !savepoint {
+            finishes.push(job(conn).1);
+            continue;
+        }
         if let Err(e) = run_cached(conn, "SAVEPOINT job") {
             tracing::error!(error = %e, "could not open a savepoint");
         }

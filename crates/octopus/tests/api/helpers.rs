@@ -127,7 +127,7 @@ impl Drop for TestDb {
 }
 
 fn uuid_like() -> String {
-    octopus_domain::ids::new_payment_uid()
+    octopus_domain::ids::new_payment_uid(0)
 }
 
 /// Credentials of a merchant, as `octopus merchant create` prints them.
