@@ -3,22 +3,26 @@
 # creates a merchant with the CLI, and drives signed order/new requests with `octopus bench`
 # from a second process. Method and results: docs/benchmarks.md.
 #
-#   scripts/bench.sh sqlite   [connections] [seconds]
-#   scripts/bench.sh postgres [connections] [seconds]   (PostgreSQL on 127.0.0.1:5432)
+#   scripts/bench.sh sqlite   [connections] [seconds] [runs]
+#   scripts/bench.sh postgres [connections] [seconds] [runs]   (PostgreSQL on 127.0.0.1:5432)
+#
+# Each run gets a fresh database and server. BENCH_JSON=1 prints one JSON line per run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend="${1:-sqlite}"
 connections="${2:-64}"
 seconds="${3:-10}"
+runs="${4:-1}"
 
 cargo build --release --quiet
 bin="${CARGO_TARGET_DIR:-target}/release/octopus"
+for run in $(seq 1 "$runs"); do
 work="$(mktemp -d)"
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 db_args=(--data-dir "$work/data")
 if [ "$backend" = postgres ]; then
-  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS octopus_bench" >/dev/null
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS octopus_bench" >/dev/null 2>&1
   psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE octopus_bench" >/dev/null
   db_args+=(--database-url "postgres://postgres@127.0.0.1:5432/octopus_bench")
 fi
@@ -34,7 +38,10 @@ done
 creds="$("$bin" merchant create --name "Bench Merchant" "${db_args[@]}" 2>/dev/null)"
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$creds" "$1"; }
 
-echo "backend: $backend, connections: $connections, seconds: $seconds"
+[ -n "${BENCH_JSON:-}" ] || echo "run $run/$runs — backend: $backend, connections: $connections, seconds: $seconds"
 "$bin" bench --url "http://127.0.0.1:$port" \
   --key "$(field api_key)" --secret "$(field api_secret)" --merchant-uid "$(field merchant_uid)" \
   --connections "$connections" --duration "$seconds" ${BENCH_JSON:+--json}
+kill "$server"; wait "$server" 2>/dev/null || true
+rm -rf "$work"
+done
