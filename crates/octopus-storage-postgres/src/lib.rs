@@ -65,8 +65,32 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StorageError {
     StorageError::Database(e.to_string())
 }
 
-fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+/// Maps a unique violation to `Conflict(what)`, anything else to a database error.
+fn conflict_or_db(what: String) -> impl FnOnce(tokio_postgres::Error) -> StorageError {
+    move |e| {
+        if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+            StorageError::Conflict(what)
+        } else {
+            db(e)
+        }
+    }
+}
+
+async fn insert_api_key<C: deadpool_postgres::GenericClient>(
+    client: &C,
+    merchant_id: i64,
+    api_key: &str,
+    sealed_secret: &str,
+    created_at: Timestamp,
+) -> Result<()> {
+    client
+        .execute(
+            "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at) VALUES ($1, $2, $3, $4)",
+            &[&api_key, &merchant_id, &sealed_secret, &created_at],
+        )
+        .await
+        .map_err(conflict_or_db("api key".into()))?;
+    Ok(())
 }
 
 #[async_trait]
@@ -103,30 +127,15 @@ impl Storage for PostgresStorage {
     async fn create_merchant(&self, m: NewMerchant) -> Result<Merchant> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        let conflict = |what: String| {
-            move |e: tokio_postgres::Error| {
-                if is_unique_violation(&e) {
-                    StorageError::Conflict(what)
-                } else {
-                    db(e)
-                }
-            }
-        };
         let row = tx
             .query_one(
                 "INSERT INTO merchants (uid, name, created_at) VALUES ($1, $2, $3) RETURNING id",
                 &[&m.uid, &m.name, &m.created_at],
             )
             .await
-            .map_err(conflict(format!("merchant uid {}", m.uid)))?;
+            .map_err(conflict_or_db(format!("merchant uid {}", m.uid)))?;
         let id: i64 = row.get(0);
-        tx.execute(
-            "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at)
-             VALUES ($1, $2, $3, $4)",
-            &[&m.api_key, &id, &m.sealed_secret, &m.created_at],
-        )
-        .await
-        .map_err(conflict("api key".into()))?;
+        insert_api_key(&tx, id, &m.api_key, &m.sealed_secret, m.created_at).await?;
         tx.commit().await.map_err(db)?;
         Ok(Merchant { id, uid: m.uid, name: m.name, created_at: m.created_at })
     }
@@ -148,21 +157,7 @@ impl Storage for PostgresStorage {
         created_at: Timestamp,
     ) -> Result<()> {
         let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at)
-                 VALUES ($1, $2, $3, $4)",
-                &[&api_key, &merchant_id, &sealed_secret, &created_at],
-            )
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StorageError::Conflict("api key".into())
-                } else {
-                    db(e)
-                }
-            })?;
-        Ok(())
+        insert_api_key(&client, merchant_id, api_key, sealed_secret, created_at).await
     }
 
     async fn api_key(&self, api_key: &str) -> Result<Option<StoredApiKey>> {

@@ -109,32 +109,14 @@ pub(crate) async fn by_payment_uid<C: GenericClient>(
     row.as_ref().map(order_from_row).transpose()
 }
 
-/// Inserts the order in one statement. `ON CONFLICT DO NOTHING` covers both the merchant's `merchant_order_id` and a floating
+/// Inserts one order (the path of floating amounts, and of orders a group insert skipped).
+/// `ON CONFLICT DO NOTHING` covers both the merchant's `merchant_order_id` and a floating
 /// amount held by another open order; which one it was is looked up afterwards.
 pub(crate) async fn create<C: GenericClient>(
     client: &C,
     mut order: Order,
     final_amounts: &[Decimal],
 ) -> Result<CreateOutcome> {
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name,
-                    signature_key, merchant_order_id, transaction_type, accounting_type, amount,
-                    floating_amount, final_amount, currency, country, country_code, payment,
-                    channel, from_account, from_name, from_bank_name, to_account, to_name,
-                    to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
-                    user_agent, ttl, float_precision, additional, extra, distribute_rules,
-                    payment_status, payment_fail_reason, notify_status, notify_fail_reason,
-                    accounting_status, accounting_fail_reason, fingerprint, amount_locked,
-                    created_at, updated_at, expires_at, next_check_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31,
-                    $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45)
-                ON CONFLICT DO NOTHING
-                RETURNING id",
-        )
-        .await
-        .map_err(db)?;
     let candidates: Vec<Option<Decimal>> = if final_amounts.is_empty() {
         vec![None]
     } else {
@@ -146,62 +128,8 @@ pub(crate) async fn create<C: GenericClient>(
             order.floating_amount = final_amount - order.amount;
             order.amount_locked = true;
         }
-        let float_precision = order.float_precision as i16;
-        let row = client
-            .query_opt(
-                &stmt,
-                &[
-                    &order.payment_uid,
-                    &order.merchant_id,
-                    &order.merchant_uid,
-                    &order.merchant_name,
-                    &order.signature_key,
-                    &order.merchant_order_id,
-                    &order.transaction_type.as_str(),
-                    &order.accounting_type.as_str(),
-                    &order.amount,
-                    &order.floating_amount,
-                    &order.final_amount,
-                    &order.currency.code(),
-                    &order.country,
-                    &order.country_code,
-                    &order.payment,
-                    &order.channel,
-                    &order.from,
-                    &order.from_name,
-                    &order.from_bank_name,
-                    &order.to,
-                    &order.to_name,
-                    &order.to_bank_name,
-                    &order.member_id,
-                    &order.redirect_url,
-                    &order.notify_url,
-                    &order.response_type,
-                    &order.ip,
-                    &order.user_agent,
-                    &order.ttl,
-                    &float_precision,
-                    &order.additional,
-                    &order.extra,
-                    &order.distribute_rules,
-                    &order.payment_status.as_str(),
-                    &order.payment_fail_reason,
-                    &order.notify_status.as_str(),
-                    &order.notify_fail_reason,
-                    &order.accounting_status.as_str(),
-                    &order.accounting_fail_reason,
-                    &order.fingerprint,
-                    &order.amount_locked,
-                    &order.created_at,
-                    &order.updated_at,
-                    &order.expires_at,
-                    &order.next_check_at,
-                ],
-            )
-            .await
-            .map_err(db)?;
-        if let Some(row) = row {
-            order.id = row.get(0);
+        if let Some((_, id)) = insert_many(client, &[&order]).await?.pop() {
+            order.id = id;
             return Ok(CreateOutcome::Created(order));
         }
         if let Some(existing) =

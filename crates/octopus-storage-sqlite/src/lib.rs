@@ -131,6 +131,26 @@ pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// Maps a unique violation to `Conflict(what)`, anything else to a database error.
+fn conflict_or_db(what: String) -> impl FnOnce(rusqlite::Error) -> StorageError {
+    move |e| if is_unique_violation(&e) { StorageError::Conflict(what) } else { db(e) }
+}
+
+fn insert_api_key(
+    conn: &Connection,
+    merchant_id: i64,
+    api_key: &str,
+    sealed_secret: &str,
+    created_at: Timestamp,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![api_key, merchant_id, sealed_secret, created_at],
+    )
+    .map_err(conflict_or_db("api key".into()))?;
+    Ok(())
+}
+
 #[async_trait]
 impl Storage for SqliteStorage {
     fn backend(&self) -> &'static str {
@@ -170,26 +190,9 @@ impl Storage for SqliteStorage {
                     "INSERT INTO merchants (uid, name, created_at) VALUES (?1, ?2, ?3)",
                     params![m.uid, m.name, m.created_at],
                 )
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StorageError::Conflict(format!("merchant uid {}", m.uid))
-                    } else {
-                        db(e)
-                    }
-                })?;
+                .map_err(conflict_or_db(format!("merchant uid {}", m.uid)))?;
                 let id = conn.last_insert_rowid();
-                conn.execute(
-                    "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![m.api_key, id, m.sealed_secret, m.created_at],
-                )
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StorageError::Conflict("api key".into())
-                    } else {
-                        db(e)
-                    }
-                })?;
+                insert_api_key(conn, id, &m.api_key, &m.sealed_secret, m.created_at)?;
                 Ok(Merchant { id, uid: m.uid, name: m.name, created_at: m.created_at })
             })
             .await
@@ -214,21 +217,7 @@ impl Storage for SqliteStorage {
     ) -> Result<()> {
         let (api_key, sealed_secret) = (api_key.to_string(), sealed_secret.to_string());
         self.writer
-            .write(move |conn| {
-                conn.execute(
-                    "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![api_key, merchant_id, sealed_secret, created_at],
-                )
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StorageError::Conflict("api key".into())
-                    } else {
-                        db(e)
-                    }
-                })?;
-                Ok(())
-            })
+            .write(move |conn| insert_api_key(conn, merchant_id, &api_key, &sealed_secret, created_at))
             .await
     }
 

@@ -330,6 +330,16 @@ pub fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// A signed `order/new` request of the test's merchant, for tests that add their own headers.
+pub fn signed_order_request(app: &TestApp, fields: &octopus_domain::RequestFields, content_type: &str) -> reqwest::RequestBuilder {
+    http()
+        .post(format!("{}/octopus/api/order/new", app.base_url))
+        .header("Content-Type", content_type)
+        .header("OC-Key", &app.merchant.api_key)
+        .header("OC-Signature", app.client.sign(fields))
+        .body(fields.to_json())
+}
+
 /// JSON as the documents' Java examples send it (`org.json` escapes `/` as `\/`).
 pub fn java_json(fields: &[(&str, &str)]) -> String {
     let map: serde_json::Map<String, serde_json::Value> = fields

@@ -3,7 +3,7 @@
 use octopus_client::NewOrder;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, Backend};
+use crate::helpers::{signed_order_request, spawn_app, Backend};
 
 /// The fields the documents list for the order query (from ... signature_key), plus
 /// floating_amount from the Thai document.
@@ -81,14 +81,9 @@ async fn user_agent_and_forwarded_ip_are_recorded(backend: Backend) {
     let app = crate::helpers::spawn_app_with(backend, config).await;
     let m = &app.merchant;
     let fields = NewOrder::deposit(&m.merchant_uid, "ua-1", "10", "usd", "card", "US").to_fields();
-    let response = crate::helpers::http()
-        .post(format!("{}/octopus/api/order/new", app.base_url))
-        .header("Content-Type", "application/json")
+    let response = signed_order_request(&app, &fields, "application/json")
         .header("User-Agent", "ShopBackend/2.1 (Java 17)")
         .header("X-Forwarded-For", "203.0.113.9")
-        .header("OC-Key", &m.api_key)
-        .header("OC-Signature", app.client.sign(&fields))
-        .body(fields.to_json())
         .send()
         .await
         .unwrap();
@@ -102,13 +97,8 @@ async fn forwarded_for_is_ignored_from_untrusted_peers(backend: Backend) {
     let app = spawn_app(backend).await;
     let m = &app.merchant;
     let fields = NewOrder::deposit(&m.merchant_uid, "xff-1", "10", "usd", "card", "US").to_fields();
-    let response = crate::helpers::http()
-        .post(format!("{}/octopus/api/order/new", app.base_url))
-        .header("Content-Type", "application/json")
+    let response = signed_order_request(&app, &fields, "application/json")
         .header("X-Forwarded-For", "203.0.113.9")
-        .header("OC-Key", &m.api_key)
-        .header("OC-Signature", app.client.sign(&fields))
-        .body(fields.to_json())
         .send()
         .await
         .unwrap();

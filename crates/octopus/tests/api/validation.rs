@@ -105,12 +105,7 @@ async fn bodies_that_are_not_json_objects_of_strings_are_refused(backend: Backen
     }
     // JSON only
     let fields = deposit(&m.merchant_uid, "form-1");
-    let response = crate::helpers::http()
-        .post(format!("{}/octopus/api/order/new", app.base_url))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("OC-Key", &m.api_key)
-        .header("OC-Signature", app.client.sign(&fields))
-        .body(fields.to_json())
+    let response = crate::helpers::signed_order_request(&app, &fields, "application/x-www-form-urlencoded")
         .send()
         .await
         .unwrap();
