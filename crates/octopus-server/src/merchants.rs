@@ -8,6 +8,14 @@ use serde::Serialize;
 
 use crate::clock::now_ms;
 
+#[derive(Debug, thiserror::Error)]
+pub enum MerchantError {
+    #[error("a merchant name must have 1 to 128 characters without control characters")]
+    InvalidName,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
 /// What the operator hands to the merchant.
 #[derive(Debug, Clone, Serialize)]
 pub struct MerchantCredentials {
@@ -21,12 +29,10 @@ pub async fn create(
     storage: &dyn Storage,
     master_key: &MasterKey,
     name: &str,
-) -> Result<MerchantCredentials, StorageError> {
+) -> Result<MerchantCredentials, MerchantError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-        return Err(StorageError::Setup(
-            "a merchant name must have 1 to 128 characters without control characters".into(),
-        ));
+        return Err(MerchantError::InvalidName);
     }
     let api_secret = new_api_secret();
     let api_key = new_api_key();

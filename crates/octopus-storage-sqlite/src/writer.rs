@@ -147,3 +147,51 @@ fn commit_batch(conn: &Connection, batch: Vec<Queued>) {
 fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(conn: &Connection) -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap()
+    }
+
+    /// Jobs committed together stay independent: a failing job's writes are rolled back to
+    /// its savepoint, the others of the same group commit are kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_job_leaves_nothing_and_does_not_spoil_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = crate::connect(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)").unwrap();
+        let writer = Writer::start(conn).unwrap();
+        let mut jobs = Vec::new();
+        for v in 0..200i64 {
+            let w = writer.clone();
+            jobs.push(tokio::spawn(async move {
+                w.write(move |conn| {
+                    conn.execute("INSERT INTO t (v) VALUES (?1)", [v]).map_err(crate::db)?;
+                    if v % 3 == 0 {
+                        // wrote, then failed: the write must not stay
+                        return Err(StorageError::Conflict(format!("job {v}")));
+                    }
+                    Ok(v)
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for j in jobs {
+            if j.await.unwrap().is_ok() {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 200 - 67);
+        let check = crate::connect(&path).unwrap();
+        assert_eq!(count(&check), 133);
+        let failed_left: i64 = check
+            .query_row("SELECT COUNT(*) FROM t WHERE v % 3 = 0", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(failed_left, 0);
+    }
+}
