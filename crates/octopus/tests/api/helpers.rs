@@ -353,3 +353,101 @@ pub fn java_json(fields: &[(&str, &str)]) -> String {
 pub fn invalid(details: &str) -> serde_json::Value {
     serde_json::json!({"result": "error", "data": {"error": "Invalid parameters", "details": details}})
 }
+
+/// The `octopus` binary built for this test run.
+pub const BIN: &str = env!("CARGO_BIN_EXE_octopus");
+
+/// `--data-dir` (and `--database-url`) arguments naming a test database.
+pub fn db_args(db: &TestDb) -> Vec<String> {
+    let mut args = vec!["--data-dir".to_string(), db.data_dir.path().display().to_string()];
+    if let Some(url) = db.database_url() {
+        args.extend(["--database-url".to_string(), url]);
+    }
+    args
+}
+
+/// The binary's environment without the operator's own settings.
+pub fn command() -> std::process::Command {
+    let mut c = std::process::Command::new(BIN);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("OCTOPUS_") {
+            c.env_remove(key);
+        }
+    }
+    c
+}
+
+/// A real `octopus serve` process on port 0; its stdout lines are collected.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub url: String,
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServerProcess {
+    pub fn start(db: &TestDb, extra: &[&str]) -> ServerProcess {
+        use std::io::BufRead;
+        let mut child = command()
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(db_args(db))
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start octopus serve");
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (first_tx, first_rx) = std::sync::mpsc::channel();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let _ = first_tx.send(line.clone());
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let first = first_rx.recv_timeout(Duration::from_secs(30)).expect("the server prints where it serves");
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {first:?}"))
+            .to_string();
+        ServerProcess { child, url, lines }
+    }
+
+    /// Waits until the server has printed a line containing `text`; returns all lines so far.
+    pub fn wait_for_output(&self, text: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let lines = self.lines.lock().unwrap().clone();
+            if lines.iter().any(|l| l.contains(text)) {
+                return lines;
+            }
+            assert!(Instant::now() < deadline, "the server never printed {text:?}: {lines:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: the process ends without any chance to clean up.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `octopus merchant create` on the test database and returns its JSON.
+pub fn merchant_create(db: &TestDb) -> serde_json::Value {
+    let out = command()
+        .args(["merchant", "create", "--name", "Crash Test Shop"])
+        .args(db_args(db))
+        .output()
+        .expect("run octopus merchant create");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("merchant create prints JSON")
+}

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod cashier_page;
+mod cli;
 mod crash;
 mod documents;
 mod idempotency;
