@@ -163,11 +163,13 @@ impl Amount {
     }
 }
 
-/// Formats a decimal with exactly `places` decimal places (`100.5` with 2 → `"100.50"`).
-/// Values are never rounded here: callers only format amounts that fit.
+/// Formats a decimal with `places` decimal places (`100.5` with 2 → `"100.50"`). A value with
+/// more significant places keeps them: money is never rounded by formatting.
 pub fn format_places(value: Decimal, places: u32) -> String {
-    let mut v = value;
-    v.rescale(places);
+    let mut v = value.normalize();
+    if v.scale() < places {
+        v.rescale(places);
+    }
     v.to_string()
 }
 
@@ -217,6 +219,14 @@ mod tests {
             Err(AmountError::TooLarge)
         );
         assert!(Amount::parse("999999999999999.99", Currency::Usd).is_ok());
+    }
+
+    #[test]
+    fn formatting_pads_but_never_rounds() {
+        assert_eq!(format_places(Decimal::new(1005, 1), 2), "100.50");
+        assert_eq!(format_places(Decimal::new(100, 0), 6), "100.000000");
+        assert_eq!(format_places(Decimal::new(1001, 3), 2), "1.001");
+        assert_eq!(format_places(Decimal::new(12000, 3), 0), "12");
     }
 
     #[test]

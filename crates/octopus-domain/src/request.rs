@@ -300,11 +300,13 @@ impl OrderRequest {
     /// Values are compared after normalization: `"100.5"` and `"100.50"` are the same amount.
     pub fn fingerprint(&self) -> String {
         let mut h = Sha256::new();
+        // Length-prefixed, so no choice of keys and values can make two parameter sets hash
+        // the same.
         let mut put = |k: &str, v: &str| {
+            h.update((k.len() as u64).to_be_bytes());
             h.update(k.as_bytes());
-            h.update([0x1f]);
+            h.update((v.len() as u64).to_be_bytes());
             h.update(v.as_bytes());
-            h.update([0x1e]);
         };
         put("transaction_type", self.transaction_type.as_str());
         put("accounting_type", self.accounting_type.as_str());
@@ -432,5 +434,12 @@ mod tests {
         f.insert("amount", "100.01");
         let c = OrderRequest::from_fields(&f).unwrap();
         assert_ne!(a.fingerprint(), c.fingerprint());
+        // extra fields whose bytes could be shifted between key and value still differ
+        let mut x = deposit();
+        x.insert("x\u{1f}y", "z");
+        let mut y = deposit();
+        y.insert("x", "y\u{1f}z");
+        let (x, y) = (OrderRequest::from_fields(&x).unwrap(), OrderRequest::from_fields(&y).unwrap());
+        assert_ne!(x.fingerprint(), y.fingerprint());
     }
 }

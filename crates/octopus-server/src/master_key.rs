@@ -59,21 +59,26 @@ pub fn load(env_value: Option<&str>, file: &Path) -> Result<(MasterKey, KeySourc
             if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(file_error)?;
             }
+            // Written whole to a temporary file, then linked into place: another process
+            // starting at the same moment sees either no key file or a complete one, and the
+            // first link wins.
             let (key, text) = MasterKey::generate();
+            let temporary = file.with_extension(format!("tmp-{}", std::process::id()));
             let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
+            options.write(true).create(true).truncate(true);
             #[cfg(unix)]
             {
                 use std::os::unix::fs::OpenOptionsExt;
                 options.mode(0o600);
             }
-            match options.open(file) {
-                Ok(mut f) => {
-                    f.write_all(format!("{text}\n").as_bytes()).map_err(file_error)?;
-                    f.sync_all().map_err(file_error)?;
-                    Ok((key, KeySource::Generated(file.to_path_buf())))
-                }
-                // Another process created it between our read and write: use theirs.
+            let written = options.open(&temporary).and_then(|mut f| {
+                f.write_all(format!("{text}\n").as_bytes())?;
+                f.sync_all()
+            });
+            let linked = written.and_then(|_| std::fs::hard_link(&temporary, file));
+            let _ = std::fs::remove_file(&temporary);
+            match linked {
+                Ok(()) => Ok((key, KeySource::Generated(file.to_path_buf()))),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load(None, file),
                 Err(e) => Err(file_error(e)),
             }

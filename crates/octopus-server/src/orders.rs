@@ -98,6 +98,14 @@ pub async fn create(
     } else {
         Vec::new()
     };
+    if order.transaction_type == TransactionType::Income
+        && order.float_precision != 0
+        && final_amounts.is_empty()
+    {
+        return Err(Error::Invalid(
+            "The 'float_precision' field cannot lower an amount this small.".into(),
+        ));
+    }
     match state.storage.create_order(order, final_amounts).await? {
         CreateOutcome::Created(order) => Ok((order, true)),
         CreateOutcome::Existing(order) if order.fingerprint == fingerprint => Ok((order, false)),

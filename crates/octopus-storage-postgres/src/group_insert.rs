@@ -82,9 +82,10 @@ async fn insert_group(pool: &Pool, group: Vec<Waiting>) {
     let inserted = match orders::insert_many(&client, &orders).await {
         Ok(ids) => ids,
         Err(e) => {
-            let text = e.to_string();
-            for w in group {
-                let _ = w.answer.send(Err(StorageError::Database(text.clone())));
+            // One order must not fail the others of its group: insert each alone.
+            tracing::warn!(error = %e, orders = group.len(), "a group insert failed; inserting one by one");
+            for Waiting { order, answer } in group {
+                let _ = answer.send(orders::create(&client, order, &[]).await);
             }
             return;
         }

@@ -41,7 +41,10 @@ impl ReadPool {
                 .expect("read pool lock")
                 .pop()
                 .expect("a permit guarantees an idle connection");
-            let result = work(&conn);
+            // The connection goes back even if the read panics, so permits and connections
+            // stay equal in number.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&conn)))
+                .unwrap_or_else(|_| Err(StorageError::Database("a read panicked".into())));
             pool.idle.lock().expect("read pool lock").push(conn);
             drop(permit);
             result

@@ -111,35 +111,47 @@ fn commit_batch(conn: &Connection, batch: Vec<Queued>) {
         tracing::error!(error = %e, jobs = batch.len(), "could not begin a write transaction");
         return;
     }
+    // Set when the transaction can no longer be trusted: SQLite rolled it back by itself
+    // (disk full, I/O error), or a failed job's writes could not be undone. Then nothing of
+    // the batch is committed, the jobs not yet run are dropped unrun, and every caller hears
+    // an error.
+    let mut broken: Option<String> = None;
     for Queued { job, savepoint } in batch {
+        if broken.is_some() {
+            break;
+        }
         if !savepoint {
             finishes.push(job(conn).1);
-            continue;
-        }
-        if let Err(e) = run_cached(conn, "SAVEPOINT job") {
-            tracing::error!(error = %e, "could not open a savepoint");
-        }
-        let (ok, finish) = job(conn);
-        let closed = if ok {
-            run_cached(conn, "RELEASE job")
+        } else if let Err(e) = run_cached(conn, "SAVEPOINT job") {
+            broken = Some(format!("could not open a savepoint: {e}"));
         } else {
-            run_cached(conn, "ROLLBACK TO job").and_then(|_| run_cached(conn, "RELEASE job"))
-        };
-        if let Err(e) = closed {
-            tracing::error!(error = %e, "could not close a savepoint");
+            let (ok, finish) = job(conn);
+            finishes.push(finish);
+            let closed = if ok {
+                run_cached(conn, "RELEASE job")
+            } else {
+                run_cached(conn, "ROLLBACK TO job").and_then(|_| run_cached(conn, "RELEASE job"))
+            };
+            if let Err(e) = closed {
+                broken = Some(format!("could not close a savepoint: {e}"));
+            }
         }
-        finishes.push(finish);
+        if broken.is_none() && conn.is_autocommit() {
+            broken = Some("SQLite rolled the transaction back".into());
+        }
     }
-    let commit = run_cached(conn, "COMMIT").map_err(|e| {
-        let _ = conn.execute_batch("ROLLBACK");
-        e.to_string()
-    });
+    let outcome = match broken {
+        None => run_cached(conn, "COMMIT").map_err(|e| format!("commit failed: {e}")),
+        Some(reason) => Err(reason),
+    };
+    if let Err(reason) = &outcome {
+        tracing::error!(%reason, jobs = finishes.len(), "a group commit failed; nothing of it is stored");
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
     for finish in finishes {
-        finish(
-            commit
-                .clone()
-                .map_err(|e| StorageError::Database(format!("commit failed: {e}"))),
-        );
+        finish(outcome.clone().map_err(StorageError::Database));
     }
 }
 
@@ -193,5 +205,47 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM t WHERE v % 3 = 0", [], |r| r.get(0))
             .unwrap();
         assert_eq!(failed_left, 0);
+    }
+
+    /// Whatever happens to a group commit — here SQLite dropping the transaction in the middle
+    /// of a group, as on a full disk — a caller hears "done" exactly when its write is stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_hear_done_exactly_when_their_write_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = crate::connect(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)").unwrap();
+        let writer = Writer::start(conn).unwrap();
+        let mut jobs = Vec::new();
+        for v in 0..300i64 {
+            let w = writer.clone();
+            jobs.push(tokio::spawn(async move {
+                let work = move |conn: &Connection| {
+                    conn.execute("INSERT INTO t (v) VALUES (?1)", [v]).map_err(crate::db)?;
+                    if v % 50 == 7 {
+                        // the transaction disappears under the group
+                        conn.execute_batch("ROLLBACK").map_err(crate::db)?;
+                    }
+                    Ok(())
+                };
+                let result = if v % 2 == 0 { w.write(work).await } else { w.write_single_statements(work).await };
+                (v, result.is_ok())
+            }));
+        }
+        let mut answers = Vec::new();
+        for j in jobs {
+            answers.push(j.await.unwrap());
+        }
+        let check = crate::connect(&path).unwrap();
+        let mut failed = 0;
+        for (v, ok) in answers {
+            let stored: bool = check
+                .query_row("SELECT COUNT(*) FROM t WHERE v = ?1", [v], |r| r.get::<_, i64>(0))
+                .unwrap()
+                == 1;
+            assert_eq!(ok, stored, "job {v}: answered ok={ok} but stored={stored}");
+            failed += usize::from(!ok);
+        }
+        assert!(failed >= 6, "the broken groups failed their callers");
     }
 }
