@@ -7,6 +7,7 @@
 pub mod country;
 pub mod fields;
 pub mod ids;
+pub mod ledger;
 pub mod merchant;
 pub mod money;
 pub mod order;

@@ -260,6 +260,11 @@ pub struct Order {
     pub notify_fail_reason: String,
     pub accounting_status: AccountingStatus,
     pub accounting_fail_reason: String,
+    /// The gateway's fee: computed on `amount` at creation (payouts hold amount + fee), and for
+    /// deposits again on the amount received when they complete.
+    pub fee: Decimal,
+    /// The fee schedule the order was created under (`FeeRule::encode`).
+    pub fee_rule: String,
     /// Hash of the order-defining parameters, to tell a retry from a conflicting reuse.
     pub fingerprint: String,
     /// Whether `final_amount` is reserved on the channel (floating amounts while open).
@@ -303,6 +308,11 @@ impl Order {
         if let Some(amount) = change.final_amount {
             self.final_amount = amount;
         }
+        if change.to == PaymentStatus::Completed && self.transaction_type == TransactionType::Income {
+            // The fee of a deposit is on what was actually received.
+            let rule = crate::ledger::FeeRule::decode(&self.fee_rule).unwrap_or_default();
+            self.fee = crate::ledger::deposit_fee(&rule, self.final_amount);
+        }
         if !change.to.is_open() {
             // Closed or overdue orders no longer expire and free their floating amount.
             self.expires_at = None;
@@ -321,7 +331,7 @@ impl Order {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -367,6 +377,8 @@ mod tests {
             notify_fail_reason: String::new(),
             accounting_status: AccountingStatus::None,
             accounting_fail_reason: String::new(),
+            fee: Decimal::ZERO,
+            fee_rule: String::new(),
             fingerprint: String::new(),
             amount_locked: true,
             created_at: 0,

@@ -21,6 +21,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::channels::Channels;
 use crate::config::ServerConfig;
+use crate::fees::FeeBook;
 use crate::keys::KeyRing;
 use crate::master_key::{self, MasterKeyError};
 use crate::{cashier, merchant_api, workers};
@@ -29,6 +30,7 @@ use crate::{cashier, merchant_api, workers};
 pub struct AppInner {
     pub storage: Arc<dyn Storage>,
     pub keys: KeyRing,
+    pub fees: FeeBook,
     pub channels: Channels,
     pub config: ServerConfig,
     /// Base URL of payment pages, without a trailing slash.
@@ -85,6 +87,7 @@ impl Application {
             .to_string();
         let state = AppState(Arc::new(AppInner {
             keys: KeyRing::new(Arc::clone(&storage), master_key),
+            fees: FeeBook::new(Arc::clone(&storage)),
             channels: Channels::sandbox_only(config.sandbox_payout_delay),
             storage,
             config,

@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub default_deposit_ttl: Option<Duration>,
     /// How often background workers look for due work.
     pub worker_interval: Duration,
+    /// How often accounting that failed is tried again.
+    pub accounting_retry_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +54,7 @@ impl Default for ServerConfig {
             sandbox_payout_delay: Duration::from_secs(2),
             default_deposit_ttl: Some(Duration::from_secs(30 * 60)),
             worker_interval: Duration::from_millis(200),
+            accounting_retry_interval: Duration::from_secs(10),
         }
     }
 }

@@ -62,6 +62,7 @@ impl From<StorageError> for Error {
                 "This order cannot go from {} to {}{}.",
                 t.from, t.to, t.detail
             )),
+            StorageError::InsufficientBalance => Error::Refused("Insufficient balance".into()),
             StorageError::NoFreeAmount => Error::Refused(
                 "No free floating amount is left for this amount; try again later".into(),
             ),

@@ -8,6 +8,7 @@ pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fees;
 pub mod keys;
 pub mod master_key;
 pub mod merchants;

@@ -1,6 +1,7 @@
 //! The merchant API, exactly as the merchant documents describe it: signed JSON `POST`s to
 //! `/octopus/api/order/new`, `/octopus/api/order/get` and
-//! `/octopus/api/ledger/get_merchant_ledger`.
+//! `/octopus/api/ledger/get_merchant_ledger`, plus the ledger views `get_merchant_balance` and
+//! `get_merchant_entries`.
 //!
 //! [`SignedRequest`] does what every endpoint shares, in this order: body limit (413), JSON
 //! only (400), fields as signed (400), `OC-Key` + `OC-Signature` (401, never saying whether a
@@ -18,13 +19,16 @@ use axum::routing::post;
 use axum::{Json, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use octopus_domain::money::{format_places, LEDGER_PLACES};
-use octopus_domain::{ApiCredential, OrderRequest, RequestFields, ResponseType, TransactionType, ValidationError};
+use octopus_domain::{
+    ApiCredential, Currency, OrderRequest, RequestFields, ResponseType, TransactionType, ValidationError,
+};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::client_ip;
+use crate::clock::rfc3339;
 use crate::error::{Error, AUTH_FAILED};
 use crate::orders::{self, RequestContext};
 use crate::views::{payment_url, PaymentView};
@@ -38,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/octopus/api/order/new", post(order_new))
         .route("/octopus/api/order/get", post(order_get))
         .route("/octopus/api/ledger/get_merchant_ledger", post(merchant_ledger))
+        .route("/octopus/api/ledger/get_merchant_balance", post(merchant_balance))
+        .route("/octopus/api/ledger/get_merchant_entries", post(merchant_entries))
 }
 
 /// An authenticated merchant request.
@@ -186,22 +192,144 @@ async fn order_get(State(state): State<AppState>, req: SignedRequest) -> Result<
     Ok(success(PaymentView::new(&order, &state.public_url)))
 }
 
-/// `POST /octopus/api/ledger/get_merchant_ledger`: the merchant's available balance in every
-/// currency it holds, with six decimal places.
-async fn merchant_ledger(State(state): State<AppState>, req: SignedRequest) -> Result<Response, Error> {
+/// The ledger endpoints name the merchant in the body: it is required and must be the key's.
+fn require_merchant_uid(req: &SignedRequest) -> Result<(), Error> {
     if req.fields.non_empty("merchant_uid").is_none() {
         return Err(ValidationError::Required("merchant_uid").into());
     }
-    req.check_merchant_uid()?;
+    req.check_merchant_uid()
+}
+
+fn ledger_amount(value: Decimal) -> String {
+    format_places(if value.is_zero() { Decimal::ZERO } else { value }, LEDGER_PLACES)
+}
+
+/// `POST /octopus/api/ledger/get_merchant_ledger`: the merchant's available balance in every
+/// currency it holds, with six decimal places.
+async fn merchant_ledger(State(state): State<AppState>, req: SignedRequest) -> Result<Response, Error> {
+    require_merchant_uid(&req)?;
     let merchant = &req.credential.merchant;
     let mut data = Map::new();
     data.insert("merchant_name".into(), Value::String(merchant.name.clone()));
-    // Balances are zero until the ledger posts movements.
-    for currency in state.storage.merchant_currencies(merchant.id).await? {
-        data.insert(
-            currency.code().into(),
-            Value::String(format_places(Decimal::ZERO, LEDGER_PLACES)),
-        );
+    for balance in state.storage.balances(merchant.id).await? {
+        data.insert(balance.currency.code().into(), Value::String(ledger_amount(balance.available)));
     }
     Ok(success(data))
+}
+
+#[derive(Serialize)]
+struct BalanceView {
+    available: String,
+    held: String,
+    total: String,
+}
+
+#[derive(Serialize)]
+struct BalancesData {
+    merchant_name: String,
+    balances: std::collections::BTreeMap<&'static str, BalanceView>,
+}
+
+/// `POST /octopus/api/ledger/get_merchant_balance`: available, held (reserved for payouts in
+/// progress) and total, per currency.
+async fn merchant_balance(State(state): State<AppState>, req: SignedRequest) -> Result<Response, Error> {
+    require_merchant_uid(&req)?;
+    let merchant = &req.credential.merchant;
+    let balances = state
+        .storage
+        .balances(merchant.id)
+        .await?
+        .into_iter()
+        .map(|b| {
+            let view = BalanceView {
+                available: ledger_amount(b.available),
+                held: ledger_amount(b.held),
+                total: ledger_amount(b.available + b.held),
+            };
+            (b.currency.code(), view)
+        })
+        .collect();
+    Ok(success(BalancesData { merchant_name: merchant.name.clone(), balances }))
+}
+
+#[derive(Serialize)]
+struct EntryView {
+    entry_id: String,
+    created_at: String,
+    kind: &'static str,
+    accounting_type: &'static str,
+    currency: &'static str,
+    amount: String,
+    fee: String,
+    available_change: String,
+    held_change: String,
+    available_after: String,
+    held_after: String,
+    payment_uid: String,
+    merchant_order_id: String,
+}
+
+#[derive(Serialize)]
+struct EntriesData {
+    entries: Vec<EntryView>,
+    /// Pass as `cursor` for the next (older) page; empty on the last page.
+    next_cursor: String,
+}
+
+/// Entries per page unless `limit` says otherwise, and the most a page may have.
+const DEFAULT_PAGE: u32 = 20;
+const MAX_PAGE: u32 = 100;
+
+/// `POST /octopus/api/ledger/get_merchant_entries`: the merchant's journal entries, newest
+/// first, a page at a time (`limit`, `cursor`), optionally of one `currency`.
+async fn merchant_entries(State(state): State<AppState>, req: SignedRequest) -> Result<Response, Error> {
+    require_merchant_uid(&req)?;
+    let merchant = &req.credential.merchant;
+    let currency = match req.fields.non_empty("currency") {
+        None => None,
+        Some(text) => Some(Currency::parse(text).ok_or_else(|| {
+            Error::Invalid("The 'currency' field must be one of cny, usd, thb, vnd, php, sgd, idr, bdt, twd, brl, mxn, inr, mmk.".into())
+        })?),
+    };
+    let limit = match req.fields.non_empty("limit") {
+        None => DEFAULT_PAGE,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_PAGE).contains(l))
+            .ok_or_else(|| Error::Invalid(format!("The 'limit' field must be a whole number from 1 to {MAX_PAGE}.")))?,
+    };
+    let before = match req.fields.non_empty("cursor") {
+        None => None,
+        Some(text) => Some(
+            text.parse::<i64>()
+                .ok()
+                .filter(|c| *c > 0)
+                .ok_or_else(|| Error::Invalid("The 'cursor' field must be a next_cursor of an earlier page.".into()))?,
+        ),
+    };
+    // One more than asked tells whether an older page exists.
+    let mut entries = state.storage.merchant_entries(merchant.id, currency, before, limit + 1).await?;
+    let more = entries.len() > limit as usize;
+    entries.truncate(limit as usize);
+    let next_cursor = if more { entries.last().map(|e| e.id.to_string()).unwrap_or_default() } else { String::new() };
+    let entries = entries
+        .into_iter()
+        .map(|e| EntryView {
+            entry_id: e.id.to_string(),
+            created_at: rfc3339(e.created_at),
+            kind: e.kind.as_str(),
+            accounting_type: e.accounting_type.as_str(),
+            currency: e.currency.code(),
+            amount: ledger_amount(e.amount),
+            fee: ledger_amount(e.fee),
+            available_change: ledger_amount(e.available_change),
+            held_change: ledger_amount(e.held_change),
+            available_after: e.available_after.map(ledger_amount).unwrap_or_default(),
+            held_after: e.held_after.map(ledger_amount).unwrap_or_default(),
+            payment_uid: e.payment_uid,
+            merchant_order_id: e.merchant_order_id,
+        })
+        .collect();
+    Ok(success(EntriesData { entries, next_cursor }))
 }

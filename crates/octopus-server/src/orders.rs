@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use octopus_domain::ids::new_payment_uid;
+use octopus_domain::ledger;
 use octopus_domain::{
     AccountingStatus, ApiCredential, NotifyStatus, Order, OrderRequest, PaymentStatus,
     TransactionType,
@@ -44,6 +45,14 @@ pub async fn create(
     });
     let fingerprint = request.fingerprint();
     let amount = request.amount.value();
+    let fee_rule = state
+        .fees
+        .rule_for(credential.merchant.id, &request.payment, request.accounting_type)
+        .await?;
+    let fee = match request.transaction_type {
+        TransactionType::Income => ledger::deposit_fee(&fee_rule, amount),
+        TransactionType::Expense => fee_rule.fee_for(amount),
+    };
     let mut order = Order {
         id: 0,
         payment_uid: new_payment_uid(now),
@@ -85,6 +94,8 @@ pub async fn create(
         notify_fail_reason: String::new(),
         accounting_status: AccountingStatus::None,
         accounting_fail_reason: String::new(),
+        fee,
+        fee_rule: fee_rule.encode(),
         fingerprint: fingerprint.clone(),
         amount_locked: false,
         created_at: now,
@@ -115,6 +126,20 @@ pub async fn create(
                 .into(),
         )),
     }
+}
+
+/// An operator's refund of a completed deposit: the order becomes `refund` and the merchant's
+/// balance gives back what the deposit credited (refused with "Insufficient balance" when the
+/// merchant no longer has it).
+pub async fn refund(storage: &dyn octopus_storage::Storage, payment_uid: &str, reason: &str) -> Result<Order, Error> {
+    let order = storage
+        .order_by_payment_uid(payment_uid)
+        .await?
+        .ok_or(Error::NotFound("Order not found"))?;
+    let reason = if reason.trim().is_empty() { "refunded by the operator" } else { reason.trim() };
+    let change = octopus_domain::StatusChange::new(PaymentStatus::Refund, reason, now_ms())
+        .from_status(order.payment_status);
+    Ok(storage.change_status(payment_uid, change).await?)
 }
 
 /// Candidate final amounts for a floating offset of `precision` decimal places: distinct

@@ -19,6 +19,8 @@ pub struct PaymentView<'a> {
     pub amount: String,
     pub floating_amount: String,
     pub final_amount: String,
+    /// The gateway's fee on the order.
+    pub fee: String,
     pub currency: &'static str,
     pub country: &'a str,
     pub payment: &'a str,
@@ -74,6 +76,7 @@ impl<'a> PaymentView<'a> {
             amount: format_amount(order.amount, c),
             floating_amount: format_amount(order.floating_amount, c),
             final_amount: format_amount(order.final_amount, c),
+            fee: format_amount(order.fee, c),
             currency: c.code(),
             country: &order.country,
             payment: &order.payment,

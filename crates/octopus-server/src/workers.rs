@@ -1,5 +1,6 @@
 //! Background work inside the server process: asking connectors about orders whose check is
-//! due (for example sandbox payouts), and moving orders past their ttl to `overdue`.
+//! due (for example sandbox payouts), moving orders past their ttl to `overdue`, and retrying
+//! accounting that failed.
 //!
 //! Work is found through the database and every change goes through the state machine with
 //! the status it was decided from, so several nodes can run these loops side by side: a
@@ -22,9 +23,11 @@ const BATCH: u32 = 100;
 
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let every = state.config.worker_interval;
+    let retry_every = state.config.accounting_retry_interval;
     vec![
         tokio::spawn(repeat(every, stop.clone(), state.clone(), run_due_checks)),
-        tokio::spawn(repeat(every, stop, state, expire_orders)),
+        tokio::spawn(repeat(every, stop.clone(), state.clone(), expire_orders)),
+        tokio::spawn(repeat(retry_every, stop, state, retry_accounting)),
     ]
 }
 
@@ -100,6 +103,24 @@ async fn expire_orders(state: AppState) -> Result<u32, StorageError> {
         }
     }
     Ok(count)
+}
+
+/// Posts what failed accountings left out. Counts only orders now accounted, so failures that
+/// persist wait for the next round.
+async fn retry_accounting(state: AppState) -> Result<u32, StorageError> {
+    let failed = state.storage.accounting_failures(BATCH).await?;
+    let mut settled = 0;
+    for payment_uid in failed {
+        match state.storage.retry_accounting(&payment_uid, now_ms()).await {
+            Ok(order) if order.accounting_status != octopus_domain::AccountingStatus::Failed => {
+                tracing::info!(%payment_uid, status = %order.accounting_status, "accounting retried");
+                settled += 1;
+            }
+            Ok(order) => tracing::warn!(%payment_uid, reason = %order.accounting_fail_reason, "accounting still fails"),
+            Err(e) => tracing::warn!(%payment_uid, error = %e, "accounting retry failed"),
+        }
+    }
+    Ok(settled)
 }
 
 /// Applies a change decided in the background; says whether it was applied.

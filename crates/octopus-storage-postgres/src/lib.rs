@@ -4,6 +4,7 @@
 //! nodes never take the same work.
 
 mod group_insert;
+mod ledger;
 mod orders;
 mod schema;
 
@@ -11,8 +12,12 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
-use octopus_storage::{CreateOutcome, NewMerchant, Result, Storage, StorageError, StoredApiKey};
+use octopus_domain::ledger::{FeeRule, LedgerReport};
+use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp, TransactionType};
+use octopus_storage::{
+    Balance, CreateOutcome, FeeSchedule, MerchantEntry, NewMerchant, Result, Storage, StorageError,
+    StoredApiKey,
+};
 use rust_decimal::Decimal;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
@@ -179,6 +184,11 @@ impl Storage for PostgresStorage {
     }
 
     async fn create_order(&self, order: Order, final_amounts: Vec<Decimal>) -> Result<CreateOutcome> {
+        if order.transaction_type == TransactionType::Expense {
+            // A payout holds its money in the same transaction.
+            let mut client = self.client().await?;
+            return orders::create_payout(&mut client, order).await;
+        }
         if final_amounts.is_empty() {
             return self.group_insert.create(order).await;
         }
@@ -237,18 +247,67 @@ impl Storage for PostgresStorage {
         Ok(row.get::<_, i64>(0) as u64)
     }
 
-    async fn merchant_currencies(&self, merchant_id: i64) -> Result<Vec<Currency>> {
+    async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>> {
         let client = self.client().await?;
-        let rows = client
-            .query("SELECT DISTINCT currency FROM orders WHERE merchant_id = $1", &[&merchant_id])
+        let row = client
+            .query_opt("SELECT id, uid, name, created_at FROM merchants WHERE uid = $1", &[&uid])
             .await
             .map_err(db)?;
-        let mut out = Vec::new();
-        for r in rows {
-            let code: String = r.get(0);
-            out.push(Currency::parse(&code).ok_or(StorageError::Corrupt("orders.currency"))?);
-        }
-        out.sort();
-        Ok(out)
+        Ok(row.map(|r| Merchant { id: r.get(0), uid: r.get(1), name: r.get(2), created_at: r.get(3) }))
+    }
+
+    async fn set_fee_rule(
+        &self,
+        merchant_id: i64,
+        payment: &str,
+        accounting_type: &str,
+        rule: &FeeRule,
+        at: Timestamp,
+    ) -> Result<()> {
+        let client = self.client().await?;
+        ledger::set_fee_rule(&client, merchant_id, payment, accounting_type, rule, at).await
+    }
+
+    async fn fee_rules(&self, merchant_id: i64) -> Result<Vec<FeeSchedule>> {
+        let client = self.client().await?;
+        ledger::fee_rules(&client, merchant_id).await
+    }
+
+    async fn balances(&self, merchant_id: i64) -> Result<Vec<Balance>> {
+        let client = self.client().await?;
+        ledger::balances(&client, merchant_id).await
+    }
+
+    async fn merchant_entries(
+        &self,
+        merchant_id: i64,
+        currency: Option<Currency>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MerchantEntry>> {
+        let client = self.client().await?;
+        ledger::merchant_entries(&client, merchant_id, currency, before, limit).await
+    }
+
+    async fn verify_ledger(&self) -> Result<LedgerReport> {
+        let mut client = self.client().await?;
+        ledger::verify(&mut client).await
+    }
+
+    async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT payment_uid FROM orders WHERE accounting_status = 'failed' ORDER BY id LIMIT $1",
+                &[&(limit as i64)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn retry_accounting(&self, payment_uid: &str, at: Timestamp) -> Result<Order> {
+        let mut client = self.client().await?;
+        orders::retry_accounting(&mut client, payment_uid, at).await
     }
 }

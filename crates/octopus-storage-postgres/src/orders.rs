@@ -2,12 +2,16 @@
 //! methods.
 
 use deadpool_postgres::GenericClient;
-use octopus_domain::{Currency, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_domain::ledger;
+use octopus_domain::{
+    AccountingStatus, Currency, Order, OrderEvent, StatusChange, Timestamp, TransactionType,
+};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
 
 use crate::db;
+use crate::ledger::PostError;
 
 const COLUMNS: &str = "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
     merchant_order_id, transaction_type, accounting_type, amount, floating_amount, final_amount,
@@ -16,7 +20,7 @@ const COLUMNS: &str = "id, payment_uid, merchant_id, merchant_uid, merchant_name
     user_agent, ttl, float_precision, additional, extra, distribute_rules, payment_status,
     payment_fail_reason, notify_status, notify_fail_reason, accounting_status,
     accounting_fail_reason, fingerprint, amount_locked, created_at, updated_at, expires_at,
-    next_check_at";
+    next_check_at, fee, fee_rule";
 
 fn parse<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T> {
     text.parse().map_err(|_| StorageError::Corrupt(column))
@@ -74,6 +78,8 @@ fn order_from_row(r: &Row) -> Result<Order> {
         updated_at: r.try_get(43).map_err(db)?,
         expires_at: r.try_get(44).map_err(db)?,
         next_check_at: r.try_get(45).map_err(db)?,
+        fee: r.try_get(46).map_err(db)?,
+        fee_rule: s(47)?,
     })
 }
 
@@ -146,6 +152,31 @@ pub(crate) async fn create<C: GenericClient>(
     Err(StorageError::NoFreeAmount)
 }
 
+/// Creates a payout and its hold in one transaction; without enough available balance nothing
+/// is stored.
+pub(crate) async fn create_payout(client: &mut deadpool_postgres::Object, mut order: Order) -> Result<CreateOutcome> {
+    order.accounting_status = AccountingStatus::Delivered;
+    let tx = client.transaction().await.map_err(db)?;
+    let Some((_, id)) = insert_many(&tx, &[&order]).await?.pop() else {
+        tx.rollback().await.map_err(db)?;
+        return match by_merchant_order_id(&*client, order.merchant_id, &order.merchant_order_id).await? {
+            Some(existing) => Ok(CreateOutcome::Existing(existing)),
+            None => Err(StorageError::Database("order insert conflicted unexpectedly".into())),
+        };
+    };
+    order.id = id;
+    let entry = ledger::on_create(&order)
+        .map_err(|e| StorageError::Database(e.to_string()))?
+        .expect("a payout holds");
+    match crate::ledger::post(&tx, &entry).await {
+        Ok(_) => {}
+        Err(PostError::Refused(_)) => return Err(StorageError::InsufficientBalance),
+        Err(PostError::Storage(e)) => return Err(e),
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(CreateOutcome::Created(order))
+}
+
 /// Inserts many orders in one statement; returns `(payment_uid, id)` of those inserted (the
 /// others conflicted with an existing order or with each other).
 pub(crate) async fn insert_many<C: GenericClient>(client: &C, orders: &[&Order]) -> Result<Vec<(String, i64)>> {
@@ -159,7 +190,7 @@ pub(crate) async fn insert_many<C: GenericClient>(client: &C, orders: &[&Order])
                 user_agent, ttl, float_precision, additional, extra, distribute_rules,
                 payment_status, payment_fail_reason, notify_status, notify_fail_reason,
                 accounting_status, accounting_fail_reason, fingerprint, amount_locked,
-                created_at, updated_at, expires_at, next_check_at)
+                created_at, updated_at, expires_at, next_check_at, fee, fee_rule)
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
                 $6::text[], $7::text[], $8::text[], $9::numeric[], $10::numeric[],
                 $11::numeric[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
@@ -168,7 +199,7 @@ pub(crate) async fn insert_many<C: GenericClient>(client: &C, orders: &[&Order])
                 $29::bigint[], $30::smallint[], $31::text[], $32::text[], $33::text[],
                 $34::text[], $35::text[], $36::text[], $37::text[], $38::text[], $39::text[],
                 $40::text[], $41::boolean[], $42::bigint[], $43::bigint[], $44::bigint[],
-                $45::bigint[])
+                $45::bigint[], $46::numeric[], $47::text[])
              ON CONFLICT DO NOTHING
              RETURNING payment_uid, id",
         )
@@ -223,6 +254,8 @@ pub(crate) async fn insert_many<C: GenericClient>(client: &C, orders: &[&Order])
     let updated_at = col(o, |o| o.updated_at);
     let expires_at = col(o, |o| o.expires_at);
     let next_check_at = col(o, |o| o.next_check_at);
+    let fee = col(o, |o| o.fee);
+    let fee_rule = col(o, |o| o.fee_rule.as_str());
     let rows = client
         .query(
             &stmt,
@@ -235,7 +268,7 @@ pub(crate) async fn insert_many<C: GenericClient>(client: &C, orders: &[&Order])
                 &float_precision, &additional, &extra, &distribute_rules, &payment_status,
                 &payment_fail_reason, &notify_status, &notify_fail_reason, &accounting_status,
                 &accounting_fail_reason, &fingerprint, &amount_locked, &created_at, &updated_at,
-                &expires_at, &next_check_at,
+                &expires_at, &next_check_at, &fee, &fee_rule,
             ],
         )
         .await
@@ -253,30 +286,100 @@ pub(crate) async fn change_status(
         .await?
         .ok_or(StorageError::NotFound)?;
     let event = order.apply(change)?;
-    let update = tx
+    let entry = ledger::on_change(&order, change.to, change.at)
+        .map_err(|e| StorageError::Database(e.to_string()))?;
+    if let Some(entry) = entry {
+        match crate::ledger::post(&tx, &entry).await {
+            Ok(_) => order.accounting_status = AccountingStatus::Accounted,
+            Err(PostError::Refused(_)) if ledger::refusable(change.to) => {
+                return Err(StorageError::InsufficientBalance)
+            }
+            // What happened upstream stands; the accounting is retried (retry_accounting).
+            Err(PostError::Refused(reason)) => {
+                order.accounting_status = AccountingStatus::Failed;
+                order.accounting_fail_reason = reason;
+            }
+            Err(PostError::Storage(e)) => return Err(e),
+        }
+    }
+    update_after_change(&tx, &order).await?;
+    insert_event(&tx, order.id, &event).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(order)
+}
+
+async fn update_after_change<C: GenericClient>(client: &C, order: &Order) -> Result<()> {
+    let update = client
         .prepare_cached(
             "UPDATE orders SET payment_status = $1, payment_fail_reason = $2, final_amount = $3,
-                amount_locked = $4, expires_at = $5, next_check_at = $6, updated_at = $7
-             WHERE id = $8",
+                amount_locked = $4, expires_at = $5, next_check_at = $6, updated_at = $7, fee = $8,
+                accounting_status = $9, accounting_fail_reason = $10
+             WHERE id = $11",
         )
         .await
         .map_err(db)?;
-    tx.execute(
-        &update,
-        &[
-            &order.payment_status.as_str(),
-            &order.payment_fail_reason,
-            &order.final_amount,
-            &order.amount_locked,
-            &order.expires_at,
-            &order.next_check_at,
-            &order.updated_at,
-            &order.id,
-        ],
-    )
-    .await
-    .map_err(db)?;
-    insert_event(&tx, order.id, &event).await?;
+    client
+        .execute(
+            &update,
+            &[
+                &order.payment_status.as_str(),
+                &order.payment_fail_reason,
+                &order.final_amount,
+                &order.amount_locked,
+                &order.expires_at,
+                &order.next_check_at,
+                &order.updated_at,
+                &order.fee,
+                &order.accounting_status.as_str(),
+                &order.accounting_fail_reason,
+                &order.id,
+            ],
+        )
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Posts every entry the order's history calls for (skipping those posted already) and
+/// records the outcome.
+pub(crate) async fn retry_accounting(
+    client: &mut deadpool_postgres::Object,
+    payment_uid: &str,
+    at: Timestamp,
+) -> Result<Order> {
+    let tx = client.transaction().await.map_err(db)?;
+    let mut order = by_payment_uid(&tx, payment_uid, true)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+    let reached: Vec<_> = events(&tx, payment_uid)
+        .await?
+        .into_iter()
+        .skip(1)
+        .map(|e| (e.to_status, e.created_at))
+        .collect();
+    let entries = ledger::entries_for_history(&order, &reached)
+        .map_err(|e| StorageError::Database(e.to_string()))?;
+    let mut failure = None;
+    for entry in &entries {
+        match crate::ledger::post(&tx, entry).await {
+            Ok(_) => {}
+            Err(PostError::Refused(reason)) => {
+                failure = Some(reason);
+                break;
+            }
+            Err(PostError::Storage(e)) => return Err(e),
+        }
+    }
+    order.accounting_status = match (&failure, order.payment_status.is_final()) {
+        (Some(_), _) => AccountingStatus::Failed,
+        (None, false) if order.transaction_type == TransactionType::Expense => AccountingStatus::Delivered,
+        (None, _) => AccountingStatus::Accounted,
+    };
+    if let Some(reason) = failure {
+        order.accounting_fail_reason = reason;
+    }
+    order.updated_at = at;
+    update_after_change(&tx, &order).await?;
     tx.commit().await.map_err(db)?;
     Ok(order)
 }

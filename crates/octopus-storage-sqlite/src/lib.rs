@@ -4,6 +4,7 @@
 //! small pool of connections ([`read_pool`]); a background thread checkpoints the WAL so the
 //! writer never stops to do it.
 
+mod ledger;
 mod orders;
 mod read_pool;
 mod schema;
@@ -15,8 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
-use octopus_storage::{CreateOutcome, NewMerchant, Result, Storage, StorageError, StoredApiKey};
+use octopus_domain::ledger::{FeeRule, LedgerReport};
+use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp, TransactionType};
+use octopus_storage::{
+    Balance, CreateOutcome, FeeSchedule, MerchantEntry, NewMerchant, Result, Storage, StorageError,
+    StoredApiKey,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
@@ -250,7 +255,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn create_order(&self, order: Order, final_amounts: Vec<Decimal>) -> Result<CreateOutcome> {
-        // Each insert attempt is one statement; a refused one undoes itself.
+        if order.transaction_type == TransactionType::Expense {
+            // A payout writes its hold too: all of it or nothing, in a savepoint.
+            return self.writer.write(move |conn| orders::create(conn, order, &final_amounts)).await;
+        }
+        // A deposit's insert attempts are single statements; a refused one undoes itself.
         self.writer
             .write_single_statements(move |conn| orders::create(conn, order, &final_amounts))
             .await
@@ -325,23 +334,75 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn merchant_currencies(&self, merchant_id: i64) -> Result<Vec<Currency>> {
+    async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>> {
+        let uid = uid.to_string();
         self.readers
             .read(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached("SELECT DISTINCT currency FROM orders WHERE merchant_id = ?1")
-                    .map_err(db)?;
-                let rows = stmt
-                    .query_map([merchant_id], |r| r.get::<_, String>(0))
-                    .map_err(db)?;
-                let mut out = Vec::new();
-                for code in rows {
-                    let code = code.map_err(db)?;
-                    out.push(Currency::parse(&code).ok_or(StorageError::Corrupt("orders.currency"))?);
-                }
-                out.sort();
-                Ok(out)
+                conn.query_row(
+                    "SELECT id, uid, name, created_at FROM merchants WHERE uid = ?1",
+                    [uid],
+                    |r| Ok(Merchant { id: r.get(0)?, uid: r.get(1)?, name: r.get(2)?, created_at: r.get(3)? }),
+                )
+                .optional()
+                .map_err(db)
             })
+            .await
+    }
+
+    async fn set_fee_rule(
+        &self,
+        merchant_id: i64,
+        payment: &str,
+        accounting_type: &str,
+        rule: &FeeRule,
+        at: Timestamp,
+    ) -> Result<()> {
+        let (payment, accounting_type, rule) = (payment.to_string(), accounting_type.to_string(), rule.clone());
+        self.writer
+            .write(move |conn| ledger::set_fee_rule(conn, merchant_id, &payment, &accounting_type, &rule, at))
+            .await
+    }
+
+    async fn fee_rules(&self, merchant_id: i64) -> Result<Vec<FeeSchedule>> {
+        self.readers.read(move |conn| ledger::fee_rules(conn, merchant_id)).await
+    }
+
+    async fn balances(&self, merchant_id: i64) -> Result<Vec<Balance>> {
+        self.readers.read(move |conn| ledger::balances(conn, merchant_id)).await
+    }
+
+    async fn merchant_entries(
+        &self,
+        merchant_id: i64,
+        currency: Option<Currency>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MerchantEntry>> {
+        self.readers
+            .read(move |conn| ledger::merchant_entries(conn, merchant_id, currency, before, limit))
+            .await
+    }
+
+    async fn verify_ledger(&self) -> Result<LedgerReport> {
+        // One read transaction: a consistent snapshot of the whole journal.
+        self.readers
+            .read(|conn| {
+                conn.execute_batch("BEGIN").map_err(db)?;
+                let report = ledger::verify(conn);
+                let _ = conn.execute_batch("COMMIT");
+                report
+            })
+            .await
+    }
+
+    async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {
+        self.readers.read(move |conn| orders::accounting_failures(conn, limit)).await
+    }
+
+    async fn retry_accounting(&self, payment_uid: &str, at: Timestamp) -> Result<Order> {
+        let payment_uid = payment_uid.to_string();
+        self.writer
+            .write(move |conn| orders::retry_accounting(conn, &payment_uid, at))
             .await
     }
 }

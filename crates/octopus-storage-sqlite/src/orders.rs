@@ -3,13 +3,15 @@
 
 use std::str::FromStr;
 
+use octopus_domain::ledger;
 use octopus_domain::money::format_amount;
-use octopus_domain::{Currency, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_domain::{AccountingStatus, Currency, Order, OrderEvent, StatusChange, Timestamp};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use rust_decimal::Decimal;
 
 use crate::db;
+use crate::ledger::PostError;
 
 const COLUMNS: &str = "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
     merchant_order_id, transaction_type, accounting_type, amount, floating_amount, final_amount,
@@ -18,7 +20,7 @@ const COLUMNS: &str = "id, payment_uid, merchant_id, merchant_uid, merchant_name
     user_agent, ttl, float_precision, additional, extra, distribute_rules, payment_status,
     payment_fail_reason, notify_status, notify_fail_reason, accounting_status,
     accounting_fail_reason, fingerprint, amount_locked, created_at, updated_at, expires_at,
-    next_check_at";
+    next_check_at, fee, fee_rule";
 
 fn parse<T: FromStr>(text: String, column: &'static str) -> Result<T> {
     text.parse().map_err(|_| StorageError::Corrupt(column))
@@ -74,6 +76,8 @@ fn order_from_row(r: &Row<'_>) -> Result<Order> {
         updated_at: r.get(43).map_err(db)?,
         expires_at: r.get(44).map_err(db)?,
         next_check_at: r.get(45).map_err(db)?,
+        fee: parse::<Decimal>(get_s(46)?, "orders.fee")?,
+        fee_rule: get_s(47)?,
     })
 }
 
@@ -109,8 +113,15 @@ pub(crate) fn by_payment_uid(conn: &Connection, payment_uid: &str) -> Result<Opt
 /// Inserts the order. The insert itself is the idempotency check: a unique violation means
 /// the merchant's `merchant_order_id` exists (the stored order is returned) or, for a floating
 /// amount, that another open order holds that final amount (the next candidate is tried).
+///
+/// A payout also posts its hold; without enough available balance it fails with
+/// `InsufficientBalance` (the caller runs it in a savepoint, so the insert is undone).
 pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decimal]) -> Result<CreateOutcome> {
     debug_assert_eq!(order.payment_status, octopus_domain::PaymentStatus::Pending);
+    let hold = order.transaction_type == octopus_domain::TransactionType::Expense;
+    if hold {
+        order.accounting_status = AccountingStatus::Delivered;
+    }
     let candidates: Vec<Option<Decimal>> = if final_amounts.is_empty() {
         vec![None]
     } else {
@@ -125,6 +136,16 @@ pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decim
         match insert(conn, &order) {
             Ok(id) => {
                 order.id = id;
+                if hold {
+                    let entry = ledger::on_create(&order)
+                        .map_err(|e| StorageError::Database(e.to_string()))?
+                        .expect("a payout holds");
+                    match crate::ledger::post(conn, &entry) {
+                        Ok(_) => {}
+                        Err(PostError::Refused(_)) => return Err(StorageError::InsufficientBalance),
+                        Err(PostError::Storage(e)) => return Err(e),
+                    }
+                }
                 return Ok(CreateOutcome::Created(order));
             }
             Err(e) if crate::is_unique_violation(&e) => {
@@ -151,10 +172,10 @@ fn insert(conn: &Connection, order: &Order) -> rusqlite::Result<i64> {
             notify_url, response_type, ip, user_agent, ttl, float_precision, additional, extra,
             distribute_rules, payment_status, payment_fail_reason, notify_status,
             notify_fail_reason, accounting_status, accounting_fail_reason, fingerprint,
-            amount_locked, created_at, updated_at, expires_at, next_check_at)
+            amount_locked, created_at, updated_at, expires_at, next_check_at, fee, fee_rule)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
             ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34,
-            ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45)",
+            ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47)",
     )?
     .execute(params![
         order.payment_uid,
@@ -202,6 +223,8 @@ fn insert(conn: &Connection, order: &Order) -> rusqlite::Result<i64> {
         order.updated_at,
         order.expires_at,
         order.next_check_at,
+        crate::ledger::ledger_text(order.fee),
+        order.fee_rule,
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -226,10 +249,33 @@ fn insert_event(conn: &Connection, order_id: i64, e: &OrderEvent) -> Result<()> 
 pub(crate) fn change_status(conn: &Connection, payment_uid: &str, change: &StatusChange) -> Result<Order> {
     let mut order = by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
     let event = order.apply(change)?;
+    let entry = ledger::on_change(&order, change.to, change.at)
+        .map_err(|e| StorageError::Database(e.to_string()))?;
+    if let Some(entry) = entry {
+        match crate::ledger::post(conn, &entry) {
+            Ok(_) => order.accounting_status = AccountingStatus::Accounted,
+            Err(PostError::Refused(_)) if ledger::refusable(change.to) => {
+                return Err(StorageError::InsufficientBalance)
+            }
+            // What happened upstream stands; the accounting is retried (retry_accounting).
+            Err(PostError::Refused(reason)) => {
+                order.accounting_status = AccountingStatus::Failed;
+                order.accounting_fail_reason = reason;
+            }
+            Err(PostError::Storage(e)) => return Err(e),
+        }
+    }
+    update_after_change(conn, &order)?;
+    insert_event(conn, order.id, &event)?;
+    Ok(order)
+}
+
+fn update_after_change(conn: &Connection, order: &Order) -> Result<()> {
     conn.prepare_cached(
         "UPDATE orders SET payment_status = ?1, payment_fail_reason = ?2, final_amount = ?3,
-            amount_locked = ?4, expires_at = ?5, next_check_at = ?6, updated_at = ?7
-         WHERE id = ?8",
+            amount_locked = ?4, expires_at = ?5, next_check_at = ?6, updated_at = ?7, fee = ?8,
+            accounting_status = ?9, accounting_fail_reason = ?10
+         WHERE id = ?11",
     )
     .map_err(db)?
     .execute(params![
@@ -240,11 +286,58 @@ pub(crate) fn change_status(conn: &Connection, payment_uid: &str, change: &Statu
         order.expires_at,
         order.next_check_at,
         order.updated_at,
+        crate::ledger::ledger_text(order.fee),
+        order.accounting_status.as_str(),
+        order.accounting_fail_reason,
         order.id
     ])
     .map_err(db)?;
-    insert_event(conn, order.id, &event)?;
+    Ok(())
+}
+
+/// Posts every entry the order's history calls for (skipping those posted already) and
+/// records the outcome.
+pub(crate) fn retry_accounting(conn: &Connection, payment_uid: &str, at: Timestamp) -> Result<Order> {
+    let mut order = by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
+    let reached: Vec<_> = events(conn, payment_uid)?
+        .into_iter()
+        .skip(1)
+        .map(|e| (e.to_status, e.created_at))
+        .collect();
+    let entries = ledger::entries_for_history(&order, &reached)
+        .map_err(|e| StorageError::Database(e.to_string()))?;
+    let mut failure = None;
+    for entry in &entries {
+        match crate::ledger::post(conn, entry) {
+            Ok(_) => {}
+            Err(PostError::Refused(reason)) => {
+                failure = Some(reason);
+                break;
+            }
+            Err(PostError::Storage(e)) => return Err(e),
+        }
+    }
+    order.accounting_status = match (&failure, order.payment_status.is_final()) {
+        (Some(_), _) => AccountingStatus::Failed,
+        (None, false) if order.transaction_type == octopus_domain::TransactionType::Expense => {
+            AccountingStatus::Delivered
+        }
+        (None, _) => AccountingStatus::Accounted,
+    };
+    if let Some(reason) = failure {
+        order.accounting_fail_reason = reason;
+    }
+    order.updated_at = at;
+    update_after_change(conn, &order)?;
     Ok(order)
+}
+
+pub(crate) fn accounting_failures(conn: &Connection, limit: u32) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT payment_uid FROM orders WHERE accounting_status = 'failed' ORDER BY id LIMIT ?1")
+        .map_err(db)?;
+    let rows = stmt.query_map([limit], |r| r.get(0)).map_err(db)?;
+    rows.collect::<rusqlite::Result<Vec<String>>>().map_err(db)
 }
 
 pub(crate) fn events(conn: &Connection, payment_uid: &str) -> Result<Vec<OrderEvent>> {

@@ -4,7 +4,10 @@
 use octopus_storage::{Result, StorageError};
 use rusqlite::Connection;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_ledger.sql")),
+];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {
     let fail = |e: rusqlite::Error| StorageError::Setup(format!("migration failed: {e}"));

@@ -8,6 +8,9 @@ pub enum StorageError {
     NotFound,
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
+    /// The merchant's available balance does not cover the movement.
+    #[error("insufficient balance")]
+    InsufficientBalance,
     /// Every candidate floating amount is held by another open order.
     #[error("no free floating amount is left for this amount on the channel")]
     NoFreeAmount,

@@ -6,7 +6,8 @@
 //! returns) or not at all.
 
 use async_trait::async_trait;
-use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_domain::ledger::{EntryKind, FeeRule, LedgerReport};
+use octopus_domain::{AccountingType, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
 use rust_decimal::Decimal;
 
 mod error;
@@ -30,6 +31,43 @@ pub struct StoredApiKey {
     pub api_key: String,
     pub merchant: Merchant,
     pub sealed_secret: String,
+}
+
+/// A merchant's money in one currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    pub currency: Currency,
+    pub available: Decimal,
+    pub held: Decimal,
+}
+
+/// A journal entry as its merchant sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantEntry {
+    pub id: i64,
+    pub kind: EntryKind,
+    pub accounting_type: AccountingType,
+    pub currency: Currency,
+    /// The order amount the entry moves, and the fee.
+    pub amount: Decimal,
+    pub fee: Decimal,
+    /// How the merchant's available and held balances changed, and what each was after the
+    /// entry (when the entry touched it).
+    pub available_change: Decimal,
+    pub held_change: Decimal,
+    pub available_after: Option<Decimal>,
+    pub held_after: Option<Decimal>,
+    pub payment_uid: String,
+    pub merchant_order_id: String,
+    pub created_at: Timestamp,
+}
+
+/// A fee schedule of a merchant. `payment` and `accounting_type` may be `*` (any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeeSchedule {
+    pub payment: String,
+    pub accounting_type: String,
+    pub rule: FeeRule,
 }
 
 /// What `create_order` did.
@@ -57,6 +95,8 @@ pub trait Storage: Send + Sync + 'static {
 
     async fn merchant_count(&self) -> Result<u64>;
 
+    async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>>;
+
     /// Adds another API key to a merchant (key rotation, several integrations).
     async fn add_api_key(
         &self,
@@ -70,6 +110,8 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Stores a new order (created `pending`), unless the merchant already has one with
     /// the same `merchant_order_id` (then the stored one is returned and nothing is written).
+    /// A payout reserves amount plus fee in the same transaction; without enough available
+    /// balance nothing is stored and the answer is `InsufficientBalance`.
     ///
     /// `final_amounts` lists candidate `final_amount`s for an order with a floating offset
     /// (the first one not held by another open order of the same channel and currency is
@@ -84,8 +126,11 @@ pub trait Storage: Send + Sync + 'static {
 
     async fn order_by_payment_uid(&self, payment_uid: &str) -> Result<Option<Order>>;
 
-    /// Applies a status change through the domain state machine and records its event, in
-    /// one transaction. Refused changes return `StorageError::IllegalTransition`.
+    /// Applies a status change through the domain state machine, records its event and posts
+    /// its journal entry, in one transaction. Refused changes return
+    /// `StorageError::IllegalTransition`; a refund the merchant's balance cannot cover returns
+    /// `InsufficientBalance`. Any other entry that cannot be posted leaves the change applied
+    /// with `accounting_status` `failed` (see `retry_accounting`).
     async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order>;
 
     /// The status changes of an order, oldest first, starting with its creation.
@@ -101,6 +146,38 @@ pub trait Storage: Send + Sync + 'static {
     /// Number of orders of a merchant.
     async fn order_count(&self, merchant_id: i64) -> Result<u64>;
 
-    /// Currencies in which the merchant has orders.
-    async fn merchant_currencies(&self, merchant_id: i64) -> Result<Vec<Currency>>;
+    /// Sets (replaces) a fee schedule of a merchant.
+    async fn set_fee_rule(
+        &self,
+        merchant_id: i64,
+        payment: &str,
+        accounting_type: &str,
+        rule: &FeeRule,
+        at: Timestamp,
+    ) -> Result<()>;
+
+    /// A merchant's fee schedules.
+    async fn fee_rules(&self, merchant_id: i64) -> Result<Vec<FeeSchedule>>;
+
+    /// A merchant's balances, one per currency it holds.
+    async fn balances(&self, merchant_id: i64) -> Result<Vec<Balance>>;
+
+    /// A merchant's journal entries, newest first, older than `before` (an entry id).
+    async fn merchant_entries(
+        &self,
+        merchant_id: i64,
+        currency: Option<Currency>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MerchantEntry>>;
+
+    /// Recomputes every balance from the journal and checks it (see `ledger::Verification`).
+    async fn verify_ledger(&self) -> Result<LedgerReport>;
+
+    /// Payment UIDs of orders whose accounting failed.
+    async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>>;
+
+    /// Posts what a failed accounting left out (every entry the order's history calls for;
+    /// entries posted already are skipped) and records the outcome on the order.
+    async fn retry_accounting(&self, payment_uid: &str, at: Timestamp) -> Result<Order>;
 }

@@ -22,6 +22,10 @@ pub enum Command {
     Order(OrderArgs),
     /// Drive signed order/new requests against a running gateway and report throughput.
     Bench(BenchArgs),
+    /// Manage merchants' fee schedules.
+    Fee(FeeArgs),
+    /// Inspect and prove the ledger.
+    Ledger(LedgerArgs),
 }
 
 /// Where the state lives, and the master key that protects its secrets.
@@ -145,6 +149,75 @@ pub enum OrderCommand {
         client: ClientArgs,
         /// The merchant's order id.
         merchant_order_id: String,
+    },
+    /// Refund a completed deposit (operator action, on the database): the order becomes
+    /// `refund` and the merchant's balance gives back what the deposit credited.
+    Refund {
+        /// The order's payment_uid.
+        payment_uid: String,
+        /// Why (recorded on the order's history).
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct FeeArgs {
+    #[command(subcommand)]
+    pub command: FeeCommand,
+}
+
+#[derive(Subcommand)]
+pub enum FeeCommand {
+    /// Set (replace) a fee schedule: percent of the amount plus a fixed part, kept between a
+    /// minimum and a maximum (fixed, minimum and maximum in the order's currency).
+    Set {
+        /// The merchant UID.
+        #[arg(long)]
+        merchant: String,
+        /// Payment method the schedule applies to, or * for any.
+        #[arg(long, default_value = "*")]
+        payment: String,
+        /// recharge, receive, pay, settle, or * for any.
+        #[arg(long, default_value = "*")]
+        accounting_type: String,
+        /// Percentage of the amount (fractions allowed, e.g. 2.5 or 0.35).
+        #[arg(long, default_value = "0")]
+        percent: String,
+        #[arg(long, default_value = "0")]
+        fixed: String,
+        #[arg(long, default_value = "0")]
+        min: String,
+        #[arg(long)]
+        max: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List a merchant's fee schedules.
+    List {
+        #[arg(long)]
+        merchant: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub command: LedgerCommand,
+}
+
+#[derive(Subcommand)]
+pub enum LedgerCommand {
+    /// Recompute every balance from the journal: every entry must balance, every cached
+    /// balance must match its postings, no merchant balance may be negative. Exits non-zero on
+    /// any violation.
+    Verify {
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 

@@ -1,8 +1,10 @@
-//! The `octopus` binary: `serve` runs the gateway; `merchant`, `order` and `bench` are the
-//! operator's and the merchant developer's tools around it.
+//! The `octopus` binary: `serve` runs the gateway; `merchant`, `fee`, `ledger`, `order` and
+//! `bench` are the operator's and the merchant developer's tools around it.
 
 mod bench;
 mod cli;
+mod fee;
+mod ledger;
 mod merchant;
 mod order;
 mod serve;
@@ -24,6 +26,8 @@ async fn main() -> std::process::ExitCode {
         Command::Merchant(args) => merchant::run(args).await,
         Command::Order(args) => order::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Fee(args) => fee::run(args).await,
+        Command::Ledger(args) => ledger::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -41,6 +41,21 @@ pub async fn run(args: OrderArgs) -> anyhow::Result<()> {
             let fields = [("merchant_order_id", merchant_order_id.as_str())].into_iter().collect();
             client(&c).post_signed("/octopus/api/order/get", &fields).await?
         }
+        OrderCommand::Refund { payment_uid, reason, database } => {
+            let (storage, _) = crate::serve::open(&database).await?;
+            let order = octopus_server::orders::refund(storage.as_ref(), &payment_uid, &reason)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.data()))?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "payment_uid": order.payment_uid,
+                    "payment_status": order.payment_status.as_str(),
+                    "accounting_status": order.accounting_status.as_str(),
+                })
+            );
+            return Ok(());
+        }
     };
     println!("{}", serde_json::to_string_pretty(&answer.body)?);
     if answer.status >= 400 {

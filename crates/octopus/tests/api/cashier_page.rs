@@ -123,6 +123,7 @@ async fn unknown_payment_pages_are_not_found() {
     assert!(r.text().await.unwrap().contains("Payment not found"));
     // A payout has no payment page.
     let uid = app.merchant.merchant_uid.clone();
+    app.fund(&app.merchant, "usd", "5").await;
     let payout = app
         .client
         .create_order(&NewOrder::payout(&uid, "np-1", "5", "usd", "bank", "US", "1", "A", "B"))

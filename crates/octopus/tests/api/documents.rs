@@ -89,6 +89,11 @@ fn examples() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
 async fn every_document_example_is_accepted_end_to_end(backend: Backend) {
     let app = spawn_app(backend).await;
     let creds = &app.merchant;
+    // The payouts need money to pay out.
+    let funded = ["mmk", "inr", "thb", "bdt"];
+    for currency in funded {
+        app.fund(creds, currency, "5000").await;
+    }
     for (name, mut fields) in examples() {
         fields.push(("merchant_uid", creds.merchant_uid.as_str()));
         let signing: octopus_domain::RequestFields = fields.iter().copied().collect();
@@ -130,7 +135,10 @@ async fn every_document_example_is_accepted_end_to_end(backend: Backend) {
         };
         assert_eq!(found.accounting_type, expected_accounting, "{name}");
     }
-    assert_eq!(app.storage().order_count(creds.merchant_id).await.unwrap(), examples().len() as u64);
+    assert_eq!(
+        app.storage().order_count(creds.merchant_id).await.unwrap(),
+        (examples().len() + funded.len()) as u64
+    );
 }
 
 /// The answer of `order/new` with an empty `response_type`, and with none at all, is a 302
@@ -156,6 +164,7 @@ async fn empty_response_type_redirects_deposits(backend: Backend) {
         let page = crate::helpers::http().get(found.payment_url.clone()).send().await.unwrap();
         assert_eq!(page.status(), 200);
     }
+    app.fund(&app.merchant, "usd", "5.00").await;
     let mut payout = octopus_client::NewOrder::payout(&uid, "p-empty", "5.00", "usd", "bank", "US", "123", "A", "B");
     payout.response_type = String::new();
     let answer = app.client.post_signed("/octopus/api/order/new", &payout.to_fields()).await.unwrap();

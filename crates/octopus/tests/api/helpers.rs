@@ -266,6 +266,12 @@ impl TestApp {
         Creds { api_key, api_secret: secret.into(), ..creds.clone() }
     }
 
+    /// Credits the merchant's available balance the way a merchant does it: a `recharge`
+    /// deposit of `amount`, paid in the sandbox.
+    pub async fn fund(&self, creds: &Creds, currency: &str, amount: &str) {
+        fund(&self.client_for(creds), &creds.merchant_uid, currency, amount).await;
+    }
+
     pub fn client_for(&self, creds: &Creds) -> Client {
         Client::new(&self.base_url, &creds.api_key, &creds.api_secret)
     }
@@ -320,6 +326,21 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// Funds a merchant through any client: a `recharge` deposit paid in the sandbox.
+pub async fn fund(client: &Client, merchant_uid: &str, currency: &str, amount: &str) {
+    let id = format!("fund-{}", octopus_domain::ids::new_payment_uid(0));
+    let mut order = octopus_client::NewOrder::deposit(merchant_uid, &id, amount, currency, "funding", "US");
+    order.accounting_type = Some("recharge".into());
+    let created = client.create_order(&order).await.expect("funding deposit");
+    let paid = http()
+        .post(format!("{}/simulate", created.payment_url))
+        .form(&[("outcome", "completed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303, "funding deposit paid");
 }
 
 /// An HTTP client that does not follow redirects.

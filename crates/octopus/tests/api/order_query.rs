@@ -135,36 +135,9 @@ async fn another_merchants_order_is_not_found(backend: Backend) {
     assert_eq!(app.client.get_order("shared-id").await.unwrap().amount, "10.00");
 }
 
-async fn merchant_ledger_answers_in_the_documented_shape(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let m = &app.merchant;
-    let empty = app.client.merchant_ledger(&m.merchant_uid).await.unwrap();
-    assert_eq!(empty.get("merchant_name").map(String::as_str), Some("Test Merchant"));
-    assert_eq!(empty.len(), 1);
-    app.client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "l-1", "10", "thb", "thailand", "TH"))
-        .await
-        .unwrap();
-    let ledger = app.client.merchant_ledger(&m.merchant_uid).await.unwrap();
-    assert_eq!(ledger.get("thb").map(String::as_str), Some("0.000000"));
-    // merchant_uid is required, and must be the key's merchant
-    let none = app
-        .client
-        .post_signed("/octopus/api/ledger/get_merchant_ledger", &octopus_domain::RequestFields::new())
-        .await
-        .unwrap();
-    assert_eq!(none.status, 400);
-    assert_eq!(none.body, crate::helpers::invalid("The 'merchant_uid' field is required."));
-    let other = app.new_merchant("Other").await;
-    let fields = [("merchant_uid", other.merchant_uid.as_str())].into_iter().collect();
-    let refused = app.client.post_signed("/octopus/api/ledger/get_merchant_ledger", &fields).await.unwrap();
-    assert_eq!(refused.status, 401);
-}
-
 crate::on_both_backends!(
     order_query_returns_every_documented_field,
     user_agent_and_forwarded_ip_are_recorded,
     forwarded_for_is_ignored_from_untrusted_peers,
     another_merchants_order_is_not_found,
-    merchant_ledger_answers_in_the_documented_shape,
 );

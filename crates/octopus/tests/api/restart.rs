@@ -10,6 +10,7 @@ use crate::helpers::{spawn_app, Backend};
 async fn orders_survive_a_server_restart(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let uid = app.merchant.merchant_uid.clone();
+    app.fund(&app.merchant, "usd", "5.00").await;
     let mut created = Vec::new();
     for i in 0..20 {
         let order = NewOrder::deposit(&uid, &format!("keep-{i}"), &format!("{}.25", 10 + i), "usd", "card", "US");
@@ -28,7 +29,7 @@ async fn orders_survive_a_server_restart(backend: Backend) {
         assert_eq!(after.payment_status, "pending");
     }
     assert_eq!(app.client.get_order("keep-payout").await.unwrap().payment_status, "completed");
-    assert_eq!(app.storage().order_count(app.merchant.merchant_id).await.unwrap(), 21);
+    assert_eq!(app.storage().order_count(app.merchant.merchant_id).await.unwrap(), 22, "20 deposits, a payout, its funding");
     // The API key still works after the restart (secrets are read back through the master key),
     // and idempotency still holds.
     let again = NewOrder::deposit(&uid, "keep-0", "10.25", "usd", "card", "US");
@@ -41,6 +42,7 @@ async fn pending_background_work_resumes_after_a_restart(backend: Backend) {
     config.sandbox_payout_delay = Duration::from_millis(1500);
     let mut app = crate::helpers::spawn_app_with(backend, config).await;
     let uid = app.merchant.merchant_uid.clone();
+    app.fund(&app.merchant, "usd", "5.00").await;
     let payout = NewOrder::payout(&uid, "resume-1", "5.00", "usd", "bank", "US", "1", "A", "B");
     app.client.create_order(&payout).await.unwrap();
     app.restart().await;

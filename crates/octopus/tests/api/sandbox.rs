@@ -68,6 +68,7 @@ async fn sandbox_pay_and_fail_move_deposits_through_the_state_machine(backend: B
 async fn sandbox_payouts_complete_after_the_delay_and_the_test_account_fails(backend: Backend) {
     let app = spawn_app(backend).await;
     let m = &app.merchant;
+    app.fund(m, "usd", "80.00").await;
     let ok = NewOrder::payout(&m.merchant_uid, "sb-out", "40.00", "usd", "bank", "US", "123456789", "Jane", "Chase");
     let created = app.client.create_order(&ok).await.unwrap();
     assert_eq!(created.payment.payment_status, "pending");

@@ -1,0 +1,324 @@
+//! The ledger in PostgreSQL: posting journal entries inside the caller's transaction (merchant
+//! accounts are locked `FOR UPDATE`, in key order, so concurrent postings neither deadlock nor
+//! overdraw), merchant balances and entries, fee schedules, and the verification.
+
+use deadpool_postgres::GenericClient;
+use futures::StreamExt;
+use octopus_domain::ledger::{
+    Account, AccountKind, FeeRule, JournalEntry, LedgerReport, StoredAccount, Verification,
+};
+use octopus_domain::{Currency, Timestamp};
+use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError};
+use rust_decimal::Decimal;
+
+use crate::db;
+
+/// Why an entry could not be posted.
+#[derive(Debug)]
+pub(crate) enum PostError {
+    /// A merchant account would go below zero.
+    Refused(String),
+    Storage(StorageError),
+}
+
+impl From<StorageError> for PostError {
+    fn from(e: StorageError) -> Self {
+        PostError::Storage(e)
+    }
+}
+
+fn parse<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T> {
+    text.parse().map_err(|_| StorageError::Corrupt(column))
+}
+
+/// The id and (for merchant accounts, locked) cached balance of an account, created on first
+/// use.
+async fn account<C: GenericClient>(client: &C, account: &Account, at: Timestamp) -> Result<(i64, Option<Decimal>)> {
+    let key = account.key();
+    let cached = account.kind.is_merchant().then_some(Decimal::ZERO);
+    let insert = client
+        .prepare_cached(
+            "INSERT INTO ledger_accounts (account_key, kind, merchant_id, channel, currency, balance, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_key) DO NOTHING",
+        )
+        .await
+        .map_err(db)?;
+    client
+        .execute(
+            &insert,
+            &[&key, &account.kind.as_str(), &account.merchant_id, &account.channel, &account.currency.code(), &cached, &at],
+        )
+        .await
+        .map_err(db)?;
+    let lock = if account.kind.is_merchant() { " FOR UPDATE" } else { "" };
+    let select = client
+        .prepare_cached(&format!("SELECT id, balance FROM ledger_accounts WHERE account_key = $1{lock}"))
+        .await
+        .map_err(db)?;
+    let row = client.query_one(&select, &[&key]).await.map_err(db)?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Posts an entry unless one with its key exists. Every check happens before the first
+/// write. Returns whether it was posted now.
+pub(crate) async fn post<C: GenericClient>(client: &C, entry: &JournalEntry) -> Result<bool, PostError> {
+    let exists = client
+        .query_opt("SELECT 1 FROM journal_entries WHERE entry_key = $1", &[&entry.key])
+        .await
+        .map_err(db)?;
+    if exists.is_some() {
+        return Ok(false);
+    }
+    let mut postings = entry.postings.clone();
+    postings.sort_by_key(|p| p.account.key());
+    let mut planned = Vec::with_capacity(postings.len());
+    for p in &postings {
+        let (id, cached) = account(client, &p.account, entry.created_at).await?;
+        let after = cached.map(|b| b + p.amount);
+        if let Some(after) = after {
+            if after.is_sign_negative() && !after.is_zero() {
+                return Err(PostError::Refused(format!(
+                    "the {} balance of {} would become {}",
+                    p.account.kind.as_str(),
+                    p.account.currency,
+                    after
+                )));
+            }
+        }
+        planned.push((id, p.amount, after));
+    }
+    let insert_entry = client
+        .prepare_cached(
+            "INSERT INTO journal_entries (entry_key, kind, order_id, merchant_id, accounting_type,
+                currency, amount, fee, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .await
+        .map_err(db)?;
+    let entry_id: i64 = client
+        .query_one(
+            &insert_entry,
+            &[
+                &entry.key,
+                &entry.kind.as_str(),
+                &entry.order_id,
+                &entry.merchant_id,
+                &entry.accounting_type.as_str(),
+                &entry.currency.code(),
+                &entry.amount,
+                &entry.fee,
+                &entry.created_at,
+            ],
+        )
+        .await
+        .map_err(db)?
+        .get(0);
+    let insert_posting = client
+        .prepare_cached("INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES ($1, $2, $3, $4)")
+        .await
+        .map_err(db)?;
+    let update_balance = client
+        .prepare_cached("UPDATE ledger_accounts SET balance = $1, updated_at = $2 WHERE id = $3")
+        .await
+        .map_err(db)?;
+    for (account_id, amount, after) in planned {
+        client
+            .execute(&insert_posting, &[&entry_id, &account_id, &amount, &after])
+            .await
+            .map_err(db)?;
+        if let Some(after) = after {
+            client
+                .execute(&update_balance, &[&after, &entry.created_at, &account_id])
+                .await
+                .map_err(db)?;
+        }
+    }
+    Ok(true)
+}
+
+pub(crate) async fn balances<C: GenericClient>(client: &C, merchant_id: i64) -> Result<Vec<Balance>> {
+    let rows = client
+        .query(
+            "SELECT kind, currency, balance FROM ledger_accounts WHERE merchant_id = $1 ORDER BY currency",
+            &[&merchant_id],
+        )
+        .await
+        .map_err(db)?;
+    let mut out: Vec<Balance> = Vec::new();
+    for r in rows {
+        let kind: AccountKind = parse(r.get(0), "ledger_accounts.kind")?;
+        let currency: Currency = parse(r.get(1), "ledger_accounts.currency")?;
+        let balance: Decimal = r.get::<_, Option<Decimal>>(2).unwrap_or_default();
+        let slot = match out.iter_mut().position(|b| b.currency == currency) {
+            Some(i) => &mut out[i],
+            None => {
+                out.push(Balance { currency, available: Decimal::ZERO, held: Decimal::ZERO });
+                out.last_mut().expect("just pushed")
+            }
+        };
+        match kind {
+            AccountKind::Available => slot.available = balance,
+            AccountKind::Held => slot.held = balance,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn merchant_entries<C: GenericClient>(
+    client: &C,
+    merchant_id: i64,
+    currency: Option<Currency>,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<MerchantEntry>> {
+    let rows = client
+        .query(
+            "SELECT e.id, e.kind, e.accounting_type, e.currency, e.amount, e.fee, e.created_at,
+                    o.payment_uid, o.merchant_order_id
+             FROM journal_entries e JOIN orders o ON o.id = e.order_id
+             WHERE e.merchant_id = $1 AND ($2::text IS NULL OR e.currency = $2)
+               AND ($3::bigint IS NULL OR e.id < $3)
+             ORDER BY e.id DESC
+             LIMIT $4",
+            &[&merchant_id, &currency.map(|c| c.code()), &before, &(limit as i64)],
+        )
+        .await
+        .map_err(db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(MerchantEntry {
+            id: r.get(0),
+            kind: parse(r.get(1), "journal_entries.kind")?,
+            accounting_type: parse(r.get(2), "journal_entries.accounting_type")?,
+            currency: parse(r.get(3), "journal_entries.currency")?,
+            amount: r.get(4),
+            fee: r.get(5),
+            created_at: r.get(6),
+            payment_uid: r.get(7),
+            merchant_order_id: r.get(8),
+            available_change: Decimal::ZERO,
+            held_change: Decimal::ZERO,
+            available_after: None,
+            held_after: None,
+        });
+    }
+    let ids: Vec<i64> = out.iter().map(|e| e.id).collect();
+    let postings = client
+        .query(
+            "SELECT p.entry_id, a.kind, p.amount, p.balance_after FROM postings p
+             JOIN ledger_accounts a ON a.id = p.account_id
+             WHERE p.entry_id = ANY($1) AND a.merchant_id IS NOT NULL",
+            &[&ids],
+        )
+        .await
+        .map_err(db)?;
+    for p in postings {
+        let entry_id: i64 = p.get(0);
+        let Some(entry) = out.iter_mut().find(|e| e.id == entry_id) else { continue };
+        let (amount, after): (Decimal, Option<Decimal>) = (p.get(2), p.get(3));
+        match p.get::<_, String>(1).as_str() {
+            "available" => (entry.available_change, entry.available_after) = (amount, after),
+            "held" => (entry.held_change, entry.held_after) = (amount, after),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn set_fee_rule<C: GenericClient>(
+    client: &C,
+    merchant_id: i64,
+    payment: &str,
+    accounting_type: &str,
+    rule: &FeeRule,
+    at: Timestamp,
+) -> Result<()> {
+    client
+        .execute(
+            "INSERT INTO fee_rules (merchant_id, payment, accounting_type, percent, fixed, minimum, maximum, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (merchant_id, payment, accounting_type) DO UPDATE SET
+                percent = excluded.percent, fixed = excluded.fixed, minimum = excluded.minimum,
+                maximum = excluded.maximum, updated_at = excluded.updated_at",
+            &[&merchant_id, &payment, &accounting_type, &rule.percent, &rule.fixed, &rule.minimum, &rule.maximum, &at],
+        )
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) async fn fee_rules<C: GenericClient>(client: &C, merchant_id: i64) -> Result<Vec<FeeSchedule>> {
+    let rows = client
+        .query(
+            "SELECT payment, accounting_type, percent, fixed, minimum, maximum FROM fee_rules
+             WHERE merchant_id = $1 ORDER BY payment, accounting_type",
+            &[&merchant_id],
+        )
+        .await
+        .map_err(db)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| FeeSchedule {
+            payment: r.get(0),
+            accounting_type: r.get(1),
+            rule: FeeRule {
+                percent: r.get::<_, Decimal>(2).normalize(),
+                fixed: r.get::<_, Decimal>(3).normalize(),
+                minimum: r.get::<_, Decimal>(4).normalize(),
+                maximum: r.get::<_, Option<Decimal>>(5).map(|m| m.normalize()),
+            },
+        })
+        .collect())
+}
+
+/// Streams the whole journal through the domain's verification (in one repeatable-read
+/// transaction, so the snapshot is consistent).
+pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<LedgerReport> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(db)?;
+    let mut v = Verification::new();
+    let entries: i64 = tx.query_one("SELECT COUNT(*) FROM journal_entries", &[]).await.map_err(db)?.get(0);
+    for _ in 0..entries {
+        v.entry();
+    }
+    // Streamed: the journal may be far larger than memory should hold at once.
+    let rows = tx
+        .query_raw(
+            "SELECT p.entry_id, p.account_id, a.currency, p.amount FROM postings p
+             JOIN ledger_accounts a ON a.id = p.account_id",
+            std::iter::empty::<i64>(),
+        )
+        .await
+        .map_err(db)?;
+    futures::pin_mut!(rows);
+    while let Some(r) = rows.next().await {
+        let r = r.map_err(db)?;
+        let currency: Currency = parse(r.get(2), "ledger_accounts.currency")?;
+        v.posting(r.get(0), r.get(1), currency, r.get(3));
+    }
+    let rows = tx
+        .query("SELECT id, kind, merchant_id, channel, currency, balance FROM ledger_accounts ORDER BY id", &[])
+        .await
+        .map_err(db)?;
+    let mut accounts = Vec::with_capacity(rows.len());
+    for r in rows {
+        accounts.push(StoredAccount {
+            id: r.get(0),
+            account: Account {
+                kind: parse(r.get(1), "ledger_accounts.kind")?,
+                merchant_id: r.get(2),
+                channel: r.get(3),
+                currency: parse(r.get(4), "ledger_accounts.currency")?,
+            },
+            cached_balance: r.get(5),
+        });
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(v.finish(accounts))
+}

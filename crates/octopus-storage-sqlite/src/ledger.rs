@@ -1,0 +1,324 @@
+//! The ledger in SQLite: posting journal entries (inside the writer's transaction), merchant
+//! balances and entries, fee schedules, and the verification that recomputes everything.
+
+use std::str::FromStr;
+
+use octopus_domain::ledger::{
+    Account, AccountKind, FeeRule, JournalEntry, LedgerReport, StoredAccount, Verification,
+};
+use octopus_domain::money::{format_places, LEDGER_PLACES};
+use octopus_domain::{Currency, Timestamp};
+use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError};
+use rusqlite::{params, Connection};
+use rust_decimal::Decimal;
+
+use crate::db;
+
+/// Ledger amounts as stored: six places, and never a negative zero.
+pub(crate) fn ledger_text(value: Decimal) -> String {
+    if value.is_zero() {
+        return format_places(Decimal::ZERO, LEDGER_PLACES);
+    }
+    format_places(value, LEDGER_PLACES)
+}
+
+fn decimal(text: String, column: &'static str) -> Result<Decimal> {
+    Decimal::from_str(&text).map_err(|_| StorageError::Corrupt(column))
+}
+
+/// Why an entry could not be posted.
+#[derive(Debug)]
+pub(crate) enum PostError {
+    /// A merchant account would go below zero.
+    Refused(String),
+    Storage(StorageError),
+}
+
+impl From<StorageError> for PostError {
+    fn from(e: StorageError) -> Self {
+        PostError::Storage(e)
+    }
+}
+
+/// The id and cached balance of an account, created on first use.
+fn account(conn: &Connection, account: &Account, at: Timestamp) -> Result<(i64, Option<Decimal>)> {
+    let key = account.key();
+    let cached = account.kind.is_merchant().then(|| ledger_text(Decimal::ZERO));
+    conn.prepare_cached(
+        "INSERT INTO ledger_accounts (account_key, kind, merchant_id, channel, currency, balance, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (account_key) DO NOTHING",
+    )
+    .map_err(db)?
+    .execute(params![
+        key,
+        account.kind.as_str(),
+        account.merchant_id,
+        account.channel,
+        account.currency.code(),
+        cached,
+        at
+    ])
+    .map_err(db)?;
+    let (id, balance): (i64, Option<String>) = conn
+        .prepare_cached("SELECT id, balance FROM ledger_accounts WHERE account_key = ?1")
+        .map_err(db)?
+        .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db)?;
+    Ok((id, balance.map(|b| decimal(b, "ledger_accounts.balance")).transpose()?))
+}
+
+/// Posts an entry unless one with its key exists. Every check happens before the first
+/// write, so a refused entry writes nothing. Returns whether it was posted now.
+pub(crate) fn post(conn: &Connection, entry: &JournalEntry) -> Result<bool, PostError> {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM journal_entries WHERE entry_key = ?1")
+        .map_err(db)?
+        .exists([&entry.key])
+        .map_err(db)?;
+    if exists {
+        return Ok(false);
+    }
+    let mut postings = entry.postings.clone();
+    postings.sort_by_key(|p| p.account.key());
+    let mut planned = Vec::with_capacity(postings.len());
+    for p in &postings {
+        let (id, cached) = account(conn, &p.account, entry.created_at)?;
+        let after = cached.map(|b| b + p.amount);
+        if let Some(after) = after {
+            if after.is_sign_negative() && !after.is_zero() {
+                return Err(PostError::Refused(format!(
+                    "the {} balance of {} would become {}",
+                    p.account.kind.as_str(),
+                    p.account.currency,
+                    after
+                )));
+            }
+        }
+        planned.push((id, p.amount, after));
+    }
+    conn.prepare_cached(
+        "INSERT INTO journal_entries (entry_key, kind, order_id, merchant_id, accounting_type,
+            currency, amount, fee, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .map_err(db)?
+    .execute(params![
+        entry.key,
+        entry.kind.as_str(),
+        entry.order_id,
+        entry.merchant_id,
+        entry.accounting_type.as_str(),
+        entry.currency.code(),
+        ledger_text(entry.amount),
+        ledger_text(entry.fee),
+        entry.created_at
+    ])
+    .map_err(db)?;
+    let entry_id = conn.last_insert_rowid();
+    for (account_id, amount, after) in planned {
+        conn.prepare_cached(
+            "INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(db)?
+        .execute(params![entry_id, account_id, ledger_text(amount), after.map(ledger_text)])
+        .map_err(db)?;
+        if let Some(after) = after {
+            conn.prepare_cached("UPDATE ledger_accounts SET balance = ?1, updated_at = ?2 WHERE id = ?3")
+                .map_err(db)?
+                .execute(params![ledger_text(after), entry.created_at, account_id])
+                .map_err(db)?;
+        }
+    }
+    Ok(true)
+}
+
+pub(crate) fn balances(conn: &Connection, merchant_id: i64) -> Result<Vec<Balance>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT kind, currency, balance FROM ledger_accounts WHERE merchant_id = ?1 ORDER BY currency",
+        )
+        .map_err(db)?;
+    let mut rows = stmt.query([merchant_id]).map_err(db)?;
+    let mut out: Vec<Balance> = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        let kind: AccountKind = r.get::<_, String>(0).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("ledger_accounts.kind"))?;
+        let currency: Currency = r.get::<_, String>(1).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("ledger_accounts.currency"))?;
+        let balance = decimal(r.get(2).map_err(db)?, "ledger_accounts.balance")?;
+        let slot = match out.iter_mut().find(|b| b.currency == currency) {
+            Some(slot) => slot,
+            None => {
+                out.push(Balance { currency, available: Decimal::ZERO, held: Decimal::ZERO });
+                out.last_mut().expect("just pushed")
+            }
+        };
+        match kind {
+            AccountKind::Available => slot.available = balance,
+            AccountKind::Held => slot.held = balance,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn merchant_entries(
+    conn: &Connection,
+    merchant_id: i64,
+    currency: Option<Currency>,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<MerchantEntry>> {
+    let mut entries = conn
+        .prepare_cached(
+            "SELECT e.id, e.kind, e.accounting_type, e.currency, e.amount, e.fee, e.created_at,
+                    o.payment_uid, o.merchant_order_id
+             FROM journal_entries e JOIN orders o ON o.id = e.order_id
+             WHERE e.merchant_id = ?1 AND (?2 IS NULL OR e.currency = ?2) AND (?3 IS NULL OR e.id < ?3)
+             ORDER BY e.id DESC
+             LIMIT ?4",
+        )
+        .map_err(db)?;
+    let mut rows = entries
+        .query(params![merchant_id, currency.map(|c| c.code()), before, limit])
+        .map_err(db)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        out.push(MerchantEntry {
+            id: r.get(0).map_err(db)?,
+            kind: r.get::<_, String>(1).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("journal_entries.kind"))?,
+            accounting_type: r.get::<_, String>(2).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("journal_entries.accounting_type"))?,
+            currency: r.get::<_, String>(3).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("journal_entries.currency"))?,
+            amount: decimal(r.get(4).map_err(db)?, "journal_entries.amount")?,
+            fee: decimal(r.get(5).map_err(db)?, "journal_entries.fee")?,
+            created_at: r.get(6).map_err(db)?,
+            payment_uid: r.get(7).map_err(db)?,
+            merchant_order_id: r.get(8).map_err(db)?,
+            available_change: Decimal::ZERO,
+            held_change: Decimal::ZERO,
+            available_after: None,
+            held_after: None,
+        });
+    }
+    let mut postings = conn
+        .prepare_cached(
+            "SELECT a.kind, p.amount, p.balance_after FROM postings p
+             JOIN ledger_accounts a ON a.id = p.account_id
+             WHERE p.entry_id = ?1 AND a.merchant_id IS NOT NULL",
+        )
+        .map_err(db)?;
+    for entry in &mut out {
+        let mut rows = postings.query([entry.id]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let amount = decimal(r.get(1).map_err(db)?, "postings.amount")?;
+            let after = r
+                .get::<_, Option<String>>(2)
+                .map_err(db)?
+                .map(|a| decimal(a, "postings.balance_after"))
+                .transpose()?;
+            match r.get::<_, String>(0).map_err(db)?.as_str() {
+                "available" => (entry.available_change, entry.available_after) = (amount, after),
+                "held" => (entry.held_change, entry.held_after) = (amount, after),
+                _ => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn set_fee_rule(
+    conn: &Connection,
+    merchant_id: i64,
+    payment: &str,
+    accounting_type: &str,
+    rule: &FeeRule,
+    at: Timestamp,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO fee_rules (merchant_id, payment, accounting_type, percent, fixed, minimum, maximum, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (merchant_id, payment, accounting_type) DO UPDATE SET
+            percent = excluded.percent, fixed = excluded.fixed, minimum = excluded.minimum,
+            maximum = excluded.maximum, updated_at = excluded.updated_at",
+        params![
+            merchant_id,
+            payment,
+            accounting_type,
+            rule.percent.normalize().to_string(),
+            rule.fixed.normalize().to_string(),
+            rule.minimum.normalize().to_string(),
+            rule.maximum.map(|m| m.normalize().to_string()),
+            at
+        ],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) fn fee_rules(conn: &Connection, merchant_id: i64) -> Result<Vec<FeeSchedule>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT payment, accounting_type, percent, fixed, minimum, maximum FROM fee_rules
+             WHERE merchant_id = ?1 ORDER BY payment, accounting_type",
+        )
+        .map_err(db)?;
+    let mut rows = stmt.query([merchant_id]).map_err(db)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        out.push(FeeSchedule {
+            payment: r.get(0).map_err(db)?,
+            accounting_type: r.get(1).map_err(db)?,
+            rule: FeeRule {
+                percent: decimal(r.get(2).map_err(db)?, "fee_rules.percent")?,
+                fixed: decimal(r.get(3).map_err(db)?, "fee_rules.fixed")?,
+                minimum: decimal(r.get(4).map_err(db)?, "fee_rules.minimum")?,
+                maximum: r
+                    .get::<_, Option<String>>(5)
+                    .map_err(db)?
+                    .map(|m| decimal(m, "fee_rules.maximum"))
+                    .transpose()?,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Streams the whole journal through the domain's verification.
+pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
+    let mut v = Verification::new();
+    let entries: i64 = conn
+        .query_row("SELECT COUNT(*) FROM journal_entries", [], |r| r.get(0))
+        .map_err(db)?;
+    for _ in 0..entries {
+        v.entry();
+    }
+    let mut stmt = conn
+        .prepare("SELECT p.entry_id, p.account_id, a.currency, p.amount FROM postings p JOIN ledger_accounts a ON a.id = p.account_id")
+        .map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        let currency: Currency = r.get::<_, String>(2).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("ledger_accounts.currency"))?;
+        v.posting(r.get(0).map_err(db)?, r.get(1).map_err(db)?, currency, decimal(r.get(3).map_err(db)?, "postings.amount")?);
+    }
+    let mut stmt = conn
+        .prepare("SELECT id, kind, merchant_id, channel, currency, balance FROM ledger_accounts ORDER BY id")
+        .map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    let mut accounts = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        accounts.push(StoredAccount {
+            id: r.get(0).map_err(db)?,
+            account: Account {
+                kind: r.get::<_, String>(1).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("ledger_accounts.kind"))?,
+                merchant_id: r.get(2).map_err(db)?,
+                channel: r.get(3).map_err(db)?,
+                currency: r.get::<_, String>(4).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("ledger_accounts.currency"))?,
+            },
+            cached_balance: r
+                .get::<_, Option<String>>(5)
+                .map_err(db)?
+                .map(|b| decimal(b, "ledger_accounts.balance"))
+                .transpose()?,
+        });
+    }
+    Ok(v.finish(accounts))
+}
+
