@@ -62,6 +62,7 @@ pub struct Payment {
     pub amount: String,
     pub floating_amount: String,
     pub final_amount: String,
+    pub fee: String,
     pub currency: String,
     pub country: String,
     pub payment: String,

@@ -81,7 +81,7 @@ pub(crate) async fn post<C: GenericClient>(client: &C, entry: &JournalEntry) -> 
                     "the {} balance of {} would become {}",
                     p.account.kind.as_str(),
                     p.account.currency,
-                    after
+                    octopus_domain::money::format_places(after, octopus_domain::money::LEDGER_PLACES)
                 )));
             }
         }

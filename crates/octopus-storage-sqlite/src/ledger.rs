@@ -90,7 +90,7 @@ pub(crate) fn post(conn: &Connection, entry: &JournalEntry) -> Result<bool, Post
                     "the {} balance of {} would become {}",
                     p.account.kind.as_str(),
                     p.account.currency,
-                    after
+                    octopus_domain::money::format_places(after, octopus_domain::money::LEDGER_PLACES)
                 )));
             }
         }

@@ -103,6 +103,31 @@ impl TestDb {
         })
     }
 
+    /// Runs SQL on this database outside the gateway.
+    pub async fn execute_sql(&self, sql: &str) {
+        match &self.postgres {
+            None => {
+                let path = self.data_dir.path().join(octopus_storage_sqlite::DATABASE_FILE);
+                let sql = sql.to_string();
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open(path).unwrap();
+                    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+                    conn.execute_batch(&sql).unwrap();
+                })
+                .await
+                .unwrap();
+            }
+            Some((base, schema)) => {
+                let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(connection);
+                client
+                    .batch_execute(&format!("SET search_path TO {schema}; {sql}"))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     pub fn config(&self) -> DatabaseConfig {
         DatabaseConfig::from_args(self.data_dir.path().to_path_buf(), self.database_url(), 8)
     }
@@ -270,6 +295,29 @@ impl TestApp {
     /// deposit of `amount`, paid in the sandbox.
     pub async fn fund(&self, creds: &Creds, currency: &str, amount: &str) {
         fund(&self.client_for(creds), &creds.merchant_uid, currency, amount).await;
+    }
+
+    /// Checks the ledger from its history (the invariants `octopus ledger verify` checks).
+    pub async fn assert_ledger_sound(&self) {
+        let report = self.storage().verify_ledger().await.expect("verify the ledger");
+        assert!(report.is_sound(), "ledger violations: {:?}", report.violations);
+    }
+
+    /// A merchant's (available, held) balance in a currency, as exact decimals.
+    pub async fn balance(&self, creds: &Creds, currency: &str) -> (rust_decimal::Decimal, rust_decimal::Decimal) {
+        self.storage()
+            .balances(creds.merchant_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|b| b.currency.code() == currency)
+            .map(|b| (b.available, b.held))
+            .unwrap_or_default()
+    }
+
+    /// Runs SQL on the test database directly (to corrupt it on purpose).
+    pub async fn execute_sql(&self, sql: &str) {
+        self.db.execute_sql(sql).await
     }
 
     pub fn client_for(&self, creds: &Creds) -> Client {

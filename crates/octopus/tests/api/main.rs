@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod documents;
 mod idempotency;
+mod ledger;
 mod order_query;
 mod restart;
 mod sandbox;
