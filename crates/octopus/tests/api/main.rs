@@ -10,6 +10,7 @@ mod crash;
 mod documents;
 mod idempotency;
 mod ledger;
+mod ledger_properties;
 mod order_query;
 mod restart;
 mod sandbox;

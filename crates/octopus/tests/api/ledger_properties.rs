@@ -1,0 +1,168 @@
+//! Property test of the ledger: random sequences of deposits, payouts, completions, failures
+//! and refunds, against the real server and storage, keep every invariant — the balances are
+//! exactly what a simple model of the rules says, no balance is ever negative, every entry
+//! balances and every cached balance matches the journal.
+
+use std::time::Duration;
+
+use octopus_client::NewOrder;
+use octopus_domain::ledger::FeeRule;
+use octopus_domain::{PaymentStatus, StatusChange};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use rust_decimal::Decimal;
+
+use crate::helpers::{spawn_app_with, test_config, Backend};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Deposit(u32),
+    Payout(u32),
+    Complete(usize),
+    Fail(usize),
+    Refund(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (1u32..100_000).prop_map(Op::Deposit),
+        3 => (1u32..60_000).prop_map(Op::Payout),
+        3 => any::<usize>().prop_map(Op::Complete),
+        1 => any::<usize>().prop_map(Op::Fail),
+        1 => any::<usize>().prop_map(Op::Refund),
+    ]
+}
+
+#[derive(Debug)]
+struct ModelOrder {
+    payout: bool,
+    amount: Decimal,
+    fee: Decimal,
+    status: PaymentStatus,
+    payment_uid: String,
+}
+
+/// The rules, restated as simply as possible: deposits pay 2% + 0.10 (never more than the
+/// amount), payouts 1% + 0.25.
+fn deposit_rule() -> FeeRule {
+    FeeRule::new(Decimal::new(2, 0), Decimal::new(10, 2), Decimal::ZERO, None).unwrap()
+}
+
+fn payout_rule() -> FeeRule {
+    FeeRule::new(Decimal::ONE, Decimal::new(25, 2), Decimal::ZERO, None).unwrap()
+}
+
+async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let mut config = test_config();
+    config.sandbox_payout_delay = Duration::from_secs(3600); // the model decides how payouts end
+    let app = spawn_app_with(backend, config).await;
+    let m = app.merchant.clone();
+    let storage = app.storage();
+    storage.set_fee_rule(m.merchant_id, "*", "receive", &deposit_rule(), 0).await.unwrap();
+    storage.set_fee_rule(m.merchant_id, "*", "pay", &payout_rule(), 0).await.unwrap();
+    let (mut available, mut held) = (Decimal::ZERO, Decimal::ZERO);
+    let mut orders: Vec<ModelOrder> = Vec::new();
+    for (step, op) in ops.into_iter().enumerate() {
+        let id = format!("p-{step}");
+        match op {
+            Op::Deposit(cents) => {
+                let amount = Decimal::new(cents as i64, 2);
+                let order = NewOrder::deposit(&m.merchant_uid, &id, &amount.to_string(), "usd", "card", "US");
+                let created = app.client.create_order(&order).await.unwrap();
+                let fee = octopus_domain::ledger::deposit_fee(&deposit_rule(), amount);
+                prop_assert_eq!(created.payment.fee.parse::<Decimal>().unwrap(), fee);
+                orders.push(ModelOrder { payout: false, amount, fee, status: PaymentStatus::Pending, payment_uid: created.payment.payment_uid });
+            }
+            Op::Payout(cents) => {
+                let amount = Decimal::new(cents as i64, 2);
+                let fee = payout_rule().fee_for(amount);
+                let order = NewOrder::payout(&m.merchant_uid, &id, &amount.to_string(), "usd", "bank", "US", "1", "A", "B");
+                let answer = app.client.post_signed("/octopus/api/order/new", &order.to_fields()).await.unwrap();
+                if available >= amount + fee {
+                    prop_assert_eq!(answer.status, 200, "{}", answer.body);
+                    available -= amount + fee;
+                    held += amount + fee;
+                    let uid = answer.body["data"]["payment"]["payment_uid"].as_str().unwrap().to_string();
+                    orders.push(ModelOrder { payout: true, amount, fee, status: PaymentStatus::Pending, payment_uid: uid });
+                } else {
+                    prop_assert_eq!(answer.status, 422, "{}", answer.body);
+                }
+            }
+            Op::Complete(i) | Op::Fail(i) | Op::Refund(i) if orders.is_empty() => {
+                let _ = i;
+            }
+            Op::Complete(i) => {
+                let n = orders.len();
+                let o = &mut orders[i % n];
+                let change = StatusChange::new(PaymentStatus::Completed, "model", step as i64).with_final_amount(o.amount);
+                let result = storage.change_status(&o.payment_uid, change).await;
+                if o.status == PaymentStatus::Pending {
+                    prop_assert!(result.is_ok(), "{:?}", result);
+                    o.status = PaymentStatus::Completed;
+                    if o.payout {
+                        held -= o.amount + o.fee;
+                    } else {
+                        available += o.amount - o.fee;
+                    }
+                } else {
+                    prop_assert!(result.is_err());
+                }
+            }
+            Op::Fail(i) => {
+                let n = orders.len();
+                let o = &mut orders[i % n];
+                let change = StatusChange::new(PaymentStatus::Failed, "model", step as i64).failing("model");
+                let result = storage.change_status(&o.payment_uid, change).await;
+                if o.status == PaymentStatus::Pending {
+                    prop_assert!(result.is_ok(), "{:?}", result);
+                    o.status = PaymentStatus::Failed;
+                    if o.payout {
+                        held -= o.amount + o.fee;
+                        available += o.amount + o.fee;
+                    }
+                } else {
+                    prop_assert!(result.is_err());
+                }
+            }
+            Op::Refund(i) => {
+                let n = orders.len();
+                let o = &mut orders[i % n];
+                let result = octopus_server::orders::refund(storage, &o.payment_uid, "model").await;
+                let credited = o.amount - o.fee;
+                if !o.payout && o.status == PaymentStatus::Completed && available >= credited {
+                    prop_assert!(result.is_ok(), "{:?}", result.err());
+                    o.status = PaymentStatus::Refund;
+                    available -= credited;
+                } else {
+                    prop_assert!(result.is_err());
+                }
+            }
+        }
+        let (a, h) = app.balance(&m, "usd").await;
+        prop_assert_eq!((a, h), (available, held), "after step {}", step);
+        prop_assert!(a >= Decimal::ZERO && h >= Decimal::ZERO);
+        let report = storage.verify_ledger().await.unwrap();
+        prop_assert!(report.is_sound(), "{:?}", report.violations);
+    }
+    Ok(())
+}
+
+fn run(backend: Backend, cases: u32) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    runner
+        .run(&proptest::collection::vec(op(), 1..30), |ops| runtime.block_on(run_case(backend.clone(), ops)))
+        .unwrap();
+}
+
+#[test]
+fn random_ledger_histories_keep_every_invariant_on_sqlite() {
+    run(Backend::Sqlite, 16);
+}
+
+#[test]
+fn random_ledger_histories_keep_every_invariant_on_postgres() {
+    if let Some(backend) = Backend::postgres("random_ledger_histories_keep_every_invariant") {
+        run(backend, 12);
+    }
+}
