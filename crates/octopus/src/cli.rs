@@ -184,13 +184,13 @@ pub enum FeeCommand {
         #[arg(long, default_value = "*")]
         accounting_type: String,
         /// Percentage of the amount (fractions allowed, e.g. 2.5 or 0.35).
-        #[arg(long, default_value = "0")]
+        #[arg(long, default_value = "0", allow_hyphen_values = true)]
         percent: String,
-        #[arg(long, default_value = "0")]
+        #[arg(long, default_value = "0", allow_hyphen_values = true)]
         fixed: String,
-        #[arg(long, default_value = "0")]
+        #[arg(long, default_value = "0", allow_hyphen_values = true)]
         min: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         max: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,

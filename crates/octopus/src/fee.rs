@@ -26,7 +26,7 @@ pub async fn run(args: FeeArgs) -> anyhow::Result<()> {
                 decimal("min", &min)?,
                 max.as_deref().map(|m| decimal("max", m)).transpose()?,
             )?;
-            let (storage, _) = crate::serve::open(&database).await?;
+            let storage = crate::serve::open_storage(&database).await?;
             let m = storage
                 .merchant_by_uid(&merchant)
                 .await?
@@ -38,7 +38,7 @@ pub async fn run(args: FeeArgs) -> anyhow::Result<()> {
             println!("{}", schedule_json(&merchant, &payment, &accounting_type, &rule));
         }
         FeeCommand::List { merchant, database } => {
-            let (storage, _) = crate::serve::open(&database).await?;
+            let storage = crate::serve::open_storage(&database).await?;
             let m = storage
                 .merchant_by_uid(&merchant)
                 .await?

@@ -7,7 +7,7 @@ use crate::cli::{LedgerArgs, LedgerCommand};
 pub async fn run(args: LedgerArgs) -> anyhow::Result<()> {
     match args.command {
         LedgerCommand::Verify { database } => {
-            let (storage, _) = crate::serve::open(&database).await?;
+            let storage = crate::serve::open_storage(&database).await?;
             let report = storage.verify_ledger().await?;
             println!(
                 "ledger of {}: {} entries, {} postings, {} accounts",

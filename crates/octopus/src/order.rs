@@ -42,7 +42,7 @@ pub async fn run(args: OrderArgs) -> anyhow::Result<()> {
             client(&c).post_signed("/octopus/api/order/get", &fields).await?
         }
         OrderCommand::Refund { payment_uid, reason, database } => {
-            let (storage, _) = crate::serve::open(&database).await?;
+            let storage = crate::serve::open_storage(&database).await?;
             let order = octopus_server::orders::refund(storage.as_ref(), &payment_uid, &reason)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.data()))?;

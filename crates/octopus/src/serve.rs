@@ -50,18 +50,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the storage and the master key, and checks that they belong together.
-pub async fn open(
-    database: &DatabaseArgs,
-) -> anyhow::Result<(std::sync::Arc<dyn octopus_storage::Storage>, MasterKey)> {
+/// Opens the storage alone, for commands that touch no secret (fees, ledger, refunds).
+pub async fn open_storage(database: &DatabaseArgs) -> anyhow::Result<std::sync::Arc<dyn octopus_storage::Storage>> {
     let config = DatabaseConfig::from_args(
         database.data_dir.clone(),
         database.database_url.clone(),
         database.pool_size,
     );
-    let storage = octopus_server::storage::open(&config)
+    octopus_server::storage::open(&config)
         .await
-        .with_context(|| format!("cannot open {}", database.describe()))?;
+        .with_context(|| format!("cannot open {}", database.describe()))
+}
+
+/// Opens the storage and the master key, and checks that they belong together.
+pub async fn open(
+    database: &DatabaseArgs,
+) -> anyhow::Result<(std::sync::Arc<dyn octopus_storage::Storage>, MasterKey)> {
+    let storage = open_storage(database).await?;
     let env_key = std::env::var("OCTOPUS_MASTER_KEY").ok();
     let (key, source) = master_key::load(env_key.as_deref(), &database.master_key_file())?;
     if let KeySource::Generated(path) = &source {

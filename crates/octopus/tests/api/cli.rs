@@ -147,4 +147,124 @@ async fn a_server_refuses_a_master_key_that_is_not_its_databases() {
     assert!(!stderr.contains(&first), "the key itself is never printed");
 }
 
-crate::on_both_backends!(dev_mode_prints_a_demo_merchant_and_a_request_that_works);
+
+/// Runs the binary against the test app's database, with its master key.
+fn run_on(app: &crate::helpers::TestApp, args: &[&str], db: Option<&std::path::Path>) -> (bool, String) {
+    let mut c = command();
+    c.args(args);
+    match db {
+        Some(dir) => {
+            c.args(["--data-dir", dir.to_str().unwrap()]);
+        }
+        None => {
+            c.args(db_args(&app.db));
+        }
+    }
+    let out = c.env("OCTOPUS_MASTER_KEY", &app.master_key_text).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// `octopus ledger verify` passes after a scenario and fails on a deliberately corrupted copy
+/// (a cached balance changed; a posting changed behind the journal's back).
+async fn ledger_verify_passes_and_fails_on_a_corrupted_copy(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend.clone()).await;
+    let m = &app.merchant;
+    app.fund(m, "mmk", "1000.00").await;
+    let payout = octopus_client::NewOrder::payout(&m.merchant_uid, "v-out", "100.00", "mmk", "wavepay", "myanmar", "09123456789", "A", "wavepay");
+    app.client.create_order(&payout).await.unwrap();
+    app.wait_for_status(&app.client, "v-out", "completed", Duration::from_secs(10)).await;
+    let (ok, text) = run_on(&app, &["ledger", "verify"], None);
+    assert!(ok, "{text}");
+    // funding credit, payout hold, payout settle; zero fee postings are not written
+    assert!(text.contains("3 entries, 6 postings"), "{text}");
+    assert!(text.contains("OK: every entry balances"), "{text}");
+    assert!(text.contains(&format!("available:{}:mmk", m.merchant_id)) && text.contains("900.000000"), "{text}");
+
+    let corruptions = [
+        format!("UPDATE ledger_accounts SET balance = '999.000000' WHERE account_key = 'available:{}:mmk'", m.merchant_id),
+        "DROP TRIGGER postings_no_update; UPDATE postings SET amount = '1.000000' WHERE id = (SELECT MIN(id) FROM postings)".to_string(),
+    ];
+    match backend {
+        Backend::Sqlite => {
+            for (i, corruption) in corruptions.iter().enumerate() {
+                // A consistent copy of the live database, then broken on purpose.
+                let copy = tempfile::tempdir().unwrap();
+                let file = copy.path().join(octopus_storage_sqlite::DATABASE_FILE);
+                app.execute_sql(&format!("VACUUM INTO '{}'", file.display())).await;
+                rusqlite::Connection::open(&file).unwrap().execute_batch(corruption).unwrap();
+                let (ok, text) = run_on(&app, &["ledger", "verify"], Some(copy.path()));
+                assert!(!ok, "corruption {i} went unnoticed: {text}");
+                assert!(text.contains("VIOLATION"), "{text}");
+                let expected = if i == 0 { "caches 999.000000 but its postings sum to 900" } else { "does not balance" };
+                assert!(text.contains(expected), "{text}");
+            }
+            // The original is untouched and still sound.
+            assert!(run_on(&app, &["ledger", "verify"], None).0);
+        }
+        Backend::Postgres(_) => {
+            app.execute_sql(&corruptions[0]).await;
+            let (ok, text) = run_on(&app, &["ledger", "verify"], None);
+            assert!(!ok && text.contains("caches 999.000000 but its postings sum to 900"), "{text}");
+            app.execute_sql(
+                "DROP TRIGGER postings_append_only ON postings; \
+                 UPDATE postings SET amount = 1 WHERE id = (SELECT MIN(id) FROM postings)",
+            )
+            .await;
+            let (ok, text) = run_on(&app, &["ledger", "verify"], None);
+            assert!(!ok && text.contains("does not balance"), "{text}");
+        }
+    }
+}
+
+/// The operator's fee and refund commands work on the database of a running server, and the
+/// server applies the fee to orders created afterwards.
+async fn fee_and_refund_commands_work_beside_a_running_server(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let m = &app.merchant;
+    let (ok, text) = run_on(
+        &app,
+        &["fee", "set", "--merchant", &m.merchant_uid, "--payment", "wavepay", "--accounting-type", "receive", "--percent", "1.5", "--fixed", "0.50", "--max", "10"],
+        None,
+    );
+    assert!(ok, "{text}");
+    let set: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(set["percent"], "1.5");
+    let (ok, text) = run_on(&app, &["fee", "list", "--merchant", &m.merchant_uid], None);
+    assert!(ok && text.contains("\"payment\":\"wavepay\"") && text.contains("\"max\":\"10\""), "{text}");
+    let (ok, text) = run_on(&app, &["fee", "set", "--merchant", &m.merchant_uid, "--percent", "-1"], None);
+    assert!(!ok && text.contains("percent must not be negative"), "{text}");
+    let (ok, text) = run_on(&app, &["fee", "set", "--merchant", "Mnobody", "--percent", "1"], None);
+    assert!(!ok && text.contains("no merchant Mnobody"), "{text}");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await; // the server's fee cache
+    let created = app
+        .client
+        .create_order(&octopus_client::NewOrder::deposit(&m.merchant_uid, "f-1", "200.00", "mmk", "wavepay", "myanmar"))
+        .await
+        .unwrap();
+    assert_eq!(created.payment.fee, "3.50");
+    let paid = crate::helpers::http()
+        .post(format!("{}/simulate", created.payment_url))
+        .form(&[("outcome", "completed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    let uid = created.payment.payment_uid.clone();
+    let (ok, text) = run_on(&app, &["order", "refund", &uid, "--reason", "duplicate charge"], None);
+    assert!(ok, "{text}");
+    assert!(text.contains("\"payment_status\":\"refund\""), "{text}");
+    let (ok, text) = run_on(&app, &["order", "refund", &uid], None);
+    assert!(!ok && text.contains("cannot go from refund to refund"), "{text}");
+    let events = app.storage().order_events(&uid).await.unwrap();
+    assert_eq!(events.last().unwrap().reason, "duplicate charge");
+    assert_eq!(app.balance(m, "mmk").await.0, rust_decimal::Decimal::ZERO);
+    app.assert_ledger_sound().await;
+}
+
+crate::on_both_backends!(
+    dev_mode_prints_a_demo_merchant_and_a_request_that_works,
+    ledger_verify_passes_and_fails_on_a_corrupted_copy,
+    fee_and_refund_commands_work_beside_a_running_server,
+);

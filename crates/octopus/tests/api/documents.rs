@@ -139,6 +139,7 @@ async fn every_document_example_is_accepted_end_to_end(backend: Backend) {
         app.storage().order_count(creds.merchant_id).await.unwrap(),
         (examples().len() + funded.len()) as u64
     );
+    app.assert_ledger_sound().await;
 }
 
 /// The answer of `order/new` with an empty `response_type`, and with none at all, is a 302

@@ -179,6 +179,8 @@ pub struct TestApp {
     pub base_url: String,
     storage: Option<Arc<dyn Storage>>,
     pub master_key: MasterKey,
+    /// The master key as text, for the binary (`OCTOPUS_MASTER_KEY`).
+    pub master_key_text: String,
     /// A merchant created for the test, and a client signing with its key.
     pub merchant: Creds,
     pub client: Client,
@@ -194,7 +196,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, config: ServerConfig) -> TestApp {
     let db = TestDb::new(&backend).await;
-    let (master_key, _) = MasterKey::generate();
+    let (master_key, master_key_text) = MasterKey::generate();
     let storage = octopus_server::storage::open(&db.config()).await.expect("open storage");
     let expected = match backend {
         Backend::Sqlite => "sqlite",
@@ -209,6 +211,7 @@ pub async fn spawn_app_with(backend: Backend, config: ServerConfig) -> TestApp {
         base_url,
         storage: Some(storage),
         master_key,
+        master_key_text,
         merchant: Creds {
             merchant_id: 0,
             merchant_uid: String::new(),

@@ -157,12 +157,12 @@ fn run(backend: Backend, cases: u32) {
 
 #[test]
 fn random_ledger_histories_keep_every_invariant_on_sqlite() {
-    run(Backend::Sqlite, 16);
+    run(Backend::Sqlite, 64);
 }
 
 #[test]
 fn random_ledger_histories_keep_every_invariant_on_postgres() {
     if let Some(backend) = Backend::postgres("random_ledger_histories_keep_every_invariant") {
-        run(backend, 12);
+        run(backend, 24);
     }
 }

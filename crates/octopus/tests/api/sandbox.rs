@@ -82,6 +82,7 @@ async fn sandbox_payouts_complete_after_the_delay_and_the_test_account_fails(bac
     let events = app.storage().order_events(&created.payment.payment_uid).await.unwrap();
     assert_eq!(events.last().unwrap().to_status, PaymentStatus::Completed);
     assert_eq!(events.len(), 2, "checked once: {events:?}");
+    app.assert_ledger_sound().await;
 }
 
 async fn unpaid_deposits_become_overdue_and_a_late_payment_still_completes(backend: Backend) {
@@ -106,6 +107,9 @@ async fn unpaid_deposits_become_overdue_and_a_late_payment_still_completes(backe
             (PaymentStatus::Overdue, PaymentStatus::Completed),
         ]
     );
+    // The late payment is credited (money is never dropped).
+    assert_eq!(app.balance(m, "php").await.0, "99".parse().unwrap());
+    app.assert_ledger_sound().await;
 }
 
 crate::on_both_backends!(
