@@ -3,8 +3,11 @@
 # creates a merchant with the CLI, and drives signed order/new requests with `octopus bench`
 # from a second process. Method and results: docs/benchmarks.md.
 #
-#   scripts/bench.sh sqlite   [connections] [seconds] [runs]
-#   scripts/bench.sh postgres [connections] [seconds] [runs]   (PostgreSQL on 127.0.0.1:5432)
+#   scripts/bench.sh sqlite   [connections] [seconds] [runs] [scenario]
+#   scripts/bench.sh postgres [connections] [seconds] [runs] [scenario]   (PostgreSQL on 127.0.0.1:5432)
+#
+# scenario: deposit (default), payout, complete, fail (see `octopus bench --help`). Payouts
+# settle as soon as the sandbox worker sees them (--sandbox-payout-delay 0), under the load.
 #
 # Each run gets a fresh database and server. BENCH_JSON=1 prints one JSON line per run.
 set -euo pipefail
@@ -13,6 +16,7 @@ backend="${1:-sqlite}"
 connections="${2:-64}"
 seconds="${3:-10}"
 runs="${4:-1}"
+scenario="${5:-deposit}"
 
 cargo build --release --quiet
 bin="${CARGO_TARGET_DIR:-target}/release/octopus"
@@ -28,7 +32,7 @@ if [ "$backend" = postgres ]; then
 fi
 
 port=$((20000 + RANDOM % 20000))
-OCTOPUS_LOG=warn "$bin" serve --listen "127.0.0.1:$port" "${db_args[@]}" >"$work/server.log" 2>&1 &
+OCTOPUS_LOG=warn "$bin" serve --listen "127.0.0.1:$port" "${db_args[@]}" --sandbox-payout-delay "${PAYOUT_DELAY:-0}" >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 50); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
@@ -38,10 +42,10 @@ done
 creds="$("$bin" merchant create --name "Bench Merchant" "${db_args[@]}" 2>/dev/null)"
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$creds" "$1"; }
 
-[ -n "${BENCH_JSON:-}" ] || echo "run $run/$runs — backend: $backend, connections: $connections, seconds: $seconds"
+[ -n "${BENCH_JSON:-}" ] || echo "run $run/$runs — backend: $backend, scenario: $scenario, connections: $connections, seconds: $seconds"
 "$bin" bench --url "http://127.0.0.1:$port" \
   --key "$(field api_key)" --secret "$(field api_secret)" --merchant-uid "$(field merchant_uid)" \
-  --connections "$connections" --duration "$seconds" ${BENCH_JSON:+--json}
+  --connections "$connections" --duration "$seconds" --scenario "$scenario" ${BENCH_JSON:+--json}
 kill "$server"; wait "$server" 2>/dev/null || true
 rm -rf "$work"
 done

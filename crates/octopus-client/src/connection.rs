@@ -73,6 +73,21 @@ impl Connection {
             .header("OC-Signature", self.signing_key.sign(fields))
             .body(Full::new(Bytes::from(fields.to_json())))
             .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        self.send(request).await
+    }
+
+    /// POSTs a form (`application/x-www-form-urlencoded`) to `path`, as a payer's browser
+    /// does on the cashier page.
+    pub async fn post_form(&mut self, path: &str, form: &str) -> Result<RawAnswer, ClientError> {
+        let request = Request::post(path)
+            .header(HOST, &self.host)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(form.to_string())))
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        self.send(request).await
+    }
+
+    async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<RawAnswer, ClientError> {
         let io = |e: hyper::Error| ClientError::Unexpected(format!("HTTP: {e}"));
         self.sender.ready().await.map_err(io)?;
         let response = self.sender.send_request(request).await.map_err(io)?;

@@ -32,9 +32,17 @@ fn parse<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T> 
 }
 
 /// The id and (for merchant accounts, locked) cached balance of an account, created on first
-/// use.
+/// use (the common case, an existing account, costs one indexed read).
 async fn account<C: GenericClient>(client: &C, account: &Account, at: Timestamp) -> Result<(i64, Option<Decimal>)> {
     let key = account.key();
+    let lock = if account.kind.is_merchant() { " FOR UPDATE" } else { "" };
+    let select = client
+        .prepare_cached(&format!("SELECT id, balance FROM ledger_accounts WHERE account_key = $1{lock}"))
+        .await
+        .map_err(db)?;
+    if let Some(row) = client.query_opt(&select, &[&key]).await.map_err(db)? {
+        return Ok((row.get(0), row.get(1)));
+    }
     let cached = account.kind.is_merchant().then_some(Decimal::ZERO);
     let insert = client
         .prepare_cached(
@@ -50,11 +58,7 @@ async fn account<C: GenericClient>(client: &C, account: &Account, at: Timestamp)
         )
         .await
         .map_err(db)?;
-    let lock = if account.kind.is_merchant() { " FOR UPDATE" } else { "" };
-    let select = client
-        .prepare_cached(&format!("SELECT id, balance FROM ledger_accounts WHERE account_key = $1{lock}"))
-        .await
-        .map_err(db)?;
+    // Ours or a concurrent creator's: read it back (locked, for a merchant account).
     let row = client.query_one(&select, &[&key]).await.map_err(db)?;
     Ok((row.get(0), row.get(1)))
 }

@@ -9,7 +9,7 @@ use octopus_domain::ledger::{
 use octopus_domain::money::{format_places, LEDGER_PLACES};
 use octopus_domain::{Currency, Timestamp};
 use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
 use crate::db;
@@ -40,17 +40,29 @@ impl From<StorageError> for PostError {
     }
 }
 
-/// The id and cached balance of an account, created on first use.
-fn account(conn: &Connection, account: &Account, at: Timestamp) -> Result<(i64, Option<Decimal>)> {
-    let key = account.key();
+/// An account's id and cached balance; `None` if it does not exist yet (a merchant account
+/// that does not exist has a balance of zero).
+fn find_account(conn: &Connection, key: &str) -> Result<Option<(i64, Option<Decimal>)>> {
+    let found: Option<(i64, Option<String>)> = conn
+        .prepare_cached("SELECT id, balance FROM ledger_accounts WHERE account_key = ?1")
+        .map_err(db)?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(db)?;
+    found
+        .map(|(id, balance)| Ok((id, balance.map(|b| decimal(b, "ledger_accounts.balance")).transpose()?)))
+        .transpose()
+}
+
+fn create_account(conn: &Connection, account: &Account, at: Timestamp) -> Result<i64> {
     let cached = account.kind.is_merchant().then(|| ledger_text(Decimal::ZERO));
     conn.prepare_cached(
         "INSERT INTO ledger_accounts (account_key, kind, merchant_id, channel, currency, balance, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (account_key) DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .map_err(db)?
     .execute(params![
-        key,
+        account.key(),
         account.kind.as_str(),
         account.merchant_id,
         account.channel,
@@ -59,32 +71,32 @@ fn account(conn: &Connection, account: &Account, at: Timestamp) -> Result<(i64, 
         at
     ])
     .map_err(db)?;
-    let (id, balance): (i64, Option<String>) = conn
-        .prepare_cached("SELECT id, balance FROM ledger_accounts WHERE account_key = ?1")
-        .map_err(db)?
-        .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(db)?;
-    Ok((id, balance.map(|b| decimal(b, "ledger_accounts.balance")).transpose()?))
+    Ok(conn.last_insert_rowid())
 }
 
-/// Posts an entry unless one with its key exists. Every check happens before the first
-/// write, so a refused entry writes nothing. Returns whether it was posted now.
-pub(crate) fn post(conn: &Connection, entry: &JournalEntry) -> Result<bool, PostError> {
+/// What posting an entry will write: each posting's account (if it exists yet), amount and
+/// the merchant balance after it. Planning only reads.
+pub(crate) struct Plan {
+    postings: Vec<(Account, Option<i64>, Decimal, Option<Decimal>)>,
+}
+
+/// Checks an entry without writing: `None` if it was posted before (its key exists), a
+/// refusal if a merchant balance would go below zero.
+pub(crate) fn plan(conn: &Connection, entry: &JournalEntry) -> Result<Option<Plan>, PostError> {
     let exists = conn
         .prepare_cached("SELECT 1 FROM journal_entries WHERE entry_key = ?1")
         .map_err(db)?
         .exists([&entry.key])
         .map_err(db)?;
     if exists {
-        return Ok(false);
+        return Ok(None);
     }
-    let mut postings = entry.postings.clone();
-    postings.sort_by_key(|p| p.account.key());
-    let mut planned = Vec::with_capacity(postings.len());
-    for p in &postings {
-        let (id, cached) = account(conn, &p.account, entry.created_at)?;
-        let after = cached.map(|b| b + p.amount);
-        if let Some(after) = after {
+    let mut postings = Vec::with_capacity(entry.postings.len());
+    for p in &entry.postings {
+        let found = find_account(conn, &p.account.key())?;
+        let after = if p.account.kind.is_merchant() {
+            let before = found.as_ref().and_then(|(_, b)| *b).unwrap_or(Decimal::ZERO);
+            let after = before + p.amount;
             if after.is_sign_negative() && !after.is_zero() {
                 return Err(PostError::Refused(format!(
                     "the {} balance of {} would become {}",
@@ -93,9 +105,17 @@ pub(crate) fn post(conn: &Connection, entry: &JournalEntry) -> Result<bool, Post
                     octopus_domain::money::format_places(after, octopus_domain::money::LEDGER_PLACES)
                 )));
             }
-        }
-        planned.push((id, p.amount, after));
+            Some(after)
+        } else {
+            None
+        };
+        postings.push((p.account.clone(), found.map(|(id, _)| id), p.amount, after));
     }
+    Ok(Some(Plan { postings }))
+}
+
+/// Writes a planned entry (after `plan`, in the same job). Fails only on database errors.
+pub(crate) fn apply(conn: &Connection, entry: &JournalEntry, plan: Plan) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO journal_entries (entry_key, kind, order_id, merchant_id, accounting_type,
             currency, amount, fee, created_at)
@@ -115,7 +135,11 @@ pub(crate) fn post(conn: &Connection, entry: &JournalEntry) -> Result<bool, Post
     ])
     .map_err(db)?;
     let entry_id = conn.last_insert_rowid();
-    for (account_id, amount, after) in planned {
+    for (account, id, amount, after) in plan.postings {
+        let account_id = match id {
+            Some(id) => id,
+            None => create_account(conn, &account, entry.created_at)?,
+        };
         conn.prepare_cached(
             "INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES (?1, ?2, ?3, ?4)",
         )
@@ -129,7 +153,18 @@ pub(crate) fn post(conn: &Connection, entry: &JournalEntry) -> Result<bool, Post
                 .map_err(db)?;
         }
     }
-    Ok(true)
+    Ok(())
+}
+
+/// Plans and writes an entry; returns whether it was posted now (false: posted before).
+pub(crate) fn post(conn: &Connection, entry: &JournalEntry) -> Result<bool, PostError> {
+    match plan(conn, entry)? {
+        None => Ok(false),
+        Some(plan) => {
+            apply(conn, entry, plan)?;
+            Ok(true)
+        }
+    }
 }
 
 pub(crate) fn balances(conn: &Connection, merchant_id: i64) -> Result<Vec<Balance>> {

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use octopus_domain::ledger::{FeeRule, LedgerReport};
-use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp, TransactionType};
+use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
 use octopus_storage::{
     Balance, CreateOutcome, FeeSchedule, MerchantEntry, NewMerchant, Result, Storage, StorageError,
     StoredApiKey,
@@ -255,13 +255,9 @@ impl Storage for SqliteStorage {
     }
 
     async fn create_order(&self, order: Order, final_amounts: Vec<Decimal>) -> Result<CreateOutcome> {
-        if order.transaction_type == TransactionType::Expense {
-            // A payout writes its hold too: all of it or nothing, in a savepoint.
-            return self.writer.write(move |conn| orders::create(conn, order, &final_amounts)).await;
-        }
-        // A deposit's insert attempts are single statements; a refused one undoes itself.
+        // Every refusal (a conflict, no balance for a payout's hold) comes before any write.
         self.writer
-            .write_single_statements(move |conn| orders::create(conn, order, &final_amounts))
+            .write_checked(move |conn| orders::create(conn, order, &final_amounts))
             .await
     }
 
@@ -285,8 +281,9 @@ impl Storage for SqliteStorage {
 
     async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
         let payment_uid = payment_uid.to_string();
+        // Every refusal (an illegal move, a refund without balance) comes before any write.
         self.writer
-            .write(move |conn| orders::change_status(conn, &payment_uid, &change))
+            .write_checked(move |conn| orders::change_status(conn, &payment_uid, &change))
             .await
     }
 

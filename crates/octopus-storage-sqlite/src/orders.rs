@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use octopus_domain::ledger;
+use octopus_domain::ledger::{self, JournalEntry};
 use octopus_domain::money::format_amount;
 use octopus_domain::{AccountingStatus, Currency, Order, OrderEvent, StatusChange, Timestamp};
 use octopus_storage::{CreateOutcome, Result, StorageError};
@@ -115,12 +115,11 @@ pub(crate) fn by_payment_uid(conn: &Connection, payment_uid: &str) -> Result<Opt
 /// amount, that another open order holds that final amount (the next candidate is tried).
 ///
 /// A payout also posts its hold; without enough available balance it fails with
-/// `InsufficientBalance` (the caller runs it in a savepoint, so the insert is undone).
+/// `InsufficientBalance` before anything is written.
 pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decimal]) -> Result<CreateOutcome> {
     debug_assert_eq!(order.payment_status, octopus_domain::PaymentStatus::Pending);
-    let hold = order.transaction_type == octopus_domain::TransactionType::Expense;
-    if hold {
-        order.accounting_status = AccountingStatus::Delivered;
+    if order.transaction_type == octopus_domain::TransactionType::Expense {
+        return create_payout(conn, order);
     }
     let candidates: Vec<Option<Decimal>> = if final_amounts.is_empty() {
         vec![None]
@@ -136,16 +135,6 @@ pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decim
         match insert(conn, &order) {
             Ok(id) => {
                 order.id = id;
-                if hold {
-                    let entry = ledger::on_create(&order)
-                        .map_err(|e| StorageError::Database(e.to_string()))?
-                        .expect("a payout holds");
-                    match crate::ledger::post(conn, &entry) {
-                        Ok(_) => {}
-                        Err(PostError::Refused(_)) => return Err(StorageError::InsufficientBalance),
-                        Err(PostError::Storage(e)) => return Err(e),
-                    }
-                }
                 return Ok(CreateOutcome::Created(order));
             }
             Err(e) if crate::is_unique_violation(&e) => {
@@ -160,6 +149,27 @@ pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decim
         }
     }
     Err(StorageError::NoFreeAmount)
+}
+
+/// A payout and its hold: every check (an existing order, the balance) before any write.
+fn create_payout(conn: &Connection, mut order: Order) -> Result<CreateOutcome> {
+    if let Some(existing) = by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id)? {
+        return Ok(CreateOutcome::Existing(existing));
+    }
+    order.accounting_status = AccountingStatus::Delivered;
+    let hold = ledger::on_create(&order)
+        .map_err(|e| StorageError::Database(e.to_string()))?
+        .expect("a payout holds");
+    let plan = match crate::ledger::plan(conn, &hold) {
+        Ok(Some(plan)) => plan,
+        Ok(None) => return Err(StorageError::Database(format!("hold {} exists already", hold.key))),
+        Err(PostError::Refused(_)) => return Err(StorageError::InsufficientBalance),
+        Err(PostError::Storage(e)) => return Err(e),
+    };
+    order.id = insert(conn, &order).map_err(db)?;
+    let hold = JournalEntry { order_id: order.id, ..hold };
+    crate::ledger::apply(conn, &hold, plan)?;
+    Ok(CreateOutcome::Created(order))
 }
 
 fn insert(conn: &Connection, order: &Order) -> rusqlite::Result<i64> {
@@ -246,14 +256,20 @@ fn insert_event(conn: &Connection, order_id: i64, e: &OrderEvent) -> Result<()> 
     Ok(())
 }
 
+/// Applies a status change with its journal entry. Every refusal (an illegal move, a refund
+/// the balance cannot cover) happens before any write.
 pub(crate) fn change_status(conn: &Connection, payment_uid: &str, change: &StatusChange) -> Result<Order> {
     let mut order = by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
     let event = order.apply(change)?;
     let entry = ledger::on_change(&order, change.to, change.at)
         .map_err(|e| StorageError::Database(e.to_string()))?;
+    let mut posting = None;
     if let Some(entry) = entry {
-        match crate::ledger::post(conn, &entry) {
-            Ok(_) => order.accounting_status = AccountingStatus::Accounted,
+        match crate::ledger::plan(conn, &entry) {
+            Ok(plan) => {
+                order.accounting_status = AccountingStatus::Accounted;
+                posting = plan.map(|plan| (entry, plan));
+            }
             Err(PostError::Refused(_)) if ledger::refusable(change.to) => {
                 return Err(StorageError::InsufficientBalance)
             }
@@ -267,6 +283,9 @@ pub(crate) fn change_status(conn: &Connection, payment_uid: &str, change: &Statu
     }
     update_after_change(conn, &order)?;
     insert_event(conn, order.id, &event)?;
+    if let Some((entry, plan)) = posting {
+        crate::ledger::apply(conn, &entry, plan)?;
+    }
     Ok(order)
 }
 

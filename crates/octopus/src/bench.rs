@@ -1,6 +1,13 @@
-//! `octopus bench`: the benchmark harness. Opens N connections to a running gateway, sends
-//! signed `order/new` deposits as fast as the gateway answers (one request in flight per
-//! connection), and reports throughput and latency percentiles of the measured window (the
+//! `octopus bench`: the benchmark harness. Opens N connections to a running gateway and runs
+//! one scenario as fast as the gateway answers (one request in flight per connection):
+//!
+//! - `deposit`: signed `order/new` deposits;
+//! - `payout`: payouts, each holding amount plus fee in the ledger (the merchant is funded
+//!   first through a recharge deposit paid in the sandbox);
+//! - `complete`: a deposit, then the payer's "pay" on the cashier page (the ledger credit);
+//! - `fail`: a deposit, then "fail" (the same status change without a ledger posting).
+//!
+//! It reports iterations per second and latency percentiles of the measured window (the
 //! warm-up is excluded). The method and results are in docs/benchmarks.md.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +18,7 @@ use hdrhistogram::Histogram;
 use octopus_client::{Connection, NewOrder};
 use rand::Rng;
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, Scenario};
 
 struct Worker {
     latencies: Histogram<u64>,
@@ -20,9 +27,56 @@ struct Worker {
     first_error: Option<String>,
 }
 
+/// The deposit's cashier path (`/octopus/pay/<uid>`) from an `order/new` answer.
+fn cashier_path(answer: &octopus_client::RawAnswer) -> Result<String, String> {
+    let body = answer.parse().body;
+    let url = body["data"]["payment_url"].as_str().ok_or_else(|| format!("no payment_url in {body}"))?;
+    let start = url.find("/octopus/pay/").ok_or_else(|| format!("unexpected payment_url {url}"))?;
+    Ok(url[start..].to_string())
+}
+
+/// One iteration of a scenario.
+async fn iteration(client: &mut Connection, scenario: Scenario, merchant_uid: &str, id: &str) -> Result<(), String> {
+    let order = match scenario {
+        Scenario::Payout => NewOrder::payout(merchant_uid, id, "100.00", "mmk", "wavepay", "myanmar", "09123456789", "Bench", "wavepay"),
+        _ => NewOrder::deposit(merchant_uid, id, "100.00", "mmk", "myanmar", "myanmar"),
+    };
+    let answer = client.post_signed("/octopus/api/order/new", &order.to_fields()).await.map_err(|e| e.to_string())?;
+    if answer.status != 200 {
+        return Err(format!("HTTP {}: {}", answer.status, answer.parse().body));
+    }
+    let outcome = match scenario {
+        Scenario::Complete => "outcome=completed",
+        Scenario::Fail => "outcome=failed",
+        Scenario::Deposit | Scenario::Payout => return Ok(()),
+    };
+    let path = format!("{}/simulate", cashier_path(&answer)?);
+    let paid = client.post_form(&path, outcome).await.map_err(|e| e.to_string())?;
+    if paid.status != 303 {
+        return Err(format!("simulate HTTP {}: {}", paid.status, String::from_utf8_lossy(&paid.body)));
+    }
+    Ok(())
+}
+
+/// Funds the merchant for the payout scenario: one large recharge deposit, paid.
+async fn fund(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
+    let mut client = Connection::open(&args.client.url, &args.client.key, &args.client.secret).await?;
+    let mut order = NewOrder::deposit(&args.merchant_uid, &format!("bench-{run_id}-funding"), "100000000000.00", "mmk", "myanmar", "myanmar");
+    order.accounting_type = Some("recharge".into());
+    let answer = client.post_signed("/octopus/api/order/new", &order.to_fields()).await?;
+    anyhow::ensure!(answer.status == 200, "funding deposit refused: {}", answer.parse().body);
+    let path = format!("{}/simulate", cashier_path(&answer).map_err(anyhow::Error::msg)?);
+    let paid = client.post_form(&path, "outcome=completed").await?;
+    anyhow::ensure!(paid.status == 303, "funding deposit not paid");
+    Ok(())
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
     let run_id = format!("{:08x}", rand::thread_rng().gen::<u32>());
+    if args.scenario == Scenario::Payout {
+        fund(&args, &run_id).await?;
+    }
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
 
@@ -31,6 +85,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let mut client = Connection::open(&args.client.url, &args.client.key, &args.client.secret).await?;
         let merchant_uid = args.merchant_uid.clone();
         let run_id = run_id.clone();
+        let scenario = args.scenario;
         let (measuring, stop) = (Arc::clone(&measuring), Arc::clone(&stop));
         tasks.push(tokio::spawn(async move {
             let mut w = Worker {
@@ -43,25 +98,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let id = format!("bench-{run_id}-{connection}-{n}");
-                let order = NewOrder::deposit(&merchant_uid, &id, "100.00", "mmk", "myanmar", "myanmar");
                 let started = Instant::now();
-                let answer = client.post_signed("/octopus/api/order/new", &order.to_fields()).await;
+                let outcome = iteration(&mut client, scenario, &merchant_uid, &id).await;
                 let micros = started.elapsed().as_micros() as u64;
                 if !measuring.load(Ordering::Relaxed) {
                     continue;
                 }
-                match answer {
-                    Ok(a) if a.status == 200 => {
+                match outcome {
+                    Ok(()) => {
                         w.ok += 1;
                         let _ = w.latencies.record(micros.max(1));
                     }
-                    Ok(a) => {
-                        w.failed += 1;
-                        w.first_error.get_or_insert_with(|| format!("HTTP {}: {}", a.status, a.parse().body));
-                    }
                     Err(e) => {
                         w.failed += 1;
-                        w.first_error.get_or_insert_with(|| e.to_string());
+                        w.first_error.get_or_insert(e);
                     }
                 }
             }
@@ -94,11 +144,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::json!({
+                "scenario": args.scenario.as_str(),
                 "connections": args.connections,
                 "seconds": elapsed,
-                "orders": ok,
+                "iterations": ok,
                 "errors": failed,
-                "orders_per_second": throughput.round(),
+                "per_second": throughput.round(),
                 "p50_ms": ms(0.50),
                 "p90_ms": ms(0.90),
                 "p99_ms": ms(0.99),
@@ -108,11 +159,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             })
         );
     } else {
+        println!("scenario         {}", args.scenario.as_str());
         println!("connections      {}", args.connections);
         println!("measured         {elapsed:.1} s (after {:.1} s warm-up)", args.warmup);
-        println!("orders created   {ok}");
+        println!("iterations       {ok}");
         println!("errors           {failed}");
-        println!("throughput       {throughput:.0} orders/s");
+        println!("throughput       {throughput:.0} iterations/s");
         println!(
             "latency          p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   p99.9 {:.2} ms   max {:.2} ms",
             ms(0.50),

@@ -281,9 +281,36 @@ pub struct BenchArgs {
     /// Seconds of load before measuring.
     #[arg(long, default_value_t = 2.0)]
     pub warmup: f64,
+    /// What each iteration does.
+    #[arg(long, value_enum, default_value = "deposit")]
+    pub scenario: Scenario,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A benchmark scenario (see `octopus bench --help`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// order/new deposits.
+    Deposit,
+    /// order/new payouts, each holding amount plus fee (the merchant is funded first).
+    Payout,
+    /// A deposit, then "pay" on the cashier page: a ledger credit.
+    Complete,
+    /// A deposit, then "fail": the same status change without a ledger posting.
+    Fail,
+}
+
+impl Scenario {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scenario::Deposit => "deposit",
+            Scenario::Payout => "payout",
+            Scenario::Complete => "complete",
+            Scenario::Fail => "fail",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -97,18 +97,22 @@ async fn bench_harness_reports_throughput_and_latency() {
     let db = TestDb::new(&Backend::Sqlite).await;
     let server = ServerProcess::start(&db, &[]);
     let creds = merchant_create(&db);
-    let out = command()
-        .args(["bench", "--url", &server.url, "--connections", "4", "--duration", "1", "--warmup", "0.2", "--json"])
-        .args(["--key", creds["api_key"].as_str().unwrap()])
-        .args(["--secret", creds["api_secret"].as_str().unwrap()])
-        .args(["--merchant-uid", creds["merchant_uid"].as_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["errors"], 0, "{report}");
-    assert!(report["orders"].as_u64().unwrap() > 0, "{report}");
-    assert!(report["p99_ms"].as_f64().unwrap() >= report["p50_ms"].as_f64().unwrap());
+    for scenario in ["deposit", "payout", "complete", "fail"] {
+        let out = command()
+            .args(["bench", "--url", &server.url, "--connections", "4", "--duration", "0.5", "--warmup", "0.1", "--json"])
+            .args(["--scenario", scenario])
+            .args(["--key", creds["api_key"].as_str().unwrap()])
+            .args(["--secret", creds["api_secret"].as_str().unwrap()])
+            .args(["--merchant-uid", creds["merchant_uid"].as_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{scenario}: {}", String::from_utf8_lossy(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["scenario"], scenario);
+        assert_eq!(report["errors"], 0, "{report}");
+        assert!(report["iterations"].as_u64().unwrap() > 0, "{report}");
+        assert!(report["p99_ms"].as_f64().unwrap() >= report["p50_ms"].as_f64().unwrap());
+    }
 }
 
 /// A server started with another master key than its database was set up with refuses to
