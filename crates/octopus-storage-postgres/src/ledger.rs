@@ -286,6 +286,7 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
         .start()
         .await
         .map_err(db)?;
+    tx.batch_execute("SET LOCAL enable_seqscan = on").await.map_err(db)?;
     let mut v = Verification::new();
     let entries: i64 = tx.query_one("SELECT COUNT(*) FROM journal_entries", &[]).await.map_err(db)?.get(0);
     for _ in 0..entries {

@@ -4,6 +4,7 @@
 //! nodes never take the same work.
 
 mod group_insert;
+mod group_write;
 mod ledger;
 mod orders;
 mod schema;
@@ -28,14 +29,21 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 pub struct PostgresStorage {
     pool: Pool,
     group_insert: group_insert::GroupInsert,
+    group_write: group_write::GroupWrite,
 }
 
 impl PostgresStorage {
     /// Connects to `url` (`postgres://user@host:port/db`), checks the connection and applies
     /// pending migrations.
     pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStorage> {
-        let config = tokio_postgres::Config::from_str(url)
+        let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StorageError::Setup(format!("invalid database URL: {e}")))?;
+        // Octopus finds every row it reads or changes by a key. A statement's cached plan made
+        // while a table was small (where a sequential scan is cheapest) would otherwise stay
+        // in use as the table grows; this keeps plans on the indexes. (Verification, which
+        // reads whole tables, turns it back on for its transaction.)
+        let options = format!("{} -c enable_seqscan=off", config.get_options().unwrap_or_default());
+        config.options(options.trim());
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -45,7 +53,11 @@ impl PostgresStorage {
             .max_size(pool_size.max(1))
             .build()
             .map_err(|e| StorageError::Setup(format!("cannot build the connection pool: {e}")))?;
-        let storage = PostgresStorage { group_insert: group_insert::GroupInsert::start(pool.clone()), pool };
+        let storage = PostgresStorage {
+            group_insert: group_insert::GroupInsert::start(pool.clone()),
+            group_write: group_write::GroupWrite::start(pool.clone()),
+            pool,
+        };
         {
             let mut client = storage
                 .pool
@@ -185,9 +197,8 @@ impl Storage for PostgresStorage {
 
     async fn create_order(&self, order: Order, final_amounts: Vec<Decimal>) -> Result<CreateOutcome> {
         if order.transaction_type == TransactionType::Expense {
-            // A payout holds its money in the same transaction.
-            let mut client = self.client().await?;
-            return orders::create_payout(&mut client, order).await;
+            // A payout holds its money in the same transaction, decided in a group.
+            return self.group_write.create_payout(order).await;
         }
         if final_amounts.is_empty() {
             return self.group_insert.create(order).await;
@@ -212,8 +223,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
-        let mut client = self.client().await?;
-        orders::change_status(&mut client, payment_uid, &change).await
+        self.group_write.change_status(payment_uid, change).await
     }
 
     async fn order_events(&self, payment_uid: &str) -> Result<Vec<OrderEvent>> {

@@ -4,7 +4,7 @@
 use deadpool_postgres::GenericClient;
 use octopus_domain::ledger;
 use octopus_domain::{
-    AccountingStatus, Currency, Order, OrderEvent, StatusChange, Timestamp, TransactionType,
+    AccountingStatus, Currency, Order, OrderEvent, Timestamp, TransactionType,
 };
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
@@ -13,7 +13,7 @@ use tokio_postgres::Row;
 use crate::db;
 use crate::ledger::PostError;
 
-const COLUMNS: &str = "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
+pub(crate) const COLUMNS: &str = "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
     merchant_order_id, transaction_type, accounting_type, amount, floating_amount, final_amount,
     currency, country, country_code, payment, channel, from_account, from_name, from_bank_name,
     to_account, to_name, to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
@@ -26,7 +26,7 @@ fn parse<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T> 
     text.parse().map_err(|_| StorageError::Corrupt(column))
 }
 
-fn order_from_row(r: &Row) -> Result<Order> {
+pub(crate) fn order_from_row(r: &Row) -> Result<Order> {
     let s = |i: usize| -> Result<String> { r.try_get(i).map_err(db) };
     let currency: Currency = parse(s(12)?, "orders.currency")?;
     let float_precision: i16 = r.try_get(30).map_err(db)?;
@@ -152,34 +152,12 @@ pub(crate) async fn create<C: GenericClient>(
     Err(StorageError::NoFreeAmount)
 }
 
-/// Creates a payout and its hold in one transaction; without enough available balance nothing
-/// is stored.
-pub(crate) async fn create_payout(client: &mut deadpool_postgres::Object, mut order: Order) -> Result<CreateOutcome> {
-    order.accounting_status = AccountingStatus::Delivered;
-    let tx = client.transaction().await.map_err(db)?;
-    let Some((_, id)) = insert_many(&tx, &[&order]).await?.pop() else {
-        tx.rollback().await.map_err(db)?;
-        return match by_merchant_order_id(&*client, order.merchant_id, &order.merchant_order_id).await? {
-            Some(existing) => Ok(CreateOutcome::Existing(existing)),
-            None => Err(StorageError::Database("order insert conflicted unexpectedly".into())),
-        };
-    };
-    order.id = id;
-    let entry = ledger::on_create(&order)
-        .map_err(|e| StorageError::Database(e.to_string()))?
-        .expect("a payout holds");
-    match crate::ledger::post(&tx, &entry).await {
-        Ok(_) => {}
-        Err(PostError::Refused(_)) => return Err(StorageError::InsufficientBalance),
-        Err(PostError::Storage(e)) => return Err(e),
-    }
-    tx.commit().await.map_err(db)?;
-    Ok(CreateOutcome::Created(order))
-}
-
 /// Inserts many orders in one statement; returns `(payment_uid, id)` of those inserted (the
 /// others conflicted with an existing order or with each other).
 pub(crate) async fn insert_many<C: GenericClient>(client: &C, orders: &[&Order]) -> Result<Vec<(String, i64)>> {
+    if orders.is_empty() {
+        return Ok(Vec::new());
+    }
     let stmt = client
         .prepare_cached(
             "INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name,
@@ -276,36 +254,72 @@ pub(crate) async fn insert_many<C: GenericClient>(client: &C, orders: &[&Order])
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-pub(crate) async fn change_status(
-    client: &mut deadpool_postgres::Object,
-    payment_uid: &str,
-    change: &StatusChange,
-) -> Result<Order> {
-    let tx = client.transaction().await.map_err(db)?;
-    let mut order = by_payment_uid(&tx, payment_uid, true)
-        .await?
-        .ok_or(StorageError::NotFound)?;
-    let event = order.apply(change)?;
-    let entry = ledger::on_change(&order, change.to, change.at)
-        .map_err(|e| StorageError::Database(e.to_string()))?;
-    if let Some(entry) = entry {
-        match crate::ledger::post(&tx, &entry).await {
-            Ok(_) => order.accounting_status = AccountingStatus::Accounted,
-            Err(PostError::Refused(_)) if ledger::refusable(change.to) => {
-                return Err(StorageError::InsufficientBalance)
-            }
-            // What happened upstream stands; the accounting is retried (retry_accounting).
-            Err(PostError::Refused(reason)) => {
-                order.accounting_status = AccountingStatus::Failed;
-                order.accounting_fail_reason = reason;
-            }
-            Err(PostError::Storage(e)) => return Err(e),
-        }
+/// Writes the changed state of many orders in one statement.
+pub(crate) async fn update_many<C: GenericClient>(client: &C, orders: &[&Order]) -> Result<()> {
+    if orders.is_empty() {
+        return Ok(());
     }
-    update_after_change(&tx, &order).await?;
-    insert_event(&tx, order.id, &event).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(order)
+    let stmt = client
+        .prepare_cached(
+            "UPDATE orders o SET payment_status = v.ps, payment_fail_reason = v.pfr,
+                final_amount = v.fa, amount_locked = v.al, expires_at = v.ea, next_check_at = v.nc,
+                updated_at = v.ua, fee = v.fee, accounting_status = v.acs,
+                accounting_fail_reason = v.afr
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::numeric[], $5::boolean[],
+                $6::bigint[], $7::bigint[], $8::bigint[], $9::numeric[], $10::text[], $11::text[])
+                AS v(id, ps, pfr, fa, al, ea, nc, ua, fee, acs, afr)
+             WHERE o.id = v.id",
+        )
+        .await
+        .map_err(db)?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &orders.iter().map(|o| o.id).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.payment_status.as_str()).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.payment_fail_reason.as_str()).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.final_amount).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.amount_locked).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.expires_at).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.next_check_at).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.updated_at).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.fee).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.accounting_status.as_str()).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.accounting_fail_reason.as_str()).collect::<Vec<_>>(),
+            ],
+        )
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Records many status changes in one statement.
+pub(crate) async fn insert_events<C: GenericClient>(client: &C, events: &[(i64, &OrderEvent)]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO order_events (order_id, from_status, to_status, reason, created_at)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
+        )
+        .await
+        .map_err(db)?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &events.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+                &events.iter().map(|(_, e)| e.from_status.as_str()).collect::<Vec<_>>(),
+                &events.iter().map(|(_, e)| e.to_status.as_str()).collect::<Vec<_>>(),
+                &events.iter().map(|(_, e)| e.reason.as_str()).collect::<Vec<_>>(),
+                &events.iter().map(|(_, e)| e.created_at).collect::<Vec<_>>(),
+            ],
+        )
+        .await
+        .map_err(db)?;
+    Ok(())
 }
 
 async fn update_after_change<C: GenericClient>(client: &C, order: &Order) -> Result<()> {
@@ -382,24 +396,6 @@ pub(crate) async fn retry_accounting(
     update_after_change(&tx, &order).await?;
     tx.commit().await.map_err(db)?;
     Ok(order)
-}
-
-async fn insert_event<C: GenericClient>(client: &C, order_id: i64, e: &OrderEvent) -> Result<()> {
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO order_events (order_id, from_status, to_status, reason, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .await
-        .map_err(db)?;
-    client
-        .execute(
-            &stmt,
-            &[&order_id, &e.from_status.as_str(), &e.to_status.as_str(), &e.reason, &e.created_at],
-        )
-        .await
-        .map_err(db)?;
-    Ok(())
 }
 
 pub(crate) async fn events<C: GenericClient>(client: &C, payment_uid: &str) -> Result<Vec<OrderEvent>> {

@@ -1,0 +1,599 @@
+//! Group commit of the PostgreSQL writes that move money: payout creation (with its hold) and
+//! status changes (with their postings).
+//!
+//! Every one of these locks the merchant's account rows, and a row lock is held until the
+//! commit: one transaction per request would let a busy merchant's requests through one
+//! commit at a time. Instead, the requests waiting are taken as a group and decided together
+//! in one transaction, in three round trips whatever the group's size (the statements of each
+//! step are pipelined):
+//!
+//! 1. the orders to change are locked (`FOR UPDATE`, by id), the payouts' merchant order ids
+//!    looked up, and the entry keys posted already read;
+//! 2. the accounts the group touches are created if missing and the merchant ones locked (by
+//!    key);
+//! 3. each request is decided in arrival order against that state, in memory, by the domain
+//!    (state machine, ledger rules): refused requests change nothing, accepted ones update the
+//!    state the next request sees;
+//! 4. everything accepted is written with one bulk statement per table, and committed.
+//!
+//! Lock order is the same in every group (orders by id, then accounts by key), so groups of
+//! several nodes do not deadlock; should PostgreSQL still report a deadlock or a concurrent
+//! insert race, the group is retried. A group that fails otherwise is retried one request at
+//! a time, so one bad request cannot fail the others.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use deadpool_postgres::{GenericClient, Pool};
+use octopus_domain::ledger::{self, Account, JournalEntry};
+use octopus_domain::{AccountingStatus, Order, OrderEvent, StatusChange};
+use octopus_storage::{CreateOutcome, Result, StorageError};
+use rust_decimal::Decimal;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_postgres::error::SqlState;
+
+use crate::orders::{self, order_from_row, COLUMNS};
+use crate::db;
+
+const MAX_GROUP: usize = 256;
+const MAX_GROUPS_IN_FLIGHT: usize = 1;
+const ATTEMPTS: usize = 5;
+
+/// A write that moves money.
+#[derive(Debug, Clone)]
+enum Op {
+    CreatePayout(Order),
+    ChangeStatus { payment_uid: String, change: StatusChange },
+}
+
+/// What a write did.
+#[derive(Debug)]
+enum Done {
+    Created(CreateOutcome),
+    Changed(Order),
+}
+
+struct Waiting {
+    op: Op,
+    answer: oneshot::Sender<Result<Done>>,
+}
+
+#[derive(Clone)]
+pub(crate) struct GroupWrite {
+    queue: mpsc::UnboundedSender<Waiting>,
+}
+
+impl GroupWrite {
+    pub(crate) fn start(pool: Pool) -> GroupWrite {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(dispatch(pool, receiver));
+        GroupWrite { queue }
+    }
+
+    /// Creates a payout with its hold (or finds the merchant's existing order).
+    pub(crate) async fn create_payout(&self, order: Order) -> Result<CreateOutcome> {
+        match self.run(Op::CreatePayout(order)).await? {
+            Done::Created(outcome) => Ok(outcome),
+            Done::Changed(_) => Err(StorageError::Database("a payout creation answered a change".into())),
+        }
+    }
+
+    /// Applies a status change with its posting.
+    pub(crate) async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
+        let op = Op::ChangeStatus { payment_uid: payment_uid.to_string(), change };
+        match self.run(op).await? {
+            Done::Changed(order) => Ok(order),
+            Done::Created(_) => Err(StorageError::Database("a status change answered a creation".into())),
+        }
+    }
+
+    async fn run(&self, op: Op) -> Result<Done> {
+        let (answer, receive) = oneshot::channel();
+        self.queue
+            .send(Waiting { op, answer })
+            .map_err(|_| StorageError::Database("the group writer has stopped".into()))?;
+        receive
+            .await
+            .map_err(|_| StorageError::Database("the group writer dropped a write".into()))?
+    }
+}
+
+async fn dispatch(pool: Pool, mut receiver: mpsc::UnboundedReceiver<Waiting>) {
+    let slots = Arc::new(Semaphore::new(MAX_GROUPS_IN_FLIGHT));
+    while let Some(first) = receiver.recv().await {
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match receiver.try_recv() {
+                Ok(w) => group.push(w),
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            run_group(&pool, group).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Why a group attempt did not commit.
+enum Failure {
+    /// A deadlock, a serialization failure, or an insert that raced another node: try again.
+    Retry(String),
+    Fatal(StorageError),
+}
+
+impl From<StorageError> for Failure {
+    fn from(e: StorageError) -> Self {
+        Failure::Fatal(e)
+    }
+}
+
+fn pg(e: tokio_postgres::Error) -> Failure {
+    match e.code() {
+        Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE => {
+            Failure::Retry(e.to_string())
+        }
+        _ => Failure::Fatal(db(e)),
+    }
+}
+
+async fn run_group(pool: &Pool, group: Vec<Waiting>) {
+    let ops: Vec<Op> = group.iter().map(|w| w.op.clone()).collect();
+    match attempt_with_retries(pool, &ops).await {
+        Ok(results) => {
+            for (w, result) in group.into_iter().zip(results) {
+                let _ = w.answer.send(result);
+            }
+        }
+        Err(e) if group.len() > 1 => {
+            tracing::warn!(error = %e, writes = group.len(), "a group write failed; writing one by one");
+            for w in group {
+                let result = attempt_with_retries(pool, std::slice::from_ref(&w.op))
+                    .await
+                    .and_then(|mut r| r.pop().expect("one result per write"));
+                let _ = w.answer.send(result);
+            }
+        }
+        Err(e) => {
+            for w in group {
+                let _ = w.answer.send(Err(StorageError::Database(e.to_string())));
+            }
+        }
+    }
+}
+
+async fn attempt_with_retries(pool: &Pool, ops: &[Op]) -> Result<Vec<Result<Done>>> {
+    let mut last = String::new();
+    for _ in 0..ATTEMPTS {
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| StorageError::Database(format!("no database connection: {e}")))?;
+        let tx = client.transaction().await.map_err(db)?;
+        match decide_and_write(&tx, ops).await {
+            Ok(results) => {
+                tx.commit().await.map_err(db)?;
+                return Ok(results);
+            }
+            Err(Failure::Retry(reason)) => {
+                last = reason;
+                let _ = tx.rollback().await;
+            }
+            Err(Failure::Fatal(e)) => return Err(e),
+        }
+    }
+    Err(StorageError::Database(format!("a group write kept conflicting: {last}")))
+}
+
+/// Statement parameters, bound before the statements are pipelined.
+type Params<'a, const N: usize> = [&'a (dyn tokio_postgres::types::ToSql + Sync); N];
+
+/// Step 1: the orders to change (locked), the merchant's existing orders for the payouts, and
+/// the entry keys posted already.
+async fn load<C: GenericClient>(
+    tx: &C,
+    ops: &[Op],
+) -> Result<(HashMap<String, Order>, HashMap<(i64, String), Order>, HashSet<String>), Failure> {
+    let uids: Vec<&str> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::ChangeStatus { payment_uid, .. } => Some(payment_uid.as_str()),
+            Op::CreatePayout(_) => None,
+        })
+        .collect();
+    let (merchants, merchant_order_ids): (Vec<i64>, Vec<&str>) = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CreatePayout(o) => Some((o.merchant_id, o.merchant_order_id.as_str())),
+            Op::ChangeStatus { .. } => None,
+        })
+        .unzip();
+    let entry_keys: Vec<String> = ops
+        .iter()
+        .flat_map(|op| match op {
+            Op::CreatePayout(o) => vec![format!("{}:payout_hold", o.payment_uid)],
+            Op::ChangeStatus { payment_uid, .. } => ["deposit_credit", "payout_settle", "payout_release", "refund"]
+                .iter()
+                .map(|k| format!("{payment_uid}:{k}"))
+                .collect(),
+        })
+        .collect();
+    let lock_orders = tx
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM orders WHERE payment_uid = ANY($1) ORDER BY id FOR UPDATE"))
+        .await
+        .map_err(pg)?;
+    let find_payouts = tx
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM orders
+             WHERE (merchant_id, merchant_order_id) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))"
+        ))
+        .await
+        .map_err(pg)?;
+    let find_posted = tx
+        .prepare_cached("SELECT entry_key FROM journal_entries WHERE entry_key = ANY($1)")
+        .await
+        .map_err(pg)?;
+    let (p1, p2, p3): (Params<'_, 1>, Params<'_, 2>, Params<'_, 1>) =
+        ([&uids], [&merchants, &merchant_order_ids], [&entry_keys]);
+    // Pipelined; a lookup with nothing to look up is not sent.
+    let (locked, payouts, posted) = tokio::try_join!(
+        async { if uids.is_empty() { Ok(Vec::new()) } else { tx.query(&lock_orders, &p1).await } },
+        async { if merchants.is_empty() { Ok(Vec::new()) } else { tx.query(&find_payouts, &p2).await } },
+        tx.query(&find_posted, &p3),
+    )
+    .map_err(pg)?;
+    let mut current = HashMap::new();
+    for row in &locked {
+        let order = order_from_row(row)?;
+        current.insert(order.payment_uid.clone(), order);
+    }
+    let mut existing = HashMap::new();
+    for row in &payouts {
+        let order = order_from_row(row)?;
+        existing.insert((order.merchant_id, order.merchant_order_id.clone()), order);
+    }
+    Ok((current, existing, posted.iter().map(|r| r.get(0)).collect()))
+}
+
+/// Step 2: every account the group may post to, created if missing; the merchant ones locked
+/// in key order. Returns their ids and the merchant balances.
+async fn lock_accounts<C: GenericClient>(
+    tx: &C,
+    accounts: &[Account],
+    at: i64,
+) -> Result<(HashMap<String, i64>, HashMap<String, Decimal>), Failure> {
+    if accounts.is_empty() {
+        return Ok((HashMap::new(), HashMap::new()));
+    }
+    let keys: Vec<String> = accounts.iter().map(Account::key).collect();
+    let kinds: Vec<&str> = accounts.iter().map(|a| a.kind.as_str()).collect();
+    let merchants: Vec<Option<i64>> = accounts.iter().map(|a| a.merchant_id).collect();
+    let channels: Vec<Option<String>> = accounts.iter().map(|a| a.channel.clone()).collect();
+    let currencies: Vec<&str> = accounts.iter().map(|a| a.currency.code()).collect();
+    let zero: Vec<Option<Decimal>> = accounts.iter().map(|a| a.kind.is_merchant().then_some(Decimal::ZERO)).collect();
+    let merchant_keys: Vec<&String> =
+        accounts.iter().zip(&keys).filter(|(a, _)| a.kind.is_merchant()).map(|(_, k)| k).collect();
+    let house_keys: Vec<&String> =
+        accounts.iter().zip(&keys).filter(|(a, _)| !a.kind.is_merchant()).map(|(_, k)| k).collect();
+    let ensure = tx
+        .prepare_cached(
+            "INSERT INTO ledger_accounts (account_key, kind, merchant_id, channel, currency, balance, updated_at)
+             SELECT k, kind, m, ch, c, b, $7
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::numeric[])
+                  AS v(k, kind, m, ch, c, b)
+             WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.account_key = v.k)
+             ORDER BY k
+             ON CONFLICT (account_key) DO NOTHING",
+        )
+        .await
+        .map_err(pg)?;
+    let lock = tx
+        .prepare_cached(
+            "SELECT id, account_key, balance FROM ledger_accounts
+             WHERE account_key = ANY($1) ORDER BY account_key FOR UPDATE",
+        )
+        .await
+        .map_err(pg)?;
+    let house = tx
+        .prepare_cached("SELECT id, account_key FROM ledger_accounts WHERE account_key = ANY($1)")
+        .await
+        .map_err(pg)?;
+    // Pipelined: the server runs them in this order, so the selects see the accounts created.
+    let (p1, p2, p3): (Params<'_, 7>, Params<'_, 1>, Params<'_, 1>) = (
+        [&keys, &kinds, &merchants, &channels, &currencies, &zero, &at],
+        [&merchant_keys],
+        [&house_keys],
+    );
+    let (_, locked, house) = tokio::try_join!(
+        tx.execute(&ensure, &p1),
+        tx.query(&lock, &p2),
+        tx.query(&house, &p3),
+    )
+    .map_err(pg)?;
+    let mut ids = HashMap::new();
+    let mut balances = HashMap::new();
+    for row in &locked {
+        let key: String = row.get(1);
+        ids.insert(key.clone(), row.get(0));
+        balances.insert(key, row.get::<_, Option<Decimal>>(2).unwrap_or_default());
+    }
+    for row in &house {
+        ids.insert(row.get(1), row.get(0));
+    }
+    Ok((ids, balances))
+}
+
+/// The accounts an order's entries can touch.
+fn accounts_of(order: &Order, into: &mut Vec<Account>) {
+    let (m, c) = (order.merchant_id, order.currency);
+    into.extend([
+        Account::available(m, c),
+        Account::held(m, c),
+        Account::fee_income(c),
+        Account::clearing(&order.channel, c),
+    ]);
+}
+
+async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Result<Done>>, Failure> {
+    let (mut current, mut by_merchant_order, mut posted) = load(tx, ops).await?;
+
+    // Only the accounts of writes that may post are locked: a status change that moves no
+    // money (a failed deposit, an expiry) waits for no merchant's balance.
+    let mut touched: Vec<Account> = Vec::new();
+    for op in ops {
+        match op {
+            Op::CreatePayout(o) => accounts_of(o, &mut touched),
+            Op::ChangeStatus { payment_uid, change } => {
+                if let Some(o) = current.get(payment_uid) {
+                    let mut after = o.clone();
+                    let posts = after.apply(change).is_ok()
+                        && matches!(ledger::on_change(&after, change.to, change.at), Ok(Some(_)));
+                    if posts {
+                        accounts_of(o, &mut touched)
+                    }
+                }
+            }
+        }
+    }
+    touched.sort();
+    touched.dedup();
+    let at = ops
+        .iter()
+        .map(|op| match op {
+            Op::CreatePayout(o) => o.created_at,
+            Op::ChangeStatus { change, .. } => change.at,
+        })
+        .max()
+        .unwrap_or_default();
+    let (account_ids, mut balances) = lock_accounts(tx, &touched, at).await?;
+
+    // Step 3: decide each write in order, against the state the earlier ones left.
+    let mut results: Vec<Result<Done>> = Vec::with_capacity(ops.len());
+    let mut new_payouts: Vec<Order> = Vec::new();
+    let mut changed: Vec<String> = Vec::new();
+    let mut events: Vec<(i64, OrderEvent)> = Vec::new();
+    let mut entries: Vec<(JournalEntry, Vec<(i64, Option<Decimal>)>)> = Vec::new();
+    for op in ops {
+        match op {
+            Op::CreatePayout(order) => {
+                let key = (order.merchant_id, order.merchant_order_id.clone());
+                if let Some(existing) = by_merchant_order.get(&key) {
+                    results.push(Ok(Done::Created(CreateOutcome::Existing(existing.clone()))));
+                    continue;
+                }
+                let mut order = order.clone();
+                order.accounting_status = AccountingStatus::Delivered;
+                let hold = ledger::on_create(&order)
+                    .map_err(|e| StorageError::Database(e.to_string()))?
+                    .expect("a payout holds");
+                match plan(&hold, &balances, &account_ids) {
+                    Err(_) => results.push(Err(StorageError::InsufficientBalance)),
+                    Ok(postings) => {
+                        commit_plan(&postings, &hold, &mut balances);
+                        posted.insert(hold.key.clone());
+                        entries.push((hold, postings));
+                        by_merchant_order.insert(key, order.clone());
+                        results.push(Ok(Done::Created(CreateOutcome::Created(order.clone()))));
+                        new_payouts.push(order);
+                    }
+                }
+            }
+            Op::ChangeStatus { payment_uid, change } => {
+                let Some(before) = current.get(payment_uid) else {
+                    results.push(Err(StorageError::NotFound));
+                    continue;
+                };
+                let mut order = before.clone();
+                let event = match order.apply(change) {
+                    Ok(event) => event,
+                    Err(illegal) => {
+                        results.push(Err(illegal.into()));
+                        continue;
+                    }
+                };
+                let entry = ledger::on_change(&order, change.to, change.at)
+                    .map_err(|e| StorageError::Database(e.to_string()))?;
+                if let Some(entry) = entry {
+                    if posted.contains(&entry.key) {
+                        order.accounting_status = AccountingStatus::Accounted;
+                    } else {
+                        match plan(&entry, &balances, &account_ids) {
+                            Ok(postings) => {
+                                commit_plan(&postings, &entry, &mut balances);
+                                posted.insert(entry.key.clone());
+                                order.accounting_status = AccountingStatus::Accounted;
+                                entries.push((entry, postings));
+                            }
+                            Err(_) if ledger::refusable(change.to) => {
+                                results.push(Err(StorageError::InsufficientBalance));
+                                continue;
+                            }
+                            // What happened upstream stands; the accounting is retried.
+                            Err(reason) => {
+                                order.accounting_status = AccountingStatus::Failed;
+                                order.accounting_fail_reason = reason;
+                            }
+                        }
+                    }
+                }
+                events.push((order.id, event));
+                if !changed.contains(payment_uid) {
+                    changed.push(payment_uid.clone());
+                }
+                current.insert(payment_uid.clone(), order.clone());
+                results.push(Ok(Done::Changed(order)));
+            }
+        }
+    }
+
+    // Step 4: write everything accepted, one statement per table. The new payouts go first
+    // (their entries find them by payment_uid); the rest is independent and pipelined.
+    let payouts: Vec<&Order> = new_payouts.iter().collect();
+    let inserted = orders::insert_many(tx, &payouts).await?;
+    let changed_orders: Vec<&Order> = changed.iter().map(|uid| &current[uid]).collect();
+    let event_rows: Vec<(i64, &OrderEvent)> = events.iter().map(|(id, e)| (*id, e)).collect();
+    tokio::try_join!(
+        async { orders::update_many(tx, &changed_orders).await.map_err(Failure::Fatal) },
+        async { orders::insert_events(tx, &event_rows).await.map_err(Failure::Fatal) },
+        write_entries(tx, &entries, &balances, at),
+    )?;
+    if inserted.len() != new_payouts.len() {
+        // Another node inserted one of these merchant order ids meanwhile.
+        return Err(Failure::Retry("a payout's merchant_order_id was taken meanwhile".into()));
+    }
+    let ids: HashMap<String, i64> = inserted.into_iter().collect();
+    for result in results.iter_mut() {
+        if let Ok(Done::Created(CreateOutcome::Created(order))) = result {
+            order.id = ids[&order.payment_uid];
+        }
+    }
+    Ok(results)
+}
+
+/// The postings of an entry as (account id, balance after) — a merchant account's balance is
+/// checked against what the group left — or why it cannot post.
+fn plan(
+    entry: &JournalEntry,
+    balances: &HashMap<String, Decimal>,
+    account_ids: &HashMap<String, i64>,
+) -> Result<Vec<(i64, Option<Decimal>)>, String> {
+    let mut out = Vec::with_capacity(entry.postings.len());
+    for p in &entry.postings {
+        let key = p.account.key();
+        let id = *account_ids.get(&key).ok_or_else(|| format!("account {key} is missing"))?;
+        if p.account.kind.is_merchant() {
+            let after = balances.get(&key).copied().unwrap_or_default() + p.amount;
+            if after.is_sign_negative() && !after.is_zero() {
+                return Err(format!(
+                    "the {} balance of {} would become {}",
+                    p.account.kind.as_str(),
+                    p.account.currency,
+                    octopus_domain::money::format_places(after, octopus_domain::money::LEDGER_PLACES)
+                ));
+            }
+            out.push((id, Some(after)));
+        } else {
+            out.push((id, None));
+        }
+    }
+    Ok(out)
+}
+
+fn commit_plan(postings: &[(i64, Option<Decimal>)], entry: &JournalEntry, balances: &mut HashMap<String, Decimal>) {
+    for ((_, after), p) in postings.iter().zip(&entry.postings) {
+        if let Some(after) = after {
+            balances.insert(p.account.key(), *after);
+        }
+    }
+}
+
+/// Entries, their postings and the merchant balances they leave, pipelined. An entry finds its
+/// order, and a posting its entry, by key: the rows written just before in the same pipeline.
+async fn write_entries<C: GenericClient>(
+    tx: &C,
+    entries: &[(JournalEntry, Vec<(i64, Option<Decimal>)>)],
+    balances: &HashMap<String, Decimal>,
+    at: i64,
+) -> Result<(), Failure> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let e: Vec<&JournalEntry> = entries.iter().map(|(e, _)| e).collect();
+    let order_uids: Vec<&str> = e.iter().map(|e| e.key.rsplit_once(':').map(|(uid, _)| uid).unwrap_or_default()).collect();
+    let insert_entries = tx
+        .prepare_cached(
+            "INSERT INTO journal_entries (entry_key, kind, order_id, merchant_id, accounting_type,
+                currency, amount, fee, created_at)
+             SELECT v.k, v.kind, o.id, v.m, v.at, v.c, v.amount, v.fee, v.created
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+                  $7::numeric[], $8::numeric[], $9::bigint[])
+                  AS v(k, kind, uid, m, at, c, amount, fee, created)
+             JOIN orders o ON o.payment_uid = v.uid",
+        )
+        .await
+        .map_err(pg)?;
+    let (mut p_key, mut p_account, mut p_amount, mut p_after) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (entry, postings) in entries {
+        for ((account_id, after), posting) in postings.iter().zip(&entry.postings) {
+            p_key.push(entry.key.as_str());
+            p_account.push(*account_id);
+            p_amount.push(posting.amount);
+            p_after.push(*after);
+        }
+    }
+    let insert_postings = tx
+        .prepare_cached(
+            "INSERT INTO postings (entry_id, account_id, amount, balance_after)
+             SELECT e.id, v.a, v.amount, v.after
+             FROM UNNEST($1::text[], $2::bigint[], $3::numeric[], $4::numeric[]) AS v(k, a, amount, after)
+             JOIN journal_entries e ON e.entry_key = v.k",
+        )
+        .await
+        .map_err(pg)?;
+    // The merchant balances the group ended with.
+    let mut final_balances: HashMap<i64, Decimal> = HashMap::new();
+    for (entry, postings) in entries {
+        for ((account_id, after), posting) in postings.iter().zip(&entry.postings) {
+            if after.is_some() {
+                final_balances.insert(*account_id, balances[&posting.account.key()]);
+            }
+        }
+    }
+    let (ids, values): (Vec<i64>, Vec<Decimal>) = final_balances.into_iter().unzip();
+    let update = tx
+        .prepare_cached(
+            "UPDATE ledger_accounts a SET balance = v.balance, updated_at = $3
+             FROM UNNEST($1::bigint[], $2::numeric[]) AS v(id, balance) WHERE a.id = v.id",
+        )
+        .await
+        .map_err(pg)?;
+    let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+    let kinds: Vec<&str> = e.iter().map(|e| e.kind.as_str()).collect();
+    let merchants: Vec<i64> = e.iter().map(|e| e.merchant_id).collect();
+    let accounting_types: Vec<&str> = e.iter().map(|e| e.accounting_type.as_str()).collect();
+    let currencies: Vec<&str> = e.iter().map(|e| e.currency.code()).collect();
+    let amounts: Vec<Decimal> = e.iter().map(|e| e.amount).collect();
+    let fees: Vec<Decimal> = e.iter().map(|e| e.fee).collect();
+    let created: Vec<i64> = e.iter().map(|e| e.created_at).collect();
+    let (p1, p2, p3): (Params<'_, 9>, Params<'_, 4>, Params<'_, 3>) = (
+        [&keys, &kinds, &order_uids, &merchants, &accounting_types, &currencies, &amounts, &fees, &created],
+        [&p_key, &p_account, &p_amount, &p_after],
+        [&ids, &values, &at],
+    );
+    let (entries_written, postings_written, _) = tokio::try_join!(
+        tx.execute(&insert_entries, &p1),
+        tx.execute(&insert_postings, &p2),
+        tx.execute(&update, &p3),
+    )
+    .map_err(pg)?;
+    if entries_written as usize != entries.len() || postings_written as usize != p_key.len() {
+        return Err(Failure::Fatal(StorageError::Database(format!(
+            "wrote {entries_written} of {} entries and {postings_written} of {} postings",
+            entries.len(),
+            p_key.len()
+        ))));
+    }
+    Ok(())
+}
