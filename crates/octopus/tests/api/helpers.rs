@@ -327,6 +327,14 @@ impl TestApp {
         Client::new(&self.base_url, &creds.api_key, &creds.api_secret)
     }
 
+    /// Another gateway node on the same database (its own storage, workers and group
+    /// writer), as a second machine would run it.
+    pub async fn second_node(&self) -> Node {
+        let storage = octopus_server::storage::open(&self.db.config()).await.expect("open storage");
+        let (address, shutdown, server) = start(&self.config, storage, self.master_key.clone()).await;
+        Node { base_url: format!("http://{address}"), shutdown: Some(shutdown), server: Some(server) }
+    }
+
     /// Stops the server gracefully.
     pub async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -367,6 +375,36 @@ impl TestApp {
                 order.payment_status
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A second node of a test gateway; stopped when dropped.
+pub struct Node {
+    pub base_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Node {
+    pub fn client_for(&self, creds: &Creds) -> Client {
+        Client::new(&self.base_url, &creds.api_key, &creds.api_secret)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
         }
     }
 }

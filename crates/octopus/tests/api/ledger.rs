@@ -381,7 +381,62 @@ async fn ledger_entries_are_paged_newest_first(backend: Backend) {
     assert_eq!(ledger.len(), 3, "merchant_name and the two currencies held");
 }
 
+/// Two gateway nodes on one database share one ledger: payouts sent to both at once never
+/// overdraw, and one completion reported to both nodes posts once.
+async fn two_nodes_share_one_ledger(backend: Backend) {
+    let app = spawn_app_with(backend, {
+        let mut c = test_config();
+        c.sandbox_payout_delay = Duration::from_secs(3600);
+        c
+    })
+    .await;
+    let m = &app.merchant;
+    let node = app.second_node().await;
+    let other = node.client_for(m);
+    app.fund(m, "mmk", "3000.00").await; // exactly 30 payouts of 100
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let client = if i % 2 == 0 { app.client.clone() } else { other.clone() };
+        let payout = NewOrder::payout(&m.merchant_uid, &format!("two-{i}"), "100.00", "mmk", "wavepay", "myanmar", "09123456789", "A", "wavepay");
+        tasks.push(tokio::spawn(async move {
+            client.post_signed("/octopus/api/order/new", &payout.to_fields()).await.unwrap().status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 30, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 30, "{statuses:?}");
+    assert_eq!(app.balance(m, "mmk").await, (Decimal::ZERO, d("3000")));
+
+    // The same deposit completed through both nodes at once: one credit.
+    let created = app
+        .client
+        .create_order(&NewOrder::deposit(&m.merchant_uid, "two-dep", "500.00", "mmk", "wavepay", "myanmar"))
+        .await
+        .unwrap();
+    let urls = [format!("{}/simulate", created.payment_url), format!("{}/octopus/pay/{}/simulate", node.base_url, created.payment.payment_uid)];
+    let mut paid = Vec::new();
+    for url in urls.iter().cycle().take(10) {
+        let url = url.clone();
+        paid.push(tokio::spawn(async move {
+            http().post(url).form(&[("outcome", "completed")]).send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut codes = Vec::new();
+    for p in paid {
+        codes.push(p.await.unwrap());
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 303).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 409).count(), 9, "{codes:?}");
+    assert_eq!(app.balance(m, "mmk").await, (d("500"), d("3000")));
+    node.stop().await;
+    app.assert_ledger_sound().await;
+}
+
 crate::on_both_backends!(
+    two_nodes_share_one_ledger,
     deposits_credit_the_amount_received_less_the_fee,
     payouts_hold_then_post_on_success_and_release_on_failure,
     accounting_types_have_their_own_fees_and_show_in_the_ledger,
