@@ -1,6 +1,7 @@
 //! The ledger in SQLite: posting journal entries (inside the writer's transaction), merchant
 //! balances and entries, fee schedules, and the verification that recomputes everything.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use octopus_domain::ledger::{
@@ -9,7 +10,7 @@ use octopus_domain::ledger::{
 use octopus_domain::money::{format_places, LEDGER_PLACES};
 use octopus_domain::{Currency, Timestamp};
 use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use rust_decimal::Decimal;
 
 use crate::db;
@@ -40,18 +41,25 @@ impl From<StorageError> for PostError {
     }
 }
 
-/// An account's id and cached balance; `None` if it does not exist yet (a merchant account
-/// that does not exist has a balance of zero).
-fn find_account(conn: &Connection, key: &str) -> Result<Option<(i64, Option<Decimal>)>> {
-    let found: Option<(i64, Option<String>)> = conn
-        .prepare_cached("SELECT id, balance FROM ledger_accounts WHERE account_key = ?1")
-        .map_err(db)?
-        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
+/// The id and cached balance of the accounts among `keys` that exist, in one statement.
+fn find_accounts(conn: &Connection, keys: &[String]) -> Result<HashMap<String, (i64, Option<Decimal>)>> {
+    let marks = vec!["?"; keys.len()].join(", ");
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT account_key, id, balance FROM ledger_accounts WHERE account_key IN ({marks})"
+        ))
         .map_err(db)?;
-    found
-        .map(|(id, balance)| Ok((id, balance.map(|b| decimal(b, "ledger_accounts.balance")).transpose()?)))
-        .transpose()
+    let mut rows = stmt.query(rusqlite::params_from_iter(keys)).map_err(db)?;
+    let mut found = HashMap::with_capacity(keys.len());
+    while let Some(r) = rows.next().map_err(db)? {
+        let balance = r
+            .get::<_, Option<String>>(2)
+            .map_err(db)?
+            .map(|b| decimal(b, "ledger_accounts.balance"))
+            .transpose()?;
+        found.insert(r.get(0).map_err(db)?, (r.get(1).map_err(db)?, balance));
+    }
+    Ok(found)
 }
 
 fn create_account(conn: &Connection, account: &Account, at: Timestamp) -> Result<i64> {
@@ -91,9 +99,16 @@ pub(crate) fn plan(conn: &Connection, entry: &JournalEntry) -> Result<Option<Pla
     if exists {
         return Ok(None);
     }
+    plan_new(conn, entry).map(Some)
+}
+
+/// Like [`plan`] for an entry that cannot have been posted (the hold of a new payout).
+pub(crate) fn plan_new(conn: &Connection, entry: &JournalEntry) -> Result<Plan, PostError> {
+    let keys: Vec<String> = entry.postings.iter().map(|p| p.account.key()).collect();
+    let accounts = find_accounts(conn, &keys)?;
     let mut postings = Vec::with_capacity(entry.postings.len());
-    for p in &entry.postings {
-        let found = find_account(conn, &p.account.key())?;
+    for (p, key) in entry.postings.iter().zip(&keys) {
+        let found = accounts.get(key).copied();
         let after = if p.account.kind.is_merchant() {
             let before = found.as_ref().and_then(|(_, b)| *b).unwrap_or(Decimal::ZERO);
             let after = before + p.amount;
@@ -111,7 +126,7 @@ pub(crate) fn plan(conn: &Connection, entry: &JournalEntry) -> Result<Option<Pla
         };
         postings.push((p.account.clone(), found.map(|(id, _)| id), p.amount, after));
     }
-    Ok(Some(Plan { postings }))
+    Ok(Plan { postings })
 }
 
 /// Writes a planned entry (after `plan`, in the same job). Fails only on database errors.
@@ -135,24 +150,33 @@ pub(crate) fn apply(conn: &Connection, entry: &JournalEntry, plan: Plan) -> Resu
     ])
     .map_err(db)?;
     let entry_id = conn.last_insert_rowid();
-    for (account, id, amount, after) in plan.postings {
+    let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(plan.postings.len() * 4);
+    for (account, id, amount, after) in &plan.postings {
         let account_id = match id {
-            Some(id) => id,
-            None => create_account(conn, &account, entry.created_at)?,
+            Some(id) => *id,
+            None => create_account(conn, account, entry.created_at)?,
         };
-        conn.prepare_cached(
-            "INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(db)?
-        .execute(params![entry_id, account_id, ledger_text(amount), after.map(ledger_text)])
-        .map_err(db)?;
         if let Some(after) = after {
             conn.prepare_cached("UPDATE ledger_accounts SET balance = ?1, updated_at = ?2 WHERE id = ?3")
                 .map_err(db)?
-                .execute(params![ledger_text(after), entry.created_at, account_id])
+                .execute(params![ledger_text(*after), entry.created_at, account_id])
                 .map_err(db)?;
         }
+        values.extend([
+            entry_id.into(),
+            account_id.into(),
+            ledger_text(*amount).into(),
+            after.map(ledger_text).into(),
+        ]);
     }
+    // All postings of the entry in one statement.
+    let rows = vec!["(?, ?, ?, ?)"; plan.postings.len()].join(", ");
+    conn.prepare_cached(&format!(
+        "INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES {rows}"
+    ))
+    .map_err(db)?
+    .execute(rusqlite::params_from_iter(values))
+    .map_err(db)?;
     Ok(())
 }
 

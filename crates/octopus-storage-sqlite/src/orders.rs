@@ -151,22 +151,35 @@ pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decim
     Err(StorageError::NoFreeAmount)
 }
 
-/// A payout and its hold: every check (an existing order, the balance) before any write.
+/// A payout and its hold: every check (the balance, an existing order) before any write.
 fn create_payout(conn: &Connection, mut order: Order) -> Result<CreateOutcome> {
-    if let Some(existing) = by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id)? {
-        return Ok(CreateOutcome::Existing(existing));
-    }
     order.accounting_status = AccountingStatus::Delivered;
     let hold = ledger::on_create(&order)
         .map_err(|e| StorageError::Database(e.to_string()))?
         .expect("a payout holds");
-    let plan = match crate::ledger::plan(conn, &hold) {
-        Ok(Some(plan)) => plan,
-        Ok(None) => return Err(StorageError::Database(format!("hold {} exists already", hold.key))),
-        Err(PostError::Refused(_)) => return Err(StorageError::InsufficientBalance),
+    let existing = |conn: &Connection, order: &Order| by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id);
+    let plan = match crate::ledger::plan_new(conn, &hold) {
+        Ok(plan) => plan,
+        // A retry of a payout that was accepted gets its order back, whatever the balance.
+        Err(PostError::Refused(_)) => {
+            return match existing(conn, &order)? {
+                Some(found) => Ok(CreateOutcome::Existing(found)),
+                None => Err(StorageError::InsufficientBalance),
+            }
+        }
         Err(PostError::Storage(e)) => return Err(e),
     };
-    order.id = insert(conn, &order).map_err(db)?;
+    // The insert is the idempotency check: a refused insert writes nothing.
+    order.id = match insert(conn, &order) {
+        Ok(id) => id,
+        Err(e) if crate::is_unique_violation(&e) => {
+            return match existing(conn, &order)? {
+                Some(found) => Ok(CreateOutcome::Existing(found)),
+                None => Err(StorageError::Database(format!("order insert conflicted unexpectedly: {e}"))),
+            }
+        }
+        Err(e) => return Err(db(e)),
+    };
     let hold = JournalEntry { order_id: order.id, ..hold };
     crate::ledger::apply(conn, &hold, plan)?;
     Ok(CreateOutcome::Created(order))
