@@ -400,6 +400,22 @@ pub fn entries_for_history(order: &Order, reached: &[(PaymentStatus, Timestamp)]
     Ok(entries)
 }
 
+/// The accounting status of an order once everything its history calls for is posted (or a
+/// posting failed): a payout still holding its money is `delivered`; an order that posts
+/// nothing yet is `none`; anything else is `accounted`.
+pub fn accounting_status_after(order: &Order, entries: usize, failed: bool) -> crate::order::AccountingStatus {
+    use crate::order::AccountingStatus;
+    if failed {
+        AccountingStatus::Failed
+    } else if entries == 0 {
+        AccountingStatus::None
+    } else if order.transaction_type == TransactionType::Expense && !order.payment_status.is_final() {
+        AccountingStatus::Delivered
+    } else {
+        AccountingStatus::Accounted
+    }
+}
+
 /// Whether a status change must be refused (rather than accounted as failed) when its entry
 /// cannot be posted: only a refund is an operator's request that may be declined; the others
 /// report what already happened upstream.
@@ -407,14 +423,41 @@ pub fn refusable(to: PaymentStatus) -> bool {
     to == PaymentStatus::Refund
 }
 
-/// What the ledger's history says, checked against its cached balances.
+/// The entries an order in this status must have posted (the order's history is fixed by its
+/// status: a refunded deposit completed first, a settled payout held first).
+pub fn entries_called_for(transaction_type: TransactionType, status: PaymentStatus) -> &'static [EntryKind] {
+    use PaymentStatus as S;
+    match (transaction_type, status) {
+        (TransactionType::Income, S::Completed) => &[EntryKind::DepositCredit],
+        (TransactionType::Income, S::Refund) => &[EntryKind::DepositCredit, EntryKind::Refund],
+        (TransactionType::Income, _) => &[],
+        (TransactionType::Expense, S::None) => &[],
+        (TransactionType::Expense, S::Completed) => &[EntryKind::PayoutHold, EntryKind::PayoutSettle],
+        (TransactionType::Expense, S::Failed | S::Reject) => &[EntryKind::PayoutHold, EntryKind::PayoutRelease],
+        (TransactionType::Expense, _) => &[EntryKind::PayoutHold],
+    }
+}
+
+/// One journal entry as verification reads it.
+#[derive(Debug, Clone)]
+struct SeenEntry {
+    key: String,
+    currency: Currency,
+    merchant_id: Option<i64>,
+    sum: Decimal,
+    accounts: Vec<i64>,
+}
+
+/// What the ledger's history says, checked against its cached balances and against the
+/// orders: fed with every entry, posting and order (in any order), then finished with the
+/// accounts.
 #[derive(Debug, Default, Clone)]
 pub struct Verification {
-    pub entries: u64,
     pub postings: u64,
-    per_entry: HashMap<i64, (Currency, Decimal)>,
+    entries: HashMap<i64, SeenEntry>,
     per_account: BTreeMap<i64, Decimal>,
-    /// Violations found while reading (entries mixing currencies).
+    /// Entry keys every order's status calls for, with what to say if one is missing.
+    expected: HashMap<String, String>,
     early: Vec<String>,
 }
 
@@ -433,6 +476,7 @@ pub struct LedgerReport {
     pub entries: u64,
     pub postings: u64,
     pub accounts: u64,
+    pub orders: u64,
     /// Balance of every account recomputed from the postings.
     pub balances: Vec<(Account, Decimal)>,
     pub violations: Vec<String>,
@@ -449,34 +493,96 @@ impl Verification {
         Self::default()
     }
 
-    pub fn entry(&mut self) {
-        self.entries += 1;
+    /// One journal entry.
+    pub fn entry(&mut self, id: i64, key: &str, currency: Currency, merchant_id: Option<i64>) {
+        let seen = self.entries.entry(id).or_insert_with(|| SeenEntry {
+            key: String::new(),
+            currency,
+            merchant_id,
+            sum: Decimal::ZERO,
+            accounts: Vec::new(),
+        });
+        seen.key = key.to_string();
+        seen.currency = currency;
+        seen.merchant_id = merchant_id;
     }
 
-    /// One posting of entry `entry_id` to account `account_id` in `currency`.
+    /// One posting of entry `entry_id` to account `account_id`, whose currency is `currency`.
     pub fn posting(&mut self, entry_id: i64, account_id: i64, currency: Currency, amount: Decimal) {
         self.postings += 1;
-        let slot = self.per_entry.entry(entry_id).or_insert((currency, Decimal::ZERO));
-        if slot.0 != currency {
-            self.early.push(format!("entry {entry_id} mixes {} and {currency}", slot.0));
+        let seen = self.entries.entry(entry_id).or_insert_with(|| SeenEntry {
+            key: String::new(),
+            currency,
+            merchant_id: None,
+            sum: Decimal::ZERO,
+            accounts: Vec::new(),
+        });
+        if seen.currency != currency {
+            self.early.push(format!("entry {entry_id} posts {currency} to an entry of {}", seen.currency));
         }
-        slot.1 += amount;
+        seen.sum += amount;
+        seen.accounts.push(account_id);
         *self.per_account.entry(account_id).or_default() += amount;
     }
 
-    /// Compares the recomputed balances with the accounts as stored.
+    /// One order: the entries its status calls for must exist.
+    pub fn order(
+        &mut self,
+        payment_uid: &str,
+        transaction_type: TransactionType,
+        status: PaymentStatus,
+        accounting_failure: Option<&str>,
+    ) {
+        for kind in entries_called_for(transaction_type, status) {
+            let why = match accounting_failure {
+                Some(reason) => format!(
+                    "order {payment_uid} ({transaction_type} {status}) has no {} entry: its accounting failed ({reason})",
+                    kind.as_str()
+                ),
+                None => format!("order {payment_uid} ({transaction_type} {status}) has no {} entry", kind.as_str()),
+            };
+            self.expected.insert(format!("{payment_uid}:{}", kind.as_str()), why);
+        }
+    }
+
+    /// Compares everything read with the accounts as stored.
     pub fn finish(self, accounts: Vec<StoredAccount>) -> LedgerReport {
         let mut violations = self.early;
-        let mut unbalanced: Vec<_> = self.per_entry.iter().filter(|(_, (_, s))| !s.is_zero()).collect();
-        unbalanced.sort_by_key(|(id, _)| **id);
-        for (id, (currency, sum)) in unbalanced {
-            violations.push(format!("entry {id} does not balance: its postings sum to {sum} {currency}"));
+        let by_id: HashMap<i64, &StoredAccount> = accounts.iter().map(|a| (a.id, a)).collect();
+        let mut entries: Vec<(&i64, &SeenEntry)> = self.entries.iter().collect();
+        entries.sort_by_key(|(id, _)| **id);
+        let mut expected = self.expected;
+        for (id, e) in &entries {
+            if e.key.is_empty() {
+                violations.push(format!("postings to entry {id}, which does not exist"));
+                continue;
+            }
+            if e.accounts.is_empty() {
+                violations.push(format!("entry {id} ({}) has no postings", e.key));
+            }
+            if !e.sum.is_zero() {
+                violations.push(format!("entry {id} does not balance: its postings sum to {} {}", e.sum, e.currency));
+            }
+            for account_id in &e.accounts {
+                match by_id.get(account_id) {
+                    None => violations.push(format!("entry {id} posts to account {account_id}, which does not exist")),
+                    Some(a) if a.account.currency != e.currency => violations.push(format!(
+                        "entry {id} of {} posts to {}",
+                        e.currency, a.account
+                    )),
+                    Some(a) if a.account.kind.is_merchant() && a.account.merchant_id != e.merchant_id => violations
+                        .push(format!("entry {id} of merchant {:?} posts to {}", e.merchant_id, a.account)),
+                    Some(_) => {}
+                }
+            }
+            if expected.remove(&e.key).is_none() {
+                violations.push(format!("entry {id} ({}) is not called for by its order", e.key));
+            }
         }
+        let mut missing: Vec<String> = expected.into_values().collect();
+        missing.sort();
+        violations.extend(missing);
         let mut balances = Vec::with_capacity(accounts.len());
-        let known: std::collections::HashSet<i64> = accounts.iter().map(|a| a.id).collect();
-        for id in self.per_account.keys().filter(|id| !known.contains(id)) {
-            violations.push(format!("postings to account {id}, which does not exist"));
-        }
         for stored in &accounts {
             let computed = self.per_account.get(&stored.id).copied().unwrap_or_default();
             if stored.account.kind.is_merchant() {
@@ -495,9 +601,10 @@ impl Verification {
             balances.push((stored.account.clone(), computed));
         }
         LedgerReport {
-            entries: self.entries,
+            entries: self.entries.values().filter(|e| !e.key.is_empty()).count() as u64,
             postings: self.postings,
             accounts: accounts.len() as u64,
+            orders: 0,
             balances,
             violations,
         }
@@ -578,21 +685,74 @@ mod tests {
     }
 
     #[test]
-    fn verification_finds_unbalanced_entries_wrong_caches_and_negative_balances() {
+    fn verification_finds_every_kind_of_inconsistency() {
         let mut v = Verification::new();
-        v.entry();
+        // a sound deposit credit of order "a"
+        v.order("a", TransactionType::Income, PaymentStatus::Completed, None);
+        v.entry(1, "a:deposit_credit", Currency::Mmk, Some(1));
         v.posting(1, 10, Currency::Mmk, d("-5"));
         v.posting(1, 11, Currency::Mmk, d("5"));
-        v.entry();
+        // an unbalanced entry nobody called for
+        v.entry(2, "b:refund", Currency::Mmk, Some(1));
         v.posting(2, 11, Currency::Mmk, d("-7"));
+        // a completed payout whose settle is missing; its accounting failed
+        v.order("c", TransactionType::Expense, PaymentStatus::Completed, Some("held would go negative"));
+        v.entry(3, "c:payout_hold", Currency::Mmk, Some(1));
+        v.posting(3, 11, Currency::Mmk, d("-1"));
+        v.posting(3, 12, Currency::Mmk, d("1"));
+        // an entry without postings
+        v.entry(4, "d:payout_hold", Currency::Mmk, Some(1));
+        v.order("d", TransactionType::Expense, PaymentStatus::Pending, None);
         let accounts = vec![
             StoredAccount { id: 10, account: Account::clearing("sandbox", Currency::Mmk), cached_balance: None },
             StoredAccount { id: 11, account: Account::available(1, Currency::Mmk), cached_balance: Some(d("5")) },
+            StoredAccount { id: 12, account: Account::held(1, Currency::Mmk), cached_balance: Some(d("1")) },
         ];
         let report = v.finish(accounts);
-        assert_eq!(report.violations.len(), 3, "{:?}", report.violations);
-        assert!(report.violations[0].contains("entry 2 does not balance"));
-        assert!(report.violations.iter().any(|v| v.contains("caches 5 but its postings sum to -2")));
-        assert!(report.violations.iter().any(|v| v.contains("is negative")));
+        let all = report.violations.join("\n");
+        for expected in [
+            "entry 2 does not balance",
+            "entry 2 (b:refund) is not called for by its order",
+            "order c (expense completed) has no payout_settle entry: its accounting failed (held would go negative)",
+            "entry 4 (d:payout_hold) has no postings",
+            "caches 5 but its postings sum to -3",
+            "is negative: -3",
+        ] {
+            assert!(all.contains(expected), "missing {expected:?} in\n{all}");
+        }
+        assert_eq!(report.violations.len(), 6, "{all}");
+        assert_eq!(report.entries, 4);
+    }
+
+    #[test]
+    fn entries_called_for_match_the_postings_of_each_history() {
+        // Walk every status an order can reach and check the two descriptions agree.
+        for tt in [TransactionType::Income, TransactionType::Expense] {
+            let paths: &[&[PaymentStatus]] = &[
+                &[PaymentStatus::Completed],
+                &[PaymentStatus::Completed, PaymentStatus::Refund],
+                &[PaymentStatus::Failed],
+                &[PaymentStatus::Reject],
+                &[PaymentStatus::Overdue],
+                &[PaymentStatus::Overdue, PaymentStatus::Completed],
+                &[PaymentStatus::Overdue, PaymentStatus::Failed],
+                &[PaymentStatus::Processing],
+            ];
+            for path in paths {
+                let mut o = sample_order();
+                o.transaction_type = tt;
+                let mut reached = Vec::new();
+                let mut ok = true;
+                for (i, to) in path.iter().enumerate() {
+                    ok &= o.apply(&crate::order::StatusChange::new(*to, "t", i as i64)).is_ok();
+                    reached.push((*to, i as i64));
+                }
+                if !ok {
+                    continue;
+                }
+                let posted: Vec<EntryKind> = entries_for_history(&o, &reached).unwrap().iter().map(|e| e.kind).collect();
+                assert_eq!(posted, entries_called_for(tt, o.payment_status), "{tt} {path:?}");
+            }
+        }
     }
 }

@@ -4,13 +4,14 @@
 //! Every one of these locks the merchant's account rows, and a row lock is held until the
 //! commit: one transaction per request would let a busy merchant's requests through one
 //! commit at a time. Instead, the requests waiting are taken as a group and decided together
-//! in one transaction, in three round trips whatever the group's size (the statements of each
+//! in one transaction, in three to four round trips whatever the group's size (the statements of each
 //! step are pipelined):
 //!
-//! 1. the orders to change are locked (`FOR UPDATE`, by id), the payouts' merchant order ids
-//!    looked up, and the entry keys posted already read;
+//! 1. the orders to change are locked (`FOR UPDATE`, by id) and the entry keys posted already
+//!    read;
 //! 2. the accounts the group touches are created if missing and the merchant ones locked (by
-//!    key);
+//!    key); then the payouts' merchant order ids are looked up (after the lock, so a payout of
+//!    the same merchant that another node committed meanwhile is seen);
 //! 3. each request is decided in arrival order against that state, in memory, by the domain
 //!    (state machine, ledger rules): refused requests change nothing, accepted ones update the
 //!    state the next request sees;
@@ -190,12 +191,8 @@ async fn attempt_with_retries(pool: &Pool, ops: &[Op]) -> Result<Vec<Result<Done
 /// Statement parameters, bound before the statements are pipelined.
 type Params<'a, const N: usize> = [&'a (dyn tokio_postgres::types::ToSql + Sync); N];
 
-/// Step 1: the orders to change (locked), the merchant's existing orders for the payouts, and
-/// the entry keys posted already.
-async fn load<C: GenericClient>(
-    tx: &C,
-    ops: &[Op],
-) -> Result<(HashMap<String, Order>, HashMap<(i64, String), Order>, HashSet<String>), Failure> {
+/// Step 1: the orders to change (locked) and the entry keys posted already.
+async fn load<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<(HashMap<String, Order>, HashSet<String>), Failure> {
     let uids: Vec<&str> = ops
         .iter()
         .filter_map(|op| match op {
@@ -203,13 +200,6 @@ async fn load<C: GenericClient>(
             Op::CreatePayout(_) => None,
         })
         .collect();
-    let (merchants, merchant_order_ids): (Vec<i64>, Vec<&str>) = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::CreatePayout(o) => Some((o.merchant_id, o.merchant_order_id.as_str())),
-            Op::ChangeStatus { .. } => None,
-        })
-        .unzip();
     let entry_keys: Vec<String> = ops
         .iter()
         .flat_map(|op| match op {
@@ -224,24 +214,15 @@ async fn load<C: GenericClient>(
         .prepare_cached(&format!("SELECT {COLUMNS} FROM orders WHERE payment_uid = ANY($1) ORDER BY id FOR UPDATE"))
         .await
         .map_err(pg)?;
-    let find_payouts = tx
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM orders
-             WHERE (merchant_id, merchant_order_id) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))"
-        ))
-        .await
-        .map_err(pg)?;
     let find_posted = tx
         .prepare_cached("SELECT entry_key FROM journal_entries WHERE entry_key = ANY($1)")
         .await
         .map_err(pg)?;
-    let (p1, p2, p3): (Params<'_, 1>, Params<'_, 2>, Params<'_, 1>) =
-        ([&uids], [&merchants, &merchant_order_ids], [&entry_keys]);
+    let (p1, p2): (Params<'_, 1>, Params<'_, 1>) = ([&uids], [&entry_keys]);
     // Pipelined; a lookup with nothing to look up is not sent.
-    let (locked, payouts, posted) = tokio::try_join!(
+    let (locked, posted) = tokio::try_join!(
         async { if uids.is_empty() { Ok(Vec::new()) } else { tx.query(&lock_orders, &p1).await } },
-        async { if merchants.is_empty() { Ok(Vec::new()) } else { tx.query(&find_payouts, &p2).await } },
-        tx.query(&find_posted, &p3),
+        tx.query(&find_posted, &p2),
     )
     .map_err(pg)?;
     let mut current = HashMap::new();
@@ -249,12 +230,36 @@ async fn load<C: GenericClient>(
         let order = order_from_row(row)?;
         current.insert(order.payment_uid.clone(), order);
     }
+    Ok((current, posted.iter().map(|r| r.get(0)).collect()))
+}
+
+/// The payouts' merchant order ids already taken. Asked once the merchant accounts are
+/// locked: a payout of the same merchant committing on another node meanwhile is then seen
+/// (its commit released the lock we waited for), so a retry of it is answered with it.
+async fn existing_payouts<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<HashMap<(i64, String), Order>, Failure> {
+    let (merchants, merchant_order_ids): (Vec<i64>, Vec<&str>) = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CreatePayout(o) => Some((o.merchant_id, o.merchant_order_id.as_str())),
+            Op::ChangeStatus { .. } => None,
+        })
+        .unzip();
     let mut existing = HashMap::new();
-    for row in &payouts {
-        let order = order_from_row(row)?;
+    if merchants.is_empty() {
+        return Ok(existing);
+    }
+    let stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM orders
+             WHERE (merchant_id, merchant_order_id) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))"
+        ))
+        .await
+        .map_err(pg)?;
+    for row in tx.query(&stmt, &[&merchants, &merchant_order_ids]).await.map_err(pg)? {
+        let order = order_from_row(&row)?;
         existing.insert((order.merchant_id, order.merchant_order_id.clone()), order);
     }
-    Ok((current, existing, posted.iter().map(|r| r.get(0)).collect()))
+    Ok(existing)
 }
 
 /// Step 2: every account the group may post to, created if missing; the merchant ones locked
@@ -337,7 +342,7 @@ fn accounts_of(order: &Order, into: &mut Vec<Account>) {
 }
 
 async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Result<Done>>, Failure> {
-    let (mut current, mut by_merchant_order, mut posted) = load(tx, ops).await?;
+    let (mut current, mut posted) = load(tx, ops).await?;
 
     // Only the accounts of writes that may post are locked: a status change that moves no
     // money (a failed deposit, an expiry) waits for no merchant's balance.
@@ -368,6 +373,7 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
         .max()
         .unwrap_or_default();
     let (account_ids, mut balances) = lock_accounts(tx, &touched, at).await?;
+    let mut by_merchant_order = existing_payouts(tx, ops).await?;
 
     // Step 3: decide each write in order, against the state the earlier ones left.
     let mut results: Vec<Result<Done>> = Vec::with_capacity(ops.len());
@@ -452,6 +458,11 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
     // (their entries find them by payment_uid); the rest is independent and pipelined.
     let payouts: Vec<&Order> = new_payouts.iter().collect();
     let inserted = orders::insert_many(tx, &payouts).await?;
+    if inserted.len() != new_payouts.len() {
+        // Another node inserted one of these merchant order ids meanwhile (it is not a payout
+        // of this merchant's, or it would have waited for our lock): decide again.
+        return Err(Failure::Retry("a payout's merchant_order_id was taken meanwhile".into()));
+    }
     let changed_orders: Vec<&Order> = changed.iter().map(|uid| &current[uid]).collect();
     let event_rows: Vec<(i64, &OrderEvent)> = events.iter().map(|(id, e)| (*id, e)).collect();
     tokio::try_join!(
@@ -459,14 +470,13 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
         async { orders::insert_events(tx, &event_rows).await.map_err(Failure::Fatal) },
         write_entries(tx, &entries, &balances, at),
     )?;
-    if inserted.len() != new_payouts.len() {
-        // Another node inserted one of these merchant order ids meanwhile.
-        return Err(Failure::Retry("a payout's merchant_order_id was taken meanwhile".into()));
-    }
     let ids: HashMap<String, i64> = inserted.into_iter().collect();
     for result in results.iter_mut() {
-        if let Ok(Done::Created(CreateOutcome::Created(order))) = result {
-            order.id = ids[&order.payment_uid];
+        // A payout sent twice in one group is created by the first and found by the second.
+        if let Ok(Done::Created(CreateOutcome::Created(order) | CreateOutcome::Existing(order))) = result {
+            if let Some(id) = ids.get(&order.payment_uid) {
+                order.id = *id;
+            }
         }
     }
     Ok(results)

@@ -31,18 +31,8 @@ fn parse<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T> 
     text.parse().map_err(|_| StorageError::Corrupt(column))
 }
 
-/// The id and (for merchant accounts, locked) cached balance of an account, created on first
-/// use (the common case, an existing account, costs one indexed read).
-async fn account<C: GenericClient>(client: &C, account: &Account, at: Timestamp) -> Result<(i64, Option<Decimal>)> {
-    let key = account.key();
-    let lock = if account.kind.is_merchant() { " FOR UPDATE" } else { "" };
-    let select = client
-        .prepare_cached(&format!("SELECT id, balance FROM ledger_accounts WHERE account_key = $1{lock}"))
-        .await
-        .map_err(db)?;
-    if let Some(row) = client.query_opt(&select, &[&key]).await.map_err(db)? {
-        return Ok((row.get(0), row.get(1)));
-    }
+/// Creates an account unless it exists.
+async fn ensure_account<C: GenericClient>(client: &C, account: &Account, at: Timestamp) -> Result<()> {
     let cached = account.kind.is_merchant().then_some(Decimal::ZERO);
     let insert = client
         .prepare_cached(
@@ -54,12 +44,21 @@ async fn account<C: GenericClient>(client: &C, account: &Account, at: Timestamp)
     client
         .execute(
             &insert,
-            &[&key, &account.kind.as_str(), &account.merchant_id, &account.channel, &account.currency.code(), &cached, &at],
+            &[&account.key(), &account.kind.as_str(), &account.merchant_id, &account.channel, &account.currency.code(), &cached, &at],
         )
         .await
         .map_err(db)?;
-    // Ours or a concurrent creator's: read it back (locked, for a merchant account).
-    let row = client.query_one(&select, &[&key]).await.map_err(db)?;
+    Ok(())
+}
+
+/// The id and (for merchant accounts, locked) cached balance of an existing account.
+async fn account<C: GenericClient>(client: &C, account: &Account) -> Result<(i64, Option<Decimal>)> {
+    let lock = if account.kind.is_merchant() { " FOR UPDATE" } else { "" };
+    let select = client
+        .prepare_cached(&format!("SELECT id, balance FROM ledger_accounts WHERE account_key = $1{lock}"))
+        .await
+        .map_err(db)?;
+    let row = client.query_one(&select, &[&account.key()]).await.map_err(db)?;
     Ok((row.get(0), row.get(1)))
 }
 
@@ -75,9 +74,14 @@ pub(crate) async fn post<C: GenericClient>(client: &C, entry: &JournalEntry) -> 
     }
     let mut postings = entry.postings.clone();
     postings.sort_by_key(|p| p.account.key());
+    // Every account exists before any is locked, as in a group: creating one while holding a
+    // merchant account's lock could deadlock with a group doing the reverse.
+    for p in &postings {
+        ensure_account(client, &p.account, entry.created_at).await?;
+    }
     let mut planned = Vec::with_capacity(postings.len());
     for p in &postings {
-        let (id, cached) = account(client, &p.account, entry.created_at).await?;
+        let (id, cached) = account(client, &p.account).await?;
         let after = cached.map(|b| b + p.amount);
         if let Some(after) = after {
             if after.is_sign_negative() && !after.is_zero() {
@@ -288,11 +292,17 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
         .map_err(db)?;
     tx.batch_execute("SET LOCAL enable_seqscan = on").await.map_err(db)?;
     let mut v = Verification::new();
-    let entries: i64 = tx.query_one("SELECT COUNT(*) FROM journal_entries", &[]).await.map_err(db)?.get(0);
-    for _ in 0..entries {
-        v.entry();
+    // Streamed: the journal and the orders may be far larger than memory should hold at once.
+    let entries = tx
+        .query_raw("SELECT id, entry_key, currency, merchant_id FROM journal_entries", std::iter::empty::<i64>())
+        .await
+        .map_err(db)?;
+    futures::pin_mut!(entries);
+    while let Some(r) = entries.next().await {
+        let r = r.map_err(db)?;
+        let key: String = r.get(1);
+        v.entry(r.get(0), &key, parse(r.get(2), "journal_entries.currency")?, r.get(3));
     }
-    // Streamed: the journal may be far larger than memory should hold at once.
     let rows = tx
         .query_raw(
             "SELECT p.entry_id, p.account_id, a.currency, p.amount FROM postings p
@@ -306,6 +316,28 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
         let r = r.map_err(db)?;
         let currency: Currency = parse(r.get(2), "ledger_accounts.currency")?;
         v.posting(r.get(0), r.get(1), currency, r.get(3));
+    }
+    let orders = tx
+        .query_raw(
+            "SELECT payment_uid, transaction_type, payment_status, accounting_status, accounting_fail_reason FROM orders",
+            std::iter::empty::<i64>(),
+        )
+        .await
+        .map_err(db)?;
+    futures::pin_mut!(orders);
+    let mut order_count = 0u64;
+    while let Some(r) = orders.next().await {
+        let r = r.map_err(db)?;
+        order_count += 1;
+        let uid: String = r.get(0);
+        let failed = r.get::<_, String>(3) == "failed";
+        let reason: String = r.get(4);
+        v.order(
+            &uid,
+            parse(r.get(1), "orders.transaction_type")?,
+            parse(r.get(2), "orders.payment_status")?,
+            failed.then_some(reason.as_str()),
+        );
     }
     let rows = tx
         .query("SELECT id, kind, merchant_id, channel, currency, balance FROM ledger_accounts ORDER BY id", &[])
@@ -325,5 +357,7 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
         });
     }
     tx.commit().await.map_err(db)?;
-    Ok(v.finish(accounts))
+    let mut report = v.finish(accounts);
+    report.orders = order_count;
+    Ok(report)
 }

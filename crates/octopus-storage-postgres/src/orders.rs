@@ -4,7 +4,7 @@
 use deadpool_postgres::GenericClient;
 use octopus_domain::ledger;
 use octopus_domain::{
-    AccountingStatus, Currency, Order, OrderEvent, Timestamp, TransactionType,
+    Currency, Order, OrderEvent, Timestamp,
 };
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
@@ -384,11 +384,7 @@ pub(crate) async fn retry_accounting(
             Err(PostError::Storage(e)) => return Err(e),
         }
     }
-    order.accounting_status = match (&failure, order.payment_status.is_final()) {
-        (Some(_), _) => AccountingStatus::Failed,
-        (None, false) if order.transaction_type == TransactionType::Expense => AccountingStatus::Delivered,
-        (None, _) => AccountingStatus::Accounted,
-    };
+    order.accounting_status = ledger::accounting_status_after(&order, entries.len(), failure.is_some());
     if let Some(reason) = failure {
         order.accounting_fail_reason = reason;
     }

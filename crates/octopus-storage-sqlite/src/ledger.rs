@@ -340,22 +340,44 @@ pub(crate) fn fee_rules(conn: &Connection, merchant_id: i64) -> Result<Vec<FeeSc
     Ok(out)
 }
 
-/// Streams the whole journal through the domain's verification.
+/// Streams the whole journal, and every order, through the domain's verification.
 pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
     let mut v = Verification::new();
-    let entries: i64 = conn
-        .query_row("SELECT COUNT(*) FROM journal_entries", [], |r| r.get(0))
-        .map_err(db)?;
-    for _ in 0..entries {
-        v.entry();
-    }
+    let currency = |text: String| -> Result<Currency> {
+        text.parse().map_err(|_| StorageError::Corrupt("currency"))
+    };
     let mut stmt = conn
-        .prepare("SELECT p.entry_id, p.account_id, a.currency, p.amount FROM postings p JOIN ledger_accounts a ON a.id = p.account_id")
+        .prepare("SELECT id, entry_key, currency, merchant_id FROM journal_entries")
         .map_err(db)?;
     let mut rows = stmt.query([]).map_err(db)?;
     while let Some(r) = rows.next().map_err(db)? {
-        let currency: Currency = r.get::<_, String>(2).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("ledger_accounts.currency"))?;
-        v.posting(r.get(0).map_err(db)?, r.get(1).map_err(db)?, currency, decimal(r.get(3).map_err(db)?, "postings.amount")?);
+        let key: String = r.get(1).map_err(db)?;
+        v.entry(r.get(0).map_err(db)?, &key, currency(r.get(2).map_err(db)?)?, r.get(3).map_err(db)?);
+    }
+    let mut stmt = conn
+        .prepare(
+            "SELECT p.entry_id, p.account_id, a.currency, p.amount
+             FROM postings p JOIN ledger_accounts a ON a.id = p.account_id",
+        )
+        .map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        let amount = decimal(r.get(3).map_err(db)?, "postings.amount")?;
+        v.posting(r.get(0).map_err(db)?, r.get(1).map_err(db)?, currency(r.get(2).map_err(db)?)?, amount);
+    }
+    let mut stmt = conn
+        .prepare("SELECT payment_uid, transaction_type, payment_status, accounting_status, accounting_fail_reason FROM orders")
+        .map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    let mut orders = 0u64;
+    while let Some(r) = rows.next().map_err(db)? {
+        orders += 1;
+        let uid: String = r.get(0).map_err(db)?;
+        let tt = r.get::<_, String>(1).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("orders.transaction_type"))?;
+        let status = r.get::<_, String>(2).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("orders.payment_status"))?;
+        let failed = r.get::<_, String>(3).map_err(db)? == "failed";
+        let reason: String = r.get(4).map_err(db)?;
+        v.order(&uid, tt, status, failed.then_some(reason.as_str()));
     }
     let mut stmt = conn
         .prepare("SELECT id, kind, merchant_id, channel, currency, balance FROM ledger_accounts ORDER BY id")
@@ -369,7 +391,7 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
                 kind: r.get::<_, String>(1).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("ledger_accounts.kind"))?,
                 merchant_id: r.get(2).map_err(db)?,
                 channel: r.get(3).map_err(db)?,
-                currency: r.get::<_, String>(4).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("ledger_accounts.currency"))?,
+                currency: currency(r.get(4).map_err(db)?)?,
             },
             cached_balance: r
                 .get::<_, Option<String>>(5)
@@ -378,6 +400,7 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
                 .transpose()?,
         });
     }
-    Ok(v.finish(accounts))
+    let mut report = v.finish(accounts);
+    report.orders = orders;
+    Ok(report)
 }
-

@@ -349,13 +349,7 @@ pub(crate) fn retry_accounting(conn: &Connection, payment_uid: &str, at: Timesta
             Err(PostError::Storage(e)) => return Err(e),
         }
     }
-    order.accounting_status = match (&failure, order.payment_status.is_final()) {
-        (Some(_), _) => AccountingStatus::Failed,
-        (None, false) if order.transaction_type == octopus_domain::TransactionType::Expense => {
-            AccountingStatus::Delivered
-        }
-        (None, _) => AccountingStatus::Accounted,
-    };
+    order.accounting_status = ledger::accounting_status_after(&order, entries.len(), failure.is_some());
     if let Some(reason) = failure {
         order.accounting_fail_reason = reason;
     }

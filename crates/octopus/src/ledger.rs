@@ -1,6 +1,7 @@
 //! `octopus ledger verify`: proves every balance from the journal. Recomputes each account
-//! from its postings, checks that every entry balances, that cached balances match and that no
-//! merchant balance is negative; prints a summary and exits non-zero on any violation.
+//! from its postings, checks that every entry balances, that cached balances match, that no
+//! merchant balance is negative and that every order has exactly the entries its status calls
+//! for; prints a summary and exits non-zero on any violation.
 
 use crate::cli::{LedgerArgs, LedgerCommand};
 
@@ -10,17 +11,21 @@ pub async fn run(args: LedgerArgs) -> anyhow::Result<()> {
             let storage = crate::serve::open_storage(&database).await?;
             let report = storage.verify_ledger().await?;
             println!(
-                "ledger of {}: {} entries, {} postings, {} accounts",
+                "ledger of {}: {} entries, {} postings, {} accounts, {} orders",
                 database.describe(),
                 report.entries,
                 report.postings,
-                report.accounts
+                report.accounts,
+                report.orders
             );
             for (account, balance) in &report.balances {
                 println!("  {:<40} {}", account.key(), octopus_domain::money::format_places(*balance, 6));
             }
             if report.is_sound() {
-                println!("OK: every entry balances, every cached balance matches its postings, no merchant balance is negative");
+                println!(
+                    "OK: every entry balances, every cached balance matches its postings, no merchant \
+                     balance is negative, every order has exactly the entries its status calls for"
+                );
                 Ok(())
             } else {
                 for v in &report.violations {

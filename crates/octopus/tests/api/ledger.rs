@@ -222,6 +222,24 @@ async fn a_payout_the_balance_cannot_cover_is_refused_with_nothing_stored(backen
     app.assert_ledger_sound().await;
 }
 
+/// A retried payout gets its order back even when its hold has spent the balance; a
+/// different payout under its id is a conflict.
+async fn a_retried_payout_is_found_after_it_spent_the_balance(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = &app.merchant;
+    app.fund(m, "thb", "100.00").await;
+    let payout = NewOrder::payout(&m.merchant_uid, "retry-out", "100.00", "thb", "bank", "TH", "1234567890", "Somchai", "004");
+    let first = app.client.create_order(&payout).await.unwrap();
+    assert_eq!(app.balance(m, "thb").await.0, Decimal::ZERO);
+    let again = app.client.create_order(&payout).await.unwrap();
+    assert_eq!(again.payment.payment_uid, first.payment.payment_uid);
+    let mut other = payout.clone();
+    other.amount = "50.00".into();
+    assert_eq!(app.client.post_signed("/octopus/api/order/new", &other.to_fields()).await.unwrap().status, 409);
+    assert_eq!(app.storage().order_count(m.merchant_id).await.unwrap(), 2);
+    app.assert_ledger_sound().await;
+}
+
 async fn concurrent_payouts_never_overdraw(backend: Backend) {
     let app = spawn_app_with(backend, {
         let mut c = test_config();
@@ -410,6 +428,23 @@ async fn two_nodes_share_one_ledger(backend: Backend) {
     assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 30, "{statuses:?}");
     assert_eq!(app.balance(m, "mmk").await, (Decimal::ZERO, d("3000")));
 
+    // One payout sent to both nodes at once (a merchant retrying on another node): one order,
+    // every answer names it.
+    app.fund(m, "inr", "250.00").await;
+    let once = NewOrder::payout(&m.merchant_uid, "two-once", "250.00", "inr", "upi", "India", "1234567890", "Ravi", "UPI");
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let client = if i % 2 == 0 { app.client.clone() } else { other.clone() };
+        let once = once.clone();
+        tasks.push(tokio::spawn(async move { client.create_order(&once).await.map(|c| c.payment.payment_uid) }));
+    }
+    let mut uids = HashSet::new();
+    for t in tasks {
+        uids.insert(t.await.unwrap().expect("every answer is the one payout"));
+    }
+    assert_eq!(uids.len(), 1);
+    assert_eq!(app.balance(m, "inr").await, (Decimal::ZERO, d("250")));
+
     // The same deposit completed through both nodes at once: one credit.
     let created = app
         .client
@@ -437,6 +472,7 @@ async fn two_nodes_share_one_ledger(backend: Backend) {
 
 crate::on_both_backends!(
     two_nodes_share_one_ledger,
+    a_retried_payout_is_found_after_it_spent_the_balance,
     deposits_credit_the_amount_received_less_the_fee,
     payouts_hold_then_post_on_success_and_release_on_failure,
     accounting_types_have_their_own_fees_and_show_in_the_ledger,

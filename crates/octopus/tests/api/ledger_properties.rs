@@ -18,7 +18,9 @@ use crate::helpers::{spawn_app_with, test_config, Backend};
 enum Op {
     Deposit(u32),
     Payout(u32),
-    Complete(usize),
+    /// Complete an order; a deposit receives its amount changed by this many cents (the payer
+    /// paid more or less), never below one cent.
+    Complete(usize, i32),
     Fail(usize),
     Refund(usize),
 }
@@ -27,10 +29,22 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (1u32..100_000).prop_map(Op::Deposit),
         3 => (1u32..60_000).prop_map(Op::Payout),
-        3 => any::<usize>().prop_map(Op::Complete),
+        3 => (any::<usize>(), -5_000i32..500).prop_map(|(i, delta)| Op::Complete(i, delta)),
         1 => any::<usize>().prop_map(Op::Fail),
         1 => any::<usize>().prop_map(Op::Refund),
     ]
+}
+
+/// The fee rules restated independently of the gateway's code: deposits pay 2% + 0.10 of what
+/// was received (never more than that), payouts 1% + 0.25 of the amount; half away from zero
+/// to six places.
+fn model_deposit_fee(received: Decimal) -> Decimal {
+    let raw = received * Decimal::new(2, 2) + Decimal::new(10, 2);
+    raw.round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero).min(received)
+}
+
+fn model_payout_fee(amount: Decimal) -> Decimal {
+    (amount * Decimal::new(1, 2) + Decimal::new(25, 2)).round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
 }
 
 #[derive(Debug)]
@@ -69,13 +83,13 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let amount = Decimal::new(cents as i64, 2);
                 let order = NewOrder::deposit(&m.merchant_uid, &id, &amount.to_string(), "usd", "card", "US");
                 let created = app.client.create_order(&order).await.unwrap();
-                let fee = octopus_domain::ledger::deposit_fee(&deposit_rule(), amount);
+                let fee = model_deposit_fee(amount);
                 prop_assert_eq!(created.payment.fee.parse::<Decimal>().unwrap(), fee);
                 orders.push(ModelOrder { payout: false, amount, fee, status: PaymentStatus::Pending, payment_uid: created.payment.payment_uid });
             }
             Op::Payout(cents) => {
                 let amount = Decimal::new(cents as i64, 2);
-                let fee = payout_rule().fee_for(amount);
+                let fee = model_payout_fee(amount);
                 let order = NewOrder::payout(&m.merchant_uid, &id, &amount.to_string(), "usd", "bank", "US", "1", "A", "B");
                 let answer = app.client.post_signed("/octopus/api/order/new", &order.to_fields()).await.unwrap();
                 if available >= amount + fee {
@@ -88,13 +102,18 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     prop_assert_eq!(answer.status, 422, "{}", answer.body);
                 }
             }
-            Op::Complete(i) | Op::Fail(i) | Op::Refund(i) if orders.is_empty() => {
+            Op::Complete(i, _) | Op::Fail(i) | Op::Refund(i) if orders.is_empty() => {
                 let _ = i;
             }
-            Op::Complete(i) => {
+            Op::Complete(i, delta) => {
                 let n = orders.len();
                 let o = &mut orders[i % n];
-                let change = StatusChange::new(PaymentStatus::Completed, "model", step as i64).with_final_amount(o.amount);
+                let received = if o.payout {
+                    o.amount
+                } else {
+                    (o.amount + Decimal::new(delta as i64, 2)).max(Decimal::new(1, 2))
+                };
+                let change = StatusChange::new(PaymentStatus::Completed, "model", step as i64).with_final_amount(received);
                 let result = storage.change_status(&o.payment_uid, change).await;
                 if o.status == PaymentStatus::Pending {
                     prop_assert!(result.is_ok(), "{:?}", result);
@@ -102,6 +121,10 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     if o.payout {
                         held -= o.amount + o.fee;
                     } else {
+                        // The fee is on what was received.
+                        o.amount = received;
+                        o.fee = model_deposit_fee(received);
+                        prop_assert_eq!(result.unwrap().fee, o.fee);
                         available += o.amount - o.fee;
                     }
                 } else {
