@@ -400,12 +400,13 @@ pub fn entries_for_history(order: &Order, reached: &[(PaymentStatus, Timestamp)]
     Ok(entries)
 }
 
-/// The accounting status of an order once everything its history calls for is posted (or a
-/// posting failed): a payout still holding its money is `delivered`; an order that posts
-/// nothing yet is `none`; anything else is `accounted`.
-pub fn accounting_status_after(order: &Order, entries: usize, failed: bool) -> crate::order::AccountingStatus {
+/// Records on an order the outcome of posting everything its history calls for (`entries`
+/// of them; `failure` if one was refused): a payout still holding its money is `delivered`,
+/// an order that posts nothing yet `none`, anything else `accounted`. The last failure reason
+/// stays, as `payment_fail_reason` does.
+pub fn record_accounting(order: &mut Order, entries: usize, failure: Option<String>, at: Timestamp) {
     use crate::order::AccountingStatus;
-    if failed {
+    order.accounting_status = if failure.is_some() {
         AccountingStatus::Failed
     } else if entries == 0 {
         AccountingStatus::None
@@ -413,7 +414,11 @@ pub fn accounting_status_after(order: &Order, entries: usize, failed: bool) -> c
         AccountingStatus::Delivered
     } else {
         AccountingStatus::Accounted
+    };
+    if let Some(reason) = failure {
+        order.accounting_fail_reason = reason;
     }
+    order.updated_at = at;
 }
 
 /// Whether a status change must be refused (rather than accounted as failed) when its entry

@@ -8,67 +8,34 @@
 //! finds the merchant's existing order or reports the conflict.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use octopus_domain::Order;
-use octopus_storage::{CreateOutcome, Result, StorageError};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use octopus_storage::{CreateOutcome, StorageError};
 
+use crate::grouping::{Grouper, Waiting};
 use crate::orders;
 
 const MAX_GROUP: usize = 256;
 const MAX_GROUPS_IN_FLIGHT: usize = 4;
 
-struct Waiting {
-    order: Order,
-    answer: oneshot::Sender<Result<CreateOutcome>>,
-}
-
 #[derive(Clone)]
-pub(crate) struct GroupInsert {
-    queue: mpsc::UnboundedSender<Waiting>,
-}
+pub(crate) struct GroupInsert(Grouper<Order, CreateOutcome>);
 
 impl GroupInsert {
     pub(crate) fn start(pool: Pool) -> GroupInsert {
-        let (queue, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(dispatch(pool, receiver));
-        GroupInsert { queue }
+        GroupInsert(Grouper::start("order inserter", MAX_GROUP, MAX_GROUPS_IN_FLIGHT, move |group| {
+            let pool = pool.clone();
+            async move { insert_group(&pool, group).await }
+        }))
     }
 
-    pub(crate) async fn create(&self, order: Order) -> Result<CreateOutcome> {
-        let (answer, receive) = oneshot::channel();
-        self.queue
-            .send(Waiting { order, answer })
-            .map_err(|_| StorageError::Database("the order inserter has stopped".into()))?;
-        receive
-            .await
-            .map_err(|_| StorageError::Database("the order inserter dropped an order".into()))?
+    pub(crate) async fn create(&self, order: Order) -> octopus_storage::Result<CreateOutcome> {
+        self.0.submit(order).await
     }
 }
 
-async fn dispatch(pool: Pool, mut receiver: mpsc::UnboundedReceiver<Waiting>) {
-    let slots = Arc::new(Semaphore::new(MAX_GROUPS_IN_FLIGHT));
-    while let Some(first) = receiver.recv().await {
-        // While every slot is busy, more orders gather behind `first`.
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match receiver.try_recv() {
-                Ok(w) => group.push(w),
-                Err(_) => break,
-            }
-        }
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            insert_group(&pool, group).await;
-            drop(slot);
-        });
-    }
-}
-
-async fn insert_group(pool: &Pool, group: Vec<Waiting>) {
+async fn insert_group(pool: &Pool, group: Vec<Waiting<Order, CreateOutcome>>) {
     let client = match pool.get().await {
         Ok(c) => c,
         Err(e) => {
@@ -78,20 +45,20 @@ async fn insert_group(pool: &Pool, group: Vec<Waiting>) {
             return;
         }
     };
-    let orders: Vec<&Order> = group.iter().map(|w| &w.order).collect();
+    let orders: Vec<&Order> = group.iter().map(|w| &w.request).collect();
     let inserted = match orders::insert_many(&client, &orders).await {
         Ok(ids) => ids,
         Err(e) => {
             // One order must not fail the others of its group: insert each alone.
             tracing::warn!(error = %e, orders = group.len(), "a group insert failed; inserting one by one");
-            for Waiting { order, answer } in group {
-                let _ = answer.send(orders::create(&client, order, &[]).await);
+            for Waiting { request, answer } in group {
+                let _ = answer.send(orders::create(&client, request, &[]).await);
             }
             return;
         }
     };
     let mut ids: HashMap<String, i64> = inserted.into_iter().collect();
-    for Waiting { mut order, answer } in group {
+    for Waiting { request: mut order, answer } in group {
         let outcome = match ids.remove(&order.payment_uid) {
             Some(id) => {
                 order.id = id;

@@ -23,16 +23,15 @@
 //! a time, so one bad request cannot fail the others.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Pool};
 use octopus_domain::ledger::{self, Account, JournalEntry};
 use octopus_domain::{AccountingStatus, Order, OrderEvent, StatusChange};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
-use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_postgres::error::SqlState;
 
+use crate::grouping::{Grouper, Waiting};
 use crate::orders::{self, order_from_row, COLUMNS};
 use crate::db;
 
@@ -54,26 +53,20 @@ enum Done {
     Changed(Order),
 }
 
-struct Waiting {
-    op: Op,
-    answer: oneshot::Sender<Result<Done>>,
-}
-
 #[derive(Clone)]
-pub(crate) struct GroupWrite {
-    queue: mpsc::UnboundedSender<Waiting>,
-}
+pub(crate) struct GroupWrite(Grouper<Op, Done>);
 
 impl GroupWrite {
     pub(crate) fn start(pool: Pool) -> GroupWrite {
-        let (queue, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(dispatch(pool, receiver));
-        GroupWrite { queue }
+        GroupWrite(Grouper::start("group writer", MAX_GROUP, MAX_GROUPS_IN_FLIGHT, move |group| {
+            let pool = pool.clone();
+            async move { run_group(&pool, group).await }
+        }))
     }
 
     /// Creates a payout with its hold (or finds the merchant's existing order).
     pub(crate) async fn create_payout(&self, order: Order) -> Result<CreateOutcome> {
-        match self.run(Op::CreatePayout(order)).await? {
+        match self.0.submit(Op::CreatePayout(order)).await? {
             Done::Created(outcome) => Ok(outcome),
             Done::Changed(_) => Err(StorageError::Database("a payout creation answered a change".into())),
         }
@@ -82,39 +75,10 @@ impl GroupWrite {
     /// Applies a status change with its posting.
     pub(crate) async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
         let op = Op::ChangeStatus { payment_uid: payment_uid.to_string(), change };
-        match self.run(op).await? {
+        match self.0.submit(op).await? {
             Done::Changed(order) => Ok(order),
             Done::Created(_) => Err(StorageError::Database("a status change answered a creation".into())),
         }
-    }
-
-    async fn run(&self, op: Op) -> Result<Done> {
-        let (answer, receive) = oneshot::channel();
-        self.queue
-            .send(Waiting { op, answer })
-            .map_err(|_| StorageError::Database("the group writer has stopped".into()))?;
-        receive
-            .await
-            .map_err(|_| StorageError::Database("the group writer dropped a write".into()))?
-    }
-}
-
-async fn dispatch(pool: Pool, mut receiver: mpsc::UnboundedReceiver<Waiting>) {
-    let slots = Arc::new(Semaphore::new(MAX_GROUPS_IN_FLIGHT));
-    while let Some(first) = receiver.recv().await {
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match receiver.try_recv() {
-                Ok(w) => group.push(w),
-                Err(_) => break,
-            }
-        }
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            run_group(&pool, group).await;
-            drop(slot);
-        });
     }
 }
 
@@ -140,8 +104,8 @@ fn pg(e: tokio_postgres::Error) -> Failure {
     }
 }
 
-async fn run_group(pool: &Pool, group: Vec<Waiting>) {
-    let ops: Vec<Op> = group.iter().map(|w| w.op.clone()).collect();
+async fn run_group(pool: &Pool, group: Vec<Waiting<Op, Done>>) {
+    let ops: Vec<Op> = group.iter().map(|w| w.request.clone()).collect();
     match attempt_with_retries(pool, &ops).await {
         Ok(results) => {
             for (w, result) in group.into_iter().zip(results) {
@@ -151,7 +115,7 @@ async fn run_group(pool: &Pool, group: Vec<Waiting>) {
         Err(e) if group.len() > 1 => {
             tracing::warn!(error = %e, writes = group.len(), "a group write failed; writing one by one");
             for w in group {
-                let result = attempt_with_retries(pool, std::slice::from_ref(&w.op))
+                let result = attempt_with_retries(pool, std::slice::from_ref(&w.request))
                     .await
                     .and_then(|mut r| r.pop().expect("one result per write"));
                 let _ = w.answer.send(result);

@@ -5,6 +5,7 @@
 
 mod group_insert;
 mod group_write;
+mod grouping;
 mod ledger;
 mod orders;
 mod schema;

@@ -384,11 +384,7 @@ pub(crate) async fn retry_accounting(
             Err(PostError::Storage(e)) => return Err(e),
         }
     }
-    order.accounting_status = ledger::accounting_status_after(&order, entries.len(), failure.is_some());
-    if let Some(reason) = failure {
-        order.accounting_fail_reason = reason;
-    }
-    order.updated_at = at;
+    ledger::record_accounting(&mut order, entries.len(), failure, at);
     update_after_change(&tx, &order).await?;
     tx.commit().await.map_err(db)?;
     Ok(order)

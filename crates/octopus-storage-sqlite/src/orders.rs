@@ -349,11 +349,7 @@ pub(crate) fn retry_accounting(conn: &Connection, payment_uid: &str, at: Timesta
             Err(PostError::Storage(e)) => return Err(e),
         }
     }
-    order.accounting_status = ledger::accounting_status_after(&order, entries.len(), failure.is_some());
-    if let Some(reason) = failure {
-        order.accounting_fail_reason = reason;
-    }
-    order.updated_at = at;
+    ledger::record_accounting(&mut order, entries.len(), failure, at);
     update_after_change(conn, &order)?;
     Ok(order)
 }
