@@ -4,6 +4,7 @@
 //! Nothing in this crate performs I/O (no clock, no network, no database): every other crate
 //! builds on these types, and tests can exercise the rules without starting anything.
 
+pub mod callback;
 pub mod country;
 pub mod fields;
 pub mod ids;

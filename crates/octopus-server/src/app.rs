@@ -24,7 +24,7 @@ use crate::config::ServerConfig;
 use crate::fees::FeeBook;
 use crate::keys::KeyRing;
 use crate::master_key::{self, MasterKeyError};
-use crate::{cashier, merchant_api, workers};
+use crate::{callbacks, cashier, merchant_api, workers};
 
 /// What every handler and worker shares.
 pub struct AppInner {
@@ -35,6 +35,8 @@ pub struct AppInner {
     pub config: ServerConfig,
     /// Base URL of payment pages, without a trailing slash.
     pub public_url: String,
+    /// Woken when callbacks may be due (a status change here, an attempt recorded).
+    pub callbacks_due: tokio::sync::Notify,
 }
 
 #[derive(Clone)]
@@ -92,6 +94,7 @@ impl Application {
             storage,
             config,
             public_url,
+            callbacks_due: tokio::sync::Notify::new(),
         }));
         Ok(Application { listener, state, address })
     }
@@ -115,7 +118,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let (stop_workers, stopped) = watch::channel(false);
-        let workers = workers::spawn(self.state.clone(), stopped);
+        let mut workers = workers::spawn(self.state.clone(), stopped.clone());
+        workers.extend(callbacks::spawn(self.state.clone(), stopped));
         let listener = self.listener.tap_io(|stream| {
             // Small answers must leave at once, not after Nagle's delay.
             let _ = stream.set_nodelay(true);

@@ -141,7 +141,7 @@ async fn simulate(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     match result {
-        Ok(_) => {}
+        Ok(_) => state.callbacks_due.notify_one(),
         // A browser sees the page with the current status; API callers get the refusal.
         Err(_) if from_browser => {}
         Err(e) => return Err(e.into()),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
+use octopus_domain::callback::Schedule;
 
 /// Where the gateway keeps its state.
 #[derive(Debug, Clone)]
@@ -43,6 +44,18 @@ pub struct ServerConfig {
     pub worker_interval: Duration,
     /// How often accounting that failed is tried again.
     pub accounting_retry_interval: Duration,
+    /// When failed callbacks are tried again.
+    pub callback_schedule: Schedule,
+    /// Longest a callback attempt may take in all, and to connect.
+    pub callback_timeout: Duration,
+    pub callback_connect_timeout: Duration,
+    /// Most callback attempts in flight, in all and to one host.
+    pub callback_concurrency: usize,
+    pub callback_host_concurrency: usize,
+    /// Whether callbacks may go to loopback, private and link-local addresses.
+    pub allow_private_callbacks: bool,
+    /// The `tenant` field of callbacks: the operator's name for this gateway.
+    pub tenant: String,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +68,13 @@ impl Default for ServerConfig {
             default_deposit_ttl: Some(Duration::from_secs(30 * 60)),
             worker_interval: Duration::from_millis(200),
             accounting_retry_interval: Duration::from_secs(10),
+            callback_schedule: Schedule::default(),
+            callback_timeout: Duration::from_secs(10),
+            callback_connect_timeout: Duration::from_secs(5),
+            callback_concurrency: 256,
+            callback_host_concurrency: 16,
+            allow_private_callbacks: false,
+            tenant: "octopus".to_string(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The Octopus HTTP server: the merchant API (`/octopus/api/...`), the hosted cashier pages
 //! (`/octopus/pay/...`), health checks, and the background workers that move orders along
-//! (connector checks, expiry). Everything runs in one process; several processes coordinate
+//! (connector checks, expiry, accounting retries) and deliver merchant callbacks. Everything runs in one process; several processes coordinate
 //! through the database.
 
 pub mod app;
@@ -15,6 +15,7 @@ pub mod merchants;
 pub mod orders;
 pub mod storage;
 
+mod callbacks;
 mod cashier;
 mod client_ip;
 mod merchant_api;

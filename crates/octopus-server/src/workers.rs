@@ -128,6 +128,7 @@ async fn apply(state: &AppState, payment_uid: &str, change: StatusChange) -> boo
     match state.storage.change_status(payment_uid, change).await {
         Ok(order) => {
             tracing::info!(%payment_uid, status = %order.payment_status, "order status changed");
+            state.callbacks_due.notify_one();
             true
         }
         // Another node or request got there first; nothing to do.

@@ -344,6 +344,7 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
     let mut new_payouts: Vec<Order> = Vec::new();
     let mut changed: Vec<String> = Vec::new();
     let mut events: Vec<(i64, OrderEvent)> = Vec::new();
+    let mut events_orders: Vec<Order> = Vec::new();
     let mut entries: Vec<(JournalEntry, Vec<(i64, Option<Decimal>)>)> = Vec::new();
     for op in ops {
         match op {
@@ -409,6 +410,7 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
                     }
                 }
                 events.push((order.id, event));
+                events_orders.push(order.clone());
                 if !changed.contains(payment_uid) {
                     changed.push(payment_uid.clone());
                 }
@@ -429,10 +431,14 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
     }
     let changed_orders: Vec<&Order> = changed.iter().map(|uid| &current[uid]).collect();
     let event_rows: Vec<(i64, &OrderEvent)> = events.iter().map(|(id, e)| (*id, e)).collect();
+    // One callback per status change, reporting the order as that change left it (outbox).
+    let reported: Vec<Order> = events_orders;
+    let reported_refs: Vec<&Order> = reported.iter().collect();
     tokio::try_join!(
         async { orders::update_many(tx, &changed_orders).await.map_err(Failure::Fatal) },
         async { orders::insert_events(tx, &event_rows).await.map_err(Failure::Fatal) },
         write_entries(tx, &entries, &balances, at),
+        async { crate::callbacks::enqueue_many(tx, &reported_refs, false, at).await.map_err(Failure::Fatal) },
     )?;
     let ids: HashMap<String, i64> = inserted.into_iter().collect();
     for result in results.iter_mut() {

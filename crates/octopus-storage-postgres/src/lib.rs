@@ -3,6 +3,7 @@
 //! starting together apply them once; background claims use `FOR UPDATE SKIP LOCKED` so two
 //! nodes never take the same work.
 
+mod callbacks;
 mod group_insert;
 mod group_write;
 mod grouping;
@@ -17,8 +18,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use octopus_domain::ledger::{FeeRule, LedgerReport};
 use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp, TransactionType};
 use octopus_storage::{
-    Balance, CreateOutcome, FeeSchedule, MerchantEntry, NewMerchant, Result, Storage, StorageError,
-    StoredApiKey,
+    AttemptRecord, Balance, Callback, CallbackAttempt, CreateOutcome, FeeSchedule, MerchantEntry,
+    NewMerchant, Result, Storage, StorageError, StoredApiKey,
 };
 use rust_decimal::Decimal;
 use tokio_postgres::error::SqlState;
@@ -303,6 +304,37 @@ impl Storage for PostgresStorage {
     async fn verify_ledger(&self) -> Result<LedgerReport> {
         let mut client = self.client().await?;
         ledger::verify(&mut client).await
+    }
+
+    async fn claim_callbacks(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+        busy_hosts: &[String],
+    ) -> Result<Vec<Callback>> {
+        let client = self.client().await?;
+        callbacks::claim(&client, now, lease_ms, limit, busy_hosts).await
+    }
+
+    async fn release_callbacks(&self, ids: &[i64]) -> Result<()> {
+        let client = self.client().await?;
+        callbacks::release(&client, ids).await
+    }
+
+    async fn record_callback_attempts(&self, records: Vec<AttemptRecord>, at: Timestamp) -> Result<()> {
+        let mut client = self.client().await?;
+        callbacks::record(&mut client, &records, at).await
+    }
+
+    async fn callbacks_of(&self, payment_uid: &str) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
+        let client = self.client().await?;
+        callbacks::of_order(&client, payment_uid).await
+    }
+
+    async fn resend_callback(&self, payment_uid: &str, at: Timestamp) -> Result<Callback> {
+        let client = self.client().await?;
+        callbacks::resend(&client, payment_uid, at).await
     }
 
     async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {

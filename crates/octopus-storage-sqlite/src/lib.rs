@@ -4,6 +4,7 @@
 //! small pool of connections ([`read_pool`]); a background thread checkpoints the WAL so the
 //! writer never stops to do it.
 
+mod callbacks;
 mod ledger;
 mod orders;
 mod read_pool;
@@ -19,8 +20,8 @@ use async_trait::async_trait;
 use octopus_domain::ledger::{FeeRule, LedgerReport};
 use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
 use octopus_storage::{
-    Balance, CreateOutcome, FeeSchedule, MerchantEntry, NewMerchant, Result, Storage, StorageError,
-    StoredApiKey,
+    AttemptRecord, Balance, Callback, CallbackAttempt, CreateOutcome, FeeSchedule, MerchantEntry,
+    NewMerchant, Result, Storage, StorageError, StoredApiKey,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
@@ -390,6 +391,38 @@ impl Storage for SqliteStorage {
                 report
             })
             .await
+    }
+
+    async fn claim_callbacks(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+        busy_hosts: &[String],
+    ) -> Result<Vec<Callback>> {
+        let busy_hosts = busy_hosts.to_vec();
+        self.writer
+            .write_checked(move |conn| callbacks::claim(conn, now, lease_ms, limit, &busy_hosts))
+            .await
+    }
+
+    async fn release_callbacks(&self, ids: &[i64]) -> Result<()> {
+        let ids = ids.to_vec();
+        self.writer.write(move |conn| callbacks::release(conn, &ids)).await
+    }
+
+    async fn record_callback_attempts(&self, records: Vec<AttemptRecord>, at: Timestamp) -> Result<()> {
+        self.writer.write(move |conn| callbacks::record(conn, &records, at)).await
+    }
+
+    async fn callbacks_of(&self, payment_uid: &str) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
+        let payment_uid = payment_uid.to_string();
+        self.readers.read(move |conn| callbacks::of_order(conn, &payment_uid)).await
+    }
+
+    async fn resend_callback(&self, payment_uid: &str, at: Timestamp) -> Result<Callback> {
+        let payment_uid = payment_uid.to_string();
+        self.writer.write(move |conn| callbacks::resend(conn, &payment_uid, at)).await
     }
 
     async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {

@@ -299,6 +299,8 @@ pub(crate) fn change_status(conn: &Connection, payment_uid: &str, change: &Statu
     if let Some((entry, plan)) = posting {
         crate::ledger::apply(conn, &entry, plan)?;
     }
+    // The callback reporting the change goes out with it (outbox).
+    crate::callbacks::enqueue(conn, &order, false, change.at)?;
     Ok(order)
 }
 

@@ -7,6 +7,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_ledger.sql")),
+    (3, include_str!("../migrations/0003_callbacks.sql")),
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {

@@ -14,6 +14,9 @@ pub enum StorageError {
     /// Every candidate floating amount is held by another open order.
     #[error("no free floating amount is left for this amount on the channel")]
     NoFreeAmount,
+    /// The order has no notify_url to call back.
+    #[error("the order has no notify_url")]
+    NoNotifyUrl,
     /// A unique value (merchant uid, API key) exists already.
     #[error("already exists: {0}")]
     Conflict(String),

@@ -70,6 +70,107 @@ pub struct FeeSchedule {
     pub rule: FeeRule,
 }
 
+/// Delivery state of one callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackState {
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// The merchant acknowledged it.
+    Completed,
+    /// Its schedule is used up.
+    Failed,
+}
+
+impl CallbackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackState::Pending => "pending",
+            CallbackState::Completed => "completed",
+            CallbackState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CallbackState> {
+        Some(match text {
+            "pending" => CallbackState::Pending,
+            "completed" => CallbackState::Completed,
+            "failed" => CallbackState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A callback as stored: written with the status change it reports, its body frozen then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    pub id: i64,
+    pub order_id: i64,
+    pub payment_uid: String,
+    pub notify_url: String,
+    /// The destination host, to bound deliveries per host.
+    pub host: String,
+    /// The API key whose secret signs it.
+    pub signature_key: String,
+    /// The body (without `tenant`), as a JSON object of strings.
+    pub payload: String,
+    pub state: CallbackState,
+    /// Sent again by hand (`octopus callback resend`).
+    pub manual: bool,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub last_error: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One delivery attempt of a callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackAttempt {
+    pub callback_id: i64,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub manual: bool,
+    pub started_at: Timestamp,
+    /// The HTTP status, if an answer came.
+    pub http_status: Option<u16>,
+    pub latency_ms: i64,
+    /// Why the attempt failed ("" when acknowledged).
+    pub error: String,
+    /// The first KiB of the answer.
+    pub response_head: String,
+}
+
+/// What an attempt leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    Acknowledged,
+    /// Failed; try again then.
+    RetryAt(Timestamp),
+    /// Failed, and the schedule is used up.
+    GaveUp,
+}
+
+/// What is recorded after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub attempt: CallbackAttempt,
+    pub outcome: CallbackOutcome,
+}
+
+impl AttemptRecord {
+    /// The order's notify status after this attempt, given whether another of its callbacks
+    /// is still pending, and the failure reason to keep (if any).
+    pub fn notify_after(&self, other_pending: bool) -> (octopus_domain::NotifyStatus, Option<String>) {
+        use octopus_domain::NotifyStatus;
+        match self.outcome {
+            CallbackOutcome::Acknowledged if other_pending => (NotifyStatus::Delivered, None),
+            CallbackOutcome::Acknowledged => (NotifyStatus::Completed, None),
+            CallbackOutcome::RetryAt(_) => (NotifyStatus::Delivered, Some(self.attempt.error.clone())),
+            CallbackOutcome::GaveUp => (NotifyStatus::Failed, Some(self.attempt.error.clone())),
+        }
+    }
+}
+
 /// What `create_order` did.
 #[derive(Debug, Clone)]
 pub enum CreateOutcome {
@@ -126,8 +227,9 @@ pub trait Storage: Send + Sync + 'static {
 
     async fn order_by_payment_uid(&self, payment_uid: &str) -> Result<Option<Order>>;
 
-    /// Applies a status change through the domain state machine, records its event and posts
-    /// its journal entry, in one transaction. Refused changes return
+    /// Applies a status change through the domain state machine, records its event, posts
+    /// its journal entry and queues its callback (when the order has a notify_url), in one
+    /// transaction. Refused changes return
     /// `StorageError::IllegalTransition`; a refund the merchant's balance cannot cover returns
     /// `InsufficientBalance`. Any other entry that cannot be posted leaves the change applied
     /// with `accounting_status` `failed` (see `retry_accounting`).
@@ -173,6 +275,30 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Recomputes every balance from the journal and checks it (see `ledger::Verification`).
     async fn verify_ledger(&self) -> Result<LedgerReport>;
+
+    /// Claims callbacks due for an attempt: pending, due, not leased, with no older pending
+    /// callback of the same order (callbacks of an order go out in order), and not to one of
+    /// `busy_hosts`. Each is leased until `now + lease_ms`.
+    async fn claim_callbacks(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+        busy_hosts: &[String],
+    ) -> Result<Vec<Callback>>;
+
+    /// Gives back claimed callbacks unattempted (their lease ends now).
+    async fn release_callbacks(&self, ids: &[i64]) -> Result<()>;
+
+    /// Records attempts and their outcomes, and each order's `notify_status` and
+    /// `notify_fail_reason`.
+    async fn record_callback_attempts(&self, records: Vec<AttemptRecord>, at: Timestamp) -> Result<()>;
+
+    /// The callbacks of an order, oldest first, each with its attempts.
+    async fn callbacks_of(&self, payment_uid: &str) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>>;
+
+    /// Queues the order's current state to its notify_url again, as a manual callback.
+    async fn resend_callback(&self, payment_uid: &str, at: Timestamp) -> Result<Callback>;
 
     /// Payment UIDs of orders whose accounting failed.
     async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>>;

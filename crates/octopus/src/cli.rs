@@ -26,6 +26,33 @@ pub enum Command {
     Fee(FeeArgs),
     /// Inspect and prove the ledger.
     Ledger(LedgerArgs),
+    /// Inspect and resend merchant callbacks.
+    Callback(CallbackArgs),
+}
+
+#[derive(Args)]
+pub struct CallbackArgs {
+    #[command(subcommand)]
+    pub command: CallbackCommand,
+}
+
+#[derive(Subcommand)]
+pub enum CallbackCommand {
+    /// An order's callbacks and every attempt of each.
+    List {
+        /// The order's payment_uid.
+        payment_uid: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Send the order's current state to its notify_url again (recorded as manual); a running
+    /// gateway delivers it.
+    Resend {
+        /// The order's payment_uid.
+        payment_uid: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// Where the state lives, and the master key that protects its secrets.
@@ -99,6 +126,24 @@ pub struct ServeArgs {
     /// ttl in seconds of deposits that send none (0: no expiry).
     #[arg(long, env = "OCTOPUS_DEFAULT_DEPOSIT_TTL", default_value_t = 1800)]
     pub default_deposit_ttl: u64,
+    /// Delays before each retry of a failed callback (ms, s, m, h).
+    #[arg(long, env = "OCTOPUS_CALLBACK_SCHEDULE", default_value = "15s,1m,5m,15m,1h,2h,6h,12h")]
+    pub callback_schedule: String,
+    /// Seconds a callback attempt may take in all (connecting may take at most 5).
+    #[arg(long, env = "OCTOPUS_CALLBACK_TIMEOUT", default_value_t = 10.0)]
+    pub callback_timeout: f64,
+    /// Most callback attempts in flight.
+    #[arg(long, env = "OCTOPUS_CALLBACK_CONCURRENCY", default_value_t = 256)]
+    pub callback_concurrency: usize,
+    /// Most callback attempts in flight to one host.
+    #[arg(long, env = "OCTOPUS_CALLBACK_HOST_CONCURRENCY", default_value_t = 16)]
+    pub callback_host_concurrency: usize,
+    /// Let callbacks go to loopback, private and link-local addresses (always so with --dev).
+    #[arg(long, env = "OCTOPUS_ALLOW_PRIVATE_CALLBACKS")]
+    pub allow_private_callbacks: bool,
+    /// The `tenant` field of callbacks.
+    #[arg(long, env = "OCTOPUS_TENANT", default_value = "octopus")]
+    pub tenant: String,
 }
 
 #[derive(Args)]

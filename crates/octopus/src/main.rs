@@ -1,7 +1,8 @@
-//! The `octopus` binary: `serve` runs the gateway; `merchant`, `fee`, `ledger`, `order` and
+//! The `octopus` binary: `serve` runs the gateway; `merchant`, `fee`, `ledger`, `callback`, `order` and
 //! `bench` are the operator's and the merchant developer's tools around it.
 
 mod bench;
+mod callback;
 mod cli;
 mod fee;
 mod ledger;
@@ -28,6 +29,7 @@ async fn main() -> std::process::ExitCode {
         Command::Bench(args) => bench::run(args).await,
         Command::Fee(args) => fee::run(args).await,
         Command::Ledger(args) => ledger::run(args).await,
+        Command::Callback(args) => callback::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -21,7 +21,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .filter(|t| !t.trim().is_empty())
         .map(|t| parse_proxy(t.trim()))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let callback_schedule = octopus_domain::callback::Schedule::parse(&args.callback_schedule)?;
     let config = ServerConfig {
+        callback_schedule,
+        callback_timeout: Duration::from_secs_f64(args.callback_timeout.max(0.1)),
+        callback_connect_timeout: Duration::from_secs_f64(args.callback_timeout.clamp(0.1, 5.0)),
+        callback_concurrency: args.callback_concurrency.max(1),
+        callback_host_concurrency: args.callback_host_concurrency.max(1),
+        allow_private_callbacks: args.allow_private_callbacks || args.dev,
+        tenant: args.tenant.clone(),
         listen: args.listen,
         public_url: args.public_url.clone(),
         trusted_proxies,

@@ -3,6 +3,8 @@
 //! file, or a new schema on the PostgreSQL server named by `OCTOPUS_TEST_DATABASE_URL` — and
 //! talks to it over real HTTP through the client library.
 
+pub mod receiver;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -170,6 +172,9 @@ pub fn test_config() -> ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         sandbox_payout_delay: Duration::from_millis(300),
         worker_interval: Duration::from_millis(50),
+        callback_schedule: octopus_domain::callback::Schedule::parse("300ms,300ms,300ms").unwrap(),
+        callback_timeout: Duration::from_secs(2),
+        allow_private_callbacks: true,
         ..ServerConfig::default()
     }
 }

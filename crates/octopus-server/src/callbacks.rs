@@ -1,0 +1,340 @@
+//! Delivering merchant callbacks. The outbox rows are written with the status changes they
+//! report (storage); this dispatcher claims the due ones, posts each to its notify_url —
+//! signed with `Oc-Signature` like a merchant request — and records every attempt.
+//!
+//! - Callbacks of one order go out in order: storage only hands out a callback once every
+//!   older one of its order is settled (acknowledged or given up).
+//! - Concurrency is bounded globally and per destination host, so one slow merchant never
+//!   holds up the others: a host at its limit is left out of the next claims.
+//! - Failed attempts are retried on the configured schedule (with jitter); a claimed callback
+//!   is leased, so after a crash or restart another node (or this one) takes it up again.
+//! - Unless private destinations are allowed, a notify_url that is, or resolves to, a
+//!   loopback, private, link-local or metadata address is refused at delivery time, after
+//!   DNS, and the connection only ever goes to the addresses that were checked.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use octopus_domain::callback;
+use octopus_domain::RequestFields;
+use octopus_storage::{AttemptRecord, Callback, CallbackAttempt, CallbackOutcome};
+use rand::Rng;
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+use crate::clock::now_ms;
+
+/// How long a claimed callback belongs to this node: longer than any attempt can take.
+const LEASE_MS: i64 = 60_000;
+/// The most callbacks claimed at once, and attempts recorded at once.
+const BATCH: usize = 512;
+/// How much of an answer is kept in the attempt log.
+const RESPONSE_HEAD: usize = 1024;
+
+/// Starts the dispatcher and the recorder of attempts.
+pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let (records, receive) = mpsc::unbounded_channel();
+    let dispatcher = Dispatcher {
+        http: http_client(&state),
+        permits: Arc::new(Semaphore::new(state.config.callback_concurrency.max(1))),
+        hosts: Arc::new(Mutex::new(HashMap::new())),
+        finished: Arc::new(Notify::new()),
+        records,
+        state: state.clone(),
+    };
+    vec![
+        tokio::spawn(dispatcher.run(stop)),
+        tokio::spawn(record_attempts(state, receive)),
+    ]
+}
+
+fn http_client(state: &AppState) -> reqwest::Client {
+    let c = &state.config;
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(c.callback_connect_timeout)
+        .timeout(c.callback_timeout)
+        .pool_max_idle_per_host(c.callback_host_concurrency)
+        .tcp_nodelay(true)
+        .user_agent(concat!("Octopus-Callback/", env!("CARGO_PKG_VERSION")));
+    if !c.allow_private_callbacks {
+        builder = builder.dns_resolver(Arc::new(PublicOnly));
+    }
+    builder.build().expect("a reqwest client with static settings builds")
+}
+
+/// Resolves names to their public addresses only; a name with none is refused, saying why.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let (public, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
+                found.into_iter().partition(|a| callback::forbidden_address(a.ip()).is_none());
+            if public.is_empty() {
+                let Some(first) = refused.first() else {
+                    return Err(format!("notify_url host {host} has no address").into());
+                };
+                let why = callback::forbidden_address(first.ip()).unwrap_or("refused");
+                return Err(Refused(callback::refusal(&host, first.ip(), why)).into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// A destination refused by the address check (found again in the error chain).
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+struct Dispatcher {
+    state: AppState,
+    http: reqwest::Client,
+    permits: Arc<Semaphore>,
+    /// Deliveries in flight per host.
+    hosts: Arc<Mutex<HashMap<String, usize>>>,
+    /// Signalled when a delivery ends (a slot is free again).
+    finished: Arc<Notify>,
+    records: mpsc::UnboundedSender<AttemptRecord>,
+}
+
+impl Dispatcher {
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let every = self.state.config.worker_interval;
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = self.state.callbacks_due.notified() => {}
+                _ = self.finished.notified() => {}
+                _ = tokio::time::sleep(every) => {}
+            }
+            // Claim as long as there is room and something to claim.
+            loop {
+                let free = self.permits.available_permits();
+                if free == 0 {
+                    break;
+                }
+                match self.claim_and_start(free.min(BATCH)).await {
+                    Ok(0) => break,
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming callbacks failed; retrying later");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Claims up to `room` callbacks and starts delivering them; returns how many started.
+    async fn claim_and_start(&self, room: usize) -> Result<usize, octopus_storage::StorageError> {
+        let limit = self.state.config.callback_host_concurrency.max(1);
+        let busy: Vec<String> = {
+            let hosts = self.hosts.lock().expect("hosts lock");
+            hosts.iter().filter(|(_, n)| **n >= limit).map(|(h, _)| h.clone()).collect()
+        };
+        let claimed = self
+            .state
+            .storage
+            .claim_callbacks(now_ms(), LEASE_MS, room as u32, &busy)
+            .await?;
+        let mut started = 0;
+        let mut give_back = Vec::new();
+        for c in claimed {
+            {
+                let mut hosts = self.hosts.lock().expect("hosts lock");
+                let n = hosts.entry(c.host.clone()).or_default();
+                if *n >= limit {
+                    give_back.push(c.id);
+                    continue;
+                }
+                *n += 1;
+            }
+            let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else { return Ok(started) };
+            started += 1;
+            tokio::spawn(deliver(
+                self.state.clone(),
+                self.http.clone(),
+                c,
+                permit,
+                Arc::clone(&self.hosts),
+                Arc::clone(&self.finished),
+                self.records.clone(),
+            ));
+        }
+        if !give_back.is_empty() {
+            self.state.storage.release_callbacks(&give_back).await?;
+        }
+        Ok(started)
+    }
+}
+
+/// One attempt of one callback.
+async fn deliver(
+    state: AppState,
+    http: reqwest::Client,
+    c: Callback,
+    permit: OwnedSemaphorePermit,
+    hosts: Arc<Mutex<HashMap<String, usize>>>,
+    finished: Arc<Notify>,
+    records: mpsc::UnboundedSender<AttemptRecord>,
+) {
+    let started_at = now_ms();
+    let clock = Instant::now();
+    let (http_status, head, error) = match attempt(&state, &http, &c).await {
+        Ok((status, head)) if callback::acknowledged(status, &head) => (Some(status), head, String::new()),
+        Ok((status, head)) if status == 200 => (
+            Some(status),
+            head,
+            "HTTP 200, but the body was not \"success\"".to_string(),
+        ),
+        Ok((status, head)) => (Some(status), head, format!("HTTP {status}")),
+        Err(reason) => (None, Vec::new(), reason),
+    };
+    let attempt_no = c.attempts + 1;
+    let outcome = if error.is_empty() {
+        CallbackOutcome::Acknowledged
+    } else {
+        let jitter = rand::thread_rng().gen_range(-1.0..=1.0);
+        match state.config.callback_schedule.next_attempt(attempt_no, now_ms(), jitter) {
+            Some(at) => CallbackOutcome::RetryAt(at),
+            None => CallbackOutcome::GaveUp,
+        }
+    };
+    let error = match outcome {
+        CallbackOutcome::GaveUp => format!("gave up after {attempt_no} attempts; the last: {error}"),
+        _ => error,
+    };
+    let record = AttemptRecord {
+        attempt: CallbackAttempt {
+            callback_id: c.id,
+            attempt: attempt_no,
+            manual: c.manual,
+            started_at,
+            http_status,
+            latency_ms: clock.elapsed().as_millis() as i64,
+            error,
+            response_head: String::from_utf8_lossy(&head[..head.len().min(RESPONSE_HEAD)]).into_owned(),
+        },
+        outcome,
+    };
+    let _ = records.send(record);
+    if let Some(n) = hosts.lock().expect("hosts lock").get_mut(&c.host) {
+        *n = n.saturating_sub(1);
+    }
+    drop(permit);
+    finished.notify_one();
+}
+
+/// Sends the callback; the answer's status and first bytes, or why there is none.
+async fn attempt(state: &AppState, http: &reqwest::Client, c: &Callback) -> Result<(u16, Vec<u8>), String> {
+    let payload = RequestFields::from_json(c.payload.as_bytes())
+        .map_err(|e| format!("the stored callback body is unreadable: {e}"))?;
+    let body = callback::body(&payload, &state.config.tenant);
+    let credential = state
+        .keys
+        .credential(&c.signature_key)
+        .await
+        .map_err(|_| "the signing key could not be read".to_string())?
+        .ok_or_else(|| "the API key that created the order no longer exists".to_string())?;
+    let signature = credential.signing_key.sign(&body);
+    if !state.config.allow_private_callbacks {
+        check_literal_address(&c.notify_url)?;
+    }
+    let mut response = http
+        .post(&c.notify_url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("Oc-Signature", signature)
+        .body(body.to_json())
+        .send()
+        .await
+        .map_err(|e| explain(&e, state.config.callback_timeout))?;
+    let status = response.status().as_u16();
+    let mut head = Vec::new();
+    // Only the start of the answer matters; a longer one cannot be "success".
+    while head.len() <= RESPONSE_HEAD {
+        match response.chunk().await {
+            Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => return Err(explain(&e, state.config.callback_timeout)),
+        }
+    }
+    Ok((status, head))
+}
+
+/// Refuses a notify_url whose host is a forbidden IP literal (names go through the resolver).
+fn check_literal_address(notify_url: &str) -> Result<(), String> {
+    let url = url::Url::parse(notify_url).map_err(|_| "notify_url is not a valid URL".to_string())?;
+    let ip: Option<IpAddr> = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(ip.into()),
+        Some(url::Host::Ipv6(ip)) => Some(ip.into()),
+        _ => None,
+    };
+    match ip.and_then(|ip| callback::forbidden_address(ip).map(|why| (ip, why))) {
+        Some((ip, why)) => Err(callback::refusal(&ip.to_string(), ip, why)),
+        None => Ok(()),
+    }
+}
+
+/// A failed request in words for `notify_fail_reason` (no internals beyond the cause).
+fn explain(e: &reqwest::Error, timeout: Duration) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(refused) = err.downcast_ref::<Refused>() {
+            return refused.0.clone();
+        }
+        source = err.source();
+    }
+    if e.is_timeout() {
+        format!("no answer within {} s", timeout.as_secs_f64())
+    } else if e.is_connect() {
+        format!("could not connect: {}", innermost(e))
+    } else if e.is_redirect() {
+        "answered with a redirect (redirects are not followed)".to_string()
+    } else {
+        format!("request failed: {}", innermost(e))
+    }
+}
+
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e.to_string();
+    let mut source = e.source();
+    while let Some(err) = source {
+        last = err.to_string();
+        source = err.source();
+    }
+    last
+}
+
+/// Records finished attempts in batches (one write for many).
+async fn record_attempts(state: AppState, mut receive: mpsc::UnboundedReceiver<AttemptRecord>) {
+    while let Some(first) = receive.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match receive.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = state.storage.record_callback_attempts(batch, now_ms()).await {
+            // The leases run out and the callbacks are attempted again.
+            tracing::error!(error = %e, "recording callback attempts failed");
+        }
+        // An acknowledged callback may let the next one of its order go.
+        state.callbacks_due.notify_one();
+    }
+}

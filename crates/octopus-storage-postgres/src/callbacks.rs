@@ -1,0 +1,226 @@
+//! The callback outbox in PostgreSQL: queued with the status changes they report (in the
+//! group writer's transaction), claimed with `FOR UPDATE SKIP LOCKED` so nodes never take the
+//! same callback, recorded after each attempt in one transaction per batch.
+
+use deadpool_postgres::GenericClient;
+use octopus_domain::callback;
+use octopus_domain::{Order, Timestamp};
+use octopus_storage::{
+    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, Result, StorageError,
+};
+use tokio_postgres::Row;
+
+use crate::db;
+
+const COLUMNS: &str = "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
+    attempts, next_attempt_at, last_error, created_at, updated_at";
+
+fn from_row(r: &Row) -> Result<Callback> {
+    Ok(Callback {
+        id: r.get(0),
+        order_id: r.get(1),
+        payment_uid: r.get(2),
+        notify_url: r.get(3),
+        host: r.get(4),
+        signature_key: r.get(5),
+        payload: r.get(6),
+        state: CallbackState::parse(&r.get::<_, String>(7)).ok_or(StorageError::Corrupt("callbacks.state"))?,
+        manual: r.get(8),
+        attempts: r.get::<_, i32>(9) as u32,
+        next_attempt_at: r.get(10),
+        last_error: r.get(11),
+        created_at: r.get(12),
+        updated_at: r.get(13),
+    })
+}
+
+/// Queues callbacks reporting these orders as they are now (orders without a notify_url are
+/// skipped), in one statement; returns their ids in the orders' order.
+pub(crate) async fn enqueue_many<C: GenericClient>(client: &C, orders: &[&Order], manual: bool, at: Timestamp) -> Result<Vec<i64>> {
+    let orders: Vec<&&Order> = orders.iter().filter(|o| !o.notify_url.is_empty()).collect();
+    if orders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO callbacks (order_id, payment_uid, notify_url, host, signature_key, payload,
+                state, manual, next_attempt_at, created_at, updated_at)
+             SELECT o, u, n, h, k, p, 'pending', $7, $8, $8, $8
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                  WITH ORDINALITY AS v(o, u, n, h, k, p, i)
+             ORDER BY i
+             RETURNING id",
+        )
+        .await
+        .map_err(db)?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &orders.iter().map(|o| o.id).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.payment_uid.as_str()).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.notify_url.as_str()).collect::<Vec<_>>(),
+                &orders.iter().map(|o| callback::host_of(&o.notify_url)).collect::<Vec<_>>(),
+                &orders.iter().map(|o| o.signature_key.as_str()).collect::<Vec<_>>(),
+                &orders.iter().map(|o| callback::payload(o).to_json()).collect::<Vec<_>>(),
+                &manual,
+                &at,
+            ],
+        )
+        .await
+        .map_err(db)?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+pub(crate) async fn claim<C: GenericClient>(
+    client: &C,
+    now: Timestamp,
+    lease_ms: i64,
+    limit: u32,
+    busy_hosts: &[String],
+) -> Result<Vec<Callback>> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "UPDATE callbacks SET claimed_until = $1
+             WHERE id IN (
+                SELECT c.id FROM callbacks c
+                WHERE c.state = 'pending' AND c.next_attempt_at <= $2 AND c.claimed_until <= $2
+                  AND NOT EXISTS (SELECT 1 FROM callbacks p
+                                  WHERE p.order_id = c.order_id AND p.state = 'pending' AND p.id < c.id)
+                  AND NOT (c.host = ANY($4))
+                ORDER BY c.next_attempt_at LIMIT $3
+                FOR UPDATE SKIP LOCKED)
+             RETURNING {COLUMNS}"
+        ))
+        .await
+        .map_err(db)?;
+    let rows = client
+        .query(&stmt, &[&(now + lease_ms), &now, &(limit as i64), &busy_hosts])
+        .await
+        .map_err(db)?;
+    let mut out: Vec<Callback> = rows.iter().map(from_row).collect::<Result<_>>()?;
+    out.sort_by_key(|c| c.id);
+    Ok(out)
+}
+
+pub(crate) async fn release<C: GenericClient>(client: &C, ids: &[i64]) -> Result<()> {
+    client
+        .execute("UPDATE callbacks SET claimed_until = 0 WHERE id = ANY($1)", &[&ids])
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Records attempts: the attempt log, the callbacks' states, and the orders' notify status.
+pub(crate) async fn record(client: &mut deadpool_postgres::Object, records: &[AttemptRecord], at: Timestamp) -> Result<()> {
+    let tx = client.transaction().await.map_err(db)?;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO callback_attempts (callback_id, attempt, manual, started_at, http_status,
+                latency_ms, error, response_head)
+             SELECT * FROM UNNEST($1::bigint[], $2::int[], $3::boolean[], $4::bigint[], $5::int[],
+                $6::bigint[], $7::text[], $8::text[])",
+        )
+        .await
+        .map_err(db)?;
+    tx.execute(
+        &insert,
+        &[
+            &records.iter().map(|r| r.attempt.callback_id).collect::<Vec<_>>(),
+            &records.iter().map(|r| r.attempt.attempt as i32).collect::<Vec<_>>(),
+            &records.iter().map(|r| r.attempt.manual).collect::<Vec<_>>(),
+            &records.iter().map(|r| r.attempt.started_at).collect::<Vec<_>>(),
+            &records.iter().map(|r| r.attempt.http_status.map(i32::from)).collect::<Vec<_>>(),
+            &records.iter().map(|r| r.attempt.latency_ms).collect::<Vec<_>>(),
+            &records.iter().map(|r| r.attempt.error.as_str()).collect::<Vec<_>>(),
+            &records.iter().map(|r| r.attempt.response_head.as_str()).collect::<Vec<_>>(),
+        ],
+    )
+    .await
+    .map_err(db)?;
+    let update = tx
+        .prepare_cached(
+            "UPDATE callbacks SET state = $1, attempts = $2, next_attempt_at = COALESCE($3, next_attempt_at),
+                claimed_until = 0, last_error = $4, updated_at = $5
+             WHERE id = $6 RETURNING order_id",
+        )
+        .await
+        .map_err(db)?;
+    let pending = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM callbacks WHERE order_id = $1 AND state = 'pending')")
+        .await
+        .map_err(db)?;
+    let notify = tx
+        .prepare_cached(
+            "UPDATE orders SET notify_status = $1, notify_fail_reason = COALESCE($2, notify_fail_reason)
+             WHERE id = $3",
+        )
+        .await
+        .map_err(db)?;
+    for r in records {
+        let (state, next) = match r.outcome {
+            CallbackOutcome::Acknowledged => (CallbackState::Completed, None),
+            CallbackOutcome::RetryAt(t) => (CallbackState::Pending, Some(t)),
+            CallbackOutcome::GaveUp => (CallbackState::Failed, None),
+        };
+        let a = &r.attempt;
+        let order_id: i64 = tx
+            .query_one(&update, &[&state.as_str(), &(a.attempt as i32), &next, &a.error, &at, &a.callback_id])
+            .await
+            .map_err(db)?
+            .get(0);
+        let other_pending: bool = tx.query_one(&pending, &[&order_id]).await.map_err(db)?.get(0);
+        let (status, reason) = r.notify_after(other_pending);
+        tx.execute(&notify, &[&status.as_str(), &reason, &order_id]).await.map_err(db)?;
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(())
+}
+
+pub(crate) async fn of_order<C: GenericClient>(client: &C, payment_uid: &str) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
+    let rows = client
+        .query(&format!("SELECT {COLUMNS} FROM callbacks WHERE payment_uid = $1 ORDER BY id"), &[&payment_uid])
+        .await
+        .map_err(db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let c = from_row(row)?;
+        let attempts = client
+            .query(
+                "SELECT callback_id, attempt, manual, started_at, http_status, latency_ms, error, response_head
+                 FROM callback_attempts WHERE callback_id = $1 ORDER BY id",
+                &[&c.id],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| CallbackAttempt {
+                callback_id: r.get(0),
+                attempt: r.get::<_, i32>(1) as u32,
+                manual: r.get(2),
+                started_at: r.get(3),
+                http_status: r.get::<_, Option<i32>>(4).map(|s| s as u16),
+                latency_ms: r.get(5),
+                error: r.get(6),
+                response_head: r.get(7),
+            })
+            .collect();
+        out.push((c, attempts));
+    }
+    Ok(out)
+}
+
+pub(crate) async fn resend(client: &deadpool_postgres::Object, payment_uid: &str, at: Timestamp) -> Result<Callback> {
+    let order = crate::orders::by_payment_uid(client, payment_uid, false)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+    let id = *enqueue_many(client, &[&order], true, at)
+        .await?
+        .first()
+        .ok_or(StorageError::NoNotifyUrl)?;
+    let row = client
+        .query_one(&format!("SELECT {COLUMNS} FROM callbacks WHERE id = $1"), &[&id])
+        .await
+        .map_err(db)?;
+    from_row(&row)
+}

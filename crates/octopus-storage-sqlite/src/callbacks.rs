@@ -1,0 +1,217 @@
+//! The callback outbox in SQLite: queued with the status change it reports (inside the
+//! writer's transaction), claimed by the dispatcher, recorded after each attempt.
+
+use octopus_domain::callback;
+use octopus_domain::{Order, Timestamp};
+use octopus_storage::{
+    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, Result, StorageError,
+};
+use rusqlite::{params, Connection, Row};
+
+use crate::db;
+
+const COLUMNS: &str = "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
+    attempts, next_attempt_at, last_error, created_at, updated_at";
+
+fn from_row(r: &Row<'_>) -> Result<Callback> {
+    Ok(Callback {
+        id: r.get(0).map_err(db)?,
+        order_id: r.get(1).map_err(db)?,
+        payment_uid: r.get(2).map_err(db)?,
+        notify_url: r.get(3).map_err(db)?,
+        host: r.get(4).map_err(db)?,
+        signature_key: r.get(5).map_err(db)?,
+        payload: r.get(6).map_err(db)?,
+        state: CallbackState::parse(&r.get::<_, String>(7).map_err(db)?).ok_or(StorageError::Corrupt("callbacks.state"))?,
+        manual: r.get::<_, i64>(8).map_err(db)? != 0,
+        attempts: r.get(9).map_err(db)?,
+        next_attempt_at: r.get(10).map_err(db)?,
+        last_error: r.get(11).map_err(db)?,
+        created_at: r.get(12).map_err(db)?,
+        updated_at: r.get(13).map_err(db)?,
+    })
+}
+
+/// Queues a callback reporting the order as it is now (nothing when it has no notify_url).
+pub(crate) fn enqueue(conn: &Connection, order: &Order, manual: bool, at: Timestamp) -> Result<Option<i64>> {
+    if order.notify_url.is_empty() {
+        return Ok(None);
+    }
+    conn.prepare_cached(
+        "INSERT INTO callbacks (order_id, payment_uid, notify_url, host, signature_key, payload,
+            state, manual, next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8, ?8)",
+    )
+    .map_err(db)?
+    .execute(params![
+        order.id,
+        order.payment_uid,
+        order.notify_url,
+        callback::host_of(&order.notify_url),
+        order.signature_key,
+        callback::payload(order).to_json(),
+        manual,
+        at
+    ])
+    .map_err(db)?;
+    Ok(Some(conn.last_insert_rowid()))
+}
+
+pub(crate) fn claim(
+    conn: &Connection,
+    now: Timestamp,
+    lease_ms: i64,
+    limit: u32,
+    busy_hosts: &[String],
+) -> Result<Vec<Callback>> {
+    let busy = serde_json_array(busy_hosts);
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "UPDATE callbacks SET claimed_until = ?1
+             WHERE id IN (
+                SELECT c.id FROM callbacks c
+                WHERE c.state = 'pending' AND c.next_attempt_at <= ?2 AND c.claimed_until <= ?2
+                  AND NOT EXISTS (SELECT 1 FROM callbacks p
+                                  WHERE p.order_id = c.order_id AND p.state = 'pending' AND p.id < c.id)
+                  AND c.host NOT IN (SELECT value FROM json_each(?4))
+                ORDER BY c.next_attempt_at LIMIT ?3)
+             RETURNING {COLUMNS}"
+        ))
+        .map_err(db)?;
+    let mut rows = stmt.query(params![now + lease_ms, now, limit, busy]).map_err(db)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        out.push(from_row(r)?);
+    }
+    out.sort_by_key(|c| c.id);
+    Ok(out)
+}
+
+/// A JSON array of strings, for `json_each`.
+fn serde_json_array(items: &[String]) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for ch in item.chars() {
+            match ch {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push(']');
+    out
+}
+
+pub(crate) fn release(conn: &Connection, ids: &[i64]) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached("UPDATE callbacks SET claimed_until = 0 WHERE id = ?1")
+        .map_err(db)?;
+    for id in ids {
+        stmt.execute([id]).map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Records attempts: the attempt log, the callback's state, and the order's notify status.
+pub(crate) fn record(conn: &Connection, records: &[AttemptRecord], at: Timestamp) -> Result<()> {
+    for r in records {
+        let a = &r.attempt;
+        conn.prepare_cached(
+            "INSERT INTO callback_attempts (callback_id, attempt, manual, started_at, http_status,
+                latency_ms, error, response_head)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(db)?
+        .execute(params![
+            a.callback_id,
+            a.attempt,
+            a.manual,
+            a.started_at,
+            a.http_status,
+            a.latency_ms,
+            a.error,
+            a.response_head
+        ])
+        .map_err(db)?;
+        let (state, next) = match r.outcome {
+            CallbackOutcome::Acknowledged => (CallbackState::Completed, None),
+            CallbackOutcome::RetryAt(t) => (CallbackState::Pending, Some(t)),
+            CallbackOutcome::GaveUp => (CallbackState::Failed, None),
+        };
+        let order_id: i64 = conn
+            .prepare_cached(
+                "UPDATE callbacks SET state = ?1, attempts = ?2, next_attempt_at = COALESCE(?3, next_attempt_at),
+                    claimed_until = 0, last_error = ?4, updated_at = ?5
+                 WHERE id = ?6 RETURNING order_id",
+            )
+            .map_err(db)?
+            .query_row(params![state.as_str(), a.attempt, next, a.error, at, a.callback_id], |row| row.get(0))
+            .map_err(db)?;
+        let newer_pending = conn
+            .prepare_cached("SELECT 1 FROM callbacks WHERE order_id = ?1 AND state = 'pending'")
+            .map_err(db)?
+            .exists([order_id])
+            .map_err(db)?;
+        let (notify, reason) = r.notify_after(newer_pending);
+        conn.prepare_cached(
+            "UPDATE orders SET notify_status = ?1, notify_fail_reason = COALESCE(?2, notify_fail_reason)
+             WHERE id = ?3",
+        )
+        .map_err(db)?
+        .execute(params![notify.as_str(), reason, order_id])
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn of_order(conn: &Connection, payment_uid: &str) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM callbacks WHERE payment_uid = ?1 ORDER BY id"))
+        .map_err(db)?;
+    let mut rows = stmt.query([payment_uid]).map_err(db)?;
+    let mut callbacks = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        callbacks.push(from_row(r)?);
+    }
+    let mut attempts = conn
+        .prepare_cached(
+            "SELECT callback_id, attempt, manual, started_at, http_status, latency_ms, error, response_head
+             FROM callback_attempts WHERE callback_id = ?1 ORDER BY id",
+        )
+        .map_err(db)?;
+    let mut out = Vec::with_capacity(callbacks.len());
+    for c in callbacks {
+        let mut rows = attempts.query([c.id]).map_err(db)?;
+        let mut list = Vec::new();
+        while let Some(r) = rows.next().map_err(db)? {
+            list.push(CallbackAttempt {
+                callback_id: r.get(0).map_err(db)?,
+                attempt: r.get(1).map_err(db)?,
+                manual: r.get::<_, i64>(2).map_err(db)? != 0,
+                started_at: r.get(3).map_err(db)?,
+                http_status: r.get(4).map_err(db)?,
+                latency_ms: r.get(5).map_err(db)?,
+                error: r.get(6).map_err(db)?,
+                response_head: r.get(7).map_err(db)?,
+            });
+        }
+        out.push((c, list));
+    }
+    Ok(out)
+}
+
+pub(crate) fn resend(conn: &Connection, payment_uid: &str, at: Timestamp) -> Result<Callback> {
+    let order = crate::orders::by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
+    let id = enqueue(conn, &order, true, at)?.ok_or(StorageError::NoNotifyUrl)?;
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM callbacks WHERE id = ?1"))
+        .map_err(db)?
+        .query_row([id], |r| Ok(from_row(r)))
+        .map_err(db)?
+}

@@ -1,0 +1,320 @@
+//! Merchant callbacks against real HTTP receivers, on both backends: signed as documented,
+//! acknowledged only by HTTP 200 `success`, retried on the schedule (errors, wrong bodies,
+//! silence), given up when the schedule ends, delivered in order per order, resumed after a
+//! restart, never held up by another merchant's slow receiver, refused towards private
+//! addresses unless allowed, and resent by hand.
+
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use octopus_client::NewOrder;
+use octopus_storage::CallbackState;
+use sha2::Sha256;
+
+use crate::helpers::receiver::{Receiver, Reply};
+use crate::helpers::{http, spawn_app, spawn_app_with, test_config, Backend, Creds, TestApp};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// The documented algorithm, written out independently of the gateway's code: HMAC-SHA256
+/// with the API secret over `key=value` of every body field, sorted by key, joined with `&`.
+fn documented_signature(secret: &str, body: &serde_json::Value) -> String {
+    let fields = body.as_object().unwrap();
+    let mut keys: Vec<&String> = fields.keys().collect();
+    keys.sort();
+    let canonical = keys
+        .iter()
+        .map(|k| format!("{k}={}", fields[*k].as_str().unwrap()))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(canonical.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn deposit_with_callback(app: &TestApp, m: &Creds, id: &str, notify_url: &str) -> octopus_client::Created {
+    let mut order = NewOrder::deposit(&m.merchant_uid, id, "120.00", "mmk", "wavepay", "myanmar");
+    order.notify_url = Some(notify_url.to_string());
+    app.client_for(m).create_order(&order).await.unwrap()
+}
+
+async fn pay(payment_url: &str) {
+    let r = http().post(format!("{payment_url}/simulate")).form(&[("outcome", "completed")]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+}
+
+/// Polls the order until its notify_status is `status`.
+async fn wait_notify(app: &TestApp, id: &str, status: &str) -> octopus_client::Payment {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let order = app.client.get_order(id).await.unwrap();
+        if order.notify_status == status {
+            return order;
+        }
+        assert!(Instant::now() < deadline, "notify_status of {id} still {} ({})", order.notify_status, order.notify_fail_reason);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+async fn a_completion_sends_a_callback_signed_as_documented(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let receiver = Receiver::start(vec![], Reply::Success).await;
+    let created = deposit_with_callback(&app, &m, "cb-1", &receiver.url).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.received().is_empty(), "no callback for the creation itself");
+    pay(&created.payment_url).await;
+    let got = receiver.wait_for(1, WAIT).await;
+    let cb = &got[0];
+    assert_eq!(cb.headers.get("content-type").unwrap(), "application/json");
+    let signature = cb.headers.get("oc-signature").expect("Oc-Signature header").to_str().unwrap();
+    assert_eq!(signature, documented_signature(&m.api_secret, &cb.json), "the documented algorithm verifies it");
+    assert!(!cb.body.contains(&m.api_secret), "the secret is never sent");
+    let body = &cb.json;
+    for field in [
+        "transaction_type", "merchant_uid", "amount", "final_amount", "currency", "notify_url",
+        "merchant_order_id", "payment_status", "payment_fail_reason", "order_uid", "signature_key", "tenant",
+    ] {
+        assert!(body.get(field).is_some_and(|v| v.is_string()), "{field} in {body}");
+    }
+    assert_eq!(body["payment_status"], "completed");
+    assert_eq!(body["order_uid"], created.payment.payment_uid.as_str());
+    assert_eq!(body["signature_key"], m.api_key.as_str());
+    assert_eq!(body["merchant_order_id"], "cb-1");
+    assert_eq!(body["amount"], "120.00");
+    assert_eq!(body["final_amount"], "120.00");
+    assert_eq!(body["notify_url"], receiver.url.as_str());
+    assert_eq!(body["tenant"], "octopus");
+    let order = wait_notify(&app, "cb-1", "completed").await;
+    assert_eq!(order.notify_fail_reason, "");
+    let callbacks = app.storage().callbacks_of(&created.payment.payment_uid).await.unwrap();
+    assert_eq!(callbacks.len(), 1);
+    assert_eq!(callbacks[0].0.state, CallbackState::Completed);
+    assert_eq!(callbacks[0].1.len(), 1);
+    assert_eq!(callbacks[0].1[0].http_status, Some(200));
+    assert_eq!(callbacks[0].1[0].response_head, "success");
+
+    // An order without notify_url has no callbacks.
+    let plain = app
+        .client
+        .create_order(&NewOrder::deposit(&m.merchant_uid, "cb-none", "1.00", "mmk", "wavepay", "myanmar"))
+        .await
+        .unwrap();
+    pay(&plain.payment_url).await;
+    assert!(app.storage().callbacks_of(&plain.payment.payment_uid).await.unwrap().is_empty());
+    assert_eq!(app.client.get_order("cb-none").await.unwrap().notify_status, "none");
+}
+
+async fn a_receiver_failing_twice_then_acknowledging_completes_after_three_attempts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let receiver = Receiver::start(vec![Reply::Answer(500, "oops"), Reply::Answer(503, "busy")], Reply::Success).await;
+    let created = deposit_with_callback(&app, &m, "cb-3", &receiver.url).await;
+    pay(&created.payment_url).await;
+    let got = receiver.wait_for(3, WAIT).await;
+    assert_eq!(got.len(), 3);
+    assert!(got.windows(2).all(|w| w[1].at.duration_since(w[0].at) >= Duration::from_millis(200)), "retried after a delay");
+    assert!(got.iter().all(|r| r.body == got[0].body), "the same callback each time");
+    wait_notify(&app, "cb-3", "completed").await;
+    let (callback, attempts) = app.storage().callbacks_of(&created.payment.payment_uid).await.unwrap().remove(0);
+    assert_eq!(callback.attempts, 3);
+    let seen: Vec<(Option<u16>, &str)> = attempts.iter().map(|a| (a.http_status, a.error.as_str())).collect();
+    assert_eq!(seen, vec![(Some(500), "HTTP 500"), (Some(503), "HTTP 503"), (Some(200), "")]);
+    assert_eq!(attempts[0].response_head, "oops");
+    assert!(attempts.iter().all(|a| !a.manual && a.latency_ms >= 0 && a.started_at > 0));
+}
+
+async fn a_200_with_another_body_is_retried(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let receiver = Receiver::start(vec![Reply::Answer(200, "OK"), Reply::Answer(200, "{\"result\":\"success\"}")], Reply::Answer(200, "  Success \n")).await;
+    let created = deposit_with_callback(&app, &m, "cb-body", &receiver.url).await;
+    pay(&created.payment_url).await;
+    receiver.wait_for(3, WAIT).await;
+    let order = wait_notify(&app, "cb-body", "completed").await;
+    assert_eq!(order.notify_fail_reason, "HTTP 200, but the body was not \"success\"", "the last failure stays");
+    let (_, attempts) = app.storage().callbacks_of(&created.payment.payment_uid).await.unwrap().remove(0);
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(attempts[0].error, "HTTP 200, but the body was not \"success\"");
+}
+
+async fn a_receiver_that_never_answers_times_out_and_is_retried(backend: Backend) {
+    let mut config = test_config();
+    config.callback_timeout = Duration::from_millis(700);
+    let app = spawn_app_with(backend, config).await;
+    let m = app.merchant.clone();
+    let receiver = Receiver::start(vec![Reply::Hang(Duration::from_secs(30))], Reply::Success).await;
+    let created = deposit_with_callback(&app, &m, "cb-hang", &receiver.url).await;
+    pay(&created.payment_url).await;
+    wait_notify(&app, "cb-hang", "completed").await;
+    let (_, attempts) = app.storage().callbacks_of(&created.payment.payment_uid).await.unwrap().remove(0);
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0].http_status, None);
+    assert_eq!(attempts[0].error, "no answer within 0.7 s");
+    assert!(attempts[0].latency_ms >= 650 && attempts[0].latency_ms < 5000, "{}", attempts[0].latency_ms);
+}
+
+async fn a_used_up_schedule_fails_the_callback(backend: Backend) {
+    let app = spawn_app(backend).await; // schedule: 300ms, 300ms, 300ms -> 4 attempts
+    let m = app.merchant.clone();
+    let receiver = Receiver::start(vec![], Reply::Answer(500, "down")).await;
+    let created = deposit_with_callback(&app, &m, "cb-dead", &receiver.url).await;
+    pay(&created.payment_url).await;
+    let order = wait_notify(&app, "cb-dead", "failed").await;
+    assert_eq!(order.notify_fail_reason, "gave up after 4 attempts; the last: HTTP 500");
+    let (callback, attempts) = app.storage().callbacks_of(&created.payment.payment_uid).await.unwrap().remove(0);
+    assert_eq!(callback.state, CallbackState::Failed);
+    assert_eq!(attempts.len(), 4);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.received().len(), 4, "no attempt after giving up");
+}
+
+async fn callbacks_of_one_order_go_out_in_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    // The first callback (overdue) fails twice; the later ones must wait for it.
+    let receiver = Receiver::start(vec![Reply::Answer(500, "no"), Reply::Answer(500, "no")], Reply::Success).await;
+    let mut order = NewOrder::deposit(&m.merchant_uid, "cb-order", "10.00", "mmk", "wavepay", "myanmar");
+    order.notify_url = Some(receiver.url.clone());
+    order.ttl = Some("1".into());
+    let created = app.client.create_order(&order).await.unwrap();
+    app.wait_for_status(&app.client, "cb-order", "overdue", WAIT).await;
+    pay(&created.payment_url).await; // a late payment
+    octopus_server::orders::refund(app.storage(), &created.payment.payment_uid, "test").await.unwrap();
+    let got = receiver.wait_for(5, WAIT).await;
+    let statuses: Vec<&str> = got.iter().map(|r| r.json["payment_status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["overdue", "overdue", "overdue", "completed", "refund"]);
+    wait_notify(&app, "cb-order", "completed").await;
+}
+
+async fn a_restart_in_the_middle_of_the_schedule_resumes_it(backend: Backend) {
+    let mut config = test_config();
+    config.callback_schedule = octopus_domain::callback::Schedule::parse("1500ms").unwrap();
+    let mut app = spawn_app_with(backend, config).await;
+    let m = app.merchant.clone();
+    let receiver = Receiver::start(vec![Reply::Answer(502, "bad gateway")], Reply::Success).await;
+    let created = deposit_with_callback(&app, &m, "cb-restart", &receiver.url).await;
+    pay(&created.payment_url).await;
+    receiver.wait_for(1, WAIT).await;
+    wait_notify(&app, "cb-restart", "delivered").await;
+    app.restart().await;
+    receiver.wait_for(2, WAIT).await;
+    wait_notify(&app, "cb-restart", "completed").await;
+    let (_, attempts) = app.storage().callbacks_of(&created.payment.payment_uid).await.unwrap().remove(0);
+    assert_eq!(attempts.iter().map(|a| a.http_status).collect::<Vec<_>>(), vec![Some(502), Some(200)]);
+}
+
+async fn a_slow_receiver_does_not_delay_another_merchants_callback(backend: Backend) {
+    let mut config = test_config();
+    config.callback_timeout = Duration::from_secs(4);
+    config.callback_host_concurrency = 4;
+    config.callback_concurrency = 8;
+    let app = spawn_app_with(backend, config).await;
+    let slow_merchant = app.merchant.clone();
+    let fast_merchant = app.new_merchant("Fast Shop").await;
+    let slow = Receiver::start(vec![], Reply::Hang(Duration::from_secs(30))).await;
+    let fast = Receiver::start(vec![], Reply::Success).await;
+    for i in 0..12 {
+        let created = deposit_with_callback(&app, &slow_merchant, &format!("slow-{i}"), &slow.url).await;
+        pay(&created.payment_url).await;
+    }
+    slow.wait_for(4, WAIT).await; // the slow host's slots are taken
+    let started = Instant::now();
+    let created = deposit_with_callback(&app, &fast_merchant, "fast-1", &fast.url).await;
+    pay(&created.payment_url).await;
+    fast.wait_for(1, WAIT).await;
+    assert!(started.elapsed() < Duration::from_secs(2), "the fast merchant waited {:?}", started.elapsed());
+    assert!(slow.received().len() <= 4, "never more than 4 at once to one host: {}", slow.received().len());
+}
+
+async fn a_loopback_destination_is_refused_unless_allowed(backend: Backend) {
+    let mut config = test_config();
+    config.allow_private_callbacks = false;
+    let app = spawn_app_with(backend, config).await;
+    let m = app.merchant.clone();
+    let receiver = Receiver::start(vec![], Reply::Success).await;
+    let created = deposit_with_callback(&app, &m, "cb-private", &receiver.url).await;
+    pay(&created.payment_url).await;
+    let order = wait_notify(&app, "cb-private", "delivered").await;
+    assert_eq!(
+        order.notify_fail_reason,
+        "notify_url points to 127.0.0.1, a loopback address; private destinations are not allowed"
+    );
+    // A name that resolves to a private address is refused after DNS.
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let named = deposit_with_callback(&app, &m, "cb-private-name", &by_name).await;
+    pay(&named.payment_url).await;
+    let order = wait_notify(&app, "cb-private-name", "delivered").await;
+    assert!(
+        order.notify_fail_reason.starts_with("notify_url host localhost resolves to")
+            && order.notify_fail_reason.ends_with("private destinations are not allowed"),
+        "{}",
+        order.notify_fail_reason
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.received().is_empty(), "nothing reached the private address");
+}
+
+async fn a_callback_is_resent_by_hand(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let receiver = Receiver::start(vec![], Reply::Success).await;
+    let created = deposit_with_callback(&app, &m, "cb-resend", &receiver.url).await;
+    pay(&created.payment_url).await;
+    receiver.wait_for(1, WAIT).await;
+    wait_notify(&app, "cb-resend", "completed").await;
+    let resent = app.storage().resend_callback(&created.payment.payment_uid, 1).await.unwrap();
+    assert!(resent.manual);
+    let got = receiver.wait_for(2, WAIT).await;
+    assert_eq!(got[1].json["payment_status"], "completed");
+    assert_eq!(got[1].json["order_uid"], got[0].json["order_uid"]);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let all = app.storage().callbacks_of(&created.payment.payment_uid).await.unwrap();
+        if all.len() == 2 && all[1].0.state == CallbackState::Completed {
+            assert!(all[1].1.iter().all(|a| a.manual), "recorded as manual");
+            assert!(all[0].1.iter().all(|a| !a.manual));
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // An order without notify_url cannot be resent.
+    let plain = app
+        .client
+        .create_order(&NewOrder::deposit(&m.merchant_uid, "cb-plain", "1.00", "mmk", "wavepay", "myanmar"))
+        .await
+        .unwrap();
+    assert!(app.storage().resend_callback(&plain.payment.payment_uid, 1).await.is_err());
+}
+
+/// A payout's end (here the declining test account) reaches its merchant too.
+async fn payout_changes_are_called_back(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    app.fund(&m, "usd", "50.00").await;
+    let receiver = Receiver::start(vec![], Reply::Success).await;
+    let mut payout = NewOrder::payout(&m.merchant_uid, "cb-out", "20.00", "usd", "bank", "US", "4000000000", "A", "B");
+    payout.notify_url = Some(receiver.url.clone());
+    app.client.create_order(&payout).await.unwrap();
+    let got = receiver.wait_for(1, WAIT).await;
+    assert_eq!(got[0].json["payment_status"], "failed");
+    assert_eq!(got[0].json["transaction_type"], "expense");
+    assert_eq!(got[0].json["payment_fail_reason"], "Sandbox: payouts to test account 4000000000 are always declined");
+    assert_eq!(got[0].json["amount"], "20.00");
+    wait_notify(&app, "cb-out", "completed").await;
+}
+
+crate::on_both_backends!(
+    a_completion_sends_a_callback_signed_as_documented,
+    a_receiver_failing_twice_then_acknowledging_completes_after_three_attempts,
+    a_200_with_another_body_is_retried,
+    a_receiver_that_never_answers_times_out_and_is_retried,
+    a_used_up_schedule_fails_the_callback,
+    callbacks_of_one_order_go_out_in_order,
+    a_restart_in_the_middle_of_the_schedule_resumes_it,
+    a_slow_receiver_does_not_delay_another_merchants_callback,
+    a_loopback_destination_is_refused_unless_allowed,
+    a_callback_is_resent_by_hand,
+    payout_changes_are_called_back,
+);
