@@ -6,8 +6,10 @@
 #   scripts/bench.sh sqlite   [connections] [seconds] [runs] [scenario]
 #   scripts/bench.sh postgres [connections] [seconds] [runs] [scenario]   (PostgreSQL on 127.0.0.1:5432)
 #
-# scenario: deposit (default), payout, complete, fail (see `octopus bench --help`). Payouts
+# scenario: deposit (default), payout, complete, fail, callback (see `octopus bench --help`). Payouts
 # settle as soon as the sandbox worker sees them (--sandbox-payout-delay 0), under the load.
+# The callback scenario's receiver is one host standing for many merchants: it may take 64
+# callbacks at once (HOST_CONCURRENCY; the gateway's default per host is 16).
 #
 # Each run gets a fresh database and server. BENCH_JSON=1 prints one JSON line per run.
 set -euo pipefail
@@ -32,7 +34,7 @@ if [ "$backend" = postgres ]; then
 fi
 
 port=$((20000 + RANDOM % 20000))
-OCTOPUS_LOG=warn "$bin" serve --listen "127.0.0.1:$port" "${db_args[@]}" --sandbox-payout-delay "${PAYOUT_DELAY:-0}" >"$work/server.log" 2>&1 &
+OCTOPUS_LOG=warn "$bin" serve --listen "127.0.0.1:$port" "${db_args[@]}" --sandbox-payout-delay "${PAYOUT_DELAY:-0}" --allow-private-callbacks --callback-host-concurrency "${HOST_CONCURRENCY:-64}" >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 50); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break

@@ -5,14 +5,15 @@
 //! - Callbacks of one order go out in order: storage only hands out a callback once every
 //!   older one of its order is settled (acknowledged or given up).
 //! - Concurrency is bounded globally and per destination host, so one slow merchant never
-//!   holds up the others: a host at its limit is left out of the next claims.
+//!   holds up the others: claimed callbacks wait in their host's queue for a free slot, and a
+//!   host whose queue is full is left out of the next claims.
 //! - Failed attempts are retried on the configured schedule (with jitter); a claimed callback
 //!   is leased, so after a crash or restart another node (or this one) takes it up again.
 //! - Unless private destinations are allowed, a notify_url that is, or resolves to, a
 //!   loopback, private, link-local or metadata address is refused at delivery time, after
 //!   DNS, and the connection only ever goes to the addresses that were checked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,14 +38,14 @@ const RESPONSE_HEAD: usize = 1024;
 /// Starts the dispatcher and the recorder of attempts.
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let (records, receive) = mpsc::unbounded_channel();
-    let dispatcher = Dispatcher {
+    let dispatcher = Arc::new(Dispatcher {
         http: http_client(&state),
         permits: Arc::new(Semaphore::new(state.config.callback_concurrency.max(1))),
-        hosts: Arc::new(Mutex::new(HashMap::new())),
-        finished: Arc::new(Notify::new()),
+        hosts: Mutex::new(HashMap::new()),
+        finished: Notify::new(),
         records,
         state: state.clone(),
-    };
+    });
     vec![
         tokio::spawn(dispatcher.run(stop)),
         tokio::spawn(record_attempts(state, receive)),
@@ -101,19 +102,27 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
+/// Deliveries of one destination host: those in flight, and those claimed and waiting for a
+/// free slot of the host (they stay leased; at most as many as the host's limit wait).
+#[derive(Default)]
+struct Host {
+    in_flight: usize,
+    waiting: VecDeque<Callback>,
+}
+
 struct Dispatcher {
     state: AppState,
     http: reqwest::Client,
+    /// One per delivery in flight, in all.
     permits: Arc<Semaphore>,
-    /// Deliveries in flight per host.
-    hosts: Arc<Mutex<HashMap<String, usize>>>,
-    /// Signalled when a delivery ends (a slot is free again).
-    finished: Arc<Notify>,
+    hosts: Mutex<HashMap<String, Host>>,
+    /// Signalled when a delivery ends.
+    finished: Notify,
     records: mpsc::UnboundedSender<AttemptRecord>,
 }
 
 impl Dispatcher {
-    async fn run(self, mut stop: watch::Receiver<bool>) {
+    async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let every = self.state.config.worker_interval;
         loop {
             tokio::select! {
@@ -122,15 +131,16 @@ impl Dispatcher {
                 _ = self.finished.notified() => {}
                 _ = tokio::time::sleep(every) => {}
             }
-            // Claim as long as there is room and something to claim.
+            // Claim as long as there is room and something to claim. (Callbacks waiting for
+            // their host's slot hold no permit: a slow host never takes the room of others.)
             loop {
-                let free = self.permits.available_permits();
-                if free == 0 {
+                let room = self.permits.available_permits();
+                if room == 0 {
                     break;
                 }
-                match self.claim_and_start(free.min(BATCH)).await {
+                match self.claim(room.min(BATCH)).await {
                     Ok(0) => break,
-                    Ok(_) => continue,
+                    Ok(_) => self.start_ready(),
                     Err(e) => {
                         tracing::warn!(error = %e, "claiming callbacks failed; retrying later");
                         break;
@@ -140,62 +150,68 @@ impl Dispatcher {
         }
     }
 
-    /// Claims up to `room` callbacks and starts delivering them; returns how many started.
-    async fn claim_and_start(&self, room: usize) -> Result<usize, octopus_storage::StorageError> {
-        let limit = self.state.config.callback_host_concurrency.max(1);
+    fn host_limit(&self) -> usize {
+        self.state.config.callback_host_concurrency.max(1)
+    }
+
+    /// Claims up to `room` callbacks into their hosts' queues; returns how many. Hosts whose
+    /// queue is full are left out of the claim, so a slow host never takes the room of others.
+    async fn claim(&self, room: usize) -> Result<usize, octopus_storage::StorageError> {
+        let limit = self.host_limit();
         let busy: Vec<String> = {
             let hosts = self.hosts.lock().expect("hosts lock");
-            hosts.iter().filter(|(_, n)| **n >= limit).map(|(h, _)| h.clone()).collect()
+            hosts
+                .iter()
+                .filter(|(_, h)| h.in_flight + h.waiting.len() >= 2 * limit)
+                .map(|(name, _)| name.clone())
+                .collect()
         };
         let claimed = self
             .state
             .storage
             .claim_callbacks(now_ms(), LEASE_MS, room as u32, &busy)
             .await?;
-        let mut started = 0;
+        let count = claimed.len();
         let mut give_back = Vec::new();
-        for c in claimed {
-            {
-                let mut hosts = self.hosts.lock().expect("hosts lock");
-                let n = hosts.entry(c.host.clone()).or_default();
-                if *n >= limit {
+        {
+            let mut hosts = self.hosts.lock().expect("hosts lock");
+            for c in claimed {
+                let host = hosts.entry(c.host.clone()).or_default();
+                if host.in_flight + host.waiting.len() >= 2 * limit {
                     give_back.push(c.id);
-                    continue;
+                } else {
+                    host.waiting.push_back(c);
                 }
-                *n += 1;
             }
-            let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else { return Ok(started) };
-            started += 1;
-            tokio::spawn(deliver(
-                self.state.clone(),
-                self.http.clone(),
-                c,
-                permit,
-                Arc::clone(&self.hosts),
-                Arc::clone(&self.finished),
-                self.records.clone(),
-            ));
         }
         if !give_back.is_empty() {
             self.state.storage.release_callbacks(&give_back).await?;
         }
-        Ok(started)
+        Ok(count - give_back.len())
+    }
+
+    /// Starts every waiting callback whose host has a free slot, while permits last.
+    fn start_ready(self: &Arc<Self>) {
+        let limit = self.host_limit();
+        let mut hosts = self.hosts.lock().expect("hosts lock");
+        for host in hosts.values_mut() {
+            while host.in_flight < limit && !host.waiting.is_empty() {
+                let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else { return };
+                let c = host.waiting.pop_front().expect("not empty");
+                host.in_flight += 1;
+                tokio::spawn(deliver(Arc::clone(self), c, permit));
+            }
+        }
+        hosts.retain(|_, h| h.in_flight > 0 || !h.waiting.is_empty());
     }
 }
 
 /// One attempt of one callback.
-async fn deliver(
-    state: AppState,
-    http: reqwest::Client,
-    c: Callback,
-    permit: OwnedSemaphorePermit,
-    hosts: Arc<Mutex<HashMap<String, usize>>>,
-    finished: Arc<Notify>,
-    records: mpsc::UnboundedSender<AttemptRecord>,
-) {
+async fn deliver(dispatcher: Arc<Dispatcher>, c: Callback, permit: OwnedSemaphorePermit) {
+    let state = &dispatcher.state;
     let started_at = now_ms();
     let clock = Instant::now();
-    let (http_status, head, error) = match attempt(&state, &http, &c).await {
+    let (http_status, head, error) = match attempt(state, &dispatcher.http, &c).await {
         Ok((status, head)) if callback::acknowledged(status, &head) => (Some(status), head, String::new()),
         Ok((status, head)) if status == 200 => (
             Some(status),
@@ -220,6 +236,7 @@ async fn deliver(
         _ => error,
     };
     let record = AttemptRecord {
+        order_id: c.order_id,
         attempt: CallbackAttempt {
             callback_id: c.id,
             attempt: attempt_no,
@@ -232,12 +249,14 @@ async fn deliver(
         },
         outcome,
     };
-    let _ = records.send(record);
-    if let Some(n) = hosts.lock().expect("hosts lock").get_mut(&c.host) {
-        *n = n.saturating_sub(1);
+    let _ = dispatcher.records.send(record);
+    if let Some(host) = dispatcher.hosts.lock().expect("hosts lock").get_mut(&c.host) {
+        host.in_flight = host.in_flight.saturating_sub(1);
     }
     drop(permit);
-    finished.notify_one();
+    // The slot goes to the next callback waiting, here or on another host.
+    dispatcher.start_ready();
+    dispatcher.finished.notify_one();
 }
 
 /// Sends the callback; the answer's status and first bytes, or why there is none.

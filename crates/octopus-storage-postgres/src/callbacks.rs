@@ -138,41 +138,72 @@ pub(crate) async fn record(client: &mut deadpool_postgres::Object, records: &[At
     )
     .await
     .map_err(db)?;
-    let update = tx
-        .prepare_cached(
-            "UPDATE callbacks SET state = $1, attempts = $2, next_attempt_at = COALESCE($3, next_attempt_at),
-                claimed_until = 0, last_error = $4, updated_at = $5
-             WHERE id = $6 RETURNING order_id",
-        )
-        .await
-        .map_err(db)?;
-    let pending = tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM callbacks WHERE order_id = $1 AND state = 'pending')")
-        .await
-        .map_err(db)?;
-    let notify = tx
-        .prepare_cached(
-            "UPDATE orders SET notify_status = $1, notify_fail_reason = COALESCE($2, notify_fail_reason)
-             WHERE id = $3",
-        )
-        .await
-        .map_err(db)?;
+    // The callbacks' new states, in one statement.
+    let mut states = Vec::with_capacity(records.len());
+    let mut nexts = Vec::with_capacity(records.len());
     for r in records {
         let (state, next) = match r.outcome {
             CallbackOutcome::Acknowledged => (CallbackState::Completed, None),
             CallbackOutcome::RetryAt(t) => (CallbackState::Pending, Some(t)),
             CallbackOutcome::GaveUp => (CallbackState::Failed, None),
         };
-        let a = &r.attempt;
-        let order_id: i64 = tx
-            .query_one(&update, &[&state.as_str(), &(a.attempt as i32), &next, &a.error, &at, &a.callback_id])
-            .await
-            .map_err(db)?
-            .get(0);
-        let other_pending: bool = tx.query_one(&pending, &[&order_id]).await.map_err(db)?.get(0);
-        let (status, reason) = r.notify_after(other_pending);
-        tx.execute(&notify, &[&status.as_str(), &reason, &order_id]).await.map_err(db)?;
+        states.push(state.as_str());
+        nexts.push(next);
     }
+    let update = tx
+        .prepare_cached(
+            "UPDATE callbacks c SET state = v.state, attempts = v.attempt,
+                next_attempt_at = COALESCE(v.next, c.next_attempt_at), claimed_until = 0,
+                last_error = v.error, updated_at = $6
+             FROM UNNEST($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::text[])
+                  AS v(id, state, attempt, next, error)
+             WHERE c.id = v.id",
+        )
+        .await
+        .map_err(db)?;
+    tx.execute(
+        &update,
+        &[
+            &records.iter().map(|r| r.attempt.callback_id).collect::<Vec<_>>(),
+            &states,
+            &records.iter().map(|r| r.attempt.attempt as i32).collect::<Vec<_>>(),
+            &nexts,
+            &records.iter().map(|r| r.attempt.error.as_str()).collect::<Vec<_>>(),
+            &at,
+        ],
+    )
+    .await
+    .map_err(db)?;
+    // Then the orders' notify status: an acknowledged callback completes it unless another of
+    // the order's callbacks is still pending (see AttemptRecord::notify_after).
+    let notify = tx
+        .prepare_cached(
+            "UPDATE orders o SET
+                notify_status = CASE WHEN EXISTS (SELECT 1 FROM callbacks c
+                                                  WHERE c.order_id = o.id AND c.state = 'pending')
+                                THEN v.if_pending ELSE v.if_none END,
+                notify_fail_reason = COALESCE(v.reason, o.notify_fail_reason)
+             FROM (SELECT DISTINCT ON (id) * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[])
+                     WITH ORDINALITY AS u(id, if_pending, if_none, reason, n)
+                   ORDER BY id, n DESC) AS v
+             WHERE o.id = v.id",
+        )
+        .await
+        .map_err(db)?;
+    let (mut if_pending, mut if_none, mut reasons) = (Vec::new(), Vec::new(), Vec::new());
+    for r in records {
+        let (none, reason) = r.notify_after(false);
+        let (pending, _) = r.notify_after(true);
+        if_pending.push(pending.as_str());
+        if_none.push(none.as_str());
+        reasons.push(reason);
+    }
+    tx.execute(
+        &notify,
+        &[&records.iter().map(|r| r.order_id).collect::<Vec<_>>(), &if_pending, &if_none, &reasons],
+    )
+    .await
+    .map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(())
 }

@@ -119,7 +119,8 @@ pub(crate) fn release(conn: &Connection, ids: &[i64]) -> Result<()> {
     Ok(())
 }
 
-/// Records attempts: the attempt log, the callback's state, and the order's notify status.
+/// Records attempts: the attempt log, the callback's state, and the order's notify status
+/// (three statements each).
 pub(crate) fn record(conn: &Connection, records: &[AttemptRecord], at: Timestamp) -> Result<()> {
     for r in records {
         let a = &r.attempt;
@@ -145,27 +146,28 @@ pub(crate) fn record(conn: &Connection, records: &[AttemptRecord], at: Timestamp
             CallbackOutcome::RetryAt(t) => (CallbackState::Pending, Some(t)),
             CallbackOutcome::GaveUp => (CallbackState::Failed, None),
         };
-        let order_id: i64 = conn
-            .prepare_cached(
-                "UPDATE callbacks SET state = ?1, attempts = ?2, next_attempt_at = COALESCE(?3, next_attempt_at),
-                    claimed_until = 0, last_error = ?4, updated_at = ?5
-                 WHERE id = ?6 RETURNING order_id",
-            )
-            .map_err(db)?
-            .query_row(params![state.as_str(), a.attempt, next, a.error, at, a.callback_id], |row| row.get(0))
-            .map_err(db)?;
-        let newer_pending = conn
-            .prepare_cached("SELECT 1 FROM callbacks WHERE order_id = ?1 AND state = 'pending'")
-            .map_err(db)?
-            .exists([order_id])
-            .map_err(db)?;
-        let (notify, reason) = r.notify_after(newer_pending);
         conn.prepare_cached(
-            "UPDATE orders SET notify_status = ?1, notify_fail_reason = COALESCE(?2, notify_fail_reason)
-             WHERE id = ?3",
+            "UPDATE callbacks SET state = ?1, attempts = ?2, next_attempt_at = COALESCE(?3, next_attempt_at),
+                claimed_until = 0, last_error = ?4, updated_at = ?5
+             WHERE id = ?6",
         )
         .map_err(db)?
-        .execute(params![notify.as_str(), reason, order_id])
+        .execute(params![state.as_str(), a.attempt, next, a.error, at, a.callback_id])
+        .map_err(db)?;
+        // The order's notify status: an acknowledged callback completes it unless another of
+        // the order's callbacks is still pending (see AttemptRecord::notify_after).
+        let (if_none_pending, reason) = r.notify_after(false);
+        let (if_pending, _) = r.notify_after(true);
+        conn.prepare_cached(
+            "UPDATE orders SET
+                notify_status = CASE WHEN EXISTS (SELECT 1 FROM callbacks
+                                                  WHERE order_id = ?1 AND state = 'pending')
+                                THEN ?2 ELSE ?3 END,
+                notify_fail_reason = COALESCE(?4, notify_fail_reason)
+             WHERE id = ?1",
+        )
+        .map_err(db)?
+        .execute(params![r.order_id, if_pending.as_str(), if_none_pending.as_str(), reason])
         .map_err(db)?;
     }
     Ok(())

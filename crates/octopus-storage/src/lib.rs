@@ -153,6 +153,8 @@ pub enum CallbackOutcome {
 /// What is recorded after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptRecord {
+    /// The order the callback reports.
+    pub order_id: i64,
     pub attempt: CallbackAttempt,
     pub outcome: CallbackOutcome,
 }

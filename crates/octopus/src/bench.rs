@@ -5,12 +5,14 @@
 //! - `payout`: payouts, each holding amount plus fee in the ledger (the merchant is funded
 //!   first through a recharge deposit paid in the sandbox);
 //! - `complete`: a deposit, then the payer's "pay" on the cashier page (the ledger credit);
-//! - `fail`: a deposit, then "fail" (the same status change without a ledger posting).
+//! - `fail`: a deposit, then "fail" (the same status change without a ledger posting);
+//! - `callback`: like `complete`, with a notify_url: the harness runs the merchant's receiver
+//!   and counts the callbacks it gets.
 //!
 //! It reports iterations per second and latency percentiles of the measured window (the
 //! warm-up is excluded). The method and results are in docs/benchmarks.md.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,18 +37,25 @@ fn cashier_path(answer: &octopus_client::RawAnswer) -> Result<String, String> {
     Ok(url[start..].to_string())
 }
 
-/// One iteration of a scenario.
-async fn iteration(client: &mut Connection, scenario: Scenario, merchant_uid: &str, id: &str) -> Result<(), String> {
-    let order = match scenario {
+/// One iteration of a scenario. `notify_url` is the harness's receiver (callback scenario).
+async fn iteration(
+    client: &mut Connection,
+    scenario: Scenario,
+    merchant_uid: &str,
+    id: &str,
+    notify_url: Option<&str>,
+) -> Result<(), String> {
+    let mut order = match scenario {
         Scenario::Payout => NewOrder::payout(merchant_uid, id, "100.00", "mmk", "wavepay", "myanmar", "09123456789", "Bench", "wavepay"),
         _ => NewOrder::deposit(merchant_uid, id, "100.00", "mmk", "myanmar", "myanmar"),
     };
+    order.notify_url = notify_url.map(str::to_string);
     let answer = client.post_signed("/octopus/api/order/new", &order.to_fields()).await.map_err(|e| e.to_string())?;
     if answer.status != 200 {
         return Err(format!("HTTP {}: {}", answer.status, answer.parse().body));
     }
     let outcome = match scenario {
-        Scenario::Complete => "outcome=completed",
+        Scenario::Complete | Scenario::Callback => "outcome=completed",
         Scenario::Fail => "outcome=failed",
         Scenario::Deposit | Scenario::Payout => return Ok(()),
     };
@@ -56,6 +65,28 @@ async fn iteration(client: &mut Connection, scenario: Scenario, merchant_uid: &s
         return Err(format!("simulate HTTP {}: {}", paid.status, String::from_utf8_lossy(&paid.body)));
     }
     Ok(())
+}
+
+/// The merchant's callback receiver of the callback scenario: answers every callback
+/// `success` at once and counts them.
+async fn start_receiver(counted: Arc<AtomicU64>) -> anyhow::Result<String> {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/callback",
+        post(move || {
+            let counted = Arc::clone(&counted);
+            async move {
+                counted.fetch_add(1, Ordering::Relaxed);
+                "success"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/callback", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(url)
 }
 
 /// Funds the merchant for the payout scenario: one large recharge deposit, paid.
@@ -77,6 +108,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.scenario == Scenario::Payout {
         fund(&args, &run_id).await?;
     }
+    let callbacks = Arc::new(AtomicU64::new(0));
+    let notify_url = match args.scenario {
+        Scenario::Callback => Some(start_receiver(Arc::clone(&callbacks)).await?),
+        _ => None,
+    };
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
 
@@ -86,6 +122,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let merchant_uid = args.merchant_uid.clone();
         let run_id = run_id.clone();
         let scenario = args.scenario;
+        let notify_url = notify_url.clone();
         let (measuring, stop) = (Arc::clone(&measuring), Arc::clone(&stop));
         tasks.push(tokio::spawn(async move {
             let mut w = Worker {
@@ -99,7 +136,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 n += 1;
                 let id = format!("bench-{run_id}-{connection}-{n}");
                 let started = Instant::now();
-                let outcome = iteration(&mut client, scenario, &merchant_uid, &id).await;
+                let outcome = iteration(&mut client, scenario, &merchant_uid, &id, notify_url.as_deref()).await;
                 let micros = started.elapsed().as_micros() as u64;
                 if !measuring.load(Ordering::Relaxed) {
                     continue;
@@ -121,10 +158,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
     measuring.store(true, Ordering::Relaxed);
+    let callbacks_before = callbacks.load(Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
+    let callbacks_per_second = (callbacks.load(Ordering::Relaxed) - callbacks_before) as f64 / elapsed;
     stop.store(true, Ordering::Relaxed);
 
     let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
@@ -150,6 +189,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "iterations": ok,
                 "errors": failed,
                 "per_second": throughput.round(),
+                "callbacks_per_second": callbacks_per_second.round(),
                 "p50_ms": ms(0.50),
                 "p90_ms": ms(0.90),
                 "p99_ms": ms(0.99),
@@ -165,6 +205,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("iterations       {ok}");
         println!("errors           {failed}");
         println!("throughput       {throughput:.0} iterations/s");
+        if notify_url.is_some() {
+            println!("callbacks        {callbacks_per_second:.0} received/s");
+        }
         println!(
             "latency          p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   p99.9 {:.2} ms   max {:.2} ms",
             ms(0.50),

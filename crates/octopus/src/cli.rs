@@ -345,6 +345,8 @@ pub enum Scenario {
     Complete,
     /// A deposit, then "fail": the same status change without a ledger posting.
     Fail,
+    /// Like complete, with a notify_url: the harness receives and counts the callbacks.
+    Callback,
 }
 
 impl Scenario {
@@ -354,6 +356,7 @@ impl Scenario {
             Scenario::Payout => "payout",
             Scenario::Complete => "complete",
             Scenario::Fail => "fail",
+            Scenario::Callback => "callback",
         }
     }
 }
