@@ -34,6 +34,9 @@ const LEASE_MS: i64 = 60_000;
 const BATCH: usize = 512;
 /// How much of an answer is kept in the attempt log.
 const RESPONSE_HEAD: usize = 1024;
+/// How long the dispatcher and the recorder let work gather before one write takes it all:
+/// under load, one claim (or one record) per few milliseconds instead of one per callback.
+const GATHER: Duration = Duration::from_millis(4);
 
 /// Starts the dispatcher and the recorder of attempts.
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
@@ -131,6 +134,7 @@ impl Dispatcher {
                 _ = self.finished.notified() => {}
                 _ = tokio::time::sleep(every) => {}
             }
+            tokio::time::sleep(GATHER).await;
             // Claim as long as there is room and something to claim. (Callbacks waiting for
             // their host's slot hold no permit: a slow host never takes the room of others.)
             loop {
@@ -342,6 +346,7 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
 /// Records finished attempts in batches (one write for many).
 async fn record_attempts(state: AppState, mut receive: mpsc::UnboundedReceiver<AttemptRecord>) {
     while let Some(first) = receive.recv().await {
+        tokio::time::sleep(GATHER).await;
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match receive.try_recv() {

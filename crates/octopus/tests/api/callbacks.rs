@@ -12,24 +12,68 @@ use octopus_storage::CallbackState;
 use sha2::Sha256;
 
 use crate::helpers::receiver::{Receiver, Reply};
-use crate::helpers::{http, spawn_app, spawn_app_with, test_config, Backend, Creds, TestApp};
+use crate::helpers::{pay, spawn_app, spawn_app_with, test_config, Backend, Creds, TestApp};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// The documented algorithm, written out independently of the gateway's code: HMAC-SHA256
-/// with the API secret over `key=value` of every body field, sorted by key, joined with `&`.
-fn documented_signature(secret: &str, body: &serde_json::Value) -> String {
-    let fields = body.as_object().unwrap();
+// The verifier of docs/callbacks.md, copied here as it is written there (the test
+// `docs_callbacks_md_worked_example_and_code_hold` checks that the two stay the same).
+// BEGIN documented verifier
+/// Whether `raw_body` (the callback's body as received) carries a valid `Oc-Signature`.
+pub fn verify(raw_body: &[u8], signature_header: &str, api_secret: &str) -> bool {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(raw_body) else {
+        return false;
+    };
     let mut keys: Vec<&String> = fields.keys().collect();
     keys.sort();
     let canonical = keys
         .iter()
-        .map(|k| format!("{k}={}", fields[*k].as_str().unwrap()))
+        .map(|key| match &fields[*key] {
+            serde_json::Value::String(value) => format!("{key}={value}"),
+            other => format!("{key}={other}"),
+        })
         .collect::<Vec<_>>()
         .join("&");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    let Ok(given) = hex::decode(signature_header.trim()) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(api_secret.as_bytes()).expect("any key length");
     mac.update(canonical.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    mac.verify_slice(&given).is_ok() // constant time
+}
+// END documented verifier
+
+/// The fenced block of `lang` that follows `heading` in docs/callbacks.md.
+fn doc_block(doc: &str, heading: &str, lang: &str) -> String {
+    let from = doc.find(heading).unwrap_or_else(|| panic!("{heading} in docs/callbacks.md"));
+    let fence = format!("```{lang}\n");
+    let start = doc[from..].find(&fence).unwrap() + from + fence.len();
+    let end = doc[start..].find("```").unwrap() + start;
+    doc[start..end].to_string()
+}
+
+/// docs/callbacks.md: its worked example verifies (and fails once changed), and its Rust
+/// verifier is the one these tests use on real callbacks.
+#[test]
+fn docs_callbacks_md_worked_example_and_code_hold() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/callbacks.md")).unwrap();
+    let body = doc_block(&doc, "### Worked example", "json");
+    let canonical = doc_block(&doc, "Canonical string", "");
+    let signature = doc.split("`Oc-Signature`: `").nth(1).unwrap().split('`').next().unwrap();
+    assert!(verify(body.trim().as_bytes(), signature, "API_SECRET"));
+    assert!(verify(body.trim().as_bytes(), &signature.to_uppercase(), "API_SECRET"));
+    assert!(!verify(body.trim().as_bytes(), signature, "API_SECRET2"));
+    assert!(!verify(body.replace("100.00\",\"currency", "100.01\",\"currency").trim().as_bytes(), signature, "API_SECRET"));
+    assert!(!verify(body.trim().as_bytes(), "not hex", "API_SECRET"));
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"API_SECRET").unwrap();
+    mac.update(canonical.trim().as_bytes());
+    assert_eq!(hex::encode(mac.finalize().into_bytes()), signature, "the canonical string shown is the one signed");
+
+    let documented = doc_block(&doc, "### Rust", "rust");
+    let documented = documented.split_once("/// Whether").map(|(_, rest)| format!("/// Whether{rest}")).unwrap();
+    let source = include_str!("callbacks.rs");
+    let ours = source.split("// BEGIN documented verifier\n").nth(1).unwrap().split("// END documented verifier").next().unwrap();
+    assert_eq!(documented, ours, "the Rust verifier in docs/callbacks.md is the one tested here");
 }
 
 async fn deposit_with_callback(app: &TestApp, m: &Creds, id: &str, notify_url: &str) -> octopus_client::Created {
@@ -38,22 +82,9 @@ async fn deposit_with_callback(app: &TestApp, m: &Creds, id: &str, notify_url: &
     app.client_for(m).create_order(&order).await.unwrap()
 }
 
-async fn pay(payment_url: &str) {
-    let r = http().post(format!("{payment_url}/simulate")).form(&[("outcome", "completed")]).send().await.unwrap();
-    assert_eq!(r.status(), 303);
-}
-
 /// Polls the order until its notify_status is `status`.
 async fn wait_notify(app: &TestApp, id: &str, status: &str) -> octopus_client::Payment {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let order = app.client.get_order(id).await.unwrap();
-        if order.notify_status == status {
-            return order;
-        }
-        assert!(Instant::now() < deadline, "notify_status of {id} still {} ({})", order.notify_status, order.notify_fail_reason);
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    app.wait_for_notify(id, status, WAIT).await
 }
 
 async fn a_completion_sends_a_callback_signed_as_documented(backend: Backend) {
@@ -68,7 +99,8 @@ async fn a_completion_sends_a_callback_signed_as_documented(backend: Backend) {
     let cb = &got[0];
     assert_eq!(cb.headers.get("content-type").unwrap(), "application/json");
     let signature = cb.headers.get("oc-signature").expect("Oc-Signature header").to_str().unwrap();
-    assert_eq!(signature, documented_signature(&m.api_secret, &cb.json), "the documented algorithm verifies it");
+    assert!(verify(cb.body.as_bytes(), signature, &m.api_secret), "the documented verifier accepts it");
+    assert!(!verify(cb.body.as_bytes(), signature, "another secret"));
     assert!(!cb.body.contains(&m.api_secret), "the secret is never sent");
     let body = &cb.json;
     for field in [

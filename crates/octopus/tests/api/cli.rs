@@ -248,13 +248,7 @@ async fn fee_and_refund_commands_work_beside_a_running_server(backend: Backend) 
         .await
         .unwrap();
     assert_eq!(created.payment.fee, "3.50");
-    let paid = crate::helpers::http()
-        .post(format!("{}/simulate", created.payment_url))
-        .form(&[("outcome", "completed")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(paid.status(), 303);
+    crate::helpers::pay(&created.payment_url).await;
     let uid = created.payment.payment_uid.clone();
     let (ok, text) = run_on(&app, &["order", "refund", &uid, "--reason", "duplicate charge"], None);
     assert!(ok, "{text}");
@@ -267,7 +261,66 @@ async fn fee_and_refund_commands_work_beside_a_running_server(backend: Backend) 
     app.assert_ledger_sound().await;
 }
 
+/// `octopus callback list|resend` on the database of a running server: the attempt log as
+/// JSON, and a manual resend that the server then delivers.
+async fn callback_commands_list_attempts_and_resend_by_hand(backend: Backend) {
+    use crate::helpers::receiver::{Receiver, Reply};
+    let app = crate::helpers::spawn_app(backend).await;
+    let m = &app.merchant;
+    let receiver = Receiver::start(vec![Reply::Answer(500, "oops")], Reply::Success).await;
+    let mut order = octopus_client::NewOrder::deposit(&m.merchant_uid, "cli-cb", "10.00", "mmk", "wavepay", "myanmar");
+    order.notify_url = Some(receiver.url.clone());
+    let created = app.client.create_order(&order).await.unwrap();
+    let uid = created.payment.payment_uid.clone();
+    crate::helpers::pay(&created.payment_url).await;
+    receiver.wait_for(2, Duration::from_secs(15)).await;
+    app.wait_for_notify("cli-cb", "completed", Duration::from_secs(10)).await;
+
+    let (ok, text) = run_on(&app, &["callback", "list", &uid], None);
+    assert!(ok, "{text}");
+    let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let first = &list[0];
+    assert_eq!(list.as_array().unwrap().len(), 1, "{text}");
+    assert_eq!(first["state"], "completed");
+    assert_eq!(first["manual"], false);
+    assert_eq!(first["body"]["payment_status"], "completed");
+    assert_eq!(first["body"]["order_uid"], uid.as_str());
+    let log = first["attempt_log"].as_array().unwrap();
+    assert_eq!(log.len(), 2, "{text}");
+    assert_eq!((log[0]["http_status"].as_u64(), log[0]["error"].as_str(), log[0]["response"].as_str()), (Some(500), Some("HTTP 500"), Some("oops")));
+    assert_eq!((log[1]["http_status"].as_u64(), log[1]["error"].as_str(), log[1]["response"].as_str()), (Some(200), Some(""), Some("success")));
+    assert!(!text.contains(&m.api_secret), "the secret is never shown");
+
+    let (ok, text) = run_on(&app, &["callback", "resend", &uid], None);
+    assert!(ok, "{text}");
+    let resent: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((resent["manual"].as_bool(), resent["state"].as_str()), (Some(true), Some("pending")));
+    let got = receiver.wait_for(3, Duration::from_secs(15)).await;
+    assert_eq!(got[2].json["order_uid"], uid.as_str());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, text) = run_on(&app, &["callback", "list", &uid], None);
+        let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if list[1]["state"] == "completed" {
+            assert_eq!(list[1]["attempt_log"][0]["manual"], true, "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the resent callback was not recorded: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let plain = octopus_client::NewOrder::deposit(&m.merchant_uid, "cli-plain", "1.00", "mmk", "wavepay", "myanmar");
+    let plain = app.client.create_order(&plain).await.unwrap();
+    let (ok, text) = run_on(&app, &["callback", "resend", &plain.payment.payment_uid], None);
+    assert!(!ok && text.contains("has no notify_url"), "{text}");
+    let (ok, text) = run_on(&app, &["callback", "list", "0123456789abcdef0123456789abcdef"], None);
+    assert!(ok && text.trim() == "[]", "{text}");
+    let (ok, text) = run_on(&app, &["callback", "resend", "0123456789abcdef0123456789abcdef"], None);
+    assert!(!ok && text.contains("no order 0123456789abcdef0123456789abcdef"), "{text}");
+}
+
 crate::on_both_backends!(
+    callback_commands_list_attempts_and_resend_by_hand,
     dev_mode_prints_a_demo_merchant_and_a_request_that_works,
     ledger_verify_passes_and_fails_on_a_corrupted_copy,
     fee_and_refund_commands_work_beside_a_running_server,

@@ -13,7 +13,7 @@ use octopus_domain::{PaymentStatus, StatusChange};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use crate::helpers::{http, spawn_app, spawn_app_with, test_config, Backend, Creds, TestApp};
+use crate::helpers::{http, pay, spawn_app, spawn_app_with, test_config, Backend, Creds, TestApp};
 
 fn d(s: &str) -> Decimal {
     s.parse().unwrap()
@@ -30,11 +30,6 @@ async fn set_fee(app: &TestApp, creds: &Creds, payment: &str, accounting_type: &
 
 fn percent(p: &str, fixed: &str) -> FeeRule {
     FeeRule::new(d(p), d(fixed), Decimal::ZERO, None).unwrap()
-}
-
-async fn pay(payment_url: &str) {
-    let r = http().post(format!("{payment_url}/simulate")).form(&[("outcome", "completed")]).send().await.unwrap();
-    assert_eq!(r.status(), 303);
 }
 
 async fn signed(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {

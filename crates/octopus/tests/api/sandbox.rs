@@ -7,16 +7,7 @@ use std::time::Duration;
 use octopus_client::NewOrder;
 use octopus_domain::PaymentStatus;
 
-use crate::helpers::{http, spawn_app, Backend};
-
-async fn simulate(payment_url: &str, outcome: &str) -> reqwest::Response {
-    http()
-        .post(format!("{payment_url}/simulate"))
-        .form(&[("outcome", outcome)])
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{simulate, spawn_app, Backend};
 
 fn statuses(events: &[octopus_domain::OrderEvent]) -> Vec<(PaymentStatus, PaymentStatus)> {
     events.iter().map(|e| (e.from_status, e.to_status)).collect()

@@ -382,6 +382,25 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    /// Polls `order/get` (with the app's merchant) until the order's `notify_status` is
+    /// `status` (or panics after `timeout`, saying the last `notify_fail_reason`).
+    pub async fn wait_for_notify(&self, merchant_order_id: &str, status: &str, timeout: Duration) -> Payment {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let order = self.client.get_order(merchant_order_id).await.expect("order/get");
+            if order.notify_status == status {
+                return order;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "notify_status of {merchant_order_id} still {} ({}), expected {status}",
+                order.notify_status,
+                order.notify_fail_reason
+            );
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
 }
 
 /// A second node of a test gateway; stopped when dropped.
@@ -428,13 +447,23 @@ pub async fn fund(client: &Client, merchant_uid: &str, currency: &str, amount: &
     let mut order = octopus_client::NewOrder::deposit(merchant_uid, &id, amount, currency, "funding", "US");
     order.accounting_type = Some("recharge".into());
     let created = client.create_order(&order).await.expect("funding deposit");
-    let paid = http()
-        .post(format!("{}/simulate", created.payment_url))
-        .form(&[("outcome", "completed")])
+    pay(&created.payment_url).await;
+}
+
+/// The payer's choice on a sandbox cashier page (`completed` or `failed`), as the page posts it.
+pub async fn simulate(payment_url: &str, outcome: &str) -> reqwest::Response {
+    http()
+        .post(format!("{payment_url}/simulate"))
+        .form(&[("outcome", outcome)])
         .send()
         .await
-        .unwrap();
-    assert_eq!(paid.status(), 303, "funding deposit paid");
+        .unwrap()
+}
+
+/// Pays a sandbox deposit, as the payer pressing "Pay" on its cashier page.
+pub async fn pay(payment_url: &str) {
+    let r = simulate(payment_url, "completed").await;
+    assert_eq!(r.status(), 303, "paid {payment_url}");
 }
 
 /// An HTTP client that does not follow redirects.
