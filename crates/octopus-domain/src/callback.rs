@@ -143,10 +143,23 @@ pub fn forbidden_address(ip: IpAddr) -> Option<&'static str> {
                 Some("a link-local address")
             } else if s[0] & 0xff00 == 0xff00 {
                 Some("a multicast address")
-            } else if s[0] == 0x0064 && s[1] == 0xff9b {
+            } else if s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0; 4] {
                 // NAT64: the IPv4 address it stands for decides.
                 let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
                 forbidden_v4(v4)
+            } else if s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001 {
+                Some("a local-use NAT64 address")
+            } else if s[..6] == [0; 6] {
+                Some("an IPv4-compatible address")
+            } else if s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0 {
+                Some("an IPv4-translated address")
+            } else if s[0] & 0xffc0 == 0xfec0 {
+                Some("a site-local address")
+            } else if s[0] == 0x2002 {
+                // 6to4: the IPv4 address it carries decides.
+                forbidden_v4(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8))
+            } else if s[0] == 0x2001 && s[1] == 0 {
+                Some("a Teredo address")
             } else if s[0] == 0x2001 && s[1] == 0x0db8 {
                 Some("a documentation address")
             } else {
@@ -243,11 +256,12 @@ mod tests {
         for bad in [
             "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
             "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fd00:ec2::254", "fe80::1",
-            "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe",
+            "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "::127.0.0.1", "::ffff:0:10.0.0.1", "fec0::1",
+            "64:ff9b:1::1", "2002:7f00:1::1", "2002:a9fe:a9fe::1", "2001:0:4136:e378::1",
         ] {
             assert!(forbidden_address(bad.parse().unwrap()).is_some(), "{bad}");
         }
-        for good in ["8.8.8.8", "203.0.114.1", "2606:4700::1111", "1.1.1.1"] {
+        for good in ["8.8.8.8", "203.0.114.1", "2606:4700::1111", "1.1.1.1", "2002:808:808::1", "64:ff9b::808:808"] {
             assert_eq!(forbidden_address(good.parse().unwrap()), None, "{good}");
         }
         assert_eq!(

@@ -28,8 +28,15 @@ use tokio::task::JoinHandle;
 use crate::app::AppState;
 use crate::clock::now_ms;
 
-/// How long a claimed callback belongs to this node: longer than any attempt can take.
-const LEASE_MS: i64 = 60_000;
+/// How long a claimed callback belongs to this node: longer than it may wait in its host's
+/// queue ([`MAX_QUEUE_WAIT`]) and then take ([`MAX_TIMEOUT`]), so that it is never sent by
+/// two claims at once.
+const LEASE_MS: i64 = 90_000;
+/// The longest an attempt may be allowed to take (`--callback-timeout`).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+/// A claimed callback that waited this long for its host's slot is left to its lease's end
+/// and claimed again, rather than started late in the lease.
+const MAX_QUEUE_WAIT: Duration = Duration::from_secs(20);
 /// The most callbacks claimed at once, and attempts recorded at once.
 const BATCH: usize = 512;
 /// How much of an answer is kept in the attempt log.
@@ -45,6 +52,7 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>
         http: http_client(&state),
         permits: Arc::new(Semaphore::new(state.config.callback_concurrency.max(1))),
         hosts: Mutex::new(HashMap::new()),
+        turn: Default::default(),
         finished: Notify::new(),
         records,
         state: state.clone(),
@@ -63,6 +71,9 @@ fn http_client(state: &AppState) -> reqwest::Client {
         .timeout(c.callback_timeout)
         .pool_max_idle_per_host(c.callback_host_concurrency)
         .tcp_nodelay(true)
+        // A proxy from the environment (HTTP_PROXY, ...) would resolve and reach the
+        // notify_url itself, past the address check: callbacks never use one.
+        .no_proxy()
         .user_agent(concat!("Octopus-Callback/", env!("CARGO_PKG_VERSION")));
     if !c.allow_private_callbacks {
         builder = builder.dns_resolver(Arc::new(PublicOnly));
@@ -110,7 +121,8 @@ impl std::error::Error for Refused {}
 #[derive(Default)]
 struct Host {
     in_flight: usize,
-    waiting: VecDeque<Callback>,
+    /// With when each was claimed.
+    waiting: VecDeque<(Callback, Instant)>,
 }
 
 struct Dispatcher {
@@ -119,6 +131,8 @@ struct Dispatcher {
     /// One per delivery in flight, in all.
     permits: Arc<Semaphore>,
     hosts: Mutex<HashMap<String, Host>>,
+    /// Which host `start_ready` serves first, in turn, so no host's queue is starved.
+    turn: std::sync::atomic::AtomicUsize,
     /// Signalled when a delivery ends.
     finished: Notify,
     records: mpsc::UnboundedSender<AttemptRecord>,
@@ -142,9 +156,12 @@ impl Dispatcher {
                 if room == 0 {
                     break;
                 }
-                match self.claim(room.min(BATCH)).await {
+                let claimed = self.claim(room.min(BATCH)).await;
+                // Whatever was queued starts, even when giving some back failed.
+                self.start_ready();
+                match claimed {
                     Ok(0) => break,
-                    Ok(_) => self.start_ready(),
+                    Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, "claiming callbacks failed; retrying later");
                         break;
@@ -178,13 +195,14 @@ impl Dispatcher {
         let count = claimed.len();
         let mut give_back = Vec::new();
         {
+            let now = Instant::now();
             let mut hosts = self.hosts.lock().expect("hosts lock");
             for c in claimed {
                 let host = hosts.entry(c.host.clone()).or_default();
                 if host.in_flight + host.waiting.len() >= 2 * limit {
                     give_back.push(c.id);
                 } else {
-                    host.waiting.push_back(c);
+                    host.waiting.push_back((c, now));
                 }
             }
         }
@@ -194,14 +212,30 @@ impl Dispatcher {
         Ok(count - give_back.len())
     }
 
-    /// Starts every waiting callback whose host has a free slot, while permits last.
+    /// Starts every waiting callback whose host has a free slot, while permits last, serving
+    /// the hosts in turn. Callbacks that waited too long are dropped from the queue: they stay
+    /// leased until their lease ends, and are claimed again then.
     fn start_ready(self: &Arc<Self>) {
         let limit = self.host_limit();
         let mut hosts = self.hosts.lock().expect("hosts lock");
-        for host in hosts.values_mut() {
-            while host.in_flight < limit && !host.waiting.is_empty() {
-                let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else { return };
-                let c = host.waiting.pop_front().expect("not empty");
+        let mut names: Vec<String> = hosts.keys().cloned().collect();
+        if !names.is_empty() {
+            let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let first = turn % names.len();
+            names.rotate_left(first);
+        }
+        'hosts: for name in names {
+            let host = hosts.get_mut(&name).expect("listed");
+            while let Some((_, claimed)) = host.waiting.front() {
+                if claimed.elapsed() > MAX_QUEUE_WAIT {
+                    host.waiting.pop_front();
+                    continue;
+                }
+                if host.in_flight >= limit {
+                    break;
+                }
+                let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else { break 'hosts };
+                let (c, _) = host.waiting.pop_front().expect("not empty");
                 host.in_flight += 1;
                 tokio::spawn(deliver(Arc::clone(self), c, permit));
             }
@@ -252,6 +286,7 @@ async fn deliver(dispatcher: Arc<Dispatcher>, c: Callback, permit: OwnedSemaphor
             response_head: String::from_utf8_lossy(&head[..head.len().min(RESPONSE_HEAD)]).into_owned(),
         },
         outcome,
+        claim: c.claimed_until,
     };
     let _ = dispatcher.records.send(record);
     if let Some(host) = dispatcher.hosts.lock().expect("hosts lock").get_mut(&c.host) {
@@ -296,6 +331,7 @@ async fn attempt(state: &AppState, http: &reqwest::Client, c: &Callback) -> Resu
             Err(e) => return Err(explain(&e, state.config.callback_timeout)),
         }
     }
+    head.truncate(RESPONSE_HEAD + 1);
     Ok((status, head))
 }
 

@@ -15,7 +15,7 @@ pub mod merchants;
 pub mod orders;
 pub mod storage;
 
-mod callbacks;
+pub mod callbacks;
 mod cashier;
 mod client_ip;
 mod merchant_api;

@@ -13,7 +13,7 @@ use tokio_postgres::Row;
 use crate::db;
 
 const COLUMNS: &str = "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
-    attempts, next_attempt_at, last_error, created_at, updated_at";
+    attempts, next_attempt_at, last_error, created_at, updated_at, claimed_until";
 
 fn from_row(r: &Row) -> Result<Callback> {
     Ok(Callback {
@@ -31,6 +31,7 @@ fn from_row(r: &Row) -> Result<Callback> {
         last_error: r.get(11),
         created_at: r.get(12),
         updated_at: r.get(13),
+        claimed_until: r.get(14),
     })
 }
 
@@ -67,6 +68,15 @@ pub(crate) async fn enqueue_many<C: GenericClient>(client: &C, orders: &[&Order]
                 &at,
             ],
         )
+        .await
+        .map_err(db)?;
+    // These orders have a callback on their way from now on.
+    let delivered = client
+        .prepare_cached("UPDATE orders SET notify_status = 'delivered' WHERE id = ANY($1) AND notify_status <> 'delivered'")
+        .await
+        .map_err(db)?;
+    client
+        .execute(&delivered, &[&orders.iter().map(|o| o.id).collect::<Vec<_>>()])
         .await
         .map_err(db)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -111,9 +121,27 @@ pub(crate) async fn release<C: GenericClient>(client: &C, ids: &[i64]) -> Result
     Ok(())
 }
 
-/// Records attempts: the attempt log, the callbacks' states, and the orders' notify status.
+/// Records attempts: the attempt log, the callbacks' states, and the orders' notify status,
+/// in one transaction, tried again when PostgreSQL reports a deadlock or a serialization
+/// failure. An attempt whose claim is no longer the callback's (its lease ran out and it was
+/// claimed again) is logged and changes nothing else.
 pub(crate) async fn record(client: &mut deadpool_postgres::Object, records: &[AttemptRecord], at: Timestamp) -> Result<()> {
-    let tx = client.transaction().await.map_err(db)?;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match record_once(client, records, at).await {
+            Err(e) if tries < 5 && crate::group_write::is_transient(&e) => continue,
+            other => return other.map_err(db),
+        }
+    }
+}
+
+async fn record_once(
+    client: &mut deadpool_postgres::Object,
+    records: &[AttemptRecord],
+    at: Timestamp,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
     let insert = tx
         .prepare_cached(
             "INSERT INTO callback_attempts (callback_id, attempt, manual, started_at, http_status,
@@ -121,8 +149,7 @@ pub(crate) async fn record(client: &mut deadpool_postgres::Object, records: &[At
              SELECT * FROM UNNEST($1::bigint[], $2::int[], $3::boolean[], $4::bigint[], $5::int[],
                 $6::bigint[], $7::text[], $8::text[])",
         )
-        .await
-        .map_err(db)?;
+        .await?;
     tx.execute(
         &insert,
         &[
@@ -136,9 +163,17 @@ pub(crate) async fn record(client: &mut deadpool_postgres::Object, records: &[At
             &records.iter().map(|r| r.attempt.response_head.as_str()).collect::<Vec<_>>(),
         ],
     )
-    .await
-    .map_err(db)?;
-    // The callbacks' new states, in one statement.
+    .await?;
+    // The orders first, locked in id order like the group writer locks them, so the two
+    // never deadlock.
+    let mut order_ids: Vec<i64> = records.iter().map(|r| r.order_id).collect();
+    order_ids.sort_unstable();
+    order_ids.dedup();
+    let lock = tx
+        .prepare_cached("SELECT id FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .await?;
+    tx.query(&lock, &[&order_ids]).await?;
+    // The callbacks' new states, in one statement, where the claim still holds.
     let mut states = Vec::with_capacity(records.len());
     let mut nexts = Vec::with_capacity(records.len());
     for r in records {
@@ -155,25 +190,29 @@ pub(crate) async fn record(client: &mut deadpool_postgres::Object, records: &[At
             "UPDATE callbacks c SET state = v.state, attempts = v.attempt,
                 next_attempt_at = COALESCE(v.next, c.next_attempt_at), claimed_until = 0,
                 last_error = v.error, updated_at = $6
-             FROM UNNEST($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::text[])
-                  AS v(id, state, attempt, next, error)
-             WHERE c.id = v.id",
+             FROM UNNEST($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::text[], $7::bigint[])
+                  AS v(id, state, attempt, next, error, claim)
+             WHERE c.id = v.id AND c.claimed_until = v.claim
+             RETURNING c.id",
         )
-        .await
-        .map_err(db)?;
-    tx.execute(
-        &update,
-        &[
-            &records.iter().map(|r| r.attempt.callback_id).collect::<Vec<_>>(),
-            &states,
-            &records.iter().map(|r| r.attempt.attempt as i32).collect::<Vec<_>>(),
-            &nexts,
-            &records.iter().map(|r| r.attempt.error.as_str()).collect::<Vec<_>>(),
-            &at,
-        ],
-    )
-    .await
-    .map_err(db)?;
+        .await?;
+    let held: std::collections::HashSet<i64> = tx
+        .query(
+            &update,
+            &[
+                &records.iter().map(|r| r.attempt.callback_id).collect::<Vec<_>>(),
+                &states,
+                &records.iter().map(|r| r.attempt.attempt as i32).collect::<Vec<_>>(),
+                &nexts,
+                &records.iter().map(|r| r.attempt.error.as_str()).collect::<Vec<_>>(),
+                &at,
+                &records.iter().map(|r| r.claim).collect::<Vec<_>>(),
+            ],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
     // Then the orders' notify status: an acknowledged callback completes it unless another of
     // the order's callbacks is still pending (see AttemptRecord::notify_after).
     let notify = tx
@@ -188,24 +227,18 @@ pub(crate) async fn record(client: &mut deadpool_postgres::Object, records: &[At
                    ORDER BY id, n DESC) AS v
              WHERE o.id = v.id",
         )
-        .await
-        .map_err(db)?;
-    let (mut if_pending, mut if_none, mut reasons) = (Vec::new(), Vec::new(), Vec::new());
-    for r in records {
+        .await?;
+    let (mut ids, mut if_pending, mut if_none, mut reasons) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in records.iter().filter(|r| held.contains(&r.attempt.callback_id)) {
         let (none, reason) = r.notify_after(false);
         let (pending, _) = r.notify_after(true);
+        ids.push(r.order_id);
         if_pending.push(pending.as_str());
         if_none.push(none.as_str());
         reasons.push(reason);
     }
-    tx.execute(
-        &notify,
-        &[&records.iter().map(|r| r.order_id).collect::<Vec<_>>(), &if_pending, &if_none, &reasons],
-    )
-    .await
-    .map_err(db)?;
-    tx.commit().await.map_err(db)?;
-    Ok(())
+    tx.execute(&notify, &[&ids, &if_pending, &if_none, &reasons]).await?;
+    tx.commit().await
 }
 
 pub(crate) async fn of_order<C: GenericClient>(client: &C, payment_uid: &str) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
@@ -241,17 +274,23 @@ pub(crate) async fn of_order<C: GenericClient>(client: &C, payment_uid: &str) ->
     Ok(out)
 }
 
-pub(crate) async fn resend(client: &deadpool_postgres::Object, payment_uid: &str, at: Timestamp) -> Result<Callback> {
-    let order = crate::orders::by_payment_uid(client, payment_uid, false)
+/// Queues the order's state now as a manual callback. The order is locked while it is read
+/// and the callback queued, so a status change committing meanwhile is queued before it, not
+/// after it with an older state.
+pub(crate) async fn resend(client: &mut deadpool_postgres::Object, payment_uid: &str, at: Timestamp) -> Result<Callback> {
+    let tx = client.transaction().await.map_err(db)?;
+    let order = crate::orders::by_payment_uid(&tx, payment_uid, true)
         .await?
         .ok_or(StorageError::NotFound)?;
-    let id = *enqueue_many(client, &[&order], true, at)
+    let id = *enqueue_many(&tx, &[&order], true, at)
         .await?
         .first()
         .ok_or(StorageError::NoNotifyUrl)?;
-    let row = client
+    let row = tx
         .query_one(&format!("SELECT {COLUMNS} FROM callbacks WHERE id = $1"), &[&id])
         .await
         .map_err(db)?;
-    from_row(&row)
+    let callback = from_row(&row)?;
+    tx.commit().await.map_err(db)?;
+    Ok(callback)
 }

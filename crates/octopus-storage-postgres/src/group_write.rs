@@ -95,12 +95,16 @@ impl From<StorageError> for Failure {
     }
 }
 
+/// A deadlock or a serialization failure: the transaction may simply be tried again.
+pub(crate) fn is_transient(e: &tokio_postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
 fn pg(e: tokio_postgres::Error) -> Failure {
-    match e.code() {
-        Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE => {
-            Failure::Retry(e.to_string())
-        }
-        _ => Failure::Fatal(db(e)),
+    if is_transient(&e) {
+        Failure::Retry(e.to_string())
+    } else {
+        Failure::Fatal(db(e))
     }
 }
 

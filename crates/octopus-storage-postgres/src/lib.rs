@@ -333,8 +333,8 @@ impl Storage for PostgresStorage {
     }
 
     async fn resend_callback(&self, payment_uid: &str, at: Timestamp) -> Result<Callback> {
-        let client = self.client().await?;
-        callbacks::resend(&client, payment_uid, at).await
+        let mut client = self.client().await?;
+        callbacks::resend(&mut client, payment_uid, at).await
     }
 
     async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {

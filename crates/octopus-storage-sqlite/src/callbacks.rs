@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, Row};
 use crate::db;
 
 const COLUMNS: &str = "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
-    attempts, next_attempt_at, last_error, created_at, updated_at";
+    attempts, next_attempt_at, last_error, created_at, updated_at, claimed_until";
 
 fn from_row(r: &Row<'_>) -> Result<Callback> {
     Ok(Callback {
@@ -29,6 +29,7 @@ fn from_row(r: &Row<'_>) -> Result<Callback> {
         last_error: r.get(11).map_err(db)?,
         created_at: r.get(12).map_err(db)?,
         updated_at: r.get(13).map_err(db)?,
+        claimed_until: r.get(14).map_err(db)?,
     })
 }
 
@@ -54,7 +55,13 @@ pub(crate) fn enqueue(conn: &Connection, order: &Order, manual: bool, at: Timest
         at
     ])
     .map_err(db)?;
-    Ok(Some(conn.last_insert_rowid()))
+    let id = conn.last_insert_rowid();
+    // The order has a callback on its way from now on.
+    conn.prepare_cached("UPDATE orders SET notify_status = 'delivered' WHERE id = ?1 AND notify_status <> 'delivered'")
+        .map_err(db)?
+        .execute([order.id])
+        .map_err(db)?;
+    Ok(Some(id))
 }
 
 pub(crate) fn claim(
@@ -120,7 +127,8 @@ pub(crate) fn release(conn: &Connection, ids: &[i64]) -> Result<()> {
 }
 
 /// Records attempts: the attempt log, the callback's state, and the order's notify status
-/// (three statements each).
+/// (three statements each). An attempt whose claim is no longer the callback's (its lease ran
+/// out and it was claimed again) is logged and changes nothing else.
 pub(crate) fn record(conn: &Connection, records: &[AttemptRecord], at: Timestamp) -> Result<()> {
     for r in records {
         let a = &r.attempt;
@@ -146,14 +154,18 @@ pub(crate) fn record(conn: &Connection, records: &[AttemptRecord], at: Timestamp
             CallbackOutcome::RetryAt(t) => (CallbackState::Pending, Some(t)),
             CallbackOutcome::GaveUp => (CallbackState::Failed, None),
         };
-        conn.prepare_cached(
-            "UPDATE callbacks SET state = ?1, attempts = ?2, next_attempt_at = COALESCE(?3, next_attempt_at),
-                claimed_until = 0, last_error = ?4, updated_at = ?5
-             WHERE id = ?6",
-        )
-        .map_err(db)?
-        .execute(params![state.as_str(), a.attempt, next, a.error, at, a.callback_id])
-        .map_err(db)?;
+        let held = conn
+            .prepare_cached(
+                "UPDATE callbacks SET state = ?1, attempts = ?2, next_attempt_at = COALESCE(?3, next_attempt_at),
+                    claimed_until = 0, last_error = ?4, updated_at = ?5
+                 WHERE id = ?6 AND claimed_until = ?7",
+            )
+            .map_err(db)?
+            .execute(params![state.as_str(), a.attempt, next, a.error, at, a.callback_id, r.claim])
+            .map_err(db)?;
+        if held == 0 {
+            continue;
+        }
         // The order's notify status: an acknowledged callback completes it unless another of
         // the order's callbacks is still pending (see AttemptRecord::notify_after).
         let (if_none_pending, reason) = r.notify_after(false);

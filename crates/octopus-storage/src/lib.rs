@@ -121,6 +121,9 @@ pub struct Callback {
     pub last_error: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Until when the node that claimed it owns it (0: nobody). A claim's value is also its
+    /// token: an attempt is recorded only while the callback is still held under that claim.
+    pub claimed_until: Timestamp,
 }
 
 /// One delivery attempt of a callback.
@@ -157,6 +160,9 @@ pub struct AttemptRecord {
     pub order_id: i64,
     pub attempt: CallbackAttempt,
     pub outcome: CallbackOutcome,
+    /// The claim the attempt was made under ([`Callback::claimed_until`]). When the lease ran
+    /// out and the callback was claimed again, the attempt is logged but changes nothing.
+    pub claim: Timestamp,
 }
 
 impl AttemptRecord {

@@ -129,7 +129,7 @@ pub struct ServeArgs {
     /// Delays before each retry of a failed callback (ms, s, m, h).
     #[arg(long, env = "OCTOPUS_CALLBACK_SCHEDULE", default_value = "15s,1m,5m,15m,1h,2h,6h,12h")]
     pub callback_schedule: String,
-    /// Seconds a callback attempt may take in all (connecting may take at most 5).
+    /// Seconds a callback attempt may take in all, at most 30 (connecting may take at most 5).
     #[arg(long, env = "OCTOPUS_CALLBACK_TIMEOUT", default_value_t = 10.0)]
     pub callback_timeout: f64,
     /// Most callback attempts in flight.

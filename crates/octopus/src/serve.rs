@@ -22,9 +22,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .map(|t| parse_proxy(t.trim()))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let callback_schedule = octopus_domain::callback::Schedule::parse(&args.callback_schedule)?;
+    anyhow::ensure!(
+        args.callback_timeout > 0.0 && args.callback_timeout <= octopus_server::callbacks::MAX_TIMEOUT.as_secs_f64(),
+        "--callback-timeout must be more than 0 and at most {} seconds",
+        octopus_server::callbacks::MAX_TIMEOUT.as_secs()
+    );
     let config = ServerConfig {
         callback_schedule,
-        callback_timeout: Duration::from_secs_f64(args.callback_timeout.max(0.1)),
+        callback_timeout: Duration::from_secs_f64(args.callback_timeout),
         callback_connect_timeout: Duration::from_secs_f64(args.callback_timeout.clamp(0.1, 5.0)),
         callback_concurrency: args.callback_concurrency.max(1),
         callback_host_concurrency: args.callback_host_concurrency.max(1),

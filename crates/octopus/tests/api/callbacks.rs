@@ -83,6 +83,20 @@ async fn deposit_with_callback(app: &TestApp, m: &Creds, id: &str, notify_url: &
 }
 
 /// Polls the order until its notify_status is `status`.
+/// The order once an attempt of its callbacks has failed (still `delivered`: retries follow).
+async fn wait_fail_reason(app: &TestApp, id: &str) -> octopus_client::Payment {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let order = app.client.get_order(id).await.unwrap();
+        if !order.notify_fail_reason.is_empty() {
+            assert_eq!(order.notify_status, "delivered");
+            return order;
+        }
+        assert!(Instant::now() < deadline, "no failed attempt of {id}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
 async fn wait_notify(app: &TestApp, id: &str, status: &str) -> octopus_client::Payment {
     app.wait_for_notify(id, status, WAIT).await
 }
@@ -267,7 +281,7 @@ async fn a_loopback_destination_is_refused_unless_allowed(backend: Backend) {
     let receiver = Receiver::start(vec![], Reply::Success).await;
     let created = deposit_with_callback(&app, &m, "cb-private", &receiver.url).await;
     pay(&created.payment_url).await;
-    let order = wait_notify(&app, "cb-private", "delivered").await;
+    let order = wait_fail_reason(&app, "cb-private").await;
     assert_eq!(
         order.notify_fail_reason,
         "notify_url points to 127.0.0.1, a loopback address; private destinations are not allowed"
@@ -276,7 +290,7 @@ async fn a_loopback_destination_is_refused_unless_allowed(backend: Backend) {
     let by_name = receiver.url.replace("127.0.0.1", "localhost");
     let named = deposit_with_callback(&app, &m, "cb-private-name", &by_name).await;
     pay(&named.payment_url).await;
-    let order = wait_notify(&app, "cb-private-name", "delivered").await;
+    let order = wait_fail_reason(&app, "cb-private-name").await;
     assert!(
         order.notify_fail_reason.starts_with("notify_url host localhost resolves to")
             && order.notify_fail_reason.ends_with("private destinations are not allowed"),
@@ -337,7 +351,103 @@ async fn payout_changes_are_called_back(backend: Backend) {
     wait_notify(&app, "cb-out", "completed").await;
 }
 
+/// A callback whose lease ran out while its attempt was in flight is claimed again (here by
+/// "another node" whose clock is past the lease); the late result of the first attempt is
+/// logged but changes nothing, so it can neither reopen nor fail what the new claim settles.
+/// Also: the order shows `delivered` as soon as the status change is stored.
+async fn an_attempt_under_an_expired_claim_changes_nothing(backend: Backend) {
+    use octopus_storage::{AttemptRecord, CallbackAttempt, CallbackOutcome};
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    // Longer than the test's 2 s timeout: the first attempt ends in a timeout.
+    let receiver = Receiver::start(vec![], Reply::Hang(Duration::from_secs(6))).await;
+    let created = deposit_with_callback(&app, &m, "cb-lease", &receiver.url).await;
+    pay(&created.payment_url).await;
+    let order = app.client.get_order("cb-lease").await.unwrap();
+    assert_eq!(order.notify_status, "delivered", "on its way from the status change on");
+    receiver.wait_for(1, WAIT).await;
+
+    let later = octopus_server::clock::now_ms() + 91_000;
+    let taken = app.storage().claim_callbacks(later, 90_000, 10, &[]).await.unwrap();
+    assert_eq!(taken.len(), 1, "the lease is over for a clock 91 s ahead");
+    let uid = created.payment.payment_uid.clone();
+    let deadline = Instant::now() + WAIT;
+    let (callback, attempts) = loop {
+        let all = app.storage().callbacks_of(&uid).await.unwrap();
+        if all[0].1.len() == 1 {
+            break all[0].clone();
+        }
+        assert!(Instant::now() < deadline, "the first attempt was never logged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(attempts[0].error.starts_with("no answer within"), "{:?}", attempts[0]);
+    assert_eq!(callback.state, CallbackState::Pending);
+    assert_eq!(callback.claimed_until, taken[0].claimed_until, "still held by the new claim");
+    assert_eq!(callback.attempts, 0, "the stale attempt counted for nothing");
+    let order = app.client.get_order("cb-lease").await.unwrap();
+    assert_eq!((order.notify_status.as_str(), order.notify_fail_reason.as_str()), ("delivered", ""));
+
+    let record = AttemptRecord {
+        order_id: taken[0].order_id,
+        attempt: CallbackAttempt {
+            callback_id: taken[0].id,
+            attempt: 1,
+            manual: false,
+            started_at: later,
+            http_status: Some(200),
+            latency_ms: 3,
+            error: String::new(),
+            response_head: "success".into(),
+        },
+        outcome: CallbackOutcome::Acknowledged,
+        claim: taken[0].claimed_until,
+    };
+    app.storage().record_callback_attempts(vec![record], later).await.unwrap();
+    let all = app.storage().callbacks_of(&uid).await.unwrap();
+    assert_eq!((all[0].0.state, all[0].1.len()), (CallbackState::Completed, 2));
+    assert_eq!(app.client.get_order("cb-lease").await.unwrap().notify_status, "completed");
+}
+
+/// A proxy in the gateway's environment is never used for callbacks: it would resolve and
+/// reach the notify_url itself, past the address check.
+async fn callbacks_ignore_proxies_from_the_environment(backend: Backend) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&connections);
+    tokio::spawn(async move {
+        while let Ok((_conn, _)) = proxy.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let db = crate::helpers::TestDb::new(&backend).await;
+    let env = [("HTTP_PROXY", proxy_url.as_str()), ("http_proxy", &proxy_url), ("ALL_PROXY", &proxy_url), ("all_proxy", &proxy_url)];
+    let server = crate::helpers::ServerProcess::start_with_env(&db, &["--allow-private-callbacks"], &env);
+    let creds = crate::helpers::merchant_create(&db);
+    let field = |k: &str| creds[k].as_str().unwrap().to_string();
+    let client = octopus_client::Client::new(&server.url, &field("api_key"), &field("api_secret"));
+    let mut order = NewOrder::deposit(&field("merchant_uid"), "cb-proxy", "5.00", "mmk", "wavepay", "myanmar");
+    order.notify_url = Some("http://callback-host.invalid/notify".into());
+    let created = client.create_order(&order).await.unwrap();
+    pay(&created.payment_url).await;
+    let deadline = Instant::now() + WAIT;
+    let order = loop {
+        let order = client.get_order("cb-proxy").await.unwrap();
+        if !order.notify_fail_reason.is_empty() {
+            break order;
+        }
+        assert!(Instant::now() < deadline, "no attempt was made");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(order.notify_fail_reason.starts_with("could not connect"), "{}", order.notify_fail_reason);
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "nothing went through the proxy");
+}
+
 crate::on_both_backends!(
+    an_attempt_under_an_expired_claim_changes_nothing,
+    callbacks_ignore_proxies_from_the_environment,
     a_completion_sends_a_callback_signed_as_documented,
     a_receiver_failing_twice_then_acknowledging_completes_after_three_attempts,
     a_200_with_another_body_is_retried,

@@ -530,12 +530,18 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(db: &TestDb, extra: &[&str]) -> ServerProcess {
+        Self::start_with_env(db, extra, &[])
+    }
+
+    /// Like [`ServerProcess::start`], with these environment variables set.
+    pub fn start_with_env(db: &TestDb, extra: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         use std::io::BufRead;
         let mut child = command()
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(db_args(db))
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
