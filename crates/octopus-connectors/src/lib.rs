@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use octopus_domain::{Order, Timestamp};
 use rust_decimal::Decimal;
 
+pub mod registry;
 pub mod sandbox;
 
 pub use sandbox::SandboxConnector;
@@ -18,6 +19,9 @@ pub enum ConnectorError {
     Unavailable(String),
     #[error("upstream answered something unexpected: {0}")]
     Protocol(String),
+    /// The channel's settings do not make a working connector.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// What the connector needs once a new order is stored.

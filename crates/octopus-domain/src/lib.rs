@@ -5,6 +5,7 @@
 //! builds on these types, and tests can exercise the rules without starting anything.
 
 pub mod callback;
+pub mod channel;
 pub mod country;
 pub mod fields;
 pub mod ids;
@@ -17,6 +18,7 @@ pub mod secret_box;
 pub mod signing;
 
 pub use fields::{FieldError, RequestFields};
+pub use channel::Channel;
 pub use merchant::{ApiCredential, Merchant};
 pub use money::{Amount, AmountError, Currency};
 pub use order::{

@@ -57,6 +57,8 @@ pub enum StartError {
     MasterKey(#[from] MasterKeyError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot read the channels: {0}")]
+    Channels(String),
 }
 
 /// A bound, ready-to-run server.
@@ -87,10 +89,13 @@ impl Application {
             .unwrap_or_else(|| default_public_url(address))
             .trim_end_matches('/')
             .to_string();
+        let channels = Channels::load(Arc::clone(&storage), master_key.clone(), config.sandbox_payout_delay)
+            .await
+            .map_err(|e| StartError::Channels(e.to_string()))?;
         let state = AppState(Arc::new(AppInner {
-            keys: KeyRing::new(Arc::clone(&storage), master_key),
+            keys: KeyRing::new(Arc::clone(&storage), master_key.clone()),
             fees: FeeBook::new(Arc::clone(&storage)),
-            channels: Channels::sandbox_only(config.sandbox_payout_delay),
+            channels,
             storage,
             config,
             public_url,

@@ -1,23 +1,38 @@
 //! Channels and routing. A channel is one configured route to an upstream (a connector plus
-//! its settings). Until operator-managed channels arrive, the gateway has one built-in
-//! channel, `sandbox`. Every routing decision is recorded as JSON in the order's
-//! `distribute_rules`.
+//! its settings), managed with `octopus channel ...` and stored in the database; every node
+//! reads them again every second, so a change applies to the orders created after it. Routing
+//! picks the channels that take an order, the lowest priority first and, among equals, by
+//! weight; the others follow as failover candidates. Every decision is recorded as JSON in
+//! the order's `distribute_rules`.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use octopus_connectors::{Connector, SandboxConnector};
-use octopus_domain::OrderRequest;
+use octopus_connectors::registry::{self, Setup};
+use octopus_connectors::Connector;
+use octopus_domain::secret_box::MasterKey;
+use octopus_domain::{Channel, OrderRequest};
+use octopus_storage::Storage;
+use rand::Rng;
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::error::Error;
 
-/// The code of the built-in sandbox channel.
+/// The code of the sandbox channel every gateway starts with.
 pub const SANDBOX: &str = "sandbox";
 
-pub struct Channel {
-    pub code: String,
+/// A channel as routing uses it: its configuration and its connector.
+pub struct ChannelEntry {
+    pub config: Channel,
     pub connector: Arc<dyn Connector>,
+}
+
+impl ChannelEntry {
+    pub fn code(&self) -> &str {
+        &self.config.code
+    }
 }
 
 /// What `distribute_rules` records.
@@ -25,51 +40,207 @@ pub struct Channel {
 struct Decision<'a> {
     rule: &'static str,
     requested_channel: &'a str,
+    /// The channels that take the order, in the order they are tried.
     candidates: Vec<&'a str>,
     chosen: &'a str,
     failovers: Vec<&'a str>,
+    /// Why each other channel did not take it.
+    skipped: BTreeMap<&'a str, String>,
 }
 
-/// The routing decision for one order.
-pub struct Route<'a> {
-    pub channel: &'a Channel,
+/// The routing decision for one order: the channels to try, in order.
+pub struct Route {
+    pub candidates: Vec<Arc<ChannelEntry>>,
     /// JSON recorded in `distribute_rules`.
     pub decision: String,
 }
 
+impl Route {
+    /// The channel the order goes to first.
+    pub fn channel(&self) -> &Arc<ChannelEntry> {
+        &self.candidates[0]
+    }
+}
+
 pub struct Channels {
-    channels: Vec<Channel>,
+    storage: Arc<dyn Storage>,
+    master_key: MasterKey,
+    sandbox_payout_delay: Duration,
+    current: RwLock<Arc<Vec<Arc<ChannelEntry>>>>,
 }
 
 impl Channels {
-    /// The built-in set: the sandbox channel only.
-    pub fn sandbox_only(payout_delay: Duration) -> Self {
-        Channels {
-            channels: vec![Channel {
-                code: SANDBOX.to_string(),
-                connector: Arc::new(SandboxConnector::new(payout_delay)),
-            }],
+    /// Reads the channels from storage and builds their connectors.
+    pub async fn load(storage: Arc<dyn Storage>, master_key: MasterKey, sandbox_payout_delay: Duration) -> Result<Channels, Error> {
+        let channels = Channels { storage, master_key, sandbox_payout_delay, current: RwLock::new(Arc::new(Vec::new())) };
+        channels.refresh().await?;
+        Ok(channels)
+    }
+
+    /// Reads the channels again; a channel whose configuration did not change keeps its
+    /// connector. A channel whose connector cannot be built is left out (and logged).
+    pub async fn refresh(&self) -> Result<(), Error> {
+        let stored = self.storage.channels().await?;
+        let before = self.snapshot();
+        let mut next = Vec::with_capacity(stored.len());
+        for config in stored {
+            if let Some(same) = before.iter().find(|e| e.config == config) {
+                next.push(Arc::clone(same));
+                continue;
+            }
+            match self.connector_for(&config) {
+                Ok(connector) => next.push(Arc::new(ChannelEntry { config, connector })),
+                Err(e) => tracing::error!(channel = %config.code, error = %e, "channel left out: its connector cannot be built"),
+            }
         }
+        *self.current.write().expect("channels lock") = Arc::new(next);
+        Ok(())
     }
 
-    pub fn get(&self, code: &str) -> Option<&Channel> {
-        self.channels.iter().find(|c| c.code == code)
+    fn connector_for(&self, config: &Channel) -> Result<Arc<dyn Connector>, Error> {
+        let credentials = open_credentials(&self.master_key, &config.sealed_credentials)?;
+        let setup = Setup {
+            channel: &config.code,
+            settings: &config.settings,
+            credentials: &credentials,
+            sandbox_payout_delay: self.sandbox_payout_delay,
+        };
+        registry::build(&config.kind, &setup).map_err(|e| Error::Internal(e.to_string()))
     }
 
-    /// Chooses the channel of a new order.
-    pub fn route(&self, request: &OrderRequest) -> Result<Route<'_>, Error> {
-        let candidates: Vec<&Channel> = self.channels.iter().collect();
-        let chosen = candidates
-            .first()
-            .ok_or_else(|| Error::Refused("No channel available".into()))?;
+    fn snapshot(&self) -> Arc<Vec<Arc<ChannelEntry>>> {
+        Arc::clone(&self.current.read().expect("channels lock"))
+    }
+
+    /// A channel by code, enabled or not (its orders still need it).
+    pub fn get(&self, code: &str) -> Option<Arc<ChannelEntry>> {
+        self.snapshot().iter().find(|c| c.code() == code).cloned()
+    }
+
+    /// Chooses the channels of a new order: those that take it, by priority (lower first),
+    /// among equal priorities by weight (a random draw for the first, heavier first after).
+    pub fn route(&self, request: &OrderRequest) -> Result<Route, Error> {
+        let all = self.snapshot();
+        let mut skipped = BTreeMap::new();
+        let mut fitting: Vec<Arc<ChannelEntry>> = Vec::new();
+        for entry in all.iter() {
+            match entry.config.mismatch(request) {
+                None => fitting.push(Arc::clone(entry)),
+                Some(why) => {
+                    skipped.insert(entry.code(), why);
+                }
+            }
+        }
+        if fitting.is_empty() {
+            let why = if skipped.is_empty() {
+                "no channel is configured".to_string()
+            } else {
+                skipped.iter().map(|(code, why)| format!("{code}: {why}")).collect::<Vec<_>>().join("; ")
+            };
+            return Err(Error::Refused(format!("No channel available ({why})")));
+        }
+        let candidates = order_candidates(fitting, &mut rand::thread_rng());
         let decision = Decision {
-            rule: "default",
+            rule: "channels",
             requested_channel: &request.channel,
-            candidates: candidates.iter().map(|c| c.code.as_str()).collect(),
-            chosen: &chosen.code,
+            candidates: candidates.iter().map(|c| c.code()).collect(),
+            chosen: candidates[0].code(),
             failovers: Vec::new(),
+            skipped,
         };
         let decision = serde_json::to_string(&decision).expect("a routing decision serializes");
-        Ok(Route { channel: chosen, decision })
+        Ok(Route { candidates, decision })
+    }
+}
+
+/// Orders the fitting channels: by priority; within a priority, the first drawn by weight,
+/// the rest heavier first.
+fn order_candidates(mut fitting: Vec<Arc<ChannelEntry>>, rng: &mut impl Rng) -> Vec<Arc<ChannelEntry>> {
+    fitting.sort_by(|a, b| {
+        (a.config.priority, std::cmp::Reverse(a.config.weight), a.code())
+            .cmp(&(b.config.priority, std::cmp::Reverse(b.config.weight), b.code()))
+    });
+    let best = fitting[0].config.priority;
+    let tier = fitting.iter().take_while(|c| c.config.priority == best).count();
+    let total: u64 = fitting[..tier].iter().map(|c| c.config.weight as u64).sum();
+    let mut draw = rng.gen_range(0..total);
+    let first = fitting[..tier]
+        .iter()
+        .position(|c| {
+            let w = c.config.weight as u64;
+            if draw < w {
+                true
+            } else {
+                draw -= w;
+                false
+            }
+        })
+        .expect("the draw falls within the total weight");
+    let chosen = fitting.remove(first);
+    fitting.insert(0, chosen);
+    fitting
+}
+
+/// A channel's credentials, opened (an empty map when it has none).
+pub fn open_credentials(master_key: &MasterKey, sealed: &str) -> Result<BTreeMap<String, String>, Error> {
+    if sealed.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let text = master_key
+        .open(sealed)
+        .map_err(|_| Error::Internal("a channel's credentials cannot be opened with this master key".into()))?;
+    serde_json::from_str(text.expose_secret())
+        .map_err(|_| Error::Internal("a channel's credentials are not a JSON object of strings".into()))
+}
+
+/// Seals credentials for storage.
+pub fn seal_credentials(master_key: &MasterKey, credentials: &BTreeMap<String, String>) -> String {
+    if credentials.is_empty() {
+        return String::new();
+    }
+    master_key.seal(&serde_json::to_string(credentials).expect("a map of strings serializes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn entry(code: &str, priority: i32, weight: u32) -> Arc<ChannelEntry> {
+        let mut config = Channel {
+            code: code.into(),
+            kind: "sandbox".into(),
+            enabled: true,
+            transaction_types: vec![],
+            countries: vec![],
+            currencies: vec![],
+            payments: vec![],
+            min_amount: None,
+            max_amount: None,
+            default_ttl: None,
+            priority,
+            weight,
+            daily_limit: None,
+            settings: BTreeMap::new(),
+            sealed_credentials: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        config.enabled = true;
+        Arc::new(ChannelEntry { config, connector: Arc::new(octopus_connectors::SandboxConnector::new(Duration::ZERO)) })
+    }
+
+    #[test]
+    fn weights_split_the_first_choice_and_priorities_order_the_rest() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut firsts = BTreeMap::new();
+        for _ in 0..10_000 {
+            let order = order_candidates(vec![entry("backup", 200, 1), entry("a", 100, 70), entry("b", 100, 30)], &mut rng);
+            assert_eq!(order.len(), 3);
+            assert_eq!(order[2].code(), "backup", "a lower priority is only a failover");
+            *firsts.entry(order[0].code().to_string()).or_insert(0) += 1;
+        }
+        let a = firsts["a"];
+        assert!((6_800..7_200).contains(&a), "70/30 split: {firsts:?}");
     }
 }

@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub default_deposit_ttl: Option<Duration>,
     /// How often background workers look for due work.
     pub worker_interval: Duration,
+    /// How often the channels are read again (changes made with the CLI apply within this).
+    pub channels_refresh: Duration,
     /// How often accounting that failed is tried again.
     pub accounting_retry_interval: Duration,
     /// When failed callbacks are tried again.
@@ -67,6 +69,7 @@ impl Default for ServerConfig {
             sandbox_payout_delay: Duration::from_secs(2),
             default_deposit_ttl: Some(Duration::from_secs(30 * 60)),
             worker_interval: Duration::from_millis(200),
+            channels_refresh: Duration::from_secs(1),
             accounting_retry_interval: Duration::from_secs(10),
             callback_schedule: Schedule::default(),
             callback_timeout: Duration::from_secs(10),

@@ -39,8 +39,12 @@ pub async fn create(
 ) -> Result<(Order, bool), Error> {
     let now = now_ms();
     let route = state.channels.route(&request)?;
+    let channel = std::sync::Arc::clone(route.channel());
     let ttl = request.ttl.or(match request.transaction_type {
-        TransactionType::Income => state.config.default_deposit_ttl.map(|d| d.as_secs() as i64),
+        TransactionType::Income => channel
+            .config
+            .default_ttl
+            .or(state.config.default_deposit_ttl.map(|d| d.as_secs() as i64)),
         TransactionType::Expense => None,
     });
     let fingerprint = request.fingerprint();
@@ -70,7 +74,7 @@ pub async fn create(
         country: request.country,
         country_code: request.country_code.to_string(),
         payment: request.payment,
-        channel: route.channel.code.clone(),
+        channel: channel.code().to_string(),
         from: request.from,
         from_name: request.from_name,
         from_bank_name: request.from_bank_name,
@@ -103,7 +107,7 @@ pub async fn create(
         expires_at: ttl.map(|t| now + t * 1000),
         next_check_at: None,
     };
-    order.next_check_at = route.channel.connector.plan(&order, now).next_check_at;
+    order.next_check_at = channel.connector.plan(&order, now).next_check_at;
     let final_amounts = if order.transaction_type == TransactionType::Income {
         floating_candidates(amount, order.float_precision)
     } else {

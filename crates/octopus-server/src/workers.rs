@@ -27,7 +27,8 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>
     vec![
         tokio::spawn(repeat(every, stop.clone(), state.clone(), run_due_checks)),
         tokio::spawn(repeat(every, stop.clone(), state.clone(), expire_orders)),
-        tokio::spawn(repeat(retry_every, stop, state, retry_accounting)),
+        tokio::spawn(repeat(retry_every, stop.clone(), state.clone(), retry_accounting)),
+        tokio::spawn(repeat(state.config.channels_refresh, stop, state, refresh_channels)),
     ]
 }
 
@@ -85,6 +86,13 @@ async fn run_due_checks(state: AppState) -> Result<u32, StorageError> {
         apply(&state, &order.payment_uid, change.from_status(order.payment_status)).await;
     }
     Ok(count)
+}
+
+async fn refresh_channels(state: AppState) -> Result<u32, StorageError> {
+    if let Err(e) = state.channels.refresh().await {
+        tracing::warn!(error = %e, "reading the channels failed; keeping the ones read before");
+    }
+    Ok(0)
 }
 
 async fn expire_orders(state: AppState) -> Result<u32, StorageError> {

@@ -4,6 +4,7 @@
 //! nodes never take the same work.
 
 mod callbacks;
+mod channels;
 mod group_insert;
 mod group_write;
 mod grouping;
@@ -16,7 +17,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use octopus_domain::ledger::{FeeRule, LedgerReport};
-use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp, TransactionType};
+use octopus_domain::{Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp, TransactionType};
 use octopus_storage::{
     AttemptRecord, Balance, Callback, CallbackAttempt, CreateOutcome, FeeSchedule, MerchantEntry,
     NewMerchant, Result, Storage, StorageError, StoredApiKey,
@@ -335,6 +336,21 @@ impl Storage for PostgresStorage {
     async fn resend_callback(&self, payment_uid: &str, at: Timestamp) -> Result<Callback> {
         let mut client = self.client().await?;
         callbacks::resend(&mut client, payment_uid, at).await
+    }
+
+    async fn save_channel(&self, channel: Channel) -> Result<Channel> {
+        let client = self.client().await?;
+        channels::save(&client, &channel).await
+    }
+
+    async fn channels(&self) -> Result<Vec<Channel>> {
+        let client = self.client().await?;
+        channels::all(&client).await
+    }
+
+    async fn set_channel_enabled(&self, code: &str, enabled: bool, at: Timestamp) -> Result<Channel> {
+        let client = self.client().await?;
+        channels::set_enabled(&client, code, enabled, at).await
     }
 
     async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {

@@ -5,6 +5,7 @@
 //! writer never stops to do it.
 
 mod callbacks;
+mod channels;
 mod ledger;
 mod orders;
 mod read_pool;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use octopus_domain::ledger::{FeeRule, LedgerReport};
-use octopus_domain::{Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_domain::{Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
 use octopus_storage::{
     AttemptRecord, Balance, Callback, CallbackAttempt, CreateOutcome, FeeSchedule, MerchantEntry,
     NewMerchant, Result, Storage, StorageError, StoredApiKey,
@@ -427,6 +428,19 @@ impl Storage for SqliteStorage {
 
     async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {
         self.readers.read(move |conn| orders::accounting_failures(conn, limit)).await
+    }
+
+    async fn save_channel(&self, channel: Channel) -> Result<Channel> {
+        self.writer.write(move |conn| channels::save(conn, &channel)).await
+    }
+
+    async fn channels(&self) -> Result<Vec<Channel>> {
+        self.readers.read(channels::all).await
+    }
+
+    async fn set_channel_enabled(&self, code: &str, enabled: bool, at: Timestamp) -> Result<Channel> {
+        let code = code.to_string();
+        self.writer.write(move |conn| channels::set_enabled(conn, &code, enabled, at)).await
     }
 
     async fn retry_accounting(&self, payment_uid: &str, at: Timestamp) -> Result<Order> {

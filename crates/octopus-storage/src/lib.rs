@@ -7,10 +7,12 @@
 
 use async_trait::async_trait;
 use octopus_domain::ledger::{EntryKind, FeeRule, LedgerReport};
-use octopus_domain::{AccountingType, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_domain::{AccountingType, Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
 use rust_decimal::Decimal;
 
+mod channel_row;
 mod error;
+pub use channel_row::{ChannelRow, CHANNEL_COLUMNS};
 pub use error::StorageError;
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -310,6 +312,15 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Payment UIDs of orders whose accounting failed.
     async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>>;
+
+    /// Adds a channel, or replaces the one with its code (keeping when it was created).
+    async fn save_channel(&self, channel: Channel) -> Result<Channel>;
+
+    /// Every channel, by priority then code.
+    async fn channels(&self) -> Result<Vec<Channel>>;
+
+    /// Enables or disables a channel (`NotFound` when there is none with this code).
+    async fn set_channel_enabled(&self, code: &str, enabled: bool, at: Timestamp) -> Result<Channel>;
 
     /// Posts what a failed accounting left out (every entry the order's history calls for;
     /// entries posted already are skipped) and records the outcome on the order.

@@ -28,6 +28,85 @@ pub enum Command {
     Ledger(LedgerArgs),
     /// Inspect and resend merchant callbacks.
     Callback(CallbackArgs),
+    /// Manage channels: the configured routes to upstream providers.
+    Channel(ChannelArgs),
+}
+
+#[derive(Args)]
+pub struct ChannelArgs {
+    #[command(subcommand)]
+    pub command: ChannelCommand,
+}
+
+#[derive(Subcommand)]
+pub enum ChannelCommand {
+    /// Add a channel, or replace the one with this code (a running gateway uses it within a
+    /// second). Lists are comma separated; an empty list accepts anything.
+    Add {
+        /// The channel's code: 1 to 64 of a-z, 0-9, '_' and '-'.
+        code: String,
+        /// The connector kind (sandbox, paykassma).
+        #[arg(long)]
+        kind: String,
+        /// income, expense (default: both).
+        #[arg(long, default_value = "")]
+        types: String,
+        /// Countries served, by name or ISO code (default: any).
+        #[arg(long, default_value = "")]
+        countries: String,
+        /// Currencies served (default: any).
+        #[arg(long, default_value = "")]
+        currencies: String,
+        /// Payment codes served, e.g. wavepay (default: any).
+        #[arg(long, default_value = "")]
+        payments: String,
+        /// Smallest amount taken.
+        #[arg(long)]
+        min: Option<String>,
+        /// Largest amount taken.
+        #[arg(long)]
+        max: Option<String>,
+        /// Seconds a deposit may stay open when the merchant sends no ttl.
+        #[arg(long)]
+        ttl: Option<i64>,
+        /// Lower is tried first.
+        #[arg(long, default_value_t = 100)]
+        priority: i32,
+        /// Share of the orders among channels of the same priority.
+        #[arg(long, default_value_t = 1)]
+        weight: u32,
+        /// Most volume (sum of amounts) per UTC day.
+        #[arg(long)]
+        daily_limit: Option<String>,
+        /// A setting, name=value (repeatable), e.g. base_url=https://api.example.com.
+        #[arg(long = "setting", value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+        /// A credential, name=value (repeatable); stored encrypted, never printed.
+        #[arg(long = "credential", value_name = "NAME=VALUE")]
+        credentials: Vec<String>,
+        /// Add it disabled.
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Every channel, as JSON lines (credentials by name only).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Take a channel out of routing (its open orders still finish).
+    Disable {
+        code: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Put a channel back into routing.
+    Enable {
+        code: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Args)]

@@ -3,6 +3,7 @@
 
 mod bench;
 mod callback;
+mod channel;
 mod cli;
 mod fee;
 mod ledger;
@@ -30,6 +31,7 @@ async fn main() -> std::process::ExitCode {
         Command::Fee(args) => fee::run(args).await,
         Command::Ledger(args) => ledger::run(args).await,
         Command::Callback(args) => callback::run(args).await,
+        Command::Channel(args) => channel::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -319,7 +319,71 @@ async fn callback_commands_list_attempts_and_resend_by_hand(backend: Backend) {
     assert!(!ok && text.contains("no order 0123456789abcdef0123456789abcdef"), "{text}");
 }
 
+/// `octopus channel add|list|disable|enable` beside a running server: the server routes to a
+/// channel added with the CLI, credentials are stored sealed and printed by name only, and bad
+/// settings are refused with a clear message.
+async fn channel_commands_configure_what_a_running_server_routes_to(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let m = &app.merchant;
+    let secret = "pk-plugin-SECRET-0451";
+    let (ok, text) = run_on(
+        &app,
+        &[
+            "channel", "add", "mm-wave", "--kind", "sandbox", "--types", "income", "--countries", "myanmar",
+            "--currencies", "mmk", "--payments", "WavePay", "--min", "1000", "--max", "5000000", "--ttl", "900",
+            "--priority", "10", "--weight", "3", "--setting", "label_prefix=oc", "--credential", &format!("pluginapi_secret={secret}"),
+        ],
+        None,
+    );
+    assert!(ok, "{text}");
+    let added: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(added["countries"], serde_json::json!(["MM"]));
+    assert_eq!(added["payments"], serde_json::json!(["wavepay"]));
+    assert_eq!(added["credentials"], serde_json::json!(["pluginapi_secret"]));
+    assert!(!text.contains(secret), "a credential is never printed");
+
+    let (ok, text) = run_on(&app, &["channel", "list"], None);
+    assert!(ok && text.contains("\"code\":\"mm-wave\"") && text.contains("\"code\":\"sandbox\""), "{text}");
+    assert!(!text.contains(secret));
+    let sealed = app.storage().channels().await.unwrap().into_iter().find(|c| c.code == "mm-wave").unwrap().sealed_credentials;
+    assert!(!sealed.is_empty() && !sealed.contains(secret), "stored sealed");
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let created = app
+        .client
+        .create_order(&octopus_client::NewOrder::deposit(&m.merchant_uid, "cli-ch", "2000.00", "mmk", "wavepay", "myanmar"))
+        .await
+        .unwrap();
+    assert_eq!(created.payment.channel, "mm-wave", "priority 10 before the sandbox's 100");
+    assert_eq!(app.client.get_order("cli-ch").await.unwrap().ttl, "900");
+
+    let (ok, text) = run_on(&app, &["channel", "disable", "mm-wave"], None);
+    assert!(ok && text.contains("\"enabled\":false"), "{text}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let created = app
+        .client
+        .create_order(&octopus_client::NewOrder::deposit(&m.merchant_uid, "cli-ch2", "2000.00", "mmk", "wavepay", "myanmar"))
+        .await
+        .unwrap();
+    assert_eq!(created.payment.channel, "sandbox");
+    let (ok, _) = run_on(&app, &["channel", "enable", "mm-wave"], None);
+    assert!(ok);
+
+    for (args, expected) in [
+        (vec!["channel", "add", "x", "--kind", "nope"], "unknown connector kind \"nope\""),
+        (vec!["channel", "add", "Bad Code", "--kind", "sandbox"], "a channel code must have"),
+        (vec!["channel", "add", "x", "--kind", "sandbox", "--currencies", "zzz"], "unknown currency \"zzz\""),
+        (vec!["channel", "add", "x", "--kind", "sandbox", "--min", "10", "--max", "5"], "minimum amount is above the maximum"),
+        (vec!["channel", "add", "x", "--kind", "sandbox", "--setting", "novalue"], "--setting takes NAME=VALUE"),
+        (vec!["channel", "disable", "ghost"], "no channel ghost"),
+    ] {
+        let (ok, text) = run_on(&app, &args, None);
+        assert!(!ok && text.contains(expected), "{args:?}: {text}");
+    }
+}
+
 crate::on_both_backends!(
+    channel_commands_configure_what_a_running_server_routes_to,
     callback_commands_list_attempts_and_resend_by_hand,
     dev_mode_prints_a_demo_merchant_and_a_request_that_works,
     ledger_verify_passes_and_fails_on_a_corrupted_copy,

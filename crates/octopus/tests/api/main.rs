@@ -14,6 +14,7 @@ mod ledger;
 mod ledger_properties;
 mod order_query;
 mod restart;
+mod routing;
 mod sandbox;
 mod signing_vectors;
 mod validation;

@@ -172,6 +172,7 @@ pub fn test_config() -> ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         sandbox_payout_delay: Duration::from_millis(300),
         worker_interval: Duration::from_millis(50),
+        channels_refresh: Duration::from_millis(50),
         callback_schedule: octopus_domain::callback::Schedule::parse("300ms,300ms,300ms").unwrap(),
         callback_timeout: Duration::from_secs(2),
         allow_private_callbacks: true,
@@ -382,6 +383,20 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    /// Stores channels (added or replaced) and waits until the server has read them again.
+    pub async fn save_channels(&self, channels: Vec<octopus_domain::Channel>) {
+        for c in channels {
+            self.storage().save_channel(c).await.expect("save channel");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    /// Enables or disables a channel and waits until the server has read it again.
+    pub async fn set_channel_enabled(&self, code: &str, enabled: bool) {
+        self.storage().set_channel_enabled(code, enabled, 1).await.expect("channel exists");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
     /// Polls `order/get` (with the app's merchant) until the order's `notify_status` is
     /// `status` (or panics after `timeout`, saying the last `notify_fail_reason`).
     pub async fn wait_for_notify(&self, merchant_order_id: &str, status: &str, timeout: Duration) -> Payment {
@@ -438,6 +453,29 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// A channel of `kind` that takes any order, priority 100, weight 1, enabled.
+pub fn channel(code: &str, kind: &str) -> octopus_domain::Channel {
+    octopus_domain::Channel {
+        code: code.into(),
+        kind: kind.into(),
+        enabled: true,
+        transaction_types: vec![],
+        countries: vec![],
+        currencies: vec![],
+        payments: vec![],
+        min_amount: None,
+        max_amount: None,
+        default_ttl: None,
+        priority: 100,
+        weight: 1,
+        daily_limit: None,
+        settings: Default::default(),
+        sealed_credentials: String::new(),
+        created_at: 1,
+        updated_at: 1,
     }
 }
 

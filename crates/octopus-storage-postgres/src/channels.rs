@@ -1,0 +1,81 @@
+//! Channels in PostgreSQL: the operator's configured routes to upstream providers (see
+//! `octopus_storage::ChannelRow` for the columns).
+
+use deadpool_postgres::GenericClient;
+use octopus_domain::{Channel, Timestamp};
+use octopus_storage::{ChannelRow, Result, StorageError, CHANNEL_COLUMNS};
+use tokio_postgres::Row;
+
+use crate::db;
+
+fn from_row(r: &Row) -> Result<Channel> {
+    ChannelRow {
+        code: r.get(0),
+        kind: r.get(1),
+        enabled: r.get(2),
+        transaction_types: r.get(3),
+        countries: r.get(4),
+        currencies: r.get(5),
+        payments: r.get(6),
+        min_amount: r.get(7),
+        max_amount: r.get(8),
+        default_ttl: r.get(9),
+        priority: r.get(10),
+        weight: r.get(11),
+        daily_limit: r.get(12),
+        settings: r.get(13),
+        credentials: r.get(14),
+        created_at: r.get(15),
+        updated_at: r.get(16),
+    }
+    .into_channel()
+}
+
+pub(crate) async fn save<C: GenericClient>(client: &C, channel: &Channel) -> Result<Channel> {
+    let r = ChannelRow::from_channel(channel);
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO channels ({CHANNEL_COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                 ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, enabled = excluded.enabled,
+                    transaction_types = excluded.transaction_types, countries = excluded.countries,
+                    currencies = excluded.currencies, payments = excluded.payments,
+                    min_amount = excluded.min_amount, max_amount = excluded.max_amount,
+                    default_ttl = excluded.default_ttl, priority = excluded.priority, weight = excluded.weight,
+                    daily_limit = excluded.daily_limit, settings = excluded.settings,
+                    credentials = excluded.credentials, updated_at = excluded.updated_at
+                 RETURNING {CHANNEL_COLUMNS}"
+            ),
+            &[
+                &r.code, &r.kind, &r.enabled, &r.transaction_types, &r.countries, &r.currencies, &r.payments,
+                &r.min_amount, &r.max_amount, &r.default_ttl, &r.priority, &r.weight, &r.daily_limit,
+                &r.settings, &r.credentials, &r.created_at, &r.updated_at,
+            ],
+        )
+        .await
+        .map_err(db)?;
+    from_row(&row)
+}
+
+pub(crate) async fn all<C: GenericClient>(client: &C) -> Result<Vec<Channel>> {
+    client
+        .query(&format!("SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY priority, code"), &[])
+        .await
+        .map_err(db)?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+pub(crate) async fn set_enabled<C: GenericClient>(client: &C, code: &str, enabled: bool, at: Timestamp) -> Result<Channel> {
+    let row = client
+        .query_opt(
+            &format!("UPDATE channels SET enabled = $1, updated_at = $2 WHERE code = $3 RETURNING {CHANNEL_COLUMNS}"),
+            &[&enabled, &at, &code],
+        )
+        .await
+        .map_err(db)?
+        .ok_or(StorageError::NotFound)?;
+    from_row(&row)
+}

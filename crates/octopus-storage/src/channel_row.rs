@@ -1,0 +1,91 @@
+//! A channel as both backends store it: one row of plain columns (comma lists, decimal text,
+//! settings as JSON). Converting here keeps the two backends from each writing the mapping.
+
+use std::str::FromStr;
+
+use octopus_domain::channel::{join_list, split_list};
+use octopus_domain::{Channel, Currency, TransactionType};
+use rust_decimal::Decimal;
+
+use crate::{Result, StorageError};
+
+/// The columns of `channels`, in this order in every query of both backends.
+pub const CHANNEL_COLUMNS: &str = "code, kind, enabled, transaction_types, countries, currencies, payments, \
+    min_amount, max_amount, default_ttl, priority, weight, daily_limit, settings, credentials, created_at, updated_at";
+
+#[derive(Debug, Clone)]
+pub struct ChannelRow {
+    pub code: String,
+    pub kind: String,
+    pub enabled: bool,
+    pub transaction_types: String,
+    pub countries: String,
+    pub currencies: String,
+    pub payments: String,
+    pub min_amount: Option<String>,
+    pub max_amount: Option<String>,
+    pub default_ttl: Option<i64>,
+    pub priority: i32,
+    pub weight: i32,
+    pub daily_limit: Option<String>,
+    pub settings: String,
+    pub credentials: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ChannelRow {
+    pub fn from_channel(c: &Channel) -> ChannelRow {
+        ChannelRow {
+            code: c.code.clone(),
+            kind: c.kind.clone(),
+            enabled: c.enabled,
+            transaction_types: join_list(&c.transaction_types.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
+            countries: join_list(&c.countries),
+            currencies: join_list(&c.currencies.iter().map(|c| c.code()).collect::<Vec<_>>()),
+            payments: join_list(&c.payments),
+            min_amount: c.min_amount.map(|d| d.to_string()),
+            max_amount: c.max_amount.map(|d| d.to_string()),
+            default_ttl: c.default_ttl,
+            priority: c.priority,
+            weight: c.weight.min(i32::MAX as u32) as i32,
+            daily_limit: c.daily_limit.map(|d| d.to_string()),
+            settings: serde_json::to_string(&c.settings).expect("a map of strings serializes"),
+            credentials: c.sealed_credentials.clone(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+
+    pub fn into_channel(self) -> Result<Channel> {
+        let corrupt = |_| StorageError::Corrupt("channels");
+        let decimal = |t: Option<String>| -> Result<Option<Decimal>> {
+            t.map(|t| Decimal::from_str(&t).map_err(|_| StorageError::Corrupt("channels amount"))).transpose()
+        };
+        Ok(Channel {
+            transaction_types: split_list(&self.transaction_types)
+                .iter()
+                .map(|t| TransactionType::from_str(t).map_err(|_| StorageError::Corrupt("channels.transaction_types")))
+                .collect::<Result<_>>()?,
+            countries: split_list(&self.countries),
+            currencies: split_list(&self.currencies)
+                .iter()
+                .map(|c| Currency::parse(c).ok_or(StorageError::Corrupt("channels.currencies")))
+                .collect::<Result<_>>()?,
+            payments: split_list(&self.payments),
+            min_amount: decimal(self.min_amount)?,
+            max_amount: decimal(self.max_amount)?,
+            daily_limit: decimal(self.daily_limit)?,
+            settings: serde_json::from_str(&self.settings).map_err(corrupt)?,
+            code: self.code,
+            kind: self.kind,
+            enabled: self.enabled,
+            default_ttl: self.default_ttl,
+            priority: self.priority,
+            weight: self.weight.max(1) as u32,
+            sealed_credentials: self.credentials,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
