@@ -1,0 +1,460 @@
+//! The Paykassma connector (Wavepay, Myanmar), following the provider's document and the
+//! BRIEF's "Upstream facts":
+//!
+//! - deposit: `transaction/create/wavepay` gives the wallet the payer pays to; the payer then
+//!   submits the transfer's transaction ID, which `transaction/activate` checks (`key1`, at most
+//!   11 characters, `custom_transaction_id` = the order's payment_uid);
+//! - payout: `v2/withdrawal/create` with `withdrawal_id` = payment_uid, signed by the channel's
+//!   chosen scheme (the provider does not publish its formula);
+//! - postbacks: `sha1(access_key . private_access_key . md5(additional_data))`, where the
+//!   additional data is taken as the provider serialized it (compact, slashes and unicode
+//!   unescaped); answered `{"status":"ok"}`.
+//!
+//! The order's label upstream is its payment_uid, so postbacks find their order directly.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use hmac::{Hmac, Mac};
+use md5::Md5;
+use octopus_domain::{Order, OrderRequest, Timestamp, TransactionType};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use crate::registry::Setup;
+use crate::{
+    CheckOutcome, Called, Confirmation, Connector, ConnectorError, DepositStart, Exchange, Notification, PayoutStart,
+    Plan, PostbackError, UpstreamError,
+};
+
+/// How much of an answer is kept on the order's history.
+const KEEP: usize = 4096;
+
+pub struct PaykassmaConnector {
+    api_url: String,
+    wallet_type: String,
+    plugin_secret: String,
+    access_key: String,
+    private_access_key: String,
+    withdrawal_key: String,
+    withdrawal_signature: String,
+    is_test: bool,
+    http: reqwest::Client,
+}
+
+fn now_ms() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl PaykassmaConnector {
+    /// Settings: `api_url` (required), `wallet_type` (wavepay), `withdrawal_signature`
+    /// (sha1-concat or hmac-sha256), `timeout_ms` (10000), `is_test` (false). Credentials:
+    /// `pluginapi_secret`, `postback_access_key`, `postback_private_access_key`,
+    /// `withdrawal_private_key`.
+    pub fn from_setup(setup: &Setup<'_>) -> Result<Self, ConnectorError> {
+        let setting = |name: &str| setup.settings.get(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let credential = |name: &str| {
+            setup
+                .credentials
+                .get(name)
+                .cloned()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ConnectorError::Config(format!("a paykassma channel needs the credential {name}")))
+        };
+        let api_url = setting("api_url")
+            .ok_or_else(|| ConnectorError::Config("a paykassma channel needs the setting api_url".into()))?;
+        if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+            return Err(ConnectorError::Config("api_url must be an http(s) URL".into()));
+        }
+        let withdrawal_signature = setting("withdrawal_signature").unwrap_or_else(|| "sha1-concat".into());
+        if !matches!(withdrawal_signature.as_str(), "sha1-concat" | "hmac-sha256") {
+            return Err(ConnectorError::Config("withdrawal_signature is sha1-concat or hmac-sha256".into()));
+        }
+        let timeout_ms = match setting("timeout_ms") {
+            Some(t) => t.parse::<u64>().map_err(|_| ConnectorError::Config("timeout_ms must be a number".into()))?,
+            None => 10_000,
+        };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(timeout_ms))
+            .connect_timeout(Duration::from_millis(timeout_ms.min(5_000)))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(|e| ConnectorError::Config(e.to_string()))?;
+        Ok(PaykassmaConnector {
+            api_url: api_url.trim_end_matches('/').to_string(),
+            wallet_type: setting("wallet_type").unwrap_or_else(|| "wavepay".into()),
+            plugin_secret: credential("pluginapi_secret")?,
+            access_key: credential("postback_access_key")?,
+            private_access_key: credential("postback_private_access_key")?,
+            withdrawal_key: credential("withdrawal_private_key")?,
+            withdrawal_signature,
+            is_test: setting("is_test").is_some_and(|v| v == "true"),
+            http,
+        })
+    }
+
+    /// POSTs `body` to `path`, returning the JSON answer and the exchange (the plugin secret
+    /// shown as `***`).
+    async fn call(&self, operation: &str, path: &str, with_secret: bool, body: &Value) -> (Result<Value, UpstreamError>, Exchange) {
+        let mut url = format!("{}{path}", self.api_url);
+        let shown = if with_secret { format!("{url}?secret=***") } else { url.clone() };
+        if with_secret {
+            url.push_str("?secret=");
+            url.push_str(&self.plugin_secret);
+        }
+        let started = Instant::now();
+        let mut exchange = Exchange {
+            operation: operation.into(),
+            request: format!("POST {shown} {body}"),
+            status: None,
+            response: String::new(),
+            latency_ms: 0,
+            error: String::new(),
+            at: now_ms(),
+        };
+        let sent = self.http.post(&url).json(body).send().await;
+        let result = match sent {
+            Err(e) if e.is_timeout() => Err(UpstreamError::Unknown("Paykassma did not answer in time".into())),
+            Err(e) if e.is_connect() => Err(UpstreamError::Refused("Paykassma could not be reached".into())),
+            Err(_) => Err(UpstreamError::Unknown("the request to Paykassma failed".into())),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                exchange.status = Some(status);
+                let text = response.text().await.unwrap_or_default();
+                exchange.response = text.chars().take(KEEP).collect();
+                match status {
+                    200..=299 | 400..=499 => serde_json::from_str::<Value>(&text)
+                        .map_err(|_| UpstreamError::Unknown(format!("Paykassma answered HTTP {status} with something unreadable"))),
+                    502 | 503 => Err(UpstreamError::Refused(format!("Paykassma answered HTTP {status}"))),
+                    _ => Err(UpstreamError::Unknown(format!("Paykassma answered HTTP {status}"))),
+                }
+            }
+        };
+        exchange.latency_ms = started.elapsed().as_millis() as i64;
+        if let Err(e) = &result {
+            exchange.error = e.reason().to_string();
+        }
+        (result, exchange)
+    }
+}
+
+/// The message of a `fail` answer, as text (it may be a string or an object of lists).
+fn fail_message(answer: &Value) -> String {
+    match &answer["message"] {
+        Value::String(s) => s.clone(),
+        Value::Object(fields) => {
+            let all: Vec<String> = fields
+                .values()
+                .flat_map(|v| match v {
+                    Value::Array(items) => items.iter().map(|i| i.as_str().unwrap_or_default().to_string()).collect(),
+                    other => vec![other.as_str().unwrap_or_default().to_string()],
+                })
+                .filter(|m| !m.is_empty())
+                .collect();
+            all.join("; ")
+        }
+        Value::Null => "no reason given".into(),
+        other => other.to_string(),
+    }
+}
+
+/// An amount as a JSON number (6000.00 → 6000, 6000.50 → 6000.5).
+fn json_amount(amount: Decimal) -> Value {
+    serde_json::from_str(&amount.normalize().to_string()).unwrap_or(Value::Null)
+}
+
+fn decimal(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
+        Value::String(s) => Decimal::from_str(s.trim()).ok(),
+        _ => None,
+    }
+}
+
+/// The JSON text as the provider serialized it for signing: compact (no white space outside
+/// strings), `\/` as `/` and `\uXXXX` as the character (control characters, quotes and
+/// backslashes stay escaped).
+pub fn provider_json(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if !in_string {
+            if c == '"' {
+                in_string = true;
+            }
+            if !c.is_whitespace() {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = false;
+                out.push(c);
+            }
+            '\\' => match chars.next() {
+                Some('/') => out.push('/'),
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    let unit = u32::from_str_radix(&hex, 16).unwrap_or(0);
+                    let decoded = if (0xD800..0xDC00).contains(&unit) {
+                        // A surrogate pair: the low half follows as \uXXXX.
+                        let rest: String = chars.clone().take(6).collect();
+                        match rest.strip_prefix("\\u").and_then(|h| u32::from_str_radix(h, 16).ok()) {
+                            Some(low) if (0xDC00..0xE000).contains(&low) => {
+                                chars.by_ref().take(6).for_each(drop);
+                                char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+                            }
+                            _ => None,
+                        }
+                    } else {
+                        char::from_u32(unit)
+                    };
+                    match decoded {
+                        Some(ch) if ch >= ' ' && ch != '"' && ch != '\\' => out.push(ch),
+                        _ => {
+                            out.push_str("\\u");
+                            out.push_str(&hex);
+                        }
+                    }
+                }
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            },
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A withdrawal request's signature under the channel's scheme (see the simulator's
+/// `withdrawal_signature` for the same two schemes, written separately).
+fn sign_withdrawal(scheme: &str, body: &Value, key: &str) -> String {
+    let text = |k: &str| match &body[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    if scheme == "hmac-sha256" {
+        let mut keys: Vec<&String> = body.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        keys.retain(|k| *k != "signature");
+        keys.sort();
+        let canonical = keys.iter().map(|k| format!("{k}={}", text(k))).collect::<Vec<_>>().join("&");
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+        mac.update(canonical.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    } else {
+        let mut joined = String::new();
+        for k in ["withdrawal_id", "payment_system", "amount", "currency_code", "label", "account_number"] {
+            joined.push_str(&text(k));
+        }
+        joined.push_str(key);
+        hex::encode(Sha1::digest(joined.as_bytes()))
+    }
+}
+
+/// Compares two hex strings in constant time (case-insensitive).
+fn same_hex(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim().to_ascii_lowercase(), b.trim().to_ascii_lowercase());
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[async_trait]
+impl Connector for PaykassmaConnector {
+    fn kind(&self) -> &'static str {
+        "paykassma"
+    }
+
+    fn plan(&self, _order: &Order, _now: Timestamp) -> Plan {
+        // Paykassma tells by postback; nothing to ask on a schedule.
+        Plan::default()
+    }
+
+    async fn check(&self, _order: &Order, _now: Timestamp) -> Result<CheckOutcome, ConnectorError> {
+        Ok(CheckOutcome::Pending { next_check_at: None })
+    }
+
+    fn calls_upstream(&self) -> bool {
+        true
+    }
+
+    fn accepts(&self, request: &OrderRequest) -> Result<(), String> {
+        if request.transaction_type == TransactionType::Expense {
+            let to = request.to.trim();
+            if !(10..=11).contains(&to.len()) || !to.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("The 'to' field must be a {} account number of 10 to 11 digits.", self.wallet_type));
+            }
+            if request.amount.value().fract() != Decimal::ZERO {
+                return Err("Paykassma payouts take whole amounts.".into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_deposit(&self, order: &Order) -> Called<DepositStart> {
+        let body = json!({"currency": order.currency.code().to_uppercase(), "label": order.payment_uid});
+        let (answer, exchange) = self.call("create", &format!("/api/v1/transaction/create/{}", self.wallet_type), true, &body).await;
+        let result = answer.and_then(|a| match (a["status"].as_str(), a["params"]["identifier"].as_str()) {
+            (Some("ok"), Some(identifier)) => Ok(DepositStart {
+                instructions: [("wallet_type".to_string(), self.wallet_type.clone()), ("account".to_string(), identifier.to_string())]
+                    .into_iter()
+                    .collect(),
+                asks_transaction_id: true,
+            }),
+            _ => Err(UpstreamError::Refused(format!("Paykassma refused the deposit: {}", fail_message(&a)))),
+        });
+        Called { result, exchanges: vec![exchange] }
+    }
+
+    async fn confirm_deposit(&self, order: &Order, transaction_id: &str) -> Called<Confirmation> {
+        let body = json!({
+            "currency_code": order.currency.code().to_uppercase(),
+            "wallet_type": self.wallet_type,
+            "label": order.payment_uid,
+            "amount": json_amount(order.final_amount),
+            "key1": transaction_id,
+            "custom_transaction_id": order.payment_uid,
+        });
+        let (answer, exchange) = self.call("activate", "/api/v1/transaction/activate", true, &body).await;
+        let result = answer.and_then(|a| {
+            let message = a["message"].as_str().unwrap_or_default().to_string();
+            match a["status"].as_str() {
+                Some("ok") if a["deposit"] == json!(true) => decimal(&a["deposit_amount"])
+                    .map(|amount| Confirmation::Completed { amount })
+                    .ok_or_else(|| UpstreamError::Unknown("Paykassma confirmed a deposit without its amount".into())),
+                Some("ok") => Ok(Confirmation::Short { missing: decimal(&a["lacks_sum"]).unwrap_or_default() }),
+                Some("pending") | Some("possible_transaction_created") => Ok(Confirmation::Processing { message }),
+                Some("fail") => Ok(Confirmation::Failed { reason: format!("Paykassma: {}", fail_message(&a)) }),
+                _ => Err(UpstreamError::Unknown("Paykassma answered the activation with an unknown status".into())),
+            }
+        });
+        Called { result, exchanges: vec![exchange] }
+    }
+
+    async fn start_payout(&self, order: &Order) -> Called<PayoutStart> {
+        let Some(amount) = order.amount.trunc().to_string().parse::<i64>().ok() else {
+            return Called::local(Err(UpstreamError::Refused("the amount is too large for Paykassma".into())));
+        };
+        let email: String = serde_json::from_str::<serde_json::Map<String, Value>>(&order.extra)
+            .ok()
+            .and_then(|m| m.get("account_email").and_then(|v| v.as_str()).map(str::to_string))
+            .unwrap_or_default();
+        let mut body = json!({
+            "withdrawal_id": order.payment_uid,
+            "payment_system": self.wallet_type,
+            "amount": amount,
+            "currency_code": order.currency.code().to_uppercase(),
+            "is_test": self.is_test,
+            "label": order.payment_uid,
+            "account_email": email,
+            "account_number": order.to,
+        });
+        body["signature"] = Value::String(sign_withdrawal(&self.withdrawal_signature, &body, &self.withdrawal_key));
+        let (answer, exchange) = self.call("withdrawal", "/v2/withdrawal/create", false, &body).await;
+        let result = answer.and_then(|a| {
+            if a["withdrawal_id"].as_str() == Some(order.payment_uid.as_str()) && a["status"] != json!("fail") {
+                Ok(PayoutStart::Accepted)
+            } else {
+                let message = fail_message(&a);
+                Err(UpstreamError::Refused(if message.contains("Insufficient balance") {
+                    "Insufficient balance".to_string()
+                } else {
+                    format!("Paykassma refused the payout: {message}")
+                }))
+            }
+        });
+        Called { result, exchanges: vec![exchange] }
+    }
+
+    fn postback(&self, body: &[u8]) -> Result<Vec<Notification>, PostbackError> {
+        #[derive(serde::Deserialize)]
+        struct Raw<'a> {
+            #[serde(borrow)]
+            additional_data: &'a serde_json::value::RawValue,
+            #[serde(default)]
+            signature: String,
+            #[serde(default)]
+            access_key: String,
+            #[serde(default)]
+            direction: String,
+            #[serde(default)]
+            label: Value,
+            #[serde(default)]
+            amount: Value,
+        }
+        let text = std::str::from_utf8(body).map_err(|_| PostbackError::Malformed("not UTF-8".into()))?;
+        let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| PostbackError::Malformed(e.to_string()))?;
+        let md5 = hex::encode(Md5::digest(provider_json(raw.additional_data.get()).as_bytes()));
+        let expected = hex::encode(Sha1::digest(format!("{}{}{md5}", self.access_key, self.private_access_key).as_bytes()));
+        if !same_hex(&raw.signature, &expected) || !same_hex(&hex::encode(&raw.access_key), &hex::encode(&self.access_key)) {
+            return Err(PostbackError::BadSignature);
+        }
+        let entries: Vec<Value> =
+            serde_json::from_str(raw.additional_data.get()).map_err(|e| PostbackError::Malformed(e.to_string()))?;
+        let text_of = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => String::new(),
+        };
+        match raw.direction.as_str() {
+            "ingoing" => {
+                let amount = decimal(&raw.amount).ok_or_else(|| PostbackError::Malformed("no amount".into()))?;
+                Ok(vec![Notification::Deposit {
+                    label: text_of(&raw.label),
+                    order_ids: entries.iter().map(|e| text_of(&e["plugin_custom_order_id"])).filter(|s| !s.is_empty()).collect(),
+                    transaction_ids: entries.iter().map(|e| text_of(&e["transaction_id"])).filter(|s| !s.is_empty()).collect(),
+                    amount,
+                }])
+            }
+            "outgoing" => Ok(entries
+                .iter()
+                .filter_map(|e| {
+                    let status = e["withdrawal_status"].as_i64().or_else(|| text_of(&e["withdrawal_status"]).parse().ok())?;
+                    let order_id = text_of(&e["withdrawal_id"]);
+                    let amount = decimal(&e["amount"]).unwrap_or_default();
+                    match status {
+                        1 => Some(Notification::Payout { order_id, completed: true, amount, reason: "Paykassma: withdrawal succeeded".into() }),
+                        5 => Some(Notification::Payout { order_id, completed: false, amount, reason: "Paykassma: withdrawal rejected".into() }),
+                        _ => None,
+                    }
+                })
+                .collect()),
+            other => Err(PostbackError::Malformed(format!("unknown direction {other:?}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_providers_serialization_is_recovered_from_the_text_received() {
+        let raw = r#"[ { "a": "https:\/\/x.test\/p", "b": "\u0e2a\u0e27", "c": null, "d": 1, "e": "q\"\\\n", "f": "\ud83d\ude00" } ]"#;
+        assert_eq!(provider_json(raw), "[{\"a\":\"https://x.test/p\",\"b\":\"สว\",\"c\":null,\"d\":1,\"e\":\"q\\\"\\\\\\n\",\"f\":\"😀\"}]");
+        let compact = serde_json::to_string(&serde_json::json!([{"k": "v / w", "n": 1}])).unwrap();
+        assert_eq!(provider_json(&compact), compact, "already compact text is kept");
+    }
+
+    #[test]
+    fn fail_messages_read_as_text() {
+        assert_eq!(fail_message(&json!({"status": "fail", "message": "MESSAGE"})), "MESSAGE");
+        assert_eq!(
+            fail_message(&json!({"status": "fail", "message": {"withdrawals_sum_amount": ["Insufficient balance"]}})),
+            "Insufficient balance"
+        );
+        assert_eq!(json_amount(Decimal::new(600000, 2)), json!(6000));
+        assert_eq!(json_amount(Decimal::new(600050, 2)), json!(6000.5));
+    }
+}
