@@ -276,9 +276,13 @@ impl Connector for PaykassmaConnector {
         "paykassma"
     }
 
-    fn plan(&self, _order: &Order, _now: Timestamp) -> Plan {
-        // Paykassma tells by postback; nothing to ask on a schedule.
-        Plan::default()
+    fn plan(&self, order: &Order, now: Timestamp) -> Plan {
+        // Paykassma tells by postback. A payout is sent right after it is stored; should that
+        // not happen (a crash in between), the check resends it after this delay.
+        match order.transaction_type {
+            TransactionType::Expense => Plan { next_check_at: Some(now + 30_000) },
+            TransactionType::Income => Plan::default(),
+        }
     }
 
     async fn check(&self, _order: &Order, _now: Timestamp) -> Result<CheckOutcome, ConnectorError> {

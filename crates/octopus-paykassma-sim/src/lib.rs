@@ -124,6 +124,8 @@ struct Inner {
     postbacks: Vec<Postback>,
     held: VecDeque<usize>,
     calls: Vec<Value>,
+    /// Activations of transfers not seen yet: transaction ID → (order, label, amount, currency).
+    awaited: BTreeMap<String, (String, String, i64, String)>,
 }
 
 #[derive(Clone)]
@@ -156,15 +158,29 @@ impl Sim {
         self.lock().faults = faults;
     }
 
-    /// A payer's transfer to the wallet (what activation will look for).
+    /// A payer's transfer to the wallet (what activation will look for). A transfer that an
+    /// activation was already waiting for is credited at once: its postback goes out.
     pub fn transfer(&self, transaction_id: &str, amount: i64, currency_code: &str) {
-        self.lock().transfers.push(Transfer {
-            transaction_id: transaction_id.into(),
-            amount,
-            currency_code: currency_code.to_uppercase(),
-            activated_for: None,
-            label: String::new(),
-        });
+        let postback = {
+            let mut inner = self.lock();
+            let awaited = inner.awaited.remove(transaction_id);
+            inner.transfers.push(Transfer {
+                transaction_id: transaction_id.into(),
+                amount,
+                currency_code: currency_code.to_uppercase(),
+                activated_for: awaited.as_ref().map(|a| a.0.clone()),
+                label: awaited.as_ref().map(|a| a.1.clone()).unwrap_or_default(),
+            });
+            awaited.map(|(order, label, _, currency)| {
+                let mine: Vec<Transfer> =
+                    inner.transfers.iter().filter(|t| t.activated_for.as_deref() == Some(order.as_str())).cloned().collect();
+                let sum = mine.iter().map(|t| t.amount).sum();
+                deposit_postback(&mine, &label, sum, &currency)
+            })
+        };
+        if let Some(body) = postback {
+            self.queue_postback(body);
+        }
     }
 
     /// Decides a withdrawal: `1` success or `5` fail, and sends its postback.
@@ -422,6 +438,8 @@ async fn activate(State(sim): State<Sim>, Query(q): Query<SecretQuery>, Json(bod
     let outcome = {
         let mut inner = sim.lock();
         let Some(t) = inner.transfers.iter_mut().find(|t| t.transaction_id == key1) else {
+            // The provider keeps looking; a matching transfer later is credited by postback.
+            inner.awaited.insert(key1.clone(), (custom.clone(), label.clone(), amount, currency.clone()));
             return Json(json!({"status": "possible_transaction_created", "message": "Transaction not found. Possible transaction created"})).into_response();
         };
         if t.activated_for.as_deref().is_some_and(|o| o != custom) {

@@ -159,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(merchant_api::routes())
         .merge(cashier::routes())
+        .merge(crate::postbacks::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(TraceLayer::new_for_http())

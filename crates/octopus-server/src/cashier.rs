@@ -1,6 +1,8 @@
 //! The hosted cashier page payers open from a deposit's `payment_url`: what to pay, to whom,
 //! the order's status, and a way back to the merchant. On sandbox channels the page offers
-//! "Pay" and "Fail" buttons that POST `outcome=completed|failed` to `<payment_url>/simulate`.
+//! "Pay" and "Fail" buttons that POST `outcome=completed|failed` to `<payment_url>/simulate`;
+//! on upstream channels it shows where to pay (for Paykassma the Wavepay account) and takes
+//! the transaction ID of the payer's transfer (`<payment_url>/confirm`).
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -21,6 +23,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/octopus/pay/{payment_uid}", get(page))
         .route("/octopus/pay/{payment_uid}/simulate", post(simulate))
+        .route("/octopus/pay/{payment_uid}/confirm", post(confirm))
 }
 
 #[derive(Template)]
@@ -38,6 +41,19 @@ struct CashierPage<'a> {
     sandbox: bool,
     can_simulate: bool,
     redirect_url: &'a str,
+    /// (label, id, value) of what the payer needs to pay.
+    instructions: Vec<(&'static str, String, String)>,
+    can_confirm: bool,
+    message: String,
+}
+
+/// The page's words for an instruction of a connector.
+fn instruction_label(key: &str) -> &'static str {
+    match key {
+        "account" => "Account to pay to",
+        "wallet_type" => "Pay with",
+        _ => "Detail",
+    }
 }
 
 #[derive(Template)]
@@ -74,10 +90,24 @@ async fn page(State(state): State<AppState>, Path(payment_uid): Path<String>) ->
     let Some(order) = find_deposit(&state, &payment_uid).await? else {
         return Ok(not_found());
     };
-    let sandbox = state
-        .channels
-        .get(&order.channel)
-        .is_some_and(|c| c.connector.simulates_payments());
+    render(&state, &order, String::new()).await
+}
+
+/// The page of a deposit as it is now, with a message for the payer.
+async fn render(state: &AppState, order: &Order, message: String) -> Result<Response, Error> {
+    let connector = state.channels.get(&order.channel).map(|c| std::sync::Arc::clone(&c.connector));
+    let sandbox = connector.as_ref().is_some_and(|c| c.simulates_payments());
+    let upstream = connector.as_ref().is_some_and(|c| c.calls_upstream());
+    let instructions: Vec<(&'static str, String, String)> = if upstream {
+        let (text, _) = state.storage.upstream_of(&order.payment_uid).await?;
+        serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (instruction_label(&k), k, v))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let status = order.payment_status;
     let page = CashierPage {
         merchant_name: &order.merchant_name,
@@ -93,9 +123,52 @@ async fn page(State(state): State<AppState>, Path(payment_uid): Path<String>) ->
         // The sandbox also lets a payer pay an expired order, to try a late payment.
         can_simulate: sandbox && (status.is_open() || status == PaymentStatus::Overdue),
         redirect_url: &order.redirect_url,
+        can_confirm: upstream && !instructions.is_empty() && (status.is_open() || status == PaymentStatus::Overdue),
+        instructions: if status.is_open() { instructions } else { Vec::new() },
+        message,
     };
     let html = page.render().map_err(|e| Error::Internal(e.to_string()))?;
     Ok(Html(html).into_response())
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    transaction_id: String,
+}
+
+/// `POST /octopus/pay/{payment_uid}/confirm` with `transaction_id`: the payer's transfer is
+/// checked upstream; the page comes back with the order's status and what to do next.
+async fn confirm(
+    State(state): State<AppState>,
+    Path(payment_uid): Path<String>,
+    Form(form): Form<ConfirmForm>,
+) -> Result<Response, Error> {
+    let Some(order) = find_deposit(&state, &payment_uid).await? else {
+        return Ok(not_found());
+    };
+    let channel = state
+        .channels
+        .get(&order.channel)
+        .filter(|c| c.connector.calls_upstream())
+        .ok_or(Error::NotFound("Order not found"))?;
+    if !(order.payment_status.is_open() || order.payment_status == PaymentStatus::Overdue) {
+        return render(&state, &order, String::new()).await;
+    }
+    let answer = crate::upstream::confirm_deposit(&state, &channel, &order, &form.transaction_id).await?;
+    let message = match answer {
+        crate::upstream::Confirmed::Completed => String::new(),
+        crate::upstream::Confirmed::Short { missing } => format!(
+            "We received part of the payment: {} {} is still missing. Send the rest to the same account and enter its transaction ID.",
+            format_amount(missing, order.currency),
+            order.currency.code().to_uppercase()
+        ),
+        crate::upstream::Confirmed::Processing { .. } => {
+            "Your payment is being checked. This page shows the result once it is known.".to_string()
+        }
+        crate::upstream::Confirmed::Failed { reason } => reason,
+    };
+    let order = find_deposit(&state, &payment_uid).await?.ok_or(Error::NotFound("Order not found"))?;
+    render(&state, &order, message).await
 }
 
 #[derive(Deserialize)]

@@ -43,22 +43,43 @@ struct Decision<'a> {
     /// The channels that take the order, in the order they are tried.
     candidates: Vec<&'a str>,
     chosen: &'a str,
-    failovers: Vec<&'a str>,
+    /// Channels tried before the chosen one, and why they failed.
+    failovers: Vec<Failover<'a>>,
     /// Why each other channel did not take it.
-    skipped: BTreeMap<&'a str, String>,
+    skipped: &'a BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Failover<'a> {
+    channel: &'a str,
+    reason: &'a str,
 }
 
 /// The routing decision for one order: the channels to try, in order.
 pub struct Route {
     pub candidates: Vec<Arc<ChannelEntry>>,
-    /// JSON recorded in `distribute_rules`.
-    pub decision: String,
+    pub skipped: BTreeMap<String, String>,
+    pub requested_channel: String,
 }
 
 impl Route {
     /// The channel the order goes to first.
     pub fn channel(&self) -> &Arc<ChannelEntry> {
         &self.candidates[0]
+    }
+
+    /// The JSON recorded in `distribute_rules`: the order went to `chosen` after `failovers`
+    /// (channel, reason) failed.
+    pub fn decision(&self, chosen: &str, failovers: &[(String, String)]) -> String {
+        let decision = Decision {
+            rule: "channels",
+            requested_channel: &self.requested_channel,
+            candidates: self.candidates.iter().map(|c| c.code()).collect(),
+            chosen,
+            failovers: failovers.iter().map(|(channel, reason)| Failover { channel, reason }).collect(),
+            skipped: &self.skipped,
+        };
+        serde_json::to_string(&decision).expect("a routing decision serializes")
     }
 }
 
@@ -127,7 +148,7 @@ impl Channels {
             match entry.config.mismatch(request) {
                 None => fitting.push(Arc::clone(entry)),
                 Some(why) => {
-                    skipped.insert(entry.code(), why);
+                    skipped.insert(entry.code().to_string(), why);
                 }
             }
         }
@@ -140,16 +161,7 @@ impl Channels {
             return Err(Error::Refused(format!("No channel available ({why})")));
         }
         let candidates = order_candidates(fitting, &mut rand::thread_rng());
-        let decision = Decision {
-            rule: "channels",
-            requested_channel: &request.channel,
-            candidates: candidates.iter().map(|c| c.code()).collect(),
-            chosen: candidates[0].code(),
-            failovers: Vec::new(),
-            skipped,
-        };
-        let decision = serde_json::to_string(&decision).expect("a routing decision serializes");
-        Ok(Route { candidates, decision })
+        Ok(Route { candidates, skipped, requested_channel: request.channel.clone() })
     }
 }
 

@@ -14,11 +14,13 @@ pub mod master_key;
 pub mod merchants;
 pub mod orders;
 pub mod storage;
+pub mod upstream;
 
 pub mod callbacks;
 mod cashier;
 mod client_ip;
 mod merchant_api;
+mod postbacks;
 mod views;
 mod workers;
 

@@ -1,7 +1,7 @@
-//! Creating and finding orders: turns a validated request into a stored order (routing,
-//! floating amount, expiry, the connector's plan) and applies idempotency — the same
-//! `merchant_order_id` with the same parameters returns the original order, with different
-//! parameters it is a conflict.
+//! Creating and finding orders: turns a validated request into a stored order (routing, the
+//! upstream's start of a deposit, floating amount, expiry, the connector's plan; a payout is
+//! sent upstream once stored) and applies idempotency — the same `merchant_order_id` with the
+//! same parameters returns the original order, with different parameters it is a conflict.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -38,15 +38,21 @@ pub async fn create(
     context: RequestContext,
 ) -> Result<(Order, bool), Error> {
     let now = now_ms();
-    let route = state.channels.route(&request)?;
-    let channel = std::sync::Arc::clone(route.channel());
-    let ttl = request.ttl.or(match request.transaction_type {
-        TransactionType::Income => channel
-            .config
-            .default_ttl
-            .or(state.config.default_deposit_ttl.map(|d| d.as_secs() as i64)),
-        TransactionType::Expense => None,
+    let mut route = state.channels.route(&request)?;
+    // Channels whose connector cannot take the request's fields drop out; when none is left,
+    // the merchant's input is what to fix.
+    let mut refusal = None;
+    route.candidates.retain(|c| match c.connector.accepts(&request) {
+        Ok(()) => true,
+        Err(why) => {
+            refusal.get_or_insert(why);
+            false
+        }
     });
+    if let (true, Some(why)) = (route.candidates.is_empty(), refusal) {
+        return Err(Error::Invalid(why));
+    }
+    let channel = std::sync::Arc::clone(route.channel());
     let fingerprint = request.fingerprint();
     let amount = request.amount.value();
     let fee_rule = state
@@ -57,6 +63,7 @@ pub async fn create(
         TransactionType::Income => ledger::deposit_fee(&fee_rule, amount),
         TransactionType::Expense => fee_rule.fee_for(amount),
     };
+    let ttl = request.ttl;
     let mut order = Order {
         id: 0,
         payment_uid: new_payment_uid(now),
@@ -91,7 +98,7 @@ pub async fn create(
         float_precision: request.float_precision,
         additional: request.additional,
         extra: serde_json::to_string(&request.extra).expect("a map of strings serializes"),
-        distribute_rules: route.decision,
+        distribute_rules: String::new(),
         payment_status: PaymentStatus::Pending,
         payment_fail_reason: String::new(),
         notify_status: NotifyStatus::None,
@@ -104,9 +111,37 @@ pub async fn create(
         amount_locked: false,
         created_at: now,
         updated_at: now,
-        expires_at: ttl.map(|t| now + t * 1000),
+        expires_at: None,
         next_check_at: None,
     };
+    // A deposit that starts upstream (and so may be retried by the merchant meanwhile) is
+    // looked up first; the upstream is only asked for a new order.
+    let mut started = None;
+    let mut channel = channel;
+    let mut failovers = Vec::new();
+    if order.transaction_type == TransactionType::Income && channel.connector.calls_upstream() {
+        if let Some(existing) = state
+            .storage
+            .order_by_merchant_order_id(order.merchant_id, &order.merchant_order_id)
+            .await?
+        {
+            return answer_existing(existing, &fingerprint);
+        }
+        let s = crate::upstream::start_deposit(&route, &mut order).await?;
+        channel = std::sync::Arc::clone(&s.channel);
+        failovers = s.failovers.clone();
+        started = Some(s);
+    }
+    order.channel = channel.code().to_string();
+    order.distribute_rules = route.decision(channel.code(), &failovers);
+    order.ttl = ttl.or(match order.transaction_type {
+        TransactionType::Income => channel
+            .config
+            .default_ttl
+            .or(state.config.default_deposit_ttl.map(|d| d.as_secs() as i64)),
+        TransactionType::Expense => None,
+    });
+    order.expires_at = order.ttl.map(|t| now + t * 1000);
     order.next_check_at = channel.connector.plan(&order, now).next_check_at;
     let final_amounts = if order.transaction_type == TransactionType::Income {
         floating_candidates(amount, order.float_precision)
@@ -122,13 +157,33 @@ pub async fn create(
         ));
     }
     match state.storage.create_order(order, final_amounts).await? {
-        CreateOutcome::Created(order) => Ok((order, true)),
-        CreateOutcome::Existing(order) if order.fingerprint == fingerprint => Ok((order, false)),
-        CreateOutcome::Existing(_) => Err(Error::Conflict(
+        CreateOutcome::Created(order) => {
+            if let Some(s) = started {
+                let instructions = serde_json::to_string(&s.start.instructions).expect("a map of strings serializes");
+                crate::upstream::record(state, &order.payment_uid, channel.code(), Some(instructions), s.exchanges).await;
+            }
+            let order = if order.transaction_type == TransactionType::Expense && channel.connector.calls_upstream() {
+                crate::upstream::send_payout(state, &channel, order).await?
+            } else {
+                order
+            };
+            Ok((order, true))
+        }
+        CreateOutcome::Existing(order) => answer_existing(order, &fingerprint),
+    }
+}
+
+/// The answer to a request whose `merchant_order_id` is taken: the order itself when the
+/// parameters are the same, a conflict otherwise.
+fn answer_existing(order: Order, fingerprint: &str) -> Result<(Order, bool), Error> {
+    if order.fingerprint == fingerprint {
+        Ok((order, false))
+    } else {
+        Err(Error::Conflict(
             "Duplicate merchant_order_id: an order with this merchant_order_id exists with \
              different parameters"
                 .into(),
-        )),
+        ))
     }
 }
 

@@ -67,6 +67,17 @@ async fn run_due_checks(state: AppState) -> Result<u32, StorageError> {
             tracing::warn!(payment_uid = %order.payment_uid, channel = %order.channel, "order of an unknown channel");
             continue;
         };
+        // A payout stored but never sent (the node stopped in between) is sent now; its
+        // withdrawal id is its payment_uid, so the upstream never pays it twice.
+        if order.transaction_type == octopus_domain::TransactionType::Expense
+            && order.payment_status == PaymentStatus::Pending
+            && channel.connector.calls_upstream()
+        {
+            if let Err(e) = crate::upstream::send_payout(&state, &channel, order).await {
+                tracing::warn!(error = %e, "sending a payout failed; retrying after the lease");
+            }
+            continue;
+        }
         let outcome = match channel.connector.check(&order, now).await {
             Ok(outcome) => outcome,
             Err(e) => {

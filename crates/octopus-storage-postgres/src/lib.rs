@@ -11,6 +11,7 @@ mod grouping;
 mod ledger;
 mod orders;
 mod schema;
+mod upstream;
 
 use std::str::FromStr;
 
@@ -18,7 +19,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use octopus_domain::ledger::{FeeRule, LedgerReport};
 use octopus_domain::{Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp, TransactionType};
-use octopus_storage::{
+use octopus_storage::{UpstreamExchange, 
     AttemptRecord, Balance, Callback, CallbackAttempt, CreateOutcome, FeeSchedule, MerchantEntry,
     NewMerchant, Result, Storage, StorageError, StoredApiKey,
 };
@@ -336,6 +337,22 @@ impl Storage for PostgresStorage {
     async fn resend_callback(&self, payment_uid: &str, at: Timestamp) -> Result<Callback> {
         let mut client = self.client().await?;
         callbacks::resend(&mut client, payment_uid, at).await
+    }
+
+    async fn record_upstream(
+        &self,
+        payment_uid: &str,
+        channel: &str,
+        instructions: Option<String>,
+        exchanges: Vec<UpstreamExchange>,
+    ) -> Result<()> {
+        let mut client = self.client().await?;
+        upstream::record(&mut client, payment_uid, channel, instructions.as_deref(), &exchanges).await
+    }
+
+    async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
+        let client = self.client().await?;
+        upstream::of_order(&client, payment_uid).await
     }
 
     async fn save_channel(&self, channel: Channel) -> Result<Channel> {

@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_ledger.sql")),
     (3, include_str!("../migrations/0003_callbacks.sql")),
     (4, include_str!("../migrations/0004_channels.sql")),
+    (5, include_str!("../migrations/0005_upstream.sql")),
 ];
 /// Arbitrary constant naming Octopus's migration lock.
 const MIGRATION_LOCK: i64 = 0x0c70_9005;

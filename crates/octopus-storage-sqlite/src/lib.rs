@@ -10,6 +10,7 @@ mod ledger;
 mod orders;
 mod read_pool;
 mod schema;
+mod upstream;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use octopus_domain::ledger::{FeeRule, LedgerReport};
 use octopus_domain::{Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
-use octopus_storage::{
+use octopus_storage::{UpstreamExchange, 
     AttemptRecord, Balance, Callback, CallbackAttempt, CreateOutcome, FeeSchedule, MerchantEntry,
     NewMerchant, Result, Storage, StorageError, StoredApiKey,
 };
@@ -428,6 +429,24 @@ impl Storage for SqliteStorage {
 
     async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {
         self.readers.read(move |conn| orders::accounting_failures(conn, limit)).await
+    }
+
+    async fn record_upstream(
+        &self,
+        payment_uid: &str,
+        channel: &str,
+        instructions: Option<String>,
+        exchanges: Vec<UpstreamExchange>,
+    ) -> Result<()> {
+        let (payment_uid, channel) = (payment_uid.to_string(), channel.to_string());
+        self.writer
+            .write(move |conn| upstream::record(conn, &payment_uid, &channel, instructions.as_deref(), &exchanges))
+            .await
+    }
+
+    async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
+        let payment_uid = payment_uid.to_string();
+        self.readers.read(move |conn| upstream::of_order(conn, &payment_uid)).await
     }
 
     async fn save_channel(&self, channel: Channel) -> Result<Channel> {

@@ -128,6 +128,20 @@ pub struct Callback {
     pub claimed_until: Timestamp,
 }
 
+/// One request to an upstream provider and its answer (credentials masked), on an order's
+/// history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamExchange {
+    pub channel: String,
+    pub operation: String,
+    pub request: String,
+    pub http_status: Option<u16>,
+    pub response: String,
+    pub latency_ms: i64,
+    pub error: String,
+    pub at: Timestamp,
+}
+
 /// One delivery attempt of a callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackAttempt {
@@ -315,6 +329,19 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Adds a channel, or replaces the one with its code (keeping when it was created).
     async fn save_channel(&self, channel: Channel) -> Result<Channel>;
+
+    /// Records upstream exchanges of an order and, when given, what its payer is shown
+    /// (JSON object of strings) on the channel.
+    async fn record_upstream(
+        &self,
+        payment_uid: &str,
+        channel: &str,
+        instructions: Option<String>,
+        exchanges: Vec<UpstreamExchange>,
+    ) -> Result<()>;
+
+    /// What an order's payer is shown (JSON, "" when nothing) and its upstream exchanges.
+    async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)>;
 
     /// Every channel, by priority then code.
     async fn channels(&self) -> Result<Vec<Channel>>;

@@ -13,6 +13,7 @@ mod idempotency;
 mod ledger;
 mod ledger_properties;
 mod order_query;
+mod paykassma;
 mod restart;
 mod routing;
 mod sandbox;

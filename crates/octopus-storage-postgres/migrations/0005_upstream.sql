@@ -1,0 +1,23 @@
+-- Octopus schema, version 5: what the payer of an upstream deposit is shown, and every request
+-- to an upstream provider with its answer (credentials masked), for the order's history.
+
+CREATE TABLE order_upstream (
+    order_id     BIGINT PRIMARY KEY REFERENCES orders (id),
+    channel      TEXT NOT NULL,
+    instructions TEXT NOT NULL DEFAULT '{}',
+    updated_at   BIGINT NOT NULL
+);
+
+CREATE TABLE upstream_exchanges (
+    id          BIGSERIAL PRIMARY KEY,
+    order_id    BIGINT NOT NULL REFERENCES orders (id),
+    channel     TEXT NOT NULL,
+    operation   TEXT NOT NULL,
+    request     TEXT NOT NULL,
+    http_status INTEGER,
+    response    TEXT NOT NULL,
+    latency_ms  BIGINT NOT NULL,
+    error       TEXT NOT NULL,
+    at          BIGINT NOT NULL
+);
+CREATE INDEX upstream_exchanges_of_order ON upstream_exchanges (order_id);

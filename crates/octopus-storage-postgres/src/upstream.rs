@@ -1,0 +1,80 @@
+//! Upstream records in PostgreSQL: what a deposit's payer is shown, and every exchange with an
+//! upstream provider (credentials already masked by the connector).
+
+use octopus_storage::{Result, StorageError, UpstreamExchange};
+
+use crate::db;
+
+pub(crate) async fn record(
+    client: &mut deadpool_postgres::Object,
+    payment_uid: &str,
+    channel: &str,
+    instructions: Option<&str>,
+    exchanges: &[UpstreamExchange],
+) -> Result<()> {
+    let tx = client.transaction().await.map_err(db)?;
+    let id: i64 = tx
+        .query_opt("SELECT id FROM orders WHERE payment_uid = $1", &[&payment_uid])
+        .await
+        .map_err(db)?
+        .ok_or(StorageError::NotFound)?
+        .get(0);
+    if let Some(instructions) = instructions {
+        let at = exchanges.last().map(|e| e.at).unwrap_or_default();
+        tx.execute(
+            "INSERT INTO order_upstream (order_id, channel, instructions, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (order_id) DO UPDATE SET channel = excluded.channel,
+                instructions = excluded.instructions, updated_at = excluded.updated_at",
+            &[&id, &channel, &instructions, &at],
+        )
+        .await
+        .map_err(db)?;
+    }
+    for e in exchanges {
+        tx.execute(
+            "INSERT INTO upstream_exchanges (order_id, channel, operation, request, http_status, response,
+                latency_ms, error, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[&id, &e.channel, &e.operation, &e.request, &e.http_status.map(i32::from), &e.response, &e.latency_ms, &e.error, &e.at],
+        )
+        .await
+        .map_err(db)?;
+    }
+    tx.commit().await.map_err(db)
+}
+
+pub(crate) async fn of_order(client: &deadpool_postgres::Object, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
+    let Some(row) = client
+        .query_opt(
+            "SELECT o.id, COALESCE(u.instructions, '') FROM orders o LEFT JOIN order_upstream u ON u.order_id = o.id
+             WHERE o.payment_uid = $1",
+            &[&payment_uid],
+        )
+        .await
+        .map_err(db)?
+    else {
+        return Ok((String::new(), Vec::new()));
+    };
+    let id: i64 = row.get(0);
+    let exchanges = client
+        .query(
+            "SELECT channel, operation, request, http_status, response, latency_ms, error, at
+             FROM upstream_exchanges WHERE order_id = $1 ORDER BY id",
+            &[&id],
+        )
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| UpstreamExchange {
+            channel: r.get(0),
+            operation: r.get(1),
+            request: r.get(2),
+            http_status: r.get::<_, Option<i32>>(3).map(|s| s as u16),
+            response: r.get(4),
+            latency_ms: r.get(5),
+            error: r.get(6),
+            at: r.get(7),
+        })
+        .collect();
+    Ok((row.get(1), exchanges))
+}

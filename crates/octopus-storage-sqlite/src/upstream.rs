@@ -1,0 +1,92 @@
+//! Upstream records in SQLite: what a deposit's payer is shown, and every exchange with an
+//! upstream provider (credentials already masked by the connector).
+
+use octopus_storage::{Result, StorageError, UpstreamExchange};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::db;
+
+fn order_id(conn: &Connection, payment_uid: &str) -> Result<i64> {
+    conn.prepare_cached("SELECT id FROM orders WHERE payment_uid = ?1")
+        .map_err(db)?
+        .query_row([payment_uid], |r| r.get(0))
+        .optional()
+        .map_err(db)?
+        .ok_or(StorageError::NotFound)
+}
+
+pub(crate) fn record(
+    conn: &Connection,
+    payment_uid: &str,
+    channel: &str,
+    instructions: Option<&str>,
+    exchanges: &[UpstreamExchange],
+) -> Result<()> {
+    let id = order_id(conn, payment_uid)?;
+    if let Some(instructions) = instructions {
+        let at = exchanges.last().map(|e| e.at).unwrap_or_default();
+        conn.prepare_cached(
+            "INSERT INTO order_upstream (order_id, channel, instructions, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (order_id) DO UPDATE SET channel = excluded.channel,
+                instructions = excluded.instructions, updated_at = excluded.updated_at",
+        )
+        .map_err(db)?
+        .execute(params![id, channel, instructions, at])
+        .map_err(db)?;
+    }
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO upstream_exchanges (order_id, channel, operation, request, http_status, response,
+                latency_ms, error, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .map_err(db)?;
+    for e in exchanges {
+        insert
+            .execute(params![id, e.channel, e.operation, e.request, e.http_status, e.response, e.latency_ms, e.error, e.at])
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn of_order(conn: &Connection, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
+    let Some(id) = conn
+        .prepare_cached("SELECT id FROM orders WHERE payment_uid = ?1")
+        .map_err(db)?
+        .query_row([payment_uid], |r| r.get::<_, i64>(0))
+        .optional()
+        .map_err(db)?
+    else {
+        return Ok((String::new(), Vec::new()));
+    };
+    let instructions: String = conn
+        .prepare_cached("SELECT instructions FROM order_upstream WHERE order_id = ?1")
+        .map_err(db)?
+        .query_row([id], |r| r.get(0))
+        .optional()
+        .map_err(db)?
+        .unwrap_or_default();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT channel, operation, request, http_status, response, latency_ms, error, at
+             FROM upstream_exchanges WHERE order_id = ?1 ORDER BY id",
+        )
+        .map_err(db)?;
+    let exchanges = stmt
+        .query_map([id], |r| {
+            Ok(UpstreamExchange {
+                channel: r.get(0)?,
+                operation: r.get(1)?,
+                request: r.get(2)?,
+                http_status: r.get::<_, Option<i64>>(3)?.map(|s| s as u16),
+                response: r.get(4)?,
+                latency_ms: r.get(5)?,
+                error: r.get(6)?,
+                at: r.get(7)?,
+            })
+        })
+        .map_err(db)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db)?;
+    Ok((instructions, exchanges))
+}
