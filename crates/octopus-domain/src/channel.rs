@@ -21,6 +21,8 @@ pub struct Channel {
     /// The connector kind (`sandbox`, `paykassma`, ...).
     pub kind: String,
     pub enabled: bool,
+    /// Merchant UIDs served.
+    pub merchants: Vec<String>,
     pub transaction_types: Vec<TransactionType>,
     /// ISO 3166 alpha-2 codes, upper case.
     pub countries: Vec<String>,
@@ -87,6 +89,8 @@ impl Channel {
         let amount = request.amount.value();
         if !self.enabled {
             Some("disabled".into())
+        } else if !self.merchants.is_empty() && !self.merchants.iter().any(|m| m == &request.merchant_uid) {
+            Some(format!("merchant {} not served", request.merchant_uid))
         } else if !self.transaction_types.is_empty() && !self.transaction_types.contains(&request.transaction_type) {
             Some(format!("transaction_type {} not served", request.transaction_type.as_str()))
         } else if !self.countries.is_empty() && !self.countries.iter().any(|c| c == request.country_code) {
@@ -124,6 +128,7 @@ pub(crate) mod tests {
             code: code.into(),
             kind: "sandbox".into(),
             enabled: true,
+            merchants: vec![],
             transaction_types: vec![],
             countries: vec![],
             currencies: vec![],
@@ -177,6 +182,10 @@ pub(crate) mod tests {
         assert_eq!(c.mismatch(&r).as_deref(), Some("amount above 5000"));
         c.max_amount = Some(Decimal::new(6000, 0));
         assert_eq!(c.mismatch(&r), None, "limits are inclusive");
+        c.merchants = vec!["M2".into()];
+        assert_eq!(c.mismatch(&r).as_deref(), Some("merchant M1 not served"));
+        c.merchants = vec!["M1".into()];
+        assert_eq!(c.mismatch(&r), None);
         c.transaction_types = vec![TransactionType::Expense];
         assert_eq!(c.mismatch(&r).as_deref(), Some("transaction_type income not served"));
         c.enabled = false;

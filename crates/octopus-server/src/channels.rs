@@ -5,9 +5,9 @@
 //! weight; the others follow as failover candidates. Every decision is recorded as JSON in
 //! the order's `distribute_rules`.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use octopus_connectors::registry::{self, Setup};
 use octopus_connectors::Connector;
@@ -15,6 +15,7 @@ use octopus_domain::secret_box::MasterKey;
 use octopus_domain::{Channel, OrderRequest};
 use octopus_storage::Storage;
 use rand::Rng;
+use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
@@ -88,12 +89,26 @@ pub struct Channels {
     master_key: MasterKey,
     sandbox_payout_delay: Duration,
     current: RwLock<Arc<Vec<Arc<ChannelEntry>>>>,
+    /// Channels' volumes of the day, for daily limits: per channel, the UTC day, when it was
+    /// counted from storage, and the volume (plus what this node routed since).
+    volumes: Mutex<HashMap<String, (i64, Instant, Decimal)>>,
 }
+
+/// How long a channel's counted volume of the day is used before it is counted again (other
+/// nodes' orders are seen within this).
+const VOLUME_FRESH_FOR: Duration = Duration::from_secs(2);
+const DAY_MS: i64 = 86_400_000;
 
 impl Channels {
     /// Reads the channels from storage and builds their connectors.
     pub async fn load(storage: Arc<dyn Storage>, master_key: MasterKey, sandbox_payout_delay: Duration) -> Result<Channels, Error> {
-        let channels = Channels { storage, master_key, sandbox_payout_delay, current: RwLock::new(Arc::new(Vec::new())) };
+        let channels = Channels {
+            storage,
+            master_key,
+            sandbox_payout_delay,
+            current: RwLock::new(Arc::new(Vec::new())),
+            volumes: Mutex::new(HashMap::new()),
+        };
         channels.refresh().await?;
         Ok(channels)
     }
@@ -165,6 +180,34 @@ impl Channels {
     }
 }
 
+impl Channels {
+    /// Whether a channel's daily limit (if any) leaves room for `amount` today (UTC).
+    pub async fn within_daily_limit(&self, channel: &Channel, amount: Decimal, now: i64) -> Result<bool, Error> {
+        let Some(limit) = channel.daily_limit else { return Ok(true) };
+        let day = now.div_euclid(DAY_MS);
+        let cached = self.volumes.lock().expect("volumes lock").get(&channel.code).copied();
+        let volume = match cached {
+            Some((d, at, volume)) if d == day && at.elapsed() < VOLUME_FRESH_FOR => volume,
+            _ => {
+                let volume = self.storage.channel_volume(&channel.code, day * DAY_MS).await?;
+                self.volumes.lock().expect("volumes lock").insert(channel.code.clone(), (day, Instant::now(), volume));
+                volume
+            }
+        };
+        Ok(volume + amount <= limit)
+    }
+
+    /// Counts an order just routed to a channel with a daily limit.
+    pub fn count(&self, channel: &Channel, amount: Decimal) {
+        if channel.daily_limit.is_none() {
+            return;
+        }
+        if let Some((_, _, volume)) = self.volumes.lock().expect("volumes lock").get_mut(&channel.code) {
+            *volume += amount;
+        }
+    }
+}
+
 /// Orders the fitting channels: by priority; within a priority, the first drawn by weight,
 /// the rest heavier first.
 fn order_candidates(mut fitting: Vec<Arc<ChannelEntry>>, rng: &mut impl Rng) -> Vec<Arc<ChannelEntry>> {
@@ -223,7 +266,8 @@ mod tests {
             code: code.into(),
             kind: "sandbox".into(),
             enabled: true,
-            transaction_types: vec![],
+            merchants: vec![],
+        transaction_types: vec![],
             countries: vec![],
             currencies: vec![],
             payments: vec![],

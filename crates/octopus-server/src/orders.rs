@@ -52,9 +52,24 @@ pub async fn create(
     if let (true, Some(why)) = (route.candidates.is_empty(), refusal) {
         return Err(Error::Invalid(why));
     }
+    // Channels whose daily limit this order would pass are left out.
+    let amount = request.amount.value();
+    let mut within = Vec::with_capacity(route.candidates.len());
+    for c in std::mem::take(&mut route.candidates) {
+        if state.channels.within_daily_limit(&c.config, amount, now).await? {
+            within.push(c);
+        } else {
+            let limit = c.config.daily_limit.unwrap_or_default();
+            route.skipped.insert(c.code().to_string(), format!("daily limit of {limit} reached"));
+        }
+    }
+    route.candidates = within;
+    if route.candidates.is_empty() {
+        let why = route.skipped.iter().map(|(c, w)| format!("{c}: {w}")).collect::<Vec<_>>().join("; ");
+        return Err(Error::Refused(format!("No channel available ({why})")));
+    }
     let channel = std::sync::Arc::clone(route.channel());
     let fingerprint = request.fingerprint();
-    let amount = request.amount.value();
     let fee_rule = state
         .fees
         .rule_for(credential.merchant.id, &request.payment, request.accounting_type)
@@ -158,12 +173,13 @@ pub async fn create(
     }
     match state.storage.create_order(order, final_amounts).await? {
         CreateOutcome::Created(order) => {
+            state.channels.count(&channel.config, order.amount);
             if let Some(s) = started {
                 let instructions = serde_json::to_string(&s.start.instructions).expect("a map of strings serializes");
                 crate::upstream::record(state, &order.payment_uid, channel.code(), Some(instructions), s.exchanges).await;
             }
             let order = if order.transaction_type == TransactionType::Expense && channel.connector.calls_upstream() {
-                crate::upstream::send_payout(state, &channel, order).await?
+                crate::upstream::send_payout_routed(state, &route, &channel, order).await?
             } else {
                 order
             };

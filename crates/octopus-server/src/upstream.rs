@@ -89,8 +89,45 @@ async fn change(state: &AppState, order: &Order, change: StatusChange) -> Result
 /// (its hold returns); no certain answer → processing, until the upstream's postback decides
 /// (never sent twice). Returns the order as it is afterwards.
 pub async fn send_payout(state: &AppState, channel: &ChannelEntry, order: Order) -> Result<Order, Error> {
-    let Called { result, exchanges } = channel.connector.start_payout(&order).await;
+    let result = attempt_payout(state, channel, &order).await;
+    settle_payout(state, channel, order, result).await
+}
+
+/// Sends a stored payout to its channel and, while channels refuse it outright, to the next
+/// candidate of its route (the order moves there, the decision records why).
+pub async fn send_payout_routed(state: &AppState, route: &Route, first: &ChannelEntry, mut order: Order) -> Result<Order, Error> {
+    let candidates: Vec<&Arc<ChannelEntry>> = route.candidates.iter().skip_while(|c| c.code() != first.code()).collect();
+    let mut failovers: Vec<(String, String)> = Vec::new();
+    for (i, channel) in candidates.iter().enumerate() {
+        if i > 0 {
+            let rules = route.decision(channel.code(), &failovers);
+            state.storage.reroute_order(&order.payment_uid, channel.code(), &rules, now_ms()).await?;
+            order.channel = channel.code().to_string();
+            order.distribute_rules = rules;
+        }
+        match attempt_payout(state, channel, &order).await {
+            Err(UpstreamError::Refused(reason)) if i + 1 < candidates.len() => {
+                tracing::warn!(channel = channel.code(), %reason, "payout refused; trying the next channel");
+                failovers.push((channel.code().to_string(), reason));
+            }
+            result => return settle_payout(state, channel, order, result).await,
+        }
+    }
+    Ok(order)
+}
+
+async fn attempt_payout(state: &AppState, channel: &ChannelEntry, order: &Order) -> Result<PayoutStart, UpstreamError> {
+    let Called { result, exchanges } = channel.connector.start_payout(order).await;
     record(state, &order.payment_uid, channel.code(), None, stored(channel.code(), exchanges)).await;
+    result
+}
+
+async fn settle_payout(
+    state: &AppState,
+    channel: &ChannelEntry,
+    order: Order,
+    result: Result<PayoutStart, UpstreamError>,
+) -> Result<Order, Error> {
     let now = now_ms();
     let next = match result {
         Ok(PayoutStart::Unchanged) => return Ok(order),
@@ -134,8 +171,7 @@ pub async fn confirm_deposit(state: &AppState, channel: &ChannelEntry, order: &O
         ),
         Ok(Confirmation::Processing { message }) => (Some(processing("the upstream checks the payment".into())), Confirmed::Processing { message }),
         Ok(Confirmation::Failed { reason }) => (
-            // The payer may try another transaction ID: the order stays open.
-            None,
+            Some(StatusChange::new(PaymentStatus::Failed, reason.clone(), now).failing(reason.clone())),
             Confirmed::Failed { reason },
         ),
         Err(e) => (None, Confirmed::Failed { reason: format!("The payment could not be checked now ({}); try again.", e.reason()) }),

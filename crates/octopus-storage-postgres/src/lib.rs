@@ -350,6 +350,22 @@ impl Storage for PostgresStorage {
         upstream::record(&mut client, payment_uid, channel, instructions.as_deref(), &exchanges).await
     }
 
+    async fn reroute_order(&self, payment_uid: &str, channel: &str, distribute_rules: &str, at: Timestamp) -> Result<()> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE orders SET channel = $1, distribute_rules = $2, updated_at = $3
+                 WHERE payment_uid = $4 AND payment_status = 'pending'",
+                &[&channel, &distribute_rules, &at, &payment_uid],
+            )
+            .await
+            .map_err(db)?;
+        if changed == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
         let client = self.client().await?;
         upstream::of_order(&client, payment_uid).await
@@ -358,6 +374,19 @@ impl Storage for PostgresStorage {
     async fn save_channel(&self, channel: Channel) -> Result<Channel> {
         let client = self.client().await?;
         channels::save(&client, &channel).await
+    }
+
+    async fn channel_volume(&self, channel: &str, since: Timestamp) -> Result<Decimal> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT COALESCE(SUM(amount), 0) FROM orders WHERE channel = $1 AND created_at >= $2
+                   AND payment_status NOT IN ('failed', 'reject')",
+                &[&channel, &since],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.get(0))
     }
 
     async fn channels(&self) -> Result<Vec<Channel>> {

@@ -6,6 +6,7 @@ CREATE TABLE channels (
     code              TEXT PRIMARY KEY,
     kind              TEXT NOT NULL,
     enabled           INTEGER NOT NULL,
+    merchants         TEXT NOT NULL DEFAULT '',
     transaction_types TEXT NOT NULL DEFAULT '',
     countries         TEXT NOT NULL DEFAULT '',
     currencies        TEXT NOT NULL DEFAULT '',

@@ -21,3 +21,6 @@ CREATE TABLE upstream_exchanges (
     at          INTEGER NOT NULL
 );
 CREATE INDEX upstream_exchanges_of_order ON upstream_exchanges (order_id);
+
+-- A channel's volume of the day (daily limits).
+CREATE INDEX orders_channel_created ON orders (channel, created_at);

@@ -12,20 +12,21 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ChannelRow> {
         code: r.get(0)?,
         kind: r.get(1)?,
         enabled: r.get::<_, i64>(2)? != 0,
-        transaction_types: r.get(3)?,
-        countries: r.get(4)?,
-        currencies: r.get(5)?,
-        payments: r.get(6)?,
-        min_amount: r.get(7)?,
-        max_amount: r.get(8)?,
-        default_ttl: r.get(9)?,
-        priority: r.get(10)?,
-        weight: r.get(11)?,
-        daily_limit: r.get(12)?,
-        settings: r.get(13)?,
-        credentials: r.get(14)?,
-        created_at: r.get(15)?,
-        updated_at: r.get(16)?,
+        merchants: r.get(3)?,
+        transaction_types: r.get(4)?,
+        countries: r.get(5)?,
+        currencies: r.get(6)?,
+        payments: r.get(7)?,
+        min_amount: r.get(8)?,
+        max_amount: r.get(9)?,
+        default_ttl: r.get(10)?,
+        priority: r.get(11)?,
+        weight: r.get(12)?,
+        daily_limit: r.get(13)?,
+        settings: r.get(14)?,
+        credentials: r.get(15)?,
+        created_at: r.get(16)?,
+        updated_at: r.get(17)?,
     })
 }
 
@@ -43,8 +44,9 @@ pub(crate) fn save(conn: &Connection, channel: &Channel) -> Result<Channel> {
     let r = ChannelRow::from_channel(channel);
     conn.prepare_cached(&format!(
         "INSERT INTO channels ({CHANNEL_COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
          ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, enabled = excluded.enabled,
+            merchants = excluded.merchants,
             transaction_types = excluded.transaction_types, countries = excluded.countries,
             currencies = excluded.currencies, payments = excluded.payments,
             min_amount = excluded.min_amount, max_amount = excluded.max_amount,
@@ -54,7 +56,7 @@ pub(crate) fn save(conn: &Connection, channel: &Channel) -> Result<Channel> {
     ))
     .map_err(db)?
     .execute(params![
-        r.code, r.kind, r.enabled, r.transaction_types, r.countries, r.currencies, r.payments, r.min_amount,
+        r.code, r.kind, r.enabled, r.merchants, r.transaction_types, r.countries, r.currencies, r.payments, r.min_amount,
         r.max_amount, r.default_ttl, r.priority, r.weight, r.daily_limit, r.settings, r.credentials,
         r.created_at, r.updated_at
     ])

@@ -444,6 +444,26 @@ impl Storage for SqliteStorage {
             .await
     }
 
+    async fn reroute_order(&self, payment_uid: &str, channel: &str, distribute_rules: &str, at: Timestamp) -> Result<()> {
+        let (uid, channel, rules) = (payment_uid.to_string(), channel.to_string(), distribute_rules.to_string());
+        self.writer
+            .write(move |conn| {
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE orders SET channel = ?1, distribute_rules = ?2, updated_at = ?3
+                         WHERE payment_uid = ?4 AND payment_status = 'pending'",
+                    )
+                    .map_err(db)?
+                    .execute(rusqlite::params![channel, rules, at, uid])
+                    .map_err(db)?;
+                if changed == 0 {
+                    return Err(StorageError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
         let payment_uid = payment_uid.to_string();
         self.readers.read(move |conn| upstream::of_order(conn, &payment_uid)).await
@@ -451,6 +471,27 @@ impl Storage for SqliteStorage {
 
     async fn save_channel(&self, channel: Channel) -> Result<Channel> {
         self.writer.write(move |conn| channels::save(conn, &channel)).await
+    }
+
+    async fn channel_volume(&self, channel: &str, since: Timestamp) -> Result<Decimal> {
+        let channel = channel.to_string();
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT amount FROM orders WHERE channel = ?1 AND created_at >= ?2
+                           AND payment_status NOT IN ('failed', 'reject')",
+                    )
+                    .map_err(db)?;
+                let amounts = stmt.query_map(rusqlite::params![channel, since], |r| r.get::<_, String>(0)).map_err(db)?;
+                let mut sum = Decimal::ZERO;
+                for amount in amounts {
+                    let amount = amount.map_err(db)?;
+                    sum += amount.parse::<Decimal>().map_err(|_| StorageError::Corrupt("orders.amount"))?;
+                }
+                Ok(sum)
+            })
+            .await
     }
 
     async fn channels(&self) -> Result<Vec<Channel>> {

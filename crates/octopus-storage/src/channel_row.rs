@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use crate::{Result, StorageError};
 
 /// The columns of `channels`, in this order in every query of both backends.
-pub const CHANNEL_COLUMNS: &str = "code, kind, enabled, transaction_types, countries, currencies, payments, \
+pub const CHANNEL_COLUMNS: &str = "code, kind, enabled, merchants, transaction_types, countries, currencies, payments, \
     min_amount, max_amount, default_ttl, priority, weight, daily_limit, settings, credentials, created_at, updated_at";
 
 #[derive(Debug, Clone)]
@@ -18,6 +18,7 @@ pub struct ChannelRow {
     pub code: String,
     pub kind: String,
     pub enabled: bool,
+    pub merchants: String,
     pub transaction_types: String,
     pub countries: String,
     pub currencies: String,
@@ -40,6 +41,7 @@ impl ChannelRow {
             code: c.code.clone(),
             kind: c.kind.clone(),
             enabled: c.enabled,
+            merchants: join_list(&c.merchants),
             transaction_types: join_list(&c.transaction_types.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
             countries: join_list(&c.countries),
             currencies: join_list(&c.currencies.iter().map(|c| c.code()).collect::<Vec<_>>()),
@@ -68,6 +70,7 @@ impl ChannelRow {
                 .map(|t| TransactionType::from_str(t).map_err(|_| StorageError::Corrupt("channels.transaction_types")))
                 .collect::<Result<_>>()?,
             countries: split_list(&self.countries),
+            merchants: split_list(&self.merchants),
             currencies: split_list(&self.currencies)
                 .iter()
                 .map(|c| Currency::parse(c).ok_or(StorageError::Corrupt("channels.currencies")))

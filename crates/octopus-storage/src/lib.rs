@@ -340,8 +340,16 @@ pub trait Storage: Send + Sync + 'static {
         exchanges: Vec<UpstreamExchange>,
     ) -> Result<()>;
 
+    /// Moves a pending order to another channel with its new routing decision (a payout whose
+    /// channel refused it); `IllegalTransition`-free: `NotFound` unless the order is pending.
+    async fn reroute_order(&self, payment_uid: &str, channel: &str, distribute_rules: &str, at: Timestamp) -> Result<()>;
+
     /// What an order's payer is shown (JSON, "" when nothing) and its upstream exchanges.
     async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)>;
+
+    /// The sum of the amounts of a channel's orders created since `since` that did not fail
+    /// or get rejected (its volume, for a daily limit).
+    async fn channel_volume(&self, channel: &str, since: Timestamp) -> Result<Decimal>;
 
     /// Every channel, by priority then code.
     async fn channels(&self) -> Result<Vec<Channel>>;

@@ -39,6 +39,7 @@ fn channel_json(c: &Channel, credential_names: &[String]) -> serde_json::Value {
         "code": c.code,
         "kind": c.kind,
         "enabled": c.enabled,
+        "merchants": c.merchants,
         "types": c.transaction_types.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
         "countries": c.countries,
         "currencies": c.currencies.iter().map(|c| c.code()).collect::<Vec<_>>(),
@@ -57,7 +58,7 @@ fn channel_json(c: &Channel, credential_names: &[String]) -> serde_json::Value {
 pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
     match args.command {
         ChannelCommand::Add {
-            code, kind, types, countries, currencies, payments, min, max, ttl, priority, weight,
+            code, kind, merchants, types, countries, currencies, payments, min, max, ttl, priority, weight,
             daily_limit, settings, credentials, disabled, database,
         } => {
             let settings = pairs("setting", &settings)?;
@@ -85,6 +86,7 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
                 code,
                 kind,
                 enabled: !disabled,
+                merchants: split_list(&merchants),
                 transaction_types,
                 countries,
                 currencies,

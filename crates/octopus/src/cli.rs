@@ -48,6 +48,9 @@ pub enum ChannelCommand {
         /// The connector kind (sandbox, paykassma).
         #[arg(long)]
         kind: String,
+        /// Merchant UIDs served (default: every merchant).
+        #[arg(long, default_value = "")]
+        merchants: String,
         /// income, expense (default: both).
         #[arg(long, default_value = "")]
         types: String,

@@ -218,6 +218,8 @@ async fn insufficient_upstream_balance_fails_the_payout(backend: Backend) {
     let m = app.merchant.clone();
     let _pk = PkSim::start(&app, "pk-mm", 10).await;
     app.fund(&m, "mmk", "1000000000.00").await;
+    // The only channel left (the sandbox would take the payout as the next candidate).
+    app.set_channel_enabled("sandbox", false).await;
     let big = NewOrder::payout(&m.merchant_uid, "pk-big", "200000000.00", "mmk", "wavepay", "myanmar", "01642234663", "U Ba", "wavepay");
     let sent = app.client.create_order(&big).await.unwrap();
     assert_eq!(sent.payment.payment_status, "failed");
@@ -242,7 +244,47 @@ async fn a_late_success_after_expiry_is_still_credited(backend: Backend) {
     assert!(events.last().unwrap().reason.contains("late"), "{:?}", events.last());
 }
 
+/// A channel that refuses a payout outright (here: its Paykassma balance is short) passes it
+/// to the next candidate; the order moves there and the decision says why.
+async fn a_refused_payout_fails_over_to_the_next_channel(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let _poor = PkSim::start(&app, "pk-poor", 10).await;
+    let rich = PkSim::start(&app, "pk-rich", 20).await;
+    app.fund(&m, "mmk", "1000000000.00").await;
+    // Both simulators start with 100,000,000 MMK: the first is drained by an earlier payout.
+    let first = NewOrder::payout(&m.merchant_uid, "pk-fo-0", "90000000.00", "mmk", "wavepay", "myanmar", "01642234663", "U Ba", "wavepay");
+    assert_eq!(app.client.create_order(&first).await.unwrap().payment.channel, "pk-poor");
+    let half = NewOrder::payout(&m.merchant_uid, "pk-fo", "50000000.00", "mmk", "wavepay", "myanmar", "01642234663", "U Ba", "wavepay");
+    let sent = app.client.create_order(&half).await.unwrap();
+    assert_eq!((sent.payment.channel.as_str(), sent.payment.payment_status.as_str()), ("pk-rich", "processing"));
+    let rules: serde_json::Value = serde_json::from_str(&app.client.get_order("pk-fo").await.unwrap().distribute_rules).unwrap();
+    assert_eq!(rules["failovers"][0]["channel"], "pk-poor");
+    assert_eq!(rules["failovers"][0]["reason"], "Insufficient balance");
+    assert!(rich.sim.finish_withdrawal(&sent.payment.payment_uid, 1));
+    wait_status(&app, "pk-fo", "completed").await;
+    app.assert_ledger_sound().await;
+}
+
+/// Paykassma's `fail` answer to an activation fails the deposit with its message.
+async fn a_failed_activation_fails_the_deposit(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let pk = PkSim::start(&app, "pk-mm", 10).await;
+    let a = app.client.create_order(&wavepay(&m.merchant_uid, "pk-x", "100.00")).await.unwrap();
+    let b = app.client.create_order(&wavepay(&m.merchant_uid, "pk-y", "100.00")).await.unwrap();
+    pk.sim.transfer("TX-USED", 100, "MMK");
+    confirm(&a.payment_url, "TX-USED").await;
+    wait_status(&app, "pk-x", "completed").await;
+    let page = confirm(&b.payment_url, "TX-USED").await;
+    assert!(page.contains("Transaction already activated"), "{page}");
+    let order = wait_status(&app, "pk-y", "failed").await;
+    assert_eq!(order.payment_fail_reason, "Paykassma: Transaction already activated");
+}
+
 crate::on_both_backends!(
+    a_refused_payout_fails_over_to_the_next_channel,
+    a_failed_activation_fails_the_deposit,
     deposit_through_create_activate_and_postback,
     a_short_payment_waits_for_the_rest,
     a_transfer_found_later_is_credited_once_by_repeated_postbacks,

@@ -127,7 +127,59 @@ async fn a_channels_default_ttl_applies_when_the_merchant_sends_none(backend: Ba
     assert_eq!(app.client.get_order("t-2").await.unwrap().ttl, "600");
 }
 
+/// Channels for one merchant only, and a channel's daily limit: when it would be passed, the
+/// order goes to the next channel, and with none left it is refused naming the limit.
+async fn merchant_channels_and_daily_limits(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = &app.merchant;
+    let other = app.new_merchant("Other Shop").await;
+    let mut vip = channel("vip", "sandbox");
+    vip.merchants = vec![m.merchant_uid.clone()];
+    vip.priority = 1;
+    vip.daily_limit = Some(Decimal::new(250, 0));
+    app.save_channels(vec![vip]).await;
+
+    let other_client = app.client_for(&other);
+    let theirs = other_client
+        .create_order(&NewOrder::deposit(&other.merchant_uid, "dl-o", "10.00", "mmk", "wavepay", "myanmar"))
+        .await
+        .unwrap();
+    assert_eq!(theirs.payment.channel, "sandbox", "vip serves one merchant");
+    let theirs_rules = rules(&other_client.get_order("dl-o").await.unwrap().distribute_rules);
+    assert_eq!(theirs_rules["skipped"]["vip"], format!("merchant {} not served", other.merchant_uid));
+
+    let mut channels = Vec::new();
+    for i in 0..3 {
+        let created = app
+            .client
+            .create_order(&NewOrder::deposit(&m.merchant_uid, &format!("dl-{i}"), "100.00", "mmk", "wavepay", "myanmar"))
+            .await
+            .unwrap();
+        channels.push(created.payment.channel);
+    }
+    assert_eq!(channels, ["vip", "vip", "sandbox"], "the third would pass 250 today");
+    let decision = rules(&app.client.get_order("dl-2").await.unwrap().distribute_rules);
+    assert_eq!(decision["skipped"]["vip"], "daily limit of 250 reached");
+
+    // A failed order does not count towards the limit.
+    crate::helpers::simulate(&app.client.get_order("dl-0").await.unwrap().payment_url, "failed").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let created = app
+        .client
+        .create_order(&NewOrder::deposit(&m.merchant_uid, "dl-3", "100.00", "mmk", "wavepay", "myanmar"))
+        .await
+        .unwrap();
+    assert_eq!(created.payment.channel, "vip");
+
+    app.set_channel_enabled("sandbox", false).await;
+    let order = NewOrder::deposit(&m.merchant_uid, "dl-4", "100.00", "mmk", "wavepay", "myanmar");
+    let answer = app.client.post_signed("/octopus/api/order/new", &order.to_fields()).await.unwrap();
+    assert_eq!(answer.status, 422);
+    assert_eq!(answer.body["data"], "No channel available (sandbox: disabled; vip: daily limit of 250 reached)");
+}
+
 crate::on_both_backends!(
+    merchant_channels_and_daily_limits,
     orders_go_to_the_sandbox_channel_a_gateway_starts_with,
     no_channel_that_takes_the_order_is_a_422_naming_why_and_stores_nothing,
     priorities_come_first_and_weights_split_the_rest,

@@ -463,6 +463,7 @@ pub fn channel(code: &str, kind: &str) -> octopus_domain::Channel {
         code: code.into(),
         kind: kind.into(),
         enabled: true,
+        merchants: vec![],
         transaction_types: vec![],
         countries: vec![],
         currencies: vec![],

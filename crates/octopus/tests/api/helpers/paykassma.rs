@@ -10,8 +10,6 @@ use super::TestApp;
 
 pub struct PkSim {
     pub sim: Sim,
-    pub url: String,
-    pub channel: String,
 }
 
 /// The channel's credentials, as the simulator is set up.
@@ -48,7 +46,7 @@ impl PkSim {
         tokio::spawn(octopus_paykassma_sim::serve(listener, sim.clone()));
         channel.settings = [("api_url".to_string(), url.clone()), ("timeout_ms".to_string(), "700".to_string())].into_iter().collect();
         app.save_channels(vec![channel]).await;
-        PkSim { sim, url, channel: code.to_string() }
+        PkSim { sim }
     }
 
     /// The simulator's state (JSON).
