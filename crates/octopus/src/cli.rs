@@ -288,6 +288,14 @@ pub enum OrderCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// An order's history (operator, on the database): its status changes, and every request
+    /// to its upstream with the answer (credentials masked), as JSON.
+    History {
+        /// The order's payment_uid.
+        payment_uid: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Args)]

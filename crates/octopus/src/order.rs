@@ -41,6 +41,43 @@ pub async fn run(args: OrderArgs) -> anyhow::Result<()> {
             let fields = [("merchant_order_id", merchant_order_id.as_str())].into_iter().collect();
             client(&c).post_signed("/octopus/api/order/get", &fields).await?
         }
+        OrderCommand::History { payment_uid, database } => {
+            use octopus_server::clock::rfc3339;
+            let storage = crate::serve::open_storage(&database).await?;
+            let order = storage
+                .order_by_payment_uid(&payment_uid)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no order {payment_uid}"))?;
+            let events = storage.order_events(&payment_uid).await?;
+            let (instructions, exchanges) = storage.upstream_of(&payment_uid).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "payment_uid": order.payment_uid,
+                    "channel": order.channel,
+                    "payment_status": order.payment_status.as_str(),
+                    "distribute_rules": serde_json::from_str::<serde_json::Value>(&order.distribute_rules).unwrap_or_default(),
+                    "status_changes": events.iter().map(|e| serde_json::json!({
+                        "at": rfc3339(e.created_at),
+                        "from": e.from_status.as_str(),
+                        "to": e.to_status.as_str(),
+                        "reason": e.reason,
+                    })).collect::<Vec<_>>(),
+                    "payer_instructions": serde_json::from_str::<serde_json::Value>(&instructions).unwrap_or_default(),
+                    "upstream": exchanges.iter().map(|e| serde_json::json!({
+                        "at": rfc3339(e.at),
+                        "channel": e.channel,
+                        "operation": e.operation,
+                        "request": e.request,
+                        "http_status": e.http_status,
+                        "response": e.response,
+                        "latency_ms": e.latency_ms,
+                        "error": e.error,
+                    })).collect::<Vec<_>>(),
+                }))?
+            );
+            return Ok(());
+        }
         OrderCommand::Refund { payment_uid, reason, database } => {
             let storage = crate::serve::open_storage(&database).await?;
             let order = octopus_server::orders::refund(storage.as_ref(), &payment_uid, &reason)

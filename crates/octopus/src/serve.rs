@@ -48,6 +48,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot start the server")?;
     println!("Octopus is serving on {} ({})", app.public_url(), args.database.describe());
     if args.dev {
+        start_paykassma_demo(storage.as_ref(), &master_key, app.public_url()).await?;
         if storage.merchant_count().await? == 0 {
             let demo = merchants::create(storage.as_ref(), &master_key, "Demo Merchant").await?;
             print_demo(app.public_url(), &demo);
@@ -60,6 +61,67 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     app.run_until_stopped(shutdown_signal()).await?;
     println!("Octopus stopped.");
+    Ok(())
+}
+
+/// The channel `--dev` points at the Paykassma simulator it starts.
+pub const PAYKASSMA_DEMO: &str = "pk-demo";
+
+/// `--dev`: starts the Paykassma simulator in this process and (re)configures the channel
+/// `pk-demo` (Myanmar, mmk, wavepay, before the sandbox) to use it.
+async fn start_paykassma_demo(
+    storage: &dyn octopus_storage::Storage,
+    master_key: &MasterKey,
+    public_url: &str,
+) -> anyhow::Result<()> {
+    use octopus_paykassma_sim::{Sim, SimConfig};
+    let config = SimConfig {
+        postback_url: format!("{public_url}/octopus/postback/{PAYKASSMA_DEMO}"),
+        postback_retry: Duration::from_secs(2),
+        ..SimConfig::default()
+    };
+    let credentials: std::collections::BTreeMap<String, String> = [
+        ("pluginapi_secret", &config.plugin_secret),
+        ("postback_access_key", &config.postback_access_key),
+        ("postback_private_access_key", &config.postback_private_key),
+        ("withdrawal_private_key", &config.withdrawal_key),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.clone()))
+    .collect();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let sim_url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(octopus_paykassma_sim::serve(listener, Sim::new(config)));
+    let now = octopus_server::clock::now_ms();
+    storage
+        .save_channel(octopus_domain::Channel {
+            code: PAYKASSMA_DEMO.into(),
+            kind: "paykassma".into(),
+            enabled: true,
+            merchants: vec![],
+            transaction_types: vec![],
+            countries: vec!["MM".into()],
+            currencies: vec![octopus_domain::Currency::parse("mmk").expect("mmk is a currency")],
+            payments: vec!["wavepay".into()],
+            min_amount: None,
+            max_amount: None,
+            default_ttl: None,
+            priority: 50,
+            weight: 1,
+            daily_limit: None,
+            settings: [("api_url".to_string(), sim_url.clone())].into_iter().collect(),
+            sealed_credentials: octopus_server::channels::seal_credentials(master_key, &credentials),
+            created_at: now,
+            updated_at: now,
+        })
+        .await?;
+    println!(
+        "--dev: channel {PAYKASSMA_DEMO} takes Myanmar wavepay deposits and payouts through the Paykassma \
+         simulator at {sim_url}\n\
+         \x20 a payer's transfer: curl -s -X POST {sim_url}/sim/transfers -H 'Content-Type: application/json' \
+         -d '{{\"transaction_id\":\"TX1\",\"amount\":6000}}'\n\
+         \x20 then enter TX1 on the order's payment page; a payout's outcome: curl -s -X POST {sim_url}/sim/withdrawals/<payment_uid>/1"
+    );
     Ok(())
 }
 

@@ -41,6 +41,36 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
     let answer = client.post_raw("/octopus/api/order/new", body.to_string(), key, signature).await.unwrap();
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["data"]["payment"]["merchant_name"], "Demo Merchant");
+
+    // The demo Paykassma channel, through the simulator the server started, end to end.
+    let sim_url = lines
+        .iter()
+        .find_map(|l| l.split("Paykassma simulator at ").nth(1))
+        .expect("the simulator's address is printed")
+        .trim()
+        .to_string();
+    let wavepay = octopus_client::NewOrder::deposit(uid, "dev-pk", "6000.00", "mmk", "wavepay", "myanmar");
+    let created = client.create_order(&wavepay).await.unwrap();
+    assert_eq!(created.payment.channel, "pk-demo");
+    let http = crate::helpers::http();
+    let r = http
+        .post(format!("{sim_url}/sim/transfers"))
+        .json(&serde_json::json!({"transaction_id": "TX1", "amount": 6000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = http
+        .post(format!("{}/confirm", created.payment_url))
+        .form(&[("transaction_id", "TX1")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Payment received"), "{page}");
+    assert_eq!(client.get_order("dev-pk").await.unwrap().payment_status, "completed");
     drop(server);
 
     // A second start on the same database creates no second demo merchant.
@@ -382,7 +412,41 @@ async fn channel_commands_configure_what_a_running_server_routes_to(backend: Bac
     }
 }
 
+/// `octopus order history` shows an order's status changes and its upstream exchanges, with
+/// the plugin secret masked.
+async fn order_history_shows_changes_and_upstream_exchanges(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let m = &app.merchant;
+    let pk = crate::helpers::paykassma::PkSim::start(&app, "pk-mm", 10).await;
+    let created = app
+        .client
+        .create_order(&octopus_client::NewOrder::deposit(&m.merchant_uid, "hist-1", "6000.00", "mmk", "wavepay", "myanmar"))
+        .await
+        .unwrap();
+    pk.sim.transfer("TXH", 6000, "MMK");
+    crate::helpers::http()
+        .post(format!("{}/confirm", created.payment_url))
+        .form(&[("transaction_id", "TXH")])
+        .send()
+        .await
+        .unwrap();
+    app.wait_for_status(&app.client, "hist-1", "completed", Duration::from_secs(10)).await;
+    let (ok, text) = run_on(&app, &["order", "history", &created.payment.payment_uid], None);
+    assert!(ok, "{text}");
+    let history: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(history["channel"], "pk-mm");
+    assert_eq!(history["status_changes"].as_array().unwrap().last().unwrap()["to"], "completed");
+    assert_eq!(history["upstream"][0]["operation"], "create");
+    assert_eq!(history["upstream"][1]["operation"], "activate");
+    assert_eq!(history["upstream"][1]["http_status"], 200);
+    assert!(history["payer_instructions"]["account"].is_string());
+    assert!(!text.contains("plugin-secret"), "{text}");
+    let (ok, text) = run_on(&app, &["order", "history", "0123456789abcdef0123456789abcdef"], None);
+    assert!(!ok && text.contains("no order"), "{text}");
+}
+
 crate::on_both_backends!(
+    order_history_shows_changes_and_upstream_exchanges,
     channel_commands_configure_what_a_running_server_routes_to,
     callback_commands_list_attempts_and_resend_by_hand,
     dev_mode_prints_a_demo_merchant_and_a_request_that_works,
