@@ -129,11 +129,12 @@ pub enum PayoutStart {
 /// What an upstream postback reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notification {
-    /// Money arrived for a deposit: found by `label`, the order's id sent upstream, or one of
-    /// the payer's transaction IDs.
-    Deposit { label: String, order_ids: Vec<String>, transaction_ids: Vec<String>, amount: Decimal },
-    /// A payout's end.
-    Payout { order_id: String, completed: bool, amount: Decimal, reason: String },
+    /// Money arrived for a deposit, as the signed part of the postback says: the order's id
+    /// sent upstream (when the upstream echoes it) or the payer's transaction IDs, the sum of
+    /// the signed transactions, and their currency (upper case).
+    Deposit { order_ids: Vec<String>, transaction_ids: Vec<String>, amount: Decimal, currency: String },
+    /// A payout's end (the amount is the order's: what was asked is what is paid).
+    Payout { order_id: String, completed: bool, reason: String },
 }
 
 /// Why a postback is refused.
@@ -198,5 +199,10 @@ pub trait Connector: Send + Sync + 'static {
     /// The answer the upstream expects to a postback that was taken.
     fn postback_answer(&self) -> &'static str {
         "{\"status\":\"ok\"}"
+    }
+
+    /// A postback as kept on the order's history: credentials and signatures masked.
+    fn masked_postback(&self, body: &[u8]) -> String {
+        String::from_utf8_lossy(body).into_owned()
     }
 }

@@ -77,7 +77,11 @@ impl PaykassmaConnector {
             return Err(ConnectorError::Config("withdrawal_signature is sha1-concat or hmac-sha256".into()));
         }
         let timeout_ms = match setting("timeout_ms") {
-            Some(t) => t.parse::<u64>().map_err(|_| ConnectorError::Config("timeout_ms must be a number".into()))?,
+            Some(t) => t
+                .parse::<u64>()
+                .ok()
+                .filter(|t| (1..=30_000).contains(t))
+                .ok_or_else(|| ConnectorError::Config("timeout_ms must be a number from 1 to 30000".into()))?,
             None => 10_000,
         };
         let http = reqwest::Client::builder()
@@ -132,7 +136,9 @@ impl PaykassmaConnector {
                 match status {
                     200..=299 | 400..=499 => serde_json::from_str::<Value>(&text)
                         .map_err(|_| UpstreamError::Unknown(format!("Paykassma answered HTTP {status} with something unreadable"))),
-                    502 | 503 => Err(UpstreamError::Refused(format!("Paykassma answered HTTP {status}"))),
+                    // Unavailable: the request was not handled. (A 502 may come from a proxy
+                    // after it forwarded the request, so it is not certain.)
+                    503 => Err(UpstreamError::Refused(format!("Paykassma answered HTTP {status}"))),
                     _ => Err(UpstreamError::Unknown(format!("Paykassma answered HTTP {status}"))),
                 }
             }
@@ -278,9 +284,10 @@ impl Connector for PaykassmaConnector {
 
     fn plan(&self, order: &Order, now: Timestamp) -> Plan {
         // Paykassma tells by postback. A payout is sent right after it is stored; should that
-        // not happen (a crash in between), the check resends it after this delay.
+        // not happen (a crash in between), the check resends it after this delay, well past
+        // the longest a send (at most 30 s per channel) takes.
         match order.transaction_type {
-            TransactionType::Expense => Plan { next_check_at: Some(now + 30_000) },
+            TransactionType::Expense => Plan { next_check_at: Some(now + 120_000) },
             TransactionType::Income => Plan::default(),
         }
     }
@@ -366,16 +373,20 @@ impl Connector for PaykassmaConnector {
         });
         body["signature"] = Value::String(sign_withdrawal(&self.withdrawal_signature, &body, &self.withdrawal_key));
         let (answer, exchange) = self.call("withdrawal", "/v2/withdrawal/create", false, &body).await;
+        // Only an explicit `fail` is a certain refusal; an answer that is neither that nor the
+        // request echoed back may mean the withdrawal exists.
         let result = answer.and_then(|a| {
-            if a["withdrawal_id"].as_str() == Some(order.payment_uid.as_str()) && a["status"] != json!("fail") {
-                Ok(PayoutStart::Accepted)
-            } else {
+            if a["status"] == json!("fail") {
                 let message = fail_message(&a);
                 Err(UpstreamError::Refused(if message.contains("Insufficient balance") {
                     "Insufficient balance".to_string()
                 } else {
                     format!("Paykassma refused the payout: {message}")
                 }))
+            } else if a["withdrawal_id"].as_str() == Some(order.payment_uid.as_str()) {
+                Ok(PayoutStart::Accepted)
+            } else {
+                Err(UpstreamError::Unknown("Paykassma answered the withdrawal with something unexpected".into()))
             }
         });
         Called { result, exchanges: vec![exchange] }
@@ -392,10 +403,6 @@ impl Connector for PaykassmaConnector {
             access_key: String,
             #[serde(default)]
             direction: String,
-            #[serde(default)]
-            label: Value,
-            #[serde(default)]
-            amount: Value,
         }
         let text = std::str::from_utf8(body).map_err(|_| PostbackError::Malformed("not UTF-8".into()))?;
         let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| PostbackError::Malformed(e.to_string()))?;
@@ -412,13 +419,26 @@ impl Connector for PaykassmaConnector {
             _ => String::new(),
         };
         match raw.direction.as_str() {
+            // Only what the signature covers decides: the top-level label and amount are not
+            // signed, so the amount is the sum of the signed transactions.
             "ingoing" => {
-                let amount = decimal(&raw.amount).ok_or_else(|| PostbackError::Malformed("no amount".into()))?;
+                let mut amount = Decimal::ZERO;
+                let mut currencies: Vec<String> = Vec::new();
+                for e in &entries {
+                    amount += decimal(&e["amount"]).ok_or_else(|| PostbackError::Malformed("a transaction without an amount".into()))?;
+                    let c = text_of(&e["currency_code"]).to_uppercase();
+                    if !currencies.contains(&c) {
+                        currencies.push(c);
+                    }
+                }
+                if currencies.len() != 1 {
+                    return Err(PostbackError::Malformed("the transactions must be in one currency".into()));
+                }
                 Ok(vec![Notification::Deposit {
-                    label: text_of(&raw.label),
                     order_ids: entries.iter().map(|e| text_of(&e["plugin_custom_order_id"])).filter(|s| !s.is_empty()).collect(),
                     transaction_ids: entries.iter().map(|e| text_of(&e["transaction_id"])).filter(|s| !s.is_empty()).collect(),
                     amount,
+                    currency: currencies.remove(0),
                 }])
             }
             "outgoing" => Ok(entries
@@ -426,15 +446,28 @@ impl Connector for PaykassmaConnector {
                 .filter_map(|e| {
                     let status = e["withdrawal_status"].as_i64().or_else(|| text_of(&e["withdrawal_status"]).parse().ok())?;
                     let order_id = text_of(&e["withdrawal_id"]);
-                    let amount = decimal(&e["amount"]).unwrap_or_default();
                     match status {
-                        1 => Some(Notification::Payout { order_id, completed: true, amount, reason: "Paykassma: withdrawal succeeded".into() }),
-                        5 => Some(Notification::Payout { order_id, completed: false, amount, reason: "Paykassma: withdrawal rejected".into() }),
+                        1 => Some(Notification::Payout { order_id, completed: true, reason: "Paykassma: withdrawal succeeded".into() }),
+                        5 => Some(Notification::Payout { order_id, completed: false, reason: "Paykassma: withdrawal rejected".into() }),
                         _ => None,
                     }
                 })
                 .collect()),
             other => Err(PostbackError::Malformed(format!("unknown direction {other:?}"))),
+        }
+    }
+
+    fn masked_postback(&self, body: &[u8]) -> String {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(mut v) => {
+                for key in ["access_key", "signature"] {
+                    if v.get(key).is_some() {
+                        v[key] = Value::String("***".into());
+                    }
+                }
+                v.to_string()
+            }
+            Err(_) => "(unreadable)".into(),
         }
     }
 }

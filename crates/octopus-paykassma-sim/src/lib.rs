@@ -432,6 +432,9 @@ async fn activate(State(sim): State<Sim>, Query(q): Query<SecretQuery>, Json(bod
     if key1.is_empty() || key1.chars().count() > 11 || custom.is_empty() {
         return fail(StatusCode::OK, json!("key1 (at most 11 characters) and custom_transaction_id are required"));
     }
+    if key1.starts_with("FAIL") {
+        return fail(StatusCode::OK, json!("Transaction declined"));
+    }
     if key1.starts_with("PENDING") {
         return Json(json!({"status": "pending", "message": "The deposit status check has been started. The operation may take longer than expected. Upon completion of the verification, the funds will be credited to your account"})).into_response();
     }

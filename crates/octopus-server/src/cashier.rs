@@ -95,11 +95,18 @@ async fn page(State(state): State<AppState>, Path(payment_uid): Path<String>) ->
 
 /// The page of a deposit as it is now, with a message for the payer.
 async fn render(state: &AppState, order: &Order, message: String) -> Result<Response, Error> {
-    let connector = state.channels.get(&order.channel).map(|c| std::sync::Arc::clone(&c.connector));
+    let channel = state.channels.get(&order.channel);
+    let connector = channel.as_ref().map(|c| std::sync::Arc::clone(&c.connector));
     let sandbox = connector.as_ref().is_some_and(|c| c.simulates_payments());
     let upstream = connector.as_ref().is_some_and(|c| c.calls_upstream());
     let instructions: Vec<(&'static str, String, String)> = if upstream {
-        let (text, _) = state.storage.upstream_of(&order.payment_uid).await?;
+        let (mut text, _) = state.storage.upstream_of(&order.payment_uid).await?;
+        if text.is_empty() && order.payment_status.is_open() {
+            // Stored without its instructions (their write failed after the order's): ask again.
+            if let Some(channel) = &channel {
+                text = crate::upstream::restart_deposit(state, channel, order).await.unwrap_or_default();
+            }
+        }
         serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text)
             .unwrap_or_default()
             .into_iter()
@@ -165,7 +172,7 @@ async fn confirm(
         crate::upstream::Confirmed::Processing { .. } => {
             "Your payment is being checked. This page shows the result once it is known.".to_string()
         }
-        crate::upstream::Confirmed::Failed { reason } => reason,
+        crate::upstream::Confirmed::Failed { reason } | crate::upstream::Confirmed::Refused { message: reason } => reason,
     };
     let order = find_deposit(&state, &payment_uid).await?.ok_or(Error::NotFound("Order not found"))?;
     render(&state, &order, message).await

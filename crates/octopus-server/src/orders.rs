@@ -38,38 +38,23 @@ pub async fn create(
     context: RequestContext,
 ) -> Result<(Order, bool), Error> {
     let now = now_ms();
-    let mut route = state.channels.route(&request)?;
-    // Channels whose connector cannot take the request's fields drop out; when none is left,
-    // the merchant's input is what to fix.
-    let mut refusal = None;
-    route.candidates.retain(|c| match c.connector.accepts(&request) {
-        Ok(()) => true,
-        Err(why) => {
-            refusal.get_or_insert(why);
-            false
-        }
-    });
-    if let (true, Some(why)) = (route.candidates.is_empty(), refusal) {
-        return Err(Error::Invalid(why));
-    }
-    // Channels whose daily limit this order would pass are left out.
     let amount = request.amount.value();
-    let mut within = Vec::with_capacity(route.candidates.len());
-    for c in std::mem::take(&mut route.candidates) {
-        if state.channels.within_daily_limit(&c.config, amount, now).await? {
-            within.push(c);
-        } else {
-            let limit = c.config.daily_limit.unwrap_or_default();
-            route.skipped.insert(c.code().to_string(), format!("daily limit of {limit} reached"));
-        }
-    }
-    route.candidates = within;
-    if route.candidates.is_empty() {
-        let why = route.skipped.iter().map(|(c, w)| format!("{c}: {w}")).collect::<Vec<_>>().join("; ");
-        return Err(Error::Refused(format!("No channel available ({why})")));
-    }
-    let channel = std::sync::Arc::clone(route.channel());
     let fingerprint = request.fingerprint();
+    let route = match routed(state, &request, now).await {
+        Ok(route) => route,
+        // A retry of an order created when a channel still took it gets that order.
+        Err(refused) => {
+            return match state
+                .storage
+                .order_by_merchant_order_id(credential.merchant.id, &request.merchant_order_id)
+                .await?
+            {
+                Some(existing) => answer_existing(existing, &fingerprint),
+                None => Err(refused),
+            }
+        }
+    };
+    let channel = std::sync::Arc::clone(route.channel());
     let fee_rule = state
         .fees
         .rule_for(credential.merchant.id, &request.payment, request.accounting_type)
@@ -187,6 +172,48 @@ pub async fn create(
         }
         CreateOutcome::Existing(order) => answer_existing(order, &fingerprint),
     }
+}
+
+/// The channels a new order may go to, in order: those that take it (see `Channels::route`),
+/// whose connector can take its fields, and whose daily limit leaves room. An order whose first
+/// channel moves real money never fails over to one that simulates payments.
+async fn routed(state: &AppState, request: &OrderRequest, now: i64) -> Result<crate::channels::Route, Error> {
+    let mut route = state.channels.route(request)?;
+    // Channels whose connector cannot take the request's fields drop out; when none is left,
+    // the merchant's input is what to fix.
+    let mut refusal = None;
+    route.candidates.retain(|c| match c.connector.accepts(request) {
+        Ok(()) => true,
+        Err(why) => {
+            refusal.get_or_insert(why);
+            false
+        }
+    });
+    if let (true, Some(why)) = (route.candidates.is_empty(), refusal) {
+        return Err(Error::Invalid(why));
+    }
+    let amount = request.amount.value();
+    let mut within = Vec::with_capacity(route.candidates.len());
+    for c in std::mem::take(&mut route.candidates) {
+        if state.channels.within_daily_limit(&c.config, amount, now).await? {
+            within.push(c);
+        } else {
+            let limit = c.config.daily_limit.unwrap_or_default();
+            route.skipped.insert(c.code().to_string(), format!("daily limit of {limit} reached"));
+        }
+    }
+    route.candidates = within;
+    if route.candidates.is_empty() {
+        let why = route.skipped.iter().map(|(c, w)| format!("{c}: {w}")).collect::<Vec<_>>().join("; ");
+        return Err(Error::Refused(format!("No channel available ({why})")));
+    }
+    if !route.candidates[0].connector.simulates_payments() {
+        for c in route.candidates.iter().filter(|c| c.connector.simulates_payments()) {
+            route.skipped.insert(c.code().to_string(), "simulated: never a failover for real money".into());
+        }
+        route.candidates.retain(|c| !c.connector.simulates_payments());
+    }
+    Ok(route)
 }
 
 /// The answer to a request whose `merchant_order_id` is taken: the order itself when the

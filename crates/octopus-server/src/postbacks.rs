@@ -45,21 +45,31 @@ async fn receive(State(state): State<AppState>, Path(code): Path<String>, body: 
         }
     };
     let answer = channel.connector.postback_answer();
-    let text: String = String::from_utf8_lossy(&body).chars().take(KEEP).collect();
+    let text: String = channel.connector.masked_postback(&body).chars().take(KEEP).collect();
     let mut unmatched = false;
     for n in notifications {
+        let kept = |uid: &str, error: String| {
+            let exchange = UpstreamExchange {
+                channel: code.clone(),
+                operation: "postback".into(),
+                request: text.clone(),
+                http_status: Some(200),
+                response: answer.to_string(),
+                latency_ms: 0,
+                error,
+                at: now_ms(),
+            };
+            (uid.to_string(), exchange)
+        };
         match apply_notification(&state, &channel, n).await {
             Ok(PostbackOutcome::Applied(uid)) | Ok(PostbackOutcome::AlreadyApplied(uid)) => {
-                let exchange = UpstreamExchange {
-                    channel: code.clone(),
-                    operation: "postback".into(),
-                    request: text.clone(),
-                    http_status: Some(200),
-                    response: answer.to_string(),
-                    latency_ms: 0,
-                    error: String::new(),
-                    at: now_ms(),
-                };
+                let (uid, exchange) = kept(&uid, String::new());
+                crate::upstream::record(&state, &uid, &code, None, vec![exchange]).await;
+            }
+            Ok(PostbackOutcome::Conflict(uid, why)) => {
+                // Acknowledged (repeating it would not change it) and left to the operator.
+                tracing::error!(channel = %code, payment_uid = %uid, %why, "postback contradicts its order; not applied, needs the operator");
+                let (uid, exchange) = kept(&uid, format!("not applied, needs the operator: {why}"));
                 crate::upstream::record(&state, &uid, &code, None, vec![exchange]).await;
             }
             Ok(PostbackOutcome::Unmatched(ids)) => {

@@ -62,6 +62,17 @@ pub async fn start_deposit(route: &Route, order: &mut Order) -> Result<Started, 
     Err(Error::Refused(format!("No channel available ({why})")))
 }
 
+/// Asks the upstream again for a stored deposit's pay instructions and records them; returns
+/// them as JSON (None when the upstream does not give them now).
+pub async fn restart_deposit(state: &AppState, channel: &ChannelEntry, order: &Order) -> Option<String> {
+    let Called { result, exchanges } = channel.connector.start_deposit(order).await;
+    let instructions = result
+        .ok()
+        .map(|s| serde_json::to_string(&s.instructions).expect("a map of strings serializes"));
+    record(state, &order.payment_uid, channel.code(), instructions.clone(), stored(channel.code(), exchanges)).await;
+    instructions
+}
+
 /// Records an order's exchanges and payer instructions (a failure to record is logged: the
 /// order itself is already stored).
 pub async fn record(state: &AppState, payment_uid: &str, channel: &str, instructions: Option<String>, exchanges: Vec<UpstreamExchange>) {
@@ -116,6 +127,17 @@ pub async fn send_payout_routed(state: &AppState, route: &Route, first: &Channel
     Ok(order)
 }
 
+/// Sends a payout again that was stored but may not have been sent (its node stopped in
+/// between). The first send may have reached the upstream, so a refusal now is not taken as
+/// certain: the payout stays processing until the upstream's postback decides.
+pub async fn resend_payout(state: &AppState, channel: &ChannelEntry, order: Order) -> Result<Order, Error> {
+    let result = match attempt_payout(state, channel, &order).await {
+        Err(UpstreamError::Refused(reason)) => Err(UpstreamError::Unknown(format!("sent again after a restart and refused ({reason})"))),
+        other => other,
+    };
+    settle_payout(state, channel, order, result).await
+}
+
 async fn attempt_payout(state: &AppState, channel: &ChannelEntry, order: &Order) -> Result<PayoutStart, UpstreamError> {
     let Called { result, exchanges } = channel.connector.start_payout(order).await;
     record(state, &order.payment_uid, channel.code(), None, stored(channel.code(), exchanges)).await;
@@ -148,6 +170,8 @@ pub enum Confirmed {
     Short { missing: Decimal },
     Processing { message: String },
     Failed { reason: String },
+    /// Not asked upstream; the order is unchanged.
+    Refused { message: String },
 }
 
 /// The payer's confirmation of a deposit with the transfer's transaction ID.
@@ -155,6 +179,10 @@ pub async fn confirm_deposit(state: &AppState, channel: &ChannelEntry, order: &O
     let transaction_id = transaction_id.trim();
     if transaction_id.is_empty() || transaction_id.chars().count() > 11 || transaction_id.chars().any(char::is_control) {
         return Err(Error::Invalid("The transaction ID must have 1 to 11 characters.".into()));
+    }
+    // The reference ties the upstream's later postback to this order; one reference, one order.
+    if !state.storage.add_upstream_reference(&order.payment_uid, channel.code(), transaction_id).await? {
+        return Ok(Confirmed::Refused { message: "This transaction ID was already used for another payment.".into() });
     }
     let Called { result, exchanges } = channel.connector.confirm_deposit(order, transaction_id).await;
     record(state, &order.payment_uid, channel.code(), None, stored(channel.code(), exchanges)).await;
@@ -195,63 +223,91 @@ fn late(order: &Order, reason: &str) -> String {
     }
 }
 
-/// Why a postback was not applied.
+/// What became of a postback's notification.
 #[derive(Debug)]
 pub enum PostbackOutcome {
     /// Applied to the order with this payment_uid.
     Applied(String),
     /// The order is already in the state it reports (a repeat).
     AlreadyApplied(String),
+    /// It contradicts the order (money reported for a failed deposit, another amount for a
+    /// completed one, success for a failed payout): kept on the order's history and logged for
+    /// the operator, not applied.
+    Conflict(String, String),
     /// No order of this channel matches; the provider should repeat it.
     Unmatched(String),
 }
 
-/// Applies one notification of a postback to its order.
-pub async fn apply_notification(state: &AppState, channel: &ChannelEntry, notification: Notification) -> Result<PostbackOutcome, Error> {
-    let now = now_ms();
-    let (uids, expected_type, next): (Vec<String>, TransactionType, Box<dyn Fn(&Order) -> StatusChange + Send + Sync>) = match notification {
-        Notification::Deposit { label, order_ids, transaction_ids: _, amount } => {
-            let mut uids = vec![label];
-            uids.extend(order_ids);
-            (
-                uids,
-                TransactionType::Income,
-                Box::new(move |o: &Order| {
-                    StatusChange::new(PaymentStatus::Completed, late(o, "the upstream's postback reported the payment"), now).with_final_amount(amount)
-                }),
-            )
-        }
-        Notification::Payout { order_id, completed, amount, reason } => (
-            vec![order_id],
-            TransactionType::Expense,
-            Box::new(move |_o: &Order| {
-                if completed {
-                    StatusChange::new(PaymentStatus::Completed, reason.clone(), now).with_final_amount(amount)
-                } else {
-                    StatusChange::new(PaymentStatus::Failed, reason.clone(), now).failing(reason.clone())
+/// The order of this channel a notification is about, found only through what its signature
+/// covers.
+async fn find(state: &AppState, channel: &ChannelEntry, n: &Notification) -> Result<Option<Order>, Error> {
+    let mut uids: Vec<String> = Vec::new();
+    match n {
+        Notification::Deposit { order_ids, transaction_ids, .. } => {
+            uids.extend(order_ids.iter().cloned());
+            for reference in transaction_ids {
+                if let Some(uid) = state.storage.order_by_upstream_reference(channel.code(), reference).await? {
+                    uids.push(uid);
                 }
-            }),
-        ),
+            }
+        }
+        Notification::Payout { order_id, .. } => uids.push(order_id.clone()),
+    }
+    let expected = match n {
+        Notification::Deposit { .. } => TransactionType::Income,
+        Notification::Payout { .. } => TransactionType::Expense,
     };
-    let mut found = None;
     for uid in uids.iter().filter(|u| !u.is_empty()) {
         if let Some(order) = state.storage.order_by_payment_uid(uid).await? {
-            if order.channel == channel.code() && order.transaction_type == expected_type {
-                found = Some(order);
-                break;
+            if order.channel == channel.code() && order.transaction_type == expected {
+                return Ok(Some(order));
             }
         }
     }
-    let Some(order) = found else {
-        return Ok(PostbackOutcome::Unmatched(uids.join(",")));
+    Ok(None)
+}
+
+/// Applies one notification of a postback to its order.
+pub async fn apply_notification(state: &AppState, channel: &ChannelEntry, notification: Notification) -> Result<PostbackOutcome, Error> {
+    let Some(order) = find(state, channel, &notification).await? else {
+        let ids = match &notification {
+            Notification::Deposit { order_ids, transaction_ids, .. } => [order_ids.clone(), transaction_ids.clone()].concat().join(","),
+            Notification::Payout { order_id, .. } => order_id.clone(),
+        };
+        return Ok(PostbackOutcome::Unmatched(ids));
     };
-    let next = next(&order);
     let uid = order.payment_uid.clone();
-    if order.payment_status == next.to {
-        return Ok(PostbackOutcome::AlreadyApplied(uid));
-    }
+    let now = now_ms();
+    let status = order.payment_status;
+    let next = match notification {
+        Notification::Deposit { amount, currency, .. } => {
+            if currency != order.currency.code().to_uppercase() {
+                return Ok(PostbackOutcome::Conflict(uid, format!("a payment in {currency} reported for an order in {}", order.currency.code())));
+            }
+            match status {
+                PaymentStatus::Completed if order.final_amount == amount => return Ok(PostbackOutcome::AlreadyApplied(uid)),
+                PaymentStatus::Completed => {
+                    return Ok(PostbackOutcome::Conflict(uid, format!("{amount} reported for an order completed with {}", order.final_amount)))
+                }
+                PaymentStatus::Failed | PaymentStatus::Reject | PaymentStatus::Refund => {
+                    return Ok(PostbackOutcome::Conflict(uid, format!("{amount} reported for an order that is {}", status.as_str())))
+                }
+                _ => StatusChange::new(PaymentStatus::Completed, late(&order, "the upstream's postback reported the payment"), now)
+                    .with_final_amount(amount),
+            }
+        }
+        Notification::Payout { completed, reason, .. } => match (completed, status) {
+            (true, PaymentStatus::Completed) | (false, PaymentStatus::Failed) => return Ok(PostbackOutcome::AlreadyApplied(uid)),
+            (true, PaymentStatus::Failed) | (false, PaymentStatus::Completed) => {
+                return Ok(PostbackOutcome::Conflict(uid, format!("the upstream reports \"{reason}\" for a payout that is {}", status.as_str())))
+            }
+            (true, _) => StatusChange::new(PaymentStatus::Completed, reason, now).with_final_amount(order.amount),
+            (false, _) => StatusChange::new(PaymentStatus::Failed, reason.clone(), now).failing(reason),
+        },
+    };
     Ok(match change(state, &order, next).await? {
         Some(_) => PostbackOutcome::Applied(uid),
+        // Another change got there first: look again.
         None => PostbackOutcome::AlreadyApplied(uid),
     })
 }

@@ -73,7 +73,7 @@ async fn run_due_checks(state: AppState) -> Result<u32, StorageError> {
             && order.payment_status == PaymentStatus::Pending
             && channel.connector.calls_upstream()
         {
-            if let Err(e) = crate::upstream::send_payout(&state, &channel, order).await {
+            if let Err(e) = crate::upstream::resend_payout(&state, &channel, order).await {
                 tracing::warn!(error = %e, "sending a payout failed; retrying after the lease");
             }
             continue;

@@ -24,3 +24,12 @@ CREATE INDEX upstream_exchanges_of_order ON upstream_exchanges (order_id);
 
 -- A channel's volume of the day (daily limits).
 CREATE INDEX orders_channel_created ON orders (channel, created_at);
+
+-- The references payers give for an upstream deposit (a transfer's transaction ID), so an
+-- upstream postback that names only the transfer finds its order. One reference, one order.
+CREATE TABLE upstream_references (
+    channel   TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    order_id  BIGINT NOT NULL REFERENCES orders (id),
+    PRIMARY KEY (channel, reference)
+);

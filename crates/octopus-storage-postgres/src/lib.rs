@@ -366,6 +366,16 @@ impl Storage for PostgresStorage {
         Ok(())
     }
 
+    async fn add_upstream_reference(&self, payment_uid: &str, channel: &str, reference: &str) -> Result<bool> {
+        let client = self.client().await?;
+        upstream::add_reference(&client, payment_uid, channel, reference).await
+    }
+
+    async fn order_by_upstream_reference(&self, channel: &str, reference: &str) -> Result<Option<String>> {
+        let client = self.client().await?;
+        upstream::by_reference(&client, channel, reference).await
+    }
+
     async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
         let client = self.client().await?;
         upstream::of_order(&client, payment_uid).await

@@ -43,6 +43,40 @@ pub(crate) async fn record(
     tx.commit().await.map_err(db)
 }
 
+pub(crate) async fn add_reference(client: &deadpool_postgres::Object, payment_uid: &str, channel: &str, reference: &str) -> Result<bool> {
+    let row = client
+        .query_opt(
+            "WITH o AS (SELECT id FROM orders WHERE payment_uid = $1),
+                  ins AS (INSERT INTO upstream_references (channel, reference, order_id)
+                          SELECT $2, $3, id FROM o ON CONFLICT DO NOTHING RETURNING order_id)
+             SELECT (SELECT id FROM o),
+                    COALESCE((SELECT order_id FROM ins),
+                             (SELECT order_id FROM upstream_references WHERE channel = $2 AND reference = $3))",
+            &[&payment_uid, &channel, &reference],
+        )
+        .await
+        .map_err(db)?
+        .ok_or(StorageError::NotFound)?;
+    let id: Option<i64> = row.get(0);
+    let owner: Option<i64> = row.get(1);
+    match id {
+        None => Err(StorageError::NotFound),
+        Some(id) => Ok(owner == Some(id)),
+    }
+}
+
+pub(crate) async fn by_reference(client: &deadpool_postgres::Object, channel: &str, reference: &str) -> Result<Option<String>> {
+    Ok(client
+        .query_opt(
+            "SELECT o.payment_uid FROM upstream_references r JOIN orders o ON o.id = r.order_id
+             WHERE r.channel = $1 AND r.reference = $2",
+            &[&channel, &reference],
+        )
+        .await
+        .map_err(db)?
+        .map(|r| r.get(0)))
+}
+
 pub(crate) async fn of_order(client: &deadpool_postgres::Object, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
     let Some(row) = client
         .query_opt(

@@ -464,6 +464,16 @@ impl Storage for SqliteStorage {
             .await
     }
 
+    async fn add_upstream_reference(&self, payment_uid: &str, channel: &str, reference: &str) -> Result<bool> {
+        let (uid, channel, reference) = (payment_uid.to_string(), channel.to_string(), reference.to_string());
+        self.writer.write(move |conn| upstream::add_reference(conn, &uid, &channel, &reference)).await
+    }
+
+    async fn order_by_upstream_reference(&self, channel: &str, reference: &str) -> Result<Option<String>> {
+        let (channel, reference) = (channel.to_string(), reference.to_string());
+        self.readers.read(move |conn| upstream::by_reference(conn, &channel, &reference)).await
+    }
+
     async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
         let payment_uid = payment_uid.to_string();
         self.readers.read(move |conn| upstream::of_order(conn, &payment_uid)).await

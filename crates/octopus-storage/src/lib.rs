@@ -344,6 +344,13 @@ pub trait Storage: Send + Sync + 'static {
     /// channel refused it); `IllegalTransition`-free: `NotFound` unless the order is pending.
     async fn reroute_order(&self, payment_uid: &str, channel: &str, distribute_rules: &str, at: Timestamp) -> Result<()>;
 
+    /// Ties a payer's reference (a transfer's transaction ID) to a deposit on a channel; false
+    /// when the reference already belongs to another order of the channel.
+    async fn add_upstream_reference(&self, payment_uid: &str, channel: &str, reference: &str) -> Result<bool>;
+
+    /// The payment_uid of the order a reference on a channel belongs to.
+    async fn order_by_upstream_reference(&self, channel: &str, reference: &str) -> Result<Option<String>>;
+
     /// What an order's payer is shown (JSON, "" when nothing) and its upstream exchanges.
     async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)>;
 

@@ -59,10 +59,20 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
     match args.command {
         ChannelCommand::Add {
             code, kind, merchants, types, countries, currencies, payments, min, max, ttl, priority, weight,
-            daily_limit, settings, credentials, disabled, database,
+            daily_limit, settings, credentials, credentials_file, disabled, database,
         } => {
             let settings = pairs("setting", &settings)?;
-            let credentials = pairs("credential", &credentials)?;
+            let mut credentials = pairs("credential", &credentials)?;
+            if let Some(path) = credentials_file {
+                let text = if path == "-" {
+                    std::io::read_to_string(std::io::stdin())?
+                } else {
+                    std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?
+                };
+                let from_file: BTreeMap<String, String> = serde_json::from_str(&text)
+                    .context("--credentials-file must hold a JSON object of strings")?;
+                credentials.extend(from_file);
+            }
             // The connector must build from these settings before they are stored.
             registry::build(&kind, &Setup { channel: &code, settings: &settings, credentials: &credentials, sandbox_payout_delay: Default::default() })?;
             let countries = split_list(&countries)

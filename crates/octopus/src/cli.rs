@@ -84,9 +84,13 @@ pub enum ChannelCommand {
         /// A setting, name=value (repeatable), e.g. base_url=https://api.example.com.
         #[arg(long = "setting", value_name = "NAME=VALUE")]
         settings: Vec<String>,
-        /// A credential, name=value (repeatable); stored encrypted, never printed.
+        /// A credential, name=value (repeatable); stored encrypted, never printed. Prefer
+        /// --credentials-file: command lines show in process lists and shell history.
         #[arg(long = "credential", value_name = "NAME=VALUE")]
         credentials: Vec<String>,
+        /// A JSON object of credentials ({"name":"value",...}), or - for standard input.
+        #[arg(long, value_name = "PATH")]
+        credentials_file: Option<String>,
         /// Add it disabled.
         #[arg(long)]
         disabled: bool,

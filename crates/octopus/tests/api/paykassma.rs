@@ -266,7 +266,8 @@ async fn a_refused_payout_fails_over_to_the_next_channel(backend: Backend) {
     app.assert_ledger_sound().await;
 }
 
-/// Paykassma's `fail` answer to an activation fails the deposit with its message.
+/// Paykassma's `fail` answer to an activation fails the deposit with its message; a
+/// transaction ID already given for another order is refused without asking Paykassma.
 async fn a_failed_activation_fails_the_deposit(backend: Backend) {
     let app = spawn_app(backend).await;
     let m = app.merchant.clone();
@@ -276,13 +277,119 @@ async fn a_failed_activation_fails_the_deposit(backend: Backend) {
     pk.sim.transfer("TX-USED", 100, "MMK");
     confirm(&a.payment_url, "TX-USED").await;
     wait_status(&app, "pk-x", "completed").await;
+    let calls = pk.state()["calls"].as_array().unwrap().len();
     let page = confirm(&b.payment_url, "TX-USED").await;
-    assert!(page.contains("Transaction already activated"), "{page}");
+    assert!(page.contains("already used for another payment"), "{page}");
+    assert_eq!(pk.state()["calls"].as_array().unwrap().len(), calls, "Paykassma was not asked");
+    assert_eq!(app.client.get_order("pk-y").await.unwrap().payment_status, "pending");
+    let page = confirm(&b.payment_url, "FAIL1").await;
+    assert!(page.contains("Transaction declined"), "{page}");
     let order = wait_status(&app, "pk-y", "failed").await;
-    assert_eq!(order.payment_fail_reason, "Paykassma: Transaction already activated");
+    assert_eq!(order.payment_fail_reason, "Paykassma: Transaction declined");
+}
+
+/// What decides money in a postback is what its signature covers: a signed postback replayed
+/// with another label and amount still only speaks for its own order and its signed amount;
+/// a postback that contradicts its order is kept for the operator, not applied; credentials
+/// never reach the history.
+async fn only_the_signed_part_of_a_postback_counts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let pk = PkSim::start(&app, "pk-mm", 10).await;
+    let a = app.client.create_order(&wavepay(&m.merchant_uid, "pk-sa", "6000.00")).await.unwrap();
+    let b = app.client.create_order(&wavepay(&m.merchant_uid, "pk-sb", "6000.00")).await.unwrap();
+    confirm(&a.payment_url, "TXS").await;
+    pk.sim.transfer("TXS", 6000, "MMK");
+    wait_status(&app, "pk-sa", "completed").await;
+    let mut forged = pk.state()["postbacks"][0]["body"].clone();
+    forged["label"] = serde_json::json!(b.payment.payment_uid);
+    forged["amount"] = serde_json::json!(999999);
+    let r = http().post(format!("{}/octopus/postback/pk-mm", app.base_url)).json(&forged).send().await.unwrap();
+    assert_eq!(r.status(), 200, "it is A's postback, already applied");
+    assert_eq!(app.client.get_order("pk-sb").await.unwrap().payment_status, "pending");
+    assert_eq!(app.client.get_order("pk-sa").await.unwrap().final_amount, "6000.00");
+    assert_eq!(app.balance(&m, "mmk").await.0, d("6000"));
+    // Changing a signed transaction breaks the signature.
+    forged["additional_data"][0]["amount"] = serde_json::json!("999999");
+    let r = http().post(format!("{}/octopus/postback/pk-mm", app.base_url)).json(&forged).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    let (_, exchanges) = app.storage().upstream_of(&a.payment.payment_uid).await.unwrap();
+    let text = format!("{exchanges:?}");
+    let access_key = octopus_paykassma_sim::SimConfig::default().postback_access_key;
+    assert!(text.contains("postback") && !text.contains(&access_key), "{text}");
+    assert!(!text.contains(pk.state()["postbacks"][0]["body"]["signature"].as_str().unwrap()));
+
+    // A payout reported successful after it was reported failed is not flipped: it waits for
+    // the operator, on its history.
+    app.fund(&m, "mmk", "10000.00").await;
+    let payout = NewOrder::payout(&m.merchant_uid, "pk-sp", "5000.00", "mmk", "wavepay", "myanmar", "01642234663", "U Ba", "wavepay");
+    let sent = app.client.create_order(&payout).await.unwrap();
+    assert!(pk.sim.finish_withdrawal(&sent.payment.payment_uid, 5));
+    wait_status(&app, "pk-sp", "failed").await;
+    assert!(pk.sim.finish_withdrawal(&sent.payment.payment_uid, 1));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, exchanges) = app.storage().upstream_of(&sent.payment.payment_uid).await.unwrap();
+        if let Some(e) = exchanges.iter().find(|e| e.error.contains("needs the operator")) {
+            assert!(e.error.contains("withdrawal succeeded") && e.error.contains("failed"), "{}", e.error);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{exchanges:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.client.get_order("pk-sp").await.unwrap().payment_status, "failed");
+    app.assert_ledger_sound().await;
+}
+
+/// Payout faults: 503 (certainly not taken) fails over to the next channel; a timeout (maybe
+/// taken) keeps the payout processing on its channel and never sends it elsewhere.
+async fn payout_faults_fail_over_only_when_certain(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let first = PkSim::start(&app, "pk-first", 10).await;
+    let second = PkSim::start(&app, "pk-second", 20).await;
+    app.fund(&m, "mmk", "100000.00").await;
+    let payout = |id: &str| NewOrder::payout(&m.merchant_uid, id, "1000.00", "mmk", "wavepay", "myanmar", "01642234663", "U Ba", "wavepay");
+    first.sim.set_faults(Faults { withdrawal_5xx: 1, ..Faults::default() });
+    let sent = app.client.create_order(&payout("pk-p503")).await.unwrap();
+    assert_eq!((sent.payment.channel.as_str(), sent.payment.payment_status.as_str()), ("pk-second", "processing"));
+    let rules: serde_json::Value = serde_json::from_str(&app.client.get_order("pk-p503").await.unwrap().distribute_rules).unwrap();
+    assert_eq!(rules["failovers"][0]["reason"], "Paykassma answered HTTP 503");
+
+    first.sim.set_faults(Faults { withdrawal_timeout: 1, ..Faults::default() });
+    let sent = app.client.create_order(&payout("pk-ptime")).await.unwrap();
+    assert_eq!((sent.payment.channel.as_str(), sent.payment.payment_status.as_str()), ("pk-first", "processing"));
+    let withdrawals = |sim: &PkSim| sim.state()["withdrawals"].as_array().unwrap().iter().filter(|w| w["withdrawal_id"] == sent.payment.payment_uid.as_str()).count();
+    assert_eq!((withdrawals(&first), withdrawals(&second)), (1, 0), "sent once, to the first channel only");
+    assert!(first.sim.finish_withdrawal(&sent.payment.payment_uid, 1));
+    wait_status(&app, "pk-ptime", "completed").await;
+    app.assert_ledger_sound().await;
+}
+
+/// Real money never fails over to the sandbox; a retry of an order whose channel is gone since
+/// gets the order, not a refusal.
+async fn real_money_never_fails_over_to_the_sandbox(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let pk = PkSim::start(&app, "pk-mm", 10).await;
+    let created = app.client.create_order(&wavepay(&m.merchant_uid, "pk-r1", "100.00")).await.unwrap();
+    pk.sim.set_faults(Faults { create_5xx: 1, ..Faults::default() });
+    let answer = app.client.post_signed("/octopus/api/order/new", &wavepay(&m.merchant_uid, "pk-r2", "100.00").to_fields()).await.unwrap();
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    assert_eq!(answer.body["data"], "No channel available (pk-mm: Paykassma answered HTTP 500)");
+    assert!(app.client.get_order("pk-r2").await.is_err(), "nothing stored");
+
+    app.set_channel_enabled("pk-mm", false).await;
+    app.set_channel_enabled("sandbox", false).await;
+    let again = app.client.create_order(&wavepay(&m.merchant_uid, "pk-r1", "100.00")).await.unwrap();
+    assert_eq!(again.payment.payment_uid, created.payment.payment_uid);
 }
 
 crate::on_both_backends!(
+    only_the_signed_part_of_a_postback_counts,
+    payout_faults_fail_over_only_when_certain,
+    real_money_never_fails_over_to_the_sandbox,
     a_refused_payout_fails_over_to_the_next_channel,
     a_failed_activation_fails_the_deposit,
     deposit_through_create_activate_and_postback,
