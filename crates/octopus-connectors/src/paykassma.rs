@@ -42,6 +42,8 @@ pub struct PaykassmaConnector {
     withdrawal_key: String,
     withdrawal_signature: String,
     is_test: bool,
+    /// When a stored payout that was not sent is sent again.
+    resend_after_ms: i64,
     http: reqwest::Client,
 }
 
@@ -100,6 +102,14 @@ impl PaykassmaConnector {
             withdrawal_key: credential("withdrawal_private_key")?,
             withdrawal_signature,
             is_test: setting("is_test").is_some_and(|v| v == "true"),
+            resend_after_ms: match setting("resend_after_ms") {
+                Some(t) => t
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|t| *t >= 1_000 && *t > timeout_ms as i64)
+                    .ok_or_else(|| ConnectorError::Config("resend_after_ms must be a number of at least 1000, above timeout_ms".into()))?,
+                None => 120_000,
+            },
             http,
         })
     }
@@ -287,7 +297,7 @@ impl Connector for PaykassmaConnector {
         // not happen (a crash in between), the check resends it after this delay, well past
         // the longest a send (at most 30 s per channel) takes.
         match order.transaction_type {
-            TransactionType::Expense => Plan { next_check_at: Some(now + 120_000) },
+            TransactionType::Expense => Plan { next_check_at: Some(now + self.resend_after_ms) },
             TransactionType::Income => Plan::default(),
         }
     }

@@ -1,6 +1,8 @@
 //! A crash loses no acknowledged order: the real `octopus` binary takes orders under
 //! concurrent load, is killed with SIGKILL, and after a restart every order it acknowledged is
-//! there. Also shows `octopus merchant create` working while a server runs on the database.
+//! there. Also shows `octopus merchant create` working while a server runs on the database,
+//! and a payout stored but not sent upstream when its server was killed being sent after the
+//! restart.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,4 +65,77 @@ async fn a_crash_loses_no_acknowledged_order(backend: Backend) {
     server.kill();
 }
 
-crate::on_both_backends!(a_crash_loses_no_acknowledged_order);
+/// The server is killed while a payout is on its way to Paykassma (the simulator answers
+/// slowly): the payout was stored, its send never settled. After a restart the background
+/// worker sends it again (same withdrawal id: Paykassma holds one withdrawal) and it becomes
+/// processing.
+async fn a_payout_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backend) {
+    use octopus_paykassma_sim::{Faults, Sim, SimConfig};
+    let db = TestDb::new(&backend).await;
+    let mut server = ServerProcess::start(&db, &[]);
+    let creds = merchant_create(&db);
+    let field = |k: &str| creds[k].as_str().unwrap().to_string();
+    let client = Client::new(&server.url, &field("api_key"), &field("api_secret"));
+    let uid = field("merchant_uid");
+    crate::helpers::fund(&client, &uid, "mmk", "50000.00").await;
+
+    let config = SimConfig { postback_url: format!("{}/octopus/postback/pk-c", server.url), ..SimConfig::default() };
+    let credentials = serde_json::json!({
+        "pluginapi_secret": config.plugin_secret, "postback_access_key": config.postback_access_key,
+        "postback_private_access_key": config.postback_private_key, "withdrawal_private_key": config.withdrawal_key,
+    });
+    let sim = Sim::new(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(octopus_paykassma_sim::serve(listener, sim.clone()));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), credentials.to_string()).unwrap();
+    let out = crate::helpers::command()
+        .args(["channel", "add", "pk-c", "--kind", "paykassma", "--countries", "MM", "--currencies", "mmk", "--priority", "10"])
+        .args(["--setting", &format!("api_url={sim_url}"), "--setting", "timeout_ms=5000", "--setting", "resend_after_ms=6000"])
+        .args(["--credentials-file", file.path().to_str().unwrap()])
+        .args(crate::helpers::db_args(&db))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the server reads channels every second
+
+    sim.set_faults(Faults { latency_ms: 3000, ..Faults::default() });
+    let payout = NewOrder::payout(&uid, "crash-out", "1000.00", "mmk", "wavepay", "myanmar", "01642234663", "U Ba", "wavepay");
+    let pending = {
+        let client = client.clone();
+        tokio::spawn(async move { client.create_order(&payout).await })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !sim.state()["calls"].as_array().unwrap().iter().any(|c| c["call"] == "withdrawal") {
+        assert!(std::time::Instant::now() < deadline, "the payout never reached Paykassma");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill();
+    assert!(pending.await.unwrap().is_err(), "the merchant never got an answer");
+    sim.set_faults(Faults::default());
+
+    let restarted = ServerProcess::start(&db, &[]);
+    let client = Client::new(&restarted.url, &field("api_key"), &field("api_secret"));
+    let stored = client.get_order("crash-out").await.expect("the payout was stored");
+    assert_eq!(stored.channel, "pk-c");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let order = client.get_order("crash-out").await.unwrap();
+        if order.payment_status == "processing" {
+            break;
+        }
+        assert_eq!(order.payment_status, "pending", "{order:?}");
+        assert!(std::time::Instant::now() < deadline, "never sent again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let state = sim.state();
+    let sends = state["calls"].as_array().unwrap().iter().filter(|c| c["call"] == "withdrawal").count();
+    assert!(sends >= 2, "sent again after the restart: {state}");
+    assert_eq!(state["withdrawals"].as_array().unwrap().len(), 1, "one withdrawal at Paykassma");
+}
+
+crate::on_both_backends!(
+    a_payout_cut_off_by_a_crash_is_sent_after_the_restart,
+    a_crash_loses_no_acknowledged_order,
+);
