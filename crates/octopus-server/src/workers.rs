@@ -92,7 +92,13 @@ async fn run_due_checks(state: AppState) -> Result<u32, StorageError> {
             CheckOutcome::Failed { reason } => {
                 StatusChange::new(PaymentStatus::Failed, reason.clone(), now_ms()).failing(reason)
             }
-            CheckOutcome::Pending { .. } => continue,
+            // Asked again when the connector says (never, when it cannot tell).
+            CheckOutcome::Pending { next_check_at } => {
+                if let Err(e) = state.storage.set_next_check(&order.payment_uid, next_check_at).await {
+                    tracing::warn!(payment_uid = %order.payment_uid, error = %e, "scheduling the next check failed");
+                }
+                continue;
+            }
         };
         apply(&state, &order.payment_uid, change.from_status(order.payment_status)).await;
     }

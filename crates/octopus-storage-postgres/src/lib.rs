@@ -350,6 +350,15 @@ impl Storage for PostgresStorage {
         upstream::record(&mut client, payment_uid, channel, instructions.as_deref(), &exchanges).await
     }
 
+    async fn set_next_check(&self, payment_uid: &str, at: Option<Timestamp>) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute("UPDATE orders SET next_check_at = $1 WHERE payment_uid = $2", &[&at, &payment_uid])
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
     async fn reroute_order(&self, payment_uid: &str, channel: &str, distribute_rules: &str, at: Timestamp) -> Result<()> {
         let client = self.client().await?;
         let changed = client

@@ -444,6 +444,19 @@ impl Storage for SqliteStorage {
             .await
     }
 
+    async fn set_next_check(&self, payment_uid: &str, at: Option<Timestamp>) -> Result<()> {
+        let uid = payment_uid.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached("UPDATE orders SET next_check_at = ?1 WHERE payment_uid = ?2")
+                    .map_err(db)?
+                    .execute(rusqlite::params![at, uid])
+                    .map_err(db)?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn reroute_order(&self, payment_uid: &str, channel: &str, distribute_rules: &str, at: Timestamp) -> Result<()> {
         let (uid, channel, rules) = (payment_uid.to_string(), channel.to_string(), distribute_rules.to_string());
         self.writer

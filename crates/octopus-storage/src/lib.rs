@@ -262,6 +262,9 @@ pub trait Storage: Send + Sync + 'static {
     /// The status changes of an order, oldest first, starting with its creation.
     async fn order_events(&self, payment_uid: &str) -> Result<Vec<OrderEvent>>;
 
+    /// Sets when an order is checked next (`None`: not any more), as its connector asks.
+    async fn set_next_check(&self, payment_uid: &str, at: Option<Timestamp>) -> Result<()>;
+
     /// Claims orders whose `next_check_at` is due: pushes it to `now + lease_ms` so no other
     /// node takes them meanwhile, and returns them.
     async fn claim_due_checks(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Order>>;
