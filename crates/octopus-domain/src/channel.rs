@@ -60,6 +60,31 @@ pub enum ChannelError {
 }
 
 impl Channel {
+    /// A channel of `kind` that takes every order: enabled, priority 100, weight 1, no
+    /// settings or credentials.
+    pub fn new(code: &str, kind: &str, at: Timestamp) -> Channel {
+        Channel {
+            code: code.into(),
+            kind: kind.into(),
+            enabled: true,
+            merchants: vec![],
+            transaction_types: vec![],
+            countries: vec![],
+            currencies: vec![],
+            payments: vec![],
+            min_amount: None,
+            max_amount: None,
+            default_ttl: None,
+            priority: 100,
+            weight: 1,
+            daily_limit: None,
+            settings: BTreeMap::new(),
+            sealed_credentials: String::new(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
     /// Checks what the operator configured.
     pub fn validate(&self) -> Result<(), ChannelError> {
         let code_ok = !self.code.is_empty()
@@ -124,26 +149,7 @@ pub(crate) mod tests {
     use super::*;
 
     pub fn sample_channel(code: &str) -> Channel {
-        Channel {
-            code: code.into(),
-            kind: "sandbox".into(),
-            enabled: true,
-            merchants: vec![],
-            transaction_types: vec![],
-            countries: vec![],
-            currencies: vec![],
-            payments: vec![],
-            min_amount: None,
-            max_amount: None,
-            default_ttl: None,
-            priority: 100,
-            weight: 1,
-            daily_limit: None,
-            settings: BTreeMap::new(),
-            sealed_credentials: String::new(),
-            created_at: 0,
-            updated_at: 0,
-        }
+        Channel::new(code, "sandbox", 0)
     }
 
     fn request(currency: &str, country: &str, payment: &str, amount: &str) -> OrderRequest {

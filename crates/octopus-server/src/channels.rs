@@ -262,27 +262,9 @@ mod tests {
     use rand::SeedableRng;
 
     fn entry(code: &str, priority: i32, weight: u32) -> Arc<ChannelEntry> {
-        let mut config = Channel {
-            code: code.into(),
-            kind: "sandbox".into(),
-            enabled: true,
-            merchants: vec![],
-        transaction_types: vec![],
-            countries: vec![],
-            currencies: vec![],
-            payments: vec![],
-            min_amount: None,
-            max_amount: None,
-            default_ttl: None,
-            priority,
-            weight,
-            daily_limit: None,
-            settings: BTreeMap::new(),
-            sealed_credentials: String::new(),
-            created_at: 0,
-            updated_at: 0,
-        };
-        config.enabled = true;
+        let mut config = Channel::new(code, "sandbox", 0);
+        config.priority = priority;
+        config.weight = weight;
         Arc::new(ChannelEntry { config, connector: Arc::new(octopus_connectors::SandboxConnector::new(Duration::ZERO)) })
     }
 

@@ -3,7 +3,7 @@
 
 use deadpool_postgres::GenericClient;
 use octopus_domain::{Channel, Timestamp};
-use octopus_storage::{ChannelRow, Result, StorageError, CHANNEL_COLUMNS};
+use octopus_storage::{ChannelRow, Result, StorageError, CHANNEL_COLUMNS, CHANNEL_REPLACE};
 use tokio_postgres::Row;
 
 use crate::db;
@@ -39,14 +39,7 @@ pub(crate) async fn save<C: GenericClient>(client: &C, channel: &Channel) -> Res
             &format!(
                 "INSERT INTO channels ({CHANNEL_COLUMNS})
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-                 ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, enabled = excluded.enabled,
-                    merchants = excluded.merchants,
-                    transaction_types = excluded.transaction_types, countries = excluded.countries,
-                    currencies = excluded.currencies, payments = excluded.payments,
-                    min_amount = excluded.min_amount, max_amount = excluded.max_amount,
-                    default_ttl = excluded.default_ttl, priority = excluded.priority, weight = excluded.weight,
-                    daily_limit = excluded.daily_limit, settings = excluded.settings,
-                    credentials = excluded.credentials, updated_at = excluded.updated_at
+                 ON CONFLICT (code) DO UPDATE SET {CHANNEL_REPLACE}
                  RETURNING {CHANNEL_COLUMNS}"
             ),
             &[

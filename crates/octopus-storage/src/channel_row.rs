@@ -13,6 +13,14 @@ use crate::{Result, StorageError};
 pub const CHANNEL_COLUMNS: &str = "code, kind, enabled, merchants, transaction_types, countries, currencies, payments, \
     min_amount, max_amount, default_ttl, priority, weight, daily_limit, settings, credentials, created_at, updated_at";
 
+/// What `INSERT ... ON CONFLICT (code) DO UPDATE SET` replaces (everything but the creation time).
+pub const CHANNEL_REPLACE: &str = "kind = excluded.kind, enabled = excluded.enabled, merchants = excluded.merchants, \
+    transaction_types = excluded.transaction_types, countries = excluded.countries, currencies = excluded.currencies, \
+    payments = excluded.payments, min_amount = excluded.min_amount, max_amount = excluded.max_amount, \
+    default_ttl = excluded.default_ttl, priority = excluded.priority, weight = excluded.weight, \
+    daily_limit = excluded.daily_limit, settings = excluded.settings, credentials = excluded.credentials, \
+    updated_at = excluded.updated_at";
+
 #[derive(Debug, Clone)]
 pub struct ChannelRow {
     pub code: String,

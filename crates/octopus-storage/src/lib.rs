@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 
 mod channel_row;
 mod error;
-pub use channel_row::{ChannelRow, CHANNEL_COLUMNS};
+pub use channel_row::{ChannelRow, CHANNEL_COLUMNS, CHANNEL_REPLACE};
 pub use error::StorageError;
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -95,24 +95,13 @@ async fn start_paykassma_demo(
     let now = octopus_server::clock::now_ms();
     storage
         .save_channel(octopus_domain::Channel {
-            code: PAYKASSMA_DEMO.into(),
-            kind: "paykassma".into(),
-            enabled: true,
-            merchants: vec![],
-            transaction_types: vec![],
             countries: vec!["MM".into()],
             currencies: vec![octopus_domain::Currency::parse("mmk").expect("mmk is a currency")],
             payments: vec!["wavepay".into()],
-            min_amount: None,
-            max_amount: None,
-            default_ttl: None,
             priority: 50,
-            weight: 1,
-            daily_limit: None,
             settings: [("api_url".to_string(), sim_url.clone())].into_iter().collect(),
             sealed_credentials: octopus_server::channels::seal_credentials(master_key, &credentials),
-            created_at: now,
-            updated_at: now,
+            ..octopus_domain::Channel::new(PAYKASSMA_DEMO, "paykassma", now)
         })
         .await?;
     println!(

@@ -459,26 +459,7 @@ impl Drop for TestApp {
 
 /// A channel of `kind` that takes any order, priority 100, weight 1, enabled.
 pub fn channel(code: &str, kind: &str) -> octopus_domain::Channel {
-    octopus_domain::Channel {
-        code: code.into(),
-        kind: kind.into(),
-        enabled: true,
-        merchants: vec![],
-        transaction_types: vec![],
-        countries: vec![],
-        currencies: vec![],
-        payments: vec![],
-        min_amount: None,
-        max_amount: None,
-        default_ttl: None,
-        priority: 100,
-        weight: 1,
-        daily_limit: None,
-        settings: Default::default(),
-        sealed_credentials: String::new(),
-        created_at: 1,
-        updated_at: 1,
-    }
+    octopus_domain::Channel::new(code, kind, 1)
 }
 
 /// Funds a merchant through any client: a `recharge` deposit paid in the sandbox.
