@@ -1,6 +1,8 @@
 //! The hosted cashier page in a real headless Chromium: a payer on a phone sees what to pay,
 //! presses "Pay" (or "Fail") in the sandbox, sees the result and gets a way back to the
-//! merchant; the order moves accordingly.
+//! merchant; the order moves accordingly. On a Paykassma channel the payer sees the Wavepay
+//! account, enters the transfer's transaction ID, is told what is missing after a short
+//! payment, and sees the payment received after the rest.
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -109,6 +111,56 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
 
     assert_eq!(app.client.get_order("page-pay").await.unwrap().payment_status, "completed");
     assert_eq!(app.client.get_order("page-fail").await.unwrap().payment_status, "failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_confirms_a_wavepay_transfer_on_the_page_in_chromium() {
+    let Some(path) = chromium() else {
+        assert!(
+            std::env::var_os("OCTOPUS_REQUIRE_CHROMIUM").is_none(),
+            "OCTOPUS_REQUIRE_CHROMIUM is set but no Chromium was found"
+        );
+        crate::helpers::skipped("the Wavepay page test: no Chromium (install the chromium package or set OCTOPUS_CHROMIUM)");
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    let pk = crate::helpers::paykassma::PkSim::start(&app, "pk-mm", 10).await;
+    let uid = app.merchant.merchant_uid.clone();
+    let created = app
+        .client
+        .create_order(&NewOrder::deposit(&uid, "page-pk", "6000.00", "mmk", "wavepay", "myanmar"))
+        .await
+        .unwrap();
+    pk.sim.transfer("TXPART", 5000, "MMK");
+    pk.sim.transfer("TXREST", 1000, "MMK");
+    let url = created.payment_url.clone();
+    let (account, short, done) = tokio::task::spawn_blocking(move || {
+        let browser = browser(path);
+        let tab = browser.new_tab().unwrap();
+        let text = |sel: &str| tab.wait_for_element(sel).unwrap().get_inner_text().unwrap();
+        tab.navigate_to(&url).unwrap().wait_until_navigated().unwrap();
+        let account = text("#pay-account");
+        let confirm = |id: &str| {
+            tab.wait_for_element("#transaction_id").unwrap().click().unwrap();
+            tab.type_str(id).unwrap();
+            tab.wait_for_element("#confirm").unwrap().click().unwrap();
+            tab.wait_until_navigated().unwrap();
+        };
+        confirm("TXPART");
+        let short = (text("#status"), text("#message"));
+        confirm("TXREST");
+        tab.wait_for_element_with_custom_timeout("#headline", Duration::from_secs(10)).unwrap();
+        let done = (text("#headline"), text("#status"));
+        assert!(tab.find_element("#transaction_id").is_err(), "no form once paid");
+        (account, short, done)
+    })
+    .await
+    .unwrap();
+    assert!(account.starts_with("09") && account.len() == 11, "{account}");
+    assert_eq!(short.0, "processing");
+    assert!(short.1.contains("1000.00 MMK is still missing"), "{}", short.1);
+    assert_eq!(done, ("Payment received".to_string(), "completed".to_string()));
+    assert_eq!(app.client.get_order("page-pk").await.unwrap().final_amount, "6000.00");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
