@@ -56,11 +56,14 @@ pub(crate) fn enqueue(conn: &Connection, order: &Order, manual: bool, at: Timest
     ])
     .map_err(db)?;
     let id = conn.last_insert_rowid();
-    // The order has a callback on its way from now on.
-    conn.prepare_cached("UPDATE orders SET notify_status = 'delivered' WHERE id = ?1 AND notify_status <> 'delivered'")
-        .map_err(db)?
-        .execute([order.id])
-        .map_err(db)?;
+    // The order has a callback on its way from now on (a status change writes that with the
+    // order's other columns; a resend here).
+    if manual {
+        conn.prepare_cached("UPDATE orders SET notify_status = 'delivered' WHERE id = ?1 AND notify_status <> 'delivered'")
+            .map_err(db)?
+            .execute([order.id])
+            .map_err(db)?;
+    }
     Ok(Some(id))
 }
 

@@ -294,6 +294,10 @@ pub(crate) fn change_status(conn: &Connection, payment_uid: &str, change: &Statu
             Err(PostError::Storage(e)) => return Err(e),
         }
     }
+    // The callback reporting the change (queued below) is on its way from now on.
+    if !order.notify_url.is_empty() {
+        order.notify_status = octopus_domain::NotifyStatus::Delivered;
+    }
     update_after_change(conn, &order)?;
     insert_event(conn, order.id, &event)?;
     if let Some((entry, plan)) = posting {
@@ -308,7 +312,7 @@ fn update_after_change(conn: &Connection, order: &Order) -> Result<()> {
     conn.prepare_cached(
         "UPDATE orders SET payment_status = ?1, payment_fail_reason = ?2, final_amount = ?3,
             amount_locked = ?4, expires_at = ?5, next_check_at = ?6, updated_at = ?7, fee = ?8,
-            accounting_status = ?9, accounting_fail_reason = ?10
+            accounting_status = ?9, accounting_fail_reason = ?10, notify_status = ?12
          WHERE id = ?11",
     )
     .map_err(db)?
@@ -323,7 +327,8 @@ fn update_after_change(conn: &Connection, order: &Order) -> Result<()> {
         crate::ledger::ledger_text(order.fee),
         order.accounting_status.as_str(),
         order.accounting_fail_reason,
-        order.id
+        order.id,
+        order.notify_status.as_str()
     ])
     .map_err(db)?;
     Ok(())
