@@ -280,9 +280,8 @@ fn sign_withdrawal(scheme: &str, body: &Value, key: &str) -> String {
     }
 }
 
-/// Compares two hex strings in constant time (case-insensitive).
-fn same_hex(a: &str, b: &str) -> bool {
-    let (a, b) = (a.trim().to_ascii_lowercase(), b.trim().to_ascii_lowercase());
+/// Compares two strings in constant time (for equal lengths).
+fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -418,7 +417,7 @@ impl Connector for PaykassmaConnector {
         let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| PostbackError::Malformed(e.to_string()))?;
         let md5 = hex::encode(Md5::digest(provider_json(raw.additional_data.get()).as_bytes()));
         let expected = hex::encode(Sha1::digest(format!("{}{}{md5}", self.access_key, self.private_access_key).as_bytes()));
-        if !same_hex(&raw.signature, &expected) || !same_hex(&hex::encode(&raw.access_key), &hex::encode(&self.access_key)) {
+        if !same(&raw.signature.trim().to_ascii_lowercase(), &expected) || !same(&raw.access_key, &self.access_key) {
             return Err(PostbackError::BadSignature);
         }
         let entries: Vec<Value> =

@@ -46,6 +46,21 @@ pub struct SimConfig {
     pub balance: BTreeMap<String, i64>,
 }
 
+impl SimConfig {
+    /// The credentials a gateway's `paykassma` channel needs to talk to this simulator.
+    pub fn channel_credentials(&self) -> BTreeMap<String, String> {
+        [
+            ("pluginapi_secret", &self.plugin_secret),
+            ("postback_access_key", &self.postback_access_key),
+            ("postback_private_access_key", &self.postback_private_key),
+            ("withdrawal_private_key", &self.withdrawal_key),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+    }
+}
+
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {

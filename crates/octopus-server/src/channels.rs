@@ -168,12 +168,7 @@ impl Channels {
             }
         }
         if fitting.is_empty() {
-            let why = if skipped.is_empty() {
-                "no channel is configured".to_string()
-            } else {
-                skipped.iter().map(|(code, why)| format!("{code}: {why}")).collect::<Vec<_>>().join("; ")
-            };
-            return Err(Error::Refused(format!("No channel available ({why})")));
+            return Err(no_channel(&skipped));
         }
         let candidates = order_candidates(fitting, &mut rand::thread_rng());
         Ok(Route { candidates, skipped, requested_channel: request.channel.clone() })
@@ -206,6 +201,13 @@ impl Channels {
             *volume += amount;
         }
     }
+}
+
+/// The merchant's answer when no channel is left: "No channel available (<code>: <why>; ...)".
+pub fn no_channel<'a>(reasons: impl IntoIterator<Item = (&'a String, &'a String)>) -> Error {
+    let why: Vec<String> = reasons.into_iter().map(|(code, why)| format!("{code}: {why}")).collect();
+    let why = if why.is_empty() { "no channel is configured".to_string() } else { why.join("; ") };
+    Error::Refused(format!("No channel available ({why})"))
 }
 
 /// Orders the fitting channels: by priority; within a priority, the first drawn by weight,

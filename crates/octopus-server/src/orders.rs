@@ -127,9 +127,9 @@ pub async fn create(
         {
             return answer_existing(existing, &fingerprint);
         }
-        let s = crate::upstream::start_deposit(&route, &mut order).await?;
+        let mut s = crate::upstream::start_deposit(&route, &mut order).await?;
         channel = std::sync::Arc::clone(&s.channel);
-        failovers = s.failovers.clone();
+        failovers = std::mem::take(&mut s.failovers);
         started = Some(s);
     }
     order.channel = channel.code().to_string();
@@ -204,8 +204,7 @@ async fn routed(state: &AppState, request: &OrderRequest, now: i64) -> Result<cr
     }
     route.candidates = within;
     if route.candidates.is_empty() {
-        let why = route.skipped.iter().map(|(c, w)| format!("{c}: {w}")).collect::<Vec<_>>().join("; ");
-        return Err(Error::Refused(format!("No channel available ({why})")));
+        return Err(crate::channels::no_channel(&route.skipped));
     }
     if !route.candidates[0].connector.simulates_payments() {
         for c in route.candidates.iter().filter(|c| c.connector.simulates_payments()) {

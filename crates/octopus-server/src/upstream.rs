@@ -58,8 +58,7 @@ pub async fn start_deposit(route: &Route, order: &mut Order) -> Result<Started, 
             }
         }
     }
-    let why = failovers.iter().map(|(c, r)| format!("{c}: {r}")).collect::<Vec<_>>().join("; ");
-    Err(Error::Refused(format!("No channel available ({why})")))
+    Err(crate::channels::no_channel(failovers.iter().map(|(c, r)| (c, r))))
 }
 
 /// Asks the upstream again for a stored deposit's pay instructions and records them; returns

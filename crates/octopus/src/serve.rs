@@ -80,15 +80,7 @@ async fn start_paykassma_demo(
         postback_retry: Duration::from_secs(2),
         ..SimConfig::default()
     };
-    let credentials: std::collections::BTreeMap<String, String> = [
-        ("pluginapi_secret", &config.plugin_secret),
-        ("postback_access_key", &config.postback_access_key),
-        ("postback_private_access_key", &config.postback_private_key),
-        ("withdrawal_private_key", &config.withdrawal_key),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.clone()))
-    .collect();
+    let credentials = config.channel_credentials();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let sim_url = format!("http://{}", listener.local_addr()?);
     tokio::spawn(octopus_paykassma_sim::serve(listener, Sim::new(config)));

@@ -80,16 +80,13 @@ async fn a_payout_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backend)
     crate::helpers::fund(&client, &uid, "mmk", "50000.00").await;
 
     let config = SimConfig { postback_url: format!("{}/octopus/postback/pk-c", server.url), ..SimConfig::default() };
-    let credentials = serde_json::json!({
-        "pluginapi_secret": config.plugin_secret, "postback_access_key": config.postback_access_key,
-        "postback_private_access_key": config.postback_private_key, "withdrawal_private_key": config.withdrawal_key,
-    });
+    let credentials = serde_json::to_string(&config.channel_credentials()).unwrap();
     let sim = Sim::new(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim_url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(octopus_paykassma_sim::serve(listener, sim.clone()));
     let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), credentials.to_string()).unwrap();
+    std::fs::write(file.path(), credentials).unwrap();
     let out = crate::helpers::command()
         .args(["channel", "add", "pk-c", "--kind", "paykassma", "--countries", "MM", "--currencies", "mmk", "--priority", "10"])
         .args(["--setting", &format!("api_url={sim_url}"), "--setting", "timeout_ms=5000", "--setting", "resend_after_ms=6000"])

@@ -1,7 +1,6 @@
 //! A Paykassma simulator for a test app: served on port 0, posting back to the app's postback
 //! URL of the channel, and a `paykassma` channel of the app pointing at it.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use octopus_paykassma_sim::{Sim, SimConfig};
@@ -10,19 +9,6 @@ use super::TestApp;
 
 pub struct PkSim {
     pub sim: Sim,
-}
-
-/// The channel's credentials, as the simulator is set up.
-fn credentials(config: &SimConfig) -> BTreeMap<String, String> {
-    [
-        ("pluginapi_secret", config.plugin_secret.clone()),
-        ("postback_access_key", config.postback_access_key.clone()),
-        ("postback_private_access_key", config.postback_private_key.clone()),
-        ("withdrawal_private_key", config.withdrawal_key.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
 }
 
 impl PkSim {
@@ -39,7 +25,7 @@ impl PkSim {
         channel.countries = vec!["MM".into()];
         channel.currencies = vec![octopus_domain::Currency::parse("mmk").unwrap()];
         channel.payments = vec!["wavepay".into()];
-        channel.sealed_credentials = octopus_server::channels::seal_credentials(&app.master_key, &credentials(&config));
+        channel.sealed_credentials = octopus_server::channels::seal_credentials(&app.master_key, &config.channel_credentials());
         let sim = Sim::new(config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
