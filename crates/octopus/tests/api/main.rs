@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod callback_backlog;
 mod callbacks;
 mod cashier_page;
 mod cli;

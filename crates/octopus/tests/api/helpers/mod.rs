@@ -131,6 +131,29 @@ impl TestDb {
         }
     }
 
+    /// Runs a query returning one integer (e.g. `SELECT COUNT(*) ...`) outside the gateway.
+    pub async fn query_count(&self, sql: &str) -> i64 {
+        match &self.postgres {
+            None => {
+                let path = self.data_dir.path().join(octopus_storage_sqlite::DATABASE_FILE);
+                let sql = sql.to_string();
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open(path).unwrap();
+                    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+                    conn.query_row(&sql, [], |r| r.get(0)).unwrap()
+                })
+                .await
+                .unwrap()
+            }
+            Some((base, schema)) => {
+                let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(connection);
+                client.batch_execute(&format!("SET search_path TO {schema}")).await.unwrap();
+                client.query_one(sql, &[]).await.unwrap().get(0)
+            }
+        }
+    }
+
     pub fn config(&self) -> DatabaseConfig {
         DatabaseConfig::from_args(self.data_dir.path().to_path_buf(), self.database_url(), 8)
     }
