@@ -5,22 +5,25 @@
 //! - Callbacks of one order go out in order: storage only hands out a callback once every
 //!   older one of its order is settled (acknowledged or given up).
 //! - Concurrency is bounded globally and per destination host, so one slow merchant never
-//!   holds up the others: claimed callbacks wait in their host's queue for a free slot, and a
-//!   host whose queue is full is left out of the next claims.
+//!   holds up the others. A claim asks storage for at most what each host can take now (its
+//!   free slots) and at most the free global slots, so what is claimed starts at once and
+//!   nothing is claimed to be given back; a host's backlog waits in the database, where a
+//!   claim's cost does not grow with it. A host whose claims keep filling its slots while
+//!   many callbacks are due for it is named in a warning.
 //! - Failed attempts are retried on the configured schedule (with jitter); a claimed callback
 //!   is leased, so after a crash or restart another node (or this one) takes it up again.
 //! - Unless private destinations are allowed, a notify_url that is, or resolves to, a
 //!   loopback, private, link-local or metadata address is refused at delivery time, after
 //!   DNS, and the connection only ever goes to the addresses that were checked.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use octopus_domain::callback;
 use octopus_domain::RequestFields;
-use octopus_storage::{AttemptRecord, Callback, CallbackAttempt, CallbackOutcome};
+use octopus_storage::{AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, ClaimRoom};
 use rand::Rng;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
@@ -39,6 +42,10 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_QUEUE_WAIT: Duration = Duration::from_secs(20);
 /// The most callbacks claimed at once, and attempts recorded at once.
 const BATCH: usize = 512;
+/// A host with at least this many callbacks due is named in a warning ...
+const BACKLOG_WARNING: u64 = 1_000;
+/// ... at most this often (per node).
+const BACKLOG_CHECK: Duration = Duration::from_secs(30);
 /// How much of an answer is kept in the attempt log.
 const RESPONSE_HEAD: usize = 1024;
 /// How long the dispatcher and the recorder let work gather before one write takes it all:
@@ -52,6 +59,7 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>
         http: http_client(&state),
         permits: Arc::new(Semaphore::new(state.config.callback_concurrency.max(1))),
         hosts: Mutex::new(HashMap::new()),
+        backlog: Mutex::new(BacklogWatch { hosts: HashSet::new(), checked: Instant::now() }),
         turn: Default::default(),
         finished: Notify::new(),
         records,
@@ -116,13 +124,21 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-/// Deliveries of one destination host: those in flight, and those claimed and waiting for a
-/// free slot of the host (they stay leased; at most as many as the host's limit wait).
+/// Deliveries of one destination host: those in flight, and those claimed and waiting to
+/// start (they stay leased). In flight and waiting together never exceed the host's limit:
+/// claims take only the free slots, so callbacks wait here only for a moment.
 #[derive(Default)]
 struct Host {
     in_flight: usize,
     /// With when each was claimed.
     waiting: VecDeque<(Callback, Instant)>,
+}
+
+/// Hosts whose claims took all their free slots (more may be due for them) since their
+/// backlog was last counted, and when that was.
+struct BacklogWatch {
+    hosts: HashSet<String>,
+    checked: Instant,
 }
 
 struct Dispatcher {
@@ -131,6 +147,7 @@ struct Dispatcher {
     /// One per delivery in flight, in all.
     permits: Arc<Semaphore>,
     hosts: Mutex<HashMap<String, Host>>,
+    backlog: Mutex<BacklogWatch>,
     /// Which host `start_ready` serves first, in turn, so no host's queue is starved.
     turn: std::sync::atomic::AtomicUsize,
     /// Signalled when a delivery ends.
@@ -149,25 +166,25 @@ impl Dispatcher {
                 _ = tokio::time::sleep(every) => {}
             }
             tokio::time::sleep(GATHER).await;
-            // Claim as long as there is room and something to claim. (Callbacks waiting for
-            // their host's slot hold no permit: a slow host never takes the room of others.)
+            // Claim while there is room and a claim fills it: a claim that took less than it
+            // could has taken everything due that the hosts can take now.
             loop {
-                let room = self.permits.available_permits();
+                let room = self.permits.available_permits().min(BATCH);
                 if room == 0 {
                     break;
                 }
-                let claimed = self.claim(room.min(BATCH)).await;
-                // Whatever was queued starts, even when giving some back failed.
+                let claimed = self.claim(room).await;
                 self.start_ready();
                 match claimed {
-                    Ok(0) => break,
-                    Ok(_) => {}
+                    Ok(n) if n == room => {}
+                    Ok(_) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "claiming callbacks failed; retrying later");
                         break;
                     }
                 }
             }
+            self.watch_backlog().await;
         }
     }
 
@@ -175,41 +192,72 @@ impl Dispatcher {
         self.state.config.callback_host_concurrency.max(1)
     }
 
-    /// Claims up to `room` callbacks into their hosts' queues; returns how many. Hosts whose
-    /// queue is full are left out of the claim, so a slow host never takes the room of others.
+    /// Claims up to `room` callbacks into their hosts' queues, for each host at most its free
+    /// slots; returns how many.
     async fn claim(&self, room: usize) -> Result<usize, octopus_storage::StorageError> {
         let limit = self.host_limit();
-        let busy: Vec<String> = {
+        let free = |h: &Host| limit.saturating_sub(h.in_flight + h.waiting.len());
+        let mut wanted = ClaimRoom::new(room as u32, limit as u32);
+        wanted.hosts = {
             let hosts = self.hosts.lock().expect("hosts lock");
-            hosts
-                .iter()
-                .filter(|(_, h)| h.in_flight + h.waiting.len() >= 2 * limit)
-                .map(|(name, _)| name.clone())
-                .collect()
+            hosts.iter().map(|(name, h)| (name.clone(), free(h) as u32)).collect()
         };
-        let claimed = self
-            .state
-            .storage
-            .claim_callbacks(now_ms(), LEASE_MS, room as u32, &busy)
-            .await?;
+        let claimed = self.state.storage.claim_callbacks(now_ms(), LEASE_MS, &wanted).await?;
         let count = claimed.len();
-        let mut give_back = Vec::new();
+        debug_assert!(count <= room, "a claim took {count} for room {room}");
+        let mut per_host: HashMap<String, u32> = HashMap::new();
         {
             let now = Instant::now();
             let mut hosts = self.hosts.lock().expect("hosts lock");
             for c in claimed {
-                let host = hosts.entry(c.host.clone()).or_default();
-                if host.in_flight + host.waiting.len() >= 2 * limit {
-                    give_back.push(c.id);
-                } else {
-                    host.waiting.push_back((c, now));
+                *per_host.entry(c.host.clone()).or_default() += 1;
+                hosts.entry(c.host.clone()).or_default().waiting.push_back((c, now));
+            }
+            // Only this loop claims, and slots only free up meanwhile: what the claim was
+            // allowed for each host still fits.
+            debug_assert!(
+                per_host.keys().all(|name| hosts.get(name).is_some_and(|h| h.in_flight + h.waiting.len() <= limit)),
+                "a host was given more callbacks than its limit of {limit}"
+            );
+        }
+        // A host that took all it could may have more due: its backlog is counted later.
+        let full: Vec<String> = per_host
+            .into_iter()
+            .filter(|(name, n)| *n >= wanted.of(name).min(limit as u32))
+            .map(|(name, _)| name)
+            .collect();
+        if !full.is_empty() {
+            self.backlog.lock().expect("backlog lock").hosts.extend(full);
+        }
+        Ok(count)
+    }
+
+    /// Every [`BACKLOG_CHECK`], counts what is due for the hosts whose claims were full, and
+    /// warns of those with a large backlog: they drain at their limit of callbacks at once.
+    async fn watch_backlog(&self) {
+        let hosts: Vec<String> = {
+            let mut watch = self.backlog.lock().expect("backlog lock");
+            if watch.hosts.is_empty() || watch.checked.elapsed() < BACKLOG_CHECK {
+                return;
+            }
+            watch.checked = Instant::now();
+            watch.hosts.drain().collect()
+        };
+        let now = now_ms();
+        match self.state.storage.callback_backlog(now, &hosts).await {
+            Ok(backlogs) => {
+                for b in backlogs.into_iter().filter(|b| b.due >= BACKLOG_WARNING) {
+                    tracing::warn!(
+                        host = %b.host,
+                        due = b.due,
+                        oldest_due_s = (now - b.oldest_due_at) / 1000,
+                        at_once = self.host_limit(),
+                        "callbacks are piling up for one host; it is sent at most `at_once` at a time per node (--callback-host-concurrency)"
+                    );
                 }
             }
+            Err(e) => tracing::warn!(error = %e, "counting due callbacks failed"),
         }
-        if !give_back.is_empty() {
-            self.state.storage.release_callbacks(&give_back).await?;
-        }
-        Ok(count - give_back.len())
     }
 
     /// Starts every waiting callback whose host has a free slot, while permits last, serving

@@ -1,12 +1,18 @@
 //! The callback outbox in PostgreSQL: queued with the status changes they report (in the
 //! group writer's transaction), claimed with `FOR UPDATE SKIP LOCKED` so nodes never take the
 //! same callback, recorded after each attempt in one transaction per batch.
+//!
+//! A claim takes per host only what the dispatcher says the host can take now, through the
+//! `callbacks_claimable` index (heads of their order, by host and due time; migration 6), so
+//! it reads about as many rows as it takes whatever the backlog, and holds its row locks for
+//! a few milliseconds: the recorder of another node never waits long on them.
 
 use deadpool_postgres::GenericClient;
 use octopus_domain::callback;
 use octopus_domain::{Order, Timestamp};
 use octopus_storage::{
-    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, Result, StorageError,
+    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom, HostBacklog, Result,
+    StorageError,
 };
 use tokio_postgres::Row;
 
@@ -36,7 +42,8 @@ fn from_row(r: &Row) -> Result<Callback> {
 }
 
 /// Queues callbacks reporting these orders as they are now (orders without a notify_url are
-/// skipped), in one statement; returns their ids in the orders' order.
+/// skipped), in one statement; returns their ids in the orders' order. A callback is its
+/// order's head when none of the order is pending before it (the orders are locked).
 pub(crate) async fn enqueue_many<C: GenericClient>(client: &C, orders: &[&Order], manual: bool, at: Timestamp) -> Result<Vec<i64>> {
     let orders: Vec<&&Order> = orders.iter().filter(|o| !o.notify_url.is_empty()).collect();
     if orders.is_empty() {
@@ -45,8 +52,10 @@ pub(crate) async fn enqueue_many<C: GenericClient>(client: &C, orders: &[&Order]
     let stmt = client
         .prepare_cached(
             "INSERT INTO callbacks (order_id, payment_uid, notify_url, host, signature_key, payload,
-                state, manual, next_attempt_at, created_at, updated_at)
-             SELECT o, u, n, h, k, p, 'pending', $7, $8, $8, $8
+                state, manual, next_attempt_at, created_at, updated_at, head)
+             SELECT o, u, n, h, k, p, 'pending', $7, $8, $8, $8,
+                    i = MIN(i) OVER (PARTITION BY o)
+                    AND NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.order_id = v.o AND c.state = 'pending')
              FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
                   WITH ORDINALITY AS v(o, u, n, h, k, p, i)
              ORDER BY i
@@ -82,30 +91,50 @@ pub(crate) async fn enqueue_many<C: GenericClient>(client: &C, orders: &[&Order]
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-pub(crate) async fn claim<C: GenericClient>(
-    client: &C,
-    now: Timestamp,
-    lease_ms: i64,
-    limit: u32,
-    busy_hosts: &[String],
-) -> Result<Vec<Callback>> {
+/// Claims due callbacks (see `Storage::claim_callbacks`) in one statement: the hosts with
+/// pending heads are found by skipping through `callbacks_claimable` (a recursive walk, one
+/// probe per host), and each host gives at most its room, the earliest due first.
+pub(crate) async fn claim<C: GenericClient>(client: &C, now: Timestamp, lease_ms: i64, room: &ClaimRoom) -> Result<Vec<Callback>> {
     let stmt = client
         .prepare_cached(&format!(
-            "UPDATE callbacks SET claimed_until = $1
-             WHERE id IN (
-                SELECT c.id FROM callbacks c
-                WHERE c.state = 'pending' AND c.next_attempt_at <= $2 AND c.claimed_until <= $2
-                  AND NOT EXISTS (SELECT 1 FROM callbacks p
-                                  WHERE p.order_id = c.order_id AND p.state = 'pending' AND p.id < c.id)
-                  AND NOT (c.host = ANY($4))
-                ORDER BY c.next_attempt_at LIMIT $3
-                FOR UPDATE SKIP LOCKED)
-             RETURNING {COLUMNS}"
+            "WITH RECURSIVE hosts(host) AS (
+                (SELECT host FROM callbacks WHERE state = 'pending' AND head ORDER BY host LIMIT 1)
+                UNION ALL
+                SELECT (SELECT c.host FROM callbacks c
+                        WHERE c.state = 'pending' AND c.head AND c.host > h.host
+                        ORDER BY c.host LIMIT 1)
+                FROM hosts h WHERE h.host IS NOT NULL
+             ),
+             picked AS (
+                SELECT d.id, d.next_attempt_at FROM hosts h
+                CROSS JOIN LATERAL (
+                    SELECT c.id, c.next_attempt_at FROM callbacks c
+                    WHERE c.state = 'pending' AND c.head AND c.host = h.host
+                      AND c.next_attempt_at <= $2 AND c.claimed_until <= $2
+                    ORDER BY c.next_attempt_at
+                    LIMIT LEAST($3, COALESCE((SELECT r.room FROM UNNEST($4::text[], $5::bigint[]) AS r(host, room)
+                                              WHERE r.host = h.host), $6))
+                    FOR UPDATE OF c SKIP LOCKED) d
+                WHERE h.host IS NOT NULL
+                ORDER BY d.next_attempt_at LIMIT $3
+             )
+             UPDATE callbacks SET claimed_until = $1 FROM picked WHERE callbacks.id = picked.id
+             RETURNING {}",
+            COLUMNS
+                .split(',')
+                .map(|c| format!("callbacks.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .await
         .map_err(db)?;
+    let hosts: Vec<&str> = room.hosts.iter().map(|(h, _)| h.as_str()).collect();
+    let rooms: Vec<i64> = room.hosts.iter().map(|(_, r)| i64::from(*r)).collect();
     let rows = client
-        .query(&stmt, &[&(now + lease_ms), &now, &(limit as i64), &busy_hosts])
+        .query(
+            &stmt,
+            &[&(now + lease_ms), &now, &i64::from(room.total), &hosts, &rooms, &i64::from(room.per_host)],
+        )
         .await
         .map_err(db)?;
     let mut out: Vec<Callback> = rows.iter().map(from_row).collect::<Result<_>>()?;
@@ -113,12 +142,22 @@ pub(crate) async fn claim<C: GenericClient>(
     Ok(out)
 }
 
-pub(crate) async fn release<C: GenericClient>(client: &C, ids: &[i64]) -> Result<()> {
-    client
-        .execute("UPDATE callbacks SET claimed_until = 0 WHERE id = ANY($1)", &[&ids])
+/// Due callbacks per host, through `callbacks_claimable` (read only when a host's claims keep
+/// filling its room, to warn the operator).
+pub(crate) async fn backlog<C: GenericClient>(client: &C, now: Timestamp, hosts: &[String]) -> Result<Vec<HostBacklog>> {
+    let rows = client
+        .query(
+            "SELECT host, COUNT(*), MIN(next_attempt_at) FROM callbacks
+             WHERE state = 'pending' AND head AND host = ANY($1) AND next_attempt_at <= $2
+             GROUP BY host ORDER BY host",
+            &[&hosts, &now],
+        )
         .await
         .map_err(db)?;
-    Ok(())
+    Ok(rows
+        .iter()
+        .map(|r| HostBacklog { host: r.get(0), due: r.get::<_, i64>(1) as u64, oldest_due_at: r.get(2) })
+        .collect())
 }
 
 /// Records attempts: the attempt log, the callbacks' states, and the orders' notify status,
@@ -213,6 +252,24 @@ async fn record_once(
         .iter()
         .map(|row| row.get(0))
         .collect();
+    // A settled head passes its place to the next pending callback of its order.
+    let settled: Vec<i64> = records
+        .iter()
+        .filter(|r| held.contains(&r.attempt.callback_id) && !matches!(r.outcome, CallbackOutcome::RetryAt(_)))
+        .map(|r| r.order_id)
+        .collect();
+    if !settled.is_empty() {
+        let next_head = tx
+            .prepare_cached(
+                "UPDATE callbacks SET head = true
+                 WHERE id IN (SELECT (SELECT c.id FROM callbacks c WHERE c.order_id = o AND c.state = 'pending'
+                                      ORDER BY c.id LIMIT 1)
+                              FROM UNNEST($1::bigint[]) AS o)
+                   AND NOT head",
+            )
+            .await?;
+        tx.execute(&next_head, &[&settled]).await?;
+    }
     // Then the orders' notify status: an acknowledged callback completes it unless another of
     // the order's callbacks is still pending (see AttemptRecord::notify_after).
     let notify = tx

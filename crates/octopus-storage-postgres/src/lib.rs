@@ -308,20 +308,14 @@ impl Storage for PostgresStorage {
         ledger::verify(&mut client).await
     }
 
-    async fn claim_callbacks(
-        &self,
-        now: Timestamp,
-        lease_ms: i64,
-        limit: u32,
-        busy_hosts: &[String],
-    ) -> Result<Vec<Callback>> {
+    async fn claim_callbacks(&self, now: Timestamp, lease_ms: i64, room: &octopus_storage::ClaimRoom) -> Result<Vec<Callback>> {
         let client = self.client().await?;
-        callbacks::claim(&client, now, lease_ms, limit, busy_hosts).await
+        callbacks::claim(&client, now, lease_ms, room).await
     }
 
-    async fn release_callbacks(&self, ids: &[i64]) -> Result<()> {
+    async fn callback_backlog(&self, now: Timestamp, hosts: &[String]) -> Result<Vec<octopus_storage::HostBacklog>> {
         let client = self.client().await?;
-        callbacks::release(&client, ids).await
+        callbacks::backlog(&client, now, hosts).await
     }
 
     async fn record_callback_attempts(&self, records: Vec<AttemptRecord>, at: Timestamp) -> Result<()> {

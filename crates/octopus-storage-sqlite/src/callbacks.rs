@@ -1,12 +1,17 @@
 //! The callback outbox in SQLite: queued with the status change it reports (inside the
 //! writer's transaction), claimed by the dispatcher, recorded after each attempt.
+//!
+//! A claim takes per host only what the dispatcher says the host can take now, through the
+//! `callbacks_claimable` index (heads of their order, by host and due time; migration 6), so
+//! it reads about as many rows as it takes whatever the backlog.
 
 use octopus_domain::callback;
 use octopus_domain::{Order, Timestamp};
 use octopus_storage::{
-    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, Result, StorageError,
+    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom, HostBacklog, Result,
+    StorageError,
 };
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::db;
 
@@ -33,15 +38,17 @@ fn from_row(r: &Row<'_>) -> Result<Callback> {
     })
 }
 
-/// Queues a callback reporting the order as it is now (nothing when it has no notify_url).
+/// Queues a callback reporting the order as it is now (nothing when it has no notify_url); it
+/// is its order's head when none of the order is pending before it.
 pub(crate) fn enqueue(conn: &Connection, order: &Order, manual: bool, at: Timestamp) -> Result<Option<i64>> {
     if order.notify_url.is_empty() {
         return Ok(None);
     }
     conn.prepare_cached(
         "INSERT INTO callbacks (order_id, payment_uid, notify_url, host, signature_key, payload,
-            state, manual, next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8, ?8)",
+            state, manual, next_attempt_at, created_at, updated_at, head)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8, ?8,
+                 NOT EXISTS (SELECT 1 FROM callbacks WHERE order_id = ?1 AND state = 'pending'))",
     )
     .map_err(db)?
     .execute(params![
@@ -67,66 +74,65 @@ pub(crate) fn enqueue(conn: &Connection, order: &Order, manual: bool, at: Timest
     Ok(Some(id))
 }
 
-pub(crate) fn claim(
-    conn: &Connection,
-    now: Timestamp,
-    lease_ms: i64,
-    limit: u32,
-    busy_hosts: &[String],
-) -> Result<Vec<Callback>> {
-    let busy = serde_json_array(busy_hosts);
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "UPDATE callbacks SET claimed_until = ?1
-             WHERE id IN (
-                SELECT c.id FROM callbacks c
-                WHERE c.state = 'pending' AND c.next_attempt_at <= ?2 AND c.claimed_until <= ?2
-                  AND NOT EXISTS (SELECT 1 FROM callbacks p
-                                  WHERE p.order_id = c.order_id AND p.state = 'pending' AND p.id < c.id)
-                  AND c.host NOT IN (SELECT value FROM json_each(?4))
-                ORDER BY c.next_attempt_at LIMIT ?3)
-             RETURNING {COLUMNS}"
-        ))
+/// Claims due callbacks (see `Storage::claim_callbacks`): the hosts with pending heads are
+/// found by skipping through `callbacks_claimable` (one probe per host), and each host gives at
+/// most its room, the earliest due first.
+pub(crate) fn claim(conn: &Connection, now: Timestamp, lease_ms: i64, room: &ClaimRoom) -> Result<Vec<Callback>> {
+    let mut next_host = conn
+        .prepare_cached("SELECT host FROM callbacks WHERE state = 'pending' AND head AND host > ?1 ORDER BY host LIMIT 1")
         .map_err(db)?;
-    let mut rows = stmt.query(params![now + lease_ms, now, limit, busy]).map_err(db)?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().map_err(db)? {
-        out.push(from_row(r)?);
+    let mut first_host = conn
+        .prepare_cached("SELECT host FROM callbacks WHERE state = 'pending' AND head ORDER BY host LIMIT 1")
+        .map_err(db)?;
+    let mut due = conn
+        .prepare_cached(
+            "SELECT id, next_attempt_at FROM callbacks
+             WHERE state = 'pending' AND head AND host = ?1 AND next_attempt_at <= ?2 AND claimed_until <= ?2
+             ORDER BY next_attempt_at LIMIT ?3",
+        )
+        .map_err(db)?;
+    let mut picked: Vec<(Timestamp, i64)> = Vec::new();
+    let mut host: Option<String> = first_host.query_row([], |r| r.get(0)).optional().map_err(db)?;
+    while let Some(h) = host {
+        let take = room.of(&h);
+        if take > 0 {
+            let mut rows = due.query(params![h, now, take]).map_err(db)?;
+            while let Some(r) = rows.next().map_err(db)? {
+                picked.push((r.get(1).map_err(db)?, r.get(0).map_err(db)?));
+            }
+        }
+        host = next_host.query_row([&h], |r| r.get(0)).optional().map_err(db)?;
+    }
+    picked.sort_unstable();
+    picked.truncate(room.total as usize);
+    let mut lease = conn
+        .prepare_cached(&format!("UPDATE callbacks SET claimed_until = ?1 WHERE id = ?2 RETURNING {COLUMNS}"))
+        .map_err(db)?;
+    let mut out = Vec::with_capacity(picked.len());
+    for (_, id) in picked {
+        out.push(lease.query_row(params![now + lease_ms, id], |r| Ok(from_row(r))).map_err(db)??);
     }
     out.sort_by_key(|c| c.id);
     Ok(out)
 }
 
-/// A JSON array of strings, for `json_each`.
-fn serde_json_array(items: &[String]) -> String {
-    let mut out = String::from("[");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('"');
-        for ch in item.chars() {
-            match ch {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-    }
-    out.push(']');
-    out
-}
-
-pub(crate) fn release(conn: &Connection, ids: &[i64]) -> Result<()> {
+/// Due callbacks per host, through `callbacks_claimable` (read only when a host's claims keep
+/// filling its room, to warn the operator).
+pub(crate) fn backlog(conn: &Connection, now: Timestamp, hosts: &[String]) -> Result<Vec<HostBacklog>> {
     let mut stmt = conn
-        .prepare_cached("UPDATE callbacks SET claimed_until = 0 WHERE id = ?1")
+        .prepare_cached(
+            "SELECT COUNT(*), MIN(next_attempt_at) FROM callbacks
+             WHERE state = 'pending' AND head AND host = ?1 AND next_attempt_at <= ?2",
+        )
         .map_err(db)?;
-    for id in ids {
-        stmt.execute([id]).map_err(db)?;
+    let mut out = Vec::new();
+    for host in hosts {
+        let (due, oldest): (i64, Option<Timestamp>) = stmt.query_row(params![host, now], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+        if let Some(oldest_due_at) = oldest {
+            out.push(HostBacklog { host: host.clone(), due: due as u64, oldest_due_at });
+        }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Records attempts: the attempt log, the callback's state, and the order's notify status
@@ -168,6 +174,17 @@ pub(crate) fn record(conn: &Connection, records: &[AttemptRecord], at: Timestamp
             .map_err(db)?;
         if held == 0 {
             continue;
+        }
+        // A settled head passes its place to the next pending callback of its order.
+        if state != CallbackState::Pending {
+            conn.prepare_cached(
+                "UPDATE callbacks SET head = 1
+                 WHERE id = (SELECT id FROM callbacks WHERE order_id = ?1 AND state = 'pending' ORDER BY id LIMIT 1)
+                   AND NOT head",
+            )
+            .map_err(db)?
+            .execute([r.order_id])
+            .map_err(db)?;
         }
         // The order's notify status: an acknowledged callback completes it unless another of
         // the order's callbacks is still pending (see AttemptRecord::notify_after).

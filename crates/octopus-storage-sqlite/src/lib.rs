@@ -395,22 +395,16 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn claim_callbacks(
-        &self,
-        now: Timestamp,
-        lease_ms: i64,
-        limit: u32,
-        busy_hosts: &[String],
-    ) -> Result<Vec<Callback>> {
-        let busy_hosts = busy_hosts.to_vec();
+    async fn claim_callbacks(&self, now: Timestamp, lease_ms: i64, room: &octopus_storage::ClaimRoom) -> Result<Vec<Callback>> {
+        let room = room.clone();
         self.writer
-            .write_checked(move |conn| callbacks::claim(conn, now, lease_ms, limit, &busy_hosts))
+            .write_checked(move |conn| callbacks::claim(conn, now, lease_ms, &room))
             .await
     }
 
-    async fn release_callbacks(&self, ids: &[i64]) -> Result<()> {
-        let ids = ids.to_vec();
-        self.writer.write(move |conn| callbacks::release(conn, &ids)).await
+    async fn callback_backlog(&self, now: Timestamp, hosts: &[String]) -> Result<Vec<octopus_storage::HostBacklog>> {
+        let hosts = hosts.to_vec();
+        self.readers.read(move |conn| callbacks::backlog(conn, now, &hosts)).await
     }
 
     async fn record_callback_attempts(&self, records: Vec<AttemptRecord>, at: Timestamp) -> Result<()> {

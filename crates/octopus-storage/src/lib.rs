@@ -159,6 +159,43 @@ pub struct CallbackAttempt {
     pub response_head: String,
 }
 
+/// How many callbacks one claim may take: in all, and per destination host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRoom {
+    /// The most in all.
+    pub total: u32,
+    /// The most for a host not listed in `hosts`.
+    pub per_host: u32,
+    /// The most for each of these hosts (what each can take now; 0: none).
+    pub hosts: Vec<(String, u32)>,
+}
+
+impl ClaimRoom {
+    /// Room for `total` callbacks, at most `per_host` of each host.
+    pub fn new(total: u32, per_host: u32) -> ClaimRoom {
+        ClaimRoom { total, per_host, hosts: Vec::new() }
+    }
+
+    /// The most this claim may take for `host`.
+    pub fn of(&self, host: &str) -> u32 {
+        self.hosts
+            .iter()
+            .find(|(h, _)| h == host)
+            .map_or(self.per_host, |(_, room)| *room)
+            .min(self.total)
+    }
+}
+
+/// The callbacks due for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostBacklog {
+    pub host: String,
+    /// Due now: pending, due, and the next of their order.
+    pub due: u64,
+    /// When the one due longest became due.
+    pub oldest_due_at: Timestamp,
+}
+
 /// What an attempt leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallbackOutcome {
@@ -303,19 +340,15 @@ pub trait Storage: Send + Sync + 'static {
     /// Recomputes every balance from the journal and checks it (see `ledger::Verification`).
     async fn verify_ledger(&self) -> Result<LedgerReport>;
 
-    /// Claims callbacks due for an attempt: pending, due, not leased, with no older pending
-    /// callback of the same order (callbacks of an order go out in order), and not to one of
-    /// `busy_hosts`. Each is leased until `now + lease_ms`.
-    async fn claim_callbacks(
-        &self,
-        now: Timestamp,
-        lease_ms: i64,
-        limit: u32,
-        busy_hosts: &[String],
-    ) -> Result<Vec<Callback>>;
+    /// Claims callbacks due for an attempt: pending, due, not leased, the oldest pending one of
+    /// its order (callbacks of an order go out in order), at most as many per host as `room`
+    /// gives it and as many in all, the earliest due first. Each is leased until
+    /// `now + lease_ms`. A claim reads about as many rows as it takes plus two per host with
+    /// pending callbacks, however many are due.
+    async fn claim_callbacks(&self, now: Timestamp, lease_ms: i64, room: &ClaimRoom) -> Result<Vec<Callback>>;
 
-    /// Gives back claimed callbacks unattempted (their lease ends now).
-    async fn release_callbacks(&self, ids: &[i64]) -> Result<()>;
+    /// How many callbacks are due for each of `hosts` (those with any), and since when.
+    async fn callback_backlog(&self, now: Timestamp, hosts: &[String]) -> Result<Vec<HostBacklog>>;
 
     /// Records attempts and their outcomes, and each order's `notify_status` and
     /// `notify_fail_reason`.

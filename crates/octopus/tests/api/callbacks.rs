@@ -368,7 +368,7 @@ async fn an_attempt_under_an_expired_claim_changes_nothing(backend: Backend) {
     receiver.wait_for(1, WAIT).await;
 
     let later = octopus_server::clock::now_ms() + 91_000;
-    let taken = app.storage().claim_callbacks(later, 90_000, 10, &[]).await.unwrap();
+    let taken = app.storage().claim_callbacks(later, 90_000, &octopus_storage::ClaimRoom::new(10, 10)).await.unwrap();
     assert_eq!(taken.len(), 1, "the lease is over for a clock 91 s ahead");
     let uid = created.payment.payment_uid.clone();
     let deadline = Instant::now() + WAIT;
