@@ -5,6 +5,11 @@
 //! Work is found through the database and every change goes through the state machine with
 //! the status it was decided from, so several nodes can run these loops side by side: a
 //! claimed check is leased to one node, and a change decided twice applies once.
+//!
+//! A node takes [`CHECK_BATCH`] due checks at a time and runs them side by side, so one slow
+//! upstream call never holds the rest of a batch: the checks a dead node had claimed are due
+//! again when their lease ([`CHECK_LEASE_MS`]) ends, and another node's next round (every
+//! `--worker-interval`, 200 ms by default) takes them, after at most the checks due before them.
 
 use std::time::Duration;
 
@@ -17,22 +22,26 @@ use tokio::task::JoinHandle;
 use crate::app::AppState;
 use crate::clock::now_ms;
 
-/// How long a claimed check belongs to the node that claimed it.
-const CHECK_LEASE_MS: i64 = 30_000;
+/// How long a claimed check belongs to the node that claimed it: longer than a check takes
+/// (an upstream call is at most 30 s, and the checks of a batch run side by side).
+pub const CHECK_LEASE_MS: i64 = 30_000;
 const BATCH: u32 = 100;
+/// Due checks claimed, and run side by side, at once.
+const CHECK_BATCH: u32 = 32;
 
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let every = state.config.worker_interval;
     let retry_every = state.config.accounting_retry_interval;
     vec![
-        tokio::spawn(repeat(every, stop.clone(), state.clone(), run_due_checks)),
-        tokio::spawn(repeat(every, stop.clone(), state.clone(), expire_orders)),
-        tokio::spawn(repeat(retry_every, stop.clone(), state.clone(), retry_accounting)),
-        tokio::spawn(repeat(state.config.channels_refresh, stop, state, refresh_channels)),
+        tokio::spawn(repeat(every, CHECK_BATCH, stop.clone(), state.clone(), run_due_checks)),
+        tokio::spawn(repeat(every, BATCH, stop.clone(), state.clone(), expire_orders)),
+        tokio::spawn(repeat(retry_every, BATCH, stop.clone(), state.clone(), retry_accounting)),
+        tokio::spawn(repeat(state.config.channels_refresh, BATCH, stop, state, refresh_channels)),
     ]
 }
 
-async fn repeat<F, Fut>(every: Duration, mut stop: watch::Receiver<bool>, state: AppState, work: F)
+/// Runs `work` every `every`, and again at once while it reports a full batch (`full` done).
+async fn repeat<F, Fut>(every: Duration, full: u32, mut stop: watch::Receiver<bool>, state: AppState, work: F)
 where
     F: Fn(AppState) -> Fut,
     Fut: std::future::Future<Output = Result<u32, StorageError>>,
@@ -47,7 +56,7 @@ where
         // Drain full batches before sleeping again.
         loop {
             match work(state.clone()).await {
-                Ok(n) if n >= BATCH => continue,
+                Ok(n) if n >= full => continue,
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "background work failed; retrying later");
@@ -58,51 +67,59 @@ where
     }
 }
 
+/// Claims due checks and runs them side by side; returns how many were claimed.
 async fn run_due_checks(state: AppState) -> Result<u32, StorageError> {
     let now = now_ms();
-    let due = state.storage.claim_due_checks(now, CHECK_LEASE_MS, BATCH).await?;
+    let due = state.storage.claim_due_checks(now, CHECK_LEASE_MS, CHECK_BATCH).await?;
     let count = due.len() as u32;
+    let mut running = tokio::task::JoinSet::new();
     for order in due {
-        let Some(channel) = state.channels.get(&order.channel) else {
-            tracing::warn!(payment_uid = %order.payment_uid, channel = %order.channel, "order of an unknown channel");
-            continue;
-        };
-        // A payout stored but never sent (the node stopped in between) is sent now; its
-        // withdrawal id is its payment_uid, so the upstream never pays it twice.
-        if order.transaction_type == octopus_domain::TransactionType::Expense
-            && order.payment_status == PaymentStatus::Pending
-            && channel.connector.calls_upstream()
-        {
-            if let Err(e) = crate::upstream::resend_payout(&state, &channel, order).await {
-                tracing::warn!(error = %e, "sending a payout failed; retrying after the lease");
-            }
-            continue;
-        }
-        let outcome = match channel.connector.check(&order, now).await {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                tracing::warn!(payment_uid = %order.payment_uid, error = %e, "connector check failed; retrying after the lease");
-                continue;
-            }
-        };
-        let change = match outcome {
-            CheckOutcome::Completed { final_amount, reason } => {
-                StatusChange::new(PaymentStatus::Completed, reason, now_ms()).with_final_amount(final_amount)
-            }
-            CheckOutcome::Failed { reason } => {
-                StatusChange::new(PaymentStatus::Failed, reason.clone(), now_ms()).failing(reason)
-            }
-            // Asked again when the connector says (never, when it cannot tell).
-            CheckOutcome::Pending { next_check_at } => {
-                if let Err(e) = state.storage.set_next_check(&order.payment_uid, next_check_at).await {
-                    tracing::warn!(payment_uid = %order.payment_uid, error = %e, "scheduling the next check failed");
-                }
-                continue;
-            }
-        };
-        apply(&state, &order.payment_uid, change.from_status(order.payment_status)).await;
+        running.spawn(run_check(state.clone(), order, now));
     }
+    while running.join_next().await.is_some() {}
     Ok(count)
+}
+
+/// One due check: a payout sent again, or the connector asked about the order.
+async fn run_check(state: AppState, order: octopus_domain::Order, now: octopus_domain::Timestamp) {
+    let Some(channel) = state.channels.get(&order.channel) else {
+        tracing::warn!(payment_uid = %order.payment_uid, channel = %order.channel, "order of an unknown channel");
+        return;
+    };
+    // A payout stored but never sent (the node stopped in between) is sent now; its
+    // withdrawal id is its payment_uid, so the upstream never pays it twice.
+    if order.transaction_type == octopus_domain::TransactionType::Expense
+        && order.payment_status == PaymentStatus::Pending
+        && channel.connector.calls_upstream()
+    {
+        if let Err(e) = crate::upstream::resend_payout(&state, &channel, order).await {
+            tracing::warn!(error = %e, "sending a payout failed; retrying after the lease");
+        }
+        return;
+    }
+    let outcome = match channel.connector.check(&order, now).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::warn!(payment_uid = %order.payment_uid, error = %e, "connector check failed; retrying after the lease");
+            return;
+        }
+    };
+    let change = match outcome {
+        CheckOutcome::Completed { final_amount, reason } => {
+            StatusChange::new(PaymentStatus::Completed, reason, now_ms()).with_final_amount(final_amount)
+        }
+        CheckOutcome::Failed { reason } => {
+            StatusChange::new(PaymentStatus::Failed, reason.clone(), now_ms()).failing(reason)
+        }
+        // Asked again when the connector says (never, when it cannot tell).
+        CheckOutcome::Pending { next_check_at } => {
+            if let Err(e) = state.storage.set_next_check(&order.payment_uid, next_check_at).await {
+                tracing::warn!(payment_uid = %order.payment_uid, error = %e, "scheduling the next check failed");
+            }
+            return;
+        }
+    };
+    apply(&state, &order.payment_uid, change.from_status(order.payment_status)).await;
 }
 
 async fn refresh_channels(state: AppState) -> Result<u32, StorageError> {

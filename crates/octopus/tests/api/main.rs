@@ -15,6 +15,7 @@ mod ledger;
 mod ledger_properties;
 mod order_query;
 mod paykassma;
+mod payout_takeover;
 mod restart;
 mod routing;
 mod sandbox;
