@@ -6,10 +6,12 @@
 #   scripts/bench.sh sqlite   [connections] [seconds] [runs] [scenario]
 #   scripts/bench.sh postgres [connections] [seconds] [runs] [scenario]   (PostgreSQL on 127.0.0.1:5432)
 #
-# scenario: deposit (default), payout, complete, fail, callback (see `octopus bench --help`). Payouts
-# settle as soon as the sandbox worker sees them (--sandbox-payout-delay 0), under the load.
-# The callback scenario's receiver is one host standing for many merchants: it may take 64
-# callbacks at once (HOST_CONCURRENCY; the gateway's default per host is 16).
+# scenario: deposit (default), payout, complete, fail, callback, callback-backlog (see
+# `octopus bench --help`). Payouts settle as soon as the sandbox worker sees them
+# (--sandbox-payout-delay 0), under the load. The callback scenario's receiver is one host
+# standing for many merchants: it may take 64 callbacks at once (HOST_CONCURRENCY; the
+# gateway's default per host is 16). callback-backlog runs with the gateway's default per-host
+# limit unless HOST_CONCURRENCY is set, and BACKLOG callbacks (default 12000).
 #
 # Each run gets a fresh database and server. BENCH_JSON=1 prints one JSON line per run.
 set -euo pipefail
@@ -34,7 +36,9 @@ if [ "$backend" = postgres ]; then
 fi
 
 port=$((20000 + RANDOM % 20000))
-OCTOPUS_LOG=warn "$bin" serve --listen "127.0.0.1:$port" "${db_args[@]}" --sandbox-payout-delay "${PAYOUT_DELAY:-0}" --allow-private-callbacks --callback-host-concurrency "${HOST_CONCURRENCY:-64}" >"$work/server.log" 2>&1 &
+host_args=(--callback-host-concurrency "${HOST_CONCURRENCY:-64}")
+if [ "$scenario" = callback-backlog ] && [ -z "${HOST_CONCURRENCY:-}" ]; then host_args=(); fi
+OCTOPUS_LOG=warn "$bin" serve --listen "127.0.0.1:$port" "${db_args[@]}" --sandbox-payout-delay "${PAYOUT_DELAY:-0}" --allow-private-callbacks "${host_args[@]}" >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 50); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
@@ -47,7 +51,8 @@ field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 [ -n "${BENCH_JSON:-}" ] || echo "run $run/$runs — backend: $backend, scenario: $scenario, connections: $connections, seconds: $seconds"
 "$bin" bench --url "http://127.0.0.1:$port" \
   --key "$(field api_key)" --secret "$(field api_secret)" --merchant-uid "$(field merchant_uid)" \
-  --connections "$connections" --duration "$seconds" --scenario "$scenario" ${BENCH_JSON:+--json}
+  --connections "$connections" --duration "$seconds" --scenario "$scenario" --backlog "${BACKLOG:-12000}" ${BENCH_JSON:+--json}
+if [ "$scenario" = callback-backlog ]; then grep -i "piling up" "$work/server.log" | head -3 || true; fi
 kill "$server"; wait "$server" 2>/dev/null || true
 rm -rf "$work"
 done

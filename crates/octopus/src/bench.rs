@@ -7,13 +7,18 @@
 //! - `complete`: a deposit, then the payer's "pay" on the cashier page (the ledger credit);
 //! - `fail`: a deposit, then "fail" (the same status change without a ledger posting);
 //! - `callback`: like `complete`, with a notify_url: the harness runs the merchant's receiver
-//!   and counts the callbacks it gets.
+//!   and counts the callbacks it gets;
+//! - `callback-backlog`: the `callback` scenario's steady rate first; then, while the
+//!   receiver holds every request, `--backlog` more paid deposits whose callbacks fall due
+//!   for its one host; then the receiver answers at once and the drain rate is measured
+//!   (and every order_uid checked to arrive once).
 //!
 //! It reports iterations per second and latency percentiles of the measured window (the
 //! warm-up is excluded). The method and results are in docs/benchmarks.md.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -55,7 +60,7 @@ async fn iteration(
         return Err(format!("HTTP {}: {}", answer.status, answer.parse().body));
     }
     let outcome = match scenario {
-        Scenario::Complete | Scenario::Callback => "outcome=completed",
+        Scenario::Complete | Scenario::Callback | Scenario::CallbackBacklog => "outcome=completed",
         Scenario::Fail => "outcome=failed",
         Scenario::Deposit | Scenario::Payout => return Ok(()),
     };
@@ -102,9 +107,179 @@ async fn fund(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The merchant's receiver of the callback-backlog scenario: while slow it holds each request
+/// (at most [`HOLD`], well under the gateway's callback timeout, so no attempt times out and is
+/// rightly sent again); it counts what it acknowledged and the order_uids that came twice.
+struct BacklogReceiver {
+    url: String,
+    acknowledged: Arc<AtomicU64>,
+    duplicates: Arc<AtomicU64>,
+    fast: tokio::sync::watch::Sender<bool>,
+}
+
+const HOLD: Duration = Duration::from_secs(5);
+
+impl BacklogReceiver {
+    async fn start() -> anyhow::Result<BacklogReceiver> {
+        use axum::routing::post;
+        let acknowledged = Arc::new(AtomicU64::new(0));
+        let duplicates = Arc::new(AtomicU64::new(0));
+        let seen: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let (fast, fast_rx) = tokio::sync::watch::channel(true);
+        let (counted, twice) = (Arc::clone(&acknowledged), Arc::clone(&duplicates));
+        let app = axum::Router::new().route(
+            "/callback",
+            post(move |body: axum::body::Bytes| {
+                let (counted, twice, seen, mut fast) = (Arc::clone(&counted), Arc::clone(&twice), Arc::clone(&seen), fast_rx.clone());
+                async move {
+                    if !*fast.borrow() {
+                        let _ = tokio::time::timeout(HOLD, fast.wait_for(|f| *f)).await;
+                    }
+                    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let uid = json["order_uid"].as_str().unwrap_or_default().to_string();
+                    if !seen.lock().expect("seen lock").insert(uid) {
+                        twice.fetch_add(1, Ordering::Relaxed);
+                    }
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    "success"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/callback", listener.local_addr()?);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(BacklogReceiver { url, acknowledged, duplicates, fast })
+    }
+
+    fn count(&self) -> u64 {
+        self.acknowledged.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `n` callbacks were acknowledged; the seconds it took.
+    async fn wait_for(&self, n: u64, timeout: Duration) -> anyhow::Result<f64> {
+        let started = Instant::now();
+        while self.count() < n {
+            anyhow::ensure!(started.elapsed() < timeout, "only {} of {n} callbacks arrived in {timeout:?}", self.count());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(started.elapsed().as_secs_f64())
+    }
+}
+
+/// The callback-backlog scenario (see the module's comment).
+async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
+    let receiver = BacklogReceiver::start().await?;
+    let mut clients = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        clients.push(Connection::open(&args.client.url, &args.client.key, &args.client.secret).await?);
+    }
+
+    // 1. Steady: the callback scenario, counting orders paid and callbacks received in the window.
+    let made = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (connection, mut client) in clients.into_iter().enumerate() {
+        let (made, stop) = (Arc::clone(&made), Arc::clone(&stop));
+        let (merchant_uid, url, run_id) = (args.merchant_uid.clone(), receiver.url.clone(), run_id.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let id = format!("bench-{run_id}-steady-{connection}-{n}");
+                if iteration(&mut client, Scenario::Callback, &merchant_uid, &id, Some(&url)).await.is_ok() {
+                    made.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            client
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
+    let (made_before, received_before, started) = (made.load(Ordering::Relaxed), receiver.count(), Instant::now());
+    tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let steady_orders = (made.load(Ordering::Relaxed) - made_before) as f64 / elapsed;
+    let steady_callbacks = (receiver.count() - received_before) as f64 / elapsed;
+    stop.store(true, Ordering::Relaxed);
+    let mut clients = Vec::new();
+    for task in tasks {
+        clients.push(task.await?);
+    }
+    let steady_total = made.load(Ordering::Relaxed);
+    receiver.wait_for(steady_total, Duration::from_secs(120)).await?;
+
+    // 2. The backlog: the receiver holds every request while the orders are made and paid.
+    receiver.fast.send_replace(false);
+    let next = Arc::new(AtomicU64::new(0));
+    let building = Instant::now();
+    let mut tasks = Vec::new();
+    for (connection, mut client) in clients.into_iter().enumerate() {
+        let next = Arc::clone(&next);
+        let (merchant_uid, url, run_id, backlog) = (args.merchant_uid.clone(), receiver.url.clone(), run_id.to_string(), args.backlog);
+        tasks.push(tokio::spawn(async move {
+            let mut failed = 0u64;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= backlog {
+                    break;
+                }
+                let id = format!("bench-{run_id}-backlog-{connection}-{n}");
+                if iteration(&mut client, Scenario::Callback, &merchant_uid, &id, Some(&url)).await.is_err() {
+                    failed += 1;
+                }
+            }
+            failed
+        }));
+    }
+    let mut failed = 0;
+    for task in tasks {
+        failed += task.await?;
+    }
+    anyhow::ensure!(failed == 0, "{failed} backlog orders failed");
+    let built_in = building.elapsed().as_secs_f64();
+    let while_slow = receiver.count() - steady_total;
+
+    // 3. The drain: the receiver answers at once.
+    receiver.fast.send_replace(true);
+    let drained_in = receiver.wait_for(steady_total + args.backlog, Duration::from_secs(600)).await?;
+    let drained = args.backlog - while_slow;
+    let drain_rate = drained as f64 / drained_in;
+    let duplicates = receiver.duplicates.load(Ordering::Relaxed);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "scenario": args.scenario.as_str(),
+                "connections": args.connections,
+                "steady_orders_per_second": steady_orders.round(),
+                "steady_callbacks_per_second": steady_callbacks.round(),
+                "backlog": args.backlog,
+                "backlog_built_seconds": built_in,
+                "delivered_while_slow": while_slow,
+                "drained": drained,
+                "drain_seconds": drained_in,
+                "drain_callbacks_per_second": drain_rate.round(),
+                "duplicates": duplicates,
+            })
+        );
+    } else {
+        println!("scenario         {}", args.scenario.as_str());
+        println!("connections      {}", args.connections);
+        println!("steady           {steady_orders:.0} orders/s, {steady_callbacks:.0} callbacks/s ({elapsed:.1} s after {:.1} s warm-up)", args.warmup);
+        println!("backlog          {} orders paid in {built_in:.1} s while the receiver was slow ({while_slow} delivered meanwhile)", args.backlog);
+        println!("drain            {drained} callbacks in {drained_in:.1} s = {drain_rate:.0} callbacks/s ({:.2} x steady)", drain_rate / steady_callbacks);
+        println!("sent twice       {duplicates}");
+    }
+    Ok(())
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
     let run_id = format!("{:08x}", rand::thread_rng().gen::<u32>());
+    if args.scenario == Scenario::CallbackBacklog {
+        return run_backlog(&args, &run_id).await;
+    }
     if args.scenario == Scenario::Payout {
         fund(&args, &run_id).await?;
     }

@@ -423,6 +423,9 @@ pub struct BenchArgs {
     /// What each iteration does.
     #[arg(long, value_enum, default_value = "deposit")]
     pub scenario: Scenario,
+    /// callback-backlog: callbacks that fall due for the receiver's host while it is slow.
+    #[arg(long, default_value_t = 12_000)]
+    pub backlog: u64,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -441,6 +444,9 @@ pub enum Scenario {
     Fail,
     /// Like complete, with a notify_url: the harness receives and counts the callbacks.
     Callback,
+    /// The callback scenario's steady rate, then a backlog for the receiver's host built while
+    /// the receiver is slow, and the rate at which it drains once the receiver is fast.
+    CallbackBacklog,
 }
 
 impl Scenario {
@@ -451,6 +457,7 @@ impl Scenario {
             Scenario::Complete => "complete",
             Scenario::Fail => "fail",
             Scenario::Callback => "callback",
+            Scenario::CallbackBacklog => "callback-backlog",
         }
     }
 }
