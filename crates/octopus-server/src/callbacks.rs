@@ -59,7 +59,11 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>
         http: http_client(&state),
         permits: Arc::new(Semaphore::new(state.config.callback_concurrency.max(1))),
         hosts: Mutex::new(HashMap::new()),
-        backlog: Mutex::new(BacklogWatch { hosts: HashSet::new(), checked: Instant::now() }),
+        // The first backlog is counted as soon as a host's claims are full.
+        backlog: Mutex::new(BacklogWatch {
+            hosts: HashSet::new(),
+            checked: Instant::now().checked_sub(BACKLOG_CHECK).unwrap_or_else(Instant::now),
+        }),
         turn: Default::default(),
         finished: Notify::new(),
         records,
