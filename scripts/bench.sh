@@ -22,8 +22,10 @@ seconds="${3:-10}"
 runs="${4:-1}"
 scenario="${5:-deposit}"
 
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/octopus"
+# BENCH_BIN runs another build of the gateway (to compare two commits); the harness is that
+# binary's too.
+if [ -z "${BENCH_BIN:-}" ]; then cargo build --release --quiet; fi
+bin="${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/octopus}"
 for run in $(seq 1 "$runs"); do
 work="$(mktemp -d)"
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -207,7 +207,9 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
         clients.push(task.await?);
     }
     let steady_total = made.load(Ordering::Relaxed);
-    receiver.wait_for(steady_total, Duration::from_secs(120)).await?;
+    // What the steady load left behind (when it paid orders faster than their callbacks went).
+    let left_behind = steady_total.saturating_sub(receiver.count());
+    let left_drained_in = receiver.wait_for(steady_total, Duration::from_secs(600)).await?;
 
     // 2. The backlog: the receiver holds every request while the orders are made and paid.
     receiver.fast.send_replace(false);
@@ -254,6 +256,8 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
                 "connections": args.connections,
                 "steady_orders_per_second": steady_orders.round(),
                 "steady_callbacks_per_second": steady_callbacks.round(),
+                "left_behind": left_behind,
+                "left_behind_drain_seconds": left_drained_in,
                 "backlog": args.backlog,
                 "backlog_built_seconds": built_in,
                 "delivered_while_slow": while_slow,
@@ -267,6 +271,7 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
         println!("scenario         {}", args.scenario.as_str());
         println!("connections      {}", args.connections);
         println!("steady           {steady_orders:.0} orders/s, {steady_callbacks:.0} callbacks/s ({elapsed:.1} s after {:.1} s warm-up)", args.warmup);
+        println!("left behind      {left_behind} callbacks at the end of the steady load, delivered {left_drained_in:.1} s later");
         println!("backlog          {} orders paid in {built_in:.1} s while the receiver was slow ({while_slow} delivered meanwhile)", args.backlog);
         println!("drain            {drained} callbacks in {drained_in:.1} s = {drain_rate:.0} callbacks/s ({:.2} x steady)", drain_rate / steady_callbacks);
         println!("sent twice       {duplicates}");
