@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use octopus_domain::secret_box::MasterKey;
+use octopus_domain::signing::SigningKey;
 use octopus_storage::Storage;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -37,6 +38,9 @@ pub struct AppInner {
     pub public_url: String,
     /// Woken when callbacks may be due (a status change here, an attempt recorded).
     pub callbacks_due: tokio::sync::Notify,
+    /// Signs the cashier page's form tokens; derived from the master key, so every node
+    /// sharing the database accepts the tokens of every other.
+    pub cashier_key: SigningKey,
 }
 
 #[derive(Clone)]
@@ -100,6 +104,7 @@ impl Application {
             config,
             public_url,
             callbacks_due: tokio::sync::Notify::new(),
+            cashier_key: SigningKey::new(&master_key.derive_key(crate::cashier::TOKEN_KEY_PURPOSE)),
         }));
         Ok(Application { listener, state, address })
     }

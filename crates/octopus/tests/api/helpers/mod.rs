@@ -471,11 +471,25 @@ pub async fn fund(client: &Client, merchant_uid: &str, currency: &str, amount: &
     pay(&created.payment_url).await;
 }
 
-/// The payer's choice on a sandbox cashier page (`completed` or `failed`), as the page posts it.
+/// The form token of a cashier page (`<meta name="csrf-token">`, the same as its forms'
+/// hidden `token`), read from the page as a browser does before posting; empty when there is
+/// no page.
+pub async fn page_token(payment_url: &str) -> String {
+    let page = http().get(payment_url).send().await.unwrap().text().await.unwrap();
+    page.split(r#"<meta name="csrf-token" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The payer's choice on a sandbox cashier page (`completed` or `failed`), as the page posts it
+/// (with the page's token).
 pub async fn simulate(payment_url: &str, outcome: &str) -> reqwest::Response {
+    let token = page_token(payment_url).await;
     http()
         .post(format!("{payment_url}/simulate"))
-        .form(&[("outcome", outcome)])
+        .form(&[("outcome", outcome), ("token", &token)])
         .send()
         .await
         .unwrap()
