@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod callbacks;
 mod cashier_page;
+mod cashier_security;
 mod cli;
 mod crash;
 mod documents;
