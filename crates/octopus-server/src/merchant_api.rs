@@ -93,6 +93,8 @@ impl FromRequest<AppState> for SignedRequest {
             .map_err(|e| {
                 if e.downcast_ref::<LengthLimitError>().is_some() {
                     Error::TooLarge(BODY_LIMIT)
+                } else if crate::connections::BodyTimeout::caused(e.as_ref()) {
+                    Error::Timeout
                 } else {
                     Error::Invalid("The request body could not be read.".into())
                 }
