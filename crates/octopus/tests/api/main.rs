@@ -10,6 +10,7 @@ mod cli;
 mod connections;
 mod crash;
 mod documents;
+mod hostile_inputs;
 mod idempotency;
 mod ledger;
 mod ledger_properties;
