@@ -1,9 +1,10 @@
 //! Characters that a console, a CSV export or a cashier page does not show, or shows as
 //! something else: Unicode format characters (general category Cf — bidirectional overrides
-//! that turn `gpj.exe` into `exe.jpg`, zero-width spaces and joiners that make two equal-looking
-//! ids differ, the byte order mark, the soft hyphen), the line and paragraph separators, and
-//! the Hangul fillers that draw as nothing. Identifiers and names that people read are refused
-//! when they hold one (see `request.rs` and `merchant.rs`); this is the one list of them.
+//! that show `invoice<U+202E>gpj.exe` as `invoiceexe.jpg`, zero-width spaces and joiners that
+//! make two equal-looking ids differ, the byte order mark, the soft hyphen), the line and
+//! paragraph separators, and the Hangul fillers that draw as nothing. Identifiers and names
+//! that people read are refused when they hold one (see `request.rs` and `merchant.rs`); this
+//! is the one list of them.
 //!
 //! The list is data, kept here once: Cf as of Unicode 15.0, plus U+2028, U+2029 (Zl, Zp) and
 //! the four Hangul fillers. Control characters (Cc) are refused separately by the callers.
@@ -104,7 +105,7 @@ mod tests {
         for c in ['\u{2028}', '\u{2029}', '\u{3164}', '\u{115F}', '\u{1160}', '\u{FFA0}'] {
             assert!(invisible(c).is_some(), "U+{:04X}", c as u32);
         }
-        assert_eq!(first_invisible("gpj\u{202E}.exe"), Some('\u{202E}'));
+        assert_eq!(first_invisible("invoice\u{202E}gpj.exe"), Some('\u{202E}'));
         assert_eq!(first_invisible("\u{FEFF}123qq"), Some('\u{FEFF}'));
     }
 
