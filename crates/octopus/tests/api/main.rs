@@ -7,6 +7,7 @@ mod auth;
 mod callbacks;
 mod cashier_page;
 mod cli;
+mod compatibility;
 mod connections;
 mod crash;
 mod documents;
