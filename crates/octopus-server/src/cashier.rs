@@ -155,6 +155,7 @@ impl Refusal {
     fn unreadable(rejection: FormRejection, back: &str) -> Refusal {
         let error = match &rejection {
             FormRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge(FORM_LIMIT),
+            _ if crate::connections::BodyTimeout::caused(&rejection) => Error::Timeout,
             FormRejection::InvalidFormContentType(_) => {
                 Error::Invalid("The body must be a form (application/x-www-form-urlencoded).".into())
             }
@@ -169,6 +170,7 @@ impl Refusal {
             Error::NotFound(_) => return Refusal::not_found(),
             Error::Invalid(details) => ("This request could not be used", details.clone()),
             Error::TooLarge(_) => ("This request is too large", "Nothing was changed. Go back to the payment page and try again.".to_string()),
+            Error::Timeout => ("This request took too long", "Nothing was changed. Go back to the payment page and try again.".to_string()),
             Error::Conflict(_) => ("This payment has already ended", "Nothing was changed.".to_string()),
             Error::Unauthorized(message) | Error::Refused(message) => ("This request was refused", message.clone()),
             Error::Internal(cause) => {
