@@ -107,12 +107,12 @@ async fn protect(request: Request, next: Next) -> Response {
 }
 
 /// A refused cashier request: a page in words for the payer, with the documented JSON of the
-/// same refusal attached for clients that ask for JSON.
-struct Refusal(Response);
+/// same refusal attached for clients that ask for JSON. (Boxed: it travels in `Result`s.)
+struct Refusal(Box<Response>);
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        self.0
+        *self.0
     }
 }
 
@@ -132,12 +132,12 @@ impl Refusal {
         let html = RefusedPage { style: STYLE, headline, message, back }
             .render()
             .unwrap_or_else(|_| message.to_string());
-        Refusal(with_json((status, Html(html)).into_response(), data))
+        Refusal(Box::new(with_json((status, Html(html)).into_response(), data)))
     }
 
     fn not_found() -> Refusal {
         let html = NotFoundPage { style: STYLE }.render().unwrap_or_else(|_| "Payment not found".into());
-        Refusal(with_json((StatusCode::NOT_FOUND, Html(html)).into_response(), json!("Order not found")))
+        Refusal(Box::new(with_json((StatusCode::NOT_FOUND, Html(html)).into_response(), json!("Order not found"))))
     }
 
     /// A post that did not come from the payment page (403).
@@ -191,9 +191,13 @@ fn with_json(mut response: Response, data: serde_json::Value) -> Response {
 }
 
 /// The payment_uid of a cashier address, or the not-found page for one that cannot be read
-/// (such as invalid UTF-8).
+/// (such as invalid UTF-8) or cannot be a payment_uid (they are letters and digits), so that
+/// only a well-formed one is looked up or written into a link or `Location`.
 fn payment_uid(path: Result<Path<String>, PathRejection>) -> Result<String, Refusal> {
-    path.map(|Path(uid)| uid).map_err(|_| Refusal::not_found())
+    match path {
+        Ok(Path(uid)) if !uid.is_empty() && uid.len() <= 64 && uid.chars().all(|c| c.is_ascii_alphanumeric()) => Ok(uid),
+        _ => Err(Refusal::not_found()),
+    }
 }
 
 fn page_path(payment_uid: &str) -> String {
@@ -241,7 +245,7 @@ fn page_token(state: &AppState, payment_uid: &str, token: &str, back: &str) -> R
 
 /// Any method other than the page's GET and the forms' POST.
 async fn wrong_method(path: Result<Path<String>, PathRejection>) -> Refusal {
-    let back = path.map(|Path(uid)| page_path(&uid)).unwrap_or_default();
+    let back = payment_uid(path).map(|uid| page_path(&uid)).unwrap_or_default();
     Refusal::page(
         StatusCode::METHOD_NOT_ALLOWED,
         "This request could not be used",
@@ -380,7 +384,7 @@ async fn order_refusal(state: &AppState, order: &Order, error: Error, message: &
     match render(state, order, message.to_string()).await {
         Ok(mut page) => {
             *page.status_mut() = error.status();
-            Refusal(with_json(page, error.data()))
+            Refusal(Box::new(with_json(page, error.data())))
         }
         Err(e) => Refusal::from_error(e, &back),
     }

@@ -210,6 +210,10 @@ async fn every_refusal_is_a_page_in_words_with_the_headers(backend: Backend) {
     assert_page(r, 404, "a post to a payment_uid that is not UTF-8").await;
     let unknown = format!("{}/octopus/pay/{}", app.base_url, "0".repeat(32));
     assert_page(http().get(&unknown).send().await.unwrap(), 404, "an unknown page").await;
+    // What cannot be a payment_uid (here a line break) is not found, and reaches no header.
+    let r = http().get(format!("{}/octopus/pay/a%0D%0AX-Evil:%201/simulate", app.base_url)).send().await.unwrap();
+    assert!(r.headers().get("x-evil").is_none());
+    assert_page(r, 404, "a payment_uid with a line break").await;
     // Another method: a page, not the API's JSON; a GET of a form's address goes to the page.
     assert_page(http().put(&url).send().await.unwrap(), 405, "PUT on the page").await;
     let r = http().get(format!("{url}/simulate")).send().await.unwrap();
