@@ -231,6 +231,35 @@ async fn every_refusal_is_a_page_in_words_with_the_headers(backend: Backend) {
     assert_eq!(status_of(&app, "rw-1").await, "completed");
 }
 
+/// A payer on a network that drops the rest of the form: the body timeout's answer is a page
+/// too, with the headers, and the order is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_that_never_arrives_is_a_408_page() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    use crate::helpers::raw_http::{read_answer, request};
+
+    let mut config = crate::helpers::test_config();
+    config.connections.body_timeout = Duration::from_millis(500);
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, config).await;
+    let created = app.client.create_order(&deposit(&app, "slow-form")).await.unwrap();
+    let token = page_token(&created.payment_url).await;
+    let body = format!("outcome=completed&token={token}");
+    let path = format!("/octopus/pay/{}/simulate", created.payment.payment_uid);
+    let full = request("POST", &path, &[("Content-Type", "application/x-www-form-urlencoded")], body.as_bytes());
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    stream.write_all(&full[..full.len() - 10]).await.unwrap();
+    let answer = read_answer(&mut stream, Duration::from_secs(20)).await.expect("an answer");
+    assert_eq!(answer.status, 408);
+    assert!(answer.header("content-type").unwrap_or_default().starts_with("text/html"), "{answer:?}");
+    assert_eq!(answer.header("x-frame-options"), Some("DENY"));
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let page = String::from_utf8_lossy(&answer.body);
+    assert!(page.contains("This request took too long") && !page.contains("Failed to"), "{page}");
+    assert_eq!(status_of(&app, "slow-form").await, "pending");
+}
+
 crate::on_both_backends!(
     cross_site_posts_are_refused_and_change_nothing,
     a_foreign_page_cannot_fail_an_upstream_deposit,
