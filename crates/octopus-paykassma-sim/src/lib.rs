@@ -240,6 +240,20 @@ impl Sim {
         })
     }
 
+    /// The postback signature over `additional_data` as written (compact JSON text), with
+    /// the simulator's keys: for a test that posts a postback of its own making, with amounts
+    /// written as a provider might write them (`6e3`, `99999999999999999999`).
+    pub fn postback_signature(&self, additional_data: &str) -> String {
+        let md5 = hex::encode(Md5::digest(additional_data.as_bytes()));
+        let text = format!("{}{}{}", self.config.postback_access_key, self.config.postback_private_key, md5);
+        hex::encode(Sha1::digest(text.as_bytes()))
+    }
+
+    /// The postback access key (sent with every postback).
+    pub fn postback_access_key(&self) -> &str {
+        &self.config.postback_access_key
+    }
+
     fn sign_postback(&self, additional_data: &Value, wrong: bool) -> String {
         // The provider's serialization: compact, slashes and unicode unescaped.
         let json = serde_json::to_string(additional_data).expect("JSON serializes");

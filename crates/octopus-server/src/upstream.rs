@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use octopus_connectors::{Called, Confirmation, DepositStart, Exchange, Notification, PayoutStart, Received, UpstreamError};
+use octopus_domain::money::format_amount;
 use octopus_domain::{Amount, Order, PaymentStatus, StatusChange, TransactionType};
 use octopus_storage::{StorageError, UpstreamExchange};
 use rust_decimal::Decimal;
@@ -315,11 +316,16 @@ fn decide_deposit(order: &Order, received: Received, now: i64) -> Decision {
         return Decision::Done(PostbackOutcome::Impossible(Some(uid), format!("its transactions sum to {amount} {currency}, which {e}")));
     }
     let status = order.payment_status;
+    // Amounts said the same way whatever the backend kept of their trailing zeros.
+    let shown = |value: Decimal| format_amount(value, order.currency);
     Decision::Done(match status {
         PaymentStatus::Completed if order.final_amount == amount => PostbackOutcome::AlreadyApplied(uid),
-        PaymentStatus::Completed => PostbackOutcome::Conflict(uid, format!("{amount} reported for an order completed with {}", order.final_amount)),
+        PaymentStatus::Completed => PostbackOutcome::Conflict(
+            uid,
+            format!("{} reported for an order completed with {}", shown(amount), shown(order.final_amount)),
+        ),
         PaymentStatus::Failed | PaymentStatus::Reject | PaymentStatus::Refund => {
-            PostbackOutcome::Conflict(uid, format!("{amount} reported for an order that is {}", status.as_str()))
+            PostbackOutcome::Conflict(uid, format!("{} reported for an order that is {}", shown(amount), status.as_str()))
         }
         _ => {
             return Decision::Change(

@@ -21,4 +21,5 @@ mod restart;
 mod routing;
 mod sandbox;
 mod signing_vectors;
+mod upstream_amounts;
 mod validation;
