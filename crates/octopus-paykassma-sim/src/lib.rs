@@ -97,6 +97,9 @@ pub struct Faults {
     pub hold_postbacks: bool,
     /// Send postbacks this late.
     pub postback_delay_ms: u64,
+    /// Answer a completed activation with this `deposit_amount`, as raw JSON text (`-6000`,
+    /// `"6000.001"`): an upstream reporting an impossible amount.
+    pub activation_deposit_amount: Option<String>,
 }
 
 /// The payer's transfer as the provider sees it in the wallet.
@@ -491,7 +494,14 @@ async fn activate(State(sim): State<Sim>, Query(q): Query<SecretQuery>, Json(bod
         .into_response();
     }
     sim.queue_postback(deposit_postback(&mine, &label, sum, &currency));
-    Json(json!({"status": "ok", "deposit": true, "deposit_amount": sum, "currency": {"code": currency, "symbol": currency}})).into_response()
+    let answer = json!({"status": "ok", "deposit": true, "deposit_amount": sum, "currency": {"code": currency, "symbol": currency}});
+    match sim.lock().faults.activation_deposit_amount.clone() {
+        Some(raw) => {
+            let text = answer.to_string().replace(&format!("\"deposit_amount\":{sum}"), &format!("\"deposit_amount\":{raw}"));
+            ([(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response()
+        }
+        None => Json(answer).into_response(),
+    }
 }
 
 async fn withdrawal_create(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {

@@ -102,6 +102,43 @@ async fn impossible_amounts_are_acknowledged_and_change_nothing(backend: Backend
     app.assert_ledger_sound().await;
 }
 
+/// Paykassma's answer to the payer's confirmation with an impossible `deposit_amount` credits
+/// nothing: the order waits (processing) with the reason on its history, and its postback,
+/// with a possible amount, still settles it.
+async fn an_activation_with_an_impossible_amount_credits_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let pk = PkSim::start(&app, "pk-mm", 10).await;
+    pk.sim.set_faults(octopus_paykassma_sim::Faults {
+        activation_deposit_amount: Some("-6000".into()),
+        hold_postbacks: true,
+        ..Default::default()
+    });
+    let created = app.client.create_order(&wavepay(&m.merchant_uid, "act-neg", "6000.00")).await.unwrap();
+    let uid = created.payment.payment_uid.clone();
+    pk.sim.transfer("TXACT", 6000, "MMK");
+    let r = http().post(format!("{}/confirm", created.payment_url)).form(&[("transaction_id", "TXACT")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("being checked"));
+    let order = app.client.get_order("act-neg").await.unwrap();
+    assert_eq!((order.payment_status.as_str(), order.final_amount.as_str()), ("processing", "6000.00"));
+    assert_eq!(app.balance(&m, "mmk").await.0, Decimal::ZERO);
+    let (_, exchanges) = app.storage().upstream_of(&uid).await.unwrap();
+    let activate = exchanges.iter().find(|e| e.operation == "activate").unwrap();
+    assert_eq!(
+        activate.error,
+        "not applied, needs the operator: Paykassma confirmed the deposit, but deposit_amount: the amount -6000 must be greater than zero"
+    );
+    let events = app.storage().order_events(&uid).await.unwrap();
+    assert!(events.last().unwrap().reason.starts_with("not applied, needs the operator"), "{events:?}");
+
+    pk.sim.release(false);
+    let done = app.wait_for_status(&app.client, "act-neg", "completed", Duration::from_secs(15)).await;
+    assert_eq!(done.final_amount, "6000.00");
+    assert_eq!(app.balance(&m, "mmk").await.0, d("6000"));
+    app.assert_ledger_sound().await;
+}
+
 /// One transfer listed twice in one postback is one transfer; a later postback repeating it is
 /// already applied; one that adds a new transfer to a completed order waits for the operator;
 /// the same transfer named for another order is not counted again.
@@ -310,6 +347,7 @@ async fn ledger_verify_fails_on_impossible_rows(backend: Backend) {
 
 crate::on_both_backends!(
     impossible_amounts_are_acknowledged_and_change_nothing,
+    an_activation_with_an_impossible_amount_credits_nothing,
     a_transaction_counts_once_per_order,
     a_postback_without_direction_is_read_by_its_transactions,
     postback_refusals_are_json,
