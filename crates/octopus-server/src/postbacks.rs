@@ -7,8 +7,8 @@
 //! on its order's history as "not applied, needs the operator" and logged as an error.
 //!
 //! Every answer here is JSON: the provider's expected answer, or
-//! `{"status":"error","message":...}` (also for a body too large, a channel code that is not
-//! UTF-8, or a method other than POST), never the framework's plain text.
+//! `{"status":"error","message":...}` (also for a body too large or too slow, a channel code
+//! that is not UTF-8, or a method other than POST), never the framework's plain text.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -59,6 +59,10 @@ async fn receive(
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             tracing::warn!(channel = %code, "postback refused: too large");
             return refuse(StatusCode::PAYLOAD_TOO_LARGE, "postback too large");
+        }
+        Err(e) if crate::connections::BodyTimeout::caused(&e) => {
+            tracing::warn!(channel = %code, "postback refused: its body did not arrive in time");
+            return refuse(StatusCode::REQUEST_TIMEOUT, "the postback did not arrive in time");
         }
         Err(e) => {
             tracing::warn!(channel = %code, error = %e, "postback refused: its body could not be read");

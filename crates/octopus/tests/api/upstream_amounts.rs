@@ -13,8 +13,11 @@ use octopus_domain::ledger::{AccountKind, FeeRule};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use tokio::io::AsyncWriteExt;
+
 use crate::helpers::paykassma::{deposit_transaction, withdrawal_transaction, PkSim};
-use crate::helpers::{http, spawn_app, Backend, TestApp};
+use crate::helpers::raw_http::{read_answer, request};
+use crate::helpers::{http, spawn_app, spawn_app_with, test_config, Backend, TestApp};
 
 const OK: &str = r#"{"status":"ok"}"#;
 
@@ -236,7 +239,9 @@ async fn a_postback_without_direction_is_read_by_its_transactions(backend: Backe
 
 /// Whatever is refused at the postback endpoint is refused in its JSON shape.
 async fn postback_refusals_are_json(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let mut config = test_config();
+    config.connections.body_timeout = Duration::from_millis(500);
+    let app = spawn_app_with(backend, config).await;
     let _pk = PkSim::start(&app, "pk-mm", 10).await;
     let url = format!("{}/octopus/postback/pk-mm", app.base_url);
     let shape = |status: u16, body: &str, message: &str| {
@@ -260,6 +265,13 @@ async fn postback_refusals_are_json(backend: Backend) {
     assert_eq!(status, 405);
     assert_eq!(r.headers()["allow"], "POST");
     shape(status, &r.text().await.unwrap(), "use POST");
+    // A body that never finishes arriving (the body timeout is 500 ms here).
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let full = request("POST", "/octopus/postback/pk-mm", &[("Content-Type", "application/json")], br#"{"additional_data":[],"signature":"00"}"#);
+    stream.write_all(&full[..full.len() - 5]).await.unwrap();
+    let answer = read_answer(&mut stream, Duration::from_secs(20)).await.expect("an answer");
+    assert_eq!(answer.status, 408);
+    shape(408, &String::from_utf8_lossy(&answer.body), "the postback did not arrive in time");
     // Unreadable, and badly signed.
     let r = http().post(&url).body("not json").send().await.unwrap();
     let status = r.status().as_u16();
