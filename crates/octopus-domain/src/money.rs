@@ -138,7 +138,7 @@ impl Amount {
             return Err(AmountError::TooPrecise);
         }
         let normalized = if significant_frac.is_empty() {
-            format!("{}", if significant_int.is_empty() { "0" } else { significant_int })
+            (if significant_int.is_empty() { "0" } else { significant_int }).to_string()
         } else {
             format!(
                 "{}.{}",
