@@ -22,4 +22,5 @@ mod restart;
 mod routing;
 mod sandbox;
 mod signing_vectors;
+mod upstream_amounts;
 mod validation;
