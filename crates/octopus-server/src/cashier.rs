@@ -25,7 +25,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Form, Json, Router};
 use base64::Engine;
 use octopus_domain::money::format_amount;
@@ -61,12 +61,21 @@ static CONTENT_SECURITY: LazyLock<HeaderValue> = LazyLock::new(|| {
 pub fn routes() -> Router<AppState> {
     // A GET of a form's address (a bookmark, a reload) goes to the page; any other method is
     // answered here, as a page, rather than by the API's fallback.
+    let pages = Router::new()
+        .route("/{payment_uid}", get(page).fallback(wrong_method))
+        .route("/{payment_uid}/simulate", get(to_page).post(simulate).fallback(wrong_method))
+        .route("/{payment_uid}/confirm", get(to_page).post(confirm).fallback(wrong_method))
+        // Any other address under the cashier's: a page, not the API's JSON 404.
+        .fallback(unknown_page);
     Router::new()
-        .route("/octopus/pay/{payment_uid}", get(page).fallback(wrong_method))
-        .route("/octopus/pay/{payment_uid}/simulate", get(to_page).post(simulate).fallback(wrong_method))
-        .route("/octopus/pay/{payment_uid}/confirm", get(to_page).post(confirm).fallback(wrong_method))
+        .nest("/octopus/pay", pages)
+        .route("/octopus/pay/", any(unknown_page))
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
         .layer(middleware::from_fn(protect))
+}
+
+async fn unknown_page() -> Refusal {
+    Refusal::not_found()
 }
 
 /// The documented JSON form of a refusal, carried by its page for clients that ask for JSON.

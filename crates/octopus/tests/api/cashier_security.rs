@@ -210,6 +210,11 @@ async fn every_refusal_is_a_page_in_words_with_the_headers(backend: Backend) {
     assert_page(r, 404, "a post to a payment_uid that is not UTF-8").await;
     let unknown = format!("{}/octopus/pay/{}", app.base_url, "0".repeat(32));
     assert_page(http().get(&unknown).send().await.unwrap(), 404, "an unknown page").await;
+    // Any other address under the cashier's is a page too, not the API's JSON.
+    for path in ["/octopus/pay", "/octopus/pay/", "/octopus/pay/x/y", "/octopus/pay/x/simulate/more"] {
+        let r = http().get(format!("{}{path}", app.base_url)).send().await.unwrap();
+        assert_page(r, 404, path).await;
+    }
     // What cannot be a payment_uid (here a line break) is not found, and reaches no header.
     let r = http().get(format!("{}/octopus/pay/a%0D%0AX-Evil:%201/simulate", app.base_url)).send().await.unwrap();
     assert!(r.headers().get("x-evil").is_none());
