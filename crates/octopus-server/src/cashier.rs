@@ -415,13 +415,9 @@ async fn confirm(
     headers: HeaderMap,
     form: Result<Form<ConfirmForm>, FormRejection>,
 ) -> Result<Response, Refusal> {
-    let payment_uid = payment_uid(path)?;
-    let back = page_path(&payment_uid);
-    same_origin(&state, &headers, &back)?;
-    let Form(form) = form.map_err(|r| Refusal::unreadable(r, &back))?;
+    let (order, form, back) = posted(&state, path, &headers, form).await?;
+    let payment_uid = order.payment_uid.clone();
     let refused = |e: Error| Refusal::from_error(e, &back);
-    let order = find_deposit(&state, &payment_uid).await.map_err(refused)?.ok_or_else(Refusal::not_found)?;
-    page_token(&state, &payment_uid, &form.token, &back)?;
     let channel = state
         .channels
         .get(&order.channel)
@@ -457,6 +453,44 @@ async fn confirm(
     render(&state, &order, message).await.map_err(refused)
 }
 
+/// A form posted from the payment page: it carries the page's token.
+trait PageForm {
+    fn token(&self) -> &str;
+}
+
+impl PageForm for ConfirmForm {
+    fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+impl PageForm for SimulateForm {
+    fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+/// What every post from the payment page passes first, in this order: a well-formed
+/// payment_uid, the gateway's own origin, a readable form, a known deposit, the page's token.
+/// Returns the order, the form and the page to go back to.
+async fn posted<F: PageForm>(
+    state: &AppState,
+    path: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    form: Result<Form<F>, FormRejection>,
+) -> Result<(Order, F, String), Refusal> {
+    let payment_uid = payment_uid(path)?;
+    let back = page_path(&payment_uid);
+    same_origin(state, headers, &back)?;
+    let Form(form) = form.map_err(|r| Refusal::unreadable(r, &back))?;
+    let order = find_deposit(state, &payment_uid)
+        .await
+        .map_err(|e| Refusal::from_error(e, &back))?
+        .ok_or_else(Refusal::not_found)?;
+    page_token(state, &payment_uid, form.token(), &back)?;
+    Ok((order, form, back))
+}
+
 #[derive(Deserialize)]
 struct SimulateForm {
     #[serde(default)]
@@ -474,13 +508,9 @@ async fn simulate(
     headers: HeaderMap,
     form: Result<Form<SimulateForm>, FormRejection>,
 ) -> Result<Response, Refusal> {
-    let payment_uid = payment_uid(path)?;
-    let back = page_path(&payment_uid);
-    same_origin(&state, &headers, &back)?;
-    let Form(form) = form.map_err(|r| Refusal::unreadable(r, &back))?;
+    let (order, form, back) = posted(&state, path, &headers, form).await?;
+    let payment_uid = order.payment_uid.clone();
     let refused = |e: Error| Refusal::from_error(e, &back);
-    let order = find_deposit(&state, &payment_uid).await.map_err(refused)?.ok_or_else(Refusal::not_found)?;
-    page_token(&state, &payment_uid, &form.token, &back)?;
     let sandbox = state
         .channels
         .get(&order.channel)
