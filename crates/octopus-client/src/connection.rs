@@ -76,6 +76,15 @@ impl Connection {
         self.send(request).await
     }
 
+    /// GETs `path`, as a payer's browser opens a cashier page.
+    pub async fn get(&mut self, path: &str) -> Result<RawAnswer, ClientError> {
+        let request = Request::get(path)
+            .header(HOST, &self.host)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        self.send(request).await
+    }
+
     /// POSTs a form (`application/x-www-form-urlencoded`) to `path`, as a payer's browser
     /// does on the cashier page.
     pub async fn post_form(&mut self, path: &str, form: &str) -> Result<RawAnswer, ClientError> {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use octopus_domain::{Order, OrderRequest, Timestamp};
+use octopus_domain::{Currency, Order, OrderRequest, Timestamp};
 use rust_decimal::Decimal;
 
 pub mod paykassma;
@@ -115,6 +115,9 @@ pub enum Confirmation {
     /// The upstream checks; its postback decides.
     Processing { message: String },
     Failed { reason: String },
+    /// The upstream's answer says the money arrived but cannot be taken as it is (an
+    /// impossible amount): nothing is credited, the operator decides (`reason` says why).
+    Impossible { reason: String },
 }
 
 /// What the upstream says when a payout is sent.
@@ -126,13 +129,23 @@ pub enum PayoutStart {
     Accepted,
 }
 
+/// What the signed transactions of a deposit postback say arrived: the sum of their amounts,
+/// each transaction counted once, in their one currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub amount: Decimal,
+    pub currency: Currency,
+}
+
 /// What an upstream postback reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notification {
     /// Money arrived for a deposit, as the signed part of the postback says: the order's id
-    /// sent upstream (when the upstream echoes it) or the payer's transaction IDs, the sum of
-    /// the signed transactions, and their currency (upper case).
-    Deposit { order_ids: Vec<String>, transaction_ids: Vec<String>, amount: Decimal, currency: String },
+    /// sent upstream (when the upstream echoes it) or the payer's transaction IDs (distinct),
+    /// and what they received — or why that cannot be taken as it is (an impossible amount,
+    /// several currencies, one transaction listed with two amounts): such a postback is kept
+    /// for the operator and never applied.
+    Deposit { order_ids: Vec<String>, transaction_ids: Vec<String>, received: Result<Received, String> },
     /// A payout's end (the amount is the order's: what was asked is what is paid).
     Payout { order_id: String, completed: bool, reason: String },
 }
@@ -146,6 +159,11 @@ pub enum PostbackError {
     BadSignature,
     #[error("the postback is not readable: {0}")]
     Malformed(String),
+    /// Validly signed, but what it says cannot be applied to any order (its transactions are
+    /// not a list, or do not tell whether they are deposits or withdrawals). Acknowledged, so
+    /// the provider stops repeating it, and left to the operator.
+    #[error("the postback cannot be applied: {0}")]
+    Impossible(String),
 }
 
 /// One kind of upstream provider.

@@ -11,15 +11,23 @@
 //!   unescaped); answered `{"status":"ok"}`.
 //!
 //! The order's label upstream is its payment_uid, so postbacks find their order directly.
+//!
+//! Every amount Paykassma reports (a postback's transactions, an activation's `deposit_amount`
+//! and `lacks_sum`) is read by the domain's one parser for upstream amounts
+//! ([`Amount::parse_reported`]), from the JSON text as sent: a negative, zero, too fine, too
+//! large or exponent amount is never taken as money. A postback whose `direction` is missing
+//! is read by what its signed transactions are (deposits carry `transaction_id` or
+//! `plugin_custom_order_id`, withdrawals `withdrawal_id` and `withdrawal_status`).
 
-use std::str::FromStr;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use md5::Md5;
-use octopus_domain::{Order, OrderRequest, Timestamp, TransactionType};
+use octopus_domain::{Amount, AmountError, Currency, Order, OrderRequest, Timestamp, TransactionType};
 use rust_decimal::Decimal;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
@@ -27,7 +35,7 @@ use sha2::Sha256;
 use crate::registry::Setup;
 use crate::{
     CheckOutcome, Called, Confirmation, Connector, ConnectorError, DepositStart, Exchange, Notification, PayoutStart,
-    Plan, PostbackError, UpstreamError,
+    Plan, PostbackError, Received, UpstreamError,
 };
 
 /// How much of an answer is kept on the order's history.
@@ -114,9 +122,9 @@ impl PaykassmaConnector {
         })
     }
 
-    /// POSTs `body` to `path`, returning the JSON answer and the exchange (the plugin secret
-    /// shown as `***`).
-    async fn call(&self, operation: &str, path: &str, with_secret: bool, body: &Value) -> (Result<Value, UpstreamError>, Exchange) {
+    /// POSTs `body` to `path`, returning the JSON answer (with its text, where amounts are
+    /// read from) and the exchange (the plugin secret shown as `***`).
+    async fn call(&self, operation: &str, path: &str, with_secret: bool, body: &Value) -> (Result<(Value, String), UpstreamError>, Exchange) {
         let mut url = format!("{}{path}", self.api_url);
         let shown = if with_secret { format!("{url}?secret=***") } else { url.clone() };
         if with_secret {
@@ -145,6 +153,7 @@ impl PaykassmaConnector {
                 exchange.response = text.chars().take(KEEP).collect();
                 match status {
                     200..=299 | 400..=499 => serde_json::from_str::<Value>(&text)
+                        .map(|answer| (answer, text))
                         .map_err(|_| UpstreamError::Unknown(format!("Paykassma answered HTTP {status} with something unreadable"))),
                     // Unavailable: the request was not handled. (A 502 may come from a proxy
                     // after it forwarded the request, so it is not certain.)
@@ -186,12 +195,105 @@ fn json_amount(amount: Decimal) -> Value {
     serde_json::from_str(&amount.normalize().to_string()).unwrap_or(Value::Null)
 }
 
-fn decimal(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
-        Value::String(s) => Decimal::from_str(s.trim()).ok(),
-        _ => None,
+/// A top-level field of a JSON object answer, as the text it was sent as.
+fn raw_field(text: &str, name: &str) -> Option<Box<RawValue>> {
+    serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(text).ok()?.remove(name)
+}
+
+/// An amount Paykassma reported in `currency`, read strictly; the error says what it was and
+/// why it cannot be money.
+fn reported_amount(what: &str, raw: Option<&RawValue>, currency: Currency) -> Result<Decimal, String> {
+    let Some(raw) = raw.filter(|r| r.get() != "null") else {
+        return Err(format!("{what} has no amount"));
+    };
+    Amount::parse_reported(raw.get(), currency).map(Amount::value).map_err(|e| {
+        let detail = match e {
+            AmountError::TooPrecise => format!(" ({currency} has {} decimal places)", currency.precision()),
+            AmountError::TooLarge => format!(" (at most {} digits before the point)", octopus_domain::money::MAX_INTEGER_DIGITS),
+            _ => String::new(),
+        };
+        format!("{what}: the amount {} {e}{detail}", raw.get())
+    })
+}
+
+/// One signed transaction of a postback, its fields as sent.
+struct Transaction(BTreeMap<String, Box<RawValue>>);
+
+impl Transaction {
+    fn raw(&self, key: &str) -> Option<&RawValue> {
+        self.0.get(key).map(|r| &**r)
     }
+
+    /// A field as text: a string decoded, a number as written, anything else empty.
+    fn text(&self, key: &str) -> String {
+        match self.raw(key).map(RawValue::get) {
+            Some(raw) if raw.starts_with('"') => serde_json::from_str(raw).unwrap_or_default(),
+            Some(raw) if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => raw.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        !self.text(key).is_empty()
+    }
+
+    /// A deposit's transaction names the payer's transfer or the order; a withdrawal's names
+    /// the withdrawal and its status (the provider's examples fill the others with null or "").
+    fn is_deposit(&self) -> bool {
+        (self.has("transaction_id") || self.has("plugin_custom_order_id")) && !self.has("withdrawal_id")
+    }
+
+    fn is_withdrawal(&self) -> bool {
+        self.has("withdrawal_id") && self.raw("withdrawal_status").is_some_and(|r| r.get() != "null")
+    }
+}
+
+/// Which way a postback's money went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Ingoing,
+    Outgoing,
+}
+
+/// The direction of a postback that does not say it (or says something unknown), from its
+/// signed transactions: all deposits or all withdrawals.
+fn infer_direction(entries: &[Transaction]) -> Result<Direction, String> {
+    if entries.iter().all(Transaction::is_deposit) {
+        Ok(Direction::Ingoing)
+    } else if entries.iter().all(Transaction::is_withdrawal) {
+        Ok(Direction::Outgoing)
+    } else {
+        Err("it has no direction, and its transactions are not all deposits nor all withdrawals".into())
+    }
+}
+
+/// What a deposit postback's signed transactions received: each transaction counted once
+/// (the provider may list one twice), their amounts read strictly, in one currency.
+fn received(entries: &[Transaction]) -> Result<Received, String> {
+    let mut currency: Option<Currency> = None;
+    // Each distinct transaction (by transaction_id; by its whole text when it has none) and
+    // its amount.
+    let mut counted: Vec<(String, Decimal)> = Vec::new();
+    for e in entries {
+        let id = e.text("transaction_id");
+        let what = if id.is_empty() { "a transaction".to_string() } else { format!("transaction {id}") };
+        let code = e.text("currency_code");
+        let this = Currency::parse(&code).ok_or_else(|| format!("{what} is in {code:?}, not a currency Octopus settles"))?;
+        match currency {
+            Some(c) if c != this => return Err(format!("the transactions are in several currencies ({c} and {this})")),
+            _ => currency = Some(this),
+        }
+        let amount = reported_amount(&what, e.raw("amount"), this)?;
+        let key = if id.is_empty() { serde_json::to_string(&e.0).unwrap_or_default() } else { id };
+        match counted.iter().find(|(k, _)| *k == key) {
+            Some((_, seen)) if *seen == amount => {}
+            Some((_, seen)) => return Err(format!("{what} is listed twice, with {seen} and {amount}")),
+            None => counted.push((key, amount)),
+        }
+    }
+    let currency = currency.ok_or_else(|| "it lists no transaction".to_string())?;
+    let amount = counted.iter().map(|(_, a)| *a).sum();
+    Ok(Received { amount, currency })
 }
 
 /// The JSON text as the provider serialized it for signing: compact (no white space outside
@@ -325,7 +427,7 @@ impl Connector for PaykassmaConnector {
     async fn start_deposit(&self, order: &Order) -> Called<DepositStart> {
         let body = json!({"currency": order.currency.code().to_uppercase(), "label": order.payment_uid});
         let (answer, exchange) = self.call("create", &format!("/api/v1/transaction/create/{}", self.wallet_type), true, &body).await;
-        let result = answer.and_then(|a| match (a["status"].as_str(), a["params"]["identifier"].as_str()) {
+        let result = answer.and_then(|(a, _)| match (a["status"].as_str(), a["params"]["identifier"].as_str()) {
             (Some("ok"), Some(identifier)) => Ok(DepositStart {
                 instructions: [("wallet_type".to_string(), self.wallet_type.clone()), ("account".to_string(), identifier.to_string())]
                     .into_iter()
@@ -346,19 +448,27 @@ impl Connector for PaykassmaConnector {
             "key1": transaction_id,
             "custom_transaction_id": order.payment_uid,
         });
-        let (answer, exchange) = self.call("activate", "/api/v1/transaction/activate", true, &body).await;
-        let result = answer.and_then(|a| {
+        let (answer, mut exchange) = self.call("activate", "/api/v1/transaction/activate", true, &body).await;
+        let amount = |text: &str, field: &str| reported_amount(field, raw_field(text, field).as_deref(), order.currency);
+        let result = answer.and_then(|(a, text)| {
             let message = a["message"].as_str().unwrap_or_default().to_string();
-            match a["status"].as_str() {
-                Some("ok") if a["deposit"] == json!(true) => decimal(&a["deposit_amount"])
-                    .map(|amount| Confirmation::Completed { amount })
-                    .ok_or_else(|| UpstreamError::Unknown("Paykassma confirmed a deposit without its amount".into())),
-                Some("ok") => Ok(Confirmation::Short { missing: decimal(&a["lacks_sum"]).unwrap_or_default() }),
-                Some("pending") | Some("possible_transaction_created") => Ok(Confirmation::Processing { message }),
-                Some("fail") => Ok(Confirmation::Failed { reason: format!("Paykassma: {}", fail_message(&a)) }),
-                _ => Err(UpstreamError::Unknown("Paykassma answered the activation with an unknown status".into())),
-            }
+            Ok(match a["status"].as_str() {
+                Some("ok") if a["deposit"] == json!(true) => match amount(&text, "deposit_amount") {
+                    Ok(amount) => Confirmation::Completed { amount },
+                    Err(why) => Confirmation::Impossible { reason: format!("Paykassma confirmed the deposit, but {why}") },
+                },
+                Some("ok") => match amount(&text, "lacks_sum") {
+                    Ok(missing) => Confirmation::Short { missing },
+                    Err(why) => Confirmation::Impossible { reason: format!("Paykassma reported a short payment, but {why}") },
+                },
+                Some("pending") | Some("possible_transaction_created") => Confirmation::Processing { message },
+                Some("fail") => Confirmation::Failed { reason: format!("Paykassma: {}", fail_message(&a)) },
+                _ => return Err(UpstreamError::Unknown("Paykassma answered the activation with an unknown status".into())),
+            })
         });
+        if let Ok(Confirmation::Impossible { reason }) = &result {
+            exchange.error = format!("not applied, needs the operator: {reason}");
+        }
         Called { result, exchanges: vec![exchange] }
     }
 
@@ -384,7 +494,7 @@ impl Connector for PaykassmaConnector {
         let (answer, exchange) = self.call("withdrawal", "/v2/withdrawal/create", false, &body).await;
         // Only an explicit `fail` is a certain refusal; an answer that is neither that nor the
         // request echoed back may mean the withdrawal exists.
-        let result = answer.and_then(|a| {
+        let result = answer.and_then(|(a, _)| {
             if a["status"] == json!("fail") {
                 let message = fail_message(&a);
                 Err(UpstreamError::Refused(if message.contains("Insufficient balance") {
@@ -405,13 +515,13 @@ impl Connector for PaykassmaConnector {
         #[derive(serde::Deserialize)]
         struct Raw<'a> {
             #[serde(borrow)]
-            additional_data: &'a serde_json::value::RawValue,
+            additional_data: &'a RawValue,
             #[serde(default)]
             signature: String,
             #[serde(default)]
             access_key: String,
             #[serde(default)]
-            direction: String,
+            direction: Option<String>,
         }
         let text = std::str::from_utf8(body).map_err(|_| PostbackError::Malformed("not UTF-8".into()))?;
         let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| PostbackError::Malformed(e.to_string()))?;
@@ -420,41 +530,46 @@ impl Connector for PaykassmaConnector {
         if !same(&raw.signature.trim().to_ascii_lowercase(), &expected) || !same(&raw.access_key, &self.access_key) {
             return Err(PostbackError::BadSignature);
         }
-        let entries: Vec<Value> =
-            serde_json::from_str(raw.additional_data.get()).map_err(|e| PostbackError::Malformed(e.to_string()))?;
-        let text_of = |v: &Value| match v {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            _ => String::new(),
+        // From here on the postback is the provider's own: whatever is wrong with it, repeating
+        // it will not fix it, so it is acknowledged and left to the operator.
+        let entries: Vec<Transaction> = serde_json::from_str::<Vec<BTreeMap<String, Box<RawValue>>>>(raw.additional_data.get())
+            .map_err(|_| PostbackError::Impossible("its transactions are not a list of objects".into()))?
+            .into_iter()
+            .map(Transaction)
+            .collect();
+        let direction = match raw.direction.as_deref() {
+            Some("ingoing") => Direction::Ingoing,
+            Some("outgoing") => Direction::Outgoing,
+            // The direction is not signed; the transactions are.
+            _ => infer_direction(&entries).map_err(PostbackError::Impossible)?,
         };
-        match raw.direction.as_str() {
+        match direction {
             // Only what the signature covers decides: the top-level label and amount are not
             // signed, so the amount is the sum of the signed transactions.
-            "ingoing" => {
-                let mut amount = Decimal::ZERO;
-                let mut currencies: Vec<String> = Vec::new();
-                for e in &entries {
-                    amount += decimal(&e["amount"]).ok_or_else(|| PostbackError::Malformed("a transaction without an amount".into()))?;
-                    let c = text_of(&e["currency_code"]).to_uppercase();
-                    if !currencies.contains(&c) {
-                        currencies.push(c);
+            Direction::Ingoing => {
+                if entries.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let distinct = |key: &str| {
+                    let mut ids: Vec<String> = Vec::new();
+                    for id in entries.iter().map(|e| e.text(key)).filter(|s| !s.is_empty()) {
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
                     }
-                }
-                if currencies.len() != 1 {
-                    return Err(PostbackError::Malformed("the transactions must be in one currency".into()));
-                }
+                    ids
+                };
                 Ok(vec![Notification::Deposit {
-                    order_ids: entries.iter().map(|e| text_of(&e["plugin_custom_order_id"])).filter(|s| !s.is_empty()).collect(),
-                    transaction_ids: entries.iter().map(|e| text_of(&e["transaction_id"])).filter(|s| !s.is_empty()).collect(),
-                    amount,
-                    currency: currencies.remove(0),
+                    order_ids: distinct("plugin_custom_order_id"),
+                    transaction_ids: distinct("transaction_id"),
+                    received: received(&entries),
                 }])
             }
-            "outgoing" => Ok(entries
+            Direction::Outgoing => Ok(entries
                 .iter()
                 .filter_map(|e| {
-                    let status = e["withdrawal_status"].as_i64().or_else(|| text_of(&e["withdrawal_status"]).parse().ok())?;
-                    let order_id = text_of(&e["withdrawal_id"]);
+                    let status: i64 = e.text("withdrawal_status").parse().ok()?;
+                    let order_id = e.text("withdrawal_id");
                     match status {
                         1 => Some(Notification::Payout { order_id, completed: true, reason: "Paykassma: withdrawal succeeded".into() }),
                         5 => Some(Notification::Payout { order_id, completed: false, reason: "Paykassma: withdrawal rejected".into() }),
@@ -462,7 +577,6 @@ impl Connector for PaykassmaConnector {
                     }
                 })
                 .collect()),
-            other => Err(PostbackError::Malformed(format!("unknown direction {other:?}"))),
         }
     }
 
@@ -491,6 +605,54 @@ mod tests {
         assert_eq!(provider_json(raw), "[{\"a\":\"https://x.test/p\",\"b\":\"สว\",\"c\":null,\"d\":1,\"e\":\"q\\\"\\\\\\n\",\"f\":\"😀\"}]");
         let compact = serde_json::to_string(&serde_json::json!([{"k": "v / w", "n": 1}])).unwrap();
         assert_eq!(provider_json(&compact), compact, "already compact text is kept");
+    }
+
+    fn transactions(json: &str) -> Vec<Transaction> {
+        serde_json::from_str::<Vec<BTreeMap<String, Box<RawValue>>>>(json).unwrap().into_iter().map(Transaction).collect()
+    }
+
+    fn deposit(id: &str, amount: &str) -> String {
+        format!(r#"{{"amount":{amount},"currency_code":"MMK","transaction_id":"{id}","plugin_custom_order_id":null,"withdrawal_id":null,"withdrawal_status":null}}"#)
+    }
+
+    #[test]
+    fn a_deposit_postback_counts_each_transaction_once_and_reads_amounts_strictly() {
+        let got = |list: &[String]| received(&transactions(&format!("[{}]", list.join(","))));
+        let mmk = |amount: i64| Ok(Received { amount: Decimal::from(amount), currency: Currency::Mmk });
+        assert_eq!(got(&[deposit("TX1", "\"6000\"")]), mmk(6000));
+        assert_eq!(got(&[deposit("TX1", "6000")]), mmk(6000), "a JSON number counts as its text");
+        assert_eq!(got(&[deposit("TX1", "\"6000\""), deposit("TX1", "\"6000\"")]), mmk(6000), "listed twice, counted once");
+        assert_eq!(got(&[deposit("TX1", "\"100\""), deposit("TX2", "6000")]), mmk(6100));
+        assert_eq!(got(&[deposit("TX1", "\"6000\""), deposit("TX1", "5000")]), Err("transaction TX1 is listed twice, with 6000 and 5000".into()));
+        for (amount, why) in [
+            ("\"-6000\"", "transaction TX1: the amount \"-6000\" must be greater than zero"),
+            ("\"0\"", "transaction TX1: the amount \"0\" must be greater than zero"),
+            ("\"6000.001\"", "transaction TX1: the amount \"6000.001\" has more decimal places than the currency allows (mmk has 2 decimal places)"),
+            ("\"99999999999999999999\"", "transaction TX1: the amount \"99999999999999999999\" is too large (at most 15 digits before the point)"),
+            ("6e3", "transaction TX1: the amount 6e3 must be a decimal number such as \"100.00\""),
+            ("null", "transaction TX1 has no amount"),
+        ] {
+            assert_eq!(got(&[deposit("TX1", amount)]), Err(why.to_string()), "{amount}");
+        }
+        let thb = deposit("TX2", "\"10\"").replace("MMK", "THB");
+        assert_eq!(got(&[deposit("TX1", "\"6000\""), thb]), Err("the transactions are in several currencies (mmk and thb)".into()));
+        let eur = deposit("TX3", "\"10\"").replace("MMK", "EUR");
+        assert_eq!(got(&[eur]), Err("transaction TX3 is in \"EUR\", not a currency Octopus settles".into()));
+    }
+
+    #[test]
+    fn a_postback_without_direction_is_read_by_its_signed_transactions() {
+        assert_eq!(infer_direction(&transactions(&format!("[{}]", deposit("TX1", "\"6000\"")))), Ok(Direction::Ingoing));
+        let by_order = r#"[{"amount":"6000","currency_code":"MMK","transaction_id":"","plugin_custom_order_id":"P1","withdrawal_id":""}]"#;
+        assert_eq!(infer_direction(&transactions(by_order)), Ok(Direction::Ingoing));
+        let withdrawal = r#"[{"amount":"20000","currency_code":"MMK","transaction_id":"","transaction_type":null,"plugin_custom_order_id":"","withdrawal_id":"10319","withdrawal_status":1}]"#;
+        assert_eq!(infer_direction(&transactions(withdrawal)), Ok(Direction::Outgoing));
+        let both = format!("[{},{}]", deposit("TX1", "\"6000\""), &withdrawal[1..withdrawal.len() - 1]);
+        assert!(infer_direction(&transactions(&both)).is_err());
+        let neither = r#"[{"amount":"1","currency_code":"MMK"}]"#;
+        assert!(infer_direction(&transactions(neither)).is_err());
+        let no_status = r#"[{"amount":"1","withdrawal_id":"10319","withdrawal_status":null}]"#;
+        assert!(infer_direction(&transactions(no_status)).is_err());
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! [`JournalEntry::new`] refuses anything else. A posting's amount credits its account when
 //! positive and debits it when negative; an account's balance is the sum of its postings.
 //! Entries carry a unique key derived from the order and the event, so applying the same
-//! event twice posts once.
+//! event twice posts once. Each kind of entry moves each account it touches one way only
+//! ([`side`]): a deposit credit never debits the merchant, a fee is never negative, and the
+//! amount an entry moves is positive and exact in its currency. [`JournalEntry::new`] refuses
+//! an entry that breaks this and [`Verification`] reports a journal or an order that does.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -13,7 +16,7 @@ use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::money::{Currency, LEDGER_PLACES};
+use crate::money::{Amount, Currency, LEDGER_PLACES};
 use crate::order::{AccountingType, Order, PaymentStatus, TransactionType, UnknownValue};
 use crate::Timestamp;
 
@@ -155,9 +158,92 @@ impl FromStr for EntryKind {
     }
 }
 
-/// An entry that does not balance or is not exact to the ledger's places.
+/// Which way a posting moves its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// A positive amount.
+    Credit,
+    /// A negative amount.
+    Debit,
+}
+
+impl Side {
+    fn of(amount: Decimal) -> Side {
+        if amount.is_sign_negative() {
+            Side::Debit
+        } else {
+            Side::Credit
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Side::Credit => "credits",
+            Side::Debit => "debits",
+        }
+    }
+}
+
+/// How an entry of `kind` moves an account of `account` kind (`None`: it never touches one).
+/// The one table the entries below are built to and the journal is verified against.
+pub fn side(kind: EntryKind, account: AccountKind) -> Option<Side> {
+    use AccountKind as A;
+    use EntryKind as E;
+    match (kind, account) {
+        (E::DepositCredit, A::Clearing) => Some(Side::Debit),
+        (E::DepositCredit, A::Available | A::FeeIncome) => Some(Side::Credit),
+        (E::Refund, A::Available | A::FeeIncome) => Some(Side::Debit),
+        (E::Refund, A::Clearing) => Some(Side::Credit),
+        (E::PayoutHold, A::Available) => Some(Side::Debit),
+        (E::PayoutHold, A::Held) => Some(Side::Credit),
+        (E::PayoutSettle, A::Held) => Some(Side::Debit),
+        (E::PayoutSettle, A::Clearing | A::FeeIncome) => Some(Side::Credit),
+        (E::PayoutRelease, A::Held) => Some(Side::Debit),
+        (E::PayoutRelease, A::Available) => Some(Side::Credit),
+        _ => None,
+    }
+}
+
+/// What is wrong with a posting of `amount` to `account` in an entry of `kind`, if anything.
+fn wrong_side(kind: EntryKind, account: &Account, amount: Decimal) -> Option<String> {
+    match side(kind, account.kind) {
+        None => Some(format!("a {} never posts to {account}", kind.as_str())),
+        Some(expected) if expected != Side::of(amount) => Some(format!(
+            "it {} {account} by {}, which a {} only {}",
+            Side::of(amount).as_str(),
+            amount.abs(),
+            kind.as_str(),
+            expected.as_str()
+        )),
+        Some(_) => None,
+    }
+}
+
+/// What is wrong with the amount and fee an entry records, if anything: the amount moved is
+/// positive and exact in the currency; the fee is not negative and exact to the ledger's places.
+fn wrong_amounts(amount: Decimal, fee: Decimal, currency: Currency) -> Option<String> {
+    if amount <= Decimal::ZERO {
+        return Some(format!("it moves {amount} {currency}, which is not greater than zero"));
+    }
+    if amount.normalize().scale() > currency.precision() {
+        return Some(format!(
+            "it moves {amount} {currency}, finer than the currency's {} decimal places",
+            currency.precision()
+        ));
+    }
+    if fee.is_sign_negative() && !fee.is_zero() {
+        return Some(format!("its fee {fee} is negative"));
+    }
+    if fee.normalize().scale() > LEDGER_PLACES {
+        return Some(format!("its fee {fee} has more than {LEDGER_PLACES} decimal places"));
+    }
+    None
+}
+
+/// An entry that does not balance, is not exact to the ledger's places, or moves money in a
+/// way its kind never does.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unbalanced journal entry {key}: {reason}")]
+#[error("journal entry {key} refused: {reason}")]
 pub struct Unbalanced {
     pub key: String,
     pub reason: String,
@@ -182,7 +268,9 @@ pub struct JournalEntry {
 
 impl JournalEntry {
     /// Builds an entry, refusing one whose postings do not sum to zero, are in another
-    /// currency, or carry more than six decimal places. Zero postings are dropped.
+    /// currency, carry more than six decimal places or move an account the wrong way for the
+    /// entry's kind, and one whose amount is not positive and exact in the currency or whose
+    /// fee is negative. Zero postings are dropped.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         key: String,
@@ -198,6 +286,9 @@ impl JournalEntry {
         if postings.is_empty() {
             return Err(fail("no postings".into()));
         }
+        if let Some(why) = wrong_amounts(amount, fee, order.currency) {
+            return Err(fail(why));
+        }
         let mut sum = Decimal::ZERO;
         for p in &postings {
             if p.account.currency != order.currency {
@@ -205,6 +296,9 @@ impl JournalEntry {
             }
             if p.amount.normalize().scale() > LEDGER_PLACES {
                 return Err(fail(format!("{} has more than {LEDGER_PLACES} decimal places", p.amount)));
+            }
+            if let Some(why) = wrong_side(kind, &p.account, p.amount) {
+                return Err(fail(why));
             }
             sum += p.amount;
         }
@@ -447,10 +541,40 @@ pub fn entries_called_for(transaction_type: TransactionType, status: PaymentStat
 #[derive(Debug, Clone)]
 struct SeenEntry {
     key: String,
+    /// `None` when the stored kind is not one of [`EntryKind`]'s.
+    kind: Option<EntryKind>,
     currency: Currency,
     merchant_id: Option<i64>,
     sum: Decimal,
-    accounts: Vec<i64>,
+    /// Account and amount of each posting.
+    postings: Vec<(i64, Decimal)>,
+}
+
+/// One stored journal entry, as storage feeds it to [`Verification::entry`].
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRow<'a> {
+    pub id: i64,
+    pub key: &'a str,
+    /// The stored kind, as text (an unknown one is a violation, not an error).
+    pub kind: &'a str,
+    pub currency: Currency,
+    pub merchant_id: Option<i64>,
+    pub amount: Decimal,
+    pub fee: Decimal,
+}
+
+/// One stored order, as storage feeds it to [`Verification::order`].
+#[derive(Debug, Clone, Copy)]
+pub struct OrderRow<'a> {
+    pub payment_uid: &'a str,
+    pub transaction_type: TransactionType,
+    pub status: PaymentStatus,
+    /// The accounting failure recorded on the order, when its accounting failed.
+    pub accounting_failure: Option<&'a str>,
+    pub currency: Currency,
+    pub amount: Decimal,
+    pub final_amount: Decimal,
+    pub fee: Decimal,
 }
 
 /// What the ledger's history says, checked against its cached balances and against the
@@ -498,46 +622,67 @@ impl Verification {
         Self::default()
     }
 
-    /// One journal entry.
-    pub fn entry(&mut self, id: i64, key: &str, currency: Currency, merchant_id: Option<i64>) {
-        let seen = self.entries.entry(id).or_insert_with(|| SeenEntry {
+    fn seen(&mut self, id: i64, currency: Currency) -> &mut SeenEntry {
+        self.entries.entry(id).or_insert_with(|| SeenEntry {
             key: String::new(),
+            kind: None,
             currency,
-            merchant_id,
+            merchant_id: None,
             sum: Decimal::ZERO,
-            accounts: Vec::new(),
-        });
-        seen.key = key.to_string();
-        seen.currency = currency;
-        seen.merchant_id = merchant_id;
+            postings: Vec::new(),
+        })
+    }
+
+    /// One journal entry: its amount must be positive and exact in its currency, its fee not
+    /// negative.
+    pub fn entry(&mut self, row: EntryRow<'_>) {
+        let kind: Option<EntryKind> = row.kind.parse().ok();
+        if kind.is_none() {
+            self.early.push(format!("entry {} ({}) is of no known kind: {:?}", row.id, row.key, row.kind));
+        }
+        if let Some(why) = wrong_amounts(row.amount, row.fee, row.currency) {
+            self.early.push(format!("entry {} ({}) is impossible: {why}", row.id, row.key));
+        }
+        let seen = self.seen(row.id, row.currency);
+        seen.key = row.key.to_string();
+        seen.kind = kind;
+        seen.currency = row.currency;
+        seen.merchant_id = row.merchant_id;
     }
 
     /// One posting of entry `entry_id` to account `account_id`, whose currency is `currency`.
     pub fn posting(&mut self, entry_id: i64, account_id: i64, currency: Currency, amount: Decimal) {
         self.postings += 1;
-        let seen = self.entries.entry(entry_id).or_insert_with(|| SeenEntry {
-            key: String::new(),
-            currency,
-            merchant_id: None,
-            sum: Decimal::ZERO,
-            accounts: Vec::new(),
-        });
-        if seen.currency != currency {
-            self.early.push(format!("entry {entry_id} posts {currency} to an entry of {}", seen.currency));
+        if amount.normalize().scale() > LEDGER_PLACES {
+            self.early.push(format!("entry {entry_id} posts {amount}, finer than the ledger's {LEDGER_PLACES} decimal places"));
         }
+        let seen = self.seen(entry_id, currency);
+        let mismatch = (seen.currency != currency).then(|| format!("entry {entry_id} posts {currency} to an entry of {}", seen.currency));
         seen.sum += amount;
-        seen.accounts.push(account_id);
+        seen.postings.push((account_id, amount));
+        self.early.extend(mismatch);
         *self.per_account.entry(account_id).or_default() += amount;
     }
 
-    /// One order: the entries its status calls for must exist.
-    pub fn order(
-        &mut self,
-        payment_uid: &str,
-        transaction_type: TransactionType,
-        status: PaymentStatus,
-        accounting_failure: Option<&str>,
-    ) {
+    /// One order: the entries its status calls for must exist; its amount is positive and
+    /// exact in its currency, its fee not negative, and once it completed, so is the amount
+    /// it received (`final_amount`).
+    pub fn order(&mut self, row: OrderRow<'_>) {
+        let OrderRow { payment_uid, transaction_type, status, accounting_failure, currency, .. } = row;
+        if let Err(e) = Amount::received(row.amount, currency) {
+            self.early.push(format!("order {payment_uid} has the amount {} {currency}, which {e}", row.amount));
+        }
+        if matches!(status, PaymentStatus::Completed | PaymentStatus::Refund) {
+            if let Err(e) = Amount::received(row.final_amount, currency) {
+                self.early.push(format!(
+                    "order {payment_uid} ({transaction_type} {status}) received {} {currency}, which {e}",
+                    row.final_amount
+                ));
+            }
+        }
+        if row.fee.is_sign_negative() && !row.fee.is_zero() {
+            self.early.push(format!("order {payment_uid} has a negative fee: {}", row.fee));
+        }
         for kind in entries_called_for(transaction_type, status) {
             let why = match accounting_failure {
                 Some(reason) => format!(
@@ -562,13 +707,13 @@ impl Verification {
                 violations.push(format!("postings to entry {id}, which does not exist"));
                 continue;
             }
-            if e.accounts.is_empty() {
+            if e.postings.is_empty() {
                 violations.push(format!("entry {id} ({}) has no postings", e.key));
             }
             if !e.sum.is_zero() {
                 violations.push(format!("entry {id} does not balance: its postings sum to {} {}", e.sum, e.currency));
             }
-            for account_id in &e.accounts {
+            for (account_id, amount) in &e.postings {
                 match by_id.get(account_id) {
                     None => violations.push(format!("entry {id} posts to account {account_id}, which does not exist")),
                     Some(a) if a.account.currency != e.currency => violations.push(format!(
@@ -577,7 +722,12 @@ impl Verification {
                     )),
                     Some(a) if a.account.kind.is_merchant() && a.account.merchant_id != e.merchant_id => violations
                         .push(format!("entry {id} of merchant {:?} posts to {}", e.merchant_id, a.account)),
-                    Some(_) => {}
+                    Some(a) => {
+                        let wrong = e.kind.and_then(|kind| wrong_side(kind, &a.account, *amount));
+                        if let Some(why) = wrong {
+                            violations.push(format!("entry {id} ({}) moves money the wrong way: {why}", e.key));
+                        }
+                    }
                 }
             }
             if expected.remove(&e.key).is_none() {
@@ -602,6 +752,9 @@ impl Verification {
                 if computed.is_sign_negative() && !computed.is_zero() {
                     violations.push(format!("account {} is negative: {computed}", stored.account));
                 }
+            } else if stored.account.kind == AccountKind::FeeIncome && computed.is_sign_negative() && !computed.is_zero() {
+                // Fees are only ever taken, and a refund gives back no more than was taken.
+                violations.push(format!("account {} is negative: {computed}", stored.account));
             }
             balances.push((stored.account.clone(), computed));
         }
@@ -689,25 +842,42 @@ mod tests {
         assert!(too_fine.is_err());
     }
 
+    fn entry_row<'a>(id: i64, key: &'a str, kind: &'a str, amount: &str) -> EntryRow<'a> {
+        EntryRow { id, key, kind, currency: Currency::Mmk, merchant_id: Some(1), amount: d(amount), fee: Decimal::ZERO }
+    }
+
+    fn order_row(payment_uid: &'static str, transaction_type: TransactionType, status: PaymentStatus, accounting_failure: Option<&'static str>) -> OrderRow<'static> {
+        OrderRow {
+            payment_uid,
+            transaction_type,
+            status,
+            accounting_failure,
+            currency: Currency::Mmk,
+            amount: d("5"),
+            final_amount: d("5"),
+            fee: Decimal::ZERO,
+        }
+    }
+
     #[test]
     fn verification_finds_every_kind_of_inconsistency() {
         let mut v = Verification::new();
         // a sound deposit credit of order "a"
-        v.order("a", TransactionType::Income, PaymentStatus::Completed, None);
-        v.entry(1, "a:deposit_credit", Currency::Mmk, Some(1));
+        v.order(order_row("a", TransactionType::Income, PaymentStatus::Completed, None));
+        v.entry(entry_row(1, "a:deposit_credit", "deposit_credit", "5"));
         v.posting(1, 10, Currency::Mmk, d("-5"));
         v.posting(1, 11, Currency::Mmk, d("5"));
         // an unbalanced entry nobody called for
-        v.entry(2, "b:refund", Currency::Mmk, Some(1));
+        v.entry(entry_row(2, "b:refund", "refund", "7"));
         v.posting(2, 11, Currency::Mmk, d("-7"));
         // a completed payout whose settle is missing; its accounting failed
-        v.order("c", TransactionType::Expense, PaymentStatus::Completed, Some("held would go negative"));
-        v.entry(3, "c:payout_hold", Currency::Mmk, Some(1));
+        v.order(order_row("c", TransactionType::Expense, PaymentStatus::Completed, Some("held would go negative")));
+        v.entry(entry_row(3, "c:payout_hold", "payout_hold", "1"));
         v.posting(3, 11, Currency::Mmk, d("-1"));
         v.posting(3, 12, Currency::Mmk, d("1"));
         // an entry without postings
-        v.entry(4, "d:payout_hold", Currency::Mmk, Some(1));
-        v.order("d", TransactionType::Expense, PaymentStatus::Pending, None);
+        v.entry(entry_row(4, "d:payout_hold", "payout_hold", "1"));
+        v.order(order_row("d", TransactionType::Expense, PaymentStatus::Pending, None));
         let accounts = vec![
             StoredAccount { id: 10, account: Account::clearing("sandbox", Currency::Mmk), cached_balance: None },
             StoredAccount { id: 11, account: Account::available(1, Currency::Mmk), cached_balance: Some(d("5")) },
@@ -727,6 +897,98 @@ mod tests {
         }
         assert_eq!(report.violations.len(), 6, "{all}");
         assert_eq!(report.entries, 4);
+    }
+
+    /// What must never be: the amounts of a postback that credited -6000 (a negative credit,
+    /// a negative fee, fee income below zero, a completed order that received -6000.00), and
+    /// amounts finer than their currency.
+    #[test]
+    fn verification_finds_wrong_signs_and_impossible_amounts() {
+        let mut v = Verification::new();
+        let mut order = order_row("n", TransactionType::Income, PaymentStatus::Completed, None);
+        order.final_amount = d("-6000");
+        order.fee = d("-6000");
+        v.order(order);
+        v.entry(EntryRow { fee: d("-6000"), ..entry_row(1, "n:deposit_credit", "deposit_credit", "-6000") });
+        v.posting(1, 10, Currency::Mmk, d("6000"));
+        v.posting(1, 13, Currency::Mmk, d("-6000"));
+        // A too fine deposit, and a payout hold posting to the suspense account.
+        let mut fine = order_row("f", TransactionType::Income, PaymentStatus::Completed, None);
+        fine.amount = d("6000.001");
+        fine.final_amount = d("6000.001");
+        v.order(fine);
+        v.entry(entry_row(2, "f:deposit_credit", "deposit_credit", "6000.001"));
+        v.posting(2, 10, Currency::Mmk, d("-6000.001"));
+        v.posting(2, 11, Currency::Mmk, d("6000.001"));
+        v.order(order_row("h", TransactionType::Expense, PaymentStatus::Pending, None));
+        v.entry(entry_row(3, "h:payout_hold", "payout_hold", "5"));
+        v.posting(3, 11, Currency::Mmk, d("-5"));
+        v.posting(3, 14, Currency::Mmk, d("5"));
+        v.order(order_row("k", TransactionType::Income, PaymentStatus::Pending, None));
+        v.entry(entry_row(4, "k:deposit_credit", "windfall", "5"));
+        v.posting(4, 10, Currency::Mmk, d("-0.0000001"));
+        v.posting(4, 11, Currency::Mmk, d("0.0000001"));
+        let accounts = vec![
+            StoredAccount { id: 10, account: Account::clearing("pk", Currency::Mmk), cached_balance: None },
+            StoredAccount { id: 11, account: Account::available(1, Currency::Mmk), cached_balance: Some(d("5995.0010001")) },
+            StoredAccount { id: 13, account: Account::fee_income(Currency::Mmk), cached_balance: None },
+            StoredAccount { id: 14, account: Account::suspense(Currency::Mmk), cached_balance: None },
+        ];
+        let report = v.finish(accounts);
+        let all = report.violations.join("\n");
+        for expected in [
+            "order n (income completed) received -6000 mmk, which must be greater than zero",
+            "order n has a negative fee: -6000",
+            "entry 1 (n:deposit_credit) is impossible: it moves -6000 mmk, which is not greater than zero",
+            "entry 1 (n:deposit_credit) moves money the wrong way: it credits clearing:pk:mmk by 6000, which a deposit_credit only debits",
+            "entry 1 (n:deposit_credit) moves money the wrong way: it debits fee_income:mmk by 6000, which a deposit_credit only credits",
+            "account fee_income:mmk is negative: -6000",
+            "order f has the amount 6000.001 mmk, which has more decimal places than the currency allows",
+            "order f (income completed) received 6000.001 mmk, which has more decimal places than the currency allows",
+            "entry 2 (f:deposit_credit) is impossible: it moves 6000.001 mmk, finer than the currency's 2 decimal places",
+            "entry 3 (h:payout_hold) moves money the wrong way: a payout_hold never posts to suspense:mmk",
+            "entry 4 (k:deposit_credit) is of no known kind: \"windfall\"",
+            "entry 4 posts 0.0000001, finer than the ledger's 6 decimal places",
+            "entry 4 (k:deposit_credit) is not called for by its order",
+        ] {
+            assert!(all.contains(expected), "missing {expected:?} in\n{all}");
+        }
+        assert_eq!(report.violations.len(), 14, "{all}");
+    }
+
+    #[test]
+    fn entries_refuse_wrong_signs_and_impossible_amounts() {
+        let mut deposit = sample_order();
+        deposit.final_amount = d("-6000");
+        deposit.fee = d("-6000");
+        let err = on_change(&deposit, PaymentStatus::Completed, 1).unwrap_err();
+        assert_eq!(err.to_string(), "journal entry u:deposit_credit refused: it moves -6000 mmk, which is not greater than zero");
+        deposit.final_amount = d("6000.001");
+        deposit.fee = Decimal::ZERO;
+        assert!(on_change(&deposit, PaymentStatus::Completed, 1).unwrap_err().reason.contains("finer than the currency's 2"));
+        deposit.final_amount = d("100");
+        deposit.fee = d("-1");
+        assert!(on_change(&deposit, PaymentStatus::Completed, 1).unwrap_err().reason.contains("fee -1 is negative"));
+        // A balanced entry that debits the merchant for a deposit is still refused.
+        deposit.fee = Decimal::ZERO;
+        let backwards = JournalEntry::new(
+            "k".into(),
+            EntryKind::DepositCredit,
+            &deposit,
+            d("100"),
+            Decimal::ZERO,
+            vec![
+                Posting { account: Account::clearing("sandbox", Currency::Mmk), amount: d("100") },
+                Posting { account: Account::available(1, Currency::Mmk), amount: d("-100") },
+            ],
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(backwards.reason, "it credits clearing:sandbox:mmk by 100, which a deposit_credit only debits");
+        // Every entry the gateway builds follows the table.
+        for kind in [EntryKind::DepositCredit, EntryKind::Refund, EntryKind::PayoutHold, EntryKind::PayoutSettle, EntryKind::PayoutRelease] {
+            assert_eq!(side(kind, AccountKind::Suspense), None, "{kind:?}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod channel;
 pub mod country;
 pub mod fields;
 pub mod ids;
+pub mod invisible;
 pub mod ledger;
 pub mod merchant;
 pub mod money;

@@ -138,7 +138,7 @@ impl Amount {
             return Err(AmountError::TooPrecise);
         }
         let normalized = if significant_frac.is_empty() {
-            format!("{}", if significant_int.is_empty() { "0" } else { significant_int })
+            (if significant_int.is_empty() { "0" } else { significant_int }).to_string()
         } else {
             format!(
                 "{}.{}",
@@ -149,6 +149,48 @@ impl Amount {
         let value = Decimal::from_str(&normalized).map_err(|_| AmountError::Malformed)?;
         if value <= Decimal::ZERO {
             return Err(AmountError::NotPositive);
+        }
+        Ok(Amount(value))
+    }
+
+    /// Parses an amount an upstream reported, given as the raw JSON value it sent: a string
+    /// holding a plain decimal (`"6000"`, `"6000.50"`) or a number taken as its literal text
+    /// (`6000`, `6000.5`). The rules are [`Amount::parse`]'s: the currency's decimal places,
+    /// at most 15 integer digits, greater than zero, no exponent (`6e3`), no spaces, no sign
+    /// (a negative amount is reported as not positive). Every amount that comes from an
+    /// upstream goes through here, so none is read more laxly than a merchant's.
+    pub fn parse_reported(json: &str, currency: Currency) -> Result<Amount, AmountError> {
+        let text: String = if json.starts_with('"') {
+            serde_json::from_str::<String>(json).map_err(|_| AmountError::Malformed)?
+        } else if json.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            json.to_string()
+        } else {
+            return Err(AmountError::Malformed);
+        };
+        match text.strip_prefix('-') {
+            // A well-formed negative amount is "not positive"; anything else after the sign
+            // is malformed.
+            Some(rest) => Err(match Amount::parse(rest, currency) {
+                Err(AmountError::Malformed) => AmountError::Malformed,
+                _ => AmountError::NotPositive,
+            }),
+            None => Amount::parse(&text, currency),
+        }
+    }
+
+    /// Checks a decimal the gateway holds as an amount actually received (an order's
+    /// `final_amount` when it completes): greater than zero, exact to the currency's decimal
+    /// places, at most 15 integer digits. The state machine refuses a completion that fails
+    /// this, whoever reported it.
+    pub fn received(value: Decimal, currency: Currency) -> Result<Amount, AmountError> {
+        if value <= Decimal::ZERO {
+            return Err(AmountError::NotPositive);
+        }
+        if value.normalize().scale() > currency.precision() {
+            return Err(AmountError::TooPrecise);
+        }
+        if value.trunc() >= Decimal::from(10u64.pow(MAX_INTEGER_DIGITS as u32)) {
+            return Err(AmountError::TooLarge);
         }
         Ok(Amount(value))
     }
@@ -219,6 +261,68 @@ mod tests {
             Err(AmountError::TooLarge)
         );
         assert!(Amount::parse("999999999999999.99", Currency::Usd).is_ok());
+    }
+
+    #[test]
+    fn reported_amounts_are_read_as_strictly_as_a_merchants() {
+        let mmk = Currency::Mmk;
+        let ok = |json: &str| Amount::parse_reported(json, mmk).map(|a| a.value());
+        assert_eq!(ok("\"6000\""), Ok(Decimal::new(6000, 0)));
+        assert_eq!(ok("6000"), Ok(Decimal::new(6000, 0)), "a JSON number, as its literal text");
+        assert_eq!(ok("6000.5"), Ok(Decimal::new(60005, 1)));
+        assert_eq!(ok("\"6000.50\""), Ok(Decimal::new(600050, 2)));
+        assert_eq!(ok("6000.000"), Ok(Decimal::new(6000, 0)), "trailing zeros change nothing");
+        assert_eq!(ok("\"999999999999999.99\""), Ok(Decimal::new(99999999999999999, 2)));
+        for (json, why) in [
+            ("\"-6000\"", AmountError::NotPositive),
+            ("-6000", AmountError::NotPositive),
+            ("\"0\"", AmountError::NotPositive),
+            ("0", AmountError::NotPositive),
+            ("\"0.00\"", AmountError::NotPositive),
+            ("-0", AmountError::NotPositive),
+            ("\"6000.001\"", AmountError::TooPrecise),
+            ("6000.001", AmountError::TooPrecise),
+            ("\"99999999999999999999\"", AmountError::TooLarge),
+            ("99999999999999999999", AmountError::TooLarge),
+            ("\"1000000000000000\"", AmountError::TooLarge),
+            ("\"6e3\"", AmountError::Malformed),
+            ("6e3", AmountError::Malformed),
+            ("6E3", AmountError::Malformed),
+            ("6000e0", AmountError::Malformed),
+            ("\"+6000\"", AmountError::Malformed),
+            ("\" 6000\"", AmountError::Malformed),
+            ("\"6000 \"", AmountError::Malformed),
+            ("\"6,000\"", AmountError::Malformed),
+            ("\"\"", AmountError::Malformed),
+            ("\"-\"", AmountError::Malformed),
+            ("\"--6000\"", AmountError::Malformed),
+            ("\"NaN\"", AmountError::Malformed),
+            ("\"Infinity\"", AmountError::Malformed),
+            ("null", AmountError::Malformed),
+            ("true", AmountError::Malformed),
+            ("[6000]", AmountError::Malformed),
+            ("{\"amount\":6000}", AmountError::Malformed),
+            ("\"6000", AmountError::Malformed),
+        ] {
+            assert_eq!(ok(json), Err(why), "{json}");
+        }
+        assert_eq!(Amount::parse_reported("\"1.5\"", Currency::Vnd), Err(AmountError::TooPrecise));
+        assert_eq!(Amount::parse_reported("15", Currency::Vnd).map(|a| a.value()), Ok(Decimal::new(15, 0)));
+    }
+
+    #[test]
+    fn received_amounts_are_positive_and_exact() {
+        assert!(Amount::received(Decimal::new(600000, 2), Currency::Mmk).is_ok());
+        assert!(Amount::received(Decimal::new(6000000, 3), Currency::Mmk).is_ok(), "6000.000 is exact");
+        assert_eq!(Amount::received(Decimal::new(-6000, 0), Currency::Mmk), Err(AmountError::NotPositive));
+        assert_eq!(Amount::received(Decimal::ZERO, Currency::Mmk), Err(AmountError::NotPositive));
+        assert_eq!(Amount::received(Decimal::new(6000001, 3), Currency::Mmk), Err(AmountError::TooPrecise));
+        assert_eq!(Amount::received(Decimal::new(15, 1), Currency::Vnd), Err(AmountError::TooPrecise));
+        assert_eq!(
+            Amount::received("99999999999999999999".parse().unwrap(), Currency::Mmk),
+            Err(AmountError::TooLarge)
+        );
+        assert!(Amount::received("999999999999999.99".parse().unwrap(), Currency::Mmk).is_ok());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! `payment_status` moves only along the edges of [`PaymentStatus::can_become`]; each change is
 //! applied by [`Order::apply`], which refuses illegal moves and returns the event to record.
 //! Money is never dropped: an upstream success that arrives after an order went `overdue`
-//! still completes it.
+//! still completes it. Nor is money made up: an order completes only with an amount received
+//! that is greater than zero and exact in its currency, whoever reports it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,7 +12,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::money::Currency;
+use crate::money::{Amount, Currency};
 use crate::Timestamp;
 
 macro_rules! wire_enum {
@@ -142,6 +143,17 @@ pub struct IllegalTransition {
     pub from: PaymentStatus,
     pub to: PaymentStatus,
     pub detail: &'static str,
+}
+
+/// Why a completion with an impossible amount received is refused.
+const IMPOSSIBLE_AMOUNT: &str = " (the amount received must be greater than zero and exact in the order's currency)";
+
+impl IllegalTransition {
+    /// The change was refused for its amount received, not because the order moved on: it
+    /// will never apply, so whoever reported it must hear so (not "already applied").
+    pub fn is_impossible_amount(&self) -> bool {
+        self.detail == IMPOSSIBLE_AMOUNT
+    }
 }
 
 /// A requested status change, with what it carries.
@@ -300,6 +312,14 @@ impl Order {
                 detail: " (only deposits are refunded)",
             });
         }
+        if change.to == PaymentStatus::Completed {
+            // What a completion says was received is money in the ledger: a negative, zero,
+            // too fine or absurdly large amount is refused here, whatever reported it.
+            let received = change.final_amount.unwrap_or(self.final_amount);
+            if Amount::received(received, self.currency).is_err() {
+                return Err(IllegalTransition { from, to: change.to, detail: IMPOSSIBLE_AMOUNT });
+            }
+        }
         self.payment_status = change.to;
         self.updated_at = change.at;
         if let Some(reason) = &change.fail_reason {
@@ -430,6 +450,45 @@ pub(crate) mod tests {
         let stale = StatusChange::new(PaymentStatus::Completed, "x", 1)
             .from_status(PaymentStatus::Processing);
         assert!(raced.apply(&stale).is_err());
+    }
+
+    #[test]
+    fn a_completion_with_an_impossible_amount_received_is_refused() {
+        for (amount, currency) in [
+            (Decimal::new(-600000, 2), Currency::Mmk),
+            (Decimal::ZERO, Currency::Mmk),
+            (Decimal::new(6000001, 3), Currency::Mmk),
+            (Decimal::new(15, 1), Currency::Vnd),
+            ("99999999999999999999".parse().unwrap(), Currency::Mmk),
+        ] {
+            for tt in [TransactionType::Income, TransactionType::Expense] {
+                let mut o = sample_order();
+                o.transaction_type = tt;
+                o.currency = currency;
+                let before = o.clone();
+                let err = o
+                    .apply(&StatusChange::new(PaymentStatus::Completed, "upstream", 1).with_final_amount(amount))
+                    .unwrap_err();
+                assert!(err.is_impossible_amount(), "{amount} {currency}: {err}");
+                assert_eq!(
+                    err.to_string(),
+                    "an order cannot go from pending to completed (the amount received must be greater than zero and exact in the order's currency)"
+                );
+                assert_eq!(o, before, "nothing changed");
+            }
+        }
+        // The order's own final_amount counts when the change carries none.
+        let mut o = sample_order();
+        o.final_amount = Decimal::new(-1, 0);
+        assert!(o.apply(&StatusChange::new(PaymentStatus::Completed, "x", 1)).unwrap_err().is_impossible_amount());
+        // An exact amount with trailing zeros is fine; a failure carries no amount to check.
+        let mut o = sample_order();
+        o.apply(&StatusChange::new(PaymentStatus::Completed, "x", 1).with_final_amount(Decimal::new(6000000, 3)))
+            .unwrap();
+        let mut o = sample_order();
+        o.final_amount = Decimal::ZERO;
+        assert!(o.apply(&StatusChange::new(PaymentStatus::Failed, "x", 1)).is_ok());
+        assert!(!IllegalTransition { from: PaymentStatus::Failed, to: PaymentStatus::Completed, detail: "" }.is_impossible_amount());
     }
 
     #[test]

@@ -123,9 +123,7 @@ impl OrderRequest {
             "payment",
             "country",
         ] {
-            if fields.non_empty(field).is_none() {
-                return Err(ValidationError::Required(field));
-            }
+            required_present(fields, field)?;
         }
         let required = |f: &'static str| fields.non_empty(f).unwrap_or_default();
 
@@ -156,10 +154,10 @@ impl OrderRequest {
                 },
             )
         })?;
-        let merchant_order_id = text(fields, "merchant_order_id", MAX_ID_CHARS)?;
-        let merchant_uid = text(fields, "merchant_uid", MAX_ID_CHARS)?;
-        let payment = text(fields, "payment", MAX_ID_CHARS)?;
-        let channel = text(fields, "channel", MAX_ID_CHARS)?;
+        let merchant_order_id = identifier(fields, "merchant_order_id", MAX_ID_CHARS)?;
+        let merchant_uid = identifier(fields, "merchant_uid", MAX_ID_CHARS)?;
+        let payment = identifier(fields, "payment", MAX_ID_CHARS)?;
+        let channel = identifier(fields, "channel", MAX_ID_CHARS)?;
         let redirect_url = url(fields, "redirect_url")?;
         let notify_url = url(fields, "notify_url")?;
 
@@ -199,20 +197,18 @@ impl OrderRequest {
             }
         };
 
-        let from = text(fields, "from", MAX_TEXT_CHARS)?;
+        let from = identifier(fields, "from", MAX_TEXT_CHARS)?;
         let from_name = text(fields, "from_name", MAX_TEXT_CHARS)?;
         let from_bank_name = text(fields, "from_bank_name", MAX_TEXT_CHARS)?;
         if transaction_type == TransactionType::Expense {
             for field in ["to", "to_name", "to_bank_name"] {
-                if fields.non_empty(field).is_none() {
-                    return Err(ValidationError::Required(field));
-                }
+                required_present(fields, field)?;
             }
         }
-        let to = text(fields, "to", MAX_TEXT_CHARS)?;
+        let to = identifier(fields, "to", MAX_TEXT_CHARS)?;
         let to_name = text(fields, "to_name", MAX_TEXT_CHARS)?;
         let to_bank_name = text(fields, "to_bank_name", MAX_TEXT_CHARS)?;
-        let member_id = text(fields, "merchant_id", MAX_TEXT_CHARS)?;
+        let member_id = identifier(fields, "merchant_id", MAX_TEXT_CHARS)?;
 
         let ttl = match fields.non_empty("ttl") {
             None => None,
@@ -295,6 +291,29 @@ impl OrderRequest {
         })
     }
 
+    /// Refuses a `notify_url` written with a loopback, private, link-local or otherwise
+    /// non-public address (`http://127.0.0.1/`, `http://[::1]/`, `http://10.0.0.1/`, also in
+    /// the numeric forms URLs allow, such as `http://2130706433/`), for a gateway that does not
+    /// allow private callbacks: such a callback could never be delivered. A host name is
+    /// checked when the callback is sent, after DNS (`callback::forbidden_address`).
+    pub fn check_notify_destination(&self) -> Result<(), ValidationError> {
+        if self.notify_url.is_empty() {
+            return Ok(());
+        }
+        let ip: Option<std::net::IpAddr> = match url::Url::parse(&self.notify_url).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
+            Some(url::Host::Ipv4(ip)) => Some(ip.into()),
+            Some(url::Host::Ipv6(ip)) => Some(ip.into()),
+            _ => None,
+        };
+        match ip.and_then(|ip| crate::callback::forbidden_address(ip).map(|why| (ip, why))) {
+            Some((ip, why)) => Err(ValidationError::invalid(
+                "notify_url",
+                format!("points to {ip}, {why}; private destinations are not allowed"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// A hash of everything that defines the order (not how the answer is formatted), used to
     /// tell an idempotent retry from a different order reusing a `merchant_order_id`.
     /// Values are compared after normalization: `"100.5"` and `"100.50"` are the same amount.
@@ -334,7 +353,30 @@ impl OrderRequest {
     }
 }
 
-/// An optional text field: at most `max` characters, no control characters.
+/// Fields that identify something (an order, a merchant, a method, an account, an end user):
+/// when present they must not be blank, because an id of white space cannot be told apart
+/// from a missing one, or from another blank id, on a console or in an export. Every other text
+/// field (names, banks, the remark, URLs) is a name: any visible text.
+pub const IDENTIFIER_FIELDS: &[&str] =
+    &["merchant_order_id", "merchant_uid", "payment", "channel", "from", "to", "merchant_id"];
+
+/// A required field: present, not empty, and not only white space.
+fn required_present(fields: &RequestFields, field: &'static str) -> Result<(), ValidationError> {
+    match fields.non_empty(field) {
+        None => Err(ValidationError::Required(field)),
+        Some(value) if is_blank(value) => Err(ValidationError::invalid(field, "must not be blank")),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Non-empty and nothing but white space (any Unicode white space: U+00A0, U+3000, ...).
+fn is_blank(value: &str) -> bool {
+    !value.is_empty() && value.chars().all(char::is_whitespace)
+}
+
+/// An optional text field: at most `max` characters, no control characters and no invisible
+/// characters (bidirectional overrides, zero-width characters, a byte order mark: see
+/// [`crate::invisible`]), which would make what a console shows differ from what is stored.
 fn text(fields: &RequestFields, field: &'static str, max: usize) -> Result<String, ValidationError> {
     let value = fields.get(field).unwrap_or_default();
     if value.chars().count() > max {
@@ -343,7 +385,30 @@ fn text(fields: &RequestFields, field: &'static str, max: usize) -> Result<Strin
     if value.chars().any(char::is_control) {
         return Err(ValidationError::invalid(field, "must not contain control characters"));
     }
+    if let Some(c) = crate::invisible::first_invisible(value) {
+        return Err(invisible_character(field, c));
+    }
     Ok(value.to_string())
+}
+
+/// The refusal of a text with an invisible character, naming it.
+pub fn invisible_character(field: &'static str, c: char) -> ValidationError {
+    let what = crate::invisible::invisible(c).map(|r| r.what).unwrap_or("invisible");
+    ValidationError::invalid(
+        field,
+        format!("must not contain invisible characters (U+{:04X}, {what})", c as u32),
+    )
+}
+
+/// An optional identifier (see [`IDENTIFIER_FIELDS`]): a text field that is empty (absent) or
+/// not blank.
+fn identifier(fields: &RequestFields, field: &'static str, max: usize) -> Result<String, ValidationError> {
+    debug_assert!(IDENTIFIER_FIELDS.contains(&field), "{field} is listed as an identifier");
+    let value = text(fields, field, max)?;
+    if is_blank(&value) {
+        return Err(ValidationError::invalid(field, "must not be blank"));
+    }
+    Ok(value)
 }
 
 /// An optional URL field: empty, or an absolute http(s) URL.
@@ -421,6 +486,102 @@ mod tests {
         f.insert("amount", "1000");
         f.insert("float_precision", "2");
         assert!(details(&f).starts_with("The 'float_precision' field cannot use"));
+    }
+
+    fn payout() -> RequestFields {
+        let mut f = deposit();
+        f.insert("transaction_type", "expense");
+        f.insert("to", "1234567890");
+        f.insert("to_name", "Jane Doe");
+        f.insert("to_bank_name", "kbz");
+        f
+    }
+
+    #[test]
+    fn blank_identifiers_are_refused_naming_the_field() {
+        OrderRequest::from_fields(&payout()).unwrap();
+        for field in ["merchant_order_id", "merchant_uid", "payment", "to", "to_name", "to_bank_name"] {
+            for blank in [" ", "   ", "\u{3000}", "\u{00A0}"] {
+                let mut f = payout();
+                f.insert(field, blank);
+                assert_eq!(details(&f), format!("The '{field}' field must not be blank."), "{field} {blank:?}");
+            }
+        }
+        for field in ["channel", "from", "merchant_id"] {
+            let mut f = payout();
+            f.insert(field, " ");
+            assert_eq!(details(&f), format!("The '{field}' field must not be blank."));
+            // Empty is absent, as before.
+            f.insert(field, "");
+            OrderRequest::from_fields(&f).unwrap();
+        }
+        // A name may hold spaces between words; an optional name may be blank.
+        let mut f = payout();
+        f.insert("from_name", " ");
+        f.insert("to_name", "  Jane  Doe ");
+        OrderRequest::from_fields(&f).unwrap();
+    }
+
+    #[test]
+    fn invisible_characters_are_refused_in_identifiers_and_names() {
+        let fields = [
+            "merchant_order_id", "merchant_uid", "payment", "channel", "from", "from_name",
+            "from_bank_name", "to", "to_name", "to_bank_name", "merchant_id", "additional",
+            "redirect_url", "notify_url",
+        ];
+        for field in fields {
+            for (c, what) in [
+                ('\u{202E}', "U+202E, bidirectional embeddings and overrides"),
+                ('\u{200B}', "U+200B, zero-width space, non-joiner, joiner, left-to-right and right-to-left marks"),
+                ('\u{FEFF}', "U+FEFF, byte order mark (zero-width no-break space)"),
+                ('\u{00AD}', "U+00AD, soft hyphen"),
+            ] {
+                let mut f = payout();
+                let base = if field.ends_with("_url") { "https://example.com/x" } else { "ab" };
+                f.insert(field, format!("{base}{c}1"));
+                assert_eq!(
+                    details(&f),
+                    format!("The '{field}' field must not contain invisible characters ({what})."),
+                    "{field}"
+                );
+            }
+        }
+        // Alone, a zero-width character is not blank: it is refused as invisible.
+        let mut f = payout();
+        f.insert("merchant_order_id", "\u{200B}");
+        assert!(details(&f).contains("invisible characters (U+200B"), "{}", details(&f));
+    }
+
+    #[test]
+    fn literal_private_notify_urls_are_refused() {
+        for url in [
+            "http://127.0.0.1/cb", "http://10.0.0.1/", "https://[::1]:8443/cb", "http://2130706433/",
+            "http://169.254.169.254/latest", "http://[::ffff:192.168.1.1]/", "http://0x7f.1/",
+        ] {
+            let mut f = deposit();
+            f.insert("notify_url", url);
+            let r = OrderRequest::from_fields(&f).unwrap();
+            let e = r.check_notify_destination().unwrap_err();
+            assert_eq!(e.field(), "notify_url", "{url}");
+            assert!(e.to_string().ends_with("private destinations are not allowed."), "{url}: {e}");
+        }
+        let mut f = deposit();
+        f.insert("notify_url", "http://127.0.0.1/cb");
+        assert_eq!(
+            OrderRequest::from_fields(&f).unwrap().check_notify_destination().unwrap_err().to_string(),
+            "The 'notify_url' field points to 127.0.0.1, a loopback address; private destinations are not allowed."
+        );
+        // Names are checked at delivery, after DNS; public addresses and no URL pass.
+        for url in ["http://localhost:9/", "https://example.com/notify", "http://8.8.8.8/", ""] {
+            let mut f = deposit();
+            f.insert("notify_url", url);
+            OrderRequest::from_fields(&f).unwrap().check_notify_destination().unwrap();
+        }
+        for url in ["ftp://example.com/", "file:///etc/passwd", "gopher://127.0.0.1/", "javascript:alert(1)"] {
+            let mut f = deposit();
+            f.insert("notify_url", url);
+            assert_eq!(details(&f), "The 'notify_url' field must be an absolute http or https URL.", "{url}");
+        }
     }
 
     #[test]

@@ -1,9 +1,15 @@
 //! Secrets at rest: API secrets (and later channel credentials) are stored encrypted with
 //! AES-256-GCM under the operator's master key. Only ciphertext reaches the database; the
 //! plaintext lives in memory as a `SecretString`, which never prints.
+//!
+//! The master key also derives keys for other purposes (such as the cashier's form tokens), so
+//! that what those keys produce in public says nothing about the key that seals secrets, and
+//! every node holding the same master key derives the same keys.
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use rand::rngs::OsRng;
@@ -24,7 +30,11 @@ pub enum SecretBoxError {
 
 /// The operator's 256-bit master key.
 #[derive(Clone)]
-pub struct MasterKey(Aes256Gcm);
+pub struct MasterKey {
+    aead: Aes256Gcm,
+    /// Keyed with the master key, for [`MasterKey::derive_key`].
+    kdf: Hmac<Sha256>,
+}
 
 impl MasterKey {
     /// A new random key, returned with its hex text for the operator to keep.
@@ -47,7 +57,19 @@ impl MasterKey {
     }
 
     fn from_bytes(bytes: &[u8; 32]) -> MasterKey {
-        MasterKey(Aes256Gcm::new(bytes.into()))
+        MasterKey {
+            aead: Aes256Gcm::new(bytes.into()),
+            kdf: <Hmac<Sha256> as Mac>::new_from_slice(bytes).expect("HMAC accepts keys of any length"),
+        }
+    }
+
+    /// A 256-bit key for one `purpose`, the same wherever this master key is used:
+    /// HMAC-SHA256(master key, "octopus derived key v1\n" + purpose).
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = self.kdf.clone();
+        mac.update(b"octopus derived key v1\n");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// Encrypts a secret: `v1:` + base64(nonce ‖ ciphertext ‖ tag).
@@ -55,7 +77,7 @@ impl MasterKey {
         let mut nonce = [0u8; 12];
         OsRng.fill_bytes(&mut nonce);
         let ciphertext = self
-            .0
+            .aead
             .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
             .expect("AES-GCM encryption of a short secret cannot fail");
         let mut out = Vec::with_capacity(12 + ciphertext.len());
@@ -77,7 +99,7 @@ impl MasterKey {
         }
         let (nonce, ciphertext) = bytes.split_at(12);
         let plaintext = self
-            .0
+            .aead
             .decrypt(Nonce::from_slice(nonce), ciphertext)
             .map_err(|_| SecretBoxError::Undecryptable)?;
         let text = String::from_utf8(plaintext).map_err(|_| SecretBoxError::Undecryptable)?;
@@ -121,5 +143,14 @@ mod tests {
         assert!(!other.matches(&key.check_value()));
         assert!(MasterKey::parse("short").is_err());
         assert!(format!("{key:?}").contains("redacted"));
+    }
+
+    #[test]
+    fn derived_keys_are_stable_per_master_key_and_differ_by_purpose() {
+        let (key, text) = MasterKey::generate();
+        let again = MasterKey::parse(&text).unwrap();
+        assert_eq!(key.derive_key("cashier"), again.derive_key("cashier"));
+        assert_ne!(key.derive_key("cashier"), key.derive_key("other"));
+        assert_ne!(key.derive_key("cashier"), MasterKey::generate().0.derive_key("cashier"));
     }
 }

@@ -64,6 +64,12 @@ impl SigningKey {
         fields.has_empty_values() && self.verify_bytes(&canonical(fields, false), &expected)
     }
 
+    /// Checks a hex signature (any case) over an already built string, in constant time.
+    pub fn verify_str(&self, message: &str, signature_hex: &str) -> bool {
+        let expected = hex::decode(signature_hex.trim()).unwrap_or_default();
+        self.verify_bytes(message, &expected)
+    }
+
     fn verify_bytes(&self, message: &str, expected: &[u8]) -> bool {
         let mut mac = self.0.clone();
         mac.update(message.as_bytes());
@@ -99,5 +105,9 @@ mod tests {
         assert!(!key.verify(&f, "not-hex"));
         assert!(!key.verify(&f, ""));
         assert!(!SigningKey::new(b"other").verify(&f, &kept));
+        assert!(key.verify_str("a=1&c=3", &dropped.to_uppercase()));
+        assert!(!key.verify_str("a=1&c=4", &dropped));
+        assert!(!key.verify_str("a=1&c=3", ""));
+        assert!(!key.verify_str("a=1&c=3", "zz"));
     }
 }

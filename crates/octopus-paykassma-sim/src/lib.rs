@@ -97,6 +97,9 @@ pub struct Faults {
     pub hold_postbacks: bool,
     /// Send postbacks this late.
     pub postback_delay_ms: u64,
+    /// Answer a completed activation with this `deposit_amount`, as raw JSON text (`-6000`,
+    /// `"6000.001"`): an upstream reporting an impossible amount.
+    pub activation_deposit_amount: Option<String>,
 }
 
 /// The payer's transfer as the provider sees it in the wallet.
@@ -238,6 +241,20 @@ impl Sim {
             "postbacks": inner.postbacks,
             "calls": inner.calls,
         })
+    }
+
+    /// The postback signature over `additional_data` as written (compact JSON text), with
+    /// the simulator's keys: for a test that posts a postback of its own making, with amounts
+    /// written as a provider might write them (`6e3`, `99999999999999999999`).
+    pub fn postback_signature(&self, additional_data: &str) -> String {
+        let md5 = hex::encode(Md5::digest(additional_data.as_bytes()));
+        let text = format!("{}{}{}", self.config.postback_access_key, self.config.postback_private_key, md5);
+        hex::encode(Sha1::digest(text.as_bytes()))
+    }
+
+    /// The postback access key (sent with every postback).
+    pub fn postback_access_key(&self) -> &str {
+        &self.config.postback_access_key
     }
 
     fn sign_postback(&self, additional_data: &Value, wrong: bool) -> String {
@@ -477,7 +494,14 @@ async fn activate(State(sim): State<Sim>, Query(q): Query<SecretQuery>, Json(bod
         .into_response();
     }
     sim.queue_postback(deposit_postback(&mine, &label, sum, &currency));
-    Json(json!({"status": "ok", "deposit": true, "deposit_amount": sum, "currency": {"code": currency, "symbol": currency}})).into_response()
+    let answer = json!({"status": "ok", "deposit": true, "deposit_amount": sum, "currency": {"code": currency, "symbol": currency}});
+    match sim.lock().faults.activation_deposit_amount.clone() {
+        Some(raw) => {
+            let text = answer.to_string().replace(&format!("\"deposit_amount\":{sum}"), &format!("\"deposit_amount\":{raw}"));
+            ([(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response()
+        }
+        None => Json(answer).into_response(),
+    }
 }
 
 async fn withdrawal_create(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {

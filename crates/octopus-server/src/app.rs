@@ -10,9 +10,9 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use octopus_domain::secret_box::MasterKey;
+use octopus_domain::signing::SigningKey;
 use octopus_storage::Storage;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -21,6 +21,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::channels::Channels;
 use crate::config::ServerConfig;
+use crate::connections;
 use crate::fees::FeeBook;
 use crate::keys::KeyRing;
 use crate::master_key::{self, MasterKeyError};
@@ -37,6 +38,9 @@ pub struct AppInner {
     pub public_url: String,
     /// Woken when callbacks may be due (a status change here, an attempt recorded).
     pub callbacks_due: tokio::sync::Notify,
+    /// Signs the cashier page's form tokens; derived from the master key, so every node
+    /// sharing the database accepts the tokens of every other.
+    pub cashier_key: SigningKey,
 }
 
 #[derive(Clone)]
@@ -66,6 +70,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     address: SocketAddr,
+    /// Most open connections (from the file limit and `max_connections`).
+    connection_cap: usize,
 }
 
 impl Application {
@@ -76,6 +82,20 @@ impl Application {
         master_key: MasterKey,
     ) -> Result<Application, StartError> {
         master_key::verify(storage.as_ref(), &master_key).await?;
+        let file_limit = match connections::raise_file_limit() {
+            Ok(limit) => {
+                if limit.now > limit.before {
+                    tracing::info!(before = limit.before, now = limit.now, "raised the open file limit to its hard limit");
+                }
+                limit.now
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read or raise the open file limit; assuming 1024");
+                1024
+            }
+        };
+        let connection_cap = connections::connection_cap(file_limit, config.connections.max_connections);
+        tracing::info!(file_limit, connection_cap, "accepting at most {connection_cap} connections at once");
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Listen { address: config.listen, source })?;
@@ -100,8 +120,9 @@ impl Application {
             config,
             public_url,
             callbacks_due: tokio::sync::Notify::new(),
+            cashier_key: SigningKey::new(&master_key.derive_key(crate::cashier::TOKEN_KEY_PURPOSE)),
         }));
-        Ok(Application { listener, state, address })
+        Ok(Application { listener, state, address, connection_cap })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -125,16 +146,8 @@ impl Application {
         let (stop_workers, stopped) = watch::channel(false);
         let mut workers = workers::spawn(self.state.clone(), stopped.clone());
         workers.extend(callbacks::spawn(self.state.clone(), stopped));
-        let listener = self.listener.tap_io(|stream| {
-            // Small answers must leave at once, not after Nagle's delay.
-            let _ = stream.set_nodelay(true);
-        });
-        let served = axum::serve(
-            listener,
-            router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let limits = self.state.config.connections;
+        let served = connections::serve(self.listener, router(self.state), limits, self.connection_cap, shutdown).await;
         let _ = stop_workers.send(true);
         for worker in workers {
             let _ = worker.await;

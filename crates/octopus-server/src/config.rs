@@ -8,6 +8,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use octopus_domain::callback::Schedule;
 
+pub use crate::connections::ConnectionLimits;
+
 /// Where the gateway keeps its state.
 #[derive(Debug, Clone)]
 pub enum DatabaseConfig {
@@ -58,6 +60,8 @@ pub struct ServerConfig {
     pub allow_private_callbacks: bool,
     /// The `tenant` field of callbacks: the operator's name for this gateway.
     pub tenant: String,
+    /// Timeouts of client connections and how many may be open.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +82,7 @@ impl Default for ServerConfig {
             callback_host_concurrency: 16,
             allow_private_callbacks: false,
             tenant: "octopus".to_string(),
+            connections: ConnectionLimits::default(),
         }
     }
 }

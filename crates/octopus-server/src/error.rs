@@ -31,6 +31,9 @@ pub enum Error {
     /// 409: the request conflicts with an existing order.
     #[error("{0}")]
     Conflict(String),
+    /// 408: the body did not arrive within the body timeout.
+    #[error("Request timeout: the request body did not arrive in time")]
+    Timeout,
     /// 413: the body is over the limit.
     #[error("Request body too large: the limit is {0} bytes")]
     TooLarge(usize),
@@ -78,6 +81,7 @@ impl Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Timeout => StatusCode::REQUEST_TIMEOUT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,6 +7,7 @@ pub mod app;
 pub mod channels;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod fees;
 pub mod keys;

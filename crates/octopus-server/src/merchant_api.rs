@@ -93,6 +93,8 @@ impl FromRequest<AppState> for SignedRequest {
             .map_err(|e| {
                 if e.downcast_ref::<LengthLimitError>().is_some() {
                     Error::TooLarge(BODY_LIMIT)
+                } else if crate::connections::BodyTimeout::caused(e.as_ref()) {
+                    Error::Timeout
                 } else {
                     Error::Invalid("The request body could not be read.".into())
                 }
@@ -204,13 +206,19 @@ fn ledger_amount(value: Decimal) -> String {
     format_places(if value.is_zero() { Decimal::ZERO } else { value }, LEDGER_PLACES)
 }
 
-/// `POST /octopus/api/ledger/get_merchant_ledger`: the merchant's available balance in every
-/// currency it holds, with six decimal places.
+/// `POST /octopus/api/ledger/get_merchant_ledger`: the merchant's uid and name, and its
+/// available balance in every supported currency with six decimal places — `"0.000000"` where
+/// it holds none, because public integrations read fixed fields (`cny`, `usd`, ...) and fail
+/// on a missing one.
 async fn merchant_ledger(State(state): State<AppState>, req: SignedRequest) -> Result<Response, Error> {
     require_merchant_uid(&req)?;
     let merchant = &req.credential.merchant;
     let mut data = Map::new();
+    data.insert("merchant_uid".into(), Value::String(merchant.uid.clone()));
     data.insert("merchant_name".into(), Value::String(merchant.name.clone()));
+    for currency in Currency::ALL {
+        data.insert(currency.code().into(), Value::String(ledger_amount(Decimal::ZERO)));
+    }
     for balance in state.storage.balances(merchant.id).await? {
         data.insert(balance.currency.code().into(), Value::String(ledger_amount(balance.available)));
     }

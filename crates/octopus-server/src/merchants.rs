@@ -10,8 +10,8 @@ use crate::clock::now_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MerchantError {
-    #[error("a merchant name must have 1 to 128 characters without control characters")]
-    InvalidName,
+    #[error("{0}")]
+    InvalidName(#[from] octopus_domain::merchant::NameError),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -30,16 +30,13 @@ pub async fn create(
     master_key: &MasterKey,
     name: &str,
 ) -> Result<MerchantCredentials, MerchantError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-        return Err(MerchantError::InvalidName);
-    }
+    let name = octopus_domain::merchant::parse_name(name)?;
     let api_secret = new_api_secret();
     let api_key = new_api_key();
     let merchant = storage
         .create_merchant(NewMerchant {
             uid: new_merchant_uid(),
-            name: name.to_string(),
+            name,
             api_key: api_key.clone(),
             sealed_secret: master_key.seal(&api_secret),
             created_at: now_ms(),

@@ -37,6 +37,11 @@ pub async fn create(
     request: OrderRequest,
     context: RequestContext,
 ) -> Result<(Order, bool), Error> {
+    // A callback to a literal private address could never be delivered: refused now, with
+    // nothing stored, rather than failing at every attempt (names are checked at delivery).
+    if !state.config.allow_private_callbacks {
+        request.check_notify_destination()?;
+    }
     let now = now_ms();
     let amount = request.amount.value();
     let fingerprint = request.fingerprint();
@@ -179,16 +184,21 @@ pub async fn create(
 /// channel moves real money never fails over to one that simulates payments.
 async fn routed(state: &AppState, request: &OrderRequest, now: i64) -> Result<crate::channels::Route, Error> {
     let mut route = state.channels.route(request)?;
-    // Channels whose connector cannot take the request's fields drop out; when none is left,
-    // the merchant's input is what to fix.
+    // Channels whose connector cannot take the request's fields drop out, with the
+    // connector's reason under `skipped`; when none is left, the merchant's input is what to
+    // fix.
     let mut refusal = None;
-    route.candidates.retain(|c| match c.connector.accepts(request) {
-        Ok(()) => true,
-        Err(why) => {
-            refusal.get_or_insert(why);
-            false
+    let mut kept = Vec::with_capacity(route.candidates.len());
+    for c in std::mem::take(&mut route.candidates) {
+        match c.connector.accepts(request) {
+            Ok(()) => kept.push(c),
+            Err(why) => {
+                route.skipped.insert(c.code().to_string(), why.clone());
+                refusal.get_or_insert(why);
+            }
         }
-    });
+    }
+    route.candidates = kept;
     if let (true, Some(why)) = (route.candidates.is_empty(), refusal) {
         return Err(Error::Invalid(why));
     }

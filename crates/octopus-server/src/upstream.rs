@@ -3,11 +3,18 @@
 //! payer's confirmation of a deposit, and postbacks. Every exchange with an upstream is kept
 //! on the order's history; every status change goes through the state machine with the status
 //! it was decided from, so a postback repeated or racing a confirmation applies once.
+//!
+//! What an upstream reports is not trusted to be possible: an amount that cannot be money (the
+//! connector read it with the domain's one parser for upstream amounts), a sum that is not,
+//! or a transfer already counted for another order is never applied. It is acknowledged (a
+//! provider repeating it would change nothing), kept on the order's history as "not applied,
+//! needs the operator" and logged as an error, as a postback contradicting its order is.
 
 use std::sync::Arc;
 
-use octopus_connectors::{Called, Confirmation, DepositStart, Exchange, Notification, PayoutStart, UpstreamError};
-use octopus_domain::{Order, PaymentStatus, StatusChange, TransactionType};
+use octopus_connectors::{Called, Confirmation, DepositStart, Exchange, Notification, PayoutStart, Received, UpstreamError};
+use octopus_domain::money::format_amount;
+use octopus_domain::{Amount, Order, PaymentStatus, StatusChange, TransactionType};
 use octopus_storage::{StorageError, UpstreamExchange};
 use rust_decimal::Decimal;
 
@@ -84,11 +91,17 @@ pub async fn record(state: &AppState, payment_uid: &str, channel: &str, instruct
 }
 
 /// Applies a change decided from `order`'s status; `None` when another change got there first.
+/// A completion the state machine refuses for its amount is an error, never "got there first"
+/// (amounts are checked before a change is built, so this is a bug if it happens).
 async fn change(state: &AppState, order: &Order, change: StatusChange) -> Result<Option<Order>, Error> {
     match state.storage.change_status(&order.payment_uid, change.from_status(order.payment_status)).await {
         Ok(changed) => {
             state.callbacks_due.notify_one();
             Ok(Some(changed))
+        }
+        Err(StorageError::IllegalTransition(t)) if t.is_impossible_amount() => {
+            tracing::error!(payment_uid = %order.payment_uid, %t, "a change with an impossible amount reached the state machine");
+            Err(StorageError::IllegalTransition(t).into())
         }
         Err(StorageError::IllegalTransition(_)) => Ok(None),
         Err(e) => Err(e.into()),
@@ -201,6 +214,15 @@ pub async fn confirm_deposit(state: &AppState, channel: &ChannelEntry, order: &O
             Some(StatusChange::new(PaymentStatus::Failed, reason.clone(), now).failing(reason.clone())),
             Confirmed::Failed { reason },
         ),
+        // Money may have arrived, but not as reported: nothing is credited; the order waits
+        // (its postback may still settle it) and the operator is told.
+        Ok(Confirmation::Impossible { reason }) => {
+            tracing::error!(payment_uid = %order.payment_uid, channel = channel.code(), %reason, "the upstream's answer cannot be applied; needs the operator");
+            (
+                Some(processing(format!("not applied, needs the operator: {reason}"))),
+                Confirmed::Processing { message: reason },
+            )
+        }
         Err(e) => (None, Confirmed::Failed { reason: format!("The payment could not be checked now ({}); try again.", e.reason()) }),
     };
     if let Some(next) = next {
@@ -233,6 +255,10 @@ pub enum PostbackOutcome {
     /// completed one, success for a failed payout): kept on the order's history and logged for
     /// the operator, not applied.
     Conflict(String, String),
+    /// It cannot be applied as it is (an impossible amount, a transfer already counted for
+    /// another order): kept on the history of the order it names, when one is found, and
+    /// logged for the operator; not applied.
+    Impossible(Option<String>, String),
     /// No order of this channel matches; the provider should repeat it.
     Unmatched(String),
 }
@@ -266,47 +292,112 @@ async fn find(state: &AppState, channel: &ChannelEntry, n: &Notification) -> Res
     Ok(None)
 }
 
+/// What a notification means for its order as it is now: an outcome already, or a change.
+enum Decision {
+    Done(PostbackOutcome),
+    Change(StatusChange),
+}
+
+/// Decides what a deposit's money reported by the upstream does to its order: a repeat of
+/// what completed it is already applied (each transaction counts once: the connector counts a
+/// transaction listed twice once, and a later postback repeating transactions that completed
+/// the order reports the same sum); other money for a settled order, or money in another
+/// currency, contradicts it; an impossible sum is never applied; otherwise it completes.
+fn decide_deposit(order: &Order, received: Received, now: i64) -> Decision {
+    let uid = order.payment_uid.clone();
+    let Received { amount, currency } = received;
+    if currency != order.currency {
+        return Decision::Done(PostbackOutcome::Conflict(
+            uid,
+            format!("a payment in {} reported for an order in {}", currency.code().to_uppercase(), order.currency.code()),
+        ));
+    }
+    if let Err(e) = Amount::received(amount, order.currency) {
+        return Decision::Done(PostbackOutcome::Impossible(Some(uid), format!("its transactions sum to {amount} {currency}, which {e}")));
+    }
+    let status = order.payment_status;
+    // Amounts said the same way whatever the backend kept of their trailing zeros.
+    let shown = |value: Decimal| format_amount(value, order.currency);
+    Decision::Done(match status {
+        PaymentStatus::Completed if order.final_amount == amount => PostbackOutcome::AlreadyApplied(uid),
+        PaymentStatus::Completed => PostbackOutcome::Conflict(
+            uid,
+            format!("{} reported for an order completed with {}", shown(amount), shown(order.final_amount)),
+        ),
+        PaymentStatus::Failed | PaymentStatus::Reject | PaymentStatus::Refund => {
+            PostbackOutcome::Conflict(uid, format!("{} reported for an order that is {}", shown(amount), status.as_str()))
+        }
+        _ => {
+            return Decision::Change(
+                StatusChange::new(PaymentStatus::Completed, late(order, "the upstream's postback reported the payment"), now)
+                    .with_final_amount(amount),
+            )
+        }
+    })
+}
+
+fn decide_payout(order: &Order, completed: bool, reason: &str, now: i64) -> Decision {
+    let uid = order.payment_uid.clone();
+    let status = order.payment_status;
+    Decision::Change(match (completed, status) {
+        (true, PaymentStatus::Completed) | (false, PaymentStatus::Failed) => return Decision::Done(PostbackOutcome::AlreadyApplied(uid)),
+        (true, PaymentStatus::Failed) | (false, PaymentStatus::Completed) => {
+            return Decision::Done(PostbackOutcome::Conflict(
+                uid,
+                format!("the upstream reports \"{reason}\" for a payout that is {}", status.as_str()),
+            ))
+        }
+        (true, _) => StatusChange::new(PaymentStatus::Completed, reason, now).with_final_amount(order.amount),
+        (false, _) => StatusChange::new(PaymentStatus::Failed, reason, now).failing(reason),
+    })
+}
+
 /// Applies one notification of a postback to its order.
 pub async fn apply_notification(state: &AppState, channel: &ChannelEntry, notification: Notification) -> Result<PostbackOutcome, Error> {
-    let Some(order) = find(state, channel, &notification).await? else {
+    let found = find(state, channel, &notification).await?;
+    if let Notification::Deposit { received: Err(why), .. } = &notification {
+        return Ok(PostbackOutcome::Impossible(found.map(|o| o.payment_uid), why.clone()));
+    }
+    let Some(mut order) = found else {
         let ids = match &notification {
             Notification::Deposit { order_ids, transaction_ids, .. } => [order_ids.clone(), transaction_ids.clone()].concat().join(","),
             Notification::Payout { order_id, .. } => order_id.clone(),
         };
         return Ok(PostbackOutcome::Unmatched(ids));
     };
-    let uid = order.payment_uid.clone();
-    let now = now_ms();
-    let status = order.payment_status;
-    let next = match notification {
-        Notification::Deposit { amount, currency, .. } => {
-            if currency != order.currency.code().to_uppercase() {
-                return Ok(PostbackOutcome::Conflict(uid, format!("a payment in {currency} reported for an order in {}", order.currency.code())));
-            }
-            match status {
-                PaymentStatus::Completed if order.final_amount == amount => return Ok(PostbackOutcome::AlreadyApplied(uid)),
-                PaymentStatus::Completed => {
-                    return Ok(PostbackOutcome::Conflict(uid, format!("{amount} reported for an order completed with {}", order.final_amount)))
+    // A change that loses a race is decided again on the order as it is now (a repeat is then
+    // already applied; different money then contradicts it).
+    for _ in 0..3 {
+        let now = now_ms();
+        let decision = match &notification {
+            Notification::Deposit { received: Ok(received), .. } => decide_deposit(&order, *received, now),
+            Notification::Deposit { received: Err(_), .. } => unreachable!("handled above"),
+            Notification::Payout { completed, reason, .. } => decide_payout(&order, *completed, reason, now),
+        };
+        let next = match decision {
+            Decision::Done(outcome) => return Ok(outcome),
+            Decision::Change(next) => next,
+        };
+        // The transfers a deposit's completion counts become the order's: one counted for
+        // another order of the channel already is not counted again.
+        if let Notification::Deposit { transaction_ids, .. } = &notification {
+            for reference in transaction_ids {
+                if !state.storage.add_upstream_reference(&order.payment_uid, channel.code(), reference).await? {
+                    let other = state.storage.order_by_upstream_reference(channel.code(), reference).await?.unwrap_or_default();
+                    return Ok(PostbackOutcome::Impossible(
+                        Some(order.payment_uid.clone()),
+                        format!("transaction {reference} was already counted for order {other}"),
+                    ));
                 }
-                PaymentStatus::Failed | PaymentStatus::Reject | PaymentStatus::Refund => {
-                    return Ok(PostbackOutcome::Conflict(uid, format!("{amount} reported for an order that is {}", status.as_str())))
-                }
-                _ => StatusChange::new(PaymentStatus::Completed, late(&order, "the upstream's postback reported the payment"), now)
-                    .with_final_amount(amount),
             }
         }
-        Notification::Payout { completed, reason, .. } => match (completed, status) {
-            (true, PaymentStatus::Completed) | (false, PaymentStatus::Failed) => return Ok(PostbackOutcome::AlreadyApplied(uid)),
-            (true, PaymentStatus::Failed) | (false, PaymentStatus::Completed) => {
-                return Ok(PostbackOutcome::Conflict(uid, format!("the upstream reports \"{reason}\" for a payout that is {}", status.as_str())))
-            }
-            (true, _) => StatusChange::new(PaymentStatus::Completed, reason, now).with_final_amount(order.amount),
-            (false, _) => StatusChange::new(PaymentStatus::Failed, reason.clone(), now).failing(reason),
-        },
-    };
-    Ok(match change(state, &order, next).await? {
-        Some(_) => PostbackOutcome::Applied(uid),
-        // Another change got there first: look again.
-        None => PostbackOutcome::AlreadyApplied(uid),
-    })
+        if change(state, &order, next).await?.is_some() {
+            return Ok(PostbackOutcome::Applied(order.payment_uid));
+        }
+        match state.storage.order_by_payment_uid(&order.payment_uid).await? {
+            Some(now) => order = now,
+            None => break,
+        }
+    }
+    Ok(PostbackOutcome::AlreadyApplied(order.payment_uid))
 }

@@ -5,7 +5,7 @@
 use deadpool_postgres::GenericClient;
 use futures::StreamExt;
 use octopus_domain::ledger::{
-    Account, AccountKind, FeeRule, JournalEntry, LedgerReport, StoredAccount, Verification,
+    Account, AccountKind, EntryRow, FeeRule, JournalEntry, LedgerReport, OrderRow, StoredAccount, Verification,
 };
 use octopus_domain::{Currency, Timestamp};
 use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError};
@@ -294,14 +294,26 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
     let mut v = Verification::new();
     // Streamed: the journal and the orders may be far larger than memory should hold at once.
     let entries = tx
-        .query_raw("SELECT id, entry_key, currency, merchant_id FROM journal_entries", std::iter::empty::<i64>())
+        .query_raw(
+            "SELECT id, entry_key, currency, merchant_id, kind, amount, fee FROM journal_entries",
+            std::iter::empty::<i64>(),
+        )
         .await
         .map_err(db)?;
     futures::pin_mut!(entries);
     while let Some(r) = entries.next().await {
         let r = r.map_err(db)?;
         let key: String = r.get(1);
-        v.entry(r.get(0), &key, parse(r.get(2), "journal_entries.currency")?, r.get(3));
+        let kind: String = r.get(4);
+        v.entry(EntryRow {
+            id: r.get(0),
+            key: &key,
+            kind: &kind,
+            currency: parse(r.get(2), "journal_entries.currency")?,
+            merchant_id: r.get(3),
+            amount: r.get(5),
+            fee: r.get(6),
+        });
     }
     let rows = tx
         .query_raw(
@@ -319,7 +331,8 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
     }
     let orders = tx
         .query_raw(
-            "SELECT payment_uid, transaction_type, payment_status, accounting_status, accounting_fail_reason FROM orders",
+            "SELECT payment_uid, transaction_type, payment_status, accounting_status, accounting_fail_reason,
+                    currency, amount, final_amount, fee FROM orders",
             std::iter::empty::<i64>(),
         )
         .await
@@ -332,12 +345,16 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
         let uid: String = r.get(0);
         let failed = r.get::<_, String>(3) == "failed";
         let reason: String = r.get(4);
-        v.order(
-            &uid,
-            parse(r.get(1), "orders.transaction_type")?,
-            parse(r.get(2), "orders.payment_status")?,
-            failed.then_some(reason.as_str()),
-        );
+        v.order(OrderRow {
+            payment_uid: &uid,
+            transaction_type: parse(r.get(1), "orders.transaction_type")?,
+            status: parse(r.get(2), "orders.payment_status")?,
+            accounting_failure: failed.then_some(reason.as_str()),
+            currency: parse(r.get(5), "orders.currency")?,
+            amount: r.get(6),
+            final_amount: r.get(7),
+            fee: r.get(8),
+        });
     }
     let rows = tx
         .query("SELECT id, kind, merchant_id, channel, currency, balance FROM ledger_accounts ORDER BY id", &[])

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use octopus_domain::ledger::{
-    Account, AccountKind, FeeRule, JournalEntry, LedgerReport, StoredAccount, Verification,
+    Account, AccountKind, EntryRow, FeeRule, JournalEntry, LedgerReport, OrderRow, StoredAccount, Verification,
 };
 use octopus_domain::money::{format_places, LEDGER_PLACES};
 use octopus_domain::{Currency, Timestamp};
@@ -347,12 +347,21 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
         text.parse().map_err(|_| StorageError::Corrupt("currency"))
     };
     let mut stmt = conn
-        .prepare("SELECT id, entry_key, currency, merchant_id FROM journal_entries")
+        .prepare("SELECT id, entry_key, currency, merchant_id, kind, amount, fee FROM journal_entries")
         .map_err(db)?;
     let mut rows = stmt.query([]).map_err(db)?;
     while let Some(r) = rows.next().map_err(db)? {
         let key: String = r.get(1).map_err(db)?;
-        v.entry(r.get(0).map_err(db)?, &key, currency(r.get(2).map_err(db)?)?, r.get(3).map_err(db)?);
+        let kind: String = r.get(4).map_err(db)?;
+        v.entry(EntryRow {
+            id: r.get(0).map_err(db)?,
+            key: &key,
+            kind: &kind,
+            currency: currency(r.get(2).map_err(db)?)?,
+            merchant_id: r.get(3).map_err(db)?,
+            amount: decimal(r.get(5).map_err(db)?, "journal_entries.amount")?,
+            fee: decimal(r.get(6).map_err(db)?, "journal_entries.fee")?,
+        });
     }
     let mut stmt = conn
         .prepare(
@@ -366,7 +375,10 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
         v.posting(r.get(0).map_err(db)?, r.get(1).map_err(db)?, currency(r.get(2).map_err(db)?)?, amount);
     }
     let mut stmt = conn
-        .prepare("SELECT payment_uid, transaction_type, payment_status, accounting_status, accounting_fail_reason FROM orders")
+        .prepare(
+            "SELECT payment_uid, transaction_type, payment_status, accounting_status, accounting_fail_reason,
+                    currency, amount, final_amount, fee FROM orders",
+        )
         .map_err(db)?;
     let mut rows = stmt.query([]).map_err(db)?;
     let mut orders = 0u64;
@@ -377,7 +389,16 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
         let status = r.get::<_, String>(2).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("orders.payment_status"))?;
         let failed = r.get::<_, String>(3).map_err(db)? == "failed";
         let reason: String = r.get(4).map_err(db)?;
-        v.order(&uid, tt, status, failed.then_some(reason.as_str()));
+        v.order(OrderRow {
+            payment_uid: &uid,
+            transaction_type: tt,
+            status,
+            accounting_failure: failed.then_some(reason.as_str()),
+            currency: currency(r.get(5).map_err(db)?)?,
+            amount: decimal(r.get(6).map_err(db)?, "orders.amount")?,
+            final_amount: decimal(r.get(7).map_err(db)?, "orders.final_amount")?,
+            fee: decimal(r.get(8).map_err(db)?, "orders.fee")?,
+        });
     }
     let mut stmt = conn
         .prepare("SELECT id, kind, merchant_id, channel, currency, balance FROM ledger_accounts ORDER BY id")

@@ -4,7 +4,8 @@
 //! - `deposit`: signed `order/new` deposits;
 //! - `payout`: payouts, each holding amount plus fee in the ledger (the merchant is funded
 //!   first through a recharge deposit paid in the sandbox);
-//! - `complete`: a deposit, then the payer's "pay" on the cashier page (the ledger credit);
+//! - `complete`: a deposit, then the payer's "pay" on the cashier page (the ledger credit; the
+//!   page is fetched first for its form token, as a browser does);
 //! - `fail`: a deposit, then "fail" (the same status change without a ledger posting);
 //! - `callback`: like `complete`, with a notify_url: the harness runs the merchant's receiver
 //!   and counts the callbacks it gets;
@@ -42,6 +43,20 @@ fn cashier_path(answer: &octopus_client::RawAnswer) -> Result<String, String> {
     Ok(url[start..].to_string())
 }
 
+/// The payer's choice on a sandbox cashier page, posted as the page does: the page first, for
+/// its form token, then the form.
+async fn pay_or_fail(client: &mut Connection, cashier_path: &str, outcome: &str) -> Result<octopus_client::RawAnswer, String> {
+    let page = client.get(cashier_path).await.map_err(|e| e.to_string())?;
+    let page = String::from_utf8_lossy(&page.body);
+    let token = page
+        .split(r#"<meta name="csrf-token" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or_else(|| format!("no form token on the cashier page {cashier_path}"))?;
+    let form = format!("outcome={outcome}&token={token}");
+    client.post_form(&format!("{cashier_path}/simulate"), &form).await.map_err(|e| e.to_string())
+}
+
 /// One iteration of a scenario. `notify_url` is the harness's receiver (callback scenario).
 async fn iteration(
     client: &mut Connection,
@@ -60,12 +75,11 @@ async fn iteration(
         return Err(format!("HTTP {}: {}", answer.status, answer.parse().body));
     }
     let outcome = match scenario {
-        Scenario::Complete | Scenario::Callback | Scenario::CallbackBacklog => "outcome=completed",
-        Scenario::Fail => "outcome=failed",
+        Scenario::Complete | Scenario::Callback | Scenario::CallbackBacklog => "completed",
+        Scenario::Fail => "failed",
         Scenario::Deposit | Scenario::Payout => return Ok(()),
     };
-    let path = format!("{}/simulate", cashier_path(&answer)?);
-    let paid = client.post_form(&path, outcome).await.map_err(|e| e.to_string())?;
+    let paid = pay_or_fail(client, &cashier_path(&answer)?, outcome).await?;
     if paid.status != 303 {
         return Err(format!("simulate HTTP {}: {}", paid.status, String::from_utf8_lossy(&paid.body)));
     }
@@ -101,8 +115,8 @@ async fn fund(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
     order.accounting_type = Some("recharge".into());
     let answer = client.post_signed("/octopus/api/order/new", &order.to_fields()).await?;
     anyhow::ensure!(answer.status == 200, "funding deposit refused: {}", answer.parse().body);
-    let path = format!("{}/simulate", cashier_path(&answer).map_err(anyhow::Error::msg)?);
-    let paid = client.post_form(&path, "outcome=completed").await?;
+    let path = cashier_path(&answer).map_err(anyhow::Error::msg)?;
+    let paid = pay_or_fail(&mut client, &path, "completed").await.map_err(anyhow::Error::msg)?;
     anyhow::ensure!(paid.status == 303, "funding deposit not paid");
     Ok(())
 }

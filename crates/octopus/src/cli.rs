@@ -230,6 +230,19 @@ pub struct ServeArgs {
     /// The `tenant` field of callbacks.
     #[arg(long, env = "OCTOPUS_TENANT", default_value = "octopus")]
     pub tenant: String,
+    /// Seconds a client may take from a request's first byte to the end of its headers.
+    #[arg(long, env = "OCTOPUS_HEADER_TIMEOUT", default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// Seconds a client may take to send a request's body after its headers.
+    #[arg(long, env = "OCTOPUS_BODY_TIMEOUT", default_value_t = 30.0)]
+    pub body_timeout: f64,
+    /// Seconds a connection may wait for its next request (new or kept alive) before it is closed.
+    #[arg(long, env = "OCTOPUS_IDLE_TIMEOUT", default_value_t = 60.0)]
+    pub idle_timeout: f64,
+    /// Most client connections open at once (default: three quarters of the open file limit,
+    /// keeping at most 1,024 descriptors for the database and outgoing calls).
+    #[arg(long, env = "OCTOPUS_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Args)]

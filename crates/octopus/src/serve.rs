@@ -27,7 +27,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "--callback-timeout must be more than 0 and at most {} seconds",
         octopus_server::callbacks::MAX_TIMEOUT.as_secs()
     );
+    let seconds = |name: &str, value: f64| -> anyhow::Result<Duration> {
+        anyhow::ensure!(value > 0.0 && value <= 3600.0, "--{name} must be more than 0 and at most 3600 seconds");
+        Ok(Duration::from_secs_f64(value))
+    };
+    let connections = octopus_server::config::ConnectionLimits {
+        header_timeout: seconds("header-timeout", args.header_timeout)?,
+        body_timeout: seconds("body-timeout", args.body_timeout)?,
+        idle_timeout: seconds("idle-timeout", args.idle_timeout)?,
+        max_connections: args.max_connections.filter(|&n| n > 0),
+    };
     let config = ServerConfig {
+        connections,
         callback_schedule,
         callback_timeout: Duration::from_secs_f64(args.callback_timeout),
         callback_connect_timeout: Duration::from_secs_f64(args.callback_timeout.clamp(0.1, 5.0)),

@@ -279,12 +279,14 @@ async fn a_loopback_destination_is_refused_unless_allowed(backend: Backend) {
     let app = spawn_app_with(backend, config).await;
     let m = app.merchant.clone();
     let receiver = Receiver::start(vec![], Reply::Success).await;
-    let created = deposit_with_callback(&app, &m, "cb-private", &receiver.url).await;
-    pay(&created.payment_url).await;
-    let order = wait_fail_reason(&app, "cb-private").await;
+    // A literal private address is refused when the order is created (see compatibility.rs).
+    let mut literal = NewOrder::deposit(&m.merchant_uid, "cb-private", "120.00", "mmk", "wavepay", "myanmar");
+    literal.notify_url = Some(receiver.url.clone());
+    let answer = app.client.post_signed("/octopus/api/order/new", &literal.to_fields()).await.unwrap();
+    assert_eq!(answer.status, 400, "{}", answer.body);
     assert_eq!(
-        order.notify_fail_reason,
-        "notify_url points to 127.0.0.1, a loopback address; private destinations are not allowed"
+        answer.body["data"]["details"],
+        "The 'notify_url' field points to 127.0.0.1, a loopback address; private destinations are not allowed."
     );
     // A name that resolves to a private address is refused after DNS.
     let by_name = receiver.url.replace("127.0.0.1", "localhost");

@@ -1,8 +1,10 @@
 //! The hosted cashier page in a real headless Chromium: a payer on a phone sees what to pay,
 //! presses "Pay" (or "Fail") in the sandbox, sees the result and gets a way back to the
-//! merchant; the order moves accordingly. On a Paykassma channel the payer sees the Wavepay
-//! account, enters the transfer's transaction ID, is told what is missing after a short
-//! payment, and sees the payment received after the rest.
+//! merchant; the order moves accordingly. The page's own posts pass the cross-site checks (its
+//! origin and token), its stylesheet passes the Content-Security-Policy, and pressing Pay again
+//! in a second window shows the page in words, not JSON. On a Paykassma channel the payer sees
+//! the Wavepay account, enters the transfer's transaction ID (posted with the page's token), is
+//! told what is missing after a short payment, and sees the payment received after the rest.
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -82,22 +84,48 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
         tab.navigate_to(&pay_url).unwrap().wait_until_navigated().unwrap();
         let before = (text("#headline"), text("#amount"), text("#status"), text("#additional"), text("#merchant-order-id"));
         assert!(tab.find_element("#return").is_err(), "no way back before paying");
+        // The inline stylesheet is allowed by the policy's hash (a blocked one leaves the
+        // browser's white background).
+        let background = tab.evaluate("getComputedStyle(document.body).backgroundColor", false).unwrap().value;
+        assert_eq!(background, Some(serde_json::json!("rgb(244, 245, 247)")), "the stylesheet applies under the CSP");
+        // A second window on the same order, opened before paying: the payer presses Pay again
+        // there once the first has paid.
+        let second = browser.new_tab().unwrap();
+        second.navigate_to(&pay_url).unwrap().wait_until_navigated().unwrap();
+        tab.activate().unwrap();
         tab.wait_for_element("#pay").unwrap().click().unwrap();
         tab.wait_for_element_with_custom_timeout("#return", Duration::from_secs(10)).unwrap();
         let after = (text("#headline"), text("#status"));
         let back = tab.find_element("#return").unwrap().get_attribute_value("href").unwrap();
         assert!(tab.find_element("#pay").is_err(), "no buttons once paid");
+        second.activate().unwrap();
+        second.wait_for_element("#pay").unwrap().click().unwrap();
+        second.wait_until_navigated().unwrap();
+        let body = second.wait_for_element("body").unwrap().get_inner_text().unwrap();
+        assert!(!body.trim_start().starts_with('{'), "JSON shown to the payer: {body}");
+        second.wait_for_element_with_custom_timeout("#return", Duration::from_secs(10)).unwrap();
+        let read = |sel: &str| second.wait_for_element(sel).unwrap().get_inner_text().unwrap();
+        let again = (read("#headline"), read("#status"), read("#message"));
 
+        tab.activate().unwrap();
         tab.navigate_to(&fail_url).unwrap().wait_until_navigated().unwrap();
         tab.wait_for_element("#fail").unwrap().click().unwrap();
         tab.wait_for_element_with_custom_timeout("#fail-reason", Duration::from_secs(10)).unwrap();
         let failed = (text("#headline"), text("#status"), text("#fail-reason"));
-        (before, after, back, failed)
+        (before, after, back, failed, again)
     })
     .await
     .unwrap();
 
-    let (before, after, back, failed) = seen;
+    let (before, after, back, failed, again) = seen;
+    assert_eq!(
+        again,
+        (
+            "Payment received".to_string(),
+            "completed".to_string(),
+            "This payment had already ended, so nothing was changed.".to_string()
+        )
+    );
     assert_eq!(before.0, "Waiting for your payment");
     assert_eq!(before.1, "250.00 MMK");
     assert_eq!(before.2, "pending");

@@ -60,9 +60,10 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let token = crate::helpers::page_token(&created.payment_url).await;
     let page = http
         .post(format!("{}/confirm", created.payment_url))
-        .form(&[("transaction_id", "TX1")])
+        .form(&[("transaction_id", "TX1"), ("token", &token)])
         .send()
         .await
         .unwrap()
@@ -424,9 +425,10 @@ async fn order_history_shows_changes_and_upstream_exchanges(backend: Backend) {
         .await
         .unwrap();
     pk.sim.transfer("TXH", 6000, "MMK");
+    let token = crate::helpers::page_token(&created.payment_url).await;
     crate::helpers::http()
         .post(format!("{}/confirm", created.payment_url))
-        .form(&[("transaction_id", "TXH")])
+        .form(&[("transaction_id", "TXH"), ("token", &token)])
         .send()
         .await
         .unwrap();

@@ -27,9 +27,10 @@ fn wavepay(merchant_uid: &str, id: &str, amount: &str) -> NewOrder {
 
 /// The payer submits the transaction ID on the cashier page; returns the page's HTML.
 async fn confirm(payment_url: &str, transaction_id: &str) -> String {
+    let token = crate::helpers::page_token(payment_url).await;
     let r = http()
         .post(format!("{payment_url}/confirm"))
-        .form(&[("transaction_id", transaction_id)])
+        .form(&[("transaction_id", transaction_id), ("token", &token)])
         .send()
         .await
         .unwrap();
@@ -102,7 +103,8 @@ async fn a_short_payment_waits_for_the_rest(backend: Backend) {
     assert_eq!(done.final_amount, "6000.00");
     // A transaction ID longer than 11 characters is refused before Paykassma is asked.
     let other = app.client.create_order(&wavepay(&m.merchant_uid, "pk-long", "100.00")).await.unwrap();
-    let r = http().post(format!("{}/confirm", other.payment_url)).form(&[("transaction_id", "123456789012")]).send().await.unwrap();
+    let token = crate::helpers::page_token(&other.payment_url).await;
+    let r = http().post(format!("{}/confirm", other.payment_url)).form(&[("transaction_id", "123456789012"), ("token", &token)]).send().await.unwrap();
     assert_eq!(r.status(), 400);
 }
 

@@ -34,8 +34,19 @@ async fn sandbox_pay_and_fail_move_deposits_through_the_state_machine(backend: B
     );
     assert!(events.iter().all(|e| !e.reason.is_empty() && e.created_at > 0));
 
-    // The state machine refuses a second outcome: completed cannot become failed.
+    // The state machine refuses a second outcome: completed cannot become failed. The payer
+    // sees the page as it is, in words; a client that asks for JSON gets the documented shape.
     let r = simulate(&paid.payment_url, "failed").await;
+    assert_eq!(r.status(), 409);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Payment received") && page.contains("nothing was changed"), "{page}");
+    let r = crate::helpers::http()
+        .post(format!("{}/simulate", paid.payment_url))
+        .header("Accept", "application/json")
+        .form(&[("outcome", "failed"), ("token", &crate::helpers::page_token(&paid.payment_url).await)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 409);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["data"], "This order cannot go from completed to failed.");

@@ -4,6 +4,7 @@
 //! talks to it over real HTTP through the client library.
 
 pub mod paykassma;
+pub mod raw_http;
 pub mod receiver;
 
 use std::net::SocketAddr;
@@ -494,11 +495,25 @@ pub async fn fund(client: &Client, merchant_uid: &str, currency: &str, amount: &
     pay(&created.payment_url).await;
 }
 
-/// The payer's choice on a sandbox cashier page (`completed` or `failed`), as the page posts it.
+/// The form token of a cashier page (`<meta name="csrf-token">`, the same as its forms'
+/// hidden `token`), read from the page as a browser does before posting; empty when there is
+/// no page.
+pub async fn page_token(payment_url: &str) -> String {
+    let page = http().get(payment_url).send().await.unwrap().text().await.unwrap();
+    page.split(r#"<meta name="csrf-token" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The payer's choice on a sandbox cashier page (`completed` or `failed`), as the page posts it
+/// (with the page's token).
 pub async fn simulate(payment_url: &str, outcome: &str) -> reqwest::Response {
+    let token = page_token(payment_url).await;
     http()
         .post(format!("{payment_url}/simulate"))
-        .form(&[("outcome", outcome)])
+        .form(&[("outcome", outcome), ("token", &token)])
         .send()
         .await
         .unwrap()
@@ -579,17 +594,35 @@ impl ServerProcess {
 
     /// Like [`ServerProcess::start`], with these environment variables set.
     pub fn start_with_env(db: &TestDb, extra: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        Self::spawn(db, extra, env, None)
+    }
+
+    /// Like [`ServerProcess::start`], under this open-file limit (soft, hard), as systemd or a
+    /// shell may start it; what it logs (stderr) is collected with its stdout.
+    pub fn start_with_file_limit(db: &TestDb, extra: &[&str], soft: u64, hard: u64) -> ServerProcess {
+        Self::spawn(db, extra, &[], Some((soft, hard)))
+    }
+
+    fn spawn(db: &TestDb, extra: &[&str], env: &[(&str, &str)], file_limit: Option<(u64, u64)>) -> ServerProcess {
         use std::io::BufRead;
-        let mut child = command()
+        use std::os::unix::process::CommandExt;
+        let mut command = command();
+        command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(db_args(db))
             .args(extra)
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start octopus serve");
+            .stderr(if file_limit.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() });
+        if let Some((soft, hard)) = file_limit {
+            command.env("NO_COLOR", "1");
+            // SAFETY: setrlimit is async-signal-safe and touches only the child.
+            unsafe {
+                command.pre_exec(move || rlimit::Resource::NOFILE.set(soft, hard));
+            }
+        }
+        let mut child = command.spawn().expect("start octopus serve");
         let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
         let (first_tx, first_rx) = std::sync::mpsc::channel();
         let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -600,6 +633,14 @@ impl ServerProcess {
                 sink.lock().unwrap().push(line);
             }
         });
+        if let Some(stderr) = child.stderr.take() {
+            let sink = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+        }
         let first = first_rx.recv_timeout(Duration::from_secs(30)).expect("the server prints where it serves");
         let url = first
             .split_whitespace()

@@ -39,4 +39,41 @@ impl PkSim {
     pub fn state(&self) -> serde_json::Value {
         self.sim.state()
     }
+
+    /// Posts a postback of the test's own making to the app's channel `code`, validly signed:
+    /// `transactions` are the raw JSON texts of its transactions (so an amount goes exactly as
+    /// written), `direction` is left out when `None`. Returns the HTTP status and the body.
+    pub async fn post_postback(&self, app: &TestApp, code: &str, direction: Option<&str>, transactions: &[String]) -> (u16, String) {
+        let additional_data = format!("[{}]", transactions.join(","));
+        let direction = direction.map(|d| format!(r#""direction":"{d}","#)).unwrap_or_default();
+        let body = format!(
+            r#"{{"wallet_type":"wavepay","amount":6000,"currency_code":"MMK","label":"x",{direction}"created_datetime":"2026-11-21 10:00:00","access_key":"{}","signature":"{}","additional_data":{additional_data}}}"#,
+            self.sim.postback_access_key(),
+            self.sim.postback_signature(&additional_data),
+        );
+        let answer = super::http()
+            .post(format!("{}/octopus/postback/{code}", app.base_url))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    }
+}
+
+/// A deposit transaction as Paykassma lists it in a postback (its fields as in the provider's
+/// document), for `order_uid` (`null` when empty), with `amount` as raw JSON text.
+pub fn deposit_transaction(transaction_id: &str, order_uid: &str, amount: &str) -> String {
+    let order = if order_uid.is_empty() { "null".to_string() } else { format!("\"{order_uid}\"") };
+    format!(
+        r#"{{"activated_datetime":"2026-11-21 10:00:00","exchanger_identifier":null,"comment":"","amount":{amount},"currency_code":"MMK","wallet_type":"wavepay","stockpiling_id":963,"transaction_id":"{transaction_id}","transaction_type":1,"plugin_custom_order_id":{order},"withdrawal_id":null,"withdrawal_status":null,"account_number":"","account_name":"","account_email":"","bank_details":{{"bank_code":"","branch_code":""}}}}"#
+    )
+}
+
+/// A withdrawal transaction as Paykassma lists it in a postback: `status` 1 success, 5 fail.
+pub fn withdrawal_transaction(withdrawal_id: &str, amount: &str, status: u8) -> String {
+    format!(
+        r#"{{"activated_datetime":"","exchanger_identifier":"","comment":"","amount":"{amount}","currency_code":"MMK","wallet_type":"wavepay","stockpiling_id":null,"transaction_id":"","transaction_type":null,"plugin_custom_order_id":"","withdrawal_id":"{withdrawal_id}","withdrawal_status":{status},"account_number":"01642234663","account_name":"","account_email":"","bank_details":{{"bank_code":null,"branch_code":null}}}}"#
+    )
 }
