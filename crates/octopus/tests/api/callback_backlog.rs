@@ -30,7 +30,7 @@ const SEEDED: usize = 10_200;
 const BACKLOG: usize = 10_000;
 /// The longest the slow receiver holds a request: well under the test's callback timeout,
 /// so no attempt times out (a timed-out attempt is rightly sent again).
-const HOLD: Duration = Duration::from_secs(4);
+const HOLD: Duration = Duration::from_secs(10);
 
 /// What the merchant's receiver saw.
 #[derive(Default)]
