@@ -120,7 +120,13 @@ async fn an_activation_with_an_impossible_amount_credits_nothing(backend: Backen
     let created = app.client.create_order(&wavepay(&m.merchant_uid, "act-neg", "6000.00")).await.unwrap();
     let uid = created.payment.payment_uid.clone();
     pk.sim.transfer("TXACT", 6000, "MMK");
-    let r = http().post(format!("{}/confirm", created.payment_url)).form(&[("transaction_id", "TXACT")]).send().await.unwrap();
+    let token = crate::helpers::page_token(&created.payment_url).await;
+    let r = http()
+        .post(format!("{}/confirm", created.payment_url))
+        .form(&[("transaction_id", "TXACT"), ("token", &token)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("being checked"));
     let order = app.client.get_order("act-neg").await.unwrap();
