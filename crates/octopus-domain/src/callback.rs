@@ -194,6 +194,18 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
     }
 }
 
+/// The address a notify_url names by an IP literal (`http://10.0.0.1/`, `http://[::1]/`, the
+/// numeric forms such as `http://2130706433/`), with why it is refused, when it is one a
+/// callback must not go to. Host names are checked after DNS, at delivery.
+pub fn forbidden_literal(notify_url: &str) -> Option<(IpAddr, &'static str)> {
+    let ip: IpAddr = match url::Url::parse(notify_url).ok()?.host()? {
+        url::Host::Ipv4(ip) => ip.into(),
+        url::Host::Ipv6(ip) => ip.into(),
+        url::Host::Domain(_) => return None,
+    };
+    forbidden_address(ip).map(|why| (ip, why))
+}
+
 /// A readable refusal of a destination, for `notify_fail_reason`.
 pub fn refusal(host: &str, ip: IpAddr, why: &str) -> String {
     if host == ip.to_string() {

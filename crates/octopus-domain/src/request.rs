@@ -300,12 +300,7 @@ impl OrderRequest {
         if self.notify_url.is_empty() {
             return Ok(());
         }
-        let ip: Option<std::net::IpAddr> = match url::Url::parse(&self.notify_url).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
-            Some(url::Host::Ipv4(ip)) => Some(ip.into()),
-            Some(url::Host::Ipv6(ip)) => Some(ip.into()),
-            _ => None,
-        };
-        match ip.and_then(|ip| crate::callback::forbidden_address(ip).map(|why| (ip, why))) {
+        match crate::callback::forbidden_literal(&self.notify_url) {
             Some((ip, why)) => Err(ValidationError::invalid(
                 "notify_url",
                 format!("points to {ip}, {why}; private destinations are not allowed"),

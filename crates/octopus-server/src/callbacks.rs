@@ -18,7 +18,7 @@
 //!   DNS, and the connection only ever goes to the addresses that were checked.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -399,13 +399,8 @@ async fn attempt(state: &AppState, http: &reqwest::Client, c: &Callback) -> Resu
 
 /// Refuses a notify_url whose host is a forbidden IP literal (names go through the resolver).
 fn check_literal_address(notify_url: &str) -> Result<(), String> {
-    let url = url::Url::parse(notify_url).map_err(|_| "notify_url is not a valid URL".to_string())?;
-    let ip: Option<IpAddr> = match url.host() {
-        Some(url::Host::Ipv4(ip)) => Some(ip.into()),
-        Some(url::Host::Ipv6(ip)) => Some(ip.into()),
-        _ => None,
-    };
-    match ip.and_then(|ip| callback::forbidden_address(ip).map(|why| (ip, why))) {
+    url::Url::parse(notify_url).map_err(|_| "notify_url is not a valid URL".to_string())?;
+    match callback::forbidden_literal(notify_url) {
         Some((ip, why)) => Err(callback::refusal(&ip.to_string(), ip, why)),
         None => Ok(()),
     }
