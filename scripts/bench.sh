@@ -40,6 +40,9 @@ fi
 port=$((20000 + RANDOM % 20000))
 host_args=(--callback-host-concurrency "${HOST_CONCURRENCY:-64}")
 if [ "$scenario" = callback-backlog ] && [ -z "${HOST_CONCURRENCY:-}" ]; then host_args=(); fi
+# Only the callback-backlog scenario takes --backlog (older builds know no such flag).
+backlog_args=()
+if [ "$scenario" = callback-backlog ]; then backlog_args=(--backlog "${BACKLOG:-12000}"); fi
 OCTOPUS_LOG=warn "$bin" serve --listen "127.0.0.1:$port" "${db_args[@]}" --sandbox-payout-delay "${PAYOUT_DELAY:-0}" --allow-private-callbacks "${host_args[@]}" >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 50); do
@@ -53,7 +56,7 @@ field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 [ -n "${BENCH_JSON:-}" ] || echo "run $run/$runs — backend: $backend, scenario: $scenario, connections: $connections, seconds: $seconds"
 "$bin" bench --url "http://127.0.0.1:$port" \
   --key "$(field api_key)" --secret "$(field api_secret)" --merchant-uid "$(field merchant_uid)" \
-  --connections "$connections" --duration "$seconds" --scenario "$scenario" --backlog "${BACKLOG:-12000}" ${BENCH_JSON:+--json}
+  --connections "$connections" --duration "$seconds" --scenario "$scenario" "${backlog_args[@]}" ${BENCH_JSON:+--json}
 if [ "$scenario" = callback-backlog ]; then grep -i "piling up" "$work/server.log" | head -3 || true; fi
 kill "$server"; wait "$server" 2>/dev/null || true
 rm -rf "$work"
