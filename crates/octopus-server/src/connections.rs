@@ -32,7 +32,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::header::{CONNECTION, EXPECT};
 use axum::http::{HeaderValue, Request, Response};
+use axum::response::IntoResponse;
 use axum::Router;
+use futures::FutureExt;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -71,6 +73,9 @@ const DRAIN_BYTES: usize = 8 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 /// Connections closed to make room that may still be closing before accepting waits.
 const MAX_CLOSING: usize = 16;
+/// How long a connection must have been idle (or in its head) before it may be closed to make
+/// room: one just accepted or just answered may have its request on the way.
+const EVICT_GRACE: Duration = Duration::from_secs(1);
 /// How long a graceful shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -106,6 +111,8 @@ enum Phase {
     Idle,
     Head,
     Busy,
+    /// Chosen to close to make room; nothing moves it back.
+    Leaving,
 }
 
 /// What one connection is doing, and since when (shared by its reader, its requests and its
@@ -114,6 +121,8 @@ struct Activity {
     state: Mutex<(Phase, Instant)>,
     /// Woken when the connection is to close to make room for another.
     evicted: Notify,
+    /// Woken when its phase changes (the watchdog's deadline moves).
+    changed: Notify,
     /// Whether it was asked to (counted in [`Registry::closing`] until it is gone).
     evicting: std::sync::atomic::AtomicBool,
 }
@@ -123,6 +132,7 @@ impl Activity {
         Activity {
             state: Mutex::new((Phase::Idle, Instant::now())),
             evicted: Notify::new(),
+            changed: Notify::new(),
             evicting: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -131,18 +141,34 @@ impl Activity {
         *self.state.lock().expect("activity lock")
     }
 
+    /// Moves to `phase` (a leaving connection stays leaving), waking the watchdog.
     fn set(&self, phase: Phase) {
-        *self.state.lock().expect("activity lock") = (phase, Instant::now());
+        {
+            let mut state = self.state.lock().expect("activity lock");
+            if state.0 == Phase::Leaving {
+                return;
+            }
+            *state = (phase, Instant::now());
+        }
+        self.changed.notify_one();
     }
 
-    /// A read of `n` bytes: an idle connection starts a request head.
+    /// A read of `n` bytes: an idle connection starts a request head (and its watchdog now
+    /// counts the header timeout, not the idle one).
     fn read(&self, n: usize) {
         if n == 0 {
             return;
         }
-        let mut state = self.state.lock().expect("activity lock");
-        if state.0 == Phase::Idle {
-            *state = (Phase::Head, Instant::now());
+        let started = {
+            let mut state = self.state.lock().expect("activity lock");
+            let idle = state.0 == Phase::Idle;
+            if idle {
+                *state = (Phase::Head, Instant::now());
+            }
+            idle
+        };
+        if started {
+            self.changed.notify_one();
         }
     }
 
@@ -153,7 +179,7 @@ impl Activity {
         match phase {
             Phase::Idle => (since + limits.idle_timeout, true),
             Phase::Head => (since + limits.header_timeout, true),
-            Phase::Busy => (Instant::now() + recheck, false),
+            Phase::Busy | Phase::Leaving => (Instant::now() + recheck, false),
         }
     }
 }
@@ -188,27 +214,45 @@ impl Registry {
         self.open.lock().expect("registry lock").len()
     }
 
-    /// Asks the connection idle or in its head the longest to close; false when all are busy.
+    /// Asks the connection idle or in its head the longest to close, among those in that phase
+    /// for at least [`EVICT_GRACE`] (a connection just accepted, or just answered, may have its
+    /// next request on the way); false when there is none.
     fn evict_one(&self) -> bool {
         let open = self.open.lock().expect("registry lock");
+        let now = Instant::now();
         let oldest = open
             .values()
             .filter_map(|a| match a.get() {
-                (Phase::Busy, _) => None,
-                (_, since) => Some((since, a)),
+                (Phase::Idle | Phase::Head, since) if now.duration_since(since) >= EVICT_GRACE => Some((since, a)),
+                _ => None,
             })
             .min_by_key(|(since, _)| *since);
-        match oldest {
-            Some((_, activity)) => {
-                // Not busy any more from the chooser's view: it is leaving.
-                activity.set(Phase::Busy);
-                activity.evicting.store(true, Ordering::Relaxed);
-                self.closing.fetch_add(1, Ordering::Relaxed);
-                activity.evicted.notify_one();
-                true
-            }
-            None => false,
+        let Some((_, activity)) = oldest else { return false };
+        if activity.evicting.swap(true, Ordering::Relaxed) {
+            return false;
         }
+        *activity.state.lock().expect("activity lock") = (Phase::Leaving, now);
+        self.closing.fetch_add(1, Ordering::Relaxed);
+        activity.evicted.notify_one();
+        true
+    }
+
+    /// Open connections, not counting those asked to close.
+    fn staying(&self) -> usize {
+        self.len().saturating_sub(self.closing.load(Ordering::Relaxed) as usize)
+    }
+}
+
+/// Removes its connection from the registry when dropped: also when the connection's task
+/// ends by a panic.
+struct Slot {
+    registry: Arc<Registry>,
+    id: u64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.registry.remove(self.id);
     }
 }
 
@@ -228,21 +272,21 @@ pub async fn serve(
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     let mut last_accept_error: Option<Instant> = None;
-    loop {
-        // At the cap: make room by closing the longest-waiting idle or head connection, or wait
-        // until a connection ends.
+    'accepting: loop {
+        // Over the cap with no connection that can make room: accept nothing more until one
+        // closes, or one has waited long enough to be closed (looked at again every grace).
         loop {
-            let closing = registry.closing.load(Ordering::Relaxed) as usize;
-            if registry.len().saturating_sub(closing) < cap {
+            let closed = registry.closed.notified();
+            if registry.staying() <= cap {
                 break;
             }
-            let closed = registry.closed.notified();
-            if closing < MAX_CLOSING && registry.evict_one() {
+            if (registry.closing.load(Ordering::Relaxed) as usize) < MAX_CLOSING && registry.evict_one() {
                 continue;
             }
             tokio::select! {
                 _ = closed => {}
-                _ = &mut shutdown => return finish(stop, registry).await,
+                _ = tokio::time::sleep(EVICT_GRACE) => {}
+                _ = &mut shutdown => break 'accepting,
             }
         }
         let (stream, peer) = tokio::select! {
@@ -259,21 +303,28 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = &mut shutdown => return finish(stop, registry).await,
+            _ = &mut shutdown => break 'accepting,
         };
         // Small answers must leave at once, not after Nagle's delay.
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
-        let id = registry.add(Arc::clone(&activity));
+        let slot = Slot { id: registry.add(Arc::clone(&activity)), registry: Arc::clone(&registry) };
+        // A newcomer over the cap: the connection waiting the longest makes room (when none
+        // can, the loop above stops accepting until one can).
+        if registry.staying() > cap && (registry.closing.load(Ordering::Relaxed) as usize) < MAX_CLOSING {
+            registry.evict_one();
+        }
         let connection = Connection { router: router.clone(), limits, peer, activity };
-        let registry = Arc::clone(&registry);
         let builder = Arc::clone(&builder);
         let stopping = stopping.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             connection.run(&builder, stream, stopping).await;
-            registry.remove(id);
         });
     }
+    // No new connections while the ones open finish.
+    drop(listener);
+    finish(stop, registry).await
 }
 
 /// Stops accepting, asks every connection to finish, and waits for them (bounded).
@@ -338,6 +389,7 @@ impl Connection {
                         return;
                     }
                 }
+                _ = activity.changed.notified() => {}
                 _ = activity.evicted.notified() => {
                     tracing::debug!(%peer, "connection closed to make room for another");
                     return;
@@ -377,9 +429,12 @@ async fn handle(
     };
     let mut request = Request::from_parts(parts, Body::new(body));
     request.extensions_mut().insert(ConnectInfo(peer));
-    let mut response = match router.oneshot(request).await {
-        Ok(r) => r,
-        Err(never) => match never {},
+    // A handler that panics answers the documented 500 (and is logged), like any internal
+    // failure; its connection goes on.
+    let mut response = match std::panic::AssertUnwindSafe(router.oneshot(request)).catch_unwind().await {
+        Ok(Ok(r)) => r,
+        Ok(Err(never)) => match never {},
+        Err(_) => crate::error::Error::Internal("a request handler panicked".into()).into_response(),
     };
     let left = unread.lock().expect("unread lock").take();
     if let Some(left) = left {
@@ -642,10 +697,15 @@ mod tests {
             newer.read(5);
             registry.add(Arc::clone(&newer));
             assert!(registry.evict_one());
-            assert_eq!(older.get().0, Phase::Busy, "the oldest idle one leaves");
-            assert_eq!(newer.get().0, Phase::Head);
+            assert_eq!(older.get().0, Phase::Leaving, "the oldest idle one past the grace leaves");
+            assert!(!registry.evict_one(), "one just started is not closed to make room");
+            tokio::time::advance(EVICT_GRACE).await;
+            older.set(Phase::Idle);
+            assert_eq!(older.get().0, Phase::Leaving, "a leaving connection stays leaving");
             assert!(registry.evict_one());
+            assert_eq!(newer.get().0, Phase::Leaving);
             assert!(!registry.evict_one(), "busy connections are never closed to make room");
+            assert_eq!(registry.closing.load(Ordering::Relaxed), 2);
         });
     }
 }

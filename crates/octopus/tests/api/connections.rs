@@ -114,7 +114,10 @@ fn short_timeouts() -> ServerConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_that_never_ends_is_closed_after_the_header_timeout() {
-    let app = spawn_app_with(Backend::Sqlite, short_timeouts()).await;
+    // A long idle timeout: only the header timeout can close it within the wait below.
+    let mut config = short_timeouts();
+    config.connections.idle_timeout = Duration::from_secs(120);
+    let app = spawn_app_with(Backend::Sqlite, config).await;
     let mut stream = TcpStream::connect(app.address).await.unwrap();
     stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
     assert!(closed_by_server(&mut stream, Duration::from_secs(20)).await, "the connection is still open");
