@@ -127,6 +127,12 @@ impl PaymentStatus {
         )
     }
 
+    /// Money moved for the order (a deposit credited, a payout settled), even if refunded
+    /// since: the upstream references it counted are spent.
+    pub fn moved_money(self) -> bool {
+        matches!(self, PaymentStatus::Completed | PaymentStatus::Refund)
+    }
+
     /// The order still waits for the payer or the upstream.
     pub fn is_open(self) -> bool {
         matches!(

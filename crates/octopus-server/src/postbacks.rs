@@ -108,14 +108,10 @@ async fn receive(
                 let (uid, exchange) = kept(&uid, String::new());
                 crate::upstream::record(&state, &uid, &code, None, vec![exchange]).await;
             }
-            Ok(PostbackOutcome::Conflict(uid, why)) => {
-                // Acknowledged (repeating it would not change it) and left to the operator.
-                tracing::error!(channel = %code, payment_uid = %uid, %why, "postback contradicts its order; not applied, needs the operator");
-                let (uid, exchange) = kept(&uid, format!("not applied, needs the operator: {why}"));
-                crate::upstream::record(&state, &uid, &code, None, vec![exchange]).await;
-            }
-            Ok(PostbackOutcome::Impossible(Some(uid), why)) => {
-                tracing::error!(channel = %code, payment_uid = %uid, %why, "postback cannot be applied; not applied, needs the operator");
+            // Contradicting its order, or impossible: acknowledged (repeating it would not
+            // change it) and left to the operator, on the order's history.
+            Ok(PostbackOutcome::Conflict(uid, why)) | Ok(PostbackOutcome::Impossible(Some(uid), why)) => {
+                tracing::error!(channel = %code, payment_uid = %uid, %why, "postback not applied, needs the operator");
                 let (uid, exchange) = kept(&uid, format!("not applied, needs the operator: {why}"));
                 crate::upstream::record(&state, &uid, &code, None, vec![exchange]).await;
             }

@@ -352,6 +352,27 @@ fn decide_payout(order: &Order, completed: bool, reason: &str, now: i64) -> Deci
     })
 }
 
+/// Makes a transfer a signed postback counts for `order` that order's. A reference a payer
+/// typed on another order's page (by mistake, or to block this one) gives way, unless money
+/// already moved for that order: the provider's signed word outranks what a payer typed.
+async fn take_reference(state: &AppState, channel: &ChannelEntry, order: &Order, reference: &str) -> Result<bool, Error> {
+    if state.storage.add_upstream_reference(&order.payment_uid, channel.code(), reference).await? {
+        return Ok(true);
+    }
+    let Some(other) = state.storage.order_by_upstream_reference(channel.code(), reference).await? else {
+        return Ok(false);
+    };
+    let spent = state.storage.order_by_payment_uid(&other).await?.is_none_or(|o| o.payment_status.moved_money());
+    if spent {
+        return Ok(false);
+    }
+    let moved = state.storage.move_upstream_reference(&other, &order.payment_uid, channel.code(), reference).await?;
+    if moved {
+        tracing::warn!(channel = channel.code(), %reference, from = %other, to = %order.payment_uid, "a payer's reference given to the order its signed postback names");
+    }
+    Ok(moved)
+}
+
 /// Applies one notification of a postback to its order.
 pub async fn apply_notification(state: &AppState, channel: &ChannelEntry, notification: Notification) -> Result<PostbackOutcome, Error> {
     let found = find(state, channel, &notification).await?;
@@ -382,7 +403,7 @@ pub async fn apply_notification(state: &AppState, channel: &ChannelEntry, notifi
         // another order of the channel already is not counted again.
         if let Notification::Deposit { transaction_ids, .. } = &notification {
             for reference in transaction_ids {
-                if !state.storage.add_upstream_reference(&order.payment_uid, channel.code(), reference).await? {
+                if !take_reference(state, channel, &order, reference).await? {
                     let other = state.storage.order_by_upstream_reference(channel.code(), reference).await?.unwrap_or_default();
                     return Ok(PostbackOutcome::Impossible(
                         Some(order.payment_uid.clone()),

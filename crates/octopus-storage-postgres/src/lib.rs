@@ -374,6 +374,11 @@ impl Storage for PostgresStorage {
         upstream::add_reference(&client, payment_uid, channel, reference).await
     }
 
+    async fn move_upstream_reference(&self, from: &str, to: &str, channel: &str, reference: &str) -> Result<bool> {
+        let client = self.client().await?;
+        upstream::move_reference(&client, from, to, channel, reference).await
+    }
+
     async fn order_by_upstream_reference(&self, channel: &str, reference: &str) -> Result<Option<String>> {
         let client = self.client().await?;
         upstream::by_reference(&client, channel, reference).await

@@ -65,6 +65,26 @@ pub(crate) async fn add_reference(client: &deadpool_postgres::Object, payment_ui
     }
 }
 
+pub(crate) async fn move_reference(
+    client: &deadpool_postgres::Object,
+    from: &str,
+    to: &str,
+    channel: &str,
+    reference: &str,
+) -> Result<bool> {
+    let changed = client
+        .execute(
+            "UPDATE upstream_references SET order_id = t.id
+             FROM (SELECT id FROM orders WHERE payment_uid = $2) t
+             WHERE channel = $3 AND reference = $4
+               AND order_id = (SELECT id FROM orders WHERE payment_uid = $1)",
+            &[&from, &to, &channel, &reference],
+        )
+        .await
+        .map_err(db)?;
+    Ok(changed == 1)
+}
+
 pub(crate) async fn by_reference(client: &deadpool_postgres::Object, channel: &str, reference: &str) -> Result<Option<String>> {
     Ok(client
         .query_opt(

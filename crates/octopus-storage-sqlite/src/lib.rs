@@ -476,6 +476,11 @@ impl Storage for SqliteStorage {
         self.writer.write(move |conn| upstream::add_reference(conn, &uid, &channel, &reference)).await
     }
 
+    async fn move_upstream_reference(&self, from: &str, to: &str, channel: &str, reference: &str) -> Result<bool> {
+        let (from, to, channel, reference) = (from.to_string(), to.to_string(), channel.to_string(), reference.to_string());
+        self.writer.write(move |conn| upstream::move_reference(conn, &from, &to, &channel, &reference)).await
+    }
+
     async fn order_by_upstream_reference(&self, channel: &str, reference: &str) -> Result<Option<String>> {
         let (channel, reference) = (channel.to_string(), reference.to_string());
         self.readers.read(move |conn| upstream::by_reference(conn, &channel, &reference)).await

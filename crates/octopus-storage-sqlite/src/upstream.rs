@@ -63,6 +63,20 @@ pub(crate) fn add_reference(conn: &Connection, payment_uid: &str, channel: &str,
     Ok(owner == id)
 }
 
+pub(crate) fn move_reference(conn: &Connection, from: &str, to: &str, channel: &str, reference: &str) -> Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE upstream_references SET order_id = (SELECT id FROM orders WHERE payment_uid = ?2)
+             WHERE channel = ?3 AND reference = ?4
+               AND order_id = (SELECT id FROM orders WHERE payment_uid = ?1)
+               AND EXISTS (SELECT 1 FROM orders WHERE payment_uid = ?2)",
+        )
+        .map_err(db)?
+        .execute(params![from, to, channel, reference])
+        .map_err(db)?;
+    Ok(changed == 1)
+}
+
 pub(crate) fn by_reference(conn: &Connection, channel: &str, reference: &str) -> Result<Option<String>> {
     conn.prepare_cached(
         "SELECT o.payment_uid FROM upstream_references r JOIN orders o ON o.id = r.order_id

@@ -383,6 +383,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Ties a payer's reference (a transfer's transaction ID) to a deposit on a channel; false
     /// when the reference already belongs to another order of the channel.
     async fn add_upstream_reference(&self, payment_uid: &str, channel: &str, reference: &str) -> Result<bool>;
+    /// Moves a reference of the channel from order `from` to order `to`, only if it is still
+    /// `from`'s; false otherwise.
+    async fn move_upstream_reference(&self, from: &str, to: &str, channel: &str, reference: &str) -> Result<bool>;
 
     /// The payment_uid of the order a reference on a channel belongs to.
     async fn order_by_upstream_reference(&self, channel: &str, reference: &str) -> Result<Option<String>>;

@@ -363,8 +363,47 @@ async fn ledger_verify_fails_on_impossible_rows(backend: Backend) {
     assert!(all.contains(&format!("account {available} is negative: -11880")), "{all}");
 }
 
+/// A payer who types another order's transaction ID on their own page (by mistake, or to
+/// block it) cannot keep that order's real transfer from being credited: the provider's signed
+/// postback for the other order takes the reference over; once money moved with a reference,
+/// it is not taken again.
+async fn a_reference_typed_for_another_order_does_not_block_its_postback(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let pk = PkSim::start(&app, "pk-mm", 10).await;
+    let a = app.client.create_order(&wavepay(&m.merchant_uid, "squat-a", "6000.00")).await.unwrap();
+    let b = app.client.create_order(&wavepay(&m.merchant_uid, "squat-b", "6000.00")).await.unwrap();
+    let token = crate::helpers::page_token(&a.payment_url).await;
+    let r = http()
+        .post(format!("{}/confirm", a.payment_url))
+        .form(&[("transaction_id", "TXB"), ("token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_ne!(app.client.get_order("squat-a").await.unwrap().payment_status, "completed");
+    let (status, body) = pk
+        .post_postback(&app, "pk-mm", Some("ingoing"), &[deposit_transaction("TXB", &b.payment.payment_uid, r#""6000""#)])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let order_b = app.client.get_order("squat-b").await.unwrap();
+    assert_eq!(order_b.payment_status, "completed", "B's real transfer is credited: {:?}", not_applied(&app, &b.payment.payment_uid).await);
+    assert_eq!(order_b.final_amount, "6000.00");
+    assert_eq!(app.storage().order_by_upstream_reference("pk-mm", "TXB").await.unwrap(), Some(b.payment.payment_uid.clone()));
+    // Spent now: the same transfer named for A is not counted again.
+    let (status, _) = pk
+        .post_postback(&app, "pk-mm", Some("ingoing"), &[deposit_transaction("TXB", &a.payment.payment_uid, r#""6000""#)])
+        .await;
+    assert_eq!(status, 200);
+    assert_ne!(app.client.get_order("squat-a").await.unwrap().payment_status, "completed");
+    assert!(not_applied(&app, &a.payment.payment_uid).await.iter().any(|e| e.contains("already counted")));
+    assert_eq!(app.balance(&m, "mmk").await.0, d("6000"), "credited once");
+    app.assert_ledger_sound().await;
+}
+
 crate::on_both_backends!(
     impossible_amounts_are_acknowledged_and_change_nothing,
+    a_reference_typed_for_another_order_does_not_block_its_postback,
     an_activation_with_an_impossible_amount_credits_nothing,
     a_transaction_counts_once_per_order,
     a_postback_without_direction_is_read_by_its_transactions,
