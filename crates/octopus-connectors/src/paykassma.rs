@@ -226,11 +226,7 @@ impl Transaction {
 
     /// A field as text: a string decoded, a number as written, anything else empty.
     fn text(&self, key: &str) -> String {
-        match self.raw(key).map(RawValue::get) {
-            Some(raw) if raw.starts_with('"') => serde_json::from_str(raw).unwrap_or_default(),
-            Some(raw) if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => raw.to_string(),
-            _ => String::new(),
-        }
+        self.raw(key).and_then(|raw| octopus_domain::fields::scalar_text(raw.get())).unwrap_or_default()
     }
 
     fn has(&self, key: &str) -> bool {

@@ -50,13 +50,8 @@ impl RequestFields {
         };
         let mut fields = BTreeMap::new();
         for (key, value) in raw.0 {
-            let text = value.get();
-            let decoded = match text.as_bytes().first() {
-                Some(b'"') => {
-                    serde_json::from_str::<String>(text).map_err(|_| FieldError::Malformed)?
-                }
-                Some(b'-' | b'0'..=b'9') => text.to_string(),
-                _ => return Err(FieldError::WrongType(key)),
+            let Some(decoded) = scalar_text(value.get()) else {
+                return Err(FieldError::WrongType(key));
             };
             fields.insert(key, decoded);
         }
@@ -111,6 +106,18 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for RequestFields {
 
 const REPEATED_PREFIX: &str = "repeated field '";
 const REPEATED_SUFFIX: &str = "'";
+
+/// A JSON value (its raw text) as the text it stands for: a string decoded (`\/` is `/`,
+/// `\u0e2a` the character), a number exactly as written (`100.50` stays `100.50`); None for
+/// any other type. Merchant fields, signed as they were sent, and amounts reported by
+/// upstreams are both read this way.
+pub fn scalar_text(raw: &str) -> Option<String> {
+    match raw.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(raw).ok(),
+        Some(b'-' | b'0'..=b'9') => Some(raw.to_string()),
+        _ => None,
+    }
+}
 
 /// A JSON object read without losing number literals and refusing repeated keys.
 struct RawFields<'a>(Vec<(String, &'a RawValue)>);

@@ -160,13 +160,7 @@ impl Amount {
     /// (a negative amount is reported as not positive). Every amount that comes from an
     /// upstream goes through here, so none is read more laxly than a merchant's.
     pub fn parse_reported(json: &str, currency: Currency) -> Result<Amount, AmountError> {
-        let text: String = if json.starts_with('"') {
-            serde_json::from_str::<String>(json).map_err(|_| AmountError::Malformed)?
-        } else if json.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-            json.to_string()
-        } else {
-            return Err(AmountError::Malformed);
-        };
+        let text = crate::fields::scalar_text(json).ok_or(AmountError::Malformed)?;
         match text.strip_prefix('-') {
             // A well-formed negative amount is "not positive"; anything else after the sign
             // is malformed.
