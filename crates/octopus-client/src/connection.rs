@@ -40,7 +40,11 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `base_url` (`http://host:port`; plain HTTP only).
-    pub async fn open(base_url: &str, api_key: &str, api_secret: &str) -> Result<Connection, ClientError> {
+    pub async fn open(
+        base_url: &str,
+        api_key: &str,
+        api_secret: &str,
+    ) -> Result<Connection, ClientError> {
         let host = base_url
             .strip_prefix("http://")
             .ok_or_else(|| ClientError::Unexpected("a connection needs an http:// URL".into()))?
@@ -65,7 +69,11 @@ impl Connection {
     }
 
     /// Signs `fields` and POSTs them to `path`, waiting for the whole answer.
-    pub async fn post_signed(&mut self, path: &str, fields: &RequestFields) -> Result<RawAnswer, ClientError> {
+    pub async fn post_signed(
+        &mut self,
+        path: &str,
+        fields: &RequestFields,
+    ) -> Result<RawAnswer, ClientError> {
         let request = Request::post(path)
             .header(HOST, &self.host)
             .header(CONTENT_TYPE, "application/json")

@@ -42,9 +42,15 @@ impl Answer {
         if self.status == 200 && self.body["result"] == "success" {
             Ok(self.body["data"].clone())
         } else if self.body["result"] == "error" {
-            Err(ClientError::Api { status: self.status, data: self.body["data"].clone() })
+            Err(ClientError::Api {
+                status: self.status,
+                data: self.body["data"].clone(),
+            })
         } else {
-            Err(ClientError::Unexpected(format!("HTTP {}: {}", self.status, self.body)))
+            Err(ClientError::Unexpected(format!(
+                "HTTP {}: {}",
+                self.status, self.body
+            )))
         }
     }
 }
@@ -138,7 +144,14 @@ pub struct NewOrder {
 
 impl NewOrder {
     /// A deposit with a JSON answer.
-    pub fn deposit(merchant_uid: &str, merchant_order_id: &str, amount: &str, currency: &str, payment: &str, country: &str) -> Self {
+    pub fn deposit(
+        merchant_uid: &str,
+        merchant_order_id: &str,
+        amount: &str,
+        currency: &str,
+        payment: &str,
+        country: &str,
+    ) -> Self {
         NewOrder {
             transaction_type: "income".into(),
             amount: amount.into(),
@@ -170,7 +183,14 @@ impl NewOrder {
             to: Some(to.into()),
             to_name: Some(to_name.into()),
             to_bank_name: Some(to_bank_name.into()),
-            ..NewOrder::deposit(merchant_uid, merchant_order_id, amount, currency, payment, country)
+            ..NewOrder::deposit(
+                merchant_uid,
+                merchant_order_id,
+                amount,
+                currency,
+                payment,
+                country,
+            )
         }
     }
 
@@ -238,7 +258,12 @@ impl Client {
     }
 
     /// Uses a given `reqwest::Client` (its redirect policy should be `none`).
-    pub fn with_http(http: reqwest::Client, base_url: &str, api_key: &str, api_secret: &str) -> Self {
+    pub fn with_http(
+        http: reqwest::Client,
+        base_url: &str,
+        api_key: &str,
+        api_secret: &str,
+    ) -> Self {
         Client {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -257,13 +282,24 @@ impl Client {
     }
 
     /// Signs `fields` and POSTs them as JSON to `path`.
-    pub async fn post_signed(&self, path: &str, fields: &RequestFields) -> Result<Answer, ClientError> {
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        fields: &RequestFields,
+    ) -> Result<Answer, ClientError> {
         let signature = self.sign(fields);
-        self.post_raw(path, fields.to_json(), &self.api_key, &signature).await
+        self.post_raw(path, fields.to_json(), &self.api_key, &signature)
+            .await
     }
 
     /// POSTs a body exactly as given, with the given key and signature headers.
-    pub async fn post_raw(&self, path: &str, body: String, api_key: &str, signature: &str) -> Result<Answer, ClientError> {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: String,
+        api_key: &str,
+        signature: &str,
+    ) -> Result<Answer, ClientError> {
         let response = self
             .http
             .post(format!("{}{path}", self.base_url))
@@ -278,19 +314,30 @@ impl Client {
 
     /// `order/new`: creates an order (or gets the identical one created before).
     pub async fn create_order(&self, order: &NewOrder) -> Result<Created, ClientError> {
-        let data = self.post_signed("/octopus/api/order/new", &order.to_fields()).await?.into_data()?;
+        let data = self
+            .post_signed("/octopus/api/order/new", &order.to_fields())
+            .await?
+            .into_data()?;
         serde_json::from_value(data).map_err(|e| ClientError::Unexpected(e.to_string()))
     }
 
     /// `order/get` by `merchant_order_id`.
     pub async fn get_order(&self, merchant_order_id: &str) -> Result<Payment, ClientError> {
-        let fields: RequestFields = [("merchant_order_id", merchant_order_id)].into_iter().collect();
-        let data = self.post_signed("/octopus/api/order/get", &fields).await?.into_data()?;
+        let fields: RequestFields = [("merchant_order_id", merchant_order_id)]
+            .into_iter()
+            .collect();
+        let data = self
+            .post_signed("/octopus/api/order/get", &fields)
+            .await?
+            .into_data()?;
         serde_json::from_value(data).map_err(|e| ClientError::Unexpected(e.to_string()))
     }
 
     /// `ledger/get_merchant_ledger`: merchant name and balance per currency.
-    pub async fn merchant_ledger(&self, merchant_uid: &str) -> Result<BTreeMap<String, String>, ClientError> {
+    pub async fn merchant_ledger(
+        &self,
+        merchant_uid: &str,
+    ) -> Result<BTreeMap<String, String>, ClientError> {
         let fields: RequestFields = [("merchant_uid", merchant_uid)].into_iter().collect();
         let data = self
             .post_signed("/octopus/api/ledger/get_merchant_ledger", &fields)
@@ -309,5 +356,9 @@ async fn read_answer(response: reqwest::Response) -> Result<Answer, ClientError>
         .map(str::to_string);
     let bytes = response.bytes().await?;
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Ok(Answer { status, body, location })
+    Ok(Answer {
+        status,
+        body,
+        location,
+    })
 }

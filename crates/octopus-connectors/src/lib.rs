@@ -39,7 +39,10 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckOutcome {
     /// The money moved; `final_amount` is what actually moved.
-    Completed { final_amount: Decimal, reason: String },
+    Completed {
+        final_amount: Decimal,
+        reason: String,
+    },
     /// The upstream gave up; `reason` is shown to the merchant.
     Failed { reason: String },
     /// Nothing final yet; ask again at `next_check_at` (or never).
@@ -92,7 +95,10 @@ pub struct Called<T> {
 impl<T> Called<T> {
     /// A result without any exchange (nothing was sent).
     pub fn local(result: Result<T, UpstreamError>) -> Self {
-        Called { result, exchanges: Vec::new() }
+        Called {
+            result,
+            exchanges: Vec::new(),
+        }
     }
 }
 
@@ -109,15 +115,25 @@ pub struct DepositStart {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirmation {
     /// The money arrived; `amount` is what arrived.
-    Completed { amount: Decimal },
+    Completed {
+        amount: Decimal,
+    },
     /// Some money is missing; the order waits for more (or its postback).
-    Short { missing: Decimal },
+    Short {
+        missing: Decimal,
+    },
     /// The upstream checks; its postback decides.
-    Processing { message: String },
-    Failed { reason: String },
+    Processing {
+        message: String,
+    },
+    Failed {
+        reason: String,
+    },
     /// The upstream's answer says the money arrived but cannot be taken as it is (an
     /// impossible amount): nothing is credited, the operator decides (`reason` says why).
-    Impossible { reason: String },
+    Impossible {
+        reason: String,
+    },
 }
 
 /// What the upstream says when a payout is sent.
@@ -145,9 +161,17 @@ pub enum Notification {
     /// and what they received — or why that cannot be taken as it is (an impossible amount,
     /// several currencies, one transaction listed with two amounts): such a postback is kept
     /// for the operator and never applied.
-    Deposit { order_ids: Vec<String>, transaction_ids: Vec<String>, received: Result<Received, String> },
+    Deposit {
+        order_ids: Vec<String>,
+        transaction_ids: Vec<String>,
+        received: Result<Received, String>,
+    },
     /// A payout's end (the amount is the order's: what was asked is what is paid).
-    Payout { order_id: String, completed: bool, reason: String },
+    Payout {
+        order_id: String,
+        completed: bool,
+        reason: String,
+    },
 }
 
 /// Why a postback is refused.
@@ -201,7 +225,9 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Confirms a deposit with what the payer submitted (the transfer's transaction ID).
     async fn confirm_deposit(&self, _order: &Order, _transaction_id: &str) -> Called<Confirmation> {
-        Called::local(Err(UpstreamError::Refused("this channel takes no confirmation".into())))
+        Called::local(Err(UpstreamError::Refused(
+            "this channel takes no confirmation".into(),
+        )))
     }
 
     /// Sends a stored payout upstream.

@@ -12,8 +12,7 @@ use crate::{CheckOutcome, Connector, ConnectorError, Plan};
 /// Payouts to this account always fail in the sandbox.
 pub const DECLINED_ACCOUNT: &str = "4000000000";
 /// The reason a payout to [`DECLINED_ACCOUNT`] fails with.
-pub const DECLINED_REASON: &str =
-    "Sandbox: payouts to test account 4000000000 are always declined";
+pub const DECLINED_REASON: &str = "Sandbox: payouts to test account 4000000000 are always declined";
 
 pub struct SandboxConnector {
     payout_delay: Duration,
@@ -43,10 +42,12 @@ impl Connector for SandboxConnector {
 
     async fn check(&self, order: &Order, _now: Timestamp) -> Result<CheckOutcome, ConnectorError> {
         Ok(match order.transaction_type {
-            TransactionType::Income => CheckOutcome::Pending { next_check_at: None },
-            TransactionType::Expense if order.to == DECLINED_ACCOUNT => {
-                CheckOutcome::Failed { reason: DECLINED_REASON.to_string() }
-            }
+            TransactionType::Income => CheckOutcome::Pending {
+                next_check_at: None,
+            },
+            TransactionType::Expense if order.to == DECLINED_ACCOUNT => CheckOutcome::Failed {
+                reason: DECLINED_REASON.to_string(),
+            },
             TransactionType::Expense => CheckOutcome::Completed {
                 final_amount: order.amount,
                 reason: "sandbox payout completed".to_string(),

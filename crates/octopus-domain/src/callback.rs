@@ -19,7 +19,10 @@ use crate::Timestamp;
 pub fn payload(order: &Order) -> RequestFields {
     let c = order.currency;
     [
-        ("transaction_type", order.transaction_type.as_str().to_string()),
+        (
+            "transaction_type",
+            order.transaction_type.as_str().to_string(),
+        ),
         ("merchant_uid", order.merchant_uid.clone()),
         ("amount", format_amount(order.amount, c)),
         ("final_amount", format_amount(order.final_amount, c)),
@@ -30,7 +33,10 @@ pub fn payload(order: &Order) -> RequestFields {
         ("payment_fail_reason", order.payment_fail_reason.clone()),
         ("order_uid", order.payment_uid.clone()),
         ("signature_key", order.signature_key.clone()),
-        ("accounting_type", order.accounting_type.as_str().to_string()),
+        (
+            "accounting_type",
+            order.accounting_type.as_str().to_string(),
+        ),
         ("floating_amount", format_amount(order.floating_amount, c)),
         ("fee", format_amount(order.fee, c)),
         ("payment", order.payment.clone()),
@@ -116,7 +122,12 @@ impl Schedule {
     /// When to try again after `attempts_made` failed attempts, or `None` when they are used
     /// up. `jitter` in [-1, 1] moves the delay by up to a tenth either way, so callbacks that
     /// failed together do not all come back at once.
-    pub fn next_attempt(&self, attempts_made: u32, now: Timestamp, jitter: f64) -> Option<Timestamp> {
+    pub fn next_attempt(
+        &self,
+        attempts_made: u32,
+        now: Timestamp,
+        jitter: f64,
+    ) -> Option<Timestamp> {
         let delay = self.0.get(attempts_made.checked_sub(1)? as usize)?;
         let ms = delay.as_millis() as i64;
         let spread = (ms as f64 * 0.1 * jitter.clamp(-1.0, 1.0)) as i64;
@@ -145,7 +156,8 @@ pub fn forbidden_address(ip: IpAddr) -> Option<&'static str> {
                 Some("a multicast address")
             } else if s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0; 4] {
                 // NAT64: the IPv4 address it stands for decides.
-                let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+                let v4 =
+                    Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
                 forbidden_v4(v4)
             } else if s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001 {
                 Some("a local-use NAT64 address")
@@ -157,7 +169,12 @@ pub fn forbidden_address(ip: IpAddr) -> Option<&'static str> {
                 Some("a site-local address")
             } else if s[0] == 0x2002 {
                 // 6to4: the IPv4 address it carries decides.
-                forbidden_v4(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8))
+                forbidden_v4(Ipv4Addr::new(
+                    (s[1] >> 8) as u8,
+                    s[1] as u8,
+                    (s[2] >> 8) as u8,
+                    s[2] as u8,
+                ))
             } else if s[0] == 0x2001 && s[1] == 0 {
                 Some("a Teredo address")
             } else if s[0] == 0x2001 && s[1] == 0x0db8 {
@@ -211,7 +228,9 @@ pub fn refusal(host: &str, ip: IpAddr, why: &str) -> String {
     if host == ip.to_string() {
         format!("notify_url points to {ip}, {why}; private destinations are not allowed")
     } else {
-        format!("notify_url host {host} resolves to {ip}, {why}; private destinations are not allowed")
+        format!(
+            "notify_url host {host} resolves to {ip}, {why}; private destinations are not allowed"
+        )
     }
 }
 
@@ -224,9 +243,18 @@ mod tests {
     fn the_body_has_every_documented_field() {
         let body = body(&payload(&sample_order()), "octopus");
         for f in [
-            "transaction_type", "merchant_uid", "amount", "final_amount", "currency", "notify_url",
-            "merchant_order_id", "payment_status", "payment_fail_reason", "order_uid",
-            "signature_key", "tenant",
+            "transaction_type",
+            "merchant_uid",
+            "amount",
+            "final_amount",
+            "currency",
+            "notify_url",
+            "merchant_order_id",
+            "payment_status",
+            "payment_fail_reason",
+            "order_uid",
+            "signature_key",
+            "tenant",
         ] {
             assert!(body.get(f).is_some(), "{f}");
         }
@@ -255,8 +283,13 @@ mod tests {
         assert_eq!(s.next_attempt(9, 0, 0.0), None);
         assert_eq!(s.next_attempt(1, 1000, 1.0), Some(1000 + 16_500));
         assert_eq!(s.next_attempt(1, 1000, -1.0), Some(1000 + 13_500));
-        let total: u64 = (1..9).map(|n| s.next_attempt(n, 0, 0.0).unwrap() as u64).sum();
-        assert!((20 * 3600 * 1000..24 * 3600 * 1000).contains(&total), "about a day: {total}");
+        let total: u64 = (1..9)
+            .map(|n| s.next_attempt(n, 0, 0.0).unwrap() as u64)
+            .sum();
+        assert!(
+            (20 * 3600 * 1000..24 * 3600 * 1000).contains(&total),
+            "about a day: {total}"
+        );
         assert_eq!(Schedule::parse("500ms, 2s").unwrap().attempts(), 3);
         assert_eq!(Schedule::parse("").unwrap().attempts(), 1);
         assert!(Schedule::parse("5x").is_err());
@@ -266,14 +299,39 @@ mod tests {
     #[test]
     fn private_and_metadata_destinations_are_refused() {
         for bad in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-            "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fd00:ec2::254", "fe80::1",
-            "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "::127.0.0.1", "::ffff:0:10.0.0.1", "fec0::1",
-            "64:ff9b:1::1", "2002:7f00:1::1", "2002:a9fe:a9fe::1", "2001:0:4136:e378::1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "::127.0.0.1",
+            "::ffff:0:10.0.0.1",
+            "fec0::1",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378::1",
         ] {
             assert!(forbidden_address(bad.parse().unwrap()).is_some(), "{bad}");
         }
-        for good in ["8.8.8.8", "203.0.114.1", "2606:4700::1111", "1.1.1.1", "2002:808:808::1", "64:ff9b::808:808"] {
+        for good in [
+            "8.8.8.8",
+            "203.0.114.1",
+            "2606:4700::1111",
+            "1.1.1.1",
+            "2002:808:808::1",
+            "64:ff9b::808:808",
+        ] {
             assert_eq!(forbidden_address(good.parse().unwrap()), None, "{good}");
         }
         assert_eq!(

@@ -89,14 +89,20 @@ impl Channel {
     pub fn validate(&self) -> Result<(), ChannelError> {
         let code_ok = !self.code.is_empty()
             && self.code.len() <= 64
-            && self.code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            && self
+                .code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if !code_ok {
             return Err(ChannelError::Code);
         }
         if self.weight == 0 {
             return Err(ChannelError::Weight);
         }
-        for limit in [self.min_amount, self.max_amount, self.daily_limit].into_iter().flatten() {
+        for limit in [self.min_amount, self.max_amount, self.daily_limit]
+            .into_iter()
+            .flatten()
+        {
             if limit <= Decimal::ZERO {
                 return Err(ChannelError::NotPositive);
             }
@@ -114,20 +120,40 @@ impl Channel {
         let amount = request.amount.value();
         if !self.enabled {
             Some("disabled".into())
-        } else if !self.merchants.is_empty() && !self.merchants.iter().any(|m| m == &request.merchant_uid) {
+        } else if !self.merchants.is_empty()
+            && !self.merchants.iter().any(|m| m == &request.merchant_uid)
+        {
             Some(format!("merchant {} not served", request.merchant_uid))
-        } else if !self.transaction_types.is_empty() && !self.transaction_types.contains(&request.transaction_type) {
-            Some(format!("transaction_type {} not served", request.transaction_type.as_str()))
-        } else if !self.countries.is_empty() && !self.countries.iter().any(|c| c == request.country_code) {
+        } else if !self.transaction_types.is_empty()
+            && !self.transaction_types.contains(&request.transaction_type)
+        {
+            Some(format!(
+                "transaction_type {} not served",
+                request.transaction_type.as_str()
+            ))
+        } else if !self.countries.is_empty()
+            && !self.countries.iter().any(|c| c == request.country_code)
+        {
             Some(format!("country {} not served", request.country_code))
         } else if !self.currencies.is_empty() && !self.currencies.contains(&request.currency) {
             Some(format!("currency {} not served", request.currency.code()))
-        } else if !self.payments.is_empty() && !self.payments.iter().any(|p| p.eq_ignore_ascii_case(&request.payment)) {
+        } else if !self.payments.is_empty()
+            && !self
+                .payments
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(&request.payment))
+        {
             Some(format!("payment {} not served", request.payment))
         } else if self.min_amount.is_some_and(|min| amount < min) {
-            Some(format!("amount below {}", self.min_amount.unwrap_or_default()))
+            Some(format!(
+                "amount below {}",
+                self.min_amount.unwrap_or_default()
+            ))
         } else if self.max_amount.is_some_and(|max| amount > max) {
-            Some(format!("amount above {}", self.max_amount.unwrap_or_default()))
+            Some(format!(
+                "amount above {}",
+                self.max_amount.unwrap_or_default()
+            ))
         } else {
             None
         }
@@ -136,12 +162,20 @@ impl Channel {
 
 /// A comma list of a channel's column ("" for an empty list).
 pub fn join_list<T: AsRef<str>>(items: &[T]) -> String {
-    items.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(",")
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The items of a comma list, trimmed, empty ones left out.
 pub fn split_list(text: &str) -> Vec<String> {
-    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -179,7 +213,10 @@ pub(crate) mod tests {
         assert_eq!(c.mismatch(&r).as_deref(), Some("currency mmk not served"));
         c.currencies = vec![];
         c.payments = vec!["kbzpay".into()];
-        assert_eq!(c.mismatch(&r).as_deref(), Some("payment wavepay not served"));
+        assert_eq!(
+            c.mismatch(&r).as_deref(),
+            Some("payment wavepay not served")
+        );
         c.payments = vec!["WavePay".into()];
         c.min_amount = Some(Decimal::new(10000, 0));
         assert_eq!(c.mismatch(&r).as_deref(), Some("amount below 10000"));
@@ -193,7 +230,10 @@ pub(crate) mod tests {
         c.merchants = vec!["M1".into()];
         assert_eq!(c.mismatch(&r), None);
         c.transaction_types = vec![TransactionType::Expense];
-        assert_eq!(c.mismatch(&r).as_deref(), Some("transaction_type income not served"));
+        assert_eq!(
+            c.mismatch(&r).as_deref(),
+            Some("transaction_type income not served")
+        );
         c.enabled = false;
         assert_eq!(c.mismatch(&r).as_deref(), Some("disabled"));
     }

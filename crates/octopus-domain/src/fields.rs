@@ -100,7 +100,11 @@ impl RequestFields {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for RequestFields {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        RequestFields(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        RequestFields(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -162,7 +166,12 @@ mod tests {
         let pairs: Vec<_> = f.iter().collect();
         assert_eq!(
             pairs,
-            vec![("a", "100.50"), ("b", "https://x.test/n"), ("c", "ส"), ("d", "")]
+            vec![
+                ("a", "100.50"),
+                ("b", "https://x.test/n"),
+                ("c", "ส"),
+                ("d", "")
+            ]
         );
     }
 
@@ -180,8 +189,14 @@ mod tests {
             RequestFields::from_json(br#"{"x":null}"#),
             Err(FieldError::WrongType("x".into()))
         );
-        assert_eq!(RequestFields::from_json(br#"[1,2]"#), Err(FieldError::NotAnObject));
-        assert_eq!(RequestFields::from_json(br#"{"a":"#), Err(FieldError::Malformed));
+        assert_eq!(
+            RequestFields::from_json(br#"[1,2]"#),
+            Err(FieldError::NotAnObject)
+        );
+        assert_eq!(
+            RequestFields::from_json(br#"{"a":"#),
+            Err(FieldError::Malformed)
+        );
         assert_eq!(RequestFields::from_json(b""), Err(FieldError::Malformed));
         assert_eq!(
             RequestFields::from_json(br#"{"a":"1","a":"2"}"#),

@@ -30,20 +30,48 @@ pub const INVISIBLE: &[InvisibleRange] = &[
     range('\u{070F}', '\u{070F}', "Syriac abbreviation mark"),
     range('\u{0890}', '\u{0891}', "Arabic pound and piastre marks"),
     range('\u{08E2}', '\u{08E2}', "Arabic disputed end of ayah"),
-    range('\u{115F}', '\u{1160}', "Hangul choseong and jungseong fillers"),
+    range(
+        '\u{115F}',
+        '\u{1160}',
+        "Hangul choseong and jungseong fillers",
+    ),
     range('\u{180E}', '\u{180E}', "Mongolian vowel separator"),
-    range('\u{200B}', '\u{200F}', "zero-width space, non-joiner, joiner, left-to-right and right-to-left marks"),
+    range(
+        '\u{200B}',
+        '\u{200F}',
+        "zero-width space, non-joiner, joiner, left-to-right and right-to-left marks",
+    ),
     range('\u{2028}', '\u{2029}', "line and paragraph separators"),
-    range('\u{202A}', '\u{202E}', "bidirectional embeddings and overrides"),
-    range('\u{2060}', '\u{2064}', "word joiner and invisible operators"),
-    range('\u{2066}', '\u{206F}', "bidirectional isolates and deprecated format characters"),
+    range(
+        '\u{202A}',
+        '\u{202E}',
+        "bidirectional embeddings and overrides",
+    ),
+    range(
+        '\u{2060}',
+        '\u{2064}',
+        "word joiner and invisible operators",
+    ),
+    range(
+        '\u{2066}',
+        '\u{206F}',
+        "bidirectional isolates and deprecated format characters",
+    ),
     range('\u{3164}', '\u{3164}', "Hangul filler"),
-    range('\u{FEFF}', '\u{FEFF}', "byte order mark (zero-width no-break space)"),
+    range(
+        '\u{FEFF}',
+        '\u{FEFF}',
+        "byte order mark (zero-width no-break space)",
+    ),
     range('\u{FFA0}', '\u{FFA0}', "halfwidth Hangul filler"),
     range('\u{FFF9}', '\u{FFFB}', "interlinear annotation characters"),
     range('\u{110BD}', '\u{110BD}', "Kaithi number sign"),
     range('\u{110CD}', '\u{110CD}', "Kaithi number sign above"),
-    range('\u{13430}', '\u{1343F}', "Egyptian hieroglyph format controls"),
+    range(
+        '\u{13430}',
+        '\u{1343F}',
+        "Egyptian hieroglyph format controls",
+    ),
     range('\u{1BCA0}', '\u{1BCA3}', "shorthand format controls"),
     range('\u{1D173}', '\u{1D17A}', "musical symbol format controls"),
     range('\u{E0001}', '\u{E0001}', "language tag"),
@@ -72,7 +100,12 @@ mod tests {
     fn the_list_is_sorted_and_disjoint() {
         for pair in INVISIBLE.windows(2) {
             assert!(pair[0].first <= pair[0].last, "{:?}", pair[0]);
-            assert!(pair[0].last < pair[1].first, "{:?} before {:?}", pair[0], pair[1]);
+            assert!(
+                pair[0].last < pair[1].first,
+                "{:?} before {:?}",
+                pair[0],
+                pair[1]
+            );
         }
     }
 
@@ -89,11 +122,26 @@ mod tests {
         }
         // General category Cf of Unicode 15.0 (UnicodeData.txt), as ranges.
         let cf: &[(u32, u32)] = &[
-            (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD),
-            (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E),
-            (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F),
-            (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD),
-            (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001),
+            (0x00AD, 0x00AD),
+            (0x0600, 0x0605),
+            (0x061C, 0x061C),
+            (0x06DD, 0x06DD),
+            (0x070F, 0x070F),
+            (0x0890, 0x0891),
+            (0x08E2, 0x08E2),
+            (0x180E, 0x180E),
+            (0x200B, 0x200F),
+            (0x202A, 0x202E),
+            (0x2060, 0x2064),
+            (0x2066, 0x206F),
+            (0xFEFF, 0xFEFF),
+            (0xFFF9, 0xFFFB),
+            (0x110BD, 0x110BD),
+            (0x110CD, 0x110CD),
+            (0x13430, 0x1343F),
+            (0x1BCA0, 0x1BCA3),
+            (0x1D173, 0x1D17A),
+            (0xE0001, 0xE0001),
             (0xE0020, 0xE007F),
         ];
         for &(first, last) in cf {
@@ -102,7 +150,9 @@ mod tests {
                 assert!(invisible(c).is_some(), "U+{cp:04X}");
             }
         }
-        for c in ['\u{2028}', '\u{2029}', '\u{3164}', '\u{115F}', '\u{1160}', '\u{FFA0}'] {
+        for c in [
+            '\u{2028}', '\u{2029}', '\u{3164}', '\u{115F}', '\u{1160}', '\u{FFA0}',
+        ] {
             assert!(invisible(c).is_some(), "U+{:04X}", c as u32);
         }
         assert_eq!(first_invisible("invoice\u{202E}gpj.exe"), Some('\u{202E}'));
@@ -113,9 +163,21 @@ mod tests {
     #[test]
     fn names_in_every_language_are_visible() {
         for text in [
-            "Jane Doe", "O'Brien-Smith", "สมชาย ใจดี", "မောင်မောင်", "राहुल शर्मा", "রহিম উদ্দিন",
-            "张伟", "Nguyễn Văn An", "Budi Santoso", "Juan dela Cruz", "Straße\u{00A0}5", "ord-ภาษา-1",
-            "😀", "مرحبا", "김민준",
+            "Jane Doe",
+            "O'Brien-Smith",
+            "สมชาย ใจดี",
+            "မောင်မောင်",
+            "राहुल शर्मा",
+            "রহিম উদ্দিন",
+            "张伟",
+            "Nguyễn Văn An",
+            "Budi Santoso",
+            "Juan dela Cruz",
+            "Straße\u{00A0}5",
+            "ord-ภาษา-1",
+            "😀",
+            "مرحبا",
+            "김민준",
         ] {
             assert_eq!(first_invisible(text), None, "{text}");
         }

@@ -79,19 +79,44 @@ pub struct Account {
 
 impl Account {
     pub fn available(merchant_id: i64, currency: Currency) -> Self {
-        Account { kind: AccountKind::Available, merchant_id: Some(merchant_id), channel: None, currency }
+        Account {
+            kind: AccountKind::Available,
+            merchant_id: Some(merchant_id),
+            channel: None,
+            currency,
+        }
     }
     pub fn held(merchant_id: i64, currency: Currency) -> Self {
-        Account { kind: AccountKind::Held, merchant_id: Some(merchant_id), channel: None, currency }
+        Account {
+            kind: AccountKind::Held,
+            merchant_id: Some(merchant_id),
+            channel: None,
+            currency,
+        }
     }
     pub fn fee_income(currency: Currency) -> Self {
-        Account { kind: AccountKind::FeeIncome, merchant_id: None, channel: None, currency }
+        Account {
+            kind: AccountKind::FeeIncome,
+            merchant_id: None,
+            channel: None,
+            currency,
+        }
     }
     pub fn clearing(channel: &str, currency: Currency) -> Self {
-        Account { kind: AccountKind::Clearing, merchant_id: None, channel: Some(channel.to_string()), currency }
+        Account {
+            kind: AccountKind::Clearing,
+            merchant_id: None,
+            channel: Some(channel.to_string()),
+            currency,
+        }
     }
     pub fn suspense(currency: Currency) -> Self {
-        Account { kind: AccountKind::Suspense, merchant_id: None, channel: None, currency }
+        Account {
+            kind: AccountKind::Suspense,
+            merchant_id: None,
+            channel: None,
+            currency,
+        }
     }
 
     /// The unique text key of the account (`available:42:mmk`, `clearing:sandbox:mmk`).
@@ -223,7 +248,9 @@ fn wrong_side(kind: EntryKind, account: &Account, amount: Decimal) -> Option<Str
 /// positive and exact in the currency; the fee is not negative and exact to the ledger's places.
 fn wrong_amounts(amount: Decimal, fee: Decimal, currency: Currency) -> Option<String> {
     if amount <= Decimal::ZERO {
-        return Some(format!("it moves {amount} {currency}, which is not greater than zero"));
+        return Some(format!(
+            "it moves {amount} {currency}, which is not greater than zero"
+        ));
     }
     if amount.normalize().scale() > currency.precision() {
         return Some(format!(
@@ -235,7 +262,9 @@ fn wrong_amounts(amount: Decimal, fee: Decimal, currency: Currency) -> Option<St
         return Some(format!("its fee {fee} is negative"));
     }
     if fee.normalize().scale() > LEDGER_PLACES {
-        return Some(format!("its fee {fee} has more than {LEDGER_PLACES} decimal places"));
+        return Some(format!(
+            "its fee {fee} has more than {LEDGER_PLACES} decimal places"
+        ));
     }
     None
 }
@@ -281,8 +310,14 @@ impl JournalEntry {
         postings: Vec<Posting>,
         created_at: Timestamp,
     ) -> Result<JournalEntry, Unbalanced> {
-        let fail = |reason: String| Unbalanced { key: key.clone(), reason };
-        let postings: Vec<Posting> = postings.into_iter().filter(|p| !p.amount.is_zero()).collect();
+        let fail = |reason: String| Unbalanced {
+            key: key.clone(),
+            reason,
+        };
+        let postings: Vec<Posting> = postings
+            .into_iter()
+            .filter(|p| !p.amount.is_zero())
+            .collect();
         if postings.is_empty() {
             return Err(fail("no postings".into()));
         }
@@ -292,10 +327,16 @@ impl JournalEntry {
         let mut sum = Decimal::ZERO;
         for p in &postings {
             if p.account.currency != order.currency {
-                return Err(fail(format!("posting to {} in an entry of {}", p.account, order.currency)));
+                return Err(fail(format!(
+                    "posting to {} in an entry of {}",
+                    p.account, order.currency
+                )));
             }
             if p.amount.normalize().scale() > LEDGER_PLACES {
-                return Err(fail(format!("{} has more than {LEDGER_PLACES} decimal places", p.amount)));
+                return Err(fail(format!(
+                    "{} has more than {LEDGER_PLACES} decimal places",
+                    p.amount
+                )));
             }
             if let Some(why) = wrong_side(kind, &p.account, p.amount) {
                 return Err(fail(why));
@@ -336,7 +377,12 @@ pub struct InvalidFeeRule(pub String);
 
 impl FeeRule {
     /// Checks the parts: none negative, percent at most 100, minimum not above maximum.
-    pub fn new(percent: Decimal, fixed: Decimal, minimum: Decimal, maximum: Option<Decimal>) -> Result<Self, InvalidFeeRule> {
+    pub fn new(
+        percent: Decimal,
+        fixed: Decimal,
+        minimum: Decimal,
+        maximum: Option<Decimal>,
+    ) -> Result<Self, InvalidFeeRule> {
         for (name, v) in [("percent", percent), ("fixed", fixed), ("minimum", minimum)] {
             if v.is_sign_negative() && !v.is_zero() {
                 return Err(InvalidFeeRule(format!("{name} must not be negative")));
@@ -350,7 +396,12 @@ impl FeeRule {
                 return Err(InvalidFeeRule("maximum must not be below minimum".into()));
             }
         }
-        Ok(FeeRule { percent, fixed, minimum, maximum })
+        Ok(FeeRule {
+            percent,
+            fixed,
+            minimum,
+            maximum,
+        })
     }
 
     /// The fee on `amount`: percent of it plus the fixed part, kept within minimum and
@@ -372,7 +423,9 @@ impl FeeRule {
             self.percent.normalize(),
             self.fixed.normalize(),
             self.minimum.normalize(),
-            self.maximum.map(|m| m.normalize().to_string()).unwrap_or_default()
+            self.maximum
+                .map(|m| m.normalize().to_string())
+                .unwrap_or_default()
         )
     }
 
@@ -381,12 +434,18 @@ impl FeeRule {
             return Some(FeeRule::default());
         }
         let parts: Vec<&str> = text.split('|').collect();
-        let [p, f, min, max] = parts.as_slice() else { return None };
+        let [p, f, min, max] = parts.as_slice() else {
+            return None;
+        };
         Some(FeeRule {
             percent: p.parse().ok()?,
             fixed: f.parse().ok()?,
             minimum: min.parse().ok()?,
-            maximum: if max.is_empty() { None } else { Some(max.parse().ok()?) },
+            maximum: if max.is_empty() {
+                None
+            } else {
+                Some(max.parse().ok()?)
+            },
         })
     }
 }
@@ -415,8 +474,14 @@ pub fn on_create(order: &Order) -> Result<Option<JournalEntry>, Unbalanced> {
         order.amount,
         order.fee,
         vec![
-            Posting { account: Account::available(m, c), amount: -hold },
-            Posting { account: Account::held(m, c), amount: hold },
+            Posting {
+                account: Account::available(m, c),
+                amount: -hold,
+            },
+            Posting {
+                account: Account::held(m, c),
+                amount: hold,
+            },
         ],
         order.created_at,
     )
@@ -425,11 +490,24 @@ pub fn on_create(order: &Order) -> Result<Option<JournalEntry>, Unbalanced> {
 
 /// The entry an order posts when it moves to `to` (the order as it is after the change,
 /// with `final_amount` and `fee` of the change).
-pub fn on_change(order: &Order, to: PaymentStatus, at: Timestamp) -> Result<Option<JournalEntry>, Unbalanced> {
+pub fn on_change(
+    order: &Order,
+    to: PaymentStatus,
+    at: Timestamp,
+) -> Result<Option<JournalEntry>, Unbalanced> {
     let (m, c) = (order.merchant_id, order.currency);
     let channel = order.channel.as_str();
     let entry = |kind: EntryKind, amount: Decimal, postings: Vec<Posting>| {
-        JournalEntry::new(entry_key(order, kind), kind, order, amount, order.fee, postings, at).map(Some)
+        JournalEntry::new(
+            entry_key(order, kind),
+            kind,
+            order,
+            amount,
+            order.fee,
+            postings,
+            at,
+        )
+        .map(Some)
     };
     match (order.transaction_type, to) {
         (TransactionType::Income, PaymentStatus::Completed) => {
@@ -438,9 +516,18 @@ pub fn on_change(order: &Order, to: PaymentStatus, at: Timestamp) -> Result<Opti
                 EntryKind::DepositCredit,
                 received,
                 vec![
-                    Posting { account: Account::clearing(channel, c), amount: -received },
-                    Posting { account: Account::available(m, c), amount: received - order.fee },
-                    Posting { account: Account::fee_income(c), amount: order.fee },
+                    Posting {
+                        account: Account::clearing(channel, c),
+                        amount: -received,
+                    },
+                    Posting {
+                        account: Account::available(m, c),
+                        amount: received - order.fee,
+                    },
+                    Posting {
+                        account: Account::fee_income(c),
+                        amount: order.fee,
+                    },
                 ],
             )
         }
@@ -450,9 +537,18 @@ pub fn on_change(order: &Order, to: PaymentStatus, at: Timestamp) -> Result<Opti
                 EntryKind::Refund,
                 received,
                 vec![
-                    Posting { account: Account::available(m, c), amount: -(received - order.fee) },
-                    Posting { account: Account::fee_income(c), amount: -order.fee },
-                    Posting { account: Account::clearing(channel, c), amount: received },
+                    Posting {
+                        account: Account::available(m, c),
+                        amount: -(received - order.fee),
+                    },
+                    Posting {
+                        account: Account::fee_income(c),
+                        amount: -order.fee,
+                    },
+                    Posting {
+                        account: Account::clearing(channel, c),
+                        amount: received,
+                    },
                 ],
             )
         }
@@ -462,9 +558,18 @@ pub fn on_change(order: &Order, to: PaymentStatus, at: Timestamp) -> Result<Opti
                 EntryKind::PayoutSettle,
                 order.amount,
                 vec![
-                    Posting { account: Account::held(m, c), amount: -hold },
-                    Posting { account: Account::clearing(channel, c), amount: order.amount },
-                    Posting { account: Account::fee_income(c), amount: order.fee },
+                    Posting {
+                        account: Account::held(m, c),
+                        amount: -hold,
+                    },
+                    Posting {
+                        account: Account::clearing(channel, c),
+                        amount: order.amount,
+                    },
+                    Posting {
+                        account: Account::fee_income(c),
+                        amount: order.fee,
+                    },
                 ],
             )
         }
@@ -474,8 +579,14 @@ pub fn on_change(order: &Order, to: PaymentStatus, at: Timestamp) -> Result<Opti
                 EntryKind::PayoutRelease,
                 order.amount,
                 vec![
-                    Posting { account: Account::held(m, c), amount: -hold },
-                    Posting { account: Account::available(m, c), amount: hold },
+                    Posting {
+                        account: Account::held(m, c),
+                        amount: -hold,
+                    },
+                    Posting {
+                        account: Account::available(m, c),
+                        amount: hold,
+                    },
                 ],
             )
         }
@@ -486,7 +597,10 @@ pub fn on_change(order: &Order, to: PaymentStatus, at: Timestamp) -> Result<Opti
 
 /// Every entry an order should have posted, given the statuses it went through (oldest
 /// first, creation excluded). Used to retry accounting that failed; keys make it idempotent.
-pub fn entries_for_history(order: &Order, reached: &[(PaymentStatus, Timestamp)]) -> Result<Vec<JournalEntry>, Unbalanced> {
+pub fn entries_for_history(
+    order: &Order,
+    reached: &[(PaymentStatus, Timestamp)],
+) -> Result<Vec<JournalEntry>, Unbalanced> {
     let mut entries: Vec<JournalEntry> = on_create(order)?.into_iter().collect();
     for (status, at) in reached {
         entries.extend(on_change(order, *status, *at)?);
@@ -498,13 +612,19 @@ pub fn entries_for_history(order: &Order, reached: &[(PaymentStatus, Timestamp)]
 /// of them; `failure` if one was refused): a payout still holding its money is `delivered`,
 /// an order that posts nothing yet `none`, anything else `accounted`. The last failure reason
 /// stays, as `payment_fail_reason` does.
-pub fn record_accounting(order: &mut Order, entries: usize, failure: Option<String>, at: Timestamp) {
+pub fn record_accounting(
+    order: &mut Order,
+    entries: usize,
+    failure: Option<String>,
+    at: Timestamp,
+) {
     use crate::order::AccountingStatus;
     order.accounting_status = if failure.is_some() {
         AccountingStatus::Failed
     } else if entries == 0 {
         AccountingStatus::None
-    } else if order.transaction_type == TransactionType::Expense && !order.payment_status.is_final() {
+    } else if order.transaction_type == TransactionType::Expense && !order.payment_status.is_final()
+    {
         AccountingStatus::Delivered
     } else {
         AccountingStatus::Accounted
@@ -524,15 +644,22 @@ pub fn refusable(to: PaymentStatus) -> bool {
 
 /// The entries an order in this status must have posted (the order's history is fixed by its
 /// status: a refunded deposit completed first, a settled payout held first).
-pub fn entries_called_for(transaction_type: TransactionType, status: PaymentStatus) -> &'static [EntryKind] {
+pub fn entries_called_for(
+    transaction_type: TransactionType,
+    status: PaymentStatus,
+) -> &'static [EntryKind] {
     use PaymentStatus as S;
     match (transaction_type, status) {
         (TransactionType::Income, S::Completed) => &[EntryKind::DepositCredit],
         (TransactionType::Income, S::Refund) => &[EntryKind::DepositCredit, EntryKind::Refund],
         (TransactionType::Income, _) => &[],
         (TransactionType::Expense, S::None) => &[],
-        (TransactionType::Expense, S::Completed) => &[EntryKind::PayoutHold, EntryKind::PayoutSettle],
-        (TransactionType::Expense, S::Failed | S::Reject) => &[EntryKind::PayoutHold, EntryKind::PayoutRelease],
+        (TransactionType::Expense, S::Completed) => {
+            &[EntryKind::PayoutHold, EntryKind::PayoutSettle]
+        }
+        (TransactionType::Expense, S::Failed | S::Reject) => {
+            &[EntryKind::PayoutHold, EntryKind::PayoutRelease]
+        }
         (TransactionType::Expense, _) => &[EntryKind::PayoutHold],
     }
 }
@@ -638,10 +765,16 @@ impl Verification {
     pub fn entry(&mut self, row: EntryRow<'_>) {
         let kind: Option<EntryKind> = row.kind.parse().ok();
         if kind.is_none() {
-            self.early.push(format!("entry {} ({}) is of no known kind: {:?}", row.id, row.key, row.kind));
+            self.early.push(format!(
+                "entry {} ({}) is of no known kind: {:?}",
+                row.id, row.key, row.kind
+            ));
         }
         if let Some(why) = wrong_amounts(row.amount, row.fee, row.currency) {
-            self.early.push(format!("entry {} ({}) is impossible: {why}", row.id, row.key));
+            self.early.push(format!(
+                "entry {} ({}) is impossible: {why}",
+                row.id, row.key
+            ));
         }
         let seen = self.seen(row.id, row.currency);
         seen.key = row.key.to_string();
@@ -657,7 +790,12 @@ impl Verification {
             self.early.push(format!("entry {entry_id} posts {amount}, finer than the ledger's {LEDGER_PLACES} decimal places"));
         }
         let seen = self.seen(entry_id, currency);
-        let mismatch = (seen.currency != currency).then(|| format!("entry {entry_id} posts {currency} to an entry of {}", seen.currency));
+        let mismatch = (seen.currency != currency).then(|| {
+            format!(
+                "entry {entry_id} posts {currency} to an entry of {}",
+                seen.currency
+            )
+        });
         seen.sum += amount;
         seen.postings.push((account_id, amount));
         self.early.extend(mismatch);
@@ -668,9 +806,19 @@ impl Verification {
     /// exact in its currency, its fee not negative, and once it completed, so is the amount
     /// it received (`final_amount`).
     pub fn order(&mut self, row: OrderRow<'_>) {
-        let OrderRow { payment_uid, transaction_type, status, accounting_failure, currency, .. } = row;
+        let OrderRow {
+            payment_uid,
+            transaction_type,
+            status,
+            accounting_failure,
+            currency,
+            ..
+        } = row;
         if let Err(e) = Amount::received(row.amount, currency) {
-            self.early.push(format!("order {payment_uid} has the amount {} {currency}, which {e}", row.amount));
+            self.early.push(format!(
+                "order {payment_uid} has the amount {} {currency}, which {e}",
+                row.amount
+            ));
         }
         if matches!(status, PaymentStatus::Completed | PaymentStatus::Refund) {
             if let Err(e) = Amount::received(row.final_amount, currency) {
@@ -681,7 +829,10 @@ impl Verification {
             }
         }
         if row.fee.is_sign_negative() && !row.fee.is_zero() {
-            self.early.push(format!("order {payment_uid} has a negative fee: {}", row.fee));
+            self.early.push(format!(
+                "order {payment_uid} has a negative fee: {}",
+                row.fee
+            ));
         }
         for kind in entries_called_for(transaction_type, status) {
             let why = match accounting_failure {
@@ -691,7 +842,8 @@ impl Verification {
                 ),
                 None => format!("order {payment_uid} ({transaction_type} {status}) has no {} entry", kind.as_str()),
             };
-            self.expected.insert(format!("{payment_uid}:{}", kind.as_str()), why);
+            self.expected
+                .insert(format!("{payment_uid}:{}", kind.as_str()), why);
         }
     }
 
@@ -711,27 +863,47 @@ impl Verification {
                 violations.push(format!("entry {id} ({}) has no postings", e.key));
             }
             if !e.sum.is_zero() {
-                violations.push(format!("entry {id} does not balance: its postings sum to {} {}", e.sum, e.currency));
+                violations.push(format!(
+                    "entry {id} does not balance: its postings sum to {} {}",
+                    e.sum, e.currency
+                ));
             }
             for (account_id, amount) in &e.postings {
                 match by_id.get(account_id) {
-                    None => violations.push(format!("entry {id} posts to account {account_id}, which does not exist")),
+                    None => violations.push(format!(
+                        "entry {id} posts to account {account_id}, which does not exist"
+                    )),
                     Some(a) if a.account.currency != e.currency => violations.push(format!(
                         "entry {id} of {} posts to {}",
                         e.currency, a.account
                     )),
-                    Some(a) if a.account.kind.is_merchant() && a.account.merchant_id != e.merchant_id => violations
-                        .push(format!("entry {id} of merchant {:?} posts to {}", e.merchant_id, a.account)),
+                    Some(a)
+                        if a.account.kind.is_merchant()
+                            && a.account.merchant_id != e.merchant_id =>
+                    {
+                        violations.push(format!(
+                            "entry {id} of merchant {:?} posts to {}",
+                            e.merchant_id, a.account
+                        ))
+                    }
                     Some(a) => {
-                        let wrong = e.kind.and_then(|kind| wrong_side(kind, &a.account, *amount));
+                        let wrong = e
+                            .kind
+                            .and_then(|kind| wrong_side(kind, &a.account, *amount));
                         if let Some(why) = wrong {
-                            violations.push(format!("entry {id} ({}) moves money the wrong way: {why}", e.key));
+                            violations.push(format!(
+                                "entry {id} ({}) moves money the wrong way: {why}",
+                                e.key
+                            ));
                         }
                     }
                 }
             }
             if expected.remove(&e.key).is_none() {
-                violations.push(format!("entry {id} ({}) is not called for by its order", e.key));
+                violations.push(format!(
+                    "entry {id} ({}) is not called for by its order",
+                    e.key
+                ));
             }
         }
         let mut missing: Vec<String> = expected.into_values().collect();
@@ -739,7 +911,11 @@ impl Verification {
         violations.extend(missing);
         let mut balances = Vec::with_capacity(accounts.len());
         for stored in &accounts {
-            let computed = self.per_account.get(&stored.id).copied().unwrap_or_default();
+            let computed = self
+                .per_account
+                .get(&stored.id)
+                .copied()
+                .unwrap_or_default();
             if stored.account.kind.is_merchant() {
                 match stored.cached_balance {
                     Some(cached) if cached == computed => {}
@@ -747,14 +923,25 @@ impl Verification {
                         "account {} caches {cached} but its postings sum to {computed}",
                         stored.account
                     )),
-                    None => violations.push(format!("account {} has no cached balance", stored.account)),
+                    None => {
+                        violations.push(format!("account {} has no cached balance", stored.account))
+                    }
                 }
                 if computed.is_sign_negative() && !computed.is_zero() {
-                    violations.push(format!("account {} is negative: {computed}", stored.account));
+                    violations.push(format!(
+                        "account {} is negative: {computed}",
+                        stored.account
+                    ));
                 }
-            } else if stored.account.kind == AccountKind::FeeIncome && computed.is_sign_negative() && !computed.is_zero() {
+            } else if stored.account.kind == AccountKind::FeeIncome
+                && computed.is_sign_negative()
+                && !computed.is_zero()
+            {
                 // Fees are only ever taken, and a refund gives back no more than was taken.
-                violations.push(format!("account {} is negative: {computed}", stored.account));
+                violations.push(format!(
+                    "account {} is negative: {computed}",
+                    stored.account
+                ));
             }
             balances.push((stored.account.clone(), computed));
         }
@@ -788,8 +975,18 @@ mod tests {
         assert_eq!(fraction.fee_for(d("100.01")), d("0.350035"));
         assert_eq!(fraction.fee_for(d("0.01")), d("0.000035"));
         let tiny = FeeRule::new(d("0.0001"), Decimal::ZERO, Decimal::ZERO, None).unwrap();
-        assert_eq!(tiny.fee_for(d("0.05")), Decimal::ZERO, "rounded to six places");
-        assert_eq!(deposit_fee(&FeeRule::new(Decimal::ZERO, d("5"), Decimal::ZERO, None).unwrap(), d("2")), d("2"));
+        assert_eq!(
+            tiny.fee_for(d("0.05")),
+            Decimal::ZERO,
+            "rounded to six places"
+        );
+        assert_eq!(
+            deposit_fee(
+                &FeeRule::new(Decimal::ZERO, d("5"), Decimal::ZERO, None).unwrap(),
+                d("2")
+            ),
+            d("2")
+        );
         assert_eq!(FeeRule::decode(&rule.encode()), Some(rule));
         assert!(FeeRule::new(d("-1"), Decimal::ZERO, Decimal::ZERO, None).is_err());
         assert!(FeeRule::new(d("101"), Decimal::ZERO, Decimal::ZERO, None).is_err());
@@ -801,12 +998,23 @@ mod tests {
         let mut deposit = sample_order();
         deposit.fee = d("2.5");
         deposit.final_amount = d("100");
-        let credit = on_change(&deposit, PaymentStatus::Completed, 1).unwrap().unwrap();
+        let credit = on_change(&deposit, PaymentStatus::Completed, 1)
+            .unwrap()
+            .unwrap();
         assert_eq!(credit.key, "u:deposit_credit");
         assert_eq!(credit.postings.len(), 3);
-        assert!(on_change(&deposit, PaymentStatus::Failed, 1).unwrap().is_none());
-        let refund = on_change(&deposit, PaymentStatus::Refund, 2).unwrap().unwrap();
-        let sum: Decimal = credit.postings.iter().chain(&refund.postings).map(|p| p.amount).sum();
+        assert!(on_change(&deposit, PaymentStatus::Failed, 1)
+            .unwrap()
+            .is_none());
+        let refund = on_change(&deposit, PaymentStatus::Refund, 2)
+            .unwrap()
+            .unwrap();
+        let sum: Decimal = credit
+            .postings
+            .iter()
+            .chain(&refund.postings)
+            .map(|p| p.amount)
+            .sum();
         assert_eq!(sum, Decimal::ZERO);
 
         let mut payout = sample_order();
@@ -814,8 +1022,15 @@ mod tests {
         payout.fee = d("1.25");
         let hold = on_create(&payout).unwrap().unwrap();
         assert_eq!(hold.postings[0].amount, d("-101.25"));
-        assert!(on_change(&payout, PaymentStatus::Overdue, 1).unwrap().is_none(), "overdue keeps the hold");
-        assert!(on_change(&payout, PaymentStatus::Reject, 1).unwrap().is_some());
+        assert!(
+            on_change(&payout, PaymentStatus::Overdue, 1)
+                .unwrap()
+                .is_none(),
+            "overdue keeps the hold"
+        );
+        assert!(on_change(&payout, PaymentStatus::Reject, 1)
+            .unwrap()
+            .is_some());
 
         let bad = JournalEntry::new(
             "k".into(),
@@ -823,7 +1038,10 @@ mod tests {
             &deposit,
             d("1"),
             Decimal::ZERO,
-            vec![Posting { account: Account::fee_income(Currency::Mmk), amount: d("1") }],
+            vec![Posting {
+                account: Account::fee_income(Currency::Mmk),
+                amount: d("1"),
+            }],
             0,
         );
         assert!(bad.is_err());
@@ -834,8 +1052,14 @@ mod tests {
             d("1"),
             Decimal::ZERO,
             vec![
-                Posting { account: Account::fee_income(Currency::Mmk), amount: d("0.0000001") },
-                Posting { account: Account::suspense(Currency::Mmk), amount: d("-0.0000001") },
+                Posting {
+                    account: Account::fee_income(Currency::Mmk),
+                    amount: d("0.0000001"),
+                },
+                Posting {
+                    account: Account::suspense(Currency::Mmk),
+                    amount: d("-0.0000001"),
+                },
             ],
             0,
         );
@@ -843,10 +1067,23 @@ mod tests {
     }
 
     fn entry_row<'a>(id: i64, key: &'a str, kind: &'a str, amount: &str) -> EntryRow<'a> {
-        EntryRow { id, key, kind, currency: Currency::Mmk, merchant_id: Some(1), amount: d(amount), fee: Decimal::ZERO }
+        EntryRow {
+            id,
+            key,
+            kind,
+            currency: Currency::Mmk,
+            merchant_id: Some(1),
+            amount: d(amount),
+            fee: Decimal::ZERO,
+        }
     }
 
-    fn order_row(payment_uid: &'static str, transaction_type: TransactionType, status: PaymentStatus, accounting_failure: Option<&'static str>) -> OrderRow<'static> {
+    fn order_row(
+        payment_uid: &'static str,
+        transaction_type: TransactionType,
+        status: PaymentStatus,
+        accounting_failure: Option<&'static str>,
+    ) -> OrderRow<'static> {
         OrderRow {
             payment_uid,
             transaction_type,
@@ -863,7 +1100,12 @@ mod tests {
     fn verification_finds_every_kind_of_inconsistency() {
         let mut v = Verification::new();
         // a sound deposit credit of order "a"
-        v.order(order_row("a", TransactionType::Income, PaymentStatus::Completed, None));
+        v.order(order_row(
+            "a",
+            TransactionType::Income,
+            PaymentStatus::Completed,
+            None,
+        ));
         v.entry(entry_row(1, "a:deposit_credit", "deposit_credit", "5"));
         v.posting(1, 10, Currency::Mmk, d("-5"));
         v.posting(1, 11, Currency::Mmk, d("5"));
@@ -871,17 +1113,39 @@ mod tests {
         v.entry(entry_row(2, "b:refund", "refund", "7"));
         v.posting(2, 11, Currency::Mmk, d("-7"));
         // a completed payout whose settle is missing; its accounting failed
-        v.order(order_row("c", TransactionType::Expense, PaymentStatus::Completed, Some("held would go negative")));
+        v.order(order_row(
+            "c",
+            TransactionType::Expense,
+            PaymentStatus::Completed,
+            Some("held would go negative"),
+        ));
         v.entry(entry_row(3, "c:payout_hold", "payout_hold", "1"));
         v.posting(3, 11, Currency::Mmk, d("-1"));
         v.posting(3, 12, Currency::Mmk, d("1"));
         // an entry without postings
         v.entry(entry_row(4, "d:payout_hold", "payout_hold", "1"));
-        v.order(order_row("d", TransactionType::Expense, PaymentStatus::Pending, None));
+        v.order(order_row(
+            "d",
+            TransactionType::Expense,
+            PaymentStatus::Pending,
+            None,
+        ));
         let accounts = vec![
-            StoredAccount { id: 10, account: Account::clearing("sandbox", Currency::Mmk), cached_balance: None },
-            StoredAccount { id: 11, account: Account::available(1, Currency::Mmk), cached_balance: Some(d("5")) },
-            StoredAccount { id: 12, account: Account::held(1, Currency::Mmk), cached_balance: Some(d("1")) },
+            StoredAccount {
+                id: 10,
+                account: Account::clearing("sandbox", Currency::Mmk),
+                cached_balance: None,
+            },
+            StoredAccount {
+                id: 11,
+                account: Account::available(1, Currency::Mmk),
+                cached_balance: Some(d("5")),
+            },
+            StoredAccount {
+                id: 12,
+                account: Account::held(1, Currency::Mmk),
+                cached_balance: Some(d("1")),
+            },
         ];
         let report = v.finish(accounts);
         let all = report.violations.join("\n");
@@ -909,7 +1173,10 @@ mod tests {
         order.final_amount = d("-6000");
         order.fee = d("-6000");
         v.order(order);
-        v.entry(EntryRow { fee: d("-6000"), ..entry_row(1, "n:deposit_credit", "deposit_credit", "-6000") });
+        v.entry(EntryRow {
+            fee: d("-6000"),
+            ..entry_row(1, "n:deposit_credit", "deposit_credit", "-6000")
+        });
         v.posting(1, 10, Currency::Mmk, d("6000"));
         v.posting(1, 13, Currency::Mmk, d("-6000"));
         // A too fine deposit, and a payout hold posting to the suspense account.
@@ -917,22 +1184,53 @@ mod tests {
         fine.amount = d("6000.001");
         fine.final_amount = d("6000.001");
         v.order(fine);
-        v.entry(entry_row(2, "f:deposit_credit", "deposit_credit", "6000.001"));
+        v.entry(entry_row(
+            2,
+            "f:deposit_credit",
+            "deposit_credit",
+            "6000.001",
+        ));
         v.posting(2, 10, Currency::Mmk, d("-6000.001"));
         v.posting(2, 11, Currency::Mmk, d("6000.001"));
-        v.order(order_row("h", TransactionType::Expense, PaymentStatus::Pending, None));
+        v.order(order_row(
+            "h",
+            TransactionType::Expense,
+            PaymentStatus::Pending,
+            None,
+        ));
         v.entry(entry_row(3, "h:payout_hold", "payout_hold", "5"));
         v.posting(3, 11, Currency::Mmk, d("-5"));
         v.posting(3, 14, Currency::Mmk, d("5"));
-        v.order(order_row("k", TransactionType::Income, PaymentStatus::Pending, None));
+        v.order(order_row(
+            "k",
+            TransactionType::Income,
+            PaymentStatus::Pending,
+            None,
+        ));
         v.entry(entry_row(4, "k:deposit_credit", "windfall", "5"));
         v.posting(4, 10, Currency::Mmk, d("-0.0000001"));
         v.posting(4, 11, Currency::Mmk, d("0.0000001"));
         let accounts = vec![
-            StoredAccount { id: 10, account: Account::clearing("pk", Currency::Mmk), cached_balance: None },
-            StoredAccount { id: 11, account: Account::available(1, Currency::Mmk), cached_balance: Some(d("5995.0010001")) },
-            StoredAccount { id: 13, account: Account::fee_income(Currency::Mmk), cached_balance: None },
-            StoredAccount { id: 14, account: Account::suspense(Currency::Mmk), cached_balance: None },
+            StoredAccount {
+                id: 10,
+                account: Account::clearing("pk", Currency::Mmk),
+                cached_balance: None,
+            },
+            StoredAccount {
+                id: 11,
+                account: Account::available(1, Currency::Mmk),
+                cached_balance: Some(d("5995.0010001")),
+            },
+            StoredAccount {
+                id: 13,
+                account: Account::fee_income(Currency::Mmk),
+                cached_balance: None,
+            },
+            StoredAccount {
+                id: 14,
+                account: Account::suspense(Currency::Mmk),
+                cached_balance: None,
+            },
         ];
         let report = v.finish(accounts);
         let all = report.violations.join("\n");
@@ -965,10 +1263,16 @@ mod tests {
         assert_eq!(err.to_string(), "journal entry u:deposit_credit refused: it moves -6000 mmk, which is not greater than zero");
         deposit.final_amount = d("6000.001");
         deposit.fee = Decimal::ZERO;
-        assert!(on_change(&deposit, PaymentStatus::Completed, 1).unwrap_err().reason.contains("finer than the currency's 2"));
+        assert!(on_change(&deposit, PaymentStatus::Completed, 1)
+            .unwrap_err()
+            .reason
+            .contains("finer than the currency's 2"));
         deposit.final_amount = d("100");
         deposit.fee = d("-1");
-        assert!(on_change(&deposit, PaymentStatus::Completed, 1).unwrap_err().reason.contains("fee -1 is negative"));
+        assert!(on_change(&deposit, PaymentStatus::Completed, 1)
+            .unwrap_err()
+            .reason
+            .contains("fee -1 is negative"));
         // A balanced entry that debits the merchant for a deposit is still refused.
         deposit.fee = Decimal::ZERO;
         let backwards = JournalEntry::new(
@@ -978,15 +1282,30 @@ mod tests {
             d("100"),
             Decimal::ZERO,
             vec![
-                Posting { account: Account::clearing("sandbox", Currency::Mmk), amount: d("100") },
-                Posting { account: Account::available(1, Currency::Mmk), amount: d("-100") },
+                Posting {
+                    account: Account::clearing("sandbox", Currency::Mmk),
+                    amount: d("100"),
+                },
+                Posting {
+                    account: Account::available(1, Currency::Mmk),
+                    amount: d("-100"),
+                },
             ],
             0,
         )
         .unwrap_err();
-        assert_eq!(backwards.reason, "it credits clearing:sandbox:mmk by 100, which a deposit_credit only debits");
+        assert_eq!(
+            backwards.reason,
+            "it credits clearing:sandbox:mmk by 100, which a deposit_credit only debits"
+        );
         // Every entry the gateway builds follows the table.
-        for kind in [EntryKind::DepositCredit, EntryKind::Refund, EntryKind::PayoutHold, EntryKind::PayoutSettle, EntryKind::PayoutRelease] {
+        for kind in [
+            EntryKind::DepositCredit,
+            EntryKind::Refund,
+            EntryKind::PayoutHold,
+            EntryKind::PayoutSettle,
+            EntryKind::PayoutRelease,
+        ] {
             assert_eq!(side(kind, AccountKind::Suspense), None, "{kind:?}");
         }
     }
@@ -1011,14 +1330,24 @@ mod tests {
                 let mut reached = Vec::new();
                 let mut ok = true;
                 for (i, to) in path.iter().enumerate() {
-                    ok &= o.apply(&crate::order::StatusChange::new(*to, "t", i as i64)).is_ok();
+                    ok &= o
+                        .apply(&crate::order::StatusChange::new(*to, "t", i as i64))
+                        .is_ok();
                     reached.push((*to, i as i64));
                 }
                 if !ok {
                     continue;
                 }
-                let posted: Vec<EntryKind> = entries_for_history(&o, &reached).unwrap().iter().map(|e| e.kind).collect();
-                assert_eq!(posted, entries_called_for(tt, o.payment_status), "{tt} {path:?}");
+                let posted: Vec<EntryKind> = entries_for_history(&o, &reached)
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.kind)
+                    .collect();
+                assert_eq!(
+                    posted,
+                    entries_called_for(tt, o.payment_status),
+                    "{tt} {path:?}"
+                );
             }
         }
     }

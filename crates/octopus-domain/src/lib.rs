@@ -18,8 +18,8 @@ pub mod request;
 pub mod secret_box;
 pub mod signing;
 
-pub use fields::{FieldError, RequestFields};
 pub use channel::Channel;
+pub use fields::{FieldError, RequestFields};
 pub use merchant::{ApiCredential, Merchant};
 pub use money::{Amount, AmountError, Currency};
 pub use order::{

@@ -51,8 +51,13 @@ pub fn parse_name(name: &str) -> Result<String, NameError> {
         return Err(NameError::Control);
     }
     if let Some(c) = crate::invisible::first_invisible(name) {
-        let what = crate::invisible::invisible(c).map(|r| r.what).unwrap_or("invisible");
-        return Err(NameError::Invisible { code: c as u32, what });
+        let what = crate::invisible::invisible(c)
+            .map(|r| r.what)
+            .unwrap_or("invisible");
+        return Err(NameError::Invisible {
+            code: c as u32,
+            what,
+        });
     }
     Ok(name.to_string())
 }
@@ -73,7 +78,13 @@ mod tests {
             parse_name("Shop\u{202E}enO").unwrap_err().to_string(),
             "the merchant name must not contain invisible characters (U+202E, bidirectional embeddings and overrides)"
         );
-        assert!(matches!(parse_name("\u{FEFF}Shop"), Err(NameError::Invisible { code: 0xFEFF, .. })));
-        assert!(matches!(parse_name("Sh\u{200B}op"), Err(NameError::Invisible { code: 0x200B, .. })));
+        assert!(matches!(
+            parse_name("\u{FEFF}Shop"),
+            Err(NameError::Invisible { code: 0xFEFF, .. })
+        ));
+        assert!(matches!(
+            parse_name("Sh\u{200B}op"),
+            Err(NameError::Invisible { code: 0x200B, .. })
+        ));
     }
 }

@@ -138,11 +138,20 @@ impl Amount {
             return Err(AmountError::TooPrecise);
         }
         let normalized = if significant_frac.is_empty() {
-            (if significant_int.is_empty() { "0" } else { significant_int }).to_string()
+            (if significant_int.is_empty() {
+                "0"
+            } else {
+                significant_int
+            })
+            .to_string()
         } else {
             format!(
                 "{}.{}",
-                if significant_int.is_empty() { "0" } else { significant_int },
+                if significant_int.is_empty() {
+                    "0"
+                } else {
+                    significant_int
+                },
                 significant_frac
             )
         };
@@ -239,17 +248,31 @@ mod tests {
 
     #[test]
     fn refuses_everything_else() {
-        for bad in ["", "abc", "1e5", "-5", "+5", " 5", "5 ", "5.", ".5", "1,000", "0x10", "NaN"] {
+        for bad in [
+            "", "abc", "1e5", "-5", "+5", " 5", "5 ", "5.", ".5", "1,000", "0x10", "NaN",
+        ] {
             assert_eq!(
                 Amount::parse(bad, Currency::Usd),
                 Err(AmountError::Malformed),
                 "{bad:?}"
             );
         }
-        assert_eq!(Amount::parse("0", Currency::Usd), Err(AmountError::NotPositive));
-        assert_eq!(Amount::parse("0.00", Currency::Usd), Err(AmountError::NotPositive));
-        assert_eq!(Amount::parse("1.001", Currency::Usd), Err(AmountError::TooPrecise));
-        assert_eq!(Amount::parse("1.5", Currency::Vnd), Err(AmountError::TooPrecise));
+        assert_eq!(
+            Amount::parse("0", Currency::Usd),
+            Err(AmountError::NotPositive)
+        );
+        assert_eq!(
+            Amount::parse("0.00", Currency::Usd),
+            Err(AmountError::NotPositive)
+        );
+        assert_eq!(
+            Amount::parse("1.001", Currency::Usd),
+            Err(AmountError::TooPrecise)
+        );
+        assert_eq!(
+            Amount::parse("1.5", Currency::Vnd),
+            Err(AmountError::TooPrecise)
+        );
         assert_eq!(
             Amount::parse("1000000000000000", Currency::Vnd),
             Err(AmountError::TooLarge)
@@ -262,11 +285,22 @@ mod tests {
         let mmk = Currency::Mmk;
         let ok = |json: &str| Amount::parse_reported(json, mmk).map(|a| a.value());
         assert_eq!(ok("\"6000\""), Ok(Decimal::new(6000, 0)));
-        assert_eq!(ok("6000"), Ok(Decimal::new(6000, 0)), "a JSON number, as its literal text");
+        assert_eq!(
+            ok("6000"),
+            Ok(Decimal::new(6000, 0)),
+            "a JSON number, as its literal text"
+        );
         assert_eq!(ok("6000.5"), Ok(Decimal::new(60005, 1)));
         assert_eq!(ok("\"6000.50\""), Ok(Decimal::new(600050, 2)));
-        assert_eq!(ok("6000.000"), Ok(Decimal::new(6000, 0)), "trailing zeros change nothing");
-        assert_eq!(ok("\"999999999999999.99\""), Ok(Decimal::new(99999999999999999, 2)));
+        assert_eq!(
+            ok("6000.000"),
+            Ok(Decimal::new(6000, 0)),
+            "trailing zeros change nothing"
+        );
+        assert_eq!(
+            ok("\"999999999999999.99\""),
+            Ok(Decimal::new(99999999999999999, 2))
+        );
         for (json, why) in [
             ("\"-6000\"", AmountError::NotPositive),
             ("-6000", AmountError::NotPositive),
@@ -300,18 +334,39 @@ mod tests {
         ] {
             assert_eq!(ok(json), Err(why), "{json}");
         }
-        assert_eq!(Amount::parse_reported("\"1.5\"", Currency::Vnd), Err(AmountError::TooPrecise));
-        assert_eq!(Amount::parse_reported("15", Currency::Vnd).map(|a| a.value()), Ok(Decimal::new(15, 0)));
+        assert_eq!(
+            Amount::parse_reported("\"1.5\"", Currency::Vnd),
+            Err(AmountError::TooPrecise)
+        );
+        assert_eq!(
+            Amount::parse_reported("15", Currency::Vnd).map(|a| a.value()),
+            Ok(Decimal::new(15, 0))
+        );
     }
 
     #[test]
     fn received_amounts_are_positive_and_exact() {
         assert!(Amount::received(Decimal::new(600000, 2), Currency::Mmk).is_ok());
-        assert!(Amount::received(Decimal::new(6000000, 3), Currency::Mmk).is_ok(), "6000.000 is exact");
-        assert_eq!(Amount::received(Decimal::new(-6000, 0), Currency::Mmk), Err(AmountError::NotPositive));
-        assert_eq!(Amount::received(Decimal::ZERO, Currency::Mmk), Err(AmountError::NotPositive));
-        assert_eq!(Amount::received(Decimal::new(6000001, 3), Currency::Mmk), Err(AmountError::TooPrecise));
-        assert_eq!(Amount::received(Decimal::new(15, 1), Currency::Vnd), Err(AmountError::TooPrecise));
+        assert!(
+            Amount::received(Decimal::new(6000000, 3), Currency::Mmk).is_ok(),
+            "6000.000 is exact"
+        );
+        assert_eq!(
+            Amount::received(Decimal::new(-6000, 0), Currency::Mmk),
+            Err(AmountError::NotPositive)
+        );
+        assert_eq!(
+            Amount::received(Decimal::ZERO, Currency::Mmk),
+            Err(AmountError::NotPositive)
+        );
+        assert_eq!(
+            Amount::received(Decimal::new(6000001, 3), Currency::Mmk),
+            Err(AmountError::TooPrecise)
+        );
+        assert_eq!(
+            Amount::received(Decimal::new(15, 1), Currency::Vnd),
+            Err(AmountError::TooPrecise)
+        );
         assert_eq!(
             Amount::received("99999999999999999999".parse().unwrap(), Currency::Mmk),
             Err(AmountError::TooLarge)

@@ -97,8 +97,13 @@ impl AccountingType {
     pub fn fits(self, transaction_type: TransactionType) -> bool {
         matches!(
             (transaction_type, self),
-            (TransactionType::Income, AccountingType::Recharge | AccountingType::Receive)
-                | (TransactionType::Expense, AccountingType::Pay | AccountingType::Settle)
+            (
+                TransactionType::Income,
+                AccountingType::Recharge | AccountingType::Receive
+            ) | (
+                TransactionType::Expense,
+                AccountingType::Pay | AccountingType::Settle
+            )
         )
     }
 }
@@ -109,7 +114,10 @@ impl PaymentStatus {
         use PaymentStatus::*;
         match self {
             None => matches!(next, Pending),
-            Pending => matches!(next, Preparing | Processing | Completed | Failed | Reject | Overdue),
+            Pending => matches!(
+                next,
+                Preparing | Processing | Completed | Failed | Reject | Overdue
+            ),
             Preparing => matches!(next, Processing | Completed | Failed | Reject | Overdue),
             Processing => matches!(next, Completed | Failed | Reject | Overdue),
             // A late upstream answer still settles an overdue order.
@@ -123,7 +131,10 @@ impl PaymentStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            PaymentStatus::Completed | PaymentStatus::Failed | PaymentStatus::Reject | PaymentStatus::Refund
+            PaymentStatus::Completed
+                | PaymentStatus::Failed
+                | PaymentStatus::Reject
+                | PaymentStatus::Refund
         )
     }
 
@@ -152,7 +163,8 @@ pub struct IllegalTransition {
 }
 
 /// Why a completion with an impossible amount received is refused.
-const IMPOSSIBLE_AMOUNT: &str = " (the amount received must be greater than zero and exact in the order's currency)";
+const IMPOSSIBLE_AMOUNT: &str =
+    " (the amount received must be greater than zero and exact in the order's currency)";
 
 impl IllegalTransition {
     /// The change was refused for its amount received, not because the order moved on: it
@@ -309,7 +321,11 @@ impl Order {
             }
         }
         if !from.can_become(change.to) {
-            return Err(IllegalTransition { from, to: change.to, detail: "" });
+            return Err(IllegalTransition {
+                from,
+                to: change.to,
+                detail: "",
+            });
         }
         if change.to == PaymentStatus::Refund && self.transaction_type != TransactionType::Income {
             return Err(IllegalTransition {
@@ -323,7 +339,11 @@ impl Order {
             // too fine or absurdly large amount is refused here, whatever reported it.
             let received = change.final_amount.unwrap_or(self.final_amount);
             if Amount::received(received, self.currency).is_err() {
-                return Err(IllegalTransition { from, to: change.to, detail: IMPOSSIBLE_AMOUNT });
+                return Err(IllegalTransition {
+                    from,
+                    to: change.to,
+                    detail: IMPOSSIBLE_AMOUNT,
+                });
             }
         }
         self.payment_status = change.to;
@@ -334,7 +354,8 @@ impl Order {
         if let Some(amount) = change.final_amount {
             self.final_amount = amount;
         }
-        if change.to == PaymentStatus::Completed && self.transaction_type == TransactionType::Income {
+        if change.to == PaymentStatus::Completed && self.transaction_type == TransactionType::Income
+        {
             // The fee of a deposit is on what was actually received.
             let rule = crate::ledger::FeeRule::decode(&self.fee_rule).unwrap_or_default();
             self.fee = crate::ledger::deposit_fee(&rule, self.final_amount);
@@ -420,7 +441,10 @@ pub(crate) mod tests {
         let e = o
             .apply(&StatusChange::new(PaymentStatus::Overdue, "ttl elapsed", 5))
             .unwrap();
-        assert_eq!((e.from_status, e.to_status), (PaymentStatus::Pending, PaymentStatus::Overdue));
+        assert_eq!(
+            (e.from_status, e.to_status),
+            (PaymentStatus::Pending, PaymentStatus::Overdue)
+        );
         assert_eq!(o.expires_at, None);
         assert!(!o.amount_locked);
         // late success still completes the order
@@ -431,8 +455,11 @@ pub(crate) mod tests {
         .unwrap();
         assert_eq!(o.final_amount, Decimal::new(9900, 2));
         assert_eq!(o.next_check_at, None);
-        o.apply(&StatusChange::new(PaymentStatus::Refund, "operator", 7)).unwrap();
-        assert!(o.apply(&StatusChange::new(PaymentStatus::Completed, "x", 8)).is_err());
+        o.apply(&StatusChange::new(PaymentStatus::Refund, "operator", 7))
+            .unwrap();
+        assert!(o
+            .apply(&StatusChange::new(PaymentStatus::Completed, "x", 8))
+            .is_err());
     }
 
     #[test]
@@ -444,13 +471,20 @@ pub(crate) mod tests {
         let err = o
             .apply(&StatusChange::new(PaymentStatus::Completed, "x", 2))
             .unwrap_err();
-        assert_eq!(err.to_string(), "an order cannot go from failed to completed");
+        assert_eq!(
+            err.to_string(),
+            "an order cannot go from failed to completed"
+        );
         assert_eq!(o.payment_status, PaymentStatus::Failed, "nothing changed");
 
         let mut payout = sample_order();
         payout.transaction_type = TransactionType::Expense;
-        payout.apply(&StatusChange::new(PaymentStatus::Completed, "ok", 1)).unwrap();
-        assert!(payout.apply(&StatusChange::new(PaymentStatus::Refund, "x", 2)).is_err());
+        payout
+            .apply(&StatusChange::new(PaymentStatus::Completed, "ok", 1))
+            .unwrap();
+        assert!(payout
+            .apply(&StatusChange::new(PaymentStatus::Refund, "x", 2))
+            .is_err());
 
         let mut raced = sample_order();
         let stale = StatusChange::new(PaymentStatus::Completed, "x", 1)
@@ -473,7 +507,10 @@ pub(crate) mod tests {
                 o.currency = currency;
                 let before = o.clone();
                 let err = o
-                    .apply(&StatusChange::new(PaymentStatus::Completed, "upstream", 1).with_final_amount(amount))
+                    .apply(
+                        &StatusChange::new(PaymentStatus::Completed, "upstream", 1)
+                            .with_final_amount(amount),
+                    )
                     .unwrap_err();
                 assert!(err.is_impossible_amount(), "{amount} {currency}: {err}");
                 assert_eq!(
@@ -486,15 +523,28 @@ pub(crate) mod tests {
         // The order's own final_amount counts when the change carries none.
         let mut o = sample_order();
         o.final_amount = Decimal::new(-1, 0);
-        assert!(o.apply(&StatusChange::new(PaymentStatus::Completed, "x", 1)).unwrap_err().is_impossible_amount());
+        assert!(o
+            .apply(&StatusChange::new(PaymentStatus::Completed, "x", 1))
+            .unwrap_err()
+            .is_impossible_amount());
         // An exact amount with trailing zeros is fine; a failure carries no amount to check.
         let mut o = sample_order();
-        o.apply(&StatusChange::new(PaymentStatus::Completed, "x", 1).with_final_amount(Decimal::new(6000000, 3)))
-            .unwrap();
+        o.apply(
+            &StatusChange::new(PaymentStatus::Completed, "x", 1)
+                .with_final_amount(Decimal::new(6000000, 3)),
+        )
+        .unwrap();
         let mut o = sample_order();
         o.final_amount = Decimal::ZERO;
-        assert!(o.apply(&StatusChange::new(PaymentStatus::Failed, "x", 1)).is_ok());
-        assert!(!IllegalTransition { from: PaymentStatus::Failed, to: PaymentStatus::Completed, detail: "" }.is_impossible_amount());
+        assert!(o
+            .apply(&StatusChange::new(PaymentStatus::Failed, "x", 1))
+            .is_ok());
+        assert!(!IllegalTransition {
+            from: PaymentStatus::Failed,
+            to: PaymentStatus::Completed,
+            detail: ""
+        }
+        .is_impossible_amount());
     }
 
     #[test]

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use crate::country;
 use crate::fields::RequestFields;
 use crate::money::{format_amount, Amount, AmountError, Currency};
 use crate::order::{AccountingType, TransactionType};
-use crate::country;
 
 /// A refused request parameter. Displays as the `details` of the documented error shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,12 +17,18 @@ pub enum ValidationError {
     #[error("The '{0}' field is required.")]
     Required(&'static str),
     #[error("The '{field}' field {problem}.")]
-    Invalid { field: &'static str, problem: String },
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
 }
 
 impl ValidationError {
     fn invalid(field: &'static str, problem: impl Into<String>) -> Self {
-        ValidationError::Invalid { field, problem: problem.into() }
+        ValidationError::Invalid {
+            field,
+            problem: problem.into(),
+        }
     }
 
     /// The field the error is about.
@@ -167,7 +173,10 @@ impl OrderRequest {
         } else if response_type_text.eq_ignore_ascii_case("json") {
             ResponseType::Json
         } else {
-            return Err(ValidationError::invalid("response_type", "must be \"json\" or empty"));
+            return Err(ValidationError::invalid(
+                "response_type",
+                "must be \"json\" or empty",
+            ));
         };
 
         let country = text(fields, "country", MAX_ID_CHARS)?;
@@ -213,7 +222,10 @@ impl OrderRequest {
         let ttl = match fields.non_empty("ttl") {
             None => None,
             Some(t) => match t.parse::<i64>() {
-                Ok(v) if (1..=MAX_TTL_SECONDS).contains(&v) && t.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(v)
+                    if (1..=MAX_TTL_SECONDS).contains(&v)
+                        && t.bytes().all(|b| b.is_ascii_digit()) =>
+                {
                     Some(v)
                 }
                 _ => {
@@ -352,8 +364,15 @@ impl OrderRequest {
 /// when present they must not be blank, because an id of white space cannot be told apart
 /// from a missing one, or from another blank id, on a console or in an export. Every other text
 /// field (names, banks, the remark, URLs) is a name: any visible text.
-pub const IDENTIFIER_FIELDS: &[&str] =
-    &["merchant_order_id", "merchant_uid", "payment", "channel", "from", "to", "merchant_id"];
+pub const IDENTIFIER_FIELDS: &[&str] = &[
+    "merchant_order_id",
+    "merchant_uid",
+    "payment",
+    "channel",
+    "from",
+    "to",
+    "merchant_id",
+];
 
 /// A required field: present, not empty, and not only white space.
 fn required_present(fields: &RequestFields, field: &'static str) -> Result<(), ValidationError> {
@@ -372,13 +391,23 @@ fn is_blank(value: &str) -> bool {
 /// An optional text field: at most `max` characters, no control characters and no invisible
 /// characters (bidirectional overrides, zero-width characters, a byte order mark: see
 /// [`crate::invisible`]), which would make what a console shows differ from what is stored.
-fn text(fields: &RequestFields, field: &'static str, max: usize) -> Result<String, ValidationError> {
+fn text(
+    fields: &RequestFields,
+    field: &'static str,
+    max: usize,
+) -> Result<String, ValidationError> {
     let value = fields.get(field).unwrap_or_default();
     if value.chars().count() > max {
-        return Err(ValidationError::invalid(field, format!("must be at most {max} characters")));
+        return Err(ValidationError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(ValidationError::invalid(field, "must not contain control characters"));
+        return Err(ValidationError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     if let Some(c) = crate::invisible::first_invisible(value) {
         return Err(invisible_character(field, c));
@@ -388,17 +417,29 @@ fn text(fields: &RequestFields, field: &'static str, max: usize) -> Result<Strin
 
 /// The refusal of a text with an invisible character, naming it.
 pub fn invisible_character(field: &'static str, c: char) -> ValidationError {
-    let what = crate::invisible::invisible(c).map(|r| r.what).unwrap_or("invisible");
+    let what = crate::invisible::invisible(c)
+        .map(|r| r.what)
+        .unwrap_or("invisible");
     ValidationError::invalid(
         field,
-        format!("must not contain invisible characters (U+{:04X}, {what})", c as u32),
+        format!(
+            "must not contain invisible characters (U+{:04X}, {what})",
+            c as u32
+        ),
     )
 }
 
 /// An optional identifier (see [`IDENTIFIER_FIELDS`]): a text field that is empty (absent) or
 /// not blank.
-fn identifier(fields: &RequestFields, field: &'static str, max: usize) -> Result<String, ValidationError> {
-    debug_assert!(IDENTIFIER_FIELDS.contains(&field), "{field} is listed as an identifier");
+fn identifier(
+    fields: &RequestFields,
+    field: &'static str,
+    max: usize,
+) -> Result<String, ValidationError> {
+    debug_assert!(
+        IDENTIFIER_FIELDS.contains(&field),
+        "{field} is listed as an identifier"
+    );
     let value = text(fields, field, max)?;
     if is_blank(&value) {
         return Err(ValidationError::invalid(field, "must not be blank"));
@@ -416,7 +457,10 @@ fn url(fields: &RequestFields, field: &'static str) -> Result<String, Validation
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() && !value.contains(' ') => {
             Ok(value)
         }
-        _ => Err(ValidationError::invalid(field, "must be an absolute http or https URL")),
+        _ => Err(ValidationError::invalid(
+            field,
+            "must be an absolute http or https URL",
+        )),
     }
 }
 
@@ -455,7 +499,15 @@ mod tests {
 
     #[test]
     fn names_the_missing_or_malformed_field() {
-        for field in ["transaction_type", "amount", "merchant_order_id", "merchant_uid", "currency", "payment", "country"] {
+        for field in [
+            "transaction_type",
+            "amount",
+            "merchant_order_id",
+            "merchant_uid",
+            "currency",
+            "payment",
+            "country",
+        ] {
             let mut f = deposit();
             f.remove(field);
             assert_eq!(details(&f), format!("The '{field}' field is required."));
@@ -464,18 +516,30 @@ mod tests {
         }
         let mut f = deposit();
         f.insert("amount", "12.345");
-        assert_eq!(details(&f), "The 'amount' field may have at most 2 decimal places for mmk.");
+        assert_eq!(
+            details(&f),
+            "The 'amount' field may have at most 2 decimal places for mmk."
+        );
         f.insert("amount", "-1");
-        assert_eq!(details(&f), "The 'amount' field must be a decimal number such as \"100.00\".");
+        assert_eq!(
+            details(&f),
+            "The 'amount' field must be a decimal number such as \"100.00\"."
+        );
         let mut f = deposit();
         f.insert("accounting_type", "pay");
-        assert_eq!(details(&f), "The 'accounting_type' field must be recharge or receive for income.");
+        assert_eq!(
+            details(&f),
+            "The 'accounting_type' field must be recharge or receive for income."
+        );
         let mut f = deposit();
         f.insert("transaction_type", "expense");
         assert_eq!(details(&f), "The 'to' field is required.");
         let mut f = deposit();
         f.insert("notify_url", "ftp://x");
-        assert_eq!(details(&f), "The 'notify_url' field must be an absolute http or https URL.");
+        assert_eq!(
+            details(&f),
+            "The 'notify_url' field must be an absolute http or https URL."
+        );
         let mut f = deposit();
         f.insert("currency", "vnd");
         f.insert("amount", "1000");
@@ -495,17 +559,31 @@ mod tests {
     #[test]
     fn blank_identifiers_are_refused_naming_the_field() {
         OrderRequest::from_fields(&payout()).unwrap();
-        for field in ["merchant_order_id", "merchant_uid", "payment", "to", "to_name", "to_bank_name"] {
+        for field in [
+            "merchant_order_id",
+            "merchant_uid",
+            "payment",
+            "to",
+            "to_name",
+            "to_bank_name",
+        ] {
             for blank in [" ", "   ", "\u{3000}", "\u{00A0}"] {
                 let mut f = payout();
                 f.insert(field, blank);
-                assert_eq!(details(&f), format!("The '{field}' field must not be blank."), "{field} {blank:?}");
+                assert_eq!(
+                    details(&f),
+                    format!("The '{field}' field must not be blank."),
+                    "{field} {blank:?}"
+                );
             }
         }
         for field in ["channel", "from", "merchant_id"] {
             let mut f = payout();
             f.insert(field, " ");
-            assert_eq!(details(&f), format!("The '{field}' field must not be blank."));
+            assert_eq!(
+                details(&f),
+                format!("The '{field}' field must not be blank.")
+            );
             // Empty is absent, as before.
             f.insert(field, "");
             OrderRequest::from_fields(&f).unwrap();
@@ -520,9 +598,20 @@ mod tests {
     #[test]
     fn invisible_characters_are_refused_in_identifiers_and_names() {
         let fields = [
-            "merchant_order_id", "merchant_uid", "payment", "channel", "from", "from_name",
-            "from_bank_name", "to", "to_name", "to_bank_name", "merchant_id", "additional",
-            "redirect_url", "notify_url",
+            "merchant_order_id",
+            "merchant_uid",
+            "payment",
+            "channel",
+            "from",
+            "from_name",
+            "from_bank_name",
+            "to",
+            "to_name",
+            "to_bank_name",
+            "merchant_id",
+            "additional",
+            "redirect_url",
+            "notify_url",
         ];
         for field in fields {
             for (c, what) in [
@@ -544,21 +633,34 @@ mod tests {
         // Alone, a zero-width character is not blank: it is refused as invisible.
         let mut f = payout();
         f.insert("merchant_order_id", "\u{200B}");
-        assert!(details(&f).contains("invisible characters (U+200B"), "{}", details(&f));
+        assert!(
+            details(&f).contains("invisible characters (U+200B"),
+            "{}",
+            details(&f)
+        );
     }
 
     #[test]
     fn literal_private_notify_urls_are_refused() {
         for url in [
-            "http://127.0.0.1/cb", "http://10.0.0.1/", "https://[::1]:8443/cb", "http://2130706433/",
-            "http://169.254.169.254/latest", "http://[::ffff:192.168.1.1]/", "http://0x7f.1/",
+            "http://127.0.0.1/cb",
+            "http://10.0.0.1/",
+            "https://[::1]:8443/cb",
+            "http://2130706433/",
+            "http://169.254.169.254/latest",
+            "http://[::ffff:192.168.1.1]/",
+            "http://0x7f.1/",
         ] {
             let mut f = deposit();
             f.insert("notify_url", url);
             let r = OrderRequest::from_fields(&f).unwrap();
             let e = r.check_notify_destination().unwrap_err();
             assert_eq!(e.field(), "notify_url", "{url}");
-            assert!(e.to_string().ends_with("private destinations are not allowed."), "{url}: {e}");
+            assert!(
+                e.to_string()
+                    .ends_with("private destinations are not allowed."),
+                "{url}: {e}"
+            );
         }
         let mut f = deposit();
         f.insert("notify_url", "http://127.0.0.1/cb");
@@ -567,15 +669,32 @@ mod tests {
             "The 'notify_url' field points to 127.0.0.1, a loopback address; private destinations are not allowed."
         );
         // Names are checked at delivery, after DNS; public addresses and no URL pass.
-        for url in ["http://localhost:9/", "https://example.com/notify", "http://8.8.8.8/", ""] {
+        for url in [
+            "http://localhost:9/",
+            "https://example.com/notify",
+            "http://8.8.8.8/",
+            "",
+        ] {
             let mut f = deposit();
             f.insert("notify_url", url);
-            OrderRequest::from_fields(&f).unwrap().check_notify_destination().unwrap();
+            OrderRequest::from_fields(&f)
+                .unwrap()
+                .check_notify_destination()
+                .unwrap();
         }
-        for url in ["ftp://example.com/", "file:///etc/passwd", "gopher://127.0.0.1/", "javascript:alert(1)"] {
+        for url in [
+            "ftp://example.com/",
+            "file:///etc/passwd",
+            "gopher://127.0.0.1/",
+            "javascript:alert(1)",
+        ] {
             let mut f = deposit();
             f.insert("notify_url", url);
-            assert_eq!(details(&f), "The 'notify_url' field must be an absolute http or https URL.", "{url}");
+            assert_eq!(
+                details(&f),
+                "The 'notify_url' field must be an absolute http or https URL.",
+                "{url}"
+            );
         }
     }
 
@@ -595,7 +714,10 @@ mod tests {
         x.insert("x\u{1f}y", "z");
         let mut y = deposit();
         y.insert("x", "y\u{1f}z");
-        let (x, y) = (OrderRequest::from_fields(&x).unwrap(), OrderRequest::from_fields(&y).unwrap());
+        let (x, y) = (
+            OrderRequest::from_fields(&x).unwrap(),
+            OrderRequest::from_fields(&y).unwrap(),
+        );
         assert_ne!(x.fingerprint(), y.fingerprint());
     }
 }

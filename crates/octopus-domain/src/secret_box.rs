@@ -8,13 +8,13 @@
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
 
 const VERSION_PREFIX: &str = "v1:";
 /// A fixed text encrypted at first start, so a later start with another key fails clearly.
@@ -59,7 +59,8 @@ impl MasterKey {
     fn from_bytes(bytes: &[u8; 32]) -> MasterKey {
         MasterKey {
             aead: Aes256Gcm::new(bytes.into()),
-            kdf: <Hmac<Sha256> as Mac>::new_from_slice(bytes).expect("HMAC accepts keys of any length"),
+            kdf: <Hmac<Sha256> as Mac>::new_from_slice(bytes)
+                .expect("HMAC accepts keys of any length"),
         }
     }
 
@@ -138,7 +139,10 @@ mod tests {
         assert_ne!(sealed, key.seal("API_SECRET"), "nonces differ");
         assert_eq!(again.open(&sealed).unwrap().expose_secret(), "API_SECRET");
         let (other, _) = MasterKey::generate();
-        assert_eq!(other.open(&sealed).unwrap_err(), SecretBoxError::Undecryptable);
+        assert_eq!(
+            other.open(&sealed).unwrap_err(),
+            SecretBoxError::Undecryptable
+        );
         assert!(key.matches(&again.check_value()));
         assert!(!other.matches(&key.check_value()));
         assert!(MasterKey::parse("short").is_err());
@@ -151,6 +155,9 @@ mod tests {
         let again = MasterKey::parse(&text).unwrap();
         assert_eq!(key.derive_key("cashier"), again.derive_key("cashier"));
         assert_ne!(key.derive_key("cashier"), key.derive_key("other"));
-        assert_ne!(key.derive_key("cashier"), MasterKey::generate().0.derive_key("cashier"));
+        assert_ne!(
+            key.derive_key("cashier"),
+            MasterKey::generate().0.derive_key("cashier")
+        );
     }
 }

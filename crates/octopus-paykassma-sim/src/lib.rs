@@ -155,7 +155,10 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(config: SimConfig) -> Sim {
-        let inner = Inner { balance: config.balance.clone(), ..Inner::default() };
+        let inner = Inner {
+            balance: config.balance.clone(),
+            ..Inner::default()
+        };
         Sim {
             config: Arc::new(config),
             inner: Arc::new(Mutex::new(inner)),
@@ -190,8 +193,12 @@ impl Sim {
                 label: awaited.as_ref().map(|a| a.1.clone()).unwrap_or_default(),
             });
             awaited.map(|(order, label, _, currency)| {
-                let mine: Vec<Transfer> =
-                    inner.transfers.iter().filter(|t| t.activated_for.as_deref() == Some(order.as_str())).cloned().collect();
+                let mine: Vec<Transfer> = inner
+                    .transfers
+                    .iter()
+                    .filter(|t| t.activated_for.as_deref() == Some(order.as_str()))
+                    .cloned()
+                    .collect();
                 let sum = mine.iter().map(|t| t.amount).sum();
                 deposit_postback(&mine, &label, sum, &currency)
             })
@@ -205,7 +212,9 @@ impl Sim {
     pub fn finish_withdrawal(&self, withdrawal_id: &str, status: u8) -> bool {
         let w = {
             let mut inner = self.lock();
-            let Some(w) = inner.withdrawals.get_mut(withdrawal_id) else { return false };
+            let Some(w) = inner.withdrawals.get_mut(withdrawal_id) else {
+                return false;
+            };
             w.status = status;
             let w = w.clone();
             if status == 5 {
@@ -224,7 +233,11 @@ impl Sim {
             inner.faults.hold_postbacks = false;
             inner.held.drain(..).collect()
         };
-        let order: Vec<usize> = if reverse { held.into_iter().rev().collect() } else { held };
+        let order: Vec<usize> = if reverse {
+            held.into_iter().rev().collect()
+        } else {
+            held
+        };
         for index in order {
             self.spawn_delivery(index);
         }
@@ -248,7 +261,10 @@ impl Sim {
     /// written as a provider might write them (`6e3`, `99999999999999999999`).
     pub fn postback_signature(&self, additional_data: &str) -> String {
         let md5 = hex::encode(Md5::digest(additional_data.as_bytes()));
-        let text = format!("{}{}{}", self.config.postback_access_key, self.config.postback_private_key, md5);
+        let text = format!(
+            "{}{}{}",
+            self.config.postback_access_key, self.config.postback_private_key, md5
+        );
         hex::encode(Sha1::digest(text.as_bytes()))
     }
 
@@ -261,7 +277,11 @@ impl Sim {
         // The provider's serialization: compact, slashes and unicode unescaped.
         let json = serde_json::to_string(additional_data).expect("JSON serializes");
         let md5 = hex::encode(Md5::digest(json.as_bytes()));
-        let private = if wrong { "not-the-key" } else { &self.config.postback_private_key };
+        let private = if wrong {
+            "not-the-key"
+        } else {
+            &self.config.postback_private_key
+        };
         let text = format!("{}{}{}", self.config.postback_access_key, private, md5);
         hex::encode(Sha1::digest(text.as_bytes()))
     }
@@ -272,7 +292,11 @@ impl Sim {
         body["access_key"] = Value::String(self.config.postback_access_key.clone());
         let (index, hold) = {
             let mut inner = self.lock();
-            inner.postbacks.push(Postback { body, attempts: 0, acknowledged: false });
+            inner.postbacks.push(Postback {
+                body,
+                attempts: 0,
+                acknowledged: false,
+            });
             let index = inner.postbacks.len() - 1;
             let hold = inner.faults.hold_postbacks;
             if hold {
@@ -292,7 +316,10 @@ impl Sim {
         tokio::spawn(async move {
             let (delay, duplicates) = {
                 let inner = sim.lock();
-                (inner.faults.postback_delay_ms, inner.faults.postback_duplicates)
+                (
+                    inner.faults.postback_delay_ms,
+                    inner.faults.postback_duplicates,
+                )
             };
             tokio::time::sleep(Duration::from_millis(delay)).await;
             let body = sim.lock().postbacks[index].body.clone();
@@ -312,7 +339,13 @@ impl Sim {
     }
 
     async fn post(&self, body: &Value) -> bool {
-        match self.http.post(&self.config.postback_url).json(body).send().await {
+        match self
+            .http
+            .post(&self.config.postback_url)
+            .json(body)
+            .send()
+            .await
+        {
             Ok(r) if r.status() == 200 => r
                 .json::<Value>()
                 .await
@@ -345,17 +378,30 @@ pub fn withdrawal_signature(scheme: &str, body: &Value, key: &str) -> Option<Str
     };
     match scheme {
         "sha1-concat" => {
-            let joined: String = ["withdrawal_id", "payment_system", "amount", "currency_code", "label", "account_number"]
-                .iter()
-                .map(|k| text(k))
-                .collect();
-            Some(hex::encode(Sha1::digest(format!("{joined}{key}").as_bytes())))
+            let joined: String = [
+                "withdrawal_id",
+                "payment_system",
+                "amount",
+                "currency_code",
+                "label",
+                "account_number",
+            ]
+            .iter()
+            .map(|k| text(k))
+            .collect();
+            Some(hex::encode(Sha1::digest(
+                format!("{joined}{key}").as_bytes(),
+            )))
         }
         "hmac-sha256" => {
             let fields = body.as_object()?;
             let mut keys: Vec<&String> = fields.keys().filter(|k| *k != "signature").collect();
             keys.sort();
-            let canonical = keys.iter().map(|k| format!("{k}={}", text(k))).collect::<Vec<_>>().join("&");
+            let canonical = keys
+                .iter()
+                .map(|k| format!("{k}={}", text(k)))
+                .collect::<Vec<_>>()
+                .join("&");
             let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).ok()?;
             mac.update(canonical.as_bytes());
             Some(hex::encode(mac.finalize().into_bytes()))
@@ -409,11 +455,18 @@ fn fail(status: StatusCode, message: Value) -> Response {
 }
 
 fn number(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)).or_else(|| v.as_str()?.parse().ok())
+    v.as_i64()
+        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+        .or_else(|| v.as_str()?.parse().ok())
 }
 
-async fn create_wavepay(State(sim): State<Sim>, Query(q): Query<SecretQuery>, Json(body): Json<Value>) -> Response {
-    sim.before_answer(json!({"call": "create", "body": body})).await;
+async fn create_wavepay(
+    State(sim): State<Sim>,
+    Query(q): Query<SecretQuery>,
+    Json(body): Json<Value>,
+) -> Response {
+    sim.before_answer(json!({"call": "create", "body": body}))
+        .await;
     if q.secret.as_deref() != Some(sim.config.plugin_secret.as_str()) {
         return fail(StatusCode::FORBIDDEN, json!("Invalid secret"));
     }
@@ -439,30 +492,51 @@ async fn create_wavepay(State(sim): State<Sim>, Query(q): Query<SecretQuery>, Js
         return fail(StatusCode::OK, json!("currency and label are required"));
     };
     if currency != "MMK" {
-        return fail(StatusCode::OK, json!(format!("Currency {currency} is not available")));
+        return fail(
+            StatusCode::OK,
+            json!(format!("Currency {currency} is not available")),
+        );
     }
     let identifier = {
         let mut inner = sim.lock();
         let next = format!("09{:09}", 100_000_000 + inner.identifiers.len() as u64);
-        inner.identifiers.entry(label.to_string()).or_insert(next).clone()
+        inner
+            .identifiers
+            .entry(label.to_string())
+            .or_insert(next)
+            .clone()
     };
     Json(json!({"status": "ok", "params": {"identifier": identifier}})).into_response()
 }
 
-async fn activate(State(sim): State<Sim>, Query(q): Query<SecretQuery>, Json(body): Json<Value>) -> Response {
-    sim.before_answer(json!({"call": "activate", "body": body})).await;
+async fn activate(
+    State(sim): State<Sim>,
+    Query(q): Query<SecretQuery>,
+    Json(body): Json<Value>,
+) -> Response {
+    sim.before_answer(json!({"call": "activate", "body": body}))
+        .await;
     if q.secret.as_deref() != Some(sim.config.plugin_secret.as_str()) {
         return fail(StatusCode::FORBIDDEN, json!("Invalid secret"));
     }
     let key1 = body["key1"].as_str().unwrap_or_default().to_string();
-    let custom = body["custom_transaction_id"].as_str().unwrap_or_default().to_string();
+    let custom = body["custom_transaction_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let label = body["label"].as_str().unwrap_or_default().to_string();
-    let currency = body["currency_code"].as_str().unwrap_or_default().to_string();
+    let currency = body["currency_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let Some(amount) = number(&body["amount"]) else {
         return fail(StatusCode::OK, json!("amount is required"));
     };
     if key1.is_empty() || key1.chars().count() > 11 || custom.is_empty() {
-        return fail(StatusCode::OK, json!("key1 (at most 11 characters) and custom_transaction_id are required"));
+        return fail(
+            StatusCode::OK,
+            json!("key1 (at most 11 characters) and custom_transaction_id are required"),
+        );
     }
     if key1.starts_with("FAIL") {
         return fail(StatusCode::OK, json!("Transaction declined"));
@@ -472,9 +546,16 @@ async fn activate(State(sim): State<Sim>, Query(q): Query<SecretQuery>, Json(bod
     }
     let outcome = {
         let mut inner = sim.lock();
-        let Some(t) = inner.transfers.iter_mut().find(|t| t.transaction_id == key1) else {
+        let Some(t) = inner
+            .transfers
+            .iter_mut()
+            .find(|t| t.transaction_id == key1)
+        else {
             // The provider keeps looking; a matching transfer later is credited by postback.
-            inner.awaited.insert(key1.clone(), (custom.clone(), label.clone(), amount, currency.clone()));
+            inner.awaited.insert(
+                key1.clone(),
+                (custom.clone(), label.clone(), amount, currency.clone()),
+            );
             return Json(json!({"status": "possible_transaction_created", "message": "Transaction not found. Possible transaction created"})).into_response();
         };
         if t.activated_for.as_deref().is_some_and(|o| o != custom) {
@@ -483,7 +564,12 @@ async fn activate(State(sim): State<Sim>, Query(q): Query<SecretQuery>, Json(bod
         t.activated_for = Some(custom.clone());
         t.label = label.clone();
         // Every transfer activated for this order counts (stockpiling).
-        let mine: Vec<Transfer> = inner.transfers.iter().filter(|t| t.activated_for.as_deref() == Some(custom.as_str())).cloned().collect();
+        let mine: Vec<Transfer> = inner
+            .transfers
+            .iter()
+            .filter(|t| t.activated_for.as_deref() == Some(custom.as_str()))
+            .cloned()
+            .collect();
         let sum: i64 = mine.iter().map(|t| t.amount).sum();
         (mine, sum)
     };
@@ -497,15 +583,23 @@ async fn activate(State(sim): State<Sim>, Query(q): Query<SecretQuery>, Json(bod
     let answer = json!({"status": "ok", "deposit": true, "deposit_amount": sum, "currency": {"code": currency, "symbol": currency}});
     match sim.lock().faults.activation_deposit_amount.clone() {
         Some(raw) => {
-            let text = answer.to_string().replace(&format!("\"deposit_amount\":{sum}"), &format!("\"deposit_amount\":{raw}"));
-            ([(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response()
+            let text = answer.to_string().replace(
+                &format!("\"deposit_amount\":{sum}"),
+                &format!("\"deposit_amount\":{raw}"),
+            );
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                text,
+            )
+                .into_response()
         }
         None => Json(answer).into_response(),
     }
 }
 
 async fn withdrawal_create(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
-    sim.before_answer(json!({"call": "withdrawal", "body": body})).await;
+    sim.before_answer(json!({"call": "withdrawal", "body": body}))
+        .await;
     let (five, slow) = {
         let mut inner = sim.lock();
         let f = &mut inner.faults;
@@ -521,29 +615,65 @@ async fn withdrawal_create(State(sim): State<Sim>, Json(body): Json<Value>) -> R
     if five {
         return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
     }
-    let expected = withdrawal_signature(&sim.config.withdrawal_signature, &body, &sim.config.withdrawal_key);
+    let expected = withdrawal_signature(
+        &sim.config.withdrawal_signature,
+        &body,
+        &sim.config.withdrawal_key,
+    );
     if expected.is_none() || body["signature"].as_str() != expected.as_deref() {
         return fail(StatusCode::OK, json!("Invalid signature"));
     }
-    let id = body["withdrawal_id"].as_str().unwrap_or_default().to_string();
-    let account = body["account_number"].as_str().unwrap_or_default().to_string();
-    let currency = body["currency_code"].as_str().unwrap_or_default().to_string();
+    let id = body["withdrawal_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let account = body["account_number"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let currency = body["currency_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let Some(amount) = body["amount"].as_i64() else {
-        return fail(StatusCode::OK, json!({"amount": ["The amount must be an integer."]}));
+        return fail(
+            StatusCode::OK,
+            json!({"amount": ["The amount must be an integer."]}),
+        );
     };
-    if id.is_empty() || id.len() > 36 || !(10..=11).contains(&account.len()) || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return fail(StatusCode::OK, json!({"account_number": ["The account number must be 10 to 11 digits."]}));
+    if id.is_empty()
+        || id.len() > 36
+        || !(10..=11).contains(&account.len())
+        || !account.bytes().all(|b| b.is_ascii_digit())
+    {
+        return fail(
+            StatusCode::OK,
+            json!({"account_number": ["The account number must be 10 to 11 digits."]}),
+        );
     }
     {
         let mut inner = sim.lock();
         if !inner.withdrawals.contains_key(&id) {
             let balance = inner.balance.entry(currency.clone()).or_default();
             if *balance < amount {
-                return fail(StatusCode::OK, json!({"withdrawals_sum_amount": ["Insufficient balance"]}));
+                return fail(
+                    StatusCode::OK,
+                    json!({"withdrawals_sum_amount": ["Insufficient balance"]}),
+                );
             }
             *balance -= amount;
             let label = body["label"].as_str().unwrap_or_default().to_string();
-            inner.withdrawals.insert(id.clone(), Withdrawal { withdrawal_id: id, amount, currency_code: currency, account_number: account, label, status: 0 });
+            inner.withdrawals.insert(
+                id.clone(),
+                Withdrawal {
+                    withdrawal_id: id,
+                    amount,
+                    currency_code: currency,
+                    account_number: account,
+                    label,
+                    status: 0,
+                },
+            );
         }
     }
     if slow {
@@ -577,29 +707,56 @@ pub fn router(sim: Sim) -> Router {
         .route("/api/v1/transaction/create/wavepay", post(create_wavepay))
         .route("/api/v1/transaction/activate", post(activate))
         .route("/v2/withdrawal/create", post(withdrawal_create))
-        .route("/sim/faults", post(|State(sim): State<Sim>, Json(f): Json<Faults>| async move {
-            sim.set_faults(f);
-            Json(json!({"status": "ok"}))
-        }))
-        .route("/sim/transfers", post(|State(sim): State<Sim>, Json(t): Json<TransferBody>| async move {
-            sim.transfer(&t.transaction_id, t.amount, &t.currency_code);
-            Json(json!({"status": "ok"}))
-        }))
-        .route("/sim/withdrawals/{id}/{status}", post(|State(sim): State<Sim>, Path((id, status)): Path<(String, u8)>| async move {
-            if !matches!(status, 1 | 5) {
-                return (StatusCode::BAD_REQUEST, Json(json!({"status": "fail", "message": "status is 1 or 5"})));
-            }
-            if sim.finish_withdrawal(&id, status) {
-                (StatusCode::OK, Json(json!({"status": "ok"})))
-            } else {
-                (StatusCode::NOT_FOUND, Json(json!({"status": "fail", "message": "no such withdrawal"})))
-            }
-        }))
-        .route("/sim/postbacks/release", post(|State(sim): State<Sim>, body: Option<Json<ReleaseBody>>| async move {
-            sim.release(body.map(|b| b.0.reverse).unwrap_or(false));
-            Json(json!({"status": "ok"}))
-        }))
-        .route("/sim/state", get(|State(sim): State<Sim>| async move { Json(sim.state()) }))
+        .route(
+            "/sim/faults",
+            post(|State(sim): State<Sim>, Json(f): Json<Faults>| async move {
+                sim.set_faults(f);
+                Json(json!({"status": "ok"}))
+            }),
+        )
+        .route(
+            "/sim/transfers",
+            post(
+                |State(sim): State<Sim>, Json(t): Json<TransferBody>| async move {
+                    sim.transfer(&t.transaction_id, t.amount, &t.currency_code);
+                    Json(json!({"status": "ok"}))
+                },
+            ),
+        )
+        .route(
+            "/sim/withdrawals/{id}/{status}",
+            post(
+                |State(sim): State<Sim>, Path((id, status)): Path<(String, u8)>| async move {
+                    if !matches!(status, 1 | 5) {
+                        return (
+                            StatusCode::BAD_REQUEST,
+                            Json(json!({"status": "fail", "message": "status is 1 or 5"})),
+                        );
+                    }
+                    if sim.finish_withdrawal(&id, status) {
+                        (StatusCode::OK, Json(json!({"status": "ok"})))
+                    } else {
+                        (
+                            StatusCode::NOT_FOUND,
+                            Json(json!({"status": "fail", "message": "no such withdrawal"})),
+                        )
+                    }
+                },
+            ),
+        )
+        .route(
+            "/sim/postbacks/release",
+            post(
+                |State(sim): State<Sim>, body: Option<Json<ReleaseBody>>| async move {
+                    sim.release(body.map(|b| b.0.reverse).unwrap_or(false));
+                    Json(json!({"status": "ok"}))
+                },
+            ),
+        )
+        .route(
+            "/sim/state",
+            get(|State(sim): State<Sim>| async move { Json(sim.state()) }),
+        )
         .with_state(sim)
 }
 
@@ -617,7 +774,10 @@ mod tests {
         let body = json!({"withdrawal_id": "w1", "payment_system": "wavepay", "amount": 6000, "currency_code": "MMK",
             "label": "l", "account_number": "01642234663", "is_test": true});
         let concat = withdrawal_signature("sha1-concat", &body, "k").unwrap();
-        assert_eq!(concat, hex::encode(Sha1::digest(b"w1wavepay6000MMKl01642234663k")));
+        assert_eq!(
+            concat,
+            hex::encode(Sha1::digest(b"w1wavepay6000MMKl01642234663k"))
+        );
         let hmac = withdrawal_signature("hmac-sha256", &body, "k").unwrap();
         assert_eq!(hmac.len(), 64);
         assert!(withdrawal_signature("other", &body, "k").is_none());

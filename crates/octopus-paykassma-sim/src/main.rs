@@ -19,11 +19,23 @@ struct Args {
     postback_url: String,
     #[arg(long, env = "PKSIM_PLUGIN_SECRET", default_value = "plugin-secret")]
     plugin_secret: String,
-    #[arg(long, env = "PKSIM_POSTBACK_ACCESS_KEY", default_value = "FQ9jMwrNSkFbyMNqYFf6Ed4xeKmjHK")]
+    #[arg(
+        long,
+        env = "PKSIM_POSTBACK_ACCESS_KEY",
+        default_value = "FQ9jMwrNSkFbyMNqYFf6Ed4xeKmjHK"
+    )]
     postback_access_key: String,
-    #[arg(long, env = "PKSIM_POSTBACK_PRIVATE_KEY", default_value = "postback-private-key")]
+    #[arg(
+        long,
+        env = "PKSIM_POSTBACK_PRIVATE_KEY",
+        default_value = "postback-private-key"
+    )]
     postback_private_key: String,
-    #[arg(long, env = "PKSIM_WITHDRAWAL_KEY", default_value = "withdrawal-private-key")]
+    #[arg(
+        long,
+        env = "PKSIM_WITHDRAWAL_KEY",
+        default_value = "withdrawal-private-key"
+    )]
     withdrawal_key: String,
     /// sha1-concat or hmac-sha256.
     #[arg(long, default_value = "sha1-concat")]
@@ -35,7 +47,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let args = Args::parse();
     let config = SimConfig {
         plugin_secret: args.plugin_secret,

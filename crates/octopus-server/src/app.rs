@@ -56,7 +56,10 @@ impl Deref for AppState {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on {address}: {source}")]
-    Listen { address: SocketAddr, source: std::io::Error },
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     MasterKey(#[from] MasterKeyError),
     #[error("server failed: {0}")]
@@ -85,7 +88,11 @@ impl Application {
         let file_limit = match connections::raise_file_limit() {
             Ok(limit) => {
                 if limit.now > limit.before {
-                    tracing::info!(before = limit.before, now = limit.now, "raised the open file limit to its hard limit");
+                    tracing::info!(
+                        before = limit.before,
+                        now = limit.now,
+                        "raised the open file limit to its hard limit"
+                    );
                 }
                 limit.now
             }
@@ -94,14 +101,24 @@ impl Application {
                 1024
             }
         };
-        let connection_cap = connections::connection_cap(file_limit, config.connections.max_connections);
-        tracing::info!(file_limit, connection_cap, "accepting at most {connection_cap} connections at once");
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Listen { address: config.listen, source })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartError::Listen { address: config.listen, source })?;
+        let connection_cap =
+            connections::connection_cap(file_limit, config.connections.max_connections);
+        tracing::info!(
+            file_limit,
+            connection_cap,
+            "accepting at most {connection_cap} connections at once"
+        );
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    address: config.listen,
+                    source,
+                })?;
+        let address = listener.local_addr().map_err(|source| StartError::Listen {
+            address: config.listen,
+            source,
+        })?;
         let public_url = config
             .public_url
             .clone()
@@ -109,9 +126,13 @@ impl Application {
             .unwrap_or_else(|| default_public_url(address))
             .trim_end_matches('/')
             .to_string();
-        let channels = Channels::load(Arc::clone(&storage), master_key.clone(), config.sandbox_payout_delay)
-            .await
-            .map_err(|e| StartError::Channels(e.to_string()))?;
+        let channels = Channels::load(
+            Arc::clone(&storage),
+            master_key.clone(),
+            config.sandbox_payout_delay,
+        )
+        .await
+        .map_err(|e| StartError::Channels(e.to_string()))?;
         let state = AppState(Arc::new(AppInner {
             keys: KeyRing::new(Arc::clone(&storage), master_key.clone()),
             fees: FeeBook::new(Arc::clone(&storage)),
@@ -122,7 +143,12 @@ impl Application {
             callbacks_due: tokio::sync::Notify::new(),
             cashier_key: SigningKey::new(&master_key.derive_key(crate::cashier::TOKEN_KEY_PURPOSE)),
         }));
-        Ok(Application { listener, state, address, connection_cap })
+        Ok(Application {
+            listener,
+            state,
+            address,
+            connection_cap,
+        })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -147,7 +173,14 @@ impl Application {
         let mut workers = workers::spawn(self.state.clone(), stopped.clone());
         workers.extend(callbacks::spawn(self.state.clone(), stopped));
         let limits = self.state.config.connections;
-        let served = connections::serve(self.listener, router(self.state), limits, self.connection_cap, shutdown).await;
+        let served = connections::serve(
+            self.listener,
+            router(self.state),
+            limits,
+            self.connection_cap,
+            shutdown,
+        )
+        .await;
         let _ = stop_workers.send(true);
         for worker in workers {
             let _ = worker.await;
@@ -185,12 +218,20 @@ async fn healthz() -> impl IntoResponse {
 
 /// Unknown paths, in the documented error shape.
 async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({"result": "error", "data": "Not found"}))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"result": "error", "data": "Not found"})),
+    )
+        .into_response()
 }
 
 /// Known paths with the wrong method, in the documented error shape.
 async fn method_not_allowed(request: Request) -> Response {
-    let allowed = if request.uri().path().starts_with("/octopus/api/") { "POST" } else { "GET or POST" };
+    let allowed = if request.uri().path().starts_with("/octopus/api/") {
+        "POST"
+    } else {
+        "GET or POST"
+    };
     (
         StatusCode::METHOD_NOT_ALLOWED,
         Json(json!({"result": "error", "data": format!("Method not allowed: use {allowed}")})),

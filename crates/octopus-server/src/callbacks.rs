@@ -64,7 +64,9 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>
         // The first backlog is counted as soon as a host's claims are full.
         backlog: Mutex::new(BacklogWatch {
             hosts: HashSet::new(),
-            checked: Instant::now().checked_sub(BACKLOG_CHECK).unwrap_or_else(Instant::now),
+            checked: Instant::now()
+                .checked_sub(BACKLOG_CHECK)
+                .unwrap_or_else(Instant::now),
         }),
         turn: Default::default(),
         finished: Notify::new(),
@@ -92,7 +94,9 @@ fn http_client(state: &AppState) -> reqwest::Client {
     if !c.allow_private_callbacks {
         builder = builder.dns_resolver(Arc::new(PublicOnly));
     }
-    builder.build().expect("a reqwest client with static settings builds")
+    builder
+        .build()
+        .expect("a reqwest client with static settings builds")
 }
 
 /// Resolves names to their public addresses only; a name with none is refused, saying why.
@@ -102,9 +106,11 @@ impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let (public, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
-                found.into_iter().partition(|a| callback::forbidden_address(a.ip()).is_none());
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let (public, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = found
+                .into_iter()
+                .partition(|a| callback::forbidden_address(a.ip()).is_none());
             if public.is_empty() {
                 let Some(first) = refused.first() else {
                     return Err(format!("notify_url host {host} has no address").into());
@@ -214,9 +220,16 @@ impl Dispatcher {
         let mut wanted = ClaimRoom::new(room as u32, most as u32);
         wanted.hosts = {
             let hosts = self.hosts.lock().expect("hosts lock");
-            hosts.iter().map(|(name, h)| (name.clone(), free(h) as u32)).collect()
+            hosts
+                .iter()
+                .map(|(name, h)| (name.clone(), free(h) as u32))
+                .collect()
         };
-        let claimed = self.state.storage.claim_callbacks(now_ms(), LEASE_MS, &wanted).await?;
+        let claimed = self
+            .state
+            .storage
+            .claim_callbacks(now_ms(), LEASE_MS, &wanted)
+            .await?;
         let count = claimed.len();
         debug_assert!(count <= room, "a claim took {count} for room {room}");
         let mut per_host: HashMap<String, u32> = HashMap::new();
@@ -225,12 +238,18 @@ impl Dispatcher {
             let mut hosts = self.hosts.lock().expect("hosts lock");
             for c in claimed {
                 *per_host.entry(c.host.clone()).or_default() += 1;
-                hosts.entry(c.host.clone()).or_default().waiting.push_back((c, now));
+                hosts
+                    .entry(c.host.clone())
+                    .or_default()
+                    .waiting
+                    .push_back((c, now));
             }
             // Only this loop claims, and slots only free up meanwhile: what the claim was
             // allowed for each host still fits.
             debug_assert!(
-                per_host.keys().all(|name| hosts.get(name).is_some_and(|h| h.in_flight + h.waiting.len() <= most)),
+                per_host.keys().all(|name| hosts
+                    .get(name)
+                    .is_some_and(|h| h.in_flight + h.waiting.len() <= most)),
                 "a host was given more than the {most} callbacks it may hold"
             );
         }
@@ -241,7 +260,11 @@ impl Dispatcher {
             .map(|(name, _)| name)
             .collect();
         if !full.is_empty() {
-            self.backlog.lock().expect("backlog lock").hosts.extend(full);
+            self.backlog
+                .lock()
+                .expect("backlog lock")
+                .hosts
+                .extend(full);
         }
         Ok(count)
     }
@@ -296,7 +319,9 @@ impl Dispatcher {
                 if host.in_flight >= limit {
                     break;
                 }
-                let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else { break 'hosts };
+                let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+                    break 'hosts;
+                };
                 let (c, _) = host.waiting.pop_front().expect("not empty");
                 host.in_flight += 1;
                 tokio::spawn(deliver(Arc::clone(self), c, permit));
@@ -312,7 +337,9 @@ async fn deliver(dispatcher: Arc<Dispatcher>, c: Callback, permit: OwnedSemaphor
     let started_at = now_ms();
     let clock = Instant::now();
     let (http_status, head, error) = match attempt(state, &dispatcher.http, &c).await {
-        Ok((status, head)) if callback::acknowledged(status, &head) => (Some(status), head, String::new()),
+        Ok((status, head)) if callback::acknowledged(status, &head) => {
+            (Some(status), head, String::new())
+        }
         Ok((status, head)) if status == 200 => (
             Some(status),
             head,
@@ -326,13 +353,19 @@ async fn deliver(dispatcher: Arc<Dispatcher>, c: Callback, permit: OwnedSemaphor
         CallbackOutcome::Acknowledged
     } else {
         let jitter = rand::thread_rng().gen_range(-1.0..=1.0);
-        match state.config.callback_schedule.next_attempt(attempt_no, now_ms(), jitter) {
+        match state
+            .config
+            .callback_schedule
+            .next_attempt(attempt_no, now_ms(), jitter)
+        {
             Some(at) => CallbackOutcome::RetryAt(at),
             None => CallbackOutcome::GaveUp,
         }
     };
     let error = match outcome {
-        CallbackOutcome::GaveUp => format!("gave up after {attempt_no} attempts; the last: {error}"),
+        CallbackOutcome::GaveUp => {
+            format!("gave up after {attempt_no} attempts; the last: {error}")
+        }
         _ => error,
     };
     let record = AttemptRecord {
@@ -345,13 +378,19 @@ async fn deliver(dispatcher: Arc<Dispatcher>, c: Callback, permit: OwnedSemaphor
             http_status,
             latency_ms: clock.elapsed().as_millis() as i64,
             error,
-            response_head: String::from_utf8_lossy(&head[..head.len().min(RESPONSE_HEAD)]).into_owned(),
+            response_head: String::from_utf8_lossy(&head[..head.len().min(RESPONSE_HEAD)])
+                .into_owned(),
         },
         outcome,
         claim: c.claimed_until,
     };
     let _ = dispatcher.records.send(record);
-    if let Some(host) = dispatcher.hosts.lock().expect("hosts lock").get_mut(&c.host) {
+    if let Some(host) = dispatcher
+        .hosts
+        .lock()
+        .expect("hosts lock")
+        .get_mut(&c.host)
+    {
         host.in_flight = host.in_flight.saturating_sub(1);
     }
     drop(permit);
@@ -361,7 +400,11 @@ async fn deliver(dispatcher: Arc<Dispatcher>, c: Callback, permit: OwnedSemaphor
 }
 
 /// Sends the callback; the answer's status and first bytes, or why there is none.
-async fn attempt(state: &AppState, http: &reqwest::Client, c: &Callback) -> Result<(u16, Vec<u8>), String> {
+async fn attempt(
+    state: &AppState,
+    http: &reqwest::Client,
+    c: &Callback,
+) -> Result<(u16, Vec<u8>), String> {
     let payload = RequestFields::from_json(c.payload.as_bytes())
         .map_err(|e| format!("the stored callback body is unreadable: {e}"))?;
     let body = callback::body(&payload, &state.config.tenant);
@@ -447,7 +490,11 @@ async fn record_attempts(state: AppState, mut receive: mpsc::UnboundedReceiver<A
                 Err(_) => break,
             }
         }
-        if let Err(e) = state.storage.record_callback_attempts(batch, now_ms()).await {
+        if let Err(e) = state
+            .storage
+            .record_callback_attempts(batch, now_ms())
+            .await
+        {
             // The leases run out and the callbacks are attempted again.
             tracing::error!(error = %e, "recording callback attempts failed");
         }

@@ -19,8 +19,8 @@ use askama::Template;
 use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::header::{
-    ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, ORIGIN, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, ORIGIN, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -63,8 +63,14 @@ pub fn routes() -> Router<AppState> {
     // answered here, as a page, rather than by the API's fallback.
     let pages = Router::new()
         .route("/{payment_uid}", get(page).fallback(wrong_method))
-        .route("/{payment_uid}/simulate", get(to_page).post(simulate).fallback(wrong_method))
-        .route("/{payment_uid}/confirm", get(to_page).post(confirm).fallback(wrong_method))
+        .route(
+            "/{payment_uid}/simulate",
+            get(to_page).post(simulate).fallback(wrong_method),
+        )
+        .route(
+            "/{payment_uid}/confirm",
+            get(to_page).post(confirm).fallback(wrong_method),
+        )
         // Any other address under the cashier's: a page, not the API's JSON 404.
         .fallback(unknown_page);
     Router::new()
@@ -90,7 +96,10 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .fold((false, false), |(json, html), v| {
-            (json || v.contains("application/json"), html || v.contains("text/html"))
+            (
+                json || v.contains("application/json"),
+                html || v.contains("text/html"),
+            )
         })
         == (true, false)
 }
@@ -137,16 +146,35 @@ struct RefusedPage<'a> {
 impl Refusal {
     /// `status` with `message` on a page of its own, and `data` as the JSON answer; `back` is
     /// the payment page to return to, if any.
-    fn page(status: StatusCode, headline: &str, message: &str, back: &str, data: serde_json::Value) -> Refusal {
-        let html = RefusedPage { style: STYLE, headline, message, back }
-            .render()
-            .unwrap_or_else(|_| message.to_string());
-        Refusal(Box::new(with_json((status, Html(html)).into_response(), data)))
+    fn page(
+        status: StatusCode,
+        headline: &str,
+        message: &str,
+        back: &str,
+        data: serde_json::Value,
+    ) -> Refusal {
+        let html = RefusedPage {
+            style: STYLE,
+            headline,
+            message,
+            back,
+        }
+        .render()
+        .unwrap_or_else(|_| message.to_string());
+        Refusal(Box::new(with_json(
+            (status, Html(html)).into_response(),
+            data,
+        )))
     }
 
     fn not_found() -> Refusal {
-        let html = NotFoundPage { style: STYLE }.render().unwrap_or_else(|_| "Payment not found".into());
-        Refusal(Box::new(with_json((StatusCode::NOT_FOUND, Html(html)).into_response(), json!("Order not found"))))
+        let html = NotFoundPage { style: STYLE }
+            .render()
+            .unwrap_or_else(|_| "Payment not found".into());
+        Refusal(Box::new(with_json(
+            (StatusCode::NOT_FOUND, Html(html)).into_response(),
+            json!("Order not found"),
+        )))
     }
 
     /// A post that did not come from the payment page (403).
@@ -163,11 +191,15 @@ impl Refusal {
     /// A form that could not be read.
     fn unreadable(rejection: FormRejection, back: &str) -> Refusal {
         let error = match &rejection {
-            FormRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge(FORM_LIMIT),
-            _ if crate::connections::BodyTimeout::caused(&rejection) => Error::Timeout,
-            FormRejection::InvalidFormContentType(_) => {
-                Error::Invalid("The body must be a form (application/x-www-form-urlencoded).".into())
+            FormRejection::BytesRejection(_)
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Error::TooLarge(FORM_LIMIT)
             }
+            _ if crate::connections::BodyTimeout::caused(&rejection) => Error::Timeout,
+            FormRejection::InvalidFormContentType(_) => Error::Invalid(
+                "The body must be a form (application/x-www-form-urlencoded).".into(),
+            ),
             _ => Error::Invalid("The form could not be read.".into()),
         };
         Refusal::from_error(error, back)
@@ -178,13 +210,27 @@ impl Refusal {
         let (headline, message) = match &error {
             Error::NotFound(_) => return Refusal::not_found(),
             Error::Invalid(details) => ("This request could not be used", details.clone()),
-            Error::TooLarge(_) => ("This request is too large", "Nothing was changed. Go back to the payment page and try again.".to_string()),
-            Error::Timeout => ("This request took too long", "Nothing was changed. Go back to the payment page and try again.".to_string()),
-            Error::Conflict(_) => ("This payment has already ended", "Nothing was changed.".to_string()),
-            Error::Unauthorized(message) | Error::Refused(message) => ("This request was refused", message.clone()),
+            Error::TooLarge(_) => (
+                "This request is too large",
+                "Nothing was changed. Go back to the payment page and try again.".to_string(),
+            ),
+            Error::Timeout => (
+                "This request took too long",
+                "Nothing was changed. Go back to the payment page and try again.".to_string(),
+            ),
+            Error::Conflict(_) => (
+                "This payment has already ended",
+                "Nothing was changed.".to_string(),
+            ),
+            Error::Unauthorized(message) | Error::Refused(message) => {
+                ("This request was refused", message.clone())
+            }
             Error::Internal(cause) => {
                 tracing::error!(%cause, "cashier request failed");
-                ("Something went wrong", "Something went wrong on our side. Please try again in a moment.".to_string())
+                (
+                    "Something went wrong",
+                    "Something went wrong on our side. Please try again in a moment.".to_string(),
+                )
             }
         };
         Refusal::page(error.status(), headline, &message, back, error.data())
@@ -204,7 +250,13 @@ fn with_json(mut response: Response, data: serde_json::Value) -> Response {
 /// only a well-formed one is looked up or written into a link or `Location`.
 fn payment_uid(path: Result<Path<String>, PathRejection>) -> Result<String, Refusal> {
     match path {
-        Ok(Path(uid)) if !uid.is_empty() && uid.len() <= 64 && uid.chars().all(|c| c.is_ascii_alphanumeric()) => Ok(uid),
+        Ok(Path(uid))
+            if !uid.is_empty()
+                && uid.len() <= 64
+                && uid.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            Ok(uid)
+        }
         _ => Err(Refusal::not_found()),
     }
 }
@@ -226,8 +278,16 @@ fn same_origin(state: &AppState, headers: &HeaderMap, back: &str) -> Result<(), 
     let public_origin = url::Url::parse(&state.public_url)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("(not text)"));
-    if cross_site(header("sec-fetch-site"), header(ORIGIN.as_str()), &public_origin) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("(not text)"))
+    };
+    if cross_site(
+        header("sec-fetch-site"),
+        header(ORIGIN.as_str()),
+        &public_origin,
+    ) {
         return Err(Refusal::forbidden(back));
     }
     Ok(())
@@ -245,7 +305,10 @@ fn form_token(key: &SigningKey, payment_uid: &str) -> String {
 
 /// Refuses a post without the token of this order's page (compared in constant time).
 fn page_token(state: &AppState, payment_uid: &str, token: &str, back: &str) -> Result<(), Refusal> {
-    if state.cashier_key.verify_str(&token_message(payment_uid), token) {
+    if state
+        .cashier_key
+        .verify_str(&token_message(payment_uid), token)
+    {
         Ok(())
     } else {
         Err(Refusal::forbidden(back))
@@ -254,7 +317,9 @@ fn page_token(state: &AppState, payment_uid: &str, token: &str, back: &str) -> R
 
 /// Any method other than the page's GET and the forms' POST.
 async fn wrong_method(path: Result<Path<String>, PathRejection>) -> Refusal {
-    let back = payment_uid(path).map(|uid| page_path(&uid)).unwrap_or_default();
+    let back = payment_uid(path)
+        .map(|uid| page_path(&uid))
+        .unwrap_or_default();
     Refusal::page(
         StatusCode::METHOD_NOT_ALLOWED,
         "This request could not be used",
@@ -311,7 +376,9 @@ struct NotFoundPage<'a> {
 
 fn headline(status: PaymentStatus) -> &'static str {
     match status {
-        PaymentStatus::None | PaymentStatus::Pending | PaymentStatus::Preparing => "Waiting for your payment",
+        PaymentStatus::None | PaymentStatus::Pending | PaymentStatus::Preparing => {
+            "Waiting for your payment"
+        }
         PaymentStatus::Processing => "Your payment is being processed",
         PaymentStatus::Completed => "Payment received",
         PaymentStatus::Failed => "Payment failed",
@@ -330,19 +397,29 @@ async fn find_deposit(state: &AppState, payment_uid: &str) -> Result<Option<Orde
 }
 
 /// `GET /octopus/pay/{payment_uid}`
-async fn page(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Result<Response, Refusal> {
+async fn page(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, Refusal> {
     let payment_uid = payment_uid(path)?;
     let back = page_path(&payment_uid);
-    let Some(order) = find_deposit(&state, &payment_uid).await.map_err(|e| Refusal::from_error(e, ""))? else {
+    let Some(order) = find_deposit(&state, &payment_uid)
+        .await
+        .map_err(|e| Refusal::from_error(e, ""))?
+    else {
         return Err(Refusal::not_found());
     };
-    render(&state, &order, String::new()).await.map_err(|e| Refusal::from_error(e, &back))
+    render(&state, &order, String::new())
+        .await
+        .map_err(|e| Refusal::from_error(e, &back))
 }
 
 /// The page of a deposit as it is now, with a message for the payer.
 async fn render(state: &AppState, order: &Order, message: String) -> Result<Response, Error> {
     let channel = state.channels.get(&order.channel);
-    let connector = channel.as_ref().map(|c| std::sync::Arc::clone(&c.connector));
+    let connector = channel
+        .as_ref()
+        .map(|c| std::sync::Arc::clone(&c.connector));
     let sandbox = connector.as_ref().is_some_and(|c| c.simulates_payments());
     let upstream = connector.as_ref().is_some_and(|c| c.calls_upstream());
     let instructions: Vec<(&'static str, String, String)> = if upstream {
@@ -350,7 +427,9 @@ async fn render(state: &AppState, order: &Order, message: String) -> Result<Resp
         if text.is_empty() && order.payment_status.is_open() {
             // Stored without its instructions (their write failed after the order's): ask again.
             if let Some(channel) = &channel {
-                text = crate::upstream::restart_deposit(state, channel, order).await.unwrap_or_default();
+                text = crate::upstream::restart_deposit(state, channel, order)
+                    .await
+                    .unwrap_or_default();
             }
         }
         serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text)
@@ -378,8 +457,14 @@ async fn render(state: &AppState, order: &Order, message: String) -> Result<Resp
         // The sandbox also lets a payer pay an expired order, to try a late payment.
         can_simulate: sandbox && (status.is_open() || status == PaymentStatus::Overdue),
         redirect_url: &order.redirect_url,
-        can_confirm: upstream && !instructions.is_empty() && (status.is_open() || status == PaymentStatus::Overdue),
-        instructions: if status.is_open() { instructions } else { Vec::new() },
+        can_confirm: upstream
+            && !instructions.is_empty()
+            && (status.is_open() || status == PaymentStatus::Overdue),
+        instructions: if status.is_open() {
+            instructions
+        } else {
+            Vec::new()
+        },
         message,
     };
     let html = page.render().map_err(|e| Error::Internal(e.to_string()))?;
@@ -426,7 +511,14 @@ async fn confirm(
     if !(order.payment_status.is_open() || order.payment_status == PaymentStatus::Overdue) {
         return render(&state, &order, String::new()).await.map_err(refused);
     }
-    let answer = match crate::upstream::confirm_deposit(&state, &channel, &order, &form.transaction_id).await {
+    let answer = match crate::upstream::confirm_deposit(
+        &state,
+        &channel,
+        &order,
+        &form.transaction_id,
+    )
+    .await
+    {
         Ok(answer) => answer,
         Err(e @ Error::Invalid(_)) => {
             let message = match &e {
@@ -449,7 +541,10 @@ async fn confirm(
         }
         crate::upstream::Confirmed::Failed { reason } | crate::upstream::Confirmed::Refused { message: reason } => reason,
     };
-    let order = find_deposit(&state, &payment_uid).await.map_err(refused)?.ok_or_else(Refusal::not_found)?;
+    let order = find_deposit(&state, &payment_uid)
+        .await
+        .map_err(refused)?
+        .ok_or_else(Refusal::not_found)?;
     render(&state, &order, message).await.map_err(refused)
 }
 
@@ -522,14 +617,22 @@ async fn simulate(
     let change = match form.outcome.as_str() {
         "completed" => StatusChange::new(PaymentStatus::Completed, "sandbox: the payer paid", now)
             .with_final_amount(order.final_amount),
-        "failed" => StatusChange::new(PaymentStatus::Failed, "sandbox: the payer failed the payment", now)
-            .failing("The payer failed the payment in the sandbox"),
+        "failed" => StatusChange::new(
+            PaymentStatus::Failed,
+            "sandbox: the payer failed the payment",
+            now,
+        )
+        .failing("The payer failed the payment in the sandbox"),
         _ => {
             let e = Error::Invalid("The 'outcome' field must be completed or failed.".into());
             return Err(order_refusal(&state, &order, e, "Choose Pay or Fail.").await);
         }
     };
-    match state.storage.change_status(&payment_uid, change.from_status(order.payment_status)).await {
+    match state
+        .storage
+        .change_status(&payment_uid, change.from_status(order.payment_status))
+        .await
+    {
         Ok(_) => state.callbacks_due.notify_one(),
         Err(e) => {
             let e = Error::from(e);
@@ -537,8 +640,17 @@ async fn simulate(
                 return Err(refused(e));
             }
             // Pressed again, or in a second window: the page as it is now says how it ended.
-            let order = find_deposit(&state, &payment_uid).await.map_err(refused)?.ok_or_else(Refusal::not_found)?;
-            return Err(order_refusal(&state, &order, e, "This payment had already ended, so nothing was changed.").await);
+            let order = find_deposit(&state, &payment_uid)
+                .await
+                .map_err(refused)?
+                .ok_or_else(Refusal::not_found)?;
+            return Err(order_refusal(
+                &state,
+                &order,
+                e,
+                "This payment had already ended, so nothing was changed.",
+            )
+            .await);
         }
     }
     Ok((StatusCode::SEE_OTHER, [(LOCATION, back)]).into_response())
@@ -552,16 +664,29 @@ mod tests {
 
     #[test]
     fn only_posts_from_the_public_origin_pass() {
-        assert!(!cross_site(None, None, PUBLIC), "no browser headers: the token decides");
+        assert!(
+            !cross_site(None, None, PUBLIC),
+            "no browser headers: the token decides"
+        );
         assert!(!cross_site(Some("same-origin"), Some(PUBLIC), PUBLIC));
         assert!(!cross_site(None, Some("HTTPS://PAY.EXAMPLE.COM"), PUBLIC));
         assert!(cross_site(Some("cross-site"), None, PUBLIC));
         assert!(cross_site(Some("same-site"), Some(PUBLIC), PUBLIC));
         assert!(cross_site(Some("none"), None, PUBLIC));
         assert!(cross_site(None, Some("https://evil.example"), PUBLIC));
-        assert!(cross_site(None, Some("null"), PUBLIC), "an opaque origin is not ours");
-        assert!(cross_site(None, Some("http://pay.example.com"), PUBLIC), "another scheme is another origin");
-        assert!(cross_site(Some("same-origin"), Some("https://pay.example.com:8443"), PUBLIC));
+        assert!(
+            cross_site(None, Some("null"), PUBLIC),
+            "an opaque origin is not ours"
+        );
+        assert!(
+            cross_site(None, Some("http://pay.example.com"), PUBLIC),
+            "another scheme is another origin"
+        );
+        assert!(cross_site(
+            Some("same-origin"),
+            Some("https://pay.example.com:8443"),
+            PUBLIC
+        ));
     }
 
     #[test]

@@ -77,7 +77,10 @@ impl Route {
             requested_channel: &self.requested_channel,
             candidates: self.candidates.iter().map(|c| c.code()).collect(),
             chosen,
-            failovers: failovers.iter().map(|(channel, reason)| Failover { channel, reason }).collect(),
+            failovers: failovers
+                .iter()
+                .map(|(channel, reason)| Failover { channel, reason })
+                .collect(),
             skipped: &self.skipped,
         };
         serde_json::to_string(&decision).expect("a routing decision serializes")
@@ -101,7 +104,11 @@ const DAY_MS: i64 = 86_400_000;
 
 impl Channels {
     /// Reads the channels from storage and builds their connectors.
-    pub async fn load(storage: Arc<dyn Storage>, master_key: MasterKey, sandbox_payout_delay: Duration) -> Result<Channels, Error> {
+    pub async fn load(
+        storage: Arc<dyn Storage>,
+        master_key: MasterKey,
+        sandbox_payout_delay: Duration,
+    ) -> Result<Channels, Error> {
         let channels = Channels {
             storage,
             master_key,
@@ -126,7 +133,9 @@ impl Channels {
             }
             match self.connector_for(&config) {
                 Ok(connector) => next.push(Arc::new(ChannelEntry { config, connector })),
-                Err(e) => tracing::error!(channel = %config.code, error = %e, "channel left out: its connector cannot be built"),
+                Err(e) => {
+                    tracing::error!(channel = %config.code, error = %e, "channel left out: its connector cannot be built")
+                }
             }
         }
         *self.current.write().expect("channels lock") = Arc::new(next);
@@ -171,21 +180,43 @@ impl Channels {
             return Err(no_channel(&skipped));
         }
         let candidates = order_candidates(fitting, &mut rand::thread_rng());
-        Ok(Route { candidates, skipped, requested_channel: request.channel.clone() })
+        Ok(Route {
+            candidates,
+            skipped,
+            requested_channel: request.channel.clone(),
+        })
     }
 }
 
 impl Channels {
     /// Whether a channel's daily limit (if any) leaves room for `amount` today (UTC).
-    pub async fn within_daily_limit(&self, channel: &Channel, amount: Decimal, now: i64) -> Result<bool, Error> {
-        let Some(limit) = channel.daily_limit else { return Ok(true) };
+    pub async fn within_daily_limit(
+        &self,
+        channel: &Channel,
+        amount: Decimal,
+        now: i64,
+    ) -> Result<bool, Error> {
+        let Some(limit) = channel.daily_limit else {
+            return Ok(true);
+        };
         let day = now.div_euclid(DAY_MS);
-        let cached = self.volumes.lock().expect("volumes lock").get(&channel.code).copied();
+        let cached = self
+            .volumes
+            .lock()
+            .expect("volumes lock")
+            .get(&channel.code)
+            .copied();
         let volume = match cached {
             Some((d, at, volume)) if d == day && at.elapsed() < VOLUME_FRESH_FOR => volume,
             _ => {
-                let volume = self.storage.channel_volume(&channel.code, day * DAY_MS).await?;
-                self.volumes.lock().expect("volumes lock").insert(channel.code.clone(), (day, Instant::now(), volume));
+                let volume = self
+                    .storage
+                    .channel_volume(&channel.code, day * DAY_MS)
+                    .await?;
+                self.volumes
+                    .lock()
+                    .expect("volumes lock")
+                    .insert(channel.code.clone(), (day, Instant::now(), volume));
                 volume
             }
         };
@@ -197,7 +228,12 @@ impl Channels {
         if channel.daily_limit.is_none() {
             return;
         }
-        if let Some((_, _, volume)) = self.volumes.lock().expect("volumes lock").get_mut(&channel.code) {
+        if let Some((_, _, volume)) = self
+            .volumes
+            .lock()
+            .expect("volumes lock")
+            .get_mut(&channel.code)
+        {
             *volume += amount;
         }
     }
@@ -205,20 +241,41 @@ impl Channels {
 
 /// The merchant's answer when no channel is left: "No channel available (<code>: <why>; ...)".
 pub fn no_channel<'a>(reasons: impl IntoIterator<Item = (&'a String, &'a String)>) -> Error {
-    let why: Vec<String> = reasons.into_iter().map(|(code, why)| format!("{code}: {why}")).collect();
-    let why = if why.is_empty() { "no channel is configured".to_string() } else { why.join("; ") };
+    let why: Vec<String> = reasons
+        .into_iter()
+        .map(|(code, why)| format!("{code}: {why}"))
+        .collect();
+    let why = if why.is_empty() {
+        "no channel is configured".to_string()
+    } else {
+        why.join("; ")
+    };
     Error::Refused(format!("No channel available ({why})"))
 }
 
 /// Orders the fitting channels: by priority; within a priority, the first drawn by weight,
 /// the rest heavier first.
-fn order_candidates(mut fitting: Vec<Arc<ChannelEntry>>, rng: &mut impl Rng) -> Vec<Arc<ChannelEntry>> {
+fn order_candidates(
+    mut fitting: Vec<Arc<ChannelEntry>>,
+    rng: &mut impl Rng,
+) -> Vec<Arc<ChannelEntry>> {
     fitting.sort_by(|a, b| {
-        (a.config.priority, std::cmp::Reverse(a.config.weight), a.code())
-            .cmp(&(b.config.priority, std::cmp::Reverse(b.config.weight), b.code()))
+        (
+            a.config.priority,
+            std::cmp::Reverse(a.config.weight),
+            a.code(),
+        )
+            .cmp(&(
+                b.config.priority,
+                std::cmp::Reverse(b.config.weight),
+                b.code(),
+            ))
     });
     let best = fitting[0].config.priority;
-    let tier = fitting.iter().take_while(|c| c.config.priority == best).count();
+    let tier = fitting
+        .iter()
+        .take_while(|c| c.config.priority == best)
+        .count();
     let total: u64 = fitting[..tier].iter().map(|c| c.config.weight as u64).sum();
     let mut draw = rng.gen_range(0..total);
     let first = fitting[..tier]
@@ -239,15 +296,19 @@ fn order_candidates(mut fitting: Vec<Arc<ChannelEntry>>, rng: &mut impl Rng) -> 
 }
 
 /// A channel's credentials, opened (an empty map when it has none).
-pub fn open_credentials(master_key: &MasterKey, sealed: &str) -> Result<BTreeMap<String, String>, Error> {
+pub fn open_credentials(
+    master_key: &MasterKey,
+    sealed: &str,
+) -> Result<BTreeMap<String, String>, Error> {
     if sealed.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let text = master_key
-        .open(sealed)
-        .map_err(|_| Error::Internal("a channel's credentials cannot be opened with this master key".into()))?;
-    serde_json::from_str(text.expose_secret())
-        .map_err(|_| Error::Internal("a channel's credentials are not a JSON object of strings".into()))
+    let text = master_key.open(sealed).map_err(|_| {
+        Error::Internal("a channel's credentials cannot be opened with this master key".into())
+    })?;
+    serde_json::from_str(text.expose_secret()).map_err(|_| {
+        Error::Internal("a channel's credentials are not a JSON object of strings".into())
+    })
 }
 
 /// Seals credentials for storage.
@@ -267,7 +328,10 @@ mod tests {
         let mut config = Channel::new(code, "sandbox", 0);
         config.priority = priority;
         config.weight = weight;
-        Arc::new(ChannelEntry { config, connector: Arc::new(octopus_connectors::SandboxConnector::new(Duration::ZERO)) })
+        Arc::new(ChannelEntry {
+            config,
+            connector: Arc::new(octopus_connectors::SandboxConnector::new(Duration::ZERO)),
+        })
     }
 
     #[test]
@@ -275,9 +339,20 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut firsts = BTreeMap::new();
         for _ in 0..10_000 {
-            let order = order_candidates(vec![entry("backup", 200, 1), entry("a", 100, 70), entry("b", 100, 30)], &mut rng);
+            let order = order_candidates(
+                vec![
+                    entry("backup", 200, 1),
+                    entry("a", 100, 70),
+                    entry("b", 100, 30),
+                ],
+                &mut rng,
+            );
             assert_eq!(order.len(), 3);
-            assert_eq!(order[2].code(), "backup", "a lower priority is only a failover");
+            assert_eq!(
+                order[2].code(),
+                "backup",
+                "a lower priority is only a failover"
+            );
             *firsts.entry(order[0].code().to_string()).or_insert(0) += 1;
         }
         let a = firsts["a"];

@@ -37,14 +37,26 @@ mod tests {
     fn believes_forwarded_for_only_from_trusted_proxies() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4, 10.0.0.7"));
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 10.0.0.7"),
+        );
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
         let stranger: IpAddr = "5.6.7.8".parse().unwrap();
-        assert_eq!(resolve(proxy, &headers, &trusted), "1.2.3.4".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            resolve(proxy, &headers, &trusted),
+            "1.2.3.4".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(resolve(stranger, &headers, &trusted), stranger);
         assert_eq!(resolve(proxy, &HeaderMap::new(), &trusted), proxy);
         // a client cannot skip past the proxy by prepending a forged address
-        headers.insert("x-forwarded-for", HeaderValue::from_static("9.9.9.9, 1.2.3.4"));
-        assert_eq!(resolve(proxy, &headers, &trusted), "1.2.3.4".parse::<IpAddr>().unwrap());
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("9.9.9.9, 1.2.3.4"),
+        );
+        assert_eq!(
+            resolve(proxy, &headers, &trusted),
+            "1.2.3.4".parse::<IpAddr>().unwrap()
+        );
     }
 }

@@ -198,7 +198,10 @@ struct Registry {
 impl Registry {
     fn add(&self, activity: Arc<Activity>) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.open.lock().expect("registry lock").insert(id, activity);
+        self.open
+            .lock()
+            .expect("registry lock")
+            .insert(id, activity);
         id
     }
 
@@ -223,11 +226,15 @@ impl Registry {
         let oldest = open
             .values()
             .filter_map(|a| match a.get() {
-                (Phase::Idle | Phase::Head, since) if now.duration_since(since) >= EVICT_GRACE => Some((since, a)),
+                (Phase::Idle | Phase::Head, since) if now.duration_since(since) >= EVICT_GRACE => {
+                    Some((since, a))
+                }
                 _ => None,
             })
             .min_by_key(|(since, _)| *since);
-        let Some((_, activity)) = oldest else { return false };
+        let Some((_, activity)) = oldest else {
+            return false;
+        };
         if activity.evicting.swap(true, Ordering::Relaxed) {
             return false;
         }
@@ -239,7 +246,8 @@ impl Registry {
 
     /// Open connections, not counting those asked to close.
     fn staying(&self) -> usize {
-        self.len().saturating_sub(self.closing.load(Ordering::Relaxed) as usize)
+        self.len()
+            .saturating_sub(self.closing.load(Ordering::Relaxed) as usize)
     }
 }
 
@@ -280,7 +288,9 @@ pub async fn serve(
             if registry.staying() <= cap {
                 break;
             }
-            if (registry.closing.load(Ordering::Relaxed) as usize) < MAX_CLOSING && registry.evict_one() {
+            if (registry.closing.load(Ordering::Relaxed) as usize) < MAX_CLOSING
+                && registry.evict_one()
+            {
                 continue;
             }
             tokio::select! {
@@ -308,13 +318,23 @@ pub async fn serve(
         // Small answers must leave at once, not after Nagle's delay.
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
-        let slot = Slot { id: registry.add(Arc::clone(&activity)), registry: Arc::clone(&registry) };
+        let slot = Slot {
+            id: registry.add(Arc::clone(&activity)),
+            registry: Arc::clone(&registry),
+        };
         // A newcomer over the cap: the connection waiting the longest makes room (when none
         // can, the loop above stops accepting until one can).
-        if registry.staying() > cap && (registry.closing.load(Ordering::Relaxed) as usize) < MAX_CLOSING {
+        if registry.staying() > cap
+            && (registry.closing.load(Ordering::Relaxed) as usize) < MAX_CLOSING
+        {
             registry.evict_one();
         }
-        let connection = Connection { router: router.clone(), limits, peer, activity };
+        let connection = Connection {
+            router: router.clone(),
+            limits,
+            peer,
+            activity,
+        };
         let builder = Arc::clone(&builder);
         let stopping = stopping.clone();
         tokio::spawn(async move {
@@ -357,8 +377,16 @@ impl Connection {
         stream: TcpStream,
         mut stopping: watch::Receiver<bool>,
     ) {
-        let Connection { router, limits, peer, activity } = self;
-        let io = TokioIo::new(Watched { stream, activity: Arc::clone(&activity) });
+        let Connection {
+            router,
+            limits,
+            peer,
+            activity,
+        } = self;
+        let io = TokioIo::new(Watched {
+            stream,
+            activity: Arc::clone(&activity),
+        });
         let service_activity = Arc::clone(&activity);
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let router = router.clone();
@@ -431,26 +459,40 @@ async fn handle(
     request.extensions_mut().insert(ConnectInfo(peer));
     // A handler that panics answers the documented 500 (and is logged), like any internal
     // failure; its connection goes on.
-    let mut response = match std::panic::AssertUnwindSafe(router.oneshot(request)).catch_unwind().await {
+    let mut response = match std::panic::AssertUnwindSafe(router.oneshot(request))
+        .catch_unwind()
+        .await
+    {
         Ok(Ok(r)) => r,
         Ok(Err(never)) => match never {},
-        Err(_) => crate::error::Error::Internal("a request handler panicked".into()).into_response(),
+        Err(_) => {
+            crate::error::Error::Internal("a request handler panicked".into()).into_response()
+        }
     };
     let left = unread.lock().expect("unread lock").take();
     if let Some(left) = left {
         // Waiting for 100-continue, the client has sent nothing yet: ask for nothing.
         let drained = !(left.timed_out || (expects_continue && !left.polled)) && drain(left).await;
         if !drained {
-            response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
         }
     }
-    response.map(|body| Body::new(Answer { inner: body, activity: Some(activity) }))
+    response.map(|body| {
+        Body::new(Answer {
+            inner: body,
+            activity: Some(activity),
+        })
+    })
 }
 
 /// Reads and discards what is left of a body, up to [`DRAIN_BYTES`] and [`DRAIN_TIME`] (and
 /// the body's own deadline); true when it reached its end.
 async fn drain(left: Unread) -> bool {
-    let Unread { mut body, deadline, .. } = left;
+    let Unread {
+        mut body, deadline, ..
+    } = left;
     let until = deadline.min(Instant::now() + DRAIN_TIME);
     let read = async {
         let mut seen = 0usize;
@@ -512,12 +554,17 @@ impl HttpBody for Tracked {
     type Data = Bytes;
     type Error = axum::BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
         if this.timed_out {
             return Poll::Ready(Some(Err(Box::new(BodyTimeout))));
         }
-        let Some(inner) = this.inner.as_mut() else { return Poll::Ready(None) };
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
         this.polled = true;
         match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
@@ -529,7 +576,9 @@ impl HttpBody for Tracked {
             Poll::Pending => {
                 // Only a body that is not already here needs a timer.
                 let deadline = this.deadline;
-                let sleep = this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                 if sleep.as_mut().poll(cx).is_ready() {
                     this.timed_out = true;
                     return Poll::Ready(Some(Err(Box::new(BodyTimeout))));
@@ -544,7 +593,9 @@ impl HttpBody for Tracked {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.as_ref().map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
     }
 }
 
@@ -552,8 +603,12 @@ impl Drop for Tracked {
     fn drop(&mut self) {
         if let Some(body) = self.inner.take() {
             if !body.is_end_stream() {
-                *self.unread.lock().expect("unread lock") =
-                    Some(Unread { body, deadline: self.deadline, polled: self.polled, timed_out: self.timed_out });
+                *self.unread.lock().expect("unread lock") = Some(Unread {
+                    body,
+                    deadline: self.deadline,
+                    polled: self.polled,
+                    timed_out: self.timed_out,
+                });
             }
         }
     }
@@ -577,7 +632,10 @@ impl HttpBody for Answer {
     type Data = Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
             self.done();
@@ -607,7 +665,11 @@ struct Watched {
 }
 
 impl AsyncRead for Watched {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
@@ -618,7 +680,11 @@ impl AsyncRead for Watched {
 }
 
 impl AsyncWrite for Watched {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
@@ -654,7 +720,11 @@ mod tests {
         assert_eq!(connection_cap(100, None), 36);
         assert_eq!(connection_cap(1_048_576, None), 1_047_552);
         assert_eq!(connection_cap(1024, Some(100)), 100);
-        assert_eq!(connection_cap(1024, Some(5000)), 768, "never above what the file limit allows");
+        assert_eq!(
+            connection_cap(1024, Some(5000)),
+            768,
+            "never above what the file limit allows"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -672,18 +742,30 @@ mod tests {
         a.read(0);
         assert_eq!(a.get().0, Phase::Idle, "no bytes, no request");
         a.read(10);
-        assert_eq!(a.deadline(&limits), (start + Duration::from_secs(3), true), "a head has header_timeout");
+        assert_eq!(
+            a.deadline(&limits),
+            (start + Duration::from_secs(3), true),
+            "a head has header_timeout"
+        );
         a.set(Phase::Busy);
         assert!(!a.deadline(&limits).1, "a busy connection never runs out");
         a.set(Phase::Idle);
         a.read(10);
         a.read(10);
-        assert_eq!(a.get(), (Phase::Head, start + Duration::from_secs(1)), "the head's clock starts once");
+        assert_eq!(
+            a.get(),
+            (Phase::Head, start + Duration::from_secs(1)),
+            "the head's clock starts once"
+        );
     }
 
     #[test]
     fn room_is_made_by_closing_the_longest_waiting_connection_that_is_not_busy() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
         rt.block_on(async {
             let registry = Registry::default();
             let busy = Arc::new(Activity::new());
@@ -697,14 +779,28 @@ mod tests {
             newer.read(5);
             registry.add(Arc::clone(&newer));
             assert!(registry.evict_one());
-            assert_eq!(older.get().0, Phase::Leaving, "the oldest idle one past the grace leaves");
-            assert!(!registry.evict_one(), "one just started is not closed to make room");
+            assert_eq!(
+                older.get().0,
+                Phase::Leaving,
+                "the oldest idle one past the grace leaves"
+            );
+            assert!(
+                !registry.evict_one(),
+                "one just started is not closed to make room"
+            );
             tokio::time::advance(EVICT_GRACE).await;
             older.set(Phase::Idle);
-            assert_eq!(older.get().0, Phase::Leaving, "a leaving connection stays leaving");
+            assert_eq!(
+                older.get().0,
+                Phase::Leaving,
+                "a leaving connection stays leaving"
+            );
             assert!(registry.evict_one());
             assert_eq!(newer.get().0, Phase::Leaving);
-            assert!(!registry.evict_one(), "busy connections are never closed to make room");
+            assert!(
+                !registry.evict_one(),
+                "busy connections are never closed to make room"
+            );
             assert_eq!(registry.closing.load(Ordering::Relaxed), 2);
         });
     }

@@ -103,6 +103,10 @@ impl IntoResponse for Error {
         if let Error::Internal(cause) = &self {
             tracing::error!(%cause, "request failed");
         }
-        (self.status(), Json(json!({"result": "error", "data": self.data()}))).into_response()
+        (
+            self.status(),
+            Json(json!({"result": "error", "data": self.data()})),
+        )
+            .into_response()
     }
 }

@@ -71,7 +71,9 @@ impl KeyRing {
 
     fn recently_unknown(&self, api_key: &str) -> bool {
         let unknown = self.unknown.lock().expect("key ring lock");
-        unknown.get(api_key).is_some_and(|since| since.elapsed() < UNKNOWN_FOR)
+        unknown
+            .get(api_key)
+            .is_some_and(|since| since.elapsed() < UNKNOWN_FOR)
     }
 
     fn remember_unknown(&self, api_key: &str) {

@@ -35,7 +35,10 @@ pub enum KeySource {
 }
 
 /// Loads the key from `env_value` if set, else from `file`, generating the file if absent.
-pub fn load(env_value: Option<&str>, file: &Path) -> Result<(MasterKey, KeySource), MasterKeyError> {
+pub fn load(
+    env_value: Option<&str>,
+    file: &Path,
+) -> Result<(MasterKey, KeySource), MasterKeyError> {
     if let Some(text) = env_value.filter(|t| !t.trim().is_empty()) {
         let key = MasterKey::parse(text).map_err(|e| MasterKeyError::Invalid {
             source_name: "OCTOPUS_MASTER_KEY".into(),
@@ -89,7 +92,9 @@ pub fn load(env_value: Option<&str>, file: &Path) -> Result<(MasterKey, KeySourc
 
 /// Binds the key to the database on first use, and refuses a different key afterwards.
 pub async fn verify(storage: &dyn Storage, key: &MasterKey) -> Result<(), MasterKeyError> {
-    let stored = storage.init_setting(CHECK_SETTING, &key.check_value()).await?;
+    let stored = storage
+        .init_setting(CHECK_SETTING, &key.check_value())
+        .await?;
     if key.matches(&stored) {
         Ok(())
     } else {

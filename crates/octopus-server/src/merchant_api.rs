@@ -20,7 +20,8 @@ use axum::{Json, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use octopus_domain::money::{format_places, LEDGER_PLACES};
 use octopus_domain::{
-    ApiCredential, Currency, OrderRequest, RequestFields, ResponseType, TransactionType, ValidationError,
+    ApiCredential, Currency, OrderRequest, RequestFields, ResponseType, TransactionType,
+    ValidationError,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -41,9 +42,18 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/octopus/api/order/new", post(order_new))
         .route("/octopus/api/order/get", post(order_get))
-        .route("/octopus/api/ledger/get_merchant_ledger", post(merchant_ledger))
-        .route("/octopus/api/ledger/get_merchant_balance", post(merchant_balance))
-        .route("/octopus/api/ledger/get_merchant_entries", post(merchant_entries))
+        .route(
+            "/octopus/api/ledger/get_merchant_ledger",
+            post(merchant_ledger),
+        )
+        .route(
+            "/octopus/api/ledger/get_merchant_balance",
+            post(merchant_balance),
+        )
+        .route(
+            "/octopus/api/ledger/get_merchant_entries",
+            post(merchant_entries),
+        )
 }
 
 /// An authenticated merchant request.
@@ -67,7 +77,11 @@ impl SignedRequest {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 impl FromRequest<AppState> for SignedRequest {
@@ -75,7 +89,8 @@ impl FromRequest<AppState> for SignedRequest {
 
     async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Error> {
         let (parts, body) = req.into_parts();
-        let declared = header(&parts.headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+        let declared =
+            header(&parts.headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > BODY_LIMIT as u64) {
             return Err(Error::TooLarge(BODY_LIMIT));
         }
@@ -102,9 +117,10 @@ impl FromRequest<AppState> for SignedRequest {
             .to_bytes();
         let fields = RequestFields::from_json(&bytes)?;
 
-        let (Some(api_key), Some(signature)) =
-            (header(&parts.headers, "oc-key"), header(&parts.headers, "oc-signature"))
-        else {
+        let (Some(api_key), Some(signature)) = (
+            header(&parts.headers, "oc-key"),
+            header(&parts.headers, "oc-signature"),
+        ) else {
             return Err(Error::Unauthorized(
                 "Authentication failed: the OC-Key and OC-Signature headers are required".into(),
             ));
@@ -135,7 +151,11 @@ impl FromRequest<AppState> for SignedRequest {
             .filter(|c| !c.is_control())
             .take(MAX_USER_AGENT_CHARS)
             .collect();
-        Ok(SignedRequest { credential, fields, context: RequestContext { ip, user_agent } })
+        Ok(SignedRequest {
+            credential,
+            fields,
+            context: RequestContext { ip, user_agent },
+        })
     }
 }
 
@@ -147,7 +167,11 @@ struct Success<T: Serialize> {
 }
 
 fn success<T: Serialize>(data: T) -> Response {
-    Json(Success { result: "success", data }).into_response()
+    Json(Success {
+        result: "success",
+        data,
+    })
+    .into_response()
 }
 
 /// The `data` of `order/new`: the payment, and the cashier page of a deposit.
@@ -166,12 +190,16 @@ async fn order_new(State(state): State<AppState>, req: SignedRequest) -> Result<
     let response_type = request.response_type;
     let (order, _created) = orders::create(&state, &req.credential, request, req.context).await?;
     let url = payment_url(&state.public_url, &order);
-    if order.transaction_type == TransactionType::Income && response_type == ResponseType::Redirect {
+    if order.transaction_type == TransactionType::Income && response_type == ResponseType::Redirect
+    {
         return Ok((StatusCode::FOUND, [(LOCATION, url)]).into_response());
     }
     let payment = PaymentView::new(&order, &state.public_url);
     let payment_url = (order.transaction_type == TransactionType::Income).then_some(url.as_str());
-    Ok(success(CreatedData { payment, payment_url }))
+    Ok(success(CreatedData {
+        payment,
+        payment_url,
+    }))
 }
 
 /// `POST /octopus/api/order/get`: one order of the key's merchant, by `merchant_order_id`
@@ -180,7 +208,10 @@ async fn order_get(State(state): State<AppState>, req: SignedRequest) -> Result<
     req.check_merchant_uid()?;
     let merchant = &req.credential.merchant;
     let order = if let Some(id) = req.fields.non_empty("merchant_order_id") {
-        state.storage.order_by_merchant_order_id(merchant.id, id).await?
+        state
+            .storage
+            .order_by_merchant_order_id(merchant.id, id)
+            .await?
     } else if let Some(uid) = req.fields.non_empty("payment_uid") {
         state
             .storage
@@ -203,24 +234,40 @@ fn require_merchant_uid(req: &SignedRequest) -> Result<(), Error> {
 }
 
 fn ledger_amount(value: Decimal) -> String {
-    format_places(if value.is_zero() { Decimal::ZERO } else { value }, LEDGER_PLACES)
+    format_places(
+        if value.is_zero() {
+            Decimal::ZERO
+        } else {
+            value
+        },
+        LEDGER_PLACES,
+    )
 }
 
 /// `POST /octopus/api/ledger/get_merchant_ledger`: the merchant's uid and name, and its
 /// available balance in every supported currency with six decimal places — `"0.000000"` where
 /// it holds none, because public integrations read fixed fields (`cny`, `usd`, ...) and fail
 /// on a missing one.
-async fn merchant_ledger(State(state): State<AppState>, req: SignedRequest) -> Result<Response, Error> {
+async fn merchant_ledger(
+    State(state): State<AppState>,
+    req: SignedRequest,
+) -> Result<Response, Error> {
     require_merchant_uid(&req)?;
     let merchant = &req.credential.merchant;
     let mut data = Map::new();
     data.insert("merchant_uid".into(), Value::String(merchant.uid.clone()));
     data.insert("merchant_name".into(), Value::String(merchant.name.clone()));
     for currency in Currency::ALL {
-        data.insert(currency.code().into(), Value::String(ledger_amount(Decimal::ZERO)));
+        data.insert(
+            currency.code().into(),
+            Value::String(ledger_amount(Decimal::ZERO)),
+        );
     }
     for balance in state.storage.balances(merchant.id).await? {
-        data.insert(balance.currency.code().into(), Value::String(ledger_amount(balance.available)));
+        data.insert(
+            balance.currency.code().into(),
+            Value::String(ledger_amount(balance.available)),
+        );
     }
     Ok(success(data))
 }
@@ -240,7 +287,10 @@ struct BalancesData {
 
 /// `POST /octopus/api/ledger/get_merchant_balance`: available, held (reserved for payouts in
 /// progress) and total, per currency.
-async fn merchant_balance(State(state): State<AppState>, req: SignedRequest) -> Result<Response, Error> {
+async fn merchant_balance(
+    State(state): State<AppState>,
+    req: SignedRequest,
+) -> Result<Response, Error> {
     require_merchant_uid(&req)?;
     let merchant = &req.credential.merchant;
     let balances = state
@@ -257,7 +307,10 @@ async fn merchant_balance(State(state): State<AppState>, req: SignedRequest) -> 
             (b.currency.code(), view)
         })
         .collect();
-    Ok(success(BalancesData { merchant_name: merchant.name.clone(), balances }))
+    Ok(success(BalancesData {
+        merchant_name: merchant.name.clone(),
+        balances,
+    }))
 }
 
 #[derive(Serialize)]
@@ -290,7 +343,10 @@ const MAX_PAGE: u32 = 100;
 
 /// `POST /octopus/api/ledger/get_merchant_entries`: the merchant's journal entries, newest
 /// first, a page at a time (`limit`, `cursor`), optionally of one `currency`.
-async fn merchant_entries(State(state): State<AppState>, req: SignedRequest) -> Result<Response, Error> {
+async fn merchant_entries(
+    State(state): State<AppState>,
+    req: SignedRequest,
+) -> Result<Response, Error> {
     require_merchant_uid(&req)?;
     let merchant = &req.credential.merchant;
     let currency = match req.fields.non_empty("currency") {
@@ -305,22 +361,30 @@ async fn merchant_entries(State(state): State<AppState>, req: SignedRequest) -> 
             .parse::<u32>()
             .ok()
             .filter(|l| (1..=MAX_PAGE).contains(l))
-            .ok_or_else(|| Error::Invalid(format!("The 'limit' field must be a whole number from 1 to {MAX_PAGE}.")))?,
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "The 'limit' field must be a whole number from 1 to {MAX_PAGE}."
+                ))
+            })?,
     };
     let before = match req.fields.non_empty("cursor") {
         None => None,
-        Some(text) => Some(
-            text.parse::<i64>()
-                .ok()
-                .filter(|c| *c > 0)
-                .ok_or_else(|| Error::Invalid("The 'cursor' field must be a next_cursor of an earlier page.".into()))?,
-        ),
+        Some(text) => Some(text.parse::<i64>().ok().filter(|c| *c > 0).ok_or_else(|| {
+            Error::Invalid("The 'cursor' field must be a next_cursor of an earlier page.".into())
+        })?),
     };
     // One more than asked tells whether an older page exists.
-    let mut entries = state.storage.merchant_entries(merchant.id, currency, before, limit + 1).await?;
+    let mut entries = state
+        .storage
+        .merchant_entries(merchant.id, currency, before, limit + 1)
+        .await?;
     let more = entries.len() > limit as usize;
     entries.truncate(limit as usize);
-    let next_cursor = if more { entries.last().map(|e| e.id.to_string()).unwrap_or_default() } else { String::new() };
+    let next_cursor = if more {
+        entries.last().map(|e| e.id.to_string()).unwrap_or_default()
+    } else {
+        String::new()
+    };
     let entries = entries
         .into_iter()
         .map(|e| EntryView {
@@ -339,5 +403,8 @@ async fn merchant_entries(State(state): State<AppState>, req: SignedRequest) -> 
             merchant_order_id: e.merchant_order_id,
         })
         .collect();
-    Ok(success(EntriesData { entries, next_cursor }))
+    Ok(success(EntriesData {
+        entries,
+        next_cursor,
+    }))
 }

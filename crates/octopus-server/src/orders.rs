@@ -62,7 +62,11 @@ pub async fn create(
     let channel = std::sync::Arc::clone(route.channel());
     let fee_rule = state
         .fees
-        .rule_for(credential.merchant.id, &request.payment, request.accounting_type)
+        .rule_for(
+            credential.merchant.id,
+            &request.payment,
+            request.accounting_type,
+        )
         .await?;
     let fee = match request.transaction_type {
         TransactionType::Income => ledger::deposit_fee(&fee_rule, amount),
@@ -165,10 +169,20 @@ pub async fn create(
         CreateOutcome::Created(order) => {
             state.channels.count(&channel.config, order.amount);
             if let Some(s) = started {
-                let instructions = serde_json::to_string(&s.start.instructions).expect("a map of strings serializes");
-                crate::upstream::record(state, &order.payment_uid, channel.code(), Some(instructions), s.exchanges).await;
+                let instructions = serde_json::to_string(&s.start.instructions)
+                    .expect("a map of strings serializes");
+                crate::upstream::record(
+                    state,
+                    &order.payment_uid,
+                    channel.code(),
+                    Some(instructions),
+                    s.exchanges,
+                )
+                .await;
             }
-            let order = if order.transaction_type == TransactionType::Expense && channel.connector.calls_upstream() {
+            let order = if order.transaction_type == TransactionType::Expense
+                && channel.connector.calls_upstream()
+            {
                 crate::upstream::send_payout_routed(state, &route, &channel, order).await?
             } else {
                 order
@@ -182,7 +196,11 @@ pub async fn create(
 /// The channels a new order may go to, in order: those that take it (see `Channels::route`),
 /// whose connector can take its fields, and whose daily limit leaves room. An order whose first
 /// channel moves real money never fails over to one that simulates payments.
-async fn routed(state: &AppState, request: &OrderRequest, now: i64) -> Result<crate::channels::Route, Error> {
+async fn routed(
+    state: &AppState,
+    request: &OrderRequest,
+    now: i64,
+) -> Result<crate::channels::Route, Error> {
     let mut route = state.channels.route(request)?;
     // Channels whose connector cannot take the request's fields drop out, with the
     // connector's reason under `skipped`; when none is left, the merchant's input is what to
@@ -205,11 +223,18 @@ async fn routed(state: &AppState, request: &OrderRequest, now: i64) -> Result<cr
     let amount = request.amount.value();
     let mut within = Vec::with_capacity(route.candidates.len());
     for c in std::mem::take(&mut route.candidates) {
-        if state.channels.within_daily_limit(&c.config, amount, now).await? {
+        if state
+            .channels
+            .within_daily_limit(&c.config, amount, now)
+            .await?
+        {
             within.push(c);
         } else {
             let limit = c.config.daily_limit.unwrap_or_default();
-            route.skipped.insert(c.code().to_string(), format!("daily limit of {limit} reached"));
+            route.skipped.insert(
+                c.code().to_string(),
+                format!("daily limit of {limit} reached"),
+            );
         }
     }
     route.candidates = within;
@@ -217,10 +242,19 @@ async fn routed(state: &AppState, request: &OrderRequest, now: i64) -> Result<cr
         return Err(crate::channels::no_channel(&route.skipped));
     }
     if !route.candidates[0].connector.simulates_payments() {
-        for c in route.candidates.iter().filter(|c| c.connector.simulates_payments()) {
-            route.skipped.insert(c.code().to_string(), "simulated: never a failover for real money".into());
+        for c in route
+            .candidates
+            .iter()
+            .filter(|c| c.connector.simulates_payments())
+        {
+            route.skipped.insert(
+                c.code().to_string(),
+                "simulated: never a failover for real money".into(),
+            );
         }
-        route.candidates.retain(|c| !c.connector.simulates_payments());
+        route
+            .candidates
+            .retain(|c| !c.connector.simulates_payments());
     }
     Ok(route)
 }
@@ -242,12 +276,20 @@ fn answer_existing(order: Order, fingerprint: &str) -> Result<(Order, bool), Err
 /// An operator's refund of a completed deposit: the order becomes `refund` and the merchant's
 /// balance gives back what the deposit credited (refused with "Insufficient balance" when the
 /// merchant no longer has it).
-pub async fn refund(storage: &dyn octopus_storage::Storage, payment_uid: &str, reason: &str) -> Result<Order, Error> {
+pub async fn refund(
+    storage: &dyn octopus_storage::Storage,
+    payment_uid: &str,
+    reason: &str,
+) -> Result<Order, Error> {
     let order = storage
         .order_by_payment_uid(payment_uid)
         .await?
         .ok_or(Error::NotFound("Order not found"))?;
-    let reason = if reason.trim().is_empty() { "refunded by the operator" } else { reason.trim() };
+    let reason = if reason.trim().is_empty() {
+        "refunded by the operator"
+    } else {
+        reason.trim()
+    };
     let change = octopus_domain::StatusChange::new(PaymentStatus::Refund, reason, now_ms())
         .from_status(order.payment_status);
     Ok(storage.change_status(payment_uid, change).await?)
@@ -301,8 +343,12 @@ mod tests {
         assert!(up.iter().all(|a| a.scale() <= 2));
         let down = floating_candidates(amount, -1);
         assert_eq!(down.len(), 9);
-        assert!(down.iter().all(|a| *a < amount && *a > amount - Decimal::ONE));
+        assert!(down
+            .iter()
+            .all(|a| *a < amount && *a > amount - Decimal::ONE));
         // a tiny amount cannot go below zero
-        assert!(floating_candidates(Decimal::new(5, 2), -2).iter().all(|a| *a > Decimal::ZERO));
+        assert!(floating_candidates(Decimal::new(5, 2), -2)
+            .iter()
+            .all(|a| *a > Decimal::ZERO));
     }
 }

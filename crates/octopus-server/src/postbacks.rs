@@ -28,17 +28,26 @@ use crate::upstream::{apply_notification, PostbackOutcome};
 const KEEP: usize = 4096;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/octopus/postback/{channel}", post(receive).fallback(wrong_method))
+    Router::new().route(
+        "/octopus/postback/{channel}",
+        post(receive).fallback(wrong_method),
+    )
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
-    (status, [(CONTENT_TYPE, "application/json")], serde_json::json!({"status": "error", "message": message}).to_string())
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        serde_json::json!({"status": "error", "message": message}).to_string(),
+    )
         .into_response()
 }
 
 async fn wrong_method() -> Response {
     let mut answer = refuse(StatusCode::METHOD_NOT_ALLOWED, "use POST");
-    answer.headers_mut().insert(ALLOW, axum::http::HeaderValue::from_static("POST"));
+    answer
+        .headers_mut()
+        .insert(ALLOW, axum::http::HeaderValue::from_static("POST"));
     answer
 }
 
@@ -62,7 +71,10 @@ async fn receive(
         }
         Err(e) if crate::connections::BodyTimeout::caused(&e) => {
             tracing::warn!(channel = %code, "postback refused: its body did not arrive in time");
-            return refuse(StatusCode::REQUEST_TIMEOUT, "the postback did not arrive in time");
+            return refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "the postback did not arrive in time",
+            );
         }
         Err(e) => {
             tracing::warn!(channel = %code, error = %e, "postback refused: its body could not be read");
@@ -75,7 +87,9 @@ async fn receive(
             tracing::warn!(channel = %code, "postback refused: bad signature");
             return refuse(StatusCode::UNAUTHORIZED, "invalid signature");
         }
-        Err(PostbackError::NotSupported) => return refuse(StatusCode::NOT_FOUND, "this channel takes no postbacks"),
+        Err(PostbackError::NotSupported) => {
+            return refuse(StatusCode::NOT_FOUND, "this channel takes no postbacks")
+        }
         Err(e @ PostbackError::Malformed(_)) => {
             tracing::warn!(channel = %code, error = %e, "postback refused");
             return refuse(StatusCode::BAD_REQUEST, "unreadable postback");
@@ -83,11 +97,21 @@ async fn receive(
         Err(PostbackError::Impossible(why)) => {
             // Signed by the provider, so repeating it would not change it: acknowledged.
             tracing::error!(channel = %code, %why, "postback for no order it names can be applied; not applied, needs the operator");
-            return (StatusCode::OK, [(CONTENT_TYPE, "application/json")], channel.connector.postback_answer()).into_response();
+            return (
+                StatusCode::OK,
+                [(CONTENT_TYPE, "application/json")],
+                channel.connector.postback_answer(),
+            )
+                .into_response();
         }
     };
     let answer = channel.connector.postback_answer();
-    let text: String = channel.connector.masked_postback(&body).chars().take(KEEP).collect();
+    let text: String = channel
+        .connector
+        .masked_postback(&body)
+        .chars()
+        .take(KEEP)
+        .collect();
     let mut unmatched = false;
     for n in notifications {
         let kept = |uid: &str, error: String| {
@@ -110,7 +134,8 @@ async fn receive(
             }
             // Contradicting its order, or impossible: acknowledged (repeating it would not
             // change it) and left to the operator, on the order's history.
-            Ok(PostbackOutcome::Conflict(uid, why)) | Ok(PostbackOutcome::Impossible(Some(uid), why)) => {
+            Ok(PostbackOutcome::Conflict(uid, why))
+            | Ok(PostbackOutcome::Impossible(Some(uid), why)) => {
                 tracing::error!(channel = %code, payment_uid = %uid, %why, "postback not applied, needs the operator");
                 let (uid, exchange) = kept(&uid, format!("not applied, needs the operator: {why}"));
                 crate::upstream::record(&state, &uid, &code, None, vec![exchange]).await;

@@ -12,7 +12,10 @@
 
 use std::sync::Arc;
 
-use octopus_connectors::{Called, Confirmation, DepositStart, Exchange, Notification, PayoutStart, Received, UpstreamError};
+use octopus_connectors::{
+    Called, Confirmation, DepositStart, Exchange, Notification, PayoutStart, Received,
+    UpstreamError,
+};
 use octopus_domain::money::format_amount;
 use octopus_domain::{Amount, Order, PaymentStatus, StatusChange, TransactionType};
 use octopus_storage::{StorageError, UpstreamExchange};
@@ -55,37 +58,74 @@ pub async fn start_deposit(route: &Route, order: &mut Order) -> Result<Started, 
     let mut exchanges = Vec::new();
     for channel in &route.candidates {
         order.channel = channel.code().to_string();
-        let Called { result, exchanges: made } = channel.connector.start_deposit(order).await;
+        let Called {
+            result,
+            exchanges: made,
+        } = channel.connector.start_deposit(order).await;
         exchanges.extend(stored(channel.code(), made));
         match result {
-            Ok(start) => return Ok(Started { channel: Arc::clone(channel), start, failovers, exchanges }),
+            Ok(start) => {
+                return Ok(Started {
+                    channel: Arc::clone(channel),
+                    start,
+                    failovers,
+                    exchanges,
+                })
+            }
             Err(e) => {
-                tracing::warn!(channel = channel.code(), reason = e.reason(), "deposit start failed; trying the next channel");
+                tracing::warn!(
+                    channel = channel.code(),
+                    reason = e.reason(),
+                    "deposit start failed; trying the next channel"
+                );
                 failovers.push((channel.code().to_string(), e.reason().to_string()));
             }
         }
     }
-    Err(crate::channels::no_channel(failovers.iter().map(|(c, r)| (c, r))))
+    Err(crate::channels::no_channel(
+        failovers.iter().map(|(c, r)| (c, r)),
+    ))
 }
 
 /// Asks the upstream again for a stored deposit's pay instructions and records them; returns
 /// them as JSON (None when the upstream does not give them now).
-pub async fn restart_deposit(state: &AppState, channel: &ChannelEntry, order: &Order) -> Option<String> {
+pub async fn restart_deposit(
+    state: &AppState,
+    channel: &ChannelEntry,
+    order: &Order,
+) -> Option<String> {
     let Called { result, exchanges } = channel.connector.start_deposit(order).await;
     let instructions = result
         .ok()
         .map(|s| serde_json::to_string(&s.instructions).expect("a map of strings serializes"));
-    record(state, &order.payment_uid, channel.code(), instructions.clone(), stored(channel.code(), exchanges)).await;
+    record(
+        state,
+        &order.payment_uid,
+        channel.code(),
+        instructions.clone(),
+        stored(channel.code(), exchanges),
+    )
+    .await;
     instructions
 }
 
 /// Records an order's exchanges and payer instructions (a failure to record is logged: the
 /// order itself is already stored).
-pub async fn record(state: &AppState, payment_uid: &str, channel: &str, instructions: Option<String>, exchanges: Vec<UpstreamExchange>) {
+pub async fn record(
+    state: &AppState,
+    payment_uid: &str,
+    channel: &str,
+    instructions: Option<String>,
+    exchanges: Vec<UpstreamExchange>,
+) {
     if exchanges.is_empty() && instructions.is_none() {
         return;
     }
-    if let Err(e) = state.storage.record_upstream(payment_uid, channel, instructions, exchanges).await {
+    if let Err(e) = state
+        .storage
+        .record_upstream(payment_uid, channel, instructions, exchanges)
+        .await
+    {
         tracing::error!(%payment_uid, error = %e, "recording upstream exchanges failed");
     }
 }
@@ -93,8 +133,16 @@ pub async fn record(state: &AppState, payment_uid: &str, channel: &str, instruct
 /// Applies a change decided from `order`'s status; `None` when another change got there first.
 /// A completion the state machine refuses for its amount is an error, never "got there first"
 /// (amounts are checked before a change is built, so this is a bug if it happens).
-async fn change(state: &AppState, order: &Order, change: StatusChange) -> Result<Option<Order>, Error> {
-    match state.storage.change_status(&order.payment_uid, change.from_status(order.payment_status)).await {
+async fn change(
+    state: &AppState,
+    order: &Order,
+    change: StatusChange,
+) -> Result<Option<Order>, Error> {
+    match state
+        .storage
+        .change_status(&order.payment_uid, change.from_status(order.payment_status))
+        .await
+    {
         Ok(changed) => {
             state.callbacks_due.notify_one();
             Ok(Some(changed))
@@ -111,20 +159,36 @@ async fn change(state: &AppState, order: &Order, change: StatusChange) -> Result
 /// Sends a stored payout upstream: accepted → processing; refused → failed with the reason
 /// (its hold returns); no certain answer → processing, until the upstream's postback decides
 /// (never sent twice). Returns the order as it is afterwards.
-pub async fn send_payout(state: &AppState, channel: &ChannelEntry, order: Order) -> Result<Order, Error> {
+pub async fn send_payout(
+    state: &AppState,
+    channel: &ChannelEntry,
+    order: Order,
+) -> Result<Order, Error> {
     let result = attempt_payout(state, channel, &order).await;
     settle_payout(state, channel, order, result).await
 }
 
 /// Sends a stored payout to its channel and, while channels refuse it outright, to the next
 /// candidate of its route (the order moves there, the decision records why).
-pub async fn send_payout_routed(state: &AppState, route: &Route, first: &ChannelEntry, mut order: Order) -> Result<Order, Error> {
-    let candidates: Vec<&Arc<ChannelEntry>> = route.candidates.iter().skip_while(|c| c.code() != first.code()).collect();
+pub async fn send_payout_routed(
+    state: &AppState,
+    route: &Route,
+    first: &ChannelEntry,
+    mut order: Order,
+) -> Result<Order, Error> {
+    let candidates: Vec<&Arc<ChannelEntry>> = route
+        .candidates
+        .iter()
+        .skip_while(|c| c.code() != first.code())
+        .collect();
     let mut failovers: Vec<(String, String)> = Vec::new();
     for (i, channel) in candidates.iter().enumerate() {
         if i > 0 {
             let rules = route.decision(channel.code(), &failovers);
-            state.storage.reroute_order(&order.payment_uid, channel.code(), &rules, now_ms()).await?;
+            state
+                .storage
+                .reroute_order(&order.payment_uid, channel.code(), &rules, now_ms())
+                .await?;
             order.channel = channel.code().to_string();
             order.distribute_rules = rules;
         }
@@ -142,17 +206,34 @@ pub async fn send_payout_routed(state: &AppState, route: &Route, first: &Channel
 /// Sends a payout again that was stored but may not have been sent (its node stopped in
 /// between). The first send may have reached the upstream, so a refusal now is not taken as
 /// certain: the payout stays processing until the upstream's postback decides.
-pub async fn resend_payout(state: &AppState, channel: &ChannelEntry, order: Order) -> Result<Order, Error> {
+pub async fn resend_payout(
+    state: &AppState,
+    channel: &ChannelEntry,
+    order: Order,
+) -> Result<Order, Error> {
     let result = match attempt_payout(state, channel, &order).await {
-        Err(UpstreamError::Refused(reason)) => Err(UpstreamError::Unknown(format!("sent again after a restart and refused ({reason})"))),
+        Err(UpstreamError::Refused(reason)) => Err(UpstreamError::Unknown(format!(
+            "sent again after a restart and refused ({reason})"
+        ))),
         other => other,
     };
     settle_payout(state, channel, order, result).await
 }
 
-async fn attempt_payout(state: &AppState, channel: &ChannelEntry, order: &Order) -> Result<PayoutStart, UpstreamError> {
+async fn attempt_payout(
+    state: &AppState,
+    channel: &ChannelEntry,
+    order: &Order,
+) -> Result<PayoutStart, UpstreamError> {
     let Called { result, exchanges } = channel.connector.start_payout(order).await;
-    record(state, &order.payment_uid, channel.code(), None, stored(channel.code(), exchanges)).await;
+    record(
+        state,
+        &order.payment_uid,
+        channel.code(),
+        None,
+        stored(channel.code(), exchanges),
+    )
+    .await;
     result
 }
 
@@ -165,11 +246,20 @@ async fn settle_payout(
     let now = now_ms();
     let next = match result {
         Ok(PayoutStart::Unchanged) => return Ok(order),
-        Ok(PayoutStart::Accepted) => StatusChange::new(PaymentStatus::Processing, format!("sent to {}", channel.code()), now),
-        Err(UpstreamError::Refused(reason)) => StatusChange::new(PaymentStatus::Failed, reason.clone(), now).failing(reason),
+        Ok(PayoutStart::Accepted) => StatusChange::new(
+            PaymentStatus::Processing,
+            format!("sent to {}", channel.code()),
+            now,
+        ),
+        Err(UpstreamError::Refused(reason)) => {
+            StatusChange::new(PaymentStatus::Failed, reason.clone(), now).failing(reason)
+        }
         Err(UpstreamError::Unknown(reason)) => StatusChange::new(
             PaymentStatus::Processing,
-            format!("sent to {}, outcome unknown ({reason}); waiting for its postback", channel.code()),
+            format!(
+                "sent to {}, outcome unknown ({reason}); waiting for its postback",
+                channel.code()
+            ),
             now,
         ),
     };
@@ -179,39 +269,86 @@ async fn settle_payout(
 /// What the payer is told after confirming a deposit.
 pub enum Confirmed {
     Completed,
-    Short { missing: Decimal },
-    Processing { message: String },
-    Failed { reason: String },
+    Short {
+        missing: Decimal,
+    },
+    Processing {
+        message: String,
+    },
+    Failed {
+        reason: String,
+    },
     /// Not asked upstream; the order is unchanged.
-    Refused { message: String },
+    Refused {
+        message: String,
+    },
 }
 
 /// The payer's confirmation of a deposit with the transfer's transaction ID.
-pub async fn confirm_deposit(state: &AppState, channel: &ChannelEntry, order: &Order, transaction_id: &str) -> Result<Confirmed, Error> {
+pub async fn confirm_deposit(
+    state: &AppState,
+    channel: &ChannelEntry,
+    order: &Order,
+    transaction_id: &str,
+) -> Result<Confirmed, Error> {
     let transaction_id = transaction_id.trim();
-    if transaction_id.is_empty() || transaction_id.chars().count() > 11 || transaction_id.chars().any(char::is_control) {
-        return Err(Error::Invalid("The transaction ID must have 1 to 11 characters.".into()));
+    if transaction_id.is_empty()
+        || transaction_id.chars().count() > 11
+        || transaction_id.chars().any(char::is_control)
+    {
+        return Err(Error::Invalid(
+            "The transaction ID must have 1 to 11 characters.".into(),
+        ));
     }
     // The reference ties the upstream's later postback to this order; one reference, one order.
-    if !state.storage.add_upstream_reference(&order.payment_uid, channel.code(), transaction_id).await? {
-        return Ok(Confirmed::Refused { message: "This transaction ID was already used for another payment.".into() });
+    if !state
+        .storage
+        .add_upstream_reference(&order.payment_uid, channel.code(), transaction_id)
+        .await?
+    {
+        return Ok(Confirmed::Refused {
+            message: "This transaction ID was already used for another payment.".into(),
+        });
     }
-    let Called { result, exchanges } = channel.connector.confirm_deposit(order, transaction_id).await;
-    record(state, &order.payment_uid, channel.code(), None, stored(channel.code(), exchanges)).await;
+    let Called { result, exchanges } = channel
+        .connector
+        .confirm_deposit(order, transaction_id)
+        .await;
+    record(
+        state,
+        &order.payment_uid,
+        channel.code(),
+        None,
+        stored(channel.code(), exchanges),
+    )
+    .await;
     let now = now_ms();
     let processing = |why: String| StatusChange::new(PaymentStatus::Processing, why, now);
     let (next, answer) = match result {
         Ok(Confirmation::Completed { amount }) => (
-            Some(StatusChange::new(PaymentStatus::Completed, late(order, "the upstream confirmed the payment"), now).with_final_amount(amount)),
+            Some(
+                StatusChange::new(
+                    PaymentStatus::Completed,
+                    late(order, "the upstream confirmed the payment"),
+                    now,
+                )
+                .with_final_amount(amount),
+            ),
             Confirmed::Completed,
         ),
         Ok(Confirmation::Short { missing }) => (
             Some(processing(format!("the payer paid, {missing} short"))),
             Confirmed::Short { missing },
         ),
-        Ok(Confirmation::Processing { message }) => (Some(processing("the upstream checks the payment".into())), Confirmed::Processing { message }),
+        Ok(Confirmation::Processing { message }) => (
+            Some(processing("the upstream checks the payment".into())),
+            Confirmed::Processing { message },
+        ),
         Ok(Confirmation::Failed { reason }) => (
-            Some(StatusChange::new(PaymentStatus::Failed, reason.clone(), now).failing(reason.clone())),
+            Some(
+                StatusChange::new(PaymentStatus::Failed, reason.clone(), now)
+                    .failing(reason.clone()),
+            ),
             Confirmed::Failed { reason },
         ),
         // Money may have arrived, but not as reported: nothing is credited; the order waits
@@ -219,15 +356,26 @@ pub async fn confirm_deposit(state: &AppState, channel: &ChannelEntry, order: &O
         Ok(Confirmation::Impossible { reason }) => {
             tracing::error!(payment_uid = %order.payment_uid, channel = channel.code(), %reason, "the upstream's answer cannot be applied; needs the operator");
             (
-                Some(processing(format!("not applied, needs the operator: {reason}"))),
+                Some(processing(format!(
+                    "not applied, needs the operator: {reason}"
+                ))),
                 Confirmed::Processing { message: reason },
             )
         }
-        Err(e) => (None, Confirmed::Failed { reason: format!("The payment could not be checked now ({}); try again.", e.reason()) }),
+        Err(e) => (
+            None,
+            Confirmed::Failed {
+                reason: format!(
+                    "The payment could not be checked now ({}); try again.",
+                    e.reason()
+                ),
+            },
+        ),
     };
     if let Some(next) = next {
         // From pending, processing comes first; a processing order takes the rest.
-        if order.payment_status == PaymentStatus::Processing && next.to == PaymentStatus::Processing {
+        if order.payment_status == PaymentStatus::Processing && next.to == PaymentStatus::Processing
+        {
             return Ok(answer);
         }
         change(state, order, next).await?;
@@ -265,13 +413,25 @@ pub enum PostbackOutcome {
 
 /// The order of this channel a notification is about, found only through what its signature
 /// covers.
-async fn find(state: &AppState, channel: &ChannelEntry, n: &Notification) -> Result<Option<Order>, Error> {
+async fn find(
+    state: &AppState,
+    channel: &ChannelEntry,
+    n: &Notification,
+) -> Result<Option<Order>, Error> {
     let mut uids: Vec<String> = Vec::new();
     match n {
-        Notification::Deposit { order_ids, transaction_ids, .. } => {
+        Notification::Deposit {
+            order_ids,
+            transaction_ids,
+            ..
+        } => {
             uids.extend(order_ids.iter().cloned());
             for reference in transaction_ids {
-                if let Some(uid) = state.storage.order_by_upstream_reference(channel.code(), reference).await? {
+                if let Some(uid) = state
+                    .storage
+                    .order_by_upstream_reference(channel.code(), reference)
+                    .await?
+                {
                     uids.push(uid);
                 }
             }
@@ -309,28 +469,52 @@ fn decide_deposit(order: &Order, received: Received, now: i64) -> Decision {
     if currency != order.currency {
         return Decision::Done(PostbackOutcome::Conflict(
             uid,
-            format!("a payment in {} reported for an order in {}", currency.code().to_uppercase(), order.currency.code()),
+            format!(
+                "a payment in {} reported for an order in {}",
+                currency.code().to_uppercase(),
+                order.currency.code()
+            ),
         ));
     }
     if let Err(e) = Amount::received(amount, order.currency) {
-        return Decision::Done(PostbackOutcome::Impossible(Some(uid), format!("its transactions sum to {amount} {currency}, which {e}")));
+        return Decision::Done(PostbackOutcome::Impossible(
+            Some(uid),
+            format!("its transactions sum to {amount} {currency}, which {e}"),
+        ));
     }
     let status = order.payment_status;
     // Amounts said the same way whatever the backend kept of their trailing zeros.
     let shown = |value: Decimal| format_amount(value, order.currency);
     Decision::Done(match status {
-        PaymentStatus::Completed if order.final_amount == amount => PostbackOutcome::AlreadyApplied(uid),
+        PaymentStatus::Completed if order.final_amount == amount => {
+            PostbackOutcome::AlreadyApplied(uid)
+        }
         PaymentStatus::Completed => PostbackOutcome::Conflict(
             uid,
-            format!("{} reported for an order completed with {}", shown(amount), shown(order.final_amount)),
+            format!(
+                "{} reported for an order completed with {}",
+                shown(amount),
+                shown(order.final_amount)
+            ),
         ),
         PaymentStatus::Failed | PaymentStatus::Reject | PaymentStatus::Refund => {
-            PostbackOutcome::Conflict(uid, format!("{} reported for an order that is {}", shown(amount), status.as_str()))
+            PostbackOutcome::Conflict(
+                uid,
+                format!(
+                    "{} reported for an order that is {}",
+                    shown(amount),
+                    status.as_str()
+                ),
+            )
         }
         _ => {
             return Decision::Change(
-                StatusChange::new(PaymentStatus::Completed, late(order, "the upstream's postback reported the payment"), now)
-                    .with_final_amount(amount),
+                StatusChange::new(
+                    PaymentStatus::Completed,
+                    late(order, "the upstream's postback reported the payment"),
+                    now,
+                )
+                .with_final_amount(amount),
             )
         }
     })
@@ -340,14 +524,21 @@ fn decide_payout(order: &Order, completed: bool, reason: &str, now: i64) -> Deci
     let uid = order.payment_uid.clone();
     let status = order.payment_status;
     Decision::Change(match (completed, status) {
-        (true, PaymentStatus::Completed) | (false, PaymentStatus::Failed) => return Decision::Done(PostbackOutcome::AlreadyApplied(uid)),
+        (true, PaymentStatus::Completed) | (false, PaymentStatus::Failed) => {
+            return Decision::Done(PostbackOutcome::AlreadyApplied(uid))
+        }
         (true, PaymentStatus::Failed) | (false, PaymentStatus::Completed) => {
             return Decision::Done(PostbackOutcome::Conflict(
                 uid,
-                format!("the upstream reports \"{reason}\" for a payout that is {}", status.as_str()),
+                format!(
+                    "the upstream reports \"{reason}\" for a payout that is {}",
+                    status.as_str()
+                ),
             ))
         }
-        (true, _) => StatusChange::new(PaymentStatus::Completed, reason, now).with_final_amount(order.amount),
+        (true, _) => {
+            StatusChange::new(PaymentStatus::Completed, reason, now).with_final_amount(order.amount)
+        }
         (false, _) => StatusChange::new(PaymentStatus::Failed, reason, now).failing(reason),
     })
 }
@@ -355,18 +546,38 @@ fn decide_payout(order: &Order, completed: bool, reason: &str, now: i64) -> Deci
 /// Makes a transfer a signed postback counts for `order` that order's. A reference a payer
 /// typed on another order's page (by mistake, or to block this one) gives way, unless money
 /// already moved for that order: the provider's signed word outranks what a payer typed.
-async fn take_reference(state: &AppState, channel: &ChannelEntry, order: &Order, reference: &str) -> Result<bool, Error> {
-    if state.storage.add_upstream_reference(&order.payment_uid, channel.code(), reference).await? {
+async fn take_reference(
+    state: &AppState,
+    channel: &ChannelEntry,
+    order: &Order,
+    reference: &str,
+) -> Result<bool, Error> {
+    if state
+        .storage
+        .add_upstream_reference(&order.payment_uid, channel.code(), reference)
+        .await?
+    {
         return Ok(true);
     }
-    let Some(other) = state.storage.order_by_upstream_reference(channel.code(), reference).await? else {
+    let Some(other) = state
+        .storage
+        .order_by_upstream_reference(channel.code(), reference)
+        .await?
+    else {
         return Ok(false);
     };
-    let spent = state.storage.order_by_payment_uid(&other).await?.is_none_or(|o| o.payment_status.moved_money());
+    let spent = state
+        .storage
+        .order_by_payment_uid(&other)
+        .await?
+        .is_none_or(|o| o.payment_status.moved_money());
     if spent {
         return Ok(false);
     }
-    let moved = state.storage.move_upstream_reference(&other, &order.payment_uid, channel.code(), reference).await?;
+    let moved = state
+        .storage
+        .move_upstream_reference(&other, &order.payment_uid, channel.code(), reference)
+        .await?;
     if moved {
         tracing::warn!(channel = channel.code(), %reference, from = %other, to = %order.payment_uid, "a payer's reference given to the order its signed postback names");
     }
@@ -374,14 +585,30 @@ async fn take_reference(state: &AppState, channel: &ChannelEntry, order: &Order,
 }
 
 /// Applies one notification of a postback to its order.
-pub async fn apply_notification(state: &AppState, channel: &ChannelEntry, notification: Notification) -> Result<PostbackOutcome, Error> {
+pub async fn apply_notification(
+    state: &AppState,
+    channel: &ChannelEntry,
+    notification: Notification,
+) -> Result<PostbackOutcome, Error> {
     let found = find(state, channel, &notification).await?;
-    if let Notification::Deposit { received: Err(why), .. } = &notification {
-        return Ok(PostbackOutcome::Impossible(found.map(|o| o.payment_uid), why.clone()));
+    if let Notification::Deposit {
+        received: Err(why), ..
+    } = &notification
+    {
+        return Ok(PostbackOutcome::Impossible(
+            found.map(|o| o.payment_uid),
+            why.clone(),
+        ));
     }
     let Some(mut order) = found else {
         let ids = match &notification {
-            Notification::Deposit { order_ids, transaction_ids, .. } => [order_ids.clone(), transaction_ids.clone()].concat().join(","),
+            Notification::Deposit {
+                order_ids,
+                transaction_ids,
+                ..
+            } => [order_ids.clone(), transaction_ids.clone()]
+                .concat()
+                .join(","),
             Notification::Payout { order_id, .. } => order_id.clone(),
         };
         return Ok(PostbackOutcome::Unmatched(ids));
@@ -391,9 +618,16 @@ pub async fn apply_notification(state: &AppState, channel: &ChannelEntry, notifi
     for _ in 0..3 {
         let now = now_ms();
         let decision = match &notification {
-            Notification::Deposit { received: Ok(received), .. } => decide_deposit(&order, *received, now),
-            Notification::Deposit { received: Err(_), .. } => unreachable!("handled above"),
-            Notification::Payout { completed, reason, .. } => decide_payout(&order, *completed, reason, now),
+            Notification::Deposit {
+                received: Ok(received),
+                ..
+            } => decide_deposit(&order, *received, now),
+            Notification::Deposit {
+                received: Err(_), ..
+            } => unreachable!("handled above"),
+            Notification::Payout {
+                completed, reason, ..
+            } => decide_payout(&order, *completed, reason, now),
         };
         let next = match decision {
             Decision::Done(outcome) => return Ok(outcome),
@@ -401,10 +635,17 @@ pub async fn apply_notification(state: &AppState, channel: &ChannelEntry, notifi
         };
         // The transfers a deposit's completion counts become the order's: one counted for
         // another order of the channel already is not counted again.
-        if let Notification::Deposit { transaction_ids, .. } = &notification {
+        if let Notification::Deposit {
+            transaction_ids, ..
+        } = &notification
+        {
             for reference in transaction_ids {
                 if !take_reference(state, channel, &order, reference).await? {
-                    let other = state.storage.order_by_upstream_reference(channel.code(), reference).await?.unwrap_or_default();
+                    let other = state
+                        .storage
+                        .order_by_upstream_reference(channel.code(), reference)
+                        .await?
+                        .unwrap_or_default();
                     return Ok(PostbackOutcome::Impossible(
                         Some(order.payment_uid.clone()),
                         format!("transaction {reference} was already counted for order {other}"),
@@ -415,7 +656,11 @@ pub async fn apply_notification(state: &AppState, channel: &ChannelEntry, notifi
         if change(state, &order, next).await?.is_some() {
             return Ok(PostbackOutcome::Applied(order.payment_uid));
         }
-        match state.storage.order_by_payment_uid(&order.payment_uid).await? {
+        match state
+            .storage
+            .order_by_payment_uid(&order.payment_uid)
+            .await?
+        {
             Some(now) => order = now,
             None => break,
         }

@@ -33,16 +33,45 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>
     let every = state.config.worker_interval;
     let retry_every = state.config.accounting_retry_interval;
     vec![
-        tokio::spawn(repeat(every, CHECK_BATCH, stop.clone(), state.clone(), run_due_checks)),
-        tokio::spawn(repeat(every, BATCH, stop.clone(), state.clone(), expire_orders)),
-        tokio::spawn(repeat(retry_every, BATCH, stop.clone(), state.clone(), retry_accounting)),
-        tokio::spawn(repeat(state.config.channels_refresh, BATCH, stop, state, refresh_channels)),
+        tokio::spawn(repeat(
+            every,
+            CHECK_BATCH,
+            stop.clone(),
+            state.clone(),
+            run_due_checks,
+        )),
+        tokio::spawn(repeat(
+            every,
+            BATCH,
+            stop.clone(),
+            state.clone(),
+            expire_orders,
+        )),
+        tokio::spawn(repeat(
+            retry_every,
+            BATCH,
+            stop.clone(),
+            state.clone(),
+            retry_accounting,
+        )),
+        tokio::spawn(repeat(
+            state.config.channels_refresh,
+            BATCH,
+            stop,
+            state,
+            refresh_channels,
+        )),
     ]
 }
 
 /// Runs `work` every `every`, and again at once while it reports a full batch (`full` done).
-async fn repeat<F, Fut>(every: Duration, full: u32, mut stop: watch::Receiver<bool>, state: AppState, work: F)
-where
+async fn repeat<F, Fut>(
+    every: Duration,
+    full: u32,
+    mut stop: watch::Receiver<bool>,
+    state: AppState,
+    work: F,
+) where
     F: Fn(AppState) -> Fut,
     Fut: std::future::Future<Output = Result<u32, StorageError>>,
 {
@@ -70,7 +99,10 @@ where
 /// Claims due checks and runs them side by side; returns how many were claimed.
 async fn run_due_checks(state: AppState) -> Result<u32, StorageError> {
     let now = now_ms();
-    let due = state.storage.claim_due_checks(now, CHECK_LEASE_MS, CHECK_BATCH).await?;
+    let due = state
+        .storage
+        .claim_due_checks(now, CHECK_LEASE_MS, CHECK_BATCH)
+        .await?;
     let count = due.len() as u32;
     let mut running = tokio::task::JoinSet::new();
     for order in due {
@@ -105,21 +137,32 @@ async fn run_check(state: AppState, order: octopus_domain::Order, now: octopus_d
         }
     };
     let change = match outcome {
-        CheckOutcome::Completed { final_amount, reason } => {
-            StatusChange::new(PaymentStatus::Completed, reason, now_ms()).with_final_amount(final_amount)
-        }
+        CheckOutcome::Completed {
+            final_amount,
+            reason,
+        } => StatusChange::new(PaymentStatus::Completed, reason, now_ms())
+            .with_final_amount(final_amount),
         CheckOutcome::Failed { reason } => {
             StatusChange::new(PaymentStatus::Failed, reason.clone(), now_ms()).failing(reason)
         }
         // Asked again when the connector says (never, when it cannot tell).
         CheckOutcome::Pending { next_check_at } => {
-            if let Err(e) = state.storage.set_next_check(&order.payment_uid, next_check_at).await {
+            if let Err(e) = state
+                .storage
+                .set_next_check(&order.payment_uid, next_check_at)
+                .await
+            {
                 tracing::warn!(payment_uid = %order.payment_uid, error = %e, "scheduling the next check failed");
             }
             return;
         }
     };
-    apply(&state, &order.payment_uid, change.from_status(order.payment_status)).await;
+    apply(
+        &state,
+        &order.payment_uid,
+        change.from_status(order.payment_status),
+    )
+    .await;
 }
 
 async fn refresh_channels(state: AppState) -> Result<u32, StorageError> {
@@ -135,11 +178,7 @@ async fn expire_orders(state: AppState) -> Result<u32, StorageError> {
     // Only successful changes count, so a batch that keeps failing is not retried at once.
     let mut count = 0;
     for payment_uid in expired {
-        let change = StatusChange::new(
-            PaymentStatus::Overdue,
-            "not completed within its ttl",
-            now,
-        );
+        let change = StatusChange::new(PaymentStatus::Overdue, "not completed within its ttl", now);
         if apply(&state, &payment_uid, change).await {
             count += 1;
         }
@@ -158,7 +197,9 @@ async fn retry_accounting(state: AppState) -> Result<u32, StorageError> {
                 tracing::info!(%payment_uid, status = %order.accounting_status, "accounting retried");
                 settled += 1;
             }
-            Ok(order) => tracing::warn!(%payment_uid, reason = %order.accounting_fail_reason, "accounting still fails"),
+            Ok(order) => {
+                tracing::warn!(%payment_uid, reason = %order.accounting_fail_reason, "accounting still fails")
+            }
             Err(e) => tracing::warn!(%payment_uid, error = %e, "accounting retry failed"),
         }
     }

@@ -11,19 +11,28 @@ use octopus_server::connections::{serve, ConnectionLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-async fn start(cap: usize, limits: ConnectionLimits) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+async fn start(
+    cap: usize,
+    limits: ConnectionLimits,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let router = Router::new()
         .route("/ok", get(|| async { "ok" }))
-        .route("/slow", get(|| async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            "slow"
-        }))
-        .route("/panic", get(|| async {
-            if true {
-                panic!("a handler that panics");
-            }
-            "never"
-        }));
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "slow"
+            }),
+        )
+        .route(
+            "/panic",
+            get(|| async {
+                if true {
+                    panic!("a handler that panics");
+                }
+                "never"
+            }),
+        );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -37,11 +46,16 @@ async fn start(cap: usize, limits: ConnectionLimits) -> (std::net::SocketAddr, t
 async fn get_status(address: std::net::SocketAddr, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect(address).await.unwrap();
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .await
         .ok()?;
     let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer)).await.ok()?.ok()?;
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer))
+        .await
+        .ok()?
+        .ok()?;
     let text = String::from_utf8_lossy(&answer);
     text.split_whitespace().nth(1)?.parse().ok()
 }
@@ -51,10 +65,18 @@ async fn a_panicking_handler_answers_500_and_costs_no_connection_slot() {
     let (address, _stop) = start(2, ConnectionLimits::default()).await;
     assert_eq!(get_status(address, "/ok").await, Some(200));
     for _ in 0..3 {
-        assert_eq!(get_status(address, "/panic").await, Some(500), "a panic is the documented 500");
+        assert_eq!(
+            get_status(address, "/panic").await,
+            Some(500),
+            "a panic is the documented 500"
+        );
     }
     for i in 0..3 {
-        assert_eq!(get_status(address, "/ok").await, Some(200), "request {i} after the panics");
+        assert_eq!(
+            get_status(address, "/ok").await,
+            Some(200),
+            "request {i} after the panics"
+        );
     }
 }
 
@@ -63,7 +85,11 @@ async fn connections_at_the_cap_are_served_not_closed_to_make_room() {
     let (address, _stop) = start(2, ConnectionLimits::default()).await;
     for round in 0..3 {
         let (a, b) = tokio::join!(get_status(address, "/slow"), get_status(address, "/slow"));
-        assert_eq!((a, b), (Some(200), Some(200)), "round {round}: both connections within the cap are answered");
+        assert_eq!(
+            (a, b),
+            (Some(200), Some(200)),
+            "round {round}: both connections within the cap are answered"
+        );
     }
 }
 
@@ -76,8 +102,14 @@ async fn a_head_begun_on_an_idle_connection_gets_the_header_timeout_not_the_idle
     };
     let (address, _stop) = start(16, limits).await;
     let mut stream = TcpStream::connect(address).await.unwrap();
-    stream.write_all(b"GET /ok HTTP/1.1\r\nHost: t\r\n").await.unwrap();
+    stream
+        .write_all(b"GET /ok HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .unwrap();
     let mut buf = [0u8; 64];
     let closed = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await;
-    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "the half-sent head is still open after 10 s: {closed:?}");
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "the half-sent head is still open after 10 s: {closed:?}"
+    );
 }

@@ -11,14 +11,15 @@ use deadpool_postgres::GenericClient;
 use octopus_domain::callback;
 use octopus_domain::{Order, Timestamp};
 use octopus_storage::{
-    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom, HostBacklog, Result,
-    StorageError,
+    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom,
+    HostBacklog, Result, StorageError,
 };
 use tokio_postgres::Row;
 
 use crate::db;
 
-const COLUMNS: &str = "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
+const COLUMNS: &str =
+    "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
     attempts, next_attempt_at, last_error, created_at, updated_at, claimed_until";
 
 fn from_row(r: &Row) -> Result<Callback> {
@@ -30,7 +31,8 @@ fn from_row(r: &Row) -> Result<Callback> {
         host: r.get(4),
         signature_key: r.get(5),
         payload: r.get(6),
-        state: CallbackState::parse(&r.get::<_, String>(7)).ok_or(StorageError::Corrupt("callbacks.state"))?,
+        state: CallbackState::parse(&r.get::<_, String>(7))
+            .ok_or(StorageError::Corrupt("callbacks.state"))?,
         manual: r.get(8),
         attempts: r.get::<_, i32>(9) as u32,
         next_attempt_at: r.get(10),
@@ -44,7 +46,12 @@ fn from_row(r: &Row) -> Result<Callback> {
 /// Queues callbacks reporting these orders as they are now (orders without a notify_url are
 /// skipped), in one statement; returns their ids in the orders' order. A callback is its
 /// order's head when none of the order is pending before it (the orders are locked).
-pub(crate) async fn enqueue_many<C: GenericClient>(client: &C, orders: &[&Order], manual: bool, at: Timestamp) -> Result<Vec<i64>> {
+pub(crate) async fn enqueue_many<C: GenericClient>(
+    client: &C,
+    orders: &[&Order],
+    manual: bool,
+    at: Timestamp,
+) -> Result<Vec<i64>> {
     let orders: Vec<&&Order> = orders.iter().filter(|o| !o.notify_url.is_empty()).collect();
     if orders.is_empty() {
         return Ok(Vec::new());
@@ -68,11 +75,26 @@ pub(crate) async fn enqueue_many<C: GenericClient>(client: &C, orders: &[&Order]
             &stmt,
             &[
                 &orders.iter().map(|o| o.id).collect::<Vec<_>>(),
-                &orders.iter().map(|o| o.payment_uid.as_str()).collect::<Vec<_>>(),
-                &orders.iter().map(|o| o.notify_url.as_str()).collect::<Vec<_>>(),
-                &orders.iter().map(|o| callback::host_of(&o.notify_url)).collect::<Vec<_>>(),
-                &orders.iter().map(|o| o.signature_key.as_str()).collect::<Vec<_>>(),
-                &orders.iter().map(|o| callback::payload(o).to_json()).collect::<Vec<_>>(),
+                &orders
+                    .iter()
+                    .map(|o| o.payment_uid.as_str())
+                    .collect::<Vec<_>>(),
+                &orders
+                    .iter()
+                    .map(|o| o.notify_url.as_str())
+                    .collect::<Vec<_>>(),
+                &orders
+                    .iter()
+                    .map(|o| callback::host_of(&o.notify_url))
+                    .collect::<Vec<_>>(),
+                &orders
+                    .iter()
+                    .map(|o| o.signature_key.as_str())
+                    .collect::<Vec<_>>(),
+                &orders
+                    .iter()
+                    .map(|o| callback::payload(o).to_json())
+                    .collect::<Vec<_>>(),
                 &manual,
                 &at,
             ],
@@ -85,7 +107,10 @@ pub(crate) async fn enqueue_many<C: GenericClient>(client: &C, orders: &[&Order]
         .await
         .map_err(db)?;
     client
-        .execute(&delivered, &[&orders.iter().map(|o| o.id).collect::<Vec<_>>()])
+        .execute(
+            &delivered,
+            &[&orders.iter().map(|o| o.id).collect::<Vec<_>>()],
+        )
         .await
         .map_err(db)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -94,7 +119,12 @@ pub(crate) async fn enqueue_many<C: GenericClient>(client: &C, orders: &[&Order]
 /// Claims due callbacks (see `Storage::claim_callbacks`) in one statement: the hosts with
 /// pending heads are found by skipping through `callbacks_claimable` (a recursive walk, one
 /// probe per host), and each host gives at most its room, the earliest due first.
-pub(crate) async fn claim<C: GenericClient>(client: &C, now: Timestamp, lease_ms: i64, room: &ClaimRoom) -> Result<Vec<Callback>> {
+pub(crate) async fn claim<C: GenericClient>(
+    client: &C,
+    now: Timestamp,
+    lease_ms: i64,
+    room: &ClaimRoom,
+) -> Result<Vec<Callback>> {
     let stmt = client
         .prepare_cached(&format!(
             "WITH RECURSIVE hosts(host) AS (
@@ -133,7 +163,14 @@ pub(crate) async fn claim<C: GenericClient>(client: &C, now: Timestamp, lease_ms
     let rows = client
         .query(
             &stmt,
-            &[&(now + lease_ms), &now, &i64::from(room.total), &hosts, &rooms, &i64::from(room.per_host)],
+            &[
+                &(now + lease_ms),
+                &now,
+                &i64::from(room.total),
+                &hosts,
+                &rooms,
+                &i64::from(room.per_host),
+            ],
         )
         .await
         .map_err(db)?;
@@ -144,7 +181,11 @@ pub(crate) async fn claim<C: GenericClient>(client: &C, now: Timestamp, lease_ms
 
 /// Due callbacks per host, through `callbacks_claimable` (read only when a host's claims keep
 /// filling its room, to warn the operator).
-pub(crate) async fn backlog<C: GenericClient>(client: &C, now: Timestamp, hosts: &[String]) -> Result<Vec<HostBacklog>> {
+pub(crate) async fn backlog<C: GenericClient>(
+    client: &C,
+    now: Timestamp,
+    hosts: &[String],
+) -> Result<Vec<HostBacklog>> {
     let rows = client
         .query(
             "SELECT host, COUNT(*), MIN(next_attempt_at) FROM callbacks
@@ -156,7 +197,11 @@ pub(crate) async fn backlog<C: GenericClient>(client: &C, now: Timestamp, hosts:
         .map_err(db)?;
     Ok(rows
         .iter()
-        .map(|r| HostBacklog { host: r.get(0), due: r.get::<_, i64>(1) as u64, oldest_due_at: r.get(2) })
+        .map(|r| HostBacklog {
+            host: r.get(0),
+            due: r.get::<_, i64>(1) as u64,
+            oldest_due_at: r.get(2),
+        })
         .collect())
 }
 
@@ -164,7 +209,11 @@ pub(crate) async fn backlog<C: GenericClient>(client: &C, now: Timestamp, hosts:
 /// in one transaction, tried again when PostgreSQL reports a deadlock or a serialization
 /// failure. An attempt whose claim is no longer the callback's (its lease ran out and it was
 /// claimed again) is logged and changes nothing else.
-pub(crate) async fn record(client: &mut deadpool_postgres::Object, records: &[AttemptRecord], at: Timestamp) -> Result<()> {
+pub(crate) async fn record(
+    client: &mut deadpool_postgres::Object,
+    records: &[AttemptRecord],
+    at: Timestamp,
+) -> Result<()> {
     let mut tries = 0;
     loop {
         tries += 1;
@@ -192,14 +241,35 @@ async fn record_once(
     tx.execute(
         &insert,
         &[
-            &records.iter().map(|r| r.attempt.callback_id).collect::<Vec<_>>(),
-            &records.iter().map(|r| r.attempt.attempt as i32).collect::<Vec<_>>(),
+            &records
+                .iter()
+                .map(|r| r.attempt.callback_id)
+                .collect::<Vec<_>>(),
+            &records
+                .iter()
+                .map(|r| r.attempt.attempt as i32)
+                .collect::<Vec<_>>(),
             &records.iter().map(|r| r.attempt.manual).collect::<Vec<_>>(),
-            &records.iter().map(|r| r.attempt.started_at).collect::<Vec<_>>(),
-            &records.iter().map(|r| r.attempt.http_status.map(i32::from)).collect::<Vec<_>>(),
-            &records.iter().map(|r| r.attempt.latency_ms).collect::<Vec<_>>(),
-            &records.iter().map(|r| r.attempt.error.as_str()).collect::<Vec<_>>(),
-            &records.iter().map(|r| r.attempt.response_head.as_str()).collect::<Vec<_>>(),
+            &records
+                .iter()
+                .map(|r| r.attempt.started_at)
+                .collect::<Vec<_>>(),
+            &records
+                .iter()
+                .map(|r| r.attempt.http_status.map(i32::from))
+                .collect::<Vec<_>>(),
+            &records
+                .iter()
+                .map(|r| r.attempt.latency_ms)
+                .collect::<Vec<_>>(),
+            &records
+                .iter()
+                .map(|r| r.attempt.error.as_str())
+                .collect::<Vec<_>>(),
+            &records
+                .iter()
+                .map(|r| r.attempt.response_head.as_str())
+                .collect::<Vec<_>>(),
         ],
     )
     .await?;
@@ -239,11 +309,20 @@ async fn record_once(
         .query(
             &update,
             &[
-                &records.iter().map(|r| r.attempt.callback_id).collect::<Vec<_>>(),
+                &records
+                    .iter()
+                    .map(|r| r.attempt.callback_id)
+                    .collect::<Vec<_>>(),
                 &states,
-                &records.iter().map(|r| r.attempt.attempt as i32).collect::<Vec<_>>(),
+                &records
+                    .iter()
+                    .map(|r| r.attempt.attempt as i32)
+                    .collect::<Vec<_>>(),
                 &nexts,
-                &records.iter().map(|r| r.attempt.error.as_str()).collect::<Vec<_>>(),
+                &records
+                    .iter()
+                    .map(|r| r.attempt.error.as_str())
+                    .collect::<Vec<_>>(),
                 &at,
                 &records.iter().map(|r| r.claim).collect::<Vec<_>>(),
             ],
@@ -255,7 +334,10 @@ async fn record_once(
     // A settled head passes its place to the next pending callback of its order.
     let settled: Vec<i64> = records
         .iter()
-        .filter(|r| held.contains(&r.attempt.callback_id) && !matches!(r.outcome, CallbackOutcome::RetryAt(_)))
+        .filter(|r| {
+            held.contains(&r.attempt.callback_id)
+                && !matches!(r.outcome, CallbackOutcome::RetryAt(_))
+        })
         .map(|r| r.order_id)
         .collect();
     if !settled.is_empty() {
@@ -285,8 +367,12 @@ async fn record_once(
              WHERE o.id = v.id",
         )
         .await?;
-    let (mut ids, mut if_pending, mut if_none, mut reasons) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for r in records.iter().filter(|r| held.contains(&r.attempt.callback_id)) {
+    let (mut ids, mut if_pending, mut if_none, mut reasons) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in records
+        .iter()
+        .filter(|r| held.contains(&r.attempt.callback_id))
+    {
         let (none, reason) = r.notify_after(false);
         let (pending, _) = r.notify_after(true);
         ids.push(r.order_id);
@@ -294,13 +380,20 @@ async fn record_once(
         if_none.push(none.as_str());
         reasons.push(reason);
     }
-    tx.execute(&notify, &[&ids, &if_pending, &if_none, &reasons]).await?;
+    tx.execute(&notify, &[&ids, &if_pending, &if_none, &reasons])
+        .await?;
     tx.commit().await
 }
 
-pub(crate) async fn of_order<C: GenericClient>(client: &C, payment_uid: &str) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
+pub(crate) async fn of_order<C: GenericClient>(
+    client: &C,
+    payment_uid: &str,
+) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
     let rows = client
-        .query(&format!("SELECT {COLUMNS} FROM callbacks WHERE payment_uid = $1 ORDER BY id"), &[&payment_uid])
+        .query(
+            &format!("SELECT {COLUMNS} FROM callbacks WHERE payment_uid = $1 ORDER BY id"),
+            &[&payment_uid],
+        )
         .await
         .map_err(db)?;
     let mut out = Vec::with_capacity(rows.len());
@@ -334,7 +427,11 @@ pub(crate) async fn of_order<C: GenericClient>(client: &C, payment_uid: &str) ->
 /// Queues the order's state now as a manual callback. The order is locked while it is read
 /// and the callback queued, so a status change committing meanwhile is queued before it, not
 /// after it with an older state.
-pub(crate) async fn resend(client: &mut deadpool_postgres::Object, payment_uid: &str, at: Timestamp) -> Result<Callback> {
+pub(crate) async fn resend(
+    client: &mut deadpool_postgres::Object,
+    payment_uid: &str,
+    at: Timestamp,
+) -> Result<Callback> {
     let tx = client.transaction().await.map_err(db)?;
     let order = crate::orders::by_payment_uid(&tx, payment_uid, true)
         .await?
@@ -344,7 +441,10 @@ pub(crate) async fn resend(client: &mut deadpool_postgres::Object, payment_uid: 
         .first()
         .ok_or(StorageError::NoNotifyUrl)?;
     let row = tx
-        .query_one(&format!("SELECT {COLUMNS} FROM callbacks WHERE id = $1"), &[&id])
+        .query_one(
+            &format!("SELECT {COLUMNS} FROM callbacks WHERE id = $1"),
+            &[&id],
+        )
         .await
         .map_err(db)?;
     let callback = from_row(&row)?;

@@ -55,7 +55,10 @@ pub(crate) async fn save<C: GenericClient>(client: &C, channel: &Channel) -> Res
 
 pub(crate) async fn all<C: GenericClient>(client: &C) -> Result<Vec<Channel>> {
     client
-        .query(&format!("SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY priority, code"), &[])
+        .query(
+            &format!("SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY priority, code"),
+            &[],
+        )
         .await
         .map_err(db)?
         .iter()
@@ -63,7 +66,12 @@ pub(crate) async fn all<C: GenericClient>(client: &C) -> Result<Vec<Channel>> {
         .collect()
 }
 
-pub(crate) async fn set_enabled<C: GenericClient>(client: &C, code: &str, enabled: bool, at: Timestamp) -> Result<Channel> {
+pub(crate) async fn set_enabled<C: GenericClient>(
+    client: &C,
+    code: &str,
+    enabled: bool,
+    at: Timestamp,
+) -> Result<Channel> {
     let row = client
         .query_opt(
             &format!("UPDATE channels SET enabled = $1, updated_at = $2 WHERE code = $3 RETURNING {CHANNEL_COLUMNS}"),

@@ -24,10 +24,15 @@ pub(crate) struct GroupInsert(Grouper<Order, CreateOutcome>);
 
 impl GroupInsert {
     pub(crate) fn start(pool: Pool) -> GroupInsert {
-        GroupInsert(Grouper::start("order inserter", MAX_GROUP, MAX_GROUPS_IN_FLIGHT, move |group| {
-            let pool = pool.clone();
-            async move { insert_group(&pool, group).await }
-        }))
+        GroupInsert(Grouper::start(
+            "order inserter",
+            MAX_GROUP,
+            MAX_GROUPS_IN_FLIGHT,
+            move |group| {
+                let pool = pool.clone();
+                async move { insert_group(&pool, group).await }
+            },
+        ))
     }
 
     pub(crate) async fn create(&self, order: Order) -> octopus_storage::Result<CreateOutcome> {
@@ -40,7 +45,9 @@ async fn insert_group(pool: &Pool, group: Vec<Waiting<Order, CreateOutcome>>) {
         Ok(c) => c,
         Err(e) => {
             for w in group {
-                let _ = w.answer.send(Err(StorageError::Database(format!("no database connection: {e}"))));
+                let _ = w.answer.send(Err(StorageError::Database(format!(
+                    "no database connection: {e}"
+                ))));
             }
             return;
         }
@@ -58,7 +65,11 @@ async fn insert_group(pool: &Pool, group: Vec<Waiting<Order, CreateOutcome>>) {
         }
     };
     let mut ids: HashMap<String, i64> = inserted.into_iter().collect();
-    for Waiting { request: mut order, answer } in group {
+    for Waiting {
+        request: mut order,
+        answer,
+    } in group
+    {
         let outcome = match ids.remove(&order.payment_uid) {
             Some(id) => {
                 order.id = id;
@@ -70,4 +81,3 @@ async fn insert_group(pool: &Pool, group: Vec<Waiting<Order, CreateOutcome>>) {
         let _ = answer.send(outcome);
     }
 }
-

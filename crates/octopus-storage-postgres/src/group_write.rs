@@ -31,9 +31,9 @@ use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
 use tokio_postgres::error::SqlState;
 
+use crate::db;
 use crate::grouping::{Grouper, Waiting};
 use crate::orders::{self, order_from_row, COLUMNS};
-use crate::db;
 
 const MAX_GROUP: usize = 256;
 const MAX_GROUPS_IN_FLIGHT: usize = 1;
@@ -42,9 +42,16 @@ const ATTEMPTS: usize = 5;
 /// A write that moves money.
 #[derive(Debug, Clone)]
 enum Op {
-    CreatePayout(Order),
-    ChangeStatus { payment_uid: String, change: StatusChange },
+    /// Boxed: an order is far larger than a status change.
+    CreatePayout(Box<Order>),
+    ChangeStatus {
+        payment_uid: String,
+        change: StatusChange,
+    },
 }
+
+/// A journal entry to write, with its postings' account ids and the balances they leave.
+type EntryWrite = (JournalEntry, Vec<(i64, Option<Decimal>)>);
 
 /// What a write did.
 #[derive(Debug)]
@@ -58,26 +65,42 @@ pub(crate) struct GroupWrite(Grouper<Op, Done>);
 
 impl GroupWrite {
     pub(crate) fn start(pool: Pool) -> GroupWrite {
-        GroupWrite(Grouper::start("group writer", MAX_GROUP, MAX_GROUPS_IN_FLIGHT, move |group| {
-            let pool = pool.clone();
-            async move { run_group(&pool, group).await }
-        }))
+        GroupWrite(Grouper::start(
+            "group writer",
+            MAX_GROUP,
+            MAX_GROUPS_IN_FLIGHT,
+            move |group| {
+                let pool = pool.clone();
+                async move { run_group(&pool, group).await }
+            },
+        ))
     }
 
     /// Creates a payout with its hold (or finds the merchant's existing order).
     pub(crate) async fn create_payout(&self, order: Order) -> Result<CreateOutcome> {
-        match self.0.submit(Op::CreatePayout(order)).await? {
+        match self.0.submit(Op::CreatePayout(Box::new(order))).await? {
             Done::Created(outcome) => Ok(outcome),
-            Done::Changed(_) => Err(StorageError::Database("a payout creation answered a change".into())),
+            Done::Changed(_) => Err(StorageError::Database(
+                "a payout creation answered a change".into(),
+            )),
         }
     }
 
     /// Applies a status change with its posting.
-    pub(crate) async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
-        let op = Op::ChangeStatus { payment_uid: payment_uid.to_string(), change };
+    pub(crate) async fn change_status(
+        &self,
+        payment_uid: &str,
+        change: StatusChange,
+    ) -> Result<Order> {
+        let op = Op::ChangeStatus {
+            payment_uid: payment_uid.to_string(),
+            change,
+        };
         match self.0.submit(op).await? {
             Done::Changed(order) => Ok(order),
-            Done::Created(_) => Err(StorageError::Database("a status change answered a creation".into())),
+            Done::Created(_) => Err(StorageError::Database(
+                "a status change answered a creation".into(),
+            )),
         }
     }
 }
@@ -153,14 +176,19 @@ async fn attempt_with_retries(pool: &Pool, ops: &[Op]) -> Result<Vec<Result<Done
             Err(Failure::Fatal(e)) => return Err(e),
         }
     }
-    Err(StorageError::Database(format!("a group write kept conflicting: {last}")))
+    Err(StorageError::Database(format!(
+        "a group write kept conflicting: {last}"
+    )))
 }
 
 /// Statement parameters, bound before the statements are pipelined.
 type Params<'a, const N: usize> = [&'a (dyn tokio_postgres::types::ToSql + Sync); N];
 
 /// Step 1: the orders to change (locked) and the entry keys posted already.
-async fn load<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<(HashMap<String, Order>, HashSet<String>), Failure> {
+async fn load<C: GenericClient>(
+    tx: &C,
+    ops: &[Op],
+) -> Result<(HashMap<String, Order>, HashSet<String>), Failure> {
     let uids: Vec<&str> = ops
         .iter()
         .filter_map(|op| match op {
@@ -172,14 +200,21 @@ async fn load<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<(HashMap<String, O
         .iter()
         .flat_map(|op| match op {
             Op::CreatePayout(o) => vec![format!("{}:payout_hold", o.payment_uid)],
-            Op::ChangeStatus { payment_uid, .. } => ["deposit_credit", "payout_settle", "payout_release", "refund"]
-                .iter()
-                .map(|k| format!("{payment_uid}:{k}"))
-                .collect(),
+            Op::ChangeStatus { payment_uid, .. } => [
+                "deposit_credit",
+                "payout_settle",
+                "payout_release",
+                "refund",
+            ]
+            .iter()
+            .map(|k| format!("{payment_uid}:{k}"))
+            .collect(),
         })
         .collect();
     let lock_orders = tx
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM orders WHERE payment_uid = ANY($1) ORDER BY id FOR UPDATE"))
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM orders WHERE payment_uid = ANY($1) ORDER BY id FOR UPDATE"
+        ))
         .await
         .map_err(pg)?;
     let find_posted = tx
@@ -189,7 +224,13 @@ async fn load<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<(HashMap<String, O
     let (p1, p2): (Params<'_, 1>, Params<'_, 1>) = ([&uids], [&entry_keys]);
     // Pipelined; a lookup with nothing to look up is not sent.
     let (locked, posted) = tokio::try_join!(
-        async { if uids.is_empty() { Ok(Vec::new()) } else { tx.query(&lock_orders, &p1).await } },
+        async {
+            if uids.is_empty() {
+                Ok(Vec::new())
+            } else {
+                tx.query(&lock_orders, &p1).await
+            }
+        },
         tx.query(&find_posted, &p2),
     )
     .map_err(pg)?;
@@ -204,7 +245,10 @@ async fn load<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<(HashMap<String, O
 /// The payouts' merchant order ids already taken. Asked once the merchant accounts are
 /// locked: a payout of the same merchant committing on another node meanwhile is then seen
 /// (its commit released the lock we waited for), so a retry of it is answered with it.
-async fn existing_payouts<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<HashMap<(i64, String), Order>, Failure> {
+async fn existing_payouts<C: GenericClient>(
+    tx: &C,
+    ops: &[Op],
+) -> Result<HashMap<(i64, String), Order>, Failure> {
     let (merchants, merchant_order_ids): (Vec<i64>, Vec<&str>) = ops
         .iter()
         .filter_map(|op| match op {
@@ -223,7 +267,11 @@ async fn existing_payouts<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<HashMa
         ))
         .await
         .map_err(pg)?;
-    for row in tx.query(&stmt, &[&merchants, &merchant_order_ids]).await.map_err(pg)? {
+    for row in tx
+        .query(&stmt, &[&merchants, &merchant_order_ids])
+        .await
+        .map_err(pg)?
+    {
         let order = order_from_row(&row)?;
         existing.insert((order.merchant_id, order.merchant_order_id.clone()), order);
     }
@@ -245,11 +293,22 @@ async fn lock_accounts<C: GenericClient>(
     let merchants: Vec<Option<i64>> = accounts.iter().map(|a| a.merchant_id).collect();
     let channels: Vec<Option<String>> = accounts.iter().map(|a| a.channel.clone()).collect();
     let currencies: Vec<&str> = accounts.iter().map(|a| a.currency.code()).collect();
-    let zero: Vec<Option<Decimal>> = accounts.iter().map(|a| a.kind.is_merchant().then_some(Decimal::ZERO)).collect();
-    let merchant_keys: Vec<&String> =
-        accounts.iter().zip(&keys).filter(|(a, _)| a.kind.is_merchant()).map(|(_, k)| k).collect();
-    let house_keys: Vec<&String> =
-        accounts.iter().zip(&keys).filter(|(a, _)| !a.kind.is_merchant()).map(|(_, k)| k).collect();
+    let zero: Vec<Option<Decimal>> = accounts
+        .iter()
+        .map(|a| a.kind.is_merchant().then_some(Decimal::ZERO))
+        .collect();
+    let merchant_keys: Vec<&String> = accounts
+        .iter()
+        .zip(&keys)
+        .filter(|(a, _)| a.kind.is_merchant())
+        .map(|(_, k)| k)
+        .collect();
+    let house_keys: Vec<&String> = accounts
+        .iter()
+        .zip(&keys)
+        .filter(|(a, _)| !a.kind.is_merchant())
+        .map(|(_, k)| k)
+        .collect();
     let ensure = tx
         .prepare_cached(
             "INSERT INTO ledger_accounts (account_key, kind, merchant_id, channel, currency, balance, updated_at)
@@ -275,7 +334,15 @@ async fn lock_accounts<C: GenericClient>(
         .map_err(pg)?;
     // Pipelined: the server runs them in this order, so the selects see the accounts created.
     let (p1, p2, p3): (Params<'_, 7>, Params<'_, 1>, Params<'_, 1>) = (
-        [&keys, &kinds, &merchants, &channels, &currencies, &zero, &at],
+        [
+            &keys,
+            &kinds,
+            &merchants,
+            &channels,
+            &currencies,
+            &zero,
+            &at,
+        ],
         [&merchant_keys],
         [&house_keys],
     );
@@ -309,7 +376,10 @@ fn accounts_of(order: &Order, into: &mut Vec<Account>) {
     ]);
 }
 
-async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Result<Done>>, Failure> {
+async fn decide_and_write<C: GenericClient>(
+    tx: &C,
+    ops: &[Op],
+) -> Result<Vec<Result<Done>>, Failure> {
     let (mut current, mut posted) = load(tx, ops).await?;
 
     // Only the accounts of writes that may post are locked: a status change that moves no
@@ -318,7 +388,10 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
     for op in ops {
         match op {
             Op::CreatePayout(o) => accounts_of(o, &mut touched),
-            Op::ChangeStatus { payment_uid, change } => {
+            Op::ChangeStatus {
+                payment_uid,
+                change,
+            } => {
                 if let Some(o) = current.get(payment_uid) {
                     let mut after = o.clone();
                     let posts = after.apply(change).is_ok()
@@ -349,7 +422,7 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
     let mut changed: Vec<String> = Vec::new();
     let mut events: Vec<(i64, OrderEvent)> = Vec::new();
     let mut events_orders: Vec<Order> = Vec::new();
-    let mut entries: Vec<(JournalEntry, Vec<(i64, Option<Decimal>)>)> = Vec::new();
+    let mut entries: Vec<EntryWrite> = Vec::new();
     for op in ops {
         match op {
             Op::CreatePayout(order) => {
@@ -358,7 +431,7 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
                     results.push(Ok(Done::Created(CreateOutcome::Existing(existing.clone()))));
                     continue;
                 }
-                let mut order = order.clone();
+                let mut order: Order = Order::clone(order);
                 order.accounting_status = AccountingStatus::Delivered;
                 let hold = ledger::on_create(&order)
                     .map_err(|e| StorageError::Database(e.to_string()))?
@@ -375,7 +448,10 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
                     }
                 }
             }
-            Op::ChangeStatus { payment_uid, change } => {
+            Op::ChangeStatus {
+                payment_uid,
+                change,
+            } => {
                 let Some(before) = current.get(payment_uid) else {
                     results.push(Err(StorageError::NotFound));
                     continue;
@@ -431,7 +507,9 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
     if inserted.len() != new_payouts.len() {
         // Another node inserted one of these merchant order ids meanwhile (it is not a payout
         // of this merchant's, or it would have waited for our lock): decide again.
-        return Err(Failure::Retry("a payout's merchant_order_id was taken meanwhile".into()));
+        return Err(Failure::Retry(
+            "a payout's merchant_order_id was taken meanwhile".into(),
+        ));
     }
     let changed_orders: Vec<&Order> = changed.iter().map(|uid| &current[uid]).collect();
     let event_rows: Vec<(i64, &OrderEvent)> = events.iter().map(|(id, e)| (*id, e)).collect();
@@ -439,15 +517,29 @@ async fn decide_and_write<C: GenericClient>(tx: &C, ops: &[Op]) -> Result<Vec<Re
     let reported: Vec<Order> = events_orders;
     let reported_refs: Vec<&Order> = reported.iter().collect();
     tokio::try_join!(
-        async { orders::update_many(tx, &changed_orders).await.map_err(Failure::Fatal) },
-        async { orders::insert_events(tx, &event_rows).await.map_err(Failure::Fatal) },
+        async {
+            orders::update_many(tx, &changed_orders)
+                .await
+                .map_err(Failure::Fatal)
+        },
+        async {
+            orders::insert_events(tx, &event_rows)
+                .await
+                .map_err(Failure::Fatal)
+        },
         write_entries(tx, &entries, &balances, at),
-        async { crate::callbacks::enqueue_many(tx, &reported_refs, false, at).await.map_err(Failure::Fatal) },
+        async {
+            crate::callbacks::enqueue_many(tx, &reported_refs, false, at)
+                .await
+                .map_err(Failure::Fatal)
+        },
     )?;
     let ids: HashMap<String, i64> = inserted.into_iter().collect();
     for result in results.iter_mut() {
         // A payout sent twice in one group is created by the first and found by the second.
-        if let Ok(Done::Created(CreateOutcome::Created(order) | CreateOutcome::Existing(order))) = result {
+        if let Ok(Done::Created(CreateOutcome::Created(order) | CreateOutcome::Existing(order))) =
+            result
+        {
             if let Some(id) = ids.get(&order.payment_uid) {
                 order.id = *id;
             }
@@ -466,7 +558,9 @@ fn plan(
     let mut out = Vec::with_capacity(entry.postings.len());
     for p in &entry.postings {
         let key = p.account.key();
-        let id = *account_ids.get(&key).ok_or_else(|| format!("account {key} is missing"))?;
+        let id = *account_ids
+            .get(&key)
+            .ok_or_else(|| format!("account {key} is missing"))?;
         if p.account.kind.is_merchant() {
             let after = balances.get(&key).copied().unwrap_or_default() + p.amount;
             if after.is_sign_negative() && !after.is_zero() {
@@ -474,7 +568,10 @@ fn plan(
                     "the {} balance of {} would become {}",
                     p.account.kind.as_str(),
                     p.account.currency,
-                    octopus_domain::money::format_places(after, octopus_domain::money::LEDGER_PLACES)
+                    octopus_domain::money::format_places(
+                        after,
+                        octopus_domain::money::LEDGER_PLACES
+                    )
                 ));
             }
             out.push((id, Some(after)));
@@ -485,7 +582,11 @@ fn plan(
     Ok(out)
 }
 
-fn commit_plan(postings: &[(i64, Option<Decimal>)], entry: &JournalEntry, balances: &mut HashMap<String, Decimal>) {
+fn commit_plan(
+    postings: &[(i64, Option<Decimal>)],
+    entry: &JournalEntry,
+    balances: &mut HashMap<String, Decimal>,
+) {
     for ((_, after), p) in postings.iter().zip(&entry.postings) {
         if let Some(after) = after {
             balances.insert(p.account.key(), *after);
@@ -497,7 +598,7 @@ fn commit_plan(postings: &[(i64, Option<Decimal>)], entry: &JournalEntry, balanc
 /// order, and a posting its entry, by key: the rows written just before in the same pipeline.
 async fn write_entries<C: GenericClient>(
     tx: &C,
-    entries: &[(JournalEntry, Vec<(i64, Option<Decimal>)>)],
+    entries: &[EntryWrite],
     balances: &HashMap<String, Decimal>,
     at: i64,
 ) -> Result<(), Failure> {
@@ -505,7 +606,15 @@ async fn write_entries<C: GenericClient>(
         return Ok(());
     }
     let e: Vec<&JournalEntry> = entries.iter().map(|(e, _)| e).collect();
-    let order_uids: Vec<&str> = e.iter().map(|e| e.key.rsplit_once(':').map(|(uid, _)| uid).unwrap_or_default()).collect();
+    let order_uids: Vec<&str> = e
+        .iter()
+        .map(|e| {
+            e.key
+                .rsplit_once(':')
+                .map(|(uid, _)| uid)
+                .unwrap_or_default()
+        })
+        .collect();
     let insert_entries = tx
         .prepare_cached(
             "INSERT INTO journal_entries (entry_key, kind, order_id, merchant_id, accounting_type,
@@ -518,7 +627,8 @@ async fn write_entries<C: GenericClient>(
         )
         .await
         .map_err(pg)?;
-    let (mut p_key, mut p_account, mut p_amount, mut p_after) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut p_key, mut p_account, mut p_amount, mut p_after) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (entry, postings) in entries {
         for ((account_id, after), posting) in postings.iter().zip(&entry.postings) {
             p_key.push(entry.key.as_str());
@@ -562,7 +672,17 @@ async fn write_entries<C: GenericClient>(
     let fees: Vec<Decimal> = e.iter().map(|e| e.fee).collect();
     let created: Vec<i64> = e.iter().map(|e| e.created_at).collect();
     let (p1, p2, p3): (Params<'_, 9>, Params<'_, 4>, Params<'_, 3>) = (
-        [&keys, &kinds, &order_uids, &merchants, &accounting_types, &currencies, &amounts, &fees, &created],
+        [
+            &keys,
+            &kinds,
+            &order_uids,
+            &merchants,
+            &accounting_types,
+            &currencies,
+            &amounts,
+            &fees,
+            &created,
+        ],
         [&p_key, &p_account, &p_amount, &p_after],
         [&ids, &values, &at],
     );

@@ -22,13 +22,21 @@ pub(crate) struct Grouper<Req, Res> {
 
 impl<Req, Res> Clone for Grouper<Req, Res> {
     fn clone(&self) -> Self {
-        Grouper { queue: self.queue.clone(), name: self.name }
+        Grouper {
+            queue: self.queue.clone(),
+            name: self.name,
+        }
     }
 }
 
 impl<Req: Send + 'static, Res: Send + 'static> Grouper<Req, Res> {
     /// Starts the dispatcher. `handle` gets each group and must answer every request in it.
-    pub(crate) fn start<F, Fut>(name: &'static str, max_group: usize, in_flight: usize, handle: F) -> Self
+    pub(crate) fn start<F, Fut>(
+        name: &'static str,
+        max_group: usize,
+        in_flight: usize,
+        handle: F,
+    ) -> Self
     where
         F: Fn(Vec<Waiting<Req, Res>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -37,7 +45,9 @@ impl<Req: Send + 'static, Res: Send + 'static> Grouper<Req, Res> {
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(in_flight));
             while let Some(first) = receiver.recv().await {
-                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
+                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                    return;
+                };
                 let mut group = vec![first];
                 while group.len() < max_group {
                     match receiver.try_recv() {

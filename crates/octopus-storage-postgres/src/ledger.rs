@@ -5,7 +5,8 @@
 use deadpool_postgres::GenericClient;
 use futures::StreamExt;
 use octopus_domain::ledger::{
-    Account, AccountKind, EntryRow, FeeRule, JournalEntry, LedgerReport, OrderRow, StoredAccount, Verification,
+    Account, AccountKind, EntryRow, FeeRule, JournalEntry, LedgerReport, OrderRow, StoredAccount,
+    Verification,
 };
 use octopus_domain::{Currency, Timestamp};
 use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError};
@@ -32,7 +33,11 @@ fn parse<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T> 
 }
 
 /// Creates an account unless it exists.
-async fn ensure_account<C: GenericClient>(client: &C, account: &Account, at: Timestamp) -> Result<()> {
+async fn ensure_account<C: GenericClient>(
+    client: &C,
+    account: &Account,
+    at: Timestamp,
+) -> Result<()> {
     let cached = account.kind.is_merchant().then_some(Decimal::ZERO);
     let insert = client
         .prepare_cached(
@@ -44,7 +49,15 @@ async fn ensure_account<C: GenericClient>(client: &C, account: &Account, at: Tim
     client
         .execute(
             &insert,
-            &[&account.key(), &account.kind.as_str(), &account.merchant_id, &account.channel, &account.currency.code(), &cached, &at],
+            &[
+                &account.key(),
+                &account.kind.as_str(),
+                &account.merchant_id,
+                &account.channel,
+                &account.currency.code(),
+                &cached,
+                &at,
+            ],
         )
         .await
         .map_err(db)?;
@@ -52,21 +65,39 @@ async fn ensure_account<C: GenericClient>(client: &C, account: &Account, at: Tim
 }
 
 /// The id and (for merchant accounts, locked) cached balance of an existing account.
-async fn account<C: GenericClient>(client: &C, account: &Account) -> Result<(i64, Option<Decimal>)> {
-    let lock = if account.kind.is_merchant() { " FOR UPDATE" } else { "" };
+async fn account<C: GenericClient>(
+    client: &C,
+    account: &Account,
+) -> Result<(i64, Option<Decimal>)> {
+    let lock = if account.kind.is_merchant() {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
     let select = client
-        .prepare_cached(&format!("SELECT id, balance FROM ledger_accounts WHERE account_key = $1{lock}"))
+        .prepare_cached(&format!(
+            "SELECT id, balance FROM ledger_accounts WHERE account_key = $1{lock}"
+        ))
         .await
         .map_err(db)?;
-    let row = client.query_one(&select, &[&account.key()]).await.map_err(db)?;
+    let row = client
+        .query_one(&select, &[&account.key()])
+        .await
+        .map_err(db)?;
     Ok((row.get(0), row.get(1)))
 }
 
 /// Posts an entry unless one with its key exists. Every check happens before the first
 /// write. Returns whether it was posted now.
-pub(crate) async fn post<C: GenericClient>(client: &C, entry: &JournalEntry) -> Result<bool, PostError> {
+pub(crate) async fn post<C: GenericClient>(
+    client: &C,
+    entry: &JournalEntry,
+) -> Result<bool, PostError> {
     let exists = client
-        .query_opt("SELECT 1 FROM journal_entries WHERE entry_key = $1", &[&entry.key])
+        .query_opt(
+            "SELECT 1 FROM journal_entries WHERE entry_key = $1",
+            &[&entry.key],
+        )
         .await
         .map_err(db)?;
     if exists.is_some() {
@@ -89,7 +120,10 @@ pub(crate) async fn post<C: GenericClient>(client: &C, entry: &JournalEntry) -> 
                     "the {} balance of {} would become {}",
                     p.account.kind.as_str(),
                     p.account.currency,
-                    octopus_domain::money::format_places(after, octopus_domain::money::LEDGER_PLACES)
+                    octopus_domain::money::format_places(
+                        after,
+                        octopus_domain::money::LEDGER_PLACES
+                    )
                 )));
             }
         }
@@ -144,7 +178,10 @@ pub(crate) async fn post<C: GenericClient>(client: &C, entry: &JournalEntry) -> 
     Ok(true)
 }
 
-pub(crate) async fn balances<C: GenericClient>(client: &C, merchant_id: i64) -> Result<Vec<Balance>> {
+pub(crate) async fn balances<C: GenericClient>(
+    client: &C,
+    merchant_id: i64,
+) -> Result<Vec<Balance>> {
     let rows = client
         .query(
             "SELECT kind, currency, balance FROM ledger_accounts WHERE merchant_id = $1 ORDER BY currency",
@@ -160,7 +197,11 @@ pub(crate) async fn balances<C: GenericClient>(client: &C, merchant_id: i64) -> 
         let slot = match out.iter_mut().position(|b| b.currency == currency) {
             Some(i) => &mut out[i],
             None => {
-                out.push(Balance { currency, available: Decimal::ZERO, held: Decimal::ZERO });
+                out.push(Balance {
+                    currency,
+                    available: Decimal::ZERO,
+                    held: Decimal::ZERO,
+                });
                 out.last_mut().expect("just pushed")
             }
         };
@@ -189,7 +230,12 @@ pub(crate) async fn merchant_entries<C: GenericClient>(
                AND ($3::bigint IS NULL OR e.id < $3)
              ORDER BY e.id DESC
              LIMIT $4",
-            &[&merchant_id, &currency.map(|c| c.code()), &before, &(limit as i64)],
+            &[
+                &merchant_id,
+                &currency.map(|c| c.code()),
+                &before,
+                &(limit as i64),
+            ],
         )
         .await
         .map_err(db)?;
@@ -223,7 +269,9 @@ pub(crate) async fn merchant_entries<C: GenericClient>(
         .map_err(db)?;
     for p in postings {
         let entry_id: i64 = p.get(0);
-        let Some(entry) = out.iter_mut().find(|e| e.id == entry_id) else { continue };
+        let Some(entry) = out.iter_mut().find(|e| e.id == entry_id) else {
+            continue;
+        };
         let (amount, after): (Decimal, Option<Decimal>) = (p.get(2), p.get(3));
         match p.get::<_, String>(1).as_str() {
             "available" => (entry.available_change, entry.available_after) = (amount, after),
@@ -256,7 +304,10 @@ pub(crate) async fn set_fee_rule<C: GenericClient>(
     Ok(())
 }
 
-pub(crate) async fn fee_rules<C: GenericClient>(client: &C, merchant_id: i64) -> Result<Vec<FeeSchedule>> {
+pub(crate) async fn fee_rules<C: GenericClient>(
+    client: &C,
+    merchant_id: i64,
+) -> Result<Vec<FeeSchedule>> {
     let rows = client
         .query(
             "SELECT payment, accounting_type, percent, fixed, minimum, maximum FROM fee_rules
@@ -290,7 +341,9 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
         .start()
         .await
         .map_err(db)?;
-    tx.batch_execute("SET LOCAL enable_seqscan = on").await.map_err(db)?;
+    tx.batch_execute("SET LOCAL enable_seqscan = on")
+        .await
+        .map_err(db)?;
     let mut v = Verification::new();
     // Streamed: the journal and the orders may be far larger than memory should hold at once.
     let entries = tx

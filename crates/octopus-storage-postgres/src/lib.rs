@@ -18,10 +18,12 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use octopus_domain::ledger::{FeeRule, LedgerReport};
-use octopus_domain::{Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp, TransactionType};
-use octopus_storage::{UpstreamExchange, 
+use octopus_domain::{
+    Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp, TransactionType,
+};
+use octopus_storage::{
     AttemptRecord, Balance, Callback, CallbackAttempt, CreateOutcome, FeeSchedule, MerchantEntry,
-    NewMerchant, Result, Storage, StorageError, StoredApiKey,
+    NewMerchant, Result, Storage, StorageError, StoredApiKey, UpstreamExchange,
 };
 use rust_decimal::Decimal;
 use tokio_postgres::error::SqlState;
@@ -46,12 +48,17 @@ impl PostgresStorage {
         // while a table was small (where a sequential scan is cheapest) would otherwise stay
         // in use as the table grows; this keeps plans on the indexes. (Verification, which
         // reads whole tables, turns it back on for its transaction.)
-        let options = format!("{} -c enable_seqscan=off", config.get_options().unwrap_or_default());
+        let options = format!(
+            "{} -c enable_seqscan=off",
+            config.get_options().unwrap_or_default()
+        );
         config.options(options.trim());
         let manager = Manager::from_config(
             config,
             NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
         );
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
@@ -63,11 +70,10 @@ impl PostgresStorage {
             pool,
         };
         {
-            let mut client = storage
-                .pool
-                .get()
-                .await
-                .map_err(|e| StorageError::Setup(format!("cannot connect to PostgreSQL: {e}")))?;
+            let mut client =
+                storage.pool.get().await.map_err(|e| {
+                    StorageError::Setup(format!("cannot connect to PostgreSQL: {e}"))
+                })?;
             schema::migrate(&mut client).await?;
         }
         Ok(storage)
@@ -158,7 +164,12 @@ impl Storage for PostgresStorage {
         let id: i64 = row.get(0);
         insert_api_key(&tx, id, &m.api_key, &m.sealed_secret, m.created_at).await?;
         tx.commit().await.map_err(db)?;
-        Ok(Merchant { id, uid: m.uid, name: m.name, created_at: m.created_at })
+        Ok(Merchant {
+            id,
+            uid: m.uid,
+            name: m.name,
+            created_at: m.created_at,
+        })
     }
 
     async fn merchant_count(&self) -> Result<u64> {
@@ -195,11 +206,20 @@ impl Storage for PostgresStorage {
         Ok(row.map(|r| StoredApiKey {
             api_key: r.get(0),
             sealed_secret: r.get(1),
-            merchant: Merchant { id: r.get(2), uid: r.get(3), name: r.get(4), created_at: r.get(5) },
+            merchant: Merchant {
+                id: r.get(2),
+                uid: r.get(3),
+                name: r.get(4),
+                created_at: r.get(5),
+            },
         }))
     }
 
-    async fn create_order(&self, order: Order, final_amounts: Vec<Decimal>) -> Result<CreateOutcome> {
+    async fn create_order(
+        &self,
+        order: Order,
+        final_amounts: Vec<Decimal>,
+    ) -> Result<CreateOutcome> {
         if order.transaction_type == TransactionType::Expense {
             // A payout holds its money in the same transaction, decided in a group.
             return self.group_write.create_payout(order).await;
@@ -235,7 +255,12 @@ impl Storage for PostgresStorage {
         orders::events(&client, payment_uid).await
     }
 
-    async fn claim_due_checks(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Order>> {
+    async fn claim_due_checks(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Order>> {
         let client = self.client().await?;
         orders::claim_due_checks(&client, now, lease_ms, limit).await
     }
@@ -255,7 +280,10 @@ impl Storage for PostgresStorage {
     async fn order_count(&self, merchant_id: i64) -> Result<u64> {
         let client = self.client().await?;
         let row = client
-            .query_one("SELECT COUNT(*) FROM orders WHERE merchant_id = $1", &[&merchant_id])
+            .query_one(
+                "SELECT COUNT(*) FROM orders WHERE merchant_id = $1",
+                &[&merchant_id],
+            )
             .await
             .map_err(db)?;
         Ok(row.get::<_, i64>(0) as u64)
@@ -264,10 +292,18 @@ impl Storage for PostgresStorage {
     async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>> {
         let client = self.client().await?;
         let row = client
-            .query_opt("SELECT id, uid, name, created_at FROM merchants WHERE uid = $1", &[&uid])
+            .query_opt(
+                "SELECT id, uid, name, created_at FROM merchants WHERE uid = $1",
+                &[&uid],
+            )
             .await
             .map_err(db)?;
-        Ok(row.map(|r| Merchant { id: r.get(0), uid: r.get(1), name: r.get(2), created_at: r.get(3) }))
+        Ok(row.map(|r| Merchant {
+            id: r.get(0),
+            uid: r.get(1),
+            name: r.get(2),
+            created_at: r.get(3),
+        }))
     }
 
     async fn set_fee_rule(
@@ -308,22 +344,38 @@ impl Storage for PostgresStorage {
         ledger::verify(&mut client).await
     }
 
-    async fn claim_callbacks(&self, now: Timestamp, lease_ms: i64, room: &octopus_storage::ClaimRoom) -> Result<Vec<Callback>> {
+    async fn claim_callbacks(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        room: &octopus_storage::ClaimRoom,
+    ) -> Result<Vec<Callback>> {
         let client = self.client().await?;
         callbacks::claim(&client, now, lease_ms, room).await
     }
 
-    async fn callback_backlog(&self, now: Timestamp, hosts: &[String]) -> Result<Vec<octopus_storage::HostBacklog>> {
+    async fn callback_backlog(
+        &self,
+        now: Timestamp,
+        hosts: &[String],
+    ) -> Result<Vec<octopus_storage::HostBacklog>> {
         let client = self.client().await?;
         callbacks::backlog(&client, now, hosts).await
     }
 
-    async fn record_callback_attempts(&self, records: Vec<AttemptRecord>, at: Timestamp) -> Result<()> {
+    async fn record_callback_attempts(
+        &self,
+        records: Vec<AttemptRecord>,
+        at: Timestamp,
+    ) -> Result<()> {
         let mut client = self.client().await?;
         callbacks::record(&mut client, &records, at).await
     }
 
-    async fn callbacks_of(&self, payment_uid: &str) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
+    async fn callbacks_of(
+        &self,
+        payment_uid: &str,
+    ) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
         let client = self.client().await?;
         callbacks::of_order(&client, payment_uid).await
     }
@@ -341,19 +393,35 @@ impl Storage for PostgresStorage {
         exchanges: Vec<UpstreamExchange>,
     ) -> Result<()> {
         let mut client = self.client().await?;
-        upstream::record(&mut client, payment_uid, channel, instructions.as_deref(), &exchanges).await
+        upstream::record(
+            &mut client,
+            payment_uid,
+            channel,
+            instructions.as_deref(),
+            &exchanges,
+        )
+        .await
     }
 
     async fn set_next_check(&self, payment_uid: &str, at: Option<Timestamp>) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute("UPDATE orders SET next_check_at = $1 WHERE payment_uid = $2", &[&at, &payment_uid])
+            .execute(
+                "UPDATE orders SET next_check_at = $1 WHERE payment_uid = $2",
+                &[&at, &payment_uid],
+            )
             .await
             .map_err(db)?;
         Ok(())
     }
 
-    async fn reroute_order(&self, payment_uid: &str, channel: &str, distribute_rules: &str, at: Timestamp) -> Result<()> {
+    async fn reroute_order(
+        &self,
+        payment_uid: &str,
+        channel: &str,
+        distribute_rules: &str,
+        at: Timestamp,
+    ) -> Result<()> {
         let client = self.client().await?;
         let changed = client
             .execute(
@@ -369,17 +437,32 @@ impl Storage for PostgresStorage {
         Ok(())
     }
 
-    async fn add_upstream_reference(&self, payment_uid: &str, channel: &str, reference: &str) -> Result<bool> {
+    async fn add_upstream_reference(
+        &self,
+        payment_uid: &str,
+        channel: &str,
+        reference: &str,
+    ) -> Result<bool> {
         let client = self.client().await?;
         upstream::add_reference(&client, payment_uid, channel, reference).await
     }
 
-    async fn move_upstream_reference(&self, from: &str, to: &str, channel: &str, reference: &str) -> Result<bool> {
+    async fn move_upstream_reference(
+        &self,
+        from: &str,
+        to: &str,
+        channel: &str,
+        reference: &str,
+    ) -> Result<bool> {
         let client = self.client().await?;
         upstream::move_reference(&client, from, to, channel, reference).await
     }
 
-    async fn order_by_upstream_reference(&self, channel: &str, reference: &str) -> Result<Option<String>> {
+    async fn order_by_upstream_reference(
+        &self,
+        channel: &str,
+        reference: &str,
+    ) -> Result<Option<String>> {
         let client = self.client().await?;
         upstream::by_reference(&client, channel, reference).await
     }
@@ -412,7 +495,12 @@ impl Storage for PostgresStorage {
         channels::all(&client).await
     }
 
-    async fn set_channel_enabled(&self, code: &str, enabled: bool, at: Timestamp) -> Result<Channel> {
+    async fn set_channel_enabled(
+        &self,
+        code: &str,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<Channel> {
         let client = self.client().await?;
         channels::set_enabled(&client, code, enabled, at).await
     }

@@ -3,9 +3,7 @@
 
 use deadpool_postgres::GenericClient;
 use octopus_domain::ledger;
-use octopus_domain::{
-    Currency, Order, OrderEvent, Timestamp,
-};
+use octopus_domain::{Currency, Order, OrderEvent, Timestamp};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
@@ -13,7 +11,8 @@ use tokio_postgres::Row;
 use crate::db;
 use crate::ledger::PostError;
 
-pub(crate) const COLUMNS: &str = "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
+pub(crate) const COLUMNS: &str =
+    "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
     merchant_order_id, transaction_type, accounting_type, amount, floating_amount, final_amount,
     currency, country, country_code, payment, channel, from_account, from_name, from_bank_name,
     to_account, to_name, to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
@@ -108,7 +107,9 @@ pub(crate) async fn by_payment_uid<C: GenericClient>(
 ) -> Result<Option<Order>> {
     let lock = if for_update { " FOR UPDATE" } else { "" };
     let stmt = client
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM orders WHERE payment_uid = $1{lock}"))
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM orders WHERE payment_uid = $1{lock}"
+        ))
         .await
         .map_err(db)?;
     let row = client.query_opt(&stmt, &[&payment_uid]).await.map_err(db)?;
@@ -146,7 +147,9 @@ pub(crate) async fn create<C: GenericClient>(
         if candidate.is_none() {
             // Neither the merchant's id nor a floating amount: a payment_uid collision, which
             // 74 random bits make practically impossible. Refuse rather than guess.
-            return Err(StorageError::Database("order insert conflicted unexpectedly".into()));
+            return Err(StorageError::Database(
+                "order insert conflicted unexpectedly".into(),
+            ));
         }
     }
     Err(StorageError::NoFreeAmount)
@@ -154,7 +157,10 @@ pub(crate) async fn create<C: GenericClient>(
 
 /// Inserts many orders in one statement; returns `(payment_uid, id)` of those inserted (the
 /// others conflicted with an existing order or with each other).
-pub(crate) async fn insert_many<C: GenericClient>(client: &C, orders: &[&Order]) -> Result<Vec<(String, i64)>> {
+pub(crate) async fn insert_many<C: GenericClient>(
+    client: &C,
+    orders: &[&Order],
+) -> Result<Vec<(String, i64)>> {
     if orders.is_empty() {
         return Ok(Vec::new());
     }
@@ -238,15 +244,53 @@ pub(crate) async fn insert_many<C: GenericClient>(client: &C, orders: &[&Order])
         .query(
             &stmt,
             &[
-                &payment_uid, &merchant_id, &merchant_uid, &merchant_name, &signature_key,
-                &merchant_order_id, &transaction_type, &accounting_type, &amount,
-                &floating_amount, &final_amount, &currency, &country, &country_code, &payment,
-                &channel, &from, &from_name, &from_bank_name, &to, &to_name, &to_bank_name,
-                &member_id, &redirect_url, &notify_url, &response_type, &ip, &user_agent, &ttl,
-                &float_precision, &additional, &extra, &distribute_rules, &payment_status,
-                &payment_fail_reason, &notify_status, &notify_fail_reason, &accounting_status,
-                &accounting_fail_reason, &fingerprint, &amount_locked, &created_at, &updated_at,
-                &expires_at, &next_check_at, &fee, &fee_rule,
+                &payment_uid,
+                &merchant_id,
+                &merchant_uid,
+                &merchant_name,
+                &signature_key,
+                &merchant_order_id,
+                &transaction_type,
+                &accounting_type,
+                &amount,
+                &floating_amount,
+                &final_amount,
+                &currency,
+                &country,
+                &country_code,
+                &payment,
+                &channel,
+                &from,
+                &from_name,
+                &from_bank_name,
+                &to,
+                &to_name,
+                &to_bank_name,
+                &member_id,
+                &redirect_url,
+                &notify_url,
+                &response_type,
+                &ip,
+                &user_agent,
+                &ttl,
+                &float_precision,
+                &additional,
+                &extra,
+                &distribute_rules,
+                &payment_status,
+                &payment_fail_reason,
+                &notify_status,
+                &notify_fail_reason,
+                &accounting_status,
+                &accounting_fail_reason,
+                &fingerprint,
+                &amount_locked,
+                &created_at,
+                &updated_at,
+                &expires_at,
+                &next_check_at,
+                &fee,
+                &fee_rule,
             ],
         )
         .await
@@ -277,16 +321,28 @@ pub(crate) async fn update_many<C: GenericClient>(client: &C, orders: &[&Order])
             &stmt,
             &[
                 &orders.iter().map(|o| o.id).collect::<Vec<_>>(),
-                &orders.iter().map(|o| o.payment_status.as_str()).collect::<Vec<_>>(),
-                &orders.iter().map(|o| o.payment_fail_reason.as_str()).collect::<Vec<_>>(),
+                &orders
+                    .iter()
+                    .map(|o| o.payment_status.as_str())
+                    .collect::<Vec<_>>(),
+                &orders
+                    .iter()
+                    .map(|o| o.payment_fail_reason.as_str())
+                    .collect::<Vec<_>>(),
                 &orders.iter().map(|o| o.final_amount).collect::<Vec<_>>(),
                 &orders.iter().map(|o| o.amount_locked).collect::<Vec<_>>(),
                 &orders.iter().map(|o| o.expires_at).collect::<Vec<_>>(),
                 &orders.iter().map(|o| o.next_check_at).collect::<Vec<_>>(),
                 &orders.iter().map(|o| o.updated_at).collect::<Vec<_>>(),
                 &orders.iter().map(|o| o.fee).collect::<Vec<_>>(),
-                &orders.iter().map(|o| o.accounting_status.as_str()).collect::<Vec<_>>(),
-                &orders.iter().map(|o| o.accounting_fail_reason.as_str()).collect::<Vec<_>>(),
+                &orders
+                    .iter()
+                    .map(|o| o.accounting_status.as_str())
+                    .collect::<Vec<_>>(),
+                &orders
+                    .iter()
+                    .map(|o| o.accounting_fail_reason.as_str())
+                    .collect::<Vec<_>>(),
             ],
         )
         .await
@@ -295,7 +351,10 @@ pub(crate) async fn update_many<C: GenericClient>(client: &C, orders: &[&Order])
 }
 
 /// Records many status changes in one statement.
-pub(crate) async fn insert_events<C: GenericClient>(client: &C, events: &[(i64, &OrderEvent)]) -> Result<()> {
+pub(crate) async fn insert_events<C: GenericClient>(
+    client: &C,
+    events: &[(i64, &OrderEvent)],
+) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -311,9 +370,18 @@ pub(crate) async fn insert_events<C: GenericClient>(client: &C, events: &[(i64, 
             &stmt,
             &[
                 &events.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
-                &events.iter().map(|(_, e)| e.from_status.as_str()).collect::<Vec<_>>(),
-                &events.iter().map(|(_, e)| e.to_status.as_str()).collect::<Vec<_>>(),
-                &events.iter().map(|(_, e)| e.reason.as_str()).collect::<Vec<_>>(),
+                &events
+                    .iter()
+                    .map(|(_, e)| e.from_status.as_str())
+                    .collect::<Vec<_>>(),
+                &events
+                    .iter()
+                    .map(|(_, e)| e.to_status.as_str())
+                    .collect::<Vec<_>>(),
+                &events
+                    .iter()
+                    .map(|(_, e)| e.reason.as_str())
+                    .collect::<Vec<_>>(),
                 &events.iter().map(|(_, e)| e.created_at).collect::<Vec<_>>(),
             ],
         )
@@ -390,9 +458,15 @@ pub(crate) async fn retry_accounting(
     Ok(order)
 }
 
-pub(crate) async fn events<C: GenericClient>(client: &C, payment_uid: &str) -> Result<Vec<OrderEvent>> {
+pub(crate) async fn events<C: GenericClient>(
+    client: &C,
+    payment_uid: &str,
+) -> Result<Vec<OrderEvent>> {
     let Some(created) = client
-        .query_opt("SELECT created_at FROM orders WHERE payment_uid = $1", &[&payment_uid])
+        .query_opt(
+            "SELECT created_at FROM orders WHERE payment_uid = $1",
+            &[&payment_uid],
+        )
         .await
         .map_err(db)?
     else {
@@ -408,14 +482,16 @@ pub(crate) async fn events<C: GenericClient>(client: &C, payment_uid: &str) -> R
         .await
         .map_err(db)?;
     let changes = rows.iter().map(|r| {
-            Ok(OrderEvent {
-                from_status: parse(r.get(0), "order_events.from_status")?,
-                to_status: parse(r.get(1), "order_events.to_status")?,
-                reason: r.get(2),
-                created_at: r.get(3),
-            })
-        });
-    std::iter::once(Ok(OrderEvent::creation(created.get(0)))).chain(changes).collect()
+        Ok(OrderEvent {
+            from_status: parse(r.get(0), "order_events.from_status")?,
+            to_status: parse(r.get(1), "order_events.to_status")?,
+            reason: r.get(2),
+            created_at: r.get(3),
+        })
+    });
+    std::iter::once(Ok(OrderEvent::creation(created.get(0))))
+        .chain(changes)
+        .collect()
 }
 
 pub(crate) async fn claim_due_checks<C: GenericClient>(

@@ -40,16 +40,22 @@ async fn apply(client: &mut deadpool_postgres::Object) -> Result<()> {
         .await
         .map_err(fail)?;
     let current: i64 = client
-        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
         .await
         .map_err(fail)?
         .get(0);
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = client.transaction().await.map_err(fail)?;
         tx.batch_execute(sql).await.map_err(fail)?;
-        tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
-            .await
-            .map_err(fail)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[version],
+        )
+        .await
+        .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
         tracing::info!(version, "applied PostgreSQL migration");
     }

@@ -14,7 +14,10 @@ pub(crate) async fn record(
 ) -> Result<()> {
     let tx = client.transaction().await.map_err(db)?;
     let id: i64 = tx
-        .query_opt("SELECT id FROM orders WHERE payment_uid = $1", &[&payment_uid])
+        .query_opt(
+            "SELECT id FROM orders WHERE payment_uid = $1",
+            &[&payment_uid],
+        )
         .await
         .map_err(db)?
         .ok_or(StorageError::NotFound)?
@@ -43,7 +46,12 @@ pub(crate) async fn record(
     tx.commit().await.map_err(db)
 }
 
-pub(crate) async fn add_reference(client: &deadpool_postgres::Object, payment_uid: &str, channel: &str, reference: &str) -> Result<bool> {
+pub(crate) async fn add_reference(
+    client: &deadpool_postgres::Object,
+    payment_uid: &str,
+    channel: &str,
+    reference: &str,
+) -> Result<bool> {
     let row = client
         .query_opt(
             "WITH o AS (SELECT id FROM orders WHERE payment_uid = $1),
@@ -85,7 +93,11 @@ pub(crate) async fn move_reference(
     Ok(changed == 1)
 }
 
-pub(crate) async fn by_reference(client: &deadpool_postgres::Object, channel: &str, reference: &str) -> Result<Option<String>> {
+pub(crate) async fn by_reference(
+    client: &deadpool_postgres::Object,
+    channel: &str,
+    reference: &str,
+) -> Result<Option<String>> {
     Ok(client
         .query_opt(
             "SELECT o.payment_uid FROM upstream_references r JOIN orders o ON o.id = r.order_id
@@ -97,7 +109,10 @@ pub(crate) async fn by_reference(client: &deadpool_postgres::Object, channel: &s
         .map(|r| r.get(0)))
 }
 
-pub(crate) async fn of_order(client: &deadpool_postgres::Object, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
+pub(crate) async fn of_order(
+    client: &deadpool_postgres::Object,
+    payment_uid: &str,
+) -> Result<(String, Vec<UpstreamExchange>)> {
     let Some(row) = client
         .query_opt(
             "SELECT o.id, COALESCE(u.instructions, '') FROM orders o LEFT JOIN order_upstream u ON u.order_id = o.id

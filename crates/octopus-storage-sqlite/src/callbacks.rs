@@ -8,14 +8,15 @@
 use octopus_domain::callback;
 use octopus_domain::{Order, Timestamp};
 use octopus_storage::{
-    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom, HostBacklog, Result,
-    StorageError,
+    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom,
+    HostBacklog, Result, StorageError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::db;
 
-const COLUMNS: &str = "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
+const COLUMNS: &str =
+    "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
     attempts, next_attempt_at, last_error, created_at, updated_at, claimed_until";
 
 fn from_row(r: &Row<'_>) -> Result<Callback> {
@@ -27,7 +28,8 @@ fn from_row(r: &Row<'_>) -> Result<Callback> {
         host: r.get(4).map_err(db)?,
         signature_key: r.get(5).map_err(db)?,
         payload: r.get(6).map_err(db)?,
-        state: CallbackState::parse(&r.get::<_, String>(7).map_err(db)?).ok_or(StorageError::Corrupt("callbacks.state"))?,
+        state: CallbackState::parse(&r.get::<_, String>(7).map_err(db)?)
+            .ok_or(StorageError::Corrupt("callbacks.state"))?,
         manual: r.get::<_, i64>(8).map_err(db)? != 0,
         attempts: r.get(9).map_err(db)?,
         next_attempt_at: r.get(10).map_err(db)?,
@@ -40,7 +42,12 @@ fn from_row(r: &Row<'_>) -> Result<Callback> {
 
 /// Queues a callback reporting the order as it is now (nothing when it has no notify_url); it
 /// is its order's head when none of the order is pending before it.
-pub(crate) fn enqueue(conn: &Connection, order: &Order, manual: bool, at: Timestamp) -> Result<Option<i64>> {
+pub(crate) fn enqueue(
+    conn: &Connection,
+    order: &Order,
+    manual: bool,
+    at: Timestamp,
+) -> Result<Option<i64>> {
     if order.notify_url.is_empty() {
         return Ok(None);
     }
@@ -77,12 +84,19 @@ pub(crate) fn enqueue(conn: &Connection, order: &Order, manual: bool, at: Timest
 /// Claims due callbacks (see `Storage::claim_callbacks`): the hosts with pending heads are
 /// found by skipping through `callbacks_claimable` (one probe per host), and each host gives at
 /// most its room, the earliest due first.
-pub(crate) fn claim(conn: &Connection, now: Timestamp, lease_ms: i64, room: &ClaimRoom) -> Result<Vec<Callback>> {
+pub(crate) fn claim(
+    conn: &Connection,
+    now: Timestamp,
+    lease_ms: i64,
+    room: &ClaimRoom,
+) -> Result<Vec<Callback>> {
     let mut next_host = conn
         .prepare_cached("SELECT host FROM callbacks WHERE state = 'pending' AND head AND host > ?1 ORDER BY host LIMIT 1")
         .map_err(db)?;
     let mut first_host = conn
-        .prepare_cached("SELECT host FROM callbacks WHERE state = 'pending' AND head ORDER BY host LIMIT 1")
+        .prepare_cached(
+            "SELECT host FROM callbacks WHERE state = 'pending' AND head ORDER BY host LIMIT 1",
+        )
         .map_err(db)?;
     let mut due = conn
         .prepare_cached(
@@ -92,7 +106,10 @@ pub(crate) fn claim(conn: &Connection, now: Timestamp, lease_ms: i64, room: &Cla
         )
         .map_err(db)?;
     let mut picked: Vec<(Timestamp, i64)> = Vec::new();
-    let mut host: Option<String> = first_host.query_row([], |r| r.get(0)).optional().map_err(db)?;
+    let mut host: Option<String> = first_host
+        .query_row([], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
     while let Some(h) = host {
         let take = room.of(&h);
         if take > 0 {
@@ -101,16 +118,25 @@ pub(crate) fn claim(conn: &Connection, now: Timestamp, lease_ms: i64, room: &Cla
                 picked.push((r.get(1).map_err(db)?, r.get(0).map_err(db)?));
             }
         }
-        host = next_host.query_row([&h], |r| r.get(0)).optional().map_err(db)?;
+        host = next_host
+            .query_row([&h], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
     }
     picked.sort_unstable();
     picked.truncate(room.total as usize);
     let mut lease = conn
-        .prepare_cached(&format!("UPDATE callbacks SET claimed_until = ?1 WHERE id = ?2 RETURNING {COLUMNS}"))
+        .prepare_cached(&format!(
+            "UPDATE callbacks SET claimed_until = ?1 WHERE id = ?2 RETURNING {COLUMNS}"
+        ))
         .map_err(db)?;
     let mut out = Vec::with_capacity(picked.len());
     for (_, id) in picked {
-        out.push(lease.query_row(params![now + lease_ms, id], |r| Ok(from_row(r))).map_err(db)??);
+        out.push(
+            lease
+                .query_row(params![now + lease_ms, id], |r| Ok(from_row(r)))
+                .map_err(db)??,
+        );
     }
     out.sort_by_key(|c| c.id);
     Ok(out)
@@ -118,7 +144,11 @@ pub(crate) fn claim(conn: &Connection, now: Timestamp, lease_ms: i64, room: &Cla
 
 /// Due callbacks per host, through `callbacks_claimable` (read only when a host's claims keep
 /// filling its room, to warn the operator).
-pub(crate) fn backlog(conn: &Connection, now: Timestamp, hosts: &[String]) -> Result<Vec<HostBacklog>> {
+pub(crate) fn backlog(
+    conn: &Connection,
+    now: Timestamp,
+    hosts: &[String],
+) -> Result<Vec<HostBacklog>> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT COUNT(*), MIN(next_attempt_at) FROM callbacks
@@ -127,9 +157,15 @@ pub(crate) fn backlog(conn: &Connection, now: Timestamp, hosts: &[String]) -> Re
         .map_err(db)?;
     let mut out = Vec::new();
     for host in hosts {
-        let (due, oldest): (i64, Option<Timestamp>) = stmt.query_row(params![host, now], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+        let (due, oldest): (i64, Option<Timestamp>) = stmt
+            .query_row(params![host, now], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?;
         if let Some(oldest_due_at) = oldest {
-            out.push(HostBacklog { host: host.clone(), due: due as u64, oldest_due_at });
+            out.push(HostBacklog {
+                host: host.clone(),
+                due: due as u64,
+                oldest_due_at,
+            });
         }
     }
     Ok(out)
@@ -199,15 +235,25 @@ pub(crate) fn record(conn: &Connection, records: &[AttemptRecord], at: Timestamp
              WHERE id = ?1",
         )
         .map_err(db)?
-        .execute(params![r.order_id, if_pending.as_str(), if_none_pending.as_str(), reason])
+        .execute(params![
+            r.order_id,
+            if_pending.as_str(),
+            if_none_pending.as_str(),
+            reason
+        ])
         .map_err(db)?;
     }
     Ok(())
 }
 
-pub(crate) fn of_order(conn: &Connection, payment_uid: &str) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
+pub(crate) fn of_order(
+    conn: &Connection,
+    payment_uid: &str,
+) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
     let mut stmt = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM callbacks WHERE payment_uid = ?1 ORDER BY id"))
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM callbacks WHERE payment_uid = ?1 ORDER BY id"
+        ))
         .map_err(db)?;
     let mut rows = stmt.query([payment_uid]).map_err(db)?;
     let mut callbacks = Vec::new();

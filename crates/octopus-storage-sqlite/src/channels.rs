@@ -31,13 +31,15 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ChannelRow> {
 }
 
 fn by_code(conn: &Connection, code: &str) -> Result<Option<Channel>> {
-    conn.prepare_cached(&format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE code = ?1"))
-        .map_err(db)?
-        .query_row([code], from_row)
-        .optional()
-        .map_err(db)?
-        .map(ChannelRow::into_channel)
-        .transpose()
+    conn.prepare_cached(&format!(
+        "SELECT {CHANNEL_COLUMNS} FROM channels WHERE code = ?1"
+    ))
+    .map_err(db)?
+    .query_row([code], from_row)
+    .optional()
+    .map_err(db)?
+    .map(ChannelRow::into_channel)
+    .transpose()
 }
 
 pub(crate) fn save(conn: &Connection, channel: &Channel) -> Result<Channel> {
@@ -49,9 +51,24 @@ pub(crate) fn save(conn: &Connection, channel: &Channel) -> Result<Channel> {
     ))
     .map_err(db)?
     .execute(params![
-        r.code, r.kind, r.enabled, r.merchants, r.transaction_types, r.countries, r.currencies, r.payments, r.min_amount,
-        r.max_amount, r.default_ttl, r.priority, r.weight, r.daily_limit, r.settings, r.credentials,
-        r.created_at, r.updated_at
+        r.code,
+        r.kind,
+        r.enabled,
+        r.merchants,
+        r.transaction_types,
+        r.countries,
+        r.currencies,
+        r.payments,
+        r.min_amount,
+        r.max_amount,
+        r.default_ttl,
+        r.priority,
+        r.weight,
+        r.daily_limit,
+        r.settings,
+        r.credentials,
+        r.created_at,
+        r.updated_at
     ])
     .map_err(db)?;
     by_code(conn, &channel.code)?.ok_or(StorageError::NotFound)
@@ -59,13 +76,21 @@ pub(crate) fn save(conn: &Connection, channel: &Channel) -> Result<Channel> {
 
 pub(crate) fn all(conn: &Connection) -> Result<Vec<Channel>> {
     let mut stmt = conn
-        .prepare_cached(&format!("SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY priority, code"))
+        .prepare_cached(&format!(
+            "SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY priority, code"
+        ))
         .map_err(db)?;
     let rows = stmt.query_map([], from_row).map_err(db)?;
-    rows.map(|r| r.map_err(db).and_then(ChannelRow::into_channel)).collect()
+    rows.map(|r| r.map_err(db).and_then(ChannelRow::into_channel))
+        .collect()
 }
 
-pub(crate) fn set_enabled(conn: &Connection, code: &str, enabled: bool, at: Timestamp) -> Result<Channel> {
+pub(crate) fn set_enabled(
+    conn: &Connection,
+    code: &str,
+    enabled: bool,
+    at: Timestamp,
+) -> Result<Channel> {
     let changed = conn
         .prepare_cached("UPDATE channels SET enabled = ?1, updated_at = ?2 WHERE code = ?3")
         .map_err(db)?

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use octopus_domain::ledger::{
-    Account, AccountKind, EntryRow, FeeRule, JournalEntry, LedgerReport, OrderRow, StoredAccount, Verification,
+    Account, AccountKind, EntryRow, FeeRule, JournalEntry, LedgerReport, OrderRow, StoredAccount,
+    Verification,
 };
 use octopus_domain::money::{format_places, LEDGER_PLACES};
 use octopus_domain::{Currency, Timestamp};
@@ -42,7 +43,10 @@ impl From<StorageError> for PostError {
 }
 
 /// The id and cached balance of the accounts among `keys` that exist, in one statement.
-fn find_accounts(conn: &Connection, keys: &[String]) -> Result<HashMap<String, (i64, Option<Decimal>)>> {
+fn find_accounts(
+    conn: &Connection,
+    keys: &[String],
+) -> Result<HashMap<String, (i64, Option<Decimal>)>> {
     let marks = vec!["?"; keys.len()].join(", ");
     let mut stmt = conn
         .prepare_cached(&format!(
@@ -63,7 +67,10 @@ fn find_accounts(conn: &Connection, keys: &[String]) -> Result<HashMap<String, (
 }
 
 fn create_account(conn: &Connection, account: &Account, at: Timestamp) -> Result<i64> {
-    let cached = account.kind.is_merchant().then(|| ledger_text(Decimal::ZERO));
+    let cached = account
+        .kind
+        .is_merchant()
+        .then(|| ledger_text(Decimal::ZERO));
     conn.prepare_cached(
         "INSERT INTO ledger_accounts (account_key, kind, merchant_id, channel, currency, balance, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -110,14 +117,20 @@ pub(crate) fn plan_new(conn: &Connection, entry: &JournalEntry) -> Result<Plan, 
     for (p, key) in entry.postings.iter().zip(&keys) {
         let found = accounts.get(key).copied();
         let after = if p.account.kind.is_merchant() {
-            let before = found.as_ref().and_then(|(_, b)| *b).unwrap_or(Decimal::ZERO);
+            let before = found
+                .as_ref()
+                .and_then(|(_, b)| *b)
+                .unwrap_or(Decimal::ZERO);
             let after = before + p.amount;
             if after.is_sign_negative() && !after.is_zero() {
                 return Err(PostError::Refused(format!(
                     "the {} balance of {} would become {}",
                     p.account.kind.as_str(),
                     p.account.currency,
-                    octopus_domain::money::format_places(after, octopus_domain::money::LEDGER_PLACES)
+                    octopus_domain::money::format_places(
+                        after,
+                        octopus_domain::money::LEDGER_PLACES
+                    )
                 )));
             }
             Some(after)
@@ -157,10 +170,12 @@ pub(crate) fn apply(conn: &Connection, entry: &JournalEntry, plan: Plan) -> Resu
             None => create_account(conn, account, entry.created_at)?,
         };
         if let Some(after) = after {
-            conn.prepare_cached("UPDATE ledger_accounts SET balance = ?1, updated_at = ?2 WHERE id = ?3")
-                .map_err(db)?
-                .execute(params![ledger_text(*after), entry.created_at, account_id])
-                .map_err(db)?;
+            conn.prepare_cached(
+                "UPDATE ledger_accounts SET balance = ?1, updated_at = ?2 WHERE id = ?3",
+            )
+            .map_err(db)?
+            .execute(params![ledger_text(*after), entry.created_at, account_id])
+            .map_err(db)?;
         }
         values.extend([
             entry_id.into(),
@@ -200,13 +215,25 @@ pub(crate) fn balances(conn: &Connection, merchant_id: i64) -> Result<Vec<Balanc
     let mut rows = stmt.query([merchant_id]).map_err(db)?;
     let mut out: Vec<Balance> = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        let kind: AccountKind = r.get::<_, String>(0).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("ledger_accounts.kind"))?;
-        let currency: Currency = r.get::<_, String>(1).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("ledger_accounts.currency"))?;
+        let kind: AccountKind = r
+            .get::<_, String>(0)
+            .map_err(db)?
+            .parse()
+            .map_err(|_| StorageError::Corrupt("ledger_accounts.kind"))?;
+        let currency: Currency = r
+            .get::<_, String>(1)
+            .map_err(db)?
+            .parse()
+            .map_err(|_| StorageError::Corrupt("ledger_accounts.currency"))?;
         let balance = decimal(r.get(2).map_err(db)?, "ledger_accounts.balance")?;
         let slot = match out.iter_mut().find(|b| b.currency == currency) {
             Some(slot) => slot,
             None => {
-                out.push(Balance { currency, available: Decimal::ZERO, held: Decimal::ZERO });
+                out.push(Balance {
+                    currency,
+                    available: Decimal::ZERO,
+                    held: Decimal::ZERO,
+                });
                 out.last_mut().expect("just pushed")
             }
         };
@@ -237,15 +264,32 @@ pub(crate) fn merchant_entries(
         )
         .map_err(db)?;
     let mut rows = entries
-        .query(params![merchant_id, currency.map(|c| c.code()), before, limit])
+        .query(params![
+            merchant_id,
+            currency.map(|c| c.code()),
+            before,
+            limit
+        ])
         .map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
         out.push(MerchantEntry {
             id: r.get(0).map_err(db)?,
-            kind: r.get::<_, String>(1).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("journal_entries.kind"))?,
-            accounting_type: r.get::<_, String>(2).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("journal_entries.accounting_type"))?,
-            currency: r.get::<_, String>(3).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("journal_entries.currency"))?,
+            kind: r
+                .get::<_, String>(1)
+                .map_err(db)?
+                .parse()
+                .map_err(|_| StorageError::Corrupt("journal_entries.kind"))?,
+            accounting_type: r
+                .get::<_, String>(2)
+                .map_err(db)?
+                .parse()
+                .map_err(|_| StorageError::Corrupt("journal_entries.accounting_type"))?,
+            currency: r
+                .get::<_, String>(3)
+                .map_err(db)?
+                .parse()
+                .map_err(|_| StorageError::Corrupt("journal_entries.currency"))?,
             amount: decimal(r.get(4).map_err(db)?, "journal_entries.amount")?,
             fee: decimal(r.get(5).map_err(db)?, "journal_entries.fee")?,
             created_at: r.get(6).map_err(db)?,
@@ -347,7 +391,9 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
         text.parse().map_err(|_| StorageError::Corrupt("currency"))
     };
     let mut stmt = conn
-        .prepare("SELECT id, entry_key, currency, merchant_id, kind, amount, fee FROM journal_entries")
+        .prepare(
+            "SELECT id, entry_key, currency, merchant_id, kind, amount, fee FROM journal_entries",
+        )
         .map_err(db)?;
     let mut rows = stmt.query([]).map_err(db)?;
     while let Some(r) = rows.next().map_err(db)? {
@@ -372,7 +418,12 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
     let mut rows = stmt.query([]).map_err(db)?;
     while let Some(r) = rows.next().map_err(db)? {
         let amount = decimal(r.get(3).map_err(db)?, "postings.amount")?;
-        v.posting(r.get(0).map_err(db)?, r.get(1).map_err(db)?, currency(r.get(2).map_err(db)?)?, amount);
+        v.posting(
+            r.get(0).map_err(db)?,
+            r.get(1).map_err(db)?,
+            currency(r.get(2).map_err(db)?)?,
+            amount,
+        );
     }
     let mut stmt = conn
         .prepare(
@@ -385,8 +436,16 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
     while let Some(r) = rows.next().map_err(db)? {
         orders += 1;
         let uid: String = r.get(0).map_err(db)?;
-        let tt = r.get::<_, String>(1).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("orders.transaction_type"))?;
-        let status = r.get::<_, String>(2).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("orders.payment_status"))?;
+        let tt = r
+            .get::<_, String>(1)
+            .map_err(db)?
+            .parse()
+            .map_err(|_| StorageError::Corrupt("orders.transaction_type"))?;
+        let status = r
+            .get::<_, String>(2)
+            .map_err(db)?
+            .parse()
+            .map_err(|_| StorageError::Corrupt("orders.payment_status"))?;
         let failed = r.get::<_, String>(3).map_err(db)? == "failed";
         let reason: String = r.get(4).map_err(db)?;
         v.order(OrderRow {
@@ -409,7 +468,11 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
         accounts.push(StoredAccount {
             id: r.get(0).map_err(db)?,
             account: Account {
-                kind: r.get::<_, String>(1).map_err(db)?.parse().map_err(|_| StorageError::Corrupt("ledger_accounts.kind"))?,
+                kind: r
+                    .get::<_, String>(1)
+                    .map_err(db)?
+                    .parse()
+                    .map_err(|_| StorageError::Corrupt("ledger_accounts.kind"))?,
                 merchant_id: r.get(2).map_err(db)?,
                 channel: r.get(3).map_err(db)?,
                 currency: currency(r.get(4).map_err(db)?)?,

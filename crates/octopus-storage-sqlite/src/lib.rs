@@ -21,9 +21,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use octopus_domain::ledger::{FeeRule, LedgerReport};
 use octopus_domain::{Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
-use octopus_storage::{UpstreamExchange, 
+use octopus_storage::{
     AttemptRecord, Balance, Callback, CallbackAttempt, CreateOutcome, FeeSchedule, MerchantEntry,
-    NewMerchant, Result, Storage, StorageError, StoredApiKey,
+    NewMerchant, Result, Storage, StorageError, StoredApiKey, UpstreamExchange,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
@@ -47,7 +47,10 @@ impl SqliteStorage {
     /// Opens (creating if needed) the database in `data_dir` and applies pending migrations.
     pub fn open(data_dir: &Path) -> Result<SqliteStorage> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
-            StorageError::Setup(format!("cannot create data directory {}: {e}", data_dir.display()))
+            StorageError::Setup(format!(
+                "cannot create data directory {}: {e}",
+                data_dir.display()
+            ))
         })?;
         let path = data_dir.join(DATABASE_FILE);
         let conn = connect(&path)?;
@@ -61,7 +64,12 @@ impl SqliteStorage {
         let readers = ReadPool::open(&path, READERS)?;
         let stop_checkpoints = Arc::new(AtomicBool::new(false));
         start_checkpointer(&path, Arc::clone(&stop_checkpoints))?;
-        Ok(SqliteStorage { writer, readers, stop_checkpoints, path })
+        Ok(SqliteStorage {
+            writer,
+            readers,
+            stop_checkpoints,
+            path,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -83,7 +91,10 @@ fn configure_library() {
         // SAFETY: sqlite3_config is called before any connection exists; if the library was
         // initialized already it refuses with SQLITE_MISUSE and changes nothing.
         let rc = unsafe {
-            rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int)
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::ffi::c_int,
+            )
         };
         if rc != rusqlite::ffi::SQLITE_OK {
             tracing::debug!(rc, "SQLite memory statistics stay on");
@@ -141,7 +152,13 @@ pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 /// Maps a unique violation to `Conflict(what)`, anything else to a database error.
 fn conflict_or_db(what: String) -> impl FnOnce(rusqlite::Error) -> StorageError {
-    move |e| if is_unique_violation(&e) { StorageError::Conflict(what) } else { db(e) }
+    move |e| {
+        if is_unique_violation(&e) {
+            StorageError::Conflict(what)
+        } else {
+            db(e)
+        }
+    }
 }
 
 fn insert_api_key(
@@ -169,9 +186,11 @@ impl Storage for SqliteStorage {
         let key = key.to_string();
         self.readers
             .read(move |conn| {
-                conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
-                    .optional()
-                    .map_err(db)
+                conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(db)
             })
             .await
     }
@@ -201,7 +220,12 @@ impl Storage for SqliteStorage {
                 .map_err(conflict_or_db(format!("merchant uid {}", m.uid)))?;
                 let id = conn.last_insert_rowid();
                 insert_api_key(conn, id, &m.api_key, &m.sealed_secret, m.created_at)?;
-                Ok(Merchant { id, uid: m.uid, name: m.name, created_at: m.created_at })
+                Ok(Merchant {
+                    id,
+                    uid: m.uid,
+                    name: m.name,
+                    created_at: m.created_at,
+                })
             })
             .await
     }
@@ -225,7 +249,9 @@ impl Storage for SqliteStorage {
     ) -> Result<()> {
         let (api_key, sealed_secret) = (api_key.to_string(), sealed_secret.to_string());
         self.writer
-            .write(move |conn| insert_api_key(conn, merchant_id, &api_key, &sealed_secret, created_at))
+            .write(move |conn| {
+                insert_api_key(conn, merchant_id, &api_key, &sealed_secret, created_at)
+            })
             .await
     }
 
@@ -257,7 +283,11 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn create_order(&self, order: Order, final_amounts: Vec<Decimal>) -> Result<CreateOutcome> {
+    async fn create_order(
+        &self,
+        order: Order,
+        final_amounts: Vec<Decimal>,
+    ) -> Result<CreateOutcome> {
         // Every refusal (a conflict, no balance for a payout's hold) comes before any write.
         self.writer
             .write_checked(move |conn| orders::create(conn, order, &final_amounts))
@@ -297,7 +327,12 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn claim_due_checks(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Order>> {
+    async fn claim_due_checks(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Order>> {
         self.writer
             .write(move |conn| orders::claim_due_checks(conn, now, lease_ms, limit))
             .await
@@ -341,7 +376,14 @@ impl Storage for SqliteStorage {
                 conn.query_row(
                     "SELECT id, uid, name, created_at FROM merchants WHERE uid = ?1",
                     [uid],
-                    |r| Ok(Merchant { id: r.get(0)?, uid: r.get(1)?, name: r.get(2)?, created_at: r.get(3)? }),
+                    |r| {
+                        Ok(Merchant {
+                            id: r.get(0)?,
+                            uid: r.get(1)?,
+                            name: r.get(2)?,
+                            created_at: r.get(3)?,
+                        })
+                    },
                 )
                 .optional()
                 .map_err(db)
@@ -357,18 +399,28 @@ impl Storage for SqliteStorage {
         rule: &FeeRule,
         at: Timestamp,
     ) -> Result<()> {
-        let (payment, accounting_type, rule) = (payment.to_string(), accounting_type.to_string(), rule.clone());
+        let (payment, accounting_type, rule) = (
+            payment.to_string(),
+            accounting_type.to_string(),
+            rule.clone(),
+        );
         self.writer
-            .write(move |conn| ledger::set_fee_rule(conn, merchant_id, &payment, &accounting_type, &rule, at))
+            .write(move |conn| {
+                ledger::set_fee_rule(conn, merchant_id, &payment, &accounting_type, &rule, at)
+            })
             .await
     }
 
     async fn fee_rules(&self, merchant_id: i64) -> Result<Vec<FeeSchedule>> {
-        self.readers.read(move |conn| ledger::fee_rules(conn, merchant_id)).await
+        self.readers
+            .read(move |conn| ledger::fee_rules(conn, merchant_id))
+            .await
     }
 
     async fn balances(&self, merchant_id: i64) -> Result<Vec<Balance>> {
-        self.readers.read(move |conn| ledger::balances(conn, merchant_id)).await
+        self.readers
+            .read(move |conn| ledger::balances(conn, merchant_id))
+            .await
     }
 
     async fn merchant_entries(
@@ -395,34 +447,60 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn claim_callbacks(&self, now: Timestamp, lease_ms: i64, room: &octopus_storage::ClaimRoom) -> Result<Vec<Callback>> {
+    async fn claim_callbacks(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        room: &octopus_storage::ClaimRoom,
+    ) -> Result<Vec<Callback>> {
         let room = room.clone();
         self.writer
             .write_checked(move |conn| callbacks::claim(conn, now, lease_ms, &room))
             .await
     }
 
-    async fn callback_backlog(&self, now: Timestamp, hosts: &[String]) -> Result<Vec<octopus_storage::HostBacklog>> {
+    async fn callback_backlog(
+        &self,
+        now: Timestamp,
+        hosts: &[String],
+    ) -> Result<Vec<octopus_storage::HostBacklog>> {
         let hosts = hosts.to_vec();
-        self.readers.read(move |conn| callbacks::backlog(conn, now, &hosts)).await
+        self.readers
+            .read(move |conn| callbacks::backlog(conn, now, &hosts))
+            .await
     }
 
-    async fn record_callback_attempts(&self, records: Vec<AttemptRecord>, at: Timestamp) -> Result<()> {
-        self.writer.write(move |conn| callbacks::record(conn, &records, at)).await
+    async fn record_callback_attempts(
+        &self,
+        records: Vec<AttemptRecord>,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.writer
+            .write(move |conn| callbacks::record(conn, &records, at))
+            .await
     }
 
-    async fn callbacks_of(&self, payment_uid: &str) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
+    async fn callbacks_of(
+        &self,
+        payment_uid: &str,
+    ) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
         let payment_uid = payment_uid.to_string();
-        self.readers.read(move |conn| callbacks::of_order(conn, &payment_uid)).await
+        self.readers
+            .read(move |conn| callbacks::of_order(conn, &payment_uid))
+            .await
     }
 
     async fn resend_callback(&self, payment_uid: &str, at: Timestamp) -> Result<Callback> {
         let payment_uid = payment_uid.to_string();
-        self.writer.write(move |conn| callbacks::resend(conn, &payment_uid, at)).await
+        self.writer
+            .write(move |conn| callbacks::resend(conn, &payment_uid, at))
+            .await
     }
 
     async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {
-        self.readers.read(move |conn| orders::accounting_failures(conn, limit)).await
+        self.readers
+            .read(move |conn| orders::accounting_failures(conn, limit))
+            .await
     }
 
     async fn record_upstream(
@@ -434,7 +512,15 @@ impl Storage for SqliteStorage {
     ) -> Result<()> {
         let (payment_uid, channel) = (payment_uid.to_string(), channel.to_string());
         self.writer
-            .write(move |conn| upstream::record(conn, &payment_uid, &channel, instructions.as_deref(), &exchanges))
+            .write(move |conn| {
+                upstream::record(
+                    conn,
+                    &payment_uid,
+                    &channel,
+                    instructions.as_deref(),
+                    &exchanges,
+                )
+            })
             .await
     }
 
@@ -451,8 +537,18 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn reroute_order(&self, payment_uid: &str, channel: &str, distribute_rules: &str, at: Timestamp) -> Result<()> {
-        let (uid, channel, rules) = (payment_uid.to_string(), channel.to_string(), distribute_rules.to_string());
+    async fn reroute_order(
+        &self,
+        payment_uid: &str,
+        channel: &str,
+        distribute_rules: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        let (uid, channel, rules) = (
+            payment_uid.to_string(),
+            channel.to_string(),
+            distribute_rules.to_string(),
+        );
         self.writer
             .write(move |conn| {
                 let changed = conn
@@ -471,28 +567,62 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn add_upstream_reference(&self, payment_uid: &str, channel: &str, reference: &str) -> Result<bool> {
-        let (uid, channel, reference) = (payment_uid.to_string(), channel.to_string(), reference.to_string());
-        self.writer.write(move |conn| upstream::add_reference(conn, &uid, &channel, &reference)).await
+    async fn add_upstream_reference(
+        &self,
+        payment_uid: &str,
+        channel: &str,
+        reference: &str,
+    ) -> Result<bool> {
+        let (uid, channel, reference) = (
+            payment_uid.to_string(),
+            channel.to_string(),
+            reference.to_string(),
+        );
+        self.writer
+            .write(move |conn| upstream::add_reference(conn, &uid, &channel, &reference))
+            .await
     }
 
-    async fn move_upstream_reference(&self, from: &str, to: &str, channel: &str, reference: &str) -> Result<bool> {
-        let (from, to, channel, reference) = (from.to_string(), to.to_string(), channel.to_string(), reference.to_string());
-        self.writer.write(move |conn| upstream::move_reference(conn, &from, &to, &channel, &reference)).await
+    async fn move_upstream_reference(
+        &self,
+        from: &str,
+        to: &str,
+        channel: &str,
+        reference: &str,
+    ) -> Result<bool> {
+        let (from, to, channel, reference) = (
+            from.to_string(),
+            to.to_string(),
+            channel.to_string(),
+            reference.to_string(),
+        );
+        self.writer
+            .write(move |conn| upstream::move_reference(conn, &from, &to, &channel, &reference))
+            .await
     }
 
-    async fn order_by_upstream_reference(&self, channel: &str, reference: &str) -> Result<Option<String>> {
+    async fn order_by_upstream_reference(
+        &self,
+        channel: &str,
+        reference: &str,
+    ) -> Result<Option<String>> {
         let (channel, reference) = (channel.to_string(), reference.to_string());
-        self.readers.read(move |conn| upstream::by_reference(conn, &channel, &reference)).await
+        self.readers
+            .read(move |conn| upstream::by_reference(conn, &channel, &reference))
+            .await
     }
 
     async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
         let payment_uid = payment_uid.to_string();
-        self.readers.read(move |conn| upstream::of_order(conn, &payment_uid)).await
+        self.readers
+            .read(move |conn| upstream::of_order(conn, &payment_uid))
+            .await
     }
 
     async fn save_channel(&self, channel: Channel) -> Result<Channel> {
-        self.writer.write(move |conn| channels::save(conn, &channel)).await
+        self.writer
+            .write(move |conn| channels::save(conn, &channel))
+            .await
     }
 
     async fn channel_volume(&self, channel: &str, since: Timestamp) -> Result<Decimal> {
@@ -505,11 +635,15 @@ impl Storage for SqliteStorage {
                            AND payment_status NOT IN ('failed', 'reject')",
                     )
                     .map_err(db)?;
-                let amounts = stmt.query_map(rusqlite::params![channel, since], |r| r.get::<_, String>(0)).map_err(db)?;
+                let amounts = stmt
+                    .query_map(rusqlite::params![channel, since], |r| r.get::<_, String>(0))
+                    .map_err(db)?;
                 let mut sum = Decimal::ZERO;
                 for amount in amounts {
                     let amount = amount.map_err(db)?;
-                    sum += amount.parse::<Decimal>().map_err(|_| StorageError::Corrupt("orders.amount"))?;
+                    sum += amount
+                        .parse::<Decimal>()
+                        .map_err(|_| StorageError::Corrupt("orders.amount"))?;
                 }
                 Ok(sum)
             })
@@ -520,9 +654,16 @@ impl Storage for SqliteStorage {
         self.readers.read(channels::all).await
     }
 
-    async fn set_channel_enabled(&self, code: &str, enabled: bool, at: Timestamp) -> Result<Channel> {
+    async fn set_channel_enabled(
+        &self,
+        code: &str,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<Channel> {
         let code = code.to_string();
-        self.writer.write(move |conn| channels::set_enabled(conn, &code, enabled, at)).await
+        self.writer
+            .write(move |conn| channels::set_enabled(conn, &code, enabled, at))
+            .await
     }
 
     async fn retry_accounting(&self, payment_uid: &str, at: Timestamp) -> Result<Order> {

@@ -116,7 +116,11 @@ pub(crate) fn by_payment_uid(conn: &Connection, payment_uid: &str) -> Result<Opt
 ///
 /// A payout also posts its hold; without enough available balance it fails with
 /// `InsufficientBalance` before anything is written.
-pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decimal]) -> Result<CreateOutcome> {
+pub(crate) fn create(
+    conn: &Connection,
+    mut order: Order,
+    final_amounts: &[Decimal],
+) -> Result<CreateOutcome> {
     debug_assert_eq!(order.payment_status, octopus_domain::PaymentStatus::Pending);
     if order.transaction_type == octopus_domain::TransactionType::Expense {
         return create_payout(conn, order);
@@ -138,11 +142,15 @@ pub(crate) fn create(conn: &Connection, mut order: Order, final_amounts: &[Decim
                 return Ok(CreateOutcome::Created(order));
             }
             Err(e) if crate::is_unique_violation(&e) => {
-                if let Some(existing) = by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id)? {
+                if let Some(existing) =
+                    by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id)?
+                {
                     return Ok(CreateOutcome::Existing(existing));
                 }
                 if candidate.is_none() {
-                    return Err(StorageError::Database(format!("order insert conflicted unexpectedly: {e}")));
+                    return Err(StorageError::Database(format!(
+                        "order insert conflicted unexpectedly: {e}"
+                    )));
                 }
             }
             Err(e) => return Err(db(e)),
@@ -157,7 +165,9 @@ fn create_payout(conn: &Connection, mut order: Order) -> Result<CreateOutcome> {
     let hold = ledger::on_create(&order)
         .map_err(|e| StorageError::Database(e.to_string()))?
         .expect("a payout holds");
-    let existing = |conn: &Connection, order: &Order| by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id);
+    let existing = |conn: &Connection, order: &Order| {
+        by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id)
+    };
     let plan = match crate::ledger::plan_new(conn, &hold) {
         Ok(plan) => plan,
         // A retry of a payout that was accepted gets its order back, whatever the balance.
@@ -175,12 +185,17 @@ fn create_payout(conn: &Connection, mut order: Order) -> Result<CreateOutcome> {
         Err(e) if crate::is_unique_violation(&e) => {
             return match existing(conn, &order)? {
                 Some(found) => Ok(CreateOutcome::Existing(found)),
-                None => Err(StorageError::Database(format!("order insert conflicted unexpectedly: {e}"))),
+                None => Err(StorageError::Database(format!(
+                    "order insert conflicted unexpectedly: {e}"
+                ))),
             }
         }
         Err(e) => return Err(db(e)),
     };
-    let hold = JournalEntry { order_id: order.id, ..hold };
+    let hold = JournalEntry {
+        order_id: order.id,
+        ..hold
+    };
     crate::ledger::apply(conn, &hold, plan)?;
     Ok(CreateOutcome::Created(order))
 }
@@ -271,7 +286,11 @@ fn insert_event(conn: &Connection, order_id: i64, e: &OrderEvent) -> Result<()> 
 
 /// Applies a status change with its journal entry. Every refusal (an illegal move, a refund
 /// the balance cannot cover) happens before any write.
-pub(crate) fn change_status(conn: &Connection, payment_uid: &str, change: &StatusChange) -> Result<Order> {
+pub(crate) fn change_status(
+    conn: &Connection,
+    payment_uid: &str,
+    change: &StatusChange,
+) -> Result<Order> {
     let mut order = by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
     let event = order.apply(change)?;
     let entry = ledger::on_change(&order, change.to, change.at)
@@ -336,7 +355,11 @@ fn update_after_change(conn: &Connection, order: &Order) -> Result<()> {
 
 /// Posts every entry the order's history calls for (skipping those posted already) and
 /// records the outcome.
-pub(crate) fn retry_accounting(conn: &Connection, payment_uid: &str, at: Timestamp) -> Result<Order> {
+pub(crate) fn retry_accounting(
+    conn: &Connection,
+    payment_uid: &str,
+    at: Timestamp,
+) -> Result<Order> {
     let mut order = by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
     let reached: Vec<_> = events(conn, payment_uid)?
         .into_iter()
@@ -413,11 +436,12 @@ pub(crate) fn claim_due_checks(
              RETURNING {COLUMNS}"
         ))
         .map_err(db)?;
-    let mut rows = stmt.query(params![now + lease_ms, now, limit]).map_err(db)?;
+    let mut rows = stmt
+        .query(params![now + lease_ms, now, limit])
+        .map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
         out.push(order_from_row(r)?);
     }
     Ok(out)
 }
-

@@ -19,7 +19,10 @@ impl ReadPool {
         for _ in 0..size {
             idle.push(crate::connect(path)?);
         }
-        Ok(Arc::new(ReadPool { idle: Mutex::new(idle), permits: Arc::new(Semaphore::new(size)) }))
+        Ok(Arc::new(ReadPool {
+            idle: Mutex::new(idle),
+            permits: Arc::new(Semaphore::new(size)),
+        }))
     }
 
     pub(crate) async fn read<T, F>(self: &Arc<Self>, work: F) -> Result<T>

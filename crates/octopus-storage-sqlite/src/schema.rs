@@ -30,7 +30,10 @@ pub(crate) fn migrate(conn: &Connection) -> Result<()> {
         )?;
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             conn.execute_batch(sql)?;
-            conn.execute("INSERT INTO schema_migrations (version) VALUES (?1)", [version])?;
+            conn.execute(
+                "INSERT INTO schema_migrations (version) VALUES (?1)",
+                [version],
+            )?;
             tracing::info!(version, "applied SQLite migration");
         }
         Ok(())

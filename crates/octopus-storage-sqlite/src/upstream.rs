@@ -43,27 +43,50 @@ pub(crate) fn record(
         .map_err(db)?;
     for e in exchanges {
         insert
-            .execute(params![id, e.channel, e.operation, e.request, e.http_status, e.response, e.latency_ms, e.error, e.at])
+            .execute(params![
+                id,
+                e.channel,
+                e.operation,
+                e.request,
+                e.http_status,
+                e.response,
+                e.latency_ms,
+                e.error,
+                e.at
+            ])
             .map_err(db)?;
     }
     Ok(())
 }
 
-pub(crate) fn add_reference(conn: &Connection, payment_uid: &str, channel: &str, reference: &str) -> Result<bool> {
+pub(crate) fn add_reference(
+    conn: &Connection,
+    payment_uid: &str,
+    channel: &str,
+    reference: &str,
+) -> Result<bool> {
     let id = order_id(conn, payment_uid)?;
     conn.prepare_cached("INSERT INTO upstream_references (channel, reference, order_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
         .map_err(db)?
         .execute(params![channel, reference, id])
         .map_err(db)?;
     let owner: i64 = conn
-        .prepare_cached("SELECT order_id FROM upstream_references WHERE channel = ?1 AND reference = ?2")
+        .prepare_cached(
+            "SELECT order_id FROM upstream_references WHERE channel = ?1 AND reference = ?2",
+        )
         .map_err(db)?
         .query_row(params![channel, reference], |r| r.get(0))
         .map_err(db)?;
     Ok(owner == id)
 }
 
-pub(crate) fn move_reference(conn: &Connection, from: &str, to: &str, channel: &str, reference: &str) -> Result<bool> {
+pub(crate) fn move_reference(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+    channel: &str,
+    reference: &str,
+) -> Result<bool> {
     let changed = conn
         .prepare_cached(
             "UPDATE upstream_references SET order_id = (SELECT id FROM orders WHERE payment_uid = ?2)
@@ -77,7 +100,11 @@ pub(crate) fn move_reference(conn: &Connection, from: &str, to: &str, channel: &
     Ok(changed == 1)
 }
 
-pub(crate) fn by_reference(conn: &Connection, channel: &str, reference: &str) -> Result<Option<String>> {
+pub(crate) fn by_reference(
+    conn: &Connection,
+    channel: &str,
+    reference: &str,
+) -> Result<Option<String>> {
     conn.prepare_cached(
         "SELECT o.payment_uid FROM upstream_references r JOIN orders o ON o.id = r.order_id
          WHERE r.channel = ?1 AND r.reference = ?2",
@@ -88,7 +115,10 @@ pub(crate) fn by_reference(conn: &Connection, channel: &str, reference: &str) ->
     .map_err(db)
 }
 
-pub(crate) fn of_order(conn: &Connection, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
+pub(crate) fn of_order(
+    conn: &Connection,
+    payment_uid: &str,
+) -> Result<(String, Vec<UpstreamExchange>)> {
     let Some(id) = conn
         .prepare_cached("SELECT id FROM orders WHERE payment_uid = ?1")
         .map_err(db)?

@@ -172,7 +172,8 @@ mod tests {
     use super::*;
 
     fn count(conn: &Connection) -> i64 {
-        conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap()
+        conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap()
     }
 
     /// Jobs committed together stay independent: a failing job's writes are rolled back to
@@ -182,14 +183,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let conn = crate::connect(&path).unwrap();
-        conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)").unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .unwrap();
         let writer = Writer::start(conn).unwrap();
         let mut jobs = Vec::new();
         for v in 0..200i64 {
             let w = writer.clone();
             jobs.push(tokio::spawn(async move {
                 w.write(move |conn| {
-                    conn.execute("INSERT INTO t (v) VALUES (?1)", [v]).map_err(crate::db)?;
+                    conn.execute("INSERT INTO t (v) VALUES (?1)", [v])
+                        .map_err(crate::db)?;
                     if v % 3 == 0 {
                         // wrote, then failed: the write must not stay
                         return Err(StorageError::Conflict(format!("job {v}")));
@@ -221,14 +224,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let conn = crate::connect(&path).unwrap();
-        conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)").unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .unwrap();
         let writer = Writer::start(conn).unwrap();
         let mut jobs = Vec::new();
         for v in 0..300i64 {
             let w = writer.clone();
             jobs.push(tokio::spawn(async move {
                 let work = move |conn: &Connection| {
-                    conn.execute("INSERT INTO t (v) VALUES (?1)", [v]).map_err(crate::db)?;
+                    conn.execute("INSERT INTO t (v) VALUES (?1)", [v])
+                        .map_err(crate::db)?;
                     if v % 50 == 7 {
                         // the transaction disappears under the group
                         conn.execute_batch("ROLLBACK").map_err(crate::db)?;
@@ -240,7 +245,11 @@ mod tests {
                     }
                     Ok(())
                 };
-                let result = if v % 2 == 0 { w.write(work).await } else { w.write_checked(work).await };
+                let result = if v % 2 == 0 {
+                    w.write(work).await
+                } else {
+                    w.write_checked(work).await
+                };
                 (v, result.is_ok())
             }));
         }
@@ -252,7 +261,9 @@ mod tests {
         let mut failed = 0;
         for (v, ok) in answers {
             let stored: bool = check
-                .query_row("SELECT COUNT(*) FROM t WHERE v = ?1", [v], |r| r.get::<_, i64>(0))
+                .query_row("SELECT COUNT(*) FROM t WHERE v = ?1", [v], |r| {
+                    r.get::<_, i64>(0)
+                })
                 .unwrap()
                 == 1;
             assert_eq!(ok, stored, "job {v}: answered ok={ok} but stored={stored}");

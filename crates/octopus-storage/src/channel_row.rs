@@ -50,7 +50,12 @@ impl ChannelRow {
             kind: c.kind.clone(),
             enabled: c.enabled,
             merchants: join_list(&c.merchants),
-            transaction_types: join_list(&c.transaction_types.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
+            transaction_types: join_list(
+                &c.transaction_types
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>(),
+            ),
             countries: join_list(&c.countries),
             currencies: join_list(&c.currencies.iter().map(|c| c.code()).collect::<Vec<_>>()),
             payments: join_list(&c.payments),
@@ -70,12 +75,16 @@ impl ChannelRow {
     pub fn into_channel(self) -> Result<Channel> {
         let corrupt = |_| StorageError::Corrupt("channels");
         let decimal = |t: Option<String>| -> Result<Option<Decimal>> {
-            t.map(|t| Decimal::from_str(&t).map_err(|_| StorageError::Corrupt("channels amount"))).transpose()
+            t.map(|t| Decimal::from_str(&t).map_err(|_| StorageError::Corrupt("channels amount")))
+                .transpose()
         };
         Ok(Channel {
             transaction_types: split_list(&self.transaction_types)
                 .iter()
-                .map(|t| TransactionType::from_str(t).map_err(|_| StorageError::Corrupt("channels.transaction_types")))
+                .map(|t| {
+                    TransactionType::from_str(t)
+                        .map_err(|_| StorageError::Corrupt("channels.transaction_types"))
+                })
                 .collect::<Result<_>>()?,
             countries: split_list(&self.countries),
             merchants: split_list(&self.merchants),

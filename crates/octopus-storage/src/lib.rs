@@ -7,7 +7,9 @@
 
 use async_trait::async_trait;
 use octopus_domain::ledger::{EntryKind, FeeRule, LedgerReport};
-use octopus_domain::{AccountingType, Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_domain::{
+    AccountingType, Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp,
+};
 use rust_decimal::Decimal;
 
 mod channel_row;
@@ -173,7 +175,11 @@ pub struct ClaimRoom {
 impl ClaimRoom {
     /// Room for `total` callbacks, at most `per_host` of each host.
     pub fn new(total: u32, per_host: u32) -> ClaimRoom {
-        ClaimRoom { total, per_host, hosts: Vec::new() }
+        ClaimRoom {
+            total,
+            per_host,
+            hosts: Vec::new(),
+        }
     }
 
     /// The most this claim may take for `host`.
@@ -221,12 +227,17 @@ pub struct AttemptRecord {
 impl AttemptRecord {
     /// The order's notify status after this attempt, given whether another of its callbacks
     /// is still pending, and the failure reason to keep (if any).
-    pub fn notify_after(&self, other_pending: bool) -> (octopus_domain::NotifyStatus, Option<String>) {
+    pub fn notify_after(
+        &self,
+        other_pending: bool,
+    ) -> (octopus_domain::NotifyStatus, Option<String>) {
         use octopus_domain::NotifyStatus;
         match self.outcome {
             CallbackOutcome::Acknowledged if other_pending => (NotifyStatus::Delivered, None),
             CallbackOutcome::Acknowledged => (NotifyStatus::Completed, None),
-            CallbackOutcome::RetryAt(_) => (NotifyStatus::Delivered, Some(self.attempt.error.clone())),
+            CallbackOutcome::RetryAt(_) => {
+                (NotifyStatus::Delivered, Some(self.attempt.error.clone()))
+            }
             CallbackOutcome::GaveUp => (NotifyStatus::Failed, Some(self.attempt.error.clone())),
         }
     }
@@ -278,7 +289,11 @@ pub trait Storage: Send + Sync + 'static {
     /// `final_amounts` lists candidate `final_amount`s for an order with a floating offset
     /// (the first one not held by another open order of the same channel and currency is
     /// used); it is empty for orders without one.
-    async fn create_order(&self, order: Order, final_amounts: Vec<Decimal>) -> Result<CreateOutcome>;
+    async fn create_order(
+        &self,
+        order: Order,
+        final_amounts: Vec<Decimal>,
+    ) -> Result<CreateOutcome>;
 
     async fn order_by_merchant_order_id(
         &self,
@@ -304,7 +319,12 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Claims orders whose `next_check_at` is due: pushes it to `now + lease_ms` so no other
     /// node takes them meanwhile, and returns them.
-    async fn claim_due_checks(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Order>>;
+    async fn claim_due_checks(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Order>>;
 
     /// Payment UIDs of open orders whose ttl has elapsed.
     async fn expired_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<String>>;
@@ -345,17 +365,29 @@ pub trait Storage: Send + Sync + 'static {
     /// gives it and as many in all, the earliest due first. Each is leased until
     /// `now + lease_ms`. A claim reads about as many rows as it takes plus two per host with
     /// pending callbacks, however many are due.
-    async fn claim_callbacks(&self, now: Timestamp, lease_ms: i64, room: &ClaimRoom) -> Result<Vec<Callback>>;
+    async fn claim_callbacks(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        room: &ClaimRoom,
+    ) -> Result<Vec<Callback>>;
 
     /// How many callbacks are due for each of `hosts` (those with any), and since when.
     async fn callback_backlog(&self, now: Timestamp, hosts: &[String]) -> Result<Vec<HostBacklog>>;
 
     /// Records attempts and their outcomes, and each order's `notify_status` and
     /// `notify_fail_reason`.
-    async fn record_callback_attempts(&self, records: Vec<AttemptRecord>, at: Timestamp) -> Result<()>;
+    async fn record_callback_attempts(
+        &self,
+        records: Vec<AttemptRecord>,
+        at: Timestamp,
+    ) -> Result<()>;
 
     /// The callbacks of an order, oldest first, each with its attempts.
-    async fn callbacks_of(&self, payment_uid: &str) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>>;
+    async fn callbacks_of(
+        &self,
+        payment_uid: &str,
+    ) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>>;
 
     /// Queues the order's current state to its notify_url again, as a manual callback.
     async fn resend_callback(&self, payment_uid: &str, at: Timestamp) -> Result<Callback>;
@@ -378,17 +410,38 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Moves a pending order to another channel with its new routing decision (a payout whose
     /// channel refused it); `IllegalTransition`-free: `NotFound` unless the order is pending.
-    async fn reroute_order(&self, payment_uid: &str, channel: &str, distribute_rules: &str, at: Timestamp) -> Result<()>;
+    async fn reroute_order(
+        &self,
+        payment_uid: &str,
+        channel: &str,
+        distribute_rules: &str,
+        at: Timestamp,
+    ) -> Result<()>;
 
     /// Ties a payer's reference (a transfer's transaction ID) to a deposit on a channel; false
     /// when the reference already belongs to another order of the channel.
-    async fn add_upstream_reference(&self, payment_uid: &str, channel: &str, reference: &str) -> Result<bool>;
+    async fn add_upstream_reference(
+        &self,
+        payment_uid: &str,
+        channel: &str,
+        reference: &str,
+    ) -> Result<bool>;
     /// Moves a reference of the channel from order `from` to order `to`, only if it is still
     /// `from`'s; false otherwise.
-    async fn move_upstream_reference(&self, from: &str, to: &str, channel: &str, reference: &str) -> Result<bool>;
+    async fn move_upstream_reference(
+        &self,
+        from: &str,
+        to: &str,
+        channel: &str,
+        reference: &str,
+    ) -> Result<bool>;
 
     /// The payment_uid of the order a reference on a channel belongs to.
-    async fn order_by_upstream_reference(&self, channel: &str, reference: &str) -> Result<Option<String>>;
+    async fn order_by_upstream_reference(
+        &self,
+        channel: &str,
+        reference: &str,
+    ) -> Result<Option<String>>;
 
     /// What an order's payer is shown (JSON, "" when nothing) and its upstream exchanges.
     async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)>;
@@ -401,7 +454,12 @@ pub trait Storage: Send + Sync + 'static {
     async fn channels(&self) -> Result<Vec<Channel>>;
 
     /// Enables or disables a channel (`NotFound` when there is none with this code).
-    async fn set_channel_enabled(&self, code: &str, enabled: bool, at: Timestamp) -> Result<Channel>;
+    async fn set_channel_enabled(
+        &self,
+        code: &str,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<Channel>;
 
     /// Posts what a failed accounting left out (every entry the order's history calls for;
     /// entries posted already are skipped) and records the outcome on the order.

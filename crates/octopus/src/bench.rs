@@ -38,14 +38,22 @@ struct Worker {
 /// The deposit's cashier path (`/octopus/pay/<uid>`) from an `order/new` answer.
 fn cashier_path(answer: &octopus_client::RawAnswer) -> Result<String, String> {
     let body = answer.parse().body;
-    let url = body["data"]["payment_url"].as_str().ok_or_else(|| format!("no payment_url in {body}"))?;
-    let start = url.find("/octopus/pay/").ok_or_else(|| format!("unexpected payment_url {url}"))?;
+    let url = body["data"]["payment_url"]
+        .as_str()
+        .ok_or_else(|| format!("no payment_url in {body}"))?;
+    let start = url
+        .find("/octopus/pay/")
+        .ok_or_else(|| format!("unexpected payment_url {url}"))?;
     Ok(url[start..].to_string())
 }
 
 /// The payer's choice on a sandbox cashier page, posted as the page does: the page first, for
 /// its form token, then the form.
-async fn pay_or_fail(client: &mut Connection, cashier_path: &str, outcome: &str) -> Result<octopus_client::RawAnswer, String> {
+async fn pay_or_fail(
+    client: &mut Connection,
+    cashier_path: &str,
+    outcome: &str,
+) -> Result<octopus_client::RawAnswer, String> {
     let page = client.get(cashier_path).await.map_err(|e| e.to_string())?;
     let page = String::from_utf8_lossy(&page.body);
     let token = page
@@ -54,7 +62,10 @@ async fn pay_or_fail(client: &mut Connection, cashier_path: &str, outcome: &str)
         .and_then(|rest| rest.split('"').next())
         .ok_or_else(|| format!("no form token on the cashier page {cashier_path}"))?;
     let form = format!("outcome={outcome}&token={token}");
-    client.post_form(&format!("{cashier_path}/simulate"), &form).await.map_err(|e| e.to_string())
+    client
+        .post_form(&format!("{cashier_path}/simulate"), &form)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// One iteration of a scenario. `notify_url` is the harness's receiver (callback scenario).
@@ -66,11 +77,24 @@ async fn iteration(
     notify_url: Option<&str>,
 ) -> Result<(), String> {
     let mut order = match scenario {
-        Scenario::Payout => NewOrder::payout(merchant_uid, id, "100.00", "mmk", "wavepay", "myanmar", "09123456789", "Bench", "wavepay"),
+        Scenario::Payout => NewOrder::payout(
+            merchant_uid,
+            id,
+            "100.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+            "09123456789",
+            "Bench",
+            "wavepay",
+        ),
         _ => NewOrder::deposit(merchant_uid, id, "100.00", "mmk", "myanmar", "myanmar"),
     };
     order.notify_url = notify_url.map(str::to_string);
-    let answer = client.post_signed("/octopus/api/order/new", &order.to_fields()).await.map_err(|e| e.to_string())?;
+    let answer = client
+        .post_signed("/octopus/api/order/new", &order.to_fields())
+        .await
+        .map_err(|e| e.to_string())?;
     if answer.status != 200 {
         return Err(format!("HTTP {}: {}", answer.status, answer.parse().body));
     }
@@ -81,7 +105,11 @@ async fn iteration(
     };
     let paid = pay_or_fail(client, &cashier_path(&answer)?, outcome).await?;
     if paid.status != 303 {
-        return Err(format!("simulate HTTP {}: {}", paid.status, String::from_utf8_lossy(&paid.body)));
+        return Err(format!(
+            "simulate HTTP {}: {}",
+            paid.status,
+            String::from_utf8_lossy(&paid.body)
+        ));
     }
     Ok(())
 }
@@ -110,13 +138,29 @@ async fn start_receiver(counted: Arc<AtomicU64>) -> anyhow::Result<String> {
 
 /// Funds the merchant for the payout scenario: one large recharge deposit, paid.
 async fn fund(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
-    let mut client = Connection::open(&args.client.url, &args.client.key, &args.client.secret).await?;
-    let mut order = NewOrder::deposit(&args.merchant_uid, &format!("bench-{run_id}-funding"), "100000000000.00", "mmk", "myanmar", "myanmar");
+    let mut client =
+        Connection::open(&args.client.url, &args.client.key, &args.client.secret).await?;
+    let mut order = NewOrder::deposit(
+        &args.merchant_uid,
+        &format!("bench-{run_id}-funding"),
+        "100000000000.00",
+        "mmk",
+        "myanmar",
+        "myanmar",
+    );
     order.accounting_type = Some("recharge".into());
-    let answer = client.post_signed("/octopus/api/order/new", &order.to_fields()).await?;
-    anyhow::ensure!(answer.status == 200, "funding deposit refused: {}", answer.parse().body);
+    let answer = client
+        .post_signed("/octopus/api/order/new", &order.to_fields())
+        .await?;
+    anyhow::ensure!(
+        answer.status == 200,
+        "funding deposit refused: {}",
+        answer.parse().body
+    );
     let path = cashier_path(&answer).map_err(anyhow::Error::msg)?;
-    let paid = pay_or_fail(&mut client, &path, "completed").await.map_err(anyhow::Error::msg)?;
+    let paid = pay_or_fail(&mut client, &path, "completed")
+        .await
+        .map_err(anyhow::Error::msg)?;
     anyhow::ensure!(paid.status == 303, "funding deposit not paid");
     Ok(())
 }
@@ -144,7 +188,12 @@ impl BacklogReceiver {
         let app = axum::Router::new().route(
             "/callback",
             post(move |body: axum::body::Bytes| {
-                let (counted, twice, seen, mut fast) = (Arc::clone(&counted), Arc::clone(&twice), Arc::clone(&seen), fast_rx.clone());
+                let (counted, twice, seen, mut fast) = (
+                    Arc::clone(&counted),
+                    Arc::clone(&twice),
+                    Arc::clone(&seen),
+                    fast_rx.clone(),
+                );
                 async move {
                     if !*fast.borrow() {
                         let _ = tokio::time::timeout(HOLD, fast.wait_for(|f| *f)).await;
@@ -164,7 +213,12 @@ impl BacklogReceiver {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(BacklogReceiver { url, acknowledged, duplicates, fast })
+        Ok(BacklogReceiver {
+            url,
+            acknowledged,
+            duplicates,
+            fast,
+        })
     }
 
     fn count(&self) -> u64 {
@@ -175,7 +229,11 @@ impl BacklogReceiver {
     async fn wait_for(&self, n: u64, timeout: Duration) -> anyhow::Result<f64> {
         let started = Instant::now();
         while self.count() < n {
-            anyhow::ensure!(started.elapsed() < timeout, "only {} of {n} callbacks arrived in {timeout:?}", self.count());
+            anyhow::ensure!(
+                started.elapsed() < timeout,
+                "only {} of {n} callbacks arrived in {timeout:?}",
+                self.count()
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         Ok(started.elapsed().as_secs_f64())
@@ -187,7 +245,8 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
     let receiver = BacklogReceiver::start().await?;
     let mut clients = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
-        clients.push(Connection::open(&args.client.url, &args.client.key, &args.client.secret).await?);
+        clients
+            .push(Connection::open(&args.client.url, &args.client.key, &args.client.secret).await?);
     }
 
     // 1. Steady: the callback scenario, counting orders paid and callbacks received in the window.
@@ -196,13 +255,26 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for (connection, mut client) in clients.into_iter().enumerate() {
         let (made, stop) = (Arc::clone(&made), Arc::clone(&stop));
-        let (merchant_uid, url, run_id) = (args.merchant_uid.clone(), receiver.url.clone(), run_id.to_string());
+        let (merchant_uid, url, run_id) = (
+            args.merchant_uid.clone(),
+            receiver.url.clone(),
+            run_id.to_string(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let id = format!("bench-{run_id}-steady-{connection}-{n}");
-                if iteration(&mut client, Scenario::Callback, &merchant_uid, &id, Some(&url)).await.is_ok() {
+                if iteration(
+                    &mut client,
+                    Scenario::Callback,
+                    &merchant_uid,
+                    &id,
+                    Some(&url),
+                )
+                .await
+                .is_ok()
+                {
                     made.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -210,7 +282,11 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
         }));
     }
     tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
-    let (made_before, received_before, started) = (made.load(Ordering::Relaxed), receiver.count(), Instant::now());
+    let (made_before, received_before, started) = (
+        made.load(Ordering::Relaxed),
+        receiver.count(),
+        Instant::now(),
+    );
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
     let elapsed = started.elapsed().as_secs_f64();
     let steady_orders = (made.load(Ordering::Relaxed) - made_before) as f64 / elapsed;
@@ -223,7 +299,9 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
     let steady_total = made.load(Ordering::Relaxed);
     // What the steady load left behind (when it paid orders faster than their callbacks went).
     let left_behind = steady_total.saturating_sub(receiver.count());
-    let left_drained_in = receiver.wait_for(steady_total, Duration::from_secs(600)).await?;
+    let left_drained_in = receiver
+        .wait_for(steady_total, Duration::from_secs(600))
+        .await?;
 
     // 2. The backlog: the receiver holds every request while the orders are made and paid.
     receiver.fast.send_replace(false);
@@ -232,7 +310,12 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for (connection, mut client) in clients.into_iter().enumerate() {
         let next = Arc::clone(&next);
-        let (merchant_uid, url, run_id, backlog) = (args.merchant_uid.clone(), receiver.url.clone(), run_id.to_string(), args.backlog);
+        let (merchant_uid, url, run_id, backlog) = (
+            args.merchant_uid.clone(),
+            receiver.url.clone(),
+            run_id.to_string(),
+            args.backlog,
+        );
         tasks.push(tokio::spawn(async move {
             let mut failed = 0u64;
             loop {
@@ -241,7 +324,16 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
                     break;
                 }
                 let id = format!("bench-{run_id}-backlog-{connection}-{n}");
-                if iteration(&mut client, Scenario::Callback, &merchant_uid, &id, Some(&url)).await.is_err() {
+                if iteration(
+                    &mut client,
+                    Scenario::Callback,
+                    &merchant_uid,
+                    &id,
+                    Some(&url),
+                )
+                .await
+                .is_err()
+                {
                     failed += 1;
                 }
             }
@@ -258,7 +350,9 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
 
     // 3. The drain: the receiver answers at once.
     receiver.fast.send_replace(true);
-    let drained_in = receiver.wait_for(steady_total + args.backlog, Duration::from_secs(600)).await?;
+    let drained_in = receiver
+        .wait_for(steady_total + args.backlog, Duration::from_secs(600))
+        .await?;
     let drained = args.backlog - while_slow;
     let drain_rate = drained as f64 / drained_in;
     let duplicates = receiver.duplicates.load(Ordering::Relaxed);
@@ -312,7 +406,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let mut tasks = Vec::with_capacity(args.connections);
     for connection in 0..args.connections {
-        let mut client = Connection::open(&args.client.url, &args.client.key, &args.client.secret).await?;
+        let mut client =
+            Connection::open(&args.client.url, &args.client.key, &args.client.secret).await?;
         let merchant_uid = args.merchant_uid.clone();
         let run_id = run_id.clone();
         let scenario = args.scenario;
@@ -330,7 +425,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 n += 1;
                 let id = format!("bench-{run_id}-{connection}-{n}");
                 let started = Instant::now();
-                let outcome = iteration(&mut client, scenario, &merchant_uid, &id, notify_url.as_deref()).await;
+                let outcome = iteration(
+                    &mut client,
+                    scenario,
+                    &merchant_uid,
+                    &id,
+                    notify_url.as_deref(),
+                )
+                .await;
                 let micros = started.elapsed().as_micros() as u64;
                 if !measuring.load(Ordering::Relaxed) {
                     continue;
@@ -357,7 +459,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
-    let callbacks_per_second = (callbacks.load(Ordering::Relaxed) - callbacks_before) as f64 / elapsed;
+    let callbacks_per_second =
+        (callbacks.load(Ordering::Relaxed) - callbacks_before) as f64 / elapsed;
     stop.store(true, Ordering::Relaxed);
 
     let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
@@ -395,7 +498,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         println!("scenario         {}", args.scenario.as_str());
         println!("connections      {}", args.connections);
-        println!("measured         {elapsed:.1} s (after {:.1} s warm-up)", args.warmup);
+        println!(
+            "measured         {elapsed:.1} s (after {:.1} s warm-up)",
+            args.warmup
+        );
         println!("iterations       {ok}");
         println!("errors           {failed}");
         println!("throughput       {throughput:.0} iterations/s");

@@ -17,8 +17,11 @@ use serde_json::json;
 use crate::cli::{ChannelArgs, ChannelCommand};
 
 fn decimal(name: &str, text: Option<String>) -> anyhow::Result<Option<Decimal>> {
-    text.map(|t| Decimal::from_str(t.trim()).with_context(|| format!("--{name} must be a decimal number, not {t:?}")))
-        .transpose()
+    text.map(|t| {
+        Decimal::from_str(t.trim())
+            .with_context(|| format!("--{name} must be a decimal number, not {t:?}"))
+    })
+    .transpose()
 }
 
 fn pairs(flag: &str, items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
@@ -58,8 +61,24 @@ fn channel_json(c: &Channel, credential_names: &[String]) -> serde_json::Value {
 pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
     match args.command {
         ChannelCommand::Add {
-            code, kind, merchants, types, countries, currencies, payments, min, max, ttl, priority, weight,
-            daily_limit, settings, credentials, credentials_file, disabled, database,
+            code,
+            kind,
+            merchants,
+            types,
+            countries,
+            currencies,
+            payments,
+            min,
+            max,
+            ttl,
+            priority,
+            weight,
+            daily_limit,
+            settings,
+            credentials,
+            credentials_file,
+            disabled,
+            database,
         } => {
             let settings = pairs("setting", &settings)?;
             let mut credentials = pairs("credential", &credentials)?;
@@ -74,10 +93,22 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
                 credentials.extend(from_file);
             }
             // The connector must build from these settings before they are stored.
-            registry::build(&kind, &Setup { channel: &code, settings: &settings, credentials: &credentials, sandbox_payout_delay: Default::default() })?;
+            registry::build(
+                &kind,
+                &Setup {
+                    channel: &code,
+                    settings: &settings,
+                    credentials: &credentials,
+                    sandbox_payout_delay: Default::default(),
+                },
+            )?;
             let countries = split_list(&countries)
                 .iter()
-                .map(|c| octopus_domain::country::normalize(c).map(str::to_string).with_context(|| format!("unknown country {c:?}")))
+                .map(|c| {
+                    octopus_domain::country::normalize(c)
+                        .map(str::to_string)
+                        .with_context(|| format!("unknown country {c:?}"))
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let currencies = split_list(&currencies)
                 .iter()
@@ -85,7 +116,10 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let transaction_types = split_list(&types)
                 .iter()
-                .map(|t| TransactionType::from_str(t).map_err(|_| anyhow::anyhow!("--types takes income and expense, not {t:?}")))
+                .map(|t| {
+                    TransactionType::from_str(t)
+                        .map_err(|_| anyhow::anyhow!("--types takes income and expense, not {t:?}"))
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             if ttl.is_some_and(|t| t <= 0) {
                 anyhow::bail!("--ttl must be a positive number of seconds");
@@ -100,7 +134,10 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
                 transaction_types,
                 countries,
                 currencies,
-                payments: split_list(&payments).iter().map(|p| p.to_lowercase()).collect(),
+                payments: split_list(&payments)
+                    .iter()
+                    .map(|p| p.to_lowercase())
+                    .collect(),
                 min_amount: decimal("min", min)?,
                 max_amount: decimal("max", max)?,
                 default_ttl: ttl,
@@ -114,14 +151,19 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
             };
             channel.validate()?;
             let saved = storage.save_channel(channel).await?;
-            println!("{}", channel_json(&saved, &credentials.keys().cloned().collect::<Vec<_>>()));
+            println!(
+                "{}",
+                channel_json(&saved, &credentials.keys().cloned().collect::<Vec<_>>())
+            );
         }
         ChannelCommand::List { database } => {
             let (storage, key) = crate::serve::open(&database).await?;
             for c in storage.channels().await? {
                 let names = octopus_server::channels::open_credentials(&key, &c.sealed_credentials)
                     .map(|m| m.into_keys().collect())
-                    .unwrap_or_else(|_| vec!["(cannot be opened with this master key)".to_string()]);
+                    .unwrap_or_else(
+                        |_| vec!["(cannot be opened with this master key)".to_string()],
+                    );
                 println!("{}", channel_json(&c, &names));
             }
         }
@@ -131,12 +173,19 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn set_enabled(code: &str, enabled: bool, database: &crate::cli::DatabaseArgs) -> anyhow::Result<()> {
+async fn set_enabled(
+    code: &str,
+    enabled: bool,
+    database: &crate::cli::DatabaseArgs,
+) -> anyhow::Result<()> {
     let storage = crate::serve::open_storage(database).await?;
-    let c = storage.set_channel_enabled(code, enabled, now_ms()).await.map_err(|e| match e {
-        octopus_storage::StorageError::NotFound => anyhow::anyhow!("no channel {code}"),
-        other => other.into(),
-    })?;
+    let c = storage
+        .set_channel_enabled(code, enabled, now_ms())
+        .await
+        .map_err(|e| match e {
+            octopus_storage::StorageError::NotFound => anyhow::anyhow!("no channel {code}"),
+            other => other.into(),
+        })?;
     println!("{}", json!({"code": c.code, "enabled": c.enabled}));
     Ok(())
 }

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "octopus", version, about = "Octopus, a self-hosted payment gateway")]
+#[command(
+    name = "octopus",
+    version,
+    about = "Octopus, a self-hosted payment gateway"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -38,6 +42,8 @@ pub struct ChannelArgs {
     pub command: ChannelCommand,
 }
 
+// Parsed once per run: boxing the large variant would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum ChannelCommand {
     /// Add a channel, or replace the one with this code (a running gateway uses it within a
@@ -204,7 +210,11 @@ pub struct ServeArgs {
     #[arg(long, env = "OCTOPUS_DEV")]
     pub dev: bool,
     /// A proxy (address or CIDR) whose X-Forwarded-For header is trusted; repeatable.
-    #[arg(long = "trusted-proxy", env = "OCTOPUS_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(
+        long = "trusted-proxy",
+        env = "OCTOPUS_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Vec<String>,
     /// Seconds a sandbox payout takes to complete.
     #[arg(long, env = "OCTOPUS_SANDBOX_PAYOUT_DELAY", default_value_t = 2.0)]
@@ -213,7 +223,11 @@ pub struct ServeArgs {
     #[arg(long, env = "OCTOPUS_DEFAULT_DEPOSIT_TTL", default_value_t = 1800)]
     pub default_deposit_ttl: u64,
     /// Delays before each retry of a failed callback (ms, s, m, h).
-    #[arg(long, env = "OCTOPUS_CALLBACK_SCHEDULE", default_value = "15s,1m,5m,15m,1h,2h,6h,12h")]
+    #[arg(
+        long,
+        env = "OCTOPUS_CALLBACK_SCHEDULE",
+        default_value = "15s,1m,5m,15m,1h,2h,6h,12h"
+    )]
     pub callback_schedule: String,
     /// Seconds a callback attempt may take in all, at most 30 (connecting may take at most 5).
     #[arg(long, env = "OCTOPUS_CALLBACK_TIMEOUT", default_value_t = 10.0)]
@@ -283,6 +297,8 @@ pub struct OrderArgs {
     pub command: OrderCommand,
 }
 
+// Parsed once per run: boxing the large variant would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum OrderCommand {
     /// Create a deposit (default) or payout and print the gateway's answer.
@@ -479,8 +495,17 @@ impl Scenario {
 mod tests {
     #[test]
     fn never_prints_passwords() {
-        assert_eq!(super::redact_url("postgres://app:s3cret@db:5432/octopus"), "postgres://db:5432/octopus");
-        assert_eq!(super::redact_url("postgres://postgres@127.0.0.1/x?password=s3cret"), "postgres://127.0.0.1/x");
-        assert_eq!(super::redact_url("host=db password=s3cret"), "(connection string)");
+        assert_eq!(
+            super::redact_url("postgres://app:s3cret@db:5432/octopus"),
+            "postgres://db:5432/octopus"
+        );
+        assert_eq!(
+            super::redact_url("postgres://postgres@127.0.0.1/x?password=s3cret"),
+            "postgres://127.0.0.1/x"
+        );
+        assert_eq!(
+            super::redact_url("host=db password=s3cret"),
+            "(connection string)"
+        );
     }
 }

@@ -16,7 +16,16 @@ fn decimal(name: &str, text: &str) -> anyhow::Result<Decimal> {
 
 pub async fn run(args: FeeArgs) -> anyhow::Result<()> {
     match args.command {
-        FeeCommand::Set { merchant, payment, accounting_type, percent, fixed, min, max, database } => {
+        FeeCommand::Set {
+            merchant,
+            payment,
+            accounting_type,
+            percent,
+            fixed,
+            min,
+            max,
+            database,
+        } => {
             if accounting_type != ANY && accounting_type.parse::<AccountingType>().is_err() {
                 anyhow::bail!("--accounting-type must be recharge, receive, pay, settle or *");
             }
@@ -31,11 +40,24 @@ pub async fn run(args: FeeArgs) -> anyhow::Result<()> {
                 .merchant_by_uid(&merchant)
                 .await?
                 .with_context(|| format!("no merchant {merchant}"))?;
-            let payment = if payment == ANY { payment } else { payment.to_lowercase() };
+            let payment = if payment == ANY {
+                payment
+            } else {
+                payment.to_lowercase()
+            };
             storage
-                .set_fee_rule(m.id, &payment, &accounting_type, &rule, octopus_server::clock::now_ms())
+                .set_fee_rule(
+                    m.id,
+                    &payment,
+                    &accounting_type,
+                    &rule,
+                    octopus_server::clock::now_ms(),
+                )
                 .await?;
-            println!("{}", schedule_json(&merchant, &payment, &accounting_type, &rule));
+            println!(
+                "{}",
+                schedule_json(&merchant, &payment, &accounting_type, &rule)
+            );
         }
         FeeCommand::List { merchant, database } => {
             let storage = crate::serve::open_storage(&database).await?;
@@ -44,14 +66,22 @@ pub async fn run(args: FeeArgs) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("no merchant {merchant}"))?;
             for s in storage.fee_rules(m.id).await? {
-                println!("{}", schedule_json(&merchant, &s.payment, &s.accounting_type, &s.rule));
+                println!(
+                    "{}",
+                    schedule_json(&merchant, &s.payment, &s.accounting_type, &s.rule)
+                );
             }
         }
     }
     Ok(())
 }
 
-fn schedule_json(merchant: &str, payment: &str, accounting_type: &str, rule: &FeeRule) -> serde_json::Value {
+fn schedule_json(
+    merchant: &str,
+    payment: &str,
+    accounting_type: &str,
+    rule: &FeeRule,
+) -> serde_json::Value {
     serde_json::json!({
         "merchant_uid": merchant,
         "payment": payment,

@@ -19,7 +19,11 @@ pub async fn run(args: LedgerArgs) -> anyhow::Result<()> {
                 report.orders
             );
             for (account, balance) in &report.balances {
-                println!("  {:<40} {}", account.key(), octopus_domain::money::format_places(*balance, 6));
+                println!(
+                    "  {:<40} {}",
+                    account.key(),
+                    octopus_domain::money::format_places(*balance, 6)
+                );
             }
             if report.is_sound() {
                 println!(

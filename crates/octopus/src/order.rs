@@ -13,9 +13,10 @@ fn client(args: &ClientArgs) -> Client {
 pub async fn run(args: OrderArgs) -> anyhow::Result<()> {
     let answer = match args.command {
         OrderCommand::New(a) => {
-            let merchant_order_id = a.merchant_order_id.clone().unwrap_or_else(|| {
-                format!("cli-{:016x}", rand::thread_rng().gen::<u64>())
-            });
+            let merchant_order_id = a
+                .merchant_order_id
+                .clone()
+                .unwrap_or_else(|| format!("cli-{:016x}", rand::thread_rng().gen::<u64>()));
             let mut order = NewOrder::deposit(
                 &a.merchant_uid,
                 &merchant_order_id,
@@ -35,13 +36,25 @@ pub async fn run(args: OrderArgs) -> anyhow::Result<()> {
             for (k, v) in &a.fields {
                 fields.insert(k.as_str(), v.as_str());
             }
-            client(&a.client).post_signed("/octopus/api/order/new", &fields).await?
+            client(&a.client)
+                .post_signed("/octopus/api/order/new", &fields)
+                .await?
         }
-        OrderCommand::Get { client: c, merchant_order_id } => {
-            let fields = [("merchant_order_id", merchant_order_id.as_str())].into_iter().collect();
-            client(&c).post_signed("/octopus/api/order/get", &fields).await?
+        OrderCommand::Get {
+            client: c,
+            merchant_order_id,
+        } => {
+            let fields = [("merchant_order_id", merchant_order_id.as_str())]
+                .into_iter()
+                .collect();
+            client(&c)
+                .post_signed("/octopus/api/order/get", &fields)
+                .await?
         }
-        OrderCommand::History { payment_uid, database } => {
+        OrderCommand::History {
+            payment_uid,
+            database,
+        } => {
             use octopus_server::clock::rfc3339;
             let storage = crate::serve::open_storage(&database).await?;
             let order = storage
@@ -78,7 +91,11 @@ pub async fn run(args: OrderArgs) -> anyhow::Result<()> {
             );
             return Ok(());
         }
-        OrderCommand::Refund { payment_uid, reason, database } => {
+        OrderCommand::Refund {
+            payment_uid,
+            reason,
+            database,
+        } => {
             let storage = crate::serve::open_storage(&database).await?;
             let order = octopus_server::orders::refund(storage.as_ref(), &payment_uid, &reason)
                 .await

@@ -23,12 +23,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let callback_schedule = octopus_domain::callback::Schedule::parse(&args.callback_schedule)?;
     anyhow::ensure!(
-        args.callback_timeout > 0.0 && args.callback_timeout <= octopus_server::callbacks::MAX_TIMEOUT.as_secs_f64(),
+        args.callback_timeout > 0.0
+            && args.callback_timeout <= octopus_server::callbacks::MAX_TIMEOUT.as_secs_f64(),
         "--callback-timeout must be more than 0 and at most {} seconds",
         octopus_server::callbacks::MAX_TIMEOUT.as_secs()
     );
     let seconds = |name: &str, value: f64| -> anyhow::Result<Duration> {
-        anyhow::ensure!(value > 0.0 && value <= 3600.0, "--{name} must be more than 0 and at most 3600 seconds");
+        anyhow::ensure!(
+            value > 0.0 && value <= 3600.0,
+            "--{name} must be more than 0 and at most 3600 seconds"
+        );
         Ok(Duration::from_secs_f64(value))
     };
     let connections = octopus_server::config::ConnectionLimits {
@@ -57,7 +61,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let app = Application::build(config, storage.clone(), master_key.clone())
         .await
         .context("cannot start the server")?;
-    println!("Octopus is serving on {} ({})", app.public_url(), args.database.describe());
+    println!(
+        "Octopus is serving on {} ({})",
+        app.public_url(),
+        args.database.describe()
+    );
     if args.dev {
         start_paykassma_demo(storage.as_ref(), &master_key, app.public_url()).await?;
         if storage.merchant_count().await? == 0 {
@@ -102,8 +110,13 @@ async fn start_paykassma_demo(
             currencies: vec![octopus_domain::Currency::parse("mmk").expect("mmk is a currency")],
             payments: vec!["wavepay".into()],
             priority: 50,
-            settings: [("api_url".to_string(), sim_url.clone())].into_iter().collect(),
-            sealed_credentials: octopus_server::channels::seal_credentials(master_key, &credentials),
+            settings: [("api_url".to_string(), sim_url.clone())]
+                .into_iter()
+                .collect(),
+            sealed_credentials: octopus_server::channels::seal_credentials(
+                master_key,
+                &credentials,
+            ),
             ..octopus_domain::Channel::new(PAYKASSMA_DEMO, "paykassma", now)
         })
         .await?;
@@ -118,7 +131,9 @@ async fn start_paykassma_demo(
 }
 
 /// Opens the storage alone, for commands that touch no secret (fees, ledger, refunds).
-pub async fn open_storage(database: &DatabaseArgs) -> anyhow::Result<std::sync::Arc<dyn octopus_storage::Storage>> {
+pub async fn open_storage(
+    database: &DatabaseArgs,
+) -> anyhow::Result<std::sync::Arc<dyn octopus_storage::Storage>> {
     let config = DatabaseConfig::from_args(
         database.data_dir.clone(),
         database.database_url.clone(),

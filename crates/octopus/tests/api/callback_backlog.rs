@@ -62,7 +62,10 @@ async fn receive(State(state): State<ReceiverState>, body: Bytes) -> &'static st
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let key = (
         json["order_uid"].as_str().unwrap_or_default().to_string(),
-        json["payment_status"].as_str().unwrap_or_default().to_string(),
+        json["payment_status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     );
     *seen.acknowledged.lock().unwrap().entry(key).or_default() += 1;
     seen.total.fetch_add(1, Ordering::SeqCst);
@@ -71,7 +74,9 @@ async fn receive(State(state): State<ReceiverState>, body: Bytes) -> &'static st
 }
 
 async fn start_receiver(seen: Arc<Seen>, fast: watch::Receiver<bool>) -> String {
-    let app = axum::Router::new().route("/callback", post(receive)).with_state(ReceiverState { seen, fast });
+    let app = axum::Router::new()
+        .route("/callback", post(receive))
+        .with_state(ReceiverState { seen, fast });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/callback", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -84,7 +89,8 @@ async fn a_backlog_for_one_host_drains_each_callback_once(backend: Backend) {
     let mut config = test_config();
     config.callback_timeout = Duration::from_secs(20);
     // The gateway's default per-host limit, as the issue measured it.
-    config.callback_host_concurrency = octopus_server::ServerConfig::default().callback_host_concurrency;
+    config.callback_host_concurrency =
+        octopus_server::ServerConfig::default().callback_host_concurrency;
     let host_limit = config.callback_host_concurrency;
     let app = spawn_app_with(backend.clone(), config).await;
     let seen = Arc::new(Seen::default());
@@ -93,10 +99,22 @@ async fn a_backlog_for_one_host_drains_each_callback_once(backend: Backend) {
 
     // One order made through the API; the backlog's orders are copies of it.
     let m = app.merchant.clone();
-    let mut first = NewOrder::deposit(&m.merchant_uid, "backlog-template", "100.00", "mmk", "wavepay", "myanmar");
+    let mut first = NewOrder::deposit(
+        &m.merchant_uid,
+        "backlog-template",
+        "100.00",
+        "mmk",
+        "wavepay",
+        "myanmar",
+    );
     first.notify_url = Some(url.clone());
     let created = app.client.create_order(&first).await.unwrap();
-    let template = app.storage().order_by_payment_uid(&created.payment.payment_uid).await.unwrap().unwrap();
+    let template = app
+        .storage()
+        .order_by_payment_uid(&created.payment.payment_uid)
+        .await
+        .unwrap()
+        .unwrap();
 
     count_callback_updates(&app, &backend).await;
     let seeding = Instant::now();
@@ -111,13 +129,24 @@ async fn a_backlog_for_one_host_drains_each_callback_once(backend: Backend) {
             order.created_at = now;
             order.updated_at = now;
             async move {
-                let order = match storage.create_order(order, Vec::new()).await.expect("create order") {
+                let order = match storage
+                    .create_order(order, Vec::new())
+                    .await
+                    .expect("create order")
+                {
                     CreateOutcome::Created(o) => o,
                     CreateOutcome::Existing(_) => panic!("backlog-{i} exists"),
                 };
-                let paid = StatusChange::new(PaymentStatus::Completed, "sandbox: the payer paid", octopus_server::clock::now_ms())
-                    .with_final_amount(order.amount);
-                storage.change_status(&order.payment_uid, paid).await.expect("complete order");
+                let paid = StatusChange::new(
+                    PaymentStatus::Completed,
+                    "sandbox: the payer paid",
+                    octopus_server::clock::now_ms(),
+                )
+                .with_final_amount(order.amount);
+                storage
+                    .change_status(&order.payment_uid, paid)
+                    .await
+                    .expect("complete order");
                 order.payment_uid
             }
         })
@@ -127,7 +156,10 @@ async fn a_backlog_for_one_host_drains_each_callback_once(backend: Backend) {
     let seeded_in = seeding.elapsed();
     let due = due_callbacks(&app).await;
     let delivered_while_slow = seen.total.load(Ordering::SeqCst);
-    assert!(due >= BACKLOG as i64, "only {due} callbacks due when the receiver becomes fast");
+    assert!(
+        due >= BACKLOG as i64,
+        "only {due} callbacks due when the receiver becomes fast"
+    );
 
     // A second node delivers too; nobody dies, so nothing may go out twice.
     let second = app.second_node().await;
@@ -147,12 +179,20 @@ async fn a_backlog_for_one_host_drains_each_callback_once(backend: Backend) {
     let drained_in = started.elapsed();
     // Every attempt recorded: no callback is pending or leased any more, so none can go again.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while app.db.query_count("SELECT COUNT(*) FROM callbacks WHERE state <> 'completed'").await > 0 {
+    while app
+        .db
+        .query_count("SELECT COUNT(*) FROM callbacks WHERE state <> 'completed'")
+        .await
+        > 0
+    {
         assert!(Instant::now() < deadline, "attempts left unrecorded");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let drained = SEEDED - delivered_while_slow;
-    let updates = app.db.query_count("SELECT COUNT(*) FROM callback_updates").await;
+    let updates = app
+        .db
+        .query_count("SELECT COUNT(*) FROM callback_updates")
+        .await;
     println!(
         "callback backlog ({backend:?}): {SEEDED} seeded in {:.1} s; {due} due for one host when it became fast; \
          {drained} drained in {:.1} s = {:.0} callbacks/s (two nodes, {host_limit} at once per node); \
@@ -161,7 +201,13 @@ async fn a_backlog_for_one_host_drains_each_callback_once(backend: Backend) {
         drained_in.as_secs_f64(),
         drained as f64 / drained_in.as_secs_f64()
     );
-    assert_eq!(app.db.query_count("SELECT COUNT(*) FROM callback_attempts").await, SEEDED as i64, "one attempt each");
+    assert_eq!(
+        app.db
+            .query_count("SELECT COUNT(*) FROM callback_attempts")
+            .await,
+        SEEDED as i64,
+        "one attempt each"
+    );
     // A callback is claimed once and recorded once: claims take only what the host can take
     // now, and never claim more to give it back.
     assert!(
@@ -171,11 +217,24 @@ async fn a_backlog_for_one_host_drains_each_callback_once(backend: Backend) {
 
     let acknowledged = seen.acknowledged.lock().unwrap().clone();
     let twice: Vec<_> = acknowledged.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "{} callbacks went out more than once, e.g. {:?}", twice.len(), twice.first());
+    assert!(
+        twice.is_empty(),
+        "{} callbacks went out more than once, e.g. {:?}",
+        twice.len(),
+        twice.first()
+    );
     for uid in &uids {
-        assert_eq!(acknowledged.get(&(uid.clone(), "completed".to_string())), Some(&1), "the callback of {uid}");
+        assert_eq!(
+            acknowledged.get(&(uid.clone(), "completed".to_string())),
+            Some(&1),
+            "the callback of {uid}"
+        );
     }
-    assert_eq!(seen.total.load(Ordering::SeqCst), SEEDED, "no other request reached the receiver");
+    assert_eq!(
+        seen.total.load(Ordering::SeqCst),
+        SEEDED,
+        "no other request reached the receiver"
+    );
     assert!(
         seen.most_at_once.load(Ordering::SeqCst) <= 2 * host_limit,
         "at most {host_limit} at once per node: {}",
@@ -218,7 +277,9 @@ async fn count_callback_updates(app: &crate::helpers::TestApp, backend: &Backend
 async fn due_callbacks(app: &crate::helpers::TestApp) -> i64 {
     let now = octopus_server::clock::now_ms();
     app.db
-        .query_count(&format!("SELECT COUNT(*) FROM callbacks WHERE state = 'pending' AND next_attempt_at <= {now}"))
+        .query_count(&format!(
+            "SELECT COUNT(*) FROM callbacks WHERE state = 'pending' AND next_attempt_at <= {now}"
+        ))
         .await
 }
 

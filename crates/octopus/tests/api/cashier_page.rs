@@ -71,7 +71,14 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
     let pay = app.client.create_order(&pay).await.unwrap();
     let fail = app
         .client
-        .create_order(&NewOrder::deposit(&uid, "page-fail", "10.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&NewOrder::deposit(
+            &uid,
+            "page-fail",
+            "10.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
 
@@ -81,36 +88,83 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
         let tab = browser.new_tab().unwrap();
         let text = |sel: &str| tab.wait_for_element(sel).unwrap().get_inner_text().unwrap();
 
-        tab.navigate_to(&pay_url).unwrap().wait_until_navigated().unwrap();
-        let before = (text("#headline"), text("#amount"), text("#status"), text("#additional"), text("#merchant-order-id"));
-        assert!(tab.find_element("#return").is_err(), "no way back before paying");
+        tab.navigate_to(&pay_url)
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
+        let before = (
+            text("#headline"),
+            text("#amount"),
+            text("#status"),
+            text("#additional"),
+            text("#merchant-order-id"),
+        );
+        assert!(
+            tab.find_element("#return").is_err(),
+            "no way back before paying"
+        );
         // The inline stylesheet is allowed by the policy's hash (a blocked one leaves the
         // browser's white background).
-        let background = tab.evaluate("getComputedStyle(document.body).backgroundColor", false).unwrap().value;
-        assert_eq!(background, Some(serde_json::json!("rgb(244, 245, 247)")), "the stylesheet applies under the CSP");
+        let background = tab
+            .evaluate("getComputedStyle(document.body).backgroundColor", false)
+            .unwrap()
+            .value;
+        assert_eq!(
+            background,
+            Some(serde_json::json!("rgb(244, 245, 247)")),
+            "the stylesheet applies under the CSP"
+        );
         // A second window on the same order, opened before paying: the payer presses Pay again
         // there once the first has paid.
         let second = browser.new_tab().unwrap();
-        second.navigate_to(&pay_url).unwrap().wait_until_navigated().unwrap();
+        second
+            .navigate_to(&pay_url)
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
         tab.activate().unwrap();
         tab.wait_for_element("#pay").unwrap().click().unwrap();
-        tab.wait_for_element_with_custom_timeout("#return", Duration::from_secs(10)).unwrap();
+        tab.wait_for_element_with_custom_timeout("#return", Duration::from_secs(10))
+            .unwrap();
         let after = (text("#headline"), text("#status"));
-        let back = tab.find_element("#return").unwrap().get_attribute_value("href").unwrap();
+        let back = tab
+            .find_element("#return")
+            .unwrap()
+            .get_attribute_value("href")
+            .unwrap();
         assert!(tab.find_element("#pay").is_err(), "no buttons once paid");
         second.activate().unwrap();
         second.wait_for_element("#pay").unwrap().click().unwrap();
         second.wait_until_navigated().unwrap();
-        let body = second.wait_for_element("body").unwrap().get_inner_text().unwrap();
-        assert!(!body.trim_start().starts_with('{'), "JSON shown to the payer: {body}");
-        second.wait_for_element_with_custom_timeout("#return", Duration::from_secs(10)).unwrap();
-        let read = |sel: &str| second.wait_for_element(sel).unwrap().get_inner_text().unwrap();
+        let body = second
+            .wait_for_element("body")
+            .unwrap()
+            .get_inner_text()
+            .unwrap();
+        assert!(
+            !body.trim_start().starts_with('{'),
+            "JSON shown to the payer: {body}"
+        );
+        second
+            .wait_for_element_with_custom_timeout("#return", Duration::from_secs(10))
+            .unwrap();
+        let read = |sel: &str| {
+            second
+                .wait_for_element(sel)
+                .unwrap()
+                .get_inner_text()
+                .unwrap()
+        };
         let again = (read("#headline"), read("#status"), read("#message"));
 
         tab.activate().unwrap();
-        tab.navigate_to(&fail_url).unwrap().wait_until_navigated().unwrap();
+        tab.navigate_to(&fail_url)
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
         tab.wait_for_element("#fail").unwrap().click().unwrap();
-        tab.wait_for_element_with_custom_timeout("#fail-reason", Duration::from_secs(10)).unwrap();
+        tab.wait_for_element_with_custom_timeout("#fail-reason", Duration::from_secs(10))
+            .unwrap();
         let failed = (text("#headline"), text("#status"), text("#fail-reason"));
         (before, after, back, failed, again)
     })
@@ -131,14 +185,34 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
     assert_eq!(before.2, "pending");
     assert_eq!(before.3, "Use your own Wavepay account");
     assert_eq!(before.4, "page-pay");
-    assert_eq!(after, ("Payment received".to_string(), "completed".to_string()));
-    assert_eq!(back.as_deref(), Some("https://shop.example/thanks?order=page-pay"));
+    assert_eq!(
+        after,
+        ("Payment received".to_string(), "completed".to_string())
+    );
+    assert_eq!(
+        back.as_deref(),
+        Some("https://shop.example/thanks?order=page-pay")
+    );
     assert_eq!(failed.0, "Payment failed");
     assert_eq!(failed.1, "failed");
     assert_eq!(failed.2, "The payer failed the payment in the sandbox");
 
-    assert_eq!(app.client.get_order("page-pay").await.unwrap().payment_status, "completed");
-    assert_eq!(app.client.get_order("page-fail").await.unwrap().payment_status, "failed");
+    assert_eq!(
+        app.client
+            .get_order("page-pay")
+            .await
+            .unwrap()
+            .payment_status,
+        "completed"
+    );
+    assert_eq!(
+        app.client
+            .get_order("page-fail")
+            .await
+            .unwrap()
+            .payment_status,
+        "failed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +230,9 @@ async fn a_payer_confirms_a_wavepay_transfer_on_the_page_in_chromium() {
     let uid = app.merchant.merchant_uid.clone();
     let created = app
         .client
-        .create_order(&NewOrder::deposit(&uid, "page-pk", "6000.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&NewOrder::deposit(
+            &uid, "page-pk", "6000.00", "mmk", "wavepay", "myanmar",
+        ))
         .await
         .unwrap();
     pk.sim.transfer("TXPART", 5000, "MMK");
@@ -166,10 +242,16 @@ async fn a_payer_confirms_a_wavepay_transfer_on_the_page_in_chromium() {
         let browser = browser(path);
         let tab = browser.new_tab().unwrap();
         let text = |sel: &str| tab.wait_for_element(sel).unwrap().get_inner_text().unwrap();
-        tab.navigate_to(&url).unwrap().wait_until_navigated().unwrap();
+        tab.navigate_to(&url)
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
         let account = text("#pay-account");
         let confirm = |id: &str| {
-            tab.wait_for_element("#transaction_id").unwrap().click().unwrap();
+            tab.wait_for_element("#transaction_id")
+                .unwrap()
+                .click()
+                .unwrap();
             tab.type_str(id).unwrap();
             tab.wait_for_element("#confirm").unwrap().click().unwrap();
             tab.wait_until_navigated().unwrap();
@@ -177,18 +259,35 @@ async fn a_payer_confirms_a_wavepay_transfer_on_the_page_in_chromium() {
         confirm("TXPART");
         let short = (text("#status"), text("#message"));
         confirm("TXREST");
-        tab.wait_for_element_with_custom_timeout("#headline", Duration::from_secs(10)).unwrap();
+        tab.wait_for_element_with_custom_timeout("#headline", Duration::from_secs(10))
+            .unwrap();
         let done = (text("#headline"), text("#status"));
-        assert!(tab.find_element("#transaction_id").is_err(), "no form once paid");
+        assert!(
+            tab.find_element("#transaction_id").is_err(),
+            "no form once paid"
+        );
         (account, short, done)
     })
     .await
     .unwrap();
-    assert!(account.starts_with("09") && account.len() == 11, "{account}");
+    assert!(
+        account.starts_with("09") && account.len() == 11,
+        "{account}"
+    );
     assert_eq!(short.0, "processing");
-    assert!(short.1.contains("1000.00 MMK is still missing"), "{}", short.1);
-    assert_eq!(done, ("Payment received".to_string(), "completed".to_string()));
-    assert_eq!(app.client.get_order("page-pk").await.unwrap().final_amount, "6000.00");
+    assert!(
+        short.1.contains("1000.00 MMK is still missing"),
+        "{}",
+        short.1
+    );
+    assert_eq!(
+        done,
+        ("Payment received".to_string(), "completed".to_string())
+    );
+    assert_eq!(
+        app.client.get_order("page-pk").await.unwrap().final_amount,
+        "6000.00"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,11 +305,16 @@ async fn unknown_payment_pages_are_not_found() {
     app.fund(&app.merchant, "usd", "5").await;
     let payout = app
         .client
-        .create_order(&NewOrder::payout(&uid, "np-1", "5", "usd", "bank", "US", "1", "A", "B"))
+        .create_order(&NewOrder::payout(
+            &uid, "np-1", "5", "usd", "bank", "US", "1", "A", "B",
+        ))
         .await
         .unwrap();
     let r = crate::helpers::http()
-        .get(format!("{}/octopus/pay/{}", app.base_url, payout.payment.payment_uid))
+        .get(format!(
+            "{}/octopus/pay/{}",
+            app.base_url, payout.payment.payment_uid
+        ))
         .send()
         .await
         .unwrap();

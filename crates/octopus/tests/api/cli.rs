@@ -38,9 +38,15 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
         .expect("a -d body line");
     assert!(body.contains(uid));
     let client = Client::new(&server.url, key, secret);
-    let answer = client.post_raw("/octopus/api/order/new", body.to_string(), key, signature).await.unwrap();
+    let answer = client
+        .post_raw("/octopus/api/order/new", body.to_string(), key, signature)
+        .await
+        .unwrap();
     assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(answer.body["data"]["payment"]["merchant_name"], "Demo Merchant");
+    assert_eq!(
+        answer.body["data"]["payment"]["merchant_name"],
+        "Demo Merchant"
+    );
 
     // The demo Paykassma channel, through the simulator the server started, end to end.
     let sim_url = lines
@@ -49,7 +55,8 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
         .expect("the simulator's address is printed")
         .trim()
         .to_string();
-    let wavepay = octopus_client::NewOrder::deposit(uid, "dev-pk", "6000.00", "mmk", "wavepay", "myanmar");
+    let wavepay =
+        octopus_client::NewOrder::deposit(uid, "dev-pk", "6000.00", "mmk", "wavepay", "myanmar");
     let created = client.create_order(&wavepay).await.unwrap();
     assert_eq!(created.payment.channel, "pk-demo");
     let http = crate::helpers::http();
@@ -71,7 +78,10 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
         .await
         .unwrap();
     assert!(page.contains("Payment received"), "{page}");
-    assert_eq!(client.get_order("dev-pk").await.unwrap().payment_status, "completed");
+    assert_eq!(
+        client.get_order("dev-pk").await.unwrap().payment_status,
+        "completed"
+    );
     drop(server);
 
     // A second start on the same database creates no second demo merchant.
@@ -94,24 +104,68 @@ async fn order_commands_create_and_query_orders() {
             .env("OCTOPUS_URL", &server.url)
             .env("OCTOPUS_API_KEY", creds["api_key"].as_str().unwrap())
             .env("OCTOPUS_API_SECRET", creds["api_secret"].as_str().unwrap())
-            .env("OCTOPUS_MERCHANT_UID", creds["merchant_uid"].as_str().unwrap())
+            .env(
+                "OCTOPUS_MERCHANT_UID",
+                creds["merchant_uid"].as_str().unwrap(),
+            )
             .output()
             .unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
         (out.status.success(), json)
     };
     let (ok, created) = run(&[
-        "new", "--amount", "100.00", "--currency", "mmk", "--payment", "myanmar", "--country", "myanmar",
-        "--merchant-order-id", "cli-1", "--field", "merchant_id=member-9",
+        "new",
+        "--amount",
+        "100.00",
+        "--currency",
+        "mmk",
+        "--payment",
+        "myanmar",
+        "--country",
+        "myanmar",
+        "--merchant-order-id",
+        "cli-1",
+        "--field",
+        "merchant_id=member-9",
     ]);
     assert!(ok, "{created}");
     assert_eq!(created["data"]["payment"]["payment_status"], "pending");
-    assert!(created["data"]["payment_url"].as_str().unwrap().starts_with(&server.url));
-    let client = Client::new(&server.url, creds["api_key"].as_str().unwrap(), creds["api_secret"].as_str().unwrap());
-    crate::helpers::fund(&client, creds["merchant_uid"].as_str().unwrap(), "usd", "5.00").await;
+    assert!(created["data"]["payment_url"]
+        .as_str()
+        .unwrap()
+        .starts_with(&server.url));
+    let client = Client::new(
+        &server.url,
+        creds["api_key"].as_str().unwrap(),
+        creds["api_secret"].as_str().unwrap(),
+    );
+    crate::helpers::fund(
+        &client,
+        creds["merchant_uid"].as_str().unwrap(),
+        "usd",
+        "5.00",
+    )
+    .await;
     let (ok, payout) = run(&[
-        "new", "--type", "expense", "--amount", "5.00", "--currency", "usd", "--payment", "bank", "--country", "US",
-        "--to", "123456", "--to-name", "Jane Doe", "--to-bank-name", "Chase", "--merchant-order-id", "cli-2",
+        "new",
+        "--type",
+        "expense",
+        "--amount",
+        "5.00",
+        "--currency",
+        "usd",
+        "--payment",
+        "bank",
+        "--country",
+        "US",
+        "--to",
+        "123456",
+        "--to-name",
+        "Jane Doe",
+        "--to-bank-name",
+        "Chase",
+        "--merchant-order-id",
+        "cli-2",
     ]);
     assert!(ok, "{payout}");
     let (ok, found) = run(&["get", "cli-1"]);
@@ -130,14 +184,29 @@ async fn bench_harness_reports_throughput_and_latency() {
     let creds = merchant_create(&db);
     for scenario in ["deposit", "payout", "complete", "fail"] {
         let out = command()
-            .args(["bench", "--url", &server.url, "--connections", "4", "--duration", "0.5", "--warmup", "0.1", "--json"])
+            .args([
+                "bench",
+                "--url",
+                &server.url,
+                "--connections",
+                "4",
+                "--duration",
+                "0.5",
+                "--warmup",
+                "0.1",
+                "--json",
+            ])
             .args(["--scenario", scenario])
             .args(["--key", creds["api_key"].as_str().unwrap()])
             .args(["--secret", creds["api_secret"].as_str().unwrap()])
             .args(["--merchant-uid", creds["merchant_uid"].as_str().unwrap()])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{scenario}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{scenario}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["scenario"], scenario);
         assert_eq!(report["errors"], 0, "{report}");
@@ -172,19 +241,28 @@ async fn a_server_refuses_a_master_key_that_is_not_its_databases() {
         if let Some(status) = serve.try_wait().unwrap() {
             break status;
         }
-        assert!(std::time::Instant::now() < deadline, "the server started with the wrong key");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server started with the wrong key"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(!status.success());
     let mut stderr = String::new();
     std::io::Read::read_to_string(serve.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert!(stderr.contains("the master key does not match this database"), "{stderr}");
+    assert!(
+        stderr.contains("the master key does not match this database"),
+        "{stderr}"
+    );
     assert!(!stderr.contains(&first), "the key itself is never printed");
 }
 
-
 /// Runs the binary against the test app's database, with its master key.
-fn run_on(app: &crate::helpers::TestApp, args: &[&str], db: Option<&std::path::Path>) -> (bool, String) {
+fn run_on(
+    app: &crate::helpers::TestApp,
+    args: &[&str],
+    db: Option<&std::path::Path>,
+) -> (bool, String) {
     let mut c = command();
     c.args(args);
     match db {
@@ -195,8 +273,15 @@ fn run_on(app: &crate::helpers::TestApp, args: &[&str], db: Option<&std::path::P
             c.args(db_args(&app.db));
         }
     }
-    let out = c.env("OCTOPUS_MASTER_KEY", &app.master_key_text).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = c
+        .env("OCTOPUS_MASTER_KEY", &app.master_key_text)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -206,15 +291,29 @@ async fn ledger_verify_passes_and_fails_on_a_corrupted_copy(backend: Backend) {
     let app = crate::helpers::spawn_app(backend.clone()).await;
     let m = &app.merchant;
     app.fund(m, "mmk", "1000.00").await;
-    let payout = octopus_client::NewOrder::payout(&m.merchant_uid, "v-out", "100.00", "mmk", "wavepay", "myanmar", "09123456789", "A", "wavepay");
+    let payout = octopus_client::NewOrder::payout(
+        &m.merchant_uid,
+        "v-out",
+        "100.00",
+        "mmk",
+        "wavepay",
+        "myanmar",
+        "09123456789",
+        "A",
+        "wavepay",
+    );
     app.client.create_order(&payout).await.unwrap();
-    app.wait_for_status(&app.client, "v-out", "completed", Duration::from_secs(10)).await;
+    app.wait_for_status(&app.client, "v-out", "completed", Duration::from_secs(10))
+        .await;
     let (ok, text) = run_on(&app, &["ledger", "verify"], None);
     assert!(ok, "{text}");
     // funding credit, payout hold, payout settle; zero fee postings are not written
     assert!(text.contains("3 entries, 6 postings"), "{text}");
     assert!(text.contains("OK: every entry balances"), "{text}");
-    assert!(text.contains(&format!("available:{}:mmk", m.merchant_id)) && text.contains("900.000000"), "{text}");
+    assert!(
+        text.contains(&format!("available:{}:mmk", m.merchant_id)) && text.contains("900.000000"),
+        "{text}"
+    );
 
     let corruptions = [
         format!("UPDATE ledger_accounts SET balance = '999.000000' WHERE account_key = 'available:{}:mmk'", m.merchant_id),
@@ -226,12 +325,20 @@ async fn ledger_verify_passes_and_fails_on_a_corrupted_copy(backend: Backend) {
                 // A consistent copy of the live database, then broken on purpose.
                 let copy = tempfile::tempdir().unwrap();
                 let file = copy.path().join(octopus_storage_sqlite::DATABASE_FILE);
-                app.execute_sql(&format!("VACUUM INTO '{}'", file.display())).await;
-                rusqlite::Connection::open(&file).unwrap().execute_batch(corruption).unwrap();
+                app.execute_sql(&format!("VACUUM INTO '{}'", file.display()))
+                    .await;
+                rusqlite::Connection::open(&file)
+                    .unwrap()
+                    .execute_batch(corruption)
+                    .unwrap();
                 let (ok, text) = run_on(&app, &["ledger", "verify"], Some(copy.path()));
                 assert!(!ok, "corruption {i} went unnoticed: {text}");
                 assert!(text.contains("VIOLATION"), "{text}");
-                let expected = if i == 0 { "caches 999.000000 but its postings sum to 900" } else { "does not balance" };
+                let expected = if i == 0 {
+                    "caches 999.000000 but its postings sum to 900"
+                } else {
+                    "does not balance"
+                };
                 assert!(text.contains(expected), "{text}");
             }
             // The original is untouched and still sound.
@@ -240,7 +347,10 @@ async fn ledger_verify_passes_and_fails_on_a_corrupted_copy(backend: Backend) {
         Backend::Postgres(_) => {
             app.execute_sql(&corruptions[0]).await;
             let (ok, text) = run_on(&app, &["ledger", "verify"], None);
-            assert!(!ok && text.contains("caches 999.000000 but its postings sum to 900"), "{text}");
+            assert!(
+                !ok && text.contains("caches 999.000000 but its postings sum to 900"),
+                "{text}"
+            );
             app.execute_sql(
                 "DROP TRIGGER postings_append_only ON postings; \
                  UPDATE postings SET amount = 1 WHERE id = (SELECT MIN(id) FROM postings)",
@@ -259,33 +369,83 @@ async fn fee_and_refund_commands_work_beside_a_running_server(backend: Backend) 
     let m = &app.merchant;
     let (ok, text) = run_on(
         &app,
-        &["fee", "set", "--merchant", &m.merchant_uid, "--payment", "wavepay", "--accounting-type", "receive", "--percent", "1.5", "--fixed", "0.50", "--max", "10"],
+        &[
+            "fee",
+            "set",
+            "--merchant",
+            &m.merchant_uid,
+            "--payment",
+            "wavepay",
+            "--accounting-type",
+            "receive",
+            "--percent",
+            "1.5",
+            "--fixed",
+            "0.50",
+            "--max",
+            "10",
+        ],
         None,
     );
     assert!(ok, "{text}");
     let set: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(set["percent"], "1.5");
     let (ok, text) = run_on(&app, &["fee", "list", "--merchant", &m.merchant_uid], None);
-    assert!(ok && text.contains("\"payment\":\"wavepay\"") && text.contains("\"max\":\"10\""), "{text}");
-    let (ok, text) = run_on(&app, &["fee", "set", "--merchant", &m.merchant_uid, "--percent", "-1"], None);
-    assert!(!ok && text.contains("percent must not be negative"), "{text}");
-    let (ok, text) = run_on(&app, &["fee", "set", "--merchant", "Mnobody", "--percent", "1"], None);
+    assert!(
+        ok && text.contains("\"payment\":\"wavepay\"") && text.contains("\"max\":\"10\""),
+        "{text}"
+    );
+    let (ok, text) = run_on(
+        &app,
+        &[
+            "fee",
+            "set",
+            "--merchant",
+            &m.merchant_uid,
+            "--percent",
+            "-1",
+        ],
+        None,
+    );
+    assert!(
+        !ok && text.contains("percent must not be negative"),
+        "{text}"
+    );
+    let (ok, text) = run_on(
+        &app,
+        &["fee", "set", "--merchant", "Mnobody", "--percent", "1"],
+        None,
+    );
     assert!(!ok && text.contains("no merchant Mnobody"), "{text}");
 
     tokio::time::sleep(Duration::from_millis(2100)).await; // the server's fee cache
     let created = app
         .client
-        .create_order(&octopus_client::NewOrder::deposit(&m.merchant_uid, "f-1", "200.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&octopus_client::NewOrder::deposit(
+            &m.merchant_uid,
+            "f-1",
+            "200.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
     assert_eq!(created.payment.fee, "3.50");
     crate::helpers::pay(&created.payment_url).await;
     let uid = created.payment.payment_uid.clone();
-    let (ok, text) = run_on(&app, &["order", "refund", &uid, "--reason", "duplicate charge"], None);
+    let (ok, text) = run_on(
+        &app,
+        &["order", "refund", &uid, "--reason", "duplicate charge"],
+        None,
+    );
     assert!(ok, "{text}");
     assert!(text.contains("\"payment_status\":\"refund\""), "{text}");
     let (ok, text) = run_on(&app, &["order", "refund", &uid], None);
-    assert!(!ok && text.contains("cannot go from refund to refund"), "{text}");
+    assert!(
+        !ok && text.contains("cannot go from refund to refund"),
+        "{text}"
+    );
     let events = app.storage().order_events(&uid).await.unwrap();
     assert_eq!(events.last().unwrap().reason, "duplicate charge");
     assert_eq!(app.balance(m, "mmk").await.0, rust_decimal::Decimal::ZERO);
@@ -299,13 +459,21 @@ async fn callback_commands_list_attempts_and_resend_by_hand(backend: Backend) {
     let app = crate::helpers::spawn_app(backend).await;
     let m = &app.merchant;
     let receiver = Receiver::start(vec![Reply::Answer(500, "oops")], Reply::Success).await;
-    let mut order = octopus_client::NewOrder::deposit(&m.merchant_uid, "cli-cb", "10.00", "mmk", "wavepay", "myanmar");
+    let mut order = octopus_client::NewOrder::deposit(
+        &m.merchant_uid,
+        "cli-cb",
+        "10.00",
+        "mmk",
+        "wavepay",
+        "myanmar",
+    );
     order.notify_url = Some(receiver.url.clone());
     let created = app.client.create_order(&order).await.unwrap();
     let uid = created.payment.payment_uid.clone();
     crate::helpers::pay(&created.payment_url).await;
     receiver.wait_for(2, Duration::from_secs(15)).await;
-    app.wait_for_notify("cli-cb", "completed", Duration::from_secs(10)).await;
+    app.wait_for_notify("cli-cb", "completed", Duration::from_secs(10))
+        .await;
 
     let (ok, text) = run_on(&app, &["callback", "list", &uid], None);
     assert!(ok, "{text}");
@@ -318,14 +486,31 @@ async fn callback_commands_list_attempts_and_resend_by_hand(backend: Backend) {
     assert_eq!(first["body"]["order_uid"], uid.as_str());
     let log = first["attempt_log"].as_array().unwrap();
     assert_eq!(log.len(), 2, "{text}");
-    assert_eq!((log[0]["http_status"].as_u64(), log[0]["error"].as_str(), log[0]["response"].as_str()), (Some(500), Some("HTTP 500"), Some("oops")));
-    assert_eq!((log[1]["http_status"].as_u64(), log[1]["error"].as_str(), log[1]["response"].as_str()), (Some(200), Some(""), Some("success")));
+    assert_eq!(
+        (
+            log[0]["http_status"].as_u64(),
+            log[0]["error"].as_str(),
+            log[0]["response"].as_str()
+        ),
+        (Some(500), Some("HTTP 500"), Some("oops"))
+    );
+    assert_eq!(
+        (
+            log[1]["http_status"].as_u64(),
+            log[1]["error"].as_str(),
+            log[1]["response"].as_str()
+        ),
+        (Some(200), Some(""), Some("success"))
+    );
     assert!(!text.contains(&m.api_secret), "the secret is never shown");
 
     let (ok, text) = run_on(&app, &["callback", "resend", &uid], None);
     assert!(ok, "{text}");
     let resent: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!((resent["manual"].as_bool(), resent["state"].as_str()), (Some(true), Some("pending")));
+    assert_eq!(
+        (resent["manual"].as_bool(), resent["state"].as_str()),
+        (Some(true), Some("pending"))
+    );
     let got = receiver.wait_for(3, Duration::from_secs(15)).await;
     assert_eq!(got[2].json["order_uid"], uid.as_str());
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -336,18 +521,43 @@ async fn callback_commands_list_attempts_and_resend_by_hand(backend: Backend) {
             assert_eq!(list[1]["attempt_log"][0]["manual"], true, "{text}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the resent callback was not recorded: {text}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the resent callback was not recorded: {text}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let plain = octopus_client::NewOrder::deposit(&m.merchant_uid, "cli-plain", "1.00", "mmk", "wavepay", "myanmar");
+    let plain = octopus_client::NewOrder::deposit(
+        &m.merchant_uid,
+        "cli-plain",
+        "1.00",
+        "mmk",
+        "wavepay",
+        "myanmar",
+    );
     let plain = app.client.create_order(&plain).await.unwrap();
-    let (ok, text) = run_on(&app, &["callback", "resend", &plain.payment.payment_uid], None);
+    let (ok, text) = run_on(
+        &app,
+        &["callback", "resend", &plain.payment.payment_uid],
+        None,
+    );
     assert!(!ok && text.contains("has no notify_url"), "{text}");
-    let (ok, text) = run_on(&app, &["callback", "list", "0123456789abcdef0123456789abcdef"], None);
+    let (ok, text) = run_on(
+        &app,
+        &["callback", "list", "0123456789abcdef0123456789abcdef"],
+        None,
+    );
     assert!(ok && text.trim() == "[]", "{text}");
-    let (ok, text) = run_on(&app, &["callback", "resend", "0123456789abcdef0123456789abcdef"], None);
-    assert!(!ok && text.contains("no order 0123456789abcdef0123456789abcdef"), "{text}");
+    let (ok, text) = run_on(
+        &app,
+        &["callback", "resend", "0123456789abcdef0123456789abcdef"],
+        None,
+    );
+    assert!(
+        !ok && text.contains("no order 0123456789abcdef0123456789abcdef"),
+        "{text}"
+    );
 }
 
 /// `octopus channel add|list|disable|enable` beside a running server: the server routes to a
@@ -360,9 +570,33 @@ async fn channel_commands_configure_what_a_running_server_routes_to(backend: Bac
     let (ok, text) = run_on(
         &app,
         &[
-            "channel", "add", "mm-wave", "--kind", "sandbox", "--types", "income", "--countries", "myanmar",
-            "--currencies", "mmk", "--payments", "WavePay", "--min", "1000", "--max", "5000000", "--ttl", "900",
-            "--priority", "10", "--weight", "3", "--setting", "label_prefix=oc", "--credential", &format!("pluginapi_secret={secret}"),
+            "channel",
+            "add",
+            "mm-wave",
+            "--kind",
+            "sandbox",
+            "--types",
+            "income",
+            "--countries",
+            "myanmar",
+            "--currencies",
+            "mmk",
+            "--payments",
+            "WavePay",
+            "--min",
+            "1000",
+            "--max",
+            "5000000",
+            "--ttl",
+            "900",
+            "--priority",
+            "10",
+            "--weight",
+            "3",
+            "--setting",
+            "label_prefix=oc",
+            "--credential",
+            &format!("pluginapi_secret={secret}"),
         ],
         None,
     );
@@ -370,22 +604,49 @@ async fn channel_commands_configure_what_a_running_server_routes_to(backend: Bac
     let added: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(added["countries"], serde_json::json!(["MM"]));
     assert_eq!(added["payments"], serde_json::json!(["wavepay"]));
-    assert_eq!(added["credentials"], serde_json::json!(["pluginapi_secret"]));
+    assert_eq!(
+        added["credentials"],
+        serde_json::json!(["pluginapi_secret"])
+    );
     assert!(!text.contains(secret), "a credential is never printed");
 
     let (ok, text) = run_on(&app, &["channel", "list"], None);
-    assert!(ok && text.contains("\"code\":\"mm-wave\"") && text.contains("\"code\":\"sandbox\""), "{text}");
+    assert!(
+        ok && text.contains("\"code\":\"mm-wave\"") && text.contains("\"code\":\"sandbox\""),
+        "{text}"
+    );
     assert!(!text.contains(secret));
-    let sealed = app.storage().channels().await.unwrap().into_iter().find(|c| c.code == "mm-wave").unwrap().sealed_credentials;
-    assert!(!sealed.is_empty() && !sealed.contains(secret), "stored sealed");
+    let sealed = app
+        .storage()
+        .channels()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.code == "mm-wave")
+        .unwrap()
+        .sealed_credentials;
+    assert!(
+        !sealed.is_empty() && !sealed.contains(secret),
+        "stored sealed"
+    );
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     let created = app
         .client
-        .create_order(&octopus_client::NewOrder::deposit(&m.merchant_uid, "cli-ch", "2000.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&octopus_client::NewOrder::deposit(
+            &m.merchant_uid,
+            "cli-ch",
+            "2000.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
-    assert_eq!(created.payment.channel, "mm-wave", "priority 10 before the sandbox's 100");
+    assert_eq!(
+        created.payment.channel, "mm-wave",
+        "priority 10 before the sandbox's 100"
+    );
     assert_eq!(app.client.get_order("cli-ch").await.unwrap().ttl, "900");
 
     let (ok, text) = run_on(&app, &["channel", "disable", "mm-wave"], None);
@@ -393,7 +654,14 @@ async fn channel_commands_configure_what_a_running_server_routes_to(backend: Bac
     tokio::time::sleep(Duration::from_millis(300)).await;
     let created = app
         .client
-        .create_order(&octopus_client::NewOrder::deposit(&m.merchant_uid, "cli-ch2", "2000.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&octopus_client::NewOrder::deposit(
+            &m.merchant_uid,
+            "cli-ch2",
+            "2000.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
     assert_eq!(created.payment.channel, "sandbox");
@@ -401,11 +669,44 @@ async fn channel_commands_configure_what_a_running_server_routes_to(backend: Bac
     assert!(ok);
 
     for (args, expected) in [
-        (vec!["channel", "add", "x", "--kind", "nope"], "unknown connector kind \"nope\""),
-        (vec!["channel", "add", "Bad Code", "--kind", "sandbox"], "a channel code must have"),
-        (vec!["channel", "add", "x", "--kind", "sandbox", "--currencies", "zzz"], "unknown currency \"zzz\""),
-        (vec!["channel", "add", "x", "--kind", "sandbox", "--min", "10", "--max", "5"], "minimum amount is above the maximum"),
-        (vec!["channel", "add", "x", "--kind", "sandbox", "--setting", "novalue"], "--setting takes NAME=VALUE"),
+        (
+            vec!["channel", "add", "x", "--kind", "nope"],
+            "unknown connector kind \"nope\"",
+        ),
+        (
+            vec!["channel", "add", "Bad Code", "--kind", "sandbox"],
+            "a channel code must have",
+        ),
+        (
+            vec![
+                "channel",
+                "add",
+                "x",
+                "--kind",
+                "sandbox",
+                "--currencies",
+                "zzz",
+            ],
+            "unknown currency \"zzz\"",
+        ),
+        (
+            vec![
+                "channel", "add", "x", "--kind", "sandbox", "--min", "10", "--max", "5",
+            ],
+            "minimum amount is above the maximum",
+        ),
+        (
+            vec![
+                "channel",
+                "add",
+                "x",
+                "--kind",
+                "sandbox",
+                "--setting",
+                "novalue",
+            ],
+            "--setting takes NAME=VALUE",
+        ),
         (vec!["channel", "disable", "ghost"], "no channel ghost"),
     ] {
         let (ok, text) = run_on(&app, &args, None);
@@ -421,7 +722,14 @@ async fn order_history_shows_changes_and_upstream_exchanges(backend: Backend) {
     let pk = crate::helpers::paykassma::PkSim::start(&app, "pk-mm", 10).await;
     let created = app
         .client
-        .create_order(&octopus_client::NewOrder::deposit(&m.merchant_uid, "hist-1", "6000.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&octopus_client::NewOrder::deposit(
+            &m.merchant_uid,
+            "hist-1",
+            "6000.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
     pk.sim.transfer("TXH", 6000, "MMK");
@@ -432,18 +740,34 @@ async fn order_history_shows_changes_and_upstream_exchanges(backend: Backend) {
         .send()
         .await
         .unwrap();
-    app.wait_for_status(&app.client, "hist-1", "completed", Duration::from_secs(10)).await;
-    let (ok, text) = run_on(&app, &["order", "history", &created.payment.payment_uid], None);
+    app.wait_for_status(&app.client, "hist-1", "completed", Duration::from_secs(10))
+        .await;
+    let (ok, text) = run_on(
+        &app,
+        &["order", "history", &created.payment.payment_uid],
+        None,
+    );
     assert!(ok, "{text}");
     let history: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(history["channel"], "pk-mm");
-    assert_eq!(history["status_changes"].as_array().unwrap().last().unwrap()["to"], "completed");
+    assert_eq!(
+        history["status_changes"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["to"],
+        "completed"
+    );
     assert_eq!(history["upstream"][0]["operation"], "create");
     assert_eq!(history["upstream"][1]["operation"], "activate");
     assert_eq!(history["upstream"][1]["http_status"], 200);
     assert!(history["payer_instructions"]["account"].is_string());
     assert!(!text.contains("plugin-secret"), "{text}");
-    let (ok, text) = run_on(&app, &["order", "history", "0123456789abcdef0123456789abcdef"], None);
+    let (ok, text) = run_on(
+        &app,
+        &["order", "history", "0123456789abcdef0123456789abcdef"],
+        None,
+    );
     assert!(!ok && text.contains("no order"), "{text}");
 }
 

@@ -30,7 +30,12 @@ async fn a_crash_loses_no_acknowledged_order(backend: Backend) {
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for w in 0..16 {
-        let (client, uid, acknowledged, stop) = (client.clone(), uid.clone(), acknowledged.clone(), stop.clone());
+        let (client, uid, acknowledged, stop) = (
+            client.clone(),
+            uid.clone(),
+            acknowledged.clone(),
+            stop.clone(),
+        );
         writers.push(tokio::spawn(async move {
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
@@ -38,7 +43,10 @@ async fn a_crash_loses_no_acknowledged_order(backend: Backend) {
                 let id = format!("crash-{w}-{i}");
                 let order = NewOrder::deposit(&uid, &id, "12.34", "usd", "card", "US");
                 match client.create_order(&order).await {
-                    Ok(created) => acknowledged.lock().unwrap().push((id, created.payment.payment_uid)),
+                    Ok(created) => acknowledged
+                        .lock()
+                        .unwrap()
+                        .push((id, created.payment.payment_uid)),
                     Err(_) => break, // the server is gone
                 }
             }
@@ -59,7 +67,10 @@ async fn a_crash_loses_no_acknowledged_order(backend: Backend) {
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 300);
     for (id, payment_uid) in &acknowledged {
-        let found = client.get_order(id).await.unwrap_or_else(|e| panic!("acknowledged order {id} lost: {e}"));
+        let found = client
+            .get_order(id)
+            .await
+            .unwrap_or_else(|e| panic!("acknowledged order {id} lost: {e}"));
         assert_eq!(&found.payment_uid, payment_uid);
     }
     server.kill();
@@ -79,7 +90,10 @@ async fn a_payout_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backend)
     let uid = field("merchant_uid");
     crate::helpers::fund(&client, &uid, "mmk", "50000.00").await;
 
-    let config = SimConfig { postback_url: format!("{}/octopus/postback/pk-c", server.url), ..SimConfig::default() };
+    let config = SimConfig {
+        postback_url: format!("{}/octopus/postback/pk-c", server.url),
+        ..SimConfig::default()
+    };
     let credentials = serde_json::to_string(&config.channel_credentials()).unwrap();
     let sim = Sim::new(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -88,33 +102,83 @@ async fn a_payout_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backend)
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), credentials).unwrap();
     let out = crate::helpers::command()
-        .args(["channel", "add", "pk-c", "--kind", "paykassma", "--countries", "MM", "--currencies", "mmk", "--priority", "10"])
-        .args(["--setting", &format!("api_url={sim_url}"), "--setting", "timeout_ms=5000", "--setting", "resend_after_ms=6000"])
+        .args([
+            "channel",
+            "add",
+            "pk-c",
+            "--kind",
+            "paykassma",
+            "--countries",
+            "MM",
+            "--currencies",
+            "mmk",
+            "--priority",
+            "10",
+        ])
+        .args([
+            "--setting",
+            &format!("api_url={sim_url}"),
+            "--setting",
+            "timeout_ms=5000",
+            "--setting",
+            "resend_after_ms=6000",
+        ])
         .args(["--credentials-file", file.path().to_str().unwrap()])
         .args(crate::helpers::db_args(&db))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await; // the server reads channels every second
 
-    sim.set_faults(Faults { latency_ms: 3000, ..Faults::default() });
-    let payout = NewOrder::payout(&uid, "crash-out", "1000.00", "mmk", "wavepay", "myanmar", "01642234663", "U Ba", "wavepay");
+    sim.set_faults(Faults {
+        latency_ms: 3000,
+        ..Faults::default()
+    });
+    let payout = NewOrder::payout(
+        &uid,
+        "crash-out",
+        "1000.00",
+        "mmk",
+        "wavepay",
+        "myanmar",
+        "01642234663",
+        "U Ba",
+        "wavepay",
+    );
     let pending = {
         let client = client.clone();
         tokio::spawn(async move { client.create_order(&payout).await })
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !sim.state()["calls"].as_array().unwrap().iter().any(|c| c["call"] == "withdrawal") {
-        assert!(std::time::Instant::now() < deadline, "the payout never reached Paykassma");
+    while !sim.state()["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["call"] == "withdrawal")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the payout never reached Paykassma"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.kill();
-    assert!(pending.await.unwrap().is_err(), "the merchant never got an answer");
+    assert!(
+        pending.await.unwrap().is_err(),
+        "the merchant never got an answer"
+    );
     sim.set_faults(Faults::default());
 
     let restarted = ServerProcess::start(&db, &[]);
     let client = Client::new(&restarted.url, &field("api_key"), &field("api_secret"));
-    let stored = client.get_order("crash-out").await.expect("the payout was stored");
+    let stored = client
+        .get_order("crash-out")
+        .await
+        .expect("the payout was stored");
     assert_eq!(stored.channel, "pk-c");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -127,9 +191,18 @@ async fn a_payout_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backend)
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let state = sim.state();
-    let sends = state["calls"].as_array().unwrap().iter().filter(|c| c["call"] == "withdrawal").count();
+    let sends = state["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["call"] == "withdrawal")
+        .count();
     assert!(sends >= 2, "sent again after the restart: {state}");
-    assert_eq!(state["withdrawals"].as_array().unwrap().len(), 1, "one withdrawal at Paykassma");
+    assert_eq!(
+        state["withdrawals"].as_array().unwrap().len(),
+        1,
+        "one withdrawal at Paykassma"
+    );
 }
 
 crate::on_both_backends!(

@@ -11,7 +11,14 @@ use crate::helpers::{spawn_app, Backend};
 async fn retries_return_the_original_and_conflicts_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let m = &app.merchant;
-    let order = NewOrder::deposit(&m.merchant_uid, "idem-1", "100.50", "thb", "thailand", "thailand");
+    let order = NewOrder::deposit(
+        &m.merchant_uid,
+        "idem-1",
+        "100.50",
+        "thb",
+        "thailand",
+        "thailand",
+    );
     let first = app.client.create_order(&order).await.unwrap();
     let again = app.client.create_order(&order).await.unwrap();
     assert_eq!(again.payment.payment_uid, first.payment.payment_uid);
@@ -21,25 +28,47 @@ async fn retries_return_the_original_and_conflicts_are_refused(backend: Backend)
     let mut same = order.clone();
     same.amount = "100.5".into();
     same.country = "TH".into();
-    let answer = app.client.post_signed("/octopus/api/order/new", &{
-        let mut f = same.to_fields();
-        f.insert("response_type", "");
-        f
-    }).await.unwrap();
+    let answer = app
+        .client
+        .post_signed("/octopus/api/order/new", &{
+            let mut f = same.to_fields();
+            f.insert("response_type", "");
+            f
+        })
+        .await
+        .unwrap();
     assert_eq!(answer.status, 302);
 
     // A different amount under the same merchant_order_id is a conflict.
     let mut different = order.clone();
     different.amount = "200.00".into();
-    let answer = app.client.post_signed("/octopus/api/order/new", &different.to_fields()).await.unwrap();
+    let answer = app
+        .client
+        .post_signed("/octopus/api/order/new", &different.to_fields())
+        .await
+        .unwrap();
     assert_eq!(answer.status, 409);
     assert_eq!(
         answer.body,
         json!({"result": "error", "data": "Duplicate merchant_order_id: an order with this merchant_order_id exists with different parameters"})
     );
     // So is a payout reusing a deposit's id.
-    let payout = NewOrder::payout(&m.merchant_uid, "idem-1", "100.50", "thb", "thailand", "thailand", "1", "A", "004");
-    let answer = app.client.post_signed("/octopus/api/order/new", &payout.to_fields()).await.unwrap();
+    let payout = NewOrder::payout(
+        &m.merchant_uid,
+        "idem-1",
+        "100.50",
+        "thb",
+        "thailand",
+        "thailand",
+        "1",
+        "A",
+        "004",
+    );
+    let answer = app
+        .client
+        .post_signed("/octopus/api/order/new", &payout.to_fields())
+        .await
+        .unwrap();
     assert_eq!(answer.status, 409);
 
     assert_eq!(app.storage().order_count(m.merchant_id).await.unwrap(), 1);
@@ -55,7 +84,9 @@ async fn fifty_concurrent_identical_creates_make_one_order(backend: Backend) {
     for _ in 0..50 {
         let client = app.client.clone();
         let order = order.clone();
-        tasks.push(tokio::spawn(async move { client.create_order(&order).await }));
+        tasks.push(tokio::spawn(
+            async move { client.create_order(&order).await },
+        ));
     }
     let mut uids = HashSet::new();
     for t in tasks {
@@ -64,7 +95,11 @@ async fn fifty_concurrent_identical_creates_make_one_order(backend: Backend) {
     }
     assert_eq!(uids.len(), 1, "all 50 answers name the same order");
     assert_eq!(app.storage().order_count(m.merchant_id).await.unwrap(), 1);
-    let events = app.storage().order_events(uids.iter().next().unwrap()).await.unwrap();
+    let events = app
+        .storage()
+        .order_events(uids.iter().next().unwrap())
+        .await
+        .unwrap();
     assert_eq!(events.len(), 1, "one creation event");
 
     // Concurrent creates that differ: exactly one wins, the others are conflicts.
@@ -74,15 +109,27 @@ async fn fifty_concurrent_identical_creates_make_one_order(backend: Backend) {
         let mut order = NewOrder::deposit(&m.merchant_uid, "race-2", "1.00", "php", "gcash", "ph");
         order.amount = format!("{}.00", i + 1);
         tasks.push(tokio::spawn(async move {
-            client.post_signed("/octopus/api/order/new", &order.to_fields()).await.unwrap().status
+            client
+                .post_signed("/octopus/api/order/new", &order.to_fields())
+                .await
+                .unwrap()
+                .status
         }));
     }
     let mut statuses = Vec::new();
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 19, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
     assert_eq!(app.storage().order_count(m.merchant_id).await.unwrap(), 2);
 }
 
@@ -93,9 +140,18 @@ async fn floating_amounts_are_unique_among_open_orders(backend: Backend) {
     let mut tasks = Vec::new();
     for i in 0..40 {
         let client = app.client.clone();
-        let mut order = NewOrder::deposit(&m.merchant_uid, &format!("float-{i}"), "500.00", "thb", "thailand", "TH");
+        let mut order = NewOrder::deposit(
+            &m.merchant_uid,
+            &format!("float-{i}"),
+            "500.00",
+            "thb",
+            "thailand",
+            "TH",
+        );
         order.float_precision = Some(if i % 2 == 0 { "2" } else { "-2" }.into());
-        tasks.push(tokio::spawn(async move { client.create_order(&order).await.unwrap().payment }));
+        tasks.push(tokio::spawn(async move {
+            client.create_order(&order).await.unwrap().payment
+        }));
     }
     for t in tasks {
         let p = t.await.unwrap();
@@ -103,8 +159,14 @@ async fn floating_amounts_are_unique_among_open_orders(backend: Backend) {
         let final_amount: rust_decimal::Decimal = p.final_amount.parse().unwrap();
         let floating: rust_decimal::Decimal = p.floating_amount.parse().unwrap();
         assert_eq!(final_amount, amount + floating);
-        assert!(floating != rust_decimal::Decimal::ZERO && floating.abs() < rust_decimal::Decimal::ONE);
-        assert!(finals.insert(p.final_amount.clone()), "final amount {} given twice", p.final_amount);
+        assert!(
+            floating != rust_decimal::Decimal::ZERO && floating.abs() < rust_decimal::Decimal::ONE
+        );
+        assert!(
+            finals.insert(p.final_amount.clone()),
+            "final amount {} given twice",
+            p.final_amount
+        );
     }
 }
 

@@ -19,7 +19,13 @@ fn d(s: &str) -> Decimal {
     s.parse().unwrap()
 }
 
-async fn set_fee(app: &TestApp, creds: &Creds, payment: &str, accounting_type: &str, rule: FeeRule) {
+async fn set_fee(
+    app: &TestApp,
+    creds: &Creds,
+    payment: &str,
+    accounting_type: &str,
+    rule: FeeRule,
+) {
     app.storage()
         .set_fee_rule(creds.merchant_id, payment, accounting_type, &rule, 0)
         .await
@@ -44,11 +50,22 @@ async fn deposits_credit_the_amount_received_less_the_fee(backend: Backend) {
     set_fee(&app, m, "*", "receive", percent("2.5", "1.00")).await;
     let created = app
         .client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "dep-1", "100.00", "thb", "promptpay", "TH"))
+        .create_order(&NewOrder::deposit(
+            &m.merchant_uid,
+            "dep-1",
+            "100.00",
+            "thb",
+            "promptpay",
+            "TH",
+        ))
         .await
         .unwrap();
     assert_eq!(created.payment.fee, "3.50", "the fee is shown on the order");
-    assert_eq!(app.balance(m, "thb").await, (Decimal::ZERO, Decimal::ZERO), "nothing before payment");
+    assert_eq!(
+        app.balance(m, "thb").await,
+        (Decimal::ZERO, Decimal::ZERO),
+        "nothing before payment"
+    );
     pay(&created.payment_url).await;
     let order = app.client.get_order("dep-1").await.unwrap();
     assert_eq!(order.accounting_status, "accounted");
@@ -57,7 +74,8 @@ async fn deposits_credit_the_amount_received_less_the_fee(backend: Backend) {
     assert_eq!(ledger.get("thb").map(String::as_str), Some("96.500000"));
 
     // A floating amount: the fee is on what was received, to six places.
-    let mut floating = NewOrder::deposit(&m.merchant_uid, "dep-2", "100.00", "thb", "promptpay", "TH");
+    let mut floating =
+        NewOrder::deposit(&m.merchant_uid, "dep-2", "100.00", "thb", "promptpay", "TH");
     floating.float_precision = Some("2".into());
     let floating = app.client.create_order(&floating).await.unwrap();
     pay(&floating.payment_url).await;
@@ -70,11 +88,25 @@ async fn deposits_credit_the_amount_received_less_the_fee(backend: Backend) {
     // Failed and expired deposits post nothing.
     let failed = app
         .client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "dep-3", "50.00", "thb", "promptpay", "TH"))
+        .create_order(&NewOrder::deposit(
+            &m.merchant_uid,
+            "dep-3",
+            "50.00",
+            "thb",
+            "promptpay",
+            "TH",
+        ))
         .await
         .unwrap();
     crate::helpers::simulate(&failed.payment_url, "failed").await;
-    assert_eq!(app.client.get_order("dep-3").await.unwrap().accounting_status, "none");
+    assert_eq!(
+        app.client
+            .get_order("dep-3")
+            .await
+            .unwrap()
+            .accounting_status,
+        "none"
+    );
     assert_eq!(app.balance(m, "thb").await.0, d("96.5") + received - fee);
     app.assert_ledger_sound().await;
 }
@@ -84,46 +116,118 @@ async fn payouts_hold_then_post_on_success_and_release_on_failure(backend: Backe
     let m = &app.merchant;
     set_fee(&app, m, "*", "pay", percent("1", "0")).await;
     app.fund(m, "mmk", "1000.00").await;
-    let payout = NewOrder::payout(&m.merchant_uid, "out-1", "100.00", "mmk", "wavepay", "myanmar", "09123456789", "Aung", "wavepay");
+    let payout = NewOrder::payout(
+        &m.merchant_uid,
+        "out-1",
+        "100.00",
+        "mmk",
+        "wavepay",
+        "myanmar",
+        "09123456789",
+        "Aung",
+        "wavepay",
+    );
     let created = app.client.create_order(&payout).await.unwrap();
     assert_eq!(created.payment.fee, "1.00");
-    assert_eq!(created.payment.accounting_status, "delivered", "held, waiting for the payout's end");
+    assert_eq!(
+        created.payment.accounting_status, "delivered",
+        "held, waiting for the payout's end"
+    );
     assert_eq!(app.balance(m, "mmk").await, (d("899"), d("101")));
-    let declined = NewOrder::payout(&m.merchant_uid, "out-2", "200.00", "mmk", "wavepay", "myanmar", "4000000000", "Aung", "wavepay");
+    let declined = NewOrder::payout(
+        &m.merchant_uid,
+        "out-2",
+        "200.00",
+        "mmk",
+        "wavepay",
+        "myanmar",
+        "4000000000",
+        "Aung",
+        "wavepay",
+    );
     app.client.create_order(&declined).await.unwrap();
     assert_eq!(app.balance(m, "mmk").await, (d("697"), d("303")));
 
-    let done = app.wait_for_status(&app.client, "out-1", "completed", Duration::from_secs(10)).await;
+    let done = app
+        .wait_for_status(&app.client, "out-1", "completed", Duration::from_secs(10))
+        .await;
     assert_eq!(done.accounting_status, "accounted");
-    let failed = app.wait_for_status(&app.client, "out-2", "failed", Duration::from_secs(10)).await;
+    let failed = app
+        .wait_for_status(&app.client, "out-2", "failed", Duration::from_secs(10))
+        .await;
     assert_eq!(failed.accounting_status, "accounted");
     // The completed payout spent its hold; the failed one came back.
     assert_eq!(app.balance(m, "mmk").await, (d("899"), Decimal::ZERO));
 
-    let (status, body) = signed(&app, "/octopus/api/ledger/get_merchant_balance", &[("merchant_uid", &m.merchant_uid)]).await;
+    let (status, body) = signed(
+        &app,
+        "/octopus/api/ledger/get_merchant_balance",
+        &[("merchant_uid", &m.merchant_uid)],
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(
         body["data"]["balances"]["mmk"],
         json!({"available": "899.000000", "held": "0.000000", "total": "899.000000"})
     );
-    let (_, body) = signed(&app, "/octopus/api/ledger/get_merchant_entries", &[("merchant_uid", &m.merchant_uid)]).await;
-    let kinds: Vec<&str> = body["data"]["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let (_, body) = signed(
+        &app,
+        "/octopus/api/ledger/get_merchant_entries",
+        &[("merchant_uid", &m.merchant_uid)],
+    )
+    .await;
+    let kinds: Vec<&str> = body["data"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds.len(), 5);
     assert!(kinds.contains(&"payout_settle") && kinds.contains(&"payout_release"));
-    assert_eq!(kinds.last(), Some(&"deposit_credit"), "newest first; the funding is oldest");
+    assert_eq!(
+        kinds.last(),
+        Some(&"deposit_credit"),
+        "newest first; the funding is oldest"
+    );
     app.assert_ledger_sound().await;
 }
 
 async fn accounting_types_have_their_own_fees_and_show_in_the_ledger(backend: Backend) {
     let app = spawn_app(backend).await;
     let m = &app.merchant;
-    app.storage().set_fee_rule(m.merchant_id, "*", "recharge", &percent("0", "0"), 0).await.unwrap();
-    app.storage().set_fee_rule(m.merchant_id, "*", "receive", &percent("2", "0"), 0).await.unwrap();
-    app.storage().set_fee_rule(m.merchant_id, "*", "pay", &percent("1", "0"), 0).await.unwrap();
-    app.storage().set_fee_rule(m.merchant_id, "*", "settle", &percent("0.5", "0"), 0).await.unwrap();
-    set_fee(&app, m, "gcash", "*", FeeRule::new(d("3"), Decimal::ZERO, d("5"), Some(d("20"))).unwrap()).await;
+    app.storage()
+        .set_fee_rule(m.merchant_id, "*", "recharge", &percent("0", "0"), 0)
+        .await
+        .unwrap();
+    app.storage()
+        .set_fee_rule(m.merchant_id, "*", "receive", &percent("2", "0"), 0)
+        .await
+        .unwrap();
+    app.storage()
+        .set_fee_rule(m.merchant_id, "*", "pay", &percent("1", "0"), 0)
+        .await
+        .unwrap();
+    app.storage()
+        .set_fee_rule(m.merchant_id, "*", "settle", &percent("0.5", "0"), 0)
+        .await
+        .unwrap();
+    set_fee(
+        &app,
+        m,
+        "gcash",
+        "*",
+        FeeRule::new(d("3"), Decimal::ZERO, d("5"), Some(d("20"))).unwrap(),
+    )
+    .await;
     let orders = [
-        ("t-recharge", "income", "recharge", "bank", "1000.00", "0.00"),
+        (
+            "t-recharge",
+            "income",
+            "recharge",
+            "bank",
+            "1000.00",
+            "0.00",
+        ),
         ("t-receive", "income", "receive", "bank", "1000.00", "20.00"),
         ("t-gcash", "income", "receive", "gcash", "100.00", "5.00"), // 3% = 3.00, minimum 5
         ("t-pay", "expense", "pay", "bank", "100.00", "1.00"),
@@ -133,7 +237,17 @@ async fn accounting_types_have_their_own_fees_and_show_in_the_ledger(backend: Ba
         let mut o = if tt == "income" {
             NewOrder::deposit(&m.merchant_uid, id, amount, "php", payment, "ph")
         } else {
-            NewOrder::payout(&m.merchant_uid, id, amount, "php", payment, "ph", "09170000000", "Juan", "gcash")
+            NewOrder::payout(
+                &m.merchant_uid,
+                id,
+                amount,
+                "php",
+                payment,
+                "ph",
+                "09170000000",
+                "Juan",
+                "gcash",
+            )
         };
         o.accounting_type = Some(at.into());
         let created = app.client.create_order(&o).await.unwrap();
@@ -142,15 +256,33 @@ async fn accounting_types_have_their_own_fees_and_show_in_the_ledger(backend: Ba
             pay(&created.payment_url).await;
         }
     }
-    let (_, body) = signed(&app, "/octopus/api/ledger/get_merchant_entries", &[("merchant_uid", &m.merchant_uid), ("limit", "100")]).await;
+    let (_, body) = signed(
+        &app,
+        "/octopus/api/ledger/get_merchant_entries",
+        &[("merchant_uid", &m.merchant_uid), ("limit", "100")],
+    )
+    .await;
     let seen: HashSet<(String, String)> = body["data"]["entries"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["kind"].as_str().unwrap().to_string(), e["accounting_type"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["accounting_type"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    for expected in [("deposit_credit", "recharge"), ("deposit_credit", "receive"), ("payout_hold", "pay"), ("payout_hold", "settle")] {
-        assert!(seen.contains(&(expected.0.to_string(), expected.1.to_string())), "{expected:?} in {seen:?}");
+    for expected in [
+        ("deposit_credit", "recharge"),
+        ("deposit_credit", "receive"),
+        ("payout_hold", "pay"),
+        ("payout_hold", "settle"),
+    ] {
+        assert!(
+            seen.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} in {seen:?}"
+        );
     }
     // 1000 + (1000 - 20) + (100 - 5) - 101 - 100.5
     assert_eq!(app.balance(m, "php").await, (d("1873.5"), d("201.5")));
@@ -163,34 +295,81 @@ async fn refunds_debit_the_merchant(backend: Backend) {
     set_fee(&app, m, "*", "*", percent("2", "0")).await;
     let created = app
         .client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "ref-1", "500.00", "inr", "upi", "India"))
+        .create_order(&NewOrder::deposit(
+            &m.merchant_uid,
+            "ref-1",
+            "500.00",
+            "inr",
+            "upi",
+            "India",
+        ))
         .await
         .unwrap();
     pay(&created.payment_url).await;
     assert_eq!(app.balance(m, "inr").await.0, d("490"));
-    let order = octopus_server::orders::refund(app.storage(), &created.payment.payment_uid, "customer complaint")
-        .await
-        .unwrap();
+    let order = octopus_server::orders::refund(
+        app.storage(),
+        &created.payment.payment_uid,
+        "customer complaint",
+    )
+    .await
+    .unwrap();
     assert_eq!(order.payment_status, PaymentStatus::Refund);
-    assert_eq!(app.balance(m, "inr").await, (Decimal::ZERO, Decimal::ZERO), "the whole credit is taken back");
+    assert_eq!(
+        app.balance(m, "inr").await,
+        (Decimal::ZERO, Decimal::ZERO),
+        "the whole credit is taken back"
+    );
     let after = app.client.get_order("ref-1").await.unwrap();
-    assert_eq!((after.payment_status.as_str(), after.accounting_status.as_str()), ("refund", "accounted"));
+    assert_eq!(
+        (
+            after.payment_status.as_str(),
+            after.accounting_status.as_str()
+        ),
+        ("refund", "accounted")
+    );
     // Twice is refused by the state machine; a payout is never refunded.
-    assert!(octopus_server::orders::refund(app.storage(), &created.payment.payment_uid, "").await.is_err());
+    assert!(
+        octopus_server::orders::refund(app.storage(), &created.payment.payment_uid, "")
+            .await
+            .is_err()
+    );
 
     // A refund the balance no longer covers is refused and changes nothing.
     let spent = app
         .client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "ref-2", "100.00", "inr", "upi", "India"))
+        .create_order(&NewOrder::deposit(
+            &m.merchant_uid,
+            "ref-2",
+            "100.00",
+            "inr",
+            "upi",
+            "India",
+        ))
         .await
         .unwrap();
     pay(&spent.payment_url).await;
-    let payout = NewOrder::payout(&m.merchant_uid, "ref-2-out", "90.00", "inr", "upi", "India", "1234567890", "Ravi", "UPI");
+    let payout = NewOrder::payout(
+        &m.merchant_uid,
+        "ref-2-out",
+        "90.00",
+        "inr",
+        "upi",
+        "India",
+        "1234567890",
+        "Ravi",
+        "UPI",
+    );
     app.client.create_order(&payout).await.unwrap();
-    let refused = octopus_server::orders::refund(app.storage(), &spent.payment.payment_uid, "").await.unwrap_err();
+    let refused = octopus_server::orders::refund(app.storage(), &spent.payment.payment_uid, "")
+        .await
+        .unwrap_err();
     assert_eq!(refused.data(), json!("Insufficient balance"));
     assert_eq!(refused.status().as_u16(), 422);
-    assert_eq!(app.client.get_order("ref-2").await.unwrap().payment_status, "completed");
+    assert_eq!(
+        app.client.get_order("ref-2").await.unwrap().payment_status,
+        "completed"
+    );
     app.assert_ledger_sound().await;
 }
 
@@ -199,15 +378,53 @@ async fn a_payout_the_balance_cannot_cover_is_refused_with_nothing_stored(backen
     let m = &app.merchant;
     set_fee(&app, m, "*", "pay", percent("0", "2.00")).await;
     app.fund(m, "usd", "50.00").await;
-    let too_much = NewOrder::payout(&m.merchant_uid, "big-out", "48.01", "usd", "bank", "US", "1", "A", "B");
-    let answer = app.client.post_signed("/octopus/api/order/new", &too_much.to_fields()).await.unwrap();
+    let too_much = NewOrder::payout(
+        &m.merchant_uid,
+        "big-out",
+        "48.01",
+        "usd",
+        "bank",
+        "US",
+        "1",
+        "A",
+        "B",
+    );
+    let answer = app
+        .client
+        .post_signed("/octopus/api/order/new", &too_much.to_fields())
+        .await
+        .unwrap();
     assert_eq!(answer.status, 422);
-    assert_eq!(answer.body, json!({"result": "error", "data": "Insufficient balance"}));
-    assert_eq!(app.storage().order_count(m.merchant_id).await.unwrap(), 1, "only the funding deposit");
+    assert_eq!(
+        answer.body,
+        json!({"result": "error", "data": "Insufficient balance"})
+    );
+    assert_eq!(
+        app.storage().order_count(m.merchant_id).await.unwrap(),
+        1,
+        "only the funding deposit"
+    );
     assert_eq!(app.balance(m, "usd").await, (d("50"), Decimal::ZERO));
     // Another currency's money does not count.
-    let other = NewOrder::payout(&m.merchant_uid, "eur-out", "1.00", "thb", "bank", "TH", "1", "A", "B");
-    assert_eq!(app.client.post_signed("/octopus/api/order/new", &other.to_fields()).await.unwrap().status, 422);
+    let other = NewOrder::payout(
+        &m.merchant_uid,
+        "eur-out",
+        "1.00",
+        "thb",
+        "bank",
+        "TH",
+        "1",
+        "A",
+        "B",
+    );
+    assert_eq!(
+        app.client
+            .post_signed("/octopus/api/order/new", &other.to_fields())
+            .await
+            .unwrap()
+            .status,
+        422
+    );
     // Exactly the balance (amount plus fee) is fine, and the refused id can be used again.
     let mut exact = too_much.clone();
     exact.amount = "48.00".into();
@@ -223,14 +440,31 @@ async fn a_retried_payout_is_found_after_it_spent_the_balance(backend: Backend) 
     let app = spawn_app(backend).await;
     let m = &app.merchant;
     app.fund(m, "thb", "100.00").await;
-    let payout = NewOrder::payout(&m.merchant_uid, "retry-out", "100.00", "thb", "bank", "TH", "1234567890", "Somchai", "004");
+    let payout = NewOrder::payout(
+        &m.merchant_uid,
+        "retry-out",
+        "100.00",
+        "thb",
+        "bank",
+        "TH",
+        "1234567890",
+        "Somchai",
+        "004",
+    );
     let first = app.client.create_order(&payout).await.unwrap();
     assert_eq!(app.balance(m, "thb").await.0, Decimal::ZERO);
     let again = app.client.create_order(&payout).await.unwrap();
     assert_eq!(again.payment.payment_uid, first.payment.payment_uid);
     let mut other = payout.clone();
     other.amount = "50.00".into();
-    assert_eq!(app.client.post_signed("/octopus/api/order/new", &other.to_fields()).await.unwrap().status, 409);
+    assert_eq!(
+        app.client
+            .post_signed("/octopus/api/order/new", &other.to_fields())
+            .await
+            .unwrap()
+            .status,
+        409
+    );
     assert_eq!(app.storage().order_count(m.merchant_id).await.unwrap(), 2);
     app.assert_ledger_sound().await;
 }
@@ -248,17 +482,39 @@ async fn concurrent_payouts_never_overdraw(backend: Backend) {
     let mut tasks = Vec::new();
     for i in 0..100 {
         let client = app.client.clone();
-        let payout = NewOrder::payout(&m.merchant_uid, &format!("race-{i}"), "10000", "vnd", "momo", "VN", "0901234567", "Lan", "momo");
+        let payout = NewOrder::payout(
+            &m.merchant_uid,
+            &format!("race-{i}"),
+            "10000",
+            "vnd",
+            "momo",
+            "VN",
+            "0901234567",
+            "Lan",
+            "momo",
+        );
         tasks.push(tokio::spawn(async move {
-            client.post_signed("/octopus/api/order/new", &payout.to_fields()).await.unwrap().status
+            client
+                .post_signed("/octopus/api/order/new", &payout.to_fields())
+                .await
+                .unwrap()
+                .status
         }));
     }
     let mut statuses = Vec::new();
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 50, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 50, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        50,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        50,
+        "{statuses:?}"
+    );
     assert_eq!(app.balance(m, "vnd").await, (Decimal::ZERO, d("505000")));
     assert_eq!(app.storage().order_count(m.merchant_id).await.unwrap(), 51);
     app.assert_ledger_sound().await;
@@ -269,12 +525,23 @@ async fn an_event_applied_twice_posts_once(backend: Backend) {
     let m = &app.merchant;
     let created = app
         .client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "twice", "70.00", "bdt", "bkash", "BD"))
+        .create_order(&NewOrder::deposit(
+            &m.merchant_uid,
+            "twice",
+            "70.00",
+            "bdt",
+            "bkash",
+            "BD",
+        ))
         .await
         .unwrap();
     let uid = created.payment.payment_uid.clone();
-    let complete = StatusChange::new(PaymentStatus::Completed, "upstream says paid", 1).with_final_amount(d("70"));
-    app.storage().change_status(&uid, complete.clone()).await.unwrap();
+    let complete = StatusChange::new(PaymentStatus::Completed, "upstream says paid", 1)
+        .with_final_amount(d("70"));
+    app.storage()
+        .change_status(&uid, complete.clone())
+        .await
+        .unwrap();
     // The same notification again (a repeated postback), and the payer's button too late.
     assert!(app.storage().change_status(&uid, complete).await.is_err());
     let r = crate::helpers::simulate(&created.payment_url, "completed").await;
@@ -282,7 +549,11 @@ async fn an_event_applied_twice_posts_once(backend: Backend) {
     // A retry of the accounting (as after a crash) finds everything posted already.
     let retried = app.storage().retry_accounting(&uid, 2).await.unwrap();
     assert_eq!(retried.accounting_status.as_str(), "accounted");
-    let entries = app.storage().merchant_entries(m.merchant_id, None, None, 100).await.unwrap();
+    let entries = app
+        .storage()
+        .merchant_entries(m.merchant_id, None, None, 100)
+        .await
+        .unwrap();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(app.balance(m, "bdt").await.0, d("70"));
     app.assert_ledger_sound().await;
@@ -300,7 +571,17 @@ async fn accounting_that_cannot_post_is_marked_failed_and_retried(backend: Backe
     app.fund(m, "sgd", "100.00").await;
     let created = app
         .client
-        .create_order(&NewOrder::payout(&m.merchant_uid, "acc-1", "40.00", "sgd", "paynow", "SG", "1", "A", "B"))
+        .create_order(&NewOrder::payout(
+            &m.merchant_uid,
+            "acc-1",
+            "40.00",
+            "sgd",
+            "paynow",
+            "SG",
+            "1",
+            "A",
+            "B",
+        ))
         .await
         .unwrap();
     // Break the ledger on purpose: the held balance loses the payout's hold.
@@ -310,14 +591,31 @@ async fn accounting_that_cannot_post_is_marked_failed_and_retried(backend: Backe
     ))
     .await;
     // The upstream reports the payout done: that stands, but it cannot be accounted.
-    let done = StatusChange::new(PaymentStatus::Completed, "upstream says paid", 5).with_final_amount(d("40"));
-    let order = app.storage().change_status(&created.payment.payment_uid, done).await.unwrap();
+    let done = StatusChange::new(PaymentStatus::Completed, "upstream says paid", 5)
+        .with_final_amount(d("40"));
+    let order = app
+        .storage()
+        .change_status(&created.payment.payment_uid, done)
+        .await
+        .unwrap();
     assert_eq!(order.payment_status, PaymentStatus::Completed);
     assert_eq!(order.accounting_status.as_str(), "failed");
-    assert_eq!(order.accounting_fail_reason, "the held balance of sgd would become -40.000000");
+    assert_eq!(
+        order.accounting_fail_reason,
+        "the held balance of sgd would become -40.000000"
+    );
     let seen = app.client.get_order("acc-1").await.unwrap();
-    assert_eq!((seen.accounting_status.as_str(), seen.accounting_fail_reason.as_str()), ("failed", order.accounting_fail_reason.as_str()));
-    assert!(!app.storage().verify_ledger().await.unwrap().is_sound(), "the corruption is visible");
+    assert_eq!(
+        (
+            seen.accounting_status.as_str(),
+            seen.accounting_fail_reason.as_str()
+        ),
+        ("failed", order.accounting_fail_reason.as_str())
+    );
+    assert!(
+        !app.storage().verify_ledger().await.unwrap().is_sound(),
+        "the corruption is visible"
+    );
 
     // The operator repairs the balance; the accounting worker posts what was left out.
     app.execute_sql(&format!(
@@ -331,7 +629,10 @@ async fn accounting_that_cannot_post_is_marked_failed_and_retried(backend: Backe
         if now.accounting_status == "accounted" {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "accounting was not retried: {now:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "accounting was not retried: {now:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.balance(m, "sgd").await, (d("60"), Decimal::ZERO));
@@ -348,11 +649,16 @@ async fn ledger_entries_are_paged_newest_first(backend: Backend) {
     let page = |cursor: String| {
         let app = &app;
         async move {
-            let mut fields = vec![("merchant_uid", m.merchant_uid.as_str()), ("currency", "cny"), ("limit", "2")];
+            let mut fields = vec![
+                ("merchant_uid", m.merchant_uid.as_str()),
+                ("currency", "cny"),
+                ("limit", "2"),
+            ];
             if !cursor.is_empty() {
                 fields.push(("cursor", cursor.as_str()));
             }
-            let (status, body) = signed(app, "/octopus/api/ledger/get_merchant_entries", &fields).await;
+            let (status, body) =
+                signed(app, "/octopus/api/ledger/get_merchant_entries", &fields).await;
             assert_eq!(status, 200, "{body}");
             body["data"].clone()
         }
@@ -366,7 +672,13 @@ async fn ledger_entries_are_paged_newest_first(backend: Backend) {
         for e in data["entries"].as_array().unwrap() {
             assert_eq!(e["currency"], "cny");
             assert_eq!(e["available_change"], e["amount"]);
-            assert!(e["payment_uid"].as_str().unwrap().len() == 32 && e["merchant_order_id"].as_str().unwrap().starts_with("fund-"));
+            assert!(
+                e["payment_uid"].as_str().unwrap().len() == 32
+                    && e["merchant_order_id"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("fund-")
+            );
             amounts.push(e["amount"].as_str().unwrap().to_string());
         }
         cursor = data["next_cursor"].as_str().unwrap().to_string();
@@ -375,23 +687,59 @@ async fn ledger_entries_are_paged_newest_first(backend: Backend) {
         }
     }
     assert_eq!(pages, 3);
-    assert_eq!(amounts, ["5.000000", "4.000000", "3.000000", "2.000000", "1.000000"]);
-    let (_, first) = signed(&app, "/octopus/api/ledger/get_merchant_entries", &[("merchant_uid", &m.merchant_uid), ("limit", "1")]).await;
-    assert_eq!(first["data"]["entries"][0]["currency"], "usd", "the newest of all currencies");
+    assert_eq!(
+        amounts,
+        ["5.000000", "4.000000", "3.000000", "2.000000", "1.000000"]
+    );
+    let (_, first) = signed(
+        &app,
+        "/octopus/api/ledger/get_merchant_entries",
+        &[("merchant_uid", &m.merchant_uid), ("limit", "1")],
+    )
+    .await;
+    assert_eq!(
+        first["data"]["entries"][0]["currency"], "usd",
+        "the newest of all currencies"
+    );
     assert_eq!(first["data"]["entries"][0]["available_after"], "9.000000");
-    for (field, value) in [("limit", "0"), ("limit", "101"), ("cursor", "abc"), ("currency", "eur")] {
-        let (status, _) = signed(&app, "/octopus/api/ledger/get_merchant_entries", &[("merchant_uid", &m.merchant_uid), (field, value)]).await;
+    for (field, value) in [
+        ("limit", "0"),
+        ("limit", "101"),
+        ("cursor", "abc"),
+        ("currency", "eur"),
+    ] {
+        let (status, _) = signed(
+            &app,
+            "/octopus/api/ledger/get_merchant_entries",
+            &[("merchant_uid", &m.merchant_uid), (field, value)],
+        )
+        .await;
         assert_eq!(status, 400, "{field}={value}");
     }
     // Another merchant's uid is refused; without merchant_uid it is a missing field.
-    let (status, _) = signed(&app, "/octopus/api/ledger/get_merchant_entries", &[("merchant_uid", "Mnotmine")]).await;
+    let (status, _) = signed(
+        &app,
+        "/octopus/api/ledger/get_merchant_entries",
+        &[("merchant_uid", "Mnotmine")],
+    )
+    .await;
     assert_eq!(status, 401);
     let (status, body) = signed(&app, "/octopus/api/ledger/get_merchant_balance", &[]).await;
-    assert_eq!((status, body), (400, crate::helpers::invalid("The 'merchant_uid' field is required.")));
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            crate::helpers::invalid("The 'merchant_uid' field is required.")
+        )
+    );
     let ledger = app.client.merchant_ledger(&m.merchant_uid).await.unwrap();
     assert_eq!(ledger.get("cny").map(String::as_str), Some("15.000000"));
     assert_eq!(ledger.get("usd").map(String::as_str), Some("9.000000"));
-    assert_eq!(ledger.len(), 2 + octopus_domain::Currency::ALL.len(), "merchant_uid, merchant_name and every currency");
+    assert_eq!(
+        ledger.len(),
+        2 + octopus_domain::Currency::ALL.len(),
+        "merchant_uid, merchant_name and every currency"
+    );
 }
 
 /// Two gateway nodes on one database share one ledger: payouts sent to both at once never
@@ -409,29 +757,74 @@ async fn two_nodes_share_one_ledger(backend: Backend) {
     app.fund(m, "mmk", "3000.00").await; // exactly 30 payouts of 100
     let mut tasks = Vec::new();
     for i in 0..60 {
-        let client = if i % 2 == 0 { app.client.clone() } else { other.clone() };
-        let payout = NewOrder::payout(&m.merchant_uid, &format!("two-{i}"), "100.00", "mmk", "wavepay", "myanmar", "09123456789", "A", "wavepay");
+        let client = if i % 2 == 0 {
+            app.client.clone()
+        } else {
+            other.clone()
+        };
+        let payout = NewOrder::payout(
+            &m.merchant_uid,
+            &format!("two-{i}"),
+            "100.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+            "09123456789",
+            "A",
+            "wavepay",
+        );
         tasks.push(tokio::spawn(async move {
-            client.post_signed("/octopus/api/order/new", &payout.to_fields()).await.unwrap().status
+            client
+                .post_signed("/octopus/api/order/new", &payout.to_fields())
+                .await
+                .unwrap()
+                .status
         }));
     }
     let mut statuses = Vec::new();
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 30, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 30, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        30,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        30,
+        "{statuses:?}"
+    );
     assert_eq!(app.balance(m, "mmk").await, (Decimal::ZERO, d("3000")));
 
     // One payout sent to both nodes at once (a merchant retrying on another node): one order,
     // every answer names it.
     app.fund(m, "inr", "250.00").await;
-    let once = NewOrder::payout(&m.merchant_uid, "two-once", "250.00", "inr", "upi", "India", "1234567890", "Ravi", "UPI");
+    let once = NewOrder::payout(
+        &m.merchant_uid,
+        "two-once",
+        "250.00",
+        "inr",
+        "upi",
+        "India",
+        "1234567890",
+        "Ravi",
+        "UPI",
+    );
     let mut tasks = Vec::new();
     for i in 0..10 {
-        let client = if i % 2 == 0 { app.client.clone() } else { other.clone() };
+        let client = if i % 2 == 0 {
+            app.client.clone()
+        } else {
+            other.clone()
+        };
         let once = once.clone();
-        tasks.push(tokio::spawn(async move { client.create_order(&once).await.map(|c| c.payment.payment_uid) }));
+        tasks.push(tokio::spawn(async move {
+            client
+                .create_order(&once)
+                .await
+                .map(|c| c.payment.payment_uid)
+        }));
     }
     let mut uids = HashSet::new();
     for t in tasks {
@@ -443,17 +836,37 @@ async fn two_nodes_share_one_ledger(backend: Backend) {
     // The same deposit completed through both nodes at once: one credit.
     let created = app
         .client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "two-dep", "500.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&NewOrder::deposit(
+            &m.merchant_uid,
+            "two-dep",
+            "500.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
-    let urls = [format!("{}/simulate", created.payment_url), format!("{}/octopus/pay/{}/simulate", node.base_url, created.payment.payment_uid)];
+    let urls = [
+        format!("{}/simulate", created.payment_url),
+        format!(
+            "{}/octopus/pay/{}/simulate",
+            node.base_url, created.payment.payment_uid
+        ),
+    ];
     // The token of the page served by one node is good on the other (one master key).
     let token = crate::helpers::page_token(&created.payment_url).await;
     let mut paid = Vec::new();
     for url in urls.iter().cycle().take(10) {
         let (url, token) = (url.clone(), token.clone());
         paid.push(tokio::spawn(async move {
-            http().post(url).form(&[("outcome", "completed"), ("token", token.as_str())]).send().await.unwrap().status().as_u16()
+            http()
+                .post(url)
+                .form(&[("outcome", "completed"), ("token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
         }));
     }
     let mut codes = Vec::new();

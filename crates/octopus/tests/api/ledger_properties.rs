@@ -40,11 +40,13 @@ fn op() -> impl Strategy<Value = Op> {
 /// to six places.
 fn model_deposit_fee(received: Decimal) -> Decimal {
     let raw = received * Decimal::new(2, 2) + Decimal::new(10, 2);
-    raw.round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero).min(received)
+    raw.round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        .min(received)
 }
 
 fn model_payout_fee(amount: Decimal) -> Decimal {
-    (amount * Decimal::new(1, 2) + Decimal::new(25, 2)).round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    (amount * Decimal::new(1, 2) + Decimal::new(25, 2))
+        .round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
 }
 
 #[derive(Debug)]
@@ -72,8 +74,14 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let app = spawn_app_with(backend, config).await;
     let m = app.merchant.clone();
     let storage = app.storage();
-    storage.set_fee_rule(m.merchant_id, "*", "receive", &deposit_rule(), 0).await.unwrap();
-    storage.set_fee_rule(m.merchant_id, "*", "pay", &payout_rule(), 0).await.unwrap();
+    storage
+        .set_fee_rule(m.merchant_id, "*", "receive", &deposit_rule(), 0)
+        .await
+        .unwrap();
+    storage
+        .set_fee_rule(m.merchant_id, "*", "pay", &payout_rule(), 0)
+        .await
+        .unwrap();
     let (mut available, mut held) = (Decimal::ZERO, Decimal::ZERO);
     let mut orders: Vec<ModelOrder> = Vec::new();
     for (step, op) in ops.into_iter().enumerate() {
@@ -81,23 +89,59 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
         match op {
             Op::Deposit(cents) => {
                 let amount = Decimal::new(cents as i64, 2);
-                let order = NewOrder::deposit(&m.merchant_uid, &id, &amount.to_string(), "usd", "card", "US");
+                let order = NewOrder::deposit(
+                    &m.merchant_uid,
+                    &id,
+                    &amount.to_string(),
+                    "usd",
+                    "card",
+                    "US",
+                );
                 let created = app.client.create_order(&order).await.unwrap();
                 let fee = model_deposit_fee(amount);
                 prop_assert_eq!(created.payment.fee.parse::<Decimal>().unwrap(), fee);
-                orders.push(ModelOrder { payout: false, amount, fee, status: PaymentStatus::Pending, payment_uid: created.payment.payment_uid });
+                orders.push(ModelOrder {
+                    payout: false,
+                    amount,
+                    fee,
+                    status: PaymentStatus::Pending,
+                    payment_uid: created.payment.payment_uid,
+                });
             }
             Op::Payout(cents) => {
                 let amount = Decimal::new(cents as i64, 2);
                 let fee = model_payout_fee(amount);
-                let order = NewOrder::payout(&m.merchant_uid, &id, &amount.to_string(), "usd", "bank", "US", "1", "A", "B");
-                let answer = app.client.post_signed("/octopus/api/order/new", &order.to_fields()).await.unwrap();
+                let order = NewOrder::payout(
+                    &m.merchant_uid,
+                    &id,
+                    &amount.to_string(),
+                    "usd",
+                    "bank",
+                    "US",
+                    "1",
+                    "A",
+                    "B",
+                );
+                let answer = app
+                    .client
+                    .post_signed("/octopus/api/order/new", &order.to_fields())
+                    .await
+                    .unwrap();
                 if available >= amount + fee {
                     prop_assert_eq!(answer.status, 200, "{}", answer.body);
                     available -= amount + fee;
                     held += amount + fee;
-                    let uid = answer.body["data"]["payment"]["payment_uid"].as_str().unwrap().to_string();
-                    orders.push(ModelOrder { payout: true, amount, fee, status: PaymentStatus::Pending, payment_uid: uid });
+                    let uid = answer.body["data"]["payment"]["payment_uid"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                    orders.push(ModelOrder {
+                        payout: true,
+                        amount,
+                        fee,
+                        status: PaymentStatus::Pending,
+                        payment_uid: uid,
+                    });
                 } else {
                     prop_assert_eq!(answer.status, 422, "{}", answer.body);
                 }
@@ -113,7 +157,8 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 } else {
                     (o.amount + Decimal::new(delta as i64, 2)).max(Decimal::new(1, 2))
                 };
-                let change = StatusChange::new(PaymentStatus::Completed, "model", step as i64).with_final_amount(received);
+                let change = StatusChange::new(PaymentStatus::Completed, "model", step as i64)
+                    .with_final_amount(received);
                 let result = storage.change_status(&o.payment_uid, change).await;
                 if o.status == PaymentStatus::Pending {
                     prop_assert!(result.is_ok(), "{:?}", result);
@@ -134,7 +179,8 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Fail(i) => {
                 let n = orders.len();
                 let o = &mut orders[i % n];
-                let change = StatusChange::new(PaymentStatus::Failed, "model", step as i64).failing("model");
+                let change =
+                    StatusChange::new(PaymentStatus::Failed, "model", step as i64).failing("model");
                 let result = storage.change_status(&o.payment_uid, change).await;
                 if o.status == PaymentStatus::Pending {
                     prop_assert!(result.is_ok(), "{:?}", result);
@@ -171,10 +217,20 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 fn run(backend: Backend, cases: u32) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
     runner
-        .run(&proptest::collection::vec(op(), 1..30), |ops| runtime.block_on(run_case(backend.clone(), ops)))
+        .run(&proptest::collection::vec(op(), 1..30), |ops| {
+            runtime.block_on(run_case(backend.clone(), ops))
+        })
         .unwrap();
 }
 

@@ -28,11 +28,35 @@ async fn a_dead_nodes_payouts_are_sent_soon_after_their_lease_ends(backend: Back
     let m = app.merchant.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     app.fund(&m, "mmk", "1000000.00").await;
-    let first = NewOrder::payout(&m.merchant_uid, "takeover-0", "1000.00", "mmk", "wavepay", "myanmar", "01642234663", "U Ba", "wavepay");
+    let first = NewOrder::payout(
+        &m.merchant_uid,
+        "takeover-0",
+        "1000.00",
+        "mmk",
+        "wavepay",
+        "myanmar",
+        "01642234663",
+        "U Ba",
+        "wavepay",
+    );
     let sent = app.client.create_order(&first).await.unwrap();
-    assert_eq!((sent.payment.channel.as_str(), sent.payment.payment_status.as_str()), ("pk-mm", "processing"));
-    let template = app.storage().order_by_payment_uid(&sent.payment.payment_uid).await.unwrap().unwrap();
-    pk.sim.set_faults(octopus_paykassma_sim::Faults { latency_ms: 300, ..Default::default() });
+    assert_eq!(
+        (
+            sent.payment.channel.as_str(),
+            sent.payment.payment_status.as_str()
+        ),
+        ("pk-mm", "processing")
+    );
+    let template = app
+        .storage()
+        .order_by_payment_uid(&sent.payment.payment_uid)
+        .await
+        .unwrap()
+        .unwrap();
+    pk.sim.set_faults(octopus_paykassma_sim::Faults {
+        latency_ms: 300,
+        ..Default::default()
+    });
 
     let now = octopus_server::clock::now_ms();
     let lease_ends = now + LEASE_LEFT.as_millis() as i64;
@@ -61,12 +85,20 @@ async fn a_dead_nodes_payouts_are_sent_soon_after_their_lease_ends(backend: Back
     loop {
         let mut pending = 0;
         for uid in &uids {
-            let order = app.storage().order_by_payment_uid(uid).await.unwrap().unwrap();
+            let order = app
+                .storage()
+                .order_by_payment_uid(uid)
+                .await
+                .unwrap()
+                .unwrap();
             if order.payment_status == PaymentStatus::Pending {
                 pending += 1;
             } else {
                 assert_eq!(order.payment_status, PaymentStatus::Processing, "{uid}");
-                assert!(Instant::now() >= lease_end, "{uid} was sent while the dead node's lease held");
+                assert!(
+                    Instant::now() >= lease_end,
+                    "{uid} was sent while the dead node's lease held"
+                );
             }
         }
         if pending == 0 {
@@ -81,7 +113,10 @@ async fn a_dead_nodes_payouts_are_sent_soon_after_their_lease_ends(backend: Back
     // Each was sent once, under its own withdrawal id.
     let withdrawals = pk.state()["withdrawals"].as_array().unwrap().clone();
     for uid in &uids {
-        let times = withdrawals.iter().filter(|w| w["withdrawal_id"] == uid.as_str()).count();
+        let times = withdrawals
+            .iter()
+            .filter(|w| w["withdrawal_id"] == uid.as_str())
+            .count();
         assert_eq!(times, 1, "{uid} sent {times} times");
     }
 }

@@ -13,27 +13,76 @@ async fn orders_survive_a_server_restart(backend: Backend) {
     app.fund(&app.merchant, "usd", "5.00").await;
     let mut created = Vec::new();
     for i in 0..20 {
-        let order = NewOrder::deposit(&uid, &format!("keep-{i}"), &format!("{}.25", 10 + i), "usd", "card", "US");
+        let order = NewOrder::deposit(
+            &uid,
+            &format!("keep-{i}"),
+            &format!("{}.25", 10 + i),
+            "usd",
+            "card",
+            "US",
+        );
         created.push(app.client.create_order(&order).await.unwrap().payment);
     }
-    let payout = NewOrder::payout(&uid, "keep-payout", "5.00", "usd", "bank", "US", "1", "A", "B");
+    let payout = NewOrder::payout(
+        &uid,
+        "keep-payout",
+        "5.00",
+        "usd",
+        "bank",
+        "US",
+        "1",
+        "A",
+        "B",
+    );
     app.client.create_order(&payout).await.unwrap();
-    app.wait_for_status(&app.client, "keep-payout", "completed", Duration::from_secs(10)).await;
+    app.wait_for_status(
+        &app.client,
+        "keep-payout",
+        "completed",
+        Duration::from_secs(10),
+    )
+    .await;
 
     app.restart().await;
 
     for before in &created {
-        let after = app.client.get_order(&before.merchant_order_id).await.unwrap();
+        let after = app
+            .client
+            .get_order(&before.merchant_order_id)
+            .await
+            .unwrap();
         assert_eq!(after.payment_uid, before.payment_uid);
         assert_eq!(after.amount, before.amount);
         assert_eq!(after.payment_status, "pending");
     }
-    assert_eq!(app.client.get_order("keep-payout").await.unwrap().payment_status, "completed");
-    assert_eq!(app.storage().order_count(app.merchant.merchant_id).await.unwrap(), 22, "20 deposits, a payout, its funding");
+    assert_eq!(
+        app.client
+            .get_order("keep-payout")
+            .await
+            .unwrap()
+            .payment_status,
+        "completed"
+    );
+    assert_eq!(
+        app.storage()
+            .order_count(app.merchant.merchant_id)
+            .await
+            .unwrap(),
+        22,
+        "20 deposits, a payout, its funding"
+    );
     // The API key still works after the restart (secrets are read back through the master key),
     // and idempotency still holds.
     let again = NewOrder::deposit(&uid, "keep-0", "10.25", "usd", "card", "US");
-    assert_eq!(app.client.create_order(&again).await.unwrap().payment.payment_uid, created[0].payment_uid);
+    assert_eq!(
+        app.client
+            .create_order(&again)
+            .await
+            .unwrap()
+            .payment
+            .payment_uid,
+        created[0].payment_uid
+    );
 }
 
 /// A payout whose delay runs across a restart is still completed by the new process.
@@ -46,7 +95,16 @@ async fn pending_background_work_resumes_after_a_restart(backend: Backend) {
     let payout = NewOrder::payout(&uid, "resume-1", "5.00", "usd", "bank", "US", "1", "A", "B");
     app.client.create_order(&payout).await.unwrap();
     app.restart().await;
-    app.wait_for_status(&app.client, "resume-1", "completed", Duration::from_secs(15)).await;
+    app.wait_for_status(
+        &app.client,
+        "resume-1",
+        "completed",
+        Duration::from_secs(15),
+    )
+    .await;
 }
 
-crate::on_both_backends!(orders_survive_a_server_restart, pending_background_work_resumes_after_a_restart);
+crate::on_both_backends!(
+    orders_survive_a_server_restart,
+    pending_background_work_resumes_after_a_restart
+);

@@ -21,7 +21,14 @@ async fn orders_go_to_the_sandbox_channel_a_gateway_starts_with(backend: Backend
     let m = &app.merchant;
     let created = app
         .client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "r-1", "10.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&NewOrder::deposit(
+            &m.merchant_uid,
+            "r-1",
+            "10.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
     assert_eq!(created.payment.channel, "sandbox");
@@ -44,7 +51,14 @@ async fn no_channel_that_takes_the_order_is_a_422_naming_why_and_stores_nothing(
 
     let ok = app
         .client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "r-mm", "6000.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&NewOrder::deposit(
+            &m.merchant_uid,
+            "r-mm",
+            "6000.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
     assert_eq!(ok.payment.channel, "mm-wave");
@@ -52,20 +66,58 @@ async fn no_channel_that_takes_the_order_is_a_422_naming_why_and_stores_nothing(
     assert_eq!(decision["skipped"]["sandbox"], "disabled");
 
     for (id, amount, currency, payment, country, why) in [
-        ("r-thb", "100.00", "thb", "wavepay", "myanmar", "mm-wave: currency thb not served"),
-        ("r-kbz", "100.00", "mmk", "kbzpay", "myanmar", "mm-wave: payment kbzpay not served"),
-        ("r-th", "100.00", "mmk", "wavepay", "thailand", "mm-wave: country TH not served"),
-        ("r-big", "1000000.01", "mmk", "wavepay", "myanmar", "mm-wave: amount above 1000000"),
+        (
+            "r-thb",
+            "100.00",
+            "thb",
+            "wavepay",
+            "myanmar",
+            "mm-wave: currency thb not served",
+        ),
+        (
+            "r-kbz",
+            "100.00",
+            "mmk",
+            "kbzpay",
+            "myanmar",
+            "mm-wave: payment kbzpay not served",
+        ),
+        (
+            "r-th",
+            "100.00",
+            "mmk",
+            "wavepay",
+            "thailand",
+            "mm-wave: country TH not served",
+        ),
+        (
+            "r-big",
+            "1000000.01",
+            "mmk",
+            "wavepay",
+            "myanmar",
+            "mm-wave: amount above 1000000",
+        ),
     ] {
         let order = NewOrder::deposit(&m.merchant_uid, id, amount, currency, payment, country);
-        let answer = app.client.post_signed("/octopus/api/order/new", &order.to_fields()).await.unwrap();
+        let answer = app
+            .client
+            .post_signed("/octopus/api/order/new", &order.to_fields())
+            .await
+            .unwrap();
         let (status, body) = (answer.status, answer.body);
         assert_eq!(status, 422, "{body}");
         assert_eq!(body["result"], "error");
         let text = body["data"].as_str().unwrap();
         assert!(text.starts_with("No channel available ("), "{text}");
-        assert!(text.contains(why) && text.contains("sandbox: disabled"), "{text}");
-        assert!(app.client.get_order(id).await.is_err(), "nothing stored for {id}");
+        assert!(
+            text.contains(why) && text.contains("sandbox: disabled"),
+            "{text}"
+        );
+        assert!(
+            app.client.get_order(id).await.is_err(),
+            "nothing stored for {id}"
+        );
     }
 }
 
@@ -85,24 +137,45 @@ async fn priorities_come_first_and_weights_split_the_rest(backend: Backend) {
     for i in 0..1000 {
         let created = app
             .client
-            .create_order(&NewOrder::deposit(&m.merchant_uid, &format!("w-{i}"), "10.00", "mmk", "wavepay", "myanmar"))
+            .create_order(&NewOrder::deposit(
+                &m.merchant_uid,
+                &format!("w-{i}"),
+                "10.00",
+                "mmk",
+                "wavepay",
+                "myanmar",
+            ))
             .await
             .unwrap();
         *counts.entry(created.payment.channel).or_default() += 1;
     }
     // 70% of 1,000 has a standard deviation of about 14.5: ±60 is beyond four of them.
     assert!((640..=760).contains(&counts["heavy"]), "{counts:?}");
-    assert_eq!(counts.get("backup"), None, "a lower priority only when the others cannot");
+    assert_eq!(
+        counts.get("backup"),
+        None,
+        "a lower priority only when the others cannot"
+    );
     assert_eq!(counts["heavy"] + counts["light"], 1000);
     let decision = rules(&app.client.get_order("w-0").await.unwrap().distribute_rules);
-    assert_eq!(decision["candidates"].as_array().unwrap().last().unwrap(), "backup");
+    assert_eq!(
+        decision["candidates"].as_array().unwrap().last().unwrap(),
+        "backup"
+    );
 
     // Without the first priority, the backup takes the orders.
     app.set_channel_enabled("heavy", false).await;
     app.set_channel_enabled("light", false).await;
     let created = app
         .client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "w-backup", "10.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&NewOrder::deposit(
+            &m.merchant_uid,
+            "w-backup",
+            "10.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
     assert_eq!(created.payment.channel, "backup");
@@ -116,12 +189,23 @@ async fn a_channels_default_ttl_applies_when_the_merchant_sends_none(backend: Ba
     short.priority = 1;
     app.save_channels(vec![short]).await;
     app.client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "t-1", "10.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&NewOrder::deposit(
+            &m.merchant_uid,
+            "t-1",
+            "10.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
     let order = app.client.get_order("t-1").await.unwrap();
-    assert_eq!((order.channel.as_str(), order.ttl.as_str()), ("short", "90"));
-    let mut with_ttl = NewOrder::deposit(&m.merchant_uid, "t-2", "10.00", "mmk", "wavepay", "myanmar");
+    assert_eq!(
+        (order.channel.as_str(), order.ttl.as_str()),
+        ("short", "90")
+    );
+    let mut with_ttl =
+        NewOrder::deposit(&m.merchant_uid, "t-2", "10.00", "mmk", "wavepay", "myanmar");
     with_ttl.ttl = Some("600".into());
     app.client.create_order(&with_ttl).await.unwrap();
     assert_eq!(app.client.get_order("t-2").await.unwrap().ttl, "600");
@@ -141,41 +225,93 @@ async fn merchant_channels_and_daily_limits(backend: Backend) {
 
     let other_client = app.client_for(&other);
     let theirs = other_client
-        .create_order(&NewOrder::deposit(&other.merchant_uid, "dl-o", "10.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&NewOrder::deposit(
+            &other.merchant_uid,
+            "dl-o",
+            "10.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
     assert_eq!(theirs.payment.channel, "sandbox", "vip serves one merchant");
-    let theirs_rules = rules(&other_client.get_order("dl-o").await.unwrap().distribute_rules);
-    assert_eq!(theirs_rules["skipped"]["vip"], format!("merchant {} not served", other.merchant_uid));
+    let theirs_rules = rules(
+        &other_client
+            .get_order("dl-o")
+            .await
+            .unwrap()
+            .distribute_rules,
+    );
+    assert_eq!(
+        theirs_rules["skipped"]["vip"],
+        format!("merchant {} not served", other.merchant_uid)
+    );
 
     let mut channels = Vec::new();
     for i in 0..3 {
         let created = app
             .client
-            .create_order(&NewOrder::deposit(&m.merchant_uid, &format!("dl-{i}"), "100.00", "mmk", "wavepay", "myanmar"))
+            .create_order(&NewOrder::deposit(
+                &m.merchant_uid,
+                &format!("dl-{i}"),
+                "100.00",
+                "mmk",
+                "wavepay",
+                "myanmar",
+            ))
             .await
             .unwrap();
         channels.push(created.payment.channel);
     }
-    assert_eq!(channels, ["vip", "vip", "sandbox"], "the third would pass 250 today");
+    assert_eq!(
+        channels,
+        ["vip", "vip", "sandbox"],
+        "the third would pass 250 today"
+    );
     let decision = rules(&app.client.get_order("dl-2").await.unwrap().distribute_rules);
     assert_eq!(decision["skipped"]["vip"], "daily limit of 250 reached");
 
     // A failed order does not count towards the limit.
-    crate::helpers::simulate(&app.client.get_order("dl-0").await.unwrap().payment_url, "failed").await;
+    crate::helpers::simulate(
+        &app.client.get_order("dl-0").await.unwrap().payment_url,
+        "failed",
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let created = app
         .client
-        .create_order(&NewOrder::deposit(&m.merchant_uid, "dl-3", "100.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&NewOrder::deposit(
+            &m.merchant_uid,
+            "dl-3",
+            "100.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap();
     assert_eq!(created.payment.channel, "vip");
 
     app.set_channel_enabled("sandbox", false).await;
-    let order = NewOrder::deposit(&m.merchant_uid, "dl-4", "100.00", "mmk", "wavepay", "myanmar");
-    let answer = app.client.post_signed("/octopus/api/order/new", &order.to_fields()).await.unwrap();
+    let order = NewOrder::deposit(
+        &m.merchant_uid,
+        "dl-4",
+        "100.00",
+        "mmk",
+        "wavepay",
+        "myanmar",
+    );
+    let answer = app
+        .client
+        .post_signed("/octopus/api/order/new", &order.to_fields())
+        .await
+        .unwrap();
     assert_eq!(answer.status, 422);
-    assert_eq!(answer.body["data"], "No channel available (sandbox: disabled; vip: daily limit of 250 reached)");
+    assert_eq!(
+        answer.body["data"],
+        "No channel available (sandbox: disabled; vip: daily limit of 250 reached)"
+    );
 }
 
 crate::on_both_backends!(

@@ -23,7 +23,8 @@ async fn every_signing_vector_is_accepted(backend: Backend) {
         let client = app.client_for(&creds);
         if fields["transaction_type"] == "expense" {
             // A payout needs the money it pays out.
-            app.fund(&creds, fields["currency"].as_str().unwrap(), "10000").await;
+            app.fund(&creds, fields["currency"].as_str().unwrap(), "10000")
+                .await;
         }
         let signature = v["signature"].as_str().unwrap();
         let path = if fields.get("transaction_type").is_some() {
@@ -31,21 +32,35 @@ async fn every_signing_vector_is_accepted(backend: Backend) {
         } else {
             "/octopus/api/order/get"
         };
-        let answer = client.post_raw(path, body.clone(), &creds.api_key, signature).await.unwrap();
+        let answer = client
+            .post_raw(path, body.clone(), &creds.api_key, signature)
+            .await
+            .unwrap();
         let expected = match name {
-            "order-query" => 404,     // authenticated; the order does not exist
-            "empty-values" => 302,    // empty response_type redirects to the payment page
+            "order-query" => 404,  // authenticated; the order does not exist
+            "empty-values" => 302, // empty response_type redirects to the payment page
             _ => 200,
         };
         assert_eq!(answer.status, expected, "{name}: {}", answer.body);
         // The same signature in upper case is accepted too.
-        let upper = client.post_raw(path, body.clone(), &creds.api_key, &signature.to_uppercase()).await.unwrap();
+        let upper = client
+            .post_raw(
+                path,
+                body.clone(),
+                &creds.api_key,
+                &signature.to_uppercase(),
+            )
+            .await
+            .unwrap();
         assert_eq!(upper.status, expected, "{name} (upper-case hex)");
         // One changed byte of the signature is refused.
         let mut forged = signature.to_string();
         let last = if forged.ends_with('0') { "1" } else { "0" };
         forged.replace_range(forged.len() - 1.., last);
-        let refused = client.post_raw(path, body, &creds.api_key, &forged).await.unwrap();
+        let refused = client
+            .post_raw(path, body, &creds.api_key, &forged)
+            .await
+            .unwrap();
         assert_eq!(refused.status, 401, "{name} with a forged signature");
     }
 }

@@ -14,7 +14,10 @@ fn deposit(uid: &str, id: &str) -> RequestFields {
 }
 
 fn payout(uid: &str, id: &str) -> RequestFields {
-    NewOrder::payout(uid, id, "100.00", "mmk", "myanmar", "myanmar", "99999999", "Jane", "kbz").to_fields()
+    NewOrder::payout(
+        uid, id, "100.00", "mmk", "myanmar", "myanmar", "99999999", "Jane", "kbz",
+    )
+    .to_fields()
 }
 
 async fn missing_and_malformed_fields_get_their_documented_error(backend: Backend) {
@@ -22,7 +25,15 @@ async fn missing_and_malformed_fields_get_their_documented_error(backend: Backen
     let uid = app.merchant.merchant_uid.clone();
     let mut cases: Vec<(RequestFields, String)> = Vec::new();
 
-    for field in ["transaction_type", "amount", "merchant_order_id", "merchant_uid", "currency", "payment", "country"] {
+    for field in [
+        "transaction_type",
+        "amount",
+        "merchant_order_id",
+        "merchant_uid",
+        "currency",
+        "payment",
+        "country",
+    ] {
         let mut absent = deposit(&uid, &format!("missing-{field}"));
         absent.remove(field);
         cases.push((absent, format!("The '{field}' field is required.")));
@@ -63,21 +74,41 @@ async fn missing_and_malformed_fields_get_their_documented_error(backend: Backen
     }
     let mut long_id = deposit(&uid, &"x".repeat(65));
     long_id.insert("merchant_order_id", "x".repeat(65));
-    cases.push((long_id, "The 'merchant_order_id' field must be at most 64 characters.".into()));
+    cases.push((
+        long_id,
+        "The 'merchant_order_id' field must be at most 64 characters.".into(),
+    ));
     let mut vnd = deposit(&uid, "vnd-cents");
     vnd.insert("currency", "vnd");
     vnd.insert("amount", "1000.50");
-    cases.push((vnd, "The 'amount' field may have at most 0 decimal places for vnd.".into()));
+    cases.push((
+        vnd,
+        "The 'amount' field may have at most 0 decimal places for vnd.".into(),
+    ));
     let mut wrong_type = payout(&uid, "payout-wrong-accounting");
     wrong_type.insert("accounting_type", "receive");
-    cases.push((wrong_type, "The 'accounting_type' field must be pay or settle for expense.".into()));
+    cases.push((
+        wrong_type,
+        "The 'accounting_type' field must be pay or settle for expense.".into(),
+    ));
 
     for (fields, details) in &cases {
-        let answer = app.client.post_signed("/octopus/api/order/new", fields).await.unwrap();
+        let answer = app
+            .client
+            .post_signed("/octopus/api/order/new", fields)
+            .await
+            .unwrap();
         assert_eq!(answer.status, 400, "{details}: {}", answer.body);
         assert_eq!(answer.body, invalid(details));
     }
-    assert_eq!(app.storage().order_count(app.merchant.merchant_id).await.unwrap(), 0, "nothing stored");
+    assert_eq!(
+        app.storage()
+            .order_count(app.merchant.merchant_id)
+            .await
+            .unwrap(),
+        0,
+        "nothing stored"
+    );
 }
 
 async fn bodies_that_are_not_json_objects_of_strings_are_refused(backend: Backend) {
@@ -87,16 +118,27 @@ async fn bodies_that_are_not_json_objects_of_strings_are_refused(backend: Backen
         let body = body.to_string();
         let client = app.client.clone();
         let key = m.api_key.clone();
-        async move { client.post_raw("/octopus/api/order/new", body, &key, "00").await.unwrap() }
+        async move {
+            client
+                .post_raw("/octopus/api/order/new", body, &key, "00")
+                .await
+                .unwrap()
+        }
     };
     let cases = [
         ("{\"amount\": ", "The request body is not valid JSON."),
         ("", "The request body is not valid JSON."),
         ("[\"income\"]", "The request body must be a JSON object."),
         ("{\"amount\": true}", "The 'amount' field must be a string."),
-        ("{\"amount\": {\"value\": 1}}", "The 'amount' field must be a string."),
+        (
+            "{\"amount\": {\"value\": 1}}",
+            "The 'amount' field must be a string.",
+        ),
         ("{\"amount\": null}", "The 'amount' field must be a string."),
-        ("{\"amount\": \"1\", \"amount\": \"2\"}", "The 'amount' field appears more than once."),
+        (
+            "{\"amount\": \"1\", \"amount\": \"2\"}",
+            "The 'amount' field appears more than once.",
+        ),
     ];
     for (body, details) in cases {
         let answer = raw(body).await;
@@ -105,14 +147,22 @@ async fn bodies_that_are_not_json_objects_of_strings_are_refused(backend: Backen
     }
     // JSON only
     let fields = deposit(&m.merchant_uid, "form-1");
-    let response = crate::helpers::signed_order_request(&app, &fields, "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        crate::helpers::signed_order_request(&app, &fields, "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body, invalid("The request body must be JSON with Content-Type: application/json."));
-    assert_eq!(app.storage().order_count(m.merchant_id).await.unwrap(), 0, "nothing stored");
+    assert_eq!(
+        body,
+        invalid("The request body must be JSON with Content-Type: application/json.")
+    );
+    assert_eq!(
+        app.storage().order_count(m.merchant_id).await.unwrap(),
+        0,
+        "nothing stored"
+    );
 }
 
 async fn oversized_bodies_get_413(backend: Backend) {
@@ -120,9 +170,16 @@ async fn oversized_bodies_get_413(backend: Backend) {
     let m = &app.merchant;
     let mut fields = deposit(&m.merchant_uid, "big-1");
     fields.insert("padding", "x".repeat(70 * 1024));
-    let answer = app.client.post_signed("/octopus/api/order/new", &fields).await.unwrap();
+    let answer = app
+        .client
+        .post_signed("/octopus/api/order/new", &fields)
+        .await
+        .unwrap();
     assert_eq!(answer.status, 413);
-    assert_eq!(answer.body, json!({"result": "error", "data": "Request body too large: the limit is 65536 bytes"}));
+    assert_eq!(
+        answer.body,
+        json!({"result": "error", "data": "Request body too large: the limit is 65536 bytes"})
+    );
     // Without a Content-Length (chunked), the limit still holds.
     let body = fields.to_json();
     let stream = futures_stream(body.into_bytes());
@@ -138,7 +195,11 @@ async fn oversized_bodies_get_413(backend: Backend) {
     assert_eq!(response.status(), 413);
     // Just under the limit is fine.
     fields.insert("padding", "x".repeat(60 * 1024));
-    let answer = app.client.post_signed("/octopus/api/order/new", &fields).await.unwrap();
+    let answer = app
+        .client
+        .post_signed("/octopus/api/order/new", &fields)
+        .await
+        .unwrap();
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(app.storage().order_count(m.merchant_id).await.unwrap(), 1);
 }
@@ -152,13 +213,31 @@ fn futures_stream(bytes: Vec<u8>) -> impl futures::Stream<Item = Result<Vec<u8>,
 async fn unknown_paths_and_methods_answer_in_the_documented_shape(backend: Backend) {
     let app = spawn_app(backend).await;
     let http = crate::helpers::http();
-    let r = http.get(format!("{}/octopus/api/order/new", app.base_url)).send().await.unwrap();
+    let r = http
+        .get(format!("{}/octopus/api/order/new", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 405);
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap(), json!({"result": "error", "data": "Method not allowed: use POST"}));
-    let r = http.post(format!("{}/octopus/api/nope", app.base_url)).send().await.unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap(),
+        json!({"result": "error", "data": "Method not allowed: use POST"})
+    );
+    let r = http
+        .post(format!("{}/octopus/api/nope", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap(), json!({"result": "error", "data": "Not found"}));
-    let r = http.get(format!("{}/healthz", app.base_url)).send().await.unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap(),
+        json!({"result": "error", "data": "Not found"})
+    );
+    let r = http
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 

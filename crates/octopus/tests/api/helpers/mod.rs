@@ -58,7 +58,9 @@ impl Backend {
         match std::env::var("OCTOPUS_TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
             _ => {
-                skipped(&format!("{test} on PostgreSQL: OCTOPUS_TEST_DATABASE_URL is not set"));
+                skipped(&format!(
+                    "{test} on PostgreSQL: OCTOPUS_TEST_DATABASE_URL is not set"
+                ));
                 None
             }
         }
@@ -111,7 +113,10 @@ impl TestDb {
     pub async fn execute_sql(&self, sql: &str) {
         match &self.postgres {
             None => {
-                let path = self.data_dir.path().join(octopus_storage_sqlite::DATABASE_FILE);
+                let path = self
+                    .data_dir
+                    .path()
+                    .join(octopus_storage_sqlite::DATABASE_FILE);
                 let sql = sql.to_string();
                 tokio::task::spawn_blocking(move || {
                     let conn = rusqlite::Connection::open(path).unwrap();
@@ -122,7 +127,9 @@ impl TestDb {
                 .unwrap();
             }
             Some((base, schema)) => {
-                let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls).await.unwrap();
+                let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
                 tokio::spawn(connection);
                 client
                     .batch_execute(&format!("SET search_path TO {schema}; {sql}"))
@@ -136,7 +143,10 @@ impl TestDb {
     pub async fn query_count(&self, sql: &str) -> i64 {
         match &self.postgres {
             None => {
-                let path = self.data_dir.path().join(octopus_storage_sqlite::DATABASE_FILE);
+                let path = self
+                    .data_dir
+                    .path()
+                    .join(octopus_storage_sqlite::DATABASE_FILE);
                 let sql = sql.to_string();
                 tokio::task::spawn_blocking(move || {
                     let conn = rusqlite::Connection::open(path).unwrap();
@@ -147,9 +157,14 @@ impl TestDb {
                 .unwrap()
             }
             Some((base, schema)) => {
-                let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls).await.unwrap();
+                let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
                 tokio::spawn(connection);
-                client.batch_execute(&format!("SET search_path TO {schema}")).await.unwrap();
+                client
+                    .batch_execute(&format!("SET search_path TO {schema}"))
+                    .await
+                    .unwrap();
                 client.query_one(sql, &[]).await.unwrap().get(0)
             }
         }
@@ -165,11 +180,18 @@ impl Drop for TestDb {
         if let Some((base, schema)) = self.postgres.take() {
             // Drop runs inside the test's runtime; use a thread with its own.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
-                    if let Ok((client, connection)) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await {
+                    if let Ok((client, connection)) =
+                        tokio_postgres::connect(&base, tokio_postgres::NoTls).await
+                    {
                         tokio::spawn(connection);
-                        let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await;
+                        let _ = client
+                            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                            .await;
                     }
                 });
             })
@@ -228,13 +250,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, config: ServerConfig) -> TestApp {
     let db = TestDb::new(&backend).await;
     let (master_key, master_key_text) = MasterKey::generate();
-    let storage = octopus_server::storage::open(&db.config()).await.expect("open storage");
+    let storage = octopus_server::storage::open(&db.config())
+        .await
+        .expect("open storage");
     let expected = match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres(_) => "postgres",
     };
     assert_eq!(storage.backend(), expected);
-    let (address, shutdown, server) = start(&config, Arc::clone(&storage), master_key.clone()).await;
+    let (address, shutdown, server) =
+        start(&config, Arc::clone(&storage), master_key.clone()).await;
     let base_url = format!("http://{address}");
     let mut app = TestApp {
         address,
@@ -289,7 +314,12 @@ impl TestApp {
         let created = octopus_server::merchants::create(self.storage(), &self.master_key, name)
             .await
             .expect("create merchant");
-        let stored = self.storage().api_key(&created.api_key).await.unwrap().unwrap();
+        let stored = self
+            .storage()
+            .api_key(&created.api_key)
+            .await
+            .unwrap()
+            .unwrap();
         Creds {
             merchant_id: stored.merchant.id,
             merchant_uid: created.merchant_uid,
@@ -312,33 +342,65 @@ impl TestApp {
             })
             .await
             .expect("create merchant");
-        Creds { merchant_id: merchant.id, merchant_uid: uid.into(), api_key, api_secret: secret.into() }
+        Creds {
+            merchant_id: merchant.id,
+            merchant_uid: uid.into(),
+            api_key,
+            api_secret: secret.into(),
+        }
     }
 
     /// Another API key of the same merchant, with a chosen secret.
     pub async fn another_key(&self, creds: &Creds, secret: &str) -> Creds {
         let api_key = octopus_domain::ids::new_api_key();
         self.storage()
-            .add_api_key(creds.merchant_id, &api_key, &self.master_key.seal(secret), 0)
+            .add_api_key(
+                creds.merchant_id,
+                &api_key,
+                &self.master_key.seal(secret),
+                0,
+            )
             .await
             .expect("add api key");
-        Creds { api_key, api_secret: secret.into(), ..creds.clone() }
+        Creds {
+            api_key,
+            api_secret: secret.into(),
+            ..creds.clone()
+        }
     }
 
     /// Credits the merchant's available balance the way a merchant does it: a `recharge`
     /// deposit of `amount`, paid in the sandbox.
     pub async fn fund(&self, creds: &Creds, currency: &str, amount: &str) {
-        fund(&self.client_for(creds), &creds.merchant_uid, currency, amount).await;
+        fund(
+            &self.client_for(creds),
+            &creds.merchant_uid,
+            currency,
+            amount,
+        )
+        .await;
     }
 
     /// Checks the ledger from its history (the invariants `octopus ledger verify` checks).
     pub async fn assert_ledger_sound(&self) {
-        let report = self.storage().verify_ledger().await.expect("verify the ledger");
-        assert!(report.is_sound(), "ledger violations: {:?}", report.violations);
+        let report = self
+            .storage()
+            .verify_ledger()
+            .await
+            .expect("verify the ledger");
+        assert!(
+            report.is_sound(),
+            "ledger violations: {:?}",
+            report.violations
+        );
     }
 
     /// A merchant's (available, held) balance in a currency, as exact decimals.
-    pub async fn balance(&self, creds: &Creds, currency: &str) -> (rust_decimal::Decimal, rust_decimal::Decimal) {
+    pub async fn balance(
+        &self,
+        creds: &Creds,
+        currency: &str,
+    ) -> (rust_decimal::Decimal, rust_decimal::Decimal) {
         self.storage()
             .balances(creds.merchant_id)
             .await
@@ -361,9 +423,16 @@ impl TestApp {
     /// Another gateway node on the same database (its own storage, workers and group
     /// writer), as a second machine would run it.
     pub async fn second_node(&self) -> Node {
-        let storage = octopus_server::storage::open(&self.db.config()).await.expect("open storage");
-        let (address, shutdown, server) = start(&self.config, storage, self.master_key.clone()).await;
-        Node { base_url: format!("http://{address}"), shutdown: Some(shutdown), server: Some(server) }
+        let storage = octopus_server::storage::open(&self.db.config())
+            .await
+            .expect("open storage");
+        let (address, shutdown, server) =
+            start(&self.config, storage, self.master_key.clone()).await;
+        Node {
+            base_url: format!("http://{address}"),
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
     }
 
     /// Stops the server gracefully.
@@ -381,7 +450,9 @@ impl TestApp {
         self.stop().await;
         // Drop every handle of the old storage before reopening the same database.
         drop(self.storage.take());
-        let storage = octopus_server::storage::open(&self.db.config()).await.expect("reopen");
+        let storage = octopus_server::storage::open(&self.db.config())
+            .await
+            .expect("reopen");
         let (address, shutdown, server) =
             start(&self.config, Arc::clone(&storage), self.master_key.clone()).await;
         self.storage = Some(storage);
@@ -393,10 +464,19 @@ impl TestApp {
     }
 
     /// Polls `order/get` until the order reaches `status` (or panics after `timeout`).
-    pub async fn wait_for_status(&self, client: &Client, merchant_order_id: &str, status: &str, timeout: Duration) -> Payment {
+    pub async fn wait_for_status(
+        &self,
+        client: &Client,
+        merchant_order_id: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> Payment {
         let deadline = Instant::now() + timeout;
         loop {
-            let order = client.get_order(merchant_order_id).await.expect("order/get");
+            let order = client
+                .get_order(merchant_order_id)
+                .await
+                .expect("order/get");
             if order.payment_status == status {
                 return order;
             }
@@ -418,16 +498,28 @@ impl TestApp {
 
     /// Enables or disables a channel and waits until the server has read it again.
     pub async fn set_channel_enabled(&self, code: &str, enabled: bool) {
-        self.storage().set_channel_enabled(code, enabled, 1).await.expect("channel exists");
+        self.storage()
+            .set_channel_enabled(code, enabled, 1)
+            .await
+            .expect("channel exists");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
     /// Polls `order/get` (with the app's merchant) until the order's `notify_status` is
     /// `status` (or panics after `timeout`, saying the last `notify_fail_reason`).
-    pub async fn wait_for_notify(&self, merchant_order_id: &str, status: &str, timeout: Duration) -> Payment {
+    pub async fn wait_for_notify(
+        &self,
+        merchant_order_id: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> Payment {
         let deadline = Instant::now() + timeout;
         loop {
-            let order = self.client.get_order(merchant_order_id).await.expect("order/get");
+            let order = self
+                .client
+                .get_order(merchant_order_id)
+                .await
+                .expect("order/get");
             if order.notify_status == status {
                 return order;
             }
@@ -440,7 +532,6 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
     }
-
 }
 
 /// A second node of a test gateway; stopped when dropped.
@@ -489,7 +580,8 @@ pub fn channel(code: &str, kind: &str) -> octopus_domain::Channel {
 /// Funds a merchant through any client: a `recharge` deposit paid in the sandbox.
 pub async fn fund(client: &Client, merchant_uid: &str, currency: &str, amount: &str) {
     let id = format!("fund-{}", octopus_domain::ids::new_payment_uid(0));
-    let mut order = octopus_client::NewOrder::deposit(merchant_uid, &id, amount, currency, "funding", "US");
+    let mut order =
+        octopus_client::NewOrder::deposit(merchant_uid, &id, amount, currency, "funding", "US");
     order.accounting_type = Some("recharge".into());
     let created = client.create_order(&order).await.expect("funding deposit");
     pay(&created.payment_url).await;
@@ -499,7 +591,14 @@ pub async fn fund(client: &Client, merchant_uid: &str, currency: &str, amount: &
 /// hidden `token`), read from the page as a browser does before posting; empty when there is
 /// no page.
 pub async fn page_token(payment_url: &str) -> String {
-    let page = http().get(payment_url).send().await.unwrap().text().await.unwrap();
+    let page = http()
+        .get(payment_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     page.split(r#"<meta name="csrf-token" content=""#)
         .nth(1)
         .and_then(|rest| rest.split('"').next())
@@ -534,7 +633,11 @@ pub fn http() -> reqwest::Client {
 }
 
 /// A signed `order/new` request of the test's merchant, for tests that add their own headers.
-pub fn signed_order_request(app: &TestApp, fields: &octopus_domain::RequestFields, content_type: &str) -> reqwest::RequestBuilder {
+pub fn signed_order_request(
+    app: &TestApp,
+    fields: &octopus_domain::RequestFields,
+    content_type: &str,
+) -> reqwest::RequestBuilder {
     http()
         .post(format!("{}/octopus/api/order/new", app.base_url))
         .header("Content-Type", content_type)
@@ -562,7 +665,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_octopus");
 
 /// `--data-dir` (and `--database-url`) arguments naming a test database.
 pub fn db_args(db: &TestDb) -> Vec<String> {
-    let mut args = vec!["--data-dir".to_string(), db.data_dir.path().display().to_string()];
+    let mut args = vec![
+        "--data-dir".to_string(),
+        db.data_dir.path().display().to_string(),
+    ];
     if let Some(url) = db.database_url() {
         args.extend(["--database-url".to_string(), url]);
     }
@@ -599,11 +705,21 @@ impl ServerProcess {
 
     /// Like [`ServerProcess::start`], under this open-file limit (soft, hard), as systemd or a
     /// shell may start it; what it logs (stderr) is collected with its stdout.
-    pub fn start_with_file_limit(db: &TestDb, extra: &[&str], soft: u64, hard: u64) -> ServerProcess {
+    pub fn start_with_file_limit(
+        db: &TestDb,
+        extra: &[&str],
+        soft: u64,
+        hard: u64,
+    ) -> ServerProcess {
         Self::spawn(db, extra, &[], Some((soft, hard)))
     }
 
-    fn spawn(db: &TestDb, extra: &[&str], env: &[(&str, &str)], file_limit: Option<(u64, u64)>) -> ServerProcess {
+    fn spawn(
+        db: &TestDb,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        file_limit: Option<(u64, u64)>,
+    ) -> ServerProcess {
         use std::io::BufRead;
         use std::os::unix::process::CommandExt;
         let mut command = command();
@@ -614,7 +730,11 @@ impl ServerProcess {
             .args(extra)
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
-            .stderr(if file_limit.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() });
+            .stderr(if file_limit.is_some() {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            });
         if let Some((soft, hard)) = file_limit {
             command.env("NO_COLOR", "1");
             // SAFETY: setrlimit is async-signal-safe and touches only the child.
@@ -636,12 +756,17 @@ impl ServerProcess {
         if let Some(stderr) = child.stderr.take() {
             let sink = Arc::clone(&lines);
             std::thread::spawn(move || {
-                for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
                     sink.lock().unwrap().push(line);
                 }
             });
         }
-        let first = first_rx.recv_timeout(Duration::from_secs(30)).expect("the server prints where it serves");
+        let first = first_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server prints where it serves");
         let url = first
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
@@ -658,7 +783,10 @@ impl ServerProcess {
             if lines.iter().any(|l| l.contains(text)) {
                 return lines;
             }
-            assert!(Instant::now() < deadline, "the server never printed {text:?}: {lines:?}");
+            assert!(
+                Instant::now() < deadline,
+                "the server never printed {text:?}: {lines:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -683,6 +811,10 @@ pub fn merchant_create(db: &TestDb) -> serde_json::Value {
         .args(db_args(db))
         .output()
         .expect("run octopus merchant create");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("merchant create prints JSON")
 }

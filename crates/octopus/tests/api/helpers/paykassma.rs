@@ -25,12 +25,20 @@ impl PkSim {
         channel.countries = vec!["MM".into()];
         channel.currencies = vec![octopus_domain::Currency::parse("mmk").unwrap()];
         channel.payments = vec!["wavepay".into()];
-        channel.sealed_credentials = octopus_server::channels::seal_credentials(&app.master_key, &config.channel_credentials());
+        channel.sealed_credentials = octopus_server::channels::seal_credentials(
+            &app.master_key,
+            &config.channel_credentials(),
+        );
         let sim = Sim::new(config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(octopus_paykassma_sim::serve(listener, sim.clone()));
-        channel.settings = [("api_url".to_string(), url.clone()), ("timeout_ms".to_string(), "700".to_string())].into_iter().collect();
+        channel.settings = [
+            ("api_url".to_string(), url.clone()),
+            ("timeout_ms".to_string(), "700".to_string()),
+        ]
+        .into_iter()
+        .collect();
         app.save_channels(vec![channel]).await;
         PkSim { sim }
     }
@@ -43,9 +51,17 @@ impl PkSim {
     /// Posts a postback of the test's own making to the app's channel `code`, validly signed:
     /// `transactions` are the raw JSON texts of its transactions (so an amount goes exactly as
     /// written), `direction` is left out when `None`. Returns the HTTP status and the body.
-    pub async fn post_postback(&self, app: &TestApp, code: &str, direction: Option<&str>, transactions: &[String]) -> (u16, String) {
+    pub async fn post_postback(
+        &self,
+        app: &TestApp,
+        code: &str,
+        direction: Option<&str>,
+        transactions: &[String],
+    ) -> (u16, String) {
         let additional_data = format!("[{}]", transactions.join(","));
-        let direction = direction.map(|d| format!(r#""direction":"{d}","#)).unwrap_or_default();
+        let direction = direction
+            .map(|d| format!(r#""direction":"{d}","#))
+            .unwrap_or_default();
         let body = format!(
             r#"{{"wallet_type":"wavepay","amount":6000,"currency_code":"MMK","label":"x",{direction}"created_datetime":"2026-11-21 10:00:00","access_key":"{}","signature":"{}","additional_data":{additional_data}}}"#,
             self.sim.postback_access_key(),
@@ -65,7 +81,11 @@ impl PkSim {
 /// A deposit transaction as Paykassma lists it in a postback (its fields as in the provider's
 /// document), for `order_uid` (`null` when empty), with `amount` as raw JSON text.
 pub fn deposit_transaction(transaction_id: &str, order_uid: &str, amount: &str) -> String {
-    let order = if order_uid.is_empty() { "null".to_string() } else { format!("\"{order_uid}\"") };
+    let order = if order_uid.is_empty() {
+        "null".to_string()
+    } else {
+        format!("\"{order_uid}\"")
+    };
     format!(
         r#"{{"activated_datetime":"2026-11-21 10:00:00","exchanger_identifier":null,"comment":"","amount":{amount},"currency_code":"MMK","wallet_type":"wavepay","stockpiling_id":963,"transaction_id":"{transaction_id}","transaction_type":1,"plugin_custom_order_id":{order},"withdrawal_id":null,"withdrawal_status":null,"account_number":"","account_name":"","account_email":"","bank_details":{{"bank_code":"","branch_code":""}}}}"#
     )

@@ -18,7 +18,10 @@ pub struct RawAnswer {
 
 impl RawAnswer {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -30,7 +33,10 @@ impl RawAnswer {
 /// A request's text: the method, path, headers and body given, with `Host` and
 /// `Content-Length`.
 pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: octopus.test\r\nContent-Length: {}\r\n", body.len());
+    let mut text = format!(
+        "{method} {path} HTTP/1.1\r\nHost: octopus.test\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         text.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -57,7 +63,10 @@ async fn read_answer_now(stream: &mut TcpStream) -> std::io::Result<RawAnswer> {
         }
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before an answer"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed before an answer",
+            ));
         }
         buf.extend_from_slice(&chunk[..n]);
     };
@@ -81,12 +90,19 @@ async fn read_answer_now(stream: &mut TcpStream) -> std::io::Result<RawAnswer> {
     while body.len() < length {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed inside the body"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed inside the body",
+            ));
         }
         body.extend_from_slice(&chunk[..n]);
     }
     body.truncate(length);
-    Ok(RawAnswer { status, headers, body })
+    Ok(RawAnswer {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// Sends a request and reads its answer.

@@ -54,7 +54,9 @@ impl Receiver {
             then,
             received: Arc::new(Mutex::new(Vec::new())),
         };
-        let app = Router::new().route("/callback", post(handle)).with_state(shared.clone());
+        let app = Router::new()
+            .route("/callback", post(handle))
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/callback", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -65,7 +67,11 @@ impl Receiver {
                 })
                 .await;
         });
-        Receiver { url, shared, _stop: stop }
+        Receiver {
+            url,
+            shared,
+            _stop: stop,
+        }
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -80,7 +86,11 @@ impl Receiver {
             if got.len() >= n {
                 return got;
             }
-            assert!(Instant::now() < deadline, "the receiver got {} of {n} callbacks in {timeout:?}", got.len());
+            assert!(
+                Instant::now() < deadline,
+                "the receiver got {} of {n} callbacks in {timeout:?}",
+                got.len()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -94,10 +104,17 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         body: text,
         headers,
     });
-    let reply = shared.replies.lock().unwrap().pop_front().unwrap_or_else(|| shared.then.clone());
+    let reply = shared
+        .replies
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| shared.then.clone());
     match reply {
         Reply::Success => (StatusCode::OK, "success").into_response(),
-        Reply::Answer(status, body) => (StatusCode::from_u16(status).unwrap(), body).into_response(),
+        Reply::Answer(status, body) => {
+            (StatusCode::from_u16(status).unwrap(), body).into_response()
+        }
         Reply::Hang(d) => {
             tokio::time::sleep(d).await;
             (StatusCode::OK, "success").into_response()
