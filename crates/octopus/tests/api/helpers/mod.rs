@@ -109,15 +109,31 @@ impl TestDb {
         })
     }
 
+    /// The SQLite file of this database.
+    fn sqlite_file(&self) -> std::path::PathBuf {
+        self.data_dir
+            .path()
+            .join(octopus_storage_sqlite::DATABASE_FILE)
+    }
+
+    /// A connection to this PostgreSQL schema, outside the gateway.
+    async fn postgres_client(base: &str, schema: &str) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("SET search_path TO {schema}"))
+            .await
+            .unwrap();
+        client
+    }
+
     /// Runs SQL on this database outside the gateway.
     pub async fn execute_sql(&self, sql: &str) {
         match &self.postgres {
             None => {
-                let path = self
-                    .data_dir
-                    .path()
-                    .join(octopus_storage_sqlite::DATABASE_FILE);
-                let sql = sql.to_string();
+                let (path, sql) = (self.sqlite_file(), sql.to_string());
                 tokio::task::spawn_blocking(move || {
                     let conn = rusqlite::Connection::open(path).unwrap();
                     conn.busy_timeout(Duration::from_secs(10)).unwrap();
@@ -126,16 +142,11 @@ impl TestDb {
                 .await
                 .unwrap();
             }
-            Some((base, schema)) => {
-                let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(connection);
-                client
-                    .batch_execute(&format!("SET search_path TO {schema}; {sql}"))
-                    .await
-                    .unwrap();
-            }
+            Some((base, schema)) => Self::postgres_client(base, schema)
+                .await
+                .batch_execute(sql)
+                .await
+                .unwrap(),
         }
     }
 
@@ -143,11 +154,7 @@ impl TestDb {
     pub async fn query_count(&self, sql: &str) -> i64 {
         match &self.postgres {
             None => {
-                let path = self
-                    .data_dir
-                    .path()
-                    .join(octopus_storage_sqlite::DATABASE_FILE);
-                let sql = sql.to_string();
+                let (path, sql) = (self.sqlite_file(), sql.to_string());
                 tokio::task::spawn_blocking(move || {
                     let conn = rusqlite::Connection::open(path).unwrap();
                     conn.busy_timeout(Duration::from_secs(10)).unwrap();
@@ -156,17 +163,12 @@ impl TestDb {
                 .await
                 .unwrap()
             }
-            Some((base, schema)) => {
-                let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(connection);
-                client
-                    .batch_execute(&format!("SET search_path TO {schema}"))
-                    .await
-                    .unwrap();
-                client.query_one(sql, &[]).await.unwrap().get(0)
-            }
+            Some((base, schema)) => Self::postgres_client(base, schema)
+                .await
+                .query_one(sql, &[])
+                .await
+                .unwrap()
+                .get(0),
         }
     }
 
