@@ -1,9 +1,8 @@
-//! Building and running the server: shared state, the router, the listener, the background
-//! workers, and graceful shutdown.
+//! Building and running the server: the shared state, the router, the listener, the
+//! background workers, and graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::Request;
@@ -19,39 +18,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
-use crate::channels::Channels;
+use crate::api::keys::KeyRing;
 use crate::config::ServerConfig;
-use crate::connections;
-use crate::fees::FeeBook;
-use crate::keys::KeyRing;
+use crate::http::connections;
 use crate::master_key::{self, MasterKeyError};
-use crate::{callbacks, cashier, merchant_api, workers};
-
-/// What every handler and worker shares.
-pub struct AppInner {
-    pub storage: Arc<dyn Storage>,
-    pub keys: KeyRing,
-    pub fees: FeeBook,
-    pub channels: Channels,
-    pub config: ServerConfig,
-    /// Base URL of payment pages, without a trailing slash.
-    pub public_url: String,
-    /// Woken when callbacks may be due (a status change here, an attempt recorded).
-    pub callbacks_due: tokio::sync::Notify,
-    /// Signs the cashier page's form tokens; derived from the master key, so every node
-    /// sharing the database accepts the tokens of every other.
-    pub cashier_key: SigningKey,
-}
-
-#[derive(Clone)]
-pub struct AppState(Arc<AppInner>);
-
-impl Deref for AppState {
-    type Target = AppInner;
-    fn deref(&self) -> &AppInner {
-        &self.0
-    }
-}
+use crate::services::fees::FeeBook;
+use crate::services::routing::Channels;
+use crate::state::{AppInner, AppState};
+use crate::{api, pages, workers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -133,7 +107,7 @@ impl Application {
         )
         .await
         .map_err(|e| StartError::Channels(e.to_string()))?;
-        let state = AppState(Arc::new(AppInner {
+        let state = AppState::new(AppInner {
             keys: KeyRing::new(Arc::clone(&storage), master_key.clone()),
             fees: FeeBook::new(Arc::clone(&storage)),
             channels,
@@ -141,8 +115,10 @@ impl Application {
             config,
             public_url,
             callbacks_due: tokio::sync::Notify::new(),
-            cashier_key: SigningKey::new(&master_key.derive_key(crate::cashier::TOKEN_KEY_PURPOSE)),
-        }));
+            cashier_key: SigningKey::new(
+                &master_key.derive_key(crate::pages::cashier::TOKEN_KEY_PURPOSE),
+            ),
+        });
         Ok(Application {
             listener,
             state,
@@ -170,8 +146,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let (stop_workers, stopped) = watch::channel(false);
-        let mut workers = workers::spawn(self.state.clone(), stopped.clone());
-        workers.extend(callbacks::spawn(self.state.clone(), stopped));
+        let mut workers = workers::orders::spawn(self.state.clone(), stopped.clone());
+        workers.extend(workers::callbacks::spawn(self.state.clone(), stopped));
         let limits = self.state.config.connections;
         let served = connections::serve(
             self.listener,
@@ -203,9 +179,9 @@ fn default_public_url(address: SocketAddr) -> String {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .merge(merchant_api::routes())
-        .merge(cashier::routes())
-        .merge(crate::postbacks::routes())
+        .merge(api::merchant::routes())
+        .merge(pages::cashier::routes())
+        .merge(api::postbacks::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(TraceLayer::new_for_http())

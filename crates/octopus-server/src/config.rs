@@ -8,7 +8,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use octopus_domain::callback::Schedule;
 
-pub use crate::connections::ConnectionLimits;
+pub use crate::http::connections::ConnectionLimits;
 
 /// Where the gateway keeps its state.
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! The connection layer on its own (`octopus_server::connections::serve` over a real socket,
+//! The connection layer on its own (`octopus_server::http::connections::serve` over a real socket,
 //! with a router of its own: a handler that panics, one that takes a while), for what the
 //! gateway's routes cannot show: a panic costs no connection slot, room is made only for a
 //! connection that needs it, and a head started on an idle connection gets the header timeout.
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use octopus_server::connections::{serve, ConnectionLimits};
+use octopus_server::http::connections::{serve, ConnectionLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -9,8 +9,8 @@ use anyhow::Context;
 use octopus_connectors::registry::{self, Setup};
 use octopus_domain::channel::split_list;
 use octopus_domain::{Channel, Currency, TransactionType};
-use octopus_server::channels::seal_credentials;
 use octopus_server::clock::now_ms;
+use octopus_server::services::routing::seal_credentials;
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -159,11 +159,12 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
         ChannelCommand::List { database } => {
             let (storage, key) = crate::serve::open(&database).await?;
             for c in storage.channels().await? {
-                let names = octopus_server::channels::open_credentials(&key, &c.sealed_credentials)
-                    .map(|m| m.into_keys().collect())
-                    .unwrap_or_else(
-                        |_| vec!["(cannot be opened with this master key)".to_string()],
-                    );
+                let names = octopus_server::services::routing::open_credentials(
+                    &key,
+                    &c.sealed_credentials,
+                )
+                .map(|m| m.into_keys().collect())
+                .unwrap_or_else(|_| vec!["(cannot be opened with this master key)".to_string()]);
                 println!("{}", channel_json(&c, &names));
             }
         }

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use octopus_domain::ledger::FeeRule;
 use octopus_domain::AccountingType;
-use octopus_server::fees::ANY;
+use octopus_server::services::fees::ANY;
 use rust_decimal::Decimal;
 
 use crate::cli::{FeeArgs, FeeCommand};

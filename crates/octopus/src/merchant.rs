@@ -1,7 +1,7 @@
 //! `octopus merchant ...`: merchant administration straight on the database (works while a
 //! server runs on the same database).
 
-use octopus_server::merchants;
+use octopus_server::services::merchants;
 
 use crate::cli::{MerchantArgs, MerchantCommand};
 

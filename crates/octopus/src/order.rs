@@ -97,9 +97,10 @@ pub async fn run(args: OrderArgs) -> anyhow::Result<()> {
             database,
         } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let order = octopus_server::orders::refund(storage.as_ref(), &payment_uid, &reason)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.data()))?;
+            let order =
+                octopus_server::services::orders::refund(storage.as_ref(), &payment_uid, &reason)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.data()))?;
             println!(
                 "{}",
                 serde_json::json!({

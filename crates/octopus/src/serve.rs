@@ -7,7 +7,7 @@ use anyhow::Context;
 use ipnet::IpNet;
 use octopus_domain::secret_box::MasterKey;
 use octopus_server::master_key::{self, KeySource};
-use octopus_server::merchants::{self, MerchantCredentials};
+use octopus_server::services::merchants::{self, MerchantCredentials};
 use octopus_server::{Application, DatabaseConfig, ServerConfig};
 
 use crate::cli::{DatabaseArgs, ServeArgs};
@@ -24,9 +24,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let callback_schedule = octopus_domain::callback::Schedule::parse(&args.callback_schedule)?;
     anyhow::ensure!(
         args.callback_timeout > 0.0
-            && args.callback_timeout <= octopus_server::callbacks::MAX_TIMEOUT.as_secs_f64(),
+            && args.callback_timeout
+                <= octopus_server::workers::callbacks::MAX_TIMEOUT.as_secs_f64(),
         "--callback-timeout must be more than 0 and at most {} seconds",
-        octopus_server::callbacks::MAX_TIMEOUT.as_secs()
+        octopus_server::workers::callbacks::MAX_TIMEOUT.as_secs()
     );
     let seconds = |name: &str, value: f64| -> anyhow::Result<Duration> {
         anyhow::ensure!(
@@ -113,7 +114,7 @@ async fn start_paykassma_demo(
             settings: [("api_url".to_string(), sim_url.clone())]
                 .into_iter()
                 .collect(),
-            sealed_credentials: octopus_server::channels::seal_credentials(
+            sealed_credentials: octopus_server::services::routing::seal_credentials(
                 master_key,
                 &credentials,
             ),

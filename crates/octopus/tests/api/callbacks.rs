@@ -390,7 +390,7 @@ async fn callbacks_of_one_order_go_out_in_order(backend: Backend) {
     app.wait_for_status(&app.client, "cb-order", "overdue", WAIT)
         .await;
     pay(&created.payment_url).await; // a late payment
-    octopus_server::orders::refund(app.storage(), &created.payment.payment_uid, "test")
+    octopus_server::services::orders::refund(app.storage(), &created.payment.payment_uid, "test")
         .await
         .unwrap();
     let got = receiver.wait_for(5, WAIT).await;

@@ -241,13 +241,17 @@ async fn blank_identifiers_and_invisible_characters_are_refused_naming_the_field
     app.assert_ledger_sound().await;
 
     // Merchant names, as `octopus merchant create --name` takes them.
-    let err = octopus_server::merchants::create(app.storage(), &app.master_key, "Shop\u{202E}enO")
-        .await
-        .unwrap_err();
+    let err = octopus_server::services::merchants::create(
+        app.storage(),
+        &app.master_key,
+        "Shop\u{202E}enO",
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.to_string(), "the merchant name must not contain invisible characters (U+202E, bidirectional embeddings and overrides)");
     for name in ["   ", "\u{200B}Shop", "Shop\u{FEFF}"] {
         assert!(
-            octopus_server::merchants::create(app.storage(), &app.master_key, name)
+            octopus_server::services::merchants::create(app.storage(), &app.master_key, name)
                 .await
                 .is_err(),
             "{name:?}"

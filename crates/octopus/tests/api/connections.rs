@@ -48,7 +48,7 @@ fn order_new(app: &TestApp, body: &[u8], signature: &str, content_type: &str) ->
 
 /// This test process opens many sockets of its own.
 fn room_for(sockets: u64) {
-    let limit = octopus_server::connections::raise_file_limit().expect("read the file limit");
+    let limit = octopus_server::http::connections::raise_file_limit().expect("read the file limit");
     assert!(
         limit.now >= sockets + 256,
         "the test needs an open-file limit of at least {}",

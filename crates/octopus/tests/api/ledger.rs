@@ -307,7 +307,7 @@ async fn refunds_debit_the_merchant(backend: Backend) {
         .unwrap();
     pay(&created.payment_url).await;
     assert_eq!(app.balance(m, "inr").await.0, d("490"));
-    let order = octopus_server::orders::refund(
+    let order = octopus_server::services::orders::refund(
         app.storage(),
         &created.payment.payment_uid,
         "customer complaint",
@@ -329,11 +329,13 @@ async fn refunds_debit_the_merchant(backend: Backend) {
         ("refund", "accounted")
     );
     // Twice is refused by the state machine; a payout is never refunded.
-    assert!(
-        octopus_server::orders::refund(app.storage(), &created.payment.payment_uid, "")
-            .await
-            .is_err()
-    );
+    assert!(octopus_server::services::orders::refund(
+        app.storage(),
+        &created.payment.payment_uid,
+        ""
+    )
+    .await
+    .is_err());
 
     // A refund the balance no longer covers is refused and changes nothing.
     let spent = app
@@ -361,9 +363,10 @@ async fn refunds_debit_the_merchant(backend: Backend) {
         "UPI",
     );
     app.client.create_order(&payout).await.unwrap();
-    let refused = octopus_server::orders::refund(app.storage(), &spent.payment.payment_uid, "")
-        .await
-        .unwrap_err();
+    let refused =
+        octopus_server::services::orders::refund(app.storage(), &spent.payment.payment_uid, "")
+            .await
+            .unwrap_err();
     assert_eq!(refused.data(), json!("Insufficient balance"));
     assert_eq!(refused.status().as_u16(), 422);
     assert_eq!(

@@ -196,7 +196,9 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Refund(i) => {
                 let n = orders.len();
                 let o = &mut orders[i % n];
-                let result = octopus_server::orders::refund(storage, &o.payment_uid, "model").await;
+                let result =
+                    octopus_server::services::orders::refund(storage, &o.payment_uid, "model")
+                        .await;
                 let credited = o.amount - o.fee;
                 if !o.payout && o.status == PaymentStatus::Completed && available >= credited {
                     prop_assert!(result.is_ok(), "{:?}", result.err());

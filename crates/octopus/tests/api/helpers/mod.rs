@@ -313,9 +313,10 @@ impl TestApp {
 
     /// A new merchant with a generated API key (as `octopus merchant create` makes them).
     pub async fn new_merchant(&self, name: &str) -> Creds {
-        let created = octopus_server::merchants::create(self.storage(), &self.master_key, name)
-            .await
-            .expect("create merchant");
+        let created =
+            octopus_server::services::merchants::create(self.storage(), &self.master_key, name)
+                .await
+                .expect("create merchant");
         let stored = self
             .storage()
             .api_key(&created.api_key)

@@ -25,7 +25,7 @@ impl PkSim {
         channel.countries = vec!["MM".into()];
         channel.currencies = vec![octopus_domain::Currency::parse("mmk").unwrap()];
         channel.payments = vec!["wavepay".into()];
-        channel.sealed_credentials = octopus_server::channels::seal_credentials(
+        channel.sealed_credentials = octopus_server::services::routing::seal_credentials(
             &app.master_key,
             &config.channel_credentials(),
         );

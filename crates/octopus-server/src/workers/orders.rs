@@ -19,8 +19,8 @@ use octopus_storage::StorageError;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::app::AppState;
 use crate::clock::now_ms;
+use crate::state::AppState;
 
 /// How long a claimed check belongs to the node that claimed it: longer than a check takes
 /// (an upstream call is at most 30 s, and the checks of a batch run side by side).
@@ -124,7 +124,7 @@ async fn run_check(state: AppState, order: octopus_domain::Order, now: octopus_d
         && order.payment_status == PaymentStatus::Pending
         && channel.connector.calls_upstream()
     {
-        if let Err(e) = crate::upstream::resend_payout(&state, &channel, order).await {
+        if let Err(e) = crate::services::upstream::resend_payout(&state, &channel, order).await {
             tracing::warn!(error = %e, "sending a payout failed; retrying after the lease");
         }
         return;

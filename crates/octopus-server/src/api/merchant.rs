@@ -27,12 +27,12 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::app::AppState;
-use crate::client_ip;
+use crate::api::views::{payment_url, PaymentView};
 use crate::clock::rfc3339;
 use crate::error::{Error, AUTH_FAILED};
-use crate::orders::{self, RequestContext};
-use crate::views::{payment_url, PaymentView};
+use crate::http::client_ip;
+use crate::services::orders::{self, RequestContext};
+use crate::state::AppState;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -108,7 +108,7 @@ impl FromRequest<AppState> for SignedRequest {
             .map_err(|e| {
                 if e.downcast_ref::<LengthLimitError>().is_some() {
                     Error::TooLarge(BODY_LIMIT)
-                } else if crate::connections::BodyTimeout::caused(e.as_ref()) {
+                } else if crate::http::connections::BodyTimeout::caused(e.as_ref()) {
                     Error::Timeout
                 } else {
                     Error::Invalid("The request body could not be read.".into())

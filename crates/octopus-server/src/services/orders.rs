@@ -16,9 +16,9 @@ use octopus_storage::CreateOutcome;
 use rand::Rng;
 use rust_decimal::Decimal;
 
-use crate::app::AppState;
 use crate::clock::now_ms;
 use crate::error::Error;
+use crate::state::AppState;
 
 /// How many different floating offsets are tried before giving up.
 const FLOAT_CANDIDATES: usize = 32;
@@ -136,7 +136,7 @@ pub async fn create(
         {
             return answer_existing(existing, &fingerprint);
         }
-        let mut s = crate::upstream::start_deposit(&route, &mut order).await?;
+        let mut s = crate::services::upstream::start_deposit(&route, &mut order).await?;
         channel = std::sync::Arc::clone(&s.channel);
         failovers = std::mem::take(&mut s.failovers);
         started = Some(s);
@@ -171,7 +171,7 @@ pub async fn create(
             if let Some(s) = started {
                 let instructions = serde_json::to_string(&s.start.instructions)
                     .expect("a map of strings serializes");
-                crate::upstream::record(
+                crate::services::upstream::record(
                     state,
                     &order.payment_uid,
                     channel.code(),
@@ -183,7 +183,8 @@ pub async fn create(
             let order = if order.transaction_type == TransactionType::Expense
                 && channel.connector.calls_upstream()
             {
-                crate::upstream::send_payout_routed(state, &route, &channel, order).await?
+                crate::services::upstream::send_payout_routed(state, &route, &channel, order)
+                    .await?
             } else {
                 order
             };
@@ -200,7 +201,7 @@ async fn routed(
     state: &AppState,
     request: &OrderRequest,
     now: i64,
-) -> Result<crate::channels::Route, Error> {
+) -> Result<crate::services::routing::Route, Error> {
     let mut route = state.channels.route(request)?;
     // Channels whose connector cannot take the request's fields drop out, with the
     // connector's reason under `skipped`; when none is left, the merchant's input is what to
@@ -239,7 +240,7 @@ async fn routed(
     }
     route.candidates = within;
     if route.candidates.is_empty() {
-        return Err(crate::channels::no_channel(&route.skipped));
+        return Err(crate::services::routing::no_channel(&route.skipped));
     }
     if !route.candidates[0].connector.simulates_payments() {
         for c in route

@@ -20,9 +20,9 @@ use axum::Router;
 use octopus_connectors::PostbackError;
 use octopus_storage::UpstreamExchange;
 
-use crate::app::AppState;
 use crate::clock::now_ms;
-use crate::upstream::{apply_notification, PostbackOutcome};
+use crate::services::upstream::{apply_notification, PostbackOutcome};
+use crate::state::AppState;
 
 /// How much of a postback is kept on the order's history.
 const KEEP: usize = 4096;
@@ -69,7 +69,7 @@ async fn receive(
             tracing::warn!(channel = %code, "postback refused: too large");
             return refuse(StatusCode::PAYLOAD_TOO_LARGE, "postback too large");
         }
-        Err(e) if crate::connections::BodyTimeout::caused(&e) => {
+        Err(e) if crate::http::connections::BodyTimeout::caused(&e) => {
             tracing::warn!(channel = %code, "postback refused: its body did not arrive in time");
             return refuse(
                 StatusCode::REQUEST_TIMEOUT,
@@ -130,7 +130,7 @@ async fn receive(
         match apply_notification(&state, &channel, n).await {
             Ok(PostbackOutcome::Applied(uid)) | Ok(PostbackOutcome::AlreadyApplied(uid)) => {
                 let (uid, exchange) = kept(&uid, String::new());
-                crate::upstream::record(&state, &uid, &code, None, vec![exchange]).await;
+                crate::services::upstream::record(&state, &uid, &code, None, vec![exchange]).await;
             }
             // Contradicting its order, or impossible: acknowledged (repeating it would not
             // change it) and left to the operator, on the order's history.
@@ -138,7 +138,7 @@ async fn receive(
             | Ok(PostbackOutcome::Impossible(Some(uid), why)) => {
                 tracing::error!(channel = %code, payment_uid = %uid, %why, "postback not applied, needs the operator");
                 let (uid, exchange) = kept(&uid, format!("not applied, needs the operator: {why}"));
-                crate::upstream::record(&state, &uid, &code, None, vec![exchange]).await;
+                crate::services::upstream::record(&state, &uid, &code, None, vec![exchange]).await;
             }
             Ok(PostbackOutcome::Impossible(None, why)) => {
                 tracing::error!(channel = %code, %why, "postback for no known order cannot be applied; not applied, needs the operator");

@@ -29,8 +29,8 @@ use rand::Rng;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::app::AppState;
 use crate::clock::now_ms;
+use crate::state::AppState;
 
 /// How long a claimed callback belongs to this node: longer than it may wait in its host's
 /// queue ([`MAX_QUEUE_WAIT`]) and then take ([`MAX_TIMEOUT`]), so that it is never sent by

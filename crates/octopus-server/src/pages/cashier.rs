@@ -35,9 +35,9 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::clock::now_ms;
 use crate::error::Error;
+use crate::state::AppState;
 
 /// What the master key derives the form-token key for (changing it voids every open page's
 /// token).
@@ -46,7 +46,7 @@ pub const TOKEN_KEY_PURPOSE: &str = "cashier form token";
 const FORM_LIMIT: usize = 16 * 1024;
 /// The one stylesheet of every cashier page, inlined (one request on a slow network) and
 /// allowed by its hash in the Content-Security-Policy.
-const STYLE: &str = include_str!("../templates/cashier.css");
+const STYLE: &str = include_str!("../../templates/cashier.css");
 
 /// `default-src 'self'` with the inline stylesheet allowed by its hash, no framing, no base
 /// rewriting, forms only to this origin.
@@ -196,7 +196,7 @@ impl Refusal {
             {
                 Error::TooLarge(FORM_LIMIT)
             }
-            _ if crate::connections::BodyTimeout::caused(&rejection) => Error::Timeout,
+            _ if crate::http::connections::BodyTimeout::caused(&rejection) => Error::Timeout,
             FormRejection::InvalidFormContentType(_) => Error::Invalid(
                 "The body must be a form (application/x-www-form-urlencoded).".into(),
             ),
@@ -427,7 +427,7 @@ async fn render(state: &AppState, order: &Order, message: String) -> Result<Resp
         if text.is_empty() && order.payment_status.is_open() {
             // Stored without its instructions (their write failed after the order's): ask again.
             if let Some(channel) = &channel {
-                text = crate::upstream::restart_deposit(state, channel, order)
+                text = crate::services::upstream::restart_deposit(state, channel, order)
                     .await
                     .unwrap_or_default();
             }
@@ -511,7 +511,7 @@ async fn confirm(
     if !(order.payment_status.is_open() || order.payment_status == PaymentStatus::Overdue) {
         return render(&state, &order, String::new()).await.map_err(refused);
     }
-    let answer = match crate::upstream::confirm_deposit(
+    let answer = match crate::services::upstream::confirm_deposit(
         &state,
         &channel,
         &order,
@@ -530,16 +530,16 @@ async fn confirm(
         Err(e) => return Err(refused(e)),
     };
     let message = match answer {
-        crate::upstream::Confirmed::Completed => String::new(),
-        crate::upstream::Confirmed::Short { missing } => format!(
+        crate::services::upstream::Confirmed::Completed => String::new(),
+        crate::services::upstream::Confirmed::Short { missing } => format!(
             "We received part of the payment: {} {} is still missing. Send the rest to the same account and enter its transaction ID.",
             format_amount(missing, order.currency),
             order.currency.code().to_uppercase()
         ),
-        crate::upstream::Confirmed::Processing { .. } => {
+        crate::services::upstream::Confirmed::Processing { .. } => {
             "Your payment is being checked. This page shows the result once it is known.".to_string()
         }
-        crate::upstream::Confirmed::Failed { reason } | crate::upstream::Confirmed::Refused { message: reason } => reason,
+        crate::services::upstream::Confirmed::Failed { reason } | crate::services::upstream::Confirmed::Refused { message: reason } => reason,
     };
     let order = find_deposit(&state, &payment_uid)
         .await

@@ -21,10 +21,10 @@ use octopus_domain::{Amount, Order, PaymentStatus, StatusChange, TransactionType
 use octopus_storage::{StorageError, UpstreamExchange};
 use rust_decimal::Decimal;
 
-use crate::app::AppState;
-use crate::channels::{ChannelEntry, Route};
 use crate::clock::now_ms;
 use crate::error::Error;
+use crate::services::routing::{ChannelEntry, Route};
+use crate::state::AppState;
 
 fn stored(channel: &str, exchanges: Vec<Exchange>) -> Vec<UpstreamExchange> {
     exchanges
@@ -82,7 +82,7 @@ pub async fn start_deposit(route: &Route, order: &mut Order) -> Result<Started, 
             }
         }
     }
-    Err(crate::channels::no_channel(
+    Err(crate::services::routing::no_channel(
         failovers.iter().map(|(c, r)| (c, r)),
     ))
 }

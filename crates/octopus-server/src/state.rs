@@ -1,0 +1,46 @@
+//! What every handler and worker shares: storage, the caches in front of it (API keys, fee
+//! schedules, channels), the configuration, and the cashier's token key. Built once by
+//! [`crate::app::Application::build`] and cloned cheaply into every request and worker.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use octopus_domain::signing::SigningKey;
+use octopus_storage::Storage;
+
+use crate::api::keys::KeyRing;
+use crate::config::ServerConfig;
+use crate::services::fees::FeeBook;
+use crate::services::routing::Channels;
+
+/// What every handler and worker shares.
+pub struct AppInner {
+    pub storage: Arc<dyn Storage>,
+    pub keys: KeyRing,
+    pub fees: FeeBook,
+    pub channels: Channels,
+    pub config: ServerConfig,
+    /// Base URL of payment pages, without a trailing slash.
+    pub public_url: String,
+    /// Woken when callbacks may be due (a status change here, an attempt recorded).
+    pub callbacks_due: tokio::sync::Notify,
+    /// Signs the cashier page's form tokens; derived from the master key, so every node
+    /// sharing the database accepts the tokens of every other.
+    pub cashier_key: SigningKey,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+impl AppState {
+    pub fn new(inner: AppInner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
