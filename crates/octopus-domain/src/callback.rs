@@ -46,6 +46,42 @@ pub fn payload(order: &Order) -> RequestFields {
     .collect()
 }
 
+/// A callback to queue: the order it reports, where it goes, which key signs it, and its
+/// body, frozen now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCallback {
+    pub order_id: i64,
+    pub payment_uid: String,
+    pub notify_url: String,
+    /// The destination host ([`host_of`]).
+    pub host: String,
+    /// The API key whose secret signs it.
+    pub signature_key: String,
+    pub payload: RequestFields,
+    /// Sent again by hand, not by a status change.
+    pub manual: bool,
+    pub at: Timestamp,
+}
+
+/// The callback reporting `order` as it is now, and the order marked as having a callback on
+/// its way (`notify_status` delivered); `None`, and the order unchanged, without a notify_url.
+pub fn report(order: &mut Order, manual: bool, at: Timestamp) -> Option<NewCallback> {
+    if order.notify_url.is_empty() {
+        return None;
+    }
+    order.notify_status = crate::order::NotifyStatus::Delivered;
+    Some(NewCallback {
+        order_id: order.id,
+        payment_uid: order.payment_uid.clone(),
+        notify_url: order.notify_url.clone(),
+        host: host_of(&order.notify_url),
+        signature_key: order.signature_key.clone(),
+        payload: payload(order),
+        manual,
+        at,
+    })
+}
+
 /// The host a notify_url points to (with its port when not the default), which bounds how
 /// many deliveries go to one destination at once.
 pub fn host_of(notify_url: &str) -> String {

@@ -7,6 +7,7 @@
 pub mod callback;
 pub mod channel;
 pub mod country;
+pub mod decision;
 pub mod fields;
 pub mod ids;
 pub mod invisible;

@@ -308,6 +308,14 @@ pub struct Order {
 }
 
 impl Order {
+    /// Reserves `final_amount` as what the payer must pay: a floating amount, the order's
+    /// amount plus an offset no other open order of the channel holds.
+    pub fn hold_final_amount(&mut self, final_amount: Decimal) {
+        self.final_amount = final_amount;
+        self.floating_amount = final_amount - self.amount;
+        self.amount_locked = true;
+    }
+
     /// Applies a status change through the state machine and returns the event to record.
     pub fn apply(&mut self, change: &StatusChange) -> Result<OrderEvent, IllegalTransition> {
         let from = self.payment_status;

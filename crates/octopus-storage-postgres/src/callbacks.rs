@@ -8,8 +8,9 @@
 //! a few milliseconds: the recorder of another node never waits long on them.
 
 use deadpool_postgres::GenericClient;
-use octopus_domain::callback;
-use octopus_domain::{Order, Timestamp};
+use octopus_domain::callback::NewCallback;
+use octopus_domain::decision;
+use octopus_domain::Timestamp;
 use octopus_storage::{
     AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom,
     HostBacklog, Result, StorageError,
@@ -43,73 +44,48 @@ fn from_row(r: &Row) -> Result<Callback> {
     })
 }
 
-/// Queues callbacks reporting these orders as they are now (orders without a notify_url are
-/// skipped), in one statement; returns their ids in the orders' order. A callback is its
-/// order's head when none of the order is pending before it (the orders are locked).
+/// Queues decided callbacks (see `callback::report`) in one statement; returns their ids in
+/// order. A callback is its order's head when none of the order is pending before it (the
+/// orders are locked).
 pub(crate) async fn enqueue_many<C: GenericClient>(
     client: &C,
-    orders: &[&Order],
-    manual: bool,
-    at: Timestamp,
+    callbacks: &[NewCallback],
 ) -> Result<Vec<i64>> {
-    let orders: Vec<&&Order> = orders.iter().filter(|o| !o.notify_url.is_empty()).collect();
-    if orders.is_empty() {
+    if callbacks.is_empty() {
         return Ok(Vec::new());
     }
     let stmt = client
         .prepare_cached(
             "INSERT INTO callbacks (order_id, payment_uid, notify_url, host, signature_key, payload,
                 state, manual, next_attempt_at, created_at, updated_at, head)
-             SELECT o, u, n, h, k, p, 'pending', $7, $8, $8, $8,
+             SELECT o, u, n, h, k, p, 'pending', m, t, t, t,
                     i = MIN(i) OVER (PARTITION BY o)
                     AND NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.order_id = v.o AND c.state = 'pending')
-             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                  WITH ORDINALITY AS v(o, u, n, h, k, p, i)
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::boolean[], $8::bigint[])
+                  WITH ORDINALITY AS v(o, u, n, h, k, p, m, t, i)
              ORDER BY i
              RETURNING id",
         )
         .await
         .map_err(db)?;
+    let column = |f: fn(&NewCallback) -> &str| callbacks.iter().map(f).collect::<Vec<_>>();
     let rows = client
         .query(
             &stmt,
             &[
-                &orders.iter().map(|o| o.id).collect::<Vec<_>>(),
-                &orders
+                &callbacks.iter().map(|c| c.order_id).collect::<Vec<_>>(),
+                &column(|c| &c.payment_uid),
+                &column(|c| &c.notify_url),
+                &column(|c| &c.host),
+                &column(|c| &c.signature_key),
+                &callbacks
                     .iter()
-                    .map(|o| o.payment_uid.as_str())
+                    .map(|c| c.payload.to_json())
                     .collect::<Vec<_>>(),
-                &orders
-                    .iter()
-                    .map(|o| o.notify_url.as_str())
-                    .collect::<Vec<_>>(),
-                &orders
-                    .iter()
-                    .map(|o| callback::host_of(&o.notify_url))
-                    .collect::<Vec<_>>(),
-                &orders
-                    .iter()
-                    .map(|o| o.signature_key.as_str())
-                    .collect::<Vec<_>>(),
-                &orders
-                    .iter()
-                    .map(|o| callback::payload(o).to_json())
-                    .collect::<Vec<_>>(),
-                &manual,
-                &at,
+                &callbacks.iter().map(|c| c.manual).collect::<Vec<_>>(),
+                &callbacks.iter().map(|c| c.at).collect::<Vec<_>>(),
             ],
-        )
-        .await
-        .map_err(db)?;
-    // These orders have a callback on their way from now on.
-    let delivered = client
-        .prepare_cached("UPDATE orders SET notify_status = 'delivered' WHERE id = ANY($1) AND notify_status <> 'delivered'")
-        .await
-        .map_err(db)?;
-    client
-        .execute(
-            &delivered,
-            &[&orders.iter().map(|o| o.id).collect::<Vec<_>>()],
         )
         .await
         .map_err(db)?;
@@ -436,10 +412,18 @@ pub(crate) async fn resend(
     let order = crate::orders::by_payment_uid(&tx, payment_uid, true)
         .await?
         .ok_or(StorageError::NotFound)?;
-    let id = *enqueue_many(&tx, &[&order], true, at)
+    let (order, callback) = decision::resend(&order, at)?;
+    let id = *enqueue_many(&tx, std::slice::from_ref(&callback))
         .await?
         .first()
-        .ok_or(StorageError::NoNotifyUrl)?;
+        .ok_or_else(|| StorageError::Database("a queued callback has no id".into()))?;
+    // The order has a callback on its way from now on.
+    tx.execute(
+        "UPDATE orders SET notify_status = $2 WHERE id = $1",
+        &[&order.id, &order.notify_status.as_str()],
+    )
+    .await
+    .map_err(db)?;
     let row = tx
         .query_one(
             &format!("SELECT {COLUMNS} FROM callbacks WHERE id = $1"),

@@ -7,14 +7,15 @@
 //! in one transaction, in three to four round trips whatever the group's size (the statements of each
 //! step are pipelined):
 //!
-//! 1. the orders to change are locked (`FOR UPDATE`, by id) and the entry keys posted already
-//!    read;
-//! 2. the accounts the group touches are created if missing and the merchant ones locked (by
-//!    key); then the payouts' merchant order ids are looked up (after the lock, so a payout of
-//!    the same merchant that another node committed meanwhile is seen);
-//! 3. each request is decided in arrival order against that state, in memory, by the domain
-//!    (state machine, ledger rules): refused requests change nothing, accepted ones update the
-//!    state the next request sees;
+//! 1. the orders to change are locked (`FOR UPDATE`, by id);
+//! 2. what the domain says the group's decisions need (`decision::Needs`) is loaded: the
+//!    accounts they post to are created if missing and the merchant ones locked (by key), and
+//!    the entry keys posted already are read; then the payouts' merchant order ids are looked
+//!    up (after the lock, so a payout of the same merchant that another node committed
+//!    meanwhile is seen);
+//! 3. each request is decided in arrival order by the domain (`decision::create`,
+//!    `decision::change`) against one running `decision::Book`: refused requests change
+//!    nothing, accepted ones update the book the next request sees (nothing is decided here);
 //! 4. everything accepted is written with one bulk statement per table, and committed.
 //!
 //! Lock order is the same in every group (orders by id, then accounts by key), so groups of
@@ -25,8 +26,10 @@
 use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::{GenericClient, Pool};
-use octopus_domain::ledger::{self, Account, JournalEntry};
-use octopus_domain::{AccountingStatus, Order, OrderEvent, StatusChange};
+use octopus_domain::callback::NewCallback;
+use octopus_domain::decision::{self, Book, Created, Needs, PlannedEntry, Refusal};
+use octopus_domain::ledger::{Account, JournalEntry};
+use octopus_domain::{Order, OrderEvent, StatusChange};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
 use tokio_postgres::error::SqlState;
@@ -49,9 +52,6 @@ enum Op {
         change: StatusChange,
     },
 }
-
-/// A journal entry to write, with its postings' account ids and the balances they leave.
-type EntryWrite = (JournalEntry, Vec<(i64, Option<Decimal>)>);
 
 /// What a write did.
 #[derive(Debug)]
@@ -106,10 +106,20 @@ impl GroupWrite {
 }
 
 /// Why a group attempt did not commit.
-enum Failure {
+pub(crate) enum Failure {
     /// A deadlock, a serialization failure, or an insert that raced another node: try again.
     Retry(String),
     Fatal(StorageError),
+}
+
+impl Failure {
+    /// Outside a group there is nothing to retry: any failure is the caller's error.
+    pub(crate) fn into_storage(self) -> StorageError {
+        match self {
+            Failure::Retry(reason) => StorageError::Database(reason),
+            Failure::Fatal(e) => e,
+        }
+    }
 }
 
 impl From<StorageError> for Failure {
@@ -184,11 +194,11 @@ async fn attempt_with_retries(pool: &Pool, ops: &[Op]) -> Result<Vec<Result<Done
 /// Statement parameters, bound before the statements are pipelined.
 type Params<'a, const N: usize> = [&'a (dyn tokio_postgres::types::ToSql + Sync); N];
 
-/// Step 1: the orders to change (locked) and the entry keys posted already.
-async fn load<C: GenericClient>(
+/// Step 1: the orders to change, locked.
+async fn lock_orders<C: GenericClient>(
     tx: &C,
     ops: &[Op],
-) -> Result<(HashMap<String, Order>, HashSet<String>), Failure> {
+) -> Result<HashMap<String, Order>, Failure> {
     let uids: Vec<&str> = ops
         .iter()
         .filter_map(|op| match op {
@@ -196,50 +206,21 @@ async fn load<C: GenericClient>(
             Op::CreatePayout(_) => None,
         })
         .collect();
-    let entry_keys: Vec<String> = ops
-        .iter()
-        .flat_map(|op| match op {
-            Op::CreatePayout(o) => vec![format!("{}:payout_hold", o.payment_uid)],
-            Op::ChangeStatus { payment_uid, .. } => [
-                "deposit_credit",
-                "payout_settle",
-                "payout_release",
-                "refund",
-            ]
-            .iter()
-            .map(|k| format!("{payment_uid}:{k}"))
-            .collect(),
-        })
-        .collect();
+    let mut current = HashMap::new();
+    if uids.is_empty() {
+        return Ok(current);
+    }
     let lock_orders = tx
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM orders WHERE payment_uid = ANY($1) ORDER BY id FOR UPDATE"
         ))
         .await
         .map_err(pg)?;
-    let find_posted = tx
-        .prepare_cached("SELECT entry_key FROM journal_entries WHERE entry_key = ANY($1)")
-        .await
-        .map_err(pg)?;
-    let (p1, p2): (Params<'_, 1>, Params<'_, 1>) = ([&uids], [&entry_keys]);
-    // Pipelined; a lookup with nothing to look up is not sent.
-    let (locked, posted) = tokio::try_join!(
-        async {
-            if uids.is_empty() {
-                Ok(Vec::new())
-            } else {
-                tx.query(&lock_orders, &p1).await
-            }
-        },
-        tx.query(&find_posted, &p2),
-    )
-    .map_err(pg)?;
-    let mut current = HashMap::new();
-    for row in &locked {
+    for row in &tx.query(&lock_orders, &[&uids]).await.map_err(pg)? {
         let order = order_from_row(row)?;
         current.insert(order.payment_uid.clone(), order);
     }
-    Ok((current, posted.iter().map(|r| r.get(0)).collect()))
+    Ok(current)
 }
 
 /// The payouts' merchant order ids already taken. Asked once the merchant accounts are
@@ -278,16 +259,23 @@ async fn existing_payouts<C: GenericClient>(
     Ok(existing)
 }
 
-/// Step 2: every account the group may post to, created if missing; the merchant ones locked
-/// in key order. Returns their ids and the merchant balances.
-async fn lock_accounts<C: GenericClient>(
+/// The ids of the ledger accounts a group posts to, by account.
+pub(crate) type AccountIds = HashMap<Account, i64>;
+
+/// Step 2: what the decisions need (see `decision::Needs`): every account they may post to,
+/// created if missing, the merchant ones locked in key order, and which of their entries are
+/// posted already. Returns the accounts' ids and the book to decide against.
+pub(crate) async fn load_book<C: GenericClient>(
     tx: &C,
-    accounts: &[Account],
+    needs: &Needs,
     at: i64,
-) -> Result<(HashMap<String, i64>, HashMap<String, Decimal>), Failure> {
-    if accounts.is_empty() {
-        return Ok((HashMap::new(), HashMap::new()));
+) -> Result<(AccountIds, Book), Failure> {
+    let mut book = Book::new();
+    let mut ids = AccountIds::new();
+    if needs.is_empty() {
+        return Ok((ids, book));
     }
+    let accounts = &needs.accounts;
     let keys: Vec<String> = accounts.iter().map(Account::key).collect();
     let kinds: Vec<&str> = accounts.iter().map(|a| a.kind.as_str()).collect();
     let merchants: Vec<Option<i64>> = accounts.iter().map(|a| a.merchant_id).collect();
@@ -332,8 +320,12 @@ async fn lock_accounts<C: GenericClient>(
         .prepare_cached("SELECT id, account_key FROM ledger_accounts WHERE account_key = ANY($1)")
         .await
         .map_err(pg)?;
+    let find_posted = tx
+        .prepare_cached("SELECT entry_key FROM journal_entries WHERE entry_key = ANY($1)")
+        .await
+        .map_err(pg)?;
     // Pipelined: the server runs them in this order, so the selects see the accounts created.
-    let (p1, p2, p3): (Params<'_, 7>, Params<'_, 1>, Params<'_, 1>) = (
+    let (p1, p2, p3, p4): (Params<'_, 7>, Params<'_, 1>, Params<'_, 1>, Params<'_, 1>) = (
         [
             &keys,
             &kinds,
@@ -345,66 +337,72 @@ async fn lock_accounts<C: GenericClient>(
         ],
         [&merchant_keys],
         [&house_keys],
+        [&needs.entry_keys],
     );
-    let (_, locked, house) = tokio::try_join!(
+    let (_, locked, house, posted) = tokio::try_join!(
         tx.execute(&ensure, &p1),
         tx.query(&lock, &p2),
         tx.query(&house, &p3),
+        async {
+            if needs.entry_keys.is_empty() {
+                Ok(Vec::new())
+            } else {
+                tx.query(&find_posted, &p4).await
+            }
+        },
     )
     .map_err(pg)?;
-    let mut ids = HashMap::new();
-    let mut balances = HashMap::new();
+    let by_key: HashMap<&String, &Account> = keys.iter().zip(accounts).collect();
     for row in &locked {
         let key: String = row.get(1);
-        ids.insert(key.clone(), row.get(0));
-        balances.insert(key, row.get::<_, Option<Decimal>>(2).unwrap_or_default());
+        let account = *by_key
+            .get(&key)
+            .ok_or(StorageError::Corrupt("ledger_accounts.account_key"))?;
+        ids.insert(account.clone(), row.get(0));
+        book.set_balance(
+            account.clone(),
+            row.get::<_, Option<Decimal>>(2).unwrap_or_default(),
+        );
     }
     for row in &house {
-        ids.insert(row.get(1), row.get(0));
+        let key: String = row.get(1);
+        let account = *by_key
+            .get(&key)
+            .ok_or(StorageError::Corrupt("ledger_accounts.account_key"))?;
+        ids.insert(account.clone(), row.get(0));
     }
-    Ok((ids, balances))
+    let posted: HashSet<String> = posted.iter().map(|r| r.get(0)).collect();
+    book.set_posted(&needs.entry_keys, &posted);
+    Ok((ids, book))
 }
 
-/// The accounts an order's entries can touch.
-fn accounts_of(order: &Order, into: &mut Vec<Account>) {
-    let (m, c) = (order.merchant_id, order.currency);
-    into.extend([
-        Account::available(m, c),
-        Account::held(m, c),
-        Account::fee_income(c),
-        Account::clearing(&order.channel, c),
-    ]);
+/// What the group's decisions need loaded: every write's, against the orders as locked.
+fn needs_of(ops: &[Op], current: &HashMap<String, Order>) -> Needs {
+    let mut needs = Needs::default();
+    for op in ops {
+        match op {
+            Op::CreatePayout(o) => needs.extend(decision::needs_to_create(o)),
+            Op::ChangeStatus {
+                payment_uid,
+                change,
+            } => {
+                if let Some(o) = current.get(payment_uid) {
+                    needs.extend(decision::needs_to_change(o, change));
+                }
+            }
+        }
+    }
+    needs
 }
 
 async fn decide_and_write<C: GenericClient>(
     tx: &C,
     ops: &[Op],
 ) -> Result<Vec<Result<Done>>, Failure> {
-    let (mut current, mut posted) = load(tx, ops).await?;
-
+    let mut current = lock_orders(tx, ops).await?;
     // Only the accounts of writes that may post are locked: a status change that moves no
     // money (a failed deposit, an expiry) waits for no merchant's balance.
-    let mut touched: Vec<Account> = Vec::new();
-    for op in ops {
-        match op {
-            Op::CreatePayout(o) => accounts_of(o, &mut touched),
-            Op::ChangeStatus {
-                payment_uid,
-                change,
-            } => {
-                if let Some(o) = current.get(payment_uid) {
-                    let mut after = o.clone();
-                    let posts = after.apply(change).is_ok()
-                        && matches!(ledger::on_change(&after, change.to, change.at), Ok(Some(_)));
-                    if posts {
-                        accounts_of(o, &mut touched)
-                    }
-                }
-            }
-        }
-    }
-    touched.sort();
-    touched.dedup();
+    let needs = needs_of(ops, &current);
     let at = ops
         .iter()
         .map(|op| match op {
@@ -413,39 +411,35 @@ async fn decide_and_write<C: GenericClient>(
         })
         .max()
         .unwrap_or_default();
-    let (account_ids, mut balances) = lock_accounts(tx, &touched, at).await?;
+    let (account_ids, mut book) = load_book(tx, &needs, at).await?;
     let mut by_merchant_order = existing_payouts(tx, ops).await?;
 
-    // Step 3: decide each write in order, against the state the earlier ones left.
+    // Step 3: the domain decides each write in order, against the state the earlier ones left.
     let mut results: Vec<Result<Done>> = Vec::with_capacity(ops.len());
     let mut new_payouts: Vec<Order> = Vec::new();
     let mut changed: Vec<String> = Vec::new();
     let mut events: Vec<(i64, OrderEvent)> = Vec::new();
-    let mut events_orders: Vec<Order> = Vec::new();
-    let mut entries: Vec<EntryWrite> = Vec::new();
+    let mut entries: Vec<PlannedEntry> = Vec::new();
+    let mut callbacks: Vec<NewCallback> = Vec::new();
     for op in ops {
         match op {
             Op::CreatePayout(order) => {
                 let key = (order.merchant_id, order.merchant_order_id.clone());
-                if let Some(existing) = by_merchant_order.get(&key) {
-                    results.push(Ok(Done::Created(CreateOutcome::Existing(existing.clone()))));
-                    continue;
-                }
-                let mut order: Order = Order::clone(order);
-                order.accounting_status = AccountingStatus::Delivered;
-                let hold = ledger::on_create(&order)
-                    .map_err(|e| StorageError::Database(e.to_string()))?
-                    .expect("a payout holds");
-                match plan(&hold, &balances, &account_ids) {
-                    Err(_) => results.push(Err(StorageError::InsufficientBalance)),
-                    Ok(postings) => {
-                        commit_plan(&postings, &hold, &mut balances);
-                        posted.insert(hold.key.clone());
-                        entries.push((hold, postings));
+                let existing = by_merchant_order.get(&key).cloned();
+                match decision::create(Order::clone(order), existing, &mut book) {
+                    Ok(Created::Existing(existing)) => {
+                        results.push(Ok(Done::Created(CreateOutcome::Existing(existing))));
+                    }
+                    Ok(Created::New { order, hold }) => {
+                        entries.extend(hold);
                         by_merchant_order.insert(key, order.clone());
                         results.push(Ok(Done::Created(CreateOutcome::Created(order.clone()))));
                         new_payouts.push(order);
                     }
+                    Err(refusal @ Refusal::NotLoaded(_)) => {
+                        return Err(Failure::Fatal(refusal.into()))
+                    }
+                    Err(refusal) => results.push(Err(refusal.into())),
                 }
             }
             Op::ChangeStatus {
@@ -456,46 +450,26 @@ async fn decide_and_write<C: GenericClient>(
                     results.push(Err(StorageError::NotFound));
                     continue;
                 };
-                let mut order = before.clone();
-                let event = match order.apply(change) {
-                    Ok(event) => event,
-                    Err(illegal) => {
-                        results.push(Err(illegal.into()));
+                let decided = match decision::change(before, change, &mut book) {
+                    Ok(decided) => decided,
+                    // A later write of the group on an order an earlier one changed may need
+                    // what the group did not load: the group is written one by one instead.
+                    Err(refusal @ Refusal::NotLoaded(_)) => {
+                        return Err(Failure::Fatal(refusal.into()))
+                    }
+                    Err(refusal) => {
+                        results.push(Err(refusal.into()));
                         continue;
                     }
                 };
-                let entry = ledger::on_change(&order, change.to, change.at)
-                    .map_err(|e| StorageError::Database(e.to_string()))?;
-                if let Some(entry) = entry {
-                    if posted.contains(&entry.key) {
-                        order.accounting_status = AccountingStatus::Accounted;
-                    } else {
-                        match plan(&entry, &balances, &account_ids) {
-                            Ok(postings) => {
-                                commit_plan(&postings, &entry, &mut balances);
-                                posted.insert(entry.key.clone());
-                                order.accounting_status = AccountingStatus::Accounted;
-                                entries.push((entry, postings));
-                            }
-                            Err(_) if ledger::refusable(change.to) => {
-                                results.push(Err(StorageError::InsufficientBalance));
-                                continue;
-                            }
-                            // What happened upstream stands; the accounting is retried.
-                            Err(reason) => {
-                                order.accounting_status = AccountingStatus::Failed;
-                                order.accounting_fail_reason = reason;
-                            }
-                        }
-                    }
-                }
-                events.push((order.id, event));
-                events_orders.push(order.clone());
+                events.push((decided.order.id, decided.event));
+                entries.extend(decided.entry);
+                callbacks.extend(decided.callback);
                 if !changed.contains(payment_uid) {
                     changed.push(payment_uid.clone());
                 }
-                current.insert(payment_uid.clone(), order.clone());
-                results.push(Ok(Done::Changed(order)));
+                current.insert(payment_uid.clone(), decided.order.clone());
+                results.push(Ok(Done::Changed(decided.order)));
             }
         }
     }
@@ -513,9 +487,6 @@ async fn decide_and_write<C: GenericClient>(
     }
     let changed_orders: Vec<&Order> = changed.iter().map(|uid| &current[uid]).collect();
     let event_rows: Vec<(i64, &OrderEvent)> = events.iter().map(|(id, e)| (*id, e)).collect();
-    // One callback per status change, reporting the order as that change left it (outbox).
-    let reported: Vec<Order> = events_orders;
-    let reported_refs: Vec<&Order> = reported.iter().collect();
     tokio::try_join!(
         async {
             orders::update_many(tx, &changed_orders)
@@ -527,9 +498,10 @@ async fn decide_and_write<C: GenericClient>(
                 .await
                 .map_err(Failure::Fatal)
         },
-        write_entries(tx, &entries, &balances, at),
+        write_entries(tx, &entries, &account_ids, &book, at),
         async {
-            crate::callbacks::enqueue_many(tx, &reported_refs, false, at)
+            // One callback per status change, reporting the order as that change left it.
+            crate::callbacks::enqueue_many(tx, &callbacks)
                 .await
                 .map_err(Failure::Fatal)
         },
@@ -548,64 +520,20 @@ async fn decide_and_write<C: GenericClient>(
     Ok(results)
 }
 
-/// The postings of an entry as (account id, balance after) — a merchant account's balance is
-/// checked against what the group left — or why it cannot post.
-fn plan(
-    entry: &JournalEntry,
-    balances: &HashMap<String, Decimal>,
-    account_ids: &HashMap<String, i64>,
-) -> Result<Vec<(i64, Option<Decimal>)>, String> {
-    let mut out = Vec::with_capacity(entry.postings.len());
-    for p in &entry.postings {
-        let key = p.account.key();
-        let id = *account_ids
-            .get(&key)
-            .ok_or_else(|| format!("account {key} is missing"))?;
-        if p.account.kind.is_merchant() {
-            let after = balances.get(&key).copied().unwrap_or_default() + p.amount;
-            if after.is_sign_negative() && !after.is_zero() {
-                return Err(format!(
-                    "the {} balance of {} would become {}",
-                    p.account.kind.as_str(),
-                    p.account.currency,
-                    octopus_domain::money::format_places(
-                        after,
-                        octopus_domain::money::LEDGER_PLACES
-                    )
-                ));
-            }
-            out.push((id, Some(after)));
-        } else {
-            out.push((id, None));
-        }
-    }
-    Ok(out)
-}
-
-fn commit_plan(
-    postings: &[(i64, Option<Decimal>)],
-    entry: &JournalEntry,
-    balances: &mut HashMap<String, Decimal>,
-) {
-    for ((_, after), p) in postings.iter().zip(&entry.postings) {
-        if let Some(after) = after {
-            balances.insert(p.account.key(), *after);
-        }
-    }
-}
-
-/// Entries, their postings and the merchant balances they leave, pipelined. An entry finds its
-/// order, and a posting its entry, by key: the rows written just before in the same pipeline.
-async fn write_entries<C: GenericClient>(
+/// Entries, their postings and the merchant balances they leave (as the book ends), pipelined.
+/// An entry finds its order, and a posting its entry, by key: the rows written just before in
+/// the same pipeline.
+pub(crate) async fn write_entries<C: GenericClient>(
     tx: &C,
-    entries: &[EntryWrite],
-    balances: &HashMap<String, Decimal>,
+    entries: &[PlannedEntry],
+    account_ids: &AccountIds,
+    book: &Book,
     at: i64,
 ) -> Result<(), Failure> {
     if entries.is_empty() {
         return Ok(());
     }
-    let e: Vec<&JournalEntry> = entries.iter().map(|(e, _)| e).collect();
+    let e: Vec<&JournalEntry> = entries.iter().map(|p| &p.entry).collect();
     let order_uids: Vec<&str> = e
         .iter()
         .map(|e| {
@@ -627,14 +555,33 @@ async fn write_entries<C: GenericClient>(
         )
         .await
         .map_err(pg)?;
+    let account_id = |account: &Account| {
+        account_ids.get(account).copied().ok_or_else(|| {
+            Failure::Fatal(StorageError::Database(format!(
+                "account {account} was not loaded"
+            )))
+        })
+    };
     let (mut p_key, mut p_account, mut p_amount, mut p_after) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (entry, postings) in entries {
-        for ((account_id, after), posting) in postings.iter().zip(&entry.postings) {
-            p_key.push(entry.key.as_str());
-            p_account.push(*account_id);
+    // The merchant balances the group ended with.
+    let mut final_balances: HashMap<i64, Decimal> = HashMap::new();
+    for planned in entries {
+        for (posting, after) in planned.entry.postings.iter().zip(&planned.after) {
+            let id = account_id(&posting.account)?;
+            p_key.push(planned.entry.key.as_str());
+            p_account.push(id);
             p_amount.push(posting.amount);
             p_after.push(*after);
+            if after.is_some() {
+                let balance = book.balance(&posting.account).ok_or_else(|| {
+                    Failure::Fatal(StorageError::Database(format!(
+                        "account {} has no balance",
+                        posting.account
+                    )))
+                })?;
+                final_balances.insert(id, balance);
+            }
         }
     }
     let insert_postings = tx
@@ -646,15 +593,6 @@ async fn write_entries<C: GenericClient>(
         )
         .await
         .map_err(pg)?;
-    // The merchant balances the group ended with.
-    let mut final_balances: HashMap<i64, Decimal> = HashMap::new();
-    for (entry, postings) in entries {
-        for ((account_id, after), posting) in postings.iter().zip(&entry.postings) {
-            if after.is_some() {
-                final_balances.insert(*account_id, balances[&posting.account.key()]);
-            }
-        }
-    }
     let (ids, values): (Vec<i64>, Vec<Decimal>) = final_balances.into_iter().unzip();
     let update = tx
         .prepare_cached(

@@ -1,12 +1,12 @@
-//! The ledger in PostgreSQL: posting journal entries inside the caller's transaction (merchant
-//! accounts are locked `FOR UPDATE`, in key order, so concurrent postings neither deadlock nor
-//! overdraw), merchant balances and entries, fee schedules, and the verification.
+//! The ledger in PostgreSQL, read side: merchant balances and entries, fee schedules, and the
+//! verification. Entries are posted by the group writer (`group_write`), which locks the
+//! merchant accounts `FOR UPDATE` in key order so concurrent postings neither deadlock nor
+//! overdraw.
 
 use deadpool_postgres::GenericClient;
 use futures::StreamExt;
 use octopus_domain::ledger::{
-    Account, AccountKind, EntryRow, FeeRule, JournalEntry, LedgerReport, OrderRow, StoredAccount,
-    Verification,
+    Account, AccountKind, EntryRow, FeeRule, LedgerReport, OrderRow, StoredAccount, Verification,
 };
 use octopus_domain::{Currency, Timestamp};
 use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError};
@@ -14,168 +14,8 @@ use rust_decimal::Decimal;
 
 use crate::db;
 
-/// Why an entry could not be posted.
-#[derive(Debug)]
-pub(crate) enum PostError {
-    /// A merchant account would go below zero.
-    Refused(String),
-    Storage(StorageError),
-}
-
-impl From<StorageError> for PostError {
-    fn from(e: StorageError) -> Self {
-        PostError::Storage(e)
-    }
-}
-
 fn parse<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T> {
     text.parse().map_err(|_| StorageError::Corrupt(column))
-}
-
-/// Creates an account unless it exists.
-async fn ensure_account<C: GenericClient>(
-    client: &C,
-    account: &Account,
-    at: Timestamp,
-) -> Result<()> {
-    let cached = account.kind.is_merchant().then_some(Decimal::ZERO);
-    let insert = client
-        .prepare_cached(
-            "INSERT INTO ledger_accounts (account_key, kind, merchant_id, channel, currency, balance, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_key) DO NOTHING",
-        )
-        .await
-        .map_err(db)?;
-    client
-        .execute(
-            &insert,
-            &[
-                &account.key(),
-                &account.kind.as_str(),
-                &account.merchant_id,
-                &account.channel,
-                &account.currency.code(),
-                &cached,
-                &at,
-            ],
-        )
-        .await
-        .map_err(db)?;
-    Ok(())
-}
-
-/// The id and (for merchant accounts, locked) cached balance of an existing account.
-async fn account<C: GenericClient>(
-    client: &C,
-    account: &Account,
-) -> Result<(i64, Option<Decimal>)> {
-    let lock = if account.kind.is_merchant() {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
-    let select = client
-        .prepare_cached(&format!(
-            "SELECT id, balance FROM ledger_accounts WHERE account_key = $1{lock}"
-        ))
-        .await
-        .map_err(db)?;
-    let row = client
-        .query_one(&select, &[&account.key()])
-        .await
-        .map_err(db)?;
-    Ok((row.get(0), row.get(1)))
-}
-
-/// Posts an entry unless one with its key exists. Every check happens before the first
-/// write. Returns whether it was posted now.
-pub(crate) async fn post<C: GenericClient>(
-    client: &C,
-    entry: &JournalEntry,
-) -> Result<bool, PostError> {
-    let exists = client
-        .query_opt(
-            "SELECT 1 FROM journal_entries WHERE entry_key = $1",
-            &[&entry.key],
-        )
-        .await
-        .map_err(db)?;
-    if exists.is_some() {
-        return Ok(false);
-    }
-    let mut postings = entry.postings.clone();
-    postings.sort_by_key(|p| p.account.key());
-    // Every account exists before any is locked, as in a group: creating one while holding a
-    // merchant account's lock could deadlock with a group doing the reverse.
-    for p in &postings {
-        ensure_account(client, &p.account, entry.created_at).await?;
-    }
-    let mut planned = Vec::with_capacity(postings.len());
-    for p in &postings {
-        let (id, cached) = account(client, &p.account).await?;
-        let after = cached.map(|b| b + p.amount);
-        if let Some(after) = after {
-            if after.is_sign_negative() && !after.is_zero() {
-                return Err(PostError::Refused(format!(
-                    "the {} balance of {} would become {}",
-                    p.account.kind.as_str(),
-                    p.account.currency,
-                    octopus_domain::money::format_places(
-                        after,
-                        octopus_domain::money::LEDGER_PLACES
-                    )
-                )));
-            }
-        }
-        planned.push((id, p.amount, after));
-    }
-    let insert_entry = client
-        .prepare_cached(
-            "INSERT INTO journal_entries (entry_key, kind, order_id, merchant_id, accounting_type,
-                currency, amount, fee, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .await
-        .map_err(db)?;
-    let entry_id: i64 = client
-        .query_one(
-            &insert_entry,
-            &[
-                &entry.key,
-                &entry.kind.as_str(),
-                &entry.order_id,
-                &entry.merchant_id,
-                &entry.accounting_type.as_str(),
-                &entry.currency.code(),
-                &entry.amount,
-                &entry.fee,
-                &entry.created_at,
-            ],
-        )
-        .await
-        .map_err(db)?
-        .get(0);
-    let insert_posting = client
-        .prepare_cached("INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES ($1, $2, $3, $4)")
-        .await
-        .map_err(db)?;
-    let update_balance = client
-        .prepare_cached("UPDATE ledger_accounts SET balance = $1, updated_at = $2 WHERE id = $3")
-        .await
-        .map_err(db)?;
-    for (account_id, amount, after) in planned {
-        client
-            .execute(&insert_posting, &[&entry_id, &account_id, &amount, &after])
-            .await
-            .map_err(db)?;
-        if let Some(after) = after {
-            client
-                .execute(&update_balance, &[&after, &entry.created_at, &account_id])
-                .await
-                .map_err(db)?;
-        }
-    }
-    Ok(true)
 }
 
 pub(crate) async fn balances<C: GenericClient>(

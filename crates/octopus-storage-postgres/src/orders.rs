@@ -2,14 +2,14 @@
 //! methods.
 
 use deadpool_postgres::GenericClient;
-use octopus_domain::ledger;
+use octopus_domain::decision::{self, Book};
 use octopus_domain::{Currency, Order, OrderEvent, Timestamp};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
 
 use crate::db;
-use crate::ledger::PostError;
+use crate::group_write;
 
 pub(crate) const COLUMNS: &str =
     "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
@@ -131,9 +131,7 @@ pub(crate) async fn create<C: GenericClient>(
     };
     for candidate in candidates {
         if let Some(final_amount) = candidate {
-            order.final_amount = final_amount;
-            order.floating_amount = final_amount - order.amount;
-            order.amount_locked = true;
+            order.hold_final_amount(final_amount);
         }
         if let Some((_, id)) = insert_many(client, &[&order]).await?.pop() {
             order.id = id;
@@ -142,7 +140,7 @@ pub(crate) async fn create<C: GenericClient>(
         if let Some(existing) =
             by_merchant_order_id(client, order.merchant_id, &order.merchant_order_id).await?
         {
-            return Ok(CreateOutcome::Existing(existing));
+            return Ok(decision::create(order, Some(existing), &mut Book::new())?.into());
         }
         if candidate.is_none() {
             // Neither the merchant's id nor a floating amount: a payment_uid collision, which
@@ -308,10 +306,11 @@ pub(crate) async fn update_many<C: GenericClient>(client: &C, orders: &[&Order])
             "UPDATE orders o SET payment_status = v.ps, payment_fail_reason = v.pfr,
                 final_amount = v.fa, amount_locked = v.al, expires_at = v.ea, next_check_at = v.nc,
                 updated_at = v.ua, fee = v.fee, accounting_status = v.acs,
-                accounting_fail_reason = v.afr
+                accounting_fail_reason = v.afr, notify_status = v.ns
              FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::numeric[], $5::boolean[],
-                $6::bigint[], $7::bigint[], $8::bigint[], $9::numeric[], $10::text[], $11::text[])
-                AS v(id, ps, pfr, fa, al, ea, nc, ua, fee, acs, afr)
+                $6::bigint[], $7::bigint[], $8::bigint[], $9::numeric[], $10::text[], $11::text[],
+                $12::text[])
+                AS v(id, ps, pfr, fa, al, ea, nc, ua, fee, acs, afr, ns)
              WHERE o.id = v.id",
         )
         .await
@@ -342,6 +341,10 @@ pub(crate) async fn update_many<C: GenericClient>(client: &C, orders: &[&Order])
                 &orders
                     .iter()
                     .map(|o| o.accounting_fail_reason.as_str())
+                    .collect::<Vec<_>>(),
+                &orders
+                    .iter()
+                    .map(|o| o.notify_status.as_str())
                     .collect::<Vec<_>>(),
             ],
         )
@@ -390,72 +393,30 @@ pub(crate) async fn insert_events<C: GenericClient>(
     Ok(())
 }
 
-async fn update_after_change<C: GenericClient>(client: &C, order: &Order) -> Result<()> {
-    let update = client
-        .prepare_cached(
-            "UPDATE orders SET payment_status = $1, payment_fail_reason = $2, final_amount = $3,
-                amount_locked = $4, expires_at = $5, next_check_at = $6, updated_at = $7, fee = $8,
-                accounting_status = $9, accounting_fail_reason = $10
-             WHERE id = $11",
-        )
-        .await
-        .map_err(db)?;
-    client
-        .execute(
-            &update,
-            &[
-                &order.payment_status.as_str(),
-                &order.payment_fail_reason,
-                &order.final_amount,
-                &order.amount_locked,
-                &order.expires_at,
-                &order.next_check_at,
-                &order.updated_at,
-                &order.fee,
-                &order.accounting_status.as_str(),
-                &order.accounting_fail_reason,
-                &order.id,
-            ],
-        )
-        .await
-        .map_err(db)?;
-    Ok(())
-}
-
-/// Posts every entry the order's history calls for (skipping those posted already) and
-/// records the outcome.
+/// Posts what a failed accounting left out and records the outcome, as
+/// `decision::retry_accounting` decides, in one transaction with the order and the merchant
+/// accounts locked (in the group writer's lock order: order, then accounts by key).
 pub(crate) async fn retry_accounting(
     client: &mut deadpool_postgres::Object,
     payment_uid: &str,
     at: Timestamp,
 ) -> Result<Order> {
     let tx = client.transaction().await.map_err(db)?;
-    let mut order = by_payment_uid(&tx, payment_uid, true)
+    let order = by_payment_uid(&tx, payment_uid, true)
         .await?
         .ok_or(StorageError::NotFound)?;
-    let reached: Vec<_> = events(&tx, payment_uid)
-        .await?
-        .into_iter()
-        .skip(1)
-        .map(|e| (e.to_status, e.created_at))
-        .collect();
-    let entries = ledger::entries_for_history(&order, &reached)
-        .map_err(|e| StorageError::Database(e.to_string()))?;
-    let mut failure = None;
-    for entry in &entries {
-        match crate::ledger::post(&tx, entry).await {
-            Ok(_) => {}
-            Err(PostError::Refused(reason)) => {
-                failure = Some(reason);
-                break;
-            }
-            Err(PostError::Storage(e)) => return Err(e),
-        }
-    }
-    ledger::record_accounting(&mut order, entries.len(), failure, at);
-    update_after_change(&tx, &order).await?;
+    let history = events(&tx, payment_uid).await?;
+    let (ids, mut book) =
+        group_write::load_book(&tx, &decision::needs_to_retry(&order, &history), at)
+            .await
+            .map_err(group_write::Failure::into_storage)?;
+    let retried = decision::retry_accounting(&order, &history, &mut book, at)?;
+    group_write::write_entries(&tx, &retried.entries, &ids, &book, at)
+        .await
+        .map_err(group_write::Failure::into_storage)?;
+    update_many(&tx, &[&retried.order]).await?;
     tx.commit().await.map_err(db)?;
-    Ok(order)
+    Ok(retried.order)
 }
 
 pub(crate) async fn events<C: GenericClient>(

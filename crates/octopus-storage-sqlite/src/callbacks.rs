@@ -5,8 +5,9 @@
 //! `callbacks_claimable` index (heads of their order, by host and due time; migration 6), so
 //! it reads about as many rows as it takes whatever the backlog.
 
-use octopus_domain::callback;
-use octopus_domain::{Order, Timestamp};
+use octopus_domain::callback::NewCallback;
+use octopus_domain::decision;
+use octopus_domain::Timestamp;
 use octopus_storage::{
     AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom,
     HostBacklog, Result, StorageError,
@@ -40,17 +41,9 @@ fn from_row(r: &Row<'_>) -> Result<Callback> {
     })
 }
 
-/// Queues a callback reporting the order as it is now (nothing when it has no notify_url); it
-/// is its order's head when none of the order is pending before it.
-pub(crate) fn enqueue(
-    conn: &Connection,
-    order: &Order,
-    manual: bool,
-    at: Timestamp,
-) -> Result<Option<i64>> {
-    if order.notify_url.is_empty() {
-        return Ok(None);
-    }
+/// Queues a decided callback (see `callback::report`); it is its order's head when none of
+/// the order is pending before it.
+pub(crate) fn enqueue(conn: &Connection, callback: &NewCallback) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO callbacks (order_id, payment_uid, notify_url, host, signature_key, payload,
             state, manual, next_attempt_at, created_at, updated_at, head)
@@ -59,26 +52,17 @@ pub(crate) fn enqueue(
     )
     .map_err(db)?
     .execute(params![
-        order.id,
-        order.payment_uid,
-        order.notify_url,
-        callback::host_of(&order.notify_url),
-        order.signature_key,
-        callback::payload(order).to_json(),
-        manual,
-        at
+        callback.order_id,
+        callback.payment_uid,
+        callback.notify_url,
+        callback.host,
+        callback.signature_key,
+        callback.payload.to_json(),
+        callback.manual,
+        callback.at
     ])
     .map_err(db)?;
-    let id = conn.last_insert_rowid();
-    // The order has a callback on its way from now on (a status change writes that with the
-    // order's other columns; a resend here).
-    if manual {
-        conn.prepare_cached("UPDATE orders SET notify_status = 'delivered' WHERE id = ?1 AND notify_status <> 'delivered'")
-            .map_err(db)?
-            .execute([order.id])
-            .map_err(db)?;
-    }
-    Ok(Some(id))
+    Ok(conn.last_insert_rowid())
 }
 
 /// Claims due callbacks (see `Storage::claim_callbacks`): the hosts with pending heads are
@@ -289,7 +273,13 @@ pub(crate) fn of_order(
 
 pub(crate) fn resend(conn: &Connection, payment_uid: &str, at: Timestamp) -> Result<Callback> {
     let order = crate::orders::by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
-    let id = enqueue(conn, &order, true, at)?.ok_or(StorageError::NoNotifyUrl)?;
+    let (order, callback) = decision::resend(&order, at)?;
+    let id = enqueue(conn, &callback)?;
+    // The order has a callback on its way from now on.
+    conn.prepare_cached("UPDATE orders SET notify_status = ?2 WHERE id = ?1")
+        .map_err(db)?
+        .execute(params![order.id, order.notify_status.as_str()])
+        .map_err(db)?;
     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM callbacks WHERE id = ?1"))
         .map_err(db)?
         .query_row([id], |r| Ok(from_row(r)))

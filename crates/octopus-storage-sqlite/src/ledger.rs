@@ -1,12 +1,12 @@
 //! The ledger in SQLite: posting journal entries (inside the writer's transaction), merchant
 //! balances and entries, fee schedules, and the verification that recomputes everything.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
+use octopus_domain::decision::{Book, Needs, PlannedEntry};
 use octopus_domain::ledger::{
-    Account, AccountKind, EntryRow, FeeRule, JournalEntry, LedgerReport, OrderRow, StoredAccount,
-    Verification,
+    Account, AccountKind, EntryRow, FeeRule, LedgerReport, OrderRow, StoredAccount, Verification,
 };
 use octopus_domain::money::{format_places, LEDGER_PLACES};
 use octopus_domain::{Currency, Timestamp};
@@ -26,20 +26,6 @@ pub(crate) fn ledger_text(value: Decimal) -> String {
 
 fn decimal(text: String, column: &'static str) -> Result<Decimal> {
     Decimal::from_str(&text).map_err(|_| StorageError::Corrupt(column))
-}
-
-/// Why an entry could not be posted.
-#[derive(Debug)]
-pub(crate) enum PostError {
-    /// A merchant account would go below zero.
-    Refused(String),
-    Storage(StorageError),
-}
-
-impl From<StorageError> for PostError {
-    fn from(e: StorageError) -> Self {
-        PostError::Storage(e)
-    }
 }
 
 /// The id and cached balance of the accounts among `keys` that exist, in one statement.
@@ -89,61 +75,56 @@ fn create_account(conn: &Connection, account: &Account, at: Timestamp) -> Result
     Ok(conn.last_insert_rowid())
 }
 
-/// What posting an entry will write: each posting's account (if it exists yet), amount and
-/// the merchant balance after it. Planning only reads.
-pub(crate) struct Plan {
-    postings: Vec<(Account, Option<i64>, Decimal, Option<Decimal>)>,
+/// The ids of the ledger accounts a decision touches that exist already.
+pub(crate) type AccountIds = HashMap<Account, i64>;
+
+/// Loads what a decision needs (see `decision::Needs`): the balances of its merchant accounts
+/// (zero for those not created yet) and which of its entries are posted, in one statement
+/// each; returns them with the ids of the accounts that exist.
+pub(crate) fn load(conn: &Connection, needs: &Needs) -> Result<(Book, AccountIds)> {
+    let mut book = Book::new();
+    let mut ids = AccountIds::new();
+    if needs.is_empty() {
+        return Ok((book, ids));
+    }
+    let keys: Vec<String> = needs.accounts.iter().map(Account::key).collect();
+    let found = find_accounts(conn, &keys)?;
+    for (account, key) in needs.accounts.iter().zip(&keys) {
+        let stored = found.get(key);
+        if let Some((id, _)) = stored {
+            ids.insert(account.clone(), *id);
+        }
+        if account.kind.is_merchant() {
+            let balance = stored.and_then(|(_, b)| *b).unwrap_or(Decimal::ZERO);
+            book.set_balance(account.clone(), balance);
+        }
+    }
+    book.set_posted(&needs.entry_keys, &posted_keys(conn, &needs.entry_keys)?);
+    Ok((book, ids))
 }
 
-/// Checks an entry without writing: `None` if it was posted before (its key exists), a
-/// refusal if a merchant balance would go below zero.
-pub(crate) fn plan(conn: &Connection, entry: &JournalEntry) -> Result<Option<Plan>, PostError> {
-    let exists = conn
-        .prepare_cached("SELECT 1 FROM journal_entries WHERE entry_key = ?1")
-        .map_err(db)?
-        .exists([&entry.key])
+/// Which of `keys` name posted entries.
+fn posted_keys(conn: &Connection, keys: &[String]) -> Result<HashSet<String>> {
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let marks = vec!["?"; keys.len()].join(", ");
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT entry_key FROM journal_entries WHERE entry_key IN ({marks})"
+        ))
         .map_err(db)?;
-    if exists {
-        return Ok(None);
-    }
-    plan_new(conn, entry).map(Some)
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(keys), |r| r.get(0))
+        .map_err(db)?;
+    rows.collect::<rusqlite::Result<HashSet<String>>>()
+        .map_err(db)
 }
 
-/// Like [`plan`] for an entry that cannot have been posted (the hold of a new payout).
-pub(crate) fn plan_new(conn: &Connection, entry: &JournalEntry) -> Result<Plan, PostError> {
-    let keys: Vec<String> = entry.postings.iter().map(|p| p.account.key()).collect();
-    let accounts = find_accounts(conn, &keys)?;
-    let mut postings = Vec::with_capacity(entry.postings.len());
-    for (p, key) in entry.postings.iter().zip(&keys) {
-        let found = accounts.get(key).copied();
-        let after = if p.account.kind.is_merchant() {
-            let before = found
-                .as_ref()
-                .and_then(|(_, b)| *b)
-                .unwrap_or(Decimal::ZERO);
-            let after = before + p.amount;
-            if after.is_sign_negative() && !after.is_zero() {
-                return Err(PostError::Refused(format!(
-                    "the {} balance of {} would become {}",
-                    p.account.kind.as_str(),
-                    p.account.currency,
-                    octopus_domain::money::format_places(
-                        after,
-                        octopus_domain::money::LEDGER_PLACES
-                    )
-                )));
-            }
-            Some(after)
-        } else {
-            None
-        };
-        postings.push((p.account.clone(), found.map(|(id, _)| id), p.amount, after));
-    }
-    Ok(Plan { postings })
-}
-
-/// Writes a planned entry (after `plan`, in the same job). Fails only on database errors.
-pub(crate) fn apply(conn: &Connection, entry: &JournalEntry, plan: Plan) -> Result<()> {
+/// Writes a decided entry: the accounts it creates, the entry, its postings and the merchant
+/// balances it leaves. Fails only on database errors (every check happened in the decision).
+pub(crate) fn write(conn: &Connection, planned: &PlannedEntry, ids: &mut AccountIds) -> Result<()> {
+    let entry = &planned.entry;
     conn.prepare_cached(
         "INSERT INTO journal_entries (entry_key, kind, order_id, merchant_id, accounting_type,
             currency, amount, fee, created_at)
@@ -163,11 +144,15 @@ pub(crate) fn apply(conn: &Connection, entry: &JournalEntry, plan: Plan) -> Resu
     ])
     .map_err(db)?;
     let entry_id = conn.last_insert_rowid();
-    let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(plan.postings.len() * 4);
-    for (account, id, amount, after) in &plan.postings {
-        let account_id = match id {
+    let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(entry.postings.len() * 4);
+    for (posting, after) in entry.postings.iter().zip(&planned.after) {
+        let account_id = match ids.get(&posting.account) {
             Some(id) => *id,
-            None => create_account(conn, account, entry.created_at)?,
+            None => {
+                let id = create_account(conn, &posting.account, entry.created_at)?;
+                ids.insert(posting.account.clone(), id);
+                id
+            }
         };
         if let Some(after) = after {
             conn.prepare_cached(
@@ -180,12 +165,12 @@ pub(crate) fn apply(conn: &Connection, entry: &JournalEntry, plan: Plan) -> Resu
         values.extend([
             entry_id.into(),
             account_id.into(),
-            ledger_text(*amount).into(),
+            ledger_text(posting.amount).into(),
             after.map(ledger_text).into(),
         ]);
     }
     // All postings of the entry in one statement.
-    let rows = vec!["(?, ?, ?, ?)"; plan.postings.len()].join(", ");
+    let rows = vec!["(?, ?, ?, ?)"; entry.postings.len()].join(", ");
     conn.prepare_cached(&format!(
         "INSERT INTO postings (entry_id, account_id, amount, balance_after) VALUES {rows}"
     ))
@@ -193,17 +178,6 @@ pub(crate) fn apply(conn: &Connection, entry: &JournalEntry, plan: Plan) -> Resu
     .execute(rusqlite::params_from_iter(values))
     .map_err(db)?;
     Ok(())
-}
-
-/// Plans and writes an entry; returns whether it was posted now (false: posted before).
-pub(crate) fn post(conn: &Connection, entry: &JournalEntry) -> Result<bool, PostError> {
-    match plan(conn, entry)? {
-        None => Ok(false),
-        Some(plan) => {
-            apply(conn, entry, plan)?;
-            Ok(true)
-        }
-    }
 }
 
 pub(crate) fn balances(conn: &Connection, merchant_id: i64) -> Result<Vec<Balance>> {

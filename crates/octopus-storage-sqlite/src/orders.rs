@@ -3,15 +3,14 @@
 
 use std::str::FromStr;
 
-use octopus_domain::ledger::{self, JournalEntry};
+use octopus_domain::decision::{self, Book, Created, Needs};
 use octopus_domain::money::format_amount;
-use octopus_domain::{AccountingStatus, Currency, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_domain::{Currency, Order, OrderEvent, StatusChange, Timestamp};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use rust_decimal::Decimal;
 
 use crate::db;
-use crate::ledger::PostError;
 
 const COLUMNS: &str = "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
     merchant_order_id, transaction_type, accounting_type, amount, floating_amount, final_amount,
@@ -110,31 +109,29 @@ pub(crate) fn by_payment_uid(conn: &Connection, payment_uid: &str) -> Result<Opt
     )
 }
 
-/// Inserts the order. The insert itself is the idempotency check: a unique violation means
-/// the merchant's `merchant_order_id` exists (the stored order is returned) or, for a floating
-/// amount, that another open order holds that final amount (the next candidate is tried).
-///
-/// A payout also posts its hold; without enough available balance it fails with
-/// `InsufficientBalance` before anything is written.
+/// Inserts the order, as `decision::create` decides. For a deposit the insert itself is the
+/// idempotency check: a unique violation means the merchant's `merchant_order_id` exists (the
+/// stored order is the answer) or, for a floating amount, that another open order holds that
+/// final amount (the next candidate is tried). A payout is decided against the stored order
+/// and the balance first, and only then written with its hold.
 pub(crate) fn create(
     conn: &Connection,
-    mut order: Order,
+    order: Order,
     final_amounts: &[Decimal],
 ) -> Result<CreateOutcome> {
-    debug_assert_eq!(order.payment_status, octopus_domain::PaymentStatus::Pending);
-    if order.transaction_type == octopus_domain::TransactionType::Expense {
-        return create_payout(conn, order);
+    let needs = decision::needs_to_create(&order);
+    if !needs.is_empty() {
+        return create_holding(conn, order, &needs);
     }
     let candidates: Vec<Option<Decimal>> = if final_amounts.is_empty() {
         vec![None]
     } else {
         final_amounts.iter().copied().map(Some).collect()
     };
+    let mut order = order;
     for candidate in candidates {
         if let Some(final_amount) = candidate {
-            order.final_amount = final_amount;
-            order.floating_amount = final_amount - order.amount;
-            order.amount_locked = true;
+            order.hold_final_amount(final_amount);
         }
         match insert(conn, &order) {
             Ok(id) => {
@@ -145,7 +142,7 @@ pub(crate) fn create(
                 if let Some(existing) =
                     by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id)?
                 {
-                    return Ok(CreateOutcome::Existing(existing));
+                    return Ok(decision::create(order, Some(existing), &mut Book::new())?.into());
                 }
                 if candidate.is_none() {
                     return Err(StorageError::Database(format!(
@@ -159,44 +156,27 @@ pub(crate) fn create(
     Err(StorageError::NoFreeAmount)
 }
 
-/// A payout and its hold: every check (the balance, an existing order) before any write.
-fn create_payout(conn: &Connection, mut order: Order) -> Result<CreateOutcome> {
-    order.accounting_status = AccountingStatus::Delivered;
-    let hold = ledger::on_create(&order)
-        .map_err(|e| StorageError::Database(e.to_string()))?
-        .expect("a payout holds");
-    let existing = |conn: &Connection, order: &Order| {
-        by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id)
+/// An order that posts when created (a payout's hold): decided against the merchant's stored
+/// order and balance, every check before any write.
+fn create_holding(conn: &Connection, order: Order, needs: &Needs) -> Result<CreateOutcome> {
+    let existing = by_merchant_order_id(conn, order.merchant_id, &order.merchant_order_id)?;
+    let (mut book, mut ids) = crate::ledger::load(conn, needs)?;
+    let (mut order, hold) = match decision::create(order, existing, &mut book)? {
+        Created::New { order, hold } => (order, hold),
+        existing @ Created::Existing(_) => return Ok(existing.into()),
     };
-    let plan = match crate::ledger::plan_new(conn, &hold) {
-        Ok(plan) => plan,
-        // A retry of a payout that was accepted gets its order back, whatever the balance.
-        Err(PostError::Refused(_)) => {
-            return match existing(conn, &order)? {
-                Some(found) => Ok(CreateOutcome::Existing(found)),
-                None => Err(StorageError::InsufficientBalance),
-            }
-        }
-        Err(PostError::Storage(e)) => return Err(e),
-    };
-    // The insert is the idempotency check: a refused insert writes nothing.
     order.id = match insert(conn, &order) {
         Ok(id) => id,
-        Err(e) if crate::is_unique_violation(&e) => {
-            return match existing(conn, &order)? {
-                Some(found) => Ok(CreateOutcome::Existing(found)),
-                None => Err(StorageError::Database(format!(
-                    "order insert conflicted unexpectedly: {e}"
-                ))),
-            }
+        Err(e) => {
+            return Err(StorageError::Database(format!(
+                "order insert failed after its checks: {e}"
+            )))
         }
-        Err(e) => return Err(db(e)),
     };
-    let hold = JournalEntry {
-        order_id: order.id,
-        ..hold
-    };
-    crate::ledger::apply(conn, &hold, plan)?;
+    if let Some(mut hold) = hold {
+        hold.entry.order_id = order.id;
+        crate::ledger::write(conn, &hold, &mut ids)?;
+    }
     Ok(CreateOutcome::Created(order))
 }
 
@@ -284,47 +264,27 @@ fn insert_event(conn: &Connection, order_id: i64, e: &OrderEvent) -> Result<()> 
     Ok(())
 }
 
-/// Applies a status change with its journal entry. Every refusal (an illegal move, a refund
-/// the balance cannot cover) happens before any write.
+/// Applies a status change as `decision::change` decides it: the order, its event, its entry
+/// and its callback. Every refusal happens in the decision, before any write.
 pub(crate) fn change_status(
     conn: &Connection,
     payment_uid: &str,
     change: &StatusChange,
 ) -> Result<Order> {
-    let mut order = by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
-    let event = order.apply(change)?;
-    let entry = ledger::on_change(&order, change.to, change.at)
-        .map_err(|e| StorageError::Database(e.to_string()))?;
-    let mut posting = None;
-    if let Some(entry) = entry {
-        match crate::ledger::plan(conn, &entry) {
-            Ok(plan) => {
-                order.accounting_status = AccountingStatus::Accounted;
-                posting = plan.map(|plan| (entry, plan));
-            }
-            Err(PostError::Refused(_)) if ledger::refusable(change.to) => {
-                return Err(StorageError::InsufficientBalance)
-            }
-            // What happened upstream stands; the accounting is retried (retry_accounting).
-            Err(PostError::Refused(reason)) => {
-                order.accounting_status = AccountingStatus::Failed;
-                order.accounting_fail_reason = reason;
-            }
-            Err(PostError::Storage(e)) => return Err(e),
-        }
-    }
-    // The callback reporting the change (queued below) is on its way from now on.
-    if !order.notify_url.is_empty() {
-        order.notify_status = octopus_domain::NotifyStatus::Delivered;
-    }
-    update_after_change(conn, &order)?;
-    insert_event(conn, order.id, &event)?;
-    if let Some((entry, plan)) = posting {
-        crate::ledger::apply(conn, &entry, plan)?;
+    let order = by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
+    let (mut book, mut ids) =
+        crate::ledger::load(conn, &decision::needs_to_change(&order, change))?;
+    let decided = decision::change(&order, change, &mut book)?;
+    update_after_change(conn, &decided.order)?;
+    insert_event(conn, decided.order.id, &decided.event)?;
+    if let Some(entry) = &decided.entry {
+        crate::ledger::write(conn, entry, &mut ids)?;
     }
     // The callback reporting the change goes out with it (outbox).
-    crate::callbacks::enqueue(conn, &order, false, change.at)?;
-    Ok(order)
+    if let Some(callback) = &decided.callback {
+        crate::callbacks::enqueue(conn, callback)?;
+    }
+    Ok(decided.order)
 }
 
 fn update_after_change(conn: &Connection, order: &Order) -> Result<()> {
@@ -353,35 +313,23 @@ fn update_after_change(conn: &Connection, order: &Order) -> Result<()> {
     Ok(())
 }
 
-/// Posts every entry the order's history calls for (skipping those posted already) and
-/// records the outcome.
+/// Posts what a failed accounting left out and records the outcome, as
+/// `decision::retry_accounting` decides.
 pub(crate) fn retry_accounting(
     conn: &Connection,
     payment_uid: &str,
     at: Timestamp,
 ) -> Result<Order> {
-    let mut order = by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
-    let reached: Vec<_> = events(conn, payment_uid)?
-        .into_iter()
-        .skip(1)
-        .map(|e| (e.to_status, e.created_at))
-        .collect();
-    let entries = ledger::entries_for_history(&order, &reached)
-        .map_err(|e| StorageError::Database(e.to_string()))?;
-    let mut failure = None;
-    for entry in &entries {
-        match crate::ledger::post(conn, entry) {
-            Ok(_) => {}
-            Err(PostError::Refused(reason)) => {
-                failure = Some(reason);
-                break;
-            }
-            Err(PostError::Storage(e)) => return Err(e),
-        }
+    let order = by_payment_uid(conn, payment_uid)?.ok_or(StorageError::NotFound)?;
+    let history = events(conn, payment_uid)?;
+    let (mut book, mut ids) =
+        crate::ledger::load(conn, &decision::needs_to_retry(&order, &history))?;
+    let retried = decision::retry_accounting(&order, &history, &mut book, at)?;
+    for entry in &retried.entries {
+        crate::ledger::write(conn, entry, &mut ids)?;
     }
-    ledger::record_accounting(&mut order, entries.len(), failure, at);
-    update_after_change(conn, &order)?;
-    Ok(order)
+    update_after_change(conn, &retried.order)?;
+    Ok(retried.order)
 }
 
 pub(crate) fn accounting_failures(conn: &Connection, limit: u32) -> Result<Vec<String>> {

@@ -252,6 +252,16 @@ pub enum CreateOutcome {
     Existing(Order),
 }
 
+impl From<octopus_domain::decision::Created> for CreateOutcome {
+    fn from(decided: octopus_domain::decision::Created) -> Self {
+        use octopus_domain::decision::Created;
+        match decided {
+            Created::New { order, .. } => CreateOutcome::Created(order),
+            Created::Existing(order) => CreateOutcome::Existing(order),
+        }
+    }
+}
+
 /// Storage of the gateway's state.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
