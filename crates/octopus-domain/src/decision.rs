@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use rust_decimal::Decimal;
 
 use crate::callback::{self, NewCallback};
-use crate::ledger::{self, Account, JournalEntry};
+use crate::ledger::{self, Account, EntryKey, JournalEntry};
 use crate::money::{format_places, LEDGER_PLACES};
 use crate::order::{
     AccountingStatus, IllegalTransition, Order, OrderEvent, PaymentStatus, StatusChange,
@@ -54,7 +54,7 @@ pub enum Refusal {
 pub struct Needs {
     /// Sorted, without duplicates (the lock order of a backend that locks them).
     pub accounts: Vec<Account>,
-    pub entry_keys: Vec<String>,
+    pub entry_keys: Vec<EntryKey>,
 }
 
 impl Needs {
@@ -101,7 +101,7 @@ impl Needs {
 pub struct Book {
     balances: HashMap<Account, Decimal>,
     /// The entry keys whose posting is known: posted (true) or not (false).
-    entries: HashMap<String, bool>,
+    entries: HashMap<EntryKey, bool>,
 }
 
 impl Book {
@@ -117,8 +117,8 @@ impl Book {
     /// Records which of `keys` are posted already (those in `posted`).
     pub fn set_posted<'a>(
         &mut self,
-        keys: impl IntoIterator<Item = &'a String>,
-        posted: &HashSet<String>,
+        keys: impl IntoIterator<Item = &'a EntryKey>,
+        posted: &HashSet<EntryKey>,
     ) {
         for key in keys {
             self.entries.insert(key.clone(), posted.contains(key));
@@ -130,7 +130,7 @@ impl Book {
         self.balances.get(account).copied()
     }
 
-    fn is_posted(&self, key: &str) -> Result<bool, Refusal> {
+    fn is_posted(&self, key: &EntryKey) -> Result<bool, Refusal> {
         self.entries
             .get(key)
             .copied()

@@ -143,7 +143,7 @@ pub struct Posting {
 }
 
 /// What an entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EntryKind {
     /// A completed deposit credits the merchant (less the fee).
     DepositCredit,
@@ -179,6 +179,49 @@ impl FromStr for EntryKind {
             "payout_release" => EntryKind::PayoutRelease,
             "refund" => EntryKind::Refund,
             _ => return Err(UnknownValue),
+        })
+    }
+}
+
+/// The unique key of a journal entry: the order it belongs to and what it records. The same
+/// event always makes the same key, so it posts once. Stored as `payment_uid:kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntryKey {
+    pub payment_uid: String,
+    pub kind: EntryKind,
+}
+
+/// A stored entry key that is not `payment_uid:kind`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid journal entry key: {0:?}")]
+pub struct InvalidEntryKey(pub String);
+
+impl EntryKey {
+    pub fn new(payment_uid: &str, kind: EntryKind) -> EntryKey {
+        EntryKey {
+            payment_uid: payment_uid.to_string(),
+            kind,
+        }
+    }
+}
+
+impl fmt::Display for EntryKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.payment_uid, self.kind.as_str())
+    }
+}
+
+impl FromStr for EntryKey {
+    type Err = InvalidEntryKey;
+    fn from_str(text: &str) -> Result<EntryKey, InvalidEntryKey> {
+        let invalid = || InvalidEntryKey(text.to_string());
+        let (payment_uid, kind) = text.rsplit_once(':').ok_or_else(invalid)?;
+        if payment_uid.is_empty() {
+            return Err(invalid());
+        }
+        Ok(EntryKey {
+            payment_uid: payment_uid.to_string(),
+            kind: kind.parse().map_err(|_| invalid())?,
         })
     }
 }
@@ -274,7 +317,7 @@ fn wrong_amounts(amount: Decimal, fee: Decimal, currency: Currency) -> Option<St
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("journal entry {key} refused: {reason}")]
 pub struct Unbalanced {
-    pub key: String,
+    pub key: EntryKey,
     pub reason: String,
 }
 
@@ -282,7 +325,7 @@ pub struct Unbalanced {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalEntry {
     /// Unique: the same event always makes the same key, so it posts once.
-    pub key: String,
+    pub key: EntryKey,
     pub kind: EntryKind,
     pub order_id: i64,
     pub merchant_id: i64,
@@ -302,7 +345,6 @@ impl JournalEntry {
     /// fee is negative. Zero postings are dropped.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        key: String,
         kind: EntryKind,
         order: &Order,
         amount: Decimal,
@@ -310,6 +352,7 @@ impl JournalEntry {
         postings: Vec<Posting>,
         created_at: Timestamp,
     ) -> Result<JournalEntry, Unbalanced> {
+        let key = EntryKey::new(&order.payment_uid, kind);
         let fail = |reason: String| Unbalanced {
             key: key.clone(),
             reason,
@@ -429,24 +472,29 @@ impl FeeRule {
         )
     }
 
-    pub fn decode(text: &str) -> Option<FeeRule> {
+    /// Reads a rule as [`FeeRule::encode`] wrote it, with the checks of [`FeeRule::new`]: a
+    /// stored rule that does not read fails closed (it never silently means a zero fee).
+    pub fn decode(text: &str) -> Result<FeeRule, InvalidFeeRule> {
+        // Orders stored before fee schedules existed (migration 2) carry no rule: they pay none.
         if text.is_empty() {
-            return Some(FeeRule::default());
+            return Ok(FeeRule::default());
         }
+        let invalid = || InvalidFeeRule(format!("{text:?} is not percent|fixed|minimum|maximum"));
         let parts: Vec<&str> = text.split('|').collect();
-        let [p, f, min, max] = parts.as_slice() else {
-            return None;
+        let [percent, fixed, minimum, maximum] = parts.as_slice() else {
+            return Err(invalid());
         };
-        Some(FeeRule {
-            percent: p.parse().ok()?,
-            fixed: f.parse().ok()?,
-            minimum: min.parse().ok()?,
-            maximum: if max.is_empty() {
+        let number = |part: &str| part.parse::<Decimal>().map_err(|_| invalid());
+        FeeRule::new(
+            number(percent)?,
+            number(fixed)?,
+            number(minimum)?,
+            if maximum.is_empty() {
                 None
             } else {
-                Some(max.parse().ok()?)
+                Some(number(maximum)?)
             },
-        })
+        )
     }
 }
 
@@ -454,10 +502,6 @@ impl FeeRule {
 /// deposit never takes from the merchant.
 pub fn deposit_fee(rule: &FeeRule, amount: Decimal) -> Decimal {
     rule.fee_for(amount).min(amount)
-}
-
-fn entry_key(order: &Order, kind: EntryKind) -> String {
-    format!("{}:{}", order.payment_uid, kind.as_str())
 }
 
 /// The entry a new order posts when it is created: a payout reserves amount plus fee.
@@ -468,7 +512,6 @@ pub fn on_create(order: &Order) -> Result<Option<JournalEntry>, Unbalanced> {
     let (m, c) = (order.merchant_id, order.currency);
     let hold = order.amount + order.fee;
     JournalEntry::new(
-        entry_key(order, EntryKind::PayoutHold),
         EntryKind::PayoutHold,
         order,
         order.amount,
@@ -498,16 +541,7 @@ pub fn on_change(
     let (m, c) = (order.merchant_id, order.currency);
     let channel = order.channel.as_str();
     let entry = |kind: EntryKind, amount: Decimal, postings: Vec<Posting>| {
-        JournalEntry::new(
-            entry_key(order, kind),
-            kind,
-            order,
-            amount,
-            order.fee,
-            postings,
-            at,
-        )
-        .map(Some)
+        JournalEntry::new(kind, order, amount, order.fee, postings, at).map(Some)
     };
     match (order.transaction_type, to) {
         (TransactionType::Income, PaymentStatus::Completed) => {
@@ -843,7 +877,7 @@ impl Verification {
                 None => format!("order {payment_uid} ({transaction_type} {status}) has no {} entry", kind.as_str()),
             };
             self.expected
-                .insert(format!("{payment_uid}:{}", kind.as_str()), why);
+                .insert(EntryKey::new(payment_uid, *kind).to_string(), why);
         }
     }
 
@@ -987,7 +1021,7 @@ mod tests {
             ),
             d("2")
         );
-        assert_eq!(FeeRule::decode(&rule.encode()), Some(rule));
+        assert_eq!(FeeRule::decode(&rule.encode()), Ok(rule));
         assert!(FeeRule::new(d("-1"), Decimal::ZERO, Decimal::ZERO, None).is_err());
         assert!(FeeRule::new(d("101"), Decimal::ZERO, Decimal::ZERO, None).is_err());
         assert!(FeeRule::new(Decimal::ZERO, Decimal::ZERO, d("5"), Some(d("1"))).is_err());
@@ -1001,7 +1035,23 @@ mod tests {
         let credit = on_change(&deposit, PaymentStatus::Completed, 1)
             .unwrap()
             .unwrap();
-        assert_eq!(credit.key, "u:deposit_credit");
+        assert_eq!(credit.key.to_string(), "u:deposit_credit");
+        assert_eq!(
+            "u:deposit_credit".parse::<EntryKey>(),
+            Ok(credit.key.clone()),
+            "a stored key reads back as the key it was written from"
+        );
+        // A payment_uid may itself hold a colon; the kind is what follows the last one.
+        assert_eq!(
+            "a:b:refund".parse::<EntryKey>().map(|k| k.payment_uid),
+            Ok("a:b".to_string())
+        );
+        for corrupt in ["u", "u:", ":refund", "u:deposit", "u:Refund"] {
+            assert!(
+                corrupt.parse::<EntryKey>().is_err(),
+                "{corrupt:?} must not read"
+            );
+        }
         assert_eq!(credit.postings.len(), 3);
         assert!(on_change(&deposit, PaymentStatus::Failed, 1)
             .unwrap()
@@ -1033,7 +1083,6 @@ mod tests {
             .is_some());
 
         let bad = JournalEntry::new(
-            "k".into(),
             EntryKind::Refund,
             &deposit,
             d("1"),
@@ -1046,7 +1095,6 @@ mod tests {
         );
         assert!(bad.is_err());
         let too_fine = JournalEntry::new(
-            "k".into(),
             EntryKind::Refund,
             &deposit,
             d("1"),
@@ -1276,7 +1324,6 @@ mod tests {
         // A balanced entry that debits the merchant for a deposit is still refused.
         deposit.fee = Decimal::ZERO;
         let backwards = JournalEntry::new(
-            "k".into(),
             EntryKind::DepositCredit,
             &deposit,
             d("100"),

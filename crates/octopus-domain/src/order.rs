@@ -293,8 +293,8 @@ pub struct Order {
     /// The gateway's fee: computed on `amount` at creation (payouts hold amount + fee), and for
     /// deposits again on the amount received when they complete.
     pub fee: Decimal,
-    /// The fee schedule the order was created under (`FeeRule::encode`).
-    pub fee_rule: String,
+    /// The fee schedule the order was created under.
+    pub fee_rule: crate::ledger::FeeRule,
     /// Hash of the order-defining parameters, to tell a retry from a conflicting reuse.
     pub fingerprint: String,
     /// Whether `final_amount` is reserved on the channel (floating amounts while open).
@@ -365,8 +365,7 @@ impl Order {
         if change.to == PaymentStatus::Completed && self.transaction_type == TransactionType::Income
         {
             // The fee of a deposit is on what was actually received.
-            let rule = crate::ledger::FeeRule::decode(&self.fee_rule).unwrap_or_default();
-            self.fee = crate::ledger::deposit_fee(&rule, self.final_amount);
+            self.fee = crate::ledger::deposit_fee(&self.fee_rule, self.final_amount);
         }
         if !change.to.is_open() {
             // Closed or overdue orders no longer expire and free their floating amount.
@@ -433,7 +432,7 @@ pub(crate) mod tests {
             accounting_status: AccountingStatus::None,
             accounting_fail_reason: String::new(),
             fee: Decimal::ZERO,
-            fee_rule: String::new(),
+            fee_rule: crate::ledger::FeeRule::default(),
             fingerprint: String::new(),
             amount_locked: true,
             created_at: 0,

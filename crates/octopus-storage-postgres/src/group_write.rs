@@ -28,7 +28,7 @@ use std::collections::{HashMap, HashSet};
 use deadpool_postgres::{GenericClient, Pool};
 use octopus_domain::callback::NewCallback;
 use octopus_domain::decision::{self, Book, Created, Needs, PlannedEntry, Refusal};
-use octopus_domain::ledger::{Account, JournalEntry};
+use octopus_domain::ledger::{Account, EntryKey, JournalEntry};
 use octopus_domain::{Order, OrderEvent, StatusChange};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
@@ -158,9 +158,10 @@ async fn run_group(pool: &Pool, group: Vec<Waiting<Op, Done>>) {
                 let _ = w.answer.send(result);
             }
         }
+        // A group of one: its caller hears the failure as it is.
         Err(e) => {
-            for w in group {
-                let _ = w.answer.send(Err(StorageError::Database(e.to_string())));
+            if let Some(w) = group.into_iter().next() {
+                let _ = w.answer.send(Err(e));
             }
         }
     }
@@ -320,6 +321,7 @@ pub(crate) async fn load_book<C: GenericClient>(
         .prepare_cached("SELECT id, account_key FROM ledger_accounts WHERE account_key = ANY($1)")
         .await
         .map_err(pg)?;
+    let entry_keys: Vec<String> = needs.entry_keys.iter().map(EntryKey::to_string).collect();
     let find_posted = tx
         .prepare_cached("SELECT entry_key FROM journal_entries WHERE entry_key = ANY($1)")
         .await
@@ -337,7 +339,7 @@ pub(crate) async fn load_book<C: GenericClient>(
         ],
         [&merchant_keys],
         [&house_keys],
-        [&needs.entry_keys],
+        [&entry_keys],
     );
     let (_, locked, house, posted) = tokio::try_join!(
         tx.execute(&ensure, &p1),
@@ -371,7 +373,11 @@ pub(crate) async fn load_book<C: GenericClient>(
             .ok_or(StorageError::Corrupt("ledger_accounts.account_key"))?;
         ids.insert(account.clone(), row.get(0));
     }
-    let posted: HashSet<String> = posted.iter().map(|r| r.get(0)).collect();
+    let posted = posted
+        .iter()
+        .map(|r| r.get::<_, String>(0).parse())
+        .collect::<Result<HashSet<EntryKey>, _>>()
+        .map_err(|_| StorageError::Corrupt("journal_entries.entry_key"))?;
     book.set_posted(&needs.entry_keys, &posted);
     Ok((ids, book))
 }
@@ -534,15 +540,8 @@ pub(crate) async fn write_entries<C: GenericClient>(
         return Ok(());
     }
     let e: Vec<&JournalEntry> = entries.iter().map(|p| &p.entry).collect();
-    let order_uids: Vec<&str> = e
-        .iter()
-        .map(|e| {
-            e.key
-                .rsplit_once(':')
-                .map(|(uid, _)| uid)
-                .unwrap_or_default()
-        })
-        .collect();
+    let order_uids: Vec<&str> = e.iter().map(|e| e.key.payment_uid.as_str()).collect();
+    let keys: Vec<String> = e.iter().map(|e| e.key.to_string()).collect();
     let insert_entries = tx
         .prepare_cached(
             "INSERT INTO journal_entries (entry_key, kind, order_id, merchant_id, accounting_type,
@@ -566,10 +565,10 @@ pub(crate) async fn write_entries<C: GenericClient>(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // The merchant balances the group ended with.
     let mut final_balances: HashMap<i64, Decimal> = HashMap::new();
-    for planned in entries {
+    for (planned, key) in entries.iter().zip(&keys) {
         for (posting, after) in planned.entry.postings.iter().zip(&planned.after) {
             let id = account_id(&posting.account)?;
-            p_key.push(planned.entry.key.as_str());
+            p_key.push(key.as_str());
             p_account.push(id);
             p_amount.push(posting.amount);
             p_after.push(*after);
@@ -601,7 +600,6 @@ pub(crate) async fn write_entries<C: GenericClient>(
         )
         .await
         .map_err(pg)?;
-    let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
     let kinds: Vec<&str> = e.iter().map(|e| e.kind.as_str()).collect();
     let merchants: Vec<i64> = e.iter().map(|e| e.merchant_id).collect();
     let accounting_types: Vec<&str> = e.iter().map(|e| e.accounting_type.as_str()).collect();

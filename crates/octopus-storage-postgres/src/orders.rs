@@ -3,6 +3,7 @@
 
 use deadpool_postgres::GenericClient;
 use octopus_domain::decision::{self, Book};
+use octopus_domain::ledger::FeeRule;
 use octopus_domain::{Currency, Order, OrderEvent, Timestamp};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
@@ -78,7 +79,7 @@ pub(crate) fn order_from_row(r: &Row) -> Result<Order> {
         expires_at: r.try_get(44).map_err(db)?,
         next_check_at: r.try_get(45).map_err(db)?,
         fee: r.try_get(46).map_err(db)?,
-        fee_rule: s(47)?,
+        fee_rule: FeeRule::decode(&s(47)?).map_err(|_| StorageError::Corrupt("orders.fee_rule"))?,
     })
 }
 
@@ -237,7 +238,7 @@ pub(crate) async fn insert_many<C: GenericClient>(
     let expires_at = col(o, |o| o.expires_at);
     let next_check_at = col(o, |o| o.next_check_at);
     let fee = col(o, |o| o.fee);
-    let fee_rule = col(o, |o| o.fee_rule.as_str());
+    let fee_rule = col(o, |o| o.fee_rule.encode());
     let rows = client
         .query(
             &stmt,

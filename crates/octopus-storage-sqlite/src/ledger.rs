@@ -6,7 +6,8 @@ use std::str::FromStr;
 
 use octopus_domain::decision::{Book, Needs, PlannedEntry};
 use octopus_domain::ledger::{
-    Account, AccountKind, EntryRow, FeeRule, LedgerReport, OrderRow, StoredAccount, Verification,
+    Account, AccountKind, EntryKey, EntryRow, FeeRule, LedgerReport, OrderRow, StoredAccount,
+    Verification,
 };
 use octopus_domain::money::{format_places, LEDGER_PLACES};
 use octopus_domain::{Currency, Timestamp};
@@ -104,7 +105,7 @@ pub(crate) fn load(conn: &Connection, needs: &Needs) -> Result<(Book, AccountIds
 }
 
 /// Which of `keys` name posted entries.
-fn posted_keys(conn: &Connection, keys: &[String]) -> Result<HashSet<String>> {
+fn posted_keys(conn: &Connection, keys: &[EntryKey]) -> Result<HashSet<EntryKey>> {
     if keys.is_empty() {
         return Ok(HashSet::new());
     }
@@ -114,11 +115,17 @@ fn posted_keys(conn: &Connection, keys: &[String]) -> Result<HashSet<String>> {
             "SELECT entry_key FROM journal_entries WHERE entry_key IN ({marks})"
         ))
         .map_err(db)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(keys), |r| r.get(0))
-        .map_err(db)?;
-    rows.collect::<rusqlite::Result<HashSet<String>>>()
-        .map_err(db)
+    let texts: Vec<String> = keys.iter().map(EntryKey::to_string).collect();
+    let mut rows = stmt.query(rusqlite::params_from_iter(texts)).map_err(db)?;
+    let mut posted = HashSet::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        let key: String = r.get(0).map_err(db)?;
+        posted.insert(
+            key.parse()
+                .map_err(|_| StorageError::Corrupt("journal_entries.entry_key"))?,
+        );
+    }
+    Ok(posted)
 }
 
 /// Writes a decided entry: the accounts it creates, the entry, its postings and the merchant
@@ -132,7 +139,7 @@ pub(crate) fn write(conn: &Connection, planned: &PlannedEntry, ids: &mut Account
     )
     .map_err(db)?
     .execute(params![
-        entry.key,
+        entry.key.to_string(),
         entry.kind.as_str(),
         entry.order_id,
         entry.merchant_id,

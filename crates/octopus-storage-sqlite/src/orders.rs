@@ -4,6 +4,7 @@
 use std::str::FromStr;
 
 use octopus_domain::decision::{self, Book, Created, Needs};
+use octopus_domain::ledger::FeeRule;
 use octopus_domain::money::format_amount;
 use octopus_domain::{Currency, Order, OrderEvent, StatusChange, Timestamp};
 use octopus_storage::{CreateOutcome, Result, StorageError};
@@ -76,7 +77,8 @@ fn order_from_row(r: &Row<'_>) -> Result<Order> {
         expires_at: r.get(44).map_err(db)?,
         next_check_at: r.get(45).map_err(db)?,
         fee: parse::<Decimal>(get_s(46)?, "orders.fee")?,
-        fee_rule: get_s(47)?,
+        fee_rule: FeeRule::decode(&get_s(47)?)
+            .map_err(|_| StorageError::Corrupt("orders.fee_rule"))?,
     })
 }
 
@@ -242,7 +244,7 @@ fn insert(conn: &Connection, order: &Order) -> rusqlite::Result<i64> {
         order.expires_at,
         order.next_check_at,
         crate::ledger::ledger_text(order.fee),
-        order.fee_rule,
+        order.fee_rule.encode(),
     ])?;
     Ok(conn.last_insert_rowid())
 }

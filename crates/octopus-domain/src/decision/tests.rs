@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::ledger::EntryKind;
+use crate::ledger::{EntryKey, EntryKind};
 use crate::money::Currency;
 use crate::order::tests::sample_order;
 use crate::order::{NotifyStatus, TransactionType};
@@ -22,7 +22,7 @@ fn load(needs: &Needs, stored: &Book) -> Book {
             stored.balance(account).unwrap_or(Decimal::ZERO),
         );
     }
-    let posted: HashSet<String> = needs
+    let posted: HashSet<EntryKey> = needs
         .entry_keys
         .iter()
         .filter(|k| stored.entries.get(*k).copied().unwrap_or(false))
@@ -54,7 +54,7 @@ fn deposit(uid: &str, amount: &str) -> Order {
         merchant_order_id: uid.into(),
         amount: dec(amount),
         final_amount: dec(amount),
-        fee_rule: "2|0.1|0|".into(),
+        fee_rule: crate::ledger::FeeRule::decode("2|0.1|0|").unwrap(),
         notify_url: "https://merchant.example/cb".into(),
         ..sample_order()
     }

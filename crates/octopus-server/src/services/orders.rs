@@ -115,7 +115,7 @@ pub async fn create(
         accounting_status: AccountingStatus::None,
         accounting_fail_reason: String::new(),
         fee,
-        fee_rule: fee_rule.encode(),
+        fee_rule,
         fingerprint: fingerprint.clone(),
         amount_locked: false,
         created_at: now,

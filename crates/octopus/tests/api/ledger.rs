@@ -883,8 +883,69 @@ async fn two_nodes_share_one_ledger(backend: Backend) {
     app.assert_ledger_sound().await;
 }
 
+/// A fee rule stored on an order that does not read (a corrupted row) stops every change of
+/// the order with an error, instead of meaning a zero fee: nothing is credited, nothing
+/// changes, and the merchant's view of the order fails rather than show a wrong fee.
+async fn a_corrupt_fee_rule_stops_the_change(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = &app.merchant;
+    for (n, corrupt) in ["2.5|x|0|", "-2|0|0|", "2.5|1"].into_iter().enumerate() {
+        let id = format!("dep-corrupt-{n}");
+        let created = app
+            .client
+            .create_order(&NewOrder::deposit(
+                &m.merchant_uid,
+                &id,
+                "100.00",
+                "thb",
+                "promptpay",
+                "TH",
+            ))
+            .await
+            .unwrap();
+        app.execute_sql(&format!(
+            "UPDATE orders SET fee_rule = '{corrupt}' WHERE merchant_order_id = '{id}'"
+        ))
+        .await;
+        let change = StatusChange::new(PaymentStatus::Completed, "paid", 1);
+        let refused = app
+            .storage()
+            .change_status(&created.payment.payment_uid, change)
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(octopus_storage::StorageError::Corrupt("orders.fee_rule"))
+            ),
+            "{corrupt:?}: {refused:?}"
+        );
+        let status = app
+            .client
+            .get_order(&id)
+            .await
+            .expect_err("the order does not read");
+        assert!(status.to_string().contains("500"), "{corrupt:?}: {status}");
+        let pending = app
+            .db
+            .query_count(&format!(
+                "SELECT COUNT(*) FROM orders WHERE merchant_order_id = '{id}' AND payment_status = 'pending'"
+            ))
+            .await;
+        assert_eq!(pending, 1, "{corrupt:?}: the order did not change");
+    }
+    assert_eq!(
+        app.db
+            .query_count("SELECT COUNT(*) FROM journal_entries")
+            .await,
+        0,
+        "nothing was posted"
+    );
+    assert_eq!(app.balance(m, "thb").await, (Decimal::ZERO, Decimal::ZERO));
+}
+
 crate::on_both_backends!(
     two_nodes_share_one_ledger,
+    a_corrupt_fee_rule_stops_the_change,
     a_retried_payout_is_found_after_it_spent_the_balance,
     deposits_credit_the_amount_received_less_the_fee,
     payouts_hold_then_post_on_success_and_release_on_failure,
