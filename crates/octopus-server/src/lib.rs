@@ -14,7 +14,6 @@ pub mod keys;
 pub mod master_key;
 pub mod merchants;
 pub mod orders;
-pub mod storage;
 pub mod upstream;
 
 pub mod callbacks;
@@ -26,5 +25,5 @@ mod views;
 mod workers;
 
 pub use app::Application;
-pub use config::{DatabaseConfig, ServerConfig};
+pub use config::ServerConfig;
 pub use error::Error;
