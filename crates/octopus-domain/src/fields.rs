@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 /// Why a request body could not be read as fields.
@@ -22,8 +22,10 @@ pub enum FieldError {
     Repeated(String),
 }
 
-/// Top-level fields of a request body, sorted by key (byte order), values as text.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Top-level fields of a request body, sorted by key (byte order), values as text. It
+/// serializes as the JSON object of strings that [`RequestFields::to_json`] writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct RequestFields(BTreeMap<String, String>);
 
 impl RequestFields {

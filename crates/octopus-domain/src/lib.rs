@@ -16,6 +16,7 @@ pub mod merchant;
 pub mod money;
 pub mod order;
 pub mod request;
+pub mod routing;
 pub mod secret_box;
 pub mod signing;
 

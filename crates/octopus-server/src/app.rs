@@ -101,15 +101,15 @@ impl Application {
             .trim_end_matches('/')
             .to_string();
         let channels = Channels::load(
-            Arc::clone(&storage),
+            storage.clone(),
             master_key.clone(),
             config.sandbox_payout_delay,
         )
         .await
         .map_err(|e| StartError::Channels(e.to_string()))?;
         let state = AppState::new(AppInner {
-            keys: KeyRing::new(Arc::clone(&storage), master_key.clone()),
-            fees: FeeBook::new(Arc::clone(&storage)),
+            keys: KeyRing::new(storage.clone(), master_key.clone()),
+            fees: FeeBook::new(storage.clone()),
             channels,
             storage,
             config,

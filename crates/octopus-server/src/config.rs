@@ -2,32 +2,12 @@
 //! binary; this is what they become).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use octopus_domain::callback::Schedule;
 
 pub use crate::http::connections::ConnectionLimits;
-
-/// Where the gateway keeps its state.
-#[derive(Debug, Clone)]
-pub enum DatabaseConfig {
-    /// The embedded default: `<data_dir>/octopus.db`.
-    Sqlite { data_dir: PathBuf },
-    /// A PostgreSQL database shared by every node.
-    Postgres { url: String, pool_size: usize },
-}
-
-impl DatabaseConfig {
-    /// Chooses the backend: a `postgres://` URL if given, else SQLite in `data_dir`.
-    pub fn from_args(data_dir: PathBuf, database_url: Option<String>, pool_size: usize) -> Self {
-        match database_url.filter(|u| !u.is_empty()) {
-            Some(url) => DatabaseConfig::Postgres { url, pool_size },
-            None => DatabaseConfig::Sqlite { data_dir },
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

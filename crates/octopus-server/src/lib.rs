@@ -22,9 +22,8 @@ pub mod master_key;
 mod pages;
 pub mod services;
 pub mod state;
-pub mod storage;
 pub mod workers;
 
 pub use app::Application;
-pub use config::{DatabaseConfig, ServerConfig};
+pub use config::ServerConfig;
 pub use error::Error;

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use octopus_domain::secret_box::MasterKey;
-use octopus_storage::Storage;
+use octopus_storage::Settings;
 
 const CHECK_SETTING: &str = "master_key_check";
 
@@ -91,7 +91,7 @@ pub fn load(
 }
 
 /// Binds the key to the database on first use, and refuses a different key afterwards.
-pub async fn verify(storage: &dyn Storage, key: &MasterKey) -> Result<(), MasterKeyError> {
+pub async fn verify(storage: &dyn Settings, key: &MasterKey) -> Result<(), MasterKeyError> {
     let stored = storage
         .init_setting(CHECK_SETTING, &key.check_value())
         .await?;

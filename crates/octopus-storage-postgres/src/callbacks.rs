@@ -12,8 +12,8 @@ use octopus_domain::callback::NewCallback;
 use octopus_domain::decision;
 use octopus_domain::Timestamp;
 use octopus_storage::{
-    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom,
-    HostBacklog, Result, StorageError,
+    stored_fields, AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState,
+    ClaimRoom, HostBacklog, Result, StorageError,
 };
 use tokio_postgres::Row;
 
@@ -31,7 +31,7 @@ fn from_row(r: &Row) -> Result<Callback> {
         notify_url: r.get(3),
         host: r.get(4),
         signature_key: r.get(5),
-        payload: r.get(6),
+        payload: stored_fields(r.get(6), "callbacks.payload")?,
         state: CallbackState::parse(&r.get::<_, String>(7))
             .ok_or(StorageError::Corrupt("callbacks.state"))?,
         manual: r.get(8),
@@ -92,9 +92,9 @@ pub(crate) async fn enqueue_many<C: GenericClient>(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Claims due callbacks (see `Storage::claim_callbacks`) in one statement: the hosts with
-/// pending heads are found by skipping through `callbacks_claimable` (a recursive walk, one
-/// probe per host), and each host gives at most its room, the earliest due first.
+/// Claims due callbacks (see `CallbackOutbox::claim_callbacks`) in one statement: the hosts
+/// with pending heads are found by skipping through `callbacks_claimable` (a recursive walk,
+/// one probe per host), and each host gives at most its room, the earliest due first.
 pub(crate) async fn claim<C: GenericClient>(
     client: &C,
     now: Timestamp,

@@ -18,12 +18,16 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use octopus_domain::ledger::{FeeRule, LedgerReport};
+use octopus_domain::routing::RoutingDecision;
 use octopus_domain::{
-    Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp, TransactionType,
+    Channel, Currency, Merchant, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
+    TransactionType,
 };
 use octopus_storage::{
-    AttemptRecord, Balance, Callback, CallbackAttempt, CreateOutcome, FeeSchedule, MerchantEntry,
-    NewMerchant, Result, Storage, StorageError, StoredApiKey, UpstreamExchange,
+    ApiKeys, AttemptRecord, Balance, Callback, CallbackAttempt, CallbackHistory, CallbackOutbox,
+    ChannelSetup, ChannelStore, ClaimRoom, CreateOutcome, FeeSchedule, FeeSchedules, HostBacklog,
+    Ledger, MerchantEntry, Merchants, NewMerchant, Orders, Result, Settings, Storage, StorageError,
+    StoredApiKey, UpstreamExchange, UpstreamLog,
 };
 use rust_decimal::Decimal;
 use tokio_postgres::error::SqlState;
@@ -120,12 +124,14 @@ async fn insert_api_key<C: deadpool_postgres::GenericClient>(
     Ok(())
 }
 
-#[async_trait]
 impl Storage for PostgresStorage {
     fn backend(&self) -> &'static str {
         "postgres"
     }
+}
 
+#[async_trait]
+impl Settings for PostgresStorage {
     async fn setting(&self, key: &str) -> Result<Option<String>> {
         let client = self.client().await?;
         let row = client
@@ -150,7 +156,10 @@ impl Storage for PostgresStorage {
             .map_err(db)?;
         Ok(row.get(0))
     }
+}
 
+#[async_trait]
+impl Merchants for PostgresStorage {
     async fn create_merchant(&self, m: NewMerchant) -> Result<Merchant> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
@@ -181,6 +190,26 @@ impl Storage for PostgresStorage {
         Ok(row.get::<_, i64>(0) as u64)
     }
 
+    async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT id, uid, name, created_at FROM merchants WHERE uid = $1",
+                &[&uid],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| Merchant {
+            id: r.get(0),
+            uid: r.get(1),
+            name: r.get(2),
+            created_at: r.get(3),
+        }))
+    }
+}
+
+#[async_trait]
+impl ApiKeys for PostgresStorage {
     async fn add_api_key(
         &self,
         merchant_id: i64,
@@ -214,7 +243,10 @@ impl Storage for PostgresStorage {
             },
         }))
     }
+}
 
+#[async_trait]
+impl Orders for PostgresStorage {
     async fn create_order(
         &self,
         order: Order,
@@ -255,6 +287,18 @@ impl Storage for PostgresStorage {
         orders::events(&client, payment_uid).await
     }
 
+    async fn set_next_check(&self, payment_uid: &str, at: Option<Timestamp>) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE orders SET next_check_at = $1 WHERE payment_uid = $2",
+                &[&at, &payment_uid],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
     async fn claim_due_checks(
         &self,
         now: Timestamp,
@@ -289,23 +333,48 @@ impl Storage for PostgresStorage {
         Ok(row.get::<_, i64>(0) as u64)
     }
 
-    async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>> {
+    async fn reroute_order(
+        &self,
+        payment_uid: &str,
+        channel: &str,
+        distribute_rules: &RoutingDecision,
+        at: Timestamp,
+    ) -> Result<()> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT id, uid, name, created_at FROM merchants WHERE uid = $1",
-                &[&uid],
+        let changed = client
+            .execute(
+                "UPDATE orders SET channel = $1, distribute_rules = $2, updated_at = $3
+                 WHERE payment_uid = $4 AND payment_status = 'pending'",
+                &[&channel, &distribute_rules.to_json(), &at, &payment_uid],
             )
             .await
             .map_err(db)?;
-        Ok(row.map(|r| Merchant {
-            id: r.get(0),
-            uid: r.get(1),
-            name: r.get(2),
-            created_at: r.get(3),
-        }))
+        if changed == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
     }
 
+    async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT payment_uid FROM orders WHERE accounting_status = 'failed' ORDER BY id LIMIT $1",
+                &[&(limit as i64)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn retry_accounting(&self, payment_uid: &str, at: Timestamp) -> Result<Order> {
+        let mut client = self.client().await?;
+        orders::retry_accounting(&mut client, payment_uid, at).await
+    }
+}
+
+#[async_trait]
+impl FeeSchedules for PostgresStorage {
     async fn set_fee_rule(
         &self,
         merchant_id: i64,
@@ -322,7 +391,10 @@ impl Storage for PostgresStorage {
         let client = self.client().await?;
         ledger::fee_rules(&client, merchant_id).await
     }
+}
 
+#[async_trait]
+impl Ledger for PostgresStorage {
     async fn balances(&self, merchant_id: i64) -> Result<Vec<Balance>> {
         let client = self.client().await?;
         ledger::balances(&client, merchant_id).await
@@ -343,22 +415,21 @@ impl Storage for PostgresStorage {
         let mut client = self.client().await?;
         ledger::verify(&mut client).await
     }
+}
 
+#[async_trait]
+impl CallbackOutbox for PostgresStorage {
     async fn claim_callbacks(
         &self,
         now: Timestamp,
         lease_ms: i64,
-        room: &octopus_storage::ClaimRoom,
+        room: &ClaimRoom,
     ) -> Result<Vec<Callback>> {
         let client = self.client().await?;
         callbacks::claim(&client, now, lease_ms, room).await
     }
 
-    async fn callback_backlog(
-        &self,
-        now: Timestamp,
-        hosts: &[String],
-    ) -> Result<Vec<octopus_storage::HostBacklog>> {
+    async fn callback_backlog(&self, now: Timestamp, hosts: &[String]) -> Result<Vec<HostBacklog>> {
         let client = self.client().await?;
         callbacks::backlog(&client, now, hosts).await
     }
@@ -371,7 +442,10 @@ impl Storage for PostgresStorage {
         let mut client = self.client().await?;
         callbacks::record(&mut client, &records, at).await
     }
+}
 
+#[async_trait]
+impl CallbackHistory for PostgresStorage {
     async fn callbacks_of(
         &self,
         payment_uid: &str,
@@ -384,12 +458,54 @@ impl Storage for PostgresStorage {
         let mut client = self.client().await?;
         callbacks::resend(&mut client, payment_uid, at).await
     }
+}
 
+#[async_trait]
+impl ChannelStore for PostgresStorage {
+    async fn channels(&self) -> Result<Vec<Channel>> {
+        let client = self.client().await?;
+        channels::all(&client).await
+    }
+
+    async fn channel_volume(&self, channel: &str, since: Timestamp) -> Result<Decimal> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT COALESCE(SUM(amount), 0) FROM orders WHERE channel = $1 AND created_at >= $2
+                   AND payment_status NOT IN ('failed', 'reject')",
+                &[&channel, &since],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.get(0))
+    }
+}
+
+#[async_trait]
+impl ChannelSetup for PostgresStorage {
+    async fn save_channel(&self, channel: Channel) -> Result<Channel> {
+        let client = self.client().await?;
+        channels::save(&client, &channel).await
+    }
+
+    async fn set_channel_enabled(
+        &self,
+        code: &str,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<Channel> {
+        let client = self.client().await?;
+        channels::set_enabled(&client, code, enabled, at).await
+    }
+}
+
+#[async_trait]
+impl UpstreamLog for PostgresStorage {
     async fn record_upstream(
         &self,
         payment_uid: &str,
         channel: &str,
-        instructions: Option<String>,
+        instructions: Option<RequestFields>,
         exchanges: Vec<UpstreamExchange>,
     ) -> Result<()> {
         let mut client = self.client().await?;
@@ -397,44 +513,10 @@ impl Storage for PostgresStorage {
             &mut client,
             payment_uid,
             channel,
-            instructions.as_deref(),
+            instructions.as_ref(),
             &exchanges,
         )
         .await
-    }
-
-    async fn set_next_check(&self, payment_uid: &str, at: Option<Timestamp>) -> Result<()> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE orders SET next_check_at = $1 WHERE payment_uid = $2",
-                &[&at, &payment_uid],
-            )
-            .await
-            .map_err(db)?;
-        Ok(())
-    }
-
-    async fn reroute_order(
-        &self,
-        payment_uid: &str,
-        channel: &str,
-        distribute_rules: &str,
-        at: Timestamp,
-    ) -> Result<()> {
-        let client = self.client().await?;
-        let changed = client
-            .execute(
-                "UPDATE orders SET channel = $1, distribute_rules = $2, updated_at = $3
-                 WHERE payment_uid = $4 AND payment_status = 'pending'",
-                &[&channel, &distribute_rules, &at, &payment_uid],
-            )
-            .await
-            .map_err(db)?;
-        if changed == 0 {
-            return Err(StorageError::NotFound);
-        }
-        Ok(())
     }
 
     async fn add_upstream_reference(
@@ -467,58 +549,11 @@ impl Storage for PostgresStorage {
         upstream::by_reference(&client, channel, reference).await
     }
 
-    async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
+    async fn upstream_of(
+        &self,
+        payment_uid: &str,
+    ) -> Result<(Option<RequestFields>, Vec<UpstreamExchange>)> {
         let client = self.client().await?;
         upstream::of_order(&client, payment_uid).await
-    }
-
-    async fn save_channel(&self, channel: Channel) -> Result<Channel> {
-        let client = self.client().await?;
-        channels::save(&client, &channel).await
-    }
-
-    async fn channel_volume(&self, channel: &str, since: Timestamp) -> Result<Decimal> {
-        let client = self.client().await?;
-        let row = client
-            .query_one(
-                "SELECT COALESCE(SUM(amount), 0) FROM orders WHERE channel = $1 AND created_at >= $2
-                   AND payment_status NOT IN ('failed', 'reject')",
-                &[&channel, &since],
-            )
-            .await
-            .map_err(db)?;
-        Ok(row.get(0))
-    }
-
-    async fn channels(&self) -> Result<Vec<Channel>> {
-        let client = self.client().await?;
-        channels::all(&client).await
-    }
-
-    async fn set_channel_enabled(
-        &self,
-        code: &str,
-        enabled: bool,
-        at: Timestamp,
-    ) -> Result<Channel> {
-        let client = self.client().await?;
-        channels::set_enabled(&client, code, enabled, at).await
-    }
-
-    async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT payment_uid FROM orders WHERE accounting_status = 'failed' ORDER BY id LIMIT $1",
-                &[&(limit as i64)],
-            )
-            .await
-            .map_err(db)?;
-        Ok(rows.into_iter().map(|r| r.get(0)).collect())
-    }
-
-    async fn retry_accounting(&self, payment_uid: &str, at: Timestamp) -> Result<Order> {
-        let mut client = self.client().await?;
-        orders::retry_accounting(&mut client, payment_uid, at).await
     }
 }

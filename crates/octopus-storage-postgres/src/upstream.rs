@@ -1,7 +1,8 @@
 //! Upstream records in PostgreSQL: what a deposit's payer is shown, and every exchange with an
 //! upstream provider (credentials already masked by the connector).
 
-use octopus_storage::{Result, StorageError, UpstreamExchange};
+use octopus_domain::RequestFields;
+use octopus_storage::{stored_fields, Result, StorageError, UpstreamExchange};
 
 use crate::db;
 
@@ -9,7 +10,7 @@ pub(crate) async fn record(
     client: &mut deadpool_postgres::Object,
     payment_uid: &str,
     channel: &str,
-    instructions: Option<&str>,
+    instructions: Option<&RequestFields>,
     exchanges: &[UpstreamExchange],
 ) -> Result<()> {
     let tx = client.transaction().await.map_err(db)?;
@@ -23,6 +24,7 @@ pub(crate) async fn record(
         .ok_or(StorageError::NotFound)?
         .get(0);
     if let Some(instructions) = instructions {
+        let instructions = instructions.to_json();
         let at = exchanges.last().map(|e| e.at).unwrap_or_default();
         tx.execute(
             "INSERT INTO order_upstream (order_id, channel, instructions, updated_at) VALUES ($1, $2, $3, $4)
@@ -112,19 +114,23 @@ pub(crate) async fn by_reference(
 pub(crate) async fn of_order(
     client: &deadpool_postgres::Object,
     payment_uid: &str,
-) -> Result<(String, Vec<UpstreamExchange>)> {
+) -> Result<(Option<RequestFields>, Vec<UpstreamExchange>)> {
     let Some(row) = client
         .query_opt(
-            "SELECT o.id, COALESCE(u.instructions, '') FROM orders o LEFT JOIN order_upstream u ON u.order_id = o.id
+            "SELECT o.id, u.instructions FROM orders o LEFT JOIN order_upstream u ON u.order_id = o.id
              WHERE o.payment_uid = $1",
             &[&payment_uid],
         )
         .await
         .map_err(db)?
     else {
-        return Ok((String::new(), Vec::new()));
+        return Ok((None, Vec::new()));
     };
     let id: i64 = row.get(0);
+    let instructions = row
+        .get::<_, Option<&str>>(1)
+        .map(|text| stored_fields(text, "order_upstream.instructions"))
+        .transpose()?;
     let exchanges = client
         .query(
             "SELECT channel, operation, request, http_status, response, latency_ms, error, at
@@ -145,5 +151,5 @@ pub(crate) async fn of_order(
             at: r.get(7),
         })
         .collect();
-    Ok((row.get(1), exchanges))
+    Ok((instructions, exchanges))
 }

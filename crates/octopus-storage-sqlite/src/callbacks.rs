@@ -9,8 +9,8 @@ use octopus_domain::callback::NewCallback;
 use octopus_domain::decision;
 use octopus_domain::Timestamp;
 use octopus_storage::{
-    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom,
-    HostBacklog, Result, StorageError,
+    stored_fields, AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState,
+    ClaimRoom, HostBacklog, Result, StorageError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -28,7 +28,13 @@ fn from_row(r: &Row<'_>) -> Result<Callback> {
         notify_url: r.get(3).map_err(db)?,
         host: r.get(4).map_err(db)?,
         signature_key: r.get(5).map_err(db)?,
-        payload: r.get(6).map_err(db)?,
+        payload: stored_fields(
+            r.get_ref(6)
+                .map_err(db)?
+                .as_str()
+                .map_err(|_| StorageError::Corrupt("callbacks.payload"))?,
+            "callbacks.payload",
+        )?,
         state: CallbackState::parse(&r.get::<_, String>(7).map_err(db)?)
             .ok_or(StorageError::Corrupt("callbacks.state"))?,
         manual: r.get::<_, i64>(8).map_err(db)? != 0,
@@ -65,9 +71,9 @@ pub(crate) fn enqueue(conn: &Connection, callback: &NewCallback) -> Result<i64> 
     Ok(conn.last_insert_rowid())
 }
 
-/// Claims due callbacks (see `Storage::claim_callbacks`): the hosts with pending heads are
-/// found by skipping through `callbacks_claimable` (one probe per host), and each host gives at
-/// most its room, the earliest due first.
+/// Claims due callbacks (see `CallbackOutbox::claim_callbacks`): the hosts with pending heads
+/// are found by skipping through `callbacks_claimable` (one probe per host), and each host
+/// gives at most its room, the earliest due first.
 pub(crate) fn claim(
     conn: &Connection,
     now: Timestamp,

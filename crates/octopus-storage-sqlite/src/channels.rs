@@ -1,11 +1,23 @@
 //! Channels in SQLite: the operator's configured routes to upstream providers (see
-//! `octopus_storage::ChannelRow` for the columns).
+//! `octopus_storage::ChannelRow` for how a channel maps to its columns).
 
 use octopus_domain::{Channel, Timestamp};
-use octopus_storage::{ChannelRow, Result, StorageError, CHANNEL_COLUMNS, CHANNEL_REPLACE};
+use octopus_storage::{ChannelRow, Result, StorageError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::db;
+
+/// The columns of `channels`, in the order of [`from_row`].
+const CHANNEL_COLUMNS: &str = "code, kind, enabled, merchants, transaction_types, countries, currencies, payments, \
+    min_amount, max_amount, default_ttl, priority, weight, daily_limit, settings, credentials, created_at, updated_at";
+
+/// What `INSERT ... ON CONFLICT (code) DO UPDATE SET` replaces (everything but the creation time).
+const CHANNEL_REPLACE: &str = "kind = excluded.kind, enabled = excluded.enabled, merchants = excluded.merchants, \
+    transaction_types = excluded.transaction_types, countries = excluded.countries, currencies = excluded.currencies, \
+    payments = excluded.payments, min_amount = excluded.min_amount, max_amount = excluded.max_amount, \
+    default_ttl = excluded.default_ttl, priority = excluded.priority, weight = excluded.weight, \
+    daily_limit = excluded.daily_limit, settings = excluded.settings, credentials = excluded.credentials, \
+    updated_at = excluded.updated_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<ChannelRow> {
     Ok(ChannelRow {

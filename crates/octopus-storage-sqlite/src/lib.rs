@@ -20,10 +20,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use octopus_domain::ledger::{FeeRule, LedgerReport};
-use octopus_domain::{Channel, Currency, Merchant, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_domain::routing::RoutingDecision;
+use octopus_domain::{
+    Channel, Currency, Merchant, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
+};
 use octopus_storage::{
-    AttemptRecord, Balance, Callback, CallbackAttempt, CreateOutcome, FeeSchedule, MerchantEntry,
-    NewMerchant, Result, Storage, StorageError, StoredApiKey, UpstreamExchange,
+    ApiKeys, AttemptRecord, Balance, Callback, CallbackAttempt, CallbackHistory, CallbackOutbox,
+    ChannelSetup, ChannelStore, ClaimRoom, CreateOutcome, FeeSchedule, FeeSchedules, HostBacklog,
+    Ledger, MerchantEntry, Merchants, NewMerchant, Orders, Result, Settings, Storage, StorageError,
+    StoredApiKey, UpstreamExchange, UpstreamLog,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
@@ -176,12 +181,14 @@ fn insert_api_key(
     Ok(())
 }
 
-#[async_trait]
 impl Storage for SqliteStorage {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
+}
 
+#[async_trait]
+impl Settings for SqliteStorage {
     async fn setting(&self, key: &str) -> Result<Option<String>> {
         let key = key.to_string();
         self.readers
@@ -209,7 +216,10 @@ impl Storage for SqliteStorage {
             })
             .await
     }
+}
 
+#[async_trait]
+impl Merchants for SqliteStorage {
     async fn create_merchant(&self, m: NewMerchant) -> Result<Merchant> {
         self.writer
             .write(move |conn| {
@@ -240,6 +250,31 @@ impl Storage for SqliteStorage {
             .await
     }
 
+    async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>> {
+        let uid = uid.to_string();
+        self.readers
+            .read(move |conn| {
+                conn.query_row(
+                    "SELECT id, uid, name, created_at FROM merchants WHERE uid = ?1",
+                    [uid],
+                    |r| {
+                        Ok(Merchant {
+                            id: r.get(0)?,
+                            uid: r.get(1)?,
+                            name: r.get(2)?,
+                            created_at: r.get(3)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(db)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl ApiKeys for SqliteStorage {
     async fn add_api_key(
         &self,
         merchant_id: i64,
@@ -282,7 +317,10 @@ impl Storage for SqliteStorage {
             })
             .await
     }
+}
 
+#[async_trait]
+impl Orders for SqliteStorage {
     async fn create_order(
         &self,
         order: Order,
@@ -324,6 +362,19 @@ impl Storage for SqliteStorage {
         let payment_uid = payment_uid.to_string();
         self.readers
             .read(move |conn| orders::events(conn, &payment_uid))
+            .await
+    }
+
+    async fn set_next_check(&self, payment_uid: &str, at: Option<Timestamp>) -> Result<()> {
+        let uid = payment_uid.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached("UPDATE orders SET next_check_at = ?1 WHERE payment_uid = ?2")
+                    .map_err(db)?
+                    .execute(rusqlite::params![at, uid])
+                    .map_err(db)?;
+                Ok(())
+            })
             .await
     }
 
@@ -369,28 +420,52 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>> {
-        let uid = uid.to_string();
-        self.readers
-            .read(move |conn| {
-                conn.query_row(
-                    "SELECT id, uid, name, created_at FROM merchants WHERE uid = ?1",
-                    [uid],
-                    |r| {
-                        Ok(Merchant {
-                            id: r.get(0)?,
-                            uid: r.get(1)?,
-                            name: r.get(2)?,
-                            created_at: r.get(3)?,
-                        })
-                    },
-                )
-                .optional()
-                .map_err(db)
+    async fn reroute_order(
+        &self,
+        payment_uid: &str,
+        channel: &str,
+        distribute_rules: &RoutingDecision,
+        at: Timestamp,
+    ) -> Result<()> {
+        let (uid, channel, rules) = (
+            payment_uid.to_string(),
+            channel.to_string(),
+            distribute_rules.to_json(),
+        );
+        self.writer
+            .write(move |conn| {
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE orders SET channel = ?1, distribute_rules = ?2, updated_at = ?3
+                         WHERE payment_uid = ?4 AND payment_status = 'pending'",
+                    )
+                    .map_err(db)?
+                    .execute(rusqlite::params![channel, rules, at, uid])
+                    .map_err(db)?;
+                if changed == 0 {
+                    return Err(StorageError::NotFound);
+                }
+                Ok(())
             })
             .await
     }
 
+    async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {
+        self.readers
+            .read(move |conn| orders::accounting_failures(conn, limit))
+            .await
+    }
+
+    async fn retry_accounting(&self, payment_uid: &str, at: Timestamp) -> Result<Order> {
+        let payment_uid = payment_uid.to_string();
+        self.writer
+            .write(move |conn| orders::retry_accounting(conn, &payment_uid, at))
+            .await
+    }
+}
+
+#[async_trait]
+impl FeeSchedules for SqliteStorage {
     async fn set_fee_rule(
         &self,
         merchant_id: i64,
@@ -416,7 +491,10 @@ impl Storage for SqliteStorage {
             .read(move |conn| ledger::fee_rules(conn, merchant_id))
             .await
     }
+}
 
+#[async_trait]
+impl Ledger for SqliteStorage {
     async fn balances(&self, merchant_id: i64) -> Result<Vec<Balance>> {
         self.readers
             .read(move |conn| ledger::balances(conn, merchant_id))
@@ -446,12 +524,15 @@ impl Storage for SqliteStorage {
             })
             .await
     }
+}
 
+#[async_trait]
+impl CallbackOutbox for SqliteStorage {
     async fn claim_callbacks(
         &self,
         now: Timestamp,
         lease_ms: i64,
-        room: &octopus_storage::ClaimRoom,
+        room: &ClaimRoom,
     ) -> Result<Vec<Callback>> {
         let room = room.clone();
         self.writer
@@ -459,11 +540,7 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn callback_backlog(
-        &self,
-        now: Timestamp,
-        hosts: &[String],
-    ) -> Result<Vec<octopus_storage::HostBacklog>> {
+    async fn callback_backlog(&self, now: Timestamp, hosts: &[String]) -> Result<Vec<HostBacklog>> {
         let hosts = hosts.to_vec();
         self.readers
             .read(move |conn| callbacks::backlog(conn, now, &hosts))
@@ -479,7 +556,10 @@ impl Storage for SqliteStorage {
             .write(move |conn| callbacks::record(conn, &records, at))
             .await
     }
+}
 
+#[async_trait]
+impl CallbackHistory for SqliteStorage {
     async fn callbacks_of(
         &self,
         payment_uid: &str,
@@ -496,18 +576,68 @@ impl Storage for SqliteStorage {
             .write(move |conn| callbacks::resend(conn, &payment_uid, at))
             .await
     }
+}
 
-    async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {
+#[async_trait]
+impl ChannelStore for SqliteStorage {
+    async fn channels(&self) -> Result<Vec<Channel>> {
+        self.readers.read(channels::all).await
+    }
+
+    async fn channel_volume(&self, channel: &str, since: Timestamp) -> Result<Decimal> {
+        let channel = channel.to_string();
         self.readers
-            .read(move |conn| orders::accounting_failures(conn, limit))
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT amount FROM orders WHERE channel = ?1 AND created_at >= ?2
+                           AND payment_status NOT IN ('failed', 'reject')",
+                    )
+                    .map_err(db)?;
+                let amounts = stmt
+                    .query_map(rusqlite::params![channel, since], |r| r.get::<_, String>(0))
+                    .map_err(db)?;
+                let mut sum = Decimal::ZERO;
+                for amount in amounts {
+                    let amount = amount.map_err(db)?;
+                    sum += amount
+                        .parse::<Decimal>()
+                        .map_err(|_| StorageError::Corrupt("orders.amount"))?;
+                }
+                Ok(sum)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl ChannelSetup for SqliteStorage {
+    async fn save_channel(&self, channel: Channel) -> Result<Channel> {
+        self.writer
+            .write(move |conn| channels::save(conn, &channel))
             .await
     }
 
+    async fn set_channel_enabled(
+        &self,
+        code: &str,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<Channel> {
+        let code = code.to_string();
+        self.writer
+            .write(move |conn| channels::set_enabled(conn, &code, enabled, at))
+            .await
+    }
+}
+
+#[async_trait]
+impl UpstreamLog for SqliteStorage {
     async fn record_upstream(
         &self,
         payment_uid: &str,
         channel: &str,
-        instructions: Option<String>,
+        instructions: Option<RequestFields>,
         exchanges: Vec<UpstreamExchange>,
     ) -> Result<()> {
         let (payment_uid, channel) = (payment_uid.to_string(), channel.to_string());
@@ -517,52 +647,9 @@ impl Storage for SqliteStorage {
                     conn,
                     &payment_uid,
                     &channel,
-                    instructions.as_deref(),
+                    instructions.as_ref(),
                     &exchanges,
                 )
-            })
-            .await
-    }
-
-    async fn set_next_check(&self, payment_uid: &str, at: Option<Timestamp>) -> Result<()> {
-        let uid = payment_uid.to_string();
-        self.writer
-            .write(move |conn| {
-                conn.prepare_cached("UPDATE orders SET next_check_at = ?1 WHERE payment_uid = ?2")
-                    .map_err(db)?
-                    .execute(rusqlite::params![at, uid])
-                    .map_err(db)?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn reroute_order(
-        &self,
-        payment_uid: &str,
-        channel: &str,
-        distribute_rules: &str,
-        at: Timestamp,
-    ) -> Result<()> {
-        let (uid, channel, rules) = (
-            payment_uid.to_string(),
-            channel.to_string(),
-            distribute_rules.to_string(),
-        );
-        self.writer
-            .write(move |conn| {
-                let changed = conn
-                    .prepare_cached(
-                        "UPDATE orders SET channel = ?1, distribute_rules = ?2, updated_at = ?3
-                         WHERE payment_uid = ?4 AND payment_status = 'pending'",
-                    )
-                    .map_err(db)?
-                    .execute(rusqlite::params![channel, rules, at, uid])
-                    .map_err(db)?;
-                if changed == 0 {
-                    return Err(StorageError::NotFound);
-                }
-                Ok(())
             })
             .await
     }
@@ -612,64 +699,13 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn upstream_of(&self, payment_uid: &str) -> Result<(String, Vec<UpstreamExchange>)> {
+    async fn upstream_of(
+        &self,
+        payment_uid: &str,
+    ) -> Result<(Option<RequestFields>, Vec<UpstreamExchange>)> {
         let payment_uid = payment_uid.to_string();
         self.readers
             .read(move |conn| upstream::of_order(conn, &payment_uid))
-            .await
-    }
-
-    async fn save_channel(&self, channel: Channel) -> Result<Channel> {
-        self.writer
-            .write(move |conn| channels::save(conn, &channel))
-            .await
-    }
-
-    async fn channel_volume(&self, channel: &str, since: Timestamp) -> Result<Decimal> {
-        let channel = channel.to_string();
-        self.readers
-            .read(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT amount FROM orders WHERE channel = ?1 AND created_at >= ?2
-                           AND payment_status NOT IN ('failed', 'reject')",
-                    )
-                    .map_err(db)?;
-                let amounts = stmt
-                    .query_map(rusqlite::params![channel, since], |r| r.get::<_, String>(0))
-                    .map_err(db)?;
-                let mut sum = Decimal::ZERO;
-                for amount in amounts {
-                    let amount = amount.map_err(db)?;
-                    sum += amount
-                        .parse::<Decimal>()
-                        .map_err(|_| StorageError::Corrupt("orders.amount"))?;
-                }
-                Ok(sum)
-            })
-            .await
-    }
-
-    async fn channels(&self) -> Result<Vec<Channel>> {
-        self.readers.read(channels::all).await
-    }
-
-    async fn set_channel_enabled(
-        &self,
-        code: &str,
-        enabled: bool,
-        at: Timestamp,
-    ) -> Result<Channel> {
-        let code = code.to_string();
-        self.writer
-            .write(move |conn| channels::set_enabled(conn, &code, enabled, at))
-            .await
-    }
-
-    async fn retry_accounting(&self, payment_uid: &str, at: Timestamp) -> Result<Order> {
-        let payment_uid = payment_uid.to_string();
-        self.writer
-            .write(move |conn| orders::retry_accounting(conn, &payment_uid, at))
             .await
     }
 }

@@ -1,7 +1,8 @@
 //! Upstream records in SQLite: what a deposit's payer is shown, and every exchange with an
 //! upstream provider (credentials already masked by the connector).
 
-use octopus_storage::{Result, StorageError, UpstreamExchange};
+use octopus_domain::RequestFields;
+use octopus_storage::{stored_fields, Result, StorageError, UpstreamExchange};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db;
@@ -19,11 +20,12 @@ pub(crate) fn record(
     conn: &Connection,
     payment_uid: &str,
     channel: &str,
-    instructions: Option<&str>,
+    instructions: Option<&RequestFields>,
     exchanges: &[UpstreamExchange],
 ) -> Result<()> {
     let id = order_id(conn, payment_uid)?;
     if let Some(instructions) = instructions {
+        let instructions = instructions.to_json();
         let at = exchanges.last().map(|e| e.at).unwrap_or_default();
         conn.prepare_cached(
             "INSERT INTO order_upstream (order_id, channel, instructions, updated_at) VALUES (?1, ?2, ?3, ?4)
@@ -118,7 +120,7 @@ pub(crate) fn by_reference(
 pub(crate) fn of_order(
     conn: &Connection,
     payment_uid: &str,
-) -> Result<(String, Vec<UpstreamExchange>)> {
+) -> Result<(Option<RequestFields>, Vec<UpstreamExchange>)> {
     let Some(id) = conn
         .prepare_cached("SELECT id FROM orders WHERE payment_uid = ?1")
         .map_err(db)?
@@ -126,15 +128,16 @@ pub(crate) fn of_order(
         .optional()
         .map_err(db)?
     else {
-        return Ok((String::new(), Vec::new()));
+        return Ok((None, Vec::new()));
     };
-    let instructions: String = conn
+    let instructions = conn
         .prepare_cached("SELECT instructions FROM order_upstream WHERE order_id = ?1")
         .map_err(db)?
-        .query_row([id], |r| r.get(0))
+        .query_row([id], |r| r.get::<_, String>(0))
         .optional()
         .map_err(db)?
-        .unwrap_or_default();
+        .map(|text| stored_fields(&text, "order_upstream.instructions"))
+        .transpose()?;
     let mut stmt = conn
         .prepare_cached(
             "SELECT channel, operation, request, http_status, response, latency_ms, error, at

@@ -1,5 +1,6 @@
 //! A channel as both backends store it: one row of plain columns (comma lists, decimal text,
-//! settings as JSON). Converting here keeps the two backends from each writing the mapping.
+//! settings as JSON). Converting here keeps the two backends from each writing the mapping;
+//! the SQL that reads and writes the row is each backend's own.
 
 use std::str::FromStr;
 
@@ -8,18 +9,6 @@ use octopus_domain::{Channel, Currency, TransactionType};
 use rust_decimal::Decimal;
 
 use crate::{Result, StorageError};
-
-/// The columns of `channels`, in this order in every query of both backends.
-pub const CHANNEL_COLUMNS: &str = "code, kind, enabled, merchants, transaction_types, countries, currencies, payments, \
-    min_amount, max_amount, default_ttl, priority, weight, daily_limit, settings, credentials, created_at, updated_at";
-
-/// What `INSERT ... ON CONFLICT (code) DO UPDATE SET` replaces (everything but the creation time).
-pub const CHANNEL_REPLACE: &str = "kind = excluded.kind, enabled = excluded.enabled, merchants = excluded.merchants, \
-    transaction_types = excluded.transaction_types, countries = excluded.countries, currencies = excluded.currencies, \
-    payments = excluded.payments, min_amount = excluded.min_amount, max_amount = excluded.max_amount, \
-    default_ttl = excluded.default_ttl, priority = excluded.priority, weight = excluded.weight, \
-    daily_limit = excluded.daily_limit, settings = excluded.settings, credentials = excluded.credentials, \
-    updated_at = excluded.updated_at";
 
 #[derive(Debug, Clone)]
 pub struct ChannelRow {

@@ -18,7 +18,7 @@ fn callback_json(c: &Callback, attempts: &[CallbackAttempt]) -> Value {
         "next_attempt_at": if c.state == octopus_storage::CallbackState::Pending { rfc3339(c.next_attempt_at) } else { String::new() },
         "last_error": c.last_error,
         "created_at": rfc3339(c.created_at),
-        "body": serde_json::from_str::<Value>(&c.payload).unwrap_or(Value::Null),
+        "body": c.payload,
         "attempt_log": attempts.iter().map(|a| json!({
             "attempt": a.attempt,
             "manual": a.manual,

@@ -76,7 +76,7 @@ pub async fn run(args: OrderArgs) -> anyhow::Result<()> {
                         "to": e.to_status.as_str(),
                         "reason": e.reason,
                     })).collect::<Vec<_>>(),
-                    "payer_instructions": serde_json::from_str::<serde_json::Value>(&instructions).unwrap_or_default(),
+                    "payer_instructions": instructions,
                     "upstream": exchanges.iter().map(|e| serde_json::json!({
                         "at": rfc3339(e.at),
                         "channel": e.channel,

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ipnet::IpNet;
+use octopus::backend::{self, DatabaseConfig};
 use octopus_domain::secret_box::MasterKey;
 use octopus_server::master_key::{self, KeySource};
 use octopus_server::services::merchants::{self, MerchantCredentials};
-use octopus_server::{Application, DatabaseConfig, ServerConfig};
+use octopus_server::{Application, ServerConfig};
 
 use crate::cli::{DatabaseArgs, ServeArgs};
 
@@ -140,7 +141,7 @@ pub async fn open_storage(
         database.database_url.clone(),
         database.pool_size,
     );
-    octopus_server::storage::open(&config)
+    backend::open(&config)
         .await
         .with_context(|| format!("cannot open {}", database.describe()))
 }

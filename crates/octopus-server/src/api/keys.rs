@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use octopus_domain::secret_box::MasterKey;
 use octopus_domain::signing::SigningKey;
 use octopus_domain::ApiCredential;
-use octopus_storage::Storage;
+use octopus_storage::ApiKeys;
 use secrecy::ExposeSecret;
 
 use crate::error::Error;
@@ -22,7 +22,7 @@ const UNKNOWN_FOR: Duration = Duration::from_secs(5);
 const MAX_UNKNOWN: usize = 10_000;
 
 pub struct KeyRing {
-    storage: Arc<dyn Storage>,
+    storage: Arc<dyn ApiKeys>,
     master_key: MasterKey,
     known: RwLock<HashMap<String, Arc<ApiCredential>>>,
     unknown: Mutex<HashMap<String, Instant>>,
@@ -31,7 +31,7 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    pub fn new(storage: Arc<dyn Storage>, master_key: MasterKey) -> Self {
+    pub fn new(storage: Arc<dyn ApiKeys>, master_key: MasterKey) -> Self {
         KeyRing {
             storage,
             master_key,

@@ -423,19 +423,17 @@ async fn render(state: &AppState, order: &Order, message: String) -> Result<Resp
     let sandbox = connector.as_ref().is_some_and(|c| c.simulates_payments());
     let upstream = connector.as_ref().is_some_and(|c| c.calls_upstream());
     let instructions: Vec<(&'static str, String, String)> = if upstream {
-        let (mut text, _) = state.storage.upstream_of(&order.payment_uid).await?;
-        if text.is_empty() && order.payment_status.is_open() {
+        let (mut shown, _) = state.storage.upstream_of(&order.payment_uid).await?;
+        if shown.is_none() && order.payment_status.is_open() {
             // Stored without its instructions (their write failed after the order's): ask again.
             if let Some(channel) = &channel {
-                text = crate::services::upstream::restart_deposit(state, channel, order)
-                    .await
-                    .unwrap_or_default();
+                shown = crate::services::upstream::restart_deposit(state, channel, order).await;
             }
         }
-        serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text)
+        shown
             .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (instruction_label(&k), k, v))
+            .iter()
+            .map(|(k, v)| (instruction_label(k), k.to_string(), v.to_string()))
             .collect()
     } else {
         Vec::new()

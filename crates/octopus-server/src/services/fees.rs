@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use octopus_domain::ledger::FeeRule;
 use octopus_domain::AccountingType;
-use octopus_storage::{FeeSchedule, Storage};
+use octopus_storage::{FeeSchedule, FeeSchedules};
 
 use crate::error::Error;
 
@@ -23,12 +23,12 @@ pub const ANY: &str = "*";
 type Cached = (Instant, Arc<Vec<FeeSchedule>>);
 
 pub struct FeeBook {
-    storage: Arc<dyn Storage>,
+    storage: Arc<dyn FeeSchedules>,
     cached: Mutex<HashMap<i64, Cached>>,
 }
 
 impl FeeBook {
-    pub fn new(storage: Arc<dyn Storage>) -> Self {
+    pub fn new(storage: Arc<dyn FeeSchedules>) -> Self {
         FeeBook {
             storage,
             cached: Mutex::new(HashMap::new()),

@@ -3,7 +3,7 @@
 
 use octopus_domain::ids::{new_api_key, new_api_secret, new_merchant_uid};
 use octopus_domain::secret_box::MasterKey;
-use octopus_storage::{NewMerchant, Storage, StorageError};
+use octopus_storage::{Merchants, NewMerchant, StorageError};
 use serde::Serialize;
 
 use crate::clock::now_ms;
@@ -26,7 +26,7 @@ pub struct MerchantCredentials {
 }
 
 pub async fn create(
-    storage: &dyn Storage,
+    storage: &dyn Merchants,
     master_key: &MasterKey,
     name: &str,
 ) -> Result<MerchantCredentials, MerchantError> {

@@ -142,7 +142,7 @@ pub async fn create(
         started = Some(s);
     }
     order.channel = channel.code().to_string();
-    order.distribute_rules = route.decision(channel.code(), &failovers);
+    order.distribute_rules = route.decision(channel.code(), &failovers).to_json();
     order.ttl = ttl.or(match order.transaction_type {
         TransactionType::Income => channel
             .config
@@ -169,13 +169,11 @@ pub async fn create(
         CreateOutcome::Created(order) => {
             state.channels.count(&channel.config, order.amount);
             if let Some(s) = started {
-                let instructions = serde_json::to_string(&s.start.instructions)
-                    .expect("a map of strings serializes");
                 crate::services::upstream::record(
                     state,
                     &order.payment_uid,
                     channel.code(),
-                    Some(instructions),
+                    Some(s.start.instructions.into_iter().collect()),
                     s.exchanges,
                 )
                 .await;
@@ -278,7 +276,7 @@ fn answer_existing(order: Order, fingerprint: &str) -> Result<(Order, bool), Err
 /// balance gives back what the deposit credited (refused with "Insufficient balance" when the
 /// merchant no longer has it).
 pub async fn refund(
-    storage: &dyn octopus_storage::Storage,
+    storage: &dyn octopus_storage::Orders,
     payment_uid: &str,
     reason: &str,
 ) -> Result<Order, Error> {

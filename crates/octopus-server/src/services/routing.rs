@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use octopus_connectors::registry::{self, Setup};
 use octopus_connectors::Connector;
+use octopus_domain::routing::{Failover, RoutingDecision};
 use octopus_domain::secret_box::MasterKey;
 use octopus_domain::{Channel, OrderRequest};
-use octopus_storage::Storage;
+use octopus_storage::ChannelStore;
 use rand::Rng;
 use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
-use serde::Serialize;
 
 use crate::error::Error;
 
@@ -36,26 +36,6 @@ impl ChannelEntry {
     }
 }
 
-/// What `distribute_rules` records.
-#[derive(Serialize)]
-struct Decision<'a> {
-    rule: &'static str,
-    requested_channel: &'a str,
-    /// The channels that take the order, in the order they are tried.
-    candidates: Vec<&'a str>,
-    chosen: &'a str,
-    /// Channels tried before the chosen one, and why they failed.
-    failovers: Vec<Failover<'a>>,
-    /// Why each other channel did not take it.
-    skipped: &'a BTreeMap<String, String>,
-}
-
-#[derive(Serialize)]
-struct Failover<'a> {
-    channel: &'a str,
-    reason: &'a str,
-}
-
 /// The routing decision for one order: the channels to try, in order.
 pub struct Route {
     pub candidates: Vec<Arc<ChannelEntry>>,
@@ -69,26 +49,32 @@ impl Route {
         &self.candidates[0]
     }
 
-    /// The JSON recorded in `distribute_rules`: the order went to `chosen` after `failovers`
+    /// What `distribute_rules` records: the order went to `chosen` after `failovers`
     /// (channel, reason) failed.
-    pub fn decision(&self, chosen: &str, failovers: &[(String, String)]) -> String {
-        let decision = Decision {
+    pub fn decision(&self, chosen: &str, failovers: &[(String, String)]) -> RoutingDecision {
+        RoutingDecision {
             rule: "channels",
-            requested_channel: &self.requested_channel,
-            candidates: self.candidates.iter().map(|c| c.code()).collect(),
-            chosen,
+            requested_channel: self.requested_channel.clone(),
+            candidates: self
+                .candidates
+                .iter()
+                .map(|c| c.code().to_string())
+                .collect(),
+            chosen: chosen.to_string(),
             failovers: failovers
                 .iter()
-                .map(|(channel, reason)| Failover { channel, reason })
+                .map(|(channel, reason)| Failover {
+                    channel: channel.clone(),
+                    reason: reason.clone(),
+                })
                 .collect(),
-            skipped: &self.skipped,
-        };
-        serde_json::to_string(&decision).expect("a routing decision serializes")
+            skipped: self.skipped.clone(),
+        }
     }
 }
 
 pub struct Channels {
-    storage: Arc<dyn Storage>,
+    storage: Arc<dyn ChannelStore>,
     master_key: MasterKey,
     sandbox_payout_delay: Duration,
     current: RwLock<Arc<Vec<Arc<ChannelEntry>>>>,
@@ -105,7 +91,7 @@ const DAY_MS: i64 = 86_400_000;
 impl Channels {
     /// Reads the channels from storage and builds their connectors.
     pub async fn load(
-        storage: Arc<dyn Storage>,
+        storage: Arc<dyn ChannelStore>,
         master_key: MasterKey,
         sandbox_payout_delay: Duration,
     ) -> Result<Channels, Error> {

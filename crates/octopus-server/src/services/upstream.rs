@@ -17,7 +17,7 @@ use octopus_connectors::{
     UpstreamError,
 };
 use octopus_domain::money::format_amount;
-use octopus_domain::{Amount, Order, PaymentStatus, StatusChange, TransactionType};
+use octopus_domain::{Amount, Order, PaymentStatus, RequestFields, StatusChange, TransactionType};
 use octopus_storage::{StorageError, UpstreamExchange};
 use rust_decimal::Decimal;
 
@@ -88,16 +88,15 @@ pub async fn start_deposit(route: &Route, order: &mut Order) -> Result<Started, 
 }
 
 /// Asks the upstream again for a stored deposit's pay instructions and records them; returns
-/// them as JSON (None when the upstream does not give them now).
+/// them (None when the upstream does not give them now).
 pub async fn restart_deposit(
     state: &AppState,
     channel: &ChannelEntry,
     order: &Order,
-) -> Option<String> {
+) -> Option<RequestFields> {
     let Called { result, exchanges } = channel.connector.start_deposit(order).await;
-    let instructions = result
-        .ok()
-        .map(|s| serde_json::to_string(&s.instructions).expect("a map of strings serializes"));
+    let instructions: Option<RequestFields> =
+        result.ok().map(|s| s.instructions.into_iter().collect());
     record(
         state,
         &order.payment_uid,
@@ -115,7 +114,7 @@ pub async fn record(
     state: &AppState,
     payment_uid: &str,
     channel: &str,
-    instructions: Option<String>,
+    instructions: Option<RequestFields>,
     exchanges: Vec<UpstreamExchange>,
 ) {
     if exchanges.is_empty() && instructions.is_none() {
@@ -190,7 +189,7 @@ pub async fn send_payout_routed(
                 .reroute_order(&order.payment_uid, channel.code(), &rules, now_ms())
                 .await?;
             order.channel = channel.code().to_string();
-            order.distribute_rules = rules;
+            order.distribute_rules = rules.to_json();
         }
         match attempt_payout(state, channel, &order).await {
             Err(UpstreamError::Refused(reason)) if i + 1 < candidates.len() => {

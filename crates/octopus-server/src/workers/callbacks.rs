@@ -23,8 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use octopus_domain::callback;
-use octopus_domain::RequestFields;
-use octopus_storage::{AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, ClaimRoom};
+use octopus_storage::{
+    AttemptRecord, Callback, CallbackAttempt, CallbackOutbox, CallbackOutcome, ClaimRoom,
+};
 use rand::Rng;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
@@ -57,7 +58,9 @@ const GATHER: Duration = Duration::from_millis(4);
 /// Starts the dispatcher and the recorder of attempts.
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let (records, receive) = mpsc::unbounded_channel();
+    let outbox: Arc<dyn CallbackOutbox> = state.storage.clone();
     let dispatcher = Arc::new(Dispatcher {
+        outbox: Arc::clone(&outbox),
         http: http_client(&state),
         permits: Arc::new(Semaphore::new(state.config.callback_concurrency.max(1))),
         hosts: Mutex::new(HashMap::new()),
@@ -75,7 +78,7 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>
     });
     vec![
         tokio::spawn(dispatcher.run(stop)),
-        tokio::spawn(record_attempts(state, receive)),
+        tokio::spawn(record_attempts(state, outbox, receive)),
     ]
 }
 
@@ -155,6 +158,7 @@ struct BacklogWatch {
 
 struct Dispatcher {
     state: AppState,
+    outbox: Arc<dyn CallbackOutbox>,
     http: reqwest::Client,
     /// One per delivery in flight, in all.
     permits: Arc<Semaphore>,
@@ -226,8 +230,7 @@ impl Dispatcher {
                 .collect()
         };
         let claimed = self
-            .state
-            .storage
+            .outbox
             .claim_callbacks(now_ms(), LEASE_MS, &wanted)
             .await?;
         let count = claimed.len();
@@ -281,7 +284,7 @@ impl Dispatcher {
             watch.hosts.drain().collect()
         };
         let now = now_ms();
-        match self.state.storage.callback_backlog(now, &hosts).await {
+        match self.outbox.callback_backlog(now, &hosts).await {
             Ok(backlogs) => {
                 for b in backlogs.into_iter().filter(|b| b.due >= BACKLOG_WARNING) {
                     tracing::warn!(
@@ -405,9 +408,7 @@ async fn attempt(
     http: &reqwest::Client,
     c: &Callback,
 ) -> Result<(u16, Vec<u8>), String> {
-    let payload = RequestFields::from_json(c.payload.as_bytes())
-        .map_err(|e| format!("the stored callback body is unreadable: {e}"))?;
-    let body = callback::body(&payload, &state.config.tenant);
+    let body = callback::body(&c.payload, &state.config.tenant);
     let credential = state
         .keys
         .credential(&c.signature_key)
@@ -480,7 +481,11 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Records finished attempts in batches (one write for many).
-async fn record_attempts(state: AppState, mut receive: mpsc::UnboundedReceiver<AttemptRecord>) {
+async fn record_attempts(
+    state: AppState,
+    outbox: Arc<dyn CallbackOutbox>,
+    mut receive: mpsc::UnboundedReceiver<AttemptRecord>,
+) {
     while let Some(first) = receive.recv().await {
         tokio::time::sleep(GATHER).await;
         let mut batch = vec![first];
@@ -490,11 +495,7 @@ async fn record_attempts(state: AppState, mut receive: mpsc::UnboundedReceiver<A
                 Err(_) => break,
             }
         }
-        if let Err(e) = state
-            .storage
-            .record_callback_attempts(batch, now_ms())
-            .await
-        {
+        if let Err(e) = outbox.record_callback_attempts(batch, now_ms()).await {
             // The leases run out and the callbacks are attempted again.
             tracing::error!(error = %e, "recording callback attempts failed");
         }

@@ -24,5 +24,6 @@ mod restart;
 mod routing;
 mod sandbox;
 mod signing_vectors;
+mod stored_values;
 mod upstream_amounts;
 mod validation;

@@ -105,6 +105,8 @@ async fn deposit_through_create_activate_and_postback(backend: Backend) {
         .upstream_of(&created.payment.payment_uid)
         .await
         .unwrap();
+    // The instructions come back typed; as JSON they name the account.
+    let instructions = instructions.expect("pay instructions are stored").to_json();
     assert!(instructions.contains("\"account\""));
     let ops: Vec<&str> = exchanges.iter().map(|e| e.operation.as_str()).collect();
     assert_eq!(ops, ["create", "activate", "postback"]);

@@ -11,9 +11,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use octopus::backend::{self, DatabaseConfig};
 use octopus_client::{Client, Payment};
 use octopus_domain::secret_box::MasterKey;
-use octopus_server::{Application, DatabaseConfig, ServerConfig};
+use octopus_server::{Application, ServerConfig};
 use octopus_storage::{NewMerchant, Storage};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -252,9 +253,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, config: ServerConfig) -> TestApp {
     let db = TestDb::new(&backend).await;
     let (master_key, master_key_text) = MasterKey::generate();
-    let storage = octopus_server::storage::open(&db.config())
-        .await
-        .expect("open storage");
+    let storage = backend::open(&db.config()).await.expect("open storage");
     let expected = match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres(_) => "postgres",
@@ -426,7 +425,7 @@ impl TestApp {
     /// Another gateway node on the same database (its own storage, workers and group
     /// writer), as a second machine would run it.
     pub async fn second_node(&self) -> Node {
-        let storage = octopus_server::storage::open(&self.db.config())
+        let storage = backend::open(&self.db.config())
             .await
             .expect("open storage");
         let (address, shutdown, server) =
@@ -453,9 +452,7 @@ impl TestApp {
         self.stop().await;
         // Drop every handle of the old storage before reopening the same database.
         drop(self.storage.take());
-        let storage = octopus_server::storage::open(&self.db.config())
-            .await
-            .expect("reopen");
+        let storage = backend::open(&self.db.config()).await.expect("reopen");
         let (address, shutdown, server) =
             start(&self.config, Arc::clone(&storage), self.master_key.clone()).await;
         self.storage = Some(storage);

@@ -1,0 +1,16 @@
+//! The gateway's own settings: a few named values kept with its data (for example the check
+//! value that binds the master key to the database).
+
+use async_trait::async_trait;
+
+use crate::Result;
+
+/// The gateway's settings.
+#[async_trait]
+pub trait Settings: Send + Sync + 'static {
+    /// Reads a value of the gateway's own settings (for example the master-key check).
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+
+    /// Stores a setting unless one exists; returns the value now stored.
+    async fn init_setting(&self, key: &str, value: &str) -> Result<String>;
+}
