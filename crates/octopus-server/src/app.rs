@@ -19,11 +19,13 @@ use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
 use crate::api::keys::KeyRing;
+use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::http::connections;
 use crate::master_key::{self, MasterKeyError};
 use crate::services::fees::FeeBook;
 use crate::services::routing::Channels;
+use crate::services::OrderServices;
 use crate::state::{AppInner, AppState};
 use crate::{api, pages, workers};
 
@@ -107,14 +109,24 @@ impl Application {
         )
         .await
         .map_err(|e| StartError::Channels(e.to_string()))?;
+        let callbacks_due = Arc::new(tokio::sync::Notify::new());
+        let services = OrderServices {
+            orders: storage.clone(),
+            upstream_log: storage.clone(),
+            channels,
+            fees: FeeBook::new(storage.clone()),
+            callbacks_due: Arc::clone(&callbacks_due),
+            clock: Clock::System,
+            allow_private_callbacks: config.allow_private_callbacks,
+            default_deposit_ttl: config.default_deposit_ttl,
+        };
         let state = AppState::new(AppInner {
             keys: KeyRing::new(storage.clone(), master_key.clone()),
-            fees: FeeBook::new(storage.clone()),
-            channels,
+            services,
             storage,
             config,
             public_url,
-            callbacks_due: tokio::sync::Notify::new(),
+            callbacks_due,
             cashier_key: SigningKey::new(
                 &master_key.derive_key(crate::pages::cashier::TOKEN_KEY_PURPOSE),
             ),

@@ -1,6 +1,24 @@
-//! The one place the server reads the wall clock (Unix milliseconds, as stored).
+//! The one place the server reads the wall clock (Unix milliseconds, as stored), and the
+//! clock value the order services are handed, so a test can fix the time they stamp.
 
 use octopus_domain::Timestamp;
+
+/// The time as the order services read it: the wall clock, or a fixed instant (tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Clock {
+    #[default]
+    System,
+    Fixed(Timestamp),
+}
+
+impl Clock {
+    pub fn now_ms(self) -> Timestamp {
+        match self {
+            Clock::System => now_ms(),
+            Clock::Fixed(at) => at,
+        }
+    }
+}
 
 pub fn now_ms() -> Timestamp {
     std::time::SystemTime::now()

@@ -1,5 +1,6 @@
-//! What every handler and worker shares: storage, the caches in front of it (API keys, fee
-//! schedules, channels), the configuration, and the cashier's token key. Built once by
+//! What every handler and worker shares: storage, the API keys' cache, the order services
+//! (with the fee schedules and channels they cache), the callbacks notifier, the
+//! configuration, and the cashier's token key. Built once by
 //! [`crate::app::Application::build`] and cloned cheaply into every request and worker.
 
 use std::ops::Deref;
@@ -10,20 +11,20 @@ use octopus_storage::Storage;
 
 use crate::api::keys::KeyRing;
 use crate::config::ServerConfig;
-use crate::services::fees::FeeBook;
-use crate::services::routing::Channels;
+use crate::services::OrderServices;
 
 /// What every handler and worker shares.
 pub struct AppInner {
     pub storage: Arc<dyn Storage>,
     pub keys: KeyRing,
-    pub fees: FeeBook,
-    pub channels: Channels,
+    /// Creation, upstream and routing, with what they use (their channels are everyone's).
+    pub services: OrderServices,
     pub config: ServerConfig,
     /// Base URL of payment pages, without a trailing slash.
     pub public_url: String,
     /// Woken when callbacks may be due (a status change here, an attempt recorded).
-    pub callbacks_due: tokio::sync::Notify,
+    /// The order services hold it too, and wake it after their changes.
+    pub callbacks_due: Arc<tokio::sync::Notify>,
     /// Signs the cashier page's form tokens; derived from the master key, so every node
     /// sharing the database accepts the tokens of every other.
     pub cashier_key: SigningKey,

@@ -188,7 +188,8 @@ async fn order_new(State(state): State<AppState>, req: SignedRequest) -> Result<
     req.check_merchant_uid()?;
     let request = OrderRequest::from_fields(&req.fields)?;
     let response_type = request.response_type;
-    let (order, _created) = orders::create(&state, &req.credential, request, req.context).await?;
+    let (order, _created) =
+        orders::create(&state.services, &req.credential, request, req.context).await?;
     let url = payment_url(&state.public_url, &order);
     if order.transaction_type == TransactionType::Income && response_type == ResponseType::Redirect
     {

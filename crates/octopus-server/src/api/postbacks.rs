@@ -21,7 +21,7 @@ use octopus_connectors::PostbackError;
 use octopus_storage::UpstreamExchange;
 
 use crate::clock::now_ms;
-use crate::services::upstream::{apply_notification, PostbackOutcome};
+use crate::services::upstream::{apply_notification, record, PostbackOutcome};
 use crate::state::AppState;
 
 /// How much of a postback is kept on the order's history.
@@ -60,7 +60,7 @@ async fn receive(
     let Ok(Path(code)) = code else {
         return refuse(StatusCode::NOT_FOUND, "unknown channel");
     };
-    let Some(channel) = state.channels.get(&code) else {
+    let Some(channel) = state.services.channels.get(&code) else {
         return refuse(StatusCode::NOT_FOUND, "unknown channel");
     };
     let body = match body {
@@ -127,10 +127,10 @@ async fn receive(
             };
             (uid.to_string(), exchange)
         };
-        match apply_notification(&state, &channel, n).await {
+        match apply_notification(&state.services, &channel, n).await {
             Ok(PostbackOutcome::Applied(uid)) | Ok(PostbackOutcome::AlreadyApplied(uid)) => {
                 let (uid, exchange) = kept(&uid, String::new());
-                crate::services::upstream::record(&state, &uid, &code, None, vec![exchange]).await;
+                record(&state.services, &uid, &code, None, vec![exchange]).await;
             }
             // Contradicting its order, or impossible: acknowledged (repeating it would not
             // change it) and left to the operator, on the order's history.
@@ -138,7 +138,7 @@ async fn receive(
             | Ok(PostbackOutcome::Impossible(Some(uid), why)) => {
                 tracing::error!(channel = %code, payment_uid = %uid, %why, "postback not applied, needs the operator");
                 let (uid, exchange) = kept(&uid, format!("not applied, needs the operator: {why}"));
-                crate::services::upstream::record(&state, &uid, &code, None, vec![exchange]).await;
+                record(&state.services, &uid, &code, None, vec![exchange]).await;
             }
             Ok(PostbackOutcome::Impossible(None, why)) => {
                 tracing::error!(channel = %code, %why, "postback for no known order cannot be applied; not applied, needs the operator");

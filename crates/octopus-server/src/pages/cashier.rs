@@ -416,7 +416,7 @@ async fn page(
 
 /// The page of a deposit as it is now, with a message for the payer.
 async fn render(state: &AppState, order: &Order, message: String) -> Result<Response, Error> {
-    let channel = state.channels.get(&order.channel);
+    let channel = state.services.channels.get(&order.channel);
     let connector = channel
         .as_ref()
         .map(|c| std::sync::Arc::clone(&c.connector));
@@ -427,7 +427,8 @@ async fn render(state: &AppState, order: &Order, message: String) -> Result<Resp
         if shown.is_none() && order.payment_status.is_open() {
             // Stored without its instructions (their write failed after the order's): ask again.
             if let Some(channel) = &channel {
-                shown = crate::services::upstream::restart_deposit(state, channel, order).await;
+                shown = crate::services::upstream::restart_deposit(&state.services, channel, order)
+                    .await;
             }
         }
         shown
@@ -502,6 +503,7 @@ async fn confirm(
     let payment_uid = order.payment_uid.clone();
     let refused = |e: Error| Refusal::from_error(e, &back);
     let channel = state
+        .services
         .channels
         .get(&order.channel)
         .filter(|c| c.connector.calls_upstream())
@@ -510,7 +512,7 @@ async fn confirm(
         return render(&state, &order, String::new()).await.map_err(refused);
     }
     let answer = match crate::services::upstream::confirm_deposit(
-        &state,
+        &state.services,
         &channel,
         &order,
         &form.transaction_id,
@@ -605,6 +607,7 @@ async fn simulate(
     let payment_uid = order.payment_uid.clone();
     let refused = |e: Error| Refusal::from_error(e, &back);
     let sandbox = state
+        .services
         .channels
         .get(&order.channel)
         .is_some_and(|c| c.connector.simulates_payments());

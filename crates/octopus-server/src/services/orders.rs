@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 
 use crate::clock::now_ms;
 use crate::error::Error;
-use crate::state::AppState;
+use crate::services::OrderServices;
 
 /// How many different floating offsets are tried before giving up.
 const FLOAT_CANDIDATES: usize = 32;
@@ -32,25 +32,25 @@ pub struct RequestContext {
 /// Creates the order, or returns the merchant's earlier identical one. The flag tells
 /// whether the order is new.
 pub async fn create(
-    state: &AppState,
+    services: &OrderServices,
     credential: &ApiCredential,
     request: OrderRequest,
     context: RequestContext,
 ) -> Result<(Order, bool), Error> {
     // A callback to a literal private address could never be delivered: refused now, with
     // nothing stored, rather than failing at every attempt (names are checked at delivery).
-    if !state.config.allow_private_callbacks {
+    if !services.allow_private_callbacks {
         request.check_notify_destination()?;
     }
-    let now = now_ms();
+    let now = services.clock.now_ms();
     let amount = request.amount.value();
     let fingerprint = request.fingerprint();
-    let route = match routed(state, &request, now).await {
+    let route = match routed(services, &request, now).await {
         Ok(route) => route,
         // A retry of an order created when a channel still took it gets that order.
         Err(refused) => {
-            return match state
-                .storage
+            return match services
+                .orders
                 .order_by_merchant_order_id(credential.merchant.id, &request.merchant_order_id)
                 .await?
             {
@@ -60,7 +60,7 @@ pub async fn create(
         }
     };
     let channel = std::sync::Arc::clone(route.channel());
-    let fee_rule = state
+    let fee_rule = services
         .fees
         .rule_for(
             credential.merchant.id,
@@ -129,8 +129,8 @@ pub async fn create(
     let mut channel = channel;
     let mut failovers = Vec::new();
     if order.transaction_type == TransactionType::Income && channel.connector.calls_upstream() {
-        if let Some(existing) = state
-            .storage
+        if let Some(existing) = services
+            .orders
             .order_by_merchant_order_id(order.merchant_id, &order.merchant_order_id)
             .await?
         {
@@ -147,7 +147,7 @@ pub async fn create(
         TransactionType::Income => channel
             .config
             .default_ttl
-            .or(state.config.default_deposit_ttl.map(|d| d.as_secs() as i64)),
+            .or(services.default_deposit_ttl.map(|d| d.as_secs() as i64)),
         TransactionType::Expense => None,
     });
     order.expires_at = order.ttl.map(|t| now + t * 1000);
@@ -165,12 +165,12 @@ pub async fn create(
             "The 'float_precision' field cannot lower an amount this small.".into(),
         ));
     }
-    match state.storage.create_order(order, final_amounts).await? {
+    match services.orders.create_order(order, final_amounts).await? {
         CreateOutcome::Created(order) => {
-            state.channels.count(&channel.config, order.amount);
+            services.channels.count(&channel.config, order.amount);
             if let Some(s) = started {
                 crate::services::upstream::record(
-                    state,
+                    services,
                     &order.payment_uid,
                     channel.code(),
                     Some(s.start.instructions.into_iter().collect()),
@@ -181,7 +181,7 @@ pub async fn create(
             let order = if order.transaction_type == TransactionType::Expense
                 && channel.connector.calls_upstream()
             {
-                crate::services::upstream::send_payout_routed(state, &route, &channel, order)
+                crate::services::upstream::send_payout_routed(services, &route, &channel, order)
                     .await?
             } else {
                 order
@@ -196,11 +196,11 @@ pub async fn create(
 /// whose connector can take its fields, and whose daily limit leaves room. An order whose first
 /// channel moves real money never fails over to one that simulates payments.
 async fn routed(
-    state: &AppState,
+    services: &OrderServices,
     request: &OrderRequest,
     now: i64,
 ) -> Result<crate::services::routing::Route, Error> {
-    let mut route = state.channels.route(request)?;
+    let mut route = services.channels.route(request)?;
     // Channels whose connector cannot take the request's fields drop out, with the
     // connector's reason under `skipped`; when none is left, the merchant's input is what to
     // fix.
@@ -222,7 +222,7 @@ async fn routed(
     let amount = request.amount.value();
     let mut within = Vec::with_capacity(route.candidates.len());
     for c in std::mem::take(&mut route.candidates) {
-        if state
+        if services
             .channels
             .within_daily_limit(&c.config, amount, now)
             .await?

@@ -21,10 +21,9 @@ use octopus_domain::{Amount, Order, PaymentStatus, RequestFields, StatusChange, 
 use octopus_storage::{StorageError, UpstreamExchange};
 use rust_decimal::Decimal;
 
-use crate::clock::now_ms;
 use crate::error::Error;
 use crate::services::routing::{ChannelEntry, Route};
-use crate::state::AppState;
+use crate::services::OrderServices;
 
 fn stored(channel: &str, exchanges: Vec<Exchange>) -> Vec<UpstreamExchange> {
     exchanges
@@ -90,7 +89,7 @@ pub async fn start_deposit(route: &Route, order: &mut Order) -> Result<Started, 
 /// Asks the upstream again for a stored deposit's pay instructions and records them; returns
 /// them (None when the upstream does not give them now).
 pub async fn restart_deposit(
-    state: &AppState,
+    services: &OrderServices,
     channel: &ChannelEntry,
     order: &Order,
 ) -> Option<RequestFields> {
@@ -98,7 +97,7 @@ pub async fn restart_deposit(
     let instructions: Option<RequestFields> =
         result.ok().map(|s| s.instructions.into_iter().collect());
     record(
-        state,
+        services,
         &order.payment_uid,
         channel.code(),
         instructions.clone(),
@@ -111,7 +110,7 @@ pub async fn restart_deposit(
 /// Records an order's exchanges and payer instructions (a failure to record is logged: the
 /// order itself is already stored).
 pub async fn record(
-    state: &AppState,
+    services: &OrderServices,
     payment_uid: &str,
     channel: &str,
     instructions: Option<RequestFields>,
@@ -120,8 +119,8 @@ pub async fn record(
     if exchanges.is_empty() && instructions.is_none() {
         return;
     }
-    if let Err(e) = state
-        .storage
+    if let Err(e) = services
+        .upstream_log
         .record_upstream(payment_uid, channel, instructions, exchanges)
         .await
     {
@@ -133,17 +132,17 @@ pub async fn record(
 /// A completion the state machine refuses for its amount is an error, never "got there first"
 /// (amounts are checked before a change is built, so this is a bug if it happens).
 async fn change(
-    state: &AppState,
+    services: &OrderServices,
     order: &Order,
     change: StatusChange,
 ) -> Result<Option<Order>, Error> {
-    match state
-        .storage
+    match services
+        .orders
         .change_status(&order.payment_uid, change.from_status(order.payment_status))
         .await
     {
         Ok(changed) => {
-            state.callbacks_due.notify_one();
+            services.callbacks_due.notify_one();
             Ok(Some(changed))
         }
         Err(StorageError::IllegalTransition(t)) if t.is_impossible_amount() => {
@@ -159,18 +158,18 @@ async fn change(
 /// (its hold returns); no certain answer → processing, until the upstream's postback decides
 /// (never sent twice). Returns the order as it is afterwards.
 pub async fn send_payout(
-    state: &AppState,
+    services: &OrderServices,
     channel: &ChannelEntry,
     order: Order,
 ) -> Result<Order, Error> {
-    let result = attempt_payout(state, channel, &order).await;
-    settle_payout(state, channel, order, result).await
+    let result = attempt_payout(services, channel, &order).await;
+    settle_payout(services, channel, order, result).await
 }
 
 /// Sends a stored payout to its channel and, while channels refuse it outright, to the next
 /// candidate of its route (the order moves there, the decision records why).
 pub async fn send_payout_routed(
-    state: &AppState,
+    services: &OrderServices,
     route: &Route,
     first: &ChannelEntry,
     mut order: Order,
@@ -184,19 +183,24 @@ pub async fn send_payout_routed(
     for (i, channel) in candidates.iter().enumerate() {
         if i > 0 {
             let rules = route.decision(channel.code(), &failovers);
-            state
-                .storage
-                .reroute_order(&order.payment_uid, channel.code(), &rules, now_ms())
+            services
+                .orders
+                .reroute_order(
+                    &order.payment_uid,
+                    channel.code(),
+                    &rules,
+                    services.clock.now_ms(),
+                )
                 .await?;
             order.channel = channel.code().to_string();
             order.distribute_rules = rules.to_json();
         }
-        match attempt_payout(state, channel, &order).await {
+        match attempt_payout(services, channel, &order).await {
             Err(UpstreamError::Refused(reason)) if i + 1 < candidates.len() => {
                 tracing::warn!(channel = channel.code(), %reason, "payout refused; trying the next channel");
                 failovers.push((channel.code().to_string(), reason));
             }
-            result => return settle_payout(state, channel, order, result).await,
+            result => return settle_payout(services, channel, order, result).await,
         }
     }
     Ok(order)
@@ -206,27 +210,27 @@ pub async fn send_payout_routed(
 /// between). The first send may have reached the upstream, so a refusal now is not taken as
 /// certain: the payout stays processing until the upstream's postback decides.
 pub async fn resend_payout(
-    state: &AppState,
+    services: &OrderServices,
     channel: &ChannelEntry,
     order: Order,
 ) -> Result<Order, Error> {
-    let result = match attempt_payout(state, channel, &order).await {
+    let result = match attempt_payout(services, channel, &order).await {
         Err(UpstreamError::Refused(reason)) => Err(UpstreamError::Unknown(format!(
             "sent again after a restart and refused ({reason})"
         ))),
         other => other,
     };
-    settle_payout(state, channel, order, result).await
+    settle_payout(services, channel, order, result).await
 }
 
 async fn attempt_payout(
-    state: &AppState,
+    services: &OrderServices,
     channel: &ChannelEntry,
     order: &Order,
 ) -> Result<PayoutStart, UpstreamError> {
     let Called { result, exchanges } = channel.connector.start_payout(order).await;
     record(
-        state,
+        services,
         &order.payment_uid,
         channel.code(),
         None,
@@ -237,12 +241,12 @@ async fn attempt_payout(
 }
 
 async fn settle_payout(
-    state: &AppState,
+    services: &OrderServices,
     channel: &ChannelEntry,
     order: Order,
     result: Result<PayoutStart, UpstreamError>,
 ) -> Result<Order, Error> {
-    let now = now_ms();
+    let now = services.clock.now_ms();
     let next = match result {
         Ok(PayoutStart::Unchanged) => return Ok(order),
         Ok(PayoutStart::Accepted) => StatusChange::new(
@@ -262,7 +266,7 @@ async fn settle_payout(
             now,
         ),
     };
-    Ok(change(state, &order, next).await?.unwrap_or(order))
+    Ok(change(services, &order, next).await?.unwrap_or(order))
 }
 
 /// What the payer is told after confirming a deposit.
@@ -285,7 +289,7 @@ pub enum Confirmed {
 
 /// The payer's confirmation of a deposit with the transfer's transaction ID.
 pub async fn confirm_deposit(
-    state: &AppState,
+    services: &OrderServices,
     channel: &ChannelEntry,
     order: &Order,
     transaction_id: &str,
@@ -300,8 +304,8 @@ pub async fn confirm_deposit(
         ));
     }
     // The reference ties the upstream's later postback to this order; one reference, one order.
-    if !state
-        .storage
+    if !services
+        .upstream_log
         .add_upstream_reference(&order.payment_uid, channel.code(), transaction_id)
         .await?
     {
@@ -314,14 +318,14 @@ pub async fn confirm_deposit(
         .confirm_deposit(order, transaction_id)
         .await;
     record(
-        state,
+        services,
         &order.payment_uid,
         channel.code(),
         None,
         stored(channel.code(), exchanges),
     )
     .await;
-    let now = now_ms();
+    let now = services.clock.now_ms();
     let processing = |why: String| StatusChange::new(PaymentStatus::Processing, why, now);
     let (next, answer) = match result {
         Ok(Confirmation::Completed { amount }) => (
@@ -377,7 +381,7 @@ pub async fn confirm_deposit(
         {
             return Ok(answer);
         }
-        change(state, order, next).await?;
+        change(services, order, next).await?;
     }
     Ok(answer)
 }
@@ -413,7 +417,7 @@ pub enum PostbackOutcome {
 /// The order of this channel a notification is about, found only through what its signature
 /// covers.
 async fn find(
-    state: &AppState,
+    services: &OrderServices,
     channel: &ChannelEntry,
     n: &Notification,
 ) -> Result<Option<Order>, Error> {
@@ -426,8 +430,8 @@ async fn find(
         } => {
             uids.extend(order_ids.iter().cloned());
             for reference in transaction_ids {
-                if let Some(uid) = state
-                    .storage
+                if let Some(uid) = services
+                    .upstream_log
                     .order_by_upstream_reference(channel.code(), reference)
                     .await?
                 {
@@ -442,7 +446,7 @@ async fn find(
         Notification::Payout { .. } => TransactionType::Expense,
     };
     for uid in uids.iter().filter(|u| !u.is_empty()) {
-        if let Some(order) = state.storage.order_by_payment_uid(uid).await? {
+        if let Some(order) = services.orders.order_by_payment_uid(uid).await? {
             if order.channel == channel.code() && order.transaction_type == expected {
                 return Ok(Some(order));
             }
@@ -546,35 +550,35 @@ fn decide_payout(order: &Order, completed: bool, reason: &str, now: i64) -> Deci
 /// typed on another order's page (by mistake, or to block this one) gives way, unless money
 /// already moved for that order: the provider's signed word outranks what a payer typed.
 async fn take_reference(
-    state: &AppState,
+    services: &OrderServices,
     channel: &ChannelEntry,
     order: &Order,
     reference: &str,
 ) -> Result<bool, Error> {
-    if state
-        .storage
+    if services
+        .upstream_log
         .add_upstream_reference(&order.payment_uid, channel.code(), reference)
         .await?
     {
         return Ok(true);
     }
-    let Some(other) = state
-        .storage
+    let Some(other) = services
+        .upstream_log
         .order_by_upstream_reference(channel.code(), reference)
         .await?
     else {
         return Ok(false);
     };
-    let spent = state
-        .storage
+    let spent = services
+        .orders
         .order_by_payment_uid(&other)
         .await?
         .is_none_or(|o| o.payment_status.moved_money());
     if spent {
         return Ok(false);
     }
-    let moved = state
-        .storage
+    let moved = services
+        .upstream_log
         .move_upstream_reference(&other, &order.payment_uid, channel.code(), reference)
         .await?;
     if moved {
@@ -585,11 +589,11 @@ async fn take_reference(
 
 /// Applies one notification of a postback to its order.
 pub async fn apply_notification(
-    state: &AppState,
+    services: &OrderServices,
     channel: &ChannelEntry,
     notification: Notification,
 ) -> Result<PostbackOutcome, Error> {
-    let found = find(state, channel, &notification).await?;
+    let found = find(services, channel, &notification).await?;
     if let Notification::Deposit {
         received: Err(why), ..
     } = &notification
@@ -615,7 +619,7 @@ pub async fn apply_notification(
     // A change that loses a race is decided again on the order as it is now (a repeat is then
     // already applied; different money then contradicts it).
     for _ in 0..3 {
-        let now = now_ms();
+        let now = services.clock.now_ms();
         let decision = match &notification {
             Notification::Deposit {
                 received: Ok(received),
@@ -639,9 +643,9 @@ pub async fn apply_notification(
         } = &notification
         {
             for reference in transaction_ids {
-                if !take_reference(state, channel, &order, reference).await? {
-                    let other = state
-                        .storage
+                if !take_reference(services, channel, &order, reference).await? {
+                    let other = services
+                        .upstream_log
                         .order_by_upstream_reference(channel.code(), reference)
                         .await?
                         .unwrap_or_default();
@@ -652,11 +656,11 @@ pub async fn apply_notification(
                 }
             }
         }
-        if change(state, &order, next).await?.is_some() {
+        if change(services, &order, next).await?.is_some() {
             return Ok(PostbackOutcome::Applied(order.payment_uid));
         }
-        match state
-            .storage
+        match services
+            .orders
             .order_by_payment_uid(&order.payment_uid)
             .await?
         {

@@ -114,7 +114,7 @@ async fn run_due_checks(state: AppState) -> Result<u32, StorageError> {
 
 /// One due check: a payout sent again, or the connector asked about the order.
 async fn run_check(state: AppState, order: octopus_domain::Order, now: octopus_domain::Timestamp) {
-    let Some(channel) = state.channels.get(&order.channel) else {
+    let Some(channel) = state.services.channels.get(&order.channel) else {
         tracing::warn!(payment_uid = %order.payment_uid, channel = %order.channel, "order of an unknown channel");
         return;
     };
@@ -124,7 +124,9 @@ async fn run_check(state: AppState, order: octopus_domain::Order, now: octopus_d
         && order.payment_status == PaymentStatus::Pending
         && channel.connector.calls_upstream()
     {
-        if let Err(e) = crate::services::upstream::resend_payout(&state, &channel, order).await {
+        if let Err(e) =
+            crate::services::upstream::resend_payout(&state.services, &channel, order).await
+        {
             tracing::warn!(error = %e, "sending a payout failed; retrying after the lease");
         }
         return;
@@ -166,7 +168,7 @@ async fn run_check(state: AppState, order: octopus_domain::Order, now: octopus_d
 }
 
 async fn refresh_channels(state: AppState) -> Result<u32, StorageError> {
-    if let Err(e) = state.channels.refresh().await {
+    if let Err(e) = state.services.channels.refresh().await {
         tracing::warn!(error = %e, "reading the channels failed; keeping the ones read before");
     }
     Ok(0)
