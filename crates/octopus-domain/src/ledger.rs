@@ -498,6 +498,119 @@ impl FeeRule {
     }
 }
 
+/// Which orders a fee schedule applies to, along one of its two dimensions (payment method,
+/// accounting type): every one, stored as `*`, or those with one value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope<T> {
+    Any,
+    Only(T),
+}
+
+impl<T> Scope<T> {
+    /// How [`Scope::Any`] is written, by the operator and in storage.
+    pub const ANY: &'static str = "*";
+}
+
+impl Scope<String> {
+    /// A payment method scope as the operator writes it: `*`, or a method (kept in lower case,
+    /// as order requests are matched without regard to case). A blank one is refused.
+    pub fn payment(text: &str) -> Result<Scope<String>, InvalidFeeRule> {
+        match text.trim() {
+            "" => Err(InvalidFeeRule(
+                "the payment method must not be blank".into(),
+            )),
+            Self::ANY => Ok(Scope::Any),
+            method => Ok(Scope::Only(method.to_lowercase())),
+        }
+    }
+
+    /// As stored and shown.
+    pub fn as_stored(&self) -> &str {
+        match self {
+            Scope::Any => Self::ANY,
+            Scope::Only(method) => method,
+        }
+    }
+
+    fn covers(&self, payment: &str) -> bool {
+        match self {
+            Scope::Any => true,
+            Scope::Only(method) => method.eq_ignore_ascii_case(payment),
+        }
+    }
+}
+
+impl Scope<AccountingType> {
+    /// An accounting type scope: `*`, or one of the accounting types.
+    pub fn accounting_type(text: &str) -> Result<Scope<AccountingType>, InvalidFeeRule> {
+        match text {
+            Self::ANY => Ok(Scope::Any),
+            other => other.parse().map(Scope::Only).map_err(|_| {
+                InvalidFeeRule(
+                    "the accounting type must be recharge, receive, pay, settle or *".into(),
+                )
+            }),
+        }
+    }
+
+    /// As stored and shown.
+    pub fn as_stored(&self) -> &'static str {
+        match self {
+            Scope::Any => Self::ANY,
+            Scope::Only(t) => t.as_str(),
+        }
+    }
+}
+
+/// A merchant's fee schedule: the rule for the orders of its scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeeSchedule {
+    pub payment: Scope<String>,
+    pub accounting_type: Scope<AccountingType>,
+    pub rule: FeeRule,
+}
+
+impl FeeSchedule {
+    /// A schedule from the operator's words: a payment method or `*`, an accounting type or
+    /// `*`, and the rule.
+    pub fn parse(
+        payment: &str,
+        accounting_type: &str,
+        rule: FeeRule,
+    ) -> Result<FeeSchedule, InvalidFeeRule> {
+        Ok(FeeSchedule {
+            payment: Scope::payment(payment)?,
+            accounting_type: Scope::accounting_type(accounting_type)?,
+            rule,
+        })
+    }
+}
+
+/// The fee rule of a new order from its merchant's schedules: the most specific one wins —
+/// payment method and accounting type, then the method with any type, then any method with
+/// the type, then any; without one the fee is zero.
+pub fn fee_rule_for(
+    schedules: &[FeeSchedule],
+    payment: &str,
+    accounting_type: AccountingType,
+) -> FeeRule {
+    let exact_type = |s: &&FeeSchedule| s.accounting_type == Scope::Only(accounting_type);
+    let any_type = |s: &&FeeSchedule| s.accounting_type == Scope::Any;
+    let exact_method = |s: &&FeeSchedule| s.payment != Scope::Any && s.payment.covers(payment);
+    let any_method = |s: &&FeeSchedule| s.payment == Scope::Any;
+    let most_specific_first: [&dyn Fn(&&FeeSchedule) -> bool; 4] = [
+        &|s| exact_method(s) && exact_type(s),
+        &|s| exact_method(s) && any_type(s),
+        &|s| any_method(s) && exact_type(s),
+        &|s| any_method(s) && any_type(s),
+    ];
+    most_specific_first
+        .iter()
+        .find_map(|matches| schedules.iter().find(|s| matches(s)))
+        .map(|s| s.rule.clone())
+        .unwrap_or_default()
+}
+
 /// The fee of a deposit that received `amount`: never more than the amount itself, so a
 /// deposit never takes from the merchant.
 pub fn deposit_fee(rule: &FeeRule, amount: Decimal) -> Decimal {
@@ -993,6 +1106,56 @@ impl Verification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn schedule(payment: &str, accounting_type: &str, percent: i64) -> FeeSchedule {
+        FeeSchedule {
+            payment: Scope::payment(payment).unwrap(),
+            accounting_type: Scope::accounting_type(accounting_type).unwrap(),
+            rule: FeeRule {
+                percent: Decimal::new(percent, 0),
+                ..FeeRule::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_most_specific_fee_schedule_wins() {
+        let all = vec![
+            schedule("*", "*", 1),
+            schedule("*", "pay", 2),
+            schedule("wavepay", "*", 3),
+            schedule("WavePay", "receive", 4),
+        ];
+        let rule = |payment, t| fee_rule_for(&all, payment, t).percent;
+        assert_eq!(rule("wavepay", AccountingType::Receive), Decimal::new(4, 0));
+        assert_eq!(
+            rule("WavePay", AccountingType::Recharge),
+            Decimal::new(3, 0)
+        );
+        assert_eq!(rule("kbz", AccountingType::Pay), Decimal::new(2, 0));
+        assert_eq!(rule("kbz", AccountingType::Settle), Decimal::new(1, 0));
+        assert_eq!(
+            fee_rule_for(&[], "kbz", AccountingType::Settle),
+            FeeRule::default()
+        );
+        // A method named like the wildcard's text is the wildcard, not a method called "*".
+        assert_eq!(Scope::payment(" * "), Ok(Scope::Any));
+    }
+
+    #[test]
+    fn a_scope_that_does_not_read_is_refused() {
+        assert!(Scope::payment("").is_err());
+        assert!(Scope::payment("   ").is_err());
+        for bad in ["", "any", "RECEIVE", "**", "receive "] {
+            assert!(Scope::accounting_type(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            Scope::accounting_type("pay"),
+            Ok(Scope::Only(AccountingType::Pay))
+        );
+        assert_eq!(Scope::<AccountingType>::Any.as_stored(), "*");
+        assert_eq!(Scope::payment("KBZPay").unwrap().as_stored(), "kbzpay");
+    }
     use crate::order::tests::sample_order;
 
     fn d(s: &str) -> Decimal {

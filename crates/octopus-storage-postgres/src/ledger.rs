@@ -6,7 +6,8 @@
 use deadpool_postgres::GenericClient;
 use futures::StreamExt;
 use octopus_domain::ledger::{
-    Account, AccountKind, EntryRow, FeeRule, LedgerReport, OrderRow, StoredAccount, Verification,
+    Account, AccountKind, EntryRow, FeeRule, LedgerReport, OrderRow, Scope, StoredAccount,
+    Verification,
 };
 use octopus_domain::{Currency, Timestamp};
 use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError};
@@ -156,19 +157,22 @@ pub(crate) async fn fee_rules<C: GenericClient>(
         )
         .await
         .map_err(db)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| FeeSchedule {
-            payment: r.get(0),
-            accounting_type: r.get(1),
-            rule: FeeRule {
-                percent: r.get::<_, Decimal>(2).normalize(),
-                fixed: r.get::<_, Decimal>(3).normalize(),
-                minimum: r.get::<_, Decimal>(4).normalize(),
-                maximum: r.get::<_, Option<Decimal>>(5).map(|m| m.normalize()),
-            },
+    rows.into_iter()
+        .map(|r| {
+            Ok(FeeSchedule {
+                payment: Scope::payment(r.get(0))
+                    .map_err(|_| StorageError::Corrupt("fee_rules.payment"))?,
+                accounting_type: Scope::accounting_type(r.get(1))
+                    .map_err(|_| StorageError::Corrupt("fee_rules.accounting_type"))?,
+                rule: FeeRule {
+                    percent: r.get::<_, Decimal>(2).normalize(),
+                    fixed: r.get::<_, Decimal>(3).normalize(),
+                    minimum: r.get::<_, Decimal>(4).normalize(),
+                    maximum: r.get::<_, Option<Decimal>>(5).map(|m| m.normalize()),
+                },
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Streams the whole journal through the domain's verification (in one repeatable-read

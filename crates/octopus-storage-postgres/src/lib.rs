@@ -17,7 +17,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use octopus_domain::ledger::{FeeRule, LedgerReport};
+use octopus_domain::ledger::LedgerReport;
 use octopus_domain::routing::RoutingDecision;
 use octopus_domain::{
     Channel, Currency, Merchant, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
@@ -378,13 +378,19 @@ impl FeeSchedules for PostgresStorage {
     async fn set_fee_rule(
         &self,
         merchant_id: i64,
-        payment: &str,
-        accounting_type: &str,
-        rule: &FeeRule,
+        schedule: &FeeSchedule,
         at: Timestamp,
     ) -> Result<()> {
         let client = self.client().await?;
-        ledger::set_fee_rule(&client, merchant_id, payment, accounting_type, rule, at).await
+        ledger::set_fee_rule(
+            &client,
+            merchant_id,
+            schedule.payment.as_stored(),
+            schedule.accounting_type.as_stored(),
+            &schedule.rule,
+            at,
+        )
+        .await
     }
 
     async fn fee_rules(&self, merchant_id: i64) -> Result<Vec<FeeSchedule>> {

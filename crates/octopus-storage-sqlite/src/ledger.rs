@@ -6,8 +6,8 @@ use std::str::FromStr;
 
 use octopus_domain::decision::{Book, Needs, PlannedEntry};
 use octopus_domain::ledger::{
-    Account, AccountKind, EntryKey, EntryRow, FeeRule, LedgerReport, OrderRow, StoredAccount,
-    Verification,
+    Account, AccountKind, EntryKey, EntryRow, FeeRule, LedgerReport, OrderRow, Scope,
+    StoredAccount, Verification,
 };
 use octopus_domain::money::{format_places, LEDGER_PLACES};
 use octopus_domain::{Currency, Timestamp};
@@ -348,8 +348,10 @@ pub(crate) fn fee_rules(conn: &Connection, merchant_id: i64) -> Result<Vec<FeeSc
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
         out.push(FeeSchedule {
-            payment: r.get(0).map_err(db)?,
-            accounting_type: r.get(1).map_err(db)?,
+            payment: Scope::payment(&r.get::<_, String>(0).map_err(db)?)
+                .map_err(|_| StorageError::Corrupt("fee_rules.payment"))?,
+            accounting_type: Scope::accounting_type(&r.get::<_, String>(1).map_err(db)?)
+                .map_err(|_| StorageError::Corrupt("fee_rules.accounting_type"))?,
             rule: FeeRule {
                 percent: decimal(r.get(2).map_err(db)?, "fee_rules.percent")?,
                 fixed: decimal(r.get(3).map_err(db)?, "fee_rules.fixed")?,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use octopus_domain::ledger::{FeeRule, LedgerReport};
+use octopus_domain::ledger::LedgerReport;
 use octopus_domain::routing::RoutingDecision;
 use octopus_domain::{
     Channel, Currency, Merchant, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
@@ -469,19 +469,20 @@ impl FeeSchedules for SqliteStorage {
     async fn set_fee_rule(
         &self,
         merchant_id: i64,
-        payment: &str,
-        accounting_type: &str,
-        rule: &FeeRule,
+        schedule: &FeeSchedule,
         at: Timestamp,
     ) -> Result<()> {
-        let (payment, accounting_type, rule) = (
-            payment.to_string(),
-            accounting_type.to_string(),
-            rule.clone(),
-        );
+        let schedule = schedule.clone();
         self.writer
             .write(move |conn| {
-                ledger::set_fee_rule(conn, merchant_id, &payment, &accounting_type, &rule, at)
+                ledger::set_fee_rule(
+                    conn,
+                    merchant_id,
+                    schedule.payment.as_stored(),
+                    schedule.accounting_type.as_stored(),
+                    &schedule.rule,
+                    at,
+                )
             })
             .await
     }

@@ -3,7 +3,7 @@
 //! alone, so they are an interface of their own.
 
 use async_trait::async_trait;
-use octopus_domain::ledger::{EntryKind, FeeRule, LedgerReport};
+use octopus_domain::ledger::{EntryKind, LedgerReport};
 use octopus_domain::{AccountingType, Currency, Timestamp};
 use rust_decimal::Decimal;
 
@@ -38,24 +38,16 @@ pub struct MerchantEntry {
     pub created_at: Timestamp,
 }
 
-/// A fee schedule of a merchant. `payment` and `accounting_type` may be `*` (any).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeeSchedule {
-    pub payment: String,
-    pub accounting_type: String,
-    pub rule: FeeRule,
-}
+pub use octopus_domain::ledger::FeeSchedule;
 
 /// Merchants' fee schedules.
 #[async_trait]
 pub trait FeeSchedules: Send + Sync + 'static {
-    /// Sets (replaces) a fee schedule of a merchant.
+    /// Sets (replaces) a fee schedule of a merchant: the one of the same scope.
     async fn set_fee_rule(
         &self,
         merchant_id: i64,
-        payment: &str,
-        accounting_type: &str,
-        rule: &FeeRule,
+        schedule: &FeeSchedule,
         at: Timestamp,
     ) -> Result<()>;
 

@@ -2,9 +2,7 @@
 //! database (a running server picks a change up within two seconds).
 
 use anyhow::Context;
-use octopus_domain::ledger::FeeRule;
-use octopus_domain::AccountingType;
-use octopus_server::services::fees::ANY;
+use octopus_domain::ledger::{FeeRule, FeeSchedule};
 use rust_decimal::Decimal;
 
 use crate::cli::{FeeArgs, FeeCommand};
@@ -26,38 +24,22 @@ pub async fn run(args: FeeArgs) -> anyhow::Result<()> {
             max,
             database,
         } => {
-            if accounting_type != ANY && accounting_type.parse::<AccountingType>().is_err() {
-                anyhow::bail!("--accounting-type must be recharge, receive, pay, settle or *");
-            }
             let rule = FeeRule::new(
                 decimal("percent", &percent)?,
                 decimal("fixed", &fixed)?,
                 decimal("min", &min)?,
                 max.as_deref().map(|m| decimal("max", m)).transpose()?,
             )?;
+            let schedule = FeeSchedule::parse(&payment, &accounting_type, rule)?;
             let storage = crate::serve::open_storage(&database).await?;
             let m = storage
                 .merchant_by_uid(&merchant)
                 .await?
                 .with_context(|| format!("no merchant {merchant}"))?;
-            let payment = if payment == ANY {
-                payment
-            } else {
-                payment.to_lowercase()
-            };
             storage
-                .set_fee_rule(
-                    m.id,
-                    &payment,
-                    &accounting_type,
-                    &rule,
-                    octopus_server::clock::now_ms(),
-                )
+                .set_fee_rule(m.id, &schedule, octopus_server::clock::now_ms())
                 .await?;
-            println!(
-                "{}",
-                schedule_json(&merchant, &payment, &accounting_type, &rule)
-            );
+            println!("{}", schedule_json(&merchant, &schedule));
         }
         FeeCommand::List { merchant, database } => {
             let storage = crate::serve::open_storage(&database).await?;
@@ -66,26 +48,19 @@ pub async fn run(args: FeeArgs) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("no merchant {merchant}"))?;
             for s in storage.fee_rules(m.id).await? {
-                println!(
-                    "{}",
-                    schedule_json(&merchant, &s.payment, &s.accounting_type, &s.rule)
-                );
+                println!("{}", schedule_json(&merchant, &s));
             }
         }
     }
     Ok(())
 }
 
-fn schedule_json(
-    merchant: &str,
-    payment: &str,
-    accounting_type: &str,
-    rule: &FeeRule,
-) -> serde_json::Value {
+fn schedule_json(merchant: &str, schedule: &FeeSchedule) -> serde_json::Value {
+    let rule = &schedule.rule;
     serde_json::json!({
         "merchant_uid": merchant,
-        "payment": payment,
-        "accounting_type": accounting_type,
+        "payment": schedule.payment.as_stored(),
+        "accounting_type": schedule.accounting_type.as_stored(),
         "percent": rule.percent.normalize().to_string(),
         "fixed": rule.fixed.normalize().to_string(),
         "min": rule.minimum.normalize().to_string(),

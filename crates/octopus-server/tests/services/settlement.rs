@@ -2,7 +2,7 @@
 //! that it was paid posts the hold, a failure (reported later, or a refusal when it is sent)
 //! returns it. Each is applied once.
 
-use octopus_domain::ledger::FeeRule;
+use octopus_domain::ledger::{FeeRule, FeeSchedule};
 use octopus_domain::PaymentStatus;
 use octopus_server::services::upstream::PostbackOutcome;
 
@@ -15,7 +15,11 @@ async fn one_percent_on_payouts(gw: &Gateway) {
         ..FeeRule::default()
     };
     gw.storage
-        .set_fee_rule(gw.merchant.merchant.id, "wavepay", "pay", &rule, NOW)
+        .set_fee_rule(
+            gw.merchant.merchant.id,
+            &FeeSchedule::parse("wavepay", "pay", rule).unwrap(),
+            NOW,
+        )
         .await
         .unwrap();
 }

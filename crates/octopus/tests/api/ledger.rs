@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use octopus_client::NewOrder;
-use octopus_domain::ledger::FeeRule;
+use octopus_domain::ledger::{FeeRule, FeeSchedule};
 use octopus_domain::{PaymentStatus, StatusChange};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -27,7 +27,11 @@ async fn set_fee(
     rule: FeeRule,
 ) {
     app.storage()
-        .set_fee_rule(creds.merchant_id, payment, accounting_type, &rule, 0)
+        .set_fee_rule(
+            creds.merchant_id,
+            &FeeSchedule::parse(payment, accounting_type, rule).unwrap(),
+            0,
+        )
         .await
         .unwrap();
     // The server reads fee schedules at most two seconds old.
@@ -196,19 +200,35 @@ async fn accounting_types_have_their_own_fees_and_show_in_the_ledger(backend: Ba
     let app = spawn_app(backend).await;
     let m = &app.merchant;
     app.storage()
-        .set_fee_rule(m.merchant_id, "*", "recharge", &percent("0", "0"), 0)
+        .set_fee_rule(
+            m.merchant_id,
+            &FeeSchedule::parse("*", "recharge", percent("0", "0")).unwrap(),
+            0,
+        )
         .await
         .unwrap();
     app.storage()
-        .set_fee_rule(m.merchant_id, "*", "receive", &percent("2", "0"), 0)
+        .set_fee_rule(
+            m.merchant_id,
+            &FeeSchedule::parse("*", "receive", percent("2", "0")).unwrap(),
+            0,
+        )
         .await
         .unwrap();
     app.storage()
-        .set_fee_rule(m.merchant_id, "*", "pay", &percent("1", "0"), 0)
+        .set_fee_rule(
+            m.merchant_id,
+            &FeeSchedule::parse("*", "pay", percent("1", "0")).unwrap(),
+            0,
+        )
         .await
         .unwrap();
     app.storage()
-        .set_fee_rule(m.merchant_id, "*", "settle", &percent("0.5", "0"), 0)
+        .set_fee_rule(
+            m.merchant_id,
+            &FeeSchedule::parse("*", "settle", percent("0.5", "0")).unwrap(),
+            0,
+        )
         .await
         .unwrap();
     set_fee(
@@ -943,8 +963,43 @@ async fn a_corrupt_fee_rule_stops_the_change(backend: Backend) {
     assert_eq!(app.balance(m, "thb").await, (Decimal::ZERO, Decimal::ZERO));
 }
 
+/// A stored fee schedule whose scope does not read (an accounting type no order has, written
+/// by hand) is not skipped, which would silently mean another schedule or no fee: reading the
+/// merchant's schedules fails, and so does creating an order, with nothing stored.
+async fn a_fee_schedule_that_does_not_read_fails_closed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = &app.merchant;
+    set_fee(&app, m, "*", "receive", percent("2.5", "1.00")).await;
+    app.execute_sql("UPDATE fee_rules SET accounting_type = 'Receive'")
+        .await;
+    let read = app.storage().fee_rules(m.merchant_id).await;
+    assert!(
+        matches!(
+            read,
+            Err(octopus_storage::StorageError::Corrupt(
+                "fee_rules.accounting_type"
+            ))
+        ),
+        "{read:?}"
+    );
+    // No order of the merchant was created yet, so nothing is cached: the order reads them.
+    let order = NewOrder::deposit(&m.merchant_uid, "dep-1", "100.00", "thb", "promptpay", "TH");
+    let answer = app
+        .client
+        .post_signed("/octopus/api/order/new", &order.to_fields())
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert_eq!(
+        app.db.query_count("SELECT COUNT(*) FROM orders").await,
+        0,
+        "no order was stored"
+    );
+}
+
 crate::on_both_backends!(
     two_nodes_share_one_ledger,
+    a_fee_schedule_that_does_not_read_fails_closed,
     a_corrupt_fee_rule_stops_the_change,
     a_retried_payout_is_found_after_it_spent_the_balance,
     deposits_credit_the_amount_received_less_the_fee,

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use octopus_client::NewOrder;
-use octopus_domain::ledger::FeeRule;
+use octopus_domain::ledger::{FeeRule, FeeSchedule};
 use octopus_domain::{PaymentStatus, StatusChange};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -75,11 +75,19 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let m = app.merchant.clone();
     let storage = app.storage();
     storage
-        .set_fee_rule(m.merchant_id, "*", "receive", &deposit_rule(), 0)
+        .set_fee_rule(
+            m.merchant_id,
+            &FeeSchedule::parse("*", "receive", deposit_rule()).unwrap(),
+            0,
+        )
         .await
         .unwrap();
     storage
-        .set_fee_rule(m.merchant_id, "*", "pay", &payout_rule(), 0)
+        .set_fee_rule(
+            m.merchant_id,
+            &FeeSchedule::parse("*", "pay", payout_rule()).unwrap(),
+            0,
+        )
         .await
         .unwrap();
     let (mut available, mut held) = (Decimal::ZERO, Decimal::ZERO);

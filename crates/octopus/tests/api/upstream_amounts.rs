@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use octopus_client::NewOrder;
-use octopus_domain::ledger::{AccountKind, FeeRule};
+use octopus_domain::ledger::{AccountKind, FeeRule, FeeSchedule};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -571,7 +571,11 @@ async fn ledger_verify_fails_on_impossible_rows(backend: Backend) {
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let rule = FeeRule::new(d("1"), Decimal::ZERO, Decimal::ZERO, None).unwrap();
     app.storage()
-        .set_fee_rule(m.merchant_id, "*", "receive", &rule, 0)
+        .set_fee_rule(
+            m.merchant_id,
+            &FeeSchedule::parse("*", "receive", rule).unwrap(),
+            0,
+        )
         .await
         .unwrap();
     // The server reads fee schedules at most two seconds old.
