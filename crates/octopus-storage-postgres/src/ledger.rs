@@ -12,6 +12,7 @@ use octopus_domain::{Currency, Timestamp};
 use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError};
 use rust_decimal::Decimal;
 
+use crate::columns::PgRow;
 use crate::db;
 
 fn parse<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T> {
@@ -156,19 +157,9 @@ pub(crate) async fn fee_rules<C: GenericClient>(
         )
         .await
         .map_err(db)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| FeeSchedule {
-            payment: r.get(0),
-            accounting_type: r.get(1),
-            rule: FeeRule {
-                percent: r.get::<_, Decimal>(2).normalize(),
-                fixed: r.get::<_, Decimal>(3).normalize(),
-                minimum: r.get::<_, Decimal>(4).normalize(),
-                maximum: r.get::<_, Option<Decimal>>(5).map(|m| m.normalize()),
-            },
-        })
-        .collect())
+    rows.iter()
+        .map(|r| octopus_storage::rows::fee_schedule(&PgRow::new(r)))
+        .collect()
 }
 
 /// Streams the whole journal through the domain's verification (in one repeatable-read

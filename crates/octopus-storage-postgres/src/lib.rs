@@ -5,6 +5,7 @@
 
 mod callbacks;
 mod channels;
+mod columns;
 mod group_insert;
 mod group_write;
 mod grouping;

@@ -15,6 +15,7 @@ use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError}
 use rusqlite::{params, Connection};
 use rust_decimal::Decimal;
 
+use crate::columns::SqliteRow;
 use crate::db;
 
 /// Ledger amounts as stored: six places, and never a negative zero.
@@ -347,20 +348,7 @@ pub(crate) fn fee_rules(conn: &Connection, merchant_id: i64) -> Result<Vec<FeeSc
     let mut rows = stmt.query([merchant_id]).map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        out.push(FeeSchedule {
-            payment: r.get(0).map_err(db)?,
-            accounting_type: r.get(1).map_err(db)?,
-            rule: FeeRule {
-                percent: decimal(r.get(2).map_err(db)?, "fee_rules.percent")?,
-                fixed: decimal(r.get(3).map_err(db)?, "fee_rules.fixed")?,
-                minimum: decimal(r.get(4).map_err(db)?, "fee_rules.minimum")?,
-                maximum: r
-                    .get::<_, Option<String>>(5)
-                    .map_err(db)?
-                    .map(|m| decimal(m, "fee_rules.maximum"))
-                    .transpose()?,
-            },
-        });
+        out.push(octopus_storage::rows::fee_schedule(&SqliteRow::new(r))?);
     }
     Ok(out)
 }

@@ -6,6 +6,7 @@
 
 mod callbacks;
 mod channels;
+mod columns;
 mod ledger;
 mod orders;
 mod read_pool;
