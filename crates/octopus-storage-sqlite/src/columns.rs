@@ -59,3 +59,52 @@ impl Columns for SqliteRow<'_, '_> {
         Ok(self.get::<Option<i64>>(name)?.is_some_and(|v| v != 0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_row<T>(sql: &str, f: impl FnOnce(&SqliteRow<'_, '_>) -> T) -> T {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        let row = rows.next().unwrap().unwrap();
+        f(&SqliteRow::new(row))
+    }
+
+    #[test]
+    fn values_are_read_as_sqlite_stores_them() {
+        with_row(
+            "SELECT '100.50' AS amount, NULL AS amount_locked, 1 AS enabled, 7 AS ID, NULL AS ttl",
+            |r| {
+                assert_eq!(r.decimal("orders.amount").unwrap(), Decimal::new(10050, 2));
+                assert!(!r.boolean("orders.amount_locked").unwrap());
+                assert!(r.boolean("channels.enabled").unwrap());
+                assert_eq!(r.int("orders.id").unwrap(), 7);
+                assert_eq!(r.opt_int("orders.ttl").unwrap(), None);
+            },
+        );
+    }
+
+    #[test]
+    fn values_of_another_type_or_missing_columns_are_corrupt() {
+        with_row("SELECT 5 AS name, 'x' AS id, 'ten' AS fee", |r| {
+            assert!(matches!(
+                r.text("merchants.name"),
+                Err(StorageError::Corrupt("merchants.name"))
+            ));
+            assert!(matches!(
+                r.int("merchants.id"),
+                Err(StorageError::Corrupt("merchants.id"))
+            ));
+            assert!(matches!(
+                r.decimal("orders.fee"),
+                Err(StorageError::Corrupt("orders.fee"))
+            ));
+            assert!(matches!(
+                r.text("merchants.uid"),
+                Err(StorageError::Corrupt("merchants.uid"))
+            ));
+        });
+    }
+}

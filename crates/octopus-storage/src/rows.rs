@@ -15,13 +15,17 @@ use std::cell::Cell;
 use std::str::FromStr;
 
 use octopus_domain::channel::split_list;
-use octopus_domain::ledger::FeeRule;
-use octopus_domain::{Channel, Currency, Merchant, Order, OrderEvent, TransactionType};
+use octopus_domain::ledger::{
+    Account, AccountKind, EntryRow, FeeRule, OrderRow, StoredAccount, Verification,
+};
+use octopus_domain::{
+    AccountingStatus, Channel, Currency, Merchant, Order, OrderEvent, TransactionType,
+};
 use rust_decimal::Decimal;
 
 use crate::{
-    stored_fields, Callback, CallbackAttempt, CallbackState, FeeSchedule, Result, StorageError,
-    StoredApiKey, UpstreamExchange,
+    stored_fields, Balance, Callback, CallbackAttempt, CallbackState, FeeSchedule, MerchantEntry,
+    Result, StorageError, StoredApiKey, UpstreamExchange,
 };
 
 /// The columns of `orders` every order read selects, in both backends.
@@ -318,6 +322,128 @@ pub fn fee_schedule(r: &impl Columns) -> Result<FeeSchedule> {
     })
 }
 
+/// A journal entry as its merchant sees it (`id, kind, accounting_type, currency, amount, fee,
+/// created_at` of `journal_entries`, `payment_uid, merchant_order_id` of its order); how its
+/// balances changed comes from its postings ([`add_merchant_posting`]).
+pub fn merchant_entry(r: &impl Columns) -> Result<MerchantEntry> {
+    Ok(MerchantEntry {
+        id: r.int("journal_entries.id")?,
+        kind: r.parsed("journal_entries.kind")?,
+        accounting_type: r.parsed("journal_entries.accounting_type")?,
+        currency: r.parsed("journal_entries.currency")?,
+        amount: r.decimal("journal_entries.amount")?,
+        fee: r.decimal("journal_entries.fee")?,
+        created_at: r.int("journal_entries.created_at")?,
+        payment_uid: r.text("orders.payment_uid")?,
+        merchant_order_id: r.text("orders.merchant_order_id")?,
+        available_change: Decimal::ZERO,
+        held_change: Decimal::ZERO,
+        available_after: None,
+        held_after: None,
+    })
+}
+
+/// Adds to `entry` one of its postings on its merchant's accounts (`kind` of
+/// `ledger_accounts`, `amount, balance_after` of `postings`).
+pub fn add_merchant_posting(entry: &mut MerchantEntry, r: &impl Columns) -> Result<()> {
+    let kind: AccountKind = r.parsed("ledger_accounts.kind")?;
+    let amount = r.decimal("postings.amount")?;
+    let after = r.opt_decimal("postings.balance_after")?;
+    match kind {
+        AccountKind::Available => (entry.available_change, entry.available_after) = (amount, after),
+        AccountKind::Held => (entry.held_change, entry.held_after) = (amount, after),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Adds a merchant account (`kind, currency, balance` of `ledger_accounts`) to the merchant's
+/// balances, one per currency. A merchant account always caches its balance: a NULL is
+/// corrupt, not zero.
+pub fn add_balance(balances: &mut Vec<Balance>, r: &impl Columns) -> Result<()> {
+    let kind: AccountKind = r.parsed("ledger_accounts.kind")?;
+    let currency: Currency = r.parsed("ledger_accounts.currency")?;
+    let slot = match balances.iter().position(|b| b.currency == currency) {
+        Some(i) => &mut balances[i],
+        None => {
+            balances.push(Balance {
+                currency,
+                available: Decimal::ZERO,
+                held: Decimal::ZERO,
+            });
+            balances.last_mut().expect("just pushed")
+        }
+    };
+    match kind {
+        AccountKind::Available => slot.available = r.decimal("ledger_accounts.balance")?,
+        AccountKind::Held => slot.held = r.decimal("ledger_accounts.balance")?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An account of the ledger (`id, kind, merchant_id, channel, currency, balance`).
+pub fn account(r: &impl Columns) -> Result<StoredAccount> {
+    Ok(StoredAccount {
+        id: r.int("ledger_accounts.id")?,
+        account: Account {
+            kind: r.parsed("ledger_accounts.kind")?,
+            merchant_id: r.opt_int("ledger_accounts.merchant_id")?,
+            channel: r.opt_text("ledger_accounts.channel")?,
+            currency: r.parsed("ledger_accounts.currency")?,
+        },
+        cached_balance: r.opt_decimal("ledger_accounts.balance")?,
+    })
+}
+
+/// Feeds a journal entry (`id, entry_key, currency, merchant_id, kind, amount, fee`) to the
+/// verification. Its kind goes as stored: an unknown one is a violation it reports.
+pub fn verify_entry(v: &mut Verification, r: &impl Columns) -> Result<()> {
+    let key = r.text("journal_entries.entry_key")?;
+    let kind = r.text("journal_entries.kind")?;
+    v.entry(EntryRow {
+        id: r.int("journal_entries.id")?,
+        key: &key,
+        kind: &kind,
+        currency: r.parsed("journal_entries.currency")?,
+        merchant_id: r.opt_int("journal_entries.merchant_id")?,
+        amount: r.decimal("journal_entries.amount")?,
+        fee: r.decimal("journal_entries.fee")?,
+    });
+    Ok(())
+}
+
+/// Feeds a posting (`entry_id, account_id, amount` of `postings`, `currency` of its account)
+/// to the verification.
+pub fn verify_posting(v: &mut Verification, r: &impl Columns) -> Result<()> {
+    v.posting(
+        r.int("postings.entry_id")?,
+        r.int("postings.account_id")?,
+        r.parsed("ledger_accounts.currency")?,
+        r.decimal("postings.amount")?,
+    );
+    Ok(())
+}
+
+/// Feeds an order (`payment_uid, transaction_type, payment_status, accounting_status,
+/// accounting_fail_reason, currency, amount, final_amount, fee`) to the verification.
+pub fn verify_order(v: &mut Verification, r: &impl Columns) -> Result<()> {
+    let payment_uid = r.text("orders.payment_uid")?;
+    let accounting: AccountingStatus = r.parsed("orders.accounting_status")?;
+    let reason = r.text("orders.accounting_fail_reason")?;
+    v.order(OrderRow {
+        payment_uid: &payment_uid,
+        transaction_type: r.parsed("orders.transaction_type")?,
+        status: r.parsed("orders.payment_status")?,
+        accounting_failure: (accounting == AccountingStatus::Failed).then_some(reason.as_str()),
+        currency: r.parsed("orders.currency")?,
+        amount: r.decimal("orders.amount")?,
+        final_amount: r.decimal("orders.final_amount")?,
+        fee: r.decimal("orders.fee")?,
+    });
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -542,5 +668,34 @@ mod tests {
                 other => panic!("{column} = {value}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_merchant_balance_is_never_read_as_zero_when_missing() {
+        let account = |kind: &str, balance: Option<&str>| {
+            Fake::default()
+                .with("kind", Some(kind))
+                .with("currency", Some("thb"))
+                .with("balance", balance)
+        };
+        let mut balances = Vec::new();
+        add_balance(&mut balances, &account("available", Some("12.500000"))).unwrap();
+        add_balance(&mut balances, &account("held", Some("2.000000"))).unwrap();
+        assert_eq!(
+            balances,
+            vec![Balance {
+                currency: Currency::Thb,
+                available: Decimal::new(125, 1),
+                held: Decimal::new(2, 0),
+            }]
+        );
+        assert!(matches!(
+            add_balance(&mut balances, &account("held", None)),
+            Err(StorageError::Corrupt("ledger_accounts.balance"))
+        ));
+        assert!(matches!(
+            add_balance(&mut balances, &account("savings", Some("1"))),
+            Err(StorageError::Corrupt("ledger_accounts.kind"))
+        ));
     }
 }
