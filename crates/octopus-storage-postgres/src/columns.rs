@@ -3,7 +3,7 @@
 //! widths that tokio-postgres decodes only as their own type; this is the one place that knows
 //! which column has which.
 
-use octopus_storage::rows::{column_of, ColumnCursor, Columns};
+use octopus_storage::rows::{ColumnCursor, Columns};
 use octopus_storage::{Result, StorageError};
 use rust_decimal::Decimal;
 use tokio_postgres::types::{FromSql, Type};
@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 /// A row of a tokio-postgres query, read by name (see [`ColumnCursor`] for the cost).
 pub(crate) struct PgRow<'r> {
     row: &'r Row,
-    cursor: ColumnCursor,
+    cursor: ColumnCursor<'r>,
 }
 
 impl<'r> PgRow<'r> {
@@ -24,12 +24,13 @@ impl<'r> PgRow<'r> {
     }
 
     fn index(&self, name: &'static str) -> Result<usize> {
-        let column = column_of(name);
         let columns = self.row.columns();
         self.cursor
-            .find(columns.len(), |i| {
-                columns[i].name().eq_ignore_ascii_case(column)
-            })
+            .find(
+                name,
+                || columns.len(),
+                |i, column| columns[i].name().eq_ignore_ascii_case(column),
+            )
             .ok_or(StorageError::Corrupt(name))
     }
 

@@ -15,9 +15,9 @@ use octopus_storage::{
     AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom,
     HostBacklog, Result, StorageError,
 };
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::columns::SqliteRow;
+use crate::columns::{Query, SqliteRow};
 use crate::db;
 
 /// The statements of the outbox, built once. A callback's state is written in them as a
@@ -44,7 +44,7 @@ static DUE_OF_HOST: LazyLock<String> = LazyLock::new(|| {
         PENDING = CallbackState::Pending.as_str()
     )
 });
-static LEASE: LazyLock<String> = LazyLock::new(|| {
+static LEASE: Query = Query::new(|| {
     format!("UPDATE callbacks SET claimed_until = ?1 WHERE id = ?2 RETURNING {CALLBACK_COLUMNS}")
 });
 static BACKLOG: LazyLock<String> = LazyLock::new(|| {
@@ -73,15 +73,11 @@ static ORDER_NOTIFY: LazyLock<String> = LazyLock::new(|| {
         PENDING = CallbackState::Pending.as_str()
     )
 });
-static OF_ORDER: LazyLock<String> = LazyLock::new(|| {
+static OF_ORDER: Query = Query::new(|| {
     format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE payment_uid = ?1 ORDER BY id")
 });
-static BY_ID: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE id = ?1"));
-
-fn from_row(r: &Row<'_>) -> Result<Callback> {
-    rows::callback(&SqliteRow::new(r))
-}
+static BY_ID: Query =
+    Query::new(|| format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE id = ?1"));
 
 /// Queues a decided callback (see `callback::report`); it is its order's head when none of
 /// the order is pending before it.
@@ -139,12 +135,14 @@ pub(crate) fn claim(
     }
     picked.sort_unstable();
     picked.truncate(room.total as usize);
-    let mut lease = conn.prepare_cached(&LEASE).map_err(db)?;
+    let mut lease = conn.prepare_cached(LEASE.sql()).map_err(db)?;
     let mut out = Vec::with_capacity(picked.len());
     for (_, id) in picked {
         out.push(
             lease
-                .query_row(params![now + lease_ms, id], |r| Ok(from_row(r)))
+                .query_row(params![now + lease_ms, id], |r| {
+                    Ok(rows::callback(&LEASE.row(r)))
+                })
                 .map_err(db)??,
         );
     }
@@ -244,11 +242,11 @@ pub(crate) fn of_order(
     conn: &Connection,
     payment_uid: &str,
 ) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
-    let mut stmt = conn.prepare_cached(&OF_ORDER).map_err(db)?;
+    let mut stmt = conn.prepare_cached(OF_ORDER.sql()).map_err(db)?;
     let mut rows = stmt.query([payment_uid]).map_err(db)?;
     let mut callbacks = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        callbacks.push(from_row(r)?);
+        callbacks.push(rows::callback(&OF_ORDER.row(r))?);
     }
     let mut attempts = conn
         .prepare_cached(
@@ -277,8 +275,8 @@ pub(crate) fn resend(conn: &Connection, payment_uid: &str, at: Timestamp) -> Res
         .map_err(db)?
         .execute(params![order.id, order.notify_status.as_str()])
         .map_err(db)?;
-    conn.prepare_cached(&BY_ID)
+    conn.prepare_cached(BY_ID.sql())
         .map_err(db)?
-        .query_row([id], |r| Ok(from_row(r)))
+        .query_row([id], |r| Ok(rows::callback(&BY_ID.row(r))))
         .map_err(db)?
 }

@@ -3,17 +3,49 @@
 //! the one place that knows it.
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 
-use octopus_storage::rows::{column_of, ColumnCursor, Columns};
+use octopus_storage::rows::{ColumnCursor, Columns, LearnedColumns};
 use octopus_storage::{Result, StorageError};
 use rusqlite::types::FromSql;
 use rusqlite::Row;
 use rust_decimal::Decimal;
 
+/// A statement run on the hot paths (order and callback reads): its text, built once, and
+/// where its rows have their columns, learned from its first row. Asking SQLite for a column's
+/// name and comparing it costs about 40 ns, so reading an order's 48 columns by name on every
+/// row would add about 2 µs to each order read (a row read by position: about 2.5 µs); a row
+/// of a learned statement costs about 0.2 µs more than one read by position.
+pub(crate) struct Query {
+    sql: LazyLock<String>,
+    columns: LearnedColumns,
+}
+
+impl Query {
+    pub(crate) const fn new(sql: fn() -> String) -> Query {
+        Query {
+            sql: LazyLock::new(sql),
+            columns: LearnedColumns::new(),
+        }
+    }
+
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// A row of this statement, read by name.
+    pub(crate) fn row<'a, 'stmt>(&'a self, row: &'a Row<'stmt>) -> SqliteRow<'a, 'stmt> {
+        SqliteRow {
+            row,
+            cursor: ColumnCursor::learning(&self.columns),
+        }
+    }
+}
+
 /// A row of a rusqlite statement, read by name (see [`ColumnCursor`] for the cost).
 pub(crate) struct SqliteRow<'a, 'stmt> {
     row: &'a Row<'stmt>,
-    cursor: ColumnCursor,
+    cursor: ColumnCursor<'a>,
 }
 
 impl<'a, 'stmt> SqliteRow<'a, 'stmt> {
@@ -24,16 +56,22 @@ impl<'a, 'stmt> SqliteRow<'a, 'stmt> {
         }
     }
 
-    fn get<T: FromSql>(&self, name: &'static str) -> Result<T> {
-        let column = column_of(name);
+    fn index(&self, name: &'static str) -> Result<usize> {
         let stmt = self.row.as_ref();
-        let index = self
-            .cursor
-            .find(stmt.column_count(), |i| {
-                stmt.column_name(i)
-                    .is_ok_and(|n| n.eq_ignore_ascii_case(column))
-            })
-            .ok_or(StorageError::Corrupt(name))?;
+        self.cursor
+            .find(
+                name,
+                || stmt.column_count(),
+                |i, column| {
+                    stmt.column_name(i)
+                        .is_ok_and(|n| n.eq_ignore_ascii_case(column))
+                },
+            )
+            .ok_or(StorageError::Corrupt(name))
+    }
+
+    fn get<T: FromSql>(&self, name: &'static str) -> Result<T> {
+        let index = self.index(name)?;
         self.row.get(index).map_err(|_| StorageError::Corrupt(name))
     }
 }
@@ -69,7 +107,8 @@ mod tests {
         let mut stmt = conn.prepare(sql).unwrap();
         let mut rows = stmt.query([]).unwrap();
         let row = rows.next().unwrap().unwrap();
-        f(&SqliteRow::new(row))
+        let result = f(&SqliteRow::new(row));
+        result
     }
 
     #[test]

@@ -8,19 +8,19 @@ use octopus_domain::money::format_amount;
 use octopus_domain::{AccountingStatus, Order, OrderEvent, StatusChange, Timestamp};
 use octopus_storage::rows::{self, ORDER_COLUMNS};
 use octopus_storage::{CreateOutcome, Result, StorageError};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
-use crate::columns::SqliteRow;
+use crate::columns::{Query, SqliteRow};
 use crate::db;
 
 /// The statements reading orders, built once from the shared column list.
-static BY_MERCHANT_ORDER_ID: LazyLock<String> = LazyLock::new(|| {
+static BY_MERCHANT_ORDER_ID: Query = Query::new(|| {
     format!("SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = ?1 AND merchant_order_id = ?2")
 });
-static BY_PAYMENT_UID: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE payment_uid = ?1"));
-static CLAIM_DUE_CHECKS: LazyLock<String> = LazyLock::new(|| {
+static BY_PAYMENT_UID: Query =
+    Query::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE payment_uid = ?1"));
+static CLAIM_DUE_CHECKS: Query = Query::new(|| {
     format!(
         "UPDATE orders SET next_check_at = ?1
          WHERE id IN (SELECT id FROM orders WHERE next_check_at <= ?2
@@ -38,15 +38,15 @@ static ACCOUNTING_FAILURES: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn order_from_row(r: &Row<'_>) -> Result<Order> {
-    rows::order(&SqliteRow::new(r))
-}
-
-fn query_one(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Option<Order>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+fn query_one(
+    conn: &Connection,
+    query: &Query,
+    params: impl rusqlite::Params,
+) -> Result<Option<Order>> {
+    let mut stmt = conn.prepare_cached(query.sql()).map_err(db)?;
     let mut rows = stmt.query(params).map_err(db)?;
     match rows.next().map_err(db)? {
-        Some(row) => order_from_row(row).map(Some),
+        Some(row) => rows::order(&query.row(row)).map(Some),
         None => Ok(None),
     }
 }
@@ -327,13 +327,13 @@ pub(crate) fn claim_due_checks(
     lease_ms: i64,
     limit: u32,
 ) -> Result<Vec<Order>> {
-    let mut stmt = conn.prepare_cached(&CLAIM_DUE_CHECKS).map_err(db)?;
+    let mut stmt = conn.prepare_cached(CLAIM_DUE_CHECKS.sql()).map_err(db)?;
     let mut rows = stmt
         .query(params![now + lease_ms, now, limit])
         .map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        out.push(order_from_row(r)?);
+        out.push(rows::order(&CLAIM_DUE_CHECKS.row(r))?);
     }
     Ok(out)
 }

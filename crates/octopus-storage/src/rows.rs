@@ -11,8 +11,9 @@
 //!
 //! Column lists that both backends select alike live here too (names only, no statements).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use octopus_domain::channel::split_list;
 use octopus_domain::ledger::{
@@ -111,19 +112,77 @@ pub fn column_of(name: &str) -> &str {
 /// last; any other order still finds every column, with a longer scan. (Both drivers' own
 /// by-name lookups scan from the first column every time: about 1,100 comparisons for an
 /// order's 48 columns, on the path of every order read.)
+///
+/// A cursor over a statement that is run often may also learn from it ([`LearnedColumns`]):
+/// then the rows after the first are read without asking the driver for any column name.
 #[derive(Debug, Default)]
-pub struct ColumnCursor {
+pub struct ColumnCursor<'q> {
     next: Cell<usize>,
+    reads: Cell<usize>,
+    learned: Option<&'q LearnedColumns>,
+    learning: RefCell<Vec<(&'static str, usize)>>,
 }
 
-impl ColumnCursor {
-    /// The first of `count` columns, from the one after the last found and wrapping around,
-    /// that `is` accepts.
-    pub fn find(&self, count: usize, is: impl Fn(usize) -> bool) -> Option<usize> {
+/// Where a statement's rows had their columns: each name a mapping read, in the order it read
+/// them, and the index it was found at by name on the statement's first row. Every statement
+/// of one text has the same result columns, so later rows of it use these indexes without
+/// comparing names. One `LearnedColumns` belongs to one statement text.
+#[derive(Debug, Default)]
+pub struct LearnedColumns(OnceLock<Vec<(&'static str, usize)>>);
+
+impl LearnedColumns {
+    pub const fn new() -> LearnedColumns {
+        LearnedColumns(OnceLock::new())
+    }
+}
+
+impl<'q> ColumnCursor<'q> {
+    /// A cursor that learns from (or uses what was learned of) its statement's columns.
+    pub fn learning(learned: &'q LearnedColumns) -> ColumnCursor<'q> {
+        ColumnCursor {
+            next: Cell::new(0),
+            reads: Cell::new(0),
+            learned: Some(learned),
+            learning: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The index of column `name` (its `table.column` name): what was learned for this read,
+    /// if it was this name; otherwise the first of the row's `count()` columns, from the one
+    /// after the last found and wrapping around, that `is(index, column)` accepts.
+    pub fn find(
+        &self,
+        name: &'static str,
+        count: impl FnOnce() -> usize,
+        is: impl Fn(usize, &str) -> bool,
+    ) -> Option<usize> {
+        let read = self.reads.get();
+        self.reads.set(read + 1);
+        let known = self.learned.and_then(|l| l.0.get());
+        if let Some(&(learned, index)) = known.and_then(|k| k.get(read)) {
+            if learned == name {
+                return Some(index);
+            }
+        }
+        let column = column_of(name);
+        let count = count();
         let start = self.next.get().min(count);
-        let found = (start..count).chain(0..start).find(|&i| is(i))?;
+        let found = (start..count).chain(0..start).find(|&i| is(i, column))?;
         self.next.set(found + 1);
+        if self.learned.is_some() && known.is_none() {
+            self.learning.borrow_mut().push((name, found));
+        }
         Some(found)
+    }
+}
+
+impl Drop for ColumnCursor<'_> {
+    fn drop(&mut self) {
+        let learning = std::mem::take(self.learning.get_mut());
+        if let (Some(learned), false) = (self.learned, learning.is_empty()) {
+            // Another row of the statement may have taught it first; either is right.
+            let _ = learned.0.set(learning);
+        }
     }
 }
 
@@ -454,11 +513,16 @@ mod tests {
     #[derive(Default)]
     struct Fake {
         columns: Vec<(&'static str, Option<String>)>,
-        cursor: ColumnCursor,
+        cursor: ColumnCursor<'static>,
         probes: Cell<usize>,
     }
 
     impl Fake {
+        fn learning(mut self, learned: &'static LearnedColumns) -> Fake {
+            self.cursor = ColumnCursor::learning(learned);
+            self
+        }
+
         fn with(mut self, column: &'static str, value: Option<&str>) -> Fake {
             match self.columns.iter_mut().find(|(c, _)| *c == column) {
                 Some(slot) => slot.1 = value.map(str::to_string),
@@ -468,13 +532,16 @@ mod tests {
         }
 
         fn get(&self, name: &'static str) -> Result<Option<String>> {
-            let column = column_of(name);
             let i = self
                 .cursor
-                .find(self.columns.len(), |i| {
-                    self.probes.set(self.probes.get() + 1);
-                    self.columns[i].0.eq_ignore_ascii_case(column)
-                })
+                .find(
+                    name,
+                    || self.columns.len(),
+                    |i, column| {
+                        self.probes.set(self.probes.get() + 1);
+                        self.columns[i].0.eq_ignore_ascii_case(column)
+                    },
+                )
                 .ok_or(StorageError::Corrupt(name))?;
             Ok(self.columns[i].1.clone())
         }
@@ -697,5 +764,26 @@ mod tests {
             add_balance(&mut balances, &account("savings", Some("1"))),
             Err(StorageError::Corrupt("ledger_accounts.kind"))
         ));
+    }
+
+    #[test]
+    fn a_statement_teaches_its_columns_once_and_only_for_the_names_read() {
+        static LEARNED: LearnedColumns = LearnedColumns::new();
+        let first = order_row().learning(&LEARNED);
+        let expected = order(&first).unwrap();
+        assert_eq!(first.probes.get(), first.columns.len());
+        drop(first);
+        let second = order_row().learning(&LEARNED);
+        assert_eq!(order(&second).unwrap(), expected);
+        assert_eq!(second.probes.get(), 0, "later rows compare no names");
+        // Another mapping reads other names: each is looked up by name, not by position.
+        let other = Fake::default()
+            .with("uid", Some("m-1"))
+            .with("id", Some("3"))
+            .with("name", Some("Shop"))
+            .with("created_at", Some("5"))
+            .learning(&LEARNED);
+        let m = merchant(&other).unwrap();
+        assert_eq!((m.id, m.uid.as_str()), (3, "m-1"));
     }
 }
