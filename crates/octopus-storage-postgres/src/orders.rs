@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use deadpool_postgres::GenericClient;
 use octopus_domain::decision::{self, Book};
-use octopus_domain::{Order, OrderEvent, Timestamp};
+use octopus_domain::{AccountingStatus, Order, OrderEvent, PaymentStatus, Timestamp};
 use octopus_storage::rows::{self, ORDER_COLUMNS};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
@@ -32,6 +32,30 @@ static CLAIM_DUE_CHECKS: LazyLock<String> = LazyLock::new(|| {
          WHERE id IN (SELECT id FROM orders WHERE next_check_at <= $2
                       ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED)
          RETURNING {COLUMNS}"
+    )
+});
+
+/// The other statements on orders, their statuses literals from the enums. The literal
+/// `'failed'` is what the partial index `orders_accounting_failed` names.
+pub(crate) static REROUTE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE orders SET channel = $1, distribute_rules = $2, updated_at = $3
+         WHERE payment_uid = $4 AND payment_status = '{}'",
+        PaymentStatus::Pending.as_str()
+    )
+});
+pub(crate) static ACCOUNTING_FAILURES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT payment_uid FROM orders WHERE accounting_status = '{}' ORDER BY id LIMIT $1",
+        AccountingStatus::Failed.as_str()
+    )
+});
+pub(crate) static CHANNEL_VOLUME: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT COALESCE(SUM(amount), 0) FROM orders WHERE channel = $1 AND created_at >= $2
+           AND payment_status NOT IN ('{}', '{}')",
+        PaymentStatus::Failed.as_str(),
+        PaymentStatus::Reject.as_str()
     )
 });
 

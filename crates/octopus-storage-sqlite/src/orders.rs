@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use octopus_domain::decision::{self, Book, Created, Needs};
 use octopus_domain::money::format_amount;
-use octopus_domain::{AccountingStatus, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_domain::{AccountingStatus, Order, OrderEvent, PaymentStatus, StatusChange, Timestamp};
 use octopus_storage::rows::{self, ORDER_COLUMNS};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -35,6 +35,25 @@ static ACCOUNTING_FAILURES: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT payment_uid FROM orders WHERE accounting_status = '{}' ORDER BY id LIMIT ?1",
         AccountingStatus::Failed.as_str()
+    )
+});
+
+/// Moves a pending order to another channel (the status a literal from the enum, like every
+/// status in this backend's SQL).
+pub(crate) static REROUTE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE orders SET channel = ?1, distribute_rules = ?2, updated_at = ?3
+         WHERE payment_uid = ?4 AND payment_status = '{}'",
+        PaymentStatus::Pending.as_str()
+    )
+});
+/// The amounts of a channel's orders since a time that did not fail or get rejected.
+pub(crate) static CHANNEL_VOLUME: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT amount FROM orders WHERE channel = ?1 AND created_at >= ?2
+           AND payment_status NOT IN ('{}', '{}')",
+        PaymentStatus::Failed.as_str(),
+        PaymentStatus::Reject.as_str()
     )
 });
 
