@@ -7,41 +7,99 @@
 //! it reads about as many rows as it takes whatever the backlog, and holds its row locks for
 //! a few milliseconds: the recorder of another node never waits long on them.
 
+use std::sync::LazyLock;
+
 use deadpool_postgres::GenericClient;
 use octopus_domain::callback::NewCallback;
 use octopus_domain::decision;
 use octopus_domain::Timestamp;
+use octopus_storage::rows::{self, CALLBACK_COLUMNS};
 use octopus_storage::{
-    stored_fields, AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState,
-    ClaimRoom, HostBacklog, Result, StorageError,
+    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom,
+    HostBacklog, Result, StorageError,
 };
 use tokio_postgres::Row;
 
+use crate::columns::PgRow;
 use crate::db;
 
-const COLUMNS: &str =
-    "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
-    attempts, next_attempt_at, last_error, created_at, updated_at, claimed_until";
+/// The statements of the outbox, built once. A callback's state is written in them as a
+/// literal from `CallbackState`, as the partial indexes `callbacks_due`,
+/// `callbacks_pending_of_order` and `callbacks_claimable` name it: PostgreSQL matches a partial
+/// index against the literal, which a bound parameter (in a generic plan) does not give it.
+static CLAIM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH RECURSIVE hosts(host) AS (
+            (SELECT host FROM callbacks WHERE state = '{PENDING}' AND head ORDER BY host LIMIT 1)
+            UNION ALL
+            SELECT (SELECT c.host FROM callbacks c
+                    WHERE c.state = '{PENDING}' AND c.head AND c.host > h.host
+                    ORDER BY c.host LIMIT 1)
+            FROM hosts h WHERE h.host IS NOT NULL
+         ),
+         picked AS (
+            SELECT d.id, d.next_attempt_at FROM hosts h
+            CROSS JOIN LATERAL (
+                SELECT c.id, c.next_attempt_at FROM callbacks c
+                WHERE c.state = '{PENDING}' AND c.head AND c.host = h.host
+                  AND c.next_attempt_at <= $2 AND c.claimed_until <= $2
+                ORDER BY c.next_attempt_at
+                LIMIT LEAST($3, COALESCE((SELECT r.room FROM UNNEST($4::text[], $5::bigint[]) AS r(host, room)
+                                          WHERE r.host = h.host), $6))
+                FOR UPDATE OF c SKIP LOCKED) d
+            WHERE h.host IS NOT NULL
+            ORDER BY d.next_attempt_at LIMIT $3
+         )
+         UPDATE callbacks SET claimed_until = $1 FROM picked WHERE callbacks.id = picked.id
+         RETURNING {RETURNING}",
+        PENDING = CallbackState::Pending.as_str(),
+        RETURNING = CALLBACK_COLUMNS
+            .split(',')
+            .map(|c| format!("callbacks.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+static BACKLOG: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT host, COUNT(*), MIN(next_attempt_at) FROM callbacks
+         WHERE state = '{PENDING}' AND head AND host = ANY($1) AND next_attempt_at <= $2
+         GROUP BY host ORDER BY host",
+        PENDING = CallbackState::Pending.as_str()
+    )
+});
+static NEXT_HEADS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE callbacks SET head = true
+         WHERE id IN (SELECT (SELECT c.id FROM callbacks c WHERE c.order_id = o AND c.state = '{PENDING}'
+                              ORDER BY c.id LIMIT 1)
+                      FROM UNNEST($1::bigint[]) AS o)
+           AND NOT head",
+        PENDING = CallbackState::Pending.as_str()
+    )
+});
+static ORDERS_NOTIFY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE orders o SET
+            notify_status = CASE WHEN EXISTS (SELECT 1 FROM callbacks c
+                                              WHERE c.order_id = o.id AND c.state = '{PENDING}')
+                            THEN v.if_pending ELSE v.if_none END,
+            notify_fail_reason = COALESCE(v.reason, o.notify_fail_reason)
+         FROM (SELECT DISTINCT ON (id) * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[])
+                 WITH ORDINALITY AS u(id, if_pending, if_none, reason, n)
+               ORDER BY id, n DESC) AS v
+         WHERE o.id = v.id",
+        PENDING = CallbackState::Pending.as_str()
+    )
+});
+static OF_ORDER: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE payment_uid = $1 ORDER BY id")
+});
+static BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE id = $1"));
 
 fn from_row(r: &Row) -> Result<Callback> {
-    Ok(Callback {
-        id: r.get(0),
-        order_id: r.get(1),
-        payment_uid: r.get(2),
-        notify_url: r.get(3),
-        host: r.get(4),
-        signature_key: r.get(5),
-        payload: stored_fields(r.get(6), "callbacks.payload")?,
-        state: CallbackState::parse(&r.get::<_, String>(7))
-            .ok_or(StorageError::Corrupt("callbacks.state"))?,
-        manual: r.get(8),
-        attempts: r.get::<_, i32>(9) as u32,
-        next_attempt_at: r.get(10),
-        last_error: r.get(11),
-        created_at: r.get(12),
-        updated_at: r.get(13),
-        claimed_until: r.get(14),
-    })
+    rows::callback(&PgRow::new(r))
 }
 
 /// Queues decided callbacks (see `callback::report`) in one statement; returns their ids in
@@ -101,39 +159,7 @@ pub(crate) async fn claim<C: GenericClient>(
     lease_ms: i64,
     room: &ClaimRoom,
 ) -> Result<Vec<Callback>> {
-    let stmt = client
-        .prepare_cached(&format!(
-            "WITH RECURSIVE hosts(host) AS (
-                (SELECT host FROM callbacks WHERE state = 'pending' AND head ORDER BY host LIMIT 1)
-                UNION ALL
-                SELECT (SELECT c.host FROM callbacks c
-                        WHERE c.state = 'pending' AND c.head AND c.host > h.host
-                        ORDER BY c.host LIMIT 1)
-                FROM hosts h WHERE h.host IS NOT NULL
-             ),
-             picked AS (
-                SELECT d.id, d.next_attempt_at FROM hosts h
-                CROSS JOIN LATERAL (
-                    SELECT c.id, c.next_attempt_at FROM callbacks c
-                    WHERE c.state = 'pending' AND c.head AND c.host = h.host
-                      AND c.next_attempt_at <= $2 AND c.claimed_until <= $2
-                    ORDER BY c.next_attempt_at
-                    LIMIT LEAST($3, COALESCE((SELECT r.room FROM UNNEST($4::text[], $5::bigint[]) AS r(host, room)
-                                              WHERE r.host = h.host), $6))
-                    FOR UPDATE OF c SKIP LOCKED) d
-                WHERE h.host IS NOT NULL
-                ORDER BY d.next_attempt_at LIMIT $3
-             )
-             UPDATE callbacks SET claimed_until = $1 FROM picked WHERE callbacks.id = picked.id
-             RETURNING {}",
-            COLUMNS
-                .split(',')
-                .map(|c| format!("callbacks.{}", c.trim()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .await
-        .map_err(db)?;
+    let stmt = client.prepare_cached(&CLAIM).await.map_err(db)?;
     let hosts: Vec<&str> = room.hosts.iter().map(|(h, _)| h.as_str()).collect();
     let rooms: Vec<i64> = room.hosts.iter().map(|(_, r)| i64::from(*r)).collect();
     let rows = client
@@ -163,12 +189,7 @@ pub(crate) async fn backlog<C: GenericClient>(
     hosts: &[String],
 ) -> Result<Vec<HostBacklog>> {
     let rows = client
-        .query(
-            "SELECT host, COUNT(*), MIN(next_attempt_at) FROM callbacks
-             WHERE state = 'pending' AND head AND host = ANY($1) AND next_attempt_at <= $2
-             GROUP BY host ORDER BY host",
-            &[&hosts, &now],
-        )
+        .query(BACKLOG.as_str(), &[&hosts, &now])
         .await
         .map_err(db)?;
     Ok(rows
@@ -317,32 +338,12 @@ async fn record_once(
         .map(|r| r.order_id)
         .collect();
     if !settled.is_empty() {
-        let next_head = tx
-            .prepare_cached(
-                "UPDATE callbacks SET head = true
-                 WHERE id IN (SELECT (SELECT c.id FROM callbacks c WHERE c.order_id = o AND c.state = 'pending'
-                                      ORDER BY c.id LIMIT 1)
-                              FROM UNNEST($1::bigint[]) AS o)
-                   AND NOT head",
-            )
-            .await?;
+        let next_head = tx.prepare_cached(&NEXT_HEADS).await?;
         tx.execute(&next_head, &[&settled]).await?;
     }
     // Then the orders' notify status: an acknowledged callback completes it unless another of
     // the order's callbacks is still pending (see AttemptRecord::notify_after).
-    let notify = tx
-        .prepare_cached(
-            "UPDATE orders o SET
-                notify_status = CASE WHEN EXISTS (SELECT 1 FROM callbacks c
-                                                  WHERE c.order_id = o.id AND c.state = 'pending')
-                                THEN v.if_pending ELSE v.if_none END,
-                notify_fail_reason = COALESCE(v.reason, o.notify_fail_reason)
-             FROM (SELECT DISTINCT ON (id) * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[])
-                     WITH ORDINALITY AS u(id, if_pending, if_none, reason, n)
-                   ORDER BY id, n DESC) AS v
-             WHERE o.id = v.id",
-        )
-        .await?;
+    let notify = tx.prepare_cached(&ORDERS_NOTIFY).await?;
     let (mut ids, mut if_pending, mut if_none, mut reasons) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for r in records
@@ -366,10 +367,7 @@ pub(crate) async fn of_order<C: GenericClient>(
     payment_uid: &str,
 ) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
     let rows = client
-        .query(
-            &format!("SELECT {COLUMNS} FROM callbacks WHERE payment_uid = $1 ORDER BY id"),
-            &[&payment_uid],
-        )
+        .query(OF_ORDER.as_str(), &[&payment_uid])
         .await
         .map_err(db)?;
     let mut out = Vec::with_capacity(rows.len());
@@ -384,17 +382,8 @@ pub(crate) async fn of_order<C: GenericClient>(
             .await
             .map_err(db)?
             .iter()
-            .map(|r| CallbackAttempt {
-                callback_id: r.get(0),
-                attempt: r.get::<_, i32>(1) as u32,
-                manual: r.get(2),
-                started_at: r.get(3),
-                http_status: r.get::<_, Option<i32>>(4).map(|s| s as u16),
-                latency_ms: r.get(5),
-                error: r.get(6),
-                response_head: r.get(7),
-            })
-            .collect();
+            .map(|r| rows::callback_attempt(&PgRow::new(r)))
+            .collect::<Result<_>>()?;
         out.push((c, attempts));
     }
     Ok(out)
@@ -424,13 +413,7 @@ pub(crate) async fn resend(
     )
     .await
     .map_err(db)?;
-    let row = tx
-        .query_one(
-            &format!("SELECT {COLUMNS} FROM callbacks WHERE id = $1"),
-            &[&id],
-        )
-        .await
-        .map_err(db)?;
+    let row = tx.query_one(BY_ID.as_str(), &[&id]).await.map_err(db)?;
     let callback = from_row(&row)?;
     tx.commit().await.map_err(db)?;
     Ok(callback)

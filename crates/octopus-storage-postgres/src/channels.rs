@@ -1,14 +1,17 @@
 //! Channels in PostgreSQL: the operator's configured routes to upstream providers (see
-//! `octopus_storage::ChannelRow` for how a channel maps to its columns).
+//! `octopus_storage::ChannelRow` for how a channel maps to its columns, and
+//! `octopus_storage::rows::channel` for how a stored one is read).
 
 use deadpool_postgres::GenericClient;
 use octopus_domain::{Channel, Timestamp};
+use octopus_storage::rows;
 use octopus_storage::{ChannelRow, Result, StorageError};
 use tokio_postgres::Row;
 
+use crate::columns::PgRow;
 use crate::db;
 
-/// The columns of `channels`, in the order of [`from_row`].
+/// The columns of `channels`, in the order of the insert's parameters.
 const CHANNEL_COLUMNS: &str = "code, kind, enabled, merchants, transaction_types, countries, currencies, payments, \
     min_amount, max_amount, default_ttl, priority, weight, daily_limit, settings, credentials, created_at, updated_at";
 
@@ -21,27 +24,7 @@ const CHANNEL_REPLACE: &str = "kind = excluded.kind, enabled = excluded.enabled,
     updated_at = excluded.updated_at";
 
 fn from_row(r: &Row) -> Result<Channel> {
-    ChannelRow {
-        code: r.get(0),
-        kind: r.get(1),
-        enabled: r.get(2),
-        merchants: r.get(3),
-        transaction_types: r.get(4),
-        countries: r.get(5),
-        currencies: r.get(6),
-        payments: r.get(7),
-        min_amount: r.get(8),
-        max_amount: r.get(9),
-        default_ttl: r.get(10),
-        priority: r.get(11),
-        weight: r.get(12),
-        daily_limit: r.get(13),
-        settings: r.get(14),
-        credentials: r.get(15),
-        created_at: r.get(16),
-        updated_at: r.get(17),
-    }
-    .into_channel()
+    rows::channel(&PgRow::new(r))
 }
 
 pub(crate) async fn save<C: GenericClient>(client: &C, channel: &Channel) -> Result<Channel> {

@@ -5,19 +5,13 @@
 
 use deadpool_postgres::GenericClient;
 use futures::StreamExt;
-use octopus_domain::ledger::{
-    Account, AccountKind, EntryRow, FeeRule, LedgerReport, OrderRow, Scope, StoredAccount,
-    Verification,
-};
+use octopus_domain::ledger::{FeeRule, LedgerReport, Verification};
 use octopus_domain::{Currency, Timestamp};
-use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError};
-use rust_decimal::Decimal;
+use octopus_storage::rows::{self, Columns};
+use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result};
 
+use crate::columns::PgRow;
 use crate::db;
-
-fn parse<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T> {
-    text.parse().map_err(|_| StorageError::Corrupt(column))
-}
 
 pub(crate) async fn balances<C: GenericClient>(
     client: &C,
@@ -31,26 +25,8 @@ pub(crate) async fn balances<C: GenericClient>(
         .await
         .map_err(db)?;
     let mut out: Vec<Balance> = Vec::new();
-    for r in rows {
-        let kind: AccountKind = parse(r.get(0), "ledger_accounts.kind")?;
-        let currency: Currency = parse(r.get(1), "ledger_accounts.currency")?;
-        let balance: Decimal = r.get::<_, Option<Decimal>>(2).unwrap_or_default();
-        let slot = match out.iter_mut().position(|b| b.currency == currency) {
-            Some(i) => &mut out[i],
-            None => {
-                out.push(Balance {
-                    currency,
-                    available: Decimal::ZERO,
-                    held: Decimal::ZERO,
-                });
-                out.last_mut().expect("just pushed")
-            }
-        };
-        match kind {
-            AccountKind::Available => slot.available = balance,
-            AccountKind::Held => slot.held = balance,
-            _ => {}
-        }
+    for r in &rows {
+        rows::add_balance(&mut out, &PgRow::new(r))?;
     }
     Ok(out)
 }
@@ -80,24 +56,10 @@ pub(crate) async fn merchant_entries<C: GenericClient>(
         )
         .await
         .map_err(db)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(MerchantEntry {
-            id: r.get(0),
-            kind: parse(r.get(1), "journal_entries.kind")?,
-            accounting_type: parse(r.get(2), "journal_entries.accounting_type")?,
-            currency: parse(r.get(3), "journal_entries.currency")?,
-            amount: r.get(4),
-            fee: r.get(5),
-            created_at: r.get(6),
-            payment_uid: r.get(7),
-            merchant_order_id: r.get(8),
-            available_change: Decimal::ZERO,
-            held_change: Decimal::ZERO,
-            available_after: None,
-            held_after: None,
-        });
-    }
+    let mut out = rows
+        .iter()
+        .map(|r| rows::merchant_entry(&PgRow::new(r)))
+        .collect::<Result<Vec<_>>>()?;
     let ids: Vec<i64> = out.iter().map(|e| e.id).collect();
     let postings = client
         .query(
@@ -108,17 +70,13 @@ pub(crate) async fn merchant_entries<C: GenericClient>(
         )
         .await
         .map_err(db)?;
-    for p in postings {
-        let entry_id: i64 = p.get(0);
+    for p in &postings {
+        let p = PgRow::new(p);
+        let entry_id = p.int("postings.entry_id")?;
         let Some(entry) = out.iter_mut().find(|e| e.id == entry_id) else {
             continue;
         };
-        let (amount, after): (Decimal, Option<Decimal>) = (p.get(2), p.get(3));
-        match p.get::<_, String>(1).as_str() {
-            "available" => (entry.available_change, entry.available_after) = (amount, after),
-            "held" => (entry.held_change, entry.held_after) = (amount, after),
-            _ => {}
-        }
+        rows::add_merchant_posting(entry, &p)?;
     }
     Ok(out)
 }
@@ -157,21 +115,8 @@ pub(crate) async fn fee_rules<C: GenericClient>(
         )
         .await
         .map_err(db)?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(FeeSchedule {
-                payment: Scope::payment(r.get(0))
-                    .map_err(|_| StorageError::Corrupt("fee_rules.payment"))?,
-                accounting_type: Scope::accounting_type(r.get(1))
-                    .map_err(|_| StorageError::Corrupt("fee_rules.accounting_type"))?,
-                rule: FeeRule {
-                    percent: r.get::<_, Decimal>(2).normalize(),
-                    fixed: r.get::<_, Decimal>(3).normalize(),
-                    minimum: r.get::<_, Decimal>(4).normalize(),
-                    maximum: r.get::<_, Option<Decimal>>(5).map(|m| m.normalize()),
-                },
-            })
-        })
+    rows.iter()
+        .map(|r| rows::fee_schedule(&PgRow::new(r)))
         .collect()
 }
 
@@ -199,20 +144,9 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
         .map_err(db)?;
     futures::pin_mut!(entries);
     while let Some(r) = entries.next().await {
-        let r = r.map_err(db)?;
-        let key: String = r.get(1);
-        let kind: String = r.get(4);
-        v.entry(EntryRow {
-            id: r.get(0),
-            key: &key,
-            kind: &kind,
-            currency: parse(r.get(2), "journal_entries.currency")?,
-            merchant_id: r.get(3),
-            amount: r.get(5),
-            fee: r.get(6),
-        });
+        rows::verify_entry(&mut v, &PgRow::new(&r.map_err(db)?))?;
     }
-    let rows = tx
+    let postings = tx
         .query_raw(
             "SELECT p.entry_id, p.account_id, a.currency, p.amount FROM postings p
              JOIN ledger_accounts a ON a.id = p.account_id",
@@ -220,11 +154,9 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
         )
         .await
         .map_err(db)?;
-    futures::pin_mut!(rows);
-    while let Some(r) = rows.next().await {
-        let r = r.map_err(db)?;
-        let currency: Currency = parse(r.get(2), "ledger_accounts.currency")?;
-        v.posting(r.get(0), r.get(1), currency, r.get(3));
+    futures::pin_mut!(postings);
+    while let Some(r) = postings.next().await {
+        rows::verify_posting(&mut v, &PgRow::new(&r.map_err(db)?))?;
     }
     let orders = tx
         .query_raw(
@@ -237,39 +169,16 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
     futures::pin_mut!(orders);
     let mut order_count = 0u64;
     while let Some(r) = orders.next().await {
-        let r = r.map_err(db)?;
         order_count += 1;
-        let uid: String = r.get(0);
-        let failed = r.get::<_, String>(3) == "failed";
-        let reason: String = r.get(4);
-        v.order(OrderRow {
-            payment_uid: &uid,
-            transaction_type: parse(r.get(1), "orders.transaction_type")?,
-            status: parse(r.get(2), "orders.payment_status")?,
-            accounting_failure: failed.then_some(reason.as_str()),
-            currency: parse(r.get(5), "orders.currency")?,
-            amount: r.get(6),
-            final_amount: r.get(7),
-            fee: r.get(8),
-        });
+        rows::verify_order(&mut v, &PgRow::new(&r.map_err(db)?))?;
     }
-    let rows = tx
+    let accounts = tx
         .query("SELECT id, kind, merchant_id, channel, currency, balance FROM ledger_accounts ORDER BY id", &[])
         .await
-        .map_err(db)?;
-    let mut accounts = Vec::with_capacity(rows.len());
-    for r in rows {
-        accounts.push(StoredAccount {
-            id: r.get(0),
-            account: Account {
-                kind: parse(r.get(1), "ledger_accounts.kind")?,
-                merchant_id: r.get(2),
-                channel: r.get(3),
-                currency: parse(r.get(4), "ledger_accounts.currency")?,
-            },
-            cached_balance: r.get(5),
-        });
-    }
+        .map_err(db)?
+        .iter()
+        .map(|r| rows::account(&PgRow::new(r)))
+        .collect::<Result<Vec<_>>>()?;
     tx.commit().await.map_err(db)?;
     let mut report = v.finish(accounts);
     report.orders = order_count;

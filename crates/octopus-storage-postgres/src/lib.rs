@@ -5,6 +5,7 @@
 
 mod callbacks;
 mod channels;
+mod columns;
 mod group_insert;
 mod group_write;
 mod grouping;
@@ -32,6 +33,9 @@ use octopus_storage::{
 use rust_decimal::Decimal;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
+
+use columns::PgRow;
+use octopus_storage::rows;
 
 /// Connections per node unless configured otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 16;
@@ -199,12 +203,9 @@ impl Merchants for PostgresStorage {
             )
             .await
             .map_err(db)?;
-        Ok(row.map(|r| Merchant {
-            id: r.get(0),
-            uid: r.get(1),
-            name: r.get(2),
-            created_at: r.get(3),
-        }))
+        row.as_ref()
+            .map(|r| rows::merchant(&PgRow::new(r)))
+            .transpose()
     }
 }
 
@@ -232,16 +233,9 @@ impl ApiKeys for PostgresStorage {
             .await
             .map_err(db)?;
         let row = client.query_opt(&stmt, &[&api_key]).await.map_err(db)?;
-        Ok(row.map(|r| StoredApiKey {
-            api_key: r.get(0),
-            sealed_secret: r.get(1),
-            merchant: Merchant {
-                id: r.get(2),
-                uid: r.get(3),
-                name: r.get(4),
-                created_at: r.get(5),
-            },
-        }))
+        row.as_ref()
+            .map(|r| rows::api_key(&PgRow::new(r)))
+            .transpose()
     }
 }
 
@@ -343,8 +337,7 @@ impl Orders for PostgresStorage {
         let client = self.client().await?;
         let changed = client
             .execute(
-                "UPDATE orders SET channel = $1, distribute_rules = $2, updated_at = $3
-                 WHERE payment_uid = $4 AND payment_status = 'pending'",
+                orders::REROUTE.as_str(),
                 &[&channel, &distribute_rules.to_json(), &at, &payment_uid],
             )
             .await
@@ -358,10 +351,7 @@ impl Orders for PostgresStorage {
     async fn accounting_failures(&self, limit: u32) -> Result<Vec<String>> {
         let client = self.client().await?;
         let rows = client
-            .query(
-                "SELECT payment_uid FROM orders WHERE accounting_status = 'failed' ORDER BY id LIMIT $1",
-                &[&(limit as i64)],
-            )
+            .query(orders::ACCOUNTING_FAILURES.as_str(), &[&(limit as i64)])
             .await
             .map_err(db)?;
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
@@ -476,11 +466,7 @@ impl ChannelStore for PostgresStorage {
     async fn channel_volume(&self, channel: &str, since: Timestamp) -> Result<Decimal> {
         let client = self.client().await?;
         let row = client
-            .query_one(
-                "SELECT COALESCE(SUM(amount), 0) FROM orders WHERE channel = $1 AND created_at >= $2
-                   AND payment_status NOT IN ('failed', 'reject')",
-                &[&channel, &since],
-            )
+            .query_one(orders::CHANNEL_VOLUME.as_str(), &[&channel, &since])
             .await
             .map_err(db)?;
         Ok(row.get(0))

@@ -1,86 +1,66 @@
 //! Orders and their history in PostgreSQL: row mapping and the statements behind the storage
 //! methods.
 
+use std::sync::LazyLock;
+
 use deadpool_postgres::GenericClient;
 use octopus_domain::decision::{self, Book};
-use octopus_domain::ledger::FeeRule;
-use octopus_domain::{Currency, Order, OrderEvent, Timestamp};
+use octopus_domain::{AccountingStatus, Order, OrderEvent, PaymentStatus, Timestamp};
+use octopus_storage::rows::{self, ORDER_COLUMNS};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
 
+use crate::columns::PgRow;
 use crate::db;
 use crate::group_write;
 
-pub(crate) const COLUMNS: &str =
-    "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
-    merchant_order_id, transaction_type, accounting_type, amount, floating_amount, final_amount,
-    currency, country, country_code, payment, channel, from_account, from_name, from_bank_name,
-    to_account, to_name, to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
-    user_agent, ttl, float_precision, additional, extra, distribute_rules, payment_status,
-    payment_fail_reason, notify_status, notify_fail_reason, accounting_status,
-    accounting_fail_reason, fingerprint, amount_locked, created_at, updated_at, expires_at,
-    next_check_at, fee, fee_rule";
+/// The columns every order read selects (the group writer's too).
+pub(crate) const COLUMNS: &str = ORDER_COLUMNS;
 
-fn parse<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T> {
-    text.parse().map_err(|_| StorageError::Corrupt(column))
-}
+/// The statements reading orders, built once from the shared column list.
+static BY_MERCHANT_ORDER_ID: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {COLUMNS} FROM orders WHERE merchant_id = $1 AND merchant_order_id = $2")
+});
+static BY_PAYMENT_UID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {COLUMNS} FROM orders WHERE payment_uid = $1"));
+static BY_PAYMENT_UID_FOR_UPDATE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {COLUMNS} FROM orders WHERE payment_uid = $1 FOR UPDATE"));
+static CLAIM_DUE_CHECKS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE orders SET next_check_at = $1
+         WHERE id IN (SELECT id FROM orders WHERE next_check_at <= $2
+                      ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING {COLUMNS}"
+    )
+});
+
+/// The other statements on orders, their statuses literals from the enums. The literal
+/// `'failed'` is what the partial index `orders_accounting_failed` names.
+pub(crate) static REROUTE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE orders SET channel = $1, distribute_rules = $2, updated_at = $3
+         WHERE payment_uid = $4 AND payment_status = '{}'",
+        PaymentStatus::Pending.as_str()
+    )
+});
+pub(crate) static ACCOUNTING_FAILURES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT payment_uid FROM orders WHERE accounting_status = '{}' ORDER BY id LIMIT $1",
+        AccountingStatus::Failed.as_str()
+    )
+});
+pub(crate) static CHANNEL_VOLUME: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT COALESCE(SUM(amount), 0) FROM orders WHERE channel = $1 AND created_at >= $2
+           AND payment_status NOT IN ('{}', '{}')",
+        PaymentStatus::Failed.as_str(),
+        PaymentStatus::Reject.as_str()
+    )
+});
 
 pub(crate) fn order_from_row(r: &Row) -> Result<Order> {
-    let s = |i: usize| -> Result<String> { r.try_get(i).map_err(db) };
-    let currency: Currency = parse(s(12)?, "orders.currency")?;
-    let float_precision: i16 = r.try_get(30).map_err(db)?;
-    Ok(Order {
-        id: r.try_get(0).map_err(db)?,
-        payment_uid: s(1)?,
-        merchant_id: r.try_get(2).map_err(db)?,
-        merchant_uid: s(3)?,
-        merchant_name: s(4)?,
-        signature_key: s(5)?,
-        merchant_order_id: s(6)?,
-        transaction_type: parse(s(7)?, "orders.transaction_type")?,
-        accounting_type: parse(s(8)?, "orders.accounting_type")?,
-        amount: r.try_get(9).map_err(db)?,
-        floating_amount: r.try_get(10).map_err(db)?,
-        final_amount: r.try_get(11).map_err(db)?,
-        currency,
-        country: s(13)?,
-        country_code: s(14)?,
-        payment: s(15)?,
-        channel: s(16)?,
-        from: s(17)?,
-        from_name: s(18)?,
-        from_bank_name: s(19)?,
-        to: s(20)?,
-        to_name: s(21)?,
-        to_bank_name: s(22)?,
-        member_id: s(23)?,
-        redirect_url: s(24)?,
-        notify_url: s(25)?,
-        response_type: s(26)?,
-        ip: s(27)?,
-        user_agent: s(28)?,
-        ttl: r.try_get(29).map_err(db)?,
-        float_precision: i8::try_from(float_precision)
-            .map_err(|_| StorageError::Corrupt("orders.float_precision"))?,
-        additional: s(31)?,
-        extra: s(32)?,
-        distribute_rules: s(33)?,
-        payment_status: parse(s(34)?, "orders.payment_status")?,
-        payment_fail_reason: s(35)?,
-        notify_status: parse(s(36)?, "orders.notify_status")?,
-        notify_fail_reason: s(37)?,
-        accounting_status: parse(s(38)?, "orders.accounting_status")?,
-        accounting_fail_reason: s(39)?,
-        fingerprint: s(40)?,
-        amount_locked: r.try_get(41).map_err(db)?,
-        created_at: r.try_get(42).map_err(db)?,
-        updated_at: r.try_get(43).map_err(db)?,
-        expires_at: r.try_get(44).map_err(db)?,
-        next_check_at: r.try_get(45).map_err(db)?,
-        fee: r.try_get(46).map_err(db)?,
-        fee_rule: FeeRule::decode(&s(47)?).map_err(|_| StorageError::Corrupt("orders.fee_rule"))?,
-    })
+    rows::order(&PgRow::new(r))
 }
 
 pub(crate) async fn by_merchant_order_id<C: GenericClient>(
@@ -89,9 +69,7 @@ pub(crate) async fn by_merchant_order_id<C: GenericClient>(
     merchant_order_id: &str,
 ) -> Result<Option<Order>> {
     let stmt = client
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM orders WHERE merchant_id = $1 AND merchant_order_id = $2"
-        ))
+        .prepare_cached(&BY_MERCHANT_ORDER_ID)
         .await
         .map_err(db)?;
     let row = client
@@ -106,13 +84,12 @@ pub(crate) async fn by_payment_uid<C: GenericClient>(
     payment_uid: &str,
     for_update: bool,
 ) -> Result<Option<Order>> {
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    let stmt = client
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM orders WHERE payment_uid = $1{lock}"
-        ))
-        .await
-        .map_err(db)?;
+    let sql = if for_update {
+        &BY_PAYMENT_UID_FOR_UPDATE
+    } else {
+        &BY_PAYMENT_UID
+    };
+    let stmt = client.prepare_cached(sql).await.map_err(db)?;
     let row = client.query_opt(&stmt, &[&payment_uid]).await.map_err(db)?;
     row.as_ref().map(order_from_row).transpose()
 }
@@ -443,14 +420,7 @@ pub(crate) async fn events<C: GenericClient>(
         )
         .await
         .map_err(db)?;
-    let changes = rows.iter().map(|r| {
-        Ok(OrderEvent {
-            from_status: parse(r.get(0), "order_events.from_status")?,
-            to_status: parse(r.get(1), "order_events.to_status")?,
-            reason: r.get(2),
-            created_at: r.get(3),
-        })
-    });
+    let changes = rows.iter().map(|r| rows::order_event(&PgRow::new(r)));
     std::iter::once(Ok(OrderEvent::creation(created.get(0))))
         .chain(changes)
         .collect()
@@ -462,15 +432,7 @@ pub(crate) async fn claim_due_checks<C: GenericClient>(
     lease_ms: i64,
     limit: u32,
 ) -> Result<Vec<Order>> {
-    let stmt = client
-        .prepare_cached(&format!(
-            "UPDATE orders SET next_check_at = $1
-             WHERE id IN (SELECT id FROM orders WHERE next_check_at <= $2
-                          ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-             RETURNING {COLUMNS}"
-        ))
-        .await
-        .map_err(db)?;
+    let stmt = client.prepare_cached(&CLAIM_DUE_CHECKS).await.map_err(db)?;
     let rows = client
         .query(&stmt, &[&(now + lease_ms), &now, &(limit as i64)])
         .await

@@ -2,8 +2,10 @@
 //! upstream provider (credentials already masked by the connector).
 
 use octopus_domain::RequestFields;
+use octopus_storage::rows;
 use octopus_storage::{stored_fields, Result, StorageError, UpstreamExchange};
 
+use crate::columns::PgRow;
 use crate::db;
 
 pub(crate) async fn record(
@@ -140,16 +142,7 @@ pub(crate) async fn of_order(
         .await
         .map_err(db)?
         .iter()
-        .map(|r| UpstreamExchange {
-            channel: r.get(0),
-            operation: r.get(1),
-            request: r.get(2),
-            http_status: r.get::<_, Option<i32>>(3).map(|s| s as u16),
-            response: r.get(4),
-            latency_ms: r.get(5),
-            error: r.get(6),
-            at: r.get(7),
-        })
-        .collect();
+        .map(|r| rows::upstream_exchange(&PgRow::new(r)))
+        .collect::<Result<_>>()?;
     Ok((instructions, exchanges))
 }

@@ -5,47 +5,79 @@
 //! `callbacks_claimable` index (heads of their order, by host and due time; migration 6), so
 //! it reads about as many rows as it takes whatever the backlog.
 
+use std::sync::LazyLock;
+
 use octopus_domain::callback::NewCallback;
 use octopus_domain::decision;
 use octopus_domain::Timestamp;
+use octopus_storage::rows::{self, CALLBACK_COLUMNS};
 use octopus_storage::{
-    stored_fields, AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState,
-    ClaimRoom, HostBacklog, Result, StorageError,
+    AttemptRecord, Callback, CallbackAttempt, CallbackOutcome, CallbackState, ClaimRoom,
+    HostBacklog, Result, StorageError,
 };
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::columns::{Query, SqliteRow};
 use crate::db;
 
-const COLUMNS: &str =
-    "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
-    attempts, next_attempt_at, last_error, created_at, updated_at, claimed_until";
-
-fn from_row(r: &Row<'_>) -> Result<Callback> {
-    Ok(Callback {
-        id: r.get(0).map_err(db)?,
-        order_id: r.get(1).map_err(db)?,
-        payment_uid: r.get(2).map_err(db)?,
-        notify_url: r.get(3).map_err(db)?,
-        host: r.get(4).map_err(db)?,
-        signature_key: r.get(5).map_err(db)?,
-        payload: stored_fields(
-            r.get_ref(6)
-                .map_err(db)?
-                .as_str()
-                .map_err(|_| StorageError::Corrupt("callbacks.payload"))?,
-            "callbacks.payload",
-        )?,
-        state: CallbackState::parse(&r.get::<_, String>(7).map_err(db)?)
-            .ok_or(StorageError::Corrupt("callbacks.state"))?,
-        manual: r.get::<_, i64>(8).map_err(db)? != 0,
-        attempts: r.get(9).map_err(db)?,
-        next_attempt_at: r.get(10).map_err(db)?,
-        last_error: r.get(11).map_err(db)?,
-        created_at: r.get(12).map_err(db)?,
-        updated_at: r.get(13).map_err(db)?,
-        claimed_until: r.get(14).map_err(db)?,
-    })
-}
+/// The statements of the outbox, built once. A callback's state is written in them as a
+/// literal from `CallbackState`, as the partial indexes `callbacks_due`,
+/// `callbacks_pending_of_order` and `callbacks_claimable` name it: SQLite uses a partial index
+/// only for a query whose WHERE clause implies the index's, which a bound parameter does not.
+static FIRST_HOST: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT host FROM callbacks WHERE state = '{PENDING}' AND head ORDER BY host LIMIT 1",
+        PENDING = CallbackState::Pending.as_str()
+    )
+});
+static NEXT_HOST: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT host FROM callbacks WHERE state = '{PENDING}' AND head AND host > ?1 ORDER BY host LIMIT 1",
+        PENDING = CallbackState::Pending.as_str()
+    )
+});
+static DUE_OF_HOST: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id, next_attempt_at FROM callbacks
+         WHERE state = '{PENDING}' AND head AND host = ?1 AND next_attempt_at <= ?2 AND claimed_until <= ?2
+         ORDER BY next_attempt_at LIMIT ?3",
+        PENDING = CallbackState::Pending.as_str()
+    )
+});
+static LEASE: Query = Query::new(|| {
+    format!("UPDATE callbacks SET claimed_until = ?1 WHERE id = ?2 RETURNING {CALLBACK_COLUMNS}")
+});
+static BACKLOG: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT COUNT(*), MIN(next_attempt_at) FROM callbacks
+         WHERE state = '{PENDING}' AND head AND host = ?1 AND next_attempt_at <= ?2",
+        PENDING = CallbackState::Pending.as_str()
+    )
+});
+static NEXT_HEAD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE callbacks SET head = 1
+         WHERE id = (SELECT id FROM callbacks WHERE order_id = ?1 AND state = '{PENDING}' ORDER BY id LIMIT 1)
+           AND NOT head",
+        PENDING = CallbackState::Pending.as_str()
+    )
+});
+static ORDER_NOTIFY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE orders SET
+            notify_status = CASE WHEN EXISTS (SELECT 1 FROM callbacks
+                                              WHERE order_id = ?1 AND state = '{PENDING}')
+                            THEN ?2 ELSE ?3 END,
+            notify_fail_reason = COALESCE(?4, notify_fail_reason)
+         WHERE id = ?1",
+        PENDING = CallbackState::Pending.as_str()
+    )
+});
+static OF_ORDER: Query = Query::new(|| {
+    format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE payment_uid = ?1 ORDER BY id")
+});
+static BY_ID: Query =
+    Query::new(|| format!("SELECT {CALLBACK_COLUMNS} FROM callbacks WHERE id = ?1"));
 
 /// Queues a decided callback (see `callback::report`); it is its order's head when none of
 /// the order is pending before it.
@@ -80,21 +112,9 @@ pub(crate) fn claim(
     lease_ms: i64,
     room: &ClaimRoom,
 ) -> Result<Vec<Callback>> {
-    let mut next_host = conn
-        .prepare_cached("SELECT host FROM callbacks WHERE state = 'pending' AND head AND host > ?1 ORDER BY host LIMIT 1")
-        .map_err(db)?;
-    let mut first_host = conn
-        .prepare_cached(
-            "SELECT host FROM callbacks WHERE state = 'pending' AND head ORDER BY host LIMIT 1",
-        )
-        .map_err(db)?;
-    let mut due = conn
-        .prepare_cached(
-            "SELECT id, next_attempt_at FROM callbacks
-             WHERE state = 'pending' AND head AND host = ?1 AND next_attempt_at <= ?2 AND claimed_until <= ?2
-             ORDER BY next_attempt_at LIMIT ?3",
-        )
-        .map_err(db)?;
+    let mut next_host = conn.prepare_cached(&NEXT_HOST).map_err(db)?;
+    let mut first_host = conn.prepare_cached(&FIRST_HOST).map_err(db)?;
+    let mut due = conn.prepare_cached(&DUE_OF_HOST).map_err(db)?;
     let mut picked: Vec<(Timestamp, i64)> = Vec::new();
     let mut host: Option<String> = first_host
         .query_row([], |r| r.get(0))
@@ -115,16 +135,14 @@ pub(crate) fn claim(
     }
     picked.sort_unstable();
     picked.truncate(room.total as usize);
-    let mut lease = conn
-        .prepare_cached(&format!(
-            "UPDATE callbacks SET claimed_until = ?1 WHERE id = ?2 RETURNING {COLUMNS}"
-        ))
-        .map_err(db)?;
+    let mut lease = conn.prepare_cached(LEASE.sql()).map_err(db)?;
     let mut out = Vec::with_capacity(picked.len());
     for (_, id) in picked {
         out.push(
             lease
-                .query_row(params![now + lease_ms, id], |r| Ok(from_row(r)))
+                .query_row(params![now + lease_ms, id], |r| {
+                    Ok(rows::callback(&LEASE.row(r)))
+                })
                 .map_err(db)??,
         );
     }
@@ -139,12 +157,7 @@ pub(crate) fn backlog(
     now: Timestamp,
     hosts: &[String],
 ) -> Result<Vec<HostBacklog>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT COUNT(*), MIN(next_attempt_at) FROM callbacks
-             WHERE state = 'pending' AND head AND host = ?1 AND next_attempt_at <= ?2",
-        )
-        .map_err(db)?;
+    let mut stmt = conn.prepare_cached(&BACKLOG).map_err(db)?;
     let mut out = Vec::new();
     for host in hosts {
         let (due, oldest): (i64, Option<Timestamp>) = stmt
@@ -203,35 +216,24 @@ pub(crate) fn record(conn: &Connection, records: &[AttemptRecord], at: Timestamp
         }
         // A settled head passes its place to the next pending callback of its order.
         if state != CallbackState::Pending {
-            conn.prepare_cached(
-                "UPDATE callbacks SET head = 1
-                 WHERE id = (SELECT id FROM callbacks WHERE order_id = ?1 AND state = 'pending' ORDER BY id LIMIT 1)
-                   AND NOT head",
-            )
-            .map_err(db)?
-            .execute([r.order_id])
-            .map_err(db)?;
+            conn.prepare_cached(&NEXT_HEAD)
+                .map_err(db)?
+                .execute([r.order_id])
+                .map_err(db)?;
         }
         // The order's notify status: an acknowledged callback completes it unless another of
         // the order's callbacks is still pending (see AttemptRecord::notify_after).
         let (if_none_pending, reason) = r.notify_after(false);
         let (if_pending, _) = r.notify_after(true);
-        conn.prepare_cached(
-            "UPDATE orders SET
-                notify_status = CASE WHEN EXISTS (SELECT 1 FROM callbacks
-                                                  WHERE order_id = ?1 AND state = 'pending')
-                                THEN ?2 ELSE ?3 END,
-                notify_fail_reason = COALESCE(?4, notify_fail_reason)
-             WHERE id = ?1",
-        )
-        .map_err(db)?
-        .execute(params![
-            r.order_id,
-            if_pending.as_str(),
-            if_none_pending.as_str(),
-            reason
-        ])
-        .map_err(db)?;
+        conn.prepare_cached(&ORDER_NOTIFY)
+            .map_err(db)?
+            .execute(params![
+                r.order_id,
+                if_pending.as_str(),
+                if_none_pending.as_str(),
+                reason
+            ])
+            .map_err(db)?;
     }
     Ok(())
 }
@@ -240,15 +242,11 @@ pub(crate) fn of_order(
     conn: &Connection,
     payment_uid: &str,
 ) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM callbacks WHERE payment_uid = ?1 ORDER BY id"
-        ))
-        .map_err(db)?;
+    let mut stmt = conn.prepare_cached(OF_ORDER.sql()).map_err(db)?;
     let mut rows = stmt.query([payment_uid]).map_err(db)?;
     let mut callbacks = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        callbacks.push(from_row(r)?);
+        callbacks.push(rows::callback(&OF_ORDER.row(r))?);
     }
     let mut attempts = conn
         .prepare_cached(
@@ -261,16 +259,7 @@ pub(crate) fn of_order(
         let mut rows = attempts.query([c.id]).map_err(db)?;
         let mut list = Vec::new();
         while let Some(r) = rows.next().map_err(db)? {
-            list.push(CallbackAttempt {
-                callback_id: r.get(0).map_err(db)?,
-                attempt: r.get(1).map_err(db)?,
-                manual: r.get::<_, i64>(2).map_err(db)? != 0,
-                started_at: r.get(3).map_err(db)?,
-                http_status: r.get(4).map_err(db)?,
-                latency_ms: r.get(5).map_err(db)?,
-                error: r.get(6).map_err(db)?,
-                response_head: r.get(7).map_err(db)?,
-            });
+            list.push(rows::callback_attempt(&SqliteRow::new(r))?);
         }
         out.push((c, list));
     }
@@ -286,8 +275,8 @@ pub(crate) fn resend(conn: &Connection, payment_uid: &str, at: Timestamp) -> Res
         .map_err(db)?
         .execute(params![order.id, order.notify_status.as_str()])
         .map_err(db)?;
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM callbacks WHERE id = ?1"))
+    conn.prepare_cached(BY_ID.sql())
         .map_err(db)?
-        .query_row([id], |r| Ok(from_row(r)))
+        .query_row([id], |r| Ok(rows::callback(&BY_ID.row(r))))
         .map_err(db)?
 }

@@ -1,13 +1,18 @@
 //! Channels in SQLite: the operator's configured routes to upstream providers (see
-//! `octopus_storage::ChannelRow` for how a channel maps to its columns).
+//! `octopus_storage::ChannelRow` for how a channel maps to its columns, and
+//! `octopus_storage::rows::channel` for how a stored one is read).
+
+use std::sync::LazyLock;
 
 use octopus_domain::{Channel, Timestamp};
+use octopus_storage::rows;
 use octopus_storage::{ChannelRow, Result, StorageError};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Row};
 
+use crate::columns::SqliteRow;
 use crate::db;
 
-/// The columns of `channels`, in the order of [`from_row`].
+/// The columns of `channels`, in the order of the insert's parameters.
 const CHANNEL_COLUMNS: &str = "code, kind, enabled, merchants, transaction_types, countries, currencies, payments, \
     min_amount, max_amount, default_ttl, priority, weight, daily_limit, settings, credentials, created_at, updated_at";
 
@@ -19,39 +24,20 @@ const CHANNEL_REPLACE: &str = "kind = excluded.kind, enabled = excluded.enabled,
     daily_limit = excluded.daily_limit, settings = excluded.settings, credentials = excluded.credentials, \
     updated_at = excluded.updated_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<ChannelRow> {
-    Ok(ChannelRow {
-        code: r.get(0)?,
-        kind: r.get(1)?,
-        enabled: r.get::<_, i64>(2)? != 0,
-        merchants: r.get(3)?,
-        transaction_types: r.get(4)?,
-        countries: r.get(5)?,
-        currencies: r.get(6)?,
-        payments: r.get(7)?,
-        min_amount: r.get(8)?,
-        max_amount: r.get(9)?,
-        default_ttl: r.get(10)?,
-        priority: r.get(11)?,
-        weight: r.get(12)?,
-        daily_limit: r.get(13)?,
-        settings: r.get(14)?,
-        credentials: r.get(15)?,
-        created_at: r.get(16)?,
-        updated_at: r.get(17)?,
-    })
+/// The statements reading channels, built once.
+static BY_CODE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE code = ?1"));
+static ALL: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY priority, code"));
+
+fn from_row(r: &Row<'_>) -> Result<Channel> {
+    rows::channel(&SqliteRow::new(r))
 }
 
 fn by_code(conn: &Connection, code: &str) -> Result<Option<Channel>> {
-    conn.prepare_cached(&format!(
-        "SELECT {CHANNEL_COLUMNS} FROM channels WHERE code = ?1"
-    ))
-    .map_err(db)?
-    .query_row([code], from_row)
-    .optional()
-    .map_err(db)?
-    .map(ChannelRow::into_channel)
-    .transpose()
+    let mut stmt = conn.prepare_cached(&BY_CODE).map_err(db)?;
+    let mut rows = stmt.query([code]).map_err(db)?;
+    rows.next().map_err(db)?.map(from_row).transpose()
 }
 
 pub(crate) fn save(conn: &Connection, channel: &Channel) -> Result<Channel> {
@@ -87,14 +73,13 @@ pub(crate) fn save(conn: &Connection, channel: &Channel) -> Result<Channel> {
 }
 
 pub(crate) fn all(conn: &Connection) -> Result<Vec<Channel>> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY priority, code"
-        ))
-        .map_err(db)?;
-    let rows = stmt.query_map([], from_row).map_err(db)?;
-    rows.map(|r| r.map_err(db).and_then(ChannelRow::into_channel))
-        .collect()
+    let mut stmt = conn.prepare_cached(&ALL).map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        out.push(from_row(r)?);
+    }
+    Ok(out)
 }
 
 pub(crate) fn set_enabled(

@@ -5,16 +5,15 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use octopus_domain::decision::{Book, Needs, PlannedEntry};
-use octopus_domain::ledger::{
-    Account, AccountKind, EntryKey, EntryRow, FeeRule, LedgerReport, OrderRow, Scope,
-    StoredAccount, Verification,
-};
+use octopus_domain::ledger::{Account, EntryKey, FeeRule, LedgerReport, Verification};
 use octopus_domain::money::{format_places, LEDGER_PLACES};
 use octopus_domain::{Currency, Timestamp};
+use octopus_storage::rows;
 use octopus_storage::{Balance, FeeSchedule, MerchantEntry, Result, StorageError};
 use rusqlite::{params, Connection};
 use rust_decimal::Decimal;
 
+use crate::columns::SqliteRow;
 use crate::db;
 
 /// Ledger amounts as stored: six places, and never a negative zero.
@@ -196,33 +195,7 @@ pub(crate) fn balances(conn: &Connection, merchant_id: i64) -> Result<Vec<Balanc
     let mut rows = stmt.query([merchant_id]).map_err(db)?;
     let mut out: Vec<Balance> = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        let kind: AccountKind = r
-            .get::<_, String>(0)
-            .map_err(db)?
-            .parse()
-            .map_err(|_| StorageError::Corrupt("ledger_accounts.kind"))?;
-        let currency: Currency = r
-            .get::<_, String>(1)
-            .map_err(db)?
-            .parse()
-            .map_err(|_| StorageError::Corrupt("ledger_accounts.currency"))?;
-        let balance = decimal(r.get(2).map_err(db)?, "ledger_accounts.balance")?;
-        let slot = match out.iter_mut().find(|b| b.currency == currency) {
-            Some(slot) => slot,
-            None => {
-                out.push(Balance {
-                    currency,
-                    available: Decimal::ZERO,
-                    held: Decimal::ZERO,
-                });
-                out.last_mut().expect("just pushed")
-            }
-        };
-        match kind {
-            AccountKind::Available => slot.available = balance,
-            AccountKind::Held => slot.held = balance,
-            _ => {}
-        }
+        rows::add_balance(&mut out, &SqliteRow::new(r))?;
     }
     Ok(out)
 }
@@ -254,33 +227,7 @@ pub(crate) fn merchant_entries(
         .map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        out.push(MerchantEntry {
-            id: r.get(0).map_err(db)?,
-            kind: r
-                .get::<_, String>(1)
-                .map_err(db)?
-                .parse()
-                .map_err(|_| StorageError::Corrupt("journal_entries.kind"))?,
-            accounting_type: r
-                .get::<_, String>(2)
-                .map_err(db)?
-                .parse()
-                .map_err(|_| StorageError::Corrupt("journal_entries.accounting_type"))?,
-            currency: r
-                .get::<_, String>(3)
-                .map_err(db)?
-                .parse()
-                .map_err(|_| StorageError::Corrupt("journal_entries.currency"))?,
-            amount: decimal(r.get(4).map_err(db)?, "journal_entries.amount")?,
-            fee: decimal(r.get(5).map_err(db)?, "journal_entries.fee")?,
-            created_at: r.get(6).map_err(db)?,
-            payment_uid: r.get(7).map_err(db)?,
-            merchant_order_id: r.get(8).map_err(db)?,
-            available_change: Decimal::ZERO,
-            held_change: Decimal::ZERO,
-            available_after: None,
-            held_after: None,
-        });
+        out.push(rows::merchant_entry(&SqliteRow::new(r))?);
     }
     let mut postings = conn
         .prepare_cached(
@@ -292,17 +239,7 @@ pub(crate) fn merchant_entries(
     for entry in &mut out {
         let mut rows = postings.query([entry.id]).map_err(db)?;
         while let Some(r) = rows.next().map_err(db)? {
-            let amount = decimal(r.get(1).map_err(db)?, "postings.amount")?;
-            let after = r
-                .get::<_, Option<String>>(2)
-                .map_err(db)?
-                .map(|a| decimal(a, "postings.balance_after"))
-                .transpose()?;
-            match r.get::<_, String>(0).map_err(db)?.as_str() {
-                "available" => (entry.available_change, entry.available_after) = (amount, after),
-                "held" => (entry.held_change, entry.held_after) = (amount, after),
-                _ => {}
-            }
+            rows::add_merchant_posting(entry, &SqliteRow::new(r))?;
         }
     }
     Ok(out)
@@ -347,22 +284,7 @@ pub(crate) fn fee_rules(conn: &Connection, merchant_id: i64) -> Result<Vec<FeeSc
     let mut rows = stmt.query([merchant_id]).map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        out.push(FeeSchedule {
-            payment: Scope::payment(&r.get::<_, String>(0).map_err(db)?)
-                .map_err(|_| StorageError::Corrupt("fee_rules.payment"))?,
-            accounting_type: Scope::accounting_type(&r.get::<_, String>(1).map_err(db)?)
-                .map_err(|_| StorageError::Corrupt("fee_rules.accounting_type"))?,
-            rule: FeeRule {
-                percent: decimal(r.get(2).map_err(db)?, "fee_rules.percent")?,
-                fixed: decimal(r.get(3).map_err(db)?, "fee_rules.fixed")?,
-                minimum: decimal(r.get(4).map_err(db)?, "fee_rules.minimum")?,
-                maximum: r
-                    .get::<_, Option<String>>(5)
-                    .map_err(db)?
-                    .map(|m| decimal(m, "fee_rules.maximum"))
-                    .transpose()?,
-            },
-        });
+        out.push(rows::fee_schedule(&SqliteRow::new(r))?);
     }
     Ok(out)
 }
@@ -370,9 +292,6 @@ pub(crate) fn fee_rules(conn: &Connection, merchant_id: i64) -> Result<Vec<FeeSc
 /// Streams the whole journal, and every order, through the domain's verification.
 pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
     let mut v = Verification::new();
-    let currency = |text: String| -> Result<Currency> {
-        text.parse().map_err(|_| StorageError::Corrupt("currency"))
-    };
     let mut stmt = conn
         .prepare(
             "SELECT id, entry_key, currency, merchant_id, kind, amount, fee FROM journal_entries",
@@ -380,17 +299,7 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
         .map_err(db)?;
     let mut rows = stmt.query([]).map_err(db)?;
     while let Some(r) = rows.next().map_err(db)? {
-        let key: String = r.get(1).map_err(db)?;
-        let kind: String = r.get(4).map_err(db)?;
-        v.entry(EntryRow {
-            id: r.get(0).map_err(db)?,
-            key: &key,
-            kind: &kind,
-            currency: currency(r.get(2).map_err(db)?)?,
-            merchant_id: r.get(3).map_err(db)?,
-            amount: decimal(r.get(5).map_err(db)?, "journal_entries.amount")?,
-            fee: decimal(r.get(6).map_err(db)?, "journal_entries.fee")?,
-        });
+        rows::verify_entry(&mut v, &SqliteRow::new(r))?;
     }
     let mut stmt = conn
         .prepare(
@@ -400,13 +309,7 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
         .map_err(db)?;
     let mut rows = stmt.query([]).map_err(db)?;
     while let Some(r) = rows.next().map_err(db)? {
-        let amount = decimal(r.get(3).map_err(db)?, "postings.amount")?;
-        v.posting(
-            r.get(0).map_err(db)?,
-            r.get(1).map_err(db)?,
-            currency(r.get(2).map_err(db)?)?,
-            amount,
-        );
+        rows::verify_posting(&mut v, &SqliteRow::new(r))?;
     }
     let mut stmt = conn
         .prepare(
@@ -418,29 +321,7 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
     let mut orders = 0u64;
     while let Some(r) = rows.next().map_err(db)? {
         orders += 1;
-        let uid: String = r.get(0).map_err(db)?;
-        let tt = r
-            .get::<_, String>(1)
-            .map_err(db)?
-            .parse()
-            .map_err(|_| StorageError::Corrupt("orders.transaction_type"))?;
-        let status = r
-            .get::<_, String>(2)
-            .map_err(db)?
-            .parse()
-            .map_err(|_| StorageError::Corrupt("orders.payment_status"))?;
-        let failed = r.get::<_, String>(3).map_err(db)? == "failed";
-        let reason: String = r.get(4).map_err(db)?;
-        v.order(OrderRow {
-            payment_uid: &uid,
-            transaction_type: tt,
-            status,
-            accounting_failure: failed.then_some(reason.as_str()),
-            currency: currency(r.get(5).map_err(db)?)?,
-            amount: decimal(r.get(6).map_err(db)?, "orders.amount")?,
-            final_amount: decimal(r.get(7).map_err(db)?, "orders.final_amount")?,
-            fee: decimal(r.get(8).map_err(db)?, "orders.fee")?,
-        });
+        rows::verify_order(&mut v, &SqliteRow::new(r))?;
     }
     let mut stmt = conn
         .prepare("SELECT id, kind, merchant_id, channel, currency, balance FROM ledger_accounts ORDER BY id")
@@ -448,24 +329,7 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
     let mut rows = stmt.query([]).map_err(db)?;
     let mut accounts = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        accounts.push(StoredAccount {
-            id: r.get(0).map_err(db)?,
-            account: Account {
-                kind: r
-                    .get::<_, String>(1)
-                    .map_err(db)?
-                    .parse()
-                    .map_err(|_| StorageError::Corrupt("ledger_accounts.kind"))?,
-                merchant_id: r.get(2).map_err(db)?,
-                channel: r.get(3).map_err(db)?,
-                currency: currency(r.get(4).map_err(db)?)?,
-            },
-            cached_balance: r
-                .get::<_, Option<String>>(5)
-                .map_err(db)?
-                .map(|b| decimal(b, "ledger_accounts.balance"))
-                .transpose()?,
-        });
+        accounts.push(rows::account(&SqliteRow::new(r))?);
     }
     let mut report = v.finish(accounts);
     report.orders = orders;

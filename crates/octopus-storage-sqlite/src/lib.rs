@@ -6,6 +6,7 @@
 
 mod callbacks;
 mod channels;
+mod columns;
 mod ledger;
 mod orders;
 mod read_pool;
@@ -33,6 +34,8 @@ use octopus_storage::{
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
+use columns::SqliteRow;
+use octopus_storage::rows;
 use read_pool::ReadPool;
 use writer::Writer;
 
@@ -257,17 +260,11 @@ impl Merchants for SqliteStorage {
                 conn.query_row(
                     "SELECT id, uid, name, created_at FROM merchants WHERE uid = ?1",
                     [uid],
-                    |r| {
-                        Ok(Merchant {
-                            id: r.get(0)?,
-                            uid: r.get(1)?,
-                            name: r.get(2)?,
-                            created_at: r.get(3)?,
-                        })
-                    },
+                    |r| Ok(rows::merchant(&SqliteRow::new(r))),
                 )
                 .optional()
-                .map_err(db)
+                .map_err(db)?
+                .transpose()
             })
             .await
     }
@@ -299,21 +296,11 @@ impl ApiKeys for SqliteStorage {
                      FROM api_keys k JOIN merchants m ON m.id = k.merchant_id
                      WHERE k.api_key = ?1 AND k.revoked_at IS NULL",
                     [api_key],
-                    |r| {
-                        Ok(StoredApiKey {
-                            api_key: r.get(0)?,
-                            sealed_secret: r.get(1)?,
-                            merchant: Merchant {
-                                id: r.get(2)?,
-                                uid: r.get(3)?,
-                                name: r.get(4)?,
-                                created_at: r.get(5)?,
-                            },
-                        })
-                    },
+                    |r| Ok(rows::api_key(&SqliteRow::new(r))),
                 )
                 .optional()
-                .map_err(db)
+                .map_err(db)?
+                .transpose()
             })
             .await
     }
@@ -435,10 +422,7 @@ impl Orders for SqliteStorage {
         self.writer
             .write(move |conn| {
                 let changed = conn
-                    .prepare_cached(
-                        "UPDATE orders SET channel = ?1, distribute_rules = ?2, updated_at = ?3
-                         WHERE payment_uid = ?4 AND payment_status = 'pending'",
-                    )
+                    .prepare_cached(&orders::REROUTE)
                     .map_err(db)?
                     .execute(rusqlite::params![channel, rules, at, uid])
                     .map_err(db)?;
@@ -589,12 +573,7 @@ impl ChannelStore for SqliteStorage {
         let channel = channel.to_string();
         self.readers
             .read(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT amount FROM orders WHERE channel = ?1 AND created_at >= ?2
-                           AND payment_status NOT IN ('failed', 'reject')",
-                    )
-                    .map_err(db)?;
+                let mut stmt = conn.prepare_cached(&orders::CHANNEL_VOLUME).map_err(db)?;
                 let amounts = stmt
                     .query_map(rusqlite::params![channel, since], |r| r.get::<_, String>(0))
                     .map_err(db)?;

@@ -1,92 +1,71 @@
 //! Orders and their history in SQLite: row mapping and the statements behind the storage
 //! methods. Write functions run inside the writer's transaction (see `writer`).
 
-use std::str::FromStr;
+use std::sync::LazyLock;
 
 use octopus_domain::decision::{self, Book, Created, Needs};
-use octopus_domain::ledger::FeeRule;
 use octopus_domain::money::format_amount;
-use octopus_domain::{Currency, Order, OrderEvent, StatusChange, Timestamp};
+use octopus_domain::{AccountingStatus, Order, OrderEvent, PaymentStatus, StatusChange, Timestamp};
+use octopus_storage::rows::{self, ORDER_COLUMNS};
 use octopus_storage::{CreateOutcome, Result, StorageError};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
+use crate::columns::{Query, SqliteRow};
 use crate::db;
 
-const COLUMNS: &str = "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
-    merchant_order_id, transaction_type, accounting_type, amount, floating_amount, final_amount,
-    currency, country, country_code, payment, channel, from_account, from_name, from_bank_name,
-    to_account, to_name, to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
-    user_agent, ttl, float_precision, additional, extra, distribute_rules, payment_status,
-    payment_fail_reason, notify_status, notify_fail_reason, accounting_status,
-    accounting_fail_reason, fingerprint, amount_locked, created_at, updated_at, expires_at,
-    next_check_at, fee, fee_rule";
+/// The statements reading orders, built once from the shared column list.
+static BY_MERCHANT_ORDER_ID: Query = Query::new(|| {
+    format!("SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = ?1 AND merchant_order_id = ?2")
+});
+static BY_PAYMENT_UID: Query =
+    Query::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE payment_uid = ?1"));
+static CLAIM_DUE_CHECKS: Query = Query::new(|| {
+    format!(
+        "UPDATE orders SET next_check_at = ?1
+         WHERE id IN (SELECT id FROM orders WHERE next_check_at <= ?2
+                      ORDER BY next_check_at LIMIT ?3)
+         RETURNING {ORDER_COLUMNS}"
+    )
+});
+/// The status is a literal (from the enum), as the partial index `orders_accounting_failed`
+/// names it: SQLite uses a partial index only for a query whose WHERE clause implies the
+/// index's, which a bound parameter does not.
+static ACCOUNTING_FAILURES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT payment_uid FROM orders WHERE accounting_status = '{}' ORDER BY id LIMIT ?1",
+        AccountingStatus::Failed.as_str()
+    )
+});
 
-fn parse<T: FromStr>(text: String, column: &'static str) -> Result<T> {
-    text.parse().map_err(|_| StorageError::Corrupt(column))
-}
+/// Moves a pending order to another channel (the status a literal from the enum, like every
+/// status in this backend's SQL).
+pub(crate) static REROUTE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE orders SET channel = ?1, distribute_rules = ?2, updated_at = ?3
+         WHERE payment_uid = ?4 AND payment_status = '{}'",
+        PaymentStatus::Pending.as_str()
+    )
+});
+/// The amounts of a channel's orders since a time that did not fail or get rejected.
+pub(crate) static CHANNEL_VOLUME: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT amount FROM orders WHERE channel = ?1 AND created_at >= ?2
+           AND payment_status NOT IN ('{}', '{}')",
+        PaymentStatus::Failed.as_str(),
+        PaymentStatus::Reject.as_str()
+    )
+});
 
-fn order_from_row(r: &Row<'_>) -> Result<Order> {
-    let get_s = |i: usize| r.get::<_, String>(i).map_err(db);
-    let currency: Currency = parse(get_s(12)?, "orders.currency")?;
-    Ok(Order {
-        id: r.get(0).map_err(db)?,
-        payment_uid: get_s(1)?,
-        merchant_id: r.get(2).map_err(db)?,
-        merchant_uid: get_s(3)?,
-        merchant_name: get_s(4)?,
-        signature_key: get_s(5)?,
-        merchant_order_id: get_s(6)?,
-        transaction_type: parse(get_s(7)?, "orders.transaction_type")?,
-        accounting_type: parse(get_s(8)?, "orders.accounting_type")?,
-        amount: parse::<Decimal>(get_s(9)?, "orders.amount")?,
-        floating_amount: parse::<Decimal>(get_s(10)?, "orders.floating_amount")?,
-        final_amount: parse::<Decimal>(get_s(11)?, "orders.final_amount")?,
-        currency,
-        country: get_s(13)?,
-        country_code: get_s(14)?,
-        payment: get_s(15)?,
-        channel: get_s(16)?,
-        from: get_s(17)?,
-        from_name: get_s(18)?,
-        from_bank_name: get_s(19)?,
-        to: get_s(20)?,
-        to_name: get_s(21)?,
-        to_bank_name: get_s(22)?,
-        member_id: get_s(23)?,
-        redirect_url: get_s(24)?,
-        notify_url: get_s(25)?,
-        response_type: get_s(26)?,
-        ip: get_s(27)?,
-        user_agent: get_s(28)?,
-        ttl: r.get(29).map_err(db)?,
-        float_precision: r.get(30).map_err(db)?,
-        additional: get_s(31)?,
-        extra: get_s(32)?,
-        distribute_rules: get_s(33)?,
-        payment_status: parse(get_s(34)?, "orders.payment_status")?,
-        payment_fail_reason: get_s(35)?,
-        notify_status: parse(get_s(36)?, "orders.notify_status")?,
-        notify_fail_reason: get_s(37)?,
-        accounting_status: parse(get_s(38)?, "orders.accounting_status")?,
-        accounting_fail_reason: get_s(39)?,
-        fingerprint: get_s(40)?,
-        amount_locked: r.get::<_, Option<i64>>(41).map_err(db)?.is_some(),
-        created_at: r.get(42).map_err(db)?,
-        updated_at: r.get(43).map_err(db)?,
-        expires_at: r.get(44).map_err(db)?,
-        next_check_at: r.get(45).map_err(db)?,
-        fee: parse::<Decimal>(get_s(46)?, "orders.fee")?,
-        fee_rule: FeeRule::decode(&get_s(47)?)
-            .map_err(|_| StorageError::Corrupt("orders.fee_rule"))?,
-    })
-}
-
-fn query_one(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Option<Order>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+fn query_one(
+    conn: &Connection,
+    query: &Query,
+    params: impl rusqlite::Params,
+) -> Result<Option<Order>> {
+    let mut stmt = conn.prepare_cached(query.sql()).map_err(db)?;
     let mut rows = stmt.query(params).map_err(db)?;
     match rows.next().map_err(db)? {
-        Some(row) => order_from_row(row).map(Some),
+        Some(row) => rows::order(&query.row(row)).map(Some),
         None => Ok(None),
     }
 }
@@ -98,17 +77,13 @@ pub(crate) fn by_merchant_order_id(
 ) -> Result<Option<Order>> {
     query_one(
         conn,
-        &format!("SELECT {COLUMNS} FROM orders WHERE merchant_id = ?1 AND merchant_order_id = ?2"),
+        &BY_MERCHANT_ORDER_ID,
         params![merchant_id, merchant_order_id],
     )
 }
 
 pub(crate) fn by_payment_uid(conn: &Connection, payment_uid: &str) -> Result<Option<Order>> {
-    query_one(
-        conn,
-        &format!("SELECT {COLUMNS} FROM orders WHERE payment_uid = ?1"),
-        [payment_uid],
-    )
+    query_one(conn, &BY_PAYMENT_UID, [payment_uid])
 }
 
 /// Inserts the order, as `decision::create` decides. For a deposit the insert itself is the
@@ -335,9 +310,7 @@ pub(crate) fn retry_accounting(
 }
 
 pub(crate) fn accounting_failures(conn: &Connection, limit: u32) -> Result<Vec<String>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT payment_uid FROM orders WHERE accounting_status = 'failed' ORDER BY id LIMIT ?1")
-        .map_err(db)?;
+    let mut stmt = conn.prepare_cached(&ACCOUNTING_FAILURES).map_err(db)?;
     let rows = stmt.query_map([limit], |r| r.get(0)).map_err(db)?;
     rows.collect::<rusqlite::Result<Vec<String>>>().map_err(db)
 }
@@ -362,12 +335,7 @@ pub(crate) fn events(conn: &Connection, payment_uid: &str) -> Result<Vec<OrderEv
     let mut rows = stmt.query([payment_uid]).map_err(db)?;
     let mut out = vec![OrderEvent::creation(created_at)];
     while let Some(r) = rows.next().map_err(db)? {
-        out.push(OrderEvent {
-            from_status: parse(r.get(0).map_err(db)?, "order_events.from_status")?,
-            to_status: parse(r.get(1).map_err(db)?, "order_events.to_status")?,
-            reason: r.get(2).map_err(db)?,
-            created_at: r.get(3).map_err(db)?,
-        });
+        out.push(rows::order_event(&SqliteRow::new(r))?);
     }
     Ok(out)
 }
@@ -378,20 +346,13 @@ pub(crate) fn claim_due_checks(
     lease_ms: i64,
     limit: u32,
 ) -> Result<Vec<Order>> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "UPDATE orders SET next_check_at = ?1
-             WHERE id IN (SELECT id FROM orders WHERE next_check_at <= ?2
-                          ORDER BY next_check_at LIMIT ?3)
-             RETURNING {COLUMNS}"
-        ))
-        .map_err(db)?;
+    let mut stmt = conn.prepare_cached(CLAIM_DUE_CHECKS.sql()).map_err(db)?;
     let mut rows = stmt
         .query(params![now + lease_ms, now, limit])
         .map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        out.push(order_from_row(r)?);
+        out.push(rows::order(&CLAIM_DUE_CHECKS.row(r))?);
     }
     Ok(out)
 }

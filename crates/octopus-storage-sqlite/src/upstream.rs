@@ -2,9 +2,11 @@
 //! upstream provider (credentials already masked by the connector).
 
 use octopus_domain::RequestFields;
+use octopus_storage::rows;
 use octopus_storage::{stored_fields, Result, StorageError, UpstreamExchange};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::columns::SqliteRow;
 use crate::db;
 
 fn order_id(conn: &Connection, payment_uid: &str) -> Result<i64> {
@@ -144,21 +146,10 @@ pub(crate) fn of_order(
              FROM upstream_exchanges WHERE order_id = ?1 ORDER BY id",
         )
         .map_err(db)?;
-    let exchanges = stmt
-        .query_map([id], |r| {
-            Ok(UpstreamExchange {
-                channel: r.get(0)?,
-                operation: r.get(1)?,
-                request: r.get(2)?,
-                http_status: r.get::<_, Option<i64>>(3)?.map(|s| s as u16),
-                response: r.get(4)?,
-                latency_ms: r.get(5)?,
-                error: r.get(6)?,
-                at: r.get(7)?,
-            })
-        })
-        .map_err(db)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db)?;
+    let mut rows = stmt.query([id]).map_err(db)?;
+    let mut exchanges = Vec::new();
+    while let Some(r) = rows.next().map_err(db)? {
+        exchanges.push(rows::upstream_exchange(&SqliteRow::new(r))?);
+    }
     Ok((instructions, exchanges))
 }

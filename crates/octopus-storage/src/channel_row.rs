@@ -1,14 +1,10 @@
 //! A channel as both backends store it: one row of plain columns (comma lists, decimal text,
 //! settings as JSON). Converting here keeps the two backends from each writing the mapping;
-//! the SQL that reads and writes the row is each backend's own.
+//! the SQL that reads and writes the row is each backend's own, and `rows::channel` reads it
+//! back.
 
-use std::str::FromStr;
-
-use octopus_domain::channel::{join_list, split_list};
-use octopus_domain::{Channel, Currency, TransactionType};
-use rust_decimal::Decimal;
-
-use crate::{Result, StorageError};
+use octopus_domain::channel::join_list;
+use octopus_domain::Channel;
 
 #[derive(Debug, Clone)]
 pub struct ChannelRow {
@@ -59,42 +55,5 @@ impl ChannelRow {
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
-    }
-
-    pub fn into_channel(self) -> Result<Channel> {
-        let corrupt = |_| StorageError::Corrupt("channels");
-        let decimal = |t: Option<String>| -> Result<Option<Decimal>> {
-            t.map(|t| Decimal::from_str(&t).map_err(|_| StorageError::Corrupt("channels amount")))
-                .transpose()
-        };
-        Ok(Channel {
-            transaction_types: split_list(&self.transaction_types)
-                .iter()
-                .map(|t| {
-                    TransactionType::from_str(t)
-                        .map_err(|_| StorageError::Corrupt("channels.transaction_types"))
-                })
-                .collect::<Result<_>>()?,
-            countries: split_list(&self.countries),
-            merchants: split_list(&self.merchants),
-            currencies: split_list(&self.currencies)
-                .iter()
-                .map(|c| Currency::parse(c).ok_or(StorageError::Corrupt("channels.currencies")))
-                .collect::<Result<_>>()?,
-            payments: split_list(&self.payments),
-            min_amount: decimal(self.min_amount)?,
-            max_amount: decimal(self.max_amount)?,
-            daily_limit: decimal(self.daily_limit)?,
-            settings: serde_json::from_str(&self.settings).map_err(corrupt)?,
-            code: self.code,
-            kind: self.kind,
-            enabled: self.enabled,
-            default_ttl: self.default_ttl,
-            priority: self.priority,
-            weight: self.weight.max(1) as u32,
-            sealed_credentials: self.credentials,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        })
     }
 }

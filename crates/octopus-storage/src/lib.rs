@@ -16,6 +16,7 @@ mod error;
 pub mod ledger;
 pub mod merchants;
 pub mod orders;
+pub mod rows;
 pub mod settings;
 pub mod upstream;
 

@@ -1,0 +1,791 @@
+//! One row mapping per table, shared by both backends. What a stored row means (which text is
+//! which enum, which integers must fit which type, how a channel's lists are kept) is written
+//! once here, against [`Columns`]: a stored row read by column name, which each backend
+//! implements for its own row type. So the backends cannot drift in how they read a table, and
+//! a mapping never depends on the position of a column in a SELECT list.
+//!
+//! The backends differ only in how a column holds a value: SQLite keeps decimals as TEXT and
+//! booleans as integers, PostgreSQL has NUMERIC, BOOLEAN and three integer widths (see each
+//! backend's migrations). A value that does not decode fails closed with
+//! `StorageError::Corrupt("table.column")`; nothing is read as a default.
+//!
+//! Column lists that both backends select alike live here too (names only, no statements).
+
+use std::cell::{Cell, RefCell};
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use octopus_domain::channel::split_list;
+use octopus_domain::ledger::{
+    Account, AccountKind, EntryRow, FeeRule, OrderRow, Scope, StoredAccount, Verification,
+};
+use octopus_domain::{
+    AccountingStatus, Channel, Currency, Merchant, Order, OrderEvent, TransactionType,
+};
+use rust_decimal::Decimal;
+
+use crate::{
+    stored_fields, Balance, Callback, CallbackAttempt, CallbackState, FeeSchedule, MerchantEntry,
+    Result, StorageError, StoredApiKey, UpstreamExchange,
+};
+
+/// The columns of `orders` every order read selects, in both backends.
+pub const ORDER_COLUMNS: &str =
+    "id, payment_uid, merchant_id, merchant_uid, merchant_name, signature_key,
+    merchant_order_id, transaction_type, accounting_type, amount, floating_amount, final_amount,
+    currency, country, country_code, payment, channel, from_account, from_name, from_bank_name,
+    to_account, to_name, to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
+    user_agent, ttl, float_precision, additional, extra, distribute_rules, payment_status,
+    payment_fail_reason, notify_status, notify_fail_reason, accounting_status,
+    accounting_fail_reason, fingerprint, amount_locked, created_at, updated_at, expires_at,
+    next_check_at, fee, fee_rule";
+
+/// The columns of `callbacks` every callback read selects, in both backends.
+pub const CALLBACK_COLUMNS: &str =
+    "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
+    attempts, next_attempt_at, last_error, created_at, updated_at, claimed_until";
+
+/// A stored row, read by column name.
+///
+/// `name` is `table.column`: the column is found by the part after the last dot (as the SELECT
+/// names it, ignoring ASCII case), and the whole names the value in the `Corrupt` error when it
+/// is missing, NULL where a value must be, of another type, or out of range. A SELECT read
+/// through it names each column once.
+pub trait Columns {
+    /// A text column (NULL: `None`).
+    fn opt_text(&self, name: &'static str) -> Result<Option<String>>;
+    /// An integer column of any width.
+    fn opt_int(&self, name: &'static str) -> Result<Option<i64>>;
+    /// An exact decimal column (TEXT on SQLite, NUMERIC on PostgreSQL).
+    fn opt_decimal(&self, name: &'static str) -> Result<Option<Decimal>>;
+    /// A boolean column.
+    fn boolean(&self, name: &'static str) -> Result<bool>;
+
+    fn text(&self, name: &'static str) -> Result<String> {
+        self.opt_text(name)?.ok_or(StorageError::Corrupt(name))
+    }
+
+    fn int(&self, name: &'static str) -> Result<i64> {
+        self.opt_int(name)?.ok_or(StorageError::Corrupt(name))
+    }
+
+    fn decimal(&self, name: &'static str) -> Result<Decimal> {
+        self.opt_decimal(name)?.ok_or(StorageError::Corrupt(name))
+    }
+
+    /// A text column holding one value of `T` (an enum's `as_str`, a currency code).
+    fn parsed<T: FromStr>(&self, name: &'static str) -> Result<T>
+    where
+        Self: Sized,
+    {
+        self.text(name)?
+            .parse()
+            .map_err(|_| StorageError::Corrupt(name))
+    }
+
+    /// An integer column whose values must fit `T`.
+    fn narrow<T: TryFrom<i64>>(&self, name: &'static str) -> Result<T>
+    where
+        Self: Sized,
+    {
+        T::try_from(self.int(name)?).map_err(|_| StorageError::Corrupt(name))
+    }
+
+    /// A nullable integer column whose values must fit `T`.
+    fn opt_narrow<T: TryFrom<i64>>(&self, name: &'static str) -> Result<Option<T>>
+    where
+        Self: Sized,
+    {
+        self.opt_int(name)?
+            .map(|v| T::try_from(v).map_err(|_| StorageError::Corrupt(name)))
+            .transpose()
+    }
+}
+
+/// The column part of a `table.column` name.
+pub fn column_of(name: &str) -> &str {
+    name.rsplit_once('.').map_or(name, |(_, column)| column)
+}
+
+/// Finds a row's columns by name in about one comparison each. A mapping reads the columns in
+/// the order its SELECT lists them, so the search starts at the column after the one found
+/// last; any other order still finds every column, with a longer scan. (Both drivers' own
+/// by-name lookups scan from the first column every time: about 1,100 comparisons for an
+/// order's 48 columns, on the path of every order read.)
+///
+/// A cursor over a statement that is run often may also learn from it ([`LearnedColumns`]):
+/// then the rows after the first are read without asking the driver for any column name.
+#[derive(Debug, Default)]
+pub struct ColumnCursor<'q> {
+    next: Cell<usize>,
+    reads: Cell<usize>,
+    learned: Option<&'q LearnedColumns>,
+    learning: RefCell<Vec<(&'static str, usize)>>,
+}
+
+/// Where a statement's rows had their columns: each name a mapping read, in the order it read
+/// them, and the index it was found at by name on the statement's first row. Every statement
+/// of one text has the same result columns, so later rows of it use these indexes without
+/// comparing names. One `LearnedColumns` belongs to one statement text.
+#[derive(Debug, Default)]
+pub struct LearnedColumns(OnceLock<Vec<(&'static str, usize)>>);
+
+impl LearnedColumns {
+    pub const fn new() -> LearnedColumns {
+        LearnedColumns(OnceLock::new())
+    }
+}
+
+impl<'q> ColumnCursor<'q> {
+    /// A cursor that learns from (or uses what was learned of) its statement's columns.
+    pub fn learning(learned: &'q LearnedColumns) -> ColumnCursor<'q> {
+        ColumnCursor {
+            next: Cell::new(0),
+            reads: Cell::new(0),
+            learned: Some(learned),
+            learning: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The index of column `name` (its `table.column` name): what was learned for this read,
+    /// if it was this name; otherwise the first of the row's `count()` columns, from the one
+    /// after the last found and wrapping around, that `is(index, column)` accepts.
+    pub fn find(
+        &self,
+        name: &'static str,
+        count: impl FnOnce() -> usize,
+        is: impl Fn(usize, &str) -> bool,
+    ) -> Option<usize> {
+        let read = self.reads.get();
+        self.reads.set(read + 1);
+        let known = self.learned.and_then(|l| l.0.get());
+        if let Some(&(learned, index)) = known.and_then(|k| k.get(read)) {
+            if learned == name {
+                return Some(index);
+            }
+        }
+        let column = column_of(name);
+        let count = count();
+        let start = self.next.get().min(count);
+        let found = (start..count).chain(0..start).find(|&i| is(i, column))?;
+        self.next.set(found + 1);
+        if self.learned.is_some() && known.is_none() {
+            self.learning.borrow_mut().push((name, found));
+        }
+        Some(found)
+    }
+}
+
+impl Drop for ColumnCursor<'_> {
+    fn drop(&mut self) {
+        let learning = std::mem::take(self.learning.get_mut());
+        if let (Some(learned), false) = (self.learned, learning.is_empty()) {
+            // Another row of the statement may have taught it first; either is right.
+            let _ = learned.0.set(learning);
+        }
+    }
+}
+
+/// An order (`ORDER_COLUMNS`).
+pub fn order(r: &impl Columns) -> Result<Order> {
+    Ok(Order {
+        id: r.int("orders.id")?,
+        payment_uid: r.text("orders.payment_uid")?,
+        merchant_id: r.int("orders.merchant_id")?,
+        merchant_uid: r.text("orders.merchant_uid")?,
+        merchant_name: r.text("orders.merchant_name")?,
+        signature_key: r.text("orders.signature_key")?,
+        merchant_order_id: r.text("orders.merchant_order_id")?,
+        transaction_type: r.parsed("orders.transaction_type")?,
+        accounting_type: r.parsed("orders.accounting_type")?,
+        amount: r.decimal("orders.amount")?,
+        floating_amount: r.decimal("orders.floating_amount")?,
+        final_amount: r.decimal("orders.final_amount")?,
+        currency: r.parsed("orders.currency")?,
+        country: r.text("orders.country")?,
+        country_code: r.text("orders.country_code")?,
+        payment: r.text("orders.payment")?,
+        channel: r.text("orders.channel")?,
+        from: r.text("orders.from_account")?,
+        from_name: r.text("orders.from_name")?,
+        from_bank_name: r.text("orders.from_bank_name")?,
+        to: r.text("orders.to_account")?,
+        to_name: r.text("orders.to_name")?,
+        to_bank_name: r.text("orders.to_bank_name")?,
+        member_id: r.text("orders.member_id")?,
+        redirect_url: r.text("orders.redirect_url")?,
+        notify_url: r.text("orders.notify_url")?,
+        response_type: r.text("orders.response_type")?,
+        ip: r.text("orders.ip")?,
+        user_agent: r.text("orders.user_agent")?,
+        ttl: r.opt_int("orders.ttl")?,
+        float_precision: r.narrow("orders.float_precision")?,
+        additional: r.text("orders.additional")?,
+        extra: r.text("orders.extra")?,
+        distribute_rules: r.text("orders.distribute_rules")?,
+        payment_status: r.parsed("orders.payment_status")?,
+        payment_fail_reason: r.text("orders.payment_fail_reason")?,
+        notify_status: r.parsed("orders.notify_status")?,
+        notify_fail_reason: r.text("orders.notify_fail_reason")?,
+        accounting_status: r.parsed("orders.accounting_status")?,
+        accounting_fail_reason: r.text("orders.accounting_fail_reason")?,
+        fingerprint: r.text("orders.fingerprint")?,
+        amount_locked: r.boolean("orders.amount_locked")?,
+        created_at: r.int("orders.created_at")?,
+        updated_at: r.int("orders.updated_at")?,
+        expires_at: r.opt_int("orders.expires_at")?,
+        next_check_at: r.opt_int("orders.next_check_at")?,
+        fee: r.decimal("orders.fee")?,
+        fee_rule: FeeRule::decode(&r.text("orders.fee_rule")?)
+            .map_err(|_| StorageError::Corrupt("orders.fee_rule"))?,
+    })
+}
+
+/// A status change of an order (`from_status, to_status, reason, created_at`).
+pub fn order_event(r: &impl Columns) -> Result<OrderEvent> {
+    Ok(OrderEvent {
+        from_status: r.parsed("order_events.from_status")?,
+        to_status: r.parsed("order_events.to_status")?,
+        reason: r.text("order_events.reason")?,
+        created_at: r.int("order_events.created_at")?,
+    })
+}
+
+/// A callback (`CALLBACK_COLUMNS`).
+pub fn callback(r: &impl Columns) -> Result<Callback> {
+    let state = r.text("callbacks.state")?;
+    Ok(Callback {
+        id: r.int("callbacks.id")?,
+        order_id: r.int("callbacks.order_id")?,
+        payment_uid: r.text("callbacks.payment_uid")?,
+        notify_url: r.text("callbacks.notify_url")?,
+        host: r.text("callbacks.host")?,
+        signature_key: r.text("callbacks.signature_key")?,
+        payload: stored_fields(&r.text("callbacks.payload")?, "callbacks.payload")?,
+        state: CallbackState::parse(&state).ok_or(StorageError::Corrupt("callbacks.state"))?,
+        manual: r.boolean("callbacks.manual")?,
+        attempts: r.narrow("callbacks.attempts")?,
+        next_attempt_at: r.int("callbacks.next_attempt_at")?,
+        last_error: r.text("callbacks.last_error")?,
+        created_at: r.int("callbacks.created_at")?,
+        updated_at: r.int("callbacks.updated_at")?,
+        claimed_until: r.int("callbacks.claimed_until")?,
+    })
+}
+
+/// A delivery attempt of a callback (`callback_id, attempt, manual, started_at, http_status,
+/// latency_ms, error, response_head`).
+pub fn callback_attempt(r: &impl Columns) -> Result<CallbackAttempt> {
+    Ok(CallbackAttempt {
+        callback_id: r.int("callback_attempts.callback_id")?,
+        attempt: r.narrow("callback_attempts.attempt")?,
+        manual: r.boolean("callback_attempts.manual")?,
+        started_at: r.int("callback_attempts.started_at")?,
+        http_status: r.opt_narrow("callback_attempts.http_status")?,
+        latency_ms: r.int("callback_attempts.latency_ms")?,
+        error: r.text("callback_attempts.error")?,
+        response_head: r.text("callback_attempts.response_head")?,
+    })
+}
+
+/// An exchange with an upstream provider (`channel, operation, request, http_status, response,
+/// latency_ms, error, at`).
+pub fn upstream_exchange(r: &impl Columns) -> Result<UpstreamExchange> {
+    Ok(UpstreamExchange {
+        channel: r.text("upstream_exchanges.channel")?,
+        operation: r.text("upstream_exchanges.operation")?,
+        request: r.text("upstream_exchanges.request")?,
+        http_status: r.opt_narrow("upstream_exchanges.http_status")?,
+        response: r.text("upstream_exchanges.response")?,
+        latency_ms: r.int("upstream_exchanges.latency_ms")?,
+        error: r.text("upstream_exchanges.error")?,
+        at: r.int("upstream_exchanges.at")?,
+    })
+}
+
+/// A channel (`CHANNEL_COLUMNS`). Its lists are comma separated and its amounts decimal TEXT
+/// in both backends (see `ChannelRow`, which writes them).
+pub fn channel(r: &impl Columns) -> Result<Channel> {
+    let amount = |name: &'static str| -> Result<Option<Decimal>> {
+        r.opt_text(name)?
+            .map(|t| Decimal::from_str(&t).map_err(|_| StorageError::Corrupt(name)))
+            .transpose()
+    };
+    let settings = r.text("channels.settings")?;
+    Ok(Channel {
+        code: r.text("channels.code")?,
+        kind: r.text("channels.kind")?,
+        enabled: r.boolean("channels.enabled")?,
+        merchants: split_list(&r.text("channels.merchants")?),
+        transaction_types: split_list(&r.text("channels.transaction_types")?)
+            .iter()
+            .map(|t| {
+                TransactionType::from_str(t)
+                    .map_err(|_| StorageError::Corrupt("channels.transaction_types"))
+            })
+            .collect::<Result<_>>()?,
+        countries: split_list(&r.text("channels.countries")?),
+        currencies: split_list(&r.text("channels.currencies")?)
+            .iter()
+            .map(|c| Currency::parse(c).ok_or(StorageError::Corrupt("channels.currencies")))
+            .collect::<Result<_>>()?,
+        payments: split_list(&r.text("channels.payments")?),
+        min_amount: amount("channels.min_amount")?,
+        max_amount: amount("channels.max_amount")?,
+        default_ttl: r.opt_int("channels.default_ttl")?,
+        priority: r.narrow("channels.priority")?,
+        weight: r.narrow::<i32>("channels.weight")?.max(1) as u32,
+        daily_limit: amount("channels.daily_limit")?,
+        settings: serde_json::from_str(&settings)
+            .map_err(|_| StorageError::Corrupt("channels.settings"))?,
+        sealed_credentials: r.text("channels.credentials")?,
+        created_at: r.int("channels.created_at")?,
+        updated_at: r.int("channels.updated_at")?,
+    })
+}
+
+/// A merchant (`id, uid, name, created_at`).
+pub fn merchant(r: &impl Columns) -> Result<Merchant> {
+    Ok(Merchant {
+        id: r.int("merchants.id")?,
+        uid: r.text("merchants.uid")?,
+        name: r.text("merchants.name")?,
+        created_at: r.int("merchants.created_at")?,
+    })
+}
+
+/// An API key with its merchant (`api_key, sealed_secret` of `api_keys` and the merchant's
+/// columns, joined).
+pub fn api_key(r: &impl Columns) -> Result<StoredApiKey> {
+    Ok(StoredApiKey {
+        api_key: r.text("api_keys.api_key")?,
+        sealed_secret: r.text("api_keys.sealed_secret")?,
+        merchant: merchant(r)?,
+    })
+}
+
+/// A fee schedule (`payment, accounting_type, percent, fixed, minimum, maximum`), its
+/// decimals normalized (NUMERIC keeps the scale it was given); a rule that breaks
+/// `FeeRule::new`'s checks is corrupt.
+pub fn fee_schedule(r: &impl Columns) -> Result<FeeSchedule> {
+    Ok(FeeSchedule {
+        payment: Scope::payment(&r.text("fee_rules.payment")?)
+            .map_err(|_| StorageError::Corrupt("fee_rules.payment"))?,
+        accounting_type: Scope::accounting_type(&r.text("fee_rules.accounting_type")?)
+            .map_err(|_| StorageError::Corrupt("fee_rules.accounting_type"))?,
+        rule: FeeRule::new(
+            r.decimal("fee_rules.percent")?.normalize(),
+            r.decimal("fee_rules.fixed")?.normalize(),
+            r.decimal("fee_rules.minimum")?.normalize(),
+            r.opt_decimal("fee_rules.maximum")?.map(|m| m.normalize()),
+        )
+        .map_err(|_| StorageError::Corrupt("fee_rules"))?,
+    })
+}
+
+/// A journal entry as its merchant sees it (`id, kind, accounting_type, currency, amount, fee,
+/// created_at` of `journal_entries`, `payment_uid, merchant_order_id` of its order); how its
+/// balances changed comes from its postings ([`add_merchant_posting`]).
+pub fn merchant_entry(r: &impl Columns) -> Result<MerchantEntry> {
+    Ok(MerchantEntry {
+        id: r.int("journal_entries.id")?,
+        kind: r.parsed("journal_entries.kind")?,
+        accounting_type: r.parsed("journal_entries.accounting_type")?,
+        currency: r.parsed("journal_entries.currency")?,
+        amount: r.decimal("journal_entries.amount")?,
+        fee: r.decimal("journal_entries.fee")?,
+        created_at: r.int("journal_entries.created_at")?,
+        payment_uid: r.text("orders.payment_uid")?,
+        merchant_order_id: r.text("orders.merchant_order_id")?,
+        available_change: Decimal::ZERO,
+        held_change: Decimal::ZERO,
+        available_after: None,
+        held_after: None,
+    })
+}
+
+/// Adds to `entry` one of its postings on its merchant's accounts (`kind` of
+/// `ledger_accounts`, `amount, balance_after` of `postings`).
+pub fn add_merchant_posting(entry: &mut MerchantEntry, r: &impl Columns) -> Result<()> {
+    let kind: AccountKind = r.parsed("ledger_accounts.kind")?;
+    let amount = r.decimal("postings.amount")?;
+    let after = r.opt_decimal("postings.balance_after")?;
+    match kind {
+        AccountKind::Available => (entry.available_change, entry.available_after) = (amount, after),
+        AccountKind::Held => (entry.held_change, entry.held_after) = (amount, after),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Adds a merchant account (`kind, currency, balance` of `ledger_accounts`) to the merchant's
+/// balances, one per currency. A merchant account always caches its balance: a NULL is
+/// corrupt, not zero.
+pub fn add_balance(balances: &mut Vec<Balance>, r: &impl Columns) -> Result<()> {
+    let kind: AccountKind = r.parsed("ledger_accounts.kind")?;
+    let currency: Currency = r.parsed("ledger_accounts.currency")?;
+    let slot = match balances.iter().position(|b| b.currency == currency) {
+        Some(i) => &mut balances[i],
+        None => {
+            balances.push(Balance {
+                currency,
+                available: Decimal::ZERO,
+                held: Decimal::ZERO,
+            });
+            balances.last_mut().expect("just pushed")
+        }
+    };
+    match kind {
+        AccountKind::Available => slot.available = r.decimal("ledger_accounts.balance")?,
+        AccountKind::Held => slot.held = r.decimal("ledger_accounts.balance")?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An account of the ledger (`id, kind, merchant_id, channel, currency, balance`).
+pub fn account(r: &impl Columns) -> Result<StoredAccount> {
+    Ok(StoredAccount {
+        id: r.int("ledger_accounts.id")?,
+        account: Account {
+            kind: r.parsed("ledger_accounts.kind")?,
+            merchant_id: r.opt_int("ledger_accounts.merchant_id")?,
+            channel: r.opt_text("ledger_accounts.channel")?,
+            currency: r.parsed("ledger_accounts.currency")?,
+        },
+        cached_balance: r.opt_decimal("ledger_accounts.balance")?,
+    })
+}
+
+/// Feeds a journal entry (`id, entry_key, currency, merchant_id, kind, amount, fee`) to the
+/// verification. Its kind goes as stored: an unknown one is a violation it reports.
+pub fn verify_entry(v: &mut Verification, r: &impl Columns) -> Result<()> {
+    let key = r.text("journal_entries.entry_key")?;
+    let kind = r.text("journal_entries.kind")?;
+    v.entry(EntryRow {
+        id: r.int("journal_entries.id")?,
+        key: &key,
+        kind: &kind,
+        currency: r.parsed("journal_entries.currency")?,
+        merchant_id: r.opt_int("journal_entries.merchant_id")?,
+        amount: r.decimal("journal_entries.amount")?,
+        fee: r.decimal("journal_entries.fee")?,
+    });
+    Ok(())
+}
+
+/// Feeds a posting (`entry_id, account_id, amount` of `postings`, `currency` of its account)
+/// to the verification.
+pub fn verify_posting(v: &mut Verification, r: &impl Columns) -> Result<()> {
+    v.posting(
+        r.int("postings.entry_id")?,
+        r.int("postings.account_id")?,
+        r.parsed("ledger_accounts.currency")?,
+        r.decimal("postings.amount")?,
+    );
+    Ok(())
+}
+
+/// Feeds an order (`payment_uid, transaction_type, payment_status, accounting_status,
+/// accounting_fail_reason, currency, amount, final_amount, fee`) to the verification.
+pub fn verify_order(v: &mut Verification, r: &impl Columns) -> Result<()> {
+    let payment_uid = r.text("orders.payment_uid")?;
+    let accounting: AccountingStatus = r.parsed("orders.accounting_status")?;
+    let reason = r.text("orders.accounting_fail_reason")?;
+    v.order(OrderRow {
+        payment_uid: &payment_uid,
+        transaction_type: r.parsed("orders.transaction_type")?,
+        status: r.parsed("orders.payment_status")?,
+        accounting_failure: (accounting == AccountingStatus::Failed).then_some(reason.as_str()),
+        currency: r.parsed("orders.currency")?,
+        amount: r.decimal("orders.amount")?,
+        final_amount: r.decimal("orders.final_amount")?,
+        fee: r.decimal("orders.fee")?,
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// A row as a list of (column, value); integers and decimals kept as text.
+    #[derive(Default)]
+    struct Fake {
+        columns: Vec<(&'static str, Option<String>)>,
+        cursor: ColumnCursor<'static>,
+        probes: Cell<usize>,
+    }
+
+    impl Fake {
+        fn learning(mut self, learned: &'static LearnedColumns) -> Fake {
+            self.cursor = ColumnCursor::learning(learned);
+            self
+        }
+
+        fn with(mut self, column: &'static str, value: Option<&str>) -> Fake {
+            match self.columns.iter_mut().find(|(c, _)| *c == column) {
+                Some(slot) => slot.1 = value.map(str::to_string),
+                None => self.columns.push((column, value.map(str::to_string))),
+            }
+            self
+        }
+
+        fn get(&self, name: &'static str) -> Result<Option<String>> {
+            let i = self
+                .cursor
+                .find(
+                    name,
+                    || self.columns.len(),
+                    |i, column| {
+                        self.probes.set(self.probes.get() + 1);
+                        self.columns[i].0.eq_ignore_ascii_case(column)
+                    },
+                )
+                .ok_or(StorageError::Corrupt(name))?;
+            Ok(self.columns[i].1.clone())
+        }
+    }
+
+    impl Columns for Fake {
+        fn opt_text(&self, name: &'static str) -> Result<Option<String>> {
+            self.get(name)
+        }
+        fn opt_int(&self, name: &'static str) -> Result<Option<i64>> {
+            self.get(name)?
+                .map(|v| v.parse().map_err(|_| StorageError::Corrupt(name)))
+                .transpose()
+        }
+        fn opt_decimal(&self, name: &'static str) -> Result<Option<Decimal>> {
+            self.get(name)?
+                .map(|v| v.parse().map_err(|_| StorageError::Corrupt(name)))
+                .transpose()
+        }
+        fn boolean(&self, name: &'static str) -> Result<bool> {
+            match self.get(name)?.as_deref() {
+                Some("1") => Ok(true),
+                Some("0") => Ok(false),
+                _ => Err(StorageError::Corrupt(name)),
+            }
+        }
+    }
+
+    fn order_row() -> Fake {
+        let mut row = Fake::default();
+        for column in ORDER_COLUMNS.split(',').map(str::trim) {
+            let value = match column {
+                "transaction_type" => "expense",
+                "accounting_type" => "pay",
+                "amount" | "final_amount" => "100.50",
+                "floating_amount" | "fee" => "0",
+                "currency" => "thb",
+                "payment_status" => "processing",
+                "notify_status" => "delivered",
+                "accounting_status" => "delivered",
+                "ttl" | "expires_at" | "next_check_at" => "",
+                "fee_rule" => "1.5|2|0|",
+                "amount_locked" => "0",
+                "float_precision" => "-2",
+                "id" | "merchant_id" | "created_at" | "updated_at" => "7",
+                other => other,
+            };
+            let column: &'static str = Box::leak(column.to_string().into_boxed_str());
+            row = row.with(column, (!value.is_empty()).then_some(value));
+        }
+        row
+    }
+
+    #[test]
+    fn an_order_is_read_by_name_in_about_one_probe_per_column() {
+        let row = order_row();
+        let order = order(&row).unwrap();
+        assert_eq!(order.payment_uid, "payment_uid");
+        assert_eq!(order.from, "from_account");
+        assert_eq!(order.to, "to_account");
+        assert_eq!(order.amount, Decimal::new(10050, 2));
+        assert_eq!(order.currency, Currency::Thb);
+        assert_eq!(order.float_precision, -2);
+        assert_eq!(order.ttl, None);
+        assert!(!order.amount_locked);
+        assert_eq!(
+            order.payment_status,
+            octopus_domain::PaymentStatus::Processing
+        );
+        assert_eq!(row.probes.get(), row.columns.len());
+    }
+
+    #[test]
+    fn columns_are_found_in_any_order() {
+        let row = Fake::default()
+            .with("created_at", Some("5"))
+            .with("name", Some("Shop"))
+            .with("uid", Some("m-1"))
+            .with("id", Some("3"));
+        let m = merchant(&row).unwrap();
+        assert_eq!(
+            (m.id, m.uid.as_str(), m.name.as_str(), m.created_at),
+            (3, "m-1", "Shop", 5)
+        );
+    }
+
+    #[test]
+    fn undecodable_values_fail_closed_naming_the_column() {
+        let cases: [(&'static str, Option<&str>, &str); 6] = [
+            ("payment_status", Some("paid"), "orders.payment_status"),
+            ("currency", Some("xyz"), "orders.currency"),
+            ("amount", Some("1,5"), "orders.amount"),
+            ("fee", None, "orders.fee"),
+            ("float_precision", Some("300"), "orders.float_precision"),
+            ("payment_uid", None, "orders.payment_uid"),
+        ];
+        for (column, value, named) in cases {
+            let row = order_row().with(column, value);
+            match order(&row) {
+                Err(StorageError::Corrupt(name)) => assert_eq!(name, named),
+                other => panic!("{column} = {value:?}: {other:?}"),
+            }
+        }
+        let missing = Fake::default().with("id", Some("1"));
+        assert!(matches!(
+            merchant(&missing),
+            Err(StorageError::Corrupt("merchants.uid"))
+        ));
+    }
+
+    #[test]
+    fn a_callback_state_and_attempt_count_must_decode() {
+        let row = || {
+            let mut row = Fake::default();
+            for column in CALLBACK_COLUMNS.split(',').map(str::trim) {
+                let value = match column {
+                    "state" => "pending",
+                    "manual" => "1",
+                    "payload" => r#"{"amount":"100.00"}"#,
+                    "id" | "order_id" | "attempts" | "next_attempt_at" | "created_at"
+                    | "updated_at" | "claimed_until" => "2",
+                    other => other,
+                };
+                let column: &'static str = Box::leak(column.to_string().into_boxed_str());
+                row = row.with(column, Some(value));
+            }
+            row
+        };
+        let c = callback(&row()).unwrap();
+        assert_eq!(
+            (c.state, c.manual, c.attempts),
+            (CallbackState::Pending, true, 2)
+        );
+        assert!(matches!(
+            callback(&row().with("state", Some("sent"))),
+            Err(StorageError::Corrupt("callbacks.state"))
+        ));
+        assert!(matches!(
+            callback(&row().with("attempts", Some("-1"))),
+            Err(StorageError::Corrupt("callbacks.attempts"))
+        ));
+    }
+
+    #[test]
+    fn a_channel_decodes_its_lists_and_amounts() {
+        let row = || {
+            Fake::default()
+                .with("code", Some("wave"))
+                .with("kind", Some("paykassma"))
+                .with("enabled", Some("1"))
+                .with("merchants", Some(""))
+                .with("transaction_types", Some("income,expense"))
+                .with("countries", Some("MM"))
+                .with("currencies", Some("mmk"))
+                .with("payments", Some("wavepay"))
+                .with("min_amount", Some("1000"))
+                .with("max_amount", None)
+                .with("default_ttl", None)
+                .with("priority", Some("10"))
+                .with("weight", Some("0"))
+                .with("daily_limit", None)
+                .with("settings", Some(r#"{"base_url":"https://x"}"#))
+                .with("credentials", Some(""))
+                .with("created_at", Some("1"))
+                .with("updated_at", Some("2"))
+        };
+        let c = channel(&row()).unwrap();
+        assert_eq!(
+            c.transaction_types,
+            vec![TransactionType::Income, TransactionType::Expense]
+        );
+        assert_eq!(c.currencies, vec![Currency::Mmk]);
+        assert_eq!(c.min_amount, Some(Decimal::new(1000, 0)));
+        assert_eq!(c.weight, 1);
+        assert_eq!(
+            c.settings,
+            BTreeMap::from([("base_url".to_string(), "https://x".to_string())])
+        );
+        for (column, value, named) in [
+            (
+                "transaction_types",
+                "income,gift",
+                "channels.transaction_types",
+            ),
+            ("currencies", "mmk,zzz", "channels.currencies"),
+            ("min_amount", "ten", "channels.min_amount"),
+            ("settings", "{", "channels.settings"),
+        ] {
+            match channel(&row().with(column, Some(value))) {
+                Err(StorageError::Corrupt(name)) => assert_eq!(name, named),
+                other => panic!("{column} = {value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_merchant_balance_is_never_read_as_zero_when_missing() {
+        let account = |kind: &str, balance: Option<&str>| {
+            Fake::default()
+                .with("kind", Some(kind))
+                .with("currency", Some("thb"))
+                .with("balance", balance)
+        };
+        let mut balances = Vec::new();
+        add_balance(&mut balances, &account("available", Some("12.500000"))).unwrap();
+        add_balance(&mut balances, &account("held", Some("2.000000"))).unwrap();
+        assert_eq!(
+            balances,
+            vec![Balance {
+                currency: Currency::Thb,
+                available: Decimal::new(125, 1),
+                held: Decimal::new(2, 0),
+            }]
+        );
+        assert!(matches!(
+            add_balance(&mut balances, &account("held", None)),
+            Err(StorageError::Corrupt("ledger_accounts.balance"))
+        ));
+        assert!(matches!(
+            add_balance(&mut balances, &account("savings", Some("1"))),
+            Err(StorageError::Corrupt("ledger_accounts.kind"))
+        ));
+    }
+
+    #[test]
+    fn a_statement_teaches_its_columns_once_and_only_for_the_names_read() {
+        static LEARNED: LearnedColumns = LearnedColumns::new();
+        let first = order_row().learning(&LEARNED);
+        let expected = order(&first).unwrap();
+        assert_eq!(first.probes.get(), first.columns.len());
+        drop(first);
+        let second = order_row().learning(&LEARNED);
+        assert_eq!(order(&second).unwrap(), expected);
+        assert_eq!(second.probes.get(), 0, "later rows compare no names");
+        // Another mapping reads other names: each is looked up by name, not by position.
+        let other = Fake::default()
+            .with("uid", Some("m-1"))
+            .with("id", Some("3"))
+            .with("name", Some("Shop"))
+            .with("created_at", Some("5"))
+            .learning(&LEARNED);
+        let m = merchant(&other).unwrap();
+        assert_eq!((m.id, m.uid.as_str()), (3, "m-1"));
+    }
+}
