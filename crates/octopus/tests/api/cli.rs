@@ -418,7 +418,7 @@ async fn fee_and_refund_commands_work_beside_a_running_server(backend: Backend) 
     );
     assert!(!ok && text.contains("no merchant Mnobody"), "{text}");
 
-    tokio::time::sleep(Duration::from_millis(2100)).await; // the server's fee cache
+    // The test server reads fee schedules for every order (`test_config`): no wait.
     let created = app
         .client
         .create_order(&octopus_client::NewOrder::deposit(
@@ -630,7 +630,7 @@ async fn channel_commands_configure_what_a_running_server_routes_to(backend: Bac
         "stored sealed"
     );
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_for_channels().await;
     let created = app
         .client
         .create_order(&octopus_client::NewOrder::deposit(
@@ -651,7 +651,7 @@ async fn channel_commands_configure_what_a_running_server_routes_to(backend: Bac
 
     let (ok, text) = run_on(&app, &["channel", "disable", "mm-wave"], None);
     assert!(ok && text.contains("\"enabled\":false"), "{text}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_for_channels().await;
     let created = app
         .client
         .create_order(&octopus_client::NewOrder::deposit(
