@@ -106,6 +106,7 @@ impl Application {
             storage.clone(),
             master_key.clone(),
             config.sandbox_payout_delay,
+            config.cache_fresh_for,
         )
         .await
         .map_err(|e| StartError::Channels(e.to_string()))?;
@@ -114,7 +115,7 @@ impl Application {
             orders: storage.clone(),
             upstream_log: storage.clone(),
             channels,
-            fees: FeeBook::new(storage.clone()),
+            fees: FeeBook::new(storage.clone(), config.cache_fresh_for),
             callbacks_due: Arc::clone(&callbacks_due),
             clock: Clock::System,
             allow_private_callbacks: config.allow_private_callbacks,
@@ -149,6 +150,12 @@ impl Application {
 
     pub fn public_url(&self) -> &str {
         &self.state.public_url
+    }
+
+    /// Counts this server's readings of the channels, so a caller that changed them in storage
+    /// can wait until they are in use (see `Channels::refreshes`).
+    pub fn channel_refreshes(&self) -> watch::Receiver<u64> {
+        self.state.services.channels.refreshes()
     }
 
     /// Serves until `shutdown` resolves, then stops the workers and lets requests in flight

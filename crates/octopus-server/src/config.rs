@@ -26,6 +26,9 @@ pub struct ServerConfig {
     pub worker_interval: Duration,
     /// How often the channels are read again (changes made with the CLI apply within this).
     pub channels_refresh: Duration,
+    /// How long a node uses the fee schedules and the channels' daily volumes it read before
+    /// reading them again (changes made elsewhere apply within this; zero: read every time).
+    pub cache_fresh_for: Duration,
     /// How often accounting that failed is tried again.
     pub accounting_retry_interval: Duration,
     /// When failed callbacks are tried again.
@@ -54,6 +57,7 @@ impl Default for ServerConfig {
             default_deposit_ttl: Some(Duration::from_secs(30 * 60)),
             worker_interval: Duration::from_millis(200),
             channels_refresh: Duration::from_secs(1),
+            cache_fresh_for: Duration::from_secs(2),
             accounting_retry_interval: Duration::from_secs(10),
             callback_schedule: Schedule::default(),
             callback_timeout: Duration::from_secs(10),

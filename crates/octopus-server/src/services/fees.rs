@@ -1,7 +1,7 @@
 //! Fee schedules as order creation reads them: a merchant's schedules are cached for a couple
-//! of seconds (a fee changed with the CLI applies to orders created from then on, without a
-//! database read per order). Which schedule applies is the domain's rule
-//! (`ledger::fee_rule_for`).
+//! of seconds (`ServerConfig::cache_fresh_for`; a fee changed with the CLI applies to orders
+//! created from then on, without a database read per order). Which schedule applies is the
+//! domain's rule (`ledger::fee_rule_for`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,22 +13,22 @@ use octopus_storage::FeeSchedules;
 
 use crate::error::Error;
 
-/// How long a merchant's schedules are used before they are read again.
-const FRESH_FOR: Duration = Duration::from_secs(2);
-
 /// A merchant's fee schedules, with when they were read.
 type Cached = (Instant, Arc<Vec<FeeSchedule>>);
 
 pub struct FeeBook {
     storage: Arc<dyn FeeSchedules>,
     cached: Mutex<HashMap<i64, Cached>>,
+    /// How long a merchant's schedules are used before they are read again.
+    fresh_for: Duration,
 }
 
 impl FeeBook {
-    pub fn new(storage: Arc<dyn FeeSchedules>) -> Self {
+    pub fn new(storage: Arc<dyn FeeSchedules>, fresh_for: Duration) -> Self {
         FeeBook {
             storage,
             cached: Mutex::new(HashMap::new()),
+            fresh_for,
         }
     }
 
@@ -50,7 +50,7 @@ impl FeeBook {
             .expect("fee cache lock")
             .get(&merchant_id)
         {
-            if at.elapsed() < FRESH_FOR {
+            if at.elapsed() < self.fresh_for {
                 return Ok(Arc::clone(schedules));
             }
         }

@@ -18,6 +18,7 @@ use octopus_storage::ChannelStore;
 use rand::Rng;
 use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
+use tokio::sync::watch;
 
 use crate::error::Error;
 
@@ -78,14 +79,16 @@ pub struct Channels {
     master_key: MasterKey,
     sandbox_payout_delay: Duration,
     current: RwLock<Arc<Vec<Arc<ChannelEntry>>>>,
+    /// How many times the channels were read (see [`Channels::refreshes`]).
+    refreshes: watch::Sender<u64>,
     /// Channels' volumes of the day, for daily limits: per channel, the UTC day, when it was
     /// counted from storage, and the volume (plus what this node routed since).
     volumes: Mutex<HashMap<String, (i64, Instant, Decimal)>>,
+    /// How long a channel's counted volume of the day is used before it is counted again
+    /// (other nodes' orders are seen within this).
+    volumes_fresh_for: Duration,
 }
 
-/// How long a channel's counted volume of the day is used before it is counted again (other
-/// nodes' orders are seen within this).
-const VOLUME_FRESH_FOR: Duration = Duration::from_secs(2);
 const DAY_MS: i64 = 86_400_000;
 
 impl Channels {
@@ -94,13 +97,16 @@ impl Channels {
         storage: Arc<dyn ChannelStore>,
         master_key: MasterKey,
         sandbox_payout_delay: Duration,
+        volumes_fresh_for: Duration,
     ) -> Result<Channels, Error> {
         let channels = Channels {
             storage,
             master_key,
             sandbox_payout_delay,
             current: RwLock::new(Arc::new(Vec::new())),
+            refreshes: watch::Sender::new(0),
             volumes: Mutex::new(HashMap::new()),
+            volumes_fresh_for,
         };
         channels.refresh().await?;
         Ok(channels)
@@ -125,7 +131,15 @@ impl Channels {
             }
         }
         *self.current.write().expect("channels lock") = Arc::new(next);
+        self.refreshes.send_modify(|n| *n += 1);
         Ok(())
+    }
+
+    /// How many times this node has read the channels. A change stored before a refresh
+    /// began is in use once that refresh is counted: the second one counted after the
+    /// change (the first may have begun before it).
+    pub fn refreshes(&self) -> watch::Receiver<u64> {
+        self.refreshes.subscribe()
     }
 
     fn connector_for(&self, config: &Channel) -> Result<Arc<dyn Connector>, Error> {
@@ -193,7 +207,7 @@ impl Channels {
             .get(&channel.code)
             .copied();
         let volume = match cached {
-            Some((d, at, volume)) if d == day && at.elapsed() < VOLUME_FRESH_FOR => volume,
+            Some((d, at, volume)) if d == day && at.elapsed() < self.volumes_fresh_for => volume,
             _ => {
                 let volume = self
                     .storage

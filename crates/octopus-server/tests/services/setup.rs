@@ -67,14 +67,20 @@ impl Gateway {
             .await
             .expect("read the key")
             .expect("the key exists");
-        let channels = Channels::load(storage.clone(), master_key.clone(), Duration::ZERO)
-            .await
-            .expect("read the channels");
+        // Channel volumes and fee schedules are read for every order (no cache to wait for).
+        let channels = Channels::load(
+            storage.clone(),
+            master_key.clone(),
+            Duration::ZERO,
+            Duration::ZERO,
+        )
+        .await
+        .expect("read the channels");
         let services = OrderServices {
             orders: storage.clone(),
             upstream_log: storage.clone(),
             channels,
-            fees: FeeBook::new(storage.clone()),
+            fees: FeeBook::new(storage.clone(), Duration::ZERO),
             callbacks_due: Arc::new(Notify::new()),
             clock: Clock::Fixed(NOW),
             allow_private_callbacks: true,

@@ -149,9 +149,13 @@ async fn a_completion_sends_a_callback_signed_as_documented(backend: Backend) {
     let m = app.merchant.clone();
     let receiver = Receiver::start(vec![], Reply::Success).await;
     let created = deposit_with_callback(&app, &m, "cb-1", &receiver.url).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Callbacks are queued with the change they report (the outbox): none with the creation.
     assert!(
-        receiver.received().is_empty(),
+        app.storage()
+            .callbacks_of(&created.payment.payment_uid)
+            .await
+            .unwrap()
+            .is_empty(),
         "no callback for the creation itself"
     );
     pay(&created.payment_url).await;
@@ -210,6 +214,11 @@ async fn a_completion_sends_a_callback_signed_as_documented(backend: Backend) {
     assert_eq!(callbacks[0].1.len(), 1);
     assert_eq!(callbacks[0].1[0].http_status, Some(200));
     assert_eq!(callbacks[0].1[0].response_head, "success");
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "no callback for the creation itself: the only one is the completion's"
+    );
 
     // An order without notify_url has no callbacks.
     let plain = app
@@ -363,8 +372,25 @@ async fn a_used_up_schedule_fails_the_callback(backend: Backend) {
         .remove(0);
     assert_eq!(callback.state, CallbackState::Failed);
     assert_eq!(attempts.len(), 4);
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(receiver.received().len(), 4, "no attempt after giving up");
+    // A later order's callback to the same receiver runs its whole schedule after the first
+    // gave up; a retry of the first, due long before that schedule ends, would be claimed
+    // first (claims take the earliest due first) and be seen by then.
+    let later = deposit_with_callback(&app, &m, "cb-dead-later", &receiver.url).await;
+    pay(&later.payment_url).await;
+    wait_notify(&app, "cb-dead-later", "failed").await;
+    let attempts_of = |uid: &str| {
+        receiver
+            .received()
+            .iter()
+            .filter(|r| r.json["order_uid"] == uid)
+            .count()
+    };
+    assert_eq!(attempts_of(&later.payment.payment_uid), 4);
+    assert_eq!(
+        attempts_of(&created.payment.payment_uid),
+        4,
+        "no attempt after giving up"
+    );
 }
 
 async fn callbacks_of_one_order_go_out_in_order(backend: Backend) {
@@ -503,7 +529,21 @@ async fn a_loopback_destination_is_refused_unless_allowed(backend: Backend) {
         "{}",
         order.notify_fail_reason
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once the schedule is used up every attempt is over (the receiver records a request
+    // before it answers): each was refused, and none reached the receiver.
+    wait_notify(&app, "cb-private-name", "failed").await;
+    let (_, attempts) = app
+        .storage()
+        .callbacks_of(&named.payment.payment_uid)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(attempts.len(), 4);
+    assert!(
+        attempts.iter().all(|a| a.http_status.is_none()
+            && a.error.ends_with("private destinations are not allowed")),
+        "{attempts:?}"
+    );
     assert!(
         receiver.received().is_empty(),
         "nothing reached the private address"

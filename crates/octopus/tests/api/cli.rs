@@ -55,6 +55,9 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
         .expect("the simulator's address is printed")
         .trim()
         .to_string();
+    // `--dev` stores the demo channel once the server listens (its postback URL needs the
+    // address), so the server routes to it from its next reading of the channels.
+    crate::helpers::wait_for_channel(&server.url, "pk-demo").await;
     let wavepay =
         octopus_client::NewOrder::deposit(uid, "dev-pk", "6000.00", "mmk", "wavepay", "myanmar");
     let created = client.create_order(&wavepay).await.unwrap();
@@ -418,7 +421,7 @@ async fn fee_and_refund_commands_work_beside_a_running_server(backend: Backend) 
     );
     assert!(!ok && text.contains("no merchant Mnobody"), "{text}");
 
-    tokio::time::sleep(Duration::from_millis(2100)).await; // the server's fee cache
+    // The test server reads fee schedules for every order (`test_config`): no wait.
     let created = app
         .client
         .create_order(&octopus_client::NewOrder::deposit(
@@ -630,7 +633,7 @@ async fn channel_commands_configure_what_a_running_server_routes_to(backend: Bac
         "stored sealed"
     );
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_for_channels().await;
     let created = app
         .client
         .create_order(&octopus_client::NewOrder::deposit(
@@ -651,7 +654,7 @@ async fn channel_commands_configure_what_a_running_server_routes_to(backend: Bac
 
     let (ok, text) = run_on(&app, &["channel", "disable", "mm-wave"], None);
     assert!(ok && text.contains("\"enabled\":false"), "{text}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_for_channels().await;
     let created = app
         .client
         .create_order(&octopus_client::NewOrder::deposit(

@@ -132,7 +132,7 @@ async fn a_payout_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backend)
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await; // the server reads channels every second
+    crate::helpers::wait_for_channel(&server.url, "pk-c").await;
 
     sim.set_faults(Faults {
         latency_ms: 3000,

@@ -34,8 +34,7 @@ async fn set_fee(
         )
         .await
         .unwrap();
-    // The server reads fee schedules at most two seconds old.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // The test server reads fee schedules for every order (`test_config`): no wait.
 }
 
 fn percent(p: &str, fixed: &str) -> FeeRule {

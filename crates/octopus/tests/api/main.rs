@@ -11,6 +11,7 @@ mod cashier_security;
 mod cli;
 mod compatibility;
 mod connections;
+mod contract;
 mod crash;
 mod documents;
 mod hostile_inputs;

@@ -278,7 +278,7 @@ async fn merchant_channels_and_daily_limits(backend: Backend) {
         "failed",
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // The test server counts a channel's volume from storage for every order (`test_config`).
     let created = app
         .client
         .create_order(&NewOrder::deposit(

@@ -17,11 +17,12 @@ use octopus_domain::secret_box::MasterKey;
 use octopus_server::{Application, ServerConfig};
 use octopus_storage::{NewMerchant, Storage};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Runs the listed async test functions (each taking a [`Backend`]) once on SQLite and once
-/// on PostgreSQL (skipped, saying so, when `OCTOPUS_TEST_DATABASE_URL` is not set).
+/// on PostgreSQL (skipped, saying so, when `OCTOPUS_TEST_DATABASE_URL` is not set; failed
+/// instead under `CI=true`, see [`Backend::postgres`]).
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),+ $(,)?) => {
@@ -54,11 +55,18 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The PostgreSQL backend if configured; otherwise says the test is skipped.
+    /// The PostgreSQL backend if configured; otherwise says the test is skipped. In CI
+    /// (`CI=true`) a PostgreSQL test is never skipped: a run without the server fails, as
+    /// the Chromium test does under `OCTOPUS_REQUIRE_CHROMIUM`.
     pub fn postgres(test: &str) -> Option<Backend> {
         match std::env::var("OCTOPUS_TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
             _ => {
+                assert!(
+                    !in_ci(),
+                    "{test} on PostgreSQL: CI=true, but OCTOPUS_TEST_DATABASE_URL is not set \
+                     (in CI every PostgreSQL test runs; .ci/run sets it)"
+                );
                 skipped(&format!(
                     "{test} on PostgreSQL: OCTOPUS_TEST_DATABASE_URL is not set"
                 ));
@@ -66,6 +74,11 @@ impl Backend {
             }
         }
     }
+}
+
+/// Whether the suite runs in CI (`CI=true`, as CI services set it), where no test may skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
 /// Says that a test is skipped, on the real stderr (the test harness hides `eprintln!` of
@@ -176,6 +189,11 @@ impl TestDb {
     pub fn config(&self) -> DatabaseConfig {
         DatabaseConfig::from_args(self.data_dir.path().to_path_buf(), self.database_url(), 8)
     }
+
+    /// The gateway's storage on this database, opened as the binary opens it.
+    pub async fn open_storage(&self) -> Arc<dyn Storage> {
+        backend::open(&self.config()).await.expect("open storage")
+    }
 }
 
 impl Drop for TestDb {
@@ -216,13 +234,15 @@ pub struct Creds {
     pub api_secret: String,
 }
 
-/// The server settings tests run with: port 0 and fast background work.
+/// The server settings tests run with: port 0, fast background work, and fee schedules and
+/// channel volumes read for every order (a test that stores one needs no wait).
 pub fn test_config() -> ServerConfig {
     ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         sandbox_payout_delay: Duration::from_millis(300),
         worker_interval: Duration::from_millis(50),
         channels_refresh: Duration::from_millis(50),
+        cache_fresh_for: Duration::ZERO,
         callback_schedule: octopus_domain::callback::Schedule::parse("300ms,300ms,300ms").unwrap(),
         callback_timeout: Duration::from_secs(2),
         allow_private_callbacks: true,
@@ -242,6 +262,8 @@ pub struct TestApp {
     pub client: Client,
     pub db: TestDb,
     config: ServerConfig,
+    /// Counts the server's readings of the channels (see [`TestApp::wait_for_channels`]).
+    channel_refreshes: watch::Receiver<u64>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -253,13 +275,13 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, config: ServerConfig) -> TestApp {
     let db = TestDb::new(&backend).await;
     let (master_key, master_key_text) = MasterKey::generate();
-    let storage = backend::open(&db.config()).await.expect("open storage");
+    let storage = db.open_storage().await;
     let expected = match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres(_) => "postgres",
     };
     assert_eq!(storage.backend(), expected);
-    let (address, shutdown, server) =
+    let (address, channel_refreshes, shutdown, server) =
         start(&config, Arc::clone(&storage), master_key.clone()).await;
     let base_url = format!("http://{address}");
     let mut app = TestApp {
@@ -277,6 +299,7 @@ pub async fn spawn_app_with(backend: Backend, config: ServerConfig) -> TestApp {
         },
         db,
         config,
+        channel_refreshes,
         shutdown: Some(shutdown),
         server: Some(server),
     };
@@ -289,11 +312,17 @@ async fn start(
     config: &ServerConfig,
     storage: Arc<dyn Storage>,
     master_key: MasterKey,
-) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
+) -> (
+    SocketAddr,
+    watch::Receiver<u64>,
+    oneshot::Sender<()>,
+    JoinHandle<()>,
+) {
     let app = Application::build(config.clone(), storage, master_key)
         .await
         .expect("build the application");
     let address = app.address();
+    let channel_refreshes = app.channel_refreshes();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -302,7 +331,7 @@ async fn start(
         .await
         .expect("server runs");
     });
-    (address, tx, server)
+    (address, channel_refreshes, tx, server)
 }
 
 impl TestApp {
@@ -425,10 +454,8 @@ impl TestApp {
     /// Another gateway node on the same database (its own storage, workers and group
     /// writer), as a second machine would run it.
     pub async fn second_node(&self) -> Node {
-        let storage = backend::open(&self.db.config())
-            .await
-            .expect("open storage");
-        let (address, shutdown, server) =
+        let storage = self.db.open_storage().await;
+        let (address, _, shutdown, server) =
             start(&self.config, storage, self.master_key.clone()).await;
         Node {
             base_url: format!("http://{address}"),
@@ -452,10 +479,11 @@ impl TestApp {
         self.stop().await;
         // Drop every handle of the old storage before reopening the same database.
         drop(self.storage.take());
-        let storage = backend::open(&self.db.config()).await.expect("reopen");
-        let (address, shutdown, server) =
+        let storage = self.db.open_storage().await;
+        let (address, channel_refreshes, shutdown, server) =
             start(&self.config, Arc::clone(&storage), self.master_key.clone()).await;
         self.storage = Some(storage);
+        self.channel_refreshes = channel_refreshes;
         self.address = address;
         self.base_url = format!("http://{address}");
         self.shutdown = Some(shutdown);
@@ -493,7 +521,7 @@ impl TestApp {
         for c in channels {
             self.storage().save_channel(c).await.expect("save channel");
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        self.wait_for_channels().await;
     }
 
     /// Enables or disables a channel and waits until the server has read it again.
@@ -502,7 +530,22 @@ impl TestApp {
             .set_channel_enabled(code, enabled, 1)
             .await
             .expect("channel exists");
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        self.wait_for_channels().await;
+    }
+
+    /// Waits until the server routes with the channels as stored now (changed by the test or
+    /// by the CLI): until it has counted two more readings of them, since the first may have
+    /// begun before the change.
+    pub async fn wait_for_channels(&self) {
+        let mut refreshes = self.channel_refreshes.clone();
+        let now = *refreshes.borrow_and_update();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            refreshes.wait_for(|&n| n >= now + 2),
+        )
+        .await
+        .expect("the server reads the channels again within 10 s")
+        .expect("the server is running");
     }
 
     /// Polls `order/get` (with the app's merchant) until the order's `notify_status` is
@@ -630,6 +673,32 @@ pub fn http() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// Waits until the server at `base_url` routes to the channel `code` added in its database
+/// (a server process reads the channels again every second): until a postback to the channel
+/// is no longer refused as for an unknown channel. The probe (an empty object) is refused as
+/// unreadable, so it changes nothing.
+pub async fn wait_for_channel(base_url: &str, code: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let answer = http()
+            .post(format!("{base_url}/octopus/postback/{code}"))
+            .header("Content-Type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .expect("postback probe");
+        let body: serde_json::Value = answer.json().await.expect("a JSON answer");
+        if body["message"] != "unknown channel" {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never read the channel {code}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A signed `order/new` request of the test's merchant, for tests that add their own headers.
