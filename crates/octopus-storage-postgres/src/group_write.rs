@@ -263,6 +263,15 @@ async fn existing_payouts<C: GenericClient>(
 /// The ids of the ledger accounts a group posts to, by account.
 pub(crate) type AccountIds = HashMap<Account, i64>;
 
+/// What was loaded for a group's decisions: the accounts' ids, the book, and the ids of the
+/// accounts created for it (removed again if no accepted entry posts to them, so a refused
+/// payout in a new currency leaves no empty account behind, as on SQLite).
+pub(crate) struct Loaded {
+    pub(crate) ids: AccountIds,
+    pub(crate) book: Book,
+    pub(crate) created: Vec<i64>,
+}
+
 /// Step 2: what the decisions need (see `decision::Needs`): every account they may post to,
 /// created if missing, the merchant ones locked in key order, and which of their entries are
 /// posted already. Returns the accounts' ids and the book to decide against.
@@ -270,11 +279,15 @@ pub(crate) async fn load_book<C: GenericClient>(
     tx: &C,
     needs: &Needs,
     at: i64,
-) -> Result<(AccountIds, Book), Failure> {
+) -> Result<Loaded, Failure> {
     let mut book = Book::new();
     let mut ids = AccountIds::new();
     if needs.is_empty() {
-        return Ok((ids, book));
+        return Ok(Loaded {
+            ids,
+            book,
+            created: Vec::new(),
+        });
     }
     let accounts = &needs.accounts;
     let keys: Vec<String> = accounts.iter().map(Account::key).collect();
@@ -306,7 +319,8 @@ pub(crate) async fn load_book<C: GenericClient>(
                   AS v(k, kind, m, ch, c, b)
              WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.account_key = v.k)
              ORDER BY k
-             ON CONFLICT (account_key) DO NOTHING",
+             ON CONFLICT (account_key) DO NOTHING
+             RETURNING id",
         )
         .await
         .map_err(pg)?;
@@ -341,8 +355,8 @@ pub(crate) async fn load_book<C: GenericClient>(
         [&house_keys],
         [&entry_keys],
     );
-    let (_, locked, house, posted) = tokio::try_join!(
-        tx.execute(&ensure, &p1),
+    let (created, locked, house, posted) = tokio::try_join!(
+        tx.query(&ensure, &p1),
         tx.query(&lock, &p2),
         tx.query(&house, &p3),
         async {
@@ -379,7 +393,37 @@ pub(crate) async fn load_book<C: GenericClient>(
         .collect::<Result<HashSet<EntryKey>, _>>()
         .map_err(|_| StorageError::Corrupt("journal_entries.entry_key"))?;
     book.set_posted(&needs.entry_keys, &posted);
-    Ok((ids, book))
+    Ok(Loaded {
+        ids,
+        book,
+        created: created.iter().map(|r| r.get(0)).collect(),
+    })
+}
+
+/// Removes the accounts created for a group that none of its accepted entries posts to.
+pub(crate) async fn discard_unused_accounts<C: GenericClient>(
+    tx: &C,
+    loaded: &Loaded,
+    entries: &[PlannedEntry],
+) -> Result<(), Failure> {
+    let used: HashSet<i64> = entries
+        .iter()
+        .flat_map(|e| &e.entry.postings)
+        .filter_map(|p| loaded.ids.get(&p.account).copied())
+        .collect();
+    let unused: Vec<i64> = loaded
+        .created
+        .iter()
+        .copied()
+        .filter(|id| !used.contains(id))
+        .collect();
+    if unused.is_empty() {
+        return Ok(());
+    }
+    tx.execute("DELETE FROM ledger_accounts WHERE id = ANY($1)", &[&unused])
+        .await
+        .map_err(pg)?;
+    Ok(())
 }
 
 /// What the group's decisions need loaded: every write's, against the orders as locked.
@@ -417,7 +461,7 @@ async fn decide_and_write<C: GenericClient>(
         })
         .max()
         .unwrap_or_default();
-    let (account_ids, mut book) = load_book(tx, &needs, at).await?;
+    let mut loaded = load_book(tx, &needs, at).await?;
     let mut by_merchant_order = existing_payouts(tx, ops).await?;
 
     // Step 3: the domain decides each write in order, against the state the earlier ones left.
@@ -432,7 +476,7 @@ async fn decide_and_write<C: GenericClient>(
             Op::CreatePayout(order) => {
                 let key = (order.merchant_id, order.merchant_order_id.clone());
                 let existing = by_merchant_order.get(&key).cloned();
-                match decision::create(Order::clone(order), existing, &mut book) {
+                match decision::create(Order::clone(order), existing, &mut loaded.book) {
                     Ok(Created::Existing(existing)) => {
                         results.push(Ok(Done::Created(CreateOutcome::Existing(existing))));
                     }
@@ -456,7 +500,7 @@ async fn decide_and_write<C: GenericClient>(
                     results.push(Err(StorageError::NotFound));
                     continue;
                 };
-                let decided = match decision::change(before, change, &mut book) {
+                let decided = match decision::change(before, change, &mut loaded.book) {
                     Ok(decided) => decided,
                     // A later write of the group on an order an earlier one changed may need
                     // what the group did not load: the group is written one by one instead.
@@ -504,7 +548,8 @@ async fn decide_and_write<C: GenericClient>(
                 .await
                 .map_err(Failure::Fatal)
         },
-        write_entries(tx, &entries, &account_ids, &book, at),
+        write_entries(tx, &entries, &loaded.ids, &loaded.book, at),
+        discard_unused_accounts(tx, &loaded, &entries),
         async {
             // One callback per status change, reporting the order as that change left it.
             crate::callbacks::enqueue_many(tx, &callbacks)

@@ -384,12 +384,14 @@ pub(crate) async fn retry_accounting(
         .await?
         .ok_or(StorageError::NotFound)?;
     let history = events(&tx, payment_uid).await?;
-    let (ids, mut book) =
-        group_write::load_book(&tx, &decision::needs_to_retry(&order, &history), at)
-            .await
-            .map_err(group_write::Failure::into_storage)?;
-    let retried = decision::retry_accounting(&order, &history, &mut book, at)?;
-    group_write::write_entries(&tx, &retried.entries, &ids, &book, at)
+    let mut loaded = group_write::load_book(&tx, &decision::needs_to_retry(&order, &history), at)
+        .await
+        .map_err(group_write::Failure::into_storage)?;
+    let retried = decision::retry_accounting(&order, &history, &mut loaded.book, at)?;
+    group_write::write_entries(&tx, &retried.entries, &loaded.ids, &loaded.book, at)
+        .await
+        .map_err(group_write::Failure::into_storage)?;
+    group_write::discard_unused_accounts(&tx, &loaded, &retried.entries)
         .await
         .map_err(group_write::Failure::into_storage)?;
     update_many(&tx, &[&retried.order]).await?;
