@@ -177,18 +177,10 @@ pub(crate) async fn claim<C: GenericClient>(
         )
         .await
         .map_err(db)?;
-    // A row that does not read (edited by hand) stays leased and is logged, so it cannot stop
-    // the claims of every other callback; it comes back when its lease ends.
-    let mut out: Vec<Callback> = Vec::with_capacity(rows.len());
-    for row in &rows {
-        match from_row(row) {
-            Ok(callback) => out.push(callback),
-            Err(e) => {
-                let id: Option<i64> = row.try_get("id").ok();
-                tracing::error!(callback = ?id, error = %e, "a claimed callback does not read; it is skipped");
-            }
-        }
-    }
+    let mut out: Vec<Callback> = rows
+        .iter()
+        .filter_map(|row| rows::claimed("callbacks", from_row(row)))
+        .collect();
     out.sort_by_key(|c| c.id);
     Ok(out)
 }

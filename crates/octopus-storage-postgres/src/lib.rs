@@ -22,7 +22,6 @@ use octopus_domain::ledger::LedgerReport;
 use octopus_domain::routing::RoutingDecision;
 use octopus_domain::{
     Channel, Currency, Merchant, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
-    TransactionType,
 };
 use octopus_storage::{
     ApiKeys, AttemptRecord, Balance, Callback, CallbackAttempt, CallbackHistory, CallbackOutbox,
@@ -246,8 +245,9 @@ impl Orders for PostgresStorage {
         order: Order,
         final_amounts: Vec<Decimal>,
     ) -> Result<CreateOutcome> {
-        if order.transaction_type == TransactionType::Expense {
-            // A payout holds its money in the same transaction, decided in a group.
+        if !octopus_domain::decision::needs_to_create(&order).is_empty() {
+            // An order that posts when created (a payout's hold) is decided in a group, with
+            // the merchant's accounts locked.
             return self.group_write.create_payout(order).await;
         }
         if final_amounts.is_empty() {

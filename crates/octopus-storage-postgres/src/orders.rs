@@ -439,5 +439,8 @@ pub(crate) async fn claim_due_checks<C: GenericClient>(
         .query(&stmt, &[&(now + lease_ms), &now, &(limit as i64)])
         .await
         .map_err(db)?;
-    rows.iter().map(order_from_row).collect()
+    Ok(rows
+        .iter()
+        .filter_map(|row| octopus_storage::rows::claimed("orders", order_from_row(row)))
+        .collect())
 }

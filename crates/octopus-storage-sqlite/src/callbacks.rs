@@ -147,23 +147,10 @@ pub(crate) fn claim(
                 Ok(rows::callback(&LEASE.row(r)))
             })
             .map_err(db)?;
-        out.extend(readable(id, claimed));
+        out.extend(rows::claimed("callbacks", claimed));
     }
     out.sort_by_key(|c| c.id);
     Ok(out)
-}
-
-/// A claimed callback, unless its stored row does not read (edited by hand): that one is left
-/// leased and logged, so it cannot stop the claims of every other callback; it comes back
-/// when its lease ends.
-fn readable(id: i64, claimed: Result<Callback>) -> Option<Callback> {
-    match claimed {
-        Ok(callback) => Some(callback),
-        Err(e) => {
-            tracing::error!(callback = id, error = %e, "a claimed callback does not read; it is skipped");
-            None
-        }
-    }
 }
 
 /// Due callbacks per host, through `callbacks_claimable` (read only when a host's claims keep

@@ -352,7 +352,10 @@ pub(crate) fn claim_due_checks(
         .map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
-        out.push(rows::order(&CLAIM_DUE_CHECKS.row(r))?);
+        out.extend(rows::claimed(
+            "orders",
+            rows::order(&CLAIM_DUE_CHECKS.row(r)),
+        ));
     }
     Ok(out)
 }

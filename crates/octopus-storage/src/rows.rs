@@ -45,6 +45,19 @@ pub const CALLBACK_COLUMNS: &str =
     "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
     attempts, next_attempt_at, last_error, created_at, updated_at, claimed_until";
 
+/// A row a claim leased (a callback due, an order due for a check), unless it does not read
+/// (edited by hand): that one is logged and left leased, so one corrupt row cannot stop every
+/// claim after it; it comes back, and is logged again, when its lease ends.
+pub fn claimed<T>(table: &'static str, read: Result<T>) -> Option<T> {
+    match read {
+        Ok(row) => Some(row),
+        Err(e) => {
+            tracing::error!(table, error = %e, "a claimed row does not read; it is skipped");
+            None
+        }
+    }
+}
+
 /// A stored row, read by column name.
 ///
 /// `name` is `table.column`: the column is found by the part after the last dot (as the SELECT

@@ -53,7 +53,12 @@ async fn a_crash_loses_no_acknowledged_order(backend: Backend) {
         }));
     }
     // Let orders flow, then kill the server in the middle of them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while acknowledged.lock().unwrap().len() < 300 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server acknowledged too few orders before the crash"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.kill();
