@@ -996,8 +996,51 @@ async fn a_fee_schedule_that_does_not_read_fails_closed(backend: Backend) {
     );
 }
 
+/// An order whose row does not read (a fee rule corrupted by hand) is skipped by the workers'
+/// claims instead of stopping them: the other payouts due still settle, and it waits,
+/// untouched, for the operator.
+async fn a_corrupt_order_does_not_stall_the_checks_of_the_others(backend: Backend) {
+    let mut config = test_config();
+    config.sandbox_payout_delay = Duration::from_secs(2);
+    let app = spawn_app_with(backend, config).await;
+    let m = &app.merchant;
+    app.fund(m, "mmk", "1000.00").await;
+    for id in ["out-bad", "out-good"] {
+        let payout = NewOrder::payout(
+            &m.merchant_uid,
+            id,
+            "100.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+            "09123456789",
+            "Aung",
+            "wavepay",
+        );
+        app.client.create_order(&payout).await.unwrap();
+    }
+    // Both are due in two seconds, the corrupt one first.
+    app.execute_sql("UPDATE orders SET fee_rule = 'x' WHERE merchant_order_id = 'out-bad'")
+        .await;
+    app.wait_for_status(
+        &app.client,
+        "out-good",
+        "completed",
+        Duration::from_secs(20),
+    )
+    .await;
+    let untouched = app
+        .db
+        .query_count(
+            "SELECT COUNT(*) FROM orders WHERE merchant_order_id = 'out-bad' AND payment_status = 'pending'",
+        )
+        .await;
+    assert_eq!(untouched, 1);
+}
+
 crate::on_both_backends!(
     two_nodes_share_one_ledger,
+    a_corrupt_order_does_not_stall_the_checks_of_the_others,
     a_fee_schedule_that_does_not_read_fails_closed,
     a_corrupt_fee_rule_stops_the_change,
     a_retried_payout_is_found_after_it_spent_the_balance,
