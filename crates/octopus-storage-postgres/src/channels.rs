@@ -2,26 +2,25 @@
 //! `octopus_storage::ChannelRow` for how a channel maps to its columns, and
 //! `octopus_storage::rows::channel` for how a stored one is read).
 
+use std::sync::LazyLock;
+
 use deadpool_postgres::GenericClient;
 use octopus_domain::{Channel, Timestamp};
-use octopus_storage::rows;
+use octopus_storage::rows::{self, CHANNEL_COLUMNS};
 use octopus_storage::{ChannelRow, Result, StorageError};
 use tokio_postgres::Row;
 
 use crate::columns::PgRow;
 use crate::db;
 
-/// The columns of `channels`, in the order of the insert's parameters.
-const CHANNEL_COLUMNS: &str = "code, kind, enabled, merchants, transaction_types, countries, currencies, payments, \
-    min_amount, max_amount, default_ttl, priority, weight, daily_limit, settings, credentials, created_at, updated_at";
-
-/// What `INSERT ... ON CONFLICT (code) DO UPDATE SET` replaces (everything but the creation time).
-const CHANNEL_REPLACE: &str = "kind = excluded.kind, enabled = excluded.enabled, merchants = excluded.merchants, \
-    transaction_types = excluded.transaction_types, countries = excluded.countries, currencies = excluded.currencies, \
-    payments = excluded.payments, min_amount = excluded.min_amount, max_amount = excluded.max_amount, \
-    default_ttl = excluded.default_ttl, priority = excluded.priority, weight = excluded.weight, \
-    daily_limit = excluded.daily_limit, settings = excluded.settings, credentials = excluded.credentials, \
-    updated_at = excluded.updated_at";
+/// What `INSERT ... ON CONFLICT (code) DO UPDATE SET` replaces (everything but the code and
+/// the creation time).
+static CHANNEL_REPLACE: LazyLock<String> = LazyLock::new(|| {
+    rows::channel_columns_replaced()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
 
 fn from_row(r: &Row) -> Result<Channel> {
     rows::channel(&PgRow::new(r))
@@ -34,8 +33,9 @@ pub(crate) async fn save<C: GenericClient>(client: &C, channel: &Channel) -> Res
             &format!(
                 "INSERT INTO channels ({CHANNEL_COLUMNS})
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-                 ON CONFLICT (code) DO UPDATE SET {CHANNEL_REPLACE}
-                 RETURNING {CHANNEL_COLUMNS}"
+                 ON CONFLICT (code) DO UPDATE SET {replace}
+                 RETURNING {CHANNEL_COLUMNS}",
+                replace = *CHANNEL_REPLACE
             ),
             &[
                 &r.code, &r.kind, &r.enabled, &r.merchants, &r.transaction_types, &r.countries, &r.currencies, &r.payments,

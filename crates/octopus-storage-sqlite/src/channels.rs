@@ -5,24 +5,21 @@
 use std::sync::LazyLock;
 
 use octopus_domain::{Channel, Timestamp};
-use octopus_storage::rows;
+use octopus_storage::rows::{self, CHANNEL_COLUMNS};
 use octopus_storage::{ChannelRow, Result, StorageError};
 use rusqlite::{params, Connection, Row};
 
 use crate::columns::SqliteRow;
 use crate::db;
 
-/// The columns of `channels`, in the order of the insert's parameters.
-const CHANNEL_COLUMNS: &str = "code, kind, enabled, merchants, transaction_types, countries, currencies, payments, \
-    min_amount, max_amount, default_ttl, priority, weight, daily_limit, settings, credentials, created_at, updated_at";
-
-/// What `INSERT ... ON CONFLICT (code) DO UPDATE SET` replaces (everything but the creation time).
-const CHANNEL_REPLACE: &str = "kind = excluded.kind, enabled = excluded.enabled, merchants = excluded.merchants, \
-    transaction_types = excluded.transaction_types, countries = excluded.countries, currencies = excluded.currencies, \
-    payments = excluded.payments, min_amount = excluded.min_amount, max_amount = excluded.max_amount, \
-    default_ttl = excluded.default_ttl, priority = excluded.priority, weight = excluded.weight, \
-    daily_limit = excluded.daily_limit, settings = excluded.settings, credentials = excluded.credentials, \
-    updated_at = excluded.updated_at";
+/// What `INSERT ... ON CONFLICT (code) DO UPDATE SET` replaces (everything but the code and
+/// the creation time).
+static CHANNEL_REPLACE: LazyLock<String> = LazyLock::new(|| {
+    rows::channel_columns_replaced()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
 
 /// The statements reading channels, built once.
 static BY_CODE: LazyLock<String> =
@@ -45,7 +42,8 @@ pub(crate) fn save(conn: &Connection, channel: &Channel) -> Result<Channel> {
     conn.prepare_cached(&format!(
         "INSERT INTO channels ({CHANNEL_COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-         ON CONFLICT (code) DO UPDATE SET {CHANNEL_REPLACE}"
+         ON CONFLICT (code) DO UPDATE SET {replace}",
+        replace = *CHANNEL_REPLACE
     ))
     .map_err(db)?
     .execute(params![

@@ -40,6 +40,21 @@ pub const ORDER_COLUMNS: &str =
     accounting_fail_reason, fingerprint, amount_locked, created_at, updated_at, expires_at,
     next_check_at, fee, fee_rule";
 
+/// The columns of `channels`, in both backends: what every channel read selects, and the order
+/// of a channel write's parameters (see `ChannelRow`).
+pub const CHANNEL_COLUMNS: &str = "code, kind, enabled, merchants, transaction_types, countries, \
+    currencies, payments, min_amount, max_amount, default_ttl, priority, weight, daily_limit, \
+    settings, credentials, created_at, updated_at";
+
+/// The columns of `channels` a save replaces in a channel that exists (all but its code and
+/// when it was created).
+pub fn channel_columns_replaced() -> impl Iterator<Item = &'static str> {
+    CHANNEL_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !matches!(*c, "code" | "created_at"))
+}
+
 /// The columns of `callbacks` every callback read selects, in both backends.
 pub const CALLBACK_COLUMNS: &str =
     "id, order_id, payment_uid, notify_url, host, signature_key, payload, state, manual,
@@ -523,6 +538,15 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    /// Saving a channel that exists replaces every column but its code and creation time.
+    #[test]
+    fn a_channel_save_replaces_all_but_code_and_creation() {
+        let replaced: Vec<&str> = channel_columns_replaced().collect();
+        assert_eq!(replaced.len(), CHANNEL_COLUMNS.split(',').count() - 2);
+        assert!(!replaced.contains(&"code") && !replaced.contains(&"created_at"));
+        assert!(replaced.contains(&"credentials") && replaced.contains(&"updated_at"));
+    }
 
     /// A row as a list of (column, value); integers and decimals kept as text.
     #[derive(Default)]
