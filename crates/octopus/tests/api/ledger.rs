@@ -198,38 +198,14 @@ async fn payouts_hold_then_post_on_success_and_release_on_failure(backend: Backe
 async fn accounting_types_have_their_own_fees_and_show_in_the_ledger(backend: Backend) {
     let app = spawn_app(backend).await;
     let m = &app.merchant;
-    app.storage()
-        .set_fee_rule(
-            m.merchant_id,
-            &FeeSchedule::parse("*", "recharge", percent("0", "0")).unwrap(),
-            0,
-        )
-        .await
-        .unwrap();
-    app.storage()
-        .set_fee_rule(
-            m.merchant_id,
-            &FeeSchedule::parse("*", "receive", percent("2", "0")).unwrap(),
-            0,
-        )
-        .await
-        .unwrap();
-    app.storage()
-        .set_fee_rule(
-            m.merchant_id,
-            &FeeSchedule::parse("*", "pay", percent("1", "0")).unwrap(),
-            0,
-        )
-        .await
-        .unwrap();
-    app.storage()
-        .set_fee_rule(
-            m.merchant_id,
-            &FeeSchedule::parse("*", "settle", percent("0.5", "0")).unwrap(),
-            0,
-        )
-        .await
-        .unwrap();
+    for (accounting_type, p) in [
+        ("recharge", "0"),
+        ("receive", "2"),
+        ("pay", "1"),
+        ("settle", "0.5"),
+    ] {
+        set_fee(&app, m, "*", accounting_type, percent(p, "0")).await;
+    }
     set_fee(
         &app,
         m,
