@@ -155,6 +155,11 @@ pub enum EntryKind {
     PayoutRelease,
     /// A refunded deposit takes its credit back.
     Refund,
+    /// Money arrived on an own account that no order could take: held in suspense.
+    SuspenseIn,
+    /// Money leaves suspense: assigned to an order (which then credits it) or returned to
+    /// the payer.
+    SuspenseOut,
 }
 
 impl EntryKind {
@@ -165,6 +170,8 @@ impl EntryKind {
             EntryKind::PayoutSettle => "payout_settle",
             EntryKind::PayoutRelease => "payout_release",
             EntryKind::Refund => "refund",
+            EntryKind::SuspenseIn => "suspense_in",
+            EntryKind::SuspenseOut => "suspense_out",
         }
     }
 }
@@ -178,6 +185,8 @@ impl FromStr for EntryKind {
             "payout_settle" => EntryKind::PayoutSettle,
             "payout_release" => EntryKind::PayoutRelease,
             "refund" => EntryKind::Refund,
+            "suspense_in" => EntryKind::SuspenseIn,
+            "suspense_out" => EntryKind::SuspenseOut,
             _ => return Err(UnknownValue),
         })
     }
@@ -268,6 +277,10 @@ pub fn side(kind: EntryKind, account: AccountKind) -> Option<Side> {
         (E::PayoutSettle, A::Clearing | A::FeeIncome) => Some(Side::Credit),
         (E::PayoutRelease, A::Held) => Some(Side::Debit),
         (E::PayoutRelease, A::Available) => Some(Side::Credit),
+        (E::SuspenseIn, A::Clearing) => Some(Side::Debit),
+        (E::SuspenseIn, A::Suspense) => Some(Side::Credit),
+        (E::SuspenseOut, A::Suspense) => Some(Side::Debit),
+        (E::SuspenseOut, A::Clearing) => Some(Side::Credit),
         _ => None,
     }
 }
@@ -352,7 +365,49 @@ impl JournalEntry {
         postings: Vec<Posting>,
         created_at: Timestamp,
     ) -> Result<JournalEntry, Unbalanced> {
-        let key = EntryKey::new(&order.payment_uid, kind);
+        let mut entry = JournalEntry::checked(
+            EntryKey::new(&order.payment_uid, kind),
+            order.currency,
+            amount,
+            fee,
+            postings,
+            created_at,
+        )?;
+        entry.order_id = order.id;
+        entry.merchant_id = order.merchant_id;
+        entry.accounting_type = order.accounting_type;
+        Ok(entry)
+    }
+
+    /// An entry of a bank transfer no order holds (suspense): keyed by the transfer's uid, of
+    /// no order and no merchant, checked like every other entry.
+    pub fn for_transfer(
+        transfer_uid: &str,
+        kind: EntryKind,
+        currency: Currency,
+        amount: Decimal,
+        postings: Vec<Posting>,
+        created_at: Timestamp,
+    ) -> Result<JournalEntry, Unbalanced> {
+        JournalEntry::checked(
+            EntryKey::new(transfer_uid, kind),
+            currency,
+            amount,
+            Decimal::ZERO,
+            postings,
+            created_at,
+        )
+    }
+
+    fn checked(
+        key: EntryKey,
+        currency: Currency,
+        amount: Decimal,
+        fee: Decimal,
+        postings: Vec<Posting>,
+        created_at: Timestamp,
+    ) -> Result<JournalEntry, Unbalanced> {
+        let kind = key.kind;
         let fail = |reason: String| Unbalanced {
             key: key.clone(),
             reason,
@@ -364,15 +419,15 @@ impl JournalEntry {
         if postings.is_empty() {
             return Err(fail("no postings".into()));
         }
-        if let Some(why) = wrong_amounts(amount, fee, order.currency) {
+        if let Some(why) = wrong_amounts(amount, fee, currency) {
             return Err(fail(why));
         }
         let mut sum = Decimal::ZERO;
         for p in &postings {
-            if p.account.currency != order.currency {
+            if p.account.currency != currency {
                 return Err(fail(format!(
                     "posting to {} in an entry of {}",
-                    p.account, order.currency
+                    p.account, currency
                 )));
             }
             if p.amount.normalize().scale() > LEDGER_PLACES {
@@ -392,10 +447,10 @@ impl JournalEntry {
         Ok(JournalEntry {
             key,
             kind,
-            order_id: order.id,
-            merchant_id: order.merchant_id,
-            accounting_type: order.accounting_type,
-            currency: order.currency,
+            order_id: 0,
+            merchant_id: 0,
+            accounting_type: AccountingType::Receive,
+            currency,
             amount,
             fee,
             postings,
@@ -994,6 +1049,17 @@ impl Verification {
         }
     }
 
+    /// One transfer of an own account: the suspense entries its status calls for must exist
+    /// (and no other entry may name it).
+    pub fn transfer(&mut self, uid: &str, status: crate::transfer::TransferStatus) {
+        for kind in status.entries() {
+            self.expected.insert(
+                EntryKey::new(uid, *kind).to_string(),
+                format!("transfer {uid} ({status}) has no {} entry", kind.as_str()),
+            );
+        }
+    }
+
     /// Compares everything read with the accounts as stored.
     pub fn finish(self, accounts: Vec<StoredAccount>) -> LedgerReport {
         let mut violations = self.early;
@@ -1080,11 +1146,12 @@ impl Verification {
                         stored.account
                     ));
                 }
-            } else if stored.account.kind == AccountKind::FeeIncome
+            } else if matches!(stored.account.kind, AccountKind::FeeIncome | AccountKind::Suspense)
                 && computed.is_sign_negative()
                 && !computed.is_zero()
             {
-                // Fees are only ever taken, and a refund gives back no more than was taken.
+                // Fees are only ever taken, and a refund gives back no more than was taken;
+                // suspense gives out only what came in.
                 violations.push(format!(
                     "account {} is negative: {computed}",
                     stored.account

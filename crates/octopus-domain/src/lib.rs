@@ -4,10 +4,12 @@
 //! Nothing in this crate performs I/O (no clock, no network, no database): every other crate
 //! builds on these types, and tests can exercise the rules without starting anything.
 
+pub mod account;
 pub mod callback;
 pub mod channel;
 pub mod country;
 pub mod decision;
+pub mod device;
 pub mod fields;
 pub mod ids;
 pub mod invisible;
@@ -19,6 +21,7 @@ pub mod request;
 pub mod routing;
 pub mod secret_box;
 pub mod signing;
+pub mod transfer;
 
 pub use channel::Channel;
 pub use fields::{FieldError, RequestFields};

@@ -186,6 +186,9 @@ pub struct StatusChange {
     pub final_amount: Option<Decimal>,
     /// Only apply if the order is still in this status (guards concurrent workers).
     pub expected_from: Option<PaymentStatus>,
+    /// The bank's reference of the transfer that settled the order (own accounts: a matched
+    /// or assigned transfer, a manual confirmation, a payout marked sent).
+    pub reference: Option<String>,
     pub at: Timestamp,
 }
 
@@ -197,8 +200,14 @@ impl StatusChange {
             fail_reason: None,
             final_amount: None,
             expected_from: None,
+            reference: None,
             at,
         }
+    }
+
+    pub fn with_reference(mut self, reference: impl Into<String>) -> Self {
+        self.reference = Some(reference.into());
+        self
     }
 
     pub fn failing(mut self, fail_reason: impl Into<String>) -> Self {
@@ -264,6 +273,10 @@ pub struct Order {
     pub country_code: String,
     pub payment: String,
     pub channel: String,
+    /// The operator's own account the order was given (channels of kind `accounts`), or "".
+    pub account: String,
+    /// The bank's reference of the transfer that settled it (own accounts), or "".
+    pub reference: String,
     pub from: String,
     pub from_name: String,
     pub from_bank_name: String,
@@ -362,12 +375,21 @@ impl Order {
         if let Some(amount) = change.final_amount {
             self.final_amount = amount;
         }
+        if let Some(reference) = &change.reference {
+            self.reference = reference.clone();
+        }
         if change.to == PaymentStatus::Completed && self.transaction_type == TransactionType::Income
         {
             // The fee of a deposit is on what was actually received.
             self.fee = crate::ledger::deposit_fee(&self.fee_rule, self.final_amount);
         }
-        if !change.to.is_open() {
+        if change.to == PaymentStatus::Overdue && !self.account.is_empty() && self.amount_locked
+        {
+            // A payer of an own account may still pay an overdue order: its amount stays
+            // reserved through the grace (until `expires_at`), and a transfer then completes it
+            // late (`transfer::decide`).
+            self.expires_at = Some(change.at + crate::transfer::LATE_GRACE_MS);
+        } else if !change.to.is_open() {
             // Closed or overdue orders no longer expire and free their floating amount.
             self.expires_at = None;
             self.amount_locked = false;
@@ -408,6 +430,8 @@ pub(crate) mod tests {
             country_code: "MM".into(),
             payment: "myanmar".into(),
             channel: "sandbox".into(),
+            account: String::new(),
+            reference: String::new(),
             from: String::new(),
             from_name: String::new(),
             from_bank_name: String::new(),

@@ -44,8 +44,13 @@ impl SigningKey {
 
     /// Lowercase hex signature over an already built string.
     pub fn sign_str(&self, message: &str) -> String {
+        self.sign_bytes(message.as_bytes())
+    }
+
+    /// Lowercase hex signature over bytes (a device request's signed message).
+    pub fn sign_bytes(&self, message: &[u8]) -> String {
         let mut mac = self.0.clone();
-        mac.update(message.as_bytes());
+        mac.update(message);
         hex::encode(mac.finalize().into_bytes())
     }
 
@@ -55,24 +60,29 @@ impl SigningKey {
         let Ok(expected) = hex::decode(signature_hex.trim()) else {
             // Still spend the time of a verification so that malformed and wrong signatures
             // look alike from outside.
-            let _ = self.verify_bytes(&canonical(fields, true), &[0u8; 32]);
+            let _ = self.verify_raw(canonical(fields, true).as_bytes(), &[0u8; 32]);
             return false;
         };
-        if self.verify_bytes(&canonical(fields, true), &expected) {
+        if self.verify_raw(canonical(fields, true).as_bytes(), &expected) {
             return true;
         }
-        fields.has_empty_values() && self.verify_bytes(&canonical(fields, false), &expected)
+        fields.has_empty_values() && self.verify_raw(canonical(fields, false).as_bytes(), &expected)
     }
 
     /// Checks a hex signature (any case) over an already built string, in constant time.
     pub fn verify_str(&self, message: &str, signature_hex: &str) -> bool {
-        let expected = hex::decode(signature_hex.trim()).unwrap_or_default();
-        self.verify_bytes(message, &expected)
+        self.verify_bytes(message.as_bytes(), signature_hex)
     }
 
-    fn verify_bytes(&self, message: &str, expected: &[u8]) -> bool {
+    /// Checks a hex signature (any case) over bytes, in constant time.
+    pub fn verify_bytes(&self, message: &[u8], signature_hex: &str) -> bool {
+        let expected = hex::decode(signature_hex.trim()).unwrap_or_default();
+        self.verify_raw(message, &expected)
+    }
+
+    fn verify_raw(&self, message: &[u8], expected: &[u8]) -> bool {
         let mut mac = self.0.clone();
-        mac.update(message.as_bytes());
+        mac.update(message);
         mac.verify_slice(expected).is_ok()
     }
 }
