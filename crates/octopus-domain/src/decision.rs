@@ -173,6 +173,25 @@ impl Book {
     }
 }
 
+/// What settling a transfer (its suspense entry) needs loaded: the entry's accounts and key.
+pub fn needs_to_settle(entry: &JournalEntry) -> Needs {
+    Needs::of(std::slice::from_ref(entry))
+}
+
+/// The suspense entry of a transfer's status change, to write — or `None` when it is posted
+/// already (the change was written before and is being taken up again). It moves only the
+/// gateway's own accounts, so no balance can refuse it.
+pub fn settle_transfer(entry: JournalEntry, book: &mut Book) -> Result<Option<PlannedEntry>, Refusal> {
+    if book.is_posted(&entry.key)? {
+        return Ok(None);
+    }
+    match book.post(entry) {
+        Ok(planned) => Ok(Some(planned)),
+        Err(Shortfall::NotLoaded(what)) => Err(Refusal::NotLoaded(what)),
+        Err(Shortfall::Balance(why)) => Err(Refusal::Accounting(why)),
+    }
+}
+
 /// Why an entry cannot post.
 enum Shortfall {
     /// A merchant balance would go below zero (the reason, for the order's history).

@@ -140,8 +140,9 @@ pub(crate) fn write(conn: &Connection, planned: &PlannedEntry, ids: &mut Account
     .execute(params![
         entry.key.to_string(),
         entry.kind.as_str(),
-        entry.order_id,
-        entry.merchant_id,
+        // A transfer's suspense entry belongs to no order and no merchant.
+        (entry.order_id != 0).then_some(entry.order_id),
+        (entry.merchant_id != 0).then_some(entry.merchant_id),
         entry.accounting_type.as_str(),
         entry.currency.code(),
         ledger_text(entry.amount),
@@ -322,6 +323,13 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
     while let Some(r) = rows.next().map_err(db)? {
         orders += 1;
         rows::verify_order(&mut v, &SqliteRow::new(r))?;
+    }
+    let mut stmt = conn
+        .prepare("SELECT uid, status FROM transfers")
+        .map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        rows::verify_transfer(&mut v, &SqliteRow::new(r))?;
     }
     let mut stmt = conn
         .prepare("SELECT id, kind, merchant_id, channel, currency, balance FROM ledger_accounts ORDER BY id")

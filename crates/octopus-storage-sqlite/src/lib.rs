@@ -4,6 +4,7 @@
 //! small pool of connections ([`read_pool`]); a background thread checkpoints the WAL so the
 //! writer never stops to do it.
 
+mod accounts;
 mod callbacks;
 mod channels;
 mod columns;
@@ -31,6 +32,11 @@ use octopus_storage::{
     Ledger, MerchantEntry, Merchants, NewMerchant, Orders, Result, Settings, Storage, StorageError,
     StoredApiKey, UpstreamExchange, UpstreamLog,
 };
+use octopus_storage::{Accounts, Devices, Recorded, Transfers};
+use octopus_domain::account::{Account, AccountLoad};
+use octopus_domain::device::Device;
+use octopus_domain::ledger::JournalEntry;
+use octopus_domain::transfer::{Transfer, TransferStatus};
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
@@ -382,6 +388,7 @@ impl Orders for SqliteStorage {
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT payment_uid FROM orders WHERE expires_at <= ?1
+                           AND payment_status <> 'overdue'
                          ORDER BY expires_at LIMIT ?2",
                     )
                     .map_err(db)?;
@@ -686,6 +693,178 @@ impl UpstreamLog for SqliteStorage {
         let payment_uid = payment_uid.to_string();
         self.readers
             .read(move |conn| upstream::of_order(conn, &payment_uid))
+            .await
+    }
+}
+
+#[async_trait]
+impl Accounts for SqliteStorage {
+    async fn add_account(&self, account: Account) -> Result<Account> {
+        self.writer
+            .write(move |conn| accounts::add_account(conn, &account))
+            .await
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>> {
+        self.readers.read(accounts::accounts).await
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Account>> {
+        let id = id.to_string();
+        self.readers
+            .read(move |conn| accounts::account(conn, &id))
+            .await
+    }
+
+    async fn set_account_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<Account> {
+        let id = id.to_string();
+        self.writer
+            .write(move |conn| accounts::set_account_enabled(conn, &id, enabled, at))
+            .await
+    }
+
+    async fn account_loads(&self, channel: &str, day_start: Timestamp) -> Result<Vec<AccountLoad>> {
+        let channel = channel.to_string();
+        self.readers
+            .read(move |conn| accounts::account_loads(conn, &channel, day_start))
+            .await
+    }
+}
+
+#[async_trait]
+impl Devices for SqliteStorage {
+    async fn add_device(&self, device: Device) -> Result<Device> {
+        self.writer
+            .write(move |conn| accounts::add_device(conn, &device))
+            .await
+    }
+
+    async fn device(&self, id: &str) -> Result<Option<Device>> {
+        let id = id.to_string();
+        self.readers
+            .read(move |conn| accounts::device(conn, &id))
+            .await
+    }
+
+    async fn devices(&self) -> Result<Vec<Device>> {
+        self.readers.read(accounts::devices).await
+    }
+
+    async fn revoke_device(&self, id: &str, at: Timestamp) -> Result<Device> {
+        let id = id.to_string();
+        self.writer
+            .write(move |conn| accounts::revoke_device(conn, &id, at))
+            .await
+    }
+
+    async fn device_heard(&self, id: &str, at: Timestamp) -> Result<()> {
+        let id = id.to_string();
+        self.writer
+            .write(move |conn| accounts::device_heard(conn, &id, at))
+            .await
+    }
+
+    async fn remember_nonce(
+        &self,
+        device: &str,
+        nonce: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool> {
+        let (device, nonce) = (device.to_string(), nonce.to_string());
+        self.writer
+            .write(move |conn| accounts::remember_nonce(conn, &device, &nonce, now, expires_at))
+            .await
+    }
+}
+
+#[async_trait]
+impl Transfers for SqliteStorage {
+    async fn record_transfer(&self, transfer: Transfer) -> Result<Recorded> {
+        self.writer
+            .write(move |conn| accounts::record_transfer(conn, &transfer))
+            .await
+    }
+
+    async fn transfer(&self, uid: &str) -> Result<Option<Transfer>> {
+        let uid = uid.to_string();
+        self.readers
+            .read(move |conn| accounts::transfer(conn, &uid))
+            .await
+    }
+
+    async fn claim_transfer(
+        &self,
+        uid: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<Transfer>> {
+        let uid = uid.to_string();
+        self.writer
+            .write(move |conn| accounts::claim_transfer(conn, &uid, now, until))
+            .await
+    }
+
+    async fn undecided_transfers(&self, before: Timestamp, limit: u32) -> Result<Vec<String>> {
+        self.readers
+            .read(move |conn| accounts::undecided_transfers(conn, before, limit))
+            .await
+    }
+
+    async fn settle_transfer(
+        &self,
+        transfer: &Transfer,
+        from: TransferStatus,
+        entry: Option<JournalEntry>,
+    ) -> Result<()> {
+        let transfer = transfer.clone();
+        self.writer
+            .write(move |conn| {
+                accounts::settle_transfer(conn, &transfer, from, entry.as_ref())
+            })
+            .await
+    }
+
+    async fn transfers_in(&self, status: TransferStatus, limit: u32) -> Result<Vec<Transfer>> {
+        self.readers
+            .read(move |conn| accounts::transfers_in(conn, status, limit))
+            .await
+    }
+
+    async fn deposits_on_account(
+        &self,
+        account: &str,
+        currency: Currency,
+        final_amount: Decimal,
+    ) -> Result<Vec<Order>> {
+        let account = account.to_string();
+        self.readers
+            .read(move |conn| accounts::deposits_on_account(conn, &account, currency, final_amount))
+            .await
+    }
+
+    async fn order_by_reference(&self, account: &str, reference: &str) -> Result<Option<Order>> {
+        let (account, reference) = (account.to_string(), reference.to_string());
+        self.readers
+            .read(move |conn| accounts::order_by_reference(conn, &account, &reference))
+            .await
+    }
+
+    async fn release_held_amounts(&self, now: Timestamp, limit: u32) -> Result<u32> {
+        self.writer
+            .write(move |conn| accounts::release_held_amounts(conn, now, limit))
+            .await
+    }
+
+    async fn pending_payouts(&self, channel: &str, limit: u32) -> Result<Vec<Order>> {
+        let channel = channel.to_string();
+        self.readers
+            .read(move |conn| accounts::pending_payouts(conn, &channel, limit))
             .await
     }
 }

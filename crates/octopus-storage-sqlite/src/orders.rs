@@ -167,10 +167,11 @@ fn insert(conn: &Connection, order: &Order) -> rusqlite::Result<i64> {
             notify_url, response_type, ip, user_agent, ttl, float_precision, additional, extra,
             distribute_rules, payment_status, payment_fail_reason, notify_status,
             notify_fail_reason, accounting_status, accounting_fail_reason, fingerprint,
-            amount_locked, created_at, updated_at, expires_at, next_check_at, fee, fee_rule)
+            amount_locked, created_at, updated_at, expires_at, next_check_at, fee, fee_rule,
+            account_id, bank_reference)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
             ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34,
-            ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47)",
+            ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49)",
     )?
     .execute(params![
         order.payment_uid,
@@ -220,6 +221,8 @@ fn insert(conn: &Connection, order: &Order) -> rusqlite::Result<i64> {
         order.next_check_at,
         crate::ledger::ledger_text(order.fee),
         order.fee_rule.encode(),
+        order.account,
+        order.reference,
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -268,7 +271,8 @@ fn update_after_change(conn: &Connection, order: &Order) -> Result<()> {
     conn.prepare_cached(
         "UPDATE orders SET payment_status = ?1, payment_fail_reason = ?2, final_amount = ?3,
             amount_locked = ?4, expires_at = ?5, next_check_at = ?6, updated_at = ?7, fee = ?8,
-            accounting_status = ?9, accounting_fail_reason = ?10, notify_status = ?12
+            accounting_status = ?9, accounting_fail_reason = ?10, notify_status = ?12,
+            bank_reference = ?13
          WHERE id = ?11",
     )
     .map_err(db)?
@@ -284,7 +288,8 @@ fn update_after_change(conn: &Connection, order: &Order) -> Result<()> {
         order.accounting_status.as_str(),
         order.accounting_fail_reason,
         order.id,
-        order.notify_status.as_str()
+        order.notify_status.as_str(),
+        order.reference
     ])
     .map_err(db)?;
     Ok(())

@@ -9,6 +9,7 @@
 //! returns) or not at all. Structured values are typed here; the backends encode them for
 //! their columns and refuse a stored value that does not decode (`StorageError::Corrupt`).
 
+pub mod accounts;
 pub mod callbacks;
 mod channel_row;
 pub mod channels;
@@ -20,6 +21,7 @@ pub mod rows;
 pub mod settings;
 pub mod upstream;
 
+pub use accounts::{Accounts, Devices, Recorded, Transfers};
 pub use callbacks::{
     AttemptRecord, Callback, CallbackAttempt, CallbackHistory, CallbackOutbox, CallbackOutcome,
     CallbackState, ClaimRoom, HostBacklog,
@@ -56,6 +58,9 @@ pub trait Storage:
     + ChannelStore
     + ChannelSetup
     + UpstreamLog
+    + Accounts
+    + Devices
+    + Transfers
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

@@ -22,6 +22,9 @@ use octopus_domain::ledger::{
 use octopus_domain::{
     AccountingStatus, Channel, Currency, Merchant, Order, OrderEvent, TransactionType,
 };
+use octopus_domain::account::{Account as OwnAccount, AccountLoad};
+use octopus_domain::device::Device;
+use octopus_domain::transfer::Transfer;
 use rust_decimal::Decimal;
 
 use crate::{
@@ -38,7 +41,20 @@ pub const ORDER_COLUMNS: &str =
     user_agent, ttl, float_precision, additional, extra, distribute_rules, payment_status,
     payment_fail_reason, notify_status, notify_fail_reason, accounting_status,
     accounting_fail_reason, fingerprint, amount_locked, created_at, updated_at, expires_at,
-    next_check_at, fee, fee_rule";
+    next_check_at, fee, fee_rule, account_id, bank_reference";
+
+/// The columns of `own_accounts` (the operator's receiving accounts), in both backends.
+pub const OWN_ACCOUNT_COLUMNS: &str = "id, channel, method, bank_code, number, holder, currency, \
+    promptpay_id, vpa, daily_limit, max_open, enabled, created_at, updated_at";
+
+/// The columns of `devices`, in both backends.
+pub const DEVICE_COLUMNS: &str =
+    "id, account_id, secret, revoked_at, last_heartbeat_at, created_at";
+
+/// The columns of `transfers`, in both backends.
+pub const TRANSFER_COLUMNS: &str = "uid, account_id, channel, device_id, amount, currency, \
+    bank_reference, occurred_at, payer_account, payer_name, raw_text, status, payment_uid, late, \
+    reason, return_reference, claimed_until, created_at, updated_at";
 
 /// The columns of `channels`, in both backends: what every channel read selects, and the order
 /// of a channel write's parameters (see `ChannelRow`).
@@ -266,7 +282,87 @@ pub fn order(r: &impl Columns) -> Result<Order> {
         fee: r.decimal("orders.fee")?,
         fee_rule: FeeRule::decode(&r.text("orders.fee_rule")?)
             .map_err(|_| StorageError::Corrupt("orders.fee_rule"))?,
+        account: r.text("orders.account_id")?,
+        reference: r.text("orders.bank_reference")?,
     })
+}
+
+/// An own account (`OWN_ACCOUNT_COLUMNS`).
+pub fn own_account(r: &impl Columns) -> Result<OwnAccount> {
+    let max_open = match r.opt_int("own_accounts.max_open")? {
+        Some(n) => Some(u32::try_from(n).map_err(|_| StorageError::Corrupt("own_accounts.max_open"))?),
+        None => None,
+    };
+    Ok(OwnAccount {
+        id: r.text("own_accounts.id")?,
+        channel: r.text("own_accounts.channel")?,
+        method: r.parsed("own_accounts.method")?,
+        bank_code: r.text("own_accounts.bank_code")?,
+        number: r.text("own_accounts.number")?,
+        holder: r.text("own_accounts.holder")?,
+        currency: r.parsed("own_accounts.currency")?,
+        promptpay_id: r.text("own_accounts.promptpay_id")?,
+        vpa: r.text("own_accounts.vpa")?,
+        daily_limit: r.opt_decimal("own_accounts.daily_limit")?,
+        max_open,
+        enabled: r.boolean("own_accounts.enabled")?,
+        created_at: r.int("own_accounts.created_at")?,
+        updated_at: r.int("own_accounts.updated_at")?,
+    })
+}
+
+/// An own account with its load (`OWN_ACCOUNT_COLUMNS` and `open_orders`, `volume_today`,
+/// `last_heartbeat`).
+pub fn account_load(r: &impl Columns) -> Result<AccountLoad> {
+    Ok(AccountLoad {
+        account: own_account(r)?,
+        open_orders: r.narrow("own_accounts.open_orders")?,
+        volume_today: r.decimal("own_accounts.volume_today")?,
+        last_heartbeat: r.opt_int("own_accounts.last_heartbeat")?,
+    })
+}
+
+/// A device (`DEVICE_COLUMNS`).
+pub fn device(r: &impl Columns) -> Result<Device> {
+    Ok(Device {
+        id: r.text("devices.id")?,
+        account: r.text("devices.account_id")?,
+        sealed_secret: r.text("devices.secret")?,
+        revoked_at: r.opt_int("devices.revoked_at")?,
+        last_heartbeat_at: r.opt_int("devices.last_heartbeat_at")?,
+        created_at: r.int("devices.created_at")?,
+    })
+}
+
+/// A transfer (`TRANSFER_COLUMNS`).
+pub fn transfer(r: &impl Columns) -> Result<Transfer> {
+    Ok(Transfer {
+        uid: r.text("transfers.uid")?,
+        account: r.text("transfers.account_id")?,
+        channel: r.text("transfers.channel")?,
+        device: r.text("transfers.device_id")?,
+        amount: r.decimal("transfers.amount")?,
+        currency: r.parsed("transfers.currency")?,
+        reference: r.text("transfers.bank_reference")?,
+        occurred_at: r.int("transfers.occurred_at")?,
+        payer_account: r.text("transfers.payer_account")?,
+        payer_name: r.text("transfers.payer_name")?,
+        text: r.text("transfers.raw_text")?,
+        status: r.parsed("transfers.status")?,
+        payment_uid: r.text("transfers.payment_uid")?,
+        late: r.boolean("transfers.late")?,
+        reason: r.text("transfers.reason")?,
+        return_reference: r.text("transfers.return_reference")?,
+        claimed_until: r.opt_int("transfers.claimed_until")?,
+        created_at: r.int("transfers.created_at")?,
+        updated_at: r.int("transfers.updated_at")?,
+    })
+}
+
+/// Feeds a transfer (`uid, status`) to the verification.
+pub fn verify_transfer(v: &mut Verification, r: &impl Columns) -> Result<()> {
+    v.transfer(&r.text("transfers.uid")?, r.parsed("transfers.status")?);
+    Ok(())
 }
 
 /// A status change of an order (`from_status, to_status, reason, created_at`).
