@@ -4,6 +4,7 @@
 //! speak to the gateway through it.
 
 mod connection;
+pub mod device;
 
 pub use connection::{Connection, RawAnswer};
 

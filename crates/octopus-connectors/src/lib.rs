@@ -9,10 +9,13 @@ use async_trait::async_trait;
 use octopus_domain::{Currency, Order, OrderRequest, Timestamp};
 use rust_decimal::Decimal;
 
+pub mod accounts;
 pub mod paykassma;
+pub mod payee;
 pub mod registry;
 pub mod sandbox;
 
+pub use accounts::AccountsConnector;
 pub use paykassma::PaykassmaConnector;
 pub use sandbox::SandboxConnector;
 
@@ -204,6 +207,13 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Whether payers may simulate outcomes on the cashier page (sandbox only).
     fn simulates_payments(&self) -> bool {
+        false
+    }
+
+    /// Whether the channel collects into the operator's own accounts (kind `accounts`): a
+    /// deposit is given one of its accounts and a unique final amount, and a device's report
+    /// completes it.
+    fn uses_own_accounts(&self) -> bool {
         false
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Connector, ConnectorError, PaykassmaConnector, SandboxConnector};
+use crate::{AccountsConnector, Connector, ConnectorError, PaykassmaConnector, SandboxConnector};
 
 /// What a channel's connector is built from.
 pub struct Setup<'a> {
@@ -20,13 +20,14 @@ pub struct Setup<'a> {
 }
 
 /// Every connector kind, for messages and `octopus channel add --help`.
-pub const KINDS: &[&str] = &["sandbox", "paykassma"];
+pub const KINDS: &[&str] = &["sandbox", "paykassma", "accounts"];
 
 /// The connector of a channel of this kind.
 pub fn build(kind: &str, setup: &Setup<'_>) -> Result<Arc<dyn Connector>, ConnectorError> {
     match kind {
         "sandbox" => Ok(Arc::new(SandboxConnector::new(setup.sandbox_payout_delay))),
         "paykassma" => Ok(Arc::new(PaykassmaConnector::from_setup(setup)?)),
+        "accounts" => Ok(Arc::new(AccountsConnector)),
         other => Err(ConnectorError::Config(format!(
             "unknown connector kind {other:?} (known: {})",
             KINDS.join(", ")

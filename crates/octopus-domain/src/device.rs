@@ -241,6 +241,26 @@ mod tests {
         assert!(!other_nonce.verify("s3cret", "POST", "/octopus/device/v1/report", b"{}"));
     }
 
+    /// The worked example of docs/accounts.md.
+    #[test]
+    fn the_documented_example_signs_as_documented() {
+        let body = br#"{"account":"acc_K3v9QmT2xW7p","amount":"500.37","currency":"thb","reference":"FT2612011000123","occurred_at":"2026-12-01T17:00:00+07:00","payer_account":"xxx-x-x1234-x"}"#;
+        assert_eq!(
+            sign(
+                "0b7Yd2kQ9sVx3LmN8pRt4WcZ6aHj1UeF5gXiKo7B",
+                "1796119200",
+                "f3b9c2d4e5a6b7c8d9e0f1a2b3c4d5e6",
+                "POST",
+                "/octopus/device/v1/report",
+                body
+            ),
+            "f1a309113f7de2ab850e8a1274801367b33923de5f8e16646fb9b204642b602f"
+        );
+        let report = Report::parse(body).unwrap();
+        assert_eq!(report.amount, Decimal::new(50037, 2));
+        assert_eq!(report.occurred_at, 1_796_119_200_000);
+    }
+
     #[test]
     fn the_timestamp_window_and_the_nonce_form_are_enforced() {
         let now = 1_764_583_200_000;

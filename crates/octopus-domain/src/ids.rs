@@ -39,6 +39,26 @@ pub fn new_api_secret() -> String {
     random_alphanumeric(40)
 }
 
+/// A new own account id (`acc_` and 12 alphanumerics), named by devices' reports.
+pub fn new_account_id() -> String {
+    format!("acc_{}", random_alphanumeric(12))
+}
+
+/// A new device id (`dev_` and 16 alphanumerics): public, sent in `X-Octopus-Device`.
+pub fn new_device_id() -> String {
+    format!("dev_{}", random_alphanumeric(16))
+}
+
+/// A new device secret: 40 alphanumerics, shown once.
+pub fn new_device_secret() -> String {
+    random_alphanumeric(40)
+}
+
+/// A new transfer uid (`tr_` and a time-ordered unguessable id).
+pub fn new_transfer_uid(now: crate::Timestamp) -> String {
+    format!("tr_{}", new_payment_uid(now))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,19 @@ pub struct RoutingDecision {
     pub failovers: Vec<Failover>,
     /// Why each other channel did not take it.
     pub skipped: BTreeMap<String, String>,
+    /// For a channel of the operator's own accounts: which account took the order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountDecision>,
+}
+
+/// Which of a channel's own accounts took an order, among which, and why the others did not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountDecision {
+    /// The accounts that fit, least loaded first (the order they were tried in).
+    pub candidates: Vec<String>,
+    pub chosen: String,
+    /// Account id → why it did not take the order.
+    pub skipped: BTreeMap<String, String>,
 }
 
 /// A channel tried before the chosen one.
@@ -54,6 +67,7 @@ mod tests {
             skipped: [("c".to_string(), "currency".to_string())]
                 .into_iter()
                 .collect(),
+            account: None,
         };
         assert_eq!(
             decision.to_json(),

@@ -113,6 +113,7 @@ impl Application {
         let callbacks_due = Arc::new(tokio::sync::Notify::new());
         let services = OrderServices {
             orders: storage.clone(),
+            accounts: storage.clone(),
             upstream_log: storage.clone(),
             channels,
             fees: FeeBook::new(storage.clone(), config.cache_fresh_for),
@@ -131,6 +132,7 @@ impl Application {
             cashier_key: SigningKey::new(
                 &master_key.derive_key(crate::pages::cashier::TOKEN_KEY_PURPOSE),
             ),
+            master_key,
         });
         Ok(Application {
             listener,
@@ -201,6 +203,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::merchant::routes())
         .merge(pages::cashier::routes())
         .merge(api::postbacks::routes())
+        .merge(api::device::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(TraceLayer::new_for_http())

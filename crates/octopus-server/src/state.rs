@@ -28,6 +28,8 @@ pub struct AppInner {
     /// Signs the cashier page's form tokens; derived from the master key, so every node
     /// sharing the database accepts the tokens of every other.
     pub cashier_key: SigningKey,
+    /// Opens the sealed secrets of devices (and channels).
+    pub master_key: octopus_domain::secret_box::MasterKey,
 }
 
 #[derive(Clone)]

@@ -34,6 +34,254 @@ pub enum Command {
     Callback(CallbackArgs),
     /// Manage channels: the configured routes to upstream providers.
     Channel(ChannelArgs),
+    /// Manage the operator's own receiving accounts (channels of kind accounts).
+    Account(AccountArgs),
+    /// Enroll and revoke the devices that watch own accounts; act as one (report, heartbeat).
+    Device(DeviceArgs),
+    /// Transfers no order took: list them, assign one to an order, record its return.
+    Suspense(SuspenseArgs),
+    /// The queue of payouts paid from own accounts: list, export, mark sent or failed.
+    Payout(PayoutArgs),
+}
+
+/// Who does an operator action, as the order's or transfer's history records it.
+#[derive(Args, Clone)]
+pub struct ActorArgs {
+    /// Your name, recorded with the action (default: $USER).
+    #[arg(long, env = "OCTOPUS_OPERATOR")]
+    pub by: Option<String>,
+}
+
+impl ActorArgs {
+    pub fn name(&self) -> String {
+        self.by
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "operator".to_string())
+    }
+}
+
+#[derive(Args)]
+pub struct AccountArgs {
+    #[command(subcommand)]
+    pub command: AccountCommand,
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+pub enum AccountCommand {
+    /// Add a receiving account to a channel of kind accounts; prints it as JSON with its id.
+    Add {
+        /// The channel (of kind accounts) it belongs to.
+        #[arg(long)]
+        channel: String,
+        /// bank, promptpay, upi or wallet.
+        #[arg(long)]
+        method: String,
+        /// The account or wallet number, as the bank writes it.
+        #[arg(long)]
+        number: String,
+        /// The holder's name, shown to payers.
+        #[arg(long)]
+        holder: String,
+        #[arg(long)]
+        currency: String,
+        /// Thai bank code or short name (004, KBANK).
+        #[arg(long)]
+        bank_code: Option<String>,
+        /// PromptPay ID (Thai mobile 0XXXXXXXXX, 13-digit national ID or 15-digit e-wallet ID).
+        #[arg(long)]
+        promptpay_id: Option<String>,
+        /// UPI VPA (name@handle).
+        #[arg(long)]
+        vpa: Option<String>,
+        /// Most volume (sum of amounts) per UTC day.
+        #[arg(long)]
+        daily_limit: Option<String>,
+        /// Most open deposits at once.
+        #[arg(long)]
+        max_open: Option<u32>,
+        /// Add it disabled.
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Every account, as JSON lines.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Take an account out of routing (its open orders still finish).
+    Disable {
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Put an account back into routing.
+    Enable {
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// How a device reaches the gateway and signs.
+#[derive(Args, Clone)]
+pub struct DeviceClientArgs {
+    #[arg(long, env = "OCTOPUS_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The device id `octopus device add` printed.
+    #[arg(long, env = "OCTOPUS_DEVICE_ID")]
+    pub device: String,
+    /// The device secret `octopus device add` printed.
+    #[arg(long, env = "OCTOPUS_DEVICE_SECRET", hide_env_values = true)]
+    pub secret: String,
+}
+
+#[derive(Args)]
+pub struct DeviceArgs {
+    #[command(subcommand)]
+    pub command: DeviceCommand,
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+pub enum DeviceCommand {
+    /// Enroll a device for an account; prints {"device_id":...,"secret":...} (the secret only now).
+    Add {
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a device: its requests are refused from now on.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Every device with its last heartbeat and whether it is online, as JSON lines.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Act as a device: report an incoming transfer (signed like a device).
+    Report {
+        #[command(flatten)]
+        client: DeviceClientArgs,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        currency: String,
+        /// The bank's reference of the transfer.
+        #[arg(long)]
+        reference: String,
+        /// RFC 3339 (default: now).
+        #[arg(long, default_value = "")]
+        occurred_at: String,
+        #[arg(long, default_value = "")]
+        payer_account: String,
+        #[arg(long, default_value = "")]
+        payer_name: String,
+        /// The raw notification text.
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Act as a device: send a heartbeat (or one every --every seconds until stopped).
+    Heartbeat {
+        #[command(flatten)]
+        client: DeviceClientArgs,
+        #[arg(long)]
+        every: Option<u64>,
+    },
+}
+
+#[derive(Args)]
+pub struct SuspenseArgs {
+    #[command(subcommand)]
+    pub command: SuspenseCommand,
+}
+
+#[derive(Subcommand)]
+pub enum SuspenseCommand {
+    /// Transfers waiting in suspense, as JSON lines (oldest first).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Assign a transfer to a deposit: the order completes with the amount received.
+    Assign {
+        transfer: String,
+        payment_uid: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Record that a transfer went back to its payer.
+    Returned {
+        transfer: String,
+        /// The bank reference of the return.
+        #[arg(long)]
+        reference: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct PayoutArgs {
+    #[command(subcommand)]
+    pub command: PayoutCommand,
+}
+
+#[derive(Subcommand)]
+pub enum PayoutCommand {
+    /// The payouts of a channel waiting to be paid, as JSON lines (oldest first).
+    List {
+        #[arg(long)]
+        channel: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// The waiting payouts of a channel as CSV for a bank's bulk upload
+    /// (bank_code,account,name,amount,currency,payment_uid).
+    Export {
+        #[arg(long)]
+        channel: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Mark a payout sent, with the bank reference: its hold settles, the merchant is called back.
+    Sent {
+        payment_uid: String,
+        #[arg(long)]
+        reference: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Mark a payout failed: its hold goes back, the merchant is called back.
+    Failed {
+        payment_uid: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Args)]

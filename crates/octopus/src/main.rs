@@ -1,6 +1,7 @@
 //! The `octopus` binary: `serve` runs the gateway; `merchant`, `fee`, `ledger`, `callback`, `order` and
 //! `bench` are the operator's and the merchant developer's tools around it.
 
+mod accounts;
 mod bench;
 mod callback;
 mod channel;
@@ -32,6 +33,10 @@ async fn main() -> std::process::ExitCode {
         Command::Ledger(args) => ledger::run(args).await,
         Command::Callback(args) => callback::run(args).await,
         Command::Channel(args) => channel::run(args).await,
+        Command::Account(args) => accounts::run_account(args).await,
+        Command::Device(args) => accounts::run_device(args).await,
+        Command::Suspense(args) => accounts::run_suspense(args).await,
+        Command::Payout(args) => accounts::run_payout(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -91,6 +91,25 @@ pub async fn run(args: OrderArgs) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        OrderCommand::Confirm {
+            payment_uid,
+            reference,
+            amount,
+            reason,
+            actor,
+            database,
+        } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            return crate::accounts::confirm(
+                storage.as_ref(),
+                &payment_uid,
+                &reference,
+                &amount,
+                &reason,
+                &actor.name(),
+            )
+            .await;
+        }
         OrderCommand::Refund {
             payment_uid,
             reason,

@@ -70,6 +70,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     if args.dev {
         start_paykassma_demo(storage.as_ref(), &master_key, app.public_url()).await?;
+        start_accounts_demo(storage.as_ref(), &master_key, app.public_url()).await?;
         if storage.merchant_count().await? == 0 {
             let demo = merchants::create(storage.as_ref(), &master_key, "Demo Merchant").await?;
             print_demo(app.public_url(), &demo);
@@ -129,6 +130,117 @@ async fn start_paykassma_demo(
          -d '{{\"transaction_id\":\"TX1\",\"amount\":6000}}'\n\
          \x20 then enter TX1 on the order's payment page; a payout's outcome: curl -s -X POST {sim_url}/sim/withdrawals/<payment_uid>/1"
     );
+    Ok(())
+}
+
+/// The channel of own accounts `--dev` sets up.
+pub const ACCOUNTS_DEMO: &str = "own-demo";
+
+/// `--dev`: the channel `own-demo` of the operator's own accounts (Thailand, India, the
+/// Philippines) with a Thai bank account with PromptPay, an Indian UPI VPA and a GCash number,
+/// each watched by a device this process simulates (its heartbeats keep the accounts online),
+/// and how to report a transfer as a device.
+async fn start_accounts_demo(
+    storage: &dyn octopus_storage::Storage,
+    master_key: &MasterKey,
+    public_url: &str,
+) -> anyhow::Result<()> {
+    use octopus_domain::account::{Account, AccountMethod};
+    use octopus_domain::Currency;
+    use secrecy::ExposeSecret;
+    let now = octopus_server::clock::now_ms();
+    let currency = |code: &str| Currency::parse(code).expect("a known currency");
+    if !storage
+        .channels()
+        .await?
+        .iter()
+        .any(|c| c.code == ACCOUNTS_DEMO)
+    {
+        storage
+            .save_channel(octopus_domain::Channel {
+                countries: vec!["TH".into(), "IN".into(), "PH".into()],
+                currencies: vec![currency("thb"), currency("inr"), currency("php")],
+                priority: 60,
+                ..octopus_domain::Channel::new(ACCOUNTS_DEMO, "accounts", now)
+            })
+            .await?;
+    }
+    let wanted = [
+        (AccountMethod::Promptpay, "004", "123-4-56789-0", "Somchai Demo", "thb", "0812345678", ""),
+        (AccountMethod::Upi, "", "50100123456789", "Demo Shop", "inr", "", "demoshop@okaxis"),
+        (AccountMethod::Wallet, "", "09171234567", "Juan Demo", "php", "", ""),
+    ];
+    let existing = storage.accounts().await?;
+    let devices = storage.devices().await?;
+    println!("--dev: channel {ACCOUNTS_DEMO} collects Thai, Indian and Philippine deposits into own accounts:");
+    for (method, bank, number, holder, cur, promptpay, vpa) in wanted {
+        let account = match existing
+            .iter()
+            .find(|a| a.channel == ACCOUNTS_DEMO && a.method == method && a.currency == currency(cur))
+        {
+            Some(a) => a.clone(),
+            None => {
+                storage
+                    .add_account(Account {
+                        id: octopus_domain::ids::new_account_id(),
+                        channel: ACCOUNTS_DEMO.into(),
+                        method,
+                        bank_code: bank.into(),
+                        number: number.into(),
+                        holder: holder.into(),
+                        currency: currency(cur),
+                        promptpay_id: promptpay.into(),
+                        vpa: vpa.into(),
+                        daily_limit: None,
+                        max_open: None,
+                        enabled: true,
+                        created_at: now,
+                        updated_at: now,
+                    })
+                    .await?
+            }
+        };
+        let (device_id, secret) = match devices
+            .iter()
+            .find(|d| d.account == account.id && d.revoked_at.is_none())
+            .and_then(|d| {
+                master_key
+                    .open(&d.sealed_secret)
+                    .ok()
+                    .map(|s| (d.id.clone(), s.expose_secret().to_string()))
+            }) {
+            Some(found) => found,
+            None => {
+                let secret = octopus_domain::ids::new_device_secret();
+                let device = storage
+                    .add_device(octopus_domain::device::Device {
+                        id: octopus_domain::ids::new_device_id(),
+                        account: account.id.clone(),
+                        sealed_secret: master_key.seal(&secret),
+                        revoked_at: None,
+                        last_heartbeat_at: None,
+                        created_at: now,
+                    })
+                    .await?;
+                (device.id, secret)
+            }
+        };
+        let device = octopus_client::device::DeviceClient::new(public_url, &device_id, &secret);
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = device.heartbeat().await {
+                    tracing::warn!(error = %e, "demo device heartbeat failed");
+                }
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        });
+        println!(
+            "  {method} {cur} account {id} ({number}, {holder}); its device reports a transfer with:\n\
+             \x20   octopus device report --url {public_url} --device {device_id} --secret {secret} \\\n\
+             \x20     --account {id} --currency {cur} --amount <final_amount> --reference <bank reference>",
+            id = account.id,
+        );
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! they hold no order logic of their own. They may depend on the services, the shared state,
 //! the HTTP layer (`crate::http`) and the top-level modules, never on the pages or workers.
 
+pub(crate) mod device;
 pub mod keys;
 pub(crate) mod merchant;
 pub(crate) mod postbacks;

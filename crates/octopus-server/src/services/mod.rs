@@ -12,12 +12,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use octopus_storage::{Orders, UpstreamLog};
+use octopus_storage::{Accounts, Orders, UpstreamLog};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
 
+pub mod accounts;
 pub mod fees;
+pub mod transfers;
 pub mod merchants;
 pub mod orders;
 pub mod routing;
@@ -27,6 +29,8 @@ pub mod upstream;
 /// test builds one over a database of its own.
 pub struct OrderServices {
     pub orders: Arc<dyn Orders>,
+    /// The operator's own accounts, for deposits routed to them.
+    pub accounts: Arc<dyn Accounts>,
     pub upstream_log: Arc<dyn UpstreamLog>,
     /// The channels routing reads (and the handlers and workers look orders' channels up in).
     pub channels: routing::Channels,

@@ -18,10 +18,16 @@ use rust_decimal::Decimal;
 
 use crate::clock::now_ms;
 use crate::error::Error;
+use crate::services::accounts::Stored;
 use crate::services::OrderServices;
 
 /// How many different floating offsets are tried before giving up.
 const FLOAT_CANDIDATES: usize = 32;
+/// Seconds a deposit on own accounts stays open when neither the merchant, the channel nor the
+/// gateway sets a ttl: it holds its final amount on the account until it ends, so it must end.
+pub const OWN_ACCOUNT_TTL: i64 = 1800;
+/// At most this many offsets are tried on one own account (all of them up to two decimals).
+const OWN_ACCOUNT_CANDIDATES: usize = 999;
 
 /// Where a request came from.
 pub struct RequestContext {
@@ -45,7 +51,7 @@ pub async fn create(
     let now = services.clock.now_ms();
     let amount = request.amount.value();
     let fingerprint = request.fingerprint();
-    let route = match routed(services, &request, now).await {
+    let mut route = match routed(services, &request, now).await {
         Ok(route) => route,
         // A retry of an order created when a channel still took it gets that order.
         Err(refused) => {
@@ -91,6 +97,8 @@ pub async fn create(
         country_code: request.country_code.to_string(),
         payment: request.payment,
         channel: channel.code().to_string(),
+        account: String::new(),
+        reference: String::new(),
         from: request.from,
         from_name: request.from_name,
         from_bank_name: request.from_bank_name,
@@ -123,10 +131,45 @@ pub async fn create(
         expires_at: None,
         next_check_at: None,
     };
+    let mut channel = channel;
+    if order.transaction_type == TransactionType::Income && channel.connector.uses_own_accounts()
+    {
+        // Own accounts: an account and a final amount no other open deposit of it holds.
+        order.ttl = ttl
+            .or(channel.config.default_ttl)
+            .or(services.default_deposit_ttl.map(|d| d.as_secs() as i64))
+            .or(Some(OWN_ACCOUNT_TTL));
+        order.expires_at = order.ttl.map(|t| now + t * 1000);
+        let precision = order.float_precision;
+        if precision != 0 && floating_candidates(amount, precision).is_empty() {
+            return Err(Error::Invalid(
+                "The 'float_precision' field cannot lower an amount this small.".into(),
+            ));
+        }
+        // Every free offset is tried (in random order): an account's offsets are few, and a
+        // deposit refused while one is free would send the payer elsewhere for nothing.
+        let final_amounts = || {
+            if precision == 0 {
+                vec![amount]
+            } else {
+                floating_candidates_up_to(amount, precision, OWN_ACCOUNT_CANDIDATES)
+            }
+        };
+        match crate::services::accounts::store(services, &mut route, &order, final_amounts).await? {
+            Stored::Done(CreateOutcome::Created(order)) => return Ok((order, true)),
+            Stored::Done(CreateOutcome::Existing(order)) => {
+                return answer_existing(order, &fingerprint)
+            }
+            Stored::Exhausted if route.candidates.is_empty() => {
+                return Err(crate::services::routing::no_channel(&route.skipped))
+            }
+            // The next channel is not one of own accounts: it takes the order as usual.
+            Stored::Exhausted => channel = std::sync::Arc::clone(route.channel()),
+        }
+    }
     // A deposit that starts upstream (and so may be retried by the merchant meanwhile) is
     // looked up first; the upstream is only asked for a new order.
     let mut started = None;
-    let mut channel = channel;
     let mut failovers = Vec::new();
     if order.transaction_type == TransactionType::Income && channel.connector.calls_upstream() {
         if let Some(existing) = services
@@ -237,6 +280,29 @@ async fn routed(
         }
     }
     route.candidates = within;
+    if request.transaction_type == TransactionType::Income {
+        // A channel of own accounts takes a deposit only with an account that fits it.
+        let mut with_account = Vec::with_capacity(route.candidates.len());
+        for c in std::mem::take(&mut route.candidates) {
+            if !c.connector.uses_own_accounts() {
+                with_account.push(c);
+                continue;
+            }
+            let choice =
+                crate::services::accounts::choice(services, &c, request.currency, amount, now)
+                    .await?;
+            if choice.candidates.is_empty() {
+                route.skipped.insert(
+                    c.code().to_string(),
+                    crate::services::accounts::no_account(&choice),
+                );
+            } else {
+                route.accounts.insert(c.code().to_string(), choice);
+                with_account.push(c);
+            }
+        }
+        route.candidates = with_account;
+    }
     if route.candidates.is_empty() {
         return Err(crate::services::routing::no_channel(&route.skipped));
     }
@@ -298,6 +364,11 @@ pub async fn refund(
 /// random offsets of 1 to 10^|precision| − 1 smallest units, added (positive precision) or
 /// subtracted (negative), keeping the amount positive. Empty when there is no offset.
 pub fn floating_candidates(amount: Decimal, precision: i8) -> Vec<Decimal> {
+    floating_candidates_up_to(amount, precision, FLOAT_CANDIDATES)
+}
+
+/// Like [`floating_candidates`], with up to `wanted` offsets.
+pub fn floating_candidates_up_to(amount: Decimal, precision: i8, wanted: usize) -> Vec<Decimal> {
     if precision == 0 {
         return Vec::new();
     }
@@ -305,7 +376,7 @@ pub fn floating_candidates(amount: Decimal, precision: i8) -> Vec<Decimal> {
     let max_units: i64 = 10_i64.pow(places) - 1;
     let mut rng = rand::thread_rng();
     let mut units = BTreeSet::new();
-    let wanted = FLOAT_CANDIDATES.min(max_units as usize);
+    let wanted = wanted.min(max_units as usize);
     while units.len() < wanted {
         units.insert(rng.gen_range(1..=max_units));
     }

@@ -42,6 +42,8 @@ pub struct Route {
     pub candidates: Vec<Arc<ChannelEntry>>,
     pub skipped: BTreeMap<String, String>,
     pub requested_channel: String,
+    /// For each candidate of the operator's own accounts (deposits): its accounts that fit.
+    pub accounts: BTreeMap<String, octopus_domain::account::AccountChoice>,
 }
 
 impl Route {
@@ -70,6 +72,7 @@ impl Route {
                 })
                 .collect(),
             skipped: self.skipped.clone(),
+            account: None,
         }
     }
 }
@@ -184,6 +187,7 @@ impl Channels {
             candidates,
             skipped,
             requested_channel: request.channel.clone(),
+            accounts: BTreeMap::new(),
         })
     }
 }

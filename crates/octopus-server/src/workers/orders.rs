@@ -55,6 +55,13 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>
             retry_accounting,
         )),
         tokio::spawn(repeat(
+            every,
+            BATCH,
+            stop.clone(),
+            state.clone(),
+            own_accounts,
+        )),
+        tokio::spawn(repeat(
             state.config.channels_refresh,
             BATCH,
             stop,
@@ -165,6 +172,27 @@ async fn run_check(state: AppState, order: octopus_domain::Order, now: octopus_d
         change.from_status(order.payment_status),
     )
     .await;
+}
+
+/// The own accounts' background work: amounts reserved by overdue deposits are freed once their
+/// grace ends, and transfers whose decision was interrupted are decided again.
+async fn own_accounts(state: AppState) -> Result<u32, StorageError> {
+    let now = now_ms();
+    let released = state.storage.release_held_amounts(now, BATCH).await?;
+    let decided =
+        match crate::services::transfers::decide_interrupted(state.storage.as_ref(), now, BATCH)
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "deciding interrupted transfers failed");
+                0
+            }
+        };
+    if decided > 0 {
+        state.callbacks_due.notify_one();
+    }
+    Ok(released.max(decided))
 }
 
 async fn refresh_channels(state: AppState) -> Result<u32, StorageError> {

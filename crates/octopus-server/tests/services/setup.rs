@@ -78,6 +78,7 @@ impl Gateway {
         .expect("read the channels");
         let services = OrderServices {
             orders: storage.clone(),
+            accounts: storage.clone(),
             upstream_log: storage.clone(),
             channels,
             fees: FeeBook::new(storage.clone(), Duration::ZERO),

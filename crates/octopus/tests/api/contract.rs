@@ -1197,6 +1197,7 @@ async fn both_backends_keep_the_same_books(postgres: Backend) {
             reason: "refused the order".into(),
         }],
         skipped: Default::default(),
+        account: None,
     };
     let channels = on_both!(c, "a channel added, disabled; an order rerouted", |side| {
         let s = side.storage.as_ref();

@@ -19,6 +19,7 @@ mod idempotency;
 mod ledger;
 mod ledger_properties;
 mod order_query;
+mod own_accounts;
 mod paykassma;
 mod payout_takeover;
 mod restart;

@@ -3,6 +3,7 @@
 //! file, or a new schema on the PostgreSQL server named by `OCTOPUS_TEST_DATABASE_URL` — and
 //! talks to it over real HTTP through the client library.
 
+pub mod accounts;
 pub mod paykassma;
 pub mod raw_http;
 pub mod receiver;

@@ -1,0 +1,448 @@
+//! Money on the operator's own accounts: a device's report of an incoming transfer (recorded
+//! once per bank reference, then matched to its deposit or put in suspense), the operator's
+//! decisions on suspense (assign to an order, record the return to the payer), manual
+//! confirmation of a deposit (补单), and the payout queue (sent, failed).
+//!
+//! Which order a transfer completes is the domain's decision (`transfer::decide`). Deciding
+//! takes two writes — the order's completion, then the transfer's status — so a transfer is
+//! claimed first (no other node decides it meanwhile), and the order records the transfer's
+//! bank reference with its completion: a decision interrupted between the two writes is taken
+//! up again (by the device's retry or the background worker) and finds the order it completed
+//! by that reference instead of crediting the money a second time. The CLI calls these on the
+//! database as the server does.
+
+use octopus_domain::device::{Device, Report};
+use octopus_domain::ids::new_transfer_uid;
+use octopus_domain::transfer::{self, Matching, Transfer, TransferStatus};
+use octopus_domain::{Amount, Order, PaymentStatus, StatusChange, Timestamp, TransactionType};
+use octopus_storage::{Recorded, Storage, StorageError};
+
+use crate::error::Error;
+
+/// How long a node holds a transfer it decides.
+pub const CLAIM_MS: i64 = 30_000;
+/// How many times a match is decided again when its order changed meanwhile.
+const ATTEMPTS: usize = 3;
+
+/// What became of a reported transfer, as the device is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It completed this order.
+    Matched { transfer: String, payment_uid: String },
+    /// It went to suspense for the operator.
+    Suspense { transfer: String },
+    /// The account's transfer with this bank reference was reported before.
+    Duplicate { transfer: String },
+    /// Another node is deciding it right now (the device may ask again).
+    Deciding { transfer: String },
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Matched { .. } => "matched",
+            Outcome::Suspense { .. } => "suspense",
+            Outcome::Duplicate { .. } | Outcome::Deciding { .. } => "duplicate",
+        }
+    }
+}
+
+/// Records a device's report and decides it.
+pub async fn report(
+    storage: &dyn Storage,
+    device: &Device,
+    report: &Report,
+    now: Timestamp,
+) -> Result<Outcome, Error> {
+    let account = storage
+        .account(&report.account)
+        .await?
+        .ok_or_else(|| Error::Invalid("The 'account' field names no account.".into()))?;
+    if account.currency != report.currency {
+        return Err(Error::Invalid(format!(
+            "The 'currency' field must be this account's currency ({}).",
+            account.currency.code()
+        )));
+    }
+    let reported = Transfer::reported(
+        new_transfer_uid(now),
+        &account.channel,
+        &device.id,
+        report,
+        now,
+    );
+    let (transfer, new) = match storage.record_transfer(reported).await? {
+        Recorded::New(t) => (t, true),
+        Recorded::Existing(t) => (t, false),
+    };
+    if transfer.status != TransferStatus::Received {
+        return Ok(Outcome::Duplicate {
+            transfer: transfer.uid,
+        });
+    }
+    // New, or reported again while its decision was interrupted: decide it now.
+    let outcome = decide(storage, &transfer.uid, now).await?;
+    Ok(if new {
+        outcome
+    } else {
+        Outcome::Duplicate {
+            transfer: transfer.uid,
+        }
+    })
+}
+
+/// Decides a `received` transfer: completes its order, or puts it in suspense.
+pub async fn decide(storage: &dyn Storage, uid: &str, now: Timestamp) -> Result<Outcome, Error> {
+    let Some(mut t) = storage.claim_transfer(uid, now, now + CLAIM_MS).await? else {
+        let t = storage
+            .transfer(uid)
+            .await?
+            .ok_or(Error::NotFound("Transfer not found"))?;
+        return Ok(match t.status {
+            TransferStatus::Received => Outcome::Deciding { transfer: t.uid },
+            _ => settled(&t),
+        });
+    };
+    // An order settled by this bank reference already: the decision was interrupted after its
+    // order completed, or the operator confirmed the order by hand with this reference.
+    if let Some(order) = storage.order_by_reference(&t.account, &t.reference).await? {
+        return matched(storage, t, &order, now).await;
+    }
+    for _ in 0..ATTEMPTS {
+        let orders = storage
+            .deposits_on_account(&t.account, t.currency, t.amount)
+            .await?;
+        match transfer::decide(&t, &orders, now) {
+            Matching::Order { payment_uid, late } => {
+                let Some(order) = orders.iter().find(|o| o.payment_uid == payment_uid) else {
+                    break;
+                };
+                let reason = if late {
+                    format!(
+                        "bank transfer {} ({}) matched after the order was overdue: completed late",
+                        t.reference, t.uid
+                    )
+                } else {
+                    format!("bank transfer {} ({}) matched", t.reference, t.uid)
+                };
+                let change = StatusChange::new(PaymentStatus::Completed, reason, now)
+                    .with_final_amount(t.amount)
+                    .with_reference(t.reference.clone())
+                    .from_status(order.payment_status);
+                match storage.change_status(&payment_uid, change).await {
+                    Ok(order) => {
+                        t.late = late;
+                        return matched(storage, t, &order, now).await;
+                    }
+                    // The order changed meanwhile (another transfer, an expiry): decide again.
+                    Err(StorageError::IllegalTransition(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Matching::Suspense { reason } => {
+                t.reason = reason;
+                return suspend(storage, t, now).await;
+            }
+        }
+    }
+    t.reason = "its order kept changing while the transfer was decided".into();
+    suspend(storage, t, now).await
+}
+
+fn settled(t: &Transfer) -> Outcome {
+    match t.status {
+        TransferStatus::Matched => Outcome::Matched {
+            transfer: t.uid.clone(),
+            payment_uid: t.payment_uid.clone(),
+        },
+        _ => Outcome::Suspense {
+            transfer: t.uid.clone(),
+        },
+    }
+}
+
+async fn matched(
+    storage: &dyn Storage,
+    mut t: Transfer,
+    order: &Order,
+    now: Timestamp,
+) -> Result<Outcome, Error> {
+    t.payment_uid = order.payment_uid.clone();
+    t.become_(TransferStatus::Matched, now)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    storage
+        .settle_transfer(&t, TransferStatus::Received, None)
+        .await?;
+    Ok(Outcome::Matched {
+        transfer: t.uid,
+        payment_uid: order.payment_uid.clone(),
+    })
+}
+
+async fn suspend(storage: &dyn Storage, mut t: Transfer, now: Timestamp) -> Result<Outcome, Error> {
+    t.become_(TransferStatus::Suspense, now)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let entry = t
+        .suspense_in(now)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    tracing::info!(transfer = %t.uid, reason = %t.reason, "transfer put in suspense");
+    storage
+        .settle_transfer(&t, TransferStatus::Received, Some(entry))
+        .await?;
+    Ok(Outcome::Suspense { transfer: t.uid })
+}
+
+/// `received` transfers whose decision was interrupted, decided again; returns how many.
+pub async fn decide_interrupted(
+    storage: &dyn Storage,
+    now: Timestamp,
+    limit: u32,
+) -> Result<u32, Error> {
+    let uids = storage.undecided_transfers(now - CLAIM_MS, limit).await?;
+    let mut decided = 0;
+    for uid in uids {
+        match decide(storage, &uid, now).await {
+            Ok(Outcome::Deciding { .. }) => {}
+            Ok(_) => decided += 1,
+            Err(e) => tracing::warn!(transfer = %uid, error = %e, "deciding a transfer failed"),
+        }
+    }
+    Ok(decided)
+}
+
+/// Who did something and why, as the operator's tools record it.
+#[derive(Debug, Clone)]
+pub struct Operator<'a> {
+    pub by: &'a str,
+    pub reason: &'a str,
+}
+
+fn required(value: &str, what: &str) -> Result<String, Error> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::Invalid(format!("{what} is required.")));
+    }
+    Ok(v.to_string())
+}
+
+/// Assigns a transfer in suspense to a deposit: the order completes with the amount received
+/// (whatever it asked) and the money leaves suspense. Assigning it again to the same order
+/// changes nothing.
+pub async fn assign(
+    storage: &dyn Storage,
+    uid: &str,
+    payment_uid: &str,
+    who: Operator<'_>,
+    now: Timestamp,
+) -> Result<Transfer, Error> {
+    let reason = required(who.reason, "A reason")?;
+    let mut t = storage
+        .transfer(uid)
+        .await?
+        .ok_or(Error::NotFound("Transfer not found"))?;
+    if t.status == TransferStatus::Assigned && t.payment_uid == payment_uid {
+        return Ok(t);
+    }
+    if t.status != TransferStatus::Suspense {
+        return Err(Error::Conflict(format!(
+            "Transfer {uid} is {}, not in suspense.",
+            t.status
+        )));
+    }
+    let order = storage
+        .order_by_payment_uid(payment_uid)
+        .await?
+        .ok_or(Error::NotFound("Order not found"))?;
+    if order.transaction_type != TransactionType::Income
+        || order.currency != t.currency
+        || order.channel != t.channel
+    {
+        return Err(Error::Invalid(format!(
+            "Transfer {uid} ({} on channel {}) can only be assigned to a deposit in {} on channel {}.",
+            t.currency.code(),
+            t.channel,
+            t.currency.code(),
+            t.channel
+        )));
+    }
+    let done_before =
+        order.payment_status == PaymentStatus::Completed && order.reference == t.reference;
+    if !done_before {
+        let change = StatusChange::new(
+            PaymentStatus::Completed,
+            format!(
+                "suspense transfer {} (bank reference {}) assigned by {}: {reason}",
+                t.uid, t.reference, who.by
+            ),
+            now,
+        )
+        .with_final_amount(t.amount)
+        .with_reference(t.reference.clone())
+        .from_status(order.payment_status);
+        storage.change_status(payment_uid, change).await?;
+    }
+    t.payment_uid = payment_uid.to_string();
+    t.reason = format!("assigned by {}: {reason}", who.by);
+    t.become_(TransferStatus::Assigned, now)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let entry = t
+        .suspense_out(now)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    storage
+        .settle_transfer(&t, TransferStatus::Suspense, Some(entry))
+        .await?;
+    Ok(t)
+}
+
+/// Records that a transfer in suspense went back to its payer (with the bank reference of the
+/// return): the money leaves suspense.
+pub async fn returned(
+    storage: &dyn Storage,
+    uid: &str,
+    return_reference: &str,
+    who: Operator<'_>,
+    now: Timestamp,
+) -> Result<Transfer, Error> {
+    let return_reference = required(return_reference, "The reference of the return")?;
+    let mut t = storage
+        .transfer(uid)
+        .await?
+        .ok_or(Error::NotFound("Transfer not found"))?;
+    if t.status == TransferStatus::Returned && t.return_reference == return_reference {
+        return Ok(t);
+    }
+    if t.status != TransferStatus::Suspense {
+        return Err(Error::Conflict(format!(
+            "Transfer {uid} is {}, not in suspense.",
+            t.status
+        )));
+    }
+    t.return_reference = return_reference;
+    t.reason = if who.reason.trim().is_empty() {
+        format!("returned to the payer by {}", who.by)
+    } else {
+        format!("returned to the payer by {}: {}", who.by, who.reason.trim())
+    };
+    t.become_(TransferStatus::Returned, now)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let entry = t
+        .suspense_out(now)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    storage
+        .settle_transfer(&t, TransferStatus::Suspense, Some(entry))
+        .await?;
+    Ok(t)
+}
+
+/// Completes a deposit by hand (补单) with the bank reference and the amount actually received,
+/// recording who did it and why on the order's history.
+pub async fn confirm(
+    storage: &dyn Storage,
+    payment_uid: &str,
+    reference: &str,
+    amount: &str,
+    who: Operator<'_>,
+    now: Timestamp,
+) -> Result<Order, Error> {
+    let reference = required(reference, "The bank reference")?;
+    let reason = required(who.reason, "A reason")?;
+    let order = storage
+        .order_by_payment_uid(payment_uid)
+        .await?
+        .ok_or(Error::NotFound("Order not found"))?;
+    if order.transaction_type != TransactionType::Income {
+        return Err(Error::Invalid("Only deposits are confirmed by hand.".into()));
+    }
+    let received = Amount::parse(amount.trim(), order.currency).map_err(|e| {
+        Error::Invalid(format!(
+            "The amount must be an amount of {}: {e}.",
+            order.currency.code()
+        ))
+    })?;
+    if !order.account.is_empty() {
+        if let Some(other) = storage.order_by_reference(&order.account, &reference).await? {
+            if other.payment_uid != order.payment_uid {
+                return Err(Error::Conflict(format!(
+                    "Bank reference {reference} already settled order {} on this account.",
+                    other.payment_uid
+                )));
+            }
+        }
+    }
+    let change = StatusChange::new(
+        PaymentStatus::Completed,
+        format!(
+            "confirmed by hand by {}: {reason} (bank reference {reference}, received {})",
+            who.by,
+            received.value()
+        ),
+        now,
+    )
+    .with_final_amount(received.value())
+    .with_reference(reference)
+    .from_status(order.payment_status);
+    Ok(storage.change_status(payment_uid, change).await?)
+}
+
+/// A payout of an own-accounts channel, waiting in the operator's queue.
+async fn queued_payout(storage: &dyn Storage, payment_uid: &str) -> Result<Order, Error> {
+    let order = storage
+        .order_by_payment_uid(payment_uid)
+        .await?
+        .ok_or(Error::NotFound("Order not found"))?;
+    let own = storage
+        .channels()
+        .await?
+        .into_iter()
+        .any(|c| c.code == order.channel && c.kind == "accounts");
+    if order.transaction_type != TransactionType::Expense || !own {
+        return Err(Error::Invalid(format!(
+            "Order {payment_uid} is not a payout of an own-accounts channel."
+        )));
+    }
+    Ok(order)
+}
+
+/// Marks a queued payout sent, with the bank reference of the transfer: its hold is settled
+/// and the merchant called back.
+pub async fn payout_sent(
+    storage: &dyn Storage,
+    payment_uid: &str,
+    reference: &str,
+    by: &str,
+    now: Timestamp,
+) -> Result<Order, Error> {
+    let reference = required(reference, "The bank reference")?;
+    let order = queued_payout(storage, payment_uid).await?;
+    if order.payment_status == PaymentStatus::Completed && order.reference == reference {
+        return Ok(order);
+    }
+    let change = StatusChange::new(
+        PaymentStatus::Completed,
+        format!("sent by {by} (bank reference {reference})"),
+        now,
+    )
+    .with_reference(reference)
+    .from_status(order.payment_status);
+    Ok(storage.change_status(payment_uid, change).await?)
+}
+
+/// Marks a queued payout failed: its hold goes back to the merchant, who is called back.
+pub async fn payout_failed(
+    storage: &dyn Storage,
+    payment_uid: &str,
+    reason: &str,
+    by: &str,
+    now: Timestamp,
+) -> Result<Order, Error> {
+    let reason = required(reason, "A reason")?;
+    let order = queued_payout(storage, payment_uid).await?;
+    let change = StatusChange::new(
+        PaymentStatus::Failed,
+        format!("marked failed by {by}: {reason}"),
+        now,
+    )
+    .failing(reason)
+    .from_status(order.payment_status);
+    Ok(storage.change_status(payment_uid, change).await?)
+}

@@ -1,0 +1,452 @@
+//! `octopus account|device|suspense|payout`: the operator's own accounts, straight on the
+//! database like `octopus channel` (a running gateway sees the changes at once), plus
+//! `device report|heartbeat`, which act as a device over HTTP and sign exactly like one. Every
+//! command prints JSON (one object per line for lists) so other tools can drive them; the
+//! payout export prints CSV for a bank's bulk upload.
+
+use std::str::FromStr;
+
+use anyhow::{bail, Context};
+use octopus_client::device::{DeviceClient, TransferReport};
+use octopus_domain::account::{self, Account, AccountMethod};
+use octopus_domain::device::Device;
+use octopus_domain::ids::{new_account_id, new_device_id, new_device_secret};
+use octopus_domain::money::format_amount;
+use octopus_domain::transfer::{Transfer, TransferStatus};
+use octopus_domain::{Currency, Order};
+use octopus_server::clock::{now_ms, rfc3339};
+use octopus_server::services::transfers::{self, Operator};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+use crate::cli::{
+    AccountArgs, AccountCommand, DeviceArgs, DeviceCommand, PayoutArgs, PayoutCommand,
+    SuspenseArgs, SuspenseCommand,
+};
+
+/// How many rows a list prints at most.
+const LIST_LIMIT: u32 = 10_000;
+
+fn refused(e: octopus_server::error::Error) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.data())
+}
+
+pub fn account_json(a: &Account) -> Value {
+    json!({
+        "id": a.id,
+        "channel": a.channel,
+        "method": a.method.as_str(),
+        "bank_code": a.bank_code,
+        "number": a.number,
+        "holder": a.holder,
+        "currency": a.currency.code(),
+        "promptpay_id": a.promptpay_id,
+        "vpa": a.vpa,
+        "daily_limit": a.daily_limit.map(|d| d.to_string()),
+        "max_open": a.max_open,
+        "enabled": a.enabled,
+        "created_at": rfc3339(a.created_at),
+    })
+}
+
+fn device_json(d: &Device, now: i64) -> Value {
+    json!({
+        "device_id": d.id,
+        "account": d.account,
+        "created_at": rfc3339(d.created_at),
+        "revoked_at": d.revoked_at.map(rfc3339),
+        "last_heartbeat_at": d.last_heartbeat_at.map(rfc3339),
+        "online": d.revoked_at.is_none() && account::online(d.last_heartbeat_at, now),
+    })
+}
+
+fn transfer_json(t: &Transfer) -> Value {
+    json!({
+        "transfer": t.uid,
+        "account": t.account,
+        "channel": t.channel,
+        "device": t.device,
+        "amount": format_amount(t.amount, t.currency),
+        "currency": t.currency.code(),
+        "reference": t.reference,
+        "occurred_at": rfc3339(t.occurred_at),
+        "payer_account": t.payer_account,
+        "payer_name": t.payer_name,
+        "text": t.text,
+        "status": t.status.as_str(),
+        "payment_uid": t.payment_uid,
+        "late": t.late,
+        "reason": t.reason,
+        "return_reference": t.return_reference,
+        "created_at": rfc3339(t.created_at),
+    })
+}
+
+fn payout_json(o: &Order) -> Value {
+    json!({
+        "payment_uid": o.payment_uid,
+        "merchant_uid": o.merchant_uid,
+        "merchant_order_id": o.merchant_order_id,
+        "amount": format_amount(o.amount, o.currency),
+        "currency": o.currency.code(),
+        "to": o.to,
+        "to_name": o.to_name,
+        "to_bank_name": o.to_bank_name,
+        "payment_status": o.payment_status.as_str(),
+        "created_at": rfc3339(o.created_at),
+    })
+}
+
+fn order_json(o: &Order) -> Value {
+    json!({
+        "payment_uid": o.payment_uid,
+        "payment_status": o.payment_status.as_str(),
+        "final_amount": format_amount(o.final_amount, o.currency),
+        "reference": o.reference,
+        "accounting_status": o.accounting_status.as_str(),
+    })
+}
+
+pub async fn run_account(args: AccountArgs) -> anyhow::Result<()> {
+    match args.command {
+        AccountCommand::Add {
+            channel,
+            method,
+            number,
+            holder,
+            currency,
+            bank_code,
+            promptpay_id,
+            vpa,
+            daily_limit,
+            max_open,
+            disabled,
+            database,
+        } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            let known = storage.channels().await?;
+            match known.iter().find(|c| c.code == channel) {
+                None => bail!("there is no channel {channel:?} (add one with `octopus channel add {channel} --kind accounts`)"),
+                Some(c) if c.kind != "accounts" => {
+                    bail!("channel {channel:?} is of kind {}, not accounts", c.kind)
+                }
+                Some(_) => {}
+            }
+            let method = AccountMethod::from_str(&method)?;
+            let currency = Currency::parse(&currency)
+                .with_context(|| format!("--currency {currency:?} is not a supported currency"))?;
+            let bank_code = match bank_code {
+                Some(code) => octopus_domain::thai_bank::ThaiBank::parse(&code)
+                    .map_err(|e| anyhow::anyhow!("--bank-code: {e}"))?
+                    .code()
+                    .to_string(),
+                None => String::new(),
+            };
+            let daily_limit = daily_limit
+                .map(|t| {
+                    Decimal::from_str(t.trim())
+                        .with_context(|| format!("--daily-limit must be a decimal, not {t:?}"))
+                })
+                .transpose()?;
+            let now = now_ms();
+            let account = Account {
+                id: new_account_id(),
+                channel,
+                method,
+                bank_code,
+                number: number.trim().to_string(),
+                holder: holder.trim().to_string(),
+                currency,
+                promptpay_id: promptpay_id.unwrap_or_default().trim().to_string(),
+                vpa: vpa.unwrap_or_default().trim().to_string(),
+                daily_limit,
+                max_open,
+                enabled: !disabled,
+                created_at: now,
+                updated_at: now,
+            };
+            account.validate()?;
+            let stored = storage.add_account(account).await?;
+            println!("{}", account_json(&stored));
+        }
+        AccountCommand::List { database } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            for a in storage.accounts().await? {
+                println!("{}", account_json(&a));
+            }
+        }
+        AccountCommand::Disable { id, database } => set_enabled(&id, false, &database).await?,
+        AccountCommand::Enable { id, database } => set_enabled(&id, true, &database).await?,
+    }
+    Ok(())
+}
+
+async fn set_enabled(
+    id: &str,
+    enabled: bool,
+    database: &crate::cli::DatabaseArgs,
+) -> anyhow::Result<()> {
+    let storage = crate::serve::open_storage(database).await?;
+    let account = storage
+        .set_account_enabled(id, enabled, now_ms())
+        .await
+        .map_err(|_| anyhow::anyhow!("there is no account {id:?}"))?;
+    println!("{}", account_json(&account));
+    Ok(())
+}
+
+pub async fn run_device(args: DeviceArgs) -> anyhow::Result<()> {
+    match args.command {
+        DeviceCommand::Add { account, database } => {
+            let (storage, master_key) = crate::serve::open(&database).await?;
+            if storage.account(&account).await?.is_none() {
+                bail!("there is no account {account:?} (see `octopus account list`)");
+            }
+            let secret = new_device_secret();
+            let device = Device {
+                id: new_device_id(),
+                account,
+                sealed_secret: master_key.seal(&secret),
+                revoked_at: None,
+                last_heartbeat_at: None,
+                created_at: now_ms(),
+            };
+            let stored = storage.add_device(device).await?;
+            println!(
+                "{}",
+                json!({"device_id": stored.id, "secret": secret, "account": stored.account})
+            );
+        }
+        DeviceCommand::Revoke { id, database } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            let device = storage
+                .revoke_device(&id, now_ms())
+                .await
+                .map_err(|_| anyhow::anyhow!("there is no device {id:?}"))?;
+            println!("{}", device_json(&device, now_ms()));
+        }
+        DeviceCommand::List { database } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            let now = now_ms();
+            for d in storage.devices().await? {
+                println!("{}", device_json(&d, now));
+            }
+        }
+        DeviceCommand::Report {
+            client,
+            account,
+            amount,
+            currency,
+            reference,
+            occurred_at,
+            payer_account,
+            payer_name,
+            text,
+        } => {
+            let device = DeviceClient::new(&client.url, &client.device, &client.secret);
+            let answer = device
+                .report(&TransferReport {
+                    account,
+                    amount,
+                    currency,
+                    reference,
+                    occurred_at,
+                    payer_account,
+                    payer_name,
+                    text,
+                })
+                .await?;
+            println!("{}", answer.body);
+            if answer.status >= 400 {
+                bail!("the gateway answered HTTP {}", answer.status);
+            }
+        }
+        DeviceCommand::Heartbeat { client, every } => {
+            let device = DeviceClient::new(&client.url, &client.device, &client.secret);
+            loop {
+                let answer = device.heartbeat().await?;
+                println!("{}", answer.body);
+                if answer.status >= 400 {
+                    bail!("the gateway answered HTTP {}", answer.status);
+                }
+                match every {
+                    Some(seconds) => {
+                        tokio::time::sleep(std::time::Duration::from_secs(seconds.max(1))).await
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_suspense(args: SuspenseArgs) -> anyhow::Result<()> {
+    match args.command {
+        SuspenseCommand::List { database } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            for t in storage
+                .transfers_in(TransferStatus::Suspense, LIST_LIMIT)
+                .await?
+            {
+                println!("{}", transfer_json(&t));
+            }
+        }
+        SuspenseCommand::Assign {
+            transfer,
+            payment_uid,
+            reason,
+            actor,
+            database,
+        } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            let by = actor.name();
+            let t = transfers::assign(
+                storage.as_ref(),
+                &transfer,
+                &payment_uid,
+                Operator {
+                    by: &by,
+                    reason: &reason,
+                },
+                now_ms(),
+            )
+            .await
+            .map_err(refused)?;
+            println!("{}", transfer_json(&t));
+        }
+        SuspenseCommand::Returned {
+            transfer,
+            reference,
+            reason,
+            actor,
+            database,
+        } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            let by = actor.name();
+            let t = transfers::returned(
+                storage.as_ref(),
+                &transfer,
+                &reference,
+                Operator {
+                    by: &by,
+                    reason: &reason,
+                },
+                now_ms(),
+            )
+            .await
+            .map_err(refused)?;
+            println!("{}", transfer_json(&t));
+        }
+    }
+    Ok(())
+}
+
+/// A CSV field, quoted when it holds a separator, a quote or a line break; a leading
+/// formula character is neutralised (spreadsheets run `=`, `+`, `-`, `@` as formulas).
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+/// The bank code a payout's `to_bank_name` names (a Thai bank's code), or the name as given.
+fn bank_code(order: &Order) -> String {
+    octopus_domain::thai_bank::ThaiBank::parse(&order.to_bank_name)
+        .map(|b| b.code().to_string())
+        .unwrap_or_else(|_| order.to_bank_name.clone())
+}
+
+pub async fn run_payout(args: PayoutArgs) -> anyhow::Result<()> {
+    match args.command {
+        PayoutCommand::List { channel, database } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            for o in storage.pending_payouts(&channel, LIST_LIMIT).await? {
+                println!("{}", payout_json(&o));
+            }
+        }
+        PayoutCommand::Export { channel, database } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            println!("bank_code,account,name,amount,currency,payment_uid");
+            for o in storage.pending_payouts(&channel, LIST_LIMIT).await? {
+                let row = [
+                    bank_code(&o),
+                    o.to.clone(),
+                    o.to_name.clone(),
+                    format_amount(o.amount, o.currency),
+                    o.currency.code().to_uppercase(),
+                    o.payment_uid.clone(),
+                ];
+                let row: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+                println!("{}", row.join(","));
+            }
+        }
+        PayoutCommand::Sent {
+            payment_uid,
+            reference,
+            actor,
+            database,
+        } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            let order = transfers::payout_sent(
+                storage.as_ref(),
+                &payment_uid,
+                &reference,
+                &actor.name(),
+                now_ms(),
+            )
+            .await
+            .map_err(refused)?;
+            println!("{}", order_json(&order));
+        }
+        PayoutCommand::Failed {
+            payment_uid,
+            reason,
+            actor,
+            database,
+        } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            let order = transfers::payout_failed(
+                storage.as_ref(),
+                &payment_uid,
+                &reason,
+                &actor.name(),
+                now_ms(),
+            )
+            .await
+            .map_err(refused)?;
+            println!("{}", order_json(&order));
+        }
+    }
+    Ok(())
+}
+
+/// `octopus order confirm`: a deposit completed by hand.
+pub async fn confirm(
+    storage: &dyn octopus_storage::Storage,
+    payment_uid: &str,
+    reference: &str,
+    amount: &str,
+    reason: &str,
+    by: &str,
+) -> anyhow::Result<()> {
+    let order = transfers::confirm(
+        storage,
+        payment_uid,
+        reference,
+        amount,
+        Operator { by, reason },
+        now_ms(),
+    )
+    .await
+    .map_err(refused)?;
+    println!("{}", order_json(&order));
+    Ok(())
+}
