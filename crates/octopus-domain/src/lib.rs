@@ -21,6 +21,7 @@ pub mod request;
 pub mod routing;
 pub mod secret_box;
 pub mod signing;
+pub mod thai_bank;
 pub mod transfer;
 
 pub use channel::Channel;
@@ -32,6 +33,7 @@ pub use order::{
     PaymentStatus, StatusChange, TransactionType,
 };
 pub use request::{OrderRequest, ResponseType, ValidationError};
+pub use thai_bank::ThaiBank;
 
 /// Milliseconds since the Unix epoch. The domain never reads the clock; callers pass times in.
 pub type Timestamp = i64;
