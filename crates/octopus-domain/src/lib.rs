@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod merchant;
 pub mod money;
 pub mod order;
+pub mod payee;
 pub mod request;
 pub mod routing;
 pub mod secret_box;
@@ -32,6 +33,7 @@ pub use order::{
     AccountingStatus, AccountingType, IllegalTransition, NotifyStatus, Order, OrderEvent,
     PaymentStatus, StatusChange, TransactionType,
 };
+pub use payee::{PayeeError, PayeeMethod};
 pub use request::{OrderRequest, ResponseType, ValidationError};
 pub use thai_bank::ThaiBank;
 
