@@ -35,7 +35,7 @@ pub use order::{
 };
 pub use payee::{PayeeError, PayeeMethod};
 pub use request::{OrderRequest, ResponseType, ValidationError};
-pub use thai_bank::ThaiBank;
+pub use thai_bank::{ThaiBank, UnknownThaiBank};
 
 /// Milliseconds since the Unix epoch. The domain never reads the clock; callers pass times in.
 pub type Timestamp = i64;

@@ -120,7 +120,7 @@ pub fn parse(method: PayeeMethod, account: &str, bank: &str) -> Result<Payee, Pa
             let digits = number(account)
                 .filter(|d| (10..=12).contains(&d.len()))
                 .ok_or(PayeeError::ThaiAccount)?;
-            let thai = ThaiBank::parse(bank).ok_or(PayeeError::ThaiBank)?;
+            let thai = ThaiBank::parse(bank).map_err(|_| PayeeError::ThaiBank)?;
             Ok(payee(digits, thai.code()))
         }
         PayeeMethod::Other => Ok(payee(account.to_string(), bank)),

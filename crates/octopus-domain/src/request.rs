@@ -461,7 +461,7 @@ fn bank_of_country(
     value: &str,
     country_code: &str,
 ) -> Result<(), ValidationError> {
-    if country_code != "TH" || value.is_empty() || ThaiBank::parse(value).is_some() {
+    if country_code != "TH" || value.is_empty() || ThaiBank::parse(value).is_ok() {
         return Ok(());
     }
     Err(ValidationError::invalid(field, THAI_BANK_PROBLEM))

@@ -31,6 +31,11 @@ const TTB: ThaiBank = bank("011", "TTB", "TMBThanachart");
 pub const MERGED: &[(&str, &str, &str, ThaiBank)] =
     &[("065", "TBANK", "Thanachart (merged into TTB)", TTB)];
 
+/// A bank name that is not on the list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a Thai bank code or short name (see \"Thai bank codes\" in docs/api.md)")]
+pub struct UnknownThaiBank(pub String);
+
 impl ThaiBank {
     /// Every bank of the list, in the order of its codes.
     pub const ALL: &'static [ThaiBank] = &[
@@ -66,7 +71,8 @@ impl ThaiBank {
     /// white space around it ignored. A merged bank's code or name gives the bank it became
     /// (`"065"` and `"TBANK"` give 011 TTB). Anything else (a full name, a code without its
     /// leading zeros) is not recognised: the list is what operators' banks use.
-    pub fn parse(text: &str) -> Option<ThaiBank> {
+    pub fn parse(text: &str) -> Result<ThaiBank, UnknownThaiBank> {
+        let sent = text;
         let text = text.trim();
         let named =
             |code: &str, short_name: &str| code == text || short_name.eq_ignore_ascii_case(text);
@@ -80,6 +86,7 @@ impl ThaiBank {
                     .find(|(code, short_name, _, _)| named(code, short_name))
                     .map(|(_, _, _, bank)| *bank)
             })
+            .ok_or_else(|| UnknownThaiBank(sent.to_string()))
     }
 
     /// The three-digit code, as a bulk payout file wants it (`"004"`).
@@ -137,11 +144,11 @@ mod tests {
             assert!(bank.code().bytes().all(|b| b.is_ascii_digit()), "{bank}");
             assert_eq!(bank.short_name(), bank.short_name().to_ascii_uppercase());
             assert!(!bank.name().is_empty());
-            assert_eq!(ThaiBank::parse(bank.code()), Some(bank));
-            assert_eq!(ThaiBank::parse(&format!(" {}\t", bank.code())), Some(bank));
+            assert_eq!(ThaiBank::parse(bank.code()), Ok(bank));
+            assert_eq!(ThaiBank::parse(&format!(" {}\t", bank.code())), Ok(bank));
             for spelling in spellings(bank.short_name()) {
-                assert_eq!(ThaiBank::parse(&spelling), Some(bank), "{spelling}");
-                assert_eq!(ThaiBank::parse(&format!("{spelling} ")), Some(bank));
+                assert_eq!(ThaiBank::parse(&spelling), Ok(bank), "{spelling}");
+                assert_eq!(ThaiBank::parse(&format!("{spelling} ")), Ok(bank));
             }
         }
         // Codes in order, none twice, and no short name is another bank's.
@@ -161,6 +168,10 @@ mod tests {
             ("004", "KBANK", "Kasikornbank")
         );
         assert_eq!(kbank.to_string(), "004 KBANK");
+        assert_eq!(
+            ThaiBank::parse("KBANK2").unwrap_err().to_string(),
+            "\"KBANK2\" is not a Thai bank code or short name (see \"Thai bank codes\" in docs/api.md)"
+        );
         assert_eq!(ThaiBank::parse("Scb").unwrap().code(), "014");
         assert_eq!(ThaiBank::parse("073").unwrap().short_name(), "LH");
         assert_eq!(ThaiBank::parse("baac").unwrap().code(), "034");
@@ -204,7 +215,11 @@ mod tests {
             "ＫＢＡＮＫ",
             "004\u{200B}",
         ] {
-            assert_eq!(ThaiBank::parse(text), None, "{text:?}");
+            assert_eq!(
+                ThaiBank::parse(text),
+                Err(UnknownThaiBank(text.to_string())),
+                "{text:?}"
+            );
         }
     }
 }
