@@ -17,10 +17,12 @@ pub mod ledger;
 pub mod merchant;
 pub mod money;
 pub mod order;
+pub mod payee;
 pub mod request;
 pub mod routing;
 pub mod secret_box;
 pub mod signing;
+pub mod thai_bank;
 pub mod transfer;
 
 pub use channel::Channel;
@@ -31,7 +33,9 @@ pub use order::{
     AccountingStatus, AccountingType, IllegalTransition, NotifyStatus, Order, OrderEvent,
     PaymentStatus, StatusChange, TransactionType,
 };
+pub use payee::{PayeeError, PayeeMethod};
 pub use request::{OrderRequest, ResponseType, ValidationError};
+pub use thai_bank::{ThaiBank, UnknownThaiBank};
 
 /// Milliseconds since the Unix epoch. The domain never reads the clock; callers pass times in.
 pub type Timestamp = i64;

@@ -10,6 +10,7 @@ use crate::country;
 use crate::fields::RequestFields;
 use crate::money::{format_amount, Amount, AmountError, Currency};
 use crate::order::{AccountingType, TransactionType};
+use crate::thai_bank::ThaiBank;
 
 /// A refused request parameter. Displays as the `details` of the documented error shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -209,6 +210,7 @@ impl OrderRequest {
         let from = identifier(fields, "from", MAX_TEXT_CHARS)?;
         let from_name = text(fields, "from_name", MAX_TEXT_CHARS)?;
         let from_bank_name = text(fields, "from_bank_name", MAX_TEXT_CHARS)?;
+        bank_of_country("from_bank_name", &from_bank_name, country_code)?;
         if transaction_type == TransactionType::Expense {
             for field in ["to", "to_name", "to_bank_name"] {
                 required_present(fields, field)?;
@@ -217,6 +219,7 @@ impl OrderRequest {
         let to = identifier(fields, "to", MAX_TEXT_CHARS)?;
         let to_name = text(fields, "to_name", MAX_TEXT_CHARS)?;
         let to_bank_name = text(fields, "to_bank_name", MAX_TEXT_CHARS)?;
+        bank_of_country("to_bank_name", &to_bank_name, country_code)?;
         let member_id = identifier(fields, "merchant_id", MAX_TEXT_CHARS)?;
 
         let ttl = match fields.non_empty("ttl") {
@@ -447,6 +450,27 @@ fn identifier(
     Ok(value)
 }
 
+/// A bank name where the country has a list of banks: in Thailand (`TH`) a bank name given
+/// must be a code or short name of the Thai bank list ([`ThaiBank::parse`]), because that is
+/// what the Thailand document asks for and what an operator's bank needs to pay; elsewhere any
+/// text. The value is kept as the merchant sent it (`"kbank "` stays `"kbank "`): the order's
+/// fingerprint and `order/get` show what was sent, and whoever pays reads the bank through
+/// [`ThaiBank::parse`] again.
+fn bank_of_country(
+    field: &'static str,
+    value: &str,
+    country_code: &str,
+) -> Result<(), ValidationError> {
+    if country_code != "TH" || value.is_empty() || ThaiBank::parse(value).is_ok() {
+        return Ok(());
+    }
+    Err(ValidationError::invalid(field, THAI_BANK_PROBLEM))
+}
+
+/// What a Thailand bank name that is not on the list is told (after "The 'to_bank_name' field").
+pub const THAI_BANK_PROBLEM: &str =
+    "must be a Thai bank code or short name, such as \"004\" or \"KBANK\" (see \"Thai bank codes\" in docs/api.md)";
+
 /// An optional URL field: empty, or an absolute http(s) URL.
 fn url(fields: &RequestFields, field: &'static str) -> Result<String, ValidationError> {
     let value = text(fields, field, MAX_URL_CHARS)?;
@@ -638,6 +662,59 @@ mod tests {
             "{}",
             details(&f)
         );
+    }
+
+    #[test]
+    fn thai_bank_names_are_codes_or_short_names_of_the_list() {
+        let thai = |field: &str, bank: &str| {
+            let mut f = payout();
+            f.insert("currency", "thb");
+            f.insert("country", "thailand");
+            f.insert("to_bank_name", "004");
+            f.insert(field, bank);
+            f
+        };
+        for field in ["from_bank_name", "to_bank_name"] {
+            for bank in ["004", "kbank", "KBANK", "Kbank ", " scb", "065", "tbank"] {
+                let r = OrderRequest::from_fields(&thai(field, bank)).unwrap();
+                // Kept as sent.
+                let kept = if field == "to_bank_name" {
+                    &r.to_bank_name
+                } else {
+                    &r.from_bank_name
+                };
+                assert_eq!(kept, bank, "{field}");
+            }
+            for bank in ["KBANK2", "999", "4", "Kasikornbank", "kbz"] {
+                assert_eq!(
+                    details(&thai(field, bank)),
+                    format!(
+                        "The '{field}' field must be a Thai bank code or short name, such as \"004\" or \"KBANK\" (see \"Thai bank codes\" in docs/api.md)."
+                    ),
+                    "{field} {bank:?}"
+                );
+            }
+        }
+        // A blank payer bank is no Thai bank; a payout's blank one is refused as blank first.
+        assert!(details(&thai("from_bank_name", " ")).contains("must be a Thai bank code"));
+        assert_eq!(
+            details(&thai("to_bank_name", " ")),
+            "The 'to_bank_name' field must not be blank."
+        );
+        // The country decides, in any of its spellings; an absent payer bank is fine.
+        let mut f = thai("to_bank_name", "kbz");
+        f.insert("country", "TH");
+        assert!(details(&f).starts_with("The 'to_bank_name' field must be a Thai bank"));
+        let mut f = thai("from_bank_name", "");
+        OrderRequest::from_fields(&f).unwrap();
+        f.insert("country", "myanmar");
+        f.insert("to_bank_name", "kbz");
+        f.insert("from_bank_name", "Bank of Example");
+        OrderRequest::from_fields(&f).unwrap();
+        // Spelled differently, the bank is a different parameter: retries send what they sent.
+        let a = OrderRequest::from_fields(&thai("to_bank_name", "004")).unwrap();
+        let b = OrderRequest::from_fields(&thai("to_bank_name", "KBANK")).unwrap();
+        assert_ne!(a.fingerprint(), b.fingerprint());
     }
 
     #[test]

@@ -413,7 +413,7 @@ async fn a_payout_the_balance_cannot_cover_is_refused_with_nothing_stored(backen
         "TH",
         "1",
         "A",
-        "B",
+        "004",
     );
     assert_eq!(
         app.client

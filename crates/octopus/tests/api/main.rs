@@ -27,5 +27,6 @@ mod routing;
 mod sandbox;
 mod signing_vectors;
 mod stored_values;
+mod thai_banks;
 mod upstream_amounts;
 mod validation;
