@@ -573,7 +573,9 @@ async fn decide_and_write<C: GenericClient>(
 
 /// Entries, their postings and the merchant balances they leave (as the book ends), pipelined.
 /// An entry finds its order, and a posting its entry, by key: the rows written just before in
-/// the same pipeline.
+/// the same pipeline. An entry of no merchant (a transfer's suspense entry, `merchant_id` 0)
+/// belongs to no order and is written with both NULL, as on SQLite; an entry of a merchant
+/// whose order is not found is not written, which the written count reports.
 pub(crate) async fn write_entries<C: GenericClient>(
     tx: &C,
     entries: &[PlannedEntry],
@@ -595,7 +597,8 @@ pub(crate) async fn write_entries<C: GenericClient>(
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
                   $7::numeric[], $8::numeric[], $9::bigint[])
                   AS v(k, kind, uid, m, at, c, amount, fee, created)
-             JOIN orders o ON o.payment_uid = v.uid",
+             LEFT JOIN orders o ON v.m IS NOT NULL AND o.payment_uid = v.uid
+             WHERE v.m IS NULL OR o.id IS NOT NULL",
         )
         .await
         .map_err(pg)?;
@@ -646,7 +649,10 @@ pub(crate) async fn write_entries<C: GenericClient>(
         .await
         .map_err(pg)?;
     let kinds: Vec<&str> = e.iter().map(|e| e.kind.as_str()).collect();
-    let merchants: Vec<i64> = e.iter().map(|e| e.merchant_id).collect();
+    let merchants: Vec<Option<i64>> = e
+        .iter()
+        .map(|e| (e.merchant_id != 0).then_some(e.merchant_id))
+        .collect();
     let accounting_types: Vec<&str> = e.iter().map(|e| e.accounting_type.as_str()).collect();
     let currencies: Vec<&str> = e.iter().map(|e| e.currency.code()).collect();
     let amounts: Vec<Decimal> = e.iter().map(|e| e.amount).collect();

@@ -172,6 +172,18 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
         order_count += 1;
         rows::verify_order(&mut v, &PgRow::new(&r.map_err(db)?))?;
     }
+    // A transfer's status names the suspense entries it must have.
+    let transfers = tx
+        .query_raw(
+            "SELECT uid, status FROM transfers",
+            std::iter::empty::<i64>(),
+        )
+        .await
+        .map_err(db)?;
+    futures::pin_mut!(transfers);
+    while let Some(r) = transfers.next().await {
+        rows::verify_transfer(&mut v, &PgRow::new(&r.map_err(db)?))?;
+    }
     let accounts = tx
         .query("SELECT id, kind, merchant_id, channel, currency, balance FROM ledger_accounts ORDER BY id", &[])
         .await

@@ -3,6 +3,7 @@
 //! starting together apply them once; background claims use `FOR UPDATE SKIP LOCKED` so two
 //! nodes never take the same work.
 
+mod accounts;
 mod callbacks;
 mod channels;
 mod columns;
@@ -18,11 +19,16 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use octopus_domain::account::{Account, AccountLoad};
+use octopus_domain::device::Device;
+use octopus_domain::ledger::JournalEntry;
 use octopus_domain::ledger::LedgerReport;
 use octopus_domain::routing::RoutingDecision;
+use octopus_domain::transfer::{Transfer, TransferStatus};
 use octopus_domain::{
     Channel, Currency, Merchant, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
 };
+use octopus_storage::{Accounts, Devices, Recorded, Transfers};
 use octopus_storage::{
     ApiKeys, AttemptRecord, Balance, Callback, CallbackAttempt, CallbackHistory, CallbackOutbox,
     ChannelSetup, ChannelStore, ClaimRoom, CreateOutcome, FeeSchedule, FeeSchedules, HostBacklog,
@@ -305,11 +311,10 @@ impl Orders for PostgresStorage {
 
     async fn expired_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<String>> {
         let client = self.client().await?;
+        // An overdue order keeps `expires_at` as the end of its late grace: it has expired
+        // already (`release_held_amounts` frees its amount then).
         let rows = client
-            .query(
-                "SELECT payment_uid FROM orders WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
-                &[&now, &(limit as i64)],
-            )
+            .query(orders::EXPIRED.as_str(), &[&now, &(limit as i64)])
             .await
             .map_err(db)?;
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
@@ -547,5 +552,140 @@ impl UpstreamLog for PostgresStorage {
     ) -> Result<(Option<RequestFields>, Vec<UpstreamExchange>)> {
         let client = self.client().await?;
         upstream::of_order(&client, payment_uid).await
+    }
+}
+
+#[async_trait]
+impl Accounts for PostgresStorage {
+    async fn add_account(&self, account: Account) -> Result<Account> {
+        let client = self.client().await?;
+        accounts::add_account(&client, &account).await
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>> {
+        let client = self.client().await?;
+        accounts::accounts(&client).await
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Account>> {
+        let client = self.client().await?;
+        accounts::account(&client, id).await
+    }
+
+    async fn set_account_enabled(&self, id: &str, enabled: bool, at: Timestamp) -> Result<Account> {
+        let client = self.client().await?;
+        accounts::set_account_enabled(&client, id, enabled, at).await
+    }
+
+    async fn account_loads(&self, channel: &str, day_start: Timestamp) -> Result<Vec<AccountLoad>> {
+        let client = self.client().await?;
+        accounts::account_loads(&client, channel, day_start).await
+    }
+}
+
+#[async_trait]
+impl Devices for PostgresStorage {
+    async fn add_device(&self, device: Device) -> Result<Device> {
+        let client = self.client().await?;
+        accounts::add_device(&client, &device).await
+    }
+
+    async fn device(&self, id: &str) -> Result<Option<Device>> {
+        let client = self.client().await?;
+        accounts::device(&client, id).await
+    }
+
+    async fn devices(&self) -> Result<Vec<Device>> {
+        let client = self.client().await?;
+        accounts::devices(&client).await
+    }
+
+    async fn revoke_device(&self, id: &str, at: Timestamp) -> Result<Device> {
+        let client = self.client().await?;
+        accounts::revoke_device(&client, id, at).await
+    }
+
+    async fn device_heard(&self, id: &str, at: Timestamp) -> Result<()> {
+        let client = self.client().await?;
+        accounts::device_heard(&client, id, at).await
+    }
+
+    async fn remember_nonce(
+        &self,
+        device: &str,
+        nonce: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        accounts::remember_nonce(&client, device, nonce, now, expires_at).await
+    }
+}
+
+#[async_trait]
+impl Transfers for PostgresStorage {
+    async fn record_transfer(&self, transfer: Transfer) -> Result<Recorded> {
+        let client = self.client().await?;
+        accounts::record_transfer(&client, &transfer).await
+    }
+
+    async fn transfer(&self, uid: &str) -> Result<Option<Transfer>> {
+        let client = self.client().await?;
+        accounts::transfer(&client, uid).await
+    }
+
+    async fn claim_transfer(
+        &self,
+        uid: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<Transfer>> {
+        let client = self.client().await?;
+        accounts::claim_transfer(&client, uid, now, until).await
+    }
+
+    async fn undecided_transfers(&self, before: Timestamp, limit: u32) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        accounts::undecided_transfers(&client, before, limit).await
+    }
+
+    async fn settle_transfer(
+        &self,
+        transfer: &Transfer,
+        from: TransferStatus,
+        entry: Option<JournalEntry>,
+    ) -> Result<()> {
+        let mut client = self.client().await?;
+        accounts::settle_transfer(&mut client, transfer, from, entry.as_ref()).await
+    }
+
+    async fn transfers_in(&self, status: TransferStatus, limit: u32) -> Result<Vec<Transfer>> {
+        let client = self.client().await?;
+        accounts::transfers_in(&client, status, limit).await
+    }
+
+    async fn deposits_on_account(
+        &self,
+        account: &str,
+        currency: Currency,
+        final_amount: Decimal,
+    ) -> Result<Vec<Order>> {
+        let client = self.client().await?;
+        accounts::deposits_on_account(&client, account, currency, final_amount).await
+    }
+
+    async fn order_by_reference(&self, account: &str, reference: &str) -> Result<Option<Order>> {
+        let client = self.client().await?;
+        accounts::order_by_reference(&client, account, reference).await
+    }
+
+    async fn release_held_amounts(&self, now: Timestamp, limit: u32) -> Result<u32> {
+        let client = self.client().await?;
+        accounts::release_held_amounts(&client, now, limit).await
+    }
+
+    async fn pending_payouts(&self, channel: &str, limit: u32) -> Result<Vec<Order>> {
+        let client = self.client().await?;
+        accounts::pending_payouts(&client, channel, limit).await
     }
 }

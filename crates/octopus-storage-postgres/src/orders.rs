@@ -50,6 +50,13 @@ pub(crate) static ACCOUNTING_FAILURES: LazyLock<String> = LazyLock::new(|| {
         AccountingStatus::Failed.as_str()
     )
 });
+pub(crate) static EXPIRED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT payment_uid FROM orders WHERE expires_at <= $1 AND payment_status <> '{}'
+         ORDER BY expires_at LIMIT $2",
+        PaymentStatus::Overdue.as_str()
+    )
+});
 pub(crate) static CHANNEL_VOLUME: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT COALESCE(SUM(amount), 0) FROM orders WHERE channel = $1 AND created_at >= $2
@@ -150,7 +157,8 @@ pub(crate) async fn insert_many<C: GenericClient>(
                 user_agent, ttl, float_precision, additional, extra, distribute_rules,
                 payment_status, payment_fail_reason, notify_status, notify_fail_reason,
                 accounting_status, accounting_fail_reason, fingerprint, amount_locked,
-                created_at, updated_at, expires_at, next_check_at, fee, fee_rule)
+                created_at, updated_at, expires_at, next_check_at, fee, fee_rule, account_id,
+                bank_reference)
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
                 $6::text[], $7::text[], $8::text[], $9::numeric[], $10::numeric[],
                 $11::numeric[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
@@ -159,7 +167,7 @@ pub(crate) async fn insert_many<C: GenericClient>(
                 $29::bigint[], $30::smallint[], $31::text[], $32::text[], $33::text[],
                 $34::text[], $35::text[], $36::text[], $37::text[], $38::text[], $39::text[],
                 $40::text[], $41::boolean[], $42::bigint[], $43::bigint[], $44::bigint[],
-                $45::bigint[], $46::numeric[], $47::text[])
+                $45::bigint[], $46::numeric[], $47::text[], $48::text[], $49::text[])
              ON CONFLICT DO NOTHING
              RETURNING payment_uid, id",
         )
@@ -216,6 +224,8 @@ pub(crate) async fn insert_many<C: GenericClient>(
     let next_check_at = col(o, |o| o.next_check_at);
     let fee = col(o, |o| o.fee);
     let fee_rule = col(o, |o| o.fee_rule.encode());
+    let account = col(o, |o| o.account.as_str());
+    let reference = col(o, |o| o.reference.as_str());
     let rows = client
         .query(
             &stmt,
@@ -267,6 +277,8 @@ pub(crate) async fn insert_many<C: GenericClient>(
                 &next_check_at,
                 &fee,
                 &fee_rule,
+                &account,
+                &reference,
             ],
         )
         .await
@@ -284,11 +296,11 @@ pub(crate) async fn update_many<C: GenericClient>(client: &C, orders: &[&Order])
             "UPDATE orders o SET payment_status = v.ps, payment_fail_reason = v.pfr,
                 final_amount = v.fa, amount_locked = v.al, expires_at = v.ea, next_check_at = v.nc,
                 updated_at = v.ua, fee = v.fee, accounting_status = v.acs,
-                accounting_fail_reason = v.afr, notify_status = v.ns
+                accounting_fail_reason = v.afr, notify_status = v.ns, bank_reference = v.br
              FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::numeric[], $5::boolean[],
                 $6::bigint[], $7::bigint[], $8::bigint[], $9::numeric[], $10::text[], $11::text[],
-                $12::text[])
-                AS v(id, ps, pfr, fa, al, ea, nc, ua, fee, acs, afr, ns)
+                $12::text[], $13::text[])
+                AS v(id, ps, pfr, fa, al, ea, nc, ua, fee, acs, afr, ns, br)
              WHERE o.id = v.id",
         )
         .await
@@ -323,6 +335,10 @@ pub(crate) async fn update_many<C: GenericClient>(client: &C, orders: &[&Order])
                 &orders
                     .iter()
                     .map(|o| o.notify_status.as_str())
+                    .collect::<Vec<_>>(),
+                &orders
+                    .iter()
+                    .map(|o| o.reference.as_str())
                     .collect::<Vec<_>>(),
             ],
         )
