@@ -10,8 +10,12 @@ ALTER TABLE orders ADD COLUMN bank_reference TEXT NOT NULL DEFAULT '';
 DROP INDEX orders_locked_amount;
 CREATE UNIQUE INDEX orders_locked_amount ON orders (channel, account_id, currency, final_amount)
     WHERE amount_locked;
--- Transfers find their candidates and their settled order by account.
+-- Transfers find their candidates and their settled order by account; routing counts an
+-- account's open deposits and its volume of the day. (Queries repeat `account_id <> ''` so
+-- that the planner may use these partial indexes with a parameter.)
 CREATE INDEX orders_account_amount ON orders (account_id, final_amount) WHERE account_id <> '';
+CREATE INDEX orders_account_status ON orders (account_id, payment_status) WHERE account_id <> '';
+CREATE INDEX orders_account_created ON orders (account_id, created_at) WHERE account_id <> '';
 CREATE INDEX orders_account_reference ON orders (account_id, bank_reference)
     WHERE bank_reference <> '';
 

@@ -176,10 +176,10 @@ static LOADS: LazyLock<String> = LazyLock::new(|| {
         .collect();
     format!(
         "SELECT {columns},
-            (SELECT COUNT(*) FROM orders o WHERE o.account_id = a.id
+            (SELECT COUNT(*) FROM orders o WHERE o.account_id = a.id AND o.account_id <> ''
                 AND o.transaction_type = '{income}'
                 AND o.payment_status IN ('{pending}', '{preparing}', '{processing}')) AS open_orders,
-            COALESCE((SELECT SUM(o.amount) FROM orders o WHERE o.account_id = a.id
+            COALESCE((SELECT SUM(o.amount) FROM orders o WHERE o.account_id = a.id AND o.account_id <> ''
                 AND o.created_at >= $2
                 AND o.payment_status NOT IN ('{failed}', '{reject}')), 0) AS volume_today,
             (SELECT MAX(d.last_heartbeat_at) FROM devices d
@@ -201,6 +201,28 @@ pub(crate) async fn account_loads<C: GenericClient>(
     day_start: Timestamp,
 ) -> Result<Vec<AccountLoad>> {
     collect(client, &LOADS, &[&channel, &day_start], load_row).await
+}
+
+pub(crate) async fn held_amounts<C: GenericClient>(
+    client: &C,
+    channel: &str,
+    account: &str,
+    currency: Currency,
+) -> Result<Vec<Decimal>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT final_amount FROM orders
+             WHERE channel = $3 AND account_id = $1 AND currency = $2 AND amount_locked",
+        )
+        .await
+        .map_err(db)?;
+    let rows = client
+        .query(&stmt, &[&account, &currency.code(), &channel])
+        .await
+        .map_err(db)?;
+    rows.iter()
+        .map(|r| r.try_get::<_, Decimal>(0).map_err(db))
+        .collect()
 }
 
 // ---- devices ----
@@ -516,7 +538,7 @@ pub(crate) async fn transfers_in<C: GenericClient>(
 static DEPOSITS_ON_ACCOUNT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {ORDER_COLUMNS} FROM orders
-         WHERE account_id = $1 AND final_amount = $2 AND currency = $3
+         WHERE account_id = $1 AND account_id <> '' AND final_amount = $2 AND currency = $3
            AND transaction_type = '{income}'
            AND payment_status IN ('{pending}', '{preparing}', '{processing}', '{overdue}')
          ORDER BY id",
@@ -546,7 +568,7 @@ pub(crate) async fn deposits_on_account<C: GenericClient>(
 static ORDER_BY_REFERENCE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {ORDER_COLUMNS} FROM orders
-         WHERE account_id = $1 AND bank_reference = $2 ORDER BY id LIMIT 1"
+         WHERE account_id = $1 AND bank_reference = $2 AND bank_reference <> '' ORDER BY id LIMIT 1"
     )
 });
 

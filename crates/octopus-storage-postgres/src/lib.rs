@@ -581,6 +581,16 @@ impl Accounts for PostgresStorage {
         let client = self.client().await?;
         accounts::account_loads(&client, channel, day_start).await
     }
+
+    async fn held_amounts(
+        &self,
+        channel: &str,
+        account: &str,
+        currency: Currency,
+    ) -> Result<Vec<Decimal>> {
+        let client = self.client().await?;
+        accounts::held_amounts(&client, channel, account, currency).await
+    }
 }
 
 #[async_trait]

@@ -133,7 +133,7 @@ static LOADS: LazyLock<String> = LazyLock::new(|| {
         .collect();
     format!(
         "SELECT {columns},
-            (SELECT COUNT(*) FROM orders o WHERE o.account_id = a.id
+            (SELECT COUNT(*) FROM orders o WHERE o.account_id = a.id AND o.account_id <> ''
                 AND o.transaction_type = '{income}'
                 AND o.payment_status IN ('{pending}', '{preparing}', '{processing}')) AS open_orders,
             (SELECT MAX(d.last_heartbeat_at) FROM devices d
@@ -175,7 +175,7 @@ pub(crate) fn account_loads(
 fn volume_since(conn: &Connection, account: &str, since: Timestamp) -> Result<Decimal> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT amount FROM orders WHERE account_id = ?1 AND created_at >= ?2
+            "SELECT amount FROM orders WHERE account_id = ?1 AND account_id <> '' AND created_at >= ?2
                AND payment_status NOT IN (?3, ?4)",
         )
         .map_err(db)?;
@@ -195,6 +195,30 @@ fn volume_since(conn: &Connection, account: &str, since: Timestamp) -> Result<De
             .map_err(|_| StorageError::Corrupt("orders.amount"))?;
     }
     Ok(sum)
+}
+
+pub(crate) fn held_amounts(
+    conn: &Connection,
+    channel: &str,
+    account: &str,
+    currency: Currency,
+) -> Result<Vec<Decimal>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT final_amount FROM orders
+             WHERE channel = ?3 AND account_id = ?1 AND currency = ?2 AND amount_locked = 1",
+        )
+        .map_err(db)?;
+    let mut found = stmt.query(params![account, currency.code(), channel]).map_err(db)?;
+    let mut held = Vec::new();
+    while let Some(r) = found.next().map_err(db)? {
+        let text: String = r.get(0).map_err(db)?;
+        held.push(
+            text.parse()
+                .map_err(|_| StorageError::Corrupt("orders.final_amount"))?,
+        );
+    }
+    Ok(held)
 }
 
 // ---- devices ----
@@ -450,7 +474,7 @@ pub(crate) fn deposits_on_account(
         conn,
         &format!(
             "SELECT {ORDER_COLUMNS} FROM orders
-             WHERE account_id = ?1 AND final_amount = ?2 AND currency = ?3
+             WHERE account_id = ?1 AND account_id <> '' AND final_amount = ?2 AND currency = ?3
                AND transaction_type = ?4 AND payment_status IN (?5, ?6, ?7, ?8)
              ORDER BY id"
         ),
@@ -477,7 +501,7 @@ pub(crate) fn order_by_reference(
         conn,
         &format!(
             "SELECT {ORDER_COLUMNS} FROM orders
-             WHERE account_id = ?1 AND bank_reference = ?2 ORDER BY id LIMIT 1"
+             WHERE account_id = ?1 AND bank_reference = ?2 AND bank_reference <> '' ORDER BY id LIMIT 1"
         ),
         params![account, reference],
         order_row,

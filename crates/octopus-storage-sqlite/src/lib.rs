@@ -734,6 +734,18 @@ impl Accounts for SqliteStorage {
             .read(move |conn| accounts::account_loads(conn, &channel, day_start))
             .await
     }
+
+    async fn held_amounts(
+        &self,
+        channel: &str,
+        account: &str,
+        currency: Currency,
+    ) -> Result<Vec<Decimal>> {
+        let (channel, account) = (channel.to_string(), account.to_string());
+        self.readers
+            .read(move |conn| accounts::held_amounts(conn, &channel, &account, currency))
+            .await
+    }
 }
 
 #[async_trait]

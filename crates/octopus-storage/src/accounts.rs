@@ -32,6 +32,15 @@ pub trait Accounts: Send + Sync + 'static {
     /// (deposits that did not fail or get rejected) and the latest heartbeat of a device
     /// watching them that is not revoked.
     async fn account_loads(&self, channel: &str, day_start: Timestamp) -> Result<Vec<AccountLoad>>;
+
+    /// The final amounts in `currency` that orders on this account hold now (so a new
+    /// deposit tries only the free ones; the database still refuses a taken one).
+    async fn held_amounts(
+        &self,
+        channel: &str,
+        account: &str,
+        currency: Currency,
+    ) -> Result<Vec<Decimal>>;
 }
 
 #[async_trait]

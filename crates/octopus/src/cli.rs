@@ -577,6 +577,22 @@ pub enum OrderCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Complete a deposit by hand (补单) with the bank reference and the amount received.
+    Confirm {
+        payment_uid: String,
+        /// The bank's reference of the payer's transfer.
+        #[arg(long)]
+        reference: String,
+        /// What was received (not what was asked).
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Args)]

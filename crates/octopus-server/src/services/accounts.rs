@@ -90,7 +90,25 @@ pub async fn store(
                 skipped: skipped.clone(),
             });
             candidate.distribute_rules = decision.to_json();
-            match services.orders.create_order(candidate, final_amounts()).await {
+            // Only the amounts not held now are tried (the database still refuses one taken
+            // meanwhile): a busy account would otherwise cost one refused insert per offset.
+            let held: std::collections::HashSet<rust_decimal::Decimal> = services
+                .accounts
+                .held_amounts(channel.code(), account_id, order.currency)
+                .await?
+                .into_iter()
+                .map(|d| d.normalize())
+                .collect();
+            let free: Vec<rust_decimal::Decimal> = final_amounts()
+                .into_iter()
+                .filter(|a| !held.contains(&a.normalize()))
+                .collect();
+            let outcome = if free.is_empty() {
+                Err(StorageError::NoFreeAmount)
+            } else {
+                services.orders.create_order(candidate, free).await
+            };
+            match outcome {
                 Ok(CreateOutcome::Created(created)) => {
                     services.channels.count(&channel.config, created.amount);
                     record_pay_to(services, &created).await;

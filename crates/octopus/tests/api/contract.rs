@@ -306,6 +306,8 @@ impl Contract {
             country_code: "TH".into(),
             payment: payment.into(),
             channel: "sandbox".into(),
+            account: String::new(),
+            reference: String::new(),
             from: String::new(),
             from_name: String::new(),
             from_bank_name: String::new(),
