@@ -6,8 +6,9 @@
 #   scripts/bench.sh sqlite   [connections] [seconds] [runs] [scenario]
 #   scripts/bench.sh postgres [connections] [seconds] [runs] [scenario]   (PostgreSQL on 127.0.0.1:5432)
 #
-# scenario: deposit (default), payout, complete, fail, callback, callback-backlog (see
-# `octopus bench --help`). Payouts settle as soon as the sandbox worker sees them
+# scenario: deposit (default), payout, complete, fail, callback, callback-backlog, own-accounts
+# (see `octopus bench --help`). own-accounts sets up a channel of the operator's own accounts
+# with ACCOUNTS (default 4) Thai PromptPay accounts, each with a device the harness signs as. Payouts settle as soon as the sandbox worker sees them
 # (--sandbox-payout-delay 0), under the load. The callback scenario's receiver is one host
 # standing for many merchants: it may take 64 callbacks at once (HOST_CONCURRENCY; the
 # gateway's default per host is 16). callback-backlog runs with the gateway's default per-host
@@ -53,10 +54,25 @@ done
 creds="$("$bin" merchant create --name "Bench Merchant" "${db_args[@]}" 2>/dev/null)"
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$creds" "$1"; }
 
+device_args=()
+if [ "$scenario" = own-accounts ]; then
+  "$bin" channel add own-bench --kind accounts --countries TH --currencies thb --priority 50 "${db_args[@]}" >/dev/null
+  for i in $(seq 1 "${ACCOUNTS:-4}"); do
+    account="$("$bin" account add --channel own-bench --method promptpay --number "123-4-5678$i-0" \
+      --holder "Bench $i" --currency thb --bank-code 004 --promptpay-id "081234567$i" "${db_args[@]}")"
+    account_id="$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['id'])" "$account")"
+    device="$("$bin" device add --account "$account_id" "${db_args[@]}" 2>/dev/null)"
+    device_id="$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['device_id'])" "$device")"
+    secret="$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['secret'])" "$device")"
+    device_args+=(--device "$account_id:$device_id:$secret")
+  done
+  sleep 1.2 # the server reads channels every second
+fi
+
 [ -n "${BENCH_JSON:-}" ] || echo "run $run/$runs — backend: $backend, scenario: $scenario, connections: $connections, seconds: $seconds"
 "$bin" bench --url "http://127.0.0.1:$port" \
   --key "$(field api_key)" --secret "$(field api_secret)" --merchant-uid "$(field merchant_uid)" \
-  --connections "$connections" --duration "$seconds" --scenario "$scenario" "${backlog_args[@]}" ${BENCH_JSON:+--json}
+  --connections "$connections" --duration "$seconds" --scenario "$scenario" "${backlog_args[@]}" "${device_args[@]}" ${BENCH_JSON:+--json}
 if [ "$scenario" = callback-backlog ]; then grep -i "piling up" "$work/server.log" | head -3 || true; fi
 kill "$server"; wait "$server" 2>/dev/null || true
 rm -rf "$work"

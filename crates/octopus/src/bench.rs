@@ -9,6 +9,9 @@
 //! - `fail`: a deposit, then "fail" (the same status change without a ledger posting);
 //! - `callback`: like `complete`, with a notify_url: the harness runs the merchant's receiver
 //!   and counts the callbacks it gets;
+//! - `own-accounts`: a THB deposit on the operator's own accounts (given an online account and
+//!   a unique final amount), then the signed report of its account's device (`--device`), which
+//!   matches and completes it;
 //! - `callback-backlog`: the `callback` scenario's steady rate first; then, while the
 //!   receiver holds every request, `--backlog` more paid deposits whose callbacks fall due
 //!   for its one host; then the receiver answers at once and the drain rate is measured
@@ -68,6 +71,67 @@ async fn pay_or_fail(
         .map_err(|e| e.to_string())
 }
 
+/// The own-accounts scenario's devices by account id.
+type Devices = std::collections::HashMap<String, octopus_client::device::DeviceClient>;
+
+fn devices(args: &BenchArgs) -> anyhow::Result<Devices> {
+    args.devices
+        .iter()
+        .map(|d| {
+            let mut parts = d.splitn(3, ':');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(account), Some(device), Some(secret)) => Ok((
+                    account.to_string(),
+                    octopus_client::device::DeviceClient::new(&args.client.url, device, secret),
+                )),
+                _ => anyhow::bail!("--device takes ACCOUNT:DEVICE_ID:SECRET, not {d:?}"),
+            }
+        })
+        .collect()
+}
+
+/// A deposit on own accounts, then its device's report of exactly its final amount.
+async fn own_account_deposit(
+    client: &mut Connection,
+    devices: &Devices,
+    merchant_uid: &str,
+    id: &str,
+) -> Result<(), String> {
+    let amount = format!("{}.00", rand::thread_rng().gen_range(100..1000));
+    let mut order = NewOrder::deposit(merchant_uid, id, &amount, "thb", "thailand", "thailand");
+    order.float_precision = Some("2".into());
+    let answer = client
+        .post_signed("/octopus/api/order/new", &order.to_fields())
+        .await
+        .map_err(|e| e.to_string())?;
+    let body = answer.parse().body;
+    if answer.status != 200 {
+        return Err(format!("HTTP {}: {body}", answer.status));
+    }
+    let payment = &body["data"]["payment"];
+    let rules: serde_json::Value =
+        serde_json::from_str(payment["distribute_rules"].as_str().unwrap_or("{}"))
+            .map_err(|e| e.to_string())?;
+    let account = rules["account"]["chosen"]
+        .as_str()
+        .ok_or_else(|| format!("not on an own account: {rules}"))?;
+    let device = devices
+        .get(account)
+        .ok_or_else(|| format!("no --device for account {account}"))?;
+    let report = octopus_client::device::TransferReport {
+        account: account.to_string(),
+        amount: payment["final_amount"].as_str().unwrap_or_default().to_string(),
+        currency: "thb".into(),
+        reference: id.to_string(),
+        ..Default::default()
+    };
+    let reported = device.report(&report).await.map_err(|e| e.to_string())?;
+    match reported.body["data"]["outcome"].as_str() {
+        Some("matched") => Ok(()),
+        _ => Err(format!("report HTTP {}: {}", reported.status, reported.body)),
+    }
+}
+
 /// One iteration of a scenario. `notify_url` is the harness's receiver (callback scenario).
 async fn iteration(
     client: &mut Connection,
@@ -75,7 +139,11 @@ async fn iteration(
     merchant_uid: &str,
     id: &str,
     notify_url: Option<&str>,
+    devices: &Devices,
 ) -> Result<(), String> {
+    if scenario == Scenario::OwnAccounts {
+        return own_account_deposit(client, devices, merchant_uid, id).await;
+    }
     let mut order = match scenario {
         Scenario::Payout => NewOrder::payout(
             merchant_uid,
@@ -101,7 +169,7 @@ async fn iteration(
     let outcome = match scenario {
         Scenario::Complete | Scenario::Callback | Scenario::CallbackBacklog => "completed",
         Scenario::Fail => "failed",
-        Scenario::Deposit | Scenario::Payout => return Ok(()),
+        Scenario::Deposit | Scenario::Payout | Scenario::OwnAccounts => return Ok(()),
     };
     let paid = pay_or_fail(client, &cashier_path(&answer)?, outcome).await?;
     if paid.status != 303 {
@@ -271,6 +339,7 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
                     &merchant_uid,
                     &id,
                     Some(&url),
+                    &Devices::new(),
                 )
                 .await
                 .is_ok()
@@ -330,6 +399,7 @@ async fn run_backlog(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
                     &merchant_uid,
                     &id,
                     Some(&url),
+                    &Devices::new(),
                 )
                 .await
                 .is_err()
@@ -396,6 +466,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.scenario == Scenario::Payout {
         fund(&args, &run_id).await?;
     }
+    let devices = Arc::new(devices(&args)?);
+    if args.scenario == Scenario::OwnAccounts {
+        anyhow::ensure!(!devices.is_empty(), "the own-accounts scenario needs --device");
+        // The devices stay online for the run (a heartbeat now and every 30 s).
+        for device in devices.values() {
+            let device = device.clone();
+            let beat = device.heartbeat().await?;
+            anyhow::ensure!(beat.status == 200, "heartbeat refused: {}", beat.body);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    let _ = device.heartbeat().await;
+                }
+            });
+        }
+    }
     let callbacks = Arc::new(AtomicU64::new(0));
     let notify_url = match args.scenario {
         Scenario::Callback => Some(start_receiver(Arc::clone(&callbacks)).await?),
@@ -412,6 +498,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let run_id = run_id.clone();
         let scenario = args.scenario;
         let notify_url = notify_url.clone();
+        let devices = Arc::clone(&devices);
         let (measuring, stop) = (Arc::clone(&measuring), Arc::clone(&stop));
         tasks.push(tokio::spawn(async move {
             let mut w = Worker {
@@ -431,6 +518,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     &merchant_uid,
                     &id,
                     notify_url.as_deref(),
+                    &devices,
                 )
                 .await;
                 let micros = started.elapsed().as_micros() as u64;

@@ -722,6 +722,10 @@ pub struct BenchArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// The own-accounts scenario's devices, ACCOUNT:DEVICE_ID:SECRET (repeatable), as
+    /// `octopus account add` and `octopus device add` printed them.
+    #[arg(long = "device", value_name = "ACCOUNT:DEVICE:SECRET")]
+    pub devices: Vec<String>,
 }
 
 /// A benchmark scenario (see `octopus bench --help`).
@@ -740,6 +744,9 @@ pub enum Scenario {
     /// The callback scenario's steady rate, then a backlog for the receiver's host built while
     /// the receiver is slow, and the rate at which it drains once the receiver is fast.
     CallbackBacklog,
+    /// A THB deposit on the operator's own accounts (an account and a unique final amount),
+    /// then its device's signed report of the transfer: matched, completed, credited.
+    OwnAccounts,
 }
 
 impl Scenario {
@@ -751,6 +758,7 @@ impl Scenario {
             Scenario::Fail => "fail",
             Scenario::Callback => "callback",
             Scenario::CallbackBacklog => "callback-backlog",
+            Scenario::OwnAccounts => "own-accounts",
         }
     }
 }
