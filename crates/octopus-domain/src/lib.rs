@@ -11,14 +11,17 @@ pub mod decision;
 pub mod fields;
 pub mod ids;
 pub mod invisible;
+pub mod language;
 pub mod ledger;
 pub mod merchant;
 pub mod money;
 pub mod order;
+pub mod promptpay;
 pub mod request;
 pub mod routing;
 pub mod secret_box;
 pub mod signing;
+pub mod upi;
 
 pub use channel::Channel;
 pub use fields::{FieldError, RequestFields};
