@@ -76,7 +76,9 @@ const BACK_SECONDS_WITHOUT_SCRIPT: u32 = 15;
 /// `default-src 'self'` with the inline stylesheet and script allowed by their hashes, no
 /// framing, no base rewriting, forms only to this origin.
 static CONTENT_SECURITY: LazyLock<HeaderValue> = LazyLock::new(|| {
-    let hash = |text: &str| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes()));
+    let hash = |text: &str| {
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes()))
+    };
     let policy = format!(
         "default-src 'self'; style-src 'sha256-{}'; script-src 'sha256-{}'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         hash(STYLE),
@@ -377,7 +379,10 @@ fn with_json(mut response: Response, data: serde_json::Value) -> Response {
 /// The payment_uid of a cashier address, or the not-found page for one that cannot be read
 /// (such as invalid UTF-8) or cannot be a payment_uid (they are letters and digits), so that
 /// only a well-formed one is looked up or written into a link or `Location`.
-fn payment_uid(path: Result<Path<String>, PathRejection>, asked: &Asked) -> Result<String, Refusal> {
+fn payment_uid(
+    path: Result<Path<String>, PathRejection>,
+    asked: &Asked,
+) -> Result<String, Refusal> {
     match path {
         Ok(Path(uid))
             if !uid.is_empty()
@@ -472,7 +477,10 @@ async fn wrong_method(asked: Asked, path: Result<Path<String>, PathRejection>) -
 }
 
 /// `GET` of a form's address: the payment page (in the language asked for, if any).
-async fn to_page(asked: Asked, path: Result<Path<String>, PathRejection>) -> Result<Response, Refusal> {
+async fn to_page(
+    asked: Asked,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, Refusal> {
     let uid = payment_uid(path, &asked)?;
     Ok((
         StatusCode::SEE_OTHER,
@@ -614,26 +622,62 @@ async fn render(
     asked: &Asked,
     message: String,
 ) -> Result<Response, Error> {
-    let words = asked.words(Some(order));
     let channel = state.services.channels.get(&order.channel);
     let connector = channel
         .as_ref()
         .map(|c| std::sync::Arc::clone(&c.connector));
     let sandbox = connector.as_ref().is_some_and(|c| c.simulates_payments());
     let upstream = connector.as_ref().is_some_and(|c| c.calls_upstream());
-    let status = order.payment_status;
-    let open = status.is_open();
     // Whatever a connector stored for the payer (an upstream's account, an own account).
-    let (mut stored, _) = state.storage.upstream_of(&order.payment_uid).await?;
-    if upstream && stored.is_none() && open {
+    let (mut instructions, _) = state.storage.upstream_of(&order.payment_uid).await?;
+    if upstream && instructions.is_none() && order.payment_status.is_open() {
         // Stored without its instructions (their write failed after the order's): ask again.
         if let Some(channel) = &channel {
-            stored =
+            instructions =
                 crate::services::upstream::restart_deposit(&state.services, channel, order).await;
         }
     }
-    let has_instructions = stored.as_ref().is_some_and(|s| !s.is_empty());
-    let shown = stored
+    let html = page_html(
+        order,
+        PageContext {
+            words: asked.words(Some(order)),
+            lang_query: asked.query(),
+            token: form_token(&state.cashier_key, &order.payment_uid),
+            sandbox,
+            upstream,
+            instructions,
+            now: now_ms(),
+            message,
+        },
+    )
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Html(html).into_response())
+}
+
+/// What the page of an order shows besides the order itself.
+struct PageContext {
+    words: Words,
+    /// `?lang=` when the payer chose a language (see [`Asked::query`]).
+    lang_query: String,
+    token: String,
+    /// The channel's connector simulates payments (the sandbox).
+    sandbox: bool,
+    /// The channel's connector calls an upstream, which takes the payer's transaction ID.
+    upstream: bool,
+    /// What the connector stored for the payer.
+    instructions: Option<octopus_domain::RequestFields>,
+    now: octopus_domain::Timestamp,
+    message: String,
+}
+
+/// The page of `order` in `context` (no I/O).
+fn page_html(order: &Order, context: PageContext) -> Result<String, askama::Error> {
+    let words = context.words;
+    let status = order.payment_status;
+    let open = status.is_open();
+    let has_instructions = context.instructions.as_ref().is_some_and(|s| !s.is_empty());
+    let shown = context
+        .instructions
         .filter(|s| open && !s.is_empty())
         .map(|s| instructions::shown(&s, order, &words));
     let (listed, pay_to) = match shown {
@@ -642,8 +686,8 @@ async fn render(
         None => (Vec::new(), None),
     };
     // The sandbox also lets a payer pay an expired order, to try a late payment.
-    let can_simulate = sandbox && (open || status == PaymentStatus::Overdue);
-    let page_url = page_path(&order.payment_uid) + &asked.query();
+    let can_simulate = context.sandbox && (open || status == PaymentStatus::Overdue);
+    let page_url = page_path(&order.payment_uid) + &context.lang_query;
     let going_back = (!open && !order.redirect_url.is_empty() && !can_simulate)
         .then(|| words.with("going-back", &[("merchant", &order.merchant_name)]));
     let refresh = if open {
@@ -653,7 +697,7 @@ async fn render(
     } else {
         None
     };
-    let time_left = instructions::seconds_left(order.expires_at, now_ms())
+    let time_left = instructions::seconds_left(order.expires_at, context.now)
         .filter(|_| open)
         .map(|seconds| (seconds, instructions::time_left(seconds, &words)));
     let final_note = match status {
@@ -666,13 +710,13 @@ async fn render(
     let (amount_plain, amount_floating) =
         instructions::floating_digits(order.final_amount, order.amount, order.currency);
     let (headline, status_word) = status_words(status);
-    let page = CashierPage {
+    CashierPage {
         style: STYLE,
         script: SCRIPT,
         w: &words,
         switcher: switcher(&words, &page_path(&order.payment_uid)),
         title: words.with("page-title", &[("merchant", &order.merchant_name)]),
-        token: form_token(&state.cashier_key, &order.payment_uid),
+        token: context.token,
         merchant_name: &order.merchant_name,
         merchant_order_id: &order.merchant_order_id,
         payment_uid: &order.payment_uid,
@@ -687,7 +731,10 @@ async fn render(
         final_note,
         fail_reason: &order.payment_fail_reason,
         time_left,
-        pattern_hm: words.with("time-hours-minutes", &[("hours", "{h}"), ("minutes", "{m}")]),
+        pattern_hm: words.with(
+            "time-hours-minutes",
+            &[("hours", "{h}"), ("minutes", "{m}")],
+        ),
         pattern_ms: words.with(
             "time-minutes-seconds",
             &[("minutes", "{m}"), ("seconds", "{s}")],
@@ -696,9 +743,9 @@ async fn render(
         watch: open || status == PaymentStatus::Overdue,
         status_url: format!("{}/status", page_path(&order.payment_uid)),
         page_url,
-        lang_query: asked.query(),
+        lang_query: context.lang_query,
         refresh,
-        sandbox,
+        sandbox: context.sandbox,
         can_simulate,
         redirect_url: &order.redirect_url,
         return_to: words.with("return-to", &[("merchant", &order.merchant_name)]),
@@ -706,13 +753,12 @@ async fn render(
         back_seconds: BACK_SECONDS,
         listed,
         pay_to,
-        can_confirm: upstream
+        can_confirm: context.upstream
             && has_instructions
             && (open || status == PaymentStatus::Overdue),
-        message,
-    };
-    let html = page.render().map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(Html(html).into_response())
+        message: context.message,
+    }
+    .render()
 }
 
 /// A refusal about an order the payer is looking at: its page as it is now, with what was
@@ -900,9 +946,7 @@ async fn simulate(
         .failing("The payer failed the payment in the sandbox"),
         _ => {
             let e = Error::Invalid("The 'outcome' field must be completed or failed.".into());
-            return Err(
-                order_refusal(&state, &order, &asked, e, &words.get("msg-choose")).await,
-            );
+            return Err(order_refusal(&state, &order, &asked, e, &words.get("msg-choose")).await);
         }
     };
     match state
@@ -921,14 +965,9 @@ async fn simulate(
                 .await
                 .map_err(refused)?
                 .ok_or_else(|| Refusal::not_found(&words))?;
-            return Err(order_refusal(
-                &state,
-                &order,
-                &asked,
-                e,
-                &words.get("msg-already-ended"),
-            )
-            .await);
+            return Err(
+                order_refusal(&state, &order, &asked, e, &words.get("msg-already-ended")).await,
+            );
         }
     }
     Ok((StatusCode::SEE_OTHER, [(LOCATION, back)]).into_response())
@@ -937,6 +976,365 @@ async fn simulate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use octopus_domain::promptpay::{self, PromptPayId};
+    use octopus_domain::{AccountingStatus, AccountingType, Currency, NotifyStatus, RequestFields};
+    use rust_decimal::Decimal;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn d(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    fn deposit(currency: Currency, amount: &str, final_amount: &str, country: &str) -> Order {
+        Order {
+            id: 1,
+            payment_uid: "P0123456789abcdef".into(),
+            merchant_id: 1,
+            merchant_uid: "M1".into(),
+            merchant_name: "Demo Shop".into(),
+            signature_key: "k".into(),
+            merchant_order_id: "o-1".into(),
+            transaction_type: TransactionType::Income,
+            accounting_type: AccountingType::Receive,
+            amount: d(amount),
+            floating_amount: d(final_amount) - d(amount),
+            final_amount: d(final_amount),
+            currency,
+            country: country.into(),
+            country_code: country.into(),
+            payment: "bank".into(),
+            channel: "own".into(),
+            from: String::new(),
+            from_name: String::new(),
+            from_bank_name: String::new(),
+            to: String::new(),
+            to_name: String::new(),
+            to_bank_name: String::new(),
+            member_id: String::new(),
+            redirect_url: "https://shop.example/back".into(),
+            notify_url: String::new(),
+            response_type: "json".into(),
+            ip: String::new(),
+            user_agent: String::new(),
+            ttl: None,
+            float_precision: 2,
+            additional: String::new(),
+            extra: "{}".into(),
+            distribute_rules: "{}".into(),
+            payment_status: PaymentStatus::Pending,
+            payment_fail_reason: String::new(),
+            notify_status: NotifyStatus::None,
+            notify_fail_reason: String::new(),
+            accounting_status: AccountingStatus::None,
+            accounting_fail_reason: String::new(),
+            fee: Decimal::ZERO,
+            fee_rule: Default::default(),
+            fingerprint: String::new(),
+            amount_locked: true,
+            created_at: NOW,
+            updated_at: NOW,
+            expires_at: Some(NOW + 14 * 60_000 + 5_000),
+            next_check_at: None,
+        }
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> RequestFields {
+        let mut f = RequestFields::new();
+        for (k, v) in pairs {
+            f.insert(*k, *v);
+        }
+        f
+    }
+
+    fn own_page(order: &Order, language: Language, instructions: RequestFields) -> String {
+        page_html(
+            order,
+            PageContext {
+                words: Words::new(language),
+                lang_query: String::new(),
+                token: "t".into(),
+                sandbox: false,
+                upstream: false,
+                instructions: Some(instructions),
+                now: NOW,
+                message: String::new(),
+            },
+        )
+        .unwrap()
+    }
+
+    /// Reads the page's QR code back: the SVG's modules drawn onto a greyscale image (4
+    /// pixels a module) and decoded by an independent QR reader.
+    fn read_qr(html: &str) -> String {
+        let svg = &html[html.find("<svg").expect("a QR code")..];
+        let svg = &svg[..svg.find("</svg>").unwrap()];
+        let size: usize = svg
+            .split("viewBox=\"0 0 ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let path = svg.split(" d=\"").nth(1).unwrap();
+        let path = &path[..path.find('"').unwrap()];
+        let mut dark = vec![false; size * size];
+        for module in path.split('M').filter(|m| !m.is_empty()) {
+            let mut numbers = module
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|n| !n.is_empty());
+            let x: usize = numbers.next().unwrap().parse().unwrap();
+            let y: usize = numbers.next().unwrap().parse().unwrap();
+            dark[y * size + x] = true;
+        }
+        let scale = 4;
+        let mut image =
+            rqrr::PreparedImage::prepare_from_greyscale(size * scale, size * scale, |x, y| {
+                if dark[(y / scale) * size + x / scale] {
+                    0
+                } else {
+                    255
+                }
+            });
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code");
+        grids[0].decode().expect("a readable QR code").1
+    }
+
+    /// The `(tag, value)` fields of an EMVCo payload, read without the code that wrote it.
+    fn emv_fields(mut text: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        while text.len() >= 4 {
+            let len: usize = text[2..4].parse().unwrap();
+            out.push((text[..2].to_string(), text[4..4 + len].to_string()));
+            text = &text[4 + len..];
+        }
+        assert!(text.is_empty());
+        out
+    }
+
+    #[test]
+    fn an_own_promptpay_account_shows_its_qr_the_exact_amount_and_copy_buttons() {
+        let order = deposit(Currency::Thb, "500.00", "500.37", "TH");
+        let html = own_page(
+            &order,
+            Language::Thai,
+            fields(&[
+                ("method", "promptpay"),
+                ("account_number", "123-4-56789-0"),
+                ("account_holder", "สมชาย ใจดี"),
+                ("bank_code", "004"),
+                ("bank_name", "Kasikornbank"),
+                ("promptpay_id", "081-234-5678"),
+            ]),
+        );
+        assert!(
+            html.starts_with("<!doctype html>\n<html lang=\"th\">"),
+            "{html}"
+        );
+        assert!(html.contains("รอการชำระเงินของคุณ"), "the Thai headline");
+        assert!(
+            html.contains(r#"<span id="pay-amount">500.<mark>37</mark></span> THB"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"id="pay-promptpay-id">0812345678</span>"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"id="pay-account-holder">สมชาย ใจดี</span>"#));
+        assert!(html.contains(r#"id="pay-bank">Kasikornbank</span>"#));
+        assert!(
+            html.contains(r#"data-copy="0812345678""#),
+            "a copy button for the ID"
+        );
+        assert!(
+            html.contains(r#"data-copy="500.37""#),
+            "a copy button for the amount"
+        );
+        assert!(
+            html.contains(r#"id="time-left-value" data-seconds="845""#),
+            "{html}"
+        );
+        assert!(html.contains("14 นาที 05 วินาที"));
+        assert!(
+            !html.contains("name=\"transaction_id\""),
+            "no confirmation form without an upstream"
+        );
+        // The page's Content-Security-Policy blocks style attributes; none is used.
+        assert!(!html.contains(" style="), "a style attribute");
+        let qr = read_qr(&html);
+        let id = PromptPayId::parse("0812345678").unwrap();
+        assert_eq!(qr, promptpay::payload(&id, d("500.37")));
+        let emv = emv_fields(&qr);
+        let tag = |t: &str| {
+            emv.iter()
+                .find(|(k, _)| k == t)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(tag("54"), "500.37");
+        assert_eq!(tag("53"), "764");
+        assert_eq!(tag("58"), "TH");
+        assert_eq!(tag("01"), "12");
+        assert_eq!(
+            emv_fields(&tag("29")),
+            [
+                ("00".to_string(), "A000000677010111".to_string()),
+                ("01".to_string(), "0066812345678".to_string())
+            ]
+        );
+        let (body, crc) = qr.split_at(qr.len() - 4);
+        assert_eq!(
+            format!("{:04X}", promptpay::crc16_ccitt_false(body.as_bytes())),
+            crc
+        );
+        println!("rendered THB PromptPay page: {} bytes", html.len());
+    }
+
+    #[test]
+    fn an_own_upi_account_shows_its_qr_and_the_link_that_opens_a_upi_app() {
+        let order = deposit(Currency::Inr, "1000.00", "999.63", "IN");
+        let html = own_page(
+            &order,
+            Language::Hindi,
+            fields(&[
+                ("method", "upi"),
+                ("account_number", "shop@okaxis"),
+                ("account_holder", "Demo Shop Pvt Ltd"),
+                ("vpa", "shop@okaxis"),
+            ]),
+        );
+        let link = octopus_domain::upi::link(
+            "shop@okaxis",
+            "Demo Shop Pvt Ltd",
+            d("999.63"),
+            &order.payment_uid,
+        );
+        assert_eq!(read_qr(&html), link);
+        assert!(
+            html.contains(&format!(
+                r#"id="app-link" href="{}""#,
+                link.replace('&', "&#38;")
+            )),
+            "{html}"
+        );
+        assert!(html.contains("UPI ऐप में खोलें"));
+        assert!(html.contains(r#"<span id="pay-amount">999.<mark>63</mark></span> INR"#));
+        assert!(html.contains(r#"id="pay-vpa">shop@okaxis</span>"#));
+    }
+
+    #[test]
+    fn bank_and_wallet_accounts_show_their_numbers_without_a_qr() {
+        let order = deposit(Currency::Thb, "100", "100.05", "TH");
+        let html = own_page(
+            &order,
+            Language::English,
+            fields(&[
+                ("method", "bank"),
+                ("account_number", "123-4-56789-0"),
+                ("account_holder", "Somchai Jaidee"),
+                ("bank_code", "004"),
+            ]),
+        );
+        assert!(!html.contains("<svg"));
+        assert!(html.contains("Transfer to this bank account"));
+        assert!(html.contains(r#"id="pay-account-number">123-4-56789-0</span>"#));
+        assert!(
+            html.contains(r#"id="pay-bank">004</span>"#),
+            "the code where no name is given"
+        );
+        assert!(html.contains("100.<mark>05</mark>"));
+        let order = deposit(Currency::Php, "500", "500.12", "PH");
+        let html = own_page(
+            &order,
+            Language::English,
+            fields(&[
+                ("method", "wallet"),
+                ("wallet", "gcash"),
+                ("account_number", "09171234567"),
+                ("account_holder", "Juan"),
+            ]),
+        );
+        assert!(html.contains("Send to this GCash number"), "{html}");
+        assert!(html.contains("GCash number</dt>"));
+        assert!(html.contains(r#"data-copy="09171234567""#));
+        // Once the order has ended, no instructions, and the way back to the merchant.
+        let mut done = order.clone();
+        done.payment_status = PaymentStatus::Completed;
+        let html = own_page(
+            &done,
+            Language::English,
+            fields(&[("method", "wallet"), ("account_number", "09171234567")]),
+        );
+        assert!(!html.contains("09171234567"));
+        assert!(html.contains("Payment received") && html.contains(r#"id="going-back""#));
+        assert!(
+            html.contains(r#"data-status="completed""#) && html.contains(r#"data-watch="false""#)
+        );
+        assert!(
+            html.contains(r#"content="15;url=https://shop.example/back""#),
+            "back without the script too"
+        );
+    }
+
+    #[test]
+    fn an_upstream_account_is_listed_with_the_confirmation_form_in_the_chosen_language() {
+        let order = deposit(Currency::Mmk, "6000", "6000", "MM");
+        let html = page_html(
+            &order,
+            PageContext {
+                words: Words::new(Language::Burmese),
+                lang_query: "?lang=my".into(),
+                token: "t".into(),
+                sandbox: false,
+                upstream: true,
+                instructions: Some(fields(&[
+                    ("account", "09123456789"),
+                    ("wallet_type", "wavepay"),
+                ])),
+                now: NOW,
+                message: String::new(),
+            },
+        )
+        .unwrap();
+        assert!(html.contains(r#"id="pay-account">09123456789</span>"#));
+        assert!(html.contains(r#"action="/octopus/pay/P0123456789abcdef/confirm?lang=my""#));
+        assert!(
+            html.contains("<mark>") == false,
+            "no offset, nothing highlighted"
+        );
+        assert!(
+            html.contains(r#"<a id="lang-th" href="/octopus/pay/P0123456789abcdef?lang=th""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"aria-current="true">မြန်မာ</a>"#));
+        assert!(html.contains(r#"content="20;url=/octopus/pay/P0123456789abcdef?lang=my""#));
+    }
+
+    #[test]
+    fn the_order_lang_comes_from_the_merchants_extra_fields() {
+        let mut order = deposit(Currency::Thb, "1", "1", "TH");
+        let asked = Asked {
+            lang: None,
+            accept_language: Some("vi, en;q=0.5".into()),
+        };
+        assert_eq!(asked.words(Some(&order)).language(), Language::Vietnamese);
+        order.extra = r#"{"lang":"zh-CN"}"#.into();
+        assert_eq!(asked.words(Some(&order)).language(), Language::Chinese);
+        let chosen = Asked {
+            lang: Some(Language::Bengali),
+            ..asked.clone()
+        };
+        assert_eq!(chosen.words(Some(&order)).language(), Language::Bengali);
+        assert_eq!(chosen.query(), "?lang=bn");
+        assert_eq!(Asked::default().words(None).language(), Language::English);
+        order.extra = "{}".into();
+        assert_eq!(
+            Asked::default().words(Some(&order)).language(),
+            Language::Thai,
+            "the country"
+        );
+    }
 
     const PUBLIC: &str = "https://pay.example.com";
 

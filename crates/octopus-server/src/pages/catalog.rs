@@ -51,7 +51,11 @@ static BUNDLES: LazyLock<Vec<Bundle>> = LazyLock::new(|| {
                 }
             };
             if let Err(errors) = bundle.add_resource(resource) {
-                tracing::error!(language = language.tag(), ?errors, "catalog repeats messages");
+                tracing::error!(
+                    language = language.tag(),
+                    ?errors,
+                    "catalog repeats messages"
+                );
             }
             bundle
         })
@@ -112,7 +116,12 @@ fn format(language: Language, id: &str, args: &[(&str, &str)]) -> Option<String>
     let mut errors = Vec::new();
     let text = bundle.format_pattern(pattern, Some(&values), &mut errors);
     if !errors.is_empty() {
-        tracing::error!(language = language.tag(), id, ?errors, "message did not format");
+        tracing::error!(
+            language = language.tag(),
+            id,
+            ?errors,
+            "message did not format"
+        );
     }
     Some(text.into_owned())
 }
@@ -138,9 +147,7 @@ mod tests {
                         if let fluent_syntax::ast::PatternElement::Placeable {
                             expression:
                                 fluent_syntax::ast::Expression::Inline(
-                                    fluent_syntax::ast::InlineExpression::VariableReference {
-                                        id,
-                                    },
+                                    fluent_syntax::ast::InlineExpression::VariableReference { id },
                                 ),
                         } = element
                         {
@@ -197,6 +204,9 @@ mod tests {
 
     #[test]
     fn an_unknown_message_is_its_id() {
-        assert_eq!(Words::new(Language::Thai).get("no-such-message"), "no-such-message");
+        assert_eq!(
+            Words::new(Language::Thai).get("no-such-message"),
+            "no-such-message"
+        );
     }
 }

@@ -136,7 +136,12 @@ fn own_account(method: &str, fields: &RequestFields, order: &Order, words: &Word
                     }
                     Err(e) => {
                         tracing::warn!(payment_uid = %order.payment_uid, error = %e, "the account's PromptPay ID makes no QR");
-                        rows.push(row(words.get("label-promptpay-id"), "promptpay-id", id, true));
+                        rows.push(row(
+                            words.get("label-promptpay-id"),
+                            "promptpay-id",
+                            id,
+                            true,
+                        ));
                     }
                 }
             }
@@ -225,7 +230,11 @@ pub fn qr_svg(text: &str, label: &str) -> Option<String> {
 /// last digits as the offset has (`100037` → `1000` and `37`). An offset reaching further
 /// (not made by the own-accounts rule) highlights as many last digits as it has. No offset:
 /// nothing highlighted.
-pub fn floating_digits(final_amount: Decimal, amount: Decimal, currency: Currency) -> (String, String) {
+pub fn floating_digits(
+    final_amount: Decimal,
+    amount: Decimal,
+    currency: Currency,
+) -> (String, String) {
     let text = format_amount(final_amount, currency);
     let offset = (final_amount - amount).abs();
     if offset.is_zero() {
@@ -315,10 +324,7 @@ mod tests {
         assert_eq!(time_left(14 * 60 + 5, &en), "14 min 05 s");
         assert_eq!(time_left(2 * 3600 + 7 * 60 + 59, &en), "2 h 07 min");
         assert_eq!(time_left(0, &en), "Time is up");
-        assert_eq!(
-            time_left(65, &Words::new(Language::Thai)),
-            "1 นาที 05 วินาที"
-        );
+        assert_eq!(time_left(65, &Words::new(Language::Thai)), "1 นาที 05 วินาที");
         assert_eq!(seconds_left(Some(10_999), 1_000), Some(9));
         assert_eq!(seconds_left(Some(0), 1_000), Some(0));
         assert_eq!(seconds_left(None, 1_000), None);
@@ -327,7 +333,10 @@ mod tests {
     #[test]
     fn a_qr_is_inline_svg_without_style_attributes() {
         let svg = qr_svg("upi://pay?pa=a@b&pn=A&am=1.00&cu=INR&tn=P", "UPI \"QR\"").unwrap();
-        assert!(svg.starts_with(r#"<svg role="img" aria-label="UPI &quot;QR&quot;" xmlns="#), "{svg}");
+        assert!(
+            svg.starts_with(r#"<svg role="img" aria-label="UPI &quot;QR&quot;" xmlns="#),
+            "{svg}"
+        );
         assert!(svg.ends_with("</svg>"));
         assert!(!svg.contains("style"), "{svg}");
         assert!(!svg.contains("<?xml"));

@@ -5,6 +5,6 @@
 //! They may depend on the services, the shared state, the HTTP layer (`crate::http`) and the
 //! top-level modules, never on the merchant API or the workers.
 
-mod catalog;
 pub mod cashier;
+mod catalog;
 mod instructions;
