@@ -707,8 +707,15 @@ fn page_html(order: &Order, context: PageContext) -> Result<String, askama::Erro
         }
         _ => String::new(),
     };
-    let (amount_plain, amount_floating) =
-        instructions::floating_digits(order.final_amount, order.amount, order.currency);
+    // The digits that make the amount this order's, while the payer still has to send it.
+    let (amount_plain, amount_floating) = if open {
+        instructions::floating_digits(order.final_amount, order.amount, order.currency)
+    } else {
+        (
+            format_amount(order.final_amount, order.currency),
+            String::new(),
+        )
+    };
     let (headline, status_word) = status_words(status);
     CashierPage {
         style: STYLE,
