@@ -1306,10 +1306,7 @@ mod tests {
         .unwrap();
         assert!(html.contains(r#"id="pay-account">09123456789</span>"#));
         assert!(html.contains(r#"action="/octopus/pay/P0123456789abcdef/confirm?lang=my""#));
-        assert!(
-            html.contains("<mark>") == false,
-            "no offset, nothing highlighted"
-        );
+        assert!(!html.contains("<mark>"), "no offset, nothing highlighted");
         assert!(
             html.contains(r#"<a id="lang-th" href="/octopus/pay/P0123456789abcdef?lang=th""#),
             "{html}"
