@@ -6,3 +6,5 @@
 //! top-level modules, never on the merchant API or the workers.
 
 pub mod cashier;
+mod catalog;
+mod instructions;

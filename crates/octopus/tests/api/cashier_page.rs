@@ -5,12 +5,16 @@
 //! in a second window shows the page in words, not JSON. On a Paykassma channel the payer sees
 //! the Wavepay account, enters the transfer's transaction ID (posted with the page's token), is
 //! told what is missing after a short payment, and sees the payment received after the rest.
+//! In Thai, Burmese and Chinese the payer reads the page in their language (from the order's
+//! `lang`, the browser's `Accept-Language`, the switcher), and the open page turns to the
+//! received words by itself once the order is paid from elsewhere.
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use headless_chrome::{Browser, LaunchOptions};
+use headless_chrome::protocol::cdp::Emulation::SetScriptExecutionDisabled;
+use headless_chrome::{Browser, LaunchOptions, Tab};
 use octopus_client::NewOrder;
 
 use crate::helpers::{spawn_app, Backend};
@@ -51,6 +55,15 @@ fn browser(path: PathBuf) -> Browser {
             .unwrap(),
     )
     .expect("launch headless Chromium")
+}
+
+/// The order's status as the page has it (`data-status`; the payer reads words instead).
+fn page_status(tab: &Tab) -> String {
+    tab.wait_for_element("#status")
+        .unwrap()
+        .get_attribute_value("data-status")
+        .unwrap()
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +108,7 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
         let before = (
             text("#headline"),
             text("#amount"),
-            text("#status"),
+            page_status(&tab),
             text("#additional"),
             text("#merchant-order-id"),
         );
@@ -115,8 +128,12 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
             "the stylesheet applies under the CSP"
         );
         // A second window on the same order, opened before paying: the payer presses Pay again
-        // there once the first has paid.
+        // there once the first has paid. Its JavaScript is off, as on a phone that has it off,
+        // so the page does not update itself before the press.
         let second = browser.new_tab().unwrap();
+        second
+            .call_method(SetScriptExecutionDisabled { value: true })
+            .unwrap();
         second
             .navigate_to(&pay_url)
             .unwrap()
@@ -126,7 +143,7 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
         tab.wait_for_element("#pay").unwrap().click().unwrap();
         tab.wait_for_element_with_custom_timeout("#return", Duration::from_secs(10))
             .unwrap();
-        let after = (text("#headline"), text("#status"));
+        let after = (text("#headline"), page_status(&tab));
         let back = tab
             .find_element("#return")
             .unwrap()
@@ -134,7 +151,17 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
             .unwrap();
         assert!(tab.find_element("#pay").is_err(), "no buttons once paid");
         second.activate().unwrap();
-        second.wait_for_element("#pay").unwrap().click().unwrap();
+        // Without the script, the press by the mouse where the button is (the element helpers
+        // that run script in the page are unavailable there).
+        let button = second
+            .wait_for_element("#pay")
+            .unwrap()
+            .get_midpoint()
+            .unwrap();
+        if let Err(e) = second.click_point(button) {
+            // It may answer after the form's post has begun to replace the page.
+            assert!(e.to_string().contains("navigated"), "{e}");
+        }
         second.wait_until_navigated().unwrap();
         let body = second
             .wait_for_element("body")
@@ -155,7 +182,7 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
                 .get_inner_text()
                 .unwrap()
         };
-        let again = (read("#headline"), read("#status"), read("#message"));
+        let again = (read("#headline"), page_status(&second), read("#message"));
 
         tab.activate().unwrap();
         tab.navigate_to(&fail_url)
@@ -165,7 +192,7 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
         tab.wait_for_element("#fail").unwrap().click().unwrap();
         tab.wait_for_element_with_custom_timeout("#fail-reason", Duration::from_secs(10))
             .unwrap();
-        let failed = (text("#headline"), text("#status"), text("#fail-reason"));
+        let failed = (text("#headline"), page_status(&tab), text("#fail-reason"));
         (before, after, back, failed, again)
     })
     .await
@@ -257,11 +284,11 @@ async fn a_payer_confirms_a_wavepay_transfer_on_the_page_in_chromium() {
             tab.wait_until_navigated().unwrap();
         };
         confirm("TXPART");
-        let short = (text("#status"), text("#message"));
+        let short = (page_status(&tab), text("#message"));
         confirm("TXREST");
         tab.wait_for_element_with_custom_timeout("#headline", Duration::from_secs(10))
             .unwrap();
-        let done = (text("#headline"), text("#status"));
+        let done = (text("#headline"), page_status(&tab));
         assert!(
             tab.find_element("#transaction_id").is_err(),
             "no form once paid"
@@ -319,4 +346,229 @@ async fn unknown_payment_pages_are_not_found() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+/// Reads `selector`'s text until it is `expected` (the page may be loading itself again
+/// meanwhile), for at most `within`; returns what it read last.
+fn wait_for_text(tab: &Tab, selector: &str, expected: &str, within: Duration) -> String {
+    let deadline = std::time::Instant::now() + within;
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(text) = tab
+            .find_element(selector)
+            .and_then(|element| element.get_inner_text())
+        {
+            if text == expected {
+                return text;
+            }
+            last = text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    last
+}
+
+fn evaluate(tab: &Tab, expression: &str) -> String {
+    tab.evaluate(expression, false)
+        .unwrap()
+        .value
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn html_lang(tab: &Tab) -> String {
+    evaluate(tab, "document.documentElement.lang")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_reads_the_page_in_thai_burmese_and_chinese_and_it_turns_to_received_in_chromium() {
+    let Some(path) = chromium() else {
+        assert!(
+            std::env::var_os("OCTOPUS_REQUIRE_CHROMIUM").is_none(),
+            "OCTOPUS_REQUIRE_CHROMIUM is set but no Chromium was found"
+        );
+        crate::helpers::skipped("the cashier languages test: no Chromium (install the chromium package or set OCTOPUS_CHROMIUM)");
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    let uid = app.merchant.merchant_uid.clone();
+    // Thai because the merchant says so (`lang`); Chinese by the payer's switch from a Thai
+    // page; Burmese from the browser's Accept-Language on an order of no stated language.
+    let mut thai = NewOrder::deposit(&uid, "lang-th", "500.00", "thb", "thailand", "thailand");
+    thai.extra.insert("lang".into(), "th".into());
+    let mut chinese = NewOrder::deposit(&uid, "lang-zh", "88.00", "thb", "thailand", "thailand");
+    chinese.extra.insert("lang".into(), "th".into());
+    let mut burmese = NewOrder::deposit(&uid, "lang-my", "1000.00", "mmk", "wavepay", "US");
+    // Back to a page of this gateway, so that the going back can be seen arriving.
+    let back_to = format!("{}/healthz", app.base_url);
+    burmese.redirect_url = Some(back_to.clone());
+    let urls: Vec<String> = {
+        let mut urls = Vec::new();
+        for order in [&thai, &chinese, &burmese] {
+            urls.push(app.client.create_order(order).await.unwrap().payment_url);
+        }
+        urls
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let back = back_to.clone();
+    let seen = tokio::task::spawn_blocking(move || {
+        let pay = |url: &str| {
+            let r = runtime.block_on(crate::helpers::simulate(url, "completed"));
+            assert_eq!(r.status(), 303, "paid {url}");
+        };
+        let browser = browser(path);
+        let waiting_and_received = |tab: &Tab, url: &str, waiting: &str, received: &str| {
+            let before = wait_for_text(tab, "#headline", waiting, Duration::from_secs(10));
+            let status_words = tab
+                .find_element("#status")
+                .unwrap()
+                .get_inner_text()
+                .unwrap();
+            pay(url);
+            // No navigation from here: the page sees the status change and shows itself again.
+            let after = wait_for_text(tab, "#headline", received, Duration::from_secs(30));
+            (
+                before,
+                status_words,
+                after,
+                page_status(tab),
+                html_lang(tab),
+            )
+        };
+
+        // Thai.
+        let tab = browser.new_tab().unwrap();
+        tab.navigate_to(&urls[0])
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
+        let lang_before = html_lang(&tab);
+        let switcher = tab
+            .find_element("#languages")
+            .unwrap()
+            .get_inner_text()
+            .unwrap();
+        let thai = waiting_and_received(&tab, &urls[0], "รอการชำระเงินของคุณ", "ได้รับการชำระเงินแล้ว");
+
+        // Chinese, switched to on a Thai page.
+        tab.navigate_to(&urls[1])
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
+        let was = tab
+            .wait_for_element("#headline")
+            .unwrap()
+            .get_inner_text()
+            .unwrap();
+        tab.wait_for_element("#lang-zh-Hans")
+            .unwrap()
+            .click()
+            .unwrap();
+        tab.wait_until_navigated().unwrap();
+        let switched_url = evaluate(&tab, "location.href");
+        let chinese = waiting_and_received(&tab, &urls[1], "等待您付款", "已收到付款");
+        let kept_url = evaluate(&tab, "location.href");
+
+        // Burmese, from the browser's languages.
+        let tab = browser.new_tab().unwrap();
+        let agent = browser.get_version().unwrap().user_agent;
+        tab.set_user_agent(&agent, Some("my-MM,my;q=0.9,en;q=0.5"), None)
+            .unwrap();
+        tab.navigate_to(&urls[2])
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
+        let burmese =
+            waiting_and_received(&tab, &urls[2], "သင့်ငွေပေးချေမှုကို စောင့်နေပါသည်", "ငွေလက်ခံရရှိပါပြီ");
+        let going_back = tab
+            .find_element("#going-back")
+            .and_then(|e| e.get_inner_text())
+            .unwrap_or_default();
+        // And then back to the merchant, by itself.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !tab.get_url().starts_with(&back) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let returned_to = tab.get_url();
+        (
+            lang_before,
+            switcher,
+            thai,
+            was,
+            switched_url,
+            chinese,
+            kept_url,
+            burmese,
+            going_back,
+            returned_to,
+        )
+    })
+    .await
+    .unwrap();
+    let (
+        lang_before,
+        switcher,
+        thai,
+        was,
+        switched_url,
+        chinese,
+        kept_url,
+        burmese,
+        going_back,
+        returned_to,
+    ) = seen;
+    assert_eq!(lang_before, "th");
+    for name in [
+        "English",
+        "ไทย",
+        "မြန်မာ",
+        "简体中文",
+        "हिन्दी",
+        "বাংলা",
+        "Tiếng Việt",
+        "Bahasa Indonesia",
+    ] {
+        assert!(
+            switcher.contains(name),
+            "{name} in the switcher: {switcher}"
+        );
+    }
+    let done = |waiting: &str, words: &str, received: &str, lang: &str| {
+        (
+            waiting.to_string(),
+            words.to_string(),
+            received.to_string(),
+            "completed".to_string(),
+            lang.to_string(),
+        )
+    };
+    assert_eq!(
+        thai,
+        done("รอการชำระเงินของคุณ", "รอชำระ", "ได้รับการชำระเงินแล้ว", "th")
+    );
+    assert_eq!(was, "รอการชำระเงินของคุณ", "Thai before the switch");
+    assert!(switched_url.ends_with("?lang=zh-Hans"), "{switched_url}");
+    assert_eq!(
+        chinese,
+        done("等待您付款", "待付款", "已收到付款", "zh-Hans")
+    );
+    assert!(
+        kept_url.ends_with("?lang=zh-Hans"),
+        "the page came back in the chosen language: {kept_url}"
+    );
+    assert_eq!(
+        burmese,
+        done("သင့်ငွေပေးချေမှုကို စောင့်နေပါသည်", "စောင့်နေသည်", "ငွေလက်ခံရရှိပါပြီ", "my")
+    );
+    assert!(going_back.contains("ပြန်ပို့နေပါသည်"), "{going_back}");
+    assert!(
+        returned_to.starts_with(&back_to),
+        "back to the merchant: {returned_to}"
+    );
+    for id in ["lang-th", "lang-zh", "lang-my"] {
+        assert_eq!(
+            app.client.get_order(id).await.unwrap().payment_status,
+            "completed"
+        );
+    }
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod callback_backlog;
 mod callbacks;
+mod cashier_languages;
 mod cashier_page;
 mod cashier_security;
 mod cli;

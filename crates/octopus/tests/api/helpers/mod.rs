@@ -668,10 +668,17 @@ pub async fn pay(payment_url: &str) {
     assert_eq!(r.status(), 303, "paid {payment_url}");
 }
 
-/// An HTTP client that does not follow redirects.
+/// An HTTP client that does not follow redirects and, like a browser set to English, sends
+/// `Accept-Language: en` (without it a cashier page speaks the order's country's language).
 pub fn http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT_LANGUAGE,
+        reqwest::header::HeaderValue::from_static("en"),
+    );
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
         .build()
         .unwrap()
 }
