@@ -220,6 +220,9 @@ pub fn pay_to(account: &Account) -> Vec<(String, String)> {
     ];
     if !account.bank_code.is_empty() {
         shown.push(("bank_code".into(), account.bank_code.clone()));
+        if let Ok(bank) = crate::thai_bank::ThaiBank::parse(&account.bank_code) {
+            shown.push(("bank_name".into(), bank.name().to_string()));
+        }
     }
     if !account.promptpay_id.is_empty() {
         shown.push(("promptpay_id".into(), account.promptpay_id.clone()));

@@ -1012,6 +1012,8 @@ mod tests {
             country_code: country.into(),
             payment: "bank".into(),
             channel: "own".into(),
+            account: String::new(),
+            reference: String::new(),
             from: String::new(),
             from_name: String::new(),
             from_bank_name: String::new(),
