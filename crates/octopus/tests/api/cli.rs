@@ -85,6 +85,49 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
         client.get_order("dev-pk").await.unwrap().payment_status,
         "completed"
     );
+
+    // The demo channel of own accounts: a Thai PromptPay deposit, paid by the printed
+    // device command, run as printed.
+    crate::helpers::wait_for_channel(&server.url, "own-demo").await;
+    let at = lines
+        .iter()
+        .position(|l| l.contains("promptpay thb account"))
+        .expect("the PromptPay account is printed");
+    let device_line = lines[at + 1..]
+        .iter()
+        .find(|l| l.contains("octopus device report"))
+        .expect("how its device reports a transfer is printed");
+    let words: Vec<&str> = device_line.split_whitespace().collect();
+    let after = |flag: &str| {
+        let i = words.iter().position(|w| *w == flag).expect(flag);
+        words[i + 1].to_string()
+    };
+    let account = lines[at]
+        .split_whitespace()
+        .find(|w| w.starts_with("acc_"))
+        .expect("the account id")
+        .to_string();
+    let mut thb =
+        octopus_client::NewOrder::deposit(uid, "dev-th", "500.00", "thb", "thailand", "thailand");
+    thb.float_precision = Some("2".into());
+    let created = client.create_order(&thb).await.unwrap();
+    assert_eq!(created.payment.channel, "own-demo");
+    let page = http.get(&created.payment_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<svg"), "the PromptPay QR is on the page");
+    let out = command()
+        .args(["device", "report", "--url", &after("--url")])
+        .args(["--device", &after("--device"), "--secret", &after("--secret")])
+        .args(["--account", &account, "--currency", "thb"])
+        .args(["--amount", &created.payment.final_amount, "--reference", "FT-DEV-1"])
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{answer}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(answer.contains("\"matched\""), "{answer}");
+    assert_eq!(
+        client.get_order("dev-th").await.unwrap().payment_status,
+        "completed"
+    );
     drop(server);
 
     // A second start on the same database creates no second demo merchant.
