@@ -133,7 +133,8 @@ pub struct AccountLoad {
     pub account: Account,
     /// Open deposits on it now.
     pub open_orders: u32,
-    /// Sum of the amounts of its deposits of this UTC day that did not fail.
+    /// Sum of the amounts of its deposits of this UTC day that did not fail (counted only for
+    /// an account with a daily limit; zero otherwise).
     pub volume_today: Decimal,
     /// The last heartbeat of its most recent device, if any device watches it.
     pub last_heartbeat: Option<Timestamp>,

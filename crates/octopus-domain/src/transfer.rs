@@ -25,7 +25,7 @@ pub const LATE_GRACE_MS: i64 = 24 * 3600 * 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TransferStatus {
-    /// Reported, not yet decided (or its decision was interrupted and is taken up again).
+    /// Reported, not yet decided: in memory only (a transfer is stored once decided).
     Received,
     /// Completed the order it matched.
     Matched,
@@ -114,9 +114,6 @@ pub struct Transfer {
     pub reason: String,
     /// The bank reference of the return to the payer.
     pub return_reference: String,
-    /// Until when a node deciding it holds it (a received transfer whose decision was
-    /// interrupted is taken up again after this).
-    pub claimed_until: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -147,7 +144,6 @@ impl Transfer {
             late: false,
             reason: String::new(),
             return_reference: String::new(),
-            claimed_until: None,
             created_at: now,
             updated_at: now,
         }
@@ -163,7 +159,6 @@ impl Transfer {
         }
         self.status = next;
         self.updated_at = at;
-        self.claimed_until = None;
         Ok(())
     }
 

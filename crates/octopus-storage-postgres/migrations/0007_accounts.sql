@@ -72,7 +72,6 @@ CREATE TABLE transfers (
     late             BOOLEAN NOT NULL,
     reason           TEXT NOT NULL,
     return_reference TEXT NOT NULL,
-    claimed_until    BIGINT,
     created_at       BIGINT NOT NULL,
     updated_at       BIGINT NOT NULL,
     -- The same bank reference reported twice is one transfer.

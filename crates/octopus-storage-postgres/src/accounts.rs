@@ -168,7 +168,8 @@ pub(crate) async fn set_account_enabled<C: GenericClient>(
 }
 
 /// The load of each account of a channel, in one statement: its open deposits, its volume
-/// since `$2` (summed exactly: NUMERIC) and the latest heartbeat of a device not revoked.
+/// since `$2` (summed exactly: NUMERIC; only for an account with a daily limit, the one
+/// reader of it) and the latest heartbeat of a device not revoked.
 static LOADS: LazyLock<String> = LazyLock::new(|| {
     let columns: Vec<String> = OWN_ACCOUNT_COLUMNS
         .split(',')
@@ -179,9 +180,11 @@ static LOADS: LazyLock<String> = LazyLock::new(|| {
             (SELECT COUNT(*) FROM orders o WHERE o.account_id = a.id AND o.account_id <> ''
                 AND o.transaction_type = '{income}'
                 AND o.payment_status IN ('{pending}', '{preparing}', '{processing}')) AS open_orders,
-            COALESCE((SELECT SUM(o.amount) FROM orders o WHERE o.account_id = a.id AND o.account_id <> ''
-                AND o.created_at >= $2
-                AND o.payment_status NOT IN ('{failed}', '{reject}')), 0) AS volume_today,
+            CASE WHEN a.daily_limit IS NULL THEN 0 ELSE
+                COALESCE((SELECT SUM(o.amount) FROM orders o
+                    WHERE o.account_id = a.id AND o.account_id <> '' AND o.created_at >= $2
+                    AND o.payment_status NOT IN ('{failed}', '{reject}')), 0)
+            END AS volume_today,
             (SELECT MAX(d.last_heartbeat_at) FROM devices d
                 WHERE d.account_id = a.id AND d.revoked_at IS NULL) AS last_heartbeat
          FROM own_accounts a WHERE a.channel = $1 ORDER BY a.id",
@@ -342,7 +345,7 @@ static INSERT_TRANSFER: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO transfers ({TRANSFER_COLUMNS})
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-            $18, $19)
+            $18)
          ON CONFLICT (account_id, bank_reference) DO NOTHING"
     )
 });
@@ -353,13 +356,15 @@ static TRANSFER_BY_REFERENCE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-pub(crate) async fn record_transfer<C: GenericClient>(
-    client: &C,
+pub(crate) async fn record_transfer(
+    client: &mut deadpool_postgres::Object,
     t: &Transfer,
+    entry: Option<&JournalEntry>,
 ) -> Result<Recorded> {
-    let stmt = client.prepare_cached(&INSERT_TRANSFER).await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
+    let stmt = tx.prepare_cached(&INSERT_TRANSFER).await.map_err(db)?;
     let amount = in_currency_places(t.amount, t.currency);
-    let inserted = client
+    let inserted = tx
         .execute(
             &stmt,
             &[
@@ -379,7 +384,6 @@ pub(crate) async fn record_transfer<C: GenericClient>(
                 &t.late,
                 &t.reason,
                 &t.return_reference,
-                &t.claimed_until,
                 &t.created_at,
                 &t.updated_at,
             ],
@@ -393,69 +397,26 @@ pub(crate) async fn record_transfer<C: GenericClient>(
             }
         })?;
     if inserted == 1 {
+        if let Some(entry) = entry {
+            post_once(&tx, entry).await?;
+        }
+        tx.commit().await.map_err(db)?;
         return Ok(Recorded::New(t.clone()));
     }
     // The account has a transfer with this reference (committed before ours was tried: the
-    // conflicting insert waited for it).
-    let existing = first(
-        client,
-        &TRANSFER_BY_REFERENCE,
-        &[&t.account, &t.reference],
-        transfer_row,
-    )
-    .await?
-    .ok_or(StorageError::NotFound)?;
+    // conflicting insert waited for it); nothing of ours is written.
+    let existing = first(&tx, &TRANSFER_BY_REFERENCE, &[&t.account, &t.reference], transfer_row)
+        .await?
+        .ok_or(StorageError::NotFound)?;
     Ok(Recorded::Existing(existing))
 }
 
-static CLAIM_TRANSFER: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "UPDATE transfers SET claimed_until = $1
-         WHERE uid = $2 AND status = $3 AND (claimed_until IS NULL OR claimed_until <= $4)
-         RETURNING {TRANSFER_COLUMNS}"
-    )
-});
-
-pub(crate) async fn claim_transfer<C: GenericClient>(
+pub(crate) async fn transfer_by_reference<C: GenericClient>(
     client: &C,
-    uid: &str,
-    now: Timestamp,
-    until: Timestamp,
+    account: &str,
+    reference: &str,
 ) -> Result<Option<Transfer>> {
-    first(
-        client,
-        &CLAIM_TRANSFER,
-        &[&until, &uid, &TransferStatus::Received.as_str(), &now],
-        transfer_row,
-    )
-    .await
-}
-
-pub(crate) async fn undecided_transfers<C: GenericClient>(
-    client: &C,
-    before: Timestamp,
-    limit: u32,
-) -> Result<Vec<String>> {
-    let stmt = client
-        .prepare_cached(
-            "SELECT uid FROM transfers
-             WHERE status = $1 AND created_at < $2 AND COALESCE(claimed_until, 0) <= $2
-             ORDER BY created_at LIMIT $3",
-        )
-        .await
-        .map_err(db)?;
-    let found = client
-        .query(
-            &stmt,
-            &[
-                &TransferStatus::Received.as_str(),
-                &before,
-                &i64::from(limit),
-            ],
-        )
-        .await
-        .map_err(db)?;
-    Ok(found.iter().map(|r| r.get(0)).collect())
+    first(client, &TRANSFER_BY_REFERENCE, &[&account, &reference], transfer_row).await
 }
 
 /// The status change and its entry in one transaction. The conditional update locks the
@@ -471,7 +432,7 @@ pub(crate) async fn settle_transfer(
     let stmt = tx
         .prepare_cached(
             "UPDATE transfers SET status = $1, payment_uid = $2, late = $3, reason = $4,
-                return_reference = $5, claimed_until = NULL, updated_at = $6
+                return_reference = $5, updated_at = $6
              WHERE uid = $7 AND status = $8",
         )
         .await
@@ -496,21 +457,27 @@ pub(crate) async fn settle_transfer(
         return Err(StorageError::NotFound);
     }
     if let Some(entry) = entry {
-        let at = entry.created_at;
-        let mut loaded = group_write::load_book(&tx, &decision::needs_to_settle(entry), at)
-            .await
-            .map_err(Failure::into_storage)?;
-        let planned: Vec<_> = decision::settle_transfer(entry.clone(), &mut loaded.book)?
-            .into_iter()
-            .collect();
-        group_write::write_entries(&tx, &planned, &loaded.ids, &loaded.book, at)
-            .await
-            .map_err(Failure::into_storage)?;
-        group_write::discard_unused_accounts(&tx, &loaded, &planned)
-            .await
-            .map_err(Failure::into_storage)?;
+        post_once(&tx, entry).await?;
     }
     tx.commit().await.map_err(db)?;
+    Ok(())
+}
+
+/// Posts a transfer's suspense entry unless it is posted already (as the domain decides).
+async fn post_once<C: GenericClient>(tx: &C, entry: &JournalEntry) -> Result<()> {
+    let at = entry.created_at;
+    let mut loaded = group_write::load_book(tx, &decision::needs_to_settle(entry), at)
+        .await
+        .map_err(Failure::into_storage)?;
+    let planned: Vec<_> = decision::settle_transfer(entry.clone(), &mut loaded.book)?
+        .into_iter()
+        .collect();
+    group_write::write_entries(tx, &planned, &loaded.ids, &loaded.book, at)
+        .await
+        .map_err(Failure::into_storage)?;
+    group_write::discard_unused_accounts(tx, &loaded, &planned)
+        .await
+        .map_err(Failure::into_storage)?;
     Ok(())
 }
 

@@ -634,29 +634,27 @@ impl Devices for PostgresStorage {
 
 #[async_trait]
 impl Transfers for PostgresStorage {
-    async fn record_transfer(&self, transfer: Transfer) -> Result<Recorded> {
+    async fn record_transfer(
+        &self,
+        transfer: Transfer,
+        entry: Option<JournalEntry>,
+    ) -> Result<Recorded> {
+        let mut client = self.client().await?;
+        accounts::record_transfer(&mut client, &transfer, entry.as_ref()).await
+    }
+
+    async fn transfer_by_reference(
+        &self,
+        account: &str,
+        reference: &str,
+    ) -> Result<Option<Transfer>> {
         let client = self.client().await?;
-        accounts::record_transfer(&client, &transfer).await
+        accounts::transfer_by_reference(&client, account, reference).await
     }
 
     async fn transfer(&self, uid: &str) -> Result<Option<Transfer>> {
         let client = self.client().await?;
         accounts::transfer(&client, uid).await
-    }
-
-    async fn claim_transfer(
-        &self,
-        uid: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> Result<Option<Transfer>> {
-        let client = self.client().await?;
-        accounts::claim_transfer(&client, uid, now, until).await
-    }
-
-    async fn undecided_transfers(&self, before: Timestamp, limit: u32) -> Result<Vec<String>> {
-        let client = self.client().await?;
-        accounts::undecided_transfers(&client, before, limit).await
     }
 
     async fn settle_transfer(

@@ -241,7 +241,6 @@ fn transfer(uid: &str, amount: &str, reference: &str, at: Timestamp) -> Transfer
         late: false,
         reason: String::new(),
         return_reference: String::new(),
-        claimed_until: None,
         created_at: at,
         updated_at: at,
     }
@@ -551,79 +550,38 @@ async fn own_accounts_are_stored_alike_on_both_backends() {
     assert_eq!(completed.1.unwrap().payment_uid, dep_b.payment_uid);
     assert!(completed.2.is_none());
 
-    // A transfer no order takes: recorded once (a second report of its bank reference is the
-    // transfer stored), claimed once, undecided again once its claim lapsed.
+    // A transfer no order takes: stored in suspense with its entry, once (a second report of
+    // its bank reference is the transfer stored, and writes nothing).
     let t3 = t2 + 20_000;
-    let reported = transfer("tr_stray", "77.5", "REF-STRAY", t3);
-    let recorded = on_both!(sides, "record a transfer twice", |s| {
-        let first = s.record_transfer(reported.clone()).await.unwrap();
-        let again = s
-            .record_transfer(transfer("tr_again", "77.50", "REF-STRAY", t3 + 1))
-            .await
-            .unwrap();
-        (
-            first,
-            again,
-            s.transfer("tr_stray").await.unwrap(),
-            s.transfer("tr_again").await.unwrap(),
-        )
-    });
-    assert!(matches!(recorded.0, Recorded::New(ref t) if t.uid == "tr_stray"));
-    assert!(matches!(recorded.1, Recorded::Existing(ref t) if t.uid == "tr_stray"));
-    assert!(recorded.3.is_none());
-    let claimed = on_both!(sides, "claim a transfer", |s| {
-        (
-            s.undecided_transfers(t3 + 1, 10).await.unwrap(),
-            s.claim_transfer("tr_stray", t3 + 1, t3 + 30_000)
-                .await
-                .unwrap(),
-            s.claim_transfer("tr_stray", t3 + 2, t3 + 30_000)
-                .await
-                .unwrap(),
-            s.undecided_transfers(t3 + 10_000, 10).await.unwrap(),
-            s.undecided_transfers(t3 + 30_000, 10).await.unwrap(),
-            s.claim_transfer("tr_none", t3, t3 + 30_000).await.unwrap(),
-        )
-    });
-    let mut held = claimed.1.expect("claimed once");
-    assert_eq!(held.claimed_until, Some(t3 + 30_000));
-    assert!(claimed.2.is_none() && claimed.5.is_none());
-    assert_eq!(
-        (claimed.0, claimed.3, claimed.4),
-        (
-            vec!["tr_stray".to_string()],
-            vec![],
-            vec!["tr_stray".to_string()]
-        )
-    );
-
-    // Into suspense, with its entry: the ledger is sound; the same change settled again (by
-    // another node meanwhile) writes nothing.
     let at = t3 + 2_000;
+    let mut held = transfer("tr_stray", "77.5", "REF-STRAY", t3);
     held.become_(TransferStatus::Suspense, at).unwrap();
     held.reason = "no open deposit of 77.50".into();
     let suspense_in = held.suspense_in(at).unwrap();
-    let settled = on_both!(sides, "settle to suspense", |s| {
+    let mut again = transfer("tr_again", "77.50", "REF-STRAY", t3 + 1);
+    again.become_(TransferStatus::Suspense, at).unwrap();
+    let again_in = again.suspense_in(at).unwrap();
+    let settled = on_both!(sides, "record a transfer in suspense twice", |s| {
         (
-            s.settle_transfer(&held, TransferStatus::Received, Some(suspense_in.clone()))
+            s.record_transfer(held.clone(), Some(suspense_in.clone()))
                 .await
                 .map_err(refusal),
-            s.settle_transfer(&held, TransferStatus::Received, Some(suspense_in.clone()))
+            s.record_transfer(again.clone(), Some(again_in.clone()))
                 .await
                 .map_err(refusal),
             s.transfer("tr_stray").await.unwrap(),
             s.transfers_in(TransferStatus::Suspense, 10).await.unwrap(),
-            s.claim_transfer("tr_stray", at + 60_000, at + 90_000)
-                .await
-                .unwrap(),
+            s.transfer("tr_again").await.unwrap(),
             verified(s).await,
+            s.transfer_by_reference(ACCOUNT, "REF-STRAY").await.unwrap(),
         )
     });
-    assert_eq!(settled.0, Ok(()));
-    assert_eq!(settled.1, Err("NotFound".to_string()));
+    assert!(matches!(settled.0, Ok(Recorded::New(ref t)) if t.uid == "tr_stray"));
+    assert!(matches!(settled.1, Ok(Recorded::Existing(ref t)) if t.uid == "tr_stray"));
+    assert!(settled.4.is_none());
+    assert_eq!(settled.6.as_ref().map(|t| t.uid.as_str()), Some("tr_stray"));
     assert_eq!(settled.2.as_ref().unwrap().status, TransferStatus::Suspense);
     assert_eq!(settled.3.len(), 1);
-    assert!(settled.4.is_none());
     let (sound, entries, postings, balances, violations) = settled.5;
     assert!(sound, "{violations:?}");
     // The completed deposit's entry and the suspense entry.
@@ -669,11 +627,8 @@ async fn own_accounts_are_stored_alike_on_both_backends() {
     // A transfer whose status names an entry that is not there is caught by the verification.
     let broken = on_both!(sides, "a suspense without its entry", |s| {
         let mut t = transfer("tr_unposted", "12.00", "REF-UNPOSTED", at);
-        s.record_transfer(t.clone()).await.unwrap();
         t.become_(TransferStatus::Suspense, at + 1).unwrap();
-        s.settle_transfer(&t, TransferStatus::Received, None)
-            .await
-            .unwrap();
+        s.record_transfer(t, None).await.unwrap();
         verified(s).await
     });
     assert!(!broken.0);

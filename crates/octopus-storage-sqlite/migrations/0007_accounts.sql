@@ -72,7 +72,6 @@ CREATE TABLE transfers (
     late             INTEGER NOT NULL,
     reason           TEXT NOT NULL,
     return_reference TEXT NOT NULL,
-    claimed_until    INTEGER,
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
     -- The same bank reference reported twice is one transfer.

@@ -165,8 +165,9 @@ pub(crate) fn account_loads(
             last_heartbeat: r.get("last_heartbeat").map_err(db)?,
         });
     }
-    // Volumes are summed exactly, from the amounts' text (SQLite has no exact decimal sum).
-    for load in &mut loads {
+    // Volumes are summed exactly, from the amounts' text (SQLite has no exact decimal sum),
+    // and only for accounts with a daily limit: nothing else reads them.
+    for load in loads.iter_mut().filter(|l| l.account.daily_limit.is_some()) {
         load.volume_today = volume_since(conn, &load.account.id, day_start)?;
     }
     Ok(loads)
@@ -317,12 +318,16 @@ pub(crate) fn transfer(conn: &Connection, uid: &str) -> Result<Option<Transfer>>
     Ok(first(collect(conn, &TRANSFER_BY_UID, [uid], transfer_row)?))
 }
 
-pub(crate) fn record_transfer(conn: &Connection, t: &Transfer) -> Result<Recorded> {
+pub(crate) fn record_transfer(
+    conn: &Connection,
+    t: &Transfer,
+    entry: Option<&JournalEntry>,
+) -> Result<Recorded> {
     let inserted = conn
         .prepare_cached(&format!(
             "INSERT INTO transfers ({TRANSFER_COLUMNS})
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19)
+                ?18)
              ON CONFLICT (account_id, bank_reference) DO NOTHING"
         ))
         .map_err(db)?
@@ -343,25 +348,20 @@ pub(crate) fn record_transfer(conn: &Connection, t: &Transfer) -> Result<Recorde
             t.late,
             t.reason,
             t.return_reference,
-            t.claimed_until,
             t.created_at,
             t.updated_at
         ]);
     match inserted {
-        Ok(1) => Ok(Recorded::New(t.clone())),
-        Ok(_) => {
-            let existing = first(collect(
-                conn,
-                &format!(
-                    "SELECT {TRANSFER_COLUMNS} FROM transfers
-                     WHERE account_id = ?1 AND bank_reference = ?2"
-                ),
-                params![t.account, t.reference],
-                transfer_row,
-            )?)
-            .ok_or(StorageError::NotFound)?;
-            Ok(Recorded::Existing(existing))
+        Ok(1) => {
+            if let Some(entry) = entry {
+                post_once(conn, entry)?;
+            }
+            Ok(Recorded::New(t.clone()))
         }
+        Ok(_) => Ok(Recorded::Existing(
+            transfer_by_reference(conn, &t.account, &t.reference)?
+                .ok_or(StorageError::NotFound)?,
+        )),
         Err(rusqlite::Error::SqliteFailure(f, _))
             if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
         {
@@ -371,45 +371,28 @@ pub(crate) fn record_transfer(conn: &Connection, t: &Transfer) -> Result<Recorde
     }
 }
 
-pub(crate) fn claim_transfer(
+pub(crate) fn transfer_by_reference(
     conn: &Connection,
-    uid: &str,
-    now: Timestamp,
-    until: Timestamp,
+    account: &str,
+    reference: &str,
 ) -> Result<Option<Transfer>> {
-    let claimed = conn
-        .prepare_cached(
-            "UPDATE transfers SET claimed_until = ?1
-             WHERE uid = ?2 AND status = ?3 AND (claimed_until IS NULL OR claimed_until <= ?4)",
-        )
-        .map_err(db)?
-        .execute(params![until, uid, TransferStatus::Received.as_str(), now])
-        .map_err(db)?;
-    if claimed == 0 {
-        return Ok(None);
-    }
-    transfer(conn, uid)
+    Ok(first(collect(
+        conn,
+        &format!(
+            "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE account_id = ?1 AND bank_reference = ?2"
+        ),
+        params![account, reference],
+        transfer_row,
+    )?))
 }
 
-pub(crate) fn undecided_transfers(
-    conn: &Connection,
-    before: Timestamp,
-    limit: u32,
-) -> Result<Vec<String>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT uid FROM transfers
-             WHERE status = ?1 AND created_at < ?2 AND COALESCE(claimed_until, 0) <= ?2
-             ORDER BY created_at LIMIT ?3",
-        )
-        .map_err(db)?;
-    let found = stmt
-        .query_map(
-            params![TransferStatus::Received.as_str(), before, limit],
-            |r| r.get(0),
-        )
-        .map_err(db)?;
-    found.collect::<rusqlite::Result<Vec<String>>>().map_err(db)
+/// Posts a transfer's suspense entry unless it is posted already (as the domain decides).
+fn post_once(conn: &Connection, entry: &JournalEntry) -> Result<()> {
+    let (mut book, mut ids) = crate::ledger::load(conn, &decision::needs_to_settle(entry))?;
+    if let Some(planned) = decision::settle_transfer(entry.clone(), &mut book)? {
+        crate::ledger::write(conn, &planned, &mut ids)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn settle_transfer(
@@ -421,7 +404,7 @@ pub(crate) fn settle_transfer(
     let changed = conn
         .prepare_cached(
             "UPDATE transfers SET status = ?1, payment_uid = ?2, late = ?3, reason = ?4,
-                return_reference = ?5, claimed_until = NULL, updated_at = ?6
+                return_reference = ?5, updated_at = ?6
              WHERE uid = ?7 AND status = ?8",
         )
         .map_err(db)?
@@ -440,10 +423,7 @@ pub(crate) fn settle_transfer(
         return Err(StorageError::NotFound);
     }
     if let Some(entry) = entry {
-        let (mut book, mut ids) = crate::ledger::load(conn, &decision::needs_to_settle(entry))?;
-        if let Some(planned) = decision::settle_transfer(entry.clone(), &mut book)? {
-            crate::ledger::write(conn, &planned, &mut ids)?;
-        }
+        post_once(conn, entry)?;
     }
     Ok(())
 }

@@ -797,9 +797,24 @@ impl Devices for SqliteStorage {
 
 #[async_trait]
 impl Transfers for SqliteStorage {
-    async fn record_transfer(&self, transfer: Transfer) -> Result<Recorded> {
+    async fn record_transfer(
+        &self,
+        transfer: Transfer,
+        entry: Option<JournalEntry>,
+    ) -> Result<Recorded> {
         self.writer
-            .write(move |conn| accounts::record_transfer(conn, &transfer))
+            .write(move |conn| accounts::record_transfer(conn, &transfer, entry.as_ref()))
+            .await
+    }
+
+    async fn transfer_by_reference(
+        &self,
+        account: &str,
+        reference: &str,
+    ) -> Result<Option<Transfer>> {
+        let (account, reference) = (account.to_string(), reference.to_string());
+        self.readers
+            .read(move |conn| accounts::transfer_by_reference(conn, &account, &reference))
             .await
     }
 
@@ -807,24 +822,6 @@ impl Transfers for SqliteStorage {
         let uid = uid.to_string();
         self.readers
             .read(move |conn| accounts::transfer(conn, &uid))
-            .await
-    }
-
-    async fn claim_transfer(
-        &self,
-        uid: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> Result<Option<Transfer>> {
-        let uid = uid.to_string();
-        self.writer
-            .write(move |conn| accounts::claim_transfer(conn, &uid, now, until))
-            .await
-    }
-
-    async fn undecided_transfers(&self, before: Timestamp, limit: u32) -> Result<Vec<String>> {
-        self.readers
-            .read(move |conn| accounts::undecided_transfers(conn, before, limit))
             .await
     }
 

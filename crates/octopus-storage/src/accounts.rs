@@ -29,8 +29,9 @@ pub trait Accounts: Send + Sync + 'static {
         -> Result<Account>;
 
     /// The accounts of a channel with their open deposits, their volume since `day_start`
-    /// (deposits that did not fail or get rejected) and the latest heartbeat of a device
-    /// watching them that is not revoked.
+    /// (deposits that did not fail or get rejected; zero for an account without a daily
+    /// limit, which nothing reads) and the latest heartbeat of a device watching them that is
+    /// not revoked.
     async fn account_loads(&self, channel: &str, day_start: Timestamp) -> Result<Vec<AccountLoad>>;
 
     /// The final amounts in `currency` that orders on this account hold now (so a new
@@ -73,7 +74,7 @@ pub trait Devices: Send + Sync + 'static {
 /// What recording a reported transfer found.
 #[derive(Debug, Clone)]
 pub enum Recorded {
-    /// A transfer not seen before, stored `received`.
+    /// A transfer not seen before, now stored.
     New(Transfer),
     /// The account's transfer with this bank reference, as stored.
     Existing(Transfer),
@@ -81,23 +82,20 @@ pub enum Recorded {
 
 #[async_trait]
 pub trait Transfers: Send + Sync + 'static {
-    /// Stores a reported transfer unless its account has one with the same bank reference.
-    async fn record_transfer(&self, transfer: Transfer) -> Result<Recorded>;
+    /// Stores a transfer as decided (matched, or in suspense with its entry, posted in the
+    /// same transaction) unless its account has one with the same bank reference: then the
+    /// stored one is returned and nothing is written.
+    async fn record_transfer(
+        &self,
+        transfer: Transfer,
+        entry: Option<octopus_domain::ledger::JournalEntry>,
+    ) -> Result<Recorded>;
+
+    /// The account's transfer with this bank reference, if any.
+    async fn transfer_by_reference(&self, account: &str, reference: &str)
+        -> Result<Option<Transfer>>;
 
     async fn transfer(&self, uid: &str) -> Result<Option<Transfer>>;
-
-    /// Takes a `received` transfer to decide it, until `until` (so that no other node decides
-    /// it meanwhile); `None` when it is decided already or another node holds it.
-    async fn claim_transfer(
-        &self,
-        uid: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> Result<Option<Transfer>>;
-
-    /// `received` transfers whose claim has lapsed (or that were never claimed) since before
-    /// `before`, to decide again.
-    async fn undecided_transfers(&self, before: Timestamp, limit: u32) -> Result<Vec<String>>;
 
     /// Writes the transfer's new status, as the domain moved it from `from`, with the ledger
     /// entry that status change posts, in one transaction; `NotFound` when the transfer is no

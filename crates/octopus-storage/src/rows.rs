@@ -54,7 +54,7 @@ pub const DEVICE_COLUMNS: &str =
 /// The columns of `transfers`, in both backends.
 pub const TRANSFER_COLUMNS: &str = "uid, account_id, channel, device_id, amount, currency, \
     bank_reference, occurred_at, payer_account, payer_name, raw_text, status, payment_uid, late, \
-    reason, return_reference, claimed_until, created_at, updated_at";
+    reason, return_reference, created_at, updated_at";
 
 /// The columns of `channels`, in both backends: what every channel read selects, and the order
 /// of a channel write's parameters (see `ChannelRow`).
@@ -353,7 +353,6 @@ pub fn transfer(r: &impl Columns) -> Result<Transfer> {
         late: r.boolean("transfers.late")?,
         reason: r.text("transfers.reason")?,
         return_reference: r.text("transfers.return_reference")?,
-        claimed_until: r.opt_int("transfers.claimed_until")?,
         created_at: r.int("transfers.created_at")?,
         updated_at: r.int("transfers.updated_at")?,
     })

@@ -20,6 +20,8 @@ use crate::error::Error;
 use crate::services::transfers::{self, Outcome};
 use crate::state::AppState;
 
+/// How often a device's requests update its last heartbeat.
+const HEARD_EVERY_MS: i64 = 5_000;
 /// A report is a few short fields and the notification's text.
 const BODY_LIMIT: usize = 16 * 1024;
 
@@ -97,7 +99,14 @@ async fn authenticated(
     if !fresh {
         return Err(refused(DeviceAuthError::Replayed));
     }
-    state.storage.device_heard(&device.id, now).await?;
+    // A busy device is heard with every report: its heartbeat is written at most every
+    // few seconds (offline means 90 s of silence).
+    if device
+        .last_heartbeat_at
+        .is_none_or(|at| now - at >= HEARD_EVERY_MS)
+    {
+        state.storage.device_heard(&device.id, now).await?;
+    }
     Ok(device)
 }
 
@@ -159,9 +168,9 @@ async fn report(
             data["transfer"] = json!(transfer);
             data["payment_uid"] = json!(payment_uid);
         }
-        Outcome::Suspense { transfer }
-        | Outcome::Duplicate { transfer }
-        | Outcome::Deciding { transfer } => data["transfer"] = json!(transfer),
+        Outcome::Suspense { transfer } | Outcome::Duplicate { transfer } => {
+            data["transfer"] = json!(transfer)
+        }
     }
     tracing::info!(device = %device.id, outcome = outcome.as_str(), "device report");
     Ok(Json(json!({"result": "success", "data": data})))

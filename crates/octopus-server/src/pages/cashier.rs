@@ -628,8 +628,17 @@ async fn render(
         .map(|c| std::sync::Arc::clone(&c.connector));
     let sandbox = connector.as_ref().is_some_and(|c| c.simulates_payments());
     let upstream = connector.as_ref().is_some_and(|c| c.calls_upstream());
-    // Whatever a connector stored for the payer (an upstream's account, an own account).
-    let (mut instructions, _) = state.storage.upstream_of(&order.payment_uid).await?;
+    // Where the payer pays: the operator's own account the order was given, or what an
+    // upstream's connector stored for the payer.
+    let (mut instructions, _) = if order.account.is_empty() {
+        state.storage.upstream_of(&order.payment_uid).await?
+    } else {
+        let account = state.storage.account(&order.account).await?;
+        (
+            account.map(|a| octopus_domain::account::pay_to(&a).into_iter().collect()),
+            Vec::new(),
+        )
+    };
     if upstream && instructions.is_none() && order.payment_status.is_open() {
         // Stored without its instructions (their write failed after the order's): ask again.
         if let Some(channel) = &channel {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use octopus_domain::account::{self, AccountChoice};
 use octopus_domain::routing::AccountDecision;
-use octopus_domain::{Order, RequestFields, Timestamp};
+use octopus_domain::{Order, Timestamp};
 use octopus_storage::{CreateOutcome, StorageError};
 
 use crate::error::Error;
@@ -111,7 +111,6 @@ pub async fn store(
             match outcome {
                 Ok(CreateOutcome::Created(created)) => {
                     services.channels.count(&channel.config, created.amount);
-                    record_pay_to(services, &created).await;
                     return Ok(Stored::Done(CreateOutcome::Created(created)));
                 }
                 Ok(existing @ CreateOutcome::Existing(_)) => return Ok(Stored::Done(existing)),
@@ -130,21 +129,4 @@ pub async fn store(
         route.candidates.remove(0);
     }
     Ok(Stored::Exhausted)
-}
-
-/// Records what the payer of a deposit is shown (its account), as the cashier page reads it.
-/// A failure is logged: the page reads the account again (see `pay_to_of`).
-async fn record_pay_to(services: &OrderServices, order: &Order) {
-    let Ok(Some(account)) = services.accounts.account(&order.account).await else {
-        tracing::warn!(payment_uid = %order.payment_uid, account = %order.account, "the order's account cannot be read");
-        return;
-    };
-    let shown: RequestFields = account::pay_to(&account).into_iter().collect();
-    if let Err(e) = services
-        .upstream_log
-        .record_upstream(&order.payment_uid, &order.channel, Some(shown), Vec::new())
-        .await
-    {
-        tracing::warn!(payment_uid = %order.payment_uid, error = %e, "recording what the payer is shown failed");
-    }
 }

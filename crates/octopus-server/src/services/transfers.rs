@@ -3,13 +3,14 @@
 //! decisions on suspense (assign to an order, record the return to the payer), manual
 //! confirmation of a deposit (补单), and the payout queue (sent, failed).
 //!
-//! Which order a transfer completes is the domain's decision (`transfer::decide`). Deciding
-//! takes two writes — the order's completion, then the transfer's status — so a transfer is
-//! claimed first (no other node decides it meanwhile), and the order records the transfer's
-//! bank reference with its completion: a decision interrupted between the two writes is taken
-//! up again (by the device's retry or the background worker) and finds the order it completed
-//! by that reference instead of crediting the money a second time. The CLI calls these on the
-//! database as the server does.
+//! Which order a transfer completes is the domain's decision (`transfer::decide`). A transfer
+//! is stored once decided: matched (after its order's completion, which records the transfer's
+//! bank reference on the order) or in suspense (with its ledger entry, in one transaction); the
+//! bank reference is unique per account, so a report sent twice, or on two nodes at once, is
+//! stored once. A report whose answer was lost between the order's completion and the
+//! transfer's write is sent again by the device and finds the order by that reference instead
+//! of crediting the money a second time. The CLI calls these on the database as the server
+//! does.
 
 use octopus_domain::device::{Device, Report};
 use octopus_domain::ids::new_transfer_uid;
@@ -19,8 +20,6 @@ use octopus_storage::{Recorded, Storage, StorageError};
 
 use crate::error::Error;
 
-/// How long a node holds a transfer it decides.
-pub const CLAIM_MS: i64 = 30_000;
 /// How many times a match is decided again when its order changed meanwhile.
 const ATTEMPTS: usize = 3;
 
@@ -33,8 +32,6 @@ pub enum Outcome {
     Suspense { transfer: String },
     /// The account's transfer with this bank reference was reported before.
     Duplicate { transfer: String },
-    /// Another node is deciding it right now (the device may ask again).
-    Deciding { transfer: String },
 }
 
 impl Outcome {
@@ -42,7 +39,7 @@ impl Outcome {
         match self {
             Outcome::Matched { .. } => "matched",
             Outcome::Suspense { .. } => "suspense",
-            Outcome::Duplicate { .. } | Outcome::Deciding { .. } => "duplicate",
+            Outcome::Duplicate { .. } => "duplicate",
         }
     }
 }
@@ -64,54 +61,31 @@ pub async fn report(
             account.currency.code()
         )));
     }
-    let reported = Transfer::reported(
+    if let Some(known) = storage
+        .transfer_by_reference(&report.account, &report.reference)
+        .await?
+    {
+        return Ok(Outcome::Duplicate {
+            transfer: known.uid,
+        });
+    }
+    let mut t = Transfer::reported(
         new_transfer_uid(now),
         &account.channel,
         &device.id,
         report,
         now,
     );
-    let (transfer, new) = match storage.record_transfer(reported).await? {
-        Recorded::New(t) => (t, true),
-        Recorded::Existing(t) => (t, false),
-    };
-    if transfer.status != TransferStatus::Received {
-        return Ok(Outcome::Duplicate {
-            transfer: transfer.uid,
-        });
-    }
-    // New, or reported again while its decision was interrupted: decide it now.
-    let outcome = decide(storage, &transfer.uid, now).await?;
-    Ok(if new {
-        outcome
-    } else {
-        Outcome::Duplicate {
-            transfer: transfer.uid,
-        }
-    })
-}
-
-/// Decides a `received` transfer: completes its order, or puts it in suspense.
-pub async fn decide(storage: &dyn Storage, uid: &str, now: Timestamp) -> Result<Outcome, Error> {
-    let Some(mut t) = storage.claim_transfer(uid, now, now + CLAIM_MS).await? else {
-        let t = storage
-            .transfer(uid)
-            .await?
-            .ok_or(Error::NotFound("Transfer not found"))?;
-        return Ok(match t.status {
-            TransferStatus::Received => Outcome::Deciding { transfer: t.uid },
-            _ => settled(&t),
-        });
-    };
-    // An order settled by this bank reference already: the decision was interrupted after its
-    // order completed, or the operator confirmed the order by hand with this reference.
-    if let Some(order) = storage.order_by_reference(&t.account, &t.reference).await? {
-        return matched(storage, t, &order, now).await;
-    }
     for _ in 0..ATTEMPTS {
         let orders = storage
             .deposits_on_account(&t.account, t.currency, t.amount)
             .await?;
+        // Read after the candidates: an order that one of them no longer is because this
+        // reference completed it (an earlier report whose answer was lost, the same report on
+        // another node, a manual confirmation) is found here.
+        if let Some(order) = storage.order_by_reference(&t.account, &t.reference).await? {
+            return matched(storage, t, &order, now).await;
+        }
         match transfer::decide(&t, &orders, now) {
             Matching::Order { payment_uid, late } => {
                 let Some(order) = orders.iter().find(|o| o.payment_uid == payment_uid) else {
@@ -149,18 +123,7 @@ pub async fn decide(storage: &dyn Storage, uid: &str, now: Timestamp) -> Result<
     suspend(storage, t, now).await
 }
 
-fn settled(t: &Transfer) -> Outcome {
-    match t.status {
-        TransferStatus::Matched => Outcome::Matched {
-            transfer: t.uid.clone(),
-            payment_uid: t.payment_uid.clone(),
-        },
-        _ => Outcome::Suspense {
-            transfer: t.uid.clone(),
-        },
-    }
-}
-
+/// Stores a transfer that completed `order`.
 async fn matched(
     storage: &dyn Storage,
     mut t: Transfer,
@@ -170,44 +133,33 @@ async fn matched(
     t.payment_uid = order.payment_uid.clone();
     t.become_(TransferStatus::Matched, now)
         .map_err(|e| Error::Internal(e.to_string()))?;
-    storage
-        .settle_transfer(&t, TransferStatus::Received, None)
-        .await?;
-    Ok(Outcome::Matched {
-        transfer: t.uid,
-        payment_uid: order.payment_uid.clone(),
+    Ok(match storage.record_transfer(t, None).await? {
+        Recorded::New(t) => Outcome::Matched {
+            transfer: t.uid,
+            payment_uid: order.payment_uid.clone(),
+        },
+        Recorded::Existing(known) => Outcome::Duplicate {
+            transfer: known.uid,
+        },
     })
 }
 
+/// Stores a transfer in suspense, with its entry.
 async fn suspend(storage: &dyn Storage, mut t: Transfer, now: Timestamp) -> Result<Outcome, Error> {
     t.become_(TransferStatus::Suspense, now)
         .map_err(|e| Error::Internal(e.to_string()))?;
     let entry = t
         .suspense_in(now)
         .map_err(|e| Error::Internal(e.to_string()))?;
-    tracing::info!(transfer = %t.uid, reason = %t.reason, "transfer put in suspense");
-    storage
-        .settle_transfer(&t, TransferStatus::Received, Some(entry))
-        .await?;
-    Ok(Outcome::Suspense { transfer: t.uid })
-}
-
-/// `received` transfers whose decision was interrupted, decided again; returns how many.
-pub async fn decide_interrupted(
-    storage: &dyn Storage,
-    now: Timestamp,
-    limit: u32,
-) -> Result<u32, Error> {
-    let uids = storage.undecided_transfers(now - CLAIM_MS, limit).await?;
-    let mut decided = 0;
-    for uid in uids {
-        match decide(storage, &uid, now).await {
-            Ok(Outcome::Deciding { .. }) => {}
-            Ok(_) => decided += 1,
-            Err(e) => tracing::warn!(transfer = %uid, error = %e, "deciding a transfer failed"),
+    Ok(match storage.record_transfer(t, Some(entry)).await? {
+        Recorded::New(t) => {
+            tracing::info!(transfer = %t.uid, reason = %t.reason, "transfer put in suspense");
+            Outcome::Suspense { transfer: t.uid }
         }
-    }
-    Ok(decided)
+        Recorded::Existing(known) => Outcome::Duplicate {
+            transfer: known.uid,
+        },
+    })
 }
 
 /// Who did something and why, as the operator's tools record it.

@@ -174,25 +174,9 @@ async fn run_check(state: AppState, order: octopus_domain::Order, now: octopus_d
     .await;
 }
 
-/// The own accounts' background work: amounts reserved by overdue deposits are freed once their
-/// grace ends, and transfers whose decision was interrupted are decided again.
+/// Amounts reserved by overdue deposits of own accounts are freed once their grace ends.
 async fn own_accounts(state: AppState) -> Result<u32, StorageError> {
-    let now = now_ms();
-    let released = state.storage.release_held_amounts(now, BATCH).await?;
-    let decided =
-        match crate::services::transfers::decide_interrupted(state.storage.as_ref(), now, BATCH)
-            .await
-        {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(error = %e, "deciding interrupted transfers failed");
-                0
-            }
-        };
-    if decided > 0 {
-        state.callbacks_due.notify_one();
-    }
-    Ok(released.max(decided))
+    state.storage.release_held_amounts(now_ms(), BATCH).await
 }
 
 async fn refresh_channels(state: AppState) -> Result<u32, StorageError> {
