@@ -177,6 +177,54 @@ fn required(value: &str, what: &str) -> Result<String, Error> {
     Ok(v.to_string())
 }
 
+/// The transfer `uid`, which must be in suspense (or already moved `done` out of it: then
+/// `None`, nothing to do).
+async fn in_suspense(
+    storage: &dyn Storage,
+    uid: &str,
+    done: impl Fn(&Transfer) -> bool,
+) -> Result<Option<Transfer>, Error> {
+    let t = storage
+        .transfer(uid)
+        .await?
+        .ok_or(Error::NotFound("Transfer not found"))?;
+    if done(&t) {
+        return Ok(None);
+    }
+    if t.status != TransferStatus::Suspense {
+        return Err(Error::Conflict(format!(
+            "Transfer {uid} is {}, not in suspense.",
+            t.status
+        )));
+    }
+    Ok(Some(t))
+}
+
+/// Moves a transfer out of suspense to `to`, with the entry that takes its money out.
+async fn out_of_suspense(
+    storage: &dyn Storage,
+    mut t: Transfer,
+    to: TransferStatus,
+    now: Timestamp,
+) -> Result<Transfer, Error> {
+    t.become_(to, now)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let entry = t
+        .suspense_out(now)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    storage
+        .settle_transfer(&t, TransferStatus::Suspense, Some(entry))
+        .await
+        .map_err(|e| match e {
+            StorageError::NotFound => Error::Conflict(format!(
+                "Transfer {} changed meanwhile; look at it again.",
+                t.uid
+            )),
+            e => e.into(),
+        })?;
+    Ok(t)
+}
+
 /// Assigns a transfer in suspense to a deposit: the order completes with the amount received
 /// (whatever it asked) and the money leaves suspense. Assigning it again to the same order
 /// changes nothing.
@@ -188,19 +236,13 @@ pub async fn assign(
     now: Timestamp,
 ) -> Result<Transfer, Error> {
     let reason = required(who.reason, "A reason")?;
-    let mut t = storage
-        .transfer(uid)
-        .await?
-        .ok_or(Error::NotFound("Transfer not found"))?;
-    if t.status == TransferStatus::Assigned && t.payment_uid == payment_uid {
-        return Ok(t);
-    }
-    if t.status != TransferStatus::Suspense {
-        return Err(Error::Conflict(format!(
-            "Transfer {uid} is {}, not in suspense.",
-            t.status
-        )));
-    }
+    let assigned = |t: &Transfer| t.status == TransferStatus::Assigned && t.payment_uid == payment_uid;
+    let Some(mut t) = in_suspense(storage, uid, assigned).await? else {
+        return storage
+            .transfer(uid)
+            .await?
+            .ok_or(Error::NotFound("Transfer not found"));
+    };
     let order = storage
         .order_by_payment_uid(payment_uid)
         .await?
@@ -235,15 +277,7 @@ pub async fn assign(
     }
     t.payment_uid = payment_uid.to_string();
     t.reason = format!("assigned by {}: {reason}", who.by);
-    t.become_(TransferStatus::Assigned, now)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let entry = t
-        .suspense_out(now)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    storage
-        .settle_transfer(&t, TransferStatus::Suspense, Some(entry))
-        .await?;
-    Ok(t)
+    out_of_suspense(storage, t, TransferStatus::Assigned, now).await
 }
 
 /// Records that a transfer in suspense went back to its payer (with the bank reference of the
@@ -256,34 +290,21 @@ pub async fn returned(
     now: Timestamp,
 ) -> Result<Transfer, Error> {
     let return_reference = required(return_reference, "The reference of the return")?;
-    let mut t = storage
-        .transfer(uid)
-        .await?
-        .ok_or(Error::NotFound("Transfer not found"))?;
-    if t.status == TransferStatus::Returned && t.return_reference == return_reference {
-        return Ok(t);
-    }
-    if t.status != TransferStatus::Suspense {
-        return Err(Error::Conflict(format!(
-            "Transfer {uid} is {}, not in suspense.",
-            t.status
-        )));
-    }
+    let returned =
+        |t: &Transfer| t.status == TransferStatus::Returned && t.return_reference == return_reference;
+    let Some(mut t) = in_suspense(storage, uid, returned).await? else {
+        return storage
+            .transfer(uid)
+            .await?
+            .ok_or(Error::NotFound("Transfer not found"));
+    };
     t.return_reference = return_reference;
     t.reason = if who.reason.trim().is_empty() {
         format!("returned to the payer by {}", who.by)
     } else {
         format!("returned to the payer by {}: {}", who.by, who.reason.trim())
     };
-    t.become_(TransferStatus::Returned, now)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let entry = t
-        .suspense_out(now)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    storage
-        .settle_transfer(&t, TransferStatus::Suspense, Some(entry))
-        .await?;
-    Ok(t)
+    out_of_suspense(storage, t, TransferStatus::Returned, now).await
 }
 
 /// Completes a deposit by hand (补单) with the bank reference and the amount actually received,
