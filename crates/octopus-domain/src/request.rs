@@ -256,16 +256,7 @@ impl OrderRequest {
                         ))
                     }
                 };
-                if value.unsigned_abs() as u32 > currency.precision() {
-                    return Err(ValidationError::invalid(
-                        "float_precision",
-                        format!(
-                            "cannot use more than the {} decimal places of {}",
-                            currency.precision(),
-                            currency
-                        ),
-                    ));
-                }
+                // A currency without decimals takes a whole-unit offset ("2": 1 to 99).
                 value
             }
         };
@@ -565,10 +556,17 @@ mod tests {
             "The 'notify_url' field must be an absolute http or https URL."
         );
         let mut f = deposit();
+        f.insert("float_precision", "3");
+        assert!(details(&f).starts_with("The 'float_precision' field must be one of"));
+        let mut f = deposit();
         f.insert("currency", "vnd");
         f.insert("amount", "1000");
         f.insert("float_precision", "2");
-        assert!(details(&f).starts_with("The 'float_precision' field cannot use"));
+        assert_eq!(
+            OrderRequest::from_fields(&f).unwrap().float_precision,
+            2,
+            "a currency without decimals takes whole-unit offsets"
+        );
     }
 
     fn payout() -> RequestFields {

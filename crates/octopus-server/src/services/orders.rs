@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use octopus_domain::ids::new_payment_uid;
 use octopus_domain::ledger;
 use octopus_domain::{
-    AccountingStatus, ApiCredential, NotifyStatus, Order, OrderRequest, PaymentStatus,
+    AccountingStatus, ApiCredential, Currency, NotifyStatus, Order, OrderRequest, PaymentStatus,
     TransactionType,
 };
 use octopus_storage::CreateOutcome;
@@ -149,7 +149,8 @@ pub async fn create(
             .or(Some(OWN_ACCOUNT_TTL));
         order.expires_at = order.ttl.map(|t| now + t * 1000);
         let precision = order.float_precision;
-        if precision != 0 && floating_candidates(amount, precision).is_empty() {
+        let currency = order.currency;
+        if precision != 0 && floating_candidates(amount, precision, order.currency).is_empty() {
             return Err(Error::Invalid(
                 "The 'float_precision' field cannot lower an amount this small.".into(),
             ));
@@ -160,7 +161,7 @@ pub async fn create(
             if precision == 0 {
                 vec![amount]
             } else {
-                floating_candidates_up_to(amount, precision, OWN_ACCOUNT_CANDIDATES)
+                floating_candidates_up_to(amount, precision, currency, OWN_ACCOUNT_CANDIDATES)
             }
         };
         match crate::services::accounts::store(services, &mut route, &order, final_amounts).await? {
@@ -204,7 +205,7 @@ pub async fn create(
     order.expires_at = order.ttl.map(|t| now + t * 1000);
     order.next_check_at = channel.connector.plan(&order, now).next_check_at;
     let final_amounts = if order.transaction_type == TransactionType::Income {
-        floating_candidates(amount, order.float_precision)
+        floating_candidates(amount, order.float_precision, order.currency)
     } else {
         Vec::new()
     };
@@ -371,17 +372,25 @@ pub async fn refund(
 /// Candidate final amounts for a floating offset of `precision` decimal places: distinct
 /// random offsets of 1 to 10^|precision| − 1 smallest units, added (positive precision) or
 /// subtracted (negative), keeping the amount positive. Empty when there is no offset.
-pub fn floating_candidates(amount: Decimal, precision: i8) -> Vec<Decimal> {
-    floating_candidates_up_to(amount, precision, FLOAT_CANDIDATES)
+pub fn floating_candidates(amount: Decimal, precision: i8, currency: Currency) -> Vec<Decimal> {
+    floating_candidates_up_to(amount, precision, currency, FLOAT_CANDIDATES)
 }
 
-/// Like [`floating_candidates`], with up to `wanted` offsets.
-pub fn floating_candidates_up_to(amount: Decimal, precision: i8, wanted: usize) -> Vec<Decimal> {
+/// Like [`floating_candidates`], with up to `wanted` offsets. The offset is in the currency's
+/// smallest unit: `precision` digits of it (2: 0.01 to 0.99 of a currency with two decimals,
+/// 1 to 99 whole units of one without decimals).
+pub fn floating_candidates_up_to(
+    amount: Decimal,
+    precision: i8,
+    currency: Currency,
+    wanted: usize,
+) -> Vec<Decimal> {
     if precision == 0 {
         return Vec::new();
     }
-    let places = precision.unsigned_abs() as u32;
-    let max_units: i64 = 10_i64.pow(places) - 1;
+    let digits = precision.unsigned_abs() as u32;
+    let places = digits.min(currency.precision());
+    let max_units: i64 = 10_i64.pow(digits) - 1;
     let mut rng = rand::thread_rng();
     let mut units = BTreeSet::new();
     let wanted = wanted.min(max_units as usize);
@@ -414,19 +423,26 @@ mod tests {
     #[test]
     fn floating_candidates_stay_within_the_precision() {
         let amount = Decimal::new(10000, 2);
-        assert!(floating_candidates(amount, 0).is_empty());
-        let up = floating_candidates(amount, 2);
+        let thb = Currency::Thb;
+        assert!(floating_candidates(amount, 0, thb).is_empty());
+        let up = floating_candidates(amount, 2, thb);
         assert_eq!(up.len(), FLOAT_CANDIDATES);
         assert!(up.iter().all(|a| *a > amount && *a < amount + Decimal::ONE));
         assert!(up.iter().all(|a| a.scale() <= 2));
-        let down = floating_candidates(amount, -1);
+        let down = floating_candidates(amount, -1, thb);
         assert_eq!(down.len(), 9);
         assert!(down
             .iter()
             .all(|a| *a < amount && *a > amount - Decimal::ONE));
         // a tiny amount cannot go below zero
-        assert!(floating_candidates(Decimal::new(5, 2), -2)
+        assert!(floating_candidates(Decimal::new(5, 2), -2, thb)
             .iter()
             .all(|a| *a > Decimal::ZERO));
+        // a currency without decimals: whole units, all 99 of them when asked
+        let vnd = floating_candidates_up_to(Decimal::new(1000, 0), 2, Currency::Vnd, 999);
+        assert_eq!(vnd.len(), 99);
+        assert!(vnd.iter().all(|a| a.fract().is_zero()
+            && *a > Decimal::new(1000, 0)
+            && *a < Decimal::new(1100, 0)));
     }
 }
