@@ -1159,6 +1159,10 @@ mod tests {
             html.contains(r#"id="pay-promptpay-id">0812345678</span>"#),
             "{html}"
         );
+        assert!(
+            html.contains(r#"id="pay-account-number">123-4-56789-0</span>"#),
+            "the bank account behind the PromptPay ID"
+        );
         assert!(html.contains(r#"id="pay-account-holder">สมชาย ใจดี</span>"#));
         assert!(html.contains(r#"id="pay-bank">Kasikornbank</span>"#));
         assert!(
@@ -1183,6 +1187,12 @@ mod tests {
         let qr = read_qr(&html);
         let id = PromptPayId::parse("0812345678").unwrap();
         assert_eq!(qr, promptpay::payload(&id, d("500.37")));
+        assert!(
+            html.contains(&format!(
+                r#"<figure class="qr" id="qr" data-payload="{qr}">"#
+            )),
+            "what the QR encodes, readable on the page"
+        );
         let emv = emv_fields(&qr);
         let tag = |t: &str| {
             emv.iter()
@@ -1276,6 +1286,18 @@ mod tests {
         assert!(html.contains("Send to this GCash number"), "{html}");
         assert!(html.contains("GCash number</dt>"));
         assert!(html.contains(r#"data-copy="09171234567""#));
+        // An account that names no wallet: the payment method the merchant named, when it is
+        // one, else the words for an e-wallet (never an empty name).
+        let unnamed = fields(&[("method", "wallet"), ("account_number", "09171234567")]);
+        let mut gcash = order.clone();
+        gcash.payment = "gcash".into();
+        let html = own_page(&gcash, Language::English, unnamed.clone());
+        assert!(html.contains("Send to this GCash number"), "{html}");
+        let html = own_page(&order, Language::English, unnamed.clone());
+        assert!(html.contains("Send to this e-wallet number"), "{html}");
+        assert!(html.contains("<dt>e-wallet number</dt>"), "{html}");
+        let html = own_page(&order, Language::Thai, unnamed);
+        assert!(html.contains("โอนไปยังหมายเลข อีวอลเล็ต นี้"), "{html}");
         // Once the order has ended, no instructions, and the way back to the merchant.
         let mut done = order.clone();
         done.payment_status = PaymentStatus::Completed;

@@ -2,8 +2,10 @@
 //! stored with the order in the upstream log (`Storage::upstream_of`), turned into labelled
 //! values with copy buttons, and for the operator's own accounts (the `accounts` connector,
 //! whose instructions carry a `method`) the block of its method: a bank account; a PromptPay
-//! ID with its Thai QR (`octopus_domain::promptpay`); a UPI VPA with its QR and the `upi://`
-//! link that opens a UPI app (`octopus_domain::upi`); an e-wallet number.
+//! ID with its Thai QR (`octopus_domain::promptpay`) and the bank account it pays into; a UPI
+//! VPA with its QR and the `upi://` link that opens a UPI app (`octopus_domain::upi`); an
+//! e-wallet number. The text a QR encodes is also on the page (`data-payload` on the QR's
+//! container), so a payer or a tester can read what a banking app will read.
 //!
 //! The QR codes are inline SVG drawn with SVG attributes only (`fill`, `d`), never a `style`
 //! attribute, which the page's Content-Security-Policy (`style-src 'sha256-…'`) would block.
@@ -38,10 +40,26 @@ pub struct PayTo {
     pub method: String,
     pub heading: String,
     pub rows: Vec<Row>,
-    /// An inline `<svg>`.
-    pub qr: Option<String>,
+    /// The QR code of the method, if it has one.
+    pub qr: Option<Qr>,
     /// A `upi://` link.
     pub app_link: Option<String>,
+}
+
+/// A QR code on the page: the text it encodes (a PromptPay payload, a `upi://` link) and its
+/// drawing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qr {
+    pub payload: String,
+    /// An inline `<svg>`.
+    pub svg: String,
+}
+
+impl Qr {
+    fn new(payload: String, label: &str) -> Option<Qr> {
+        let svg = qr_svg(&payload, label)?;
+        Some(Qr { payload, svg })
+    }
 }
 
 /// What the page shows of an order's instructions.
@@ -62,23 +80,30 @@ fn listed_label(key: &str) -> &'static str {
     }
 }
 
+/// The name of a known e-wallet as its users write it (`gcash` → `GCash`), in any case.
+pub fn known_wallet(code: &str) -> Option<&'static str> {
+    Some(match code.trim().to_ascii_lowercase().as_str() {
+        "gcash" => "GCash",
+        "bkash" => "bKash",
+        "nagad" => "Nagad",
+        "rocket" => "Rocket",
+        "kbzpay" => "KBZPay",
+        "wavepay" => "Wavepay",
+        "truemoney" => "TrueMoney",
+        "maya" | "paymaya" => "Maya",
+        "paytm" => "Paytm",
+        "momo" => "MoMo",
+        "dana" => "DANA",
+        "ovo" => "OVO",
+        _ => return None,
+    })
+}
+
 /// The name of an e-wallet as its users write it (`gcash` → `GCash`); others as they are.
 pub fn wallet_name(code: &str) -> String {
-    match code.trim().to_ascii_lowercase().as_str() {
-        "gcash" => "GCash".into(),
-        "bkash" => "bKash".into(),
-        "nagad" => "Nagad".into(),
-        "rocket" => "Rocket".into(),
-        "kbzpay" => "KBZPay".into(),
-        "wavepay" => "Wavepay".into(),
-        "truemoney" => "TrueMoney".into(),
-        "maya" | "paymaya" => "Maya".into(),
-        "paytm" => "Paytm".into(),
-        "momo" => "MoMo".into(),
-        "dana" => "DANA".into(),
-        "ovo" => "OVO".into(),
-        _ => code.trim().to_string(),
-    }
+    known_wallet(code)
+        .map(str::to_string)
+        .unwrap_or_else(|| code.trim().to_string())
 }
 
 /// What the page shows for `instructions` of `order`, in `words`.
@@ -122,11 +147,11 @@ fn own_account(method: &str, fields: &RequestFields, order: &Order, words: &Word
         "promptpay" => {
             heading = words.get("how-promptpay");
             let id = value("promptpay_id").or_else(|| value("account_number"));
-            if let Some(id) = id {
+            if let Some(id) = id.clone() {
                 match PromptPayId::parse(&id) {
                     Ok(parsed) => {
                         let payload = promptpay::payload(&parsed, order.final_amount);
-                        qr = qr_svg(&payload, &words.get("qr-promptpay"));
+                        qr = Qr::new(payload, &words.get("qr-promptpay"));
                         rows.push(row(
                             words.get("label-promptpay-id"),
                             "promptpay-id",
@@ -145,6 +170,16 @@ fn own_account(method: &str, fields: &RequestFields, order: &Order, words: &Word
                     }
                 }
             }
+            // The bank account behind the PromptPay ID, for a payer who transfers to it
+            // instead (the bank shown below is that account's).
+            if let Some(number) = value("account_number").filter(|n| Some(n) != id.as_ref()) {
+                rows.push(row(
+                    words.get("label-account-number"),
+                    "account-number",
+                    number,
+                    true,
+                ));
+            }
             rows.extend(holder);
             rows.extend(bank);
         }
@@ -157,14 +192,20 @@ fn own_account(method: &str, fields: &RequestFields, order: &Order, words: &Word
                     order.final_amount,
                     &order.payment_uid,
                 );
-                qr = qr_svg(&link, &words.get("qr-upi"));
+                qr = Qr::new(link.clone(), &words.get("qr-upi"));
                 app_link = Some(link);
                 rows.push(row(words.get("label-vpa"), "vpa", vpa, true));
             }
             rows.extend(holder);
         }
         "wallet" => {
-            let wallet = wallet_name(&value("wallet").unwrap_or_default());
+            // The wallet's name: the account's; else the payment method the merchant named,
+            // when it is a wallet (`gcash`: accounts added without a name); else the words
+            // for an e-wallet, never an empty name.
+            let wallet = value("wallet")
+                .map(|w| wallet_name(&w))
+                .or_else(|| known_wallet(&order.payment).map(str::to_string))
+                .unwrap_or_else(|| words.get("wallet-unnamed"));
             heading = words.with("how-wallet", &[("wallet", &wallet)]);
             if let Some(number) = value("account_number") {
                 rows.push(row(
@@ -348,5 +389,7 @@ mod tests {
         assert_eq!(wallet_name("gcash"), "GCash");
         assert_eq!(wallet_name("BKASH"), "bKash");
         assert_eq!(wallet_name("SomePay"), "SomePay");
+        assert_eq!(known_wallet(" GCash "), Some("GCash"));
+        assert_eq!(known_wallet("philippines"), None);
     }
 }

@@ -33,6 +33,7 @@ label-bank = ব্যাংক
 label-promptpay-id = PromptPay ID
 label-vpa = UPI ID
 label-wallet-number = { $wallet } নম্বর
+wallet-unnamed = ই-ওয়ালেট
 qr-promptpay = PromptPay QR কোড
 qr-upi = UPI QR কোড
 open-upi = UPI অ্যাপে খুলুন

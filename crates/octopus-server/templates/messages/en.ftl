@@ -1,7 +1,8 @@
 # The cashier page's words in English: the reference catalog. Every other catalog has exactly
 # these messages (a unit test in pages/catalog.rs checks it). Variables: $merchant (the
-# merchant's name), $wallet (an e-wallet's name), $missing (an amount with its currency),
-# $reason (a provider's own words), $hours, $minutes, $seconds (numbers).
+# merchant's name), $wallet (an e-wallet's name, or the words of wallet-unnamed when none is
+# known), $missing (an amount with its currency), $reason (a provider's own words), $hours,
+# $minutes, $seconds (numbers).
 language-name = English
 language-label = Language
 page-title = Pay { $merchant }
@@ -36,6 +37,7 @@ label-bank = Bank
 label-promptpay-id = PromptPay ID
 label-vpa = UPI ID
 label-wallet-number = { $wallet } number
+wallet-unnamed = e-wallet
 qr-promptpay = PromptPay QR code
 qr-upi = UPI QR code
 open-upi = Open in a UPI app

@@ -33,6 +33,7 @@ label-bank = बैंक
 label-promptpay-id = PromptPay ID
 label-vpa = UPI ID
 label-wallet-number = { $wallet } नंबर
+wallet-unnamed = ई-वॉलेट
 qr-promptpay = PromptPay QR कोड
 qr-upi = UPI QR कोड
 open-upi = UPI ऐप में खोलें

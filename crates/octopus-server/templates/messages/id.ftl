@@ -33,6 +33,7 @@ label-bank = Bank
 label-promptpay-id = ID PromptPay
 label-vpa = ID UPI
 label-wallet-number = Nomor { $wallet }
+wallet-unnamed = e-wallet
 qr-promptpay = Kode QR PromptPay
 qr-upi = Kode QR UPI
 open-upi = Buka di aplikasi UPI

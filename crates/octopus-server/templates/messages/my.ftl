@@ -33,6 +33,7 @@ label-bank = ဘဏ်
 label-promptpay-id = PromptPay ID
 label-vpa = UPI ID
 label-wallet-number = { $wallet } နံပါတ်
+wallet-unnamed = e-wallet
 qr-promptpay = PromptPay QR ကုဒ်
 qr-upi = UPI QR ကုဒ်
 open-upi = UPI အက်ပ်တွင် ဖွင့်ရန်

@@ -33,6 +33,7 @@ label-bank = ธนาคาร
 label-promptpay-id = หมายเลขพร้อมเพย์
 label-vpa = UPI ID
 label-wallet-number = หมายเลข { $wallet }
+wallet-unnamed = อีวอลเล็ต
 qr-promptpay = QR พร้อมเพย์
 qr-upi = QR ของ UPI
 open-upi = เปิดในแอป UPI

@@ -33,6 +33,7 @@ label-bank = Ngân hàng
 label-promptpay-id = PromptPay ID
 label-vpa = UPI ID
 label-wallet-number = Số { $wallet }
+wallet-unnamed = ví điện tử
 qr-promptpay = Mã QR PromptPay
 qr-upi = Mã QR UPI
 open-upi = Mở bằng ứng dụng UPI

@@ -33,6 +33,7 @@ label-bank = 银行
 label-promptpay-id = PromptPay 号码
 label-vpa = UPI ID
 label-wallet-number = { $wallet } 号码
+wallet-unnamed = 电子钱包
 qr-promptpay = PromptPay 二维码
 qr-upi = UPI 二维码
 open-upi = 在 UPI App 中打开

@@ -9,71 +9,18 @@
 //! `lang`, the browser's `Accept-Language`, the switcher), and the open page turns to the
 //! received words by itself once the order is paid from elsewhere.
 
-use std::ffi::OsStr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use headless_chrome::protocol::cdp::Emulation::SetScriptExecutionDisabled;
-use headless_chrome::{Browser, LaunchOptions, Tab};
+use headless_chrome::Tab;
 use octopus_client::NewOrder;
 
+use crate::helpers::chromium::{browser, evaluate, html_lang, page_status, wait_for_text};
 use crate::helpers::{spawn_app, Backend};
-
-/// The Chromium to drive: `OCTOPUS_CHROMIUM`, or the Debian package's path.
-fn chromium() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var("OCTOPUS_CHROMIUM").ok().map(PathBuf::from),
-        Some(PathBuf::from("/usr/bin/chromium")),
-        Some(PathBuf::from("/usr/bin/chromium-browser")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.exists())
-}
-
-fn browser(path: PathBuf) -> Browser {
-    let profile = tempfile::tempdir().unwrap().keep();
-    let args: Vec<&OsStr> = [
-        "--no-first-run",
-        "--disable-gpu",
-        "--disable-quic",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .collect();
-    Browser::new(
-        LaunchOptions::default_builder()
-            .path(Some(path))
-            .headless(true)
-            .sandbox(false)
-            .window_size(Some((390, 844)))
-            .user_data_dir(Some(profile))
-            .args(args)
-            .idle_browser_timeout(Duration::from_secs(60))
-            .build()
-            .unwrap(),
-    )
-    .expect("launch headless Chromium")
-}
-
-/// The order's status as the page has it (`data-status`; the payer reads words instead).
-fn page_status(tab: &Tab) -> String {
-    tab.wait_for_element("#status")
-        .unwrap()
-        .get_attribute_value("data-status")
-        .unwrap()
-        .unwrap_or_default()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
-    let Some(path) = chromium() else {
-        assert!(
-            std::env::var_os("OCTOPUS_REQUIRE_CHROMIUM").is_none(),
-            "OCTOPUS_REQUIRE_CHROMIUM is set but no Chromium was found"
-        );
-        crate::helpers::skipped("the cashier page test: no Chromium (install the chromium package or set OCTOPUS_CHROMIUM)");
+    let Some(path) = crate::helpers::chromium::required("the cashier page test") else {
         return;
     };
     let app = spawn_app(Backend::Sqlite).await;
@@ -244,12 +191,7 @@ async fn a_payer_pays_and_fails_on_the_cashier_page_in_chromium() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_confirms_a_wavepay_transfer_on_the_page_in_chromium() {
-    let Some(path) = chromium() else {
-        assert!(
-            std::env::var_os("OCTOPUS_REQUIRE_CHROMIUM").is_none(),
-            "OCTOPUS_REQUIRE_CHROMIUM is set but no Chromium was found"
-        );
-        crate::helpers::skipped("the Wavepay page test: no Chromium (install the chromium package or set OCTOPUS_CHROMIUM)");
+    let Some(path) = crate::helpers::chromium::required("the Wavepay page test") else {
         return;
     };
     let app = spawn_app(Backend::Sqlite).await;
@@ -348,46 +290,9 @@ async fn unknown_payment_pages_are_not_found() {
     assert_eq!(r.status(), 404);
 }
 
-/// Reads `selector`'s text until it is `expected` (the page may be loading itself again
-/// meanwhile), for at most `within`; returns what it read last.
-fn wait_for_text(tab: &Tab, selector: &str, expected: &str, within: Duration) -> String {
-    let deadline = std::time::Instant::now() + within;
-    let mut last = String::new();
-    while std::time::Instant::now() < deadline {
-        if let Ok(text) = tab
-            .find_element(selector)
-            .and_then(|element| element.get_inner_text())
-        {
-            if text == expected {
-                return text;
-            }
-            last = text;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    last
-}
-
-fn evaluate(tab: &Tab, expression: &str) -> String {
-    tab.evaluate(expression, false)
-        .unwrap()
-        .value
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn html_lang(tab: &Tab) -> String {
-    evaluate(tab, "document.documentElement.lang")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_reads_the_page_in_thai_burmese_and_chinese_and_it_turns_to_received_in_chromium() {
-    let Some(path) = chromium() else {
-        assert!(
-            std::env::var_os("OCTOPUS_REQUIRE_CHROMIUM").is_none(),
-            "OCTOPUS_REQUIRE_CHROMIUM is set but no Chromium was found"
-        );
-        crate::helpers::skipped("the cashier languages test: no Chromium (install the chromium package or set OCTOPUS_CHROMIUM)");
+    let Some(path) = crate::helpers::chromium::required("the cashier languages test") else {
         return;
     };
     let app = spawn_app(Backend::Sqlite).await;

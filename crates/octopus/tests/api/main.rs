@@ -20,6 +20,7 @@ mod idempotency;
 mod ledger;
 mod ledger_properties;
 mod order_query;
+mod own_account_pages;
 mod own_accounts;
 mod paykassma;
 mod payout_takeover;

@@ -131,3 +131,43 @@ pub async fn thai_promptpay(app: &TestApp, channel: &str) -> OwnAccount {
     )
     .await
 }
+
+/// An Indian UPI account (`demoshop@okaxis`, held by "Demo Shop") on `channel`.
+pub async fn indian_upi(app: &TestApp, channel: &str) -> OwnAccount {
+    own_account(
+        app,
+        channel,
+        &[
+            "--method",
+            "upi",
+            "--number",
+            "50100123456789",
+            "--holder",
+            "Demo Shop",
+            "--currency",
+            "inr",
+            "--vpa",
+            "demoshop@okaxis",
+        ],
+    )
+    .await
+}
+
+/// A GCash number (`09171234567`, held by "Juan Cruz") on `channel`.
+pub async fn gcash(app: &TestApp, channel: &str) -> OwnAccount {
+    own_account(
+        app,
+        channel,
+        &[
+            "--method",
+            "wallet",
+            "--number",
+            "09171234567",
+            "--holder",
+            "Juan Cruz",
+            "--currency",
+            "php",
+        ],
+    )
+    .await
+}
