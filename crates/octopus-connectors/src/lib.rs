@@ -10,8 +10,8 @@ use octopus_domain::{Currency, Order, OrderRequest, Timestamp};
 use rust_decimal::Decimal;
 
 pub mod accounts;
-pub mod paykassma;
 pub mod payee;
+pub mod paykassma;
 pub mod registry;
 pub mod sandbox;
 

@@ -41,8 +41,14 @@ mod tests {
     fn the_method_follows_the_payment_code_then_the_country() {
         assert_eq!(method_for("UPI", "IN", "x"), PayeeMethod::Upi);
         assert_eq!(method_for("india", "IN", "shop@okaxis"), PayeeMethod::Upi);
-        assert_eq!(method_for("india", "IN", "1234567890"), PayeeMethod::IndianBank);
-        assert_eq!(method_for("thailand", "TH", "1234567890"), PayeeMethod::ThaiBank);
+        assert_eq!(
+            method_for("india", "IN", "1234567890"),
+            PayeeMethod::IndianBank
+        );
+        assert_eq!(
+            method_for("thailand", "TH", "1234567890"),
+            PayeeMethod::ThaiBank
+        );
         assert_eq!(method_for("gcash", "PH", "09171234567"), PayeeMethod::Gcash);
         assert_eq!(method_for("bkash", "BD", "01712345678"), PayeeMethod::Bkash);
         assert_eq!(method_for("wavepay", "MM", "09123"), PayeeMethod::Other);

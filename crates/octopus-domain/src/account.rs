@@ -295,7 +295,10 @@ pub(crate) mod tests {
         assert_eq!(why["e"], "daily limit of 1000 reached");
         assert_eq!(why["f"], "disabled");
         assert_eq!(why["g"], "currency thb not served");
-        assert!(!online(None, now), "an account no device watches is offline");
+        assert!(
+            !online(None, now),
+            "an account no device watches is offline"
+        );
     }
 
     #[test]

@@ -181,7 +181,10 @@ pub fn needs_to_settle(entry: &JournalEntry) -> Needs {
 /// The suspense entry of a transfer's status change, to write — or `None` when it is posted
 /// already (the change was written before and is being taken up again). It moves only the
 /// gateway's own accounts, so no balance can refuse it.
-pub fn settle_transfer(entry: JournalEntry, book: &mut Book) -> Result<Option<PlannedEntry>, Refusal> {
+pub fn settle_transfer(
+    entry: JournalEntry,
+    book: &mut Book,
+) -> Result<Option<PlannedEntry>, Refusal> {
     if book.is_posted(&entry.key)? {
         return Ok(None);
     }

@@ -68,7 +68,9 @@ pub enum DeviceAuthError {
     Missing,
     #[error("The X-Octopus-Timestamp header must be unix seconds within 300 seconds of the gateway's clock")]
     Timestamp,
-    #[error("The X-Octopus-Nonce header must be 16 to 64 characters of A-Z, a-z, 0-9, '-' and '_'")]
+    #[error(
+        "The X-Octopus-Nonce header must be 16 to 64 characters of A-Z, a-z, 0-9, '-' and '_'"
+    )]
     NonceFormat,
     #[error("This nonce was used before")]
     Replayed,
@@ -155,9 +157,9 @@ impl Report {
         let text = |name: &str, required: bool, max: usize| -> Result<String, ReportError> {
             match fields.get(name) {
                 None | Some(serde_json::Value::Null) if !required => Ok(String::new()),
-                None | Some(serde_json::Value::Null) => Err(ReportError(format!(
-                    "The '{name}' field is required"
-                ))),
+                None | Some(serde_json::Value::Null) => {
+                    Err(ReportError(format!("The '{name}' field is required")))
+                }
                 Some(serde_json::Value::String(s)) => {
                     let s = s.trim();
                     if required && s.is_empty() {
@@ -175,8 +177,9 @@ impl Report {
         };
         let account = text("account", true, 64)?;
         let currency_text = text("currency", true, 8)?;
-        let currency = Currency::parse(&currency_text)
-            .ok_or_else(|| ReportError("The 'currency' field is not a supported currency".into()))?;
+        let currency = Currency::parse(&currency_text).ok_or_else(|| {
+            ReportError("The 'currency' field is not a supported currency".into())
+        })?;
         let amount_text = text("amount", true, 40)?;
         let amount = Amount::parse(&amount_text, currency).map_err(|e| {
             ReportError(format!(
@@ -272,7 +275,10 @@ mod tests {
         };
         let nonce = "abcdefghijklmnop";
         assert_eq!(h("1764583200", nonce).check_form(now), Ok(now));
-        assert!(h("1764583500", nonce).check_form(now).is_ok(), "300 s ahead");
+        assert!(
+            h("1764583500", nonce).check_form(now).is_ok(),
+            "300 s ahead"
+        );
         assert_eq!(
             h("1764583501", nonce).check_form(now),
             Err(DeviceAuthError::Timestamp)
@@ -281,14 +287,25 @@ mod tests {
             h("1764582899", nonce).check_form(now),
             Err(DeviceAuthError::Timestamp)
         );
-        for bad in ["", "-1764583200", "1764583200.0", "1e9", "17645832000000000"] {
+        for bad in [
+            "",
+            "-1764583200",
+            "1764583200.0",
+            "1e9",
+            "17645832000000000",
+        ] {
             assert_eq!(
                 h(bad, nonce).check_form(now),
                 Err(DeviceAuthError::Timestamp),
                 "{bad:?}"
             );
         }
-        for bad in ["short", &"x".repeat(65), "abcdefghijklmno!", "abcdefghijklmnö"] {
+        for bad in [
+            "short",
+            &"x".repeat(65),
+            "abcdefghijklmno!",
+            "abcdefghijklmnö",
+        ] {
             assert_eq!(
                 h("1764583200", bad).check_form(now),
                 Err(DeviceAuthError::NonceFormat),
@@ -329,12 +346,18 @@ mod tests {
     #[test]
     fn rfc3339_times() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2026-12-01T10:00:00.250Z"), Some(1_796_119_200_250));
+        assert_eq!(
+            parse_rfc3339("2026-12-01T10:00:00.250Z"),
+            Some(1_796_119_200_250)
+        );
         assert_eq!(
             parse_rfc3339("2026-12-01T05:30:00-04:30"),
             Some(1_796_119_200_000)
         );
-        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z"), Some(1_709_164_800_000));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00Z"),
+            Some(1_709_164_800_000)
+        );
         for bad in [
             "2025-02-29T00:00:00Z",
             "2026-13-01T00:00:00Z",

@@ -1146,8 +1146,10 @@ impl Verification {
                         stored.account
                     ));
                 }
-            } else if matches!(stored.account.kind, AccountKind::FeeIncome | AccountKind::Suspense)
-                && computed.is_sign_negative()
+            } else if matches!(
+                stored.account.kind,
+                AccountKind::FeeIncome | AccountKind::Suspense
+            ) && computed.is_sign_negative()
                 && !computed.is_zero()
             {
                 // Fees are only ever taken, and a refund gives back no more than was taken;

@@ -383,8 +383,7 @@ impl Order {
             // The fee of a deposit is on what was actually received.
             self.fee = crate::ledger::deposit_fee(&self.fee_rule, self.final_amount);
         }
-        if change.to == PaymentStatus::Overdue && !self.account.is_empty() && self.amount_locked
-        {
+        if change.to == PaymentStatus::Overdue && !self.account.is_empty() && self.amount_locked {
             // A payer of an own account may still pay an overdue order: its amount stays
             // reserved through the grace (until `expires_at`), and a transfer then completes it
             // late (`transfer::decide`).

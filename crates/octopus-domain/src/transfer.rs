@@ -367,10 +367,16 @@ mod tests {
             }
         );
         let other_amount = vec![order("A", 10036, PaymentStatus::Pending)];
-        assert!(matches!(decide(&t, &other_amount, 0), Matching::Suspense { .. }));
+        assert!(matches!(
+            decide(&t, &other_amount, 0),
+            Matching::Suspense { .. }
+        ));
         let mut other_account = order("A", 10037, PaymentStatus::Pending);
         other_account.account = "acc_2".into();
-        assert!(matches!(decide(&t, &[other_account], 0), Matching::Suspense { .. }));
+        assert!(matches!(
+            decide(&t, &[other_account], 0),
+            Matching::Suspense { .. }
+        ));
         let done = vec![order("A", 10037, PaymentStatus::Completed)];
         assert!(matches!(decide(&t, &done, 0), Matching::Suspense { .. }));
     }
@@ -383,7 +389,9 @@ mod tests {
             order("B", 10037, PaymentStatus::Pending),
         ];
         match decide(&t, &orders, 0) {
-            Matching::Suspense { reason } => assert_eq!(reason, "2 open orders of this amount: A, B"),
+            Matching::Suspense { reason } => {
+                assert_eq!(reason, "2 open orders of this amount: A, B")
+            }
             m => panic!("{m:?}"),
         }
     }
@@ -411,7 +419,10 @@ mod tests {
         let t = transfer(10037);
         let mut o = order("A", 10037, PaymentStatus::Pending);
         o.from = "987-6-51234-2".into();
-        assert!(matches!(decide(&t, std::slice::from_ref(&o), 0), Matching::Order { .. }));
+        assert!(matches!(
+            decide(&t, std::slice::from_ref(&o), 0),
+            Matching::Order { .. }
+        ));
         o.from = "987-6-59999-2".into();
         match decide(&t, &[o], 0) {
             Matching::Suspense { reason } => assert!(reason.contains("payer account"), "{reason}"),
@@ -430,7 +441,10 @@ mod tests {
         assert!(payer_agrees("1234x", "99912345"), "a masked last digit");
         assert!(!payer_agrees("xxxx", "1234"), "nothing visible");
         assert!(!payer_agrees("", "1234"));
-        assert!(!payer_agrees("123456789", "1234"), "longer than the account");
+        assert!(
+            !payer_agrees("123456789", "1234"),
+            "longer than the account"
+        );
     }
 
     #[test]
@@ -440,7 +454,10 @@ mod tests {
         t.become_(TransferStatus::Suspense, 1).unwrap();
         assert!(t.become_(TransferStatus::Matched, 2).is_err());
         let into = t.suspense_in(1).unwrap();
-        assert_eq!(into.postings.iter().map(|p| p.amount).sum::<Decimal>(), Decimal::ZERO);
+        assert_eq!(
+            into.postings.iter().map(|p| p.amount).sum::<Decimal>(),
+            Decimal::ZERO
+        );
         assert_eq!(into.key.to_string(), "tr_1:suspense_in");
         t.become_(TransferStatus::Returned, 2).unwrap();
         assert!(t.become_(TransferStatus::Assigned, 3).is_err());

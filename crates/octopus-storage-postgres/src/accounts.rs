@@ -405,9 +405,14 @@ pub(crate) async fn record_transfer(
     }
     // The account has a transfer with this reference (committed before ours was tried: the
     // conflicting insert waited for it); nothing of ours is written.
-    let existing = first(&tx, &TRANSFER_BY_REFERENCE, &[&t.account, &t.reference], transfer_row)
-        .await?
-        .ok_or(StorageError::NotFound)?;
+    let existing = first(
+        &tx,
+        &TRANSFER_BY_REFERENCE,
+        &[&t.account, &t.reference],
+        transfer_row,
+    )
+    .await?
+    .ok_or(StorageError::NotFound)?;
     Ok(Recorded::Existing(existing))
 }
 
@@ -416,7 +421,13 @@ pub(crate) async fn transfer_by_reference<C: GenericClient>(
     account: &str,
     reference: &str,
 ) -> Result<Option<Transfer>> {
-    first(client, &TRANSFER_BY_REFERENCE, &[&account, &reference], transfer_row).await
+    first(
+        client,
+        &TRANSFER_BY_REFERENCE,
+        &[&account, &reference],
+        transfer_row,
+    )
+    .await
 }
 
 /// The status change and its entry in one transaction. The conditional update locks the

@@ -210,7 +210,9 @@ pub(crate) fn held_amounts(
              WHERE channel = ?3 AND account_id = ?1 AND currency = ?2 AND amount_locked = 1",
         )
         .map_err(db)?;
-    let mut found = stmt.query(params![account, currency.code(), channel]).map_err(db)?;
+    let mut found = stmt
+        .query(params![account, currency.code(), channel])
+        .map_err(db)?;
     let mut held = Vec::new();
     while let Some(r) = found.next().map_err(db)? {
         let text: String = r.get(0).map_err(db)?;
@@ -240,7 +242,9 @@ pub(crate) fn add_device(conn: &Connection, d: &Device) -> Result<Device> {
         ]);
     match inserted {
         Ok(_) => device(conn, &d.id)?.ok_or(StorageError::NotFound),
-        Err(e) if is_unique_violation(&e) => Err(StorageError::Conflict(format!("device {}", d.id))),
+        Err(e) if is_unique_violation(&e) => {
+            Err(StorageError::Conflict(format!("device {}", d.id)))
+        }
         Err(rusqlite::Error::SqliteFailure(f, _))
             if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
         {
@@ -267,12 +271,10 @@ pub(crate) fn devices(conn: &Connection) -> Result<Vec<Device>> {
 }
 
 pub(crate) fn revoke_device(conn: &Connection, id: &str, at: Timestamp) -> Result<Device> {
-    conn.prepare_cached(
-        "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
-    )
-    .map_err(db)?
-    .execute(params![at, id])
-    .map_err(db)?;
+    conn.prepare_cached("UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2")
+        .map_err(db)?
+        .execute(params![at, id])
+        .map_err(db)?;
     device(conn, id)?.ok_or(StorageError::NotFound)
 }
 
@@ -359,8 +361,7 @@ pub(crate) fn record_transfer(
             Ok(Recorded::New(t.clone()))
         }
         Ok(_) => Ok(Recorded::Existing(
-            transfer_by_reference(conn, &t.account, &t.reference)?
-                .ok_or(StorageError::NotFound)?,
+            transfer_by_reference(conn, &t.account, &t.reference)?.ok_or(StorageError::NotFound)?,
         )),
         Err(rusqlite::Error::SqliteFailure(f, _))
             if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>

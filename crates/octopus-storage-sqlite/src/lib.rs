@@ -21,22 +21,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use octopus_domain::account::{Account, AccountLoad};
+use octopus_domain::device::Device;
+use octopus_domain::ledger::JournalEntry;
 use octopus_domain::ledger::LedgerReport;
 use octopus_domain::routing::RoutingDecision;
+use octopus_domain::transfer::{Transfer, TransferStatus};
 use octopus_domain::{
     Channel, Currency, Merchant, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
 };
+use octopus_storage::{Accounts, Devices, Recorded, Transfers};
 use octopus_storage::{
     ApiKeys, AttemptRecord, Balance, Callback, CallbackAttempt, CallbackHistory, CallbackOutbox,
     ChannelSetup, ChannelStore, ClaimRoom, CreateOutcome, FeeSchedule, FeeSchedules, HostBacklog,
     Ledger, MerchantEntry, Merchants, NewMerchant, Orders, Result, Settings, Storage, StorageError,
     StoredApiKey, UpstreamExchange, UpstreamLog,
 };
-use octopus_storage::{Accounts, Devices, Recorded, Transfers};
-use octopus_domain::account::{Account, AccountLoad};
-use octopus_domain::device::Device;
-use octopus_domain::ledger::JournalEntry;
-use octopus_domain::transfer::{Transfer, TransferStatus};
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
@@ -716,12 +716,7 @@ impl Accounts for SqliteStorage {
             .await
     }
 
-    async fn set_account_enabled(
-        &self,
-        id: &str,
-        enabled: bool,
-        at: Timestamp,
-    ) -> Result<Account> {
+    async fn set_account_enabled(&self, id: &str, enabled: bool, at: Timestamp) -> Result<Account> {
         let id = id.to_string();
         self.writer
             .write(move |conn| accounts::set_account_enabled(conn, &id, enabled, at))
@@ -833,9 +828,7 @@ impl Transfers for SqliteStorage {
     ) -> Result<()> {
         let transfer = transfer.clone();
         self.writer
-            .write(move |conn| {
-                accounts::settle_transfer(conn, &transfer, from, entry.as_ref())
-            })
+            .write(move |conn| accounts::settle_transfer(conn, &transfer, from, entry.as_ref()))
             .await
     }
 

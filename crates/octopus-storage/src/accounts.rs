@@ -25,8 +25,7 @@ pub trait Accounts: Send + Sync + 'static {
     async fn account(&self, id: &str) -> Result<Option<Account>>;
 
     /// Enables or disables an account (`NotFound` when there is none).
-    async fn set_account_enabled(&self, id: &str, enabled: bool, at: Timestamp)
-        -> Result<Account>;
+    async fn set_account_enabled(&self, id: &str, enabled: bool, at: Timestamp) -> Result<Account>;
 
     /// The accounts of a channel with their open deposits, their volume since `day_start`
     /// (deposits that did not fail or get rejected; zero for an account without a daily
@@ -92,8 +91,11 @@ pub trait Transfers: Send + Sync + 'static {
     ) -> Result<Recorded>;
 
     /// The account's transfer with this bank reference, if any.
-    async fn transfer_by_reference(&self, account: &str, reference: &str)
-        -> Result<Option<Transfer>>;
+    async fn transfer_by_reference(
+        &self,
+        account: &str,
+        reference: &str,
+    ) -> Result<Option<Transfer>>;
 
     async fn transfer(&self, uid: &str) -> Result<Option<Transfer>>;
 

@@ -15,16 +15,16 @@ use std::cell::{Cell, RefCell};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
+use octopus_domain::account::{Account as OwnAccount, AccountLoad};
 use octopus_domain::channel::split_list;
+use octopus_domain::device::Device;
 use octopus_domain::ledger::{
     Account, AccountKind, EntryRow, FeeRule, OrderRow, Scope, StoredAccount, Verification,
 };
+use octopus_domain::transfer::Transfer;
 use octopus_domain::{
     AccountingStatus, Channel, Currency, Merchant, Order, OrderEvent, TransactionType,
 };
-use octopus_domain::account::{Account as OwnAccount, AccountLoad};
-use octopus_domain::device::Device;
-use octopus_domain::transfer::Transfer;
 use rust_decimal::Decimal;
 
 use crate::{
@@ -290,7 +290,9 @@ pub fn order(r: &impl Columns) -> Result<Order> {
 /// An own account (`OWN_ACCOUNT_COLUMNS`).
 pub fn own_account(r: &impl Columns) -> Result<OwnAccount> {
     let max_open = match r.opt_int("own_accounts.max_open")? {
-        Some(n) => Some(u32::try_from(n).map_err(|_| StorageError::Corrupt("own_accounts.max_open"))?),
+        Some(n) => {
+            Some(u32::try_from(n).map_err(|_| StorageError::Corrupt("own_accounts.max_open"))?)
+        }
         None => None,
     };
     Ok(OwnAccount {

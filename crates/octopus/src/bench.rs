@@ -120,7 +120,10 @@ async fn own_account_deposit(
         .ok_or_else(|| format!("no --device for account {account}"))?;
     let report = octopus_client::device::TransferReport {
         account: account.to_string(),
-        amount: payment["final_amount"].as_str().unwrap_or_default().to_string(),
+        amount: payment["final_amount"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         currency: "thb".into(),
         reference: id.to_string(),
         ..Default::default()
@@ -128,7 +131,10 @@ async fn own_account_deposit(
     let reported = device.report(&report).await.map_err(|e| e.to_string())?;
     match reported.body["data"]["outcome"].as_str() {
         Some("matched") => Ok(()),
-        _ => Err(format!("report HTTP {}: {}", reported.status, reported.body)),
+        _ => Err(format!(
+            "report HTTP {}: {}",
+            reported.status, reported.body
+        )),
     }
 }
 
@@ -468,7 +474,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let devices = Arc::new(devices(&args)?);
     if args.scenario == Scenario::OwnAccounts {
-        anyhow::ensure!(!devices.is_empty(), "the own-accounts scenario needs --device");
+        anyhow::ensure!(
+            !devices.is_empty(),
+            "the own-accounts scenario needs --device"
+        );
         // The devices stay online for the run (a heartbeat now and every 30 s).
         for device in devices.values() {
             let device = device.clone();

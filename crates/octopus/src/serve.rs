@@ -166,18 +166,41 @@ async fn start_accounts_demo(
             .await?;
     }
     let wanted = [
-        (AccountMethod::Promptpay, "004", "123-4-56789-0", "Somchai Demo", "thb", "0812345678", ""),
-        (AccountMethod::Upi, "", "50100123456789", "Demo Shop", "inr", "", "demoshop@okaxis"),
-        (AccountMethod::Wallet, "", "09171234567", "Juan Demo", "php", "", ""),
+        (
+            AccountMethod::Promptpay,
+            "004",
+            "123-4-56789-0",
+            "Somchai Demo",
+            "thb",
+            "0812345678",
+            "",
+        ),
+        (
+            AccountMethod::Upi,
+            "",
+            "50100123456789",
+            "Demo Shop",
+            "inr",
+            "",
+            "demoshop@okaxis",
+        ),
+        (
+            AccountMethod::Wallet,
+            "",
+            "09171234567",
+            "Juan Demo",
+            "php",
+            "",
+            "",
+        ),
     ];
     let existing = storage.accounts().await?;
     let devices = storage.devices().await?;
     println!("--dev: channel {ACCOUNTS_DEMO} collects Thai, Indian and Philippine deposits into own accounts:");
     for (method, bank, number, holder, cur, promptpay, vpa) in wanted {
-        let account = match existing
-            .iter()
-            .find(|a| a.channel == ACCOUNTS_DEMO && a.method == method && a.currency == currency(cur))
-        {
+        let account = match existing.iter().find(|a| {
+            a.channel == ACCOUNTS_DEMO && a.method == method && a.currency == currency(cur)
+        }) {
             Some(a) => a.clone(),
             None => {
                 storage

@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::post;
 use axum::{Json, Router};
 use octopus_domain::device::{self, Device, DeviceAuthError, Report, SignedHeaders};
-use serde_json::{json, Value};
 use secrecy::ExposeSecret;
+use serde_json::{json, Value};
 
 use crate::clock::now_ms;
 use crate::error::Error;

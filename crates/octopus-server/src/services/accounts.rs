@@ -49,8 +49,8 @@ pub fn no_account(choice: &AccountChoice) -> String {
 
 /// What storing a deposit on own accounts came to.
 pub enum Stored {
-    /// Stored (or the merchant's earlier order with this id found).
-    Done(CreateOutcome),
+    /// Stored (or the merchant's earlier order with this id found). Boxed: an order is large.
+    Done(Box<CreateOutcome>),
     /// No account of these channels had a free amount; the route goes on with the others.
     Exhausted,
 }
@@ -111,9 +111,11 @@ pub async fn store(
             match outcome {
                 Ok(CreateOutcome::Created(created)) => {
                     services.channels.count(&channel.config, created.amount);
-                    return Ok(Stored::Done(CreateOutcome::Created(created)));
+                    return Ok(Stored::Done(Box::new(CreateOutcome::Created(created))));
                 }
-                Ok(existing @ CreateOutcome::Existing(_)) => return Ok(Stored::Done(existing)),
+                Ok(existing @ CreateOutcome::Existing(_)) => {
+                    return Ok(Stored::Done(Box::new(existing)))
+                }
                 Err(StorageError::NoFreeAmount) => {
                     skipped.insert(account_id.clone(), "no free amount".into());
                 }

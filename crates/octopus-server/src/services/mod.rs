@@ -19,10 +19,10 @@ use crate::clock::Clock;
 
 pub mod accounts;
 pub mod fees;
-pub mod transfers;
 pub mod merchants;
 pub mod orders;
 pub mod routing;
+pub mod transfers;
 pub mod upstream;
 
 /// What the order services use, and nothing more. The server's shared state holds one; a

@@ -132,8 +132,7 @@ pub async fn create(
         next_check_at: None,
     };
     let mut channel = channel;
-    if order.transaction_type == TransactionType::Income && channel.connector.uses_own_accounts()
-    {
+    if order.transaction_type == TransactionType::Income && channel.connector.uses_own_accounts() {
         // Own accounts: an account and a final amount no other open deposit of it holds. A
         // retry is answered first, whether or not an amount is still free.
         if let Some(existing) = services
@@ -165,9 +164,11 @@ pub async fn create(
             }
         };
         match crate::services::accounts::store(services, &mut route, &order, final_amounts).await? {
-            Stored::Done(CreateOutcome::Created(order)) => return Ok((order, true)),
-            Stored::Done(CreateOutcome::Existing(order)) => {
-                return answer_existing(order, &fingerprint)
+            Stored::Done(done) => {
+                return match *done {
+                    CreateOutcome::Created(order) => Ok((order, true)),
+                    CreateOutcome::Existing(order) => answer_existing(order, &fingerprint),
+                }
             }
             Stored::Exhausted if route.candidates.is_empty() => {
                 return Err(crate::services::routing::no_channel(&route.skipped))

@@ -27,7 +27,10 @@ const ATTEMPTS: usize = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// It completed this order.
-    Matched { transfer: String, payment_uid: String },
+    Matched {
+        transfer: String,
+        payment_uid: String,
+    },
     /// It went to suspense for the operator.
     Suspense { transfer: String },
     /// The account's transfer with this bank reference was reported before.
@@ -236,7 +239,8 @@ pub async fn assign(
     now: Timestamp,
 ) -> Result<Transfer, Error> {
     let reason = required(who.reason, "A reason")?;
-    let assigned = |t: &Transfer| t.status == TransferStatus::Assigned && t.payment_uid == payment_uid;
+    let assigned =
+        |t: &Transfer| t.status == TransferStatus::Assigned && t.payment_uid == payment_uid;
     let Some(mut t) = in_suspense(storage, uid, assigned).await? else {
         return storage
             .transfer(uid)
@@ -290,8 +294,9 @@ pub async fn returned(
     now: Timestamp,
 ) -> Result<Transfer, Error> {
     let return_reference = required(return_reference, "The reference of the return")?;
-    let returned =
-        |t: &Transfer| t.status == TransferStatus::Returned && t.return_reference == return_reference;
+    let returned = |t: &Transfer| {
+        t.status == TransferStatus::Returned && t.return_reference == return_reference
+    };
     let Some(mut t) = in_suspense(storage, uid, returned).await? else {
         return storage
             .transfer(uid)
@@ -324,7 +329,9 @@ pub async fn confirm(
         .await?
         .ok_or(Error::NotFound("Order not found"))?;
     if order.transaction_type != TransactionType::Income {
-        return Err(Error::Invalid("Only deposits are confirmed by hand.".into()));
+        return Err(Error::Invalid(
+            "Only deposits are confirmed by hand.".into(),
+        ));
     }
     let received = Amount::parse(amount.trim(), order.currency).map_err(|e| {
         Error::Invalid(format!(
@@ -333,7 +340,10 @@ pub async fn confirm(
         ))
     })?;
     if !order.account.is_empty() {
-        if let Some(other) = storage.order_by_reference(&order.account, &reference).await? {
+        if let Some(other) = storage
+            .order_by_reference(&order.account, &reference)
+            .await?
+        {
             if other.payment_uid != order.payment_uid {
                 return Err(Error::Conflict(format!(
                     "Bank reference {reference} already settled order {} on this account.",

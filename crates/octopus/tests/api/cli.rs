@@ -112,17 +112,38 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
     thb.float_precision = Some("2".into());
     let created = client.create_order(&thb).await.unwrap();
     assert_eq!(created.payment.channel, "own-demo");
-    let page = http.get(&created.payment_url).send().await.unwrap().text().await.unwrap();
+    let page = http
+        .get(&created.payment_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("<svg"), "the PromptPay QR is on the page");
     let out = command()
         .args(["device", "report", "--url", &after("--url")])
-        .args(["--device", &after("--device"), "--secret", &after("--secret")])
+        .args([
+            "--device",
+            &after("--device"),
+            "--secret",
+            &after("--secret"),
+        ])
         .args(["--account", &account, "--currency", "thb"])
-        .args(["--amount", &created.payment.final_amount, "--reference", "FT-DEV-1"])
+        .args([
+            "--amount",
+            &created.payment.final_amount,
+            "--reference",
+            "FT-DEV-1",
+        ])
         .output()
         .unwrap();
     let answer = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{answer}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{answer}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(answer.contains("\"matched\""), "{answer}");
     assert_eq!(
         client.get_order("dev-th").await.unwrap().payment_status,

@@ -56,7 +56,10 @@ async fn a_thai_deposit_gets_an_account_and_a_unique_amount_and_a_report_complet
         final_amount > decimal("500.00") && final_amount < decimal("501.00"),
         "{final_amount}"
     );
-    assert_eq!(decimal(&p.floating_amount), final_amount - decimal("500.00"));
+    assert_eq!(
+        decimal(&p.floating_amount),
+        final_amount - decimal("500.00")
+    );
     let rules: Value = serde_json::from_str(&p.distribute_rules).unwrap();
     assert_eq!(rules["chosen"], "own");
     assert_eq!(rules["account"]["chosen"], account.id.as_str());
@@ -95,7 +98,10 @@ async fn a_thai_deposit_gets_an_account_and_a_unique_amount_and_a_report_complet
     assert_eq!(again["transfer"], answer["transfer"]);
     assert_eq!(transfers(&app).await, 2);
     let (available, _) = app.balance(&app.merchant, "thb").await;
-    assert_eq!(available, final_amount, "credited once, with what was received");
+    assert_eq!(
+        available, final_amount,
+        "credited once, with what was received"
+    );
     let callbacks = receiver.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(callbacks[0].json["payment_status"], "completed");
     assert_eq!(callbacks[0].json["order_uid"], p.payment_uid.as_str());
@@ -199,7 +205,10 @@ async fn device_requests_that_break_the_protocol_are_refused_and_change_nothing(
         .unwrap();
     assert_eq!(refused(answer, "revoked"), "Invalid device signature");
     let answer = account.device.heartbeat().await.unwrap();
-    assert_eq!(refused(answer, "revoked heartbeat"), "Invalid device signature");
+    assert_eq!(
+        refused(answer, "revoked heartbeat"),
+        "Invalid device signature"
+    );
     assert_eq!(transfers(&app).await, 1);
     let devices = json_lines(&octopus(&app, &["device", "list"]));
     assert_eq!(devices.len(), 1);
@@ -208,9 +217,7 @@ async fn device_requests_that_break_the_protocol_are_refused_and_change_nothing(
     app.assert_ledger_sound().await;
 }
 
-async fn transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides(
-    backend: Backend,
-) {
+async fn transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides(backend: Backend) {
     let app = spawn_app(backend).await;
     own_channel(&app, "own", &["TH"], &["thb"]).await;
     let account = thai_promptpay(&app, "own").await;
@@ -220,7 +227,10 @@ async fn transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides
     let mut a = thb_deposit(&app, "two-a", "300.00");
     a.float_precision = None;
     let a = app.client.create_order(&a).await.unwrap().payment;
-    assert_eq!(a.final_amount, "300.00", "no offset asked: the amount itself, held");
+    assert_eq!(
+        a.final_amount, "300.00",
+        "no offset asked: the amount itself, held"
+    );
     app.execute_sql("UPDATE orders SET amount_locked = (1 = 0) WHERE merchant_order_id = 'two-a'")
         .await;
     let mut b = thb_deposit(&app, "two-b", "300.00");
@@ -256,16 +266,21 @@ async fn transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides
         .collect();
     assert_eq!(refs, BTreeSet::from(["FT-TWO", "FT-NAME", "FT-NONE"]));
     let reason = |r: &str| {
-        waiting
-            .iter()
-            .find(|t| t["reference"] == r)
-            .unwrap()["reason"]
+        waiting.iter().find(|t| t["reference"] == r).unwrap()["reason"]
             .as_str()
             .unwrap()
             .to_string()
     };
-    assert!(reason("FT-TWO").starts_with("2 open orders"), "{}", reason("FT-TWO"));
-    assert!(reason("FT-NAME").contains("payer account"), "{}", reason("FT-NAME"));
+    assert!(
+        reason("FT-TWO").starts_with("2 open orders"),
+        "{}",
+        reason("FT-TWO")
+    );
+    assert!(
+        reason("FT-NAME").contains("payer account"),
+        "{}",
+        reason("FT-NAME")
+    );
     app.assert_ledger_sound().await;
 
     // Assigned: the order completes with what was received, the money leaves suspense.
@@ -287,9 +302,9 @@ async fn transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides
     let a_now = app.client.get_order("two-a").await.unwrap();
     assert_eq!(a_now.payment_status, "completed");
     let history = app.storage().order_events(&a.payment_uid).await.unwrap();
-    assert!(history
-        .iter()
-        .any(|e| e.reason.contains("assigned by alice: payer sent the receipt")));
+    assert!(history.iter().any(|e| e
+        .reason
+        .contains("assigned by alice: payer sent the receipt")));
     // Assigning it again changes nothing; assigning it elsewhere is refused.
     octopus(
         &app,
@@ -315,7 +330,10 @@ async fn transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides
     );
     assert!(!ok && err.contains("not in suspense"), "{err}");
     // Returned to the payer.
-    let none = waiting.iter().find(|t| t["reference"] == "FT-NONE").unwrap();
+    let none = waiting
+        .iter()
+        .find(|t| t["reference"] == "FT-NONE")
+        .unwrap();
     let returned = json_lines(&octopus(
         &app,
         &[
@@ -366,10 +384,8 @@ async fn late_payments_complete_within_the_grace_and_go_to_suspense_after_it(bac
     let gone = app.client.create_order(&gone).await.unwrap().payment;
     app.wait_for_status(&app.client, "gone", "overdue", Duration::from_secs(10))
         .await;
-    app.execute_sql(
-        "UPDATE orders SET expires_at = 1000 WHERE merchant_order_id = 'gone'",
-    )
-    .await;
+    app.execute_sql("UPDATE orders SET expires_at = 1000 WHERE merchant_order_id = 'gone'")
+        .await;
     let answer = account
         .report(&account.transfer(&gone.final_amount, "thb", "FT-GONE"))
         .await;
@@ -384,7 +400,8 @@ async fn an_account_without_an_online_device_takes_no_new_orders(backend: Backen
     own_channel(&app, "own", &["TH"], &["thb"]).await;
     let account = thai_promptpay(&app, "own").await;
     app.set_channel_enabled("sandbox", false).await;
-    app.execute_sql("UPDATE devices SET last_heartbeat_at = 1000").await;
+    app.execute_sql("UPDATE devices SET last_heartbeat_at = 1000")
+        .await;
     let answer = app
         .client
         .post_signed(
@@ -423,8 +440,15 @@ async fn a_manual_confirmation_completes_a_deposit_with_what_was_received(backen
     let (ok, _, err) = octopus_result(
         &app,
         &[
-            "order", "confirm", &p.payment_uid, "--reference", "FT-M", "--amount", "1,160.00",
-            "--reason", "receipt",
+            "order",
+            "confirm",
+            &p.payment_uid,
+            "--reference",
+            "FT-M",
+            "--amount",
+            "1,160.00",
+            "--reason",
+            "receipt",
         ],
     );
     assert!(!ok && err.contains("amount"), "{err}");
@@ -447,9 +471,9 @@ async fn a_manual_confirmation_completes_a_deposit_with_what_was_received(backen
     assert_eq!(done[0]["payment_status"], "completed");
     assert_eq!(done[0]["final_amount"], "650.00");
     let history = app.storage().order_events(&p.payment_uid).await.unwrap();
-    assert!(history
-        .iter()
-        .any(|e| e.reason.contains("confirmed by hand by bob: payer sent a receipt")));
+    assert!(history.iter().any(|e| e
+        .reason
+        .contains("confirmed by hand by bob: payer sent a receipt")));
     // The device reporting the same transfer later credits nothing more.
     let later = account
         .report(&account.transfer("650.00", "thb", "FT-M"))
@@ -481,30 +505,63 @@ async fn payouts_through_own_accounts_wait_for_the_operator(backend: Backend) {
         p.notify_url = Some(receiver.url.clone());
         p
     };
-    let sent = app.client.create_order(&payout("po-1", "1000.00")).await.unwrap().payment;
-    let failed = app.client.create_order(&payout("po-2", "400.00")).await.unwrap().payment;
+    let sent = app
+        .client
+        .create_order(&payout("po-1", "1000.00"))
+        .await
+        .unwrap()
+        .payment;
+    let failed = app
+        .client
+        .create_order(&payout("po-2", "400.00"))
+        .await
+        .unwrap()
+        .payment;
     assert_eq!(sent.channel, "own");
     let queued = json_lines(&octopus(&app, &["payout", "list", "--channel", "own"]));
     assert_eq!(queued.len(), 2);
     let csv = octopus(&app, &["payout", "export", "--channel", "own"]);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "bank_code,account,name,amount,currency,payment_uid");
+    assert_eq!(
+        lines[0],
+        "bank_code,account,name,amount,currency,payment_uid"
+    );
     assert_eq!(
         lines[1],
-        format!("014,1234567890,Somsri Jaidee,1000.00,THB,{}", sent.payment_uid)
+        format!(
+            "014,1234567890,Somsri Jaidee,1000.00,THB,{}",
+            sent.payment_uid
+        )
     );
     assert_eq!(lines.len(), 3);
     let (_, held) = app.balance(&app.merchant, "thb").await;
     assert_eq!(held, decimal("1400.00"));
 
-    octopus(&app, &["payout", "sent", &sent.payment_uid, "--reference", "BANK-1"]);
-    octopus(&app, &["payout", "failed", &failed.payment_uid, "--reason", "account closed"]);
+    octopus(
+        &app,
+        &["payout", "sent", &sent.payment_uid, "--reference", "BANK-1"],
+    );
+    octopus(
+        &app,
+        &[
+            "payout",
+            "failed",
+            &failed.payment_uid,
+            "--reason",
+            "account closed",
+        ],
+    );
     let (available, held) = app.balance(&app.merchant, "thb").await;
     assert_eq!((available, held), (decimal("4000.00"), Decimal::ZERO));
     let callbacks = receiver.wait_for(2, Duration::from_secs(10)).await;
     let statuses: BTreeSet<String> = callbacks
         .iter()
-        .map(|c| format!("{}:{}", c.json["merchant_order_id"], c.json["payment_status"]))
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c.json["merchant_order_id"], c.json["payment_status"]
+            )
+        })
         .collect();
     assert_eq!(
         statuses,
@@ -532,7 +589,11 @@ async fn concurrent_deposits_of_one_amount_never_share_a_final_amount(backend: B
     for i in 0..CONCURRENT {
         let client = clients[i % 2].clone();
         let order = thb_deposit(&app, &format!("c-{i}"), "100.00");
-        running.spawn(async move { client.post_signed("/octopus/api/order/new", &order.to_fields()).await });
+        running.spawn(async move {
+            client
+                .post_signed("/octopus/api/order/new", &order.to_fields())
+                .await
+        });
     }
     let mut amounts = BTreeSet::new();
     let mut refused = 0;
@@ -540,8 +601,14 @@ async fn concurrent_deposits_of_one_amount_never_share_a_final_amount(backend: B
         let answer = done.unwrap().unwrap();
         match answer.status {
             200 => {
-                let final_amount = answer.body["data"]["payment"]["final_amount"].as_str().unwrap().to_string();
-                assert!(amounts.insert(final_amount.clone()), "{final_amount} given twice");
+                let final_amount = answer.body["data"]["payment"]["final_amount"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                assert!(
+                    amounts.insert(final_amount.clone()),
+                    "{final_amount} given twice"
+                );
             }
             422 => {
                 assert_eq!(
@@ -553,7 +620,11 @@ async fn concurrent_deposits_of_one_amount_never_share_a_final_amount(backend: B
             other => panic!("HTTP {other}: {}", answer.body),
         }
     }
-    assert_eq!(amounts.len(), 99, "two decimals give 99 offsets, every one given once");
+    assert_eq!(
+        amounts.len(),
+        99,
+        "two decimals give 99 offsets, every one given once"
+    );
     assert_eq!(refused, CONCURRENT - 99);
     node.stop().await;
 }
