@@ -94,6 +94,8 @@ pub struct Account {
     pub promptpay_id: String,
     /// UPI VPA (method upi).
     pub vpa: String,
+    /// The e-wallet's code (method wallet: `gcash`, `bkash`, `kbzpay`, ...), "" when not named.
+    pub wallet: String,
     /// Most volume (sum of amounts) the account takes per UTC day.
     pub daily_limit: Option<Decimal>,
     /// Most open deposits at once.
@@ -212,7 +214,7 @@ pub fn choose(
 
 /// What the payer is shown to pay a deposit on this account: the keys the cashier page reads
 /// (`method`, `account_number`, `account_holder`, `bank_code`, `bank_name`, `promptpay_id`,
-/// `vpa`), empty values left out.
+/// `vpa`, `wallet`), empty values left out.
 pub fn pay_to(account: &Account) -> Vec<(String, String)> {
     let mut shown = vec![
         ("method".to_string(), account.method.as_str().to_string()),
@@ -230,6 +232,9 @@ pub fn pay_to(account: &Account) -> Vec<(String, String)> {
     }
     if !account.vpa.is_empty() {
         shown.push(("vpa".into(), account.vpa.clone()));
+    }
+    if !account.wallet.is_empty() {
+        shown.push(("wallet".into(), account.wallet.clone()));
     }
     shown
 }
@@ -249,6 +254,7 @@ pub(crate) mod tests {
             currency: Currency::Thb,
             promptpay_id: String::new(),
             vpa: String::new(),
+            wallet: String::new(),
             daily_limit: None,
             max_open: None,
             enabled: true,

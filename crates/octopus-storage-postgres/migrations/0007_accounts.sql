@@ -29,6 +29,7 @@ CREATE TABLE own_accounts (
     currency     TEXT NOT NULL,
     promptpay_id TEXT NOT NULL,
     vpa          TEXT NOT NULL,
+    wallet       TEXT NOT NULL,
     daily_limit  NUMERIC,
     max_open     BIGINT,
     enabled      BOOLEAN NOT NULL,

@@ -95,7 +95,7 @@ fn in_currency_places(value: Decimal, currency: Currency) -> Decimal {
 static INSERT_ACCOUNT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO own_accounts ({OWN_ACCOUNT_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          RETURNING {OWN_ACCOUNT_COLUMNS}"
     )
 });
@@ -115,6 +115,7 @@ pub(crate) async fn add_account<C: GenericClient>(client: &C, a: &Account) -> Re
                 &a.currency.code(),
                 &a.promptpay_id,
                 &a.vpa,
+                &a.wallet,
                 // Normalized, as SQLite keeps it.
                 &a.daily_limit.map(|l| l.normalize()),
                 &a.max_open.map(i64::from),

@@ -144,6 +144,7 @@ fn account(id: &str, channel: &str) -> Account {
         holder: "Somchai Jaidee".into(),
         currency: Currency::Thb,
         promptpay_id: String::new(),
+        wallet: String::new(),
         vpa: String::new(),
         daily_limit: Some(d("50000.00")),
         max_open: Some(20),

@@ -29,6 +29,7 @@ CREATE TABLE own_accounts (
     currency     TEXT NOT NULL,
     promptpay_id TEXT NOT NULL,
     vpa          TEXT NOT NULL,
+    wallet       TEXT NOT NULL,
     daily_limit  TEXT,
     max_open     INTEGER,
     enabled      INTEGER NOT NULL,

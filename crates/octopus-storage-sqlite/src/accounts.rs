@@ -63,7 +63,7 @@ pub(crate) fn add_account(conn: &Connection, a: &Account) -> Result<Account> {
     let inserted = conn
         .prepare_cached(&format!(
             "INSERT INTO own_accounts ({OWN_ACCOUNT_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
         ))
         .map_err(db)?
         .execute(params![
@@ -76,6 +76,7 @@ pub(crate) fn add_account(conn: &Connection, a: &Account) -> Result<Account> {
             a.currency.code(),
             a.promptpay_id,
             a.vpa,
+            a.wallet,
             a.daily_limit.map(|l| l.normalize().to_string()),
             a.max_open,
             a.enabled,

@@ -45,7 +45,7 @@ pub const ORDER_COLUMNS: &str =
 
 /// The columns of `own_accounts` (the operator's receiving accounts), in both backends.
 pub const OWN_ACCOUNT_COLUMNS: &str = "id, channel, method, bank_code, number, holder, currency, \
-    promptpay_id, vpa, daily_limit, max_open, enabled, created_at, updated_at";
+    promptpay_id, vpa, wallet, daily_limit, max_open, enabled, created_at, updated_at";
 
 /// The columns of `devices`, in both backends.
 pub const DEVICE_COLUMNS: &str =
@@ -305,6 +305,7 @@ pub fn own_account(r: &impl Columns) -> Result<OwnAccount> {
         currency: r.parsed("own_accounts.currency")?,
         promptpay_id: r.text("own_accounts.promptpay_id")?,
         vpa: r.text("own_accounts.vpa")?,
+        wallet: r.text("own_accounts.wallet")?,
         daily_limit: r.opt_decimal("own_accounts.daily_limit")?,
         max_open,
         enabled: r.boolean("own_accounts.enabled")?,

@@ -96,6 +96,9 @@ pub enum AccountCommand {
         /// UPI VPA (name@handle).
         #[arg(long)]
         vpa: Option<String>,
+        /// The e-wallet (method wallet): gcash, bkash, nagad, kbzpay, wavepay, ...
+        #[arg(long)]
+        wallet: Option<String>,
         /// Most volume (sum of amounts) per UTC day.
         #[arg(long)]
         daily_limit: Option<String>,

@@ -214,6 +214,11 @@ async fn start_accounts_demo(
                         currency: currency(cur),
                         promptpay_id: promptpay.into(),
                         vpa: vpa.into(),
+                        wallet: if method == AccountMethod::Wallet {
+                            "gcash".into()
+                        } else {
+                            String::new()
+                        },
                         daily_limit: None,
                         max_open: None,
                         enabled: true,

@@ -167,6 +167,8 @@ pub async fn gcash(app: &TestApp, channel: &str) -> OwnAccount {
             "Juan Cruz",
             "--currency",
             "php",
+            "--wallet",
+            "gcash",
         ],
     )
     .await
