@@ -289,16 +289,23 @@ pub fn decide(transfer: &Transfer, orders: &[Order], now: Timestamp) -> Matching
     }
 }
 
+/// Fewer visible digits than this cannot show that a transfer is the order's payer's.
+pub const MIN_VISIBLE_DIGITS: usize = 4;
+
 /// Whether the payer account a bank showed (often masked: `xxx-x-x1234-x`, `***1234`) agrees
 /// with the account the order names. Separators are ignored. When both have the same length,
 /// every visible digit must equal the one in its place; otherwise the visible digits at the end
-/// must end the order's account. No visible digit at all cannot agree (the transfer goes to
-/// suspense for the operator rather than to an order it may not belong to).
+/// must end the order's account. Fewer than [`MIN_VISIBLE_DIGITS`] visible digits cannot agree
+/// (the transfer goes to suspense for the operator rather than to an order it may not belong
+/// to).
 pub fn payer_agrees(shown: &str, expected: &str) -> bool {
     let is_sep = |c: char| c == '-' || c == ' ' || c == '.';
     let shown: Vec<char> = shown.chars().filter(|c| !is_sep(*c)).collect();
     let expected: Vec<char> = expected.chars().filter(|c| !is_sep(*c)).collect();
-    if !shown.iter().any(char::is_ascii_digit) || expected.is_empty() {
+    // Too few visible digits prove nothing (one digit agrees with a tenth of all accounts).
+    if shown.iter().filter(|c| c.is_ascii_digit()).count() < MIN_VISIBLE_DIGITS
+        || expected.is_empty()
+    {
         return false;
     }
     if shown.len() == expected.len() {
@@ -444,6 +451,12 @@ mod tests {
         assert!(
             !payer_agrees("123456789", "1234"),
             "longer than the account"
+        );
+        assert!(!payer_agrees("2", "9876512342"), "one digit proves nothing");
+        assert!(!payer_agrees("xxxxxxxxx2", "9876512342"));
+        assert!(
+            !payer_agrees("xxxxxx342", "987651342"),
+            "three digits are not enough"
         );
     }
 

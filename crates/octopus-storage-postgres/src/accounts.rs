@@ -6,8 +6,10 @@
 //! (`group_write::load_book`, `group_write::write_entries`), so a suspense entry is stored as
 //! every other entry is.
 //!
-//! Several nodes share the database: whatever two of them may do at once is one conditional
-//! statement (a claim, a status change, a nonce, a bank reference), never a read then a write.
+//! Several nodes share the database: whatever two of them may do at once is decided by one
+//! conditional statement or unique key (a status change, a nonce, a bank reference), and a
+//! transfer that settles an order is written in the order's transaction
+//! (`settle_order_by_transfer`).
 
 use std::sync::LazyLock;
 
@@ -363,6 +365,20 @@ pub(crate) async fn record_transfer(
     entry: Option<&JournalEntry>,
 ) -> Result<Recorded> {
     let tx = client.transaction().await.map_err(db)?;
+    let recorded = record_in(&tx, t, entry).await?;
+    if matches!(recorded, Recorded::New(_)) {
+        tx.commit().await.map_err(db)?;
+    }
+    Ok(recorded)
+}
+
+/// Inserts a transfer (and posts its entry) in the caller's transaction, unless its account
+/// has one with this bank reference (then that one, and nothing is written).
+async fn record_in<C: GenericClient>(
+    tx: &C,
+    t: &Transfer,
+    entry: Option<&JournalEntry>,
+) -> Result<Recorded> {
     let stmt = tx.prepare_cached(&INSERT_TRANSFER).await.map_err(db)?;
     let amount = in_currency_places(t.amount, t.currency);
     let inserted = tx
@@ -399,15 +415,14 @@ pub(crate) async fn record_transfer(
         })?;
     if inserted == 1 {
         if let Some(entry) = entry {
-            post_once(&tx, entry).await?;
+            post_once(tx, entry).await?;
         }
-        tx.commit().await.map_err(db)?;
         return Ok(Recorded::New(t.clone()));
     }
     // The account has a transfer with this reference (committed before ours was tried: the
     // conflicting insert waited for it); nothing of ours is written.
     let existing = first(
-        &tx,
+        tx,
         &TRANSFER_BY_REFERENCE,
         &[&t.account, &t.reference],
         transfer_row,
@@ -441,6 +456,44 @@ pub(crate) async fn settle_transfer(
     entry: Option<&JournalEntry>,
 ) -> Result<()> {
     let tx = client.transaction().await.map_err(db)?;
+    settle_in(&tx, t, from, entry).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(())
+}
+
+/// A transfer written with the status change of the order it settles, in one transaction: the
+/// transfer first (which locks it, or its bank reference), then the order's change through the
+/// group writer's decision and writes. Nothing is written when the transfer is taken (the
+/// stored one is returned), has moved (`NotFound`), or the order refuses the change.
+pub(crate) async fn settle_order_by_transfer(
+    client: &mut deadpool_postgres::Object,
+    t: &Transfer,
+    from: Option<TransferStatus>,
+    entry: Option<&JournalEntry>,
+    payment_uid: &str,
+    change: &octopus_domain::StatusChange,
+) -> Result<octopus_storage::Settled> {
+    let tx = client.transaction().await.map_err(db)?;
+    match from {
+        None => {
+            if let Recorded::Existing(known) = record_in(&tx, t, entry).await? {
+                return Ok(octopus_storage::Settled::Existing(known));
+            }
+        }
+        Some(from) => settle_in(&tx, t, from, entry).await?,
+    }
+    let order = group_write::change_in(&tx, payment_uid, change).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(octopus_storage::Settled::Done(order))
+}
+
+/// A transfer's status change (and its entry) in the caller's transaction.
+async fn settle_in<C: GenericClient>(
+    tx: &C,
+    t: &Transfer,
+    from: TransferStatus,
+    entry: Option<&JournalEntry>,
+) -> Result<()> {
     let stmt = tx
         .prepare_cached(
             "UPDATE transfers SET status = $1, payment_uid = $2, late = $3, reason = $4,
@@ -469,9 +522,8 @@ pub(crate) async fn settle_transfer(
         return Err(StorageError::NotFound);
     }
     if let Some(entry) = entry {
-        post_once(&tx, entry).await?;
+        post_once(tx, entry).await?;
     }
-    tx.commit().await.map_err(db)?;
     Ok(())
 }
 
@@ -547,7 +599,7 @@ pub(crate) async fn deposits_on_account<C: GenericClient>(
 static ORDER_BY_REFERENCE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {ORDER_COLUMNS} FROM orders
-         WHERE account_id = $1 AND bank_reference = $2 AND bank_reference <> '' ORDER BY id LIMIT 1"
+         WHERE account_id = $1 AND bank_reference = $2 AND account_id <> '' AND bank_reference <> '' ORDER BY id LIMIT 1"
     )
 });
 

@@ -445,6 +445,30 @@ fn needs_of(ops: &[Op], current: &HashMap<String, Order>) -> Needs {
     needs
 }
 
+/// One status change decided and written in the caller's transaction (which writes something
+/// with it: a transfer that settles the order), in the group's lock order (the order, then its
+/// accounts).
+pub(crate) async fn change_in<C: GenericClient>(
+    tx: &C,
+    payment_uid: &str,
+    change: &StatusChange,
+) -> Result<Order> {
+    let ops = [Op::ChangeStatus {
+        payment_uid: payment_uid.to_string(),
+        change: change.clone(),
+    }];
+    let mut results = decide_and_write(tx, &ops)
+        .await
+        .map_err(Failure::into_storage)?;
+    match results.pop() {
+        Some(Ok(Done::Changed(order))) => Ok(order),
+        Some(Err(e)) => Err(e),
+        _ => Err(StorageError::Database(
+            "a status change came back as something else".into(),
+        )),
+    }
+}
+
 async fn decide_and_write<C: GenericClient>(
     tx: &C,
     ops: &[Op],

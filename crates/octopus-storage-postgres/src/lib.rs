@@ -667,6 +667,26 @@ impl Transfers for PostgresStorage {
         accounts::settle_transfer(&mut client, transfer, from, entry.as_ref()).await
     }
 
+    async fn settle_order_by_transfer(
+        &self,
+        transfer: &Transfer,
+        from: Option<TransferStatus>,
+        entry: Option<JournalEntry>,
+        payment_uid: &str,
+        change: StatusChange,
+    ) -> Result<octopus_storage::Settled> {
+        let mut client = self.client().await?;
+        accounts::settle_order_by_transfer(
+            &mut client,
+            transfer,
+            from,
+            entry.as_ref(),
+            payment_uid,
+            &change,
+        )
+        .await
+    }
+
     async fn transfers_in(&self, status: TransferStatus, limit: u32) -> Result<Vec<Transfer>> {
         let client = self.client().await?;
         accounts::transfers_in(&client, status, limit).await

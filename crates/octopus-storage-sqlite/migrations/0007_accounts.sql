@@ -16,8 +16,9 @@ CREATE UNIQUE INDEX orders_locked_amount ON orders (channel, account_id, currenc
 CREATE INDEX orders_account_amount ON orders (account_id, final_amount) WHERE account_id <> '';
 CREATE INDEX orders_account_status ON orders (account_id, payment_status) WHERE account_id <> '';
 CREATE INDEX orders_account_created ON orders (account_id, created_at) WHERE account_id <> '';
-CREATE INDEX orders_account_reference ON orders (account_id, bank_reference)
-    WHERE bank_reference <> '';
+-- A bank reference settles one order of an account (a transfer, a manual confirmation).
+CREATE UNIQUE INDEX orders_account_reference ON orders (account_id, bank_reference)
+    WHERE account_id <> '' AND bank_reference <> '';
 
 CREATE TABLE own_accounts (
     id           TEXT PRIMARY KEY,

@@ -483,7 +483,7 @@ pub(crate) fn order_by_reference(
         conn,
         &format!(
             "SELECT {ORDER_COLUMNS} FROM orders
-             WHERE account_id = ?1 AND bank_reference = ?2 AND bank_reference <> '' ORDER BY id LIMIT 1"
+             WHERE account_id = ?1 AND bank_reference = ?2 AND account_id <> '' AND bank_reference <> '' ORDER BY id LIMIT 1"
         ),
         params![account, reference],
         order_row,

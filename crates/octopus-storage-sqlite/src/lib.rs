@@ -832,6 +832,34 @@ impl Transfers for SqliteStorage {
             .await
     }
 
+    async fn settle_order_by_transfer(
+        &self,
+        transfer: &Transfer,
+        from: Option<TransferStatus>,
+        entry: Option<JournalEntry>,
+        payment_uid: &str,
+        change: StatusChange,
+    ) -> Result<octopus_storage::Settled> {
+        let (transfer, payment_uid) = (transfer.clone(), payment_uid.to_string());
+        // In its own savepoint: a refused change leaves the transfer unwritten too.
+        self.writer
+            .write(move |conn| {
+                match from {
+                    None => {
+                        if let Recorded::Existing(known) =
+                            accounts::record_transfer(conn, &transfer, entry.as_ref())?
+                        {
+                            return Ok(octopus_storage::Settled::Existing(known));
+                        }
+                    }
+                    Some(from) => accounts::settle_transfer(conn, &transfer, from, entry.as_ref())?,
+                }
+                let order = orders::change_status(conn, &payment_uid, &change)?;
+                Ok(octopus_storage::Settled::Done(order))
+            })
+            .await
+    }
+
     async fn transfers_in(&self, status: TransferStatus, limit: u32) -> Result<Vec<Transfer>> {
         self.readers
             .read(move |conn| accounts::transfers_in(conn, status, limit))

@@ -79,6 +79,15 @@ pub enum Recorded {
     Existing(Transfer),
 }
 
+/// What writing a transfer with its order's change came to.
+#[derive(Debug, Clone)]
+pub enum Settled {
+    /// Both written: the order as the change left it.
+    Done(Order),
+    /// The account has a transfer with this bank reference already: nothing was written.
+    Existing(Transfer),
+}
+
 #[async_trait]
 pub trait Transfers: Send + Sync + 'static {
     /// Stores a transfer as decided (matched, or in suspense with its entry, posted in the
@@ -108,6 +117,21 @@ pub trait Transfers: Send + Sync + 'static {
         from: TransferStatus,
         entry: Option<octopus_domain::ledger::JournalEntry>,
     ) -> Result<()>;
+
+    /// Writes a transfer and the status change of the order it settles in one transaction
+    /// (a transfer that completes a deposit is never stored without the completion, nor the
+    /// completion without it): the transfer first — inserted when `from` is `None` (unless its
+    /// account has one with this bank reference: `Settled::Existing`, nothing written), else
+    /// moved from `from` with its entry (`NotFound` when it is no longer there) — then the
+    /// order's change (refused: its error, and nothing written).
+    async fn settle_order_by_transfer(
+        &self,
+        transfer: &Transfer,
+        from: Option<TransferStatus>,
+        entry: Option<octopus_domain::ledger::JournalEntry>,
+        payment_uid: &str,
+        change: octopus_domain::StatusChange,
+    ) -> Result<Settled>;
 
     /// Transfers in a status, oldest first.
     async fn transfers_in(&self, status: TransferStatus, limit: u32) -> Result<Vec<Transfer>>;

@@ -21,7 +21,7 @@ pub mod rows;
 pub mod settings;
 pub mod upstream;
 
-pub use accounts::{Accounts, Devices, Recorded, Transfers};
+pub use accounts::{Accounts, Devices, Recorded, Settled, Transfers};
 pub use callbacks::{
     AttemptRecord, Callback, CallbackAttempt, CallbackHistory, CallbackOutbox, CallbackOutcome,
     CallbackState, ClaimRoom, HostBacklog,

@@ -173,8 +173,15 @@ pub async fn create(
             Stored::Exhausted if route.candidates.is_empty() => {
                 return Err(crate::services::routing::no_channel(&route.skipped))
             }
-            // The next channel is not one of own accounts: it takes the order as usual.
-            Stored::Exhausted => channel = std::sync::Arc::clone(route.channel()),
+            // The next channel is not one of own accounts: it takes the order as usual (and
+            // the own accounts after it are no failover of an upstream: see `routed`).
+            Stored::Exhausted => {
+                drop_own_accounts(&mut route);
+                if route.candidates.is_empty() {
+                    return Err(crate::services::routing::no_channel(&route.skipped));
+                }
+                channel = std::sync::Arc::clone(route.channel())
+            }
         }
     }
     // A deposit that starts upstream (and so may be retried by the merchant meanwhile) is
@@ -196,13 +203,16 @@ pub async fn create(
     }
     order.channel = channel.code().to_string();
     order.distribute_rules = route.decision(channel.code(), &failovers).to_json();
-    order.ttl = ttl.or(match order.transaction_type {
-        TransactionType::Income => channel
+    order.ttl = match order.transaction_type {
+        TransactionType::Income => ttl.or(channel
             .config
             .default_ttl
-            .or(services.default_deposit_ttl.map(|d| d.as_secs() as i64)),
-        TransactionType::Expense => None,
-    });
+            .or(services.default_deposit_ttl.map(|d| d.as_secs() as i64))),
+        // A payout from own accounts waits for the operator, holding its money: it never
+        // expires out of the queue.
+        TransactionType::Expense if channel.connector.uses_own_accounts() => None,
+        TransactionType::Expense => ttl,
+    };
     order.expires_at = order.ttl.map(|t| now + t * 1000);
     order.next_check_at = channel.connector.plan(&order, now).next_check_at;
     let final_amounts = if order.transaction_type == TransactionType::Income {
@@ -316,6 +326,11 @@ async fn routed(
     if route.candidates.is_empty() {
         return Err(crate::services::routing::no_channel(&route.skipped));
     }
+    if request.transaction_type == TransactionType::Income
+        && !route.candidates[0].connector.uses_own_accounts()
+    {
+        drop_own_accounts(&mut route);
+    }
     if !route.candidates[0].connector.simulates_payments() {
         for c in route
             .candidates
@@ -332,6 +347,24 @@ async fn routed(
             .retain(|c| !c.connector.simulates_payments());
     }
     Ok(route)
+}
+
+/// Takes the channels of own accounts out of a deposit's failovers: a deposit that an upstream
+/// failed over would be stored there without an account (and its unique amount).
+fn drop_own_accounts(route: &mut crate::services::routing::Route) {
+    for c in route
+        .candidates
+        .iter()
+        .filter(|c| c.connector.uses_own_accounts())
+    {
+        route.skipped.insert(
+            c.code().to_string(),
+            "own accounts: never a failover of an upstream".into(),
+        );
+    }
+    route
+        .candidates
+        .retain(|c| !c.connector.uses_own_accounts());
 }
 
 /// The answer to a request whose `merchant_order_id` is taken: the order itself when the

@@ -16,7 +16,7 @@ use octopus_domain::device::{Device, Report};
 use octopus_domain::ids::new_transfer_uid;
 use octopus_domain::transfer::{self, Matching, Transfer, TransferStatus};
 use octopus_domain::{Amount, Order, PaymentStatus, StatusChange, Timestamp, TransactionType};
-use octopus_storage::{Recorded, Storage, StorageError};
+use octopus_storage::{Recorded, Settled, Storage, StorageError};
 
 use crate::error::Error;
 
@@ -87,7 +87,16 @@ pub async fn report(
         // reference completed it (an earlier report whose answer was lost, the same report on
         // another node, a manual confirmation) is found here.
         if let Some(order) = storage.order_by_reference(&t.account, &t.reference).await? {
-            return matched(storage, t, &order, now).await;
+            if order.currency == t.currency && order.final_amount == t.amount {
+                return matched(storage, t, &order, now).await;
+            }
+            // A reference given by hand to another amount (a typing mistake at a manual
+            // confirmation): this money is not that order's.
+            t.reason = format!(
+                "bank reference {} settled order {} with another amount",
+                t.reference, order.payment_uid
+            );
+            return suspend(storage, t, now).await;
         }
         match transfer::decide(&t, &orders, now) {
             Matching::Order { payment_uid, late } => {
@@ -106,10 +115,28 @@ pub async fn report(
                     .with_final_amount(t.amount)
                     .with_reference(t.reference.clone())
                     .from_status(order.payment_status);
-                match storage.change_status(&payment_uid, change).await {
-                    Ok(order) => {
-                        t.late = late;
-                        return matched(storage, t, &order, now).await;
+                // The transfer and the order's completion are written together: the bank
+                // reference taken meanwhile (the same report on another node) writes neither.
+                t.late = late;
+                t.payment_uid = payment_uid.clone();
+                let mut stored = t.clone();
+                stored
+                    .become_(TransferStatus::Matched, now)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                match storage
+                    .settle_order_by_transfer(&stored, None, None, &payment_uid, change)
+                    .await
+                {
+                    Ok(Settled::Done(_)) => {
+                        return Ok(Outcome::Matched {
+                            transfer: stored.uid,
+                            payment_uid,
+                        })
+                    }
+                    Ok(Settled::Existing(known)) => {
+                        return Ok(Outcome::Duplicate {
+                            transfer: known.uid,
+                        })
                     }
                     // The order changed meanwhile (another transfer, an expiry): decide again.
                     Err(StorageError::IllegalTransition(_)) => continue,
@@ -126,7 +153,7 @@ pub async fn report(
     suspend(storage, t, now).await
 }
 
-/// Stores a transfer that completed `order`.
+/// Stores a transfer that `order` (completed by this bank reference before) took.
 async fn matched(
     storage: &dyn Storage,
     mut t: Transfer,
@@ -263,25 +290,43 @@ pub async fn assign(
             t.channel
         )));
     }
-    let done_before =
-        order.payment_status == PaymentStatus::Completed && order.reference == t.reference;
-    if !done_before {
-        let change = StatusChange::new(
-            PaymentStatus::Completed,
-            format!(
-                "suspense transfer {} (bank reference {}) assigned by {}: {reason}",
-                t.uid, t.reference, who.by
-            ),
-            now,
-        )
-        .with_final_amount(t.amount)
-        .with_reference(t.reference.clone())
-        .from_status(order.payment_status);
-        storage.change_status(payment_uid, change).await?;
-    }
+    let change = StatusChange::new(
+        PaymentStatus::Completed,
+        format!(
+            "suspense transfer {} (bank reference {}) assigned by {}: {reason}",
+            t.uid, t.reference, who.by
+        ),
+        now,
+    )
+    .with_final_amount(t.amount)
+    .with_reference(t.reference.clone())
+    .from_status(order.payment_status);
     t.payment_uid = payment_uid.to_string();
     t.reason = format!("assigned by {}: {reason}", who.by);
-    out_of_suspense(storage, t, TransferStatus::Assigned, now).await
+    t.become_(TransferStatus::Assigned, now)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let entry = t
+        .suspense_out(now)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    // The money leaves suspense and the order completes in one transaction: two operators
+    // assigning (or one returning) the same transfer move it once, and credit one order.
+    storage
+        .settle_order_by_transfer(
+            &t,
+            Some(TransferStatus::Suspense),
+            Some(entry),
+            payment_uid,
+            change,
+        )
+        .await
+        .map_err(|e| match e {
+            StorageError::NotFound => Error::Conflict(format!(
+                "Transfer {} changed meanwhile; look at it again.",
+                t.uid
+            )),
+            e => e.into(),
+        })?;
+    Ok(t)
 }
 
 /// Records that a transfer in suspense went back to its payer (with the bank reference of the
@@ -340,6 +385,24 @@ pub async fn confirm(
         ))
     })?;
     if !order.account.is_empty() {
+        // A reference a device reported is that transfer's: in suspense it is assigned (which
+        // takes it out of suspense), never confirmed beside it.
+        if let Some(known) = storage
+            .transfer_by_reference(&order.account, &reference)
+            .await?
+        {
+            return Err(Error::Conflict(match known.status {
+                TransferStatus::Suspense => format!(
+                    "Bank reference {reference} is transfer {} in suspense: assign it with \
+                     `octopus suspense assign {} {payment_uid}`.",
+                    known.uid, known.uid
+                ),
+                _ => format!(
+                    "Bank reference {reference} is transfer {} ({}).",
+                    known.uid, known.status
+                ),
+            }));
+        }
         if let Some(other) = storage
             .order_by_reference(&order.account, &reference)
             .await?
@@ -381,6 +444,12 @@ async fn queued_payout(storage: &dyn Storage, payment_uid: &str) -> Result<Order
     if order.transaction_type != TransactionType::Expense || !own {
         return Err(Error::Invalid(format!(
             "Order {payment_uid} is not a payout of an own-accounts channel."
+        )));
+    }
+    if !order.payment_status.is_open() && order.payment_status != PaymentStatus::Completed {
+        return Err(Error::Conflict(format!(
+            "Payout {payment_uid} is {}: it is no longer in the queue.",
+            order.payment_status
         )));
     }
     Ok(order)

@@ -629,7 +629,122 @@ async fn concurrent_deposits_of_one_amount_never_share_a_final_amount(backend: B
     node.stop().await;
 }
 
+async fn the_operator_cannot_credit_a_transfer_twice(backend: Backend) {
+    let app = spawn_app(backend).await;
+    own_channel(&app, "own", &["TH"], &["thb"]).await;
+    let account = thai_promptpay(&app, "own").await;
+    let deposit = |id: &str, amount: &str| {
+        let mut o = thb_deposit(&app, id, amount);
+        o.float_precision = None;
+        o
+    };
+    let a = app
+        .client
+        .create_order(&deposit("dup-a", "77.77"))
+        .await
+        .unwrap()
+        .payment;
+    let b = app
+        .client
+        .create_order(&deposit("dup-b", "88.88"))
+        .await
+        .unwrap()
+        .payment;
+    let stray = account
+        .report(&account.transfer("77.00", "thb", "FT-STRAY"))
+        .await;
+    assert_eq!(stray["outcome"], "suspense");
+    let transfer = stray["transfer"].as_str().unwrap().to_string();
+
+    // A manual confirmation cannot reuse the reference of a transfer in suspense.
+    let (ok, _, err) = octopus_result(
+        &app,
+        &[
+            "order",
+            "confirm",
+            &a.payment_uid,
+            "--reference",
+            "FT-STRAY",
+            "--amount",
+            "77.00",
+            "--reason",
+            "receipt",
+        ],
+    );
+    assert!(!ok && err.contains("in suspense"), "{err}");
+
+    // Two operators assign the same transfer to two orders at once: one order is credited.
+    let assign = |uid: &str| {
+        crate::helpers::command()
+            .args(["suspense", "assign", &transfer, uid, "--reason", "receipt"])
+            .args(crate::helpers::db_args(&app.db))
+            .env("OCTOPUS_MASTER_KEY", &app.master_key_text)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut first, mut second) = (assign(&a.payment_uid), assign(&b.payment_uid));
+    let done = [
+        first.wait().unwrap().success(),
+        second.wait().unwrap().success(),
+    ];
+    assert_eq!(done.iter().filter(|ok| **ok).count(), 1, "{done:?}");
+    let statuses = [
+        app.client.get_order("dup-a").await.unwrap().payment_status,
+        app.client.get_order("dup-b").await.unwrap().payment_status,
+    ];
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| s.as_str() == "completed")
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    let (available, _) = app.balance(&app.merchant, "thb").await;
+    assert_eq!(available, decimal("77.00"));
+    // And it cannot be returned after it was assigned.
+    let (ok, _, err) = octopus_result(
+        &app,
+        &["suspense", "returned", &transfer, "--reference", "RET-X"],
+    );
+    assert!(!ok && err.contains("not in suspense"), "{err}");
+
+    // A reference confirmed by hand for one amount does not match a report of another.
+    let c = app
+        .client
+        .create_order(&deposit("dup-c", "99.99"))
+        .await
+        .unwrap()
+        .payment;
+    octopus(
+        &app,
+        &[
+            "order",
+            "confirm",
+            &c.payment_uid,
+            "--reference",
+            "FT-C",
+            "--amount",
+            "99.99",
+            "--reason",
+            "receipt",
+        ],
+    );
+    let other = account
+        .report(&account.transfer("500.00", "thb", "FT-C"))
+        .await;
+    assert_eq!(other["outcome"], "suspense");
+    let waiting = json_lines(&octopus(&app, &["suspense", "list"]));
+    assert!(waiting
+        .iter()
+        .any(|t| t["reference"] == "FT-C"
+            && t["reason"].as_str().unwrap().contains("another amount")));
+    app.assert_ledger_sound().await;
+}
+
 crate::on_both_backends!(
+    the_operator_cannot_credit_a_transfer_twice,
     a_thai_deposit_gets_an_account_and_a_unique_amount_and_a_report_completes_it,
     device_requests_that_break_the_protocol_are_refused_and_change_nothing,
     transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides,
