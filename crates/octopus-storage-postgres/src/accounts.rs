@@ -484,7 +484,7 @@ pub(crate) async fn settle_order_by_transfer(
     }
     let order = group_write::change_in(&tx, payment_uid, change).await?;
     tx.commit().await.map_err(db)?;
-    Ok(octopus_storage::Settled::Done(order))
+    Ok(octopus_storage::Settled::Done(Box::new(order)))
 }
 
 /// A transfer's status change (and its entry) in the caller's transaction.

@@ -855,7 +855,7 @@ impl Transfers for SqliteStorage {
                     Some(from) => accounts::settle_transfer(conn, &transfer, from, entry.as_ref())?,
                 }
                 let order = orders::change_status(conn, &payment_uid, &change)?;
-                Ok(octopus_storage::Settled::Done(order))
+                Ok(octopus_storage::Settled::Done(Box::new(order)))
             })
             .await
     }

@@ -82,8 +82,8 @@ pub enum Recorded {
 /// What writing a transfer with its order's change came to.
 #[derive(Debug, Clone)]
 pub enum Settled {
-    /// Both written: the order as the change left it.
-    Done(Order),
+    /// Both written: the order as the change left it (boxed: an order is large).
+    Done(Box<Order>),
     /// The account has a transfer with this bank reference already: nothing was written.
     Existing(Transfer),
 }

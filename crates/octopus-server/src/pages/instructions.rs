@@ -1,7 +1,7 @@
-//! Where the payer sends the money, as the cashier page shows it: the instructions a connector
-//! stored with the order in the upstream log (`Storage::upstream_of`), turned into labelled
-//! values with copy buttons, and for the operator's own accounts (the `accounts` connector,
-//! whose instructions carry a `method`) the block of its method: a bank account; a PromptPay
+//! Where the payer sends the money, as the cashier page shows it: the instructions an upstream's
+//! connector stored with the order in the upstream log (`Storage::upstream_of`), turned into
+//! labelled values with copy buttons, and for the operator's own accounts (the order's account,
+//! as `account::pay_to` describes it, with a `method`) the block of its method: a bank account; a PromptPay
 //! ID with its Thai QR (`octopus_domain::promptpay`) and the bank account it pays into; a UPI
 //! VPA with its QR and the `upi://` link that opens a UPI app (`octopus_domain::upi`); an
 //! e-wallet number. The text a QR encodes is also on the page (`data-payload` on the QR's
