@@ -477,7 +477,7 @@ pub(crate) async fn settle_order_by_transfer(
     match from {
         None => {
             if let Recorded::Existing(known) = record_in(&tx, t, entry).await? {
-                return Ok(octopus_storage::Settled::Existing(known));
+                return Ok(octopus_storage::Settled::Existing(Box::new(known)));
             }
         }
         Some(from) => settle_in(&tx, t, from, entry).await?,

@@ -849,7 +849,7 @@ impl Transfers for SqliteStorage {
                         if let Recorded::Existing(known) =
                             accounts::record_transfer(conn, &transfer, entry.as_ref())?
                         {
-                            return Ok(octopus_storage::Settled::Existing(known));
+                            return Ok(octopus_storage::Settled::Existing(Box::new(known)));
                         }
                     }
                     Some(from) => accounts::settle_transfer(conn, &transfer, from, entry.as_ref())?,

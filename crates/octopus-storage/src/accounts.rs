@@ -82,10 +82,10 @@ pub enum Recorded {
 /// What writing a transfer with its order's change came to.
 #[derive(Debug, Clone)]
 pub enum Settled {
-    /// Both written: the order as the change left it (boxed: an order is large).
+    /// Both written: the order as the change left it. (Both boxed: they are large.)
     Done(Box<Order>),
     /// The account has a transfer with this bank reference already: nothing was written.
-    Existing(Transfer),
+    Existing(Box<Transfer>),
 }
 
 #[async_trait]
