@@ -397,6 +397,15 @@ fn post_once(conn: &Connection, entry: &JournalEntry) -> Result<()> {
     Ok(())
 }
 
+/// Refuses (`NotFound`) unless the transfer is in `from`: the check `settle_transfer` makes,
+/// made before any write.
+pub(crate) fn transfer_in(conn: &Connection, uid: &str, from: TransferStatus) -> Result<()> {
+    match transfer(conn, uid)? {
+        Some(t) if t.status == from => Ok(()),
+        _ => Err(StorageError::NotFound),
+    }
+}
+
 pub(crate) fn settle_transfer(
     conn: &Connection,
     t: &Transfer,

@@ -784,8 +784,11 @@ impl Devices for SqliteStorage {
         expires_at: Timestamp,
     ) -> Result<bool> {
         let (device, nonce) = (device.to_string(), nonce.to_string());
+        // No check can refuse it after its first write (the insert is `ON CONFLICT DO NOTHING`).
         self.writer
-            .write(move |conn| accounts::remember_nonce(conn, &device, &nonce, now, expires_at))
+            .write_checked(move |conn| {
+                accounts::remember_nonce(conn, &device, &nonce, now, expires_at)
+            })
             .await
     }
 }
@@ -841,9 +844,17 @@ impl Transfers for SqliteStorage {
         change: StatusChange,
     ) -> Result<octopus_storage::Settled> {
         let (transfer, payment_uid) = (transfer.clone(), payment_uid.to_string());
-        // In its own savepoint: a refused change leaves the transfer unwritten too.
+        // Every refusal comes before the first write: the order's change is tried on a copy
+        // first (a deposit's completion posts a credit, which no balance refuses), then the
+        // transfer's write decides whether anything is written.
         self.writer
-            .write(move |conn| {
+            .write_checked(move |conn| {
+                let order =
+                    orders::by_payment_uid(conn, &payment_uid)?.ok_or(StorageError::NotFound)?;
+                order.clone().apply(&change)?;
+                if let Some(from) = from {
+                    accounts::transfer_in(conn, &transfer.uid, from)?;
+                }
                 match from {
                     None => {
                         if let Recorded::Existing(known) =

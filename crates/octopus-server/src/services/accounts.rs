@@ -104,7 +104,15 @@ pub async fn store(
                 .filter(|a| !held.contains(&a.normalize()))
                 .collect();
             let outcome = if free.is_empty() {
-                Err(StorageError::NoFreeAmount)
+                // A retry of a deposit that holds the account's last amount is that deposit.
+                match services
+                    .orders
+                    .order_by_merchant_order_id(order.merchant_id, &order.merchant_order_id)
+                    .await?
+                {
+                    Some(existing) => Ok(CreateOutcome::Existing(existing)),
+                    None => Err(StorageError::NoFreeAmount),
+                }
             } else {
                 services.orders.create_order(candidate, free).await
             };

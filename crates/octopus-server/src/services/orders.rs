@@ -133,15 +133,7 @@ pub async fn create(
     };
     let mut channel = channel;
     if order.transaction_type == TransactionType::Income && channel.connector.uses_own_accounts() {
-        // Own accounts: an account and a final amount no other open deposit of it holds. A
-        // retry is answered first, whether or not an amount is still free.
-        if let Some(existing) = services
-            .orders
-            .order_by_merchant_order_id(order.merchant_id, &order.merchant_order_id)
-            .await?
-        {
-            return answer_existing(existing, &fingerprint);
-        }
+        // Own accounts: an account and a final amount no other open deposit of it holds.
         order.ttl = ttl
             .or(channel.config.default_ttl)
             .or(services.default_deposit_ttl.map(|d| d.as_secs() as i64))

@@ -64,14 +64,8 @@ pub async fn report(
             account.currency.code()
         )));
     }
-    if let Some(known) = storage
-        .transfer_by_reference(&report.account, &report.reference)
-        .await?
-    {
-        return Ok(Outcome::Duplicate {
-            transfer: known.uid,
-        });
-    }
+    // A report sent again needs no look-up of its own: its order is found by its bank
+    // reference below, or its suspense insert meets the stored transfer (`duplicate`).
     let mut t = Transfer::reported(
         new_transfer_uid(now),
         &account.channel,
