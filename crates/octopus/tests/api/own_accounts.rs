@@ -12,7 +12,9 @@ use octopus_client::NewOrder;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::helpers::accounts::{json_lines, octopus, octopus_result, own_channel, thai_promptpay};
+use crate::helpers::accounts::{
+    json_lines, octopus, octopus_result, own_account, own_channel, thai_promptpay,
+};
 use crate::helpers::receiver::{Receiver, Reply};
 use crate::helpers::{spawn_app, Backend, TestApp};
 
@@ -743,7 +745,65 @@ async fn the_operator_cannot_credit_a_transfer_twice(backend: Backend) {
     app.assert_ledger_sound().await;
 }
 
+/// A deposit an upstream refuses never fails over onto own accounts (it would get no account,
+/// no unique amount, and no report could ever match it).
+async fn own_accounts_are_never_an_upstreams_failover(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let pk = crate::helpers::paykassma::PkSim::start(&app, "pk-first", 10).await;
+    own_channel(&app, "own-mm", &["MM"], &["mmk"]).await;
+    own_account(
+        &app,
+        "own-mm",
+        &[
+            "--method",
+            "wallet",
+            "--number",
+            "09123456789",
+            "--holder",
+            "Aung Aung",
+            "--currency",
+            "mmk",
+            "--wallet",
+            "wavepay",
+        ],
+    )
+    .await;
+    app.set_channel_enabled("sandbox", false).await;
+    pk.sim.set_faults(octopus_paykassma_sim::Faults {
+        create_5xx: 1,
+        ..Default::default()
+    });
+    let order = NewOrder::deposit(
+        &app.merchant.merchant_uid,
+        "pk-down",
+        "6000.00",
+        "mmk",
+        "wavepay",
+        "myanmar",
+    );
+    let answer = app
+        .client
+        .post_signed("/octopus/api/order/new", &order.to_fields())
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    assert_eq!(
+        answer.body["data"],
+        "No channel available (pk-first: Paykassma answered HTTP 500)"
+    );
+    assert!(
+        app.client.get_order("pk-down").await.is_err(),
+        "nothing stored"
+    );
+    let orders_on_own = app
+        .db
+        .query_count("SELECT COUNT(*) FROM orders WHERE channel = 'own-mm' AND account_id = ''")
+        .await;
+    assert_eq!(orders_on_own, 0);
+}
+
 crate::on_both_backends!(
+    own_accounts_are_never_an_upstreams_failover,
     the_operator_cannot_credit_a_transfer_twice,
     a_thai_deposit_gets_an_account_and_a_unique_amount_and_a_report_completes_it,
     device_requests_that_break_the_protocol_are_refused_and_change_nothing,
