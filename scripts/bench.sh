@@ -55,7 +55,10 @@ creds="$("$bin" merchant create --name "Bench Merchant" "${db_args[@]}" 2>/dev/n
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$creds" "$1"; }
 
 device_args=()
+# The sandbox takes test keys only; own accounts move real money and take live keys.
+key_prefix=test_
 if [ "$scenario" = own-accounts ]; then
+  key_prefix=
   "$bin" channel add own-bench --kind accounts --countries TH --currencies thb --priority 50 "${db_args[@]}" >/dev/null
   for i in $(seq 1 "${ACCOUNTS:-4}"); do
     account="$("$bin" account add --channel own-bench --method promptpay --number "123-4-5678$i-0" \
@@ -71,7 +74,7 @@ fi
 
 [ -n "${BENCH_JSON:-}" ] || echo "run $run/$runs — backend: $backend, scenario: $scenario, connections: $connections, seconds: $seconds"
 "$bin" bench --url "http://127.0.0.1:$port" \
-  --key "$(field api_key)" --secret "$(field api_secret)" --merchant-uid "$(field merchant_uid)" \
+  --key "$(field "${key_prefix}api_key")" --secret "$(field "${key_prefix}api_secret")" --merchant-uid "$(field merchant_uid)" \
   --connections "$connections" --duration "$seconds" --scenario "$scenario" "${backlog_args[@]}" "${device_args[@]}" ${BENCH_JSON:+--json}
 if [ "$scenario" = callback-backlog ]; then grep -i "piling up" "$work/server.log" | head -3 || true; fi
 kill "$server"; wait "$server" 2>/dev/null || true

@@ -14,7 +14,8 @@ use crate::order::Order;
 use crate::Timestamp;
 
 /// The body of a callback reporting the order as it is now: every field the BRIEF lists, then
-/// a few more that merchants find useful. All values are strings. `tenant` is added when the
+/// a few more that merchants find useful (and `"test":"1"` on test orders). All values are
+/// strings. `tenant` is added when the
 /// callback is sent (see [`body`]).
 pub fn payload(order: &Order) -> RequestFields {
     let c = order.currency;
@@ -43,6 +44,8 @@ pub fn payload(order: &Order) -> RequestFields {
         ("merchant_id", order.member_id.clone()),
     ]
     .into_iter()
+    // A test order says so in every callback; a live one has no such field.
+    .chain(order.test.then(|| ("test", "1".to_string())))
     .collect()
 }
 

@@ -239,7 +239,10 @@ pub fn create(order: Order, existing: Option<Order>, book: &mut Book) -> Result<
     if let Some(existing) = existing {
         return Ok(Created::Existing(existing));
     }
-    debug_assert_eq!(order.payment_status, PaymentStatus::Pending);
+    debug_assert!(matches!(
+        order.payment_status,
+        PaymentStatus::Pending | PaymentStatus::Preparing | PaymentStatus::Reject
+    ));
     let Some(hold) = ledger::on_create(&order).map_err(|e| Refusal::Accounting(e.to_string()))?
     else {
         return Ok(Created::New { order, hold: None });

@@ -34,6 +34,15 @@ pub fn new_api_key() -> String {
     format!("ock_{}", random_alphanumeric(24))
 }
 
+/// A new API key of a merchant's book: live keys as [`new_api_key`], test keys marked
+/// `ock_test_` so a person reading one knows it moves no real money.
+pub fn new_api_key_for(mode: crate::Mode) -> String {
+    match mode {
+        crate::Mode::Live => new_api_key(),
+        crate::Mode::Test => format!("ock_test_{}", random_alphanumeric(24)),
+    }
+}
+
 /// A new API secret: 40 alphanumerics (about 238 bits).
 pub fn new_api_secret() -> String {
     random_alphanumeric(40)

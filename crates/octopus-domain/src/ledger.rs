@@ -674,7 +674,8 @@ pub fn deposit_fee(rule: &FeeRule, amount: Decimal) -> Decimal {
 
 /// The entry a new order posts when it is created: a payout reserves amount plus fee.
 pub fn on_create(order: &Order) -> Result<Option<JournalEntry>, Unbalanced> {
-    if order.transaction_type != TransactionType::Expense {
+    // A payout refused when created (blocklists, velocity) holds nothing.
+    if order.transaction_type != TransactionType::Expense || order.refused_at_creation() {
         return Ok(None);
     }
     let (m, c) = (order.merchant_id, order.currency);

@@ -21,6 +21,7 @@ pub mod order;
 pub mod payee;
 pub mod promptpay;
 pub mod request;
+pub mod risk;
 pub mod routing;
 pub mod secret_box;
 pub mod signing;
@@ -30,7 +31,7 @@ pub mod upi;
 
 pub use channel::Channel;
 pub use fields::{FieldError, RequestFields};
-pub use merchant::{ApiCredential, Merchant};
+pub use merchant::{ApiCredential, KeyPolicy, Merchant, Mode};
 pub use money::{Amount, AmountError, Currency};
 pub use order::{
     AccountingStatus, AccountingType, IllegalTransition, NotifyStatus, Order, OrderEvent,

@@ -118,7 +118,11 @@ impl PaymentStatus {
                 next,
                 Preparing | Processing | Completed | Failed | Reject | Overdue
             ),
-            Preparing => matches!(next, Processing | Completed | Failed | Reject | Overdue),
+            // A payout held for review goes back to `pending` when approved, to be sent.
+            Preparing => matches!(
+                next,
+                Pending | Processing | Completed | Failed | Reject | Overdue
+            ),
             Processing => matches!(next, Completed | Failed | Reject | Overdue),
             // A late upstream answer still settles an overdue order.
             Overdue => matches!(next, Completed | Failed),
@@ -189,6 +193,9 @@ pub struct StatusChange {
     /// The bank's reference of the transfer that settled the order (own accounts: a matched
     /// or assigned transfer, a manual confirmation, a payout marked sent).
     pub reference: Option<String>,
+    /// When background work should look at the order next (a payout approved after review is
+    /// due to be sent at once).
+    pub check_at: Option<Timestamp>,
     pub at: Timestamp,
 }
 
@@ -201,8 +208,15 @@ impl StatusChange {
             final_amount: None,
             expected_from: None,
             reference: None,
+            check_at: None,
             at,
         }
+    }
+
+    /// The order is due for background work at `at` after the change.
+    pub fn checking_at(mut self, at: Timestamp) -> Self {
+        self.check_at = Some(at);
+        self
     }
 
     pub fn with_reference(mut self, reference: impl Into<String>) -> Self {
@@ -318,9 +332,23 @@ pub struct Order {
     pub expires_at: Option<Timestamp>,
     /// When background work should next look at the order (connector checks).
     pub next_check_at: Option<Timestamp>,
+    /// A test-mode order (made with a test key): sandbox money only, kept apart from live.
+    pub test: bool,
 }
 
 impl Order {
+    /// Refused when created (a blocklist or velocity rule): stored as `reject` without a
+    /// channel, and answered with its reason whenever the merchant sends it again.
+    pub fn refused_at_creation(&self) -> bool {
+        self.payment_status == PaymentStatus::Reject && self.channel.is_empty()
+    }
+
+    /// A payout held for an operator's review (`preparing`: nothing else puts a payout there).
+    pub fn awaits_review(&self) -> bool {
+        self.transaction_type == TransactionType::Expense
+            && self.payment_status == PaymentStatus::Preparing
+    }
+
     /// Reserves `final_amount` as what the payer must pay: a floating amount, the order's
     /// amount plus an offset no other open order of the channel holds.
     pub fn hold_final_amount(&mut self, final_amount: Decimal) {
@@ -395,6 +423,8 @@ impl Order {
         }
         if change.to.is_final() {
             self.next_check_at = None;
+        } else if let Some(at) = change.check_at {
+            self.next_check_at = Some(at);
         }
         Ok(OrderEvent {
             from_status: from,
@@ -462,6 +492,7 @@ pub(crate) mod tests {
             updated_at: 0,
             expires_at: Some(100),
             next_check_at: Some(50),
+            test: false,
         }
     }
 

@@ -24,6 +24,7 @@ use crate::config::ServerConfig;
 use crate::http::connections;
 use crate::master_key::{self, MasterKeyError};
 use crate::services::fees::FeeBook;
+use crate::services::risk::RiskBook;
 use crate::services::routing::Channels;
 use crate::services::OrderServices;
 use crate::state::{AppInner, AppState};
@@ -117,6 +118,7 @@ impl Application {
             upstream_log: storage.clone(),
             channels,
             fees: FeeBook::new(storage.clone(), config.cache_fresh_for),
+            risk: RiskBook::new(storage.clone(), config.cache_fresh_for),
             callbacks_due: Arc::clone(&callbacks_due),
             clock: Clock::System,
             allow_private_callbacks: config.allow_private_callbacks,

@@ -25,6 +25,9 @@ pub enum Error {
     /// 401: authentication failed.
     #[error("{0}")]
     Unauthorized(String),
+    /// 403: authenticated, but not allowed from here (a key's IP allowlist).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// 404: the order (or page) does not exist for this merchant.
     #[error("{0}")]
     NotFound(&'static str),
@@ -79,6 +82,7 @@ impl Error {
         match self {
             Error::Invalid(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Timeout => StatusCode::REQUEST_TIMEOUT,

@@ -12,6 +12,7 @@ mod group_write;
 mod grouping;
 mod ledger;
 mod orders;
+mod risk;
 mod schema;
 mod upstream;
 
@@ -25,14 +26,16 @@ use octopus_domain::ledger::JournalEntry;
 use octopus_domain::ledger::LedgerReport;
 use octopus_domain::routing::RoutingDecision;
 use octopus_domain::transfer::{Transfer, TransferStatus};
+use ipnet::IpNet;
+use octopus_domain::merchant::format_allowlist;
 use octopus_domain::{
-    Channel, Currency, Merchant, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
+    Channel, Currency, Merchant, Mode, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
 };
 use octopus_storage::{Accounts, Devices, Recorded, Transfers};
 use octopus_storage::{
     ApiKeys, AttemptRecord, Balance, Callback, CallbackAttempt, CallbackHistory, CallbackOutbox,
     ChannelSetup, ChannelStore, ClaimRoom, CreateOutcome, FeeSchedule, FeeSchedules, HostBacklog,
-    Ledger, MerchantEntry, Merchants, NewMerchant, Orders, Result, Settings, Storage, StorageError,
+    Ledger, MerchantEntry, Merchants, NewApiKey, NewMerchant, Orders, Result, Settings, Storage, StorageError,
     StoredApiKey, UpstreamExchange, UpstreamLog,
 };
 use rust_decimal::Decimal;
@@ -40,7 +43,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use columns::PgRow;
-use octopus_storage::rows;
+use octopus_storage::rows::{self, API_KEY_COLUMNS, API_KEY_FROM};
 
 /// Connections per node unless configured otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 16;
@@ -118,19 +121,43 @@ fn conflict_or_db(what: String) -> impl FnOnce(tokio_postgres::Error) -> Storage
 
 async fn insert_api_key<C: deadpool_postgres::GenericClient>(
     client: &C,
-    merchant_id: i64,
-    api_key: &str,
-    sealed_secret: &str,
-    created_at: Timestamp,
+    key: &NewApiKey,
 ) -> Result<()> {
     client
         .execute(
-            "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at) VALUES ($1, $2, $3, $4)",
-            &[&api_key, &merchant_id, &sealed_secret, &created_at],
+            "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at, label,
+                expires_at, allowed_ips)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &key.api_key,
+                &key.merchant_id,
+                &key.sealed_secret,
+                &key.created_at,
+                &key.label,
+                &key.expires_at,
+                &format_allowlist(&key.allowed_ips),
+            ],
         )
         .await
         .map_err(conflict_or_db("api key".into()))?;
     Ok(())
+}
+
+async fn merchant_where<C: deadpool_postgres::GenericClient>(
+    client: &C,
+    condition: &str,
+    id: &(dyn tokio_postgres::types::ToSql + Sync),
+) -> Result<Option<Merchant>> {
+    let row = client
+        .query_opt(
+            &format!("{} WHERE {condition}", rows::MERCHANT_SELECT),
+            &[id],
+        )
+        .await
+        .map_err(db)?;
+    row.as_ref()
+        .map(|r| rows::merchant(&PgRow::new(r)))
+        .transpose()
 }
 
 impl Storage for PostgresStorage {
@@ -180,20 +207,34 @@ impl Merchants for PostgresStorage {
             .await
             .map_err(conflict_or_db(format!("merchant uid {}", m.uid)))?;
         let id: i64 = row.get(0);
-        insert_api_key(&tx, id, &m.api_key, &m.sealed_secret, m.created_at).await?;
+        insert_api_key(
+            &tx,
+            &NewApiKey {
+                merchant_id: id,
+                api_key: m.api_key,
+                sealed_secret: m.sealed_secret,
+                label: String::new(),
+                expires_at: None,
+                allowed_ips: Vec::new(),
+                created_at: m.created_at,
+            },
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
         Ok(Merchant {
             id,
             uid: m.uid,
             name: m.name,
             created_at: m.created_at,
+            mode: Mode::Live,
+            owner_id: id,
         })
     }
 
     async fn merchant_count(&self) -> Result<u64> {
         let client = self.client().await?;
         let row = client
-            .query_one("SELECT COUNT(*) FROM merchants", &[])
+            .query_one("SELECT COUNT(*) FROM merchants WHERE live_id IS NULL", &[])
             .await
             .map_err(db)?;
         Ok(row.get::<_, i64>(0) as u64)
@@ -201,46 +242,115 @@ impl Merchants for PostgresStorage {
 
     async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT id, uid, name, created_at FROM merchants WHERE uid = $1",
-                &[&uid],
+        merchant_where(&client, "m.uid = $1 AND m.live_id IS NULL", &uid).await
+    }
+
+    async fn test_book(&self, owner_id: i64, at: Timestamp) -> Result<Merchant> {
+        let client = self.client().await?;
+        if let Some(book) = merchant_where(&client, "m.live_id = $1", &owner_id).await? {
+            return Ok(book);
+        }
+        let live = merchant_where(&client, "m.id = $1 AND m.live_id IS NULL", &owner_id)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        // The book's own uid is never shown (it answers with its merchant's). Two nodes
+        // creating it at once: one insert wins, both read it.
+        client
+            .execute(
+                "INSERT INTO merchants (uid, name, created_at, live_id) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                &[&format!("{}~test", live.uid), &live.name, &at, &owner_id],
             )
             .await
             .map_err(db)?;
-        row.as_ref()
-            .map(|r| rows::merchant(&PgRow::new(r)))
-            .transpose()
+        merchant_where(&client, "m.live_id = $1", &owner_id)
+            .await?
+            .ok_or(StorageError::NotFound)
     }
 }
 
 #[async_trait]
 impl ApiKeys for PostgresStorage {
-    async fn add_api_key(
-        &self,
-        merchant_id: i64,
-        api_key: &str,
-        sealed_secret: &str,
-        created_at: Timestamp,
-    ) -> Result<()> {
+    async fn add_api_key(&self, key: NewApiKey) -> Result<()> {
         let client = self.client().await?;
-        insert_api_key(&client, merchant_id, api_key, sealed_secret, created_at).await
+        insert_api_key(&client, &key).await
     }
 
     async fn api_key(&self, api_key: &str) -> Result<Option<StoredApiKey>> {
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached(
-                "SELECT k.api_key, k.sealed_secret, m.id, m.uid, m.name, m.created_at
-                 FROM api_keys k JOIN merchants m ON m.id = k.merchant_id
-                 WHERE k.api_key = $1 AND k.revoked_at IS NULL",
-            )
+            .prepare_cached(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM {API_KEY_FROM}
+                 WHERE k.api_key = $1"
+            ))
             .await
             .map_err(db)?;
         let row = client.query_opt(&stmt, &[&api_key]).await.map_err(db)?;
         row.as_ref()
             .map(|r| rows::api_key(&PgRow::new(r)))
             .transpose()
+    }
+
+    async fn api_keys_of(&self, owner_id: i64) -> Result<Vec<StoredApiKey>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {API_KEY_COLUMNS} FROM {API_KEY_FROM}
+                     WHERE m.id = $1 OR m.live_id = $1
+                     ORDER BY k.created_at DESC, k.api_key"
+                ),
+                &[&owner_id],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter().map(|r| rows::api_key(&PgRow::new(r))).collect()
+    }
+
+    async fn revoke_api_key(&self, api_key: &str, at: Timestamp) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE api_keys SET revoked_at = $2 WHERE api_key = $1 AND revoked_at IS NULL",
+                &[&api_key, &at],
+            )
+            .await
+            .map_err(db)?;
+        Ok(n == 1)
+    }
+
+    async fn set_api_key_expiry(&self, api_key: &str, expires_at: Option<Timestamp>) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE api_keys SET expires_at = $2 WHERE api_key = $1 AND revoked_at IS NULL",
+                &[&api_key, &expires_at],
+            )
+            .await
+            .map_err(db)?;
+        Ok(n == 1)
+    }
+
+    async fn set_api_key_allowlist(&self, api_key: &str, allowed_ips: &[IpNet]) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE api_keys SET allowed_ips = $2 WHERE api_key = $1 AND revoked_at IS NULL",
+                &[&api_key, &format_allowlist(allowed_ips)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(n == 1)
+    }
+
+    async fn api_key_used(&self, api_key: &str, at: Timestamp) -> Result<()> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("UPDATE api_keys SET last_used_at = $2 WHERE api_key = $1")
+            .await
+            .map_err(db)?;
+        client.execute(&stmt, &[&api_key, &at]).await.map_err(db)?;
+        Ok(())
     }
 }
 

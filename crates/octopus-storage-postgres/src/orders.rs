@@ -158,7 +158,7 @@ pub(crate) async fn insert_many<C: GenericClient>(
                 payment_status, payment_fail_reason, notify_status, notify_fail_reason,
                 accounting_status, accounting_fail_reason, fingerprint, amount_locked,
                 created_at, updated_at, expires_at, next_check_at, fee, fee_rule, account_id,
-                bank_reference)
+                bank_reference, test)
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
                 $6::text[], $7::text[], $8::text[], $9::numeric[], $10::numeric[],
                 $11::numeric[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
@@ -167,7 +167,7 @@ pub(crate) async fn insert_many<C: GenericClient>(
                 $29::bigint[], $30::smallint[], $31::text[], $32::text[], $33::text[],
                 $34::text[], $35::text[], $36::text[], $37::text[], $38::text[], $39::text[],
                 $40::text[], $41::boolean[], $42::bigint[], $43::bigint[], $44::bigint[],
-                $45::bigint[], $46::numeric[], $47::text[], $48::text[], $49::text[])
+                $45::bigint[], $46::numeric[], $47::text[], $48::text[], $49::text[], $50::boolean[])
              ON CONFLICT DO NOTHING
              RETURNING payment_uid, id",
         )
@@ -226,6 +226,7 @@ pub(crate) async fn insert_many<C: GenericClient>(
     let fee_rule = col(o, |o| o.fee_rule.encode());
     let account = col(o, |o| o.account.as_str());
     let reference = col(o, |o| o.reference.as_str());
+    let test = col(o, |o| o.test);
     let rows = client
         .query(
             &stmt,
@@ -279,6 +280,7 @@ pub(crate) async fn insert_many<C: GenericClient>(
                 &fee_rule,
                 &account,
                 &reference,
+                &test,
             ],
         )
         .await

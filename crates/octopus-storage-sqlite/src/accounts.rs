@@ -22,7 +22,7 @@ use rust_decimal::Decimal;
 use crate::columns::SqliteRow;
 use crate::{db, is_unique_violation};
 
-fn collect<T>(
+pub(crate) fn collect<T>(
     conn: &Connection,
     sql: &str,
     params: impl Params,

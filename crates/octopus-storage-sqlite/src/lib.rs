@@ -11,6 +11,7 @@ mod columns;
 mod ledger;
 mod orders;
 mod read_pool;
+mod risk;
 mod schema;
 mod upstream;
 mod writer;
@@ -27,21 +28,23 @@ use octopus_domain::ledger::JournalEntry;
 use octopus_domain::ledger::LedgerReport;
 use octopus_domain::routing::RoutingDecision;
 use octopus_domain::transfer::{Transfer, TransferStatus};
+use ipnet::IpNet;
+use octopus_domain::merchant::format_allowlist;
 use octopus_domain::{
-    Channel, Currency, Merchant, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
+    Channel, Currency, Merchant, Mode, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
 };
 use octopus_storage::{Accounts, Devices, Recorded, Transfers};
 use octopus_storage::{
     ApiKeys, AttemptRecord, Balance, Callback, CallbackAttempt, CallbackHistory, CallbackOutbox,
     ChannelSetup, ChannelStore, ClaimRoom, CreateOutcome, FeeSchedule, FeeSchedules, HostBacklog,
-    Ledger, MerchantEntry, Merchants, NewMerchant, Orders, Result, Settings, Storage, StorageError,
+    Ledger, MerchantEntry, Merchants, NewApiKey, NewMerchant, Orders, Result, Settings, Storage, StorageError,
     StoredApiKey, UpstreamExchange, UpstreamLog,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
 use columns::SqliteRow;
-use octopus_storage::rows;
+use octopus_storage::rows::{self, API_KEY_COLUMNS, API_KEY_FROM};
 use read_pool::ReadPool;
 use writer::Writer;
 
@@ -175,16 +178,20 @@ fn conflict_or_db(what: String) -> impl FnOnce(rusqlite::Error) -> StorageError 
     }
 }
 
-fn insert_api_key(
-    conn: &Connection,
-    merchant_id: i64,
-    api_key: &str,
-    sealed_secret: &str,
-    created_at: Timestamp,
-) -> Result<()> {
+fn insert_api_key(conn: &Connection, key: &NewApiKey) -> Result<()> {
     conn.execute(
-        "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![api_key, merchant_id, sealed_secret, created_at],
+        "INSERT INTO api_keys (api_key, merchant_id, sealed_secret, created_at, label, expires_at,
+            allowed_ips)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            key.api_key,
+            key.merchant_id,
+            key.sealed_secret,
+            key.created_at,
+            key.label,
+            key.expires_at,
+            format_allowlist(&key.allowed_ips)
+        ],
     )
     .map_err(conflict_or_db("api key".into()))?;
     Ok(())
@@ -238,12 +245,25 @@ impl Merchants for SqliteStorage {
                 )
                 .map_err(conflict_or_db(format!("merchant uid {}", m.uid)))?;
                 let id = conn.last_insert_rowid();
-                insert_api_key(conn, id, &m.api_key, &m.sealed_secret, m.created_at)?;
+                insert_api_key(
+                    conn,
+                    &NewApiKey {
+                        merchant_id: id,
+                        api_key: m.api_key,
+                        sealed_secret: m.sealed_secret,
+                        label: String::new(),
+                        expires_at: None,
+                        allowed_ips: Vec::new(),
+                        created_at: m.created_at,
+                    },
+                )?;
                 Ok(Merchant {
                     id,
                     uid: m.uid,
                     name: m.name,
                     created_at: m.created_at,
+                    mode: Mode::Live,
+                    owner_id: id,
                 })
             })
             .await
@@ -252,9 +272,13 @@ impl Merchants for SqliteStorage {
     async fn merchant_count(&self) -> Result<u64> {
         self.readers
             .read(|conn| {
-                conn.query_row("SELECT COUNT(*) FROM merchants", [], |r| r.get::<_, i64>(0))
-                    .map(|n| n as u64)
-                    .map_err(db)
+                conn.query_row(
+                    "SELECT COUNT(*) FROM merchants WHERE live_id IS NULL",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n as u64)
+                .map_err(db)
             })
             .await
     }
@@ -262,51 +286,137 @@ impl Merchants for SqliteStorage {
     async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>> {
         let uid = uid.to_string();
         self.readers
-            .read(move |conn| {
-                conn.query_row(
-                    "SELECT id, uid, name, created_at FROM merchants WHERE uid = ?1",
-                    [uid],
-                    |r| Ok(rows::merchant(&SqliteRow::new(r))),
+            .read(move |conn| merchant_where(conn, "m.uid = ?1 AND m.live_id IS NULL", params![uid]))
+            .await
+    }
+
+    async fn test_book(&self, owner_id: i64, at: Timestamp) -> Result<Merchant> {
+        self.writer
+            .write(move |conn| {
+                if let Some(book) = merchant_where(conn, "m.live_id = ?1", params![owner_id])? {
+                    return Ok(book);
+                }
+                let live = merchant_where(conn, "m.id = ?1 AND m.live_id IS NULL", params![owner_id])?
+                    .ok_or(StorageError::NotFound)?;
+                // The book's own uid is never shown (it answers with its merchant's).
+                conn.execute(
+                    "INSERT INTO merchants (uid, name, created_at, live_id) VALUES (?1, ?2, ?3, ?4)",
+                    params![format!("{}~test", live.uid), live.name, at, owner_id],
                 )
-                .optional()
-                .map_err(db)?
-                .transpose()
+                .map_err(db)?;
+                merchant_where(conn, "m.live_id = ?1", params![owner_id])?
+                    .ok_or(StorageError::NotFound)
             })
             .await
     }
 }
 
+fn merchant_where(
+    conn: &Connection,
+    condition: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<Merchant>> {
+    conn.query_row(
+        &format!("{} WHERE {condition}", rows::MERCHANT_SELECT),
+        params,
+        |r| Ok(rows::merchant(&SqliteRow::new(r))),
+    )
+    .optional()
+    .map_err(db)?
+    .transpose()
+}
+
 #[async_trait]
 impl ApiKeys for SqliteStorage {
-    async fn add_api_key(
-        &self,
-        merchant_id: i64,
-        api_key: &str,
-        sealed_secret: &str,
-        created_at: Timestamp,
-    ) -> Result<()> {
-        let (api_key, sealed_secret) = (api_key.to_string(), sealed_secret.to_string());
-        self.writer
-            .write(move |conn| {
-                insert_api_key(conn, merchant_id, &api_key, &sealed_secret, created_at)
-            })
-            .await
+    async fn add_api_key(&self, key: NewApiKey) -> Result<()> {
+        self.writer.write(move |conn| insert_api_key(conn, &key)).await
     }
 
     async fn api_key(&self, api_key: &str) -> Result<Option<StoredApiKey>> {
         let api_key = api_key.to_string();
         self.readers
             .read(move |conn| {
-                conn.query_row(
-                    "SELECT k.api_key, k.sealed_secret, m.id, m.uid, m.name, m.created_at
-                     FROM api_keys k JOIN merchants m ON m.id = k.merchant_id
-                     WHERE k.api_key = ?1 AND k.revoked_at IS NULL",
-                    [api_key],
-                    |r| Ok(rows::api_key(&SqliteRow::new(r))),
-                )
+                conn.prepare_cached(&format!(
+                    "SELECT {API_KEY_COLUMNS} FROM {API_KEY_FROM}
+                     WHERE k.api_key = ?1"
+                ))
+                .map_err(db)?
+                .query_row([api_key], |r| Ok(rows::api_key(&SqliteRow::new(r))))
                 .optional()
                 .map_err(db)?
                 .transpose()
+            })
+            .await
+    }
+
+    async fn api_keys_of(&self, owner_id: i64) -> Result<Vec<StoredApiKey>> {
+        self.readers
+            .read(move |conn| {
+                accounts::collect(
+                    conn,
+                    &format!(
+                        "SELECT {API_KEY_COLUMNS} FROM {API_KEY_FROM}
+                         WHERE m.id = ?1 OR m.live_id = ?1
+                         ORDER BY k.created_at DESC, k.api_key"
+                    ),
+                    params![owner_id],
+                    |r| rows::api_key(r),
+                )
+            })
+            .await
+    }
+
+    async fn revoke_api_key(&self, api_key: &str, at: Timestamp) -> Result<bool> {
+        let api_key = api_key.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE api_keys SET revoked_at = ?2 WHERE api_key = ?1 AND revoked_at IS NULL",
+                    params![api_key, at],
+                )
+                .map(|n| n == 1)
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn set_api_key_expiry(&self, api_key: &str, expires_at: Option<Timestamp>) -> Result<bool> {
+        let api_key = api_key.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE api_keys SET expires_at = ?2 WHERE api_key = ?1 AND revoked_at IS NULL",
+                    params![api_key, expires_at],
+                )
+                .map(|n| n == 1)
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn set_api_key_allowlist(&self, api_key: &str, allowed_ips: &[IpNet]) -> Result<bool> {
+        let (api_key, allowed) = (api_key.to_string(), format_allowlist(allowed_ips));
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE api_keys SET allowed_ips = ?2 WHERE api_key = ?1 AND revoked_at IS NULL",
+                    params![api_key, allowed],
+                )
+                .map(|n| n == 1)
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn api_key_used(&self, api_key: &str, at: Timestamp) -> Result<()> {
+        let api_key = api_key.to_string();
+        self.writer
+            .write_checked(move |conn| {
+                conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE api_key = ?1")
+                    .map_err(db)?
+                    .execute(params![api_key, at])
+                    .map_err(db)?;
+                Ok(())
             })
             .await
     }

@@ -168,10 +168,10 @@ fn insert(conn: &Connection, order: &Order) -> rusqlite::Result<i64> {
             distribute_rules, payment_status, payment_fail_reason, notify_status,
             notify_fail_reason, accounting_status, accounting_fail_reason, fingerprint,
             amount_locked, created_at, updated_at, expires_at, next_check_at, fee, fee_rule,
-            account_id, bank_reference)
+            account_id, bank_reference, test)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
             ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34,
-            ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49)",
+            ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50)",
     )?
     .execute(params![
         order.payment_uid,
@@ -223,6 +223,7 @@ fn insert(conn: &Connection, order: &Order) -> rusqlite::Result<i64> {
         order.fee_rule.encode(),
         order.account,
         order.reference,
+        order.test,
     ])?;
     Ok(conn.last_insert_rowid())
 }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_upstream.sql")),
     (6, include_str!("../migrations/0006_callback_claims.sql")),
     (7, include_str!("../migrations/0007_accounts.sql")),
+    (8, include_str!("../migrations/0008_risk.sql")),
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {

@@ -17,6 +17,7 @@ mod error;
 pub mod ledger;
 pub mod merchants;
 pub mod orders;
+pub mod risk;
 pub mod rows;
 pub mod settings;
 pub mod upstream;
@@ -30,7 +31,8 @@ pub use channel_row::ChannelRow;
 pub use channels::{ChannelSetup, ChannelStore};
 pub use error::StorageError;
 pub use ledger::{Balance, FeeSchedule, FeeSchedules, Ledger, MerchantEntry};
-pub use merchants::{ApiKeys, Merchants, NewMerchant, StoredApiKey};
+pub use merchants::{ApiKeys, Merchants, NewApiKey, NewMerchant, StoredApiKey};
+pub use risk::{BlockEntry, NewBlockEntry, Risk};
 pub use orders::{CreateOutcome, Orders};
 pub use settings::Settings;
 pub use upstream::{UpstreamExchange, UpstreamLog};
@@ -61,6 +63,7 @@ pub trait Storage:
     + Accounts
     + Devices
     + Transfers
+    + Risk
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

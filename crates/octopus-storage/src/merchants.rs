@@ -2,7 +2,8 @@
 //! them. The key ring reads keys alone, so keys are an interface of their own.
 
 use async_trait::async_trait;
-use octopus_domain::{Merchant, Timestamp};
+use ipnet::IpNet;
+use octopus_domain::{KeyPolicy, Merchant, Timestamp};
 
 use crate::Result;
 
@@ -16,12 +17,45 @@ pub struct NewMerchant {
     pub created_at: Timestamp,
 }
 
-/// An API key as stored: the merchant it belongs to and its sealed secret.
+/// An API key as stored: the merchant book it belongs to, its sealed secret, and its
+/// lifecycle.
 #[derive(Debug, Clone)]
 pub struct StoredApiKey {
     pub api_key: String,
     pub merchant: Merchant,
     pub sealed_secret: String,
+    pub label: String,
+    pub created_at: Timestamp,
+    /// A rotated key stays valid until then.
+    pub expires_at: Option<Timestamp>,
+    /// Written at most about once a minute per node.
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    /// Empty: any address.
+    pub allowed_ips: Vec<IpNet>,
+}
+
+impl StoredApiKey {
+    pub fn policy(&self) -> KeyPolicy {
+        KeyPolicy {
+            revoked: self.revoked_at.is_some(),
+            expires_at: self.expires_at,
+            allowed_ips: self.allowed_ips.clone(),
+        }
+    }
+}
+
+/// An API key to add to a merchant book (secret already sealed by the master key).
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// The book: the merchant's id for a live key, its test book's for a test key.
+    pub merchant_id: i64,
+    pub api_key: String,
+    pub sealed_secret: String,
+    pub label: String,
+    pub expires_at: Option<Timestamp>,
+    pub allowed_ips: Vec<IpNet>,
+    pub created_at: Timestamp,
 }
 
 /// The merchants of the gateway.
@@ -29,22 +63,39 @@ pub struct StoredApiKey {
 pub trait Merchants: Send + Sync + 'static {
     async fn create_merchant(&self, merchant: NewMerchant) -> Result<Merchant>;
 
+    /// Live merchants (test books are not counted).
     async fn merchant_count(&self) -> Result<u64>;
 
+    /// The live merchant of a uid.
     async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>>;
+
+    /// The test book of the live merchant `owner_id`, created the first time it is asked for.
+    async fn test_book(&self, owner_id: i64, at: Timestamp) -> Result<Merchant>;
 }
 
 /// The merchants' API keys.
 #[async_trait]
 pub trait ApiKeys: Send + Sync + 'static {
-    /// Adds another API key to a merchant (key rotation, several integrations).
-    async fn add_api_key(
-        &self,
-        merchant_id: i64,
-        api_key: &str,
-        sealed_secret: &str,
-        created_at: Timestamp,
-    ) -> Result<()>;
+    /// Adds another API key to a merchant book (rotation, several integrations, test mode).
+    async fn add_api_key(&self, key: NewApiKey) -> Result<()>;
 
+    /// A key with its book, revoked or not (whether it may sign requests is its
+    /// `policy().usable(now)`; callbacks of its orders are signed with it either way).
     async fn api_key(&self, api_key: &str) -> Result<Option<StoredApiKey>>;
+
+    /// Every key of a merchant's two books, revoked ones too, newest first.
+    async fn api_keys_of(&self, owner_id: i64) -> Result<Vec<StoredApiKey>>;
+
+    /// Revokes a key; false when there is no such key or it was revoked before.
+    async fn revoke_api_key(&self, api_key: &str, at: Timestamp) -> Result<bool>;
+
+    /// Sets (or clears) when a key stops working; false when there is no such active key.
+    async fn set_api_key_expiry(&self, api_key: &str, expires_at: Option<Timestamp>)
+        -> Result<bool>;
+
+    /// Replaces a key's IP allowlist (empty: any address); false when there is no such key.
+    async fn set_api_key_allowlist(&self, api_key: &str, allowed_ips: &[IpNet]) -> Result<bool>;
+
+    /// Records that a key was used (at most about once a minute per key and node).
+    async fn api_key_used(&self, api_key: &str, at: Timestamp) -> Result<()>;
 }

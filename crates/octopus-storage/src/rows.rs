@@ -22,13 +22,14 @@ use octopus_domain::ledger::{
     Account, AccountKind, EntryRow, FeeRule, OrderRow, Scope, StoredAccount, Verification,
 };
 use octopus_domain::transfer::Transfer;
+use octopus_domain::risk::{ReviewThreshold, VelocityRule};
 use octopus_domain::{
-    AccountingStatus, Channel, Currency, Merchant, Order, OrderEvent, TransactionType,
+    AccountingStatus, Channel, Currency, Merchant, Mode, Order, OrderEvent, TransactionType,
 };
 use rust_decimal::Decimal;
 
 use crate::{
-    stored_fields, Balance, Callback, CallbackAttempt, CallbackState, FeeSchedule, MerchantEntry,
+    stored_fields, Balance, BlockEntry, Callback, CallbackAttempt, CallbackState, FeeSchedule, MerchantEntry,
     Result, StorageError, StoredApiKey, UpstreamExchange,
 };
 
@@ -41,7 +42,7 @@ pub const ORDER_COLUMNS: &str =
     user_agent, ttl, float_precision, additional, extra, distribute_rules, payment_status,
     payment_fail_reason, notify_status, notify_fail_reason, accounting_status,
     accounting_fail_reason, fingerprint, amount_locked, created_at, updated_at, expires_at,
-    next_check_at, fee, fee_rule, account_id, bank_reference";
+    next_check_at, fee, fee_rule, account_id, bank_reference, test";
 
 /// The columns of `own_accounts` (the operator's receiving accounts), in both backends.
 pub const OWN_ACCOUNT_COLUMNS: &str = "id, channel, method, bank_code, number, holder, currency, \
@@ -284,6 +285,7 @@ pub fn order(r: &impl Columns) -> Result<Order> {
             .map_err(|_| StorageError::Corrupt("orders.fee_rule"))?,
         account: r.text("orders.account_id")?,
         reference: r.text("orders.bank_reference")?,
+        test: r.boolean("orders.test")?,
     })
 }
 
@@ -470,23 +472,116 @@ pub fn channel(r: &impl Columns) -> Result<Channel> {
     })
 }
 
-/// A merchant (`id, uid, name, created_at`).
+/// The merchant books as every merchant read selects them: a test book answers with its live
+/// merchant's uid and name (`MERCHANT_COLUMNS` from `merchants m LEFT JOIN merchants l`).
+pub const MERCHANT_SELECT: &str = "SELECT m.id, COALESCE(l.uid, m.uid) AS uid, \
+    COALESCE(l.name, m.name) AS name, m.created_at, m.live_id \
+    FROM merchants m LEFT JOIN merchants l ON l.id = m.live_id";
+
+/// The columns of an API key read with its merchant book (`api_keys k` joined to
+/// [`MERCHANT_SELECT`]'s tables).
+pub const API_KEY_COLUMNS: &str = "k.api_key, k.sealed_secret, k.label, \
+    k.created_at AS key_created_at, k.expires_at, k.last_used_at, k.revoked_at, k.allowed_ips, \
+    m.id, COALESCE(l.uid, m.uid) AS uid, COALESCE(l.name, m.name) AS name, m.created_at, m.live_id";
+
+/// The tables of [`API_KEY_COLUMNS`].
+pub const API_KEY_FROM: &str = "api_keys k JOIN merchants m ON m.id = k.merchant_id \
+    LEFT JOIN merchants l ON l.id = m.live_id";
+
+/// A merchant book (`id, uid, name, created_at, live_id`): a row naming a live merchant is
+/// that merchant's test book.
 pub fn merchant(r: &impl Columns) -> Result<Merchant> {
+    let id = r.int("merchants.id")?;
+    let uid = r.text("merchants.uid")?;
+    let name = r.text("merchants.name")?;
+    let created_at = r.int("merchants.created_at")?;
+    let live_id = r.opt_int("merchants.live_id")?;
     Ok(Merchant {
-        id: r.int("merchants.id")?,
-        uid: r.text("merchants.uid")?,
-        name: r.text("merchants.name")?,
-        created_at: r.int("merchants.created_at")?,
+        id,
+        uid,
+        name,
+        created_at,
+        mode: if live_id.is_some() {
+            Mode::Test
+        } else {
+            Mode::Live
+        },
+        owner_id: live_id.unwrap_or(id),
     })
 }
 
-/// An API key with its merchant (`api_key, sealed_secret` of `api_keys` and the merchant's
-/// columns, joined).
+/// An API key with its merchant book ([`API_KEY_COLUMNS`]).
 pub fn api_key(r: &impl Columns) -> Result<StoredApiKey> {
     Ok(StoredApiKey {
         api_key: r.text("api_keys.api_key")?,
         sealed_secret: r.text("api_keys.sealed_secret")?,
+        label: r.text("api_keys.label")?,
+        created_at: r.int("api_keys.key_created_at")?,
+        expires_at: r.opt_int("api_keys.expires_at")?,
+        last_used_at: r.opt_int("api_keys.last_used_at")?,
+        revoked_at: r.opt_int("api_keys.revoked_at")?,
+        allowed_ips: octopus_domain::merchant::parse_allowlist(&r.text("api_keys.allowed_ips")?)
+            .map_err(|_| StorageError::Corrupt("api_keys.allowed_ips"))?,
         merchant: merchant(r)?,
+    })
+}
+
+/// A blocklist entry (`id, merchant_id, kind, value, reason, author, created_at, expires_at`).
+pub fn block_entry(r: &impl Columns) -> Result<BlockEntry> {
+    Ok(BlockEntry {
+        id: r.int("blocklist.id")?,
+        merchant_id: r.int("blocklist.merchant_id")?,
+        kind: r.parsed("blocklist.kind")?,
+        value: r.text("blocklist.value")?,
+        reason: r.text("blocklist.reason")?,
+        author: r.text("blocklist.author")?,
+        created_at: r.int("blocklist.created_at")?,
+        expires_at: r.opt_int("blocklist.expires_at")?,
+    })
+}
+
+/// The columns of `blocklist`, in both backends.
+pub const BLOCK_COLUMNS: &str =
+    "id, merchant_id, kind, value, reason, author, created_at, expires_at";
+
+/// The columns of `velocity_rules`, in both backends.
+pub const VELOCITY_COLUMNS: &str = "id, merchant_id, subject, transaction_type, window_seconds, \
+    max_orders, max_volume, currency";
+
+/// A velocity rule ([`VELOCITY_COLUMNS`]); one that breaks `VelocityRule::check` is corrupt.
+pub fn velocity_rule(r: &impl Columns) -> Result<VelocityRule> {
+    let transaction_type = r.text("velocity_rules.transaction_type")?;
+    let currency = r.text("velocity_rules.currency")?;
+    let rule = VelocityRule {
+        id: r.int("velocity_rules.id")?,
+        merchant_id: r.int("velocity_rules.merchant_id")?,
+        subject: r.parsed("velocity_rules.subject")?,
+        transaction_type: match transaction_type.as_str() {
+            "" => None,
+            t => Some(
+                TransactionType::from_str(t)
+                    .map_err(|_| StorageError::Corrupt("velocity_rules.transaction_type"))?,
+            ),
+        },
+        window_seconds: r.int("velocity_rules.window_seconds")?,
+        max_orders: r.opt_narrow("velocity_rules.max_orders")?,
+        max_volume: r.opt_decimal("velocity_rules.max_volume")?.map(|v| v.normalize()),
+        currency: match currency.as_str() {
+            "" => None,
+            c => Some(Currency::parse(c).ok_or(StorageError::Corrupt("velocity_rules.currency"))?),
+        },
+    };
+    rule.check()
+        .map_err(|_| StorageError::Corrupt("velocity_rules"))?;
+    Ok(rule)
+}
+
+/// A payout review threshold (`merchant_id, currency, above`).
+pub fn review_threshold(r: &impl Columns) -> Result<ReviewThreshold> {
+    Ok(ReviewThreshold {
+        merchant_id: r.int("review_thresholds.merchant_id")?,
+        currency: r.parsed("review_thresholds.currency")?,
+        above: r.decimal("review_thresholds.above")?.normalize(),
     })
 }
 
@@ -721,7 +816,7 @@ mod tests {
                 "accounting_status" => "delivered",
                 "ttl" | "expires_at" | "next_check_at" => "",
                 "fee_rule" => "1.5|2|0|",
-                "amount_locked" => "0",
+                "amount_locked" | "test" => "0",
                 "float_precision" => "-2",
                 "id" | "merchant_id" | "created_at" | "updated_at" => "7",
                 other => other,
@@ -754,6 +849,7 @@ mod tests {
     #[test]
     fn columns_are_found_in_any_order() {
         let row = Fake::default()
+            .with("live_id", None)
             .with("created_at", Some("5"))
             .with("name", Some("Shop"))
             .with("uid", Some("m-1"))

@@ -391,6 +391,30 @@ pub async fn run_payout(args: PayoutArgs) -> anyhow::Result<()> {
                 println!("{}", row.join(","));
             }
         }
+        PayoutCommand::InReview { database } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            crate::risk::in_review(storage.as_ref()).await?;
+        }
+        PayoutCommand::Approve {
+            payment_uid,
+            reason,
+            actor,
+            database,
+        } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            crate::risk::decide(storage.as_ref(), &payment_uid, true, &actor.name(), &reason)
+                .await?;
+        }
+        PayoutCommand::Reject {
+            payment_uid,
+            reason,
+            actor,
+            database,
+        } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            crate::risk::decide(storage.as_ref(), &payment_uid, false, &actor.name(), &reason)
+                .await?;
+        }
         PayoutCommand::Sent {
             payment_uid,
             reference,

@@ -40,8 +40,217 @@ pub enum Command {
     Device(DeviceArgs),
     /// Transfers no order took: list them, assign one to an order, record its return.
     Suspense(SuspenseArgs),
-    /// The queue of payouts paid from own accounts: list, export, mark sent or failed.
+    /// Payouts: the queue of own accounts (list, export, mark sent or failed) and the payouts
+    /// waiting for review (in-review, approve, reject).
     Payout(PayoutArgs),
+    /// Merchants' API keys: create (live or test), list, revoke, rotate, IP allowlists.
+    Key(KeyArgs),
+    /// Blocklists, operator-wide or per merchant: add, remove, list, import from CSV.
+    Blocklist(BlocklistArgs),
+    /// Merchants' velocity rules: most orders or volume per member id or payer account.
+    Velocity(VelocityArgs),
+    /// Payout review thresholds: payouts above them wait for an operator.
+    Review(ReviewArgs),
+}
+
+#[derive(Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Add an API key to a merchant; prints {"api_key","api_secret","mode"} (the secret is
+    /// shown this once).
+    Create {
+        #[arg(long)]
+        merchant: String,
+        /// A test key: sandbox channels only, balances apart from live money.
+        #[arg(long)]
+        test: bool,
+        /// What the key is for (shown by `key list`).
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The key stops working after this long (e.g. 30d).
+        #[arg(long)]
+        expires_in: Option<String>,
+        /// Addresses or CIDRs the key may be used from (comma separated; default: any).
+        #[arg(long)]
+        allow_ip: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// A merchant's keys, live and test, as JSON lines (newest first; never the secrets).
+    List {
+        #[arg(long)]
+        merchant: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a key: every node refuses it within 2 seconds.
+    Revoke {
+        api_key: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Rotate a key: prints a new key like `create`; the old one keeps working until
+    /// --expires-in has passed, then only the new one does.
+    Rotate {
+        api_key: String,
+        /// How long the old key stays valid (e.g. 24h; default 24h).
+        #[arg(long, default_value = "24h")]
+        expires_in: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Set a key's IP allowlist (addresses or CIDRs, comma separated; "" allows any address).
+    Allow {
+        api_key: String,
+        #[arg(long)]
+        ip: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct BlocklistArgs {
+    #[command(subcommand)]
+    pub command: BlocklistCommand,
+}
+
+#[derive(Subcommand)]
+pub enum BlocklistCommand {
+    /// Block a member id, payer account, payee account, payer name or IP/CIDR; prints the entry.
+    Add {
+        /// member_id, payer_account, payee_account, payer_name or ip.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        value: String,
+        /// Only this merchant's orders (default: every merchant's).
+        #[arg(long)]
+        merchant: Option<String>,
+        #[arg(long)]
+        reason: String,
+        /// The entry ends after this long (e.g. 24h, 7d; default: never).
+        #[arg(long)]
+        expires_in: Option<String>,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Remove an entry (the value is normalized as when it was added).
+    Remove {
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        value: String,
+        #[arg(long)]
+        merchant: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Entries as JSON lines: a merchant's, or with --operator-wide those of every merchant.
+    List {
+        #[arg(long)]
+        merchant: Option<String>,
+        /// Only the operator-wide entries.
+        #[arg(long)]
+        operator_wide: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Add entries from a CSV file with the header kind,value,reason[,merchant][,expires_in];
+    /// all or none are added (a bad line names its number).
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct VelocityArgs {
+    #[command(subcommand)]
+    pub command: VelocityCommand,
+}
+
+#[derive(Subcommand)]
+pub enum VelocityCommand {
+    /// Add a rule: at most --max-orders orders and/or --max-volume of --currency per
+    /// --subject per --window (e.g. 10 deposits per member id per 1h); prints it with its id.
+    Add {
+        #[arg(long)]
+        merchant: String,
+        /// member_id or payer_account.
+        #[arg(long)]
+        subject: String,
+        /// deposit or payout (default: both).
+        #[arg(long)]
+        r#type: Option<String>,
+        /// e.g. 1h, 30m, 1d.
+        #[arg(long)]
+        window: String,
+        #[arg(long)]
+        max_orders: Option<u32>,
+        #[arg(long)]
+        max_volume: Option<String>,
+        #[arg(long)]
+        currency: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Every rule, as JSON lines.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    Remove {
+        id: i64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct ReviewArgs {
+    #[command(subcommand)]
+    pub command: ReviewCommand,
+}
+
+#[derive(Subcommand)]
+pub enum ReviewCommand {
+    /// Payouts of --currency above --above wait for review (a merchant's threshold replaces
+    /// the operator-wide one).
+    Set {
+        #[arg(long)]
+        currency: String,
+        #[arg(long)]
+        above: String,
+        #[arg(long)]
+        merchant: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Remove a threshold.
+    Clear {
+        #[arg(long)]
+        currency: String,
+        #[arg(long)]
+        merchant: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Every threshold, as JSON lines.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// Who does an operator action, as the order's or transfer's history records it.
@@ -270,6 +479,32 @@ pub enum PayoutCommand {
         payment_uid: String,
         #[arg(long)]
         reference: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Payouts waiting for review, as JSON lines (oldest first).
+    InReview {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Approve a payout in review: it is sent on (within a worker round of a running gateway).
+    Approve {
+        payment_uid: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Reject a payout in review: it becomes reject, its hold goes back, the merchant is
+    /// called back with "Rejected: <reason>".
+    Reject {
+        payment_uid: String,
+        #[arg(long)]
+        reason: String,
         #[command(flatten)]
         actor: ActorArgs,
         #[command(flatten)]
@@ -518,7 +753,8 @@ pub struct MerchantArgs {
 
 #[derive(Subcommand)]
 pub enum MerchantCommand {
-    /// Create a merchant with an API key; prints {"merchant_uid","api_key","api_secret"}.
+    /// Create a merchant with a live and a test API key; prints {"merchant_uid",
+    /// "merchant_name","api_key","api_secret","test_api_key","test_api_secret"}.
     Create {
         /// The merchant's name (shown to payers).
         #[arg(long)]

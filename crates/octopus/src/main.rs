@@ -10,6 +10,7 @@ mod fee;
 mod ledger;
 mod merchant;
 mod order;
+mod risk;
 mod serve;
 
 use clap::Parser;
@@ -37,6 +38,10 @@ async fn main() -> std::process::ExitCode {
         Command::Device(args) => accounts::run_device(args).await,
         Command::Suspense(args) => accounts::run_suspense(args).await,
         Command::Payout(args) => accounts::run_payout(args).await,
+        Command::Key(args) => risk::run_key(args).await,
+        Command::Blocklist(args) => risk::run_blocklist(args).await,
+        Command::Velocity(args) => risk::run_velocity(args).await,
+        Command::Review(args) => risk::run_review(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -17,6 +17,8 @@ pub async fn run(args: MerchantArgs) -> anyhow::Result<()> {
                     "merchant_name": created.merchant_name,
                     "api_key": created.api_key,
                     "api_secret": created.api_secret,
+                    "test_api_key": created.test_api_key,
+                    "test_api_secret": created.test_api_secret,
                 })
             );
             Ok(())

@@ -325,13 +325,18 @@ fn print_demo(base: &str, demo: &MerchantCredentials) {
     ]
     .into_iter()
     .collect();
-    let signature = SigningKey::new(demo.api_secret.as_bytes()).sign(&body);
+    let signature = SigningKey::new(demo.test_api_secret.as_bytes()).sign(&body);
     println!(
-        "\nCreated a demo merchant (the secret is shown only now; keep it):\n\
-         \x20 merchant_uid  {uid}\n\
-         \x20 api_key       {key}\n\
-         \x20 api_secret    {secret}\n\n\
-         Create a deposit with curl:\n\
+        "\nCreated a demo merchant (the secrets are shown only now; keep them):\n\
+         \x20 merchant_uid     {uid}\n\
+         \x20 test api_key     {key}\n\
+         \x20 test api_secret  {secret}\n\
+         \x20 live api_key     {live_key}\n\
+         \x20 live api_secret  {live_secret}\n\n\
+         The test key reaches the sandbox (pay or fail on its cashier page; balances apart from\n\
+         live money); the live key reaches real channels only (here: the demo's own accounts\n\
+         and the Paykassma simulator).\n\n\
+         Create a test deposit with curl:\n\
          \x20 curl -s -X POST {base}/octopus/api/order/new \\\n\
          \x20   -H 'Content-Type: application/json' \\\n\
          \x20   -H 'OC-Key: {key}' \\\n\
@@ -341,8 +346,10 @@ fn print_demo(base: &str, demo: &MerchantCredentials) {
          \x20 export OCTOPUS_URL={base} OCTOPUS_API_KEY={key} OCTOPUS_API_SECRET={secret} OCTOPUS_MERCHANT_UID={uid}\n\
          \x20 octopus order new --amount 100.00 --currency mmk --payment myanmar --country myanmar\n",
         uid = demo.merchant_uid,
-        key = demo.api_key,
-        secret = demo.api_secret,
+        key = demo.test_api_key,
+        secret = demo.test_api_secret,
+        live_key = demo.api_key,
+        live_secret = demo.api_secret,
         json = body.to_json(),
     );
 }

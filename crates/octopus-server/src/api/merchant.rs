@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use octopus_domain::merchant::IP_NOT_ALLOWED;
 use octopus_domain::money::{format_places, LEDGER_PLACES};
 use octopus_domain::{
     ApiCredential, Currency, OrderRequest, RequestFields, ResponseType, TransactionType,
@@ -125,7 +126,8 @@ impl FromRequest<AppState> for SignedRequest {
                 "Authentication failed: the OC-Key and OC-Signature headers are required".into(),
             ));
         };
-        let credential = state.keys.credential(api_key).await?;
+        let now = state.services.clock.now_ms();
+        let credential = state.keys.credential(api_key, now).await?;
         let verified = match &credential {
             Some(c) => c.signing_key.verify(&fields, signature),
             None => {
@@ -145,6 +147,11 @@ impl FromRequest<AppState> for SignedRequest {
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let ip = client_ip::resolve(peer, &parts.headers, &state.config.trusted_proxies);
+        // Only a correctly signed request learns that its address is the problem.
+        if !credential.policy.allows(ip) {
+            return Err(Error::Forbidden(IP_NOT_ALLOWED));
+        }
+        state.keys.used(&credential.api_key, now);
         let user_agent: String = header(&parts.headers, USER_AGENT.as_str())
             .unwrap_or_default()
             .chars()

@@ -53,6 +53,9 @@ pub struct PaymentView<'a> {
     pub created_at: String,
     pub updated_at: String,
     pub expires_at: String,
+    /// `"1"` on a test-mode order; live orders have no such field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<&'static str>,
 }
 
 /// The cashier page of a deposit (payouts have none).
@@ -108,6 +111,7 @@ impl<'a> PaymentView<'a> {
             created_at: rfc3339(order.created_at),
             updated_at: rfc3339(order.updated_at),
             expires_at: order.expires_at.map(rfc3339).unwrap_or_default(),
+            test: order.test.then_some("1"),
         }
     }
 }

@@ -338,6 +338,7 @@ impl Refusal {
             Error::Unauthorized(message) | Error::Refused(message) => {
                 ("refused-headline", in_words(message, words))
             }
+            Error::Forbidden(message) => ("refused-headline", in_words(message, words)),
             Error::Internal(cause) => {
                 tracing::error!(%cause, "cashier request failed");
                 ("error-headline", words.get("error-message"))
@@ -626,7 +627,9 @@ async fn render(
     let connector = channel
         .as_ref()
         .map(|c| std::sync::Arc::clone(&c.connector));
-    let sandbox = connector.as_ref().is_some_and(|c| c.simulates_payments());
+    // The sandbox's Pay and Fail exist only for test orders (live orders never reach a
+    // sandbox channel; one stored before test mode existed gets no buttons either).
+    let sandbox = order.test && connector.as_ref().is_some_and(|c| c.simulates_payments());
     let upstream = connector.as_ref().is_some_and(|c| c.calls_upstream());
     // Where the payer pays: the operator's own account the order was given, or what an
     // upstream's connector stored for the payer.
@@ -942,11 +945,12 @@ async fn simulate(
     let words = asked.words(Some(&order));
     let payment_uid = order.payment_uid.clone();
     let refused = |e: Error| Refusal::from_error(e, &words, &back);
-    let sandbox = state
-        .services
-        .channels
-        .get(&order.channel)
-        .is_some_and(|c| c.connector.simulates_payments());
+    let sandbox = order.test
+        && state
+            .services
+            .channels
+            .get(&order.channel)
+            .is_some_and(|c| c.connector.simulates_payments());
     if !sandbox {
         return Err(Refusal::not_found(&words));
     }
@@ -1054,6 +1058,7 @@ mod tests {
             updated_at: NOW,
             expires_at: Some(NOW + 14 * 60_000 + 5_000),
             next_check_at: None,
+            test: false,
         }
     }
 

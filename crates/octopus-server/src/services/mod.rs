@@ -21,6 +21,7 @@ pub mod accounts;
 pub mod fees;
 pub mod merchants;
 pub mod orders;
+pub mod risk;
 pub mod routing;
 pub mod transfers;
 pub mod upstream;
@@ -35,6 +36,8 @@ pub struct OrderServices {
     /// The channels routing reads (and the handlers and workers look orders' channels up in).
     pub channels: routing::Channels,
     pub fees: fees::FeeBook,
+    /// Blocklists, velocity rules and payout review thresholds.
+    pub risk: risk::RiskBook,
     /// Woken after every status change the services make: callbacks may be due.
     pub callbacks_due: Arc<Notify>,
     pub clock: Clock,

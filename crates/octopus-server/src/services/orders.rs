@@ -51,7 +51,22 @@ pub async fn create(
     let now = services.clock.now_ms();
     let amount = request.amount.value();
     let fingerprint = request.fingerprint();
-    let mut route = match routed(services, &request, now).await {
+    // Blocklists and velocity rules, before routing: a refused order is stored as `reject`
+    // (so order/get finds it and a retry hears the same), and moves nothing.
+    if let Some(refusal) = services
+        .risk
+        .refusal(&credential.merchant, &request, context.ip, now)
+        .await?
+    {
+        let mut order = order_of(credential, request, context, now, &fingerprint);
+        order.payment_status = PaymentStatus::Reject;
+        order.payment_fail_reason = refusal.clone();
+        return match services.orders.create_order(order, Vec::new()).await? {
+            CreateOutcome::Created(_) => Err(Error::Refused(refusal)),
+            CreateOutcome::Existing(order) => answer_existing(order, &fingerprint),
+        };
+    }
+    let mut route = match routed(services, credential, &request, now).await {
         Ok(route) => route,
         // A retry of an order created when a channel still took it gets that order.
         Err(refused) => {
@@ -66,10 +81,11 @@ pub async fn create(
         }
     };
     let channel = std::sync::Arc::clone(route.channel());
+    // Fees are the merchant's, whichever book (live or test) the order is in.
     let fee_rule = services
         .fees
         .rule_for(
-            credential.merchant.id,
+            credential.merchant.owner_id,
             &request.payment,
             request.accounting_type,
         )
@@ -79,58 +95,22 @@ pub async fn create(
         TransactionType::Expense => fee_rule.fee_for(amount),
     };
     let ttl = request.ttl;
-    let mut order = Order {
-        id: 0,
-        payment_uid: new_payment_uid(now),
-        merchant_id: credential.merchant.id,
-        merchant_uid: credential.merchant.uid.clone(),
-        merchant_name: credential.merchant.name.clone(),
-        signature_key: credential.api_key.clone(),
-        merchant_order_id: request.merchant_order_id,
-        transaction_type: request.transaction_type,
-        accounting_type: request.accounting_type,
-        amount,
-        floating_amount: Decimal::ZERO,
-        final_amount: amount,
-        currency: request.currency,
-        country: request.country,
-        country_code: request.country_code.to_string(),
-        payment: request.payment,
-        channel: channel.code().to_string(),
-        account: String::new(),
-        reference: String::new(),
-        from: request.from,
-        from_name: request.from_name,
-        from_bank_name: request.from_bank_name,
-        to: request.to,
-        to_name: request.to_name,
-        to_bank_name: request.to_bank_name,
-        member_id: request.member_id,
-        redirect_url: request.redirect_url,
-        notify_url: request.notify_url,
-        response_type: request.response_type_text,
-        ip: context.ip.to_string(),
-        user_agent: context.user_agent,
-        ttl,
-        float_precision: request.float_precision,
-        additional: request.additional,
-        extra: serde_json::to_string(&request.extra).expect("a map of strings serializes"),
-        distribute_rules: String::new(),
-        payment_status: PaymentStatus::Pending,
-        payment_fail_reason: String::new(),
-        notify_status: NotifyStatus::None,
-        notify_fail_reason: String::new(),
-        accounting_status: AccountingStatus::None,
-        accounting_fail_reason: String::new(),
-        fee,
-        fee_rule,
-        fingerprint: fingerprint.clone(),
-        amount_locked: false,
-        created_at: now,
-        updated_at: now,
-        expires_at: None,
-        next_check_at: None,
-    };
+    let mut order = order_of(credential, request, context, now, &fingerprint);
+    order.channel = channel.code().to_string();
+    order.fee = fee;
+    order.fee_rule = fee_rule;
+    // A payout above the review threshold waits in `preparing`, holding its money, until an
+    // operator approves or rejects it. Payouts from own accounts are in the operator's hands
+    // anyway (the payout queue).
+    let in_review = order.transaction_type == TransactionType::Expense
+        && !channel.connector.uses_own_accounts()
+        && services
+            .risk
+            .needs_review(&credential.merchant, order.currency, amount)
+            .await?;
+    if in_review {
+        order.payment_status = PaymentStatus::Preparing;
+    }
     let mut channel = channel;
     if order.transaction_type == TransactionType::Income && channel.connector.uses_own_accounts() {
         // Own accounts: an account and a final amount no other open deposit of it holds.
@@ -206,7 +186,12 @@ pub async fn create(
         TransactionType::Expense => ttl,
     };
     order.expires_at = order.ttl.map(|t| now + t * 1000);
-    order.next_check_at = channel.connector.plan(&order, now).next_check_at;
+    // A payout in review is planned when approved (`risk::approval` makes it due at once).
+    order.next_check_at = if in_review {
+        None
+    } else {
+        channel.connector.plan(&order, now).next_check_at
+    };
     let final_amounts = if order.transaction_type == TransactionType::Income {
         floating_candidates(amount, order.float_precision, order.currency)
     } else {
@@ -235,6 +220,7 @@ pub async fn create(
             }
             let order = if order.transaction_type == TransactionType::Expense
                 && channel.connector.calls_upstream()
+                && !in_review
             {
                 crate::services::upstream::send_payout_routed(services, &route, &channel, order)
                     .await?
@@ -247,15 +233,97 @@ pub async fn create(
     }
 }
 
+/// The order a request describes, before routing: no channel, no fee, `pending`.
+fn order_of(
+    credential: &ApiCredential,
+    request: OrderRequest,
+    context: RequestContext,
+    now: octopus_domain::Timestamp,
+    fingerprint: &str,
+) -> Order {
+    let amount = request.amount.value();
+    Order {
+        id: 0,
+        payment_uid: new_payment_uid(now),
+        merchant_id: credential.merchant.id,
+        merchant_uid: credential.merchant.uid.clone(),
+        merchant_name: credential.merchant.name.clone(),
+        signature_key: credential.api_key.clone(),
+        merchant_order_id: request.merchant_order_id,
+        transaction_type: request.transaction_type,
+        accounting_type: request.accounting_type,
+        amount,
+        floating_amount: Decimal::ZERO,
+        final_amount: amount,
+        currency: request.currency,
+        country: request.country,
+        country_code: request.country_code.to_string(),
+        payment: request.payment,
+        channel: String::new(),
+        account: String::new(),
+        reference: String::new(),
+        from: request.from,
+        from_name: request.from_name,
+        from_bank_name: request.from_bank_name,
+        to: request.to,
+        to_name: request.to_name,
+        to_bank_name: request.to_bank_name,
+        member_id: request.member_id,
+        redirect_url: request.redirect_url,
+        notify_url: request.notify_url,
+        response_type: request.response_type_text,
+        ip: context.ip.to_string(),
+        user_agent: context.user_agent,
+        ttl: request.ttl,
+        float_precision: request.float_precision,
+        additional: request.additional,
+        extra: serde_json::to_string(&request.extra).expect("a map of strings serializes"),
+        distribute_rules: String::new(),
+        payment_status: PaymentStatus::Pending,
+        payment_fail_reason: String::new(),
+        notify_status: NotifyStatus::None,
+        notify_fail_reason: String::new(),
+        accounting_status: AccountingStatus::None,
+        accounting_fail_reason: String::new(),
+        fee: Decimal::ZERO,
+        fee_rule: ledger::FeeRule::default(),
+        fingerprint: fingerprint.to_string(),
+        amount_locked: false,
+        created_at: now,
+        updated_at: now,
+        expires_at: None,
+        next_check_at: None,
+        test: credential.merchant.mode.is_test(),
+    }
+}
+
 /// The channels a new order may go to, in order: those that take it (see `Channels::route`),
 /// whose connector can take its fields, and whose daily limit leaves room. An order whose first
 /// channel moves real money never fails over to one that simulates payments.
 async fn routed(
     services: &OrderServices,
+    credential: &ApiCredential,
     request: &OrderRequest,
     now: i64,
 ) -> Result<crate::services::routing::Route, Error> {
     let mut route = services.channels.route(request)?;
+    // Test keys only reach sandbox channels, live keys never do.
+    let test = credential.merchant.mode.is_test();
+    for c in route
+        .candidates
+        .iter()
+        .filter(|c| c.connector.simulates_payments() != test)
+    {
+        let why = if test {
+            "real money: test keys only reach sandbox channels"
+        } else {
+            "sandbox: only test keys reach it"
+        };
+        route.skipped.insert(c.code().to_string(), why.into());
+    }
+    route
+        .candidates
+        .retain(|c| c.connector.simulates_payments() == test);
     // Channels whose connector cannot take the request's fields drop out, with the
     // connector's reason under `skipped`; when none is left, the merchant's input is what to
     // fix.
@@ -362,7 +430,9 @@ fn drop_own_accounts(route: &mut crate::services::routing::Route) {
 /// The answer to a request whose `merchant_order_id` is taken: the order itself when the
 /// parameters are the same, a conflict otherwise.
 fn answer_existing(order: Order, fingerprint: &str) -> Result<(Order, bool), Error> {
-    if order.fingerprint == fingerprint {
+    if order.fingerprint == fingerprint && order.refused_at_creation() {
+        Err(Error::Refused(order.payment_fail_reason))
+    } else if order.fingerprint == fingerprint {
         Ok((order, false))
     } else {
         Err(Error::Conflict(

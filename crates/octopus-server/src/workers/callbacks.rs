@@ -411,7 +411,7 @@ async fn attempt(
     let body = callback::body(&c.payload, &state.config.tenant);
     let credential = state
         .keys
-        .credential(&c.signature_key)
+        .signer(&c.signature_key)
         .await
         .map_err(|_| "the signing key could not be read".to_string())?
         .ok_or_else(|| "the API key that created the order no longer exists".to_string())?;

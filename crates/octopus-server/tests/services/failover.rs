@@ -32,7 +32,7 @@ async fn a_refused_payout_is_rerouted_to_the_next_channel_and_sent_there() {
     assert_eq!(rules["failovers"][0]["reason"], "Insufficient balance");
     assert_eq!(
         rules["skipped"]["sandbox"],
-        "simulated: never a failover for real money"
+        "sandbox: only test keys reach it"
     );
     // Sent to the second upstream only; the first refused it.
     assert_eq!(poor.state()["withdrawals"], serde_json::json!([]));

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use octopus_client::NewOrder;
 use octopus_domain::secret_box::MasterKey;
-use octopus_domain::{ApiCredential, Currency, Order, OrderRequest, PaymentStatus, StatusChange};
+use octopus_domain::{ApiCredential, Currency, Order, OrderRequest, PaymentStatus};
 use octopus_paykassma_sim::{Faults, Sim, SimConfig};
 use octopus_server::api::keys::KeyRing;
 use octopus_server::clock::Clock;
@@ -63,7 +63,7 @@ impl Gateway {
         .await
         .expect("create merchant");
         let merchant = KeyRing::new(storage.clone(), master_key.clone())
-            .credential(&created.api_key)
+            .credential(&created.api_key, NOW)
             .await
             .expect("read the key")
             .expect("the key exists");
@@ -82,6 +82,7 @@ impl Gateway {
             upstream_log: storage.clone(),
             channels,
             fees: FeeBook::new(storage.clone(), Duration::ZERO),
+            risk: octopus_server::services::risk::RiskBook::new(storage.clone(), Duration::ZERO),
             callbacks_due: Arc::new(Notify::new()),
             clock: Clock::Fixed(NOW),
             allow_private_callbacks: true,
@@ -171,9 +172,58 @@ impl Gateway {
         )
     }
 
-    /// Credits the merchant's available MMK as a merchant does: a `recharge` deposit on the
-    /// sandbox, paid.
+    /// Credits the merchant's available MMK as a merchant tops up its live balance: a
+    /// `recharge` deposit (payment `funding`) to the operator's own account, confirmed by the
+    /// operator by hand (live money never comes from the sandbox).
     pub async fn fund(&self, amount: &str) {
+        use octopus_domain::account::{Account, AccountMethod};
+        if self.services.channels.get("funding").is_none() {
+            let mut channel = octopus_domain::Channel::new("funding", "accounts", NOW);
+            channel.priority = 1;
+            channel.currencies = vec![Currency::parse("mmk").expect("a currency")];
+            channel.payments = vec!["funding".into()];
+            self.storage.save_channel(channel).await.expect("save channel");
+            self.storage
+                .add_account(Account {
+                    id: "acc_funding".into(),
+                    channel: "funding".into(),
+                    method: AccountMethod::Bank,
+                    bank_code: String::new(),
+                    number: "000111222333".into(),
+                    holder: "Operator Funding".into(),
+                    currency: Currency::parse("mmk").expect("a currency"),
+                    promptpay_id: String::new(),
+                    vpa: String::new(),
+                    wallet: String::new(),
+                    daily_limit: None,
+                    max_open: None,
+                    enabled: true,
+                    created_at: NOW,
+                    updated_at: NOW,
+                })
+                .await
+                .expect("add the funding account");
+            self.storage
+                .add_device(octopus_domain::device::Device {
+                    id: "dev_funding".into(),
+                    account: "acc_funding".into(),
+                    sealed_secret: self.master_key.seal("funding-device-secret"),
+                    revoked_at: None,
+                    last_heartbeat_at: None,
+                    created_at: NOW,
+                })
+                .await
+                .expect("add the funding device");
+            self.storage
+                .device_heard("dev_funding", NOW)
+                .await
+                .expect("heartbeat");
+            self.services
+                .channels
+                .refresh()
+                .await
+                .expect("read the channels");
+        }
         let mut request = NewOrder::deposit(
             &self.merchant.merchant.uid,
             &format!("fund-{amount}"),
@@ -184,16 +234,20 @@ impl Gateway {
         );
         request.accounting_type = Some("recharge".into());
         let (order, _) = self.create(&request).await.expect("funding deposit");
-        assert_eq!(order.channel, "sandbox");
-        self.storage
-            .change_status(
-                &order.payment_uid,
-                StatusChange::new(PaymentStatus::Completed, "paid", NOW)
-                    .with_final_amount(order.final_amount)
-                    .from_status(order.payment_status),
-            )
-            .await
-            .expect("funding paid");
+        assert_eq!(order.channel, "funding");
+        octopus_server::services::transfers::confirm(
+            self.storage.as_ref(),
+            &order.payment_uid,
+            &format!("FUND-{amount}"),
+            &octopus_domain::money::format_amount(order.final_amount, order.currency),
+            octopus_server::services::transfers::Operator {
+                by: "test",
+                reason: "merchant top-up received",
+            },
+            NOW,
+        )
+        .await
+        .expect("funding confirmed");
         self.callbacks_woken();
     }
 

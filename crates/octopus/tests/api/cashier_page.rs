@@ -196,9 +196,9 @@ async fn a_payer_confirms_a_wavepay_transfer_on_the_page_in_chromium() {
     };
     let app = spawn_app(Backend::Sqlite).await;
     let pk = crate::helpers::paykassma::PkSim::start(&app, "pk-mm", 10).await;
-    let uid = app.merchant.merchant_uid.clone();
+    let uid = app.live.merchant_uid.clone();
     let created = app
-        .client
+        .live_client
         .create_order(&NewOrder::deposit(
             &uid, "page-pk", "6000.00", "mmk", "wavepay", "myanmar",
         ))
@@ -254,7 +254,7 @@ async fn a_payer_confirms_a_wavepay_transfer_on_the_page_in_chromium() {
         ("Payment received".to_string(), "completed".to_string())
     );
     assert_eq!(
-        app.client.get_order("page-pk").await.unwrap().final_amount,
+        app.live_client.get_order("page-pk").await.unwrap().final_amount,
         "6000.00"
     );
 }

@@ -221,9 +221,9 @@ async fn a_foreign_page_cannot_fail_an_upstream_deposit(backend: Backend) {
     let app = spawn_app(backend).await;
     let pk = crate::helpers::paykassma::PkSim::start(&app, "pk-mm", 10).await;
     let created = app
-        .client
+        .live_client
         .create_order(&NewOrder::deposit(
-            &app.merchant.merchant_uid,
+            &app.live.merchant_uid,
             "xs-pk",
             "6000.00",
             "mmk",

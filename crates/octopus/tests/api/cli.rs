@@ -22,8 +22,8 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
     let lines = server.wait_for_output("octopus order new");
     let (uid, key, secret) = (
         value_after(&lines, "merchant_uid"),
-        value_after(&lines, "api_key"),
-        value_after(&lines, "api_secret"),
+        value_after(&lines, "test api_key"),
+        value_after(&lines, "test api_secret"),
     );
     // The printed curl request, pasted as it is: its signature and body.
     let signature = lines
@@ -169,8 +169,8 @@ async fn order_commands_create_and_query_orders() {
             .arg("order")
             .args(args)
             .env("OCTOPUS_URL", &server.url)
-            .env("OCTOPUS_API_KEY", creds["api_key"].as_str().unwrap())
-            .env("OCTOPUS_API_SECRET", creds["api_secret"].as_str().unwrap())
+            .env("OCTOPUS_API_KEY", creds["test_api_key"].as_str().unwrap())
+            .env("OCTOPUS_API_SECRET", creds["test_api_secret"].as_str().unwrap())
             .env(
                 "OCTOPUS_MERCHANT_UID",
                 creds["merchant_uid"].as_str().unwrap(),
@@ -203,8 +203,8 @@ async fn order_commands_create_and_query_orders() {
         .starts_with(&server.url));
     let client = Client::new(
         &server.url,
-        creds["api_key"].as_str().unwrap(),
-        creds["api_secret"].as_str().unwrap(),
+        creds["test_api_key"].as_str().unwrap(),
+        creds["test_api_secret"].as_str().unwrap(),
     );
     crate::helpers::fund(
         &client,
@@ -264,8 +264,8 @@ async fn bench_harness_reports_throughput_and_latency() {
                 "--json",
             ])
             .args(["--scenario", scenario])
-            .args(["--key", creds["api_key"].as_str().unwrap()])
-            .args(["--secret", creds["api_secret"].as_str().unwrap()])
+            .args(["--key", creds["test_api_key"].as_str().unwrap()])
+            .args(["--secret", creds["test_api_secret"].as_str().unwrap()])
             .args(["--merchant-uid", creds["merchant_uid"].as_str().unwrap()])
             .output()
             .unwrap();
@@ -785,10 +785,10 @@ async fn channel_commands_configure_what_a_running_server_routes_to(backend: Bac
 /// the plugin secret masked.
 async fn order_history_shows_changes_and_upstream_exchanges(backend: Backend) {
     let app = crate::helpers::spawn_app(backend).await;
-    let m = &app.merchant;
+    let m = &app.live;
     let pk = crate::helpers::paykassma::PkSim::start(&app, "pk-mm", 10).await;
     let created = app
-        .client
+        .live_client
         .create_order(&octopus_client::NewOrder::deposit(
             &m.merchant_uid,
             "hist-1",
@@ -807,7 +807,7 @@ async fn order_history_shows_changes_and_upstream_exchanges(backend: Backend) {
         .send()
         .await
         .unwrap();
-    app.wait_for_status(&app.client, "hist-1", "completed", Duration::from_secs(10))
+    app.wait_for_status(&app.live_client, "hist-1", "completed", Duration::from_secs(10))
         .await;
     let (ok, text) = run_on(
         &app,

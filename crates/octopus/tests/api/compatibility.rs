@@ -554,8 +554,10 @@ async fn the_documented_python_verifier_checks_real_callbacks(backend: Backend) 
 /// the order goes to the sandbox and `skipped` says why Paykassma did not take it.
 async fn skipped_names_the_connectors_reason(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let _pk = PkSim::start(&app, "pk-mm", 10).await;
+    // A second live channel for Myanmar payouts: the operator's own accounts (no payee check).
+    crate::helpers::accounts::own_channel(&app, "own-mm", &["MM"], &["mmk"]).await;
     app.fund(&m, "mmk", "1000.00").await;
     let nine = NewOrder::payout(
         &m.merchant_uid,
@@ -568,10 +570,10 @@ async fn skipped_names_the_connectors_reason(backend: Backend) {
         "U Ba",
         "wavepay",
     );
-    let sent = app.client.create_order(&nine).await.unwrap();
-    assert_eq!(sent.payment.channel, "sandbox");
+    let sent = app.live_client.create_order(&nine).await.unwrap();
+    assert_eq!(sent.payment.channel, "own-mm");
     let rules: Value = serde_json::from_str(&sent.payment.distribute_rules).unwrap();
-    assert_eq!(rules["chosen"], "sandbox");
+    assert_eq!(rules["chosen"], "own-mm");
     assert_eq!(
         rules["skipped"]["pk-mm"],
         "The 'to' field must be a wavepay account number of 10 to 11 digits.",
@@ -585,7 +587,7 @@ async fn skipped_names_the_connectors_reason(backend: Backend) {
         "{rules}"
     );
     // The same decision is on the stored order.
-    let order = app.client.get_order("nine-digits").await.unwrap();
+    let order = app.live_client.get_order("nine-digits").await.unwrap();
     assert_eq!(order.distribute_rules, sent.payment.distribute_rules);
 }
 

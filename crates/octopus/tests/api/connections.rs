@@ -92,8 +92,8 @@ async fn half_sent_requests_under_a_1024_file_limit_do_not_stop_the_gateway() {
     // Everyone else is still served while the attacker holds on.
     let client = Client::new(
         &server.url,
-        creds["api_key"].as_str().unwrap(),
-        creds["api_secret"].as_str().unwrap(),
+        creds["test_api_key"].as_str().unwrap(),
+        creds["test_api_secret"].as_str().unwrap(),
     );
     let uid = creds["merchant_uid"].as_str().unwrap();
     for i in 0..5 {

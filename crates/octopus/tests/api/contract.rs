@@ -339,6 +339,7 @@ impl Contract {
             updated_at: now,
             expires_at: None,
             next_check_at: None,
+            test: false,
         }
     }
 
@@ -803,19 +804,63 @@ async fn both_backends_keep_the_same_books(postgres: Backend) {
     let keys = on_both!(c, "a second API key, and keys looked up", |side| {
         let s = side.storage.as_ref();
         let added = s
-            .add_api_key(merchant.id, "ock_second", "sealed-2", at)
+            .add_api_key(octopus_storage::NewApiKey {
+                merchant_id: merchant.id,
+                api_key: "ock_second".into(),
+                sealed_secret: "sealed-2".into(),
+                label: "shop two".into(),
+                expires_at: Some(at + 1000),
+                allowed_ips: octopus_domain::merchant::parse_allowlist("10.0.0.0/8").unwrap(),
+                created_at: at,
+            })
             .await;
+        // A test book: made once, answering with its merchant's uid and name.
+        let book = s.test_book(merchant.id, at).await.expect("test book");
+        let again = s.test_book(merchant.id, at).await.expect("test book again");
+        let test_key = s
+            .add_api_key(octopus_storage::NewApiKey {
+                merchant_id: book.id,
+                api_key: "ock_test_1".into(),
+                sealed_secret: "sealed-t".into(),
+                label: String::new(),
+                expires_at: None,
+                allowed_ips: Vec::new(),
+                created_at: at,
+            })
+            .await;
+        let revoked = s.revoke_api_key("ock_test_1", at).await.ok();
+        let revoked_twice = s.revoke_api_key("ock_test_1", at).await.ok();
         let mut keys = Vec::new();
-        for key in ["ock_contract", "ock_second", "ock_none"] {
+        for key in ["ock_contract", "ock_second", "ock_test_1", "ock_none"] {
             let stored = s.api_key(key).await.expect("api key");
-            keys.push(stored.map(|k| (k.api_key, k.merchant, k.sealed_secret)));
+            keys.push(stored.map(|k| {
+                (
+                    k.api_key,
+                    k.merchant.uid,
+                    k.merchant.mode,
+                    k.sealed_secret,
+                    k.label,
+                    k.expires_at,
+                    k.revoked_at,
+                    octopus_domain::merchant::format_allowlist(&k.allowed_ips),
+                )
+            }));
         }
-        (added.map_err(refusal), keys, s.merchant_count().await.ok())
+        let listed = s.api_keys_of(merchant.id).await.expect("keys").len();
+        (
+            added.map_err(refusal),
+            test_key.map_err(refusal),
+            (book.uid == merchant.uid, book.mode, book.owner_id == merchant.id, again.id == book.id),
+            (revoked, revoked_twice, listed),
+            keys,
+            s.merchant_count().await.ok(),
+        )
     });
-    assert_eq!(
-        (keys.0, keys.1.iter().flatten().count(), keys.2),
-        (Ok(()), 2, Some(1))
-    );
+    assert_eq!((&keys.0, &keys.1), (&Ok(()), &Ok(())));
+    assert_eq!(keys.2, (true, octopus_domain::Mode::Test, true, true));
+    assert_eq!(keys.3, (Some(true), Some(false), 3));
+    assert_eq!(keys.4.iter().flatten().count(), 3, "{:?}", keys.4);
+    assert_eq!(keys.5, Some(1), "a test book is no merchant of its own");
     let at = c.tick();
     let rules = [
         ("*", "receive", percent("2", "0", None)),

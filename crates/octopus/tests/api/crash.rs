@@ -20,8 +20,8 @@ async fn a_crash_loses_no_acknowledged_order(backend: Backend) {
     let creds = merchant_create(&db);
     let (uid, key, secret) = (
         creds["merchant_uid"].as_str().unwrap().to_string(),
-        creds["api_key"].as_str().unwrap(),
-        creds["api_secret"].as_str().unwrap(),
+        creds["test_api_key"].as_str().unwrap(),
+        creds["test_api_secret"].as_str().unwrap(),
     );
     assert_eq!(creds["merchant_name"], "Crash Test Shop");
     let client = Client::new(&url, key, secret);
@@ -91,9 +91,11 @@ async fn a_payout_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backend)
     let mut server = ServerProcess::start(&db, &[]);
     let creds = merchant_create(&db);
     let field = |k: &str| creds[k].as_str().unwrap().to_string();
+    // A Paykassma payout moves real money: the live key, funded for real.
     let client = Client::new(&server.url, &field("api_key"), &field("api_secret"));
     let uid = field("merchant_uid");
-    crate::helpers::fund(&client, &uid, "mmk", "50000.00").await;
+    crate::helpers::accounts::fund_live_on(&db, None, &server.url, &client, &uid, "mmk", "50000.00")
+        .await;
 
     let config = SimConfig {
         postback_url: format!("{}/octopus/postback/pk-c", server.url),

@@ -28,7 +28,7 @@ async fn set_fee(
 ) {
     app.storage()
         .set_fee_rule(
-            creds.merchant_id,
+            app.owner_id(creds).await,
             &FeeSchedule::parse(payment, accounting_type, rule).unwrap(),
             0,
         )

@@ -76,7 +76,7 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let storage = app.storage();
     storage
         .set_fee_rule(
-            m.merchant_id,
+            app.owner_id(&m).await,
             &FeeSchedule::parse("*", "receive", deposit_rule()).unwrap(),
             0,
         )
@@ -84,7 +84,7 @@ async fn run_case(backend: Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
         .unwrap();
     storage
         .set_fee_rule(
-            m.merchant_id,
+            app.owner_id(&m).await,
             &FeeSchedule::parse("*", "pay", payout_rule()).unwrap(),
             0,
         )

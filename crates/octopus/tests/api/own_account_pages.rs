@@ -28,7 +28,7 @@ fn deposit(
     NewOrder {
         float_precision: Some("2".into()),
         ..NewOrder::deposit(
-            &app.merchant.merchant_uid,
+            &app.live.merchant_uid,
             id,
             amount,
             currency,
@@ -367,7 +367,7 @@ async fn a_upi_page_has_the_link_and_qr_and_a_report_completes_the_order(backend
         .await;
     assert_eq!(answer["outcome"], "matched");
     assert_eq!(answer["payment_uid"], p.payment_uid.as_str());
-    let done = app.client.get_order("upi-1").await.unwrap();
+    let done = app.live_client.get_order("upi-1").await.unwrap();
     assert_eq!(done.payment_status, "completed");
     assert_eq!(done.final_amount, p.final_amount);
     let after = page(&created.payment_url).await;
@@ -413,7 +413,7 @@ async fn a_gcash_page_shows_the_number_to_copy_and_a_report_completes_the_order(
         .report(&account.transfer(&p.final_amount, "php", "GC-7001234567"))
         .await;
     assert_eq!(answer["outcome"], "matched");
-    let done = app.client.get_order("gc-1").await.unwrap();
+    let done = app.live_client.get_order("gc-1").await.unwrap();
     assert_eq!(done.payment_status, "completed");
     assert_eq!(done.final_amount, p.final_amount);
     app.assert_ledger_sound().await;
@@ -541,7 +541,7 @@ async fn a_promptpay_page_in_chromium_speaks_three_languages_and_turns_to_receiv
         "the open page showed the payment received by itself, in the chosen language, without the QR"
     );
     assert_eq!(
-        app.client
+        app.live_client
             .get_order("pp-chrome")
             .await
             .unwrap()

@@ -22,7 +22,7 @@ fn thb_deposit(app: &TestApp, id: &str, amount: &str) -> NewOrder {
     NewOrder {
         float_precision: Some("2".into()),
         ..NewOrder::deposit(
-            &app.merchant.merchant_uid,
+            &app.live.merchant_uid,
             id,
             amount,
             "thb",
@@ -50,7 +50,7 @@ async fn a_thai_deposit_gets_an_account_and_a_unique_amount_and_a_report_complet
 
     let mut order = thb_deposit(&app, "th-1", "500.00");
     order.notify_url = Some(receiver.url.clone());
-    let created = app.client.create_order(&order).await.expect("order/new");
+    let created = app.live_client.create_order(&order).await.expect("order/new");
     let p = &created.payment;
     assert_eq!(p.channel, "own");
     let final_amount = decimal(&p.final_amount);
@@ -89,7 +89,7 @@ async fn a_thai_deposit_gets_an_account_and_a_unique_amount_and_a_report_complet
         .await;
     assert_eq!(answer["outcome"], "matched");
     assert_eq!(answer["payment_uid"], p.payment_uid.as_str());
-    let done = app.client.get_order("th-1").await.unwrap();
+    let done = app.live_client.get_order("th-1").await.unwrap();
     assert_eq!(done.payment_status, "completed");
     assert_eq!(done.final_amount, p.final_amount);
     // Reported again: one transfer, one credit.
@@ -99,7 +99,7 @@ async fn a_thai_deposit_gets_an_account_and_a_unique_amount_and_a_report_complet
     assert_eq!(again["outcome"], "duplicate");
     assert_eq!(again["transfer"], answer["transfer"]);
     assert_eq!(transfers(&app).await, 2);
-    let (available, _) = app.balance(&app.merchant, "thb").await;
+    let (available, _) = app.balance(&app.live, "thb").await;
     assert_eq!(
         available, final_amount,
         "credited once, with what was received"
@@ -228,7 +228,7 @@ async fn transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides
     // took the same amount.
     let mut a = thb_deposit(&app, "two-a", "300.00");
     a.float_precision = None;
-    let a = app.client.create_order(&a).await.unwrap().payment;
+    let a = app.live_client.create_order(&a).await.unwrap().payment;
     assert_eq!(
         a.final_amount, "300.00",
         "no offset asked: the amount itself, held"
@@ -237,7 +237,7 @@ async fn transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides
         .await;
     let mut b = thb_deposit(&app, "two-b", "300.00");
     b.float_precision = None;
-    let b = app.client.create_order(&b).await.unwrap().payment;
+    let b = app.live_client.create_order(&b).await.unwrap().payment;
     assert_eq!(b.final_amount, "300.00");
     let two = account
         .report(&account.transfer("300.00", "thb", "FT-TWO"))
@@ -247,7 +247,7 @@ async fn transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides
     // A real-name mismatch: the order names its payer's account, the bank shows other digits.
     let mut named = thb_deposit(&app, "named", "400.00");
     named.from = Some("987-6-51234-2".into());
-    let named = app.client.create_order(&named).await.unwrap().payment;
+    let named = app.live_client.create_order(&named).await.unwrap().payment;
     let mut wrong = account.transfer(&named.final_amount, "thb", "FT-NAME");
     wrong.payer_account = "xxx-x-x9999-x".into();
     assert_eq!(account.report(&wrong).await["outcome"], "suspense");
@@ -301,7 +301,7 @@ async fn transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides
         ],
     ));
     assert_eq!(assigned[0]["status"], "assigned");
-    let a_now = app.client.get_order("two-a").await.unwrap();
+    let a_now = app.live_client.get_order("two-a").await.unwrap();
     assert_eq!(a_now.payment_status, "completed");
     let history = app.storage().order_events(&a.payment_uid).await.unwrap();
     assert!(history.iter().any(|e| e
@@ -351,7 +351,7 @@ async fn transfers_no_single_order_takes_go_to_suspense_and_the_operator_decides
     let left = json_lines(&octopus(&app, &["suspense", "list"]));
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["reference"], "FT-NAME");
-    let (available, _) = app.balance(&app.merchant, "thb").await;
+    let (available, _) = app.balance(&app.live, "thb").await;
     assert_eq!(available, decimal("300.00") + decimal(&named.final_amount));
     app.assert_ledger_sound().await;
     let verified = octopus(&app, &["ledger", "verify"]);
@@ -364,8 +364,8 @@ async fn late_payments_complete_within_the_grace_and_go_to_suspense_after_it(bac
     let account = thai_promptpay(&app, "own").await;
     let mut late = thb_deposit(&app, "late", "200.00");
     late.ttl = Some("1".into());
-    let late = app.client.create_order(&late).await.unwrap().payment;
-    app.wait_for_status(&app.client, "late", "overdue", Duration::from_secs(10))
+    let late = app.live_client.create_order(&late).await.unwrap().payment;
+    app.wait_for_status(&app.live_client, "late", "overdue", Duration::from_secs(10))
         .await;
     let answer = account
         .report(&account.transfer(&late.final_amount, "thb", "FT-LATE"))
@@ -383,8 +383,8 @@ async fn late_payments_complete_within_the_grace_and_go_to_suspense_after_it(bac
     // and the transfer goes to suspense.
     let mut gone = thb_deposit(&app, "gone", "250.00");
     gone.ttl = Some("1".into());
-    let gone = app.client.create_order(&gone).await.unwrap().payment;
-    app.wait_for_status(&app.client, "gone", "overdue", Duration::from_secs(10))
+    let gone = app.live_client.create_order(&gone).await.unwrap().payment;
+    app.wait_for_status(&app.live_client, "gone", "overdue", Duration::from_secs(10))
         .await;
     app.execute_sql("UPDATE orders SET expires_at = 1000 WHERE merchant_order_id = 'gone'")
         .await;
@@ -420,10 +420,10 @@ async fn an_account_without_an_online_device_takes_no_new_orders(backend: Backen
             account.id
         )
     );
-    assert!(app.client.get_order("off").await.is_err(), "nothing stored");
+    assert!(app.live_client.get_order("off").await.is_err(), "nothing stored");
     // A heartbeat brings it back.
     account.device.heartbeat().await.unwrap();
-    app.client
+    app.live_client
         .create_order(&thb_deposit(&app, "on", "100.00"))
         .await
         .expect("the account is online again");
@@ -481,7 +481,7 @@ async fn a_manual_confirmation_completes_a_deposit_with_what_was_received(backen
         .report(&account.transfer("650.00", "thb", "FT-M"))
         .await;
     assert_eq!(later["outcome"], "matched");
-    let (available, _) = app.balance(&app.merchant, "thb").await;
+    let (available, _) = app.balance(&app.live, "thb").await;
     assert_eq!(available, decimal("650.00"));
     app.assert_ledger_sound().await;
 }
@@ -491,10 +491,10 @@ async fn payouts_through_own_accounts_wait_for_the_operator(backend: Backend) {
     let receiver = Receiver::start(vec![], Reply::Success).await;
     own_channel(&app, "own", &["TH"], &["thb"]).await;
     thai_promptpay(&app, "own").await;
-    app.fund(&app.merchant, "thb", "5000.00").await;
+    app.fund(&app.live, "thb", "5000.00").await;
     let payout = |id: &str, amount: &str| {
         let mut p = NewOrder::payout(
-            &app.merchant.merchant_uid,
+            &app.live.merchant_uid,
             id,
             amount,
             "thb",
@@ -536,7 +536,7 @@ async fn payouts_through_own_accounts_wait_for_the_operator(backend: Backend) {
         )
     );
     assert_eq!(lines.len(), 3);
-    let (_, held) = app.balance(&app.merchant, "thb").await;
+    let (_, held) = app.balance(&app.live, "thb").await;
     assert_eq!(held, decimal("1400.00"));
 
     octopus(
@@ -553,7 +553,7 @@ async fn payouts_through_own_accounts_wait_for_the_operator(backend: Backend) {
             "account closed",
         ],
     );
-    let (available, held) = app.balance(&app.merchant, "thb").await;
+    let (available, held) = app.balance(&app.live, "thb").await;
     assert_eq!((available, held), (decimal("4000.00"), Decimal::ZERO));
     let callbacks = receiver.wait_for(2, Duration::from_secs(10)).await;
     let statuses: BTreeSet<String> = callbacks
@@ -572,7 +572,7 @@ async fn payouts_through_own_accounts_wait_for_the_operator(backend: Backend) {
             "\"po-2\":\"failed\"".to_string()
         ])
     );
-    let failed_now = app.client.get_order("po-2").await.unwrap();
+    let failed_now = app.live_client.get_order("po-2").await.unwrap();
     assert_eq!(failed_now.payment_fail_reason, "account closed");
     assert!(json_lines(&octopus(&app, &["payout", "list", "--channel", "own"])).is_empty());
     app.assert_ledger_sound().await;
@@ -586,7 +586,7 @@ async fn concurrent_deposits_of_one_amount_never_share_a_final_amount(backend: B
     thai_promptpay(&app, "own").await;
     app.set_channel_enabled("sandbox", false).await;
     let node = app.second_node().await;
-    let clients = [app.client.clone(), node.client_for(&app.merchant)];
+    let clients = [app.live_client.clone(), node.client_for(&app.live)];
     let mut running = tokio::task::JoinSet::new();
     for i in 0..CONCURRENT {
         let client = clients[i % 2].clone();
@@ -692,8 +692,8 @@ async fn the_operator_cannot_credit_a_transfer_twice(backend: Backend) {
     ];
     assert_eq!(done.iter().filter(|ok| **ok).count(), 1, "{done:?}");
     let statuses = [
-        app.client.get_order("dup-a").await.unwrap().payment_status,
-        app.client.get_order("dup-b").await.unwrap().payment_status,
+        app.live_client.get_order("dup-a").await.unwrap().payment_status,
+        app.live_client.get_order("dup-b").await.unwrap().payment_status,
     ];
     assert_eq!(
         statuses
@@ -703,7 +703,7 @@ async fn the_operator_cannot_credit_a_transfer_twice(backend: Backend) {
         1,
         "{statuses:?}"
     );
-    let (available, _) = app.balance(&app.merchant, "thb").await;
+    let (available, _) = app.balance(&app.live, "thb").await;
     assert_eq!(available, decimal("77.00"));
     // And it cannot be returned after it was assigned.
     let (ok, _, err) = octopus_result(
@@ -774,7 +774,7 @@ async fn own_accounts_are_never_an_upstreams_failover(backend: Backend) {
         ..Default::default()
     });
     let order = NewOrder::deposit(
-        &app.merchant.merchant_uid,
+        &app.live.merchant_uid,
         "pk-down",
         "6000.00",
         "mmk",
@@ -792,7 +792,7 @@ async fn own_accounts_are_never_an_upstreams_failover(backend: Backend) {
         "No channel available (pk-first: Paykassma answered HTTP 500)"
     );
     assert!(
-        app.client.get_order("pk-down").await.is_err(),
+        app.live_client.get_order("pk-down").await.is_err(),
         "nothing stored"
     );
     let orders_on_own = app

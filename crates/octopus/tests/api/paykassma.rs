@@ -39,17 +39,17 @@ async fn confirm(payment_url: &str, transaction_id: &str) -> String {
 }
 
 async fn wait_status(app: &TestApp, id: &str, status: &str) -> octopus_client::Payment {
-    app.wait_for_status(&app.client, id, status, WAIT).await
+    app.wait_for_status(&app.live_client, id, status, WAIT).await
 }
 
 async fn deposit_through_create_activate_and_postback(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let receiver = Receiver::start(vec![], Reply::Success).await;
     let mut order = wavepay(&m.merchant_uid, "pk-1", "6000.00");
     order.notify_url = Some(receiver.url.clone());
-    let created = app.client.create_order(&order).await.unwrap();
+    let created = app.live_client.create_order(&order).await.unwrap();
     assert_eq!(created.payment.channel, "pk-mm");
     assert_eq!(created.payment.payment_status, "pending");
 
@@ -131,7 +131,7 @@ async fn deposit_through_create_activate_and_postback(backend: Backend) {
 
 async fn a_short_payment_waits_for_the_rest(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let created = app
         .client
@@ -142,7 +142,7 @@ async fn a_short_payment_waits_for_the_rest(backend: Backend) {
     let page = confirm(&created.payment_url, "TXA").await;
     assert!(page.contains("1000.00 MMK is still missing"), "{page}");
     assert_eq!(
-        app.client
+        app.live_client
             .get_order("pk-short")
             .await
             .unwrap()
@@ -173,7 +173,7 @@ async fn a_short_payment_waits_for_the_rest(backend: Backend) {
 /// once, however often it is repeated.
 async fn a_transfer_found_later_is_credited_once_by_repeated_postbacks(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     pk.sim.set_faults(Faults {
         postback_duplicates: 5,
@@ -187,7 +187,7 @@ async fn a_transfer_found_later_is_credited_once_by_repeated_postbacks(backend: 
     let page = confirm(&created.payment_url, "TXLATE").await;
     assert!(page.contains("being checked"), "{page}");
     assert_eq!(
-        app.client
+        app.live_client
             .get_order("pk-later")
             .await
             .unwrap()
@@ -233,7 +233,7 @@ async fn a_transfer_found_later_is_credited_once_by_repeated_postbacks(backend: 
 
 async fn postbacks_in_reverse_order_and_with_a_bad_signature(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     pk.sim.set_faults(Faults {
         hold_postbacks: true,
@@ -275,7 +275,7 @@ async fn postbacks_in_reverse_order_and_with_a_bad_signature(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(pk.state()["postbacks"][2]["acknowledged"], false);
-    let order = app.client.get_order("pk-c").await.unwrap();
+    let order = app.live_client.get_order("pk-c").await.unwrap();
     assert_eq!(order.payment_status, "processing");
     assert_eq!(app.balance(&m, "mmk").await.0, d("300"));
 }
@@ -283,7 +283,7 @@ async fn postbacks_in_reverse_order_and_with_a_bad_signature(backend: Backend) {
 /// A channel whose upstream answers 5xx or not at all on creation is passed over for the next.
 async fn a_failing_upstream_fails_over_to_the_next_channel(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let first = PkSim::start(&app, "pk-first", 10).await;
     let _second = PkSim::start(&app, "pk-second", 20).await;
     first.sim.set_faults(Faults {
@@ -302,7 +302,7 @@ async fn a_failing_upstream_fails_over_to_the_next_channel(backend: Backend) {
             .unwrap();
         assert_eq!(created.payment.channel, "pk-second", "{id}");
         let rules: serde_json::Value =
-            serde_json::from_str(&app.client.get_order(id).await.unwrap().distribute_rules)
+            serde_json::from_str(&app.live_client.get_order(id).await.unwrap().distribute_rules)
                 .unwrap();
         assert_eq!(rules["chosen"], "pk-second");
         assert_eq!(rules["failovers"][0]["channel"], "pk-first");
@@ -318,7 +318,7 @@ async fn a_failing_upstream_fails_over_to_the_next_channel(backend: Backend) {
 
 async fn payouts_through_withdrawal_create_and_postbacks(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     app.fund(&m, "mmk", "20000.00").await;
     let payout = |id: &str, to: &str| {
@@ -384,7 +384,7 @@ async fn payouts_through_withdrawal_create_and_postbacks(backend: Backend) {
 
 async fn insufficient_upstream_balance_fails_the_payout(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let _pk = PkSim::start(&app, "pk-mm", 10).await;
     app.fund(&m, "mmk", "1000000000.00").await;
     // The only channel left (the sandbox would take the payout as the next candidate).
@@ -400,7 +400,7 @@ async fn insufficient_upstream_balance_fails_the_payout(backend: Backend) {
         "U Ba",
         "wavepay",
     );
-    let sent = app.client.create_order(&big).await.unwrap();
+    let sent = app.live_client.create_order(&big).await.unwrap();
     assert_eq!(sent.payment.payment_status, "failed");
     assert_eq!(sent.payment.payment_fail_reason, "Insufficient balance");
     assert_eq!(app.balance(&m, "mmk").await, (d("1000000000"), d("0")));
@@ -409,11 +409,11 @@ async fn insufficient_upstream_balance_fails_the_payout(backend: Backend) {
 
 async fn a_late_success_after_expiry_is_still_credited(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let mut order = wavepay(&m.merchant_uid, "pk-late", "500.00");
     order.ttl = Some("1".into());
-    let created = app.client.create_order(&order).await.unwrap();
+    let created = app.live_client.create_order(&order).await.unwrap();
     wait_status(&app, "pk-late", "overdue").await;
     pk.sim.transfer("TXL", 500, "MMK");
     confirm(&created.payment_url, "TXL").await;
@@ -435,7 +435,7 @@ async fn a_late_success_after_expiry_is_still_credited(backend: Backend) {
 /// to the next candidate; the order moves there and the decision says why.
 async fn a_refused_payout_fails_over_to_the_next_channel(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let _poor = PkSim::start(&app, "pk-poor", 10).await;
     let rich = PkSim::start(&app, "pk-rich", 20).await;
     app.fund(&m, "mmk", "1000000000.00").await;
@@ -452,7 +452,7 @@ async fn a_refused_payout_fails_over_to_the_next_channel(backend: Backend) {
         "wavepay",
     );
     assert_eq!(
-        app.client
+        app.live_client
             .create_order(&first)
             .await
             .unwrap()
@@ -471,7 +471,7 @@ async fn a_refused_payout_fails_over_to_the_next_channel(backend: Backend) {
         "U Ba",
         "wavepay",
     );
-    let sent = app.client.create_order(&half).await.unwrap();
+    let sent = app.live_client.create_order(&half).await.unwrap();
     assert_eq!(
         (
             sent.payment.channel.as_str(),
@@ -480,7 +480,7 @@ async fn a_refused_payout_fails_over_to_the_next_channel(backend: Backend) {
         ("pk-rich", "processing")
     );
     let rules: serde_json::Value = serde_json::from_str(
-        &app.client
+        &app.live_client
             .get_order("pk-fo")
             .await
             .unwrap()
@@ -498,7 +498,7 @@ async fn a_refused_payout_fails_over_to_the_next_channel(backend: Backend) {
 /// transaction ID already given for another order is refused without asking Paykassma.
 async fn a_failed_activation_fails_the_deposit(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let a = app
         .client
@@ -522,7 +522,7 @@ async fn a_failed_activation_fails_the_deposit(backend: Backend) {
         "Paykassma was not asked"
     );
     assert_eq!(
-        app.client.get_order("pk-y").await.unwrap().payment_status,
+        app.live_client.get_order("pk-y").await.unwrap().payment_status,
         "pending"
     );
     let page = confirm(&b.payment_url, "FAIL1").await;
@@ -537,7 +537,7 @@ async fn a_failed_activation_fails_the_deposit(backend: Backend) {
 /// never reach the history.
 async fn only_the_signed_part_of_a_postback_counts(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let a = app
         .client
@@ -563,11 +563,11 @@ async fn only_the_signed_part_of_a_postback_counts(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 200, "it is A's postback, already applied");
     assert_eq!(
-        app.client.get_order("pk-sb").await.unwrap().payment_status,
+        app.live_client.get_order("pk-sb").await.unwrap().payment_status,
         "pending"
     );
     assert_eq!(
-        app.client.get_order("pk-sa").await.unwrap().final_amount,
+        app.live_client.get_order("pk-sa").await.unwrap().final_amount,
         "6000.00"
     );
     assert_eq!(app.balance(&m, "mmk").await.0, d("6000"));
@@ -612,7 +612,7 @@ async fn only_the_signed_part_of_a_postback_counts(backend: Backend) {
         "U Ba",
         "wavepay",
     );
-    let sent = app.client.create_order(&payout).await.unwrap();
+    let sent = app.live_client.create_order(&payout).await.unwrap();
     assert!(pk.sim.finish_withdrawal(&sent.payment.payment_uid, 5));
     wait_status(&app, "pk-sp", "failed").await;
     assert!(pk.sim.finish_withdrawal(&sent.payment.payment_uid, 1));
@@ -638,7 +638,7 @@ async fn only_the_signed_part_of_a_postback_counts(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        app.client.get_order("pk-sp").await.unwrap().payment_status,
+        app.live_client.get_order("pk-sp").await.unwrap().payment_status,
         "failed"
     );
     app.assert_ledger_sound().await;
@@ -648,7 +648,7 @@ async fn only_the_signed_part_of_a_postback_counts(backend: Backend) {
 /// taken) keeps the payout processing on its channel and never sends it elsewhere.
 async fn payout_faults_fail_over_only_when_certain(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let first = PkSim::start(&app, "pk-first", 10).await;
     let second = PkSim::start(&app, "pk-second", 20).await;
     app.fund(&m, "mmk", "100000.00").await;
@@ -669,7 +669,7 @@ async fn payout_faults_fail_over_only_when_certain(backend: Backend) {
         withdrawal_5xx: 1,
         ..Faults::default()
     });
-    let sent = app.client.create_order(&payout("pk-p503")).await.unwrap();
+    let sent = app.live_client.create_order(&payout("pk-p503")).await.unwrap();
     assert_eq!(
         (
             sent.payment.channel.as_str(),
@@ -678,7 +678,7 @@ async fn payout_faults_fail_over_only_when_certain(backend: Backend) {
         ("pk-second", "processing")
     );
     let rules: serde_json::Value = serde_json::from_str(
-        &app.client
+        &app.live_client
             .get_order("pk-p503")
             .await
             .unwrap()
@@ -694,7 +694,7 @@ async fn payout_faults_fail_over_only_when_certain(backend: Backend) {
         withdrawal_timeout: 1,
         ..Faults::default()
     });
-    let sent = app.client.create_order(&payout("pk-ptime")).await.unwrap();
+    let sent = app.live_client.create_order(&payout("pk-ptime")).await.unwrap();
     assert_eq!(
         (
             sent.payment.channel.as_str(),
@@ -724,7 +724,7 @@ async fn payout_faults_fail_over_only_when_certain(backend: Backend) {
 /// gets the order, not a refusal.
 async fn real_money_never_fails_over_to_the_sandbox(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let created = app
         .client
@@ -749,7 +749,7 @@ async fn real_money_never_fails_over_to_the_sandbox(backend: Backend) {
         "No channel available (pk-mm: Paykassma answered HTTP 500)"
     );
     assert!(
-        app.client.get_order("pk-r2").await.is_err(),
+        app.live_client.get_order("pk-r2").await.is_err(),
         "nothing stored"
     );
 

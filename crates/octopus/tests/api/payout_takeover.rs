@@ -25,7 +25,7 @@ const BOUND: Duration = Duration::from_secs(5);
 
 async fn a_dead_nodes_payouts_are_sent_soon_after_their_lease_ends(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     app.fund(&m, "mmk", "1000000.00").await;
     let first = NewOrder::payout(
@@ -39,7 +39,7 @@ async fn a_dead_nodes_payouts_are_sent_soon_after_their_lease_ends(backend: Back
         "U Ba",
         "wavepay",
     );
-    let sent = app.client.create_order(&first).await.unwrap();
+    let sent = app.live_client.create_order(&first).await.unwrap();
     assert_eq!(
         (
             sent.payment.channel.as_str(),

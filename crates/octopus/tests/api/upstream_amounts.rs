@@ -55,7 +55,7 @@ async fn fee_income(app: &TestApp) -> Decimal {
 /// repeated, the same again.
 async fn impossible_amounts_are_acknowledged_and_change_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let cases = [
         (
@@ -94,7 +94,7 @@ async fn impossible_amounts_are_acknowledged_and_change_nothing(backend: Backend
             .unwrap();
         assert_eq!(created.payment.channel, "pk-mm");
         let uid = created.payment.payment_uid.clone();
-        let before = app.client.get_order(&id).await.unwrap();
+        let before = app.live_client.get_order(&id).await.unwrap();
         let transaction = deposit_transaction(&format!("TXI{i}"), &uid, amount);
         for attempt in 1..=2 {
             let (status, body) = pk
@@ -111,7 +111,7 @@ async fn impossible_amounts_are_acknowledged_and_change_nothing(backend: Backend
                 "{amount}, attempt {attempt}"
             );
             assert_eq!(
-                app.client.get_order(&id).await.unwrap(),
+                app.live_client.get_order(&id).await.unwrap(),
                 before,
                 "{amount}: the order is unchanged"
             );
@@ -146,7 +146,7 @@ async fn impossible_amounts_are_acknowledged_and_change_nothing(backend: Backend
         .await;
     assert_eq!((status, body.as_str()), (200, OK));
     assert_eq!(
-        app.client
+        app.live_client
             .get_order("imp-two")
             .await
             .unwrap()
@@ -197,7 +197,7 @@ async fn impossible_amounts_are_acknowledged_and_change_nothing(backend: Backend
 /// with a possible amount, still settles it.
 async fn an_activation_with_an_impossible_amount_credits_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     pk.sim.set_faults(octopus_paykassma_sim::Faults {
         activation_deposit_amount: Some("-6000".into()),
@@ -220,7 +220,7 @@ async fn an_activation_with_an_impossible_amount_credits_nothing(backend: Backen
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("being checked"));
-    let order = app.client.get_order("act-neg").await.unwrap();
+    let order = app.live_client.get_order("act-neg").await.unwrap();
     assert_eq!(
         (order.payment_status.as_str(), order.final_amount.as_str()),
         ("processing", "6000.00")
@@ -247,7 +247,7 @@ async fn an_activation_with_an_impossible_amount_credits_nothing(backend: Backen
 
     pk.sim.release(false);
     let done = app
-        .wait_for_status(&app.client, "act-neg", "completed", Duration::from_secs(15))
+        .wait_for_status(&app.live_client, "act-neg", "completed", Duration::from_secs(15))
         .await;
     assert_eq!(done.final_amount, "6000.00");
     assert_eq!(app.balance(&m, "mmk").await.0, d("6000"));
@@ -259,7 +259,7 @@ async fn an_activation_with_an_impossible_amount_credits_nothing(backend: Backen
 /// the same transfer named for another order is not counted again.
 async fn a_transaction_counts_once_per_order(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let a = app
         .client
@@ -272,7 +272,7 @@ async fn a_transaction_counts_once_per_order(backend: Backend) {
         .post_postback(&app, "pk-mm", Some("ingoing"), &[tx1.clone(), tx1.clone()])
         .await;
     assert_eq!((status, body.as_str()), (200, OK));
-    let done = app.client.get_order("once-a").await.unwrap();
+    let done = app.live_client.get_order("once-a").await.unwrap();
     assert_eq!(
         (done.payment_status.as_str(), done.final_amount.as_str()),
         ("completed", "6000.00")
@@ -289,7 +289,7 @@ async fn a_transaction_counts_once_per_order(backend: Backend) {
             .post_postback(&app, "pk-mm", Some("ingoing"), &repeat)
             .await;
         assert_eq!((status, body.as_str()), (200, OK));
-        assert_eq!(app.client.get_order("once-a").await.unwrap(), done);
+        assert_eq!(app.live_client.get_order("once-a").await.unwrap(), done);
     }
     assert!(not_applied(&app, &uid).await.is_empty());
     assert_eq!(app.balance(&m, "mmk").await.0, d("6000"));
@@ -309,7 +309,7 @@ async fn a_transaction_counts_once_per_order(backend: Backend) {
         .post_postback(&app, "pk-mm", Some("ingoing"), &[tx1.clone(), tx2])
         .await;
     assert_eq!((status, body.as_str()), (200, OK));
-    assert_eq!(app.client.get_order("once-a").await.unwrap(), done);
+    assert_eq!(app.live_client.get_order("once-a").await.unwrap(), done);
     let kept = not_applied(&app, &uid).await;
     assert_eq!(
         kept,
@@ -323,7 +323,7 @@ async fn a_transaction_counts_once_per_order(backend: Backend) {
         .create_order(&wavepay(&m.merchant_uid, "once-b", "6000.00"))
         .await
         .unwrap();
-    let before = app.client.get_order("once-b").await.unwrap();
+    let before = app.live_client.get_order("once-b").await.unwrap();
     let (status, body) = pk
         .post_postback(
             &app,
@@ -337,7 +337,7 @@ async fn a_transaction_counts_once_per_order(backend: Backend) {
         )
         .await;
     assert_eq!((status, body.as_str()), (200, OK));
-    assert_eq!(app.client.get_order("once-b").await.unwrap(), before);
+    assert_eq!(app.live_client.get_order("once-b").await.unwrap(), before);
     let kept = not_applied(&app, &b.payment.payment_uid).await;
     assert_eq!(
         kept,
@@ -366,7 +366,7 @@ async fn a_transaction_counts_once_per_order(backend: Backend) {
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        app.client.get_order("once-c").await.unwrap().payment_status,
+        app.live_client.get_order("once-c").await.unwrap().payment_status,
         "pending"
     );
     assert_eq!(
@@ -382,7 +382,7 @@ async fn a_transaction_counts_once_per_order(backend: Backend) {
 /// completes its deposit, a withdrawal's settles its payout.
 async fn a_postback_without_direction_is_read_by_its_transactions(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let created = app
         .client
@@ -402,7 +402,7 @@ async fn a_postback_without_direction_is_read_by_its_transactions(backend: Backe
         )
         .await;
     assert_eq!((status, body.as_str()), (200, OK));
-    let done = app.client.get_order("nodir-in").await.unwrap();
+    let done = app.live_client.get_order("nodir-in").await.unwrap();
     assert_eq!(
         (done.payment_status.as_str(), done.final_amount.as_str()),
         ("completed", "6000.00")
@@ -420,7 +420,7 @@ async fn a_postback_without_direction_is_read_by_its_transactions(backend: Backe
         "Daw Aye",
         "wavepay",
     );
-    let sent = app.client.create_order(&payout).await.unwrap();
+    let sent = app.live_client.create_order(&payout).await.unwrap();
     assert_eq!(
         (
             sent.payment.channel.as_str(),
@@ -439,7 +439,7 @@ async fn a_postback_without_direction_is_read_by_its_transactions(backend: Backe
         .await;
     assert_eq!((status, body.as_str()), (200, OK));
     assert_eq!(
-        app.client
+        app.live_client
             .get_order("nodir-out")
             .await
             .unwrap()
@@ -462,7 +462,7 @@ async fn a_postback_without_direction_is_read_by_its_transactions(backend: Backe
     let (status, body) = pk.post_postback(&app, "pk-mm", None, &mixed).await;
     assert_eq!((status, body.as_str()), (200, OK));
     assert_eq!(
-        app.client
+        app.live_client
             .get_order("nodir-mixed")
             .await
             .unwrap()
@@ -470,7 +470,7 @@ async fn a_postback_without_direction_is_read_by_its_transactions(backend: Backe
         "pending"
     );
     assert_eq!(
-        app.client
+        app.live_client
             .get_order("nodir-out")
             .await
             .unwrap()
@@ -567,12 +567,12 @@ async fn postback_refusals_are_json(backend: Backend) {
 /// merchant debited, fee income negative, for a deposit credit).
 async fn ledger_verify_fails_on_impossible_rows(backend: Backend) {
     let mut app = spawn_app(backend.clone()).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let rule = FeeRule::new(d("1"), Decimal::ZERO, Decimal::ZERO, None).unwrap();
     app.storage()
         .set_fee_rule(
-            m.merchant_id,
+            app.owner_id(&m).await,
             &FeeSchedule::parse("*", "receive", rule).unwrap(),
             0,
         )
@@ -663,7 +663,7 @@ async fn ledger_verify_fails_on_impossible_rows(backend: Backend) {
 /// it is not taken again.
 async fn a_reference_typed_for_another_order_does_not_block_its_postback(backend: Backend) {
     let app = spawn_app(backend).await;
-    let m = app.merchant.clone();
+    let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let a = app
         .client
@@ -684,7 +684,7 @@ async fn a_reference_typed_for_another_order_does_not_block_its_postback(backend
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     assert_ne!(
-        app.client
+        app.live_client
             .get_order("squat-a")
             .await
             .unwrap()
@@ -704,7 +704,7 @@ async fn a_reference_typed_for_another_order_does_not_block_its_postback(backend
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let order_b = app.client.get_order("squat-b").await.unwrap();
+    let order_b = app.live_client.get_order("squat-b").await.unwrap();
     assert_eq!(
         order_b.payment_status,
         "completed",
@@ -734,7 +734,7 @@ async fn a_reference_typed_for_another_order_does_not_block_its_postback(backend
         .await;
     assert_eq!(status, 200);
     assert_ne!(
-        app.client
+        app.live_client
             .get_order("squat-a")
             .await
             .unwrap()

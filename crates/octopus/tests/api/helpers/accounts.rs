@@ -5,7 +5,7 @@
 use octopus_client::device::{DeviceClient, TransferReport};
 use serde_json::Value;
 
-use crate::helpers::{command, db_args, TestApp};
+use crate::helpers::{command, db_args, TestApp, TestDb};
 
 /// Runs `octopus <args>` on the app's database with its master key; panics unless it
 /// succeeds; returns its stdout.
@@ -172,4 +172,122 @@ pub async fn gcash(app: &TestApp, channel: &str) -> OwnAccount {
         ],
     )
     .await
+}
+
+/// Runs `octopus <args>` on a database (with the master key `master_key`, else the data
+/// directory's key file); panics unless it succeeds; returns its stdout.
+pub fn octopus_on(db: &TestDb, master_key: Option<&str>, args: &[&str]) -> String {
+    let mut cmd = command();
+    cmd.args(args).args(db_args(db));
+    if let Some(key) = master_key {
+        cmd.env("OCTOPUS_MASTER_KEY", key);
+    }
+    let out = cmd.output().expect("run octopus");
+    assert!(
+        out.status.success(),
+        "octopus {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Credits a merchant's live book as a merchant tops up with real money: a `recharge` deposit
+/// (payment `funding`) to an operator's own account, which the operator confirms by hand
+/// (`octopus order confirm`). The channel `funding-<currency>` and its account (with a device
+/// that has just sent a heartbeat) are made the first time, with the real commands.
+pub async fn fund_live(app: &TestApp, creds: &crate::helpers::Creds, currency: &str, amount: &str) {
+    fund_live_on(
+        &app.db,
+        Some(&app.master_key_text),
+        &app.base_url,
+        &app.client_for(creds),
+        &creds.merchant_uid,
+        currency,
+        amount,
+    )
+    .await;
+    app.wait_for_channels().await;
+}
+
+/// [`fund_live`] for a gateway on `db` at `base_url`, through `client` (a live key).
+pub async fn fund_live_on(
+    db: &TestDb,
+    master_key: Option<&str>,
+    base_url: &str,
+    client: &octopus_client::Client,
+    merchant_uid: &str,
+    currency: &str,
+    amount: &str,
+) {
+    let code = format!("funding-{currency}");
+    let channels = octopus_on(db, master_key, &["channel", "list"]);
+    if !channels.contains(&format!("\"{code}\"")) {
+        octopus_on(
+            db,
+            master_key,
+            &[
+                "channel", "add", &code, "--kind", "accounts", "--currencies", currency,
+                "--payments", "funding", "--priority", "1",
+            ],
+        );
+        let account: Value = serde_json::from_str(
+            octopus_on(
+                db,
+                master_key,
+                &[
+                    "account", "add", "--channel", &code, "--method", "bank", "--number",
+                    "000111222333", "--holder", "Operator Funding", "--currency", currency,
+                ],
+            )
+            .trim(),
+        )
+        .expect("account JSON");
+        let id = account["id"].as_str().expect("an id");
+        let device: Value = serde_json::from_str(
+            octopus_on(db, master_key, &["device", "add", "--account", id]).trim(),
+        )
+        .expect("device JSON");
+        let device = DeviceClient::new(
+            base_url,
+            device["device_id"].as_str().expect("device_id"),
+            device["secret"].as_str().expect("secret"),
+        );
+        // The account is online for 90 s from now: long enough for any test's top-ups.
+        let beat = device.heartbeat().await.expect("heartbeat");
+        assert_eq!(beat.status, 200, "heartbeat answered {}", beat.body);
+    }
+    let id = format!("fund-{}", octopus_domain::ids::new_payment_uid(0));
+    let mut order =
+        octopus_client::NewOrder::deposit(merchant_uid, &id, amount, currency, "funding", "US");
+    order.accounting_type = Some("recharge".into());
+    // The gateway reads new channels within its refresh interval.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let created = loop {
+        match client.create_order(&order).await {
+            Ok(created) => break created,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("funding deposit: {e:?}"),
+        }
+    };
+    assert_eq!(created.payment.channel, code, "funding goes to the own account");
+    let confirmed = octopus_on(
+        db,
+        master_key,
+        &[
+            "order",
+            "confirm",
+            &created.payment.payment_uid,
+            "--reference",
+            &format!("FUND-{id}"),
+            "--amount",
+            &created.payment.final_amount,
+            "--reason",
+            "merchant top-up received",
+        ],
+    );
+    assert!(confirmed.contains("completed"), "{confirmed}");
 }

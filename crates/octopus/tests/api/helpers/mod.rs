@@ -259,9 +259,13 @@ pub struct TestApp {
     pub master_key: MasterKey,
     /// The master key as text, for the binary (`OCTOPUS_MASTER_KEY`).
     pub master_key_text: String,
-    /// A merchant created for the test, and a client signing with its key.
+    /// A merchant created for the test with its test key (the sandbox is for test keys), and
+    /// a client signing with it.
     pub merchant: Creds,
     pub client: Client,
+    /// The same merchant's live key (real channels: Paykassma, own accounts), and its client.
+    pub live: Creds,
+    pub live_client: Client,
     pub db: TestDb,
     config: ServerConfig,
     /// Counts the server's readings of the channels (see [`TestApp::wait_for_channels`]).
@@ -286,27 +290,33 @@ pub async fn spawn_app_with(backend: Backend, config: ServerConfig) -> TestApp {
     let (address, channel_refreshes, shutdown, server) =
         start(&config, Arc::clone(&storage), master_key.clone()).await;
     let base_url = format!("http://{address}");
+    let none = Creds {
+        merchant_id: 0,
+        merchant_uid: String::new(),
+        api_key: String::new(),
+        api_secret: String::new(),
+    };
     let mut app = TestApp {
         address,
         client: Client::new(&base_url, "none", "none"),
+        live_client: Client::new(&base_url, "none", "none"),
+        live: none.clone(),
         base_url,
         storage: Some(storage),
         master_key,
         master_key_text,
-        merchant: Creds {
-            merchant_id: 0,
-            merchant_uid: String::new(),
-            api_key: String::new(),
-            api_secret: String::new(),
-        },
+        merchant: none,
         db,
         config,
         channel_refreshes,
         shutdown: Some(shutdown),
         server: Some(server),
     };
-    app.merchant = app.new_merchant("Test Merchant").await;
+    let (test, live) = app.new_merchant_books("Test Merchant").await;
+    app.merchant = test;
+    app.live = live;
     app.client = app.client_for(&app.merchant);
+    app.live_client = app.client_for(&app.live);
     app
 }
 
@@ -341,58 +351,89 @@ impl TestApp {
         self.storage.as_deref().expect("storage is open")
     }
 
-    /// A new merchant with a generated API key (as `octopus merchant create` makes them).
+    /// A new merchant (as `octopus merchant create` makes them): its test key, for the
+    /// sandbox.
     pub async fn new_merchant(&self, name: &str) -> Creds {
+        self.new_merchant_books(name).await.0
+    }
+
+    /// A new merchant: its live key, for real channels (Paykassma, own accounts).
+    pub async fn new_live_merchant(&self, name: &str) -> Creds {
+        self.new_merchant_books(name).await.1
+    }
+
+    /// A new merchant with its test and its live key.
+    pub async fn new_merchant_books(&self, name: &str) -> (Creds, Creds) {
         let created =
             octopus_server::services::merchants::create(self.storage(), &self.master_key, name)
                 .await
                 .expect("create merchant");
-        let stored = self
-            .storage()
-            .api_key(&created.api_key)
-            .await
-            .unwrap()
-            .unwrap();
-        Creds {
-            merchant_id: stored.merchant.id,
-            merchant_uid: created.merchant_uid,
-            api_key: created.api_key,
-            api_secret: created.api_secret,
+        let mut books = Vec::new();
+        for (key, secret) in [
+            (&created.test_api_key, &created.test_api_secret),
+            (&created.api_key, &created.api_secret),
+        ] {
+            let stored = self.storage().api_key(key).await.unwrap().unwrap();
+            books.push(Creds {
+                merchant_id: stored.merchant.id,
+                merchant_uid: created.merchant_uid.clone(),
+                api_key: key.clone(),
+                api_secret: secret.clone(),
+            });
         }
+        let live = books.pop().unwrap();
+        let test = books.pop().unwrap();
+        (test, live)
     }
 
-    /// A merchant with a chosen uid and API secret (for the documents' worked examples).
+    /// The id of a merchant's live book, which fee schedules, blocklists and rules name
+    /// (whichever book the key is of).
+    pub async fn owner_id(&self, creds: &Creds) -> i64 {
+        self.storage()
+            .merchant_by_uid(&creds.merchant_uid)
+            .await
+            .unwrap()
+            .expect("the merchant exists")
+            .id
+    }
+
+    /// A merchant with a chosen uid and API secret (for the documents' worked examples): its
+    /// test key, for the sandbox.
     pub async fn merchant_with(&self, uid: &str, secret: &str) -> Creds {
-        let api_key = octopus_domain::ids::new_api_key();
         let merchant = self
             .storage()
             .create_merchant(NewMerchant {
                 uid: uid.into(),
                 name: format!("Merchant {uid}"),
-                api_key: api_key.clone(),
-                sealed_secret: self.master_key.seal(secret),
+                api_key: octopus_domain::ids::new_api_key(),
+                sealed_secret: self.master_key.seal(&octopus_domain::ids::new_api_secret()),
                 created_at: 0,
             })
             .await
             .expect("create merchant");
-        Creds {
-            merchant_id: merchant.id,
+        let book = self.storage().test_book(merchant.id, 0).await.unwrap();
+        let test = Creds {
+            merchant_id: book.id,
             merchant_uid: uid.into(),
-            api_key,
-            api_secret: secret.into(),
-        }
+            api_key: String::new(),
+            api_secret: String::new(),
+        };
+        self.another_key(&test, secret).await
     }
 
-    /// Another API key of the same merchant, with a chosen secret.
+    /// Another API key of the same merchant book, with a chosen secret.
     pub async fn another_key(&self, creds: &Creds, secret: &str) -> Creds {
         let api_key = octopus_domain::ids::new_api_key();
         self.storage()
-            .add_api_key(
-                creds.merchant_id,
-                &api_key,
-                &self.master_key.seal(secret),
-                0,
-            )
+            .add_api_key(octopus_storage::NewApiKey {
+                merchant_id: creds.merchant_id,
+                api_key: api_key.clone(),
+                sealed_secret: self.master_key.seal(secret),
+                label: String::new(),
+                expires_at: None,
+                allowed_ips: Vec::new(),
+                created_at: 0,
+            })
             .await
             .expect("add api key");
         Creds {
@@ -403,8 +444,21 @@ impl TestApp {
     }
 
     /// Credits the merchant's available balance the way a merchant does it: a `recharge`
-    /// deposit of `amount`, paid in the sandbox.
+    /// deposit of `amount`, paid in the sandbox for a test key, confirmed on an own account
+    /// for a live one ([`accounts::fund_live`]).
     pub async fn fund(&self, creds: &Creds, currency: &str, amount: &str) {
+        let mode = self
+            .storage()
+            .api_key(&creds.api_key)
+            .await
+            .unwrap()
+            .expect("the key exists")
+            .merchant
+            .mode;
+        if mode == octopus_domain::Mode::Live {
+            // Live money never comes from the sandbox: the merchant tops up for real.
+            return accounts::fund_live(self, creds, currency, amount).await;
+        }
         fund(
             &self.client_for(creds),
             &creds.merchant_uid,
@@ -491,6 +545,7 @@ impl TestApp {
         self.shutdown = Some(shutdown);
         self.server = Some(server);
         self.client = self.client_for(&self.merchant);
+        self.live_client = self.client_for(&self.live);
     }
 
     /// Polls `order/get` until the order reaches `status` (or panics after `timeout`).

@@ -1,0 +1,285 @@
+//! Merchant safety in PostgreSQL: blocklist entries looked up by their `kind:value` keys (one
+//! indexed statement per order, however many entries), velocity rules and the recent orders
+//! they count, and payout review thresholds (see `octopus_storage::risk`).
+
+use async_trait::async_trait;
+use octopus_domain::risk::{self, BlockKind, ReviewThreshold, Subject, VelocityRule};
+use octopus_domain::{Currency, Order, PaymentStatus, Timestamp, TransactionType};
+use octopus_storage::rows::{self, BLOCK_COLUMNS, ORDER_COLUMNS, VELOCITY_COLUMNS};
+use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk, StorageError};
+use rust_decimal::Decimal;
+
+use crate::columns::PgRow;
+use crate::{db, PostgresStorage};
+
+#[async_trait]
+impl Risk for PostgresStorage {
+    async fn add_blocks(&self, entries: Vec<NewBlockEntry>) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO blocklist (merchant_id, entry_key, kind, value, reason, author,
+                    created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (entry_key, merchant_id) DO UPDATE SET reason = excluded.reason,
+                    author = excluded.author, created_at = excluded.created_at,
+                    expires_at = excluded.expires_at",
+            )
+            .await
+            .map_err(db)?;
+        for e in &entries {
+            tx.execute(
+                &stmt,
+                &[
+                    &e.merchant_id,
+                    &risk::entry_key(e.kind, &e.value),
+                    &e.kind.as_str(),
+                    &e.value,
+                    &e.reason,
+                    &e.author,
+                    &e.created_at,
+                    &e.expires_at,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(entries.len() as u64)
+    }
+
+    async fn remove_block(&self, merchant_id: i64, kind: BlockKind, value: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "DELETE FROM blocklist WHERE entry_key = $1 AND merchant_id = $2",
+                &[&risk::entry_key(kind, value), &merchant_id],
+            )
+            .await
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    async fn blocks(&self, merchant_id: Option<i64>, limit: u32) -> Result<Vec<BlockEntry>> {
+        let client = self.client().await?;
+        let limit = i64::from(limit);
+        let rows = match merchant_id {
+            Some(m) => {
+                client
+                    .query(
+                        &format!(
+                            "SELECT {BLOCK_COLUMNS} FROM blocklist WHERE merchant_id = $1
+                             ORDER BY id LIMIT $2"
+                        ),
+                        &[&m, &limit],
+                    )
+                    .await
+            }
+            None => {
+                client
+                    .query(
+                        &format!("SELECT {BLOCK_COLUMNS} FROM blocklist ORDER BY id LIMIT $1"),
+                        &[&limit],
+                    )
+                    .await
+            }
+        }
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| rows::block_entry(&PgRow::new(r)))
+            .collect()
+    }
+
+    async fn blocked(
+        &self,
+        merchant_id: i64,
+        keys: &[String],
+        now: Timestamp,
+    ) -> Result<Vec<BlockKind>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT DISTINCT kind FROM blocklist
+                 WHERE entry_key = ANY($1::text[]) AND merchant_id IN (0, $2)
+                   AND (expires_at IS NULL OR expires_at > $3)",
+            )
+            .await
+            .map_err(db)?;
+        let rows = client
+            .query(&stmt, &[&keys, &merchant_id, &now])
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                r.get::<_, String>(0)
+                    .parse()
+                    .map_err(|_| StorageError::Corrupt("blocklist.kind"))
+            })
+            .collect()
+    }
+
+    async fn add_velocity_rule(&self, rule: VelocityRule, at: Timestamp) -> Result<i64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "INSERT INTO velocity_rules (merchant_id, subject, transaction_type,
+                    window_seconds, max_orders, max_volume, currency, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &[
+                    &rule.merchant_id,
+                    &rule.subject.as_str(),
+                    &rule.transaction_type.map(|t| t.as_str()).unwrap_or_default(),
+                    &rule.window_seconds,
+                    &rule.max_orders.map(i64::from),
+                    &rule.max_volume,
+                    &rule.currency.map(|c| c.code()).unwrap_or_default(),
+                    &at,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.get(0))
+    }
+
+    async fn remove_velocity_rule(&self, id: i64) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute("DELETE FROM velocity_rules WHERE id = $1", &[&id])
+            .await
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    async fn velocity_rules(&self) -> Result<Vec<VelocityRule>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {VELOCITY_COLUMNS} FROM velocity_rules ORDER BY id"
+            ))
+            .await
+            .map_err(db)?;
+        let rows = client.query(&stmt, &[]).await.map_err(db)?;
+        rows.iter()
+            .map(|r| rows::velocity_rule(&PgRow::new(r)))
+            .collect()
+    }
+
+    async fn recent_orders(
+        &self,
+        book_id: i64,
+        subject: Subject,
+        value: &str,
+        transaction_type: Option<TransactionType>,
+        since: Timestamp,
+        limit: Option<u32>,
+    ) -> Result<Vec<(Currency, Decimal)>> {
+        let column = match subject {
+            Subject::MemberId => "member_id",
+            Subject::PayerAccount => "from_account",
+        };
+        let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
+        let limit: Option<i64> = limit.map(i64::from);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT currency, amount FROM orders
+                 WHERE merchant_id = $1 AND {column} = $2 AND {column} <> ''
+                   AND created_at >= $3 AND payment_status <> $4
+                   AND ($5 = '' OR transaction_type = $5)
+                 ORDER BY created_at DESC LIMIT $6"
+            ))
+            .await
+            .map_err(db)?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &book_id,
+                    &value,
+                    &since,
+                    &PaymentStatus::Reject.as_str(),
+                    &kind,
+                    &limit,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let currency: String = r.get(0);
+                Ok((
+                    Currency::parse(&currency).ok_or(StorageError::Corrupt("orders.currency"))?,
+                    r.get::<_, Decimal>(1),
+                ))
+            })
+            .collect()
+    }
+
+    async fn set_review_threshold(
+        &self,
+        merchant_id: i64,
+        currency: Currency,
+        above: Option<Decimal>,
+        at: Timestamp,
+    ) -> Result<()> {
+        let client = self.client().await?;
+        match above {
+            Some(above) => {
+                client
+                    .execute(
+                        "INSERT INTO review_thresholds (merchant_id, currency, above, updated_at)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (merchant_id, currency) DO UPDATE SET above = excluded.above,
+                            updated_at = excluded.updated_at",
+                        &[&merchant_id, &currency.code(), &above, &at],
+                    )
+                    .await
+            }
+            None => {
+                client
+                    .execute(
+                        "DELETE FROM review_thresholds WHERE merchant_id = $1 AND currency = $2",
+                        &[&merchant_id, &currency.code()],
+                    )
+                    .await
+            }
+        }
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn review_thresholds(&self) -> Result<Vec<ReviewThreshold>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT merchant_id, currency, above FROM review_thresholds
+                 ORDER BY merchant_id, currency",
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| rows::review_threshold(&PgRow::new(r)))
+            .collect()
+    }
+
+    async fn payouts_in_review(&self, limit: u32) -> Result<Vec<Order>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders
+                     WHERE payment_status = 'preparing' AND transaction_type = 'expense'
+                     ORDER BY id LIMIT $1"
+                ),
+                &[&i64::from(limit)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter().map(|r| rows::order(&PgRow::new(r))).collect()
+    }
+}

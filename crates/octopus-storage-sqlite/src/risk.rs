@@ -1,0 +1,283 @@
+//! Merchant safety in SQLite: blocklist entries looked up by their `kind:value` keys (one
+//! indexed statement per order, however many entries), velocity rules and the recent orders
+//! they count, and payout review thresholds (see `octopus_storage::risk`).
+
+use async_trait::async_trait;
+use octopus_domain::money::format_amount;
+use octopus_domain::risk::{self, BlockKind, ReviewThreshold, Subject, VelocityRule};
+use octopus_domain::{Currency, Order, PaymentStatus, Timestamp, TransactionType};
+use octopus_storage::rows::{self, BLOCK_COLUMNS, ORDER_COLUMNS, VELOCITY_COLUMNS};
+use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk};
+use rusqlite::params;
+use rust_decimal::Decimal;
+
+use crate::accounts::collect;
+use crate::{db, SqliteStorage};
+
+#[async_trait]
+impl Risk for SqliteStorage {
+    async fn add_blocks(&self, entries: Vec<NewBlockEntry>) -> Result<u64> {
+        self.writer
+            .write(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "INSERT INTO blocklist (merchant_id, entry_key, kind, value, reason, author,
+                            created_at, expires_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         ON CONFLICT (entry_key, merchant_id) DO UPDATE SET reason = excluded.reason,
+                            author = excluded.author, created_at = excluded.created_at,
+                            expires_at = excluded.expires_at",
+                    )
+                    .map_err(db)?;
+                for e in &entries {
+                    stmt.execute(params![
+                        e.merchant_id,
+                        risk::entry_key(e.kind, &e.value),
+                        e.kind.as_str(),
+                        e.value,
+                        e.reason,
+                        e.author,
+                        e.created_at,
+                        e.expires_at
+                    ])
+                    .map_err(db)?;
+                }
+                Ok(entries.len() as u64)
+            })
+            .await
+    }
+
+    async fn remove_block(&self, merchant_id: i64, kind: BlockKind, value: &str) -> Result<bool> {
+        let key = risk::entry_key(kind, value);
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "DELETE FROM blocklist WHERE entry_key = ?1 AND merchant_id = ?2",
+                    params![key, merchant_id],
+                )
+                .map(|n| n > 0)
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn blocks(&self, merchant_id: Option<i64>, limit: u32) -> Result<Vec<BlockEntry>> {
+        self.readers
+            .read(move |conn| match merchant_id {
+                Some(m) => collect(
+                    conn,
+                    &format!(
+                        "SELECT {BLOCK_COLUMNS} FROM blocklist WHERE merchant_id = ?1
+                         ORDER BY id LIMIT ?2"
+                    ),
+                    params![m, limit],
+                    |r| rows::block_entry(r),
+                ),
+                None => collect(
+                    conn,
+                    &format!("SELECT {BLOCK_COLUMNS} FROM blocklist ORDER BY id LIMIT ?1"),
+                    params![limit],
+                    |r| rows::block_entry(r),
+                ),
+            })
+            .await
+    }
+
+    async fn blocked(
+        &self,
+        merchant_id: i64,
+        keys: &[String],
+        now: Timestamp,
+    ) -> Result<Vec<BlockKind>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = serde_json::to_string(keys).expect("strings serialize");
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT DISTINCT kind FROM blocklist
+                         WHERE entry_key IN (SELECT value FROM json_each(?1))
+                           AND merchant_id IN (0, ?2)
+                           AND (expires_at IS NULL OR expires_at > ?3)",
+                    )
+                    .map_err(db)?;
+                let mut rows = stmt.query(params![keys, merchant_id, now]).map_err(db)?;
+                let mut kinds = Vec::new();
+                while let Some(row) = rows.next().map_err(db)? {
+                    let kind: String = row.get(0).map_err(db)?;
+                    kinds.push(
+                        kind.parse()
+                            .map_err(|_| octopus_storage::StorageError::Corrupt("blocklist.kind"))?,
+                    );
+                }
+                Ok(kinds)
+            })
+            .await
+    }
+
+    async fn add_velocity_rule(&self, rule: VelocityRule, at: Timestamp) -> Result<i64> {
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO velocity_rules (merchant_id, subject, transaction_type,
+                        window_seconds, max_orders, max_volume, currency, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        rule.merchant_id,
+                        rule.subject.as_str(),
+                        rule.transaction_type.map(|t| t.as_str()).unwrap_or_default(),
+                        rule.window_seconds,
+                        rule.max_orders,
+                        rule.max_volume.map(|v| v.normalize().to_string()),
+                        rule.currency.map(|c| c.code()).unwrap_or_default(),
+                        at
+                    ],
+                )
+                .map_err(db)?;
+                Ok(conn.last_insert_rowid())
+            })
+            .await
+    }
+
+    async fn remove_velocity_rule(&self, id: i64) -> Result<bool> {
+        self.writer
+            .write(move |conn| {
+                conn.execute("DELETE FROM velocity_rules WHERE id = ?1", params![id])
+                    .map(|n| n > 0)
+                    .map_err(db)
+            })
+            .await
+    }
+
+    async fn velocity_rules(&self) -> Result<Vec<VelocityRule>> {
+        self.readers
+            .read(|conn| {
+                collect(
+                    conn,
+                    &format!("SELECT {VELOCITY_COLUMNS} FROM velocity_rules ORDER BY id"),
+                    [],
+                    |r| rows::velocity_rule(r),
+                )
+            })
+            .await
+    }
+
+    async fn recent_orders(
+        &self,
+        book_id: i64,
+        subject: Subject,
+        value: &str,
+        transaction_type: Option<TransactionType>,
+        since: Timestamp,
+        limit: Option<u32>,
+    ) -> Result<Vec<(Currency, Decimal)>> {
+        let column = match subject {
+            Subject::MemberId => "member_id",
+            Subject::PayerAccount => "from_account",
+        };
+        let value = value.to_string();
+        let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
+        let limit = limit.map(i64::from).unwrap_or(-1);
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT currency, amount FROM orders
+                         WHERE merchant_id = ?1 AND {column} = ?2 AND {column} <> ''
+                           AND created_at >= ?3 AND payment_status <> ?4
+                           AND (?5 = '' OR transaction_type = ?5)
+                         ORDER BY created_at DESC LIMIT ?6"
+                    ))
+                    .map_err(db)?;
+                let mut rows = stmt
+                    .query(params![
+                        book_id,
+                        value,
+                        since,
+                        PaymentStatus::Reject.as_str(),
+                        kind,
+                        limit
+                    ])
+                    .map_err(db)?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().map_err(db)? {
+                    let currency: String = row.get(0).map_err(db)?;
+                    let amount: String = row.get(1).map_err(db)?;
+                    let corrupt = || octopus_storage::StorageError::Corrupt("orders.amount");
+                    out.push((
+                        Currency::parse(&currency)
+                            .ok_or(octopus_storage::StorageError::Corrupt("orders.currency"))?,
+                        amount.parse().map_err(|_| corrupt())?,
+                    ));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn set_review_threshold(
+        &self,
+        merchant_id: i64,
+        currency: Currency,
+        above: Option<Decimal>,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.writer
+            .write(move |conn| {
+                match above {
+                    Some(above) => conn.execute(
+                        "INSERT INTO review_thresholds (merchant_id, currency, above, updated_at)
+                         VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (merchant_id, currency) DO UPDATE SET above = excluded.above,
+                            updated_at = excluded.updated_at",
+                        params![
+                            merchant_id,
+                            currency.code(),
+                            format_amount(above, currency),
+                            at
+                        ],
+                    ),
+                    None => conn.execute(
+                        "DELETE FROM review_thresholds WHERE merchant_id = ?1 AND currency = ?2",
+                        params![merchant_id, currency.code()],
+                    ),
+                }
+                .map_err(db)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn review_thresholds(&self) -> Result<Vec<ReviewThreshold>> {
+        self.readers
+            .read(|conn| {
+                collect(
+                    conn,
+                    "SELECT merchant_id, currency, above FROM review_thresholds
+                     ORDER BY merchant_id, currency",
+                    [],
+                    |r| rows::review_threshold(r),
+                )
+            })
+            .await
+    }
+
+    async fn payouts_in_review(&self, limit: u32) -> Result<Vec<Order>> {
+        self.readers
+            .read(move |conn| {
+                collect(
+                    conn,
+                    &format!(
+                        "SELECT {ORDER_COLUMNS} FROM orders
+                         WHERE payment_status = 'preparing' AND transaction_type = 'expense'
+                         ORDER BY id LIMIT ?1"
+                    ),
+                    params![limit],
+                    |r| rows::order(r),
+                )
+            })
+            .await
+    }
+}

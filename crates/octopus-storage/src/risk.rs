@@ -1,0 +1,86 @@
+//! Merchant safety as stored: blocklist entries, velocity rules with the counts they need, and
+//! payout review thresholds. What they mean is decided in `octopus_domain::risk`.
+
+use async_trait::async_trait;
+use octopus_domain::risk::{BlockKind, ReviewThreshold, Subject, VelocityRule};
+use octopus_domain::{Currency, Order, Timestamp, TransactionType};
+use rust_decimal::Decimal;
+
+use crate::Result;
+
+/// A blocklist entry as stored (`merchant_id` 0: operator-wide).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockEntry {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub kind: BlockKind,
+    /// Normalized (`octopus_domain::risk::normalize`).
+    pub value: String,
+    pub reason: String,
+    pub author: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// An entry to add: one with the same kind, value and merchant is replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBlockEntry {
+    pub merchant_id: i64,
+    pub kind: BlockKind,
+    pub value: String,
+    pub reason: String,
+    pub author: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait Risk: Send + Sync + 'static {
+    /// Adds (or replaces) entries, all or none; returns how many were written.
+    async fn add_blocks(&self, entries: Vec<NewBlockEntry>) -> Result<u64>;
+
+    /// Removes the entry of `kind` and normalized `value` of `merchant_id` (0: operator-wide).
+    async fn remove_block(&self, merchant_id: i64, kind: BlockKind, value: &str) -> Result<bool>;
+
+    /// Entries of one merchant (`Some(0)`: the operator-wide ones; `None`: all), oldest first.
+    async fn blocks(&self, merchant_id: Option<i64>, limit: u32) -> Result<Vec<BlockEntry>>;
+
+    /// The kinds of the entries in force at `now` that any of `keys` (`kind:value`, see
+    /// `octopus_domain::risk::probes`) hits, operator-wide or of `merchant_id`.
+    async fn blocked(&self, merchant_id: i64, keys: &[String], now: Timestamp)
+        -> Result<Vec<BlockKind>>;
+
+    async fn add_velocity_rule(&self, rule: VelocityRule, at: Timestamp) -> Result<i64>;
+
+    async fn remove_velocity_rule(&self, id: i64) -> Result<bool>;
+
+    /// Every velocity rule (of every merchant).
+    async fn velocity_rules(&self) -> Result<Vec<VelocityRule>>;
+
+    /// Currency and amount of the orders of a merchant book created since `since` whose
+    /// `subject` is exactly `value`, of `transaction_type` (or both), not rejected; the newest
+    /// `limit` of them when given.
+    async fn recent_orders(
+        &self,
+        book_id: i64,
+        subject: Subject,
+        value: &str,
+        transaction_type: Option<TransactionType>,
+        since: Timestamp,
+        limit: Option<u32>,
+    ) -> Result<Vec<(Currency, Decimal)>>;
+
+    /// Sets a payout review threshold (`above` None: removes it).
+    async fn set_review_threshold(
+        &self,
+        merchant_id: i64,
+        currency: Currency,
+        above: Option<Decimal>,
+        at: Timestamp,
+    ) -> Result<()>;
+
+    async fn review_thresholds(&self) -> Result<Vec<ReviewThreshold>>;
+
+    /// Payouts waiting for review (`preparing`), oldest first.
+    async fn payouts_in_review(&self, limit: u32) -> Result<Vec<Order>>;
+}
