@@ -44,6 +44,9 @@ if [ "$scenario" = callback-backlog ] && [ -z "${HOST_CONCURRENCY:-}" ]; then ho
 # Only the callback-backlog scenario takes --backlog (older builds know no such flag).
 backlog_args=()
 if [ "$scenario" = callback-backlog ]; then backlog_args=(--backlog "${BACKLOG:-12000}"); fi
+# No rate limits: the harness pushes thousands of orders a second through one key from one
+# address (as variables, which older builds ignore, rather than flags they would refuse).
+OCTOPUS_RATE_LIMIT_API=off OCTOPUS_RATE_LIMIT_PAGES=off OCTOPUS_RATE_LIMIT_POSTBACKS=off OCTOPUS_RATE_LIMIT_DEVICES=off \
 OCTOPUS_LOG=warn "$bin" serve --listen "127.0.0.1:$port" "${db_args[@]}" --sandbox-payout-delay "${PAYOUT_DELAY:-0}" --allow-private-callbacks "${host_args[@]}" >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 50); do

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -22,6 +23,7 @@ use crate::api::keys::KeyRing;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::http::connections;
+use crate::http::rate_limit::{self, RateLimiters};
 use crate::master_key::{self, MasterKeyError};
 use crate::services::fees::FeeBook;
 use crate::services::risk::RiskBook;
@@ -124,6 +126,7 @@ impl Application {
             allow_private_callbacks: config.allow_private_callbacks,
             default_deposit_ttl: config.default_deposit_ttl,
         };
+        let rate_limiters = RateLimiters::new(&config.rate_limits);
         let state = AppState::new(AppInner {
             keys: KeyRing::new(storage.clone(), master_key.clone()),
             services,
@@ -135,6 +138,7 @@ impl Application {
                 &master_key.derive_key(crate::pages::cashier::TOKEN_KEY_PURPOSE),
             ),
             master_key,
+            rate_limiters,
         });
         Ok(Application {
             listener,
@@ -170,6 +174,7 @@ impl Application {
     ) -> Result<(), StartError> {
         let (stop_workers, stopped) = watch::channel(false);
         let mut workers = workers::orders::spawn(self.state.clone(), stopped.clone());
+        workers.push(self.state.rate_limiters.spawn_sweeper(stopped.clone()));
         workers.extend(workers::callbacks::spawn(self.state.clone(), stopped));
         let limits = self.state.config.connections;
         let served = connections::serve(
@@ -200,12 +205,24 @@ fn default_public_url(address: SocketAddr) -> String {
 }
 
 pub fn router(state: AppState) -> Router {
+    // Per client IP, before the route reads anything (the merchant API's limit is per key,
+    // in `SignedRequest`; the cashier's is inside its own headers' layer).
+    let per_ip = |limiter| {
+        middleware::from_fn_with_state(
+            rate_limit::PerIp::new(limiter, &state.config.trusted_proxies),
+            rate_limit::per_ip,
+        )
+    };
+    let limiters = &state.rate_limiters;
     Router::new()
         .route("/healthz", get(healthz))
         .merge(api::merchant::routes())
-        .merge(pages::cashier::routes())
-        .merge(api::postbacks::routes())
-        .merge(api::device::routes())
+        .merge(pages::cashier::routes(rate_limit::PerIp::new(
+            &limiters.pages,
+            &state.config.trusted_proxies,
+        )))
+        .merge(api::postbacks::routes().layer(per_ip(&limiters.postbacks)))
+        .merge(api::device::routes().layer(per_ip(&limiters.devices)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(TraceLayer::new_for_http())

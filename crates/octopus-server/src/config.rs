@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use octopus_domain::callback::Schedule;
 
 pub use crate::http::connections::ConnectionLimits;
+pub use crate::http::rate_limit::RateLimits;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -45,6 +46,8 @@ pub struct ServerConfig {
     pub tenant: String,
     /// Timeouts of client connections and how many may be open.
     pub connections: ConnectionLimits,
+    /// Requests per API key and per client IP (per node).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             allow_private_callbacks: false,
             tenant: "octopus".to_string(),
             connections: ConnectionLimits::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }

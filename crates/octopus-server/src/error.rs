@@ -5,7 +5,10 @@
 //! `{"result":"error","data":{"error":"Invalid parameters","details":"<message>"}}`.
 //! Internal failures are logged and answered with the documents' generic message only.
 
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use octopus_domain::{FieldError, ValidationError};
@@ -43,6 +46,9 @@ pub enum Error {
     /// 422: a valid request the gateway refuses for a business reason.
     #[error("{0}")]
     Refused(String),
+    /// 429: over a rate limit (`crate::http::rate_limit`); answered with `Retry-After`.
+    #[error("Too many requests")]
+    RateLimited { retry_after: Duration },
     /// 500: logged with its cause, answered generically.
     #[error("internal error: {0}")]
     Internal(String),
@@ -88,6 +94,7 @@ impl Error {
             Error::Timeout => StatusCode::REQUEST_TIMEOUT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,10 +114,51 @@ impl IntoResponse for Error {
         if let Error::Internal(cause) = &self {
             tracing::error!(%cause, "request failed");
         }
-        (
+        let mut answer = (
             self.status(),
             Json(json!({"result": "error", "data": self.data()})),
         )
-            .into_response()
+            .into_response();
+        if let Error::RateLimited { retry_after } = self {
+            answer.headers_mut().insert(
+                RETRY_AFTER,
+                HeaderValue::from(retry_after_seconds(retry_after)),
+            );
+        }
+        answer
+    }
+}
+
+/// `Retry-After` in whole seconds, rounded up and at least 1 (a client that waits that long
+/// has a request's budget again).
+fn retry_after_seconds(wait: Duration) -> u64 {
+    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    whole.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_many_requests_says_when_to_come_back_in_whole_seconds() {
+        for (wait, seconds) in [
+            (Duration::ZERO, "1"),
+            (Duration::from_millis(1), "1"),
+            (Duration::from_secs(1), "1"),
+            (Duration::from_millis(1001), "2"),
+            (Duration::from_secs(20), "20"),
+        ] {
+            let answer = Error::RateLimited { retry_after: wait }.into_response();
+            assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(answer.headers()[RETRY_AFTER], seconds, "{wait:?}");
+        }
+        assert_eq!(
+            Error::RateLimited {
+                retry_after: Duration::ZERO
+            }
+            .data(),
+            json!("Too many requests")
+        );
     }
 }

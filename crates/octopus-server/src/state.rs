@@ -1,6 +1,6 @@
 //! What every handler and worker shares: storage, the API keys' cache, the order services
 //! (with the fee schedules and channels they cache), the callbacks notifier, the
-//! configuration, and the cashier's token key. Built once by
+//! configuration, the cashier's token key, and the rate limiters. Built once by
 //! [`crate::app::Application::build`] and cloned cheaply into every request and worker.
 
 use std::ops::Deref;
@@ -11,6 +11,7 @@ use octopus_storage::Storage;
 
 use crate::api::keys::KeyRing;
 use crate::config::ServerConfig;
+use crate::http::rate_limit::RateLimiters;
 use crate::services::OrderServices;
 
 /// What every handler and worker shares.
@@ -30,6 +31,8 @@ pub struct AppInner {
     pub cashier_key: SigningKey,
     /// Opens the sealed secrets of devices (and channels).
     pub master_key: octopus_domain::secret_box::MasterKey,
+    /// The rate limits' budgets (built from `config.rate_limits`).
+    pub rate_limiters: RateLimiters,
 }
 
 #[derive(Clone)]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use octopus_server::http::rate_limit;
 
 #[derive(Parser)]
 #[command(
@@ -743,6 +744,26 @@ pub struct ServeArgs {
     /// keeping at most 1,024 descriptors for the database and outgoing calls).
     #[arg(long, env = "OCTOPUS_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Signed merchant API requests per API key, on this node: N/s, N/min or off.
+    #[arg(long, env = "OCTOPUS_RATE_LIMIT_API", default_value = rate_limit::DEFAULT_API_PER_KEY)]
+    pub rate_limit_api: String,
+    /// Cashier page requests per client IP, on this node: N/s, N/min or off.
+    #[arg(long, env = "OCTOPUS_RATE_LIMIT_PAGES", default_value = rate_limit::DEFAULT_PAGES_PER_IP)]
+    pub rate_limit_pages: String,
+    /// Postbacks per client IP, on this node: N/s, N/min or off.
+    #[arg(
+        long,
+        env = "OCTOPUS_RATE_LIMIT_POSTBACKS",
+        default_value = rate_limit::DEFAULT_POSTBACKS_PER_IP
+    )]
+    pub rate_limit_postbacks: String,
+    /// Device API requests per client IP, on this node: N/s, N/min or off.
+    #[arg(
+        long,
+        env = "OCTOPUS_RATE_LIMIT_DEVICES",
+        default_value = rate_limit::DEFAULT_DEVICES_PER_IP
+    )]
+    pub rate_limit_devices: String,
 }
 
 #[derive(Args)]

@@ -7,6 +7,8 @@ use anyhow::Context;
 use ipnet::IpNet;
 use octopus::backend::{self, DatabaseConfig};
 use octopus_domain::secret_box::MasterKey;
+use octopus_server::config::RateLimits;
+use octopus_server::http::rate_limit;
 use octopus_server::master_key::{self, KeySource};
 use octopus_server::services::merchants::{self, MerchantCredentials};
 use octopus_server::{Application, ServerConfig};
@@ -15,6 +17,21 @@ use crate::cli::{DatabaseArgs, ServeArgs};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
+    // Read before the database is opened: a limit that cannot be read changes nothing.
+    let limit = |flag: &str, text: &str| {
+        rate_limit::parse_limit(text).with_context(|| {
+            format!(
+                "--rate-limit-{flag} (OCTOPUS_RATE_LIMIT_{})",
+                flag.to_uppercase()
+            )
+        })
+    };
+    let rate_limits = RateLimits {
+        api_per_key: limit("api", &args.rate_limit_api)?,
+        pages_per_ip: limit("pages", &args.rate_limit_pages)?,
+        postbacks_per_ip: limit("postbacks", &args.rate_limit_postbacks)?,
+        devices_per_ip: limit("devices", &args.rate_limit_devices)?,
+    };
     let (storage, master_key) = open(&args.database).await?;
     let trusted_proxies = args
         .trusted_proxies
@@ -45,6 +62,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let config = ServerConfig {
         connections,
+        rate_limits,
         callback_schedule,
         callback_timeout: Duration::from_secs_f64(args.callback_timeout),
         callback_connect_timeout: Duration::from_secs_f64(args.callback_timeout.clamp(0.1, 5.0)),

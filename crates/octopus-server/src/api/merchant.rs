@@ -5,7 +5,8 @@
 //!
 //! [`SignedRequest`] does what every endpoint shares, in this order: body limit (413), JSON
 //! only (400), fields as signed (400), `OC-Key` + `OC-Signature` (401, never saying whether a
-//! key exists). Handlers then check `merchant_uid` against the key's merchant.
+//! key exists), the key's rate limit (429). Handlers then check `merchant_uid` against the
+//! key's merchant.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -140,6 +141,8 @@ impl FromRequest<AppState> for SignedRequest {
             Some(c) if verified => c,
             _ => return Err(Error::Unauthorized(AUTH_FAILED.into())),
         };
+        // Only the key's holder spends its budget: after the signature, before anything else.
+        state.rate_limiters.api.check(&credential.api_key)?;
 
         let peer = parts
             .extensions

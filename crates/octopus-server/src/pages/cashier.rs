@@ -16,8 +16,10 @@
 //!
 //! Everything here answers a payer's browser, so every answer, refusals included, is a page in
 //! words with the right status code, never the framework's text; a client that asks for JSON
-//! (`Accept: application/json`) gets the documented error shape instead. Every answer forbids
-//! framing, sniffing, caching and other origins (`protect`). A foreign page that knows a
+//! (`Accept: application/json`) gets the documented error shape instead; only a 429 of the
+//! per-IP rate limit (`crate::http::rate_limit`), answered before anything is read, is that
+//! JSON for everyone. Every answer forbids framing, sniffing, caching and other origins
+//! (`protect`). A foreign page that knows a
 //! payment_uid must not be able to pay or fail the order for the payer, so the two posts must
 //! come from the gateway's own origin (`Origin`, `Sec-Fetch-Site`) and carry the page's token:
 //! an HMAC of the payment_uid under a key derived from the master key, so that every node
@@ -53,6 +55,7 @@ use super::catalog::Words;
 use super::instructions::{self, Row, Shown};
 use crate::clock::now_ms;
 use crate::error::Error;
+use crate::http::rate_limit::{self, PerIp};
 use crate::state::AppState;
 
 /// What the master key derives the form-token key for (changing it voids every open page's
@@ -87,7 +90,8 @@ static CONTENT_SECURITY: LazyLock<HeaderValue> = LazyLock::new(|| {
     HeaderValue::from_str(&policy).expect("a policy of ASCII")
 });
 
-pub fn routes() -> Router<AppState> {
+/// `per_ip` is the pages' rate limit: inside `protect`, so its 429 carries the same headers.
+pub fn routes(per_ip: PerIp) -> Router<AppState> {
     // A GET of a form's address (a bookmark, a reload) goes to the page; any other method is
     // answered here, as a page, rather than by the API's fallback.
     let pages = Router::new()
@@ -107,6 +111,7 @@ pub fn routes() -> Router<AppState> {
         .nest("/octopus/pay", pages)
         .route("/octopus/pay/", any(unknown_page))
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(middleware::from_fn_with_state(per_ip, rate_limit::per_ip))
         .layer(middleware::from_fn(protect))
 }
 
@@ -334,6 +339,8 @@ impl Refusal {
             Error::Invalid(details) => ("unusable-headline", in_words(details, words)),
             Error::TooLarge(_) => ("too-large-headline", words.get("try-again")),
             Error::Timeout => ("too-slow-headline", words.get("try-again")),
+            // The per-IP limit answers before any handler (`routes`); not met here.
+            Error::RateLimited { .. } => ("refused-headline", words.get("try-again")),
             Error::Conflict(_) => ("ended-headline", words.get("nothing-changed")),
             Error::Unauthorized(message) | Error::Refused(message) => {
                 ("refused-headline", in_words(message, words))

@@ -24,6 +24,7 @@ mod own_account_pages;
 mod own_accounts;
 mod paykassma;
 mod payout_takeover;
+mod rate_limits;
 mod restart;
 mod routing;
 mod sandbox;

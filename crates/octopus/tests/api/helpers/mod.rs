@@ -236,8 +236,17 @@ pub struct Creds {
     pub api_secret: String,
 }
 
-/// The server settings tests run with: port 0, fast background work, and fee schedules and
-/// channel volumes read for every order (a test that stores one needs no wait).
+/// The environment that switches a server process's rate limits off.
+pub const RATE_LIMITS_OFF: [(&str, &str); 4] = [
+    ("OCTOPUS_RATE_LIMIT_API", "off"),
+    ("OCTOPUS_RATE_LIMIT_PAGES", "off"),
+    ("OCTOPUS_RATE_LIMIT_POSTBACKS", "off"),
+    ("OCTOPUS_RATE_LIMIT_DEVICES", "off"),
+];
+
+/// The server settings tests run with: port 0, fast background work, fee schedules and
+/// channel volumes read for every order (a test that stores one needs no wait), and no rate
+/// limits (the suite sends everything from 127.0.0.1; `rate_limits.rs` sets its own).
 pub fn test_config() -> ServerConfig {
     ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -248,6 +257,7 @@ pub fn test_config() -> ServerConfig {
         callback_schedule: octopus_domain::callback::Schedule::parse("300ms,300ms,300ms").unwrap(),
         callback_timeout: Duration::from_secs(2),
         allow_private_callbacks: true,
+        rate_limits: octopus_server::config::RateLimits::off(),
         ..ServerConfig::default()
     }
 }
@@ -861,6 +871,8 @@ impl ServerProcess {
             .args(["--listen", "127.0.0.1:0"])
             .args(db_args(db))
             .args(extra)
+            // No rate limits, as in `test_config` (a test may still set its own).
+            .envs(RATE_LIMITS_OFF)
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(if file_limit.is_some() {

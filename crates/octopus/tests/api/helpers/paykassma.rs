@@ -58,6 +58,22 @@ impl PkSim {
         direction: Option<&str>,
         transactions: &[String],
     ) -> (u16, String) {
+        let answer = self
+            .postback_request(app, code, direction, transactions)
+            .send()
+            .await
+            .unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    }
+
+    /// The request [`PkSim::post_postback`] sends, to send later or read every header of.
+    pub fn postback_request(
+        &self,
+        app: &TestApp,
+        code: &str,
+        direction: Option<&str>,
+        transactions: &[String],
+    ) -> reqwest::RequestBuilder {
         let additional_data = format!("[{}]", transactions.join(","));
         let direction = direction
             .map(|d| format!(r#""direction":"{d}","#))
@@ -67,14 +83,10 @@ impl PkSim {
             self.sim.postback_access_key(),
             self.sim.postback_signature(&additional_data),
         );
-        let answer = super::http()
+        super::http()
             .post(format!("{}/octopus/postback/{code}", app.base_url))
             .header("Content-Type", "application/json")
             .body(body)
-            .send()
-            .await
-            .unwrap();
-        (answer.status().as_u16(), answer.text().await.unwrap())
     }
 }
 
