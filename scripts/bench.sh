@@ -14,6 +14,9 @@
 # gateway's default per host is 16). callback-backlog runs with the gateway's default per-host
 # limit unless HOST_CONCURRENCY is set, and BACKLOG callbacks (default 12000).
 #
+# RISK=100000 adds that many blocklist entries and two velocity rules first (the cost of the
+# merchant-safety checks, docs/benchmarks.md).
+#
 # Each run gets a fresh database and server. BENCH_JSON=1 prints one JSON line per run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +76,25 @@ if [ "$scenario" = own-accounts ]; then
     device_args+=(--device "$account_id:$device_id:$secret")
   done
   sleep 1.2 # the server reads channels every second
+fi
+
+# RISK=N: N blocklist entries (payer accounts, member ids, IPs, names; none the harness's
+# orders hit) and two velocity rules of the merchant that every deposit is counted against.
+if [ -n "${RISK:-}" ] && [ "${RISK}" -gt 0 ]; then
+  python3 - "$RISK" >"$work/blocklist.csv" <<'PY'
+import random, sys
+n = int(sys.argv[1]); random.seed(7)
+print("kind,value,reason")
+for i in range(n):
+    k = i % 10
+    if k < 4: print(f"payer_account,09{random.randrange(10**9):09d},bench")
+    elif k < 7: print(f"member_id,blocked-member-{i},bench")
+    elif k < 9: print(f"ip,10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255},bench")
+    else: print(f"payer_name,blocked name {i},bench")
+PY
+  "$bin" blocklist import "$work/blocklist.csv" "${db_args[@]}" >/dev/null
+  "$bin" velocity add --merchant "$(field merchant_uid)" --subject member_id --type deposit --window 1h --max-orders 1000000 "${db_args[@]}" >/dev/null
+  "$bin" velocity add --merchant "$(field merchant_uid)" --subject payer_account --type deposit --window 1h --max-volume 1000000000 --currency mmk "${db_args[@]}" >/dev/null
 fi
 
 [ -n "${BENCH_JSON:-}" ] || echo "run $run/$runs — backend: $backend, scenario: $scenario, connections: $connections, seconds: $seconds"

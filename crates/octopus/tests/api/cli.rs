@@ -58,6 +58,12 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
     // `--dev` stores the demo channel once the server listens (its postback URL needs the
     // address), so the server routes to it from its next reading of the channels.
     crate::helpers::wait_for_channel(&server.url, "pk-demo").await;
+    // Real channels take the live key, which is printed too.
+    let client = Client::new(
+        &server.url,
+        value_after(&lines, "live api_key"),
+        value_after(&lines, "live api_secret"),
+    );
     let wavepay =
         octopus_client::NewOrder::deposit(uid, "dev-pk", "6000.00", "mmk", "wavepay", "myanmar");
     let created = client.create_order(&wavepay).await.unwrap();

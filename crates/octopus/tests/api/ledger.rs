@@ -947,7 +947,7 @@ async fn a_fee_schedule_that_does_not_read_fails_closed(backend: Backend) {
     set_fee(&app, m, "*", "receive", percent("2.5", "1.00")).await;
     app.execute_sql("UPDATE fee_rules SET accounting_type = 'Receive'")
         .await;
-    let read = app.storage().fee_rules(m.merchant_id).await;
+    let read = app.storage().fee_rules(app.owner_id(m).await).await;
     assert!(
         matches!(
             read,

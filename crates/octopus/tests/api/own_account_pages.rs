@@ -232,7 +232,7 @@ async fn a_promptpay_page_shows_the_payload_its_qr_encodes_and_where_to_pay(back
     own_channel(&app, "own", &["TH"], &["thb"]).await;
     thai_promptpay(&app, "own").await;
     let created = app
-        .client
+        .live_client
         .create_order(&deposit(
             &app, "pp-1", "500.00", "thb", "thailand", "thailand",
         ))
@@ -314,7 +314,7 @@ async fn a_upi_page_has_the_link_and_qr_and_a_report_completes_the_order(backend
     own_channel(&app, "own-in", &["IN"], &["inr"]).await;
     let account = indian_upi(&app, "own-in").await;
     let created = app
-        .client
+        .live_client
         .create_order(&deposit(&app, "upi-1", "1000.00", "inr", "india", "india"))
         .await
         .expect("order/new");
@@ -381,7 +381,7 @@ async fn a_gcash_page_shows_the_number_to_copy_and_a_report_completes_the_order(
     own_channel(&app, "own-ph", &["PH"], &["php"]).await;
     let account = gcash(&app, "own-ph").await;
     let created = app
-        .client
+        .live_client
         .create_order(&deposit(&app, "gc-1", "500.00", "php", "gcash", "PH"))
         .await
         .expect("order/new");
@@ -433,7 +433,7 @@ async fn a_promptpay_page_in_chromium_speaks_three_languages_and_turns_to_receiv
     own_channel(&app, "own", &["TH"], &["thb"]).await;
     let account = thai_promptpay(&app, "own").await;
     let created = app
-        .client
+        .live_client
         .create_order(&deposit(
             &app,
             "pp-chrome",

@@ -119,7 +119,7 @@ async fn device_requests_that_break_the_protocol_are_refused_and_change_nothing(
     own_channel(&app, "own", &["TH"], &["thb"]).await;
     let account = thai_promptpay(&app, "own").await;
     let created = app
-        .client
+        .live_client
         .create_order(&thb_deposit(&app, "th-p", "100.00"))
         .await
         .unwrap();
@@ -405,7 +405,7 @@ async fn an_account_without_an_online_device_takes_no_new_orders(backend: Backen
     app.execute_sql("UPDATE devices SET last_heartbeat_at = 1000")
         .await;
     let answer = app
-        .client
+        .live_client
         .post_signed(
             "/octopus/api/order/new",
             &thb_deposit(&app, "off", "100.00").to_fields(),
@@ -434,7 +434,7 @@ async fn a_manual_confirmation_completes_a_deposit_with_what_was_received(backen
     own_channel(&app, "own", &["TH"], &["thb"]).await;
     let account = thai_promptpay(&app, "own").await;
     let p = app
-        .client
+        .live_client
         .create_order(&thb_deposit(&app, "manual", "700.00"))
         .await
         .unwrap()
@@ -508,13 +508,13 @@ async fn payouts_through_own_accounts_wait_for_the_operator(backend: Backend) {
         p
     };
     let sent = app
-        .client
+        .live_client
         .create_order(&payout("po-1", "1000.00"))
         .await
         .unwrap()
         .payment;
     let failed = app
-        .client
+        .live_client
         .create_order(&payout("po-2", "400.00"))
         .await
         .unwrap()
@@ -641,13 +641,13 @@ async fn the_operator_cannot_credit_a_transfer_twice(backend: Backend) {
         o
     };
     let a = app
-        .client
+        .live_client
         .create_order(&deposit("dup-a", "77.77"))
         .await
         .unwrap()
         .payment;
     let b = app
-        .client
+        .live_client
         .create_order(&deposit("dup-b", "88.88"))
         .await
         .unwrap()
@@ -714,7 +714,7 @@ async fn the_operator_cannot_credit_a_transfer_twice(backend: Backend) {
 
     // A reference confirmed by hand for one amount does not match a report of another.
     let c = app
-        .client
+        .live_client
         .create_order(&deposit("dup-c", "99.99"))
         .await
         .unwrap()
@@ -782,7 +782,7 @@ async fn own_accounts_are_never_an_upstreams_failover(backend: Backend) {
         "myanmar",
     );
     let answer = app
-        .client
+        .live_client
         .post_signed("/octopus/api/order/new", &order.to_fields())
         .await
         .unwrap();

@@ -95,7 +95,7 @@ async fn deposit_through_create_activate_and_postback(backend: Backend) {
     // The postback was handled (acknowledged above), and callbacks are queued with the change
     // they report: the outbox holds every callback there will be. Once the order's callbacks
     // are all acknowledged, the receiver has had each of them.
-    app.wait_for_notify("pk-1", "completed", WAIT).await;
+    app.wait_for_notify_with(&app.live_client, "pk-1", "completed", WAIT).await;
     let queued = app
         .storage()
         .callbacks_of(&created.payment.payment_uid)
@@ -134,7 +134,7 @@ async fn a_short_payment_waits_for_the_rest(backend: Backend) {
     let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let created = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-short", "6000.00"))
         .await
         .unwrap();
@@ -155,7 +155,7 @@ async fn a_short_payment_waits_for_the_rest(backend: Backend) {
     assert_eq!(done.final_amount, "6000.00");
     // A transaction ID longer than 11 characters is refused before Paykassma is asked.
     let other = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-long", "100.00"))
         .await
         .unwrap();
@@ -180,7 +180,7 @@ async fn a_transfer_found_later_is_credited_once_by_repeated_postbacks(backend: 
         ..Faults::default()
     });
     let created = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-later", "6000.00"))
         .await
         .unwrap();
@@ -240,12 +240,12 @@ async fn postbacks_in_reverse_order_and_with_a_bad_signature(backend: Backend) {
         ..Faults::default()
     });
     let a = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-a", "100.00"))
         .await
         .unwrap();
     let b = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-b", "200.00"))
         .await
         .unwrap();
@@ -263,7 +263,7 @@ async fn postbacks_in_reverse_order_and_with_a_bad_signature(backend: Backend) {
         ..Faults::default()
     });
     let c = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-c", "300.00"))
         .await
         .unwrap();
@@ -296,7 +296,7 @@ async fn a_failing_upstream_fails_over_to_the_next_channel(backend: Backend) {
         ("pk-f2", "Paykassma did not answer in time"),
     ] {
         let created = app
-            .client
+            .live_client
             .create_order(&wavepay(&m.merchant_uid, id, "100.00"))
             .await
             .unwrap();
@@ -309,7 +309,7 @@ async fn a_failing_upstream_fails_over_to_the_next_channel(backend: Backend) {
         assert_eq!(rules["failovers"][0]["reason"], why);
     }
     let created = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-f3", "100.00"))
         .await
         .unwrap();
@@ -336,7 +336,7 @@ async fn payouts_through_withdrawal_create_and_postbacks(backend: Backend) {
     };
 
     let sent = app
-        .client
+        .live_client
         .create_order(&payout("pk-out", "01642234663"))
         .await
         .unwrap();
@@ -350,7 +350,7 @@ async fn payouts_through_withdrawal_create_and_postbacks(backend: Backend) {
     assert_eq!(app.balance(&m, "mmk").await, (d("14000"), d("0")));
 
     let rejected = app
-        .client
+        .live_client
         .create_order(&payout("pk-out-2", "09123456789"))
         .await
         .unwrap();
@@ -367,7 +367,7 @@ async fn payouts_through_withdrawal_create_and_postbacks(backend: Backend) {
     // would take it, is disabled here).
     app.set_channel_enabled("sandbox", false).await;
     let answer = app
-        .client
+        .live_client
         .post_signed(
             "/octopus/api/order/new",
             &payout("pk-out-3", "12345").to_fields(),
@@ -501,12 +501,12 @@ async fn a_failed_activation_fails_the_deposit(backend: Backend) {
     let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let a = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-x", "100.00"))
         .await
         .unwrap();
     let b = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-y", "100.00"))
         .await
         .unwrap();
@@ -540,12 +540,12 @@ async fn only_the_signed_part_of_a_postback_counts(backend: Backend) {
     let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let a = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-sa", "6000.00"))
         .await
         .unwrap();
     let b = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-sb", "6000.00"))
         .await
         .unwrap();
@@ -727,7 +727,7 @@ async fn real_money_never_fails_over_to_the_sandbox(backend: Backend) {
     let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let created = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-r1", "100.00"))
         .await
         .unwrap();
@@ -736,7 +736,7 @@ async fn real_money_never_fails_over_to_the_sandbox(backend: Backend) {
         ..Faults::default()
     });
     let answer = app
-        .client
+        .live_client
         .post_signed(
             "/octopus/api/order/new",
             &wavepay(&m.merchant_uid, "pk-r2", "100.00").to_fields(),
@@ -756,7 +756,7 @@ async fn real_money_never_fails_over_to_the_sandbox(backend: Backend) {
     app.set_channel_enabled("pk-mm", false).await;
     app.set_channel_enabled("sandbox", false).await;
     let again = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "pk-r1", "100.00"))
         .await
         .unwrap();

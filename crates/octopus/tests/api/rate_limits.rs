@@ -210,9 +210,9 @@ async fn postbacks_are_limited_per_ip(backend: Backend) {
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let mut uids = Vec::new();
     for i in 0..BURST {
-        let mut order = deposit(&app.merchant, &format!("pb-{i}"));
+        let mut order = deposit(&app.live, &format!("pb-{i}"));
         order.amount = "6000.00".into();
-        let created = app.client.create_order(&order).await.unwrap();
+        let created = app.live_client.create_order(&order).await.unwrap();
         assert_eq!(created.payment.channel, "pk-mm");
         uids.push(created.payment.payment_uid);
     }
@@ -234,12 +234,12 @@ async fn postbacks_are_limited_per_ip(backend: Backend) {
         }
     };
     for &i in &served {
-        let order = app.client.get_order(&format!("pb-{i}")).await.unwrap();
+        let order = app.live_client.get_order(&format!("pb-{i}")).await.unwrap();
         assert_eq!(order.payment_status, "completed", "served postback {i}");
         assert_eq!(postbacks_kept(uids[i].clone()).await, 1);
     }
     for &i in &refused {
-        let order = app.client.get_order(&format!("pb-{i}")).await.unwrap();
+        let order = app.live_client.get_order(&format!("pb-{i}")).await.unwrap();
         assert_ne!(order.payment_status, "completed", "refused postback {i}");
         assert_eq!(
             postbacks_kept(uids[i].clone()).await,
@@ -256,7 +256,7 @@ async fn postbacks_are_limited_per_ip(backend: Backend) {
         (200, r#"{"status":"ok"}"#)
     );
     let order = app
-        .client
+        .live_client
         .get_order(&format!("pb-{}", refused[0]))
         .await
         .unwrap();

@@ -88,7 +88,7 @@ async fn impossible_amounts_are_acknowledged_and_change_nothing(backend: Backend
     for (i, (amount, why)) in cases.iter().enumerate() {
         let id = format!("imp-{i}");
         let created = app
-            .client
+            .live_client
             .create_order(&wavepay(&m.merchant_uid, &id, "6000.00"))
             .await
             .unwrap();
@@ -128,7 +128,7 @@ async fn impossible_amounts_are_acknowledged_and_change_nothing(backend: Backend
     }
     // Several impossible things at once: the first one found is named.
     let created = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "imp-two", "6000.00"))
         .await
         .unwrap();
@@ -205,7 +205,7 @@ async fn an_activation_with_an_impossible_amount_credits_nothing(backend: Backen
         ..Default::default()
     });
     let created = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "act-neg", "6000.00"))
         .await
         .unwrap();
@@ -262,7 +262,7 @@ async fn a_transaction_counts_once_per_order(backend: Backend) {
     let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let a = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "once-a", "6000.00"))
         .await
         .unwrap();
@@ -319,7 +319,7 @@ async fn a_transaction_counts_once_per_order(backend: Backend) {
 
     // The same transfer named for another order is not counted for it too.
     let b = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "once-b", "6000.00"))
         .await
         .unwrap();
@@ -348,7 +348,7 @@ async fn a_transaction_counts_once_per_order(backend: Backend) {
 
     // One transaction listed with two different amounts cannot be taken either.
     let c = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "once-c", "6000.00"))
         .await
         .unwrap();
@@ -385,7 +385,7 @@ async fn a_postback_without_direction_is_read_by_its_transactions(backend: Backe
     let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let created = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "nodir-in", "6000.00"))
         .await
         .unwrap();
@@ -451,7 +451,7 @@ async fn a_postback_without_direction_is_read_by_its_transactions(backend: Backe
     // Transactions that are neither all deposits nor all withdrawals cannot be read either
     // way: acknowledged, nothing changed.
     let other = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "nodir-mixed", "100.00"))
         .await
         .unwrap();
@@ -581,7 +581,7 @@ async fn ledger_verify_fails_on_impossible_rows(backend: Backend) {
     let mut uids = Vec::new();
     for id in ["v-a", "v-b"] {
         let created = app
-            .client
+            .live_client
             .create_order(&wavepay(&m.merchant_uid, id, "6000.00"))
             .await
             .unwrap();
@@ -666,12 +666,12 @@ async fn a_reference_typed_for_another_order_does_not_block_its_postback(backend
     let m = app.live.clone();
     let pk = PkSim::start(&app, "pk-mm", 10).await;
     let a = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "squat-a", "6000.00"))
         .await
         .unwrap();
     let b = app
-        .client
+        .live_client
         .create_order(&wavepay(&m.merchant_uid, "squat-b", "6000.00"))
         .await
         .unwrap();

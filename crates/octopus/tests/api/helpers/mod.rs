@@ -623,10 +623,21 @@ impl TestApp {
         status: &str,
         timeout: Duration,
     ) -> Payment {
+        self.wait_for_notify_with(&self.client, merchant_order_id, status, timeout)
+            .await
+    }
+
+    /// [`TestApp::wait_for_notify`] for an order of another key (the live one, say).
+    pub async fn wait_for_notify_with(
+        &self,
+        client: &Client,
+        merchant_order_id: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> Payment {
         let deadline = Instant::now() + timeout;
         loop {
-            let order = self
-                .client
+            let order = client
                 .get_order(merchant_order_id)
                 .await
                 .expect("order/get");
