@@ -92,7 +92,9 @@ pub enum RiskError {
     NoLimit,
     #[error("--max-volume needs --currency")]
     VolumeWithoutCurrency,
-    #[error("'{0}' is not a duration: write a whole number and s, m, h or d (e.g. 90s, 30m, 24h, 7d)")]
+    #[error(
+        "'{0}' is not a duration: write a whole number and s, m, h or d (e.g. 90s, 30m, 24h, 7d)"
+    )]
     Duration(String),
 }
 
@@ -182,7 +184,9 @@ pub fn probes(order: &OrderSubjects<'_>) -> Vec<(BlockKind, String)> {
     if !ip.is_unspecified() {
         let longest = if ip.is_ipv4() { 32 } else { 128 };
         for prefix in (0..=longest).rev() {
-            let net = IpNet::new(ip, prefix).expect("a prefix within the address").trunc();
+            let net = IpNet::new(ip, prefix)
+                .expect("a prefix within the address")
+                .trunc();
             probes.push((BlockKind::Ip, entry_key(BlockKind::Ip, &net.to_string())));
         }
     }
@@ -278,7 +282,12 @@ impl VelocityRule {
     /// Whether one more order of `amount` (in `currency`) would go over the rule, given the
     /// amounts of the subject's orders of the window that count (not rejected; of the
     /// rule's type; volume only in its currency). `Some` is the refusal.
-    pub fn breach(&self, past: &[(Currency, Decimal)], currency: Currency, amount: Decimal) -> Option<String> {
+    pub fn breach(
+        &self,
+        past: &[(Currency, Decimal)],
+        currency: Currency,
+        amount: Decimal,
+    ) -> Option<String> {
         if let Some(max) = self.max_orders {
             if past.len() as u64 >= max as u64 {
                 return Some(format!(
@@ -415,21 +424,45 @@ mod tests {
     fn values_are_normalized_by_kind() {
         use BlockKind::*;
         assert_eq!(normalize(MemberId, "  User 42 ").unwrap(), "user42");
-        assert_eq!(normalize(PayerAccount, "0164-223-4663").unwrap(), "01642234663");
-        assert_eq!(normalize(PayerAccount, " 0164 223 4663").unwrap(), "01642234663");
-        assert_eq!(normalize(PayeeAccount, "+95 (9) 123.456").unwrap(), "959123456");
-        assert_eq!(normalize(PayerAccount, "John.Doe@OKAxis").unwrap(), "john.doe@okaxis");
-        assert_eq!(normalize(PayerAccount, "GB12 ABCD 1234").unwrap(), "gb12abcd1234");
-        assert_eq!(normalize(PayerName, "  SOMCHAI   Jaidee ").unwrap(), "somchai jaidee");
+        assert_eq!(
+            normalize(PayerAccount, "0164-223-4663").unwrap(),
+            "01642234663"
+        );
+        assert_eq!(
+            normalize(PayerAccount, " 0164 223 4663").unwrap(),
+            "01642234663"
+        );
+        assert_eq!(
+            normalize(PayeeAccount, "+95 (9) 123.456").unwrap(),
+            "959123456"
+        );
+        assert_eq!(
+            normalize(PayerAccount, "John.Doe@OKAxis").unwrap(),
+            "john.doe@okaxis"
+        );
+        assert_eq!(
+            normalize(PayerAccount, "GB12 ABCD 1234").unwrap(),
+            "gb12abcd1234"
+        );
+        assert_eq!(
+            normalize(PayerName, "  SOMCHAI   Jaidee ").unwrap(),
+            "somchai jaidee"
+        );
         assert_eq!(normalize(PayerName, "สมชาย  ใจดี").unwrap(), "สมชาย ใจดี");
         assert_eq!(normalize(Ip, "10.1.2.3/8").unwrap(), "10.0.0.0/8");
         assert_eq!(normalize(Ip, "203.0.113.7").unwrap(), "203.0.113.7/32");
-        assert_eq!(normalize(Ip, "::ffff:203.0.113.7").unwrap(), "203.0.113.7/32");
+        assert_eq!(
+            normalize(Ip, "::ffff:203.0.113.7").unwrap(),
+            "203.0.113.7/32"
+        );
         assert_eq!(normalize(Ip, "2001:DB8::1/32").unwrap(), "2001:db8::/32");
         assert_eq!(normalize(Ip, "nope"), Err(RiskError::Ip("nope".into())));
         assert_eq!(normalize(MemberId, "   "), Err(RiskError::Empty));
         assert_eq!(normalize(PayerAccount, "- -"), Err(RiskError::Empty));
-        assert_eq!(normalize(MemberId, &"x".repeat(257)), Err(RiskError::TooLong));
+        assert_eq!(
+            normalize(MemberId, &"x".repeat(257)),
+            Err(RiskError::TooLong)
+        );
         assert_eq!("payee_account".parse::<BlockKind>(), Ok(PayeeAccount));
         assert!("card".parse::<BlockKind>().is_err());
     }
@@ -453,7 +486,10 @@ mod tests {
         assert!(!keys.iter().any(|k| k.starts_with("payee_account")));
         assert_eq!(probes.len(), 3 + 33);
         // each probe is exactly what the entry of the operator's writing is stored as
-        let entry = entry_key(BlockKind::Ip, &normalize(BlockKind::Ip, "203.0.113.0/24").unwrap());
+        let entry = entry_key(
+            BlockKind::Ip,
+            &normalize(BlockKind::Ip, "203.0.113.0/24").unwrap(),
+        );
         assert!(keys.contains(&entry.as_str()));
         let v6 = super::probes(&OrderSubjects {
             member_id: "",
@@ -463,7 +499,10 @@ mod tests {
             ip: "2001:db8::1".parse().unwrap(),
         });
         assert_eq!(v6.len(), 129);
-        assert_eq!(blocked(BlockKind::PayerAccount), "Rejected: payer account is blocked");
+        assert_eq!(
+            blocked(BlockKind::PayerAccount),
+            "Rejected: payer account is blocked"
+        );
     }
 
     #[test]
@@ -492,7 +531,10 @@ mod tests {
             Some("Rejected: too many orders for this member id".into())
         );
         // volume of another currency is not this rule's
-        assert_eq!(rule.breach(&[(Currency::Usd, d("99"))], Currency::Usd, d("99")), None);
+        assert_eq!(
+            rule.breach(&[(Currency::Usd, d("99"))], Currency::Usd, d("99")),
+            None
+        );
         assert!(rule.covers(TransactionType::Income, Currency::Usd));
         assert!(!rule.covers(TransactionType::Expense, thb));
         let volume_only = VelocityRule {
@@ -583,7 +625,9 @@ mod tests {
         assert_eq!(parse_duration_ms("90s"), Ok(90_000));
         assert_eq!(parse_duration_ms("30m"), Ok(1_800_000));
         assert_eq!(parse_duration_ms("7d"), Ok(604_800_000));
-        for bad in ["", "h", "0h", "1.5h", "-1h", "24", "24hours", "1w", "9999999d"] {
+        for bad in [
+            "", "h", "0h", "1.5h", "-1h", "24", "24hours", "1w", "9999999d",
+        ] {
             assert!(parse_duration_ms(bad).is_err(), "{bad}");
         }
     }

@@ -20,14 +20,14 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use ipnet::IpNet;
 use octopus_domain::account::{Account, AccountLoad};
 use octopus_domain::device::Device;
 use octopus_domain::ledger::JournalEntry;
 use octopus_domain::ledger::LedgerReport;
+use octopus_domain::merchant::format_allowlist;
 use octopus_domain::routing::RoutingDecision;
 use octopus_domain::transfer::{Transfer, TransferStatus};
-use ipnet::IpNet;
-use octopus_domain::merchant::format_allowlist;
 use octopus_domain::{
     Channel, Currency, Merchant, Mode, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
 };
@@ -35,8 +35,8 @@ use octopus_storage::{Accounts, Devices, Recorded, Transfers};
 use octopus_storage::{
     ApiKeys, AttemptRecord, Balance, Callback, CallbackAttempt, CallbackHistory, CallbackOutbox,
     ChannelSetup, ChannelStore, ClaimRoom, CreateOutcome, FeeSchedule, FeeSchedules, HostBacklog,
-    Ledger, MerchantEntry, Merchants, NewApiKey, NewMerchant, Orders, Result, Settings, Storage, StorageError,
-    StoredApiKey, UpstreamExchange, UpstreamLog,
+    Ledger, MerchantEntry, Merchants, NewApiKey, NewMerchant, Orders, Result, Settings, Storage,
+    StorageError, StoredApiKey, UpstreamExchange, UpstreamLog,
 };
 use rust_decimal::Decimal;
 use tokio_postgres::error::SqlState;
@@ -319,7 +319,11 @@ impl ApiKeys for PostgresStorage {
         Ok(n == 1)
     }
 
-    async fn set_api_key_expiry(&self, api_key: &str, expires_at: Option<Timestamp>) -> Result<bool> {
+    async fn set_api_key_expiry(
+        &self,
+        api_key: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<bool> {
         let client = self.client().await?;
         let n = client
             .execute(

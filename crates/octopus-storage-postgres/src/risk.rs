@@ -132,7 +132,10 @@ impl Risk for PostgresStorage {
                 &[
                     &rule.merchant_id,
                     &rule.subject.as_str(),
-                    &rule.transaction_type.map(|t| t.as_str()).unwrap_or_default(),
+                    &rule
+                        .transaction_type
+                        .map(|t| t.as_str())
+                        .unwrap_or_default(),
                     &rule.window_seconds,
                     &rule.max_orders.map(i64::from),
                     &rule.max_volume,

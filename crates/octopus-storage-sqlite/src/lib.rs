@@ -22,14 +22,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ipnet::IpNet;
 use octopus_domain::account::{Account, AccountLoad};
 use octopus_domain::device::Device;
 use octopus_domain::ledger::JournalEntry;
 use octopus_domain::ledger::LedgerReport;
+use octopus_domain::merchant::format_allowlist;
 use octopus_domain::routing::RoutingDecision;
 use octopus_domain::transfer::{Transfer, TransferStatus};
-use ipnet::IpNet;
-use octopus_domain::merchant::format_allowlist;
 use octopus_domain::{
     Channel, Currency, Merchant, Mode, Order, OrderEvent, RequestFields, StatusChange, Timestamp,
 };
@@ -37,8 +37,8 @@ use octopus_storage::{Accounts, Devices, Recorded, Transfers};
 use octopus_storage::{
     ApiKeys, AttemptRecord, Balance, Callback, CallbackAttempt, CallbackHistory, CallbackOutbox,
     ChannelSetup, ChannelStore, ClaimRoom, CreateOutcome, FeeSchedule, FeeSchedules, HostBacklog,
-    Ledger, MerchantEntry, Merchants, NewApiKey, NewMerchant, Orders, Result, Settings, Storage, StorageError,
-    StoredApiKey, UpstreamExchange, UpstreamLog,
+    Ledger, MerchantEntry, Merchants, NewApiKey, NewMerchant, Orders, Result, Settings, Storage,
+    StorageError, StoredApiKey, UpstreamExchange, UpstreamLog,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
@@ -286,7 +286,9 @@ impl Merchants for SqliteStorage {
     async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>> {
         let uid = uid.to_string();
         self.readers
-            .read(move |conn| merchant_where(conn, "m.uid = ?1 AND m.live_id IS NULL", params![uid]))
+            .read(move |conn| {
+                merchant_where(conn, "m.uid = ?1 AND m.live_id IS NULL", params![uid])
+            })
             .await
     }
 
@@ -329,7 +331,9 @@ fn merchant_where(
 #[async_trait]
 impl ApiKeys for SqliteStorage {
     async fn add_api_key(&self, key: NewApiKey) -> Result<()> {
-        self.writer.write(move |conn| insert_api_key(conn, &key)).await
+        self.writer
+            .write(move |conn| insert_api_key(conn, &key))
+            .await
     }
 
     async fn api_key(&self, api_key: &str) -> Result<Option<StoredApiKey>> {
@@ -380,7 +384,11 @@ impl ApiKeys for SqliteStorage {
             .await
     }
 
-    async fn set_api_key_expiry(&self, api_key: &str, expires_at: Option<Timestamp>) -> Result<bool> {
+    async fn set_api_key_expiry(
+        &self,
+        api_key: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<bool> {
         let api_key = api_key.to_string();
         self.writer
             .write(move |conn| {

@@ -108,8 +108,9 @@ impl Risk for SqliteStorage {
                 while let Some(row) = rows.next().map_err(db)? {
                     let kind: String = row.get(0).map_err(db)?;
                     kinds.push(
-                        kind.parse()
-                            .map_err(|_| octopus_storage::StorageError::Corrupt("blocklist.kind"))?,
+                        kind.parse().map_err(|_| {
+                            octopus_storage::StorageError::Corrupt("blocklist.kind")
+                        })?,
                     );
                 }
                 Ok(kinds)
@@ -127,7 +128,9 @@ impl Risk for SqliteStorage {
                     params![
                         rule.merchant_id,
                         rule.subject.as_str(),
-                        rule.transaction_type.map(|t| t.as_str()).unwrap_or_default(),
+                        rule.transaction_type
+                            .map(|t| t.as_str())
+                            .unwrap_or_default(),
                         rule.window_seconds,
                         rule.max_orders,
                         rule.max_volume.map(|v| v.normalize().to_string()),

@@ -32,8 +32,8 @@ pub use channels::{ChannelSetup, ChannelStore};
 pub use error::StorageError;
 pub use ledger::{Balance, FeeSchedule, FeeSchedules, Ledger, MerchantEntry};
 pub use merchants::{ApiKeys, Merchants, NewApiKey, NewMerchant, StoredApiKey};
-pub use risk::{BlockEntry, NewBlockEntry, Risk};
 pub use orders::{CreateOutcome, Orders};
+pub use risk::{BlockEntry, NewBlockEntry, Risk};
 pub use settings::Settings;
 pub use upstream::{UpstreamExchange, UpstreamLog};
 

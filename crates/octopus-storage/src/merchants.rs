@@ -90,8 +90,11 @@ pub trait ApiKeys: Send + Sync + 'static {
     async fn revoke_api_key(&self, api_key: &str, at: Timestamp) -> Result<bool>;
 
     /// Sets (or clears) when a key stops working; false when there is no such active key.
-    async fn set_api_key_expiry(&self, api_key: &str, expires_at: Option<Timestamp>)
-        -> Result<bool>;
+    async fn set_api_key_expiry(
+        &self,
+        api_key: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<bool>;
 
     /// Replaces a key's IP allowlist (empty: any address); false when there is no such key.
     async fn set_api_key_allowlist(&self, api_key: &str, allowed_ips: &[IpNet]) -> Result<bool>;

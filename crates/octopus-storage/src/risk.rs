@@ -47,8 +47,12 @@ pub trait Risk: Send + Sync + 'static {
 
     /// The kinds of the entries in force at `now` that any of `keys` (`kind:value`, see
     /// `octopus_domain::risk::probes`) hits, operator-wide or of `merchant_id`.
-    async fn blocked(&self, merchant_id: i64, keys: &[String], now: Timestamp)
-        -> Result<Vec<BlockKind>>;
+    async fn blocked(
+        &self,
+        merchant_id: i64,
+        keys: &[String],
+        now: Timestamp,
+    ) -> Result<Vec<BlockKind>>;
 
     async fn add_velocity_rule(&self, rule: VelocityRule, at: Timestamp) -> Result<i64>;
 

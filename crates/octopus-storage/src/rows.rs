@@ -21,16 +21,16 @@ use octopus_domain::device::Device;
 use octopus_domain::ledger::{
     Account, AccountKind, EntryRow, FeeRule, OrderRow, Scope, StoredAccount, Verification,
 };
-use octopus_domain::transfer::Transfer;
 use octopus_domain::risk::{ReviewThreshold, VelocityRule};
+use octopus_domain::transfer::Transfer;
 use octopus_domain::{
     AccountingStatus, Channel, Currency, Merchant, Mode, Order, OrderEvent, TransactionType,
 };
 use rust_decimal::Decimal;
 
 use crate::{
-    stored_fields, Balance, BlockEntry, Callback, CallbackAttempt, CallbackState, FeeSchedule, MerchantEntry,
-    Result, StorageError, StoredApiKey, UpstreamExchange,
+    stored_fields, Balance, BlockEntry, Callback, CallbackAttempt, CallbackState, FeeSchedule,
+    MerchantEntry, Result, StorageError, StoredApiKey, UpstreamExchange,
 };
 
 /// The columns of `orders` every order read selects, in both backends.
@@ -565,7 +565,9 @@ pub fn velocity_rule(r: &impl Columns) -> Result<VelocityRule> {
         },
         window_seconds: r.int("velocity_rules.window_seconds")?,
         max_orders: r.opt_narrow("velocity_rules.max_orders")?,
-        max_volume: r.opt_decimal("velocity_rules.max_volume")?.map(|v| v.normalize()),
+        max_volume: r
+            .opt_decimal("velocity_rules.max_volume")?
+            .map(|v| v.normalize()),
         currency: match currency.as_str() {
             "" => None,
             c => Some(Currency::parse(c).ok_or(StorageError::Corrupt("velocity_rules.currency"))?),
@@ -1015,6 +1017,7 @@ mod tests {
             .with("id", Some("3"))
             .with("name", Some("Shop"))
             .with("created_at", Some("5"))
+            .with("live_id", None)
             .learning(&LEARNED);
         let m = merchant(&other).unwrap();
         assert_eq!((m.id, m.uid.as_str()), (3, "m-1"));

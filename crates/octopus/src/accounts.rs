@@ -412,8 +412,14 @@ pub async fn run_payout(args: PayoutArgs) -> anyhow::Result<()> {
             database,
         } => {
             let storage = crate::serve::open_storage(&database).await?;
-            crate::risk::decide(storage.as_ref(), &payment_uid, false, &actor.name(), &reason)
-                .await?;
+            crate::risk::decide(
+                storage.as_ref(),
+                &payment_uid,
+                false,
+                &actor.name(),
+                &reason,
+            )
+            .await?;
         }
         PayoutCommand::Sent {
             payment_uid,

@@ -13,8 +13,8 @@ use octopus_storage::{BlockEntry, NewBlockEntry, Storage, StoredApiKey};
 use serde_json::{json, Value};
 
 use crate::cli::{
-    BlocklistArgs, BlocklistCommand, KeyArgs, KeyCommand, ReviewArgs, ReviewCommand,
-    VelocityArgs, VelocityCommand,
+    BlocklistArgs, BlocklistCommand, KeyArgs, KeyCommand, ReviewArgs, ReviewCommand, VelocityArgs,
+    VelocityCommand,
 };
 
 /// How many rows a list prints at most.
@@ -75,7 +75,9 @@ pub async fn run_key(args: KeyArgs) -> anyhow::Result<()> {
                 merchants::add_key(storage.as_ref(), &master_key, &m, mode, &label, until, now)
                     .await?;
             if !allowed.is_empty() {
-                storage.set_api_key_allowlist(&key.api_key, &allowed).await?;
+                storage
+                    .set_api_key_allowlist(&key.api_key, &allowed)
+                    .await?;
             }
             println!("{}", serde_json::to_string(&key)?);
         }
@@ -218,7 +220,10 @@ pub async fn run_blocklist(args: BlocklistArgs) -> anyhow::Result<()> {
             if !storage.remove_block(merchant_id, kind, &value).await? {
                 bail!("no such entry");
             }
-            println!("{}", json!({"kind": kind.as_str(), "value": value, "removed": true}));
+            println!(
+                "{}",
+                json!({"kind": kind.as_str(), "value": value, "removed": true})
+            );
         }
         BlocklistCommand::List {
             merchant: uid,
@@ -262,7 +267,10 @@ async fn import(
     author: &str,
     now: i64,
 ) -> anyhow::Result<Vec<NewBlockEntry>> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let (_, header) = lines.next().ok_or_else(|| anyhow!("the file is empty"))?;
     let columns: Vec<String> = csv_fields(header)
         .into_iter()
@@ -371,7 +379,8 @@ pub async fn run_velocity(args: VelocityArgs) -> anyhow::Result<()> {
                 Some("payout") => Some(TransactionType::Expense),
                 Some(other) => bail!("--type must be deposit or payout, not {other}"),
             };
-            let window_ms = risk::parse_duration_ms(&window).map_err(|e| anyhow!("--window: {e}"))?;
+            let window_ms =
+                risk::parse_duration_ms(&window).map_err(|e| anyhow!("--window: {e}"))?;
             let currency = code.as_deref().map(currency).transpose()?;
             let max_volume = match (&max_volume, currency) {
                 (Some(text), Some(c)) => Some(
@@ -449,7 +458,10 @@ pub async fn run_review(args: ReviewArgs) -> anyhow::Result<()> {
             storage
                 .set_review_threshold(merchant_id, c, None, now_ms())
                 .await?;
-            println!("{}", json!({"merchant": uid, "currency": c.code(), "cleared": true}));
+            println!(
+                "{}",
+                json!({"merchant": uid, "currency": c.code(), "cleared": true})
+            );
         }
         ReviewCommand::List { database } => {
             let storage = crate::serve::open_storage(&database).await?;

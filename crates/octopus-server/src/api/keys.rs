@@ -65,10 +65,7 @@ impl KeyRing {
         api_key: &str,
         now: Timestamp,
     ) -> Result<Option<Arc<ApiCredential>>, Error> {
-        Ok(self
-            .signer(api_key)
-            .await?
-            .filter(|c| c.policy.usable(now)))
+        Ok(self.signer(api_key).await?.filter(|c| c.policy.usable(now)))
     }
 
     /// The credential of an API key, revoked or expired too: callbacks of the orders a key
@@ -148,8 +145,7 @@ impl KeyRing {
             let Some(k) = known.get_mut(api_key) else {
                 return;
             };
-            if k
-                .use_written_at
+            if k.use_written_at
                 .is_some_and(|at| now - at < USE_WRITTEN_EVERY_MS)
             {
                 return;

@@ -54,10 +54,7 @@ impl RiskBook {
             ip,
         });
         let keys: Vec<String> = probes.into_iter().map(|(_, key)| key).collect();
-        let hit = self
-            .storage
-            .blocked(merchant.owner_id, &keys, now)
-            .await?;
+        let hit = self.storage.blocked(merchant.owner_id, &keys, now).await?;
         // Several kinds hit: the refusal names the first in a fixed order.
         if let Some(kind) = BlockKind::ALL.into_iter().find(|k| hit.contains(k)) {
             return Ok(Some(risk::blocked(kind)));

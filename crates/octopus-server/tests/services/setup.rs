@@ -182,7 +182,10 @@ impl Gateway {
             channel.priority = 1;
             channel.currencies = vec![Currency::parse("mmk").expect("a currency")];
             channel.payments = vec!["funding".into()];
-            self.storage.save_channel(channel).await.expect("save channel");
+            self.storage
+                .save_channel(channel)
+                .await
+                .expect("save channel");
             self.storage
                 .add_account(Account {
                     id: "acc_funding".into(),

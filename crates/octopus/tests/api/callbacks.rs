@@ -753,7 +753,11 @@ async fn callbacks_ignore_proxies_from_the_environment(backend: Backend) {
         crate::helpers::ServerProcess::start_with_env(&db, &["--allow-private-callbacks"], &env);
     let creds = crate::helpers::merchant_create(&db);
     let field = |k: &str| creds[k].as_str().unwrap().to_string();
-    let client = octopus_client::Client::new(&server.url, &field("test_api_key"), &field("test_api_secret"));
+    let client = octopus_client::Client::new(
+        &server.url,
+        &field("test_api_key"),
+        &field("test_api_secret"),
+    );
     let mut order = NewOrder::deposit(
         &field("merchant_uid"),
         "cb-proxy",

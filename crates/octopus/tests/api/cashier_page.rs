@@ -254,7 +254,11 @@ async fn a_payer_confirms_a_wavepay_transfer_on_the_page_in_chromium() {
         ("Payment received".to_string(), "completed".to_string())
     );
     assert_eq!(
-        app.live_client.get_order("page-pk").await.unwrap().final_amount,
+        app.live_client
+            .get_order("page-pk")
+            .await
+            .unwrap()
+            .final_amount,
         "6000.00"
     );
 }

@@ -249,7 +249,14 @@ async fn a_foreign_page_cannot_fail_an_upstream_deposit(backend: Backend) {
         .await
         .unwrap();
     assert_page(r, 403, "a confirmation without the token").await;
-    assert_eq!(app.live_client.get_order("xs-pk").await.unwrap().payment_status, "pending");
+    assert_eq!(
+        app.live_client
+            .get_order("xs-pk")
+            .await
+            .unwrap()
+            .payment_status,
+        "pending"
+    );
     let history = app
         .storage()
         .order_events(&created.payment.payment_uid)
@@ -290,7 +297,14 @@ async fn a_foreign_page_cannot_fail_an_upstream_deposit(backend: Backend) {
         .unwrap();
     let page = assert_page(r, 200, "the payer's confirmation").await;
     assert!(page.contains("Payment received"), "{page}");
-    assert_eq!(app.live_client.get_order("xs-pk").await.unwrap().payment_status, "completed");
+    assert_eq!(
+        app.live_client
+            .get_order("xs-pk")
+            .await
+            .unwrap()
+            .payment_status,
+        "completed"
+    );
 }
 
 async fn every_refusal_is_a_page_in_words_with_the_headers(backend: Backend) {

@@ -176,7 +176,10 @@ async fn order_commands_create_and_query_orders() {
             .args(args)
             .env("OCTOPUS_URL", &server.url)
             .env("OCTOPUS_API_KEY", creds["test_api_key"].as_str().unwrap())
-            .env("OCTOPUS_API_SECRET", creds["test_api_secret"].as_str().unwrap())
+            .env(
+                "OCTOPUS_API_SECRET",
+                creds["test_api_secret"].as_str().unwrap(),
+            )
             .env(
                 "OCTOPUS_MERCHANT_UID",
                 creds["merchant_uid"].as_str().unwrap(),
@@ -813,8 +816,13 @@ async fn order_history_shows_changes_and_upstream_exchanges(backend: Backend) {
         .send()
         .await
         .unwrap();
-    app.wait_for_status(&app.live_client, "hist-1", "completed", Duration::from_secs(10))
-        .await;
+    app.wait_for_status(
+        &app.live_client,
+        "hist-1",
+        "completed",
+        Duration::from_secs(10),
+    )
+    .await;
     let (ok, text) = run_on(
         &app,
         &["order", "history", &created.payment.payment_uid],

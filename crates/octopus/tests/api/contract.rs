@@ -850,7 +850,12 @@ async fn both_backends_keep_the_same_books(postgres: Backend) {
         (
             added.map_err(refusal),
             test_key.map_err(refusal),
-            (book.uid == merchant.uid, book.mode, book.owner_id == merchant.id, again.id == book.id),
+            (
+                book.uid == merchant.uid,
+                book.mode,
+                book.owner_id == merchant.id,
+                again.id == book.id,
+            ),
             (revoked, revoked_twice, listed),
             keys,
             s.merchant_count().await.ok(),

@@ -94,8 +94,16 @@ async fn a_payout_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backend)
     // A Paykassma payout moves real money: the live key, funded for real.
     let client = Client::new(&server.url, &field("api_key"), &field("api_secret"));
     let uid = field("merchant_uid");
-    crate::helpers::accounts::fund_live_on(&db, None, &server.url, &client, &uid, "mmk", "50000.00")
-        .await;
+    crate::helpers::accounts::fund_live_on(
+        &db,
+        None,
+        &server.url,
+        &client,
+        &uid,
+        "mmk",
+        "50000.00",
+    )
+    .await;
 
     let config = SimConfig {
         postback_url: format!("{}/octopus/postback/pk-c", server.url),

@@ -50,7 +50,11 @@ async fn a_thai_deposit_gets_an_account_and_a_unique_amount_and_a_report_complet
 
     let mut order = thb_deposit(&app, "th-1", "500.00");
     order.notify_url = Some(receiver.url.clone());
-    let created = app.live_client.create_order(&order).await.expect("order/new");
+    let created = app
+        .live_client
+        .create_order(&order)
+        .await
+        .expect("order/new");
     let p = &created.payment;
     assert_eq!(p.channel, "own");
     let final_amount = decimal(&p.final_amount);
@@ -420,7 +424,10 @@ async fn an_account_without_an_online_device_takes_no_new_orders(backend: Backen
             account.id
         )
     );
-    assert!(app.live_client.get_order("off").await.is_err(), "nothing stored");
+    assert!(
+        app.live_client.get_order("off").await.is_err(),
+        "nothing stored"
+    );
     // A heartbeat brings it back.
     account.device.heartbeat().await.unwrap();
     app.live_client
@@ -692,8 +699,16 @@ async fn the_operator_cannot_credit_a_transfer_twice(backend: Backend) {
     ];
     assert_eq!(done.iter().filter(|ok| **ok).count(), 1, "{done:?}");
     let statuses = [
-        app.live_client.get_order("dup-a").await.unwrap().payment_status,
-        app.live_client.get_order("dup-b").await.unwrap().payment_status,
+        app.live_client
+            .get_order("dup-a")
+            .await
+            .unwrap()
+            .payment_status,
+        app.live_client
+            .get_order("dup-b")
+            .await
+            .unwrap()
+            .payment_status,
     ];
     assert_eq!(
         statuses

@@ -39,7 +39,8 @@ async fn confirm(payment_url: &str, transaction_id: &str) -> String {
 }
 
 async fn wait_status(app: &TestApp, id: &str, status: &str) -> octopus_client::Payment {
-    app.wait_for_status(&app.live_client, id, status, WAIT).await
+    app.wait_for_status(&app.live_client, id, status, WAIT)
+        .await
 }
 
 async fn deposit_through_create_activate_and_postback(backend: Backend) {
@@ -95,7 +96,8 @@ async fn deposit_through_create_activate_and_postback(backend: Backend) {
     // The postback was handled (acknowledged above), and callbacks are queued with the change
     // they report: the outbox holds every callback there will be. Once the order's callbacks
     // are all acknowledged, the receiver has had each of them.
-    app.wait_for_notify_with(&app.live_client, "pk-1", "completed", WAIT).await;
+    app.wait_for_notify_with(&app.live_client, "pk-1", "completed", WAIT)
+        .await;
     let queued = app
         .storage()
         .callbacks_of(&created.payment.payment_uid)
@@ -301,9 +303,14 @@ async fn a_failing_upstream_fails_over_to_the_next_channel(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(created.payment.channel, "pk-second", "{id}");
-        let rules: serde_json::Value =
-            serde_json::from_str(&app.live_client.get_order(id).await.unwrap().distribute_rules)
-                .unwrap();
+        let rules: serde_json::Value = serde_json::from_str(
+            &app.live_client
+                .get_order(id)
+                .await
+                .unwrap()
+                .distribute_rules,
+        )
+        .unwrap();
         assert_eq!(rules["chosen"], "pk-second");
         assert_eq!(rules["failovers"][0]["channel"], "pk-first");
         assert_eq!(rules["failovers"][0]["reason"], why);
@@ -522,7 +529,11 @@ async fn a_failed_activation_fails_the_deposit(backend: Backend) {
         "Paykassma was not asked"
     );
     assert_eq!(
-        app.live_client.get_order("pk-y").await.unwrap().payment_status,
+        app.live_client
+            .get_order("pk-y")
+            .await
+            .unwrap()
+            .payment_status,
         "pending"
     );
     let page = confirm(&b.payment_url, "FAIL1").await;
@@ -563,11 +574,19 @@ async fn only_the_signed_part_of_a_postback_counts(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 200, "it is A's postback, already applied");
     assert_eq!(
-        app.live_client.get_order("pk-sb").await.unwrap().payment_status,
+        app.live_client
+            .get_order("pk-sb")
+            .await
+            .unwrap()
+            .payment_status,
         "pending"
     );
     assert_eq!(
-        app.live_client.get_order("pk-sa").await.unwrap().final_amount,
+        app.live_client
+            .get_order("pk-sa")
+            .await
+            .unwrap()
+            .final_amount,
         "6000.00"
     );
     assert_eq!(app.balance(&m, "mmk").await.0, d("6000"));
@@ -638,7 +657,11 @@ async fn only_the_signed_part_of_a_postback_counts(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        app.live_client.get_order("pk-sp").await.unwrap().payment_status,
+        app.live_client
+            .get_order("pk-sp")
+            .await
+            .unwrap()
+            .payment_status,
         "failed"
     );
     app.assert_ledger_sound().await;
@@ -669,7 +692,11 @@ async fn payout_faults_fail_over_only_when_certain(backend: Backend) {
         withdrawal_5xx: 1,
         ..Faults::default()
     });
-    let sent = app.live_client.create_order(&payout("pk-p503")).await.unwrap();
+    let sent = app
+        .live_client
+        .create_order(&payout("pk-p503"))
+        .await
+        .unwrap();
     assert_eq!(
         (
             sent.payment.channel.as_str(),
@@ -694,7 +721,11 @@ async fn payout_faults_fail_over_only_when_certain(backend: Backend) {
         withdrawal_timeout: 1,
         ..Faults::default()
     });
-    let sent = app.live_client.create_order(&payout("pk-ptime")).await.unwrap();
+    let sent = app
+        .live_client
+        .create_order(&payout("pk-ptime"))
+        .await
+        .unwrap();
     assert_eq!(
         (
             sent.payment.channel.as_str(),

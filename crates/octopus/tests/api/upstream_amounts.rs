@@ -247,7 +247,12 @@ async fn an_activation_with_an_impossible_amount_credits_nothing(backend: Backen
 
     pk.sim.release(false);
     let done = app
-        .wait_for_status(&app.live_client, "act-neg", "completed", Duration::from_secs(15))
+        .wait_for_status(
+            &app.live_client,
+            "act-neg",
+            "completed",
+            Duration::from_secs(15),
+        )
         .await;
     assert_eq!(done.final_amount, "6000.00");
     assert_eq!(app.balance(&m, "mmk").await.0, d("6000"));
@@ -366,7 +371,11 @@ async fn a_transaction_counts_once_per_order(backend: Backend) {
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        app.live_client.get_order("once-c").await.unwrap().payment_status,
+        app.live_client
+            .get_order("once-c")
+            .await
+            .unwrap()
+            .payment_status,
         "pending"
     );
     assert_eq!(

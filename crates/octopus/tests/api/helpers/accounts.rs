@@ -227,8 +227,17 @@ pub async fn fund_live_on(
             db,
             master_key,
             &[
-                "channel", "add", &code, "--kind", "accounts", "--currencies", currency,
-                "--payments", "funding", "--priority", "1",
+                "channel",
+                "add",
+                &code,
+                "--kind",
+                "accounts",
+                "--currencies",
+                currency,
+                "--payments",
+                "funding",
+                "--priority",
+                "1",
             ],
         );
         let account: Value = serde_json::from_str(
@@ -236,8 +245,18 @@ pub async fn fund_live_on(
                 db,
                 master_key,
                 &[
-                    "account", "add", "--channel", &code, "--method", "bank", "--number",
-                    "000111222333", "--holder", "Operator Funding", "--currency", currency,
+                    "account",
+                    "add",
+                    "--channel",
+                    &code,
+                    "--method",
+                    "bank",
+                    "--number",
+                    "000111222333",
+                    "--holder",
+                    "Operator Funding",
+                    "--currency",
+                    currency,
                 ],
             )
             .trim(),
@@ -273,7 +292,10 @@ pub async fn fund_live_on(
             Err(e) => panic!("funding deposit: {e:?}"),
         }
     };
-    assert_eq!(created.payment.channel, code, "funding goes to the own account");
+    assert_eq!(
+        created.payment.channel, code,
+        "funding goes to the own account"
+    );
     let confirmed = octopus_on(
         db,
         master_key,

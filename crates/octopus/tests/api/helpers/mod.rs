@@ -367,11 +367,6 @@ impl TestApp {
         self.new_merchant_books(name).await.0
     }
 
-    /// A new merchant: its live key, for real channels (Paykassma, own accounts).
-    pub async fn new_live_merchant(&self, name: &str) -> Creds {
-        self.new_merchant_books(name).await.1
-    }
-
     /// A new merchant with its test and its live key.
     pub async fn new_merchant_books(&self, name: &str) -> (Creds, Creds) {
         let created =
