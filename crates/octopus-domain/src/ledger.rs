@@ -905,6 +905,8 @@ pub struct OrderRow<'a> {
     pub amount: Decimal,
     pub final_amount: Decimal,
     pub fee: Decimal,
+    /// Refused when created (`order::refused_at_creation`): no entry is called for.
+    pub refused_at_creation: bool,
 }
 
 /// What the ledger's history says, checked against its cached balances and against the
@@ -1037,7 +1039,12 @@ impl Verification {
                 row.fee
             ));
         }
-        for kind in entries_called_for(transaction_type, status) {
+        let called = if row.refused_at_creation {
+            &[]
+        } else {
+            entries_called_for(transaction_type, status)
+        };
+        for kind in called {
             let why = match accounting_failure {
                 Some(reason) => format!(
                     "order {payment_uid} ({transaction_type} {status}) has no {} entry: its accounting failed ({reason})",
@@ -1373,6 +1380,7 @@ mod tests {
             currency: Currency::Mmk,
             amount: d("5"),
             final_amount: d("5"),
+            refused_at_creation: false,
             fee: Decimal::ZERO,
         }
     }

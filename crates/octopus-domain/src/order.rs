@@ -336,11 +336,17 @@ pub struct Order {
     pub test: bool,
 }
 
+/// An order of this status and channel was refused when created (no channel was ever chosen):
+/// it moved nothing and calls for no journal entry.
+pub fn refused_at_creation(status: PaymentStatus, channel: &str) -> bool {
+    status == PaymentStatus::Reject && channel.is_empty()
+}
+
 impl Order {
     /// Refused when created (a blocklist or velocity rule): stored as `reject` without a
     /// channel, and answered with its reason whenever the merchant sends it again.
     pub fn refused_at_creation(&self) -> bool {
-        self.payment_status == PaymentStatus::Reject && self.channel.is_empty()
+        refused_at_creation(self.payment_status, &self.channel)
     }
 
     /// A payout held for an operator's review (`preparing`: nothing else puts a payout there).

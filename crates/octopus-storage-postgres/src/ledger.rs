@@ -161,7 +161,7 @@ pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<Led
     let orders = tx
         .query_raw(
             "SELECT payment_uid, transaction_type, payment_status, accounting_status, accounting_fail_reason,
-                    currency, amount, final_amount, fee FROM orders",
+                    currency, amount, final_amount, fee, channel FROM orders",
             std::iter::empty::<i64>(),
         )
         .await

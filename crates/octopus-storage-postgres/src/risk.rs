@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use octopus_domain::risk::{self, BlockKind, ReviewThreshold, Subject, VelocityRule};
 use octopus_domain::{Currency, Order, PaymentStatus, Timestamp, TransactionType};
-use octopus_storage::rows::{self, BLOCK_COLUMNS, ORDER_COLUMNS, VELOCITY_COLUMNS};
+use octopus_storage::rows::{self, BLOCK_SELECT, ORDER_COLUMNS, VELOCITY_COLUMNS};
 use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk, StorageError};
 use rust_decimal::Decimal;
 
@@ -69,8 +69,8 @@ impl Risk for PostgresStorage {
                 client
                     .query(
                         &format!(
-                            "SELECT {BLOCK_COLUMNS} FROM blocklist WHERE merchant_id = $1
-                             ORDER BY id LIMIT $2"
+                            "{BLOCK_SELECT} WHERE b.merchant_id = $1
+                             ORDER BY b.id LIMIT $2"
                         ),
                         &[&m, &limit],
                     )
@@ -78,10 +78,7 @@ impl Risk for PostgresStorage {
             }
             None => {
                 client
-                    .query(
-                        &format!("SELECT {BLOCK_COLUMNS} FROM blocklist ORDER BY id LIMIT $1"),
-                        &[&limit],
-                    )
+                    .query(&format!("{BLOCK_SELECT} ORDER BY b.id LIMIT $1"), &[&limit])
                     .await
             }
         }

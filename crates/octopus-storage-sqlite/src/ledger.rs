@@ -315,7 +315,7 @@ pub(crate) fn verify(conn: &Connection) -> Result<LedgerReport> {
     let mut stmt = conn
         .prepare(
             "SELECT payment_uid, transaction_type, payment_status, accounting_status, accounting_fail_reason,
-                    currency, amount, final_amount, fee FROM orders",
+                    currency, amount, final_amount, fee, channel FROM orders",
         )
         .map_err(db)?;
     let mut rows = stmt.query([]).map_err(db)?;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use octopus_domain::money::format_amount;
 use octopus_domain::risk::{self, BlockKind, ReviewThreshold, Subject, VelocityRule};
 use octopus_domain::{Currency, Order, PaymentStatus, Timestamp, TransactionType};
-use octopus_storage::rows::{self, BLOCK_COLUMNS, ORDER_COLUMNS, VELOCITY_COLUMNS};
+use octopus_storage::rows::{self, BLOCK_SELECT, ORDER_COLUMNS, VELOCITY_COLUMNS};
 use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk};
 use rusqlite::params;
 use rust_decimal::Decimal;
@@ -67,15 +67,15 @@ impl Risk for SqliteStorage {
                 Some(m) => collect(
                     conn,
                     &format!(
-                        "SELECT {BLOCK_COLUMNS} FROM blocklist WHERE merchant_id = ?1
-                         ORDER BY id LIMIT ?2"
+                        "{BLOCK_SELECT} WHERE b.merchant_id = ?1
+                         ORDER BY b.id LIMIT ?2"
                     ),
                     params![m, limit],
                     |r| rows::block_entry(r),
                 ),
                 None => collect(
                     conn,
-                    &format!("SELECT {BLOCK_COLUMNS} FROM blocklist ORDER BY id LIMIT ?1"),
+                    &format!("{BLOCK_SELECT} ORDER BY b.id LIMIT ?1"),
                     params![limit],
                     |r| rows::block_entry(r),
                 ),

@@ -20,6 +20,8 @@ pub struct BlockEntry {
     pub author: String,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    /// The uid of the merchant it belongs to ('' for operator-wide).
+    pub merchant_uid: String,
 }
 
 /// An entry to add: one with the same kind, value and merchant is replaced.

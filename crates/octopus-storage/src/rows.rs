@@ -537,12 +537,15 @@ pub fn block_entry(r: &impl Columns) -> Result<BlockEntry> {
         author: r.text("blocklist.author")?,
         created_at: r.int("blocklist.created_at")?,
         expires_at: r.opt_int("blocklist.expires_at")?,
+        merchant_uid: r.text("blocklist.merchant_uid")?,
     })
 }
 
-/// The columns of `blocklist`, in both backends.
-pub const BLOCK_COLUMNS: &str =
-    "id, merchant_id, kind, value, reason, author, created_at, expires_at";
+/// Blocklist entries with their merchant's uid ('' for operator-wide ones), in both backends;
+/// a statement adds its WHERE and ORDER BY.
+pub const BLOCK_SELECT: &str = "SELECT b.id, b.merchant_id, b.kind, b.value, b.reason, b.author, \
+    b.created_at, b.expires_at, COALESCE(m.uid, '') AS merchant_uid \
+    FROM blocklist b LEFT JOIN merchants m ON m.id = b.merchant_id";
 
 /// The columns of `velocity_rules`, in both backends.
 pub const VELOCITY_COLUMNS: &str = "id, merchant_id, subject, transaction_type, window_seconds, \
@@ -710,15 +713,18 @@ pub fn verify_posting(v: &mut Verification, r: &impl Columns) -> Result<()> {
 }
 
 /// Feeds an order (`payment_uid, transaction_type, payment_status, accounting_status,
-/// accounting_fail_reason, currency, amount, final_amount, fee`) to the verification.
+/// accounting_fail_reason, currency, amount, final_amount, fee, channel`) to the verification.
 pub fn verify_order(v: &mut Verification, r: &impl Columns) -> Result<()> {
     let payment_uid = r.text("orders.payment_uid")?;
     let accounting: AccountingStatus = r.parsed("orders.accounting_status")?;
     let reason = r.text("orders.accounting_fail_reason")?;
+    let status = r.parsed("orders.payment_status")?;
+    let channel = r.text("orders.channel")?;
     v.order(OrderRow {
         payment_uid: &payment_uid,
         transaction_type: r.parsed("orders.transaction_type")?,
-        status: r.parsed("orders.payment_status")?,
+        status,
+        refused_at_creation: octopus_domain::order::refused_at_creation(status, &channel),
         accounting_failure: (accounting == AccountingStatus::Failed).then_some(reason.as_str()),
         currency: r.parsed("orders.currency")?,
         amount: r.decimal("orders.amount")?,

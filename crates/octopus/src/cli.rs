@@ -154,7 +154,8 @@ pub enum BlocklistCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Entries as JSON lines: a merchant's, or with --operator-wide those of every merchant.
+    /// Entries as JSON lines: all of them, a merchant's (--merchant) or the operator-wide ones
+    /// (--operator-wide).
     List {
         #[arg(long)]
         merchant: Option<String>,

@@ -129,12 +129,12 @@ pub async fn run_key(args: KeyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn block_json(e: &BlockEntry, merchant_uid: &str) -> Value {
+fn block_json(e: &BlockEntry) -> Value {
     json!({
         "id": e.id,
         "kind": e.kind.as_str(),
         "value": e.value,
-        "merchant": merchant_uid,
+        "merchant": e.merchant_uid,
         "reason": e.reason,
         "author": e.author,
         "created_at": rfc3339(e.created_at),
@@ -202,8 +202,9 @@ pub async fn run_blocklist(args: BlocklistArgs) -> anyhow::Result<()> {
                 author: entry.author,
                 created_at: now,
                 expires_at: entry.expires_at,
+                merchant_uid: uid.clone().unwrap_or_default(),
             };
-            let mut shown = block_json(&stored, uid.as_deref().unwrap_or(""));
+            let mut shown = block_json(&stored);
             shown.as_object_mut().expect("an object").remove("id");
             println!("{shown}");
         }
@@ -237,10 +238,8 @@ pub async fn run_blocklist(args: BlocklistArgs) -> anyhow::Result<()> {
                 (None, true) => Some(0),
                 (None, false) => None,
             };
-            let shown_uid = uid.unwrap_or_default();
             for e in storage.blocks(which, LIST_LIMIT).await? {
-                let owner = if e.merchant_id == 0 { "" } else { &shown_uid };
-                println!("{}", block_json(&e, owner));
+                println!("{}", block_json(&e));
             }
         }
         BlocklistCommand::Import {

@@ -223,6 +223,43 @@ pub async fn resend_payout(
     settle_payout(services, channel, order, result).await
 }
 
+/// Sends a payout an operator approved after review. Its first attempt is a first send — a
+/// refusal is certain, so it fails and its hold returns — and is announced on the order's
+/// upstream log before the call, so that a later attempt (the node stopped while sending)
+/// knows one may have reached the upstream and sends as [`resend_payout`] does.
+pub async fn send_approved_payout(
+    services: &OrderServices,
+    channel: &ChannelEntry,
+    order: Order,
+) -> Result<Order, Error> {
+    let (_, exchanges) = services
+        .upstream_log
+        .upstream_of(&order.payment_uid)
+        .await?;
+    if !exchanges.is_empty() {
+        return resend_payout(services, channel, order).await;
+    }
+    services
+        .upstream_log
+        .record_upstream(
+            &order.payment_uid,
+            channel.code(),
+            None,
+            vec![UpstreamExchange {
+                channel: channel.code().to_string(),
+                operation: "payout_after_review".into(),
+                request: "approved in review: sending".into(),
+                http_status: None,
+                response: String::new(),
+                latency_ms: 0,
+                error: String::new(),
+                at: services.clock.now_ms(),
+            }],
+        )
+        .await?;
+    send_payout(services, channel, order).await
+}
+
 async fn attempt_payout(
     services: &OrderServices,
     channel: &ChannelEntry,

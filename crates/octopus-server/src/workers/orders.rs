@@ -131,9 +131,22 @@ async fn run_check(state: AppState, order: octopus_domain::Order, now: octopus_d
         && order.payment_status == PaymentStatus::Pending
         && channel.connector.calls_upstream()
     {
-        if let Err(e) =
+        // One approved after review (it came back from `preparing`) may never have been sent.
+        let approved = match state.storage.order_events(&order.payment_uid).await {
+            Ok(events) => events
+                .last()
+                .is_some_and(|e| e.from_status == PaymentStatus::Preparing),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading a payout's history failed; retrying after the lease");
+                return;
+            }
+        };
+        let sent = if approved {
+            crate::services::upstream::send_approved_payout(&state.services, &channel, order).await
+        } else {
             crate::services::upstream::resend_payout(&state.services, &channel, order).await
-        {
+        };
+        if let Err(e) = sent {
             tracing::warn!(error = %e, "sending a payout failed; retrying after the lease");
         }
         return;
