@@ -26,6 +26,7 @@ mod paykassma;
 mod payout_takeover;
 mod rate_limits;
 mod restart;
+mod risk;
 mod routing;
 mod sandbox;
 mod signing_vectors;
