@@ -1124,7 +1124,7 @@ async fn the_rules_apply_to_the_live_book_counted_apart(backend: Backend) {
         "Rejected: member id is blocked",
     )
     .await;
-    let other = app.new_live_merchant("Other").await;
+    let other = app.new_merchant_books("Other").await.1;
     let elsewhere = assert_accepted(
         &app.client_for(&other),
         &wavepay_of(&other, "other-live", "livemember"),
