@@ -279,47 +279,49 @@ impl VelocityRule {
             && (self.max_orders.is_some() || self.currency == Some(currency))
     }
 
-    /// Whether one more order of `amount` (in `currency`) would go over the rule, given the
-    /// amounts of the subject's orders of the window that count (not rejected; of the
-    /// rule's type; volume only in its currency). `Some` is the refusal.
+    /// Whether one more order of `amount` (in `currency`) would go over the rule, given what
+    /// the subject's orders of the window that count (not rejected, of the rule's type) add up
+    /// to: `count` of them, `volume` the sum of those in the rule's currency. `Some` is the
+    /// refusal.
     pub fn breach(
         &self,
-        past: &[(Currency, Decimal)],
+        count: u64,
+        volume: Decimal,
         currency: Currency,
         amount: Decimal,
     ) -> Option<String> {
-        if let Some(max) = self.max_orders {
-            if past.len() as u64 >= max as u64 {
-                return Some(format!(
-                    "Rejected: too many orders for this {}",
-                    self.subject.what()
-                ));
-            }
+        if self.max_orders.is_some_and(|max| count >= u64::from(max)) {
+            return Some(format!(
+                "Rejected: too many orders for this {}",
+                self.subject.what()
+            ));
         }
         if let (Some(max), Some(c)) = (self.max_volume, self.currency) {
-            if c == currency {
-                let sum: Decimal = past
-                    .iter()
-                    .filter(|(pc, _)| *pc == c)
-                    .map(|(_, a)| *a)
-                    .sum();
-                if sum + amount > max {
-                    return Some(format!(
-                        "Rejected: too much volume for this {}",
-                        self.subject.what()
-                    ));
-                }
+            if c == currency && volume + amount > max {
+                return Some(format!(
+                    "Rejected: too much volume for this {}",
+                    self.subject.what()
+                ));
             }
         }
         None
     }
 
-    /// The most past orders worth loading to decide (`None`: all of the window, for volume).
-    pub fn enough(&self) -> Option<u32> {
-        match (self.max_orders, self.max_volume) {
-            (Some(n), None) => Some(n),
-            _ => None,
-        }
+    /// The rule needs the amounts of the window's orders (a volume limit), not only their
+    /// count.
+    pub fn needs_amounts(&self) -> bool {
+        self.max_volume.is_some()
+    }
+
+    /// What the window's orders add up to for this rule: their count and the sum of those in
+    /// the rule's currency.
+    pub fn tally(&self, past: &[(Currency, Decimal)]) -> (u64, Decimal) {
+        let volume = past
+            .iter()
+            .filter(|(c, _)| Some(*c) == self.currency)
+            .map(|(_, a)| *a)
+            .sum();
+        (past.len() as u64, volume)
     }
 }
 
@@ -519,22 +521,23 @@ mod tests {
         };
         rule.check().unwrap();
         let thb = Currency::Thb;
-        assert_eq!(rule.breach(&[], thb, d("100")), None);
+        let z = Decimal::ZERO;
+        assert_eq!(rule.breach(0, z, thb, d("100")), None);
         assert_eq!(
-            rule.breach(&[], thb, d("100.01")),
+            rule.breach(0, z, thb, d("100.01")),
             Some("Rejected: too much volume for this member id".into())
         );
-        assert_eq!(rule.breach(&[(thb, d("60"))], thb, d("40")), None);
-        assert!(rule.breach(&[(thb, d("60"))], thb, d("41")).is_some());
+        let (count, volume) = rule.tally(&[(thb, d("60")), (Currency::Usd, d("99"))]);
+        assert_eq!((count, volume), (2, d("60")));
+        assert_eq!(rule.breach(1, d("60"), thb, d("40")), None);
+        assert!(rule.breach(1, d("60"), thb, d("41")).is_some());
         assert_eq!(
-            rule.breach(&[(thb, d("1")), (thb, d("1"))], thb, d("1")),
+            rule.breach(2, d("2"), thb, d("1")),
             Some("Rejected: too many orders for this member id".into())
         );
         // volume of another currency is not this rule's
-        assert_eq!(
-            rule.breach(&[(Currency::Usd, d("99"))], Currency::Usd, d("99")),
-            None
-        );
+        assert_eq!(rule.breach(1, z, Currency::Usd, d("99")), None);
+        assert!(rule.needs_amounts());
         assert!(rule.covers(TransactionType::Income, Currency::Usd));
         assert!(!rule.covers(TransactionType::Expense, thb));
         let volume_only = VelocityRule {
@@ -542,15 +545,11 @@ mod tests {
             ..rule.clone()
         };
         assert!(!volume_only.covers(TransactionType::Income, Currency::Usd));
-        assert_eq!(volume_only.enough(), None);
-        assert_eq!(
-            VelocityRule {
-                max_volume: None,
-                ..rule.clone()
-            }
-            .enough(),
-            Some(2)
-        );
+        assert!(!VelocityRule {
+            max_volume: None,
+            ..rule.clone()
+        }
+        .needs_amounts());
         assert_eq!(
             VelocityRule {
                 max_orders: None,

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use octopus_domain::risk::{self, BlockKind, ReviewThreshold, Subject, VelocityRule};
-use octopus_domain::{Currency, Order, PaymentStatus, Timestamp, TransactionType};
+use octopus_domain::{Currency, Order, Timestamp, TransactionType};
 use octopus_storage::rows::{self, BLOCK_SELECT, ORDER_COLUMNS, VELOCITY_COLUMNS};
 use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk, StorageError};
 use rust_decimal::Decimal;
@@ -45,19 +45,25 @@ impl Risk for PostgresStorage {
             .await
             .map_err(db)?;
         }
+        bump_version(&tx).await?;
         tx.commit().await.map_err(db)?;
         Ok(entries.len() as u64)
     }
 
     async fn remove_block(&self, merchant_id: i64, kind: BlockKind, value: &str) -> Result<bool> {
-        let client = self.client().await?;
-        let n = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let n = tx
             .execute(
                 "DELETE FROM blocklist WHERE entry_key = $1 AND merchant_id = $2",
                 &[&risk::entry_key(kind, value), &merchant_id],
             )
             .await
             .map_err(db)?;
+        if n > 0 {
+            bump_version(&tx).await?;
+        }
+        tx.commit().await.map_err(db)?;
         Ok(n > 0)
     }
 
@@ -88,35 +94,19 @@ impl Risk for PostgresStorage {
             .collect()
     }
 
-    async fn blocked(
-        &self,
-        merchant_id: i64,
-        keys: &[String],
-        now: Timestamp,
-    ) -> Result<Vec<BlockKind>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
+    async fn blocklist_version(&self) -> Result<i64> {
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached(
-                "SELECT DISTINCT kind FROM blocklist
-                 WHERE entry_key = ANY($1::text[]) AND merchant_id IN (0, $2)
-                   AND (expires_at IS NULL OR expires_at > $3)",
-            )
+            .prepare_cached("SELECT value FROM settings WHERE key = 'blocklist_version'")
             .await
             .map_err(db)?;
-        let rows = client
-            .query(&stmt, &[&keys, &merchant_id, &now])
-            .await
-            .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                r.get::<_, String>(0)
-                    .parse()
-                    .map_err(|_| StorageError::Corrupt("blocklist.kind"))
-            })
-            .collect()
+        match client.query_opt(&stmt, &[]).await.map_err(db)? {
+            None => Ok(0),
+            Some(row) => row
+                .get::<_, String>(0)
+                .parse()
+                .map_err(|_| StorageError::Corrupt("settings.value")),
+        }
     }
 
     async fn add_velocity_rule(&self, rule: VelocityRule, at: Timestamp) -> Result<i64> {
@@ -168,6 +158,34 @@ impl Risk for PostgresStorage {
             .collect()
     }
 
+    async fn recent_order_count(
+        &self,
+        book_id: i64,
+        subject: Subject,
+        value: &str,
+        transaction_type: Option<TransactionType>,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<u64> {
+        let column = subject_column(subject);
+        let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM orders
+                 WHERE merchant_id = $1 AND {column} = $2 AND {column} <> ''
+                   AND created_at >= $3 AND payment_status <> 'reject'
+                   AND ($4 = '' OR transaction_type = $4) LIMIT $5) AS recent"
+            ))
+            .await
+            .map_err(db)?;
+        let row = client
+            .query_one(&stmt, &[&book_id, &value, &since, &kind, &i64::from(limit)])
+            .await
+            .map_err(db)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
     async fn recent_orders(
         &self,
         book_id: i64,
@@ -175,37 +193,21 @@ impl Risk for PostgresStorage {
         value: &str,
         transaction_type: Option<TransactionType>,
         since: Timestamp,
-        limit: Option<u32>,
     ) -> Result<Vec<(Currency, Decimal)>> {
-        let column = match subject {
-            Subject::MemberId => "member_id",
-            Subject::PayerAccount => "from_account",
-        };
+        let column = subject_column(subject);
         let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
-        let limit: Option<i64> = limit.map(i64::from);
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(&format!(
                 "SELECT currency, amount FROM orders
                  WHERE merchant_id = $1 AND {column} = $2 AND {column} <> ''
-                   AND created_at >= $3 AND payment_status <> $4
-                   AND ($5 = '' OR transaction_type = $5)
-                 ORDER BY created_at DESC LIMIT $6"
+                   AND created_at >= $3 AND payment_status <> 'reject'
+                   AND ($4 = '' OR transaction_type = $4)"
             ))
             .await
             .map_err(db)?;
         let rows = client
-            .query(
-                &stmt,
-                &[
-                    &book_id,
-                    &value,
-                    &since,
-                    &PaymentStatus::Reject.as_str(),
-                    &kind,
-                    &limit,
-                ],
-            )
+            .query(&stmt, &[&book_id, &value, &since, &kind])
             .await
             .map_err(db)?;
         rows.iter()
@@ -282,4 +284,24 @@ impl Risk for PostgresStorage {
             .map_err(db)?;
         rows.iter().map(|r| rows::order(&PgRow::new(r))).collect()
     }
+}
+
+/// The column of `orders` a velocity rule counts by.
+fn subject_column(subject: Subject) -> &'static str {
+    match subject {
+        Subject::MemberId => "member_id",
+        Subject::PayerAccount => "from_account",
+    }
+}
+
+/// Counts a change of the blocklists, in the change's transaction.
+async fn bump_version(tx: &deadpool_postgres::Transaction<'_>) -> Result<()> {
+    tx.execute(
+        "INSERT INTO settings (key, value) VALUES ('blocklist_version', '1')
+         ON CONFLICT (key) DO UPDATE SET value = (settings.value::bigint + 1)::text",
+        &[],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
 }

@@ -5,10 +5,10 @@
 use async_trait::async_trait;
 use octopus_domain::money::format_amount;
 use octopus_domain::risk::{self, BlockKind, ReviewThreshold, Subject, VelocityRule};
-use octopus_domain::{Currency, Order, PaymentStatus, Timestamp, TransactionType};
+use octopus_domain::{Currency, Order, Timestamp, TransactionType};
 use octopus_storage::rows::{self, BLOCK_SELECT, ORDER_COLUMNS, VELOCITY_COLUMNS};
 use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use rust_decimal::Decimal;
 
 use crate::accounts::collect;
@@ -42,6 +42,7 @@ impl Risk for SqliteStorage {
                     ])
                     .map_err(db)?;
                 }
+                bump_version(conn)?;
                 Ok(entries.len() as u64)
             })
             .await
@@ -51,12 +52,16 @@ impl Risk for SqliteStorage {
         let key = risk::entry_key(kind, value);
         self.writer
             .write(move |conn| {
-                conn.execute(
-                    "DELETE FROM blocklist WHERE entry_key = ?1 AND merchant_id = ?2",
-                    params![key, merchant_id],
-                )
-                .map(|n| n > 0)
-                .map_err(db)
+                let removed = conn
+                    .execute(
+                        "DELETE FROM blocklist WHERE entry_key = ?1 AND merchant_id = ?2",
+                        params![key, merchant_id],
+                    )
+                    .map_err(db)?;
+                if removed > 0 {
+                    bump_version(conn)?;
+                }
+                Ok(removed > 0)
             })
             .await
     }
@@ -83,37 +88,18 @@ impl Risk for SqliteStorage {
             .await
     }
 
-    async fn blocked(
-        &self,
-        merchant_id: i64,
-        keys: &[String],
-        now: Timestamp,
-    ) -> Result<Vec<BlockKind>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys = serde_json::to_string(keys).expect("strings serialize");
+    async fn blocklist_version(&self) -> Result<i64> {
         self.readers
-            .read(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT DISTINCT kind FROM blocklist
-                         WHERE entry_key IN (SELECT value FROM json_each(?1))
-                           AND merchant_id IN (0, ?2)
-                           AND (expires_at IS NULL OR expires_at > ?3)",
-                    )
-                    .map_err(db)?;
-                let mut rows = stmt.query(params![keys, merchant_id, now]).map_err(db)?;
-                let mut kinds = Vec::new();
-                while let Some(row) = rows.next().map_err(db)? {
-                    let kind: String = row.get(0).map_err(db)?;
-                    kinds.push(
-                        kind.parse().map_err(|_| {
-                            octopus_storage::StorageError::Corrupt("blocklist.kind")
-                        })?,
-                    );
-                }
-                Ok(kinds)
+            .read(|conn| {
+                conn.prepare_cached("SELECT value FROM settings WHERE key = 'blocklist_version'")
+                    .map_err(db)?
+                    .query_row([], |r| r.get::<_, String>(0))
+                    .optional()
+                    .map_err(db)?
+                    .map_or(Ok(0), |v| {
+                        v.parse()
+                            .map_err(|_| octopus_storage::StorageError::Corrupt("settings.value"))
+                    })
             })
             .await
     }
@@ -167,6 +153,36 @@ impl Risk for SqliteStorage {
             .await
     }
 
+    async fn recent_order_count(
+        &self,
+        book_id: i64,
+        subject: Subject,
+        value: &str,
+        transaction_type: Option<TransactionType>,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<u64> {
+        let column = subject_column(subject);
+        let value = value.to_string();
+        let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
+        self.readers
+            .read(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM orders
+                     WHERE merchant_id = ?1 AND {column} = ?2 AND {column} <> ''
+                       AND created_at >= ?3 AND payment_status <> 'reject'
+                       AND (?4 = '' OR transaction_type = ?4) LIMIT ?5)"
+                ))
+                .map_err(db)?
+                .query_row(params![book_id, value, since, kind, limit], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n as u64)
+                .map_err(db)
+            })
+            .await
+    }
+
     async fn recent_orders(
         &self,
         book_id: i64,
@@ -174,35 +190,22 @@ impl Risk for SqliteStorage {
         value: &str,
         transaction_type: Option<TransactionType>,
         since: Timestamp,
-        limit: Option<u32>,
     ) -> Result<Vec<(Currency, Decimal)>> {
-        let column = match subject {
-            Subject::MemberId => "member_id",
-            Subject::PayerAccount => "from_account",
-        };
+        let column = subject_column(subject);
         let value = value.to_string();
         let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
-        let limit = limit.map(i64::from).unwrap_or(-1);
         self.readers
             .read(move |conn| {
                 let mut stmt = conn
                     .prepare_cached(&format!(
                         "SELECT currency, amount FROM orders
                          WHERE merchant_id = ?1 AND {column} = ?2 AND {column} <> ''
-                           AND created_at >= ?3 AND payment_status <> ?4
-                           AND (?5 = '' OR transaction_type = ?5)
-                         ORDER BY created_at DESC LIMIT ?6"
+                           AND created_at >= ?3 AND payment_status <> 'reject'
+                           AND (?4 = '' OR transaction_type = ?4)"
                     ))
                     .map_err(db)?;
                 let mut rows = stmt
-                    .query(params![
-                        book_id,
-                        value,
-                        since,
-                        PaymentStatus::Reject.as_str(),
-                        kind,
-                        limit
-                    ])
+                    .query(params![book_id, value, since, kind])
                     .map_err(db)?;
                 let mut out = Vec::new();
                 while let Some(row) = rows.next().map_err(db)? {
@@ -283,4 +286,23 @@ impl Risk for SqliteStorage {
             })
             .await
     }
+}
+
+/// The column of `orders` a velocity rule counts by.
+fn subject_column(subject: Subject) -> &'static str {
+    match subject {
+        Subject::MemberId => "member_id",
+        Subject::PayerAccount => "from_account",
+    }
+}
+
+/// Counts a change of the blocklists, in the change's transaction.
+fn bump_version(conn: &rusqlite::Connection) -> Result<()> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES ('blocklist_version', '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+        [],
+    )
+    .map_err(db)?;
+    Ok(())
 }

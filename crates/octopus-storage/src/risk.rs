@@ -47,14 +47,9 @@ pub trait Risk: Send + Sync + 'static {
     /// Entries of one merchant (`Some(0)`: the operator-wide ones; `None`: all), oldest first.
     async fn blocks(&self, merchant_id: Option<i64>, limit: u32) -> Result<Vec<BlockEntry>>;
 
-    /// The kinds of the entries in force at `now` that any of `keys` (`kind:value`, see
-    /// `octopus_domain::risk::probes`) hits, operator-wide or of `merchant_id`.
-    async fn blocked(
-        &self,
-        merchant_id: i64,
-        keys: &[String],
-        now: Timestamp,
-    ) -> Result<Vec<BlockKind>>;
+    /// Counts every change of the blocklists (written with the change): a node that read the
+    /// entries at one version reads them again when it changes.
+    async fn blocklist_version(&self) -> Result<i64>;
 
     async fn add_velocity_rule(&self, rule: VelocityRule, at: Timestamp) -> Result<i64>;
 
@@ -63,9 +58,20 @@ pub trait Risk: Send + Sync + 'static {
     /// Every velocity rule (of every merchant).
     async fn velocity_rules(&self) -> Result<Vec<VelocityRule>>;
 
+    /// How many orders of a merchant book created since `since` have `subject` exactly
+    /// `value`, of `transaction_type` (or both), not rejected — counting at most `limit`.
+    async fn recent_order_count(
+        &self,
+        book_id: i64,
+        subject: Subject,
+        value: &str,
+        transaction_type: Option<TransactionType>,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<u64>;
+
     /// Currency and amount of the orders of a merchant book created since `since` whose
-    /// `subject` is exactly `value`, of `transaction_type` (or both), not rejected; the newest
-    /// `limit` of them when given.
+    /// `subject` is exactly `value`, of `transaction_type` (or both), not rejected.
     async fn recent_orders(
         &self,
         book_id: i64,
@@ -73,7 +79,6 @@ pub trait Risk: Send + Sync + 'static {
         value: &str,
         transaction_type: Option<TransactionType>,
         since: Timestamp,
-        limit: Option<u32>,
     ) -> Result<Vec<(Currency, Decimal)>>;
 
     /// Sets a payout review threshold (`above` None: removes it).

@@ -1,9 +1,15 @@
-//! Merchant safety at order creation: the blocklists (read for every order, one indexed
-//! statement), the merchant's velocity rules and the payout review thresholds (both cached for
-//! `ServerConfig::cache_fresh_for`, like fee schedules: a rule changed with the CLI applies
-//! within that). What a hit, a breach or a threshold means is the domain's
+//! Merchant safety at order creation: the blocklists, the merchant's velocity rules and the
+//! payout review thresholds. What a hit, a breach or a threshold means is the domain's
 //! (`octopus_domain::risk`).
+//!
+//! Each node keeps every blocklist entry in memory, by `kind:value` key, so an order's dozens
+//! of probes cost hash lookups and no database read; it asks storage for the blocklists'
+//! version (one small read) at most every `ServerConfig::cache_fresh_for` and reads the
+//! entries again only when it changed. Rules and thresholds are cached the same way, like fee
+//! schedules: a change made with the CLI, on any node, applies within that time (2 s by
+//! default). Velocity counts are read from storage for every order a rule covers.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,17 +28,43 @@ struct Rules {
     thresholds: Vec<ReviewThreshold>,
 }
 
+/// Every blocklist entry, by `kind:value` key: who it applies to (0: every merchant) and until
+/// when.
+#[derive(Default)]
+struct Blocks {
+    version: i64,
+    entries: HashMap<String, Vec<(i64, Option<Timestamp>)>>,
+}
+
+impl Blocks {
+    fn hits(&self, key: &str, owner_id: i64, now: Timestamp) -> bool {
+        self.entries.get(key).is_some_and(|scopes| {
+            scopes
+                .iter()
+                .any(|(m, until)| (*m == 0 || *m == owner_id) && risk::in_force(*until, now))
+        })
+    }
+}
+
 pub struct RiskBook {
     storage: Arc<dyn Risk>,
     cached: Mutex<Option<(Instant, Arc<Rules>)>>,
+    blocks: Mutex<Option<(Instant, Arc<Blocks>)>>,
+    /// Serializes reloads of the entries (one node reads them once per change).
+    reloading: tokio::sync::Mutex<()>,
     fresh_for: Duration,
 }
+
+/// Entries read at once when the blocklists change.
+const ALL_ENTRIES: u32 = u32::MAX;
 
 impl RiskBook {
     pub fn new(storage: Arc<dyn Risk>, fresh_for: Duration) -> Self {
         RiskBook {
             storage,
             cached: Mutex::new(None),
+            blocks: Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
             fresh_for,
         }
     }
@@ -53,10 +85,13 @@ impl RiskBook {
             from_name: &request.from_name,
             ip,
         });
-        let keys: Vec<String> = probes.into_iter().map(|(_, key)| key).collect();
-        let hit = self.storage.blocked(merchant.owner_id, &keys, now).await?;
+        let blocks = self.blocks().await?;
         // Several kinds hit: the refusal names the first in a fixed order.
-        if let Some(kind) = BlockKind::ALL.into_iter().find(|k| hit.contains(k)) {
+        if let Some(kind) = BlockKind::ALL.into_iter().find(|k| {
+            probes
+                .iter()
+                .any(|(kind, key)| kind == k && blocks.hits(key, merchant.owner_id, now))
+        }) {
             return Ok(Some(risk::blocked(kind)));
         }
         let rules = self.rules().await?;
@@ -69,18 +104,35 @@ impl RiskBook {
             if value.is_empty() {
                 continue;
             }
-            let past = self
-                .storage
-                .recent_orders(
-                    merchant.id,
-                    rule.subject,
-                    value,
-                    rule.transaction_type,
-                    now - rule.window_seconds * 1000,
-                    rule.enough(),
-                )
-                .await?;
-            if let Some(refusal) = rule.breach(&past, request.currency, amount) {
+            let since = now - rule.window_seconds * 1000;
+            let (count, volume) = if rule.needs_amounts() {
+                let past = self
+                    .storage
+                    .recent_orders(
+                        merchant.id,
+                        rule.subject,
+                        value,
+                        rule.transaction_type,
+                        since,
+                    )
+                    .await?;
+                rule.tally(&past)
+            } else {
+                let limit = rule.max_orders.unwrap_or(0);
+                let count = self
+                    .storage
+                    .recent_order_count(
+                        merchant.id,
+                        rule.subject,
+                        value,
+                        rule.transaction_type,
+                        since,
+                        limit,
+                    )
+                    .await?;
+                (count, Decimal::ZERO)
+            };
+            if let Some(refusal) = rule.breach(count, volume, request.currency, amount) {
                 return Ok(Some(refusal));
             }
         }
@@ -101,6 +153,36 @@ impl RiskBook {
             currency,
             amount,
         ))
+    }
+
+    /// The blocklists as this node knows them, read again when their version changed.
+    async fn blocks(&self) -> Result<Arc<Blocks>, Error> {
+        let known = self.blocks.lock().expect("blocklist cache lock").clone();
+        if let Some((at, blocks)) = &known {
+            if at.elapsed() < self.fresh_for {
+                return Ok(Arc::clone(blocks));
+            }
+        }
+        let _reloading = self.reloading.lock().await;
+        let version = self.storage.blocklist_version().await?;
+        let current = self.blocks.lock().expect("blocklist cache lock").clone();
+        let blocks = match current {
+            Some((_, blocks)) if blocks.version == version => blocks,
+            _ => {
+                let mut entries: HashMap<String, Vec<(i64, Option<Timestamp>)>> = HashMap::new();
+                // Read after the version: the entries are at least that new.
+                for e in self.storage.blocks(None, ALL_ENTRIES).await? {
+                    entries
+                        .entry(risk::entry_key(e.kind, &e.value))
+                        .or_default()
+                        .push((e.merchant_id, e.expires_at));
+                }
+                Arc::new(Blocks { version, entries })
+            }
+        };
+        *self.blocks.lock().expect("blocklist cache lock") =
+            Some((Instant::now(), Arc::clone(&blocks)));
+        Ok(blocks)
     }
 
     async fn rules(&self) -> Result<Arc<Rules>, Error> {
