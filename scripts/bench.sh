@@ -15,7 +15,7 @@
 # limit unless HOST_CONCURRENCY is set, and BACKLOG callbacks (default 12000).
 #
 # RISK=100000 adds that many blocklist entries and two velocity rules first (the cost of the
-# merchant-safety checks, docs/benchmarks.md); RISK_RULES=0 leaves the velocity rules out.
+# merchant-safety checks, docs/benchmarks.md); RISK_RULES=0 leaves the velocity rules out, RISK_RULES=count keeps only the count rule.
 #
 # Each run gets a fresh database and server. BENCH_JSON=1 prints one JSON line per run.
 set -euo pipefail
@@ -93,8 +93,10 @@ for i in range(n):
     else: print(f"payer_name,blocked name {i},bench")
 PY
   "$bin" blocklist import "$work/blocklist.csv" "${db_args[@]}" >/dev/null
-  if [ "${RISK_RULES:-1}" = 1 ]; then
+  if [ "${RISK_RULES:-1}" != 0 ]; then
   "$bin" velocity add --merchant "$(field merchant_uid)" --subject member_id --type deposit --window 1h --max-orders 1000000 "${db_args[@]}" >/dev/null
+  fi
+  if [ "${RISK_RULES:-1}" = 1 ]; then
   "$bin" velocity add --merchant "$(field merchant_uid)" --subject payer_account --type deposit --window 1h --max-volume 1000000000 --currency mmk "${db_args[@]}" >/dev/null
   fi
 fi
