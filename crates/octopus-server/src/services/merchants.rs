@@ -16,7 +16,7 @@ pub enum MerchantError {
     InvalidName(#[from] octopus_domain::merchant::NameError),
     #[error("the label must be at most {MAX_LABEL_CHARS} visible characters")]
     InvalidLabel,
-    #[error("no such API key (or it is revoked)")]
+    #[error("no such API key (or it is revoked or expired)")]
     NoSuchKey,
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -145,7 +145,7 @@ where
     let old = storage
         .api_key(api_key)
         .await?
-        .filter(|k| k.revoked_at.is_none())
+        .filter(|k| k.policy().usable(now))
         .ok_or(MerchantError::NoSuchKey)?;
     let mode = old.merchant.mode;
     let new_key = new_api_key_for(mode);
