@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod api_keys;
 mod auth;
 mod callback_backlog;
 mod callbacks;
@@ -31,6 +32,7 @@ mod routing;
 mod sandbox;
 mod signing_vectors;
 mod stored_values;
+mod test_mode;
 mod thai_banks;
 mod upstream_amounts;
 mod validation;
