@@ -94,7 +94,7 @@ for i in range(n):
 PY
   "$bin" blocklist import "$work/blocklist.csv" "${db_args[@]}" >/dev/null
   if [ "${RISK_RULES:-1}" != 0 ]; then
-  "$bin" velocity add --merchant "$(field merchant_uid)" --subject member_id --type deposit --window 1h --max-orders 1000000 "${db_args[@]}" >/dev/null
+  "$bin" velocity add --merchant "$(field merchant_uid)" --subject member_id --type deposit --window 1h --max-orders 1000 "${db_args[@]}" >/dev/null
   fi
   if [ "${RISK_RULES:-1}" = 1 ]; then
   "$bin" velocity add --merchant "$(field merchant_uid)" --subject payer_account --type deposit --window 1h --max-volume 1000000000 --currency mmk "${db_args[@]}" >/dev/null

@@ -165,13 +165,14 @@ async fn iteration(
         _ => NewOrder::deposit(merchant_uid, id, "100.00", "mmk", "myanmar", "myanmar"),
     };
     // A member id and a payer account, as merchants send them: the blocklists and velocity
-    // rules look both up (docs/benchmarks.md, "Merchant safety"). 1,000 members.
+    // rules look both up (docs/benchmarks.md, "Merchant safety"). 100,000 members and
+    // 1,000,000 payer accounts: a merchant's payers, not a few machines ordering nonstop.
     let n = id
         .bytes()
         .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-    order.member_id = Some(format!("member-{}", n % 1000));
+    order.member_id = Some(format!("member-{}", n % 100_000));
     if order.transaction_type == "income" {
-        order.from = Some(format!("0164{:07}", n % 100_000));
+        order.from = Some(format!("0164{:07}", n % 1_000_000));
     }
     order.notify_url = notify_url.map(str::to_string);
     let answer = client

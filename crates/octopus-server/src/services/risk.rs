@@ -64,6 +64,8 @@ pub struct RiskBook {
 const ALL_ENTRIES: u32 = u32::MAX;
 /// Most velocity questions asked in one round.
 const MAX_QUESTIONS: usize = 512;
+/// Rounds of velocity questions in flight at once.
+const ROUNDS_AT_ONCE: usize = 4;
 
 /// Which orders a velocity question counts: those of one book, subject and type (and with or
 /// without their amounts); the questions of concurrent orders with the same key are asked in
@@ -93,6 +95,7 @@ async fn answer_questions(
     storage: Arc<dyn Risk>,
     mut questions: mpsc::UnboundedReceiver<Question>,
 ) {
+    let rounds = Arc::new(tokio::sync::Semaphore::new(ROUNDS_AT_ONCE));
     while let Some(first) = questions.recv().await {
         let mut round = vec![first];
         while round.len() < MAX_QUESTIONS {
@@ -106,30 +109,40 @@ async fn answer_questions(
             groups.entry(q.key.clone()).or_default().push(q);
         }
         for (key, asked) in groups {
-            let since = asked.iter().map(|q| q.since).min().unwrap_or_default();
-            let mut values: Vec<String> = asked.iter().map(|q| q.value.clone()).collect();
-            values.sort_unstable();
-            values.dedup();
-            let tallies = storage
-                .recent_tallies(
-                    key.book_id,
-                    key.subject,
-                    key.transaction_type,
-                    since,
-                    &values,
-                    key.amounts,
-                )
+            // Rounds overlap, up to `ROUNDS_AT_ONCE`: an order waits for at most one round
+            // ahead of its own.
+            let permit = Arc::clone(&rounds)
+                .acquire_owned()
                 .await
-                .map_err(|e| e.to_string());
-            for q in asked {
-                let answer = match &tallies {
-                    Ok(t) => Ok(t.get(&q.value).cloned().unwrap_or_default()),
-                    Err(e) => Err(e.clone()),
-                };
-                if let Some(reply) = q.reply {
-                    let _ = reply.send(answer);
+                .expect("the semaphore is never closed");
+            let storage = Arc::clone(&storage);
+            tokio::spawn(async move {
+                let since = asked.iter().map(|q| q.since).min().unwrap_or_default();
+                let mut values: Vec<String> = asked.iter().map(|q| q.value.clone()).collect();
+                values.sort_unstable();
+                values.dedup();
+                let tallies = storage
+                    .recent_tallies(
+                        key.book_id,
+                        key.subject,
+                        key.transaction_type,
+                        since,
+                        &values,
+                        key.amounts,
+                    )
+                    .await
+                    .map_err(|e| e.to_string());
+                drop(permit);
+                for q in asked {
+                    let answer = match &tallies {
+                        Ok(t) => Ok(t.get(&q.value).cloned().unwrap_or_default()),
+                        Err(e) => Err(e.clone()),
+                    };
+                    if let Some(reply) = q.reply {
+                        let _ = reply.send(answer);
+                    }
                 }
-            }
+            });
         }
     }
 }
@@ -176,27 +189,34 @@ impl RiskBook {
         }
         let rules = self.rules().await?;
         let amount = request.amount.value();
-        for rule in rules.velocity.iter().filter(|r| {
-            r.merchant_id == merchant.owner_id
-                && r.covers(request.transaction_type, request.currency)
-        }) {
-            let value = rule.subject.of(&request.member_id, &request.from);
-            if value.is_empty() {
-                continue;
-            }
-            let tally = self
-                .ask(Question {
-                    key: GroupKey {
-                        book_id: merchant.id,
-                        subject: rule.subject,
-                        transaction_type: rule.transaction_type,
-                        amounts: rule.needs_amounts(),
-                    },
-                    value: value.to_string(),
-                    since: now - rule.window_seconds * 1000,
-                    reply: None,
-                })
-                .await?;
+        // Every rule's question at once (they are answered side by side), then the rules in
+        // their order.
+        let covered: Vec<(&VelocityRule, &str)> = rules
+            .velocity
+            .iter()
+            .filter(|r| {
+                r.merchant_id == merchant.owner_id
+                    && r.covers(request.transaction_type, request.currency)
+            })
+            .map(|r| (r, r.subject.of(&request.member_id, &request.from)))
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
+        let answers = futures::future::join_all(covered.iter().map(|(rule, value)| {
+            self.ask(Question {
+                key: GroupKey {
+                    book_id: merchant.id,
+                    subject: rule.subject,
+                    transaction_type: rule.transaction_type,
+                    amounts: rule.needs_amounts(),
+                },
+                value: value.to_string(),
+                since: now - rule.window_seconds * 1000,
+                reply: None,
+            })
+        }))
+        .await;
+        for ((rule, _), tally) in covered.iter().zip(answers) {
+            let tally = tally?;
             let (count, volume) = if rule.needs_amounts() {
                 rule.tally(&tally.amounts)
             } else {
