@@ -2,13 +2,11 @@
 //! indexed statement per order, however many entries), velocity rules and the recent orders
 //! they count, and payout review thresholds (see `octopus_storage::risk`).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use octopus_domain::risk::{self, BlockKind, ReviewThreshold, Subject, VelocityRule};
 use octopus_domain::{Currency, Order, Timestamp, TransactionType};
 use octopus_storage::rows::{self, BLOCK_SELECT, ORDER_COLUMNS, VELOCITY_COLUMNS};
-use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk, StorageError, Tally};
+use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk, StorageError};
 use rust_decimal::Decimal;
 
 use crate::columns::PgRow;
@@ -160,46 +158,67 @@ impl Risk for PostgresStorage {
             .collect()
     }
 
-    async fn recent_tallies(
+    async fn recent_order_count(
         &self,
         book_id: i64,
         subject: Subject,
+        value: &str,
         transaction_type: Option<TransactionType>,
         since: Timestamp,
-        values: &[String],
-        amounts: bool,
-    ) -> Result<HashMap<String, Tally>> {
+        limit: u32,
+    ) -> Result<u64> {
         let column = subject_column(subject);
         let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
-        let filter = format!(
-            "FROM orders WHERE merchant_id = $1 AND {column} = ANY($2::text[]) AND {column} <> ''
-               AND created_at >= $3 AND payment_status <> 'reject'
-               AND ($4 = '' OR transaction_type = $4)"
-        );
-        let sql = if amounts {
-            format!("SELECT {column}, 1::bigint, currency, amount {filter}")
-        } else {
-            format!("SELECT {column}, COUNT(*), '', 0::numeric {filter} GROUP BY {column}")
-        };
         let client = self.client().await?;
-        let stmt = client.prepare_cached(&sql).await.map_err(db)?;
-        let rows = client
-            .query(&stmt, &[&book_id, &values, &since, &kind])
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM orders
+                 WHERE merchant_id = $1 AND {column} = $2 AND {column} <> ''
+                   AND created_at >= $3 AND payment_status <> 'reject'
+                   AND ($4 = '' OR transaction_type = $4) LIMIT $5) AS recent"
+            ))
             .await
             .map_err(db)?;
-        let mut tallies: HashMap<String, Tally> = HashMap::new();
-        for row in &rows {
-            let tally = tallies.entry(row.get::<_, String>(0)).or_default();
-            tally.count += row.get::<_, i64>(1) as u64;
-            if amounts {
-                let currency: String = row.get(2);
-                tally.amounts.push((
+        let row = client
+            .query_one(&stmt, &[&book_id, &value, &since, &kind, &i64::from(limit)])
+            .await
+            .map_err(db)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn recent_orders(
+        &self,
+        book_id: i64,
+        subject: Subject,
+        value: &str,
+        transaction_type: Option<TransactionType>,
+        since: Timestamp,
+    ) -> Result<Vec<(Currency, Decimal)>> {
+        let column = subject_column(subject);
+        let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT currency, amount FROM orders
+                 WHERE merchant_id = $1 AND {column} = $2 AND {column} <> ''
+                   AND created_at >= $3 AND payment_status <> 'reject'
+                   AND ($4 = '' OR transaction_type = $4)"
+            ))
+            .await
+            .map_err(db)?;
+        let rows = client
+            .query(&stmt, &[&book_id, &value, &since, &kind])
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let currency: String = r.get(0);
+                Ok((
                     Currency::parse(&currency).ok_or(StorageError::Corrupt("orders.currency"))?,
-                    row.get::<_, Decimal>(3),
-                ));
-            }
-        }
-        Ok(tallies)
+                    r.get::<_, Decimal>(1),
+                ))
+            })
+            .collect()
     }
 
     async fn set_review_threshold(

@@ -2,14 +2,12 @@
 //! indexed statement per order, however many entries), velocity rules and the recent orders
 //! they count, and payout review thresholds (see `octopus_storage::risk`).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use octopus_domain::money::format_amount;
 use octopus_domain::risk::{self, BlockKind, ReviewThreshold, Subject, VelocityRule};
 use octopus_domain::{Currency, Order, Timestamp, TransactionType};
 use octopus_storage::rows::{self, BLOCK_SELECT, ORDER_COLUMNS, VELOCITY_COLUMNS};
-use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk, StorageError, Tally};
+use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk};
 use rusqlite::{params, OptionalExtension};
 use rust_decimal::Decimal;
 
@@ -155,54 +153,72 @@ impl Risk for SqliteStorage {
             .await
     }
 
-    async fn recent_tallies(
+    async fn recent_order_count(
         &self,
         book_id: i64,
         subject: Subject,
+        value: &str,
         transaction_type: Option<TransactionType>,
         since: Timestamp,
-        values: &[String],
-        amounts: bool,
-    ) -> Result<HashMap<String, Tally>> {
+        limit: u32,
+    ) -> Result<u64> {
         let column = subject_column(subject);
-        let values = serde_json::to_string(values).expect("strings serialize");
+        let value = value.to_string();
         let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
         self.readers
             .read(move |conn| {
-                let filter = format!(
-                    "FROM orders WHERE merchant_id = ?1
-                       AND {column} IN (SELECT value FROM json_each(?2)) AND {column} <> ''
+                conn.prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM orders
+                     WHERE merchant_id = ?1 AND {column} = ?2 AND {column} <> ''
                        AND created_at >= ?3 AND payment_status <> 'reject'
-                       AND (?4 = '' OR transaction_type = ?4)"
-                );
-                let sql = if amounts {
-                    format!("SELECT {column}, 1, currency, amount {filter}")
-                } else {
-                    format!("SELECT {column}, COUNT(*), '', '' {filter} GROUP BY {column}")
-                };
-                let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
-                let mut rows = stmt
-                    .query(params![book_id, values, since, kind])
+                       AND (?4 = '' OR transaction_type = ?4) LIMIT ?5)"
+                ))
+                .map_err(db)?
+                .query_row(params![book_id, value, since, kind, limit], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n as u64)
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn recent_orders(
+        &self,
+        book_id: i64,
+        subject: Subject,
+        value: &str,
+        transaction_type: Option<TransactionType>,
+        since: Timestamp,
+    ) -> Result<Vec<(Currency, Decimal)>> {
+        let column = subject_column(subject);
+        let value = value.to_string();
+        let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT currency, amount FROM orders
+                         WHERE merchant_id = ?1 AND {column} = ?2 AND {column} <> ''
+                           AND created_at >= ?3 AND payment_status <> 'reject'
+                           AND (?4 = '' OR transaction_type = ?4)"
+                    ))
                     .map_err(db)?;
-                let mut tallies: HashMap<String, Tally> = HashMap::new();
+                let mut rows = stmt
+                    .query(params![book_id, value, since, kind])
+                    .map_err(db)?;
+                let mut out = Vec::new();
                 while let Some(row) = rows.next().map_err(db)? {
-                    let value: String = row.get(0).map_err(db)?;
-                    let count: i64 = row.get(1).map_err(db)?;
-                    let tally = tallies.entry(value).or_default();
-                    tally.count += count as u64;
-                    if amounts {
-                        let currency: String = row.get(2).map_err(db)?;
-                        let amount: String = row.get(3).map_err(db)?;
-                        tally.amounts.push((
-                            Currency::parse(&currency)
-                                .ok_or(StorageError::Corrupt("orders.currency"))?,
-                            amount
-                                .parse()
-                                .map_err(|_| StorageError::Corrupt("orders.amount"))?,
-                        ));
-                    }
+                    let currency: String = row.get(0).map_err(db)?;
+                    let amount: String = row.get(1).map_err(db)?;
+                    let corrupt = || octopus_storage::StorageError::Corrupt("orders.amount");
+                    out.push((
+                        Currency::parse(&currency)
+                            .ok_or(octopus_storage::StorageError::Corrupt("orders.currency"))?,
+                        amount.parse().map_err(|_| corrupt())?,
+                    ));
                 }
-                Ok(tallies)
+                Ok(out)
             })
             .await
     }

@@ -24,14 +24,6 @@ pub struct BlockEntry {
     pub merchant_uid: String,
 }
 
-/// What one value's recent orders add up to (see [`Risk::recent_tallies`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tally {
-    pub count: u64,
-    /// Currency and amount of each (when asked for).
-    pub amounts: Vec<(Currency, Decimal)>,
-}
-
 /// An entry to add: one with the same kind, value and merchant is replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewBlockEntry {
@@ -66,19 +58,28 @@ pub trait Risk: Send + Sync + 'static {
     /// Every velocity rule (of every merchant).
     async fn velocity_rules(&self) -> Result<Vec<VelocityRule>>;
 
-    /// For each of `values` that has any, the orders of a merchant book created since `since`
-    /// whose `subject` is exactly that value, of `transaction_type` (or both), not rejected:
-    /// how many, and with `amounts` the currency and amount of each. One statement for many
-    /// orders' counts (the server gathers the velocity checks of concurrent orders).
-    async fn recent_tallies(
+    /// How many orders of a merchant book created since `since` have `subject` exactly
+    /// `value`, of `transaction_type` (or both), not rejected — counting at most `limit`.
+    async fn recent_order_count(
         &self,
         book_id: i64,
         subject: Subject,
+        value: &str,
         transaction_type: Option<TransactionType>,
         since: Timestamp,
-        values: &[String],
-        amounts: bool,
-    ) -> Result<std::collections::HashMap<String, Tally>>;
+        limit: u32,
+    ) -> Result<u64>;
+
+    /// Currency and amount of the orders of a merchant book created since `since` whose
+    /// `subject` is exactly `value`, of `transaction_type` (or both), not rejected.
+    async fn recent_orders(
+        &self,
+        book_id: i64,
+        subject: Subject,
+        value: &str,
+        transaction_type: Option<TransactionType>,
+        since: Timestamp,
+    ) -> Result<Vec<(Currency, Decimal)>>;
 
     /// Sets a payout review threshold (`above` None: removes it).
     async fn set_review_threshold(

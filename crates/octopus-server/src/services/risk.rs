@@ -14,13 +14,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use octopus_domain::risk::{
-    self, BlockKind, OrderSubjects, ReviewThreshold, Subject, VelocityRule,
-};
-use octopus_domain::{Currency, Merchant, OrderRequest, Timestamp, TransactionType};
-use octopus_storage::{Risk, Tally};
+use octopus_domain::risk::{self, BlockKind, OrderSubjects, ReviewThreshold, VelocityRule};
+use octopus_domain::{Currency, Merchant, OrderRequest, Timestamp};
+use octopus_storage::Risk;
 use rust_decimal::Decimal;
-use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
 
@@ -55,105 +52,15 @@ pub struct RiskBook {
     blocks: Mutex<Option<(Instant, Arc<Blocks>)>>,
     /// Serializes reloads of the entries (one node reads them once per change).
     reloading: tokio::sync::Mutex<()>,
-    /// Velocity questions, to [`answer_questions`].
-    questions: mpsc::UnboundedSender<Question>,
     fresh_for: Duration,
 }
 
 /// Entries read at once when the blocklists change.
 const ALL_ENTRIES: u32 = u32::MAX;
-/// Most velocity questions asked in one round.
-const MAX_QUESTIONS: usize = 512;
-/// Rounds of velocity questions in flight at once.
-const ROUNDS_AT_ONCE: usize = 4;
-
-/// Which orders a velocity question counts: those of one book, subject and type (and with or
-/// without their amounts); the questions of concurrent orders with the same key are asked in
-/// one statement.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct GroupKey {
-    book_id: i64,
-    subject: Subject,
-    transaction_type: Option<TransactionType>,
-    amounts: bool,
-}
-
-/// One order's velocity question, waiting to be asked with those of concurrent orders.
-struct Question {
-    key: GroupKey,
-    value: String,
-    since: Timestamp,
-    reply: Option<oneshot::Sender<Result<Tally, String>>>,
-}
-
-/// Asks the velocity questions as they come, every question waiting meanwhile in one round:
-/// with many orders at once, one statement answers dozens of them (as the group commit writes
-/// dozens of orders). A round counts from the earliest window start among its questions, so
-/// an order may count the orders of a few more milliseconds than its window: the rules err on
-/// the side of refusing.
-async fn answer_questions(
-    storage: Arc<dyn Risk>,
-    mut questions: mpsc::UnboundedReceiver<Question>,
-) {
-    let rounds = Arc::new(tokio::sync::Semaphore::new(ROUNDS_AT_ONCE));
-    while let Some(first) = questions.recv().await {
-        let mut round = vec![first];
-        while round.len() < MAX_QUESTIONS {
-            match questions.try_recv() {
-                Ok(q) => round.push(q),
-                Err(_) => break,
-            }
-        }
-        let mut groups: HashMap<GroupKey, Vec<Question>> = HashMap::new();
-        for q in round {
-            groups.entry(q.key.clone()).or_default().push(q);
-        }
-        for (key, asked) in groups {
-            // Rounds overlap, up to `ROUNDS_AT_ONCE`: an order waits for at most one round
-            // ahead of its own.
-            let permit = Arc::clone(&rounds)
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
-            let storage = Arc::clone(&storage);
-            tokio::spawn(async move {
-                let since = asked.iter().map(|q| q.since).min().unwrap_or_default();
-                let mut values: Vec<String> = asked.iter().map(|q| q.value.clone()).collect();
-                values.sort_unstable();
-                values.dedup();
-                let tallies = storage
-                    .recent_tallies(
-                        key.book_id,
-                        key.subject,
-                        key.transaction_type,
-                        since,
-                        &values,
-                        key.amounts,
-                    )
-                    .await
-                    .map_err(|e| e.to_string());
-                drop(permit);
-                for q in asked {
-                    let answer = match &tallies {
-                        Ok(t) => Ok(t.get(&q.value).cloned().unwrap_or_default()),
-                        Err(e) => Err(e.clone()),
-                    };
-                    if let Some(reply) = q.reply {
-                        let _ = reply.send(answer);
-                    }
-                }
-            });
-        }
-    }
-}
 
 impl RiskBook {
-    /// Starts the task that answers velocity questions (it ends with the book).
     pub fn new(storage: Arc<dyn Risk>, fresh_for: Duration) -> Self {
-        let (questions, asked) = mpsc::unbounded_channel();
-        tokio::spawn(answer_questions(Arc::clone(&storage), asked));
         RiskBook {
-            questions,
             storage,
             cached: Mutex::new(None),
             blocks: Mutex::new(None),
@@ -189,38 +96,41 @@ impl RiskBook {
         }
         let rules = self.rules().await?;
         let amount = request.amount.value();
-        // Every rule's question at once (they are answered side by side), then the rules in
-        // their order.
-        let covered: Vec<(&VelocityRule, &str)> = rules
-            .velocity
-            .iter()
-            .filter(|r| {
-                r.merchant_id == merchant.owner_id
-                    && r.covers(request.transaction_type, request.currency)
-            })
-            .map(|r| (r, r.subject.of(&request.member_id, &request.from)))
-            .filter(|(_, value)| !value.is_empty())
-            .collect();
-        let answers = futures::future::join_all(covered.iter().map(|(rule, value)| {
-            self.ask(Question {
-                key: GroupKey {
-                    book_id: merchant.id,
-                    subject: rule.subject,
-                    transaction_type: rule.transaction_type,
-                    amounts: rule.needs_amounts(),
-                },
-                value: value.to_string(),
-                since: now - rule.window_seconds * 1000,
-                reply: None,
-            })
-        }))
-        .await;
-        for ((rule, _), tally) in covered.iter().zip(answers) {
-            let tally = tally?;
+        for rule in rules.velocity.iter().filter(|r| {
+            r.merchant_id == merchant.owner_id
+                && r.covers(request.transaction_type, request.currency)
+        }) {
+            let value = rule.subject.of(&request.member_id, &request.from);
+            if value.is_empty() {
+                continue;
+            }
+            let since = now - rule.window_seconds * 1000;
             let (count, volume) = if rule.needs_amounts() {
-                rule.tally(&tally.amounts)
+                let past = self
+                    .storage
+                    .recent_orders(
+                        merchant.id,
+                        rule.subject,
+                        value,
+                        rule.transaction_type,
+                        since,
+                    )
+                    .await?;
+                rule.tally(&past)
             } else {
-                (tally.count, Decimal::ZERO)
+                let limit = rule.max_orders.unwrap_or(0);
+                let count = self
+                    .storage
+                    .recent_order_count(
+                        merchant.id,
+                        rule.subject,
+                        value,
+                        rule.transaction_type,
+                        since,
+                        limit,
+                    )
+                    .await?;
+                (count, Decimal::ZERO)
             };
             if let Some(refusal) = rule.breach(count, volume, request.currency, amount) {
                 return Ok(Some(refusal));
@@ -243,19 +153,6 @@ impl RiskBook {
             currency,
             amount,
         ))
-    }
-
-    /// Asks a velocity question with those of the orders arriving at the same time.
-    async fn ask(&self, mut question: Question) -> Result<Tally, Error> {
-        let (reply, answer) = oneshot::channel();
-        question.reply = Some(reply);
-        self.questions
-            .send(question)
-            .map_err(|_| Error::Internal("the velocity task stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| Error::Internal("the velocity task stopped".into()))?
-            .map_err(|e| Error::Internal(format!("velocity count: {e}")))
     }
 
     /// The blocklists as this node knows them, read again when their version changed.
