@@ -167,7 +167,7 @@ impl Risk for PostgresStorage {
         since: Timestamp,
         limit: u32,
     ) -> Result<u64> {
-        let column = subject_column(subject);
+        let column = rows::velocity_column(subject);
         let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
         let client = self.client().await?;
         let stmt = client
@@ -194,7 +194,7 @@ impl Risk for PostgresStorage {
         transaction_type: Option<TransactionType>,
         since: Timestamp,
     ) -> Result<Vec<(Currency, Decimal)>> {
-        let column = subject_column(subject);
+        let column = rows::velocity_column(subject);
         let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
         let client = self.client().await?;
         let stmt = client
@@ -283,14 +283,6 @@ impl Risk for PostgresStorage {
             .await
             .map_err(db)?;
         rows.iter().map(|r| rows::order(&PgRow::new(r))).collect()
-    }
-}
-
-/// The column of `orders` a velocity rule counts by.
-fn subject_column(subject: Subject) -> &'static str {
-    match subject {
-        Subject::MemberId => "member_id",
-        Subject::PayerAccount => "from_account",
     }
 }
 

@@ -162,7 +162,7 @@ impl Risk for SqliteStorage {
         since: Timestamp,
         limit: u32,
     ) -> Result<u64> {
-        let column = subject_column(subject);
+        let column = rows::velocity_column(subject);
         let value = value.to_string();
         let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
         self.readers
@@ -191,7 +191,7 @@ impl Risk for SqliteStorage {
         transaction_type: Option<TransactionType>,
         since: Timestamp,
     ) -> Result<Vec<(Currency, Decimal)>> {
-        let column = subject_column(subject);
+        let column = rows::velocity_column(subject);
         let value = value.to_string();
         let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
         self.readers
@@ -285,14 +285,6 @@ impl Risk for SqliteStorage {
                 )
             })
             .await
-    }
-}
-
-/// The column of `orders` a velocity rule counts by.
-fn subject_column(subject: Subject) -> &'static str {
-    match subject {
-        Subject::MemberId => "member_id",
-        Subject::PayerAccount => "from_account",
     }
 }
 

@@ -581,6 +581,14 @@ pub fn velocity_rule(r: &impl Columns) -> Result<VelocityRule> {
     Ok(rule)
 }
 
+/// The column of `orders` a velocity rule of `subject` counts by, in both backends.
+pub fn velocity_column(subject: octopus_domain::risk::Subject) -> &'static str {
+    match subject {
+        octopus_domain::risk::Subject::MemberId => "member_id",
+        octopus_domain::risk::Subject::PayerAccount => "from_account",
+    }
+}
+
 /// A payout review threshold (`merchant_id, currency, above`).
 pub fn review_threshold(r: &impl Columns) -> Result<ReviewThreshold> {
     Ok(ReviewThreshold {
