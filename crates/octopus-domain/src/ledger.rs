@@ -102,6 +102,15 @@ impl Account {
             currency,
         }
     }
+    /// The fee income of an order: test orders' fees go to an account of their own
+    /// (`fee_income:test:<currency>`), so the operator's revenue never counts sandbox money.
+    pub fn fee_income_of(order: &Order) -> Self {
+        let mut account = Account::fee_income(order.currency);
+        if order.test {
+            account.channel = Some("test".into());
+        }
+        account
+    }
     pub fn clearing(channel: &str, currency: Currency) -> Self {
         Account {
             kind: AccountKind::Clearing,
@@ -728,7 +737,7 @@ pub fn on_change(
                         amount: received - order.fee,
                     },
                     Posting {
-                        account: Account::fee_income(c),
+                        account: Account::fee_income_of(order),
                         amount: order.fee,
                     },
                 ],
@@ -745,7 +754,7 @@ pub fn on_change(
                         amount: -(received - order.fee),
                     },
                     Posting {
-                        account: Account::fee_income(c),
+                        account: Account::fee_income_of(order),
                         amount: -order.fee,
                     },
                     Posting {
@@ -770,7 +779,7 @@ pub fn on_change(
                         amount: order.amount,
                     },
                     Posting {
-                        account: Account::fee_income(c),
+                        account: Account::fee_income_of(order),
                         amount: order.fee,
                     },
                 ],
@@ -1193,6 +1202,24 @@ mod tests {
                 ..FeeRule::default()
             },
         }
+    }
+
+    #[test]
+    fn a_test_orders_fee_goes_to_test_fee_income() {
+        let mut order = crate::order::tests::sample_order();
+        order.payment_status = PaymentStatus::Completed;
+        order.fee = d("2");
+        let live = on_change(&order, PaymentStatus::Completed, 1).unwrap().unwrap();
+        order.test = true;
+        let test = on_change(&order, PaymentStatus::Completed, 1).unwrap().unwrap();
+        let fee_account = |e: &JournalEntry| {
+            e.postings
+                .iter()
+                .find(|p| p.account.kind == AccountKind::FeeIncome)
+                .map(|p| p.account.key())
+        };
+        assert_eq!(fee_account(&live).as_deref(), Some("fee_income:mmk"));
+        assert_eq!(fee_account(&test).as_deref(), Some("fee_income:test:mmk"));
     }
 
     #[test]

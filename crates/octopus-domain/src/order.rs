@@ -382,6 +382,16 @@ impl Order {
                 detail: "",
             });
         }
+        if from == PaymentStatus::Preparing
+            && change.to == PaymentStatus::Pending
+            && self.transaction_type != TransactionType::Expense
+        {
+            return Err(IllegalTransition {
+                from,
+                to: change.to,
+                detail: " (only a payout approved after review goes back to pending)",
+            });
+        }
         if change.to == PaymentStatus::Refund && self.transaction_type != TransactionType::Income {
             return Err(IllegalTransition {
                 from,
@@ -403,6 +413,10 @@ impl Order {
         }
         self.payment_status = change.to;
         self.updated_at = change.at;
+        if from == PaymentStatus::Preparing && change.to == PaymentStatus::Pending {
+            // A payout in review does not expire; approved, its ttl runs from now.
+            self.expires_at = self.ttl.map(|t| change.at + t * 1000);
+        }
         if let Some(reason) = &change.fail_reason {
             self.payment_fail_reason = reason.clone();
         }

@@ -597,11 +597,19 @@ mod tests {
         payout.transaction_type = TransactionType::Expense;
         payout.payment_status = PaymentStatus::Preparing;
         payout.next_check_at = None;
+        // In review it does not expire; approved, its ttl (60 s) runs from the approval.
+        payout.expires_at = None;
+        payout.ttl = Some(60);
         let approve = approval(&payout, " looks fine ", 5).unwrap();
         let mut approved = payout.clone();
         let event = approved.apply(&approve).unwrap();
         assert_eq!(approved.payment_status, PaymentStatus::Pending);
         assert_eq!(approved.next_check_at, Some(5));
+        assert_eq!(approved.expires_at, Some(60_005));
+        // only a payout goes back from preparing to pending
+        let mut deposit = payout.clone();
+        deposit.transaction_type = TransactionType::Income;
+        assert!(deposit.apply(&approve).is_err());
         assert_eq!(event.reason, "approved in review: looks fine");
         // a second decision on the approved payout is refused, and a racing one cannot apply
         assert_eq!(

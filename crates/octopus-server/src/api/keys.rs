@@ -23,8 +23,9 @@ use crate::error::Error;
 /// How long a known key is used as read before it is read again: revocations and rotations
 /// made anywhere apply on every node within this (the BRIEF asks for 2 s).
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
-/// How long a key found unknown stays unknown without another database read.
-const UNKNOWN_FOR: Duration = Duration::from_secs(5);
+/// How long a key found unknown stays unknown without another database read: as long as a
+/// known key is used before it is read again, so the two cannot be told apart by timing.
+const UNKNOWN_FOR: Duration = FRESH_FOR;
 /// At most this many unknown keys are remembered (a flood of random keys cannot grow memory).
 const MAX_UNKNOWN: usize = 10_000;
 /// A key's last use is written at most this often by one node.

@@ -141,9 +141,6 @@ impl FromRequest<AppState> for SignedRequest {
             Some(c) if verified => c,
             _ => return Err(Error::Unauthorized(AUTH_FAILED.into())),
         };
-        // Only the key's holder spends its budget: after the signature, before anything else.
-        state.rate_limiters.api.check(&credential.api_key)?;
-
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -154,6 +151,10 @@ impl FromRequest<AppState> for SignedRequest {
         if !credential.policy.allows(ip) {
             return Err(Error::Forbidden(IP_NOT_ALLOWED));
         }
+        // Only the key's holder, from an allowed address, spends its budget: after the
+        // signature and the allowlist, before anything else (a replayed request from elsewhere
+        // cannot exhaust it).
+        state.rate_limiters.api.check(&credential.api_key)?;
         state.keys.used(&credential.api_key, now);
         let user_agent: String = header(&parts.headers, USER_AGENT.as_str())
             .unwrap_or_default()

@@ -7,17 +7,28 @@ use axum::http::HeaderMap;
 use ipnet::IpNet;
 
 pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let is_trusted = |ip: &IpAddr| {
+        let ip = octopus_domain::merchant::canonical_ip(*ip);
+        trusted.iter().any(|net| net.contains(&ip))
+    };
     if !is_trusted(&peer) {
         return peer;
     }
-    let chain: Vec<IpAddr> = headers
+    let mut chain: Vec<IpAddr> = Vec::new();
+    for part in headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.to_str().unwrap_or("?"))
         .flat_map(|v| v.split(','))
-        .filter_map(|part| part.trim().parse().ok())
-        .collect();
+    {
+        // An entry that is not an address (`ip:port`, garbage) breaks the chain: the client is
+        // not known, so the proxy is taken as the client (fail closed for allowlists), rather
+        // than skipping to an address the client may have written itself.
+        match part.trim().parse::<IpAddr>() {
+            Ok(ip) => chain.push(ip),
+            Err(_) => return peer,
+        }
+    }
     // Walk from the nearest hop outwards; the first address not ours is the client.
     chain
         .iter()
@@ -58,5 +69,11 @@ mod tests {
             resolve(proxy, &headers, &trusted),
             "1.2.3.4".parse::<IpAddr>().unwrap()
         );
+        // an entry that is no address breaks the chain: the proxy, not a forged address
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.9.9.9, 1.2.3.4:5555"),
+        );
+        assert_eq!(resolve(proxy, &headers, &trusted), proxy);
     }
 }

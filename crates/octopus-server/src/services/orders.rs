@@ -185,7 +185,12 @@ pub async fn create(
         TransactionType::Expense if channel.connector.uses_own_accounts() => None,
         TransactionType::Expense => ttl,
     };
-    order.expires_at = order.ttl.map(|t| now + t * 1000);
+    // A payout in review does not expire while it waits (its ttl runs from its approval).
+    order.expires_at = if in_review {
+        None
+    } else {
+        order.ttl.map(|t| now + t * 1000)
+    };
     // A payout in review is planned when approved (`risk::approval` makes it due at once).
     order.next_check_at = if in_review {
         None
