@@ -1209,9 +1209,13 @@ mod tests {
         let mut order = crate::order::tests::sample_order();
         order.payment_status = PaymentStatus::Completed;
         order.fee = d("2");
-        let live = on_change(&order, PaymentStatus::Completed, 1).unwrap().unwrap();
+        let live = on_change(&order, PaymentStatus::Completed, 1)
+            .unwrap()
+            .unwrap();
         order.test = true;
-        let test = on_change(&order, PaymentStatus::Completed, 1).unwrap().unwrap();
+        let test = on_change(&order, PaymentStatus::Completed, 1)
+            .unwrap()
+            .unwrap();
         let fee_account = |e: &JournalEntry| {
             e.postings
                 .iter()

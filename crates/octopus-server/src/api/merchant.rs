@@ -281,6 +281,9 @@ async fn merchant_ledger(
             Value::String(ledger_amount(balance.available)),
         );
     }
+    if merchant.mode.is_test() {
+        data.insert("test".into(), Value::String("1".into()));
+    }
     Ok(success(data))
 }
 
@@ -295,6 +298,9 @@ struct BalanceView {
 struct BalancesData {
     merchant_name: String,
     balances: std::collections::BTreeMap<&'static str, BalanceView>,
+    /// `"1"` when a test key asked: these are the test book's balances.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test: Option<&'static str>,
 }
 
 /// `POST /octopus/api/ledger/get_merchant_balance`: available, held (reserved for payouts in
@@ -322,6 +328,7 @@ async fn merchant_balance(
     Ok(success(BalancesData {
         merchant_name: merchant.name.clone(),
         balances,
+        test: merchant.mode.is_test().then_some("1"),
     }))
 }
 
@@ -347,6 +354,9 @@ struct EntriesData {
     entries: Vec<EntryView>,
     /// Pass as `cursor` for the next (older) page; empty on the last page.
     next_cursor: String,
+    /// `"1"` when a test key asked: these are the test book's entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test: Option<&'static str>,
 }
 
 /// Entries per page unless `limit` says otherwise, and the most a page may have.
@@ -418,5 +428,6 @@ async fn merchant_entries(
     Ok(success(EntriesData {
         entries,
         next_cursor,
+        test: merchant.mode.is_test().then_some("1"),
     }))
 }

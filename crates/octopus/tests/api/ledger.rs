@@ -735,8 +735,8 @@ async fn ledger_entries_are_paged_newest_first(backend: Backend) {
     assert_eq!(ledger.get("usd").map(String::as_str), Some("9.000000"));
     assert_eq!(
         ledger.len(),
-        2 + octopus_domain::Currency::ALL.len(),
-        "merchant_uid, merchant_name and every currency"
+        3 + octopus_domain::Currency::ALL.len(),
+        "merchant_uid, merchant_name, every currency and test (a test key)"
     );
 }
 

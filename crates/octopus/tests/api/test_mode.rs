@@ -132,6 +132,9 @@ async fn a_paid_test_deposit_credits_the_test_book_and_leaves_live_money_alone(b
         .unwrap();
     assert_eq!(live_ledger["thb"], "300.000000");
     assert_eq!(live_ledger["merchant_name"], ledger["merchant_name"]);
+    // The test book's answer says it is; the live one has no such field.
+    assert_eq!(ledger["test"], "1");
+    assert!(!live_ledger.contains_key("test"));
     assert_eq!(
         balances(&app.client, &test.merchant_uid).await["thb"],
         serde_json::json!({"available": "96.500000", "held": "0.000000", "total": "96.500000"})
