@@ -349,6 +349,24 @@ impl Order {
         refused_at_creation(self.payment_status, &self.channel)
     }
 
+    /// Refuses the order at creation with `reason` (a blocklist entry or velocity rule): it
+    /// becomes `reject` with no channel, account, fee, floating amount, expiry or check — what
+    /// `refused_at_creation` recognises, and what moves nothing in the ledger.
+    pub fn refuse(&mut self, reason: String) {
+        self.payment_status = PaymentStatus::Reject;
+        self.payment_fail_reason = reason;
+        self.channel.clear();
+        self.account.clear();
+        self.distribute_rules.clear();
+        self.fee = Decimal::ZERO;
+        self.fee_rule = crate::ledger::FeeRule::default();
+        self.floating_amount = Decimal::ZERO;
+        self.final_amount = self.amount;
+        self.amount_locked = false;
+        self.expires_at = None;
+        self.next_check_at = None;
+    }
+
     /// A payout held for an operator's review (`preparing`: nothing else puts a payout there).
     pub fn awaits_review(&self) -> bool {
         self.transaction_type == TransactionType::Expense

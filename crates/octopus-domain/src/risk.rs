@@ -313,16 +313,123 @@ impl VelocityRule {
         self.max_volume.is_some()
     }
 
-    /// What the window's orders add up to for this rule: their count and the sum of those in
-    /// the rule's currency.
-    pub fn tally(&self, past: &[(Currency, Decimal)]) -> (u64, Decimal) {
-        let volume = past
-            .iter()
-            .filter(|(c, _)| Some(*c) == self.currency)
-            .map(|(_, a)| *a)
-            .sum();
-        (past.len() as u64, volume)
+    /// What the rule asks storage about a new `order`: what the earlier orders of its subject
+    /// in its book add up to over the window. `None` when the rule does not count the order
+    /// (another type, a volume rule of another currency, or no value of the subject).
+    pub fn query(&self, order: &Order) -> Option<WindowQuery> {
+        if !self.covers(order.transaction_type, order.currency) {
+            return None;
+        }
+        let value = self.subject.of(&order.member_id, &order.from);
+        if value.is_empty() {
+            return None;
+        }
+        Some(WindowQuery {
+            subject: WindowSubject {
+                book_id: order.merchant_id,
+                subject: self.subject,
+                value: value.to_string(),
+                transaction_type: self.transaction_type,
+                currency: self.currency,
+            },
+            since: order.created_at - self.window_seconds * 1000,
+            // A count rule needs no more than its limit's worth of orders counted.
+            limit: if self.needs_amounts() {
+                None
+            } else {
+                self.max_orders
+            },
+        })
     }
+
+    /// What a stored `order` the rule counts adds to its subject's tally.
+    pub fn adds(&self, order: &Order) -> Tally {
+        Tally {
+            count: 1,
+            volume: if self.currency == Some(order.currency) {
+                order.amount
+            } else {
+                Decimal::ZERO
+            },
+        }
+    }
+}
+
+/// Whose orders a velocity rule counts: one subject's value in one book (live or test), of
+/// the rule's type (`None`: both) and, for the volume, in the rule's currency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WindowSubject {
+    pub book_id: i64,
+    pub subject: Subject,
+    pub value: String,
+    pub transaction_type: Option<TransactionType>,
+    pub currency: Option<Currency>,
+}
+
+/// A velocity rule's question to storage: what the subject's orders created at or after
+/// `since` that count (not rejected) add up to. Counting may stop at `limit` orders.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WindowQuery {
+    pub subject: WindowSubject,
+    pub since: Timestamp,
+    pub limit: Option<u32>,
+}
+
+/// What a subject's orders add up to: how many, and the sum of those in the rule's currency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub count: u64,
+    pub volume: Decimal,
+}
+
+impl std::ops::Add for Tally {
+    type Output = Tally;
+    fn add(self, other: Tally) -> Tally {
+        Tally {
+            count: self.count + other.count,
+            volume: self.volume + other.volume,
+        }
+    }
+}
+
+impl Tally {
+    /// The tally of orders read from storage: `(currency, amount)` of each.
+    pub fn of(
+        subject: &WindowSubject,
+        orders: impl IntoIterator<Item = (Currency, Decimal)>,
+    ) -> Tally {
+        orders
+            .into_iter()
+            .fold(Tally::default(), |t, (currency, amount)| Tally {
+                count: t.count + 1,
+                volume: if subject.currency == Some(currency) {
+                    t.volume + amount
+                } else {
+                    t.volume
+                },
+            })
+    }
+}
+
+/// The first of the merchant's velocity `rules` that a new `order` would breach, as the
+/// refusal; `tally` answers each rule's question (`VelocityRule::query`) from storage. Storage
+/// asks this inside the transaction that stores the order, so a rule holds however many
+/// orders arrive at once (see the backends).
+pub fn velocity_refusal<E>(
+    rules: &[VelocityRule],
+    order: &Order,
+    mut tally: impl FnMut(&WindowQuery) -> Result<Tally, E>,
+) -> Result<Option<String>, E> {
+    for rule in rules {
+        let Some(query) = rule.query(order) else {
+            continue;
+        };
+        let t = tally(&query)?;
+        if let Some(refusal) = rule.breach(t.count, t.volume, order.currency, order.amount) {
+            return Ok(Some(refusal));
+        }
+    }
+    Ok(None)
 }
 
 /// A payout review threshold: payouts of `currency` above `above` wait for an operator.
@@ -420,6 +527,19 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    /// A deposit of member `member` created at 10,000,000 ms.
+    fn order_of(member: &str, currency: Currency, amount: &str) -> Order {
+        let mut order = crate::order::tests::sample_order();
+        order.merchant_id = 7;
+        order.transaction_type = TransactionType::Income;
+        order.member_id = member.into();
+        order.from = "0164-223-4663".into();
+        order.currency = currency;
+        order.amount = d(amount);
+        order.created_at = 10_000_000;
+        order
     }
 
     #[test]
@@ -527,8 +647,9 @@ mod tests {
             rule.breach(0, z, thb, d("100.01")),
             Some("Rejected: too much volume for this member id".into())
         );
-        let (count, volume) = rule.tally(&[(thb, d("60")), (Currency::Usd, d("99"))]);
-        assert_eq!((count, volume), (2, d("60")));
+        let member = rule.query(&order_of("m-1", thb, "5")).unwrap();
+        let t = Tally::of(&member.subject, [(thb, d("60")), (Currency::Usd, d("99"))]);
+        assert_eq!((t.count, t.volume), (2, d("60")));
         assert_eq!(rule.breach(1, d("60"), thb, d("40")), None);
         assert!(rule.breach(1, d("60"), thb, d("41")).is_some());
         assert_eq!(
@@ -567,6 +688,81 @@ mod tests {
             .check(),
             Err(RiskError::VolumeWithoutCurrency)
         );
+    }
+
+    #[test]
+    fn a_rule_asks_for_its_subjects_window_and_refuses_the_order_over_it() {
+        let count = VelocityRule {
+            id: 1,
+            merchant_id: 1,
+            subject: Subject::MemberId,
+            transaction_type: Some(TransactionType::Income),
+            window_seconds: 60,
+            max_orders: Some(3),
+            max_volume: None,
+            currency: None,
+        };
+        let volume = VelocityRule {
+            id: 2,
+            subject: Subject::PayerAccount,
+            transaction_type: None,
+            max_orders: None,
+            max_volume: Some(d("100")),
+            currency: Some(Currency::Thb),
+            ..count.clone()
+        };
+        let order = order_of("m-1", Currency::Thb, "30");
+        let q = count.query(&order).unwrap();
+        assert_eq!(q.since, 10_000_000 - 60_000);
+        assert_eq!(q.limit, Some(3));
+        assert_eq!(q.subject.book_id, 7);
+        assert_eq!(q.subject.value, "m-1");
+        let v = volume.query(&order).unwrap();
+        assert_eq!((v.limit, v.subject.value.as_str()), (None, "0164-223-4663"));
+        // Not counted: no member id, a payout for a deposit rule, another currency's volume.
+        assert_eq!(count.query(&order_of("", Currency::Thb, "1")), None);
+        let mut payout = order.clone();
+        payout.transaction_type = TransactionType::Expense;
+        assert_eq!(count.query(&payout), None);
+        assert!(volume.query(&payout).is_some());
+        assert_eq!(volume.query(&order_of("m", Currency::Usd, "1")), None);
+        assert_eq!(
+            volume.adds(&order),
+            Tally {
+                count: 1,
+                volume: d("30")
+            }
+        );
+        assert_eq!(count.adds(&order).volume, Decimal::ZERO);
+
+        let rules = [count, volume];
+        let answer = |c: u64, v: &'static str| {
+            move |q: &WindowQuery| -> Result<Tally, ()> {
+                Ok(match q.subject.subject {
+                    Subject::MemberId => Tally {
+                        count: c,
+                        volume: Decimal::ZERO,
+                    },
+                    Subject::PayerAccount => Tally {
+                        count: 0,
+                        volume: d(v),
+                    },
+                })
+            }
+        };
+        assert_eq!(velocity_refusal(&rules, &order, answer(2, "70")), Ok(None));
+        assert_eq!(
+            velocity_refusal(&rules, &order, answer(3, "0")),
+            Ok(Some("Rejected: too many orders for this member id".into()))
+        );
+        assert_eq!(
+            velocity_refusal(&rules, &order, answer(0, "70.01")),
+            Ok(Some(
+                "Rejected: too much volume for this payer account".into()
+            ))
+        );
+        // Storage's failure is the caller's.
+        assert_eq!(velocity_refusal(&rules, &order, |_| Err(())), Err(()));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! in one transaction, in three to four round trips whatever the group's size (the statements of each
 //! step are pipelined):
 //!
+//! 0. the new payouts' velocity rules are counted, their subjects locked (`crate::velocity`);
 //! 1. the orders to change are locked (`FOR UPDATE`, by id);
 //! 2. what the domain says the group's decisions need (`decision::Needs`) is loaded: the
 //!    accounts they post to are created if missing and the merchant ones locked (by key), and
@@ -18,7 +19,8 @@
 //!    nothing, accepted ones update the book the next request sees (nothing is decided here);
 //! 4. everything accepted is written with one bulk statement per table, and committed.
 //!
-//! Lock order is the same in every group (orders by id, then accounts by key), so groups of
+//! Lock order is the same in every group (velocity subjects by key, orders by id, then
+//! accounts by key), so groups of
 //! several nodes do not deadlock; should PostgreSQL still report a deadlock or a concurrent
 //! insert race, the group is retried. A group that fails otherwise is retried one request at
 //! a time, so one bad request cannot fail the others.
@@ -29,6 +31,7 @@ use deadpool_postgres::{GenericClient, Pool};
 use octopus_domain::callback::NewCallback;
 use octopus_domain::decision::{self, Book, Created, Needs, PlannedEntry, Refusal};
 use octopus_domain::ledger::{Account, EntryKey, JournalEntry};
+use octopus_domain::risk::VelocityRule;
 use octopus_domain::{Order, OrderEvent, StatusChange};
 use octopus_storage::{CreateOutcome, Result, StorageError};
 use rust_decimal::Decimal;
@@ -46,7 +49,8 @@ const ATTEMPTS: usize = 5;
 #[derive(Debug, Clone)]
 enum Op {
     /// Boxed: an order is far larger than a status change.
-    CreatePayout(Box<Order>),
+    /// With its merchant's velocity rules.
+    CreatePayout(Box<Order>, Vec<VelocityRule>),
     ChangeStatus {
         payment_uid: String,
         change: StatusChange,
@@ -77,8 +81,16 @@ impl GroupWrite {
     }
 
     /// Creates a payout with its hold (or finds the merchant's existing order).
-    pub(crate) async fn create_payout(&self, order: Order) -> Result<CreateOutcome> {
-        match self.0.submit(Op::CreatePayout(Box::new(order))).await? {
+    pub(crate) async fn create_payout(
+        &self,
+        order: Order,
+        rules: Vec<VelocityRule>,
+    ) -> Result<CreateOutcome> {
+        match self
+            .0
+            .submit(Op::CreatePayout(Box::new(order), rules))
+            .await?
+        {
             Done::Created(outcome) => Ok(outcome),
             Done::Changed(_) => Err(StorageError::Database(
                 "a payout creation answered a change".into(),
@@ -204,7 +216,7 @@ async fn lock_orders<C: GenericClient>(
         .iter()
         .filter_map(|op| match op {
             Op::ChangeStatus { payment_uid, .. } => Some(payment_uid.as_str()),
-            Op::CreatePayout(_) => None,
+            Op::CreatePayout(..) => None,
         })
         .collect();
     let mut current = HashMap::new();
@@ -234,7 +246,7 @@ async fn existing_payouts<C: GenericClient>(
     let (merchants, merchant_order_ids): (Vec<i64>, Vec<&str>) = ops
         .iter()
         .filter_map(|op| match op {
-            Op::CreatePayout(o) => Some((o.merchant_id, o.merchant_order_id.as_str())),
+            Op::CreatePayout(o, _) => Some((o.merchant_id, o.merchant_order_id.as_str())),
             Op::ChangeStatus { .. } => None,
         })
         .unzip();
@@ -431,7 +443,7 @@ fn needs_of(ops: &[Op], current: &HashMap<String, Order>) -> Needs {
     let mut needs = Needs::default();
     for op in ops {
         match op {
-            Op::CreatePayout(o) => needs.extend(decision::needs_to_create(o)),
+            Op::CreatePayout(o, _) => needs.extend(decision::needs_to_create(o)),
             Op::ChangeStatus {
                 payment_uid,
                 change,
@@ -473,6 +485,17 @@ async fn decide_and_write<C: GenericClient>(
     tx: &C,
     ops: &[Op],
 ) -> Result<Vec<Result<Done>>, Failure> {
+    // Step 0: the new payouts' velocity rules counted, their subjects locked before anything
+    // else is (see `crate::velocity`).
+    let asked: Vec<(&Order, &[VelocityRule])> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CreatePayout(o, rules) => Some((&**o, rules.as_slice())),
+            Op::ChangeStatus { .. } => None,
+        })
+        .collect();
+    let mut counted = crate::velocity::load(tx, &asked, true).await.map_err(pg)?;
+    let mut payouts_seen = 0;
     let mut current = lock_orders(tx, ops).await?;
     // Only the accounts of writes that may post are locked: a status change that moves no
     // money (a failed deposit, an expiry) waits for no merchant's balance.
@@ -480,7 +503,7 @@ async fn decide_and_write<C: GenericClient>(
     let at = ops
         .iter()
         .map(|op| match op {
-            Op::CreatePayout(o) => o.created_at,
+            Op::CreatePayout(o, _) => o.created_at,
             Op::ChangeStatus { change, .. } => change.at,
         })
         .max()
@@ -497,14 +520,26 @@ async fn decide_and_write<C: GenericClient>(
     let mut callbacks: Vec<NewCallback> = Vec::new();
     for op in ops {
         match op {
-            Op::CreatePayout(order) => {
+            Op::CreatePayout(order, rules) => {
+                let index = payouts_seen;
+                payouts_seen += 1;
                 let key = (order.merchant_id, order.merchant_order_id.clone());
                 let existing = by_merchant_order.get(&key).cloned();
-                match decision::create(Order::clone(order), existing, &mut loaded.book) {
+                let mut order = Order::clone(order);
+                // A payout over a velocity rule is stored refused, holding nothing.
+                if existing.is_none() {
+                    if let Some(refusal) = counted.refusal(index, &order, rules) {
+                        order.refuse(refusal);
+                    }
+                }
+                match decision::create(order, existing, &mut loaded.book) {
                     Ok(Created::Existing(existing)) => {
                         results.push(Ok(Done::Created(CreateOutcome::Existing(existing))));
                     }
                     Ok(Created::New { order, hold }) => {
+                        if !order.refused_at_creation() {
+                            counted.record(&order, rules);
+                        }
                         entries.extend(hold);
                         by_merchant_order.insert(key, order.clone());
                         results.push(Ok(Done::Created(CreateOutcome::Created(order.clone()))));

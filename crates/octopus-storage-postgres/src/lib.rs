@@ -15,6 +15,7 @@ mod orders;
 mod risk;
 mod schema;
 mod upstream;
+mod velocity;
 
 use std::str::FromStr;
 
@@ -26,6 +27,7 @@ use octopus_domain::device::Device;
 use octopus_domain::ledger::JournalEntry;
 use octopus_domain::ledger::LedgerReport;
 use octopus_domain::merchant::format_allowlist;
+use octopus_domain::risk::VelocityRule;
 use octopus_domain::routing::RoutingDecision;
 use octopus_domain::transfer::{Transfer, TransferStatus};
 use octopus_domain::{
@@ -360,22 +362,23 @@ impl ApiKeys for PostgresStorage {
 
 #[async_trait]
 impl Orders for PostgresStorage {
-    async fn create_order(
+    async fn create_order_counted(
         &self,
         order: Order,
         final_amounts: Vec<Decimal>,
+        rules: Vec<VelocityRule>,
     ) -> Result<CreateOutcome> {
         if !octopus_domain::decision::needs_to_create(&order).is_empty() {
             // An order that posts when created (a payout's hold) is decided in a group, with
             // the merchant's accounts locked.
-            return self.group_write.create_payout(order).await;
+            return self.group_write.create_payout(order, rules).await;
         }
         if final_amounts.is_empty() {
-            return self.group_insert.create(order).await;
+            return self.group_insert.create(order, rules).await;
         }
         // Floating amounts may need several tries; they take the one-by-one path.
-        let client = self.client().await?;
-        orders::create(&client, order, &final_amounts).await
+        let mut client = self.client().await?;
+        orders::create_counted(&mut client, order, &final_amounts, &rules).await
     }
 
     async fn order_by_merchant_order_id(

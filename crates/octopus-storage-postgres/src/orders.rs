@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use deadpool_postgres::GenericClient;
 use octopus_domain::decision::{self, Book};
+use octopus_domain::risk::VelocityRule;
 use octopus_domain::{AccountingStatus, Order, OrderEvent, PaymentStatus, Timestamp};
 use octopus_storage::rows::{self, ORDER_COLUMNS};
 use octopus_storage::{CreateOutcome, Result, StorageError};
@@ -138,6 +139,63 @@ pub(crate) async fn create<C: GenericClient>(
     Err(StorageError::NoFreeAmount)
 }
 
+/// [`create`] with the merchant's velocity rules counted first, in one transaction
+/// (`crate::velocity`): an order that breaches one is stored refused, holding no amount.
+pub(crate) async fn create_counted(
+    client: &mut deadpool_postgres::Client,
+    mut order: Order,
+    final_amounts: &[Decimal],
+    rules: &[VelocityRule],
+) -> Result<CreateOutcome> {
+    if rules.is_empty() {
+        return create(&*client, order, final_amounts).await;
+    }
+    let tx = client.transaction().await.map_err(db)?;
+    let counted = crate::velocity::load(&tx, &[(&order, rules)], true)
+        .await
+        .map_err(db)?;
+    let final_amounts = match counted.refusal(0, &order, rules) {
+        Some(refusal) => {
+            order.refuse(refusal);
+            &[]
+        }
+        None => final_amounts,
+    };
+    let outcome = create(&tx, order, final_amounts).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(outcome)
+}
+
+/// Prepares (once per connection) the statement `insert_many` runs: a caller that pipelines
+/// the insert with what follows it (a COMMIT) prepares first, so the insert goes out first.
+pub(crate) async fn prepare_insert<C: GenericClient>(client: &C) -> Result<()> {
+    client.prepare_cached(INSERT_SQL).await.map_err(db)?;
+    Ok(())
+}
+
+const INSERT_SQL: &str =
+    "INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name,
+        signature_key, merchant_order_id, transaction_type, accounting_type, amount,
+        floating_amount, final_amount, currency, country, country_code, payment,
+        channel, from_account, from_name, from_bank_name, to_account, to_name,
+        to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
+        user_agent, ttl, float_precision, additional, extra, distribute_rules,
+        payment_status, payment_fail_reason, notify_status, notify_fail_reason,
+        accounting_status, accounting_fail_reason, fingerprint, amount_locked,
+        created_at, updated_at, expires_at, next_check_at, fee, fee_rule, account_id,
+        bank_reference, test)
+     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+        $6::text[], $7::text[], $8::text[], $9::numeric[], $10::numeric[],
+        $11::numeric[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+        $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
+        $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[],
+        $29::bigint[], $30::smallint[], $31::text[], $32::text[], $33::text[],
+        $34::text[], $35::text[], $36::text[], $37::text[], $38::text[], $39::text[],
+        $40::text[], $41::boolean[], $42::bigint[], $43::bigint[], $44::bigint[],
+        $45::bigint[], $46::numeric[], $47::text[], $48::text[], $49::text[], $50::boolean[])
+     ON CONFLICT DO NOTHING
+     RETURNING payment_uid, id";
+
 /// Inserts many orders in one statement; returns `(payment_uid, id)` of those inserted (the
 /// others conflicted with an existing order or with each other).
 pub(crate) async fn insert_many<C: GenericClient>(
@@ -147,32 +205,7 @@ pub(crate) async fn insert_many<C: GenericClient>(
     if orders.is_empty() {
         return Ok(Vec::new());
     }
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name,
-                signature_key, merchant_order_id, transaction_type, accounting_type, amount,
-                floating_amount, final_amount, currency, country, country_code, payment,
-                channel, from_account, from_name, from_bank_name, to_account, to_name,
-                to_bank_name, member_id, redirect_url, notify_url, response_type, ip,
-                user_agent, ttl, float_precision, additional, extra, distribute_rules,
-                payment_status, payment_fail_reason, notify_status, notify_fail_reason,
-                accounting_status, accounting_fail_reason, fingerprint, amount_locked,
-                created_at, updated_at, expires_at, next_check_at, fee, fee_rule, account_id,
-                bank_reference, test)
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                $6::text[], $7::text[], $8::text[], $9::numeric[], $10::numeric[],
-                $11::numeric[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-                $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
-                $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[],
-                $29::bigint[], $30::smallint[], $31::text[], $32::text[], $33::text[],
-                $34::text[], $35::text[], $36::text[], $37::text[], $38::text[], $39::text[],
-                $40::text[], $41::boolean[], $42::bigint[], $43::bigint[], $44::bigint[],
-                $45::bigint[], $46::numeric[], $47::text[], $48::text[], $49::text[], $50::boolean[])
-             ON CONFLICT DO NOTHING
-             RETURNING payment_uid, id",
-        )
-        .await
-        .map_err(db)?;
+    let stmt = client.prepare_cached(INSERT_SQL).await.map_err(db)?;
     fn col<'a, T>(orders: &[&'a Order], f: impl Fn(&'a Order) -> T) -> Vec<T> {
         orders.iter().map(|o| f(o)).collect()
     }

@@ -3,8 +3,8 @@
 //! they count, and payout review thresholds (see `octopus_storage::risk`).
 
 use async_trait::async_trait;
-use octopus_domain::risk::{self, BlockKind, ReviewThreshold, Subject, VelocityRule};
-use octopus_domain::{Currency, Order, Timestamp, TransactionType};
+use octopus_domain::risk::{self, BlockKind, ReviewThreshold, VelocityRule};
+use octopus_domain::{Currency, Order, Timestamp};
 use octopus_storage::rows::{self, BLOCK_SELECT, ORDER_COLUMNS, VELOCITY_COLUMNS};
 use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk, StorageError};
 use rust_decimal::Decimal;
@@ -158,67 +158,16 @@ impl Risk for PostgresStorage {
             .collect()
     }
 
-    async fn recent_order_count(
+    async fn velocity_refusal(
         &self,
-        book_id: i64,
-        subject: Subject,
-        value: &str,
-        transaction_type: Option<TransactionType>,
-        since: Timestamp,
-        limit: u32,
-    ) -> Result<u64> {
-        let column = rows::velocity_column(subject);
-        let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
+        order: &Order,
+        rules: &[VelocityRule],
+    ) -> Result<Option<String>> {
         let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM orders
-                 WHERE merchant_id = $1 AND {column} = $2 AND {column} <> ''
-                   AND created_at >= $3 AND payment_status <> 'reject'
-                   AND ($4 = '' OR transaction_type = $4) LIMIT $5) AS recent"
-            ))
+        let counted = crate::velocity::load(&client, &[(order, rules)], false)
             .await
             .map_err(db)?;
-        let row = client
-            .query_one(&stmt, &[&book_id, &value, &since, &kind, &i64::from(limit)])
-            .await
-            .map_err(db)?;
-        Ok(row.get::<_, i64>(0) as u64)
-    }
-
-    async fn recent_orders(
-        &self,
-        book_id: i64,
-        subject: Subject,
-        value: &str,
-        transaction_type: Option<TransactionType>,
-        since: Timestamp,
-    ) -> Result<Vec<(Currency, Decimal)>> {
-        let column = rows::velocity_column(subject);
-        let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT currency, amount FROM orders
-                 WHERE merchant_id = $1 AND {column} = $2 AND {column} <> ''
-                   AND created_at >= $3 AND payment_status <> 'reject'
-                   AND ($4 = '' OR transaction_type = $4)"
-            ))
-            .await
-            .map_err(db)?;
-        let rows = client
-            .query(&stmt, &[&book_id, &value, &since, &kind])
-            .await
-            .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                let currency: String = r.get(0);
-                Ok((
-                    Currency::parse(&currency).ok_or(StorageError::Corrupt("orders.currency"))?,
-                    r.get::<_, Decimal>(1),
-                ))
-            })
-            .collect()
+        Ok(counted.refusal(0, order, rules))
     }
 
     async fn set_review_threshold(

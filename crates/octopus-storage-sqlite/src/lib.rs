@@ -28,6 +28,7 @@ use octopus_domain::device::Device;
 use octopus_domain::ledger::JournalEntry;
 use octopus_domain::ledger::LedgerReport;
 use octopus_domain::merchant::format_allowlist;
+use octopus_domain::risk::VelocityRule;
 use octopus_domain::routing::RoutingDecision;
 use octopus_domain::transfer::{Transfer, TransferStatus};
 use octopus_domain::{
@@ -432,14 +433,15 @@ impl ApiKeys for SqliteStorage {
 
 #[async_trait]
 impl Orders for SqliteStorage {
-    async fn create_order(
+    async fn create_order_counted(
         &self,
         order: Order,
         final_amounts: Vec<Decimal>,
+        rules: Vec<VelocityRule>,
     ) -> Result<CreateOutcome> {
         // Every refusal (a conflict, no balance for a payout's hold) comes before any write.
         self.writer
-            .write_checked(move |conn| orders::create(conn, order, &final_amounts))
+            .write_checked(move |conn| orders::create(conn, order, &final_amounts, &rules))
             .await
     }
 

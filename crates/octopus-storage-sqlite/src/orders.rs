@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use octopus_domain::decision::{self, Book, Created, Needs};
 use octopus_domain::money::format_amount;
+use octopus_domain::risk::{self, VelocityRule};
 use octopus_domain::{AccountingStatus, Order, OrderEvent, PaymentStatus, StatusChange, Timestamp};
 use octopus_storage::rows::{self, ORDER_COLUMNS};
 use octopus_storage::{CreateOutcome, Result, StorageError};
@@ -93,9 +94,17 @@ pub(crate) fn by_payment_uid(conn: &Connection, payment_uid: &str) -> Result<Opt
 /// and the balance first, and only then written with its hold.
 pub(crate) fn create(
     conn: &Connection,
-    order: Order,
+    mut order: Order,
     final_amounts: &[Decimal],
+    rules: &[VelocityRule],
 ) -> Result<CreateOutcome> {
+    // The merchant's velocity rules, counted here in the writer's transaction (exact: see
+    // `crate::risk`). A breach stores the order refused, holding nothing.
+    let mut final_amounts = final_amounts;
+    if let Some(refusal) = risk::velocity_refusal(rules, &order, |q| crate::risk::tally(conn, q))? {
+        order.refuse(refusal);
+        final_amounts = &[];
+    }
     let needs = decision::needs_to_create(&order);
     if !needs.is_empty() {
         return create_holding(conn, order, &needs);
@@ -105,7 +114,6 @@ pub(crate) fn create(
     } else {
         final_amounts.iter().copied().map(Some).collect()
     };
-    let mut order = order;
     for candidate in candidates {
         if let Some(final_amount) = candidate {
             order.hold_final_amount(final_amount);

@@ -1,11 +1,16 @@
 //! Merchant safety in SQLite: blocklist entries looked up by their `kind:value` keys (one
 //! indexed statement per order, however many entries), velocity rules and the recent orders
 //! they count, and payout review thresholds (see `octopus_storage::risk`).
+//!
+//! A velocity rule's count is taken where the order is written (`orders::create`, on the one
+//! writer connection): in the writer's transaction, after the orders of its group written
+//! before it, so a rule holds exactly however many orders arrive at once, and against the
+//! writer's warm page cache, so it costs a few index probes and no extra round trip.
 
 use async_trait::async_trait;
 use octopus_domain::money::format_amount;
-use octopus_domain::risk::{self, BlockKind, ReviewThreshold, Subject, VelocityRule};
-use octopus_domain::{Currency, Order, Timestamp, TransactionType};
+use octopus_domain::risk::{self, BlockKind, ReviewThreshold, VelocityRule};
+use octopus_domain::{Currency, Order, Timestamp};
 use octopus_storage::rows::{self, BLOCK_SELECT, ORDER_COLUMNS, VELOCITY_COLUMNS};
 use octopus_storage::{BlockEntry, NewBlockEntry, Result, Risk};
 use rusqlite::{params, OptionalExtension};
@@ -153,73 +158,14 @@ impl Risk for SqliteStorage {
             .await
     }
 
-    async fn recent_order_count(
+    async fn velocity_refusal(
         &self,
-        book_id: i64,
-        subject: Subject,
-        value: &str,
-        transaction_type: Option<TransactionType>,
-        since: Timestamp,
-        limit: u32,
-    ) -> Result<u64> {
-        let column = rows::velocity_column(subject);
-        let value = value.to_string();
-        let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
+        order: &Order,
+        rules: &[VelocityRule],
+    ) -> Result<Option<String>> {
+        let (order, rules) = (order.clone(), rules.to_vec());
         self.readers
-            .read(move |conn| {
-                conn.prepare_cached(&format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM orders
-                     WHERE merchant_id = ?1 AND {column} = ?2 AND {column} <> ''
-                       AND created_at >= ?3 AND payment_status <> 'reject'
-                       AND (?4 = '' OR transaction_type = ?4) LIMIT ?5)"
-                ))
-                .map_err(db)?
-                .query_row(params![book_id, value, since, kind, limit], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map(|n| n as u64)
-                .map_err(db)
-            })
-            .await
-    }
-
-    async fn recent_orders(
-        &self,
-        book_id: i64,
-        subject: Subject,
-        value: &str,
-        transaction_type: Option<TransactionType>,
-        since: Timestamp,
-    ) -> Result<Vec<(Currency, Decimal)>> {
-        let column = rows::velocity_column(subject);
-        let value = value.to_string();
-        let kind = transaction_type.map(|t| t.as_str()).unwrap_or_default();
-        self.readers
-            .read(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(&format!(
-                        "SELECT currency, amount FROM orders
-                         WHERE merchant_id = ?1 AND {column} = ?2 AND {column} <> ''
-                           AND created_at >= ?3 AND payment_status <> 'reject'
-                           AND (?4 = '' OR transaction_type = ?4)"
-                    ))
-                    .map_err(db)?;
-                let mut rows = stmt
-                    .query(params![book_id, value, since, kind])
-                    .map_err(db)?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next().map_err(db)? {
-                    let currency: String = row.get(0).map_err(db)?;
-                    let amount: String = row.get(1).map_err(db)?;
-                    let corrupt = || octopus_storage::StorageError::Corrupt("orders.amount");
-                    out.push((
-                        Currency::parse(&currency)
-                            .ok_or(octopus_storage::StorageError::Corrupt("orders.currency"))?,
-                        amount.parse().map_err(|_| corrupt())?,
-                    ));
-                }
-                Ok(out)
-            })
+            .read(move |conn| risk::velocity_refusal(&rules, &order, |q| tally(conn, q)))
             .await
     }
 
@@ -297,4 +243,52 @@ fn bump_version(conn: &rusqlite::Connection) -> Result<()> {
     )
     .map_err(db)?;
     Ok(())
+}
+
+/// What the stored orders a velocity rule asks about add up to (`risk::WindowQuery`), read on
+/// `conn` (the writer's, inside the transaction that stores the new order, or a reader's).
+pub(crate) fn tally(conn: &rusqlite::Connection, q: &risk::WindowQuery) -> Result<risk::Tally> {
+    let column = rows::velocity_column(q.subject.subject);
+    let kind = q
+        .subject
+        .transaction_type
+        .map(|t| t.as_str())
+        .unwrap_or_default();
+    // SQLite's LIMIT -1 is no limit. `<> ''` lets the partial index (of orders with a value)
+    // answer.
+    let limit = q.limit.map_or(-1, i64::from);
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT currency, amount FROM orders
+             WHERE merchant_id = ?1 AND {column} = ?2 AND {column} <> '' AND created_at >= ?3
+               AND payment_status <> 'reject' AND (?4 = '' OR transaction_type = ?4)
+             LIMIT ?5"
+        ))
+        .map_err(db)?;
+    let mut rows = stmt
+        .query(params![
+            q.subject.book_id,
+            q.subject.value,
+            q.since,
+            kind,
+            limit
+        ])
+        .map_err(db)?;
+    let mut orders = Vec::new();
+    while let Some(row) = rows.next().map_err(db)? {
+        let currency: String = row.get(0).map_err(db)?;
+        let currency = Currency::parse(&currency)
+            .ok_or(octopus_storage::StorageError::Corrupt("orders.currency"))?;
+        // Only the rule's currency is summed: the other amounts need not be parsed.
+        let amount = if q.subject.currency == Some(currency) {
+            let amount: String = row.get(1).map_err(db)?;
+            amount
+                .parse()
+                .map_err(|_| octopus_storage::StorageError::Corrupt("orders.amount"))?
+        } else {
+            Decimal::ZERO
+        };
+        orders.push((currency, amount));
+    }
+    Ok(risk::Tally::of(&q.subject, orders))
 }

@@ -2,6 +2,7 @@
 //! the background work on them (connector checks, expiry, routing again, accounting retries).
 
 use async_trait::async_trait;
+use octopus_domain::risk::VelocityRule;
 use octopus_domain::routing::RoutingDecision;
 use octopus_domain::{Order, OrderEvent, StatusChange, Timestamp};
 use rust_decimal::Decimal;
@@ -42,6 +43,21 @@ pub trait Orders: Send + Sync + 'static {
         &self,
         order: Order,
         final_amounts: Vec<Decimal>,
+    ) -> Result<CreateOutcome> {
+        self.create_order_counted(order, final_amounts, Vec::new())
+            .await
+    }
+
+    /// `create_order`, with the merchant's velocity `rules` counted in the same transaction
+    /// (`octopus_domain::risk::velocity_refusal`): an order that would breach one is stored
+    /// refused instead (`Order::refuse`: `reject`, no channel, nothing held) and returned as
+    /// `Created`. Orders arriving at once are counted one after the other, so a rule holds
+    /// under any concurrency, on every node.
+    async fn create_order_counted(
+        &self,
+        order: Order,
+        final_amounts: Vec<Decimal>,
+        rules: Vec<VelocityRule>,
     ) -> Result<CreateOutcome>;
 
     async fn order_by_merchant_order_id(

@@ -2,8 +2,8 @@
 //! payout review thresholds. What they mean is decided in `octopus_domain::risk`.
 
 use async_trait::async_trait;
-use octopus_domain::risk::{BlockKind, ReviewThreshold, Subject, VelocityRule};
-use octopus_domain::{Currency, Order, Timestamp, TransactionType};
+use octopus_domain::risk::{BlockKind, ReviewThreshold, VelocityRule};
+use octopus_domain::{Currency, Order, Timestamp};
 use rust_decimal::Decimal;
 
 use crate::Result;
@@ -58,28 +58,15 @@ pub trait Risk: Send + Sync + 'static {
     /// Every velocity rule (of every merchant).
     async fn velocity_rules(&self) -> Result<Vec<VelocityRule>>;
 
-    /// How many orders of a merchant book created since `since` have `subject` exactly
-    /// `value`, of `transaction_type` (or both), not rejected — counting at most `limit`.
-    async fn recent_order_count(
+    /// The first of `rules` (the merchant's velocity rules) that `order` would breach, as the
+    /// refusal (`octopus_domain::risk::velocity_refusal`), counted against the orders stored
+    /// now. A check ahead of the one `Orders::create_order_counted` makes where the order is
+    /// written: for an order that must call its upstream before it is stored.
+    async fn velocity_refusal(
         &self,
-        book_id: i64,
-        subject: Subject,
-        value: &str,
-        transaction_type: Option<TransactionType>,
-        since: Timestamp,
-        limit: u32,
-    ) -> Result<u64>;
-
-    /// Currency and amount of the orders of a merchant book created since `since` whose
-    /// `subject` is exactly `value`, of `transaction_type` (or both), not rejected.
-    async fn recent_orders(
-        &self,
-        book_id: i64,
-        subject: Subject,
-        value: &str,
-        transaction_type: Option<TransactionType>,
-        since: Timestamp,
-    ) -> Result<Vec<(Currency, Decimal)>>;
+        order: &Order,
+        rules: &[VelocityRule],
+    ) -> Result<Option<String>>;
 
     /// Sets a payout review threshold (`above` None: removes it).
     async fn set_review_threshold(

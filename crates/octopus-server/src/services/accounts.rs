@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use octopus_domain::account::{self, AccountChoice};
+use octopus_domain::risk::VelocityRule;
 use octopus_domain::routing::AccountDecision;
 use octopus_domain::{Order, Timestamp};
 use octopus_storage::{CreateOutcome, StorageError};
@@ -63,6 +64,7 @@ pub async fn store(
     route: &mut Route,
     order: &Order,
     final_amounts: impl Fn() -> Vec<rust_decimal::Decimal>,
+    velocity: &[VelocityRule],
 ) -> Result<Stored, Error> {
     while let Some(channel) = route
         .candidates
@@ -114,11 +116,17 @@ pub async fn store(
                     None => Err(StorageError::NoFreeAmount),
                 }
             } else {
-                services.orders.create_order(candidate, free).await
+                services
+                    .orders
+                    .create_order_counted(candidate, free, velocity.to_vec())
+                    .await
             };
             match outcome {
                 Ok(CreateOutcome::Created(created)) => {
-                    services.channels.count(&channel.config, created.amount);
+                    // A deposit refused by a velocity rule holds nothing of the channel's.
+                    if !created.refused_at_creation() {
+                        services.channels.count(&channel.config, created.amount);
+                    }
                     return Ok(Stored::Done(Box::new(CreateOutcome::Created(created))));
                 }
                 Ok(existing @ CreateOutcome::Existing(_)) => {

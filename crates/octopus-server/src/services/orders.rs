@@ -51,8 +51,9 @@ pub async fn create(
     let now = services.clock.now_ms();
     let amount = request.amount.value();
     let fingerprint = request.fingerprint();
-    // Blocklists and velocity rules, before routing: a refused order is stored as `reject`
-    // (so order/get finds it and a retry hears the same), and moves nothing.
+    // Blocklists before routing: a refused order is stored as `reject` (so order/get finds it
+    // and a retry hears the same), and moves nothing. Velocity rules are counted by storage
+    // where the order is written (`create_order_counted`), refusing it the same way.
     if let Some(refusal) = services
         .risk
         .refusal(&credential.merchant, &request, context.ip, now)
@@ -62,10 +63,18 @@ pub async fn create(
         order.payment_status = PaymentStatus::Reject;
         order.payment_fail_reason = refusal.clone();
         return match services.orders.create_order(order, Vec::new()).await? {
-            CreateOutcome::Created(_) => Err(Error::Refused(refusal)),
+            CreateOutcome::Created(order) => created(order),
             CreateOutcome::Existing(order) => answer_existing(order, &fingerprint),
         };
     }
+    let velocity = services
+        .risk
+        .velocity_rules(
+            &credential.merchant,
+            request.transaction_type,
+            request.currency,
+        )
+        .await?;
     let mut route = match routed(services, credential, &request, now).await {
         Ok(route) => route,
         // A retry of an order created when a channel still took it gets that order.
@@ -135,10 +144,18 @@ pub async fn create(
                 floating_candidates_up_to(amount, precision, currency, OWN_ACCOUNT_CANDIDATES)
             }
         };
-        match crate::services::accounts::store(services, &mut route, &order, final_amounts).await? {
+        match crate::services::accounts::store(
+            services,
+            &mut route,
+            &order,
+            final_amounts,
+            &velocity,
+        )
+        .await?
+        {
             Stored::Done(done) => {
                 return match *done {
-                    CreateOutcome::Created(order) => Ok((order, true)),
+                    CreateOutcome::Created(order) => created(order),
                     CreateOutcome::Existing(order) => answer_existing(order, &fingerprint),
                 }
             }
@@ -167,6 +184,15 @@ pub async fn create(
             .await?
         {
             return answer_existing(existing, &fingerprint);
+        }
+        // Counted before the upstream is asked too, so an order over a rule starts nothing
+        // there (the count where it is stored still decides).
+        if let Some(refusal) = services.risk.velocity_refusal(&order, &velocity).await? {
+            order.refuse(refusal);
+            return match services.orders.create_order(order, Vec::new()).await? {
+                CreateOutcome::Created(order) => created(order),
+                CreateOutcome::Existing(order) => answer_existing(order, &fingerprint),
+            };
         }
         let mut s = crate::services::upstream::start_deposit(&route, &mut order).await?;
         channel = std::sync::Arc::clone(&s.channel);
@@ -210,7 +236,12 @@ pub async fn create(
             "The 'float_precision' field cannot lower an amount this small.".into(),
         ));
     }
-    match services.orders.create_order(order, final_amounts).await? {
+    match services
+        .orders
+        .create_order_counted(order, final_amounts, velocity)
+        .await?
+    {
+        CreateOutcome::Created(order) if order.refused_at_creation() => created(order),
         CreateOutcome::Created(order) => {
             services.channels.count(&channel.config, order.amount);
             if let Some(s) = started {
@@ -434,6 +465,16 @@ fn drop_own_accounts(route: &mut crate::services::routing::Route) {
 
 /// The answer to a request whose `merchant_order_id` is taken: the order itself when the
 /// parameters are the same, a conflict otherwise.
+/// A new order as stored: refused by a velocity rule where it was written (answered 422 with
+/// the refusal), or created.
+fn created(order: Order) -> Result<(Order, bool), Error> {
+    if order.refused_at_creation() {
+        Err(Error::Refused(order.payment_fail_reason))
+    } else {
+        Ok((order, true))
+    }
+}
+
 fn answer_existing(order: Order, fingerprint: &str) -> Result<(Order, bool), Error> {
     if order.fingerprint == fingerprint && order.refused_at_creation() {
         Err(Error::Refused(order.payment_fail_reason))

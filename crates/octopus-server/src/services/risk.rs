@@ -7,7 +7,8 @@
 //! version (one small read) at most every `ServerConfig::cache_fresh_for` and reads the
 //! entries again only when it changed. Rules and thresholds are cached the same way, like fee
 //! schedules: a change made with the CLI, on any node, applies within that time (2 s by
-//! default). Velocity counts are read from storage for every order a rule covers.
+//! default). Velocity rules are counted by storage, in the transaction that stores the order
+//! (`Orders::create_order_counted`): exact under concurrency, and no read of its own.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use octopus_domain::risk::{self, BlockKind, OrderSubjects, ReviewThreshold, VelocityRule};
-use octopus_domain::{Currency, Merchant, OrderRequest, Timestamp};
+use octopus_domain::{Currency, Merchant, OrderRequest, Timestamp, TransactionType};
 use octopus_storage::Risk;
 use rust_decimal::Decimal;
 
@@ -69,8 +70,9 @@ impl RiskBook {
         }
     }
 
-    /// Why a new order of `merchant` is refused, if it is: a blocklist entry it hits
-    /// (operator-wide or the merchant's), else a velocity rule it would breach.
+    /// The blocklist entry a new order of `merchant` hits (operator-wide or the merchant's),
+    /// as the refusal. Velocity rules are counted where the order is stored
+    /// ([`RiskBook::velocity_rules`]).
     pub async fn refusal(
         &self,
         merchant: &Merchant,
@@ -87,56 +89,44 @@ impl RiskBook {
         });
         let blocks = self.blocks().await?;
         // Several kinds hit: the refusal names the first in a fixed order.
-        if let Some(kind) = BlockKind::ALL.into_iter().find(|k| {
-            probes
-                .iter()
-                .any(|(kind, key)| kind == k && blocks.hits(key, merchant.owner_id, now))
-        }) {
-            return Ok(Some(risk::blocked(kind)));
-        }
+        Ok(BlockKind::ALL
+            .into_iter()
+            .find(|k| {
+                probes
+                    .iter()
+                    .any(|(kind, key)| kind == k && blocks.hits(key, merchant.owner_id, now))
+            })
+            .map(risk::blocked))
+    }
+
+    /// The merchant's velocity rules that count an order of this type and currency, for
+    /// storage to count where it stores the order (`Orders::create_order_counted`).
+    pub async fn velocity_rules(
+        &self,
+        merchant: &Merchant,
+        transaction_type: TransactionType,
+        currency: Currency,
+    ) -> Result<Vec<VelocityRule>, Error> {
         let rules = self.rules().await?;
-        let amount = request.amount.value();
-        for rule in rules.velocity.iter().filter(|r| {
-            r.merchant_id == merchant.owner_id
-                && r.covers(request.transaction_type, request.currency)
-        }) {
-            let value = rule.subject.of(&request.member_id, &request.from);
-            if value.is_empty() {
-                continue;
-            }
-            let since = now - rule.window_seconds * 1000;
-            let (count, volume) = if rule.needs_amounts() {
-                let past = self
-                    .storage
-                    .recent_orders(
-                        merchant.id,
-                        rule.subject,
-                        value,
-                        rule.transaction_type,
-                        since,
-                    )
-                    .await?;
-                rule.tally(&past)
-            } else {
-                let limit = rule.max_orders.unwrap_or(0);
-                let count = self
-                    .storage
-                    .recent_order_count(
-                        merchant.id,
-                        rule.subject,
-                        value,
-                        rule.transaction_type,
-                        since,
-                        limit,
-                    )
-                    .await?;
-                (count, Decimal::ZERO)
-            };
-            if let Some(refusal) = rule.breach(count, volume, request.currency, amount) {
-                return Ok(Some(refusal));
-            }
+        Ok(rules
+            .velocity
+            .iter()
+            .filter(|r| r.merchant_id == merchant.owner_id && r.covers(transaction_type, currency))
+            .cloned()
+            .collect())
+    }
+
+    /// The first of `rules` a new order would breach, counted against the orders stored now:
+    /// for an order that must call its upstream before it is stored.
+    pub async fn velocity_refusal(
+        &self,
+        order: &octopus_domain::Order,
+        rules: &[VelocityRule],
+    ) -> Result<Option<String>, Error> {
+        if rules.is_empty() {
+            return Ok(None);
         }
-        Ok(None)
+        Ok(self.storage.velocity_refusal(order, rules).await?)
     }
 
     /// Whether a payout of the merchant waits for an operator's review.

@@ -886,6 +886,174 @@ async fn a_volume_rule_counts_amounts_and_not_refused_orders(backend: Backend) {
     assert_accepted(c, &usd).await;
 }
 
+/// Orders of one member sent all at once, as a bot or a retry storm sends them: a rule of
+/// three deposits and one of two payouts take exactly that many, however the orders are
+/// grouped where they are written (plain and floating-amount deposits take different paths on
+/// PostgreSQL); the refused payouts hold nothing.
+async fn a_rule_holds_exactly_when_a_members_orders_arrive_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let c = &app.client;
+    app.fund(&m, "thb", "1000.00").await;
+    for (kind, max) in [("deposit", "3"), ("payout", "2")] {
+        velocity(
+            &app,
+            &m,
+            &[
+                "--subject",
+                "member_id",
+                "--type",
+                kind,
+                "--window",
+                "1h",
+                "--max-orders",
+                max,
+            ],
+        );
+    }
+    let deposits: Vec<NewOrder> = (0..16)
+        .map(|n| {
+            let mut order = deposit_of(&m, &format!("burst-{n}"), "100.00", "burst");
+            if n % 2 == 1 {
+                order.float_precision = Some("2".into());
+            }
+            order
+        })
+        .collect();
+    let payouts: Vec<NewOrder> = (0..12)
+        .map(|n| {
+            let mut order = payout(&m, &format!("burst-out-{n}"), "10.00", "1234567890");
+            order.member_id = Some("burst".into());
+            order
+        })
+        .collect();
+    let sent = futures::future::join_all(deposits.iter().chain(&payouts).map(|o| send(c, o))).await;
+    let (sent_deposits, sent_payouts) = sent.split_at(deposits.len());
+    for (answers, taken, reason) in [
+        (
+            sent_deposits,
+            3,
+            "Rejected: too many orders for this member id",
+        ),
+        (
+            sent_payouts,
+            2,
+            "Rejected: too many orders for this member id",
+        ),
+    ] {
+        let accepted = answers.iter().filter(|(status, _)| *status == 200).count();
+        assert_eq!(accepted, taken, "{answers:?}");
+        for (status, body) in answers.iter().filter(|(status, _)| *status != 200) {
+            assert_eq!(
+                (*status, body),
+                (422, &json!({"result": "error", "data": reason}))
+            );
+        }
+    }
+    // Stored as answered: the refused ones `reject` with no channel, and only the two
+    // accepted payouts took money (amount and fee, held or already paid out).
+    let mut rejected = 0;
+    let mut taken = Decimal::ZERO;
+    for order in deposits.iter().chain(&payouts) {
+        let stored = c.get_order(&order.merchant_order_id).await.unwrap();
+        if stored.payment_status == "reject" {
+            assert_eq!(stored.channel, "", "{}", order.merchant_order_id);
+            rejected += 1;
+        } else if stored.transaction_type == "expense" {
+            taken += d(&stored.amount) + d(&stored.fee);
+        }
+    }
+    assert_eq!(rejected, (16 - 3) + (12 - 2));
+    assert!(taken >= d("20.00"));
+    let (available, held) = app.balance(&m, "thb").await;
+    assert_eq!(
+        d("1000.00") - available,
+        taken,
+        "refused payouts hold nothing"
+    );
+    assert!(held <= taken);
+    app.assert_ledger_sound().await;
+}
+
+/// Orders written together (one group insert on PostgreSQL, one group commit on SQLite) are
+/// counted one after the other: of ten deposits of a member submitted to storage at once, with
+/// one already stored, a rule of three takes two.
+async fn orders_written_together_are_counted_one_after_the_other(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    velocity(
+        &app,
+        &m,
+        &[
+            "--subject",
+            "member_id",
+            "--window",
+            "1h",
+            "--max-orders",
+            "3",
+        ],
+    );
+    let first = assert_accepted(&app.client, &deposit_of(&m, "g-0", "100.00", "g")).await;
+    let storage = app.storage();
+    let template = storage
+        .order_by_payment_uid(&first.payment_uid)
+        .await
+        .unwrap()
+        .unwrap();
+    let rules = storage.velocity_rules().await.unwrap();
+    let orders: Vec<_> = (1..=10)
+        .map(|n| {
+            let mut order = template.clone();
+            order.id = 0;
+            order.payment_uid = octopus_domain::ids::new_payment_uid(now_ms());
+            order.merchant_order_id = format!("g-{n}");
+            order
+        })
+        .collect();
+    let written = futures::future::join_all(
+        orders
+            .into_iter()
+            .map(|o| storage.create_order_counted(o, Vec::new(), rules.clone())),
+    )
+    .await;
+    let mut outcome: Vec<String> = written
+        .into_iter()
+        .map(|w| match w.unwrap() {
+            octopus_storage::CreateOutcome::Created(o) => {
+                format!("{} {}", o.payment_status.as_str(), o.payment_fail_reason)
+            }
+            existing => panic!("nothing existed: {existing:?}"),
+        })
+        .collect();
+    outcome.sort();
+    outcome.dedup();
+    let stored: Vec<String> = {
+        let mut all = Vec::new();
+        for n in 1..=10 {
+            let o = app.client.get_order(&format!("g-{n}")).await.unwrap();
+            all.push(o.payment_status);
+        }
+        all
+    };
+    assert_eq!(
+        stored.iter().filter(|s| *s == "pending").count(),
+        2,
+        "{stored:?}"
+    );
+    assert_eq!(
+        stored.iter().filter(|s| *s == "reject").count(),
+        8,
+        "{stored:?}"
+    );
+    assert_eq!(
+        outcome,
+        vec![
+            "pending ".to_string(),
+            "reject Rejected: too many orders for this member id".to_string()
+        ]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Payout review
 // ---------------------------------------------------------------------------------------------
@@ -1152,12 +1320,18 @@ async fn the_rules_apply_to_the_live_book_counted_apart(backend: Backend) {
     assert_accepted(ct, &deposit_of(&test, "test-once", "100.00", "twice")).await;
     let on_pk = assert_accepted(cl, &wavepay_of(&live, "live-once", "twice")).await;
     assert_eq!(on_pk.channel, "pk-mm", "counted apart from the test book");
+    let calls = pk.state()["calls"].as_array().unwrap().len();
     assert_refused(
         cl,
         &wavepay_of(&live, "live-twice", "twice"),
         "Rejected: too many orders for this member id",
     )
     .await;
+    assert_eq!(
+        pk.state()["calls"].as_array().unwrap().len(),
+        calls,
+        "a deposit over a rule starts nothing upstream"
+    );
 
     review(&app, "mmk", "5000", &[]);
     let held = assert_accepted(cl, &wavepay_payout(&live, "live-big", "6000.00")).await;
@@ -1237,6 +1411,8 @@ crate::on_both_backends!(
     a_csv_import_adds_all_lines_or_none,
     a_velocity_rule_limits_a_members_orders,
     a_volume_rule_counts_amounts_and_not_refused_orders,
+    a_rule_holds_exactly_when_a_members_orders_arrive_at_once,
+    orders_written_together_are_counted_one_after_the_other,
     a_payout_in_review_is_approved_then_sent,
     a_payout_in_review_is_rejected_and_its_hold_released,
     a_merchant_threshold_replaces_the_operator_wide_one,
