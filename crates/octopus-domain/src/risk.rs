@@ -432,6 +432,46 @@ pub fn velocity_refusal<E>(
     Ok(None)
 }
 
+/// The orders of a group written together (one transaction) that count for the group's later
+/// orders: each new order the group stores and did not refuse, once per subject it is counted
+/// by — however many rules count that subject. An order found to exist already (a retry) is
+/// not recorded: it is not stored again.
+#[derive(Debug, Default)]
+pub struct GroupTally {
+    accepted: std::collections::HashMap<WindowSubject, Tally>,
+}
+
+impl GroupTally {
+    /// The refusal of the group's next `order` (`velocity_refusal`), `stored` answering each
+    /// question from what storage held before the group.
+    pub fn refusal<E>(
+        &self,
+        rules: &[VelocityRule],
+        order: &Order,
+        mut stored: impl FnMut(&WindowQuery) -> Result<Tally, E>,
+    ) -> Result<Option<String>, E> {
+        velocity_refusal(rules, order, |q| {
+            Ok(stored(q)? + self.accepted.get(&q.subject).copied().unwrap_or_default())
+        })
+    }
+
+    /// Counts `order`, stored by the group as new and not refused, for its later orders.
+    pub fn record(&mut self, order: &Order, rules: &[VelocityRule]) {
+        let mut counted: Vec<WindowSubject> = Vec::new();
+        for rule in rules {
+            let Some(q) = rule.query(order) else {
+                continue;
+            };
+            if counted.contains(&q.subject) {
+                continue;
+            }
+            let t = self.accepted.entry(q.subject.clone()).or_default();
+            *t = *t + rule.adds(order);
+            counted.push(q.subject);
+        }
+    }
+}
+
 /// A payout review threshold: payouts of `currency` above `above` wait for an operator.
 /// `merchant_id` 0 is operator-wide; a merchant's own threshold replaces it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -763,6 +803,50 @@ mod tests {
         );
         // Storage's failure is the caller's.
         assert_eq!(velocity_refusal(&rules, &order, |_| Err(())), Err(()));
+    }
+
+    #[test]
+    fn a_group_counts_each_stored_order_once_per_subject() {
+        let short = VelocityRule {
+            id: 1,
+            merchant_id: 1,
+            subject: Subject::MemberId,
+            transaction_type: Some(TransactionType::Income),
+            window_seconds: 600,
+            max_orders: Some(3),
+            max_volume: None,
+            currency: None,
+        };
+        // A second rule on the same subject: the orders must not count twice.
+        let long = VelocityRule {
+            id: 2,
+            window_seconds: 86_400,
+            max_orders: Some(20),
+            ..short.clone()
+        };
+        let rules = [short, long];
+        let nothing_stored = |_: &WindowQuery| Ok::<_, ()>(Tally::default());
+        let mut group = GroupTally::default();
+        let order = order_of("m", Currency::Thb, "10");
+        for _ in 0..3 {
+            assert_eq!(group.refusal(&rules, &order, nothing_stored), Ok(None));
+            group.record(&order, &rules);
+        }
+        assert_eq!(
+            group.refusal(&rules, &order, nothing_stored),
+            Ok(Some("Rejected: too many orders for this member id".into()))
+        );
+        // Another member, and what storage holds, add up apart.
+        let other = order_of("n", Currency::Thb, "10");
+        assert_eq!(group.refusal(&rules, &other, nothing_stored), Ok(None));
+        let two_stored = |_: &WindowQuery| {
+            Ok::<_, ()>(Tally {
+                count: 2,
+                volume: Decimal::ZERO,
+            })
+        };
+        group.record(&other, &rules);
+        assert!(group.refusal(&rules, &other, two_stored).unwrap().is_some());
     }
 
     #[test]

@@ -64,13 +64,20 @@ async fn insert_group(pool: &Pool, group: Vec<Waiting<(Order, Vec<VelocityRule>)
     let (requests, answers): (Vec<_>, Vec<_>) =
         group.into_iter().map(|w| (w.request, w.answer)).unzip();
     let (mut orders, rules): (Vec<Order>, Vec<Vec<VelocityRule>>) = requests.into_iter().unzip();
-    let inserted = if rules.iter().all(Vec::is_empty) {
+    let asked: Vec<(&Order, &[VelocityRule])> = orders
+        .iter()
+        .zip(&rules)
+        .map(|(o, r)| (o, r.as_slice()))
+        .collect();
+    let inserted = if !crate::velocity::asks(&asked) {
         let all: Vec<&Order> = orders.iter().collect();
         orders::insert_many(&client, &all).await
     } else {
         // Counting refuses orders in place: the group as it came is kept for the fallback.
         let mut counted = orders.clone();
-        let inserted = insert_counted(&client, &mut counted, &rules).await;
+        let open = InTransaction(Some(client));
+        let inserted = insert_counted(&open, &mut counted, &rules).await;
+        client = open.finish();
         if inserted.is_ok() {
             orders = counted;
         }
@@ -101,11 +108,41 @@ async fn insert_group(pool: &Pool, group: Vec<Waiting<(Order, Vec<VelocityRule>)
     }
 }
 
+/// A pooled connection inside a transaction begun by hand. Should it be dropped before the
+/// transaction ends (a panic), it is taken out of the pool rather than handed to the next
+/// caller mid-transaction.
+struct InTransaction(Option<deadpool_postgres::Client>);
+
+impl InTransaction {
+    /// The connection, its transaction ended (committed or rolled back).
+    fn finish(mut self) -> deadpool_postgres::Client {
+        self.0.take().expect("finished once")
+    }
+}
+
+impl std::ops::Deref for InTransaction {
+    type Target = deadpool_postgres::Client;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("not finished")
+    }
+}
+
+impl Drop for InTransaction {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
+
 /// The group counted against its velocity rules and inserted, in one transaction: each order
-/// in arrival order, after the stored orders and the group's earlier ones. Orders over a rule
-/// are refused (`Order::refuse`) in `orders` before the insert. BEGIN goes out with the
-/// subjects' locks and the counts (pipelined, one round trip), then the insert with COMMIT
-/// (another).
+/// in arrival order, after the stored orders and the group's earlier new ones. Orders over a
+/// rule are refused (`Order::refuse`) in `orders` before the insert; an order whose
+/// `merchant_order_id` is taken (a retry, or a second of the same in the group) is neither
+/// refused nor counted: the insert skips it and it is answered with the existing order.
+/// BEGIN goes out with the subjects' locks, the counts and the lookup of taken ids
+/// (pipelined, one round trip), then the insert with COMMIT (another). READ COMMITTED is
+/// named, not assumed: the counts must see what committed while the locks were awaited.
 async fn insert_counted(
     client: &deadpool_postgres::Client,
     orders: &mut [Order],
@@ -117,13 +154,23 @@ async fn insert_counted(
             .zip(rules)
             .map(|(o, r)| (o, r.as_slice()))
             .collect();
-        let (begun, counted) = tokio::join!(
-            client.batch_execute("BEGIN"),
-            crate::velocity::load(client, &asked, true)
+        let ids: Vec<(i64, &str)> = orders
+            .iter()
+            .map(|o| (o.merchant_id, o.merchant_order_id.as_str()))
+            .collect();
+        let (begun, counted, taken) = tokio::join!(
+            client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"),
+            crate::velocity::load(client, &asked, true),
+            orders::taken_merchant_order_ids(client, &ids)
         );
         begun.map_err(crate::db)?;
         let mut counted = counted.map_err(crate::db)?;
+        let mut taken = taken?;
         for (i, (order, rules)) in orders.iter_mut().zip(rules).enumerate() {
+            // Taken already (stored, or by an earlier order of this group): not new.
+            if !taken.insert((order.merchant_id, order.merchant_order_id.clone())) {
+                continue;
+            }
             match counted.refusal(i, order, rules) {
                 Some(refusal) => order.refuse(refusal),
                 None => counted.record(order, rules),

@@ -4,7 +4,8 @@
 //! Every one of these locks the merchant's account rows, and a row lock is held until the
 //! commit: one transaction per request would let a busy merchant's requests through one
 //! commit at a time. Instead, the requests waiting are taken as a group and decided together
-//! in one transaction, in three to four round trips whatever the group's size (the statements of each
+//! in one transaction, in three to four round trips whatever the group's size (one more when
+//! new payouts are counted against velocity rules) (the statements of each
 //! step are pipelined):
 //!
 //! 0. the new payouts' velocity rules are counted, their subjects locked (`crate::velocity`);
@@ -186,7 +187,14 @@ async fn attempt_with_retries(pool: &Pool, ops: &[Op]) -> Result<Vec<Result<Done
             .get()
             .await
             .map_err(|e| StorageError::Database(format!("no database connection: {e}")))?;
-        let tx = client.transaction().await.map_err(db)?;
+        // READ COMMITTED named, not assumed: a velocity count must see what committed while
+        // its subjects' locks were awaited (`crate::velocity`).
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+            .start()
+            .await
+            .map_err(db)?;
         match decide_and_write(&tx, ops).await {
             Ok(results) => {
                 tx.commit().await.map_err(db)?;

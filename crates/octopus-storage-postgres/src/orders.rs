@@ -150,7 +150,14 @@ pub(crate) async fn create_counted(
     if rules.is_empty() {
         return create(&*client, order, final_amounts).await;
     }
-    let tx = client.transaction().await.map_err(db)?;
+    // READ COMMITTED named, not assumed: the count must see what committed while the lock was
+    // awaited.
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(db)?;
     let counted = crate::velocity::load(&tx, &[(&order, rules)], true)
         .await
         .map_err(db)?;
@@ -164,6 +171,27 @@ pub(crate) async fn create_counted(
     let outcome = create(&tx, order, final_amounts).await?;
     tx.commit().await.map_err(db)?;
     Ok(outcome)
+}
+
+/// Which of these `(merchant_id, merchant_order_id)` are taken by stored orders.
+pub(crate) async fn taken_merchant_order_ids<C: GenericClient>(
+    client: &C,
+    ids: &[(i64, &str)],
+) -> Result<std::collections::HashSet<(i64, String)>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT merchant_id, merchant_order_id FROM orders
+             WHERE (merchant_id, merchant_order_id) IN
+                   (SELECT * FROM UNNEST($1::bigint[], $2::text[]))",
+        )
+        .await
+        .map_err(db)?;
+    let (merchants, merchant_order_ids): (Vec<i64>, Vec<&str>) = ids.iter().copied().unzip();
+    let rows = client
+        .query(&stmt, &[&merchants, &merchant_order_ids])
+        .await
+        .map_err(db)?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Prepares (once per connection) the statement `insert_many` runs: a caller that pipelines

@@ -1,8 +1,8 @@
 //! Velocity rules counted where orders are written. Every path that stores a new order (the
 //! group insert, the group writer's payouts, the one-by-one path of floating amounts) asks
 //! [`load`] inside its transaction, before anything else it locks, and decides each order of
-//! its group in arrival order with [`Counted::refusal`] (the domain's
-//! `risk::velocity_refusal`), adding the orders it accepts with [`Counted::record`].
+//! its group in arrival order with [`Counted::refusal`] (the domain's `risk::GroupTally`),
+//! adding the new orders it stores with [`Counted::record`].
 //!
 //! [`load`] costs one statement per subject kind for the whole group (a lateral index probe
 //! per question), not a round trip per order and rule. It first takes a transaction-scoped
@@ -14,17 +14,17 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::GenericClient;
-use octopus_domain::risk::{self, Subject, Tally, VelocityRule, WindowQuery, WindowSubject};
+use octopus_domain::risk::{GroupTally, Subject, Tally, VelocityRule, WindowQuery};
 use octopus_domain::Order;
 use octopus_storage::rows;
 use rust_decimal::Decimal;
 
 /// What storage holds for the questions of a group's orders, and what the orders the group
-/// accepted so far add to it.
+/// stored so far add to it (the domain's `risk::GroupTally`).
 #[derive(Default)]
 pub(crate) struct Counted {
     stored: HashMap<(usize, WindowQuery), Tally>,
-    accepted: HashMap<WindowSubject, Tally>,
+    group: GroupTally,
 }
 
 impl Counted {
@@ -35,28 +35,32 @@ impl Counted {
         order: &Order,
         rules: &[VelocityRule],
     ) -> Option<String> {
-        let answer = |q: &WindowQuery| {
-            let stored = self.stored.get(&(index, q.clone())).copied();
-            let accepted = self.accepted.get(&q.subject).copied();
+        let stored = |q: &WindowQuery| {
             Ok::<_, std::convert::Infallible>(
-                stored.unwrap_or_default() + accepted.unwrap_or_default(),
+                self.stored
+                    .get(&(index, q.clone()))
+                    .copied()
+                    .unwrap_or_default(),
             )
         };
-        match risk::velocity_refusal(rules, order, answer) {
+        match self.group.refusal(rules, order, stored) {
             Ok(refusal) => refusal,
             Err(never) => match never {},
         }
     }
 
-    /// Counts an order the group stores (not refused) for the group's later orders.
+    /// Counts an order the group stores as new (not refused, not found to exist already) for
+    /// the group's later orders.
     pub(crate) fn record(&mut self, order: &Order, rules: &[VelocityRule]) {
-        for rule in rules {
-            if let Some(q) = rule.query(order) {
-                let t = self.accepted.entry(q.subject).or_default();
-                *t = *t + rule.adds(order);
-            }
-        }
+        self.group.record(order, rules);
     }
+}
+
+/// Whether any of `orders` is asked about by its rules (a group with none needs no counting).
+pub(crate) fn asks(orders: &[(&Order, &[VelocityRule])]) -> bool {
+    orders
+        .iter()
+        .any(|(order, rules)| rules.iter().any(|r| r.query(order).is_some()))
 }
 
 /// The group's questions answered from storage; `lock` takes the subjects' advisory locks
@@ -88,10 +92,13 @@ pub(crate) async fn load<C: GenericClient>(
         keys.sort();
         keys.dedup();
     }
-    // Taken in the array's order (sorted), so groups never wait for each other in a cycle.
+    // Taken in the order of the locks' own keys, so groups never wait for each other in a
+    // cycle (DISTINCT keeps the sorted subquery from being merged into the outer one).
     let lock_stmt = tx
         .prepare_cached(
-            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM UNNEST($1::text[]) AS k",
+            "SELECT pg_advisory_xact_lock(h) FROM (
+                 SELECT DISTINCT hashtextextended(k, 0) AS h FROM UNNEST($1::text[]) AS k
+                 ORDER BY h) AS keys",
         )
         .await?;
     let count_stmt = tx.prepare_cached(&COUNT_SQL).await?;
@@ -107,11 +114,12 @@ pub(crate) async fn load<C: GenericClient>(
         asked.count(tx, &count_stmt),
     )?;
     for row in rows {
-        let n: i64 = row.get(0);
+        let n: i64 = row.try_get(0)?;
         let (i, q) = &questions[(n - 1) as usize];
+        // A sum beyond what a Decimal holds fails the group (as an error, never a panic).
         let tally = Tally {
-            count: row.get::<_, i64>(1) as u64,
-            volume: row.get::<_, Decimal>(2),
+            count: row.try_get::<_, i64>(1)? as u64,
+            volume: row.try_get::<_, Decimal>(2)?,
         };
         counted.stored.insert((*i, q.clone()), tally);
     }

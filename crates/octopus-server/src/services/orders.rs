@@ -60,8 +60,7 @@ pub async fn create(
         .await?
     {
         let mut order = order_of(credential, request, context, now, &fingerprint);
-        order.payment_status = PaymentStatus::Reject;
-        order.payment_fail_reason = refusal.clone();
+        order.refuse(refusal);
         return match services.orders.create_order(order, Vec::new()).await? {
             CreateOutcome::Created(order) => created(order),
             CreateOutcome::Existing(order) => answer_existing(order, &fingerprint),
@@ -241,7 +240,21 @@ pub async fn create(
         .create_order_counted(order, final_amounts, velocity)
         .await?
     {
-        CreateOutcome::Created(order) if order.refused_at_creation() => created(order),
+        CreateOutcome::Created(order) if order.refused_at_creation() => {
+            // Refused where it was written after its upstream was asked (a race the check
+            // before the upstream could not see): what was exchanged stays on record.
+            if let Some(s) = started {
+                crate::services::upstream::record(
+                    services,
+                    &order.payment_uid,
+                    channel.code(),
+                    None,
+                    s.exchanges,
+                )
+                .await;
+            }
+            created(order)
+        }
         CreateOutcome::Created(order) => {
             services.channels.count(&channel.config, order.amount);
             if let Some(s) = started {
@@ -463,8 +476,6 @@ fn drop_own_accounts(route: &mut crate::services::routing::Route) {
         .retain(|c| !c.connector.uses_own_accounts());
 }
 
-/// The answer to a request whose `merchant_order_id` is taken: the order itself when the
-/// parameters are the same, a conflict otherwise.
 /// A new order as stored: refused by a velocity rule where it was written (answered 422 with
 /// the refusal), or created.
 fn created(order: Order) -> Result<(Order, bool), Error> {
@@ -475,6 +486,8 @@ fn created(order: Order) -> Result<(Order, bool), Error> {
     }
 }
 
+/// The answer to a request whose `merchant_order_id` is taken: the order itself when the
+/// parameters are the same, a conflict otherwise.
 fn answer_existing(order: Order, fingerprint: &str) -> Result<(Order, bool), Error> {
     if order.fingerprint == fingerprint && order.refused_at_creation() {
         Err(Error::Refused(order.payment_fail_reason))

@@ -895,7 +895,12 @@ async fn a_rule_holds_exactly_when_a_members_orders_arrive_at_once(backend: Back
     let m = app.merchant.clone();
     let c = &app.client;
     app.fund(&m, "thb", "1000.00").await;
-    for (kind, max) in [("deposit", "3"), ("payout", "2")] {
+    // Two rules on the member's deposits (the orders count once for each), one on its payouts.
+    for (kind, window, max) in [
+        ("deposit", "1h", "3"),
+        ("deposit", "1d", "20"),
+        ("payout", "1h", "2"),
+    ] {
         velocity(
             &app,
             &m,
@@ -905,7 +910,7 @@ async fn a_rule_holds_exactly_when_a_members_orders_arrive_at_once(backend: Back
                 "--type",
                 kind,
                 "--window",
-                "1h",
+                window,
                 "--max-orders",
                 max,
             ],
@@ -972,27 +977,60 @@ async fn a_rule_holds_exactly_when_a_members_orders_arrive_at_once(backend: Back
         "refused payouts hold nothing"
     );
     assert!(held <= taken);
+
+    // Retries once the limit is reached, all at once with one new order of the member: an
+    // accepted order comes back as itself, a refused one is refused again, the new one is
+    // refused.
+    let fresh = deposit_of(&m, "burst-new", "100.00", "burst");
+    let again: Vec<&NewOrder> = deposits.iter().chain(&payouts).chain([&fresh]).collect();
+    let answers = futures::future::join_all(again.iter().map(|o| send(c, o))).await;
+    for ((order, (status, body)), (first_status, first_body)) in
+        again.iter().zip(&answers).zip(&sent)
+    {
+        assert_eq!(status, first_status, "{}: {body}", order.merchant_order_id);
+        if *status == 200 {
+            let uid = &body["data"]["payment"]["payment_uid"];
+            assert!(uid.is_string(), "{body}");
+            assert_eq!(
+                uid, &first_body["data"]["payment"]["payment_uid"],
+                "{}",
+                order.merchant_order_id
+            );
+        } else {
+            assert_eq!(body, first_body, "{}", order.merchant_order_id);
+        }
+    }
+    assert_eq!(
+        answers.last().unwrap(),
+        &(
+            422,
+            json!({"result": "error", "data": "Rejected: too many orders for this member id"})
+        )
+    );
     app.assert_ledger_sound().await;
 }
 
 /// Orders written together (one group insert on PostgreSQL, one group commit on SQLite) are
-/// counted one after the other: of ten deposits of a member submitted to storage at once, with
-/// one already stored, a rule of three takes two.
+/// counted one after the other, once each whatever the number of rules on the subject: of ten
+/// deposits of a member submitted to storage at once with one already stored (and a retry of
+/// it, which counts nothing), a rule of three takes two.
 async fn orders_written_together_are_counted_one_after_the_other(backend: Backend) {
     let app = spawn_app(backend).await;
     let m = app.merchant.clone();
-    velocity(
-        &app,
-        &m,
-        &[
-            "--subject",
-            "member_id",
-            "--window",
-            "1h",
-            "--max-orders",
-            "3",
-        ],
-    );
+    for (window, max) in [("1h", "3"), ("1d", "50")] {
+        velocity(
+            &app,
+            &m,
+            &[
+                "--subject",
+                "member_id",
+                "--window",
+                window,
+                "--max-orders",
+                max,
+            ],
+        );
+    }
     let first = assert_accepted(&app.client, &deposit_of(&m, "g-0", "100.00", "g")).await;
     let storage = app.storage();
     let template = storage
@@ -1001,6 +1039,8 @@ async fn orders_written_together_are_counted_one_after_the_other(backend: Backen
         .unwrap()
         .unwrap();
     let rules = storage.velocity_rules().await.unwrap();
+    // A retry of the stored order first: answered with it, counted for nothing.
+    let retry = template.clone();
     let orders: Vec<_> = (1..=10)
         .map(|n| {
             let mut order = template.clone();
@@ -1010,12 +1050,16 @@ async fn orders_written_together_are_counted_one_after_the_other(backend: Backen
             order
         })
         .collect();
-    let written = futures::future::join_all(
-        orders
-            .into_iter()
+    let mut written = futures::future::join_all(
+        std::iter::once(retry)
+            .chain(orders)
             .map(|o| storage.create_order_counted(o, Vec::new(), rules.clone())),
     )
     .await;
+    match written.remove(0).unwrap() {
+        octopus_storage::CreateOutcome::Existing(o) => assert_eq!(o.payment_uid, first.payment_uid),
+        created => panic!("the retry is the stored order: {created:?}"),
+    }
     let mut outcome: Vec<String> = written
         .into_iter()
         .map(|w| match w.unwrap() {
