@@ -17,6 +17,7 @@ pub mod language;
 pub mod ledger;
 pub mod merchant;
 pub mod money;
+pub mod operator;
 pub mod order;
 pub mod payee;
 pub mod promptpay;

@@ -11,6 +11,7 @@ mod group_insert;
 mod group_write;
 mod grouping;
 mod ledger;
+mod operators;
 mod orders;
 mod risk;
 mod schema;

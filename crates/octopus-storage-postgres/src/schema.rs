@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_callback_claims.sql")),
     (7, include_str!("../migrations/0007_accounts.sql")),
     (8, include_str!("../migrations/0008_risk.sql")),
+    (9, include_str!("../migrations/0009_operators.sql")),
 ];
 /// Arbitrary constant naming Octopus's migration lock.
 const MIGRATION_LOCK: i64 = 0x0c70_9005;

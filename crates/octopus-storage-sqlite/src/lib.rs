@@ -9,6 +9,7 @@ mod callbacks;
 mod channels;
 mod columns;
 mod ledger;
+mod operators;
 mod orders;
 mod read_pool;
 mod risk;

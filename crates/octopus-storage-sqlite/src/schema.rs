@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_callback_claims.sql")),
     (7, include_str!("../migrations/0007_accounts.sql")),
     (8, include_str!("../migrations/0008_risk.sql")),
+    (9, include_str!("../migrations/0009_operators.sql")),
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {

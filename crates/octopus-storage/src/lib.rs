@@ -16,6 +16,7 @@ pub mod channels;
 mod error;
 pub mod ledger;
 pub mod merchants;
+pub mod operators;
 pub mod orders;
 pub mod risk;
 pub mod rows;
@@ -32,6 +33,7 @@ pub use channels::{ChannelSetup, ChannelStore};
 pub use error::StorageError;
 pub use ledger::{Balance, FeeSchedule, FeeSchedules, Ledger, MerchantEntry};
 pub use merchants::{ApiKeys, Merchants, NewApiKey, NewMerchant, StoredApiKey};
+pub use operators::{AuditEntry, NewOperator, Operator, Operators};
 pub use orders::{CreateOutcome, Orders};
 pub use risk::{BlockEntry, NewBlockEntry, Risk};
 pub use settings::Settings;
@@ -64,6 +66,7 @@ pub trait Storage:
     + Devices
     + Transfers
     + Risk
+    + Operators
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

@@ -742,6 +742,43 @@ pub fn verify_order(v: &mut Verification, r: &impl Columns) -> Result<()> {
     Ok(())
 }
 
+/// The columns of `operators`, in the order [`operator`] reads them.
+pub const OPERATOR_COLUMNS: &str = "id, email, role, password_hash, totp_secret, \
+    must_change_password, disabled, created_at, updated_at";
+
+/// An operator ([`OPERATOR_COLUMNS`]).
+pub fn operator(r: &impl Columns) -> Result<crate::Operator> {
+    Ok(crate::Operator {
+        id: r.int("operators.id")?,
+        email: r.text("operators.email")?,
+        role: r.parsed("operators.role")?,
+        password_hash: r.text("operators.password_hash")?,
+        totp_secret: r.text("operators.totp_secret")?,
+        must_change_password: r.boolean("operators.must_change_password")?,
+        disabled: r.boolean("operators.disabled")?,
+        created_at: r.int("operators.created_at")?,
+        updated_at: r.int("operators.updated_at")?,
+    })
+}
+
+/// The columns of `audit_log`, in the order [`audit_entry`] reads them.
+pub const AUDIT_COLUMNS: &str = "id, at, actor, role, ip, action, target, before, after";
+
+/// A line of the audit log ([`AUDIT_COLUMNS`]).
+pub fn audit_entry(r: &impl Columns) -> Result<crate::AuditEntry> {
+    Ok(crate::AuditEntry {
+        id: r.int("audit_log.id")?,
+        at: r.int("audit_log.at")?,
+        actor: r.text("audit_log.actor")?,
+        role: r.text("audit_log.role")?,
+        ip: r.text("audit_log.ip")?,
+        action: r.text("audit_log.action")?,
+        target: r.text("audit_log.target")?,
+        before: r.text("audit_log.before")?,
+        after: r.text("audit_log.after")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

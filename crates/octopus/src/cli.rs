@@ -52,6 +52,64 @@ pub enum Command {
     Velocity(VelocityArgs),
     /// Payout review thresholds: payouts above them wait for an operator.
     Review(ReviewArgs),
+    /// The people who run the gateway: create (with a one-time password), list, disable,
+    /// enable, reset; and the audit log of what was done.
+    Operator(OperatorArgs),
+}
+
+#[derive(Args)]
+pub struct OperatorArgs {
+    #[command(subcommand)]
+    pub command: OperatorCommand,
+}
+
+#[derive(Subcommand)]
+pub enum OperatorCommand {
+    /// Add an operator; prints {"email","role","password"} — a one-time password, shown this
+    /// once, to be changed at the first sign-in.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin, finance, support or viewer.
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Every operator as JSON lines (never a password hash or TOTP secret).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Disable an operator: it cannot sign in, and its sessions end.
+    Disable {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Enable a disabled operator again.
+    Enable {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Reset an operator's sign-in: prints a new one-time password like `create`; TOTP is
+    /// enrolled again, a lock is lifted, sessions end.
+    Reset {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// The newest lines of the audit log as JSON lines (newest first).
+    Audit {
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Args)]

@@ -9,6 +9,7 @@ mod cli;
 mod fee;
 mod ledger;
 mod merchant;
+mod operator;
 mod order;
 mod risk;
 mod serve;
@@ -42,6 +43,7 @@ async fn main() -> std::process::ExitCode {
         Command::Blocklist(args) => risk::run_blocklist(args).await,
         Command::Velocity(args) => risk::run_velocity(args).await,
         Command::Review(args) => risk::run_review(args).await,
+        Command::Operator(args) => operator::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

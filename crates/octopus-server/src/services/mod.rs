@@ -20,6 +20,7 @@ use crate::clock::Clock;
 pub mod accounts;
 pub mod fees;
 pub mod merchants;
+pub mod operators;
 pub mod orders;
 pub mod risk;
 pub mod routing;

@@ -20,6 +20,7 @@ mod hostile_inputs;
 mod idempotency;
 mod ledger;
 mod ledger_properties;
+mod operators;
 mod order_query;
 mod own_account_pages;
 mod own_accounts;

@@ -166,6 +166,27 @@ impl TestDb {
         }
     }
 
+    /// Runs SQL on this database outside the gateway; the database's refusal as text.
+    pub async fn try_execute_sql(&self, sql: &str) -> Result<(), String> {
+        match &self.postgres {
+            None => {
+                let (path, sql) = (self.sqlite_file(), sql.to_string());
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open(path).unwrap();
+                    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+                    conn.execute_batch(&sql).map_err(|e| e.to_string())
+                })
+                .await
+                .unwrap()
+            }
+            Some((base, schema)) => Self::postgres_client(base, schema)
+                .await
+                .batch_execute(sql)
+                .await
+                .map_err(|e| format!("{e:?}")),
+        }
+    }
+
     /// Runs a query returning one integer (e.g. `SELECT COUNT(*) ...`) outside the gateway.
     pub async fn query_count(&self, sql: &str) -> i64 {
         match &self.postgres {
@@ -506,6 +527,11 @@ impl TestApp {
     /// Runs SQL on the test database directly (to corrupt it on purpose).
     pub async fn execute_sql(&self, sql: &str) {
         self.db.execute_sql(sql).await
+    }
+
+    /// Runs SQL on the test database directly; the database's refusal as text.
+    pub async fn try_execute_sql(&self, sql: &str) -> Result<(), String> {
+        self.db.try_execute_sql(sql).await
     }
 
     pub fn client_for(&self, creds: &Creds) -> Client {

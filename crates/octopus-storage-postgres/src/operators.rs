@@ -1,0 +1,178 @@
+//! Operators, their failed sign-ins and the audit log in PostgreSQL (see
+//! `octopus_storage::operators`). The audit log's trigger refuses UPDATE and DELETE.
+
+use async_trait::async_trait;
+use octopus_domain::Timestamp;
+use octopus_storage::rows::{self, AUDIT_COLUMNS, OPERATOR_COLUMNS};
+use octopus_storage::{AuditEntry, NewOperator, Operator, Operators, Result, StorageError};
+use tokio_postgres::error::SqlState;
+
+use crate::columns::PgRow;
+use crate::{db, PostgresStorage};
+
+#[async_trait]
+impl Operators for PostgresStorage {
+    async fn add_operator(&self, new: NewOperator) -> Result<Operator> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                &format!(
+                    "INSERT INTO operators (email, role, password_hash, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $4) RETURNING {OPERATOR_COLUMNS}"
+                ),
+                &[&new.email, &new.role.as_str(), &new.password_hash, &new.at],
+            )
+            .await
+            .map_err(|e| match e.code() {
+                Some(c) if *c == SqlState::UNIQUE_VIOLATION => {
+                    StorageError::Conflict(format!("an operator {} exists already", new.email))
+                }
+                _ => db(e),
+            })?;
+        let operator = rows::operator(&PgRow::new(&row));
+        operator
+    }
+
+    async fn operator_by_email(&self, email: &str) -> Result<Option<Operator>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE email = $1"),
+                &[&email],
+            )
+            .await
+            .map_err(db)?;
+        row.map(|r| rows::operator(&PgRow::new(&r))).transpose()
+    }
+
+    async fn operators(&self) -> Result<Vec<Operator>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {OPERATOR_COLUMNS} FROM operators ORDER BY email"),
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| rows::operator(&PgRow::new(r)))
+            .collect()
+    }
+
+    async fn set_operator_disabled(
+        &self,
+        email: &str,
+        disabled: bool,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let n = tx
+            .execute(
+                "UPDATE operators SET disabled = $2, updated_at = $3 WHERE email = $1",
+                &[&email, &disabled, &at],
+            )
+            .await
+            .map_err(db)?;
+        if disabled {
+            end_sessions(&tx, email).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(n > 0)
+    }
+
+    async fn reset_operator(
+        &self,
+        email: &str,
+        password_hash: &str,
+        must_change: bool,
+        totp_secret: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let n = tx
+            .execute(
+                "UPDATE operators SET password_hash = $2, must_change_password = $3,
+                    totp_secret = $4, updated_at = $5
+                 WHERE email = $1",
+                &[&email, &password_hash, &must_change, &totp_secret, &at],
+            )
+            .await
+            .map_err(db)?;
+        tx.execute(
+            "DELETE FROM sign_in_failures
+             WHERE operator_id = (SELECT id FROM operators WHERE email = $1)",
+            &[&email],
+        )
+        .await
+        .map_err(db)?;
+        end_sessions(&tx, email).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(n > 0)
+    }
+
+    async fn record_sign_in_failure(&self, operator_id: i64, at: Timestamp) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO sign_in_failures (operator_id, at) VALUES ($1, $2)",
+                &[&operator_id, &at],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn sign_in_failures(&self, operator_id: i64, since: Timestamp) -> Result<Vec<Timestamp>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT at FROM sign_in_failures WHERE operator_id = $1 AND at >= $2 ORDER BY at",
+                &[&operator_id, &since],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn append_audit(&self, e: AuditEntry) -> Result<i64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "INSERT INTO audit_log (at, actor, role, ip, action, target, before, after)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &[
+                    &e.at, &e.actor, &e.role, &e.ip, &e.action, &e.target, &e.before, &e.after,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.get(0))
+    }
+
+    async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT $1"),
+                &[&i64::from(limit)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| rows::audit_entry(&PgRow::new(r)))
+            .collect()
+    }
+}
+
+/// Ends every session of the operator `email` (disabled, or its password reset).
+async fn end_sessions(tx: &deadpool_postgres::Transaction<'_>, email: &str) -> Result<()> {
+    tx.execute(
+        "DELETE FROM sessions WHERE operator_id = (SELECT id FROM operators WHERE email = $1)",
+        &[&email],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}

@@ -1,0 +1,55 @@
+-- Octopus schema, version 9: the people who run the gateway. Operators with their role,
+-- password hash and TOTP secret (sealed with the master key), their failed sign-ins (what
+-- locks an account), their sessions (shared by every node), and the audit log of every action
+-- and sign-in, append-only like the journal.
+
+CREATE TABLE operators (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    -- Argon2id, PHC string.
+    password_hash TEXT NOT NULL,
+    -- Sealed with the master key; '' until TOTP is enrolled.
+    totp_secret TEXT NOT NULL DEFAULT '',
+    -- A one-time password (from `operator create|reset`) must be changed at the next sign-in.
+    must_change_password INTEGER NOT NULL DEFAULT 1,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE sign_in_failures (
+    operator_id INTEGER NOT NULL REFERENCES operators (id),
+    at INTEGER NOT NULL
+);
+CREATE INDEX sign_in_failures_operator ON sign_in_failures (operator_id, at);
+
+-- A session is known by the SHA-256 of its cookie's token; the token itself is never stored.
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    operator_id INTEGER NOT NULL REFERENCES operators (id),
+    csrf_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    ip TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_operator ON sessions (operator_id);
+
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    ip TEXT NOT NULL DEFAULT '',
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    -- JSON of what the target was before and after ('' where there is none).
+    before TEXT NOT NULL DEFAULT '',
+    after TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+CREATE INDEX audit_log_actor ON audit_log (actor, at);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;

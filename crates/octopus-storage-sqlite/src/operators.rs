@@ -1,0 +1,200 @@
+//! Operators, their failed sign-ins and the audit log in SQLite (see
+//! `octopus_storage::operators`). The audit log's triggers refuse UPDATE and DELETE.
+
+use async_trait::async_trait;
+use octopus_domain::Timestamp;
+use octopus_storage::rows::{self, AUDIT_COLUMNS, OPERATOR_COLUMNS};
+use octopus_storage::{AuditEntry, NewOperator, Operator, Operators, Result, StorageError};
+use rusqlite::{params, OptionalExtension};
+
+use crate::accounts::collect;
+use crate::columns::SqliteRow;
+use crate::{db, SqliteStorage};
+
+#[async_trait]
+impl Operators for SqliteStorage {
+    async fn add_operator(&self, new: NewOperator) -> Result<Operator> {
+        self.writer
+            .write_checked(move |conn| {
+                let inserted = conn.execute(
+                    "INSERT INTO operators (email, role, password_hash, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?4)",
+                    params![new.email, new.role.as_str(), new.password_hash, new.at],
+                );
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if crate::is_unique_violation(&e) => {
+                        return Err(StorageError::Conflict(format!(
+                            "an operator {} exists already",
+                            new.email
+                        )))
+                    }
+                    Err(e) => return Err(db(e)),
+                }
+                let id = conn.last_insert_rowid();
+                conn.query_row(
+                    &format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE id = ?1"),
+                    params![id],
+                    |r| Ok(rows::operator(&SqliteRow::new(r))),
+                )
+                .map_err(db)?
+            })
+            .await
+    }
+
+    async fn operator_by_email(&self, email: &str) -> Result<Option<Operator>> {
+        let email = email.to_string();
+        self.readers
+            .read(move |conn| {
+                conn.query_row(
+                    &format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE email = ?1"),
+                    params![email],
+                    |r| Ok(rows::operator(&SqliteRow::new(r))),
+                )
+                .optional()
+                .map_err(db)?
+                .transpose()
+            })
+            .await
+    }
+
+    async fn operators(&self) -> Result<Vec<Operator>> {
+        self.readers
+            .read(|conn| {
+                collect(
+                    conn,
+                    &format!("SELECT {OPERATOR_COLUMNS} FROM operators ORDER BY email"),
+                    [],
+                    |r| rows::operator(r),
+                )
+            })
+            .await
+    }
+
+    async fn set_operator_disabled(
+        &self,
+        email: &str,
+        disabled: bool,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let email = email.to_string();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE operators SET disabled = ?2, updated_at = ?3 WHERE email = ?1",
+                        params![email, disabled, at],
+                    )
+                    .map_err(db)?;
+                if disabled {
+                    end_sessions(conn, &email)?;
+                }
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn reset_operator(
+        &self,
+        email: &str,
+        password_hash: &str,
+        must_change: bool,
+        totp_secret: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let (email, hash, totp) = (
+            email.to_string(),
+            password_hash.to_string(),
+            totp_secret.to_string(),
+        );
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE operators SET password_hash = ?2, must_change_password = ?3,
+                            totp_secret = ?4, updated_at = ?5
+                         WHERE email = ?1",
+                        params![email, hash, must_change, totp, at],
+                    )
+                    .map_err(db)?;
+                conn.execute(
+                    "DELETE FROM sign_in_failures
+                     WHERE operator_id = (SELECT id FROM operators WHERE email = ?1)",
+                    params![email],
+                )
+                .map_err(db)?;
+                end_sessions(conn, &email)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn record_sign_in_failure(&self, operator_id: i64, at: Timestamp) -> Result<()> {
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO sign_in_failures (operator_id, at) VALUES (?1, ?2)",
+                    params![operator_id, at],
+                )
+                .map_err(db)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn sign_in_failures(&self, operator_id: i64, since: Timestamp) -> Result<Vec<Timestamp>> {
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT at FROM sign_in_failures WHERE operator_id = ?1 AND at >= ?2
+                         ORDER BY at",
+                    )
+                    .map_err(db)?;
+                let times = stmt
+                    .query_map(params![operator_id, since], |r| r.get(0))
+                    .map_err(db)?
+                    .collect::<rusqlite::Result<Vec<Timestamp>>>()
+                    .map_err(db)?;
+                Ok(times)
+            })
+            .await
+    }
+
+    async fn append_audit(&self, e: AuditEntry) -> Result<i64> {
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO audit_log (at, actor, role, ip, action, target, before, after)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![e.at, e.actor, e.role, e.ip, e.action, e.target, e.before, e.after],
+                )
+                .map_err(db)?;
+                Ok(conn.last_insert_rowid())
+            })
+            .await
+    }
+
+    async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.readers
+            .read(move |conn| {
+                collect(
+                    conn,
+                    &format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT ?1"),
+                    params![limit],
+                    |r| rows::audit_entry(r),
+                )
+            })
+            .await
+    }
+}
+
+/// Ends every session of the operator `email` (disabled, or its password reset).
+fn end_sessions(conn: &rusqlite::Connection, email: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM sessions WHERE operator_id = (SELECT id FROM operators WHERE email = ?1)",
+        params![email],
+    )
+    .map_err(db)?;
+    Ok(())
+}
