@@ -217,6 +217,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(api::merchant::routes())
+        .merge(crate::admin::routes())
         .merge(pages::cashier::routes(rate_limit::PerIp::new(
             &limiters.pages,
             &state.config.trusted_proxies,

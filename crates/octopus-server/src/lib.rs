@@ -12,6 +12,7 @@
 //! - `state` (what they all share), `app` (building, routing, running), and the pieces every
 //!   layer uses: `error` (the one mapping of errors to HTTP), `clock`, `config`, `master_key`.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod clock;

@@ -3,8 +3,10 @@
 
 use async_trait::async_trait;
 use octopus_domain::Timestamp;
-use octopus_storage::rows::{self, AUDIT_COLUMNS, OPERATOR_COLUMNS};
-use octopus_storage::{AuditEntry, NewOperator, Operator, Operators, Result, StorageError};
+use octopus_storage::rows::{self, AUDIT_COLUMNS, OPERATOR_COLUMNS, SESSION_COLUMNS};
+use octopus_storage::{
+    AuditEntry, NewOperator, Operator, Operators, Result, Session, StorageError,
+};
 use tokio_postgres::error::SqlState;
 
 use crate::columns::PgRow;
@@ -134,6 +136,72 @@ impl Operators for PostgresStorage {
             .await
             .map_err(db)?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn create_session(&self, s: Session) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO sessions (token_hash, operator_id, csrf_token, created_at,
+                    last_seen_at, ip)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &s.token_hash,
+                    &s.operator_id,
+                    &s.csrf_token,
+                    &s.created_at,
+                    &s.last_seen_at,
+                    &s.ip,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<(Session, Operator)>> {
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"),
+                &[&token_hash],
+            )
+            .await
+            .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let session = rows::session(&PgRow::new(&row))?;
+        let row = client
+            .query_one(
+                &format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE id = $1"),
+                &[&session.operator_id],
+            )
+            .await
+            .map_err(db)?;
+        let operator = rows::operator(&PgRow::new(&row))?;
+        Ok(Some((session, operator)))
+    }
+
+    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1",
+                &[&token_hash, &at],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn end_session(&self, token_hash: &str) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn append_audit(&self, e: AuditEntry) -> Result<i64> {

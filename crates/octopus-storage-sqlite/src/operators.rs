@@ -3,8 +3,10 @@
 
 use async_trait::async_trait;
 use octopus_domain::Timestamp;
-use octopus_storage::rows::{self, AUDIT_COLUMNS, OPERATOR_COLUMNS};
-use octopus_storage::{AuditEntry, NewOperator, Operator, Operators, Result, StorageError};
+use octopus_storage::rows::{self, AUDIT_COLUMNS, OPERATOR_COLUMNS, SESSION_COLUMNS};
+use octopus_storage::{
+    AuditEntry, NewOperator, Operator, Operators, Result, Session, StorageError,
+};
 use rusqlite::{params, OptionalExtension};
 
 use crate::accounts::collect;
@@ -157,6 +159,84 @@ impl Operators for SqliteStorage {
                     .collect::<rusqlite::Result<Vec<Timestamp>>>()
                     .map_err(db)?;
                 Ok(times)
+            })
+            .await
+    }
+
+    async fn create_session(&self, s: Session) -> Result<()> {
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO sessions (token_hash, operator_id, csrf_token, created_at,
+                        last_seen_at, ip)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        s.token_hash,
+                        s.operator_id,
+                        s.csrf_token,
+                        s.created_at,
+                        s.last_seen_at,
+                        s.ip
+                    ],
+                )
+                .map_err(db)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<(Session, Operator)>> {
+        let token_hash = token_hash.to_string();
+        self.readers
+            .read(move |conn| {
+                let Some(session) = conn
+                    .query_row(
+                        &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?1"),
+                        params![token_hash],
+                        |r| Ok(rows::session(&SqliteRow::new(r))),
+                    )
+                    .optional()
+                    .map_err(db)?
+                    .transpose()?
+                else {
+                    return Ok(None);
+                };
+                let operator = conn
+                    .query_row(
+                        &format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE id = ?1"),
+                        params![session.operator_id],
+                        |r| Ok(rows::operator(&SqliteRow::new(r))),
+                    )
+                    .map_err(db)??;
+                Ok(Some((session, operator)))
+            })
+            .await
+    }
+
+    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<()> {
+        let token_hash = token_hash.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1",
+                    params![token_hash, at],
+                )
+                .map_err(db)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn end_session(&self, token_hash: &str) -> Result<()> {
+        let token_hash = token_hash.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "DELETE FROM sessions WHERE token_hash = ?1",
+                    params![token_hash],
+                )
+                .map_err(db)?;
+                Ok(())
             })
             .await
     }

@@ -52,6 +52,19 @@ pub struct AuditEntry {
     pub after: String,
 }
 
+/// A signed-in operator's session, known by the SHA-256 of its cookie's token (the token is
+/// never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub token_hash: String,
+    pub operator_id: i64,
+    /// What every state-changing request of the session must send back (`X-CSRF-Token`).
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub ip: String,
+}
+
 #[async_trait]
 pub trait Operators: Send + Sync + 'static {
     /// Adds an operator; `StorageError::Conflict` if the email is taken.
@@ -86,6 +99,16 @@ pub trait Operators: Send + Sync + 'static {
 
     /// The times of the operator's failed sign-ins since `since`.
     async fn sign_in_failures(&self, operator_id: i64, since: Timestamp) -> Result<Vec<Timestamp>>;
+
+    async fn create_session(&self, session: Session) -> Result<()>;
+
+    /// The session with this token hash and its operator.
+    async fn session(&self, token_hash: &str) -> Result<Option<(Session, Operator)>>;
+
+    /// Records that the session was used at `at`.
+    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> Result<()>;
+
+    async fn end_session(&self, token_hash: &str) -> Result<()>;
 
     /// Appends a line to the audit log (its `id` is ignored); returns its id.
     async fn append_audit(&self, entry: AuditEntry) -> Result<i64>;

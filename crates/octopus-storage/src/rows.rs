@@ -761,6 +761,22 @@ pub fn operator(r: &impl Columns) -> Result<crate::Operator> {
     })
 }
 
+/// The columns of `sessions`, in the order [`session`] reads them.
+pub const SESSION_COLUMNS: &str =
+    "token_hash, operator_id, csrf_token, created_at, last_seen_at, ip";
+
+/// A session ([`SESSION_COLUMNS`]).
+pub fn session(r: &impl Columns) -> Result<crate::Session> {
+    Ok(crate::Session {
+        token_hash: r.text("sessions.token_hash")?,
+        operator_id: r.int("sessions.operator_id")?,
+        csrf_token: r.text("sessions.csrf_token")?,
+        created_at: r.int("sessions.created_at")?,
+        last_seen_at: r.int("sessions.last_seen_at")?,
+        ip: r.text("sessions.ip")?,
+    })
+}
+
 /// The columns of `audit_log`, in the order [`audit_entry`] reads them.
 pub const AUDIT_COLUMNS: &str = "id, at, actor, role, ip, action, target, before, after";
 

@@ -93,6 +93,15 @@ pub fn hash_password(password: &str) -> Result<String, OperatorServiceError> {
         .map_err(|_| OperatorServiceError::Hashing)
 }
 
+/// A hash of a random password nobody knows, verified when there is no operator to check
+/// against, so that an unknown email costs the same time as a wrong password.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        hash_password(&one_time_password()).expect("hashing a random password")
+    });
+    DECOY.as_str()
+}
+
 /// Whether `password` matches the stored PHC string (constant-time comparison; an unreadable
 /// hash never matches).
 pub fn password_matches(password: &str, phc: &str) -> bool {

@@ -5,7 +5,8 @@
 //! locks is unit-tested in `octopus_domain::operator`.
 
 use octopus_server::services::operators::password_matches;
-use serde_json::Value;
+use reqwest::header::{COOKIE, RETRY_AFTER, SET_COOKIE};
+use serde_json::{json, Value};
 
 use crate::helpers::accounts::{json_lines, octopus, octopus_result};
 use crate::helpers::{spawn_app, Backend};
@@ -161,7 +162,250 @@ async fn the_audit_log_refuses_update_and_delete(backend: Backend) {
     assert_eq!(audit[0]["actor"], "cli");
 }
 
+/// A `viewer` created with the CLI; returns its one-time password.
+fn viewer(app: &crate::helpers::TestApp, email: &str) -> String {
+    let created = json(&octopus(
+        app,
+        &["operator", "create", "--email", email, "--role", "viewer"],
+    ));
+    created["password"].as_str().unwrap().to_string()
+}
+
+struct Answer {
+    status: u16,
+    body: Value,
+    cookie: Option<String>,
+    retry_after: Option<String>,
+}
+
+/// A request to the admin API session endpoint of `base`: `method`, a JSON body, the session
+/// cookie and a CSRF token to send.
+async fn session_call(
+    base: &str,
+    method: reqwest::Method,
+    body: Option<Value>,
+    cookie: Option<&str>,
+    csrf: Option<&str>,
+) -> Answer {
+    let mut request =
+        reqwest::Client::new().request(method, format!("{base}/octopus/admin/v1/session"));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    if let Some(csrf) = csrf {
+        request = request.header("X-CSRF-Token", csrf);
+    }
+    let answer = request.send().await.expect("the admin API answers");
+    let header = |name| {
+        answer
+            .headers()
+            .get(name)
+            .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_string())
+    };
+    let (cookie, retry_after) = (header(SET_COOKIE), header(RETRY_AFTER));
+    Answer {
+        status: answer.status().as_u16(),
+        body: answer.json().await.unwrap_or(Value::Null),
+        cookie,
+        retry_after,
+    }
+}
+
+async fn sign_in(base: &str, email: &str, password: &str) -> Answer {
+    session_call(
+        base,
+        reqwest::Method::POST,
+        Some(json!({"email": email, "password": password})),
+        None,
+        None,
+    )
+    .await
+}
+
+/// The `name=value` part of a Set-Cookie header, to send back.
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+/// Sign-in with the one-time password sets a session cookie (HttpOnly, SameSite=Strict) that
+/// a second node on the same database knows too; a state-changing request needs the session's
+/// CSRF token; signing out ends the session everywhere; a wrong password or an unknown email
+/// gets one answer; every sign-in is in the audit log.
+async fn an_operator_signs_in_and_out_with_a_session_every_node_knows(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let password = viewer(&app, "view@example.com");
+    let base = app.base_url.clone();
+
+    let signed = sign_in(&base, "View@Example.com", &password).await;
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    let set_cookie = signed.cookie.expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "plain http: {set_cookie}");
+    let cookie = cookie_pair(&set_cookie);
+    let csrf = signed.body["data"]["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(signed.body["data"]["operator"]["email"], "view@example.com");
+    assert_eq!(signed.body["data"]["operator"]["role"], "viewer");
+    assert!(!signed.body.to_string().contains(&password));
+
+    let node = app.second_node().await;
+    for at in [&base, &node.base_url] {
+        let me = session_call(at, reqwest::Method::GET, None, Some(&cookie), None).await;
+        assert_eq!(me.status, 200, "{}", me.body);
+        assert_eq!(me.body["data"]["csrf_token"], csrf.as_str());
+    }
+    let nobody = session_call(&base, reqwest::Method::GET, None, None, None).await;
+    assert_eq!(
+        (nobody.status, nobody.body),
+        (401, json!({"result": "error", "data": "Not signed in"}))
+    );
+
+    // Signing out is a change: without the token, or with another, it is refused.
+    for token in [None, Some("0".repeat(64)), Some(format!("{}0", &csrf[1..]))] {
+        let refused = session_call(
+            &base,
+            reqwest::Method::DELETE,
+            None,
+            Some(&cookie),
+            token.as_deref(),
+        )
+        .await;
+        assert_eq!(
+            (refused.status, refused.body),
+            (
+                403,
+                json!({"result": "error", "data": "Missing or wrong CSRF token"})
+            )
+        );
+    }
+    let out = session_call(
+        &node.base_url,
+        reqwest::Method::DELETE,
+        None,
+        Some(&cookie),
+        Some(&csrf),
+    )
+    .await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    for at in [&base, &node.base_url] {
+        let gone = session_call(at, reqwest::Method::GET, None, Some(&cookie), None).await;
+        assert_eq!(gone.status, 401);
+    }
+
+    for (email, pass) in [
+        ("view@example.com", "wrong password!"),
+        ("nobody@example.com", password.as_str()),
+        ("", ""),
+    ] {
+        let failed = sign_in(&base, email, pass).await;
+        assert_eq!(
+            (failed.status, failed.body),
+            (
+                401,
+                json!({"result": "error", "data": "Invalid email or password"})
+            ),
+            "{email}"
+        );
+        assert!(failed.cookie.is_none());
+    }
+    let audit = json_lines(&octopus(&app, &["operator", "audit"]));
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "sign_in.failed",
+            "sign_in.failed",
+            "sign_in.failed",
+            "sign_out",
+            "sign_in",
+            "operator.create"
+        ]
+    );
+    // Newest first: the empty email, the unknown one, the wrong password.
+    assert_eq!(audit[1]["actor"], "nobody@example.com");
+    assert_eq!(audit[2]["role"], "viewer");
+    assert_eq!(audit[4]["actor"], "view@example.com");
+    assert_eq!(audit[4]["ip"], "127.0.0.1");
+}
+
+/// Five failed sign-ins within 15 minutes lock the account for 15 minutes: the right password
+/// is refused too (429, `Retry-After`), until `operator reset` lifts the lock.
+async fn five_failed_sign_ins_lock_the_account(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let password = viewer(&app, "lock@example.com");
+    let base = app.base_url.clone();
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(&base, "lock@example.com", "not the password")
+                .await
+                .status,
+            401
+        );
+    }
+    let locked = sign_in(&base, "lock@example.com", &password).await;
+    assert_eq!(
+        (locked.status, &locked.body),
+        (
+            429,
+            &json!({"result": "error", "data": "Too many requests"})
+        )
+    );
+    let wait: u64 = locked.retry_after.unwrap().parse().unwrap();
+    assert!((890..=900).contains(&wait), "{wait}");
+    assert!(locked.cookie.is_none());
+    let reset = json(&octopus(
+        &app,
+        &["operator", "reset", "--email", "lock@example.com"],
+    ));
+    let signed = sign_in(
+        &base,
+        "lock@example.com",
+        reset["password"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(signed.status, 200, "{}", signed.body);
+}
+
+/// A session unused for 30 minutes has ended (its last use aged in the database, as 30
+/// minutes of silence would leave it); a disabled operator's sessions end at once.
+async fn an_idle_session_ends_and_a_disabled_operator_is_signed_out(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let base = app.base_url.clone();
+    let mut cookies = Vec::new();
+    for email in ["idle@example.com", "off@example.com"] {
+        let password = viewer(&app, email);
+        let signed = sign_in(&base, email, &password).await;
+        cookies.push(cookie_pair(&signed.cookie.unwrap()));
+    }
+    app.execute_sql(
+        "UPDATE sessions SET last_seen_at = last_seen_at - 1800000
+         WHERE operator_id = (SELECT id FROM operators WHERE email = 'idle@example.com')",
+    )
+    .await;
+    let idle = session_call(&base, reqwest::Method::GET, None, Some(&cookies[0]), None).await;
+    assert_eq!(idle.status, 401);
+    let still = session_call(&base, reqwest::Method::GET, None, Some(&cookies[1]), None).await;
+    assert_eq!(still.status, 200);
+    octopus(&app, &["operator", "disable", "--email", "off@example.com"]);
+    let off = session_call(&base, reqwest::Method::GET, None, Some(&cookies[1]), None).await;
+    assert_eq!(off.status, 401);
+    assert_eq!(app.db.query_count("SELECT COUNT(*) FROM sessions").await, 0);
+}
+
 crate::on_both_backends!(
     an_operator_is_created_listed_disabled_and_reset,
     the_audit_log_refuses_update_and_delete,
+    an_operator_signs_in_and_out_with_a_session_every_node_knows,
+    five_failed_sign_ins_lock_the_account,
+    an_idle_session_ends_and_a_disabled_operator_is_signed_out,
 );

@@ -1,0 +1,290 @@
+//! Operators' sessions: sign-in with email and password (Argon2id), failed sign-ins counted
+//! towards a lock (`operator::locked_until`), sessions stored in the database (so every node
+//! knows them) under the SHA-256 of a random token the cookie carries (`HttpOnly`,
+//! `SameSite=Strict`, `Secure` behind https), idle sessions ended (`operator::session_ended`),
+//! and a CSRF token every state-changing request must send back in `X-CSRF-Token`. Every
+//! sign-in, failed or not, is in the audit log.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use octopus_domain::operator::{self, Permission};
+use octopus_storage::{Operator, Session};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::clock::now_ms;
+use crate::error::Error;
+use crate::http::client_ip;
+use crate::services::operators::{self, Actor, OperatorView};
+use crate::state::AppState;
+
+/// The session cookie's name.
+pub const COOKIE_NAME: &str = "octopus_session";
+/// The header a state-changing request carries its session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// A session's last use is written at most this often (every request would be a write).
+const TOUCH_EVERY_MS: i64 = 60 * 1000;
+/// The answer to any failed sign-in: which part was wrong is not said.
+const SIGN_IN_FAILED: &str = "Invalid email or password";
+const NOT_SIGNED_IN: &str = "Not signed in";
+
+#[derive(Deserialize)]
+pub struct SignIn {
+    email: String,
+    password: String,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn peer_ip(parts_ext: &axum::http::Extensions, headers: &HeaderMap, state: &AppState) -> IpAddr {
+    let peer = parts_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    client_ip::resolve(peer, headers, &state.config.trusted_proxies)
+}
+
+/// Whether the request came over https (directly is not possible here: through a trusted
+/// proxy that says so), so the cookie may be marked `Secure`.
+fn over_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+fn cookie(token: &str, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .expect("a hex token is a valid header")
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.to_string())
+}
+
+fn me(operator: &Operator, csrf_token: &str) -> serde_json::Value {
+    json!({
+        "result": "success",
+        "data": {
+            "operator": OperatorView::from(operator),
+            "csrf_token": csrf_token,
+        }
+    })
+}
+
+/// `POST /octopus/admin/v1/session` `{"email","password"}`: signs in, setting the session
+/// cookie; answers the operator and the session's CSRF token. A locked account is 429 with
+/// `Retry-After` (until the lock ends), whatever the password.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+    Json(form): Json<SignIn>,
+) -> Result<Response, Error> {
+    let now = now_ms();
+    let ip = peer_ip(&extensions, &headers, &state);
+    let storage = state.storage.as_ref();
+    let email = operator::normalize_email(&form.email).unwrap_or_default();
+    let found = match email.as_str() {
+        "" => None,
+        e => storage.operator_by_email(e).await?,
+    };
+    let actor = |o: &Operator| Actor {
+        name: o.email.clone(),
+        role: o.role.as_str().into(),
+        ip: ip.to_string(),
+    };
+    let Some(found) = found.filter(|o| !o.disabled) else {
+        // The same work as for a real operator, then the same answer; the attempt is in the
+        // audit log under the name it gave (at most 254 characters of it).
+        let _ = operators::password_matches(&form.password, operators::decoy_hash());
+        let tried: String = form.email.trim().chars().take(254).collect();
+        let who = Actor {
+            name: tried.clone(),
+            role: String::new(),
+            ip: ip.to_string(),
+        };
+        operators::audit(storage, &who, "sign_in.failed", &tried, "", "", now).await?;
+        return Err(Error::Unauthorized(SIGN_IN_FAILED.into()));
+    };
+    let failures = storage
+        .sign_in_failures(found.id, now - operator::FAILURE_WINDOW_MS)
+        .await?;
+    if let Some(until) = operator::locked_until(&failures, now) {
+        return Err(Error::RateLimited {
+            retry_after: std::time::Duration::from_millis((until - now).max(1) as u64),
+        });
+    }
+    if !operators::password_matches(&form.password, &found.password_hash) {
+        storage.record_sign_in_failure(found.id, now).await?;
+        operators::audit(
+            storage,
+            &actor(&found),
+            "sign_in.failed",
+            &found.email,
+            "",
+            "",
+            now,
+        )
+        .await?;
+        return Err(Error::Unauthorized(SIGN_IN_FAILED.into()));
+    }
+    let token = random_token();
+    let session = Session {
+        token_hash: token_hash(&token),
+        operator_id: found.id,
+        csrf_token: random_token(),
+        created_at: now,
+        last_seen_at: now,
+        ip: ip.to_string(),
+    };
+    storage.create_session(session.clone()).await?;
+    operators::audit(
+        storage,
+        &actor(&found),
+        "sign_in",
+        &found.email,
+        "",
+        "",
+        now,
+    )
+    .await?;
+    let mut answer = Json(me(&found, &session.csrf_token)).into_response();
+    answer
+        .headers_mut()
+        .insert(SET_COOKIE, cookie(&token, over_https(&headers)));
+    Ok(answer)
+}
+
+/// `GET /octopus/admin/v1/session`: who is signed in, and the session's CSRF token.
+pub async fn current(signed_in: SignedIn) -> Json<serde_json::Value> {
+    Json(me(&signed_in.operator, &signed_in.session.csrf_token))
+}
+
+/// `DELETE /octopus/admin/v1/session`: signs out (the session ends on every node).
+pub async fn sign_out(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+) -> Result<Response, Error> {
+    let now = now_ms();
+    state
+        .storage
+        .end_session(&signed_in.session.token_hash)
+        .await?;
+    operators::audit(
+        state.storage.as_ref(),
+        &signed_in.actor(),
+        "sign_out",
+        &signed_in.operator.email,
+        "",
+        "",
+        now,
+    )
+    .await?;
+    let mut answer = Json(json!({"result": "success", "data": "Signed out"})).into_response();
+    answer.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static("octopus_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(answer)
+}
+
+/// A request of a signed-in operator: its session is known, not idle too long, its operator
+/// not disabled, and — for anything but GET and HEAD — it carries the session's CSRF token.
+pub struct SignedIn {
+    pub session: Session,
+    pub operator: Operator,
+    pub ip: IpAddr,
+}
+
+impl SignedIn {
+    /// Refuses (403) what the operator's role may not do.
+    pub fn require(&self, action: Permission) -> Result<(), Error> {
+        if self.operator.role.allows(action) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("Your role does not allow this"))
+        }
+    }
+
+    /// The operator, for the audit log.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: self.operator.email.clone(),
+            role: self.operator.role.as_str().into(),
+            ip: self.ip.to_string(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let now = now_ms();
+        let unauthorized = || Error::Unauthorized(NOT_SIGNED_IN.into());
+        let token = session_token(&parts.headers).ok_or_else(unauthorized)?;
+        let hash = token_hash(&token);
+        let (session, operator) = state
+            .storage
+            .session(&hash)
+            .await?
+            .ok_or_else(unauthorized)?;
+        if operator::session_ended(session.last_seen_at, now) || operator.disabled {
+            state.storage.end_session(&hash).await?;
+            return Err(unauthorized());
+        }
+        if !matches!(parts.method, Method::GET | Method::HEAD) {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            let expected = session.csrf_token.as_bytes();
+            let same = sent.len() == expected.len()
+                && sent
+                    .iter()
+                    .zip(expected)
+                    .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                    == 0;
+            if !same {
+                return Err(Error::Forbidden("Missing or wrong CSRF token"));
+            }
+        }
+        if now - session.last_seen_at >= TOUCH_EVERY_MS {
+            state.storage.touch_session(&hash, now).await?;
+        }
+        let ip = peer_ip(&parts.extensions, &parts.headers, state);
+        Ok(SignedIn {
+            session,
+            operator,
+            ip,
+        })
+    }
+}
