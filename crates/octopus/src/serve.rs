@@ -89,6 +89,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.dev {
         start_paykassma_demo(storage.as_ref(), &master_key, app.public_url()).await?;
         start_accounts_demo(storage.as_ref(), &master_key, app.public_url()).await?;
+        if storage.operators().await?.is_empty() {
+            let admin = octopus_server::services::operators::create(
+                storage.as_ref(),
+                &octopus_server::services::operators::Actor::cli(),
+                DEV_OPERATOR,
+                octopus_domain::operator::Role::Admin,
+                octopus_server::clock::now_ms(),
+            )
+            .await?;
+            println!(
+                "--dev: operator {} (admin), one-time password {} — sign in with \
+                 POST {}/octopus/admin/v1/session",
+                admin.email,
+                admin.password,
+                app.public_url()
+            );
+        }
         if storage.merchant_count().await? == 0 {
             let demo = merchants::create(storage.as_ref(), &master_key, "Demo Merchant").await?;
             print_demo(app.public_url(), &demo);
@@ -103,6 +120,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("Octopus stopped.");
     Ok(())
 }
+
+/// The operator `--dev` creates on a database without one.
+pub const DEV_OPERATOR: &str = "admin@octopus.local";
 
 /// The channel `--dev` points at the Paykassma simulator it starts.
 pub const PAYKASSMA_DEMO: &str = "pk-demo";

@@ -37,6 +37,21 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
         .map(|s| s.trim_end_matches('\''))
         .expect("a -d body line");
     assert!(body.contains(uid));
+    // The operator it printed signs in with the one-time password.
+    let password = lines
+        .iter()
+        .find_map(|l| l.split("one-time password ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the dev operator's one-time password is printed");
+    let signed = reqwest::Client::new()
+        .post(format!("{}/octopus/admin/v1/session", server.url))
+        .json(&serde_json::json!({"email": "admin@octopus.local", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    let me: serde_json::Value = signed.json().await.unwrap();
+    assert_eq!(me["data"]["operator"]["role"], "admin");
     let client = Client::new(&server.url, key, secret);
     let answer = client
         .post_raw("/octopus/api/order/new", body.to_string(), key, signature)
@@ -161,6 +176,7 @@ async fn dev_mode_prints_a_demo_merchant_and_a_request_that_works(backend: Backe
     let again = ServerProcess::start(&db, &["--dev"]);
     let lines = again.wait_for_output("already has merchants");
     assert!(!lines.iter().any(|l| l.contains("api_secret")));
+    assert!(!lines.iter().any(|l| l.contains("one-time password")));
 }
 
 /// `octopus order new` and `order get` against a running server, configured from the
