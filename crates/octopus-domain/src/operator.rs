@@ -109,16 +109,22 @@ pub const MAX_FAILURES: usize = 5;
 pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// How long a locked account stays locked: 15 minutes.
 pub const LOCKED_FOR_MS: i64 = 15 * 60 * 1000;
+/// How far back failed sign-ins matter: a lock can be decided by failures this old.
+pub const FAILURE_LOOKBACK_MS: i64 = FAILURE_WINDOW_MS + LOCKED_FOR_MS;
 /// A session unused this long has ended: 30 minutes.
 pub const IDLE_TIMEOUT_MS: i64 = 30 * 60 * 1000;
+/// A session's last use is written at most this often (every request would be a write), so
+/// an idle session ends between 29 and 30 minutes after its last use.
+pub const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
 /// An email address as an operator's name: trimmed, lower case, one `@` with text on both
-/// sides and no spaces.
+/// sides, no spaces, control or invisible characters (two names that look alike are one).
 pub fn normalize_email(email: &str) -> Result<String, OperatorError> {
     let e = email.trim().to_lowercase();
     let valid = matches!(e.split_once('@'), Some((local, domain))
         if !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
-        && !e.chars().any(char::is_whitespace)
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && crate::invisible::first_invisible(&e).is_none()
         && e.len() <= 254;
     if valid {
         Ok(e)
@@ -147,6 +153,23 @@ pub fn locked_until(failures: &[Timestamp], now: Timestamp) -> Option<Timestamp>
         .map(|w| w[MAX_FAILURES - 1] + LOCKED_FOR_MS)
         .filter(|until| now < *until)
         .max()
+}
+
+/// Whether a sign-in attempt at `now` may check its password, given the email's failures
+/// since `now - FAILURE_LOOKBACK_MS` **including this attempt's own** (recorded as a failure
+/// before the check, so attempts made at once count against each other). `Err` is until when
+/// the account is locked. The attempts before this one decide: the sixth within the window is
+/// refused, as is any attempt while a lock is in force.
+pub fn attempt_allowed(failures: &[Timestamp], now: Timestamp) -> Result<(), Timestamp> {
+    let mut before: Vec<Timestamp> = failures.to_vec();
+    // This attempt's own record (the last at `now`) is not one of its reasons.
+    if let Some(own) = before.iter().rposition(|t| *t == now) {
+        before.remove(own);
+    }
+    match locked_until(&before, now) {
+        Some(until) => Err(until),
+        None => Ok(()),
+    }
 }
 
 /// Whether a session last used at `last_seen` has ended by `now` (idle too long).
@@ -241,6 +264,19 @@ mod tests {
         // Spread over more than 15 minutes: no lock.
         let spread: Vec<i64> = (0..5).map(|i| i * 4 * min).collect();
         assert_eq!(locked_until(&spread, 16 * min), None);
+        // An attempt is judged by those before it: the sixth in the window is refused, the
+        // fifth is checked.
+        let with_own = |mut f: Vec<i64>, now: i64| {
+            f.push(now);
+            attempt_allowed(&f, now)
+        };
+        assert_eq!(with_own(four.clone(), 4 * min + 1), Ok(()));
+        assert_eq!(with_own(five.clone(), 5 * min), Err(19 * min));
+        // Failures at 0, 1, 2, 3 and 14 minutes lock until 29: still locked at 20, which a
+        // look-back of only 15 minutes would miss.
+        let late = vec![0, min, 2 * min, 3 * min, 14 * min];
+        assert_eq!(with_own(late, 20 * min), Err(29 * min));
+        assert!(FAILURE_LOOKBACK_MS >= 29 * min);
         assert!(!session_ended(0, 30 * min - 1));
         assert!(session_ended(0, 30 * min));
     }

@@ -217,7 +217,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(api::merchant::routes())
-        .merge(crate::admin::routes())
+        // Sign-ins cost a password check each: the admin API shares the pages' per-IP limit.
+        .merge(crate::admin::routes().layer(per_ip(&limiters.pages)))
         .merge(pages::cashier::routes(rate_limit::PerIp::new(
             &limiters.pages,
             &state.config.trusted_proxies,

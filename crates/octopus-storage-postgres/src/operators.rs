@@ -102,40 +102,54 @@ impl Operators for PostgresStorage {
             )
             .await
             .map_err(db)?;
-        tx.execute(
-            "DELETE FROM sign_in_failures
-             WHERE operator_id = (SELECT id FROM operators WHERE email = $1)",
-            &[&email],
-        )
-        .await
-        .map_err(db)?;
+        tx.execute("DELETE FROM sign_in_failures WHERE email = $1", &[&email])
+            .await
+            .map_err(db)?;
         end_sessions(&tx, email).await?;
         tx.commit().await.map_err(db)?;
         Ok(n > 0)
     }
 
-    async fn record_sign_in_failure(&self, operator_id: i64, at: Timestamp) -> Result<()> {
+    async fn record_sign_in_failure(
+        &self,
+        email: &str,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<Vec<Timestamp>> {
+        let mut client = self.client().await?;
+        // Attempts of one email one after the other (an advisory lock until the commit), so
+        // each sees every attempt recorded before it.
+        let tx = client.transaction().await.map_err(db)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('sign_in:' || $1, 0))",
+            &[&email],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO sign_in_failures (email, at) VALUES ($1, $2)",
+            &[&email, &at],
+        )
+        .await
+        .map_err(db)?;
+        let rows = tx
+            .query(
+                "SELECT at FROM sign_in_failures WHERE email = $1 AND at >= $2 ORDER BY at",
+                &[&email, &since],
+            )
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn clear_sign_in_failures(&self, email: &str) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
-                "INSERT INTO sign_in_failures (operator_id, at) VALUES ($1, $2)",
-                &[&operator_id, &at],
-            )
+            .execute("DELETE FROM sign_in_failures WHERE email = $1", &[&email])
             .await
             .map_err(db)?;
         Ok(())
-    }
-
-    async fn sign_in_failures(&self, operator_id: i64, since: Timestamp) -> Result<Vec<Timestamp>> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT at FROM sign_in_failures WHERE operator_id = $1 AND at >= $2 ORDER BY at",
-                &[&operator_id, &since],
-            )
-            .await
-            .map_err(db)?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     async fn create_session(&self, s: Session) -> Result<()> {

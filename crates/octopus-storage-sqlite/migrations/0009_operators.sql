@@ -18,11 +18,13 @@ CREATE TABLE operators (
     updated_at INTEGER NOT NULL
 );
 
+-- Failed sign-ins by the email tried (normalized), whether or not an operator has it: an
+-- unknown email locks like a real one, so a lock tells nothing about who exists.
 CREATE TABLE sign_in_failures (
-    operator_id INTEGER NOT NULL REFERENCES operators (id),
+    email TEXT NOT NULL,
     at INTEGER NOT NULL
 );
-CREATE INDEX sign_in_failures_operator ON sign_in_failures (operator_id, at);
+CREATE INDEX sign_in_failures_email ON sign_in_failures (email, at);
 
 -- A session is known by the SHA-256 of its cookie's token; the token itself is never stored.
 CREATE TABLE sessions (

@@ -120,8 +120,7 @@ impl Operators for SqliteStorage {
                     )
                     .map_err(db)?;
                 conn.execute(
-                    "DELETE FROM sign_in_failures
-                     WHERE operator_id = (SELECT id FROM operators WHERE email = ?1)",
+                    "DELETE FROM sign_in_failures WHERE email = ?1",
                     params![email],
                 )
                 .map_err(db)?;
@@ -131,34 +130,47 @@ impl Operators for SqliteStorage {
             .await
     }
 
-    async fn record_sign_in_failure(&self, operator_id: i64, at: Timestamp) -> Result<()> {
+    async fn record_sign_in_failure(
+        &self,
+        email: &str,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<Vec<Timestamp>> {
+        let email = email.to_string();
+        // One writer job: the insert and the read of everything recorded before it.
         self.writer
             .write(move |conn| {
                 conn.execute(
-                    "INSERT INTO sign_in_failures (operator_id, at) VALUES (?1, ?2)",
-                    params![operator_id, at],
+                    "INSERT INTO sign_in_failures (email, at) VALUES (?1, ?2)",
+                    params![email, at],
                 )
                 .map_err(db)?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn sign_in_failures(&self, operator_id: i64, since: Timestamp) -> Result<Vec<Timestamp>> {
-        self.readers
-            .read(move |conn| {
                 let mut stmt = conn
                     .prepare_cached(
-                        "SELECT at FROM sign_in_failures WHERE operator_id = ?1 AND at >= ?2
+                        "SELECT at FROM sign_in_failures WHERE email = ?1 AND at >= ?2
                          ORDER BY at",
                     )
                     .map_err(db)?;
                 let times = stmt
-                    .query_map(params![operator_id, since], |r| r.get(0))
+                    .query_map(params![email, since], |r| r.get(0))
                     .map_err(db)?
                     .collect::<rusqlite::Result<Vec<Timestamp>>>()
                     .map_err(db)?;
                 Ok(times)
+            })
+            .await
+    }
+
+    async fn clear_sign_in_failures(&self, email: &str) -> Result<()> {
+        let email = email.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "DELETE FROM sign_in_failures WHERE email = ?1",
+                    params![email],
+                )
+                .map_err(db)?;
+                Ok(())
             })
             .await
     }

@@ -95,10 +95,18 @@ pub trait Operators: Send + Sync + 'static {
         at: Timestamp,
     ) -> Result<bool>;
 
-    async fn record_sign_in_failure(&self, operator_id: i64, at: Timestamp) -> Result<()>;
+    /// Records a sign-in attempt for `email` (normalized) as failed — before its password is
+    /// checked, so that attempts made at once count against each other — and returns the
+    /// email's failures since `since`, this one included.
+    async fn record_sign_in_failure(
+        &self,
+        email: &str,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<Vec<Timestamp>>;
 
-    /// The times of the operator's failed sign-ins since `since`.
-    async fn sign_in_failures(&self, operator_id: i64, since: Timestamp) -> Result<Vec<Timestamp>>;
+    /// Forgets the email's failed sign-ins (a sign-in succeeded).
+    async fn clear_sign_in_failures(&self, email: &str) -> Result<()>;
 
     async fn create_session(&self, session: Session) -> Result<()>;
 

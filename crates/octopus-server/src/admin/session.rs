@@ -1,7 +1,8 @@
 //! Operators' sessions: sign-in with email and password (Argon2id), failed sign-ins counted
 //! towards a lock (`operator::locked_until`), sessions stored in the database (so every node
 //! knows them) under the SHA-256 of a random token the cookie carries (`HttpOnly`,
-//! `SameSite=Strict`, `Secure` behind https), idle sessions ended (`operator::session_ended`),
+//! `SameSite=Strict`, `Secure` when the public URL is https), idle sessions ended
+//! (`operator::session_ended`),
 //! and a CSRF token every state-changing request must send back in `X-CSRF-Token`. Every
 //! sign-in, failed or not, is in the audit log.
 
@@ -30,8 +31,6 @@ use crate::state::AppState;
 pub const COOKIE_NAME: &str = "octopus_session";
 /// The header a state-changing request carries its session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// A session's last use is written at most this often (every request would be a write).
-const TOUCH_EVERY_MS: i64 = 60 * 1000;
 /// The answer to any failed sign-in: which part was wrong is not said.
 const SIGN_IN_FAILED: &str = "Invalid email or password";
 const NOT_SIGNED_IN: &str = "Not signed in";
@@ -60,15 +59,8 @@ fn peer_ip(parts_ext: &axum::http::Extensions, headers: &HeaderMap, state: &AppS
     client_ip::resolve(peer, headers, &state.config.trusted_proxies)
 }
 
-/// Whether the request came over https (directly is not possible here: through a trusted
-/// proxy that says so), so the cookie may be marked `Secure`.
-fn over_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
-}
-
+/// The session cookie; `Secure` when the gateway's public URL is https (it is then behind a
+/// TLS proxy, and a browser must never send the cookie in the clear).
 fn cookie(token: &str, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
@@ -98,9 +90,31 @@ fn me(operator: &Operator, csrf_token: &str) -> serde_json::Value {
     })
 }
 
+/// Password checks (Argon2id: tens of milliseconds and 19 MiB each) run on the blocking
+/// threads, at most this many at once, so sign-ins never hold the async workers that serve
+/// the merchant API.
+const CHECKS_AT_ONCE: usize = 4;
+
+/// Whether `password` matches `phc`, checked off the async workers.
+async fn check_password(password: String, phc: String) -> Result<bool, Error> {
+    static CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CHECKS_AT_ONCE);
+    let _turn = CHECKS
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal("the password checks stopped".into()))?;
+    tokio::task::spawn_blocking(move || operators::password_matches(&password, &phc))
+        .await
+        .map_err(|e| Error::Internal(format!("a password check failed: {e}")))
+}
+
 /// `POST /octopus/admin/v1/session` `{"email","password"}`: signs in, setting the session
-/// cookie; answers the operator and the session's CSRF token. A locked account is 429 with
-/// `Retry-After` (until the lock ends), whatever the password.
+/// cookie; answers the operator and the session's CSRF token.
+///
+/// Every attempt is first recorded as a failure of the email tried (known or not), and judged
+/// by the attempts before it (`operator::attempt_allowed`): a locked email is 429 with
+/// `Retry-After`, whatever the password, after the same password work as any other attempt.
+/// A wrong password, an unknown or a disabled email are one answer (401). A success forgets
+/// the email's failures.
 pub async fn sign_in(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -110,51 +124,46 @@ pub async fn sign_in(
     let now = now_ms();
     let ip = peer_ip(&extensions, &headers, &state);
     let storage = state.storage.as_ref();
+    // What the attempt is counted and logged under: the email, or "invalid" for text that is
+    // no email (never the text itself: the log shows what can be trusted).
     let email = operator::normalize_email(&form.email).unwrap_or_default();
+    let tried = if email.is_empty() {
+        "invalid"
+    } else {
+        email.as_str()
+    };
+    let failures = storage
+        .record_sign_in_failure(tried, now, now - operator::FAILURE_LOOKBACK_MS)
+        .await?;
     let found = match email.as_str() {
         "" => None,
         e => storage.operator_by_email(e).await?,
-    };
-    let actor = |o: &Operator| Actor {
-        name: o.email.clone(),
-        role: o.role.as_str().into(),
+    }
+    .filter(|o| !o.disabled);
+    // An attempt by nobody in particular: who it claimed to be is its target.
+    let anonymous = Actor {
+        name: String::new(),
+        role: String::new(),
         ip: ip.to_string(),
     };
-    let Some(found) = found.filter(|o| !o.disabled) else {
-        // The same work as for a real operator, then the same answer; the attempt is in the
-        // audit log under the name it gave (at most 254 characters of it).
-        let _ = operators::password_matches(&form.password, operators::decoy_hash());
-        let tried: String = form.email.trim().chars().take(254).collect();
-        let who = Actor {
-            name: tried.clone(),
-            role: String::new(),
-            ip: ip.to_string(),
-        };
-        operators::audit(storage, &who, "sign_in.failed", &tried, "", "", now).await?;
-        return Err(Error::Unauthorized(SIGN_IN_FAILED.into()));
-    };
-    let failures = storage
-        .sign_in_failures(found.id, now - operator::FAILURE_WINDOW_MS)
-        .await?;
-    if let Some(until) = operator::locked_until(&failures, now) {
+    let phc = found.as_ref().map_or_else(
+        || operators::decoy_hash().to_string(),
+        |o| o.password_hash.clone(),
+    );
+    if let Err(until) = operator::attempt_allowed(&failures, now) {
+        // The same work as a real check, so a lock is not told by its speed.
+        let _ = check_password(form.password, phc).await?;
+        operators::audit(storage, &anonymous, "sign_in.locked", tried, "", "", now).await?;
         return Err(Error::RateLimited {
             retry_after: std::time::Duration::from_millis((until - now).max(1) as u64),
         });
     }
-    if !operators::password_matches(&form.password, &found.password_hash) {
-        storage.record_sign_in_failure(found.id, now).await?;
-        operators::audit(
-            storage,
-            &actor(&found),
-            "sign_in.failed",
-            &found.email,
-            "",
-            "",
-            now,
-        )
-        .await?;
+    let matches = check_password(form.password, phc).await?;
+    let Some(found) = found.filter(|_| matches) else {
+        operators::audit(storage, &anonymous, "sign_in.failed", tried, "", "", now).await?;
         return Err(Error::Unauthorized(SIGN_IN_FAILED.into()));
-    }
+    };
+    storage.clear_sign_in_failures(&found.email).await?;
     let token = random_token();
     let session = Session {
         token_hash: token_hash(&token),
@@ -165,20 +174,17 @@ pub async fn sign_in(
         ip: ip.to_string(),
     };
     storage.create_session(session.clone()).await?;
-    operators::audit(
-        storage,
-        &actor(&found),
-        "sign_in",
-        &found.email,
-        "",
-        "",
-        now,
-    )
-    .await?;
+    let actor = Actor {
+        name: found.email.clone(),
+        role: found.role.as_str().into(),
+        ip: ip.to_string(),
+    };
+    operators::audit(storage, &actor, "sign_in", &found.email, "", "", now).await?;
     let mut answer = Json(me(&found, &session.csrf_token)).into_response();
-    answer
-        .headers_mut()
-        .insert(SET_COOKIE, cookie(&token, over_https(&headers)));
+    answer.headers_mut().insert(
+        SET_COOKIE,
+        cookie(&token, state.public_url.starts_with("https://")),
+    );
     Ok(answer)
 }
 
@@ -225,7 +231,15 @@ pub struct SignedIn {
 
 impl SignedIn {
     /// Refuses (403) what the operator's role may not do.
+    /// Until the one-time password is changed, and for admin and finance until TOTP is
+    /// enrolled, nothing is allowed: a printed one-time password is never a lasting key.
     pub fn require(&self, action: Permission) -> Result<(), Error> {
+        if self.operator.must_change_password {
+            return Err(Error::Forbidden("Change your one-time password first"));
+        }
+        if self.operator.role.needs_totp() && self.operator.totp_secret.is_empty() {
+            return Err(Error::Forbidden("Enrol a TOTP authenticator first"));
+        }
         if self.operator.role.allows(action) {
             Ok(())
         } else {
@@ -277,7 +291,7 @@ impl FromRequestParts<AppState> for SignedIn {
                 return Err(Error::Forbidden("Missing or wrong CSRF token"));
             }
         }
-        if now - session.last_seen_at >= TOUCH_EVERY_MS {
+        if now - session.last_seen_at >= operator::TOUCH_EVERY_MS {
             state.storage.touch_session(&hash, now).await?;
         }
         let ip = peer_ip(&parts.extensions, &parts.headers, state);

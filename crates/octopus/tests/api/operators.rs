@@ -331,9 +331,23 @@ async fn an_operator_signs_in_and_out_with_a_session_every_node_knows(backend: B
             "operator.create"
         ]
     );
-    // Newest first: the empty email, the unknown one, the wrong password.
-    assert_eq!(audit[1]["actor"], "nobody@example.com");
-    assert_eq!(audit[2]["role"], "viewer");
+    // Newest first: the empty email, the unknown one, the wrong password — by nobody in
+    // particular, what they claimed as the target.
+    let failed: Vec<(&str, &str)> = audit[..3]
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["target"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            ("", "invalid"),
+            ("", "nobody@example.com"),
+            ("", "view@example.com")
+        ]
+    );
+    assert!(!audit
+        .iter()
+        .any(|e| e.to_string().contains("wrong password!")));
     assert_eq!(audit[4]["actor"], "view@example.com");
     assert_eq!(audit[4]["ip"], "127.0.0.1");
 }
@@ -363,6 +377,24 @@ async fn five_failed_sign_ins_lock_the_account(backend: Backend) {
     let wait: u64 = locked.retry_after.unwrap().parse().unwrap();
     assert!((890..=900).contains(&wait), "{wait}");
     assert!(locked.cookie.is_none());
+    let audit = json_lines(&octopus(&app, &["operator", "audit", "--limit", "1"]));
+    assert_eq!(
+        (audit[0]["action"].as_str(), audit[0]["target"].as_str()),
+        (Some("sign_in.locked"), Some("lock@example.com"))
+    );
+    // An unknown email locks the same way: a lock tells nothing of who exists.
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(&base, "ghost@example.com", "guess guess guess")
+                .await
+                .status,
+            401
+        );
+    }
+    assert_eq!(
+        sign_in(&base, "ghost@example.com", "guess").await.status,
+        429
+    );
     let reset = json(&octopus(
         &app,
         &["operator", "reset", "--email", "lock@example.com"],
@@ -376,6 +408,59 @@ async fn five_failed_sign_ins_lock_the_account(backend: Backend) {
     assert_eq!(signed.status, 200, "{}", signed.body);
 }
 
+/// A lock lasts 15 minutes from the fifth failure, however old the first: failures 20, 19,
+/// 18 and 17 minutes ago and one 6 minutes ago still lock for 9 minutes more.
+async fn a_lock_counts_failures_older_than_its_window(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let password = viewer(&app, "old@example.com");
+    let now = octopus_server::clock::now_ms();
+    let min = 60_000;
+    for ago in [20, 19, 18, 17, 6] {
+        app.execute_sql(&format!(
+            "INSERT INTO sign_in_failures (email, at) VALUES ('old@example.com', {})",
+            now - ago * min
+        ))
+        .await;
+    }
+    let locked = sign_in(&app.base_url, "old@example.com", &password).await;
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    let wait: u64 = locked.retry_after.unwrap().parse().unwrap();
+    assert!((530..=540).contains(&wait), "{wait}");
+}
+
+/// A disabled operator cannot sign in (the same answer as a wrong password); a reset ends its
+/// sessions.
+async fn a_disabled_operator_cannot_sign_in_and_a_reset_signs_out(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let base = app.base_url.clone();
+    let password = viewer(&app, "d@example.com");
+    octopus(&app, &["operator", "disable", "--email", "d@example.com"]);
+    let refused = sign_in(&base, "d@example.com", &password).await;
+    assert_eq!(
+        (refused.status, refused.body),
+        (
+            401,
+            json!({"result": "error", "data": "Invalid email or password"})
+        )
+    );
+    octopus(&app, &["operator", "enable", "--email", "d@example.com"]);
+    let signed = sign_in(&base, "d@example.com", &password).await;
+    let cookie = cookie_pair(&signed.cookie.unwrap());
+    assert_eq!(
+        session_call(&base, reqwest::Method::GET, None, Some(&cookie), None)
+            .await
+            .status,
+        200
+    );
+    octopus(&app, &["operator", "reset", "--email", "d@example.com"]);
+    assert_eq!(
+        session_call(&base, reqwest::Method::GET, None, Some(&cookie), None)
+            .await
+            .status,
+        401
+    );
+}
+
 /// A session unused for 30 minutes has ended (its last use aged in the database, as 30
 /// minutes of silence would leave it); a disabled operator's sessions end at once.
 async fn an_idle_session_ends_and_a_disabled_operator_is_signed_out(backend: Backend) {
@@ -387,6 +472,24 @@ async fn an_idle_session_ends_and_a_disabled_operator_is_signed_out(backend: Bac
         let signed = sign_in(&base, email, &password).await;
         cookies.push(cookie_pair(&signed.cookie.unwrap()));
     }
+    // 29 minutes 59 seconds unused: still on, and its use is written down.
+    app.execute_sql(
+        "UPDATE sessions SET last_seen_at = last_seen_at - 1799000
+         WHERE operator_id = (SELECT id FROM operators WHERE email = 'idle@example.com')",
+    )
+    .await;
+    let before = app
+        .db
+        .query_count("SELECT MIN(last_seen_at) FROM sessions")
+        .await;
+    let alive = session_call(&base, reqwest::Method::GET, None, Some(&cookies[0]), None).await;
+    assert_eq!(alive.status, 200);
+    assert!(
+        app.db
+            .query_count("SELECT MIN(last_seen_at) FROM sessions")
+            .await
+            > before
+    );
     app.execute_sql(
         "UPDATE sessions SET last_seen_at = last_seen_at - 1800000
          WHERE operator_id = (SELECT id FROM operators WHERE email = 'idle@example.com')",
@@ -407,5 +510,7 @@ crate::on_both_backends!(
     the_audit_log_refuses_update_and_delete,
     an_operator_signs_in_and_out_with_a_session_every_node_knows,
     five_failed_sign_ins_lock_the_account,
+    a_lock_counts_failures_older_than_its_window,
+    a_disabled_operator_cannot_sign_in_and_a_reset_signs_out,
     an_idle_session_ends_and_a_disabled_operator_is_signed_out,
 );
