@@ -11,10 +11,15 @@ use crate::state::AppState;
 pub mod session;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/octopus/admin/v1/session",
-        post(session::sign_in)
-            .get(session::current)
-            .delete(session::sign_out),
-    )
+    Router::new()
+        .route(
+            "/octopus/admin/v1/session",
+            post(session::sign_in)
+                .get(session::current)
+                .delete(session::sign_out),
+        )
+        .route(
+            "/octopus/admin/v1/session/password",
+            post(session::change_password),
+        )
 }

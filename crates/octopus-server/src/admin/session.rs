@@ -221,6 +221,72 @@ pub async fn sign_out(
     Ok(answer)
 }
 
+#[derive(Deserialize)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /octopus/admin/v1/session/password` `{"current_password","new_password"}` (with the
+/// CSRF token): the way out of a one-time password, and a change at any time. The new password
+/// must be long enough (`operator::check_password`) and differ from the current one. Every
+/// session of the operator ends, this one too: it signs in again with the new password.
+pub async fn change_password(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Json(change): Json<PasswordChange>,
+) -> Result<Response, Error> {
+    let now = now_ms();
+    let operator = &signed_in.operator;
+    if !check_password(
+        change.current_password.clone(),
+        operator.password_hash.clone(),
+    )
+    .await?
+    {
+        return Err(Error::Forbidden("The current password is wrong"));
+    }
+    operator::check_password(&change.new_password)
+        .map_err(|e| Error::Invalid(format!("new_password: {e}")))?;
+    if change.new_password == change.current_password {
+        return Err(Error::Invalid(
+            "new_password: the new password must differ from the current one".into(),
+        ));
+    }
+    let new_password = change.new_password;
+    let hash = tokio::task::spawn_blocking(move || operators::hash_password(&new_password))
+        .await
+        .map_err(|e| Error::Internal(format!("hashing failed: {e}")))?
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let storage = state.storage.as_ref();
+    storage
+        .reset_operator(&operator.email, &hash, false, &operator.totp_secret, now)
+        .await?;
+    let before = json!(OperatorView::from(operator)).to_string();
+    let after = storage
+        .operator_by_email(&operator.email)
+        .await?
+        .map(|o| json!(OperatorView::from(&o)).to_string())
+        .unwrap_or_default();
+    operators::audit(
+        storage,
+        &signed_in.actor(),
+        "operator.password",
+        &operator.email,
+        &before,
+        &after,
+        now,
+    )
+    .await?;
+    let mut answer = Json(json!({"result": "success", "data": "Password changed: sign in again"}))
+        .into_response();
+    answer.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static("octopus_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(answer)
+}
+
 /// A request of a signed-in operator: its session is known, not idle too long, its operator
 /// not disabled, and — for anything but GET and HEAD — it carries the session's CSRF token.
 pub struct SignedIn {

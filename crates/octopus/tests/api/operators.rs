@@ -461,6 +461,91 @@ async fn a_disabled_operator_cannot_sign_in_and_a_reset_signs_out(backend: Backe
     );
 }
 
+/// The one-time password is changed with the session's CSRF token and the current password;
+/// a new one too short or the same is refused; after the change every session has ended, the
+/// old password no longer signs in and the new one does, no longer to be changed.
+async fn a_one_time_password_is_changed_and_the_operator_signs_in_again(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let base = app.base_url.clone();
+    let first = viewer(&app, "new@example.com");
+    let signed = sign_in(&base, "new@example.com", &first).await;
+    assert_eq!(
+        signed.body["data"]["operator"]["must_change_password"],
+        true
+    );
+    let cookie = cookie_pair(&signed.cookie.unwrap());
+    let csrf = signed.body["data"]["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let change = |current: &str, new: &str, csrf: Option<String>| {
+        let (base, cookie) = (base.clone(), cookie.clone());
+        let body = json!({"current_password": current, "new_password": new});
+        async move {
+            let mut request = reqwest::Client::new()
+                .post(format!("{base}/octopus/admin/v1/session/password"))
+                .header(COOKIE, cookie)
+                .json(&body);
+            if let Some(csrf) = csrf {
+                request = request.header("X-CSRF-Token", csrf);
+            }
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            (status, answer.json::<Value>().await.unwrap())
+        }
+    };
+    let chosen = "a long enough passphrase";
+    assert_eq!(change(&first, chosen, None).await.0, 403, "no CSRF token");
+    assert_eq!(
+        change("not it", chosen, Some(csrf.clone())).await,
+        (
+            403,
+            json!({"result": "error", "data": "The current password is wrong"})
+        )
+    );
+    let (status, body) = change(&first, "short", Some(csrf.clone())).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("at least 12"),
+        "{body}"
+    );
+    assert_eq!(change(&first, &first, Some(csrf.clone())).await.0, 400);
+    assert_eq!(
+        change(&first, chosen, Some(csrf)).await,
+        (
+            200,
+            json!({"result": "success", "data": "Password changed: sign in again"})
+        )
+    );
+    assert_eq!(
+        session_call(&base, reqwest::Method::GET, None, Some(&cookie), None)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(sign_in(&base, "new@example.com", &first).await.status, 401);
+    let again = sign_in(&base, "new@example.com", chosen).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        again.body["data"]["operator"]["must_change_password"],
+        false
+    );
+    let audit = json_lines(&octopus(&app, &["operator", "audit"]));
+    let change = audit
+        .iter()
+        .find(|e| e["action"] == "operator.password")
+        .unwrap();
+    assert_eq!(change["actor"], "new@example.com");
+    assert_eq!(
+        json(change["after"].as_str().unwrap())["must_change_password"],
+        false
+    );
+    assert!(!audit.iter().any(|e| e.to_string().contains(chosen)));
+}
+
 /// A session unused for 30 minutes has ended (its last use aged in the database, as 30
 /// minutes of silence would leave it); a disabled operator's sessions end at once.
 async fn an_idle_session_ends_and_a_disabled_operator_is_signed_out(backend: Backend) {
@@ -512,5 +597,6 @@ crate::on_both_backends!(
     five_failed_sign_ins_lock_the_account,
     a_lock_counts_failures_older_than_its_window,
     a_disabled_operator_cannot_sign_in_and_a_reset_signs_out,
+    a_one_time_password_is_changed_and_the_operator_signs_in_again,
     an_idle_session_ends_and_a_disabled_operator_is_signed_out,
 );
