@@ -6,9 +6,9 @@
 //! and a CSRF token every state-changing request must send back in `X-CSRF-Token`. Every
 //! sign-in, failed or not, is in the audit log.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
@@ -51,12 +51,13 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn peer_ip(parts_ext: &axum::http::Extensions, headers: &HeaderMap, state: &AppState) -> IpAddr {
-    let peer = parts_ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    client_ip::resolve(peer, headers, &state.config.trusted_proxies)
+fn peer_ip(extensions: &axum::http::Extensions, headers: &HeaderMap, state: &AppState) -> IpAddr {
+    client_ip::of_request(extensions, headers, &state.config.trusted_proxies)
+}
+
+/// The header that removes the session cookie from the browser.
+fn cleared_cookie() -> HeaderValue {
+    HeaderValue::from_static("octopus_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
 /// The session cookie; `Secure` when the gateway's public URL is https (it is then behind a
@@ -214,10 +215,7 @@ pub async fn sign_out(
     )
     .await?;
     let mut answer = Json(json!({"result": "success", "data": "Signed out"})).into_response();
-    answer.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_static("octopus_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
+    answer.headers_mut().insert(SET_COOKIE, cleared_cookie());
     Ok(answer)
 }
 
@@ -280,10 +278,7 @@ pub async fn change_password(
     .await?;
     let mut answer = Json(json!({"result": "success", "data": "Password changed: sign in again"}))
         .into_response();
-    answer.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_static("octopus_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
+    answer.headers_mut().insert(SET_COOKIE, cleared_cookie());
     Ok(answer)
 }
 

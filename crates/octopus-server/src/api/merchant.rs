@@ -8,11 +8,10 @@
 //! key exists), the key's rate limit (429). Handlers then check `merchant_uid` against the
 //! key's merchant.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, USER_AGENT};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -141,12 +140,11 @@ impl FromRequest<AppState> for SignedRequest {
             Some(c) if verified => c,
             _ => return Err(Error::Unauthorized(AUTH_FAILED.into())),
         };
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let ip = client_ip::resolve(peer, &parts.headers, &state.config.trusted_proxies);
+        let ip = client_ip::of_request(
+            &parts.extensions,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        );
         // Only a correctly signed request learns that its address is the problem.
         if !credential.policy.allows(ip) {
             return Err(Error::Forbidden(IP_NOT_ALLOWED));

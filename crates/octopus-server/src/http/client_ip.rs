@@ -1,10 +1,20 @@
 //! The payer's or merchant's IP address: the connection's peer, or, when the peer is a
 //! configured trusted proxy, the nearest untrusted address in `X-Forwarded-For`.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::http::HeaderMap;
+use axum::extract::ConnectInfo;
+use axum::http::{Extensions, HeaderMap};
 use ipnet::IpNet;
+
+/// The client address of a request, from its extensions (the connection's peer) and headers.
+pub fn of_request(extensions: &Extensions, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    resolve(peer, headers, trusted)
+}
 
 pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| {

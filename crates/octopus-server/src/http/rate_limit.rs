@@ -21,12 +21,12 @@
 
 use std::fmt;
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
@@ -269,13 +269,11 @@ impl PerIp {
 /// budget before the route sees the request, or answers 429 without reading the body.
 pub async fn per_ip(State(limit): State<PerIp>, request: Request, next: Next) -> Response {
     if limit.limiter.0.is_some() {
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let client =
-            crate::http::client_ip::resolve(peer, request.headers(), &limit.trusted_proxies);
+        let client = crate::http::client_ip::of_request(
+            request.extensions(),
+            request.headers(),
+            &limit.trusted_proxies,
+        );
         if let Err(refused) = limit.limiter.check(&ip_key(client)) {
             return refused.into_response();
         }
@@ -286,6 +284,7 @@ pub async fn per_ip(State(limit): State<PerIp>, request: Request, next: Next) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn rate(count: u32, per: Per) -> Option<Rate> {
         Some(Rate {
