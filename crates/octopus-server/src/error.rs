@@ -83,6 +83,21 @@ impl From<StorageError> for Error {
     }
 }
 
+impl From<crate::services::operators::OperatorServiceError> for Error {
+    fn from(e: crate::services::operators::OperatorServiceError) -> Self {
+        use crate::services::operators::OperatorServiceError as E;
+        match e {
+            E::Invalid(e) => Error::Invalid(e.to_string()),
+            E::TokenName => Error::Invalid(format!("name: {}", E::TokenName)),
+            E::NoSuchOperator(_) => Error::NotFound("No such operator"),
+            E::NoSuchToken(_) => Error::NotFound("No such admin token"),
+            E::Storage(StorageError::Conflict(what)) => Error::Conflict(what),
+            E::Storage(e) => e.into(),
+            E::Hashing => Error::Internal(E::Hashing.to_string()),
+        }
+    }
+}
+
 impl Error {
     pub fn status(&self) -> StatusCode {
         match self {

@@ -3,9 +3,12 @@
 
 use async_trait::async_trait;
 use octopus_domain::Timestamp;
-use octopus_storage::rows::{self, AUDIT_COLUMNS, OPERATOR_COLUMNS, SESSION_COLUMNS};
+use octopus_storage::rows::{
+    self, ADMIN_TOKEN_COLUMNS, AUDIT_COLUMNS, OPERATOR_COLUMNS, SESSION_COLUMNS,
+};
 use octopus_storage::{
-    AuditEntry, NewOperator, Operator, Operators, Result, Session, StorageError,
+    AdminToken, AuditEntry, AuditQuery, AuditValue, NewOperator, Operator, Operators, Result,
+    Session, StorageError,
 };
 use tokio_postgres::error::SqlState;
 
@@ -19,10 +22,17 @@ impl Operators for PostgresStorage {
         let row = client
             .query_one(
                 &format!(
-                    "INSERT INTO operators (email, role, password_hash, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $4) RETURNING {OPERATOR_COLUMNS}"
+                    "INSERT INTO operators (email, role, password_hash, merchant_uid, created_at,
+                        updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $5) RETURNING {OPERATOR_COLUMNS}"
                 ),
-                &[&new.email, &new.role.as_str(), &new.password_hash, &new.at],
+                &[
+                    &new.email,
+                    &new.role.as_str(),
+                    &new.password_hash,
+                    &new.merchant_uid,
+                    &new.at,
+                ],
             )
             .await
             .map_err(|e| match e.code() {
@@ -102,6 +112,15 @@ impl Operators for PostgresStorage {
             )
             .await
             .map_err(db)?;
+        if totp_secret.is_empty() {
+            tx.execute(
+                "DELETE FROM recovery_codes
+                 WHERE operator_id = (SELECT id FROM operators WHERE email = $1)",
+                &[&email],
+            )
+            .await
+            .map_err(db)?;
+        }
         tx.execute("DELETE FROM sign_in_failures WHERE email = $1", &[&email])
             .await
             .map_err(db)?;
@@ -218,6 +237,163 @@ impl Operators for PostgresStorage {
         Ok(())
     }
 
+    async fn enrol_totp(
+        &self,
+        operator_id: i64,
+        sealed_secret: &str,
+        recovery_code_hashes: Vec<String>,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let n = tx
+            .execute(
+                "UPDATE operators SET totp_secret = $2, totp_last_step = 0, updated_at = $3
+                 WHERE id = $1",
+                &[&operator_id, &sealed_secret, &at],
+            )
+            .await
+            .map_err(db)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            "DELETE FROM recovery_codes WHERE operator_id = $1",
+            &[&operator_id],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO recovery_codes (operator_id, code_hash)
+             SELECT $1, unnest($2::text[])",
+            &[&operator_id, &recovery_code_hashes],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn take_totp_step(&self, operator_id: i64, step: i64) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE operators SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2",
+                &[&operator_id, &step],
+            )
+            .await
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    async fn take_recovery_code(
+        &self,
+        operator_id: i64,
+        code_hash: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE recovery_codes SET used_at = $3
+                 WHERE operator_id = $1 AND code_hash = $2 AND used_at IS NULL",
+                &[&operator_id, &code_hash, &at],
+            )
+            .await
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    async fn recovery_codes_left(&self, operator_id: i64) -> Result<u32> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT COUNT(*) FROM recovery_codes WHERE operator_id = $1 AND used_at IS NULL",
+                &[&operator_id],
+            )
+            .await
+            .map_err(db)?;
+        let n: i64 = row.get(0);
+        Ok(n.try_into().unwrap_or(u32::MAX))
+    }
+
+    async fn add_admin_token(&self, t: AdminToken) -> Result<AdminToken> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                &format!(
+                    "INSERT INTO admin_tokens (name, role, token_hash, created_by, created_at)
+                     VALUES ($1, $2, $3, $4, $5) RETURNING {ADMIN_TOKEN_COLUMNS}"
+                ),
+                &[
+                    &t.name,
+                    &t.role.as_str(),
+                    &t.token_hash,
+                    &t.created_by,
+                    &t.created_at,
+                ],
+            )
+            .await
+            .map_err(|e| match e.code() {
+                Some(c) if *c == SqlState::UNIQUE_VIOLATION => {
+                    StorageError::Conflict(format!("an admin token {} exists already", t.name))
+                }
+                _ => db(e),
+            })?;
+        let token = rows::admin_token(&PgRow::new(&row));
+        token
+    }
+
+    async fn admin_token(&self, token_hash: &str) -> Result<Option<AdminToken>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {ADMIN_TOKEN_COLUMNS} FROM admin_tokens WHERE token_hash = $1"),
+                &[&token_hash],
+            )
+            .await
+            .map_err(db)?;
+        row.map(|r| rows::admin_token(&PgRow::new(&r))).transpose()
+    }
+
+    async fn admin_tokens(&self) -> Result<Vec<AdminToken>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {ADMIN_TOKEN_COLUMNS} FROM admin_tokens ORDER BY name"),
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| rows::admin_token(&PgRow::new(r)))
+            .collect()
+    }
+
+    async fn revoke_admin_token(&self, name: &str, at: Timestamp) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE admin_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
+                &[&name, &at],
+            )
+            .await
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    async fn touch_admin_token(&self, id: i64, at: Timestamp) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE admin_tokens SET last_used_at = $2 WHERE id = $1",
+                &[&id, &at],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
     async fn append_audit(&self, e: AuditEntry) -> Result<i64> {
         let client = self.client().await?;
         let row = client
@@ -233,12 +409,30 @@ impl Operators for PostgresStorage {
         Ok(row.get(0))
     }
 
-    async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+    async fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let (clause, values) = query.conditions(|n| format!("${n}"));
+        let values: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = values
+            .into_iter()
+            .map(|v| -> Box<dyn tokio_postgres::types::ToSql + Sync + Send> {
+                match v {
+                    AuditValue::Text(t) => Box::new(t),
+                    AuditValue::Int(i) => Box::new(i),
+                }
+            })
+            .collect();
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = values
+            .iter()
+            .map(|v| v.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
         let client = self.client().await?;
         let rows = client
             .query(
-                &format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT $1"),
-                &[&i64::from(limit)],
+                &format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {clause}
+                     ORDER BY id DESC LIMIT {}",
+                    query.limit
+                ),
+                &params,
             )
             .await
             .map_err(db)?;

@@ -3,9 +3,12 @@
 
 use async_trait::async_trait;
 use octopus_domain::Timestamp;
-use octopus_storage::rows::{self, AUDIT_COLUMNS, OPERATOR_COLUMNS, SESSION_COLUMNS};
+use octopus_storage::rows::{
+    self, ADMIN_TOKEN_COLUMNS, AUDIT_COLUMNS, OPERATOR_COLUMNS, SESSION_COLUMNS,
+};
 use octopus_storage::{
-    AuditEntry, NewOperator, Operator, Operators, Result, Session, StorageError,
+    AdminToken, AuditEntry, AuditQuery, AuditValue, NewOperator, Operator, Operators, Result,
+    Session, StorageError,
 };
 use rusqlite::{params, OptionalExtension};
 
@@ -19,9 +22,16 @@ impl Operators for SqliteStorage {
         self.writer
             .write_checked(move |conn| {
                 let inserted = conn.execute(
-                    "INSERT INTO operators (email, role, password_hash, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?4)",
-                    params![new.email, new.role.as_str(), new.password_hash, new.at],
+                    "INSERT INTO operators (email, role, password_hash, merchant_uid, created_at,
+                        updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![
+                        new.email,
+                        new.role.as_str(),
+                        new.password_hash,
+                        new.merchant_uid,
+                        new.at
+                    ],
                 );
                 match inserted {
                     Ok(_) => {}
@@ -119,6 +129,14 @@ impl Operators for SqliteStorage {
                         params![email, hash, must_change, totp, at],
                     )
                     .map_err(db)?;
+                if totp.is_empty() {
+                    conn.execute(
+                        "DELETE FROM recovery_codes
+                         WHERE operator_id = (SELECT id FROM operators WHERE email = ?1)",
+                        params![email],
+                    )
+                    .map_err(db)?;
+                }
                 conn.execute(
                     "DELETE FROM sign_in_failures WHERE email = ?1",
                     params![email],
@@ -253,6 +271,187 @@ impl Operators for SqliteStorage {
             .await
     }
 
+    async fn enrol_totp(
+        &self,
+        operator_id: i64,
+        sealed_secret: &str,
+        recovery_code_hashes: Vec<String>,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let sealed = sealed_secret.to_string();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE operators SET totp_secret = ?2, totp_last_step = 0, updated_at = ?3
+                         WHERE id = ?1",
+                        params![operator_id, sealed, at],
+                    )
+                    .map_err(db)?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                conn.execute(
+                    "DELETE FROM recovery_codes WHERE operator_id = ?1",
+                    params![operator_id],
+                )
+                .map_err(db)?;
+                for hash in &recovery_code_hashes {
+                    conn.execute(
+                        "INSERT INTO recovery_codes (operator_id, code_hash) VALUES (?1, ?2)",
+                        params![operator_id, hash],
+                    )
+                    .map_err(db)?;
+                }
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn take_totp_step(&self, operator_id: i64, step: i64) -> Result<bool> {
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE operators SET totp_last_step = ?2
+                         WHERE id = ?1 AND totp_last_step < ?2",
+                        params![operator_id, step],
+                    )
+                    .map_err(db)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn take_recovery_code(
+        &self,
+        operator_id: i64,
+        code_hash: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let hash = code_hash.to_string();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE recovery_codes SET used_at = ?3
+                         WHERE operator_id = ?1 AND code_hash = ?2 AND used_at IS NULL",
+                        params![operator_id, hash, at],
+                    )
+                    .map_err(db)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn recovery_codes_left(&self, operator_id: i64) -> Result<u32> {
+        self.readers
+            .read(move |conn| {
+                conn.query_row(
+                    "SELECT COUNT(*) FROM recovery_codes WHERE operator_id = ?1 AND used_at IS NULL",
+                    params![operator_id],
+                    |r| r.get(0),
+                )
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn add_admin_token(&self, t: AdminToken) -> Result<AdminToken> {
+        self.writer
+            .write_checked(move |conn| {
+                let inserted = conn.execute(
+                    "INSERT INTO admin_tokens (name, role, token_hash, created_by, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        t.name,
+                        t.role.as_str(),
+                        t.token_hash,
+                        t.created_by,
+                        t.created_at
+                    ],
+                );
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if crate::is_unique_violation(&e) => {
+                        return Err(StorageError::Conflict(format!(
+                            "an admin token {} exists already",
+                            t.name
+                        )))
+                    }
+                    Err(e) => return Err(db(e)),
+                }
+                let id = conn.last_insert_rowid();
+                conn.query_row(
+                    &format!("SELECT {ADMIN_TOKEN_COLUMNS} FROM admin_tokens WHERE id = ?1"),
+                    params![id],
+                    |r| Ok(rows::admin_token(&SqliteRow::new(r))),
+                )
+                .map_err(db)?
+            })
+            .await
+    }
+
+    async fn admin_token(&self, token_hash: &str) -> Result<Option<AdminToken>> {
+        let hash = token_hash.to_string();
+        self.readers
+            .read(move |conn| {
+                conn.query_row(
+                    &format!(
+                        "SELECT {ADMIN_TOKEN_COLUMNS} FROM admin_tokens WHERE token_hash = ?1"
+                    ),
+                    params![hash],
+                    |r| Ok(rows::admin_token(&SqliteRow::new(r))),
+                )
+                .optional()
+                .map_err(db)?
+                .transpose()
+            })
+            .await
+    }
+
+    async fn admin_tokens(&self) -> Result<Vec<AdminToken>> {
+        self.readers
+            .read(|conn| {
+                collect(
+                    conn,
+                    &format!("SELECT {ADMIN_TOKEN_COLUMNS} FROM admin_tokens ORDER BY name"),
+                    [],
+                    |r| rows::admin_token(r),
+                )
+            })
+            .await
+    }
+
+    async fn revoke_admin_token(&self, name: &str, at: Timestamp) -> Result<bool> {
+        let name = name.to_string();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE admin_tokens SET revoked_at = ?2
+                         WHERE name = ?1 AND revoked_at IS NULL",
+                        params![name, at],
+                    )
+                    .map_err(db)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn touch_admin_token(&self, id: i64, at: Timestamp) -> Result<()> {
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE admin_tokens SET last_used_at = ?2 WHERE id = ?1",
+                    params![id, at],
+                )
+                .map_err(db)?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn append_audit(&self, e: AuditEntry) -> Result<i64> {
         self.writer
             .write(move |conn| {
@@ -267,13 +466,25 @@ impl Operators for SqliteStorage {
             .await
     }
 
-    async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+    async fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let (clause, values) = query.conditions(|n| format!("?{n}"));
+        let limit = query.limit;
         self.readers
             .read(move |conn| {
+                let values: Vec<rusqlite::types::Value> = values
+                    .into_iter()
+                    .map(|v| match v {
+                        AuditValue::Text(t) => rusqlite::types::Value::Text(t),
+                        AuditValue::Int(i) => rusqlite::types::Value::Integer(i),
+                    })
+                    .collect();
                 collect(
                     conn,
-                    &format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT ?1"),
-                    params![limit],
+                    &format!(
+                        "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {clause}
+                         ORDER BY id DESC LIMIT {limit}"
+                    ),
+                    rusqlite::params_from_iter(values),
                     |r| rows::audit_entry(r),
                 )
             })

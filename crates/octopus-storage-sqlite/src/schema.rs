@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_accounts.sql")),
     (8, include_str!("../migrations/0008_risk.sql")),
     (9, include_str!("../migrations/0009_operators.sql")),
+    (10, include_str!("../migrations/0010_two_factor.sql")),
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {

@@ -33,7 +33,9 @@ pub use channels::{ChannelSetup, ChannelStore};
 pub use error::StorageError;
 pub use ledger::{Balance, FeeSchedule, FeeSchedules, Ledger, MerchantEntry};
 pub use merchants::{ApiKeys, Merchants, NewApiKey, NewMerchant, StoredApiKey};
-pub use operators::{AuditEntry, NewOperator, Operator, Operators, Session};
+pub use operators::{
+    AdminToken, AuditEntry, AuditQuery, AuditValue, NewOperator, Operator, Operators, Session,
+};
 pub use orders::{CreateOutcome, Orders};
 pub use risk::{BlockEntry, NewBlockEntry, Risk};
 pub use settings::Settings;

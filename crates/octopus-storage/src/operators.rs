@@ -25,6 +25,10 @@ pub struct Operator {
     pub disabled: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Empty for the gateway's operators; the merchant a merchant user belongs to.
+    pub merchant_uid: String,
+    /// The TOTP time step of the last code accepted (a code is good once).
+    pub totp_last_step: i64,
 }
 
 /// A new operator (its password already hashed).
@@ -33,7 +37,24 @@ pub struct NewOperator {
     pub email: String,
     pub role: Role,
     pub password_hash: String,
+    /// Empty for an operator; the merchant of a merchant user.
+    pub merchant_uid: String,
     pub at: Timestamp,
+}
+
+/// A token for automation (`Authorization: Bearer ...`): acts with its role, known by the
+/// SHA-256 of the token (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminToken {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub token_hash: String,
+    /// Who created it (an operator's email, or `cli`).
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub last_used_at: Timestamp,
 }
 
 /// One line of the audit log: who (the operator's email, or `cli` for the command line on
@@ -50,6 +71,77 @@ pub struct AuditEntry {
     pub target: String,
     pub before: String,
     pub after: String,
+}
+
+/// Which lines of the audit log to read: every filter given must hold; newest first, at most
+/// `limit`, only lines older than `before_id` (the last id of the page before) when given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    /// An action, or a family of them: `operator` matches `operator.create` too.
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+impl AuditQuery {
+    /// The WHERE clause and its values, with placeholders made by `placeholder(n)` (1-based):
+    /// both backends run the same filter.
+    pub fn conditions(&self, placeholder: impl Fn(usize) -> String) -> (String, Vec<AuditValue>) {
+        let mut clauses = Vec::new();
+        let mut values = Vec::new();
+        // Binds a value; its placeholder.
+        let mut bind = |value: AuditValue| {
+            values.push(value);
+            placeholder(values.len())
+        };
+        if let Some(actor) = &self.actor {
+            clauses.push(format!("actor = {}", bind(AuditValue::Text(actor.clone()))));
+        }
+        if let Some(action) = &self.action {
+            // `operator` matches itself and `operator.<anything>` (LIKE's wildcards escaped).
+            let escaped = action
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let equal = bind(AuditValue::Text(action.clone()));
+            let like = bind(AuditValue::Text(format!("{escaped}.%")));
+            clauses.push(format!(
+                "(action = {equal} OR action LIKE {like} ESCAPE '\\')"
+            ));
+        }
+        if let Some(target) = &self.target {
+            clauses.push(format!(
+                "target = {}",
+                bind(AuditValue::Text(target.clone()))
+            ));
+        }
+        if let Some(since) = self.since {
+            clauses.push(format!("at >= {}", bind(AuditValue::Int(since))));
+        }
+        if let Some(until) = self.until {
+            clauses.push(format!("at < {}", bind(AuditValue::Int(until))));
+        }
+        if let Some(before) = self.before_id {
+            clauses.push(format!("id < {}", bind(AuditValue::Int(before))));
+        }
+        let clause = if clauses.is_empty() {
+            "TRUE".to_string()
+        } else {
+            clauses.join(" AND ")
+        };
+        (clause, values)
+    }
+}
+
+/// A value bound in [`AuditQuery::conditions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditValue {
+    Text(String),
+    Int(i64),
 }
 
 /// A signed-in operator's session, known by the SHA-256 of its cookie's token (the token is
@@ -84,7 +176,7 @@ pub trait Operators: Send + Sync + 'static {
     ) -> Result<bool>;
 
     /// Sets an operator's password hash (a one-time one when `must_change` is true) and TOTP
-    /// secret (empty: to be enrolled again), forgets its failed sign-ins and ends its
+    /// secret (empty: to be enrolled again, its recovery codes gone too), forgets its failed sign-ins and ends its
     /// sessions; false if there is none.
     async fn reset_operator(
         &self,
@@ -118,9 +210,50 @@ pub trait Operators: Send + Sync + 'static {
 
     async fn end_session(&self, token_hash: &str) -> Result<()>;
 
+    /// Enrols TOTP: stores the (sealed) secret and the SHA-256 of fresh recovery codes in
+    /// place of any earlier ones; false if there is no operator `operator_id`.
+    async fn enrol_totp(
+        &self,
+        operator_id: i64,
+        sealed_secret: &str,
+        recovery_code_hashes: Vec<String>,
+        at: Timestamp,
+    ) -> Result<bool>;
+
+    /// Takes the TOTP time step `step` for the operator: true only if no code of this step or a
+    /// later one was accepted before (so a code is good once, even on two nodes at once).
+    async fn take_totp_step(&self, operator_id: i64, step: i64) -> Result<bool>;
+
+    /// Uses up a recovery code (by its SHA-256): true only the first time, for a code the
+    /// operator has.
+    async fn take_recovery_code(
+        &self,
+        operator_id: i64,
+        code_hash: &str,
+        at: Timestamp,
+    ) -> Result<bool>;
+
+    /// How many recovery codes the operator has not used.
+    async fn recovery_codes_left(&self, operator_id: i64) -> Result<u32>;
+
+    /// Adds an admin token; `StorageError::Conflict` if the name is taken.
+    async fn add_admin_token(&self, token: AdminToken) -> Result<AdminToken>;
+
+    /// The token with this hash, revoked or not.
+    async fn admin_token(&self, token_hash: &str) -> Result<Option<AdminToken>>;
+
+    /// Every admin token, by name.
+    async fn admin_tokens(&self) -> Result<Vec<AdminToken>>;
+
+    /// Revokes the token `name`; false if there is none not yet revoked.
+    async fn revoke_admin_token(&self, name: &str, at: Timestamp) -> Result<bool>;
+
+    /// Records that the token was used at `at`.
+    async fn touch_admin_token(&self, id: i64, at: Timestamp) -> Result<()>;
+
     /// Appends a line to the audit log (its `id` is ignored); returns its id.
     async fn append_audit(&self, entry: AuditEntry) -> Result<i64>;
 
-    /// The newest `limit` lines of the audit log, newest first.
-    async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// The lines of the audit log `query` selects, newest first.
+    async fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
 }

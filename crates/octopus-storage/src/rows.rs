@@ -744,7 +744,7 @@ pub fn verify_order(v: &mut Verification, r: &impl Columns) -> Result<()> {
 
 /// The columns of `operators`, in the order [`operator`] reads them.
 pub const OPERATOR_COLUMNS: &str = "id, email, role, password_hash, totp_secret, \
-    must_change_password, disabled, created_at, updated_at";
+    must_change_password, disabled, created_at, updated_at, merchant_uid, totp_last_step";
 
 /// An operator ([`OPERATOR_COLUMNS`]).
 pub fn operator(r: &impl Columns) -> Result<crate::Operator> {
@@ -758,6 +758,26 @@ pub fn operator(r: &impl Columns) -> Result<crate::Operator> {
         disabled: r.boolean("operators.disabled")?,
         created_at: r.int("operators.created_at")?,
         updated_at: r.int("operators.updated_at")?,
+        merchant_uid: r.text("operators.merchant_uid")?,
+        totp_last_step: r.int("operators.totp_last_step")?,
+    })
+}
+
+/// The columns of `admin_tokens`, in the order [`admin_token`] reads them.
+pub const ADMIN_TOKEN_COLUMNS: &str =
+    "id, name, role, token_hash, created_by, created_at, revoked_at, last_used_at";
+
+/// An admin token ([`ADMIN_TOKEN_COLUMNS`]).
+pub fn admin_token(r: &impl Columns) -> Result<crate::AdminToken> {
+    Ok(crate::AdminToken {
+        id: r.int("admin_tokens.id")?,
+        name: r.text("admin_tokens.name")?,
+        role: r.parsed("admin_tokens.role")?,
+        token_hash: r.text("admin_tokens.token_hash")?,
+        created_by: r.text("admin_tokens.created_by")?,
+        created_at: r.int("admin_tokens.created_at")?,
+        revoked_at: r.opt_int("admin_tokens.revoked_at")?,
+        last_used_at: r.int("admin_tokens.last_used_at")?,
     })
 }
 

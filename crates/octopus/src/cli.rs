@@ -110,6 +110,29 @@ pub enum OperatorCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Add an admin token for automation (`Authorization: Bearer ...` on the admin API),
+    /// acting with a role; prints {"name","role","token"} — the token shown this once.
+    TokenCreate {
+        #[arg(long)]
+        name: String,
+        /// admin, finance, support or viewer.
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Every admin token as JSON lines (never the token).
+    TokenList {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke an admin token: refused from now on.
+    TokenRevoke {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Args)]

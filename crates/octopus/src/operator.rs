@@ -1,11 +1,11 @@
-//! `octopus operator create|list|disable|enable|reset|audit`: the people who run the gateway,
-//! administered straight on the database like `channel`. Every change is in the audit log,
+//! `octopus operator create|list|disable|enable|reset|audit|token-*`: the people who run the
+//! gateway and the admin tokens of their automation, administered straight on the database
+//! like `channel`. Every change is in the audit log,
 //! with `cli` as who did it.
 
 use octopus_domain::operator::Role;
-use octopus_server::clock::{now_ms, rfc3339};
-use octopus_server::services::operators::{self, Actor};
-use serde_json::json;
+use octopus_server::clock::now_ms;
+use octopus_server::services::operators::{self, Actor, AuditView};
 
 use crate::cli::{OperatorArgs, OperatorCommand};
 
@@ -46,22 +46,35 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
         }
         OperatorCommand::Audit { limit, database } => {
             let (storage, _) = crate::serve::open(&database).await?;
-            for e in storage.audit_entries(limit).await? {
-                println!(
-                    "{}",
-                    json!({
-                        "id": e.id,
-                        "at": rfc3339(e.at),
-                        "actor": e.actor,
-                        "role": e.role,
-                        "ip": e.ip,
-                        "action": e.action,
-                        "target": e.target,
-                        "before": e.before,
-                        "after": e.after,
-                    })
-                );
+            let query = octopus_storage::AuditQuery {
+                limit,
+                ..Default::default()
+            };
+            for e in storage.audit_entries(&query).await? {
+                println!("{}", serde_json::to_string(&AuditView::from(e))?);
             }
+        }
+        OperatorCommand::TokenCreate {
+            name,
+            role,
+            database,
+        } => {
+            let role: Role = role.parse()?;
+            let (storage, _) = crate::serve::open(&database).await?;
+            let created =
+                operators::create_token(storage.as_ref(), &cli, &name, role, now_ms()).await?;
+            println!("{}", serde_json::to_string(&created)?);
+        }
+        OperatorCommand::TokenList { database } => {
+            let (storage, _) = crate::serve::open(&database).await?;
+            for t in operators::list_tokens(storage.as_ref()).await? {
+                println!("{}", serde_json::to_string(&t)?);
+            }
+        }
+        OperatorCommand::TokenRevoke { name, database } => {
+            let (storage, _) = crate::serve::open(&database).await?;
+            operators::revoke_token(storage.as_ref(), &cli, &name, now_ms()).await?;
+            println!("{}", serde_json::json!({"revoked": name}));
         }
     }
     Ok(())

@@ -1,13 +1,18 @@
 //! The admin API (`/octopus/admin/v1/...`, JSON): what the operator console is built on, for
-//! signed-in operators. This first part is the session: signing in and out and who is signed
-//! in ([`session`]); every route after it takes a [`session::SignedIn`] and asks
-//! [`session::SignedIn::require`] for its permission (one table: `Role::allows`).
+//! signed-in operators and admin tokens. The session — signing in and out, the password, TOTP
+//! — is [`session`]; who is acting and whether they may is [`access`] (every route takes an
+//! [`access::Admin`] and asks [`access::Admin::require`] for its permission: one table,
+//! `Role::allows`); bodies and query strings are decoded by [`extract`]; the routes are grouped
+//! by what they administer.
 
-use axum::routing::post;
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::state::AppState;
 
+pub mod access;
+pub mod extract;
+pub mod operators;
 pub mod session;
 
 pub fn routes() -> Router<AppState> {
@@ -22,4 +27,35 @@ pub fn routes() -> Router<AppState> {
             "/octopus/admin/v1/session/password",
             post(session::change_password),
         )
+        .route("/octopus/admin/v1/session/totp", post(session::start_totp))
+        .route(
+            "/octopus/admin/v1/session/totp/confirm",
+            post(session::confirm_totp),
+        )
+        .route(
+            "/octopus/admin/v1/operators",
+            get(operators::list).post(operators::create),
+        )
+        .route(
+            "/octopus/admin/v1/operators/{email}/disable",
+            post(operators::disable),
+        )
+        .route(
+            "/octopus/admin/v1/operators/{email}/enable",
+            post(operators::enable),
+        )
+        .route(
+            "/octopus/admin/v1/operators/{email}/reset",
+            post(operators::reset),
+        )
+        .route(
+            "/octopus/admin/v1/tokens",
+            get(operators::tokens).post(operators::create_token),
+        )
+        .route(
+            "/octopus/admin/v1/tokens/{name}",
+            delete(operators::revoke_token),
+        )
+        .route("/octopus/admin/v1/audit", get(operators::audit))
+        .route("/octopus/admin/v1/audit.csv", get(operators::audit_csv))
 }

@@ -3,7 +3,9 @@
 //! knows them) under the SHA-256 of a random token the cookie carries (`HttpOnly`,
 //! `SameSite=Strict`, `Secure` when the public URL is https), idle sessions ended
 //! (`operator::session_ended`),
-//! and a CSRF token every state-changing request must send back in `X-CSRF-Token`. Every
+//! and a CSRF token every state-changing request must send back in `X-CSRF-Token`. An operator
+//! with TOTP enrolled signs in with a code too (or a recovery code; `services::two_factor`);
+//! enrolment is two steps here (a secret and its QR code, then a code made from it). Every
 //! sign-in, failed or not, is in the audit log.
 
 use std::net::IpAddr;
@@ -14,17 +16,17 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use octopus_domain::operator::{self, Permission};
+use octopus_domain::operator;
 use octopus_storage::{Operator, Session};
-use rand::RngCore;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::clock::now_ms;
 use crate::error::Error;
 use crate::http::client_ip;
-use crate::services::operators::{self, Actor, OperatorView};
+use crate::services::operators::{self, random_token, token_hash, Actor, OperatorView};
+use crate::services::two_factor;
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -32,26 +34,23 @@ pub const COOKIE_NAME: &str = "octopus_session";
 /// The header a state-changing request carries its session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The answer to any failed sign-in: which part was wrong is not said.
-const SIGN_IN_FAILED: &str = "Invalid email or password";
+const SIGN_IN_FAILED: &str = "Invalid email, password or code";
 const NOT_SIGNED_IN: &str = "Not signed in";
 
 #[derive(Deserialize)]
 pub struct SignIn {
     email: String,
     password: String,
+    /// The authenticator's 6-digit code, or a recovery code; needed once TOTP is enrolled.
+    #[serde(default)]
+    code: String,
 }
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-fn peer_ip(extensions: &axum::http::Extensions, headers: &HeaderMap, state: &AppState) -> IpAddr {
+pub(crate) fn peer_ip(
+    extensions: &axum::http::Extensions,
+    headers: &HeaderMap,
+    state: &AppState,
+) -> IpAddr {
     client_ip::of_request(extensions, headers, &state.config.trusted_proxies)
 }
 
@@ -120,7 +119,7 @@ pub async fn sign_in(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
     headers: HeaderMap,
-    Json(form): Json<SignIn>,
+    super::extract::Body(form): super::extract::Body<SignIn>,
 ) -> Result<Response, Error> {
     let now = now_ms();
     let ip = peer_ip(&extensions, &headers, &state);
@@ -160,7 +159,11 @@ pub async fn sign_in(
         });
     }
     let matches = check_password(form.password, phc).await?;
-    let Some(found) = found.filter(|_| matches) else {
+    let second = match found.as_ref().filter(|_| matches) {
+        Some(o) => second_factor(&state, o, form.code.trim(), now).await?,
+        None => None,
+    };
+    let (Some(found), Some(second)) = (found.filter(|_| matches), second) else {
         operators::audit(storage, &anonymous, "sign_in.failed", tried, "", "", now).await?;
         return Err(Error::Unauthorized(SIGN_IN_FAILED.into()));
     };
@@ -180,13 +183,147 @@ pub async fn sign_in(
         role: found.role.as_str().into(),
         ip: ip.to_string(),
     };
-    operators::audit(storage, &actor, "sign_in", &found.email, "", "", now).await?;
+    operators::audit(storage, &actor, second.action(), &found.email, "", "", now).await?;
     let mut answer = Json(me(&found, &session.csrf_token)).into_response();
     answer.headers_mut().insert(
         SET_COOKIE,
         cookie(&token, state.public_url.starts_with("https://")),
     );
     Ok(answer)
+}
+
+/// How a sign-in's second factor was given.
+enum SecondFactor {
+    /// TOTP is not enrolled (yet): `SignedIn::require` refuses everything to the roles that
+    /// need it until it is.
+    NotEnrolled,
+    Totp,
+    RecoveryCode,
+}
+
+impl SecondFactor {
+    fn action(&self) -> &'static str {
+        match self {
+            SecondFactor::NotEnrolled | SecondFactor::Totp => "sign_in",
+            SecondFactor::RecoveryCode => "sign_in.recovery_code",
+        }
+    }
+}
+
+/// The operator's second factor checked, once its password matched: `None` when a code is
+/// needed and `code` is no good (wrong, used before, or missing). A 6-digit code is a TOTP code
+/// (its time step taken, so it is good once); anything else is tried as a recovery code (used
+/// up).
+async fn second_factor(
+    state: &AppState,
+    operator: &Operator,
+    code: &str,
+    now: i64,
+) -> Result<Option<SecondFactor>, Error> {
+    if operator.totp_secret.is_empty() {
+        return Ok(Some(SecondFactor::NotEnrolled));
+    }
+    if code.is_empty() {
+        return Ok(None);
+    }
+    let storage = state.storage.as_ref();
+    if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        let secret = state
+            .master_key
+            .open(&operator.totp_secret)
+            .map_err(|_| Error::Internal("a TOTP secret does not open".into()))?;
+        let Some(step) = two_factor::matching_step(secret.expose_secret(), code, now) else {
+            return Ok(None);
+        };
+        let taken = storage.take_totp_step(operator.id, step).await?;
+        return Ok(taken.then_some(SecondFactor::Totp));
+    }
+    let hash = two_factor::recovery_code_hash(code);
+    let used = storage.take_recovery_code(operator.id, &hash, now).await?;
+    Ok(used.then_some(SecondFactor::RecoveryCode))
+}
+
+/// `POST /octopus/admin/v1/session/totp` (with the CSRF token): the first step of enrolling
+/// TOTP — a new secret, its `otpauth://` URL and QR code (SVG), and `enrolment`, the sealed
+/// secret the confirmation sends back. Nothing is stored yet. Refused (409) once TOTP is
+/// enrolled: a reset (`octopus operator reset`, or an admin) starts over.
+pub async fn start_totp(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+) -> Result<Json<serde_json::Value>, Error> {
+    let operator = &signed_in.operator;
+    if !operator.totp_secret.is_empty() {
+        return Err(Error::Conflict("TOTP is enrolled already".into()));
+    }
+    let e = two_factor::enrolment(&state.master_key, operator.id, &operator.email);
+    let qr_svg =
+        crate::pages::instructions::qr_svg(&e.otpauth_url, "TOTP enrolment").unwrap_or_default();
+    Ok(Json(json!({
+        "result": "success",
+        "data": {
+            "secret": e.secret,
+            "otpauth_url": e.otpauth_url,
+            "qr_svg": qr_svg,
+            "enrolment": e.enrolment,
+        }
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct TotpConfirmation {
+    enrolment: String,
+    code: String,
+}
+
+/// `POST /octopus/admin/v1/session/totp/confirm` `{"enrolment","code"}` (with the CSRF
+/// token): a code made from the enrolment's secret proves the authenticator has it; the secret
+/// is stored sealed, and ten recovery codes are answered — shown this once, stored as SHA-256.
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    super::extract::Body(confirmation): super::extract::Body<TotpConfirmation>,
+) -> Result<Json<serde_json::Value>, Error> {
+    let now = now_ms();
+    let operator = &signed_in.operator;
+    if !operator.totp_secret.is_empty() {
+        return Err(Error::Conflict("TOTP is enrolled already".into()));
+    }
+    let secret =
+        two_factor::opened_enrolment(&state.master_key, operator.id, &confirmation.enrolment)
+            .ok_or_else(|| Error::Invalid("enrolment: not an enrolment of yours".into()))?;
+    let step = two_factor::matching_step(&secret, confirmation.code.trim(), now)
+        .ok_or_else(|| Error::Invalid("code: not the authenticator's current code".into()))?;
+    let codes = two_factor::recovery_codes();
+    let hashes = codes
+        .iter()
+        .map(|c| two_factor::recovery_code_hash(c))
+        .collect();
+    let storage = state.storage.as_ref();
+    let before = json!(OperatorView::from(operator)).to_string();
+    storage
+        .enrol_totp(operator.id, &state.master_key.seal(&secret), hashes, now)
+        .await?;
+    // The confirming code is used: it cannot also sign in.
+    storage.take_totp_step(operator.id, step).await?;
+    let after = storage
+        .operator_by_email(&operator.email)
+        .await?
+        .map(|o| json!(OperatorView::from(&o)).to_string())
+        .unwrap_or_default();
+    operators::audit(
+        storage,
+        &signed_in.actor(),
+        "operator.totp",
+        &operator.email,
+        &before,
+        &after,
+        now,
+    )
+    .await?;
+    Ok(Json(json!({
+        "result": "success",
+        "data": {"recovery_codes": codes}
+    })))
 }
 
 /// `GET /octopus/admin/v1/session`: who is signed in, and the session's CSRF token.
@@ -232,7 +369,7 @@ pub struct PasswordChange {
 pub async fn change_password(
     State(state): State<AppState>,
     signed_in: SignedIn,
-    Json(change): Json<PasswordChange>,
+    super::extract::Body(change): super::extract::Body<PasswordChange>,
 ) -> Result<Response, Error> {
     let now = now_ms();
     let operator = &signed_in.operator;
@@ -291,21 +428,17 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
-    /// Refuses (403) what the operator's role may not do.
-    /// Until the one-time password is changed, and for admin and finance until TOTP is
-    /// enrolled, nothing is allowed: a printed one-time password is never a lasting key.
-    pub fn require(&self, action: Permission) -> Result<(), Error> {
+    /// What stops the operator from acting at all, whatever its role: a one-time password not
+    /// yet changed, and for the roles that need it TOTP not yet enrolled (a printed one-time
+    /// password is never a lasting key).
+    pub fn held_back(&self) -> Option<&'static str> {
         if self.operator.must_change_password {
-            return Err(Error::Forbidden("Change your one-time password first"));
+            return Some("Change your one-time password first");
         }
         if self.operator.role.needs_totp() && self.operator.totp_secret.is_empty() {
-            return Err(Error::Forbidden("Enrol a TOTP authenticator first"));
+            return Some("Enrol a TOTP authenticator first");
         }
-        if self.operator.role.allows(action) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden("Your role does not allow this"))
-        }
+        None
     }
 
     /// The operator, for the audit log.
@@ -341,14 +474,7 @@ impl FromRequestParts<AppState> for SignedIn {
                 .get(CSRF_HEADER)
                 .map(|v| v.as_bytes())
                 .unwrap_or_default();
-            let expected = session.csrf_token.as_bytes();
-            let same = sent.len() == expected.len()
-                && sent
-                    .iter()
-                    .zip(expected)
-                    .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-                    == 0;
-            if !same {
+            if !two_factor::same_bytes(sent, session.csrf_token.as_bytes()) {
                 return Err(Error::Forbidden("Missing or wrong CSRF token"));
             }
         }

@@ -7,4 +7,4 @@
 
 pub mod cashier;
 mod catalog;
-mod instructions;
+pub(crate) mod instructions;

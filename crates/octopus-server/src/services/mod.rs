@@ -25,6 +25,7 @@ pub mod orders;
 pub mod risk;
 pub mod routing;
 pub mod transfers;
+pub mod two_factor;
 pub mod upstream;
 
 /// What the order services use, and nothing more. The server's shared state holds one; a

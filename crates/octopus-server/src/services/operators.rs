@@ -8,10 +8,14 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use octopus_domain::operator::{self, OperatorError, Role};
 use octopus_domain::Timestamp;
-use octopus_storage::{AuditEntry, NewOperator, Operator, Operators, StorageError};
+use octopus_storage::{AdminToken, AuditEntry, NewOperator, Operator, Operators, StorageError};
 use rand::distributions::{Alphanumeric, DistString};
+use rand::RngCore;
 use serde::Serialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::clock::rfc3339;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorServiceError {
@@ -19,6 +23,10 @@ pub enum OperatorServiceError {
     Invalid(#[from] OperatorError),
     #[error("no operator {0}")]
     NoSuchOperator(String),
+    #[error("no admin token {0}")]
+    NoSuchToken(String),
+    #[error("a token name is 1 to 64 letters, digits, '-', '_' or '.'")]
+    TokenName,
     #[error("the password could not be hashed")]
     Hashing,
     #[error(transparent)]
@@ -77,6 +85,144 @@ impl From<&Operator> for OperatorView {
     }
 }
 
+/// A line of the audit log as the CLI prints it and the admin API answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub role: String,
+    pub ip: String,
+    pub action: String,
+    pub target: String,
+    pub before: String,
+    pub after: String,
+}
+
+impl From<AuditEntry> for AuditView {
+    fn from(e: AuditEntry) -> Self {
+        AuditView {
+            id: e.id,
+            at: rfc3339(e.at),
+            actor: e.actor,
+            role: e.role,
+            ip: e.ip,
+            action: e.action,
+            target: e.target,
+            before: e.before,
+            after: e.after,
+        }
+    }
+}
+
+/// An admin token as listed (never the token or its hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenView {
+    pub name: String,
+    pub role: &'static str,
+    pub created_by: String,
+    pub created_at: String,
+    pub revoked: bool,
+    pub last_used_at: Option<String>,
+}
+
+impl From<&AdminToken> for TokenView {
+    fn from(t: &AdminToken) -> Self {
+        TokenView {
+            name: t.name.clone(),
+            role: t.role.as_str(),
+            created_by: t.created_by.clone(),
+            created_at: rfc3339(t.created_at),
+            revoked: t.revoked_at.is_some(),
+            last_used_at: (t.last_used_at > 0).then(|| rfc3339(t.last_used_at)),
+        }
+    }
+}
+
+/// A new admin token, shown once.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewToken {
+    pub name: String,
+    pub role: &'static str,
+    /// `oat_` and 64 hex digits; only its SHA-256 is stored.
+    pub token: String,
+}
+
+/// 32 random bytes in hex: session tokens, CSRF tokens, admin tokens.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// What a session or admin token is stored as: its SHA-256, in hex.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Creates an admin token acting with `role`.
+pub async fn create_token(
+    storage: &dyn Operators,
+    actor: &Actor,
+    name: &str,
+    role: Role,
+    at: Timestamp,
+) -> Result<NewToken, OperatorServiceError> {
+    let name = name.trim();
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        return Err(OperatorServiceError::TokenName);
+    }
+    let token = format!("oat_{}", random_token());
+    let created = storage
+        .add_admin_token(AdminToken {
+            id: 0,
+            name: name.to_string(),
+            role,
+            token_hash: token_hash(&token),
+            created_by: actor.name.clone(),
+            created_at: at,
+            revoked_at: None,
+            last_used_at: 0,
+        })
+        .await?;
+    let after = json!(TokenView::from(&created)).to_string();
+    audit(storage, actor, "token.create", name, "", &after, at).await?;
+    Ok(NewToken {
+        name: created.name,
+        role: role.as_str(),
+        token,
+    })
+}
+
+/// Every admin token.
+pub async fn list_tokens(storage: &dyn Operators) -> Result<Vec<TokenView>, OperatorServiceError> {
+    Ok(storage
+        .admin_tokens()
+        .await?
+        .iter()
+        .map(TokenView::from)
+        .collect())
+}
+
+/// Revokes an admin token: refused from now on, on every node.
+pub async fn revoke_token(
+    storage: &dyn Operators,
+    actor: &Actor,
+    name: &str,
+    at: Timestamp,
+) -> Result<(), OperatorServiceError> {
+    if !storage.revoke_admin_token(name, at).await? {
+        return Err(OperatorServiceError::NoSuchToken(name.to_string()));
+    }
+    audit(storage, actor, "token.revoke", name, "", "", at).await?;
+    Ok(())
+}
+
 /// Characters of a one-time password (alphanumeric: about 119 bits).
 const ONE_TIME_PASSWORD_CHARS: usize = 20;
 
@@ -129,6 +275,7 @@ pub async fn create(
             email: email.clone(),
             role,
             password_hash: hash_password(&password)?,
+            merchant_uid: String::new(),
             at,
         })
         .await?;

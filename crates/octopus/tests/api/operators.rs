@@ -309,7 +309,7 @@ async fn an_operator_signs_in_and_out_with_a_session_every_node_knows(backend: B
             (failed.status, failed.body),
             (
                 401,
-                json!({"result": "error", "data": "Invalid email or password"})
+                json!({"result": "error", "data": "Invalid email, password or code"})
             ),
             "{email}"
         );
@@ -440,7 +440,7 @@ async fn a_disabled_operator_cannot_sign_in_and_a_reset_signs_out(backend: Backe
         (refused.status, refused.body),
         (
             401,
-            json!({"result": "error", "data": "Invalid email or password"})
+            json!({"result": "error", "data": "Invalid email, password or code"})
         )
     );
     octopus(&app, &["operator", "enable", "--email", "d@example.com"]);
@@ -590,7 +590,204 @@ async fn an_idle_session_ends_and_a_disabled_operator_is_signed_out(backend: Bac
     assert_eq!(app.db.query_count("SELECT COUNT(*) FROM sessions").await, 0);
 }
 
+/// TOTP for a finance operator: nothing is allowed until it is enrolled; enrolment answers a
+/// secret with its QR code and stores nothing until a code made from it is confirmed; from
+/// then on a sign-in needs a code — wrong, missing or used before is one refusal (counted
+/// towards the lock) — or a recovery code, good once; a reset starts over, recovery codes gone.
+async fn totp_is_enrolled_with_a_qr_code_and_needed_at_every_sign_in(backend: Backend) {
+    use crate::helpers::admin::{self, next_code, AdminSession, PASSWORD};
+    use octopus_server::services::two_factor::code_at;
+    let app = spawn_app(backend).await;
+    let base = app.base_url.clone();
+    let email = "money@example.com";
+    let created = json(&octopus(
+        &app,
+        &["operator", "create", "--email", email, "--role", "finance"],
+    ));
+    let first = created["password"].as_str().unwrap();
+    let session =
+        AdminSession::sign_in(&base, email, json!({"email": email, "password": first})).await;
+    let (status, _) = session
+        .post(
+            "/octopus/admin/v1/session/password",
+            json!({"current_password": first, "new_password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut session =
+        AdminSession::sign_in(&base, email, json!({"email": email, "password": PASSWORD})).await;
+    assert_eq!(
+        session.get("/octopus/admin/v1/audit").await,
+        (
+            403,
+            json!({"result": "error", "data": "Enrol a TOTP authenticator first"})
+        )
+    );
+
+    // The first step: a secret, its otpauth URL and QR code; nothing stored.
+    let (status, started) = session
+        .post("/octopus/admin/v1/session/totp", json!({}))
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let data = &started["data"];
+    let secret = data["secret"].as_str().unwrap().to_string();
+    assert!(data["otpauth_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/Octopus:money%40example.com?"));
+    assert!(data["qr_svg"].as_str().unwrap().starts_with("<svg"));
+    let stored = app
+        .storage()
+        .operator_by_email(email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.totp_secret, "");
+    // The confirmation: a wrong code, or another operator's enrolment, is refused.
+    let confirm = |enrolment: Value, code: String| {
+        session.post(
+            "/octopus/admin/v1/session/totp/confirm",
+            json!({"enrolment": enrolment, "code": code}),
+        )
+    };
+    let wrong = code_at(&secret, admin::now_ms() - 300_000).unwrap();
+    let (status, body) = confirm(data["enrolment"].clone(), wrong).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) =
+        confirm(json!("v1:AAAA"), code_at(&secret, admin::now_ms()).unwrap()).await;
+    assert_eq!(status, 400, "{body}");
+    let now_code = code_at(&secret, admin::now_ms()).unwrap();
+    let (status, confirmed) = confirm(data["enrolment"].clone(), now_code.clone()).await;
+    assert_eq!(status, 200, "{confirmed}");
+    let codes: Vec<String> = confirmed["data"]["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    let stored = app
+        .storage()
+        .operator_by_email(email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.totp_secret.starts_with("v1:"), "sealed");
+    assert!(!stored.totp_secret.contains(&secret));
+    assert_eq!(
+        app.db
+            .query_count("SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL")
+            .await,
+        10
+    );
+    // Enrolled once: a second enrolment is refused.
+    assert_eq!(
+        session
+            .post("/octopus/admin/v1/session/totp", json!({}))
+            .await
+            .0,
+        409
+    );
+    session.totp_secret = Some(secret.clone());
+
+    // Sign-ins: no code, a wrong one, the confirming code again — one refusal each.
+    let refused = json!({"result": "error", "data": "Invalid email, password or code"});
+    for code in [
+        json!(null),
+        json!(code_at(&secret, admin::now_ms() - 300_000).unwrap()),
+        json!(now_code),
+    ] {
+        let mut body = json!({"email": email, "password": PASSWORD});
+        if !code.is_null() {
+            body["code"] = code;
+        }
+        let (status, answer, cookie) = admin::sign_in(&base, body).await;
+        assert_eq!((status, answer), (401, refused.clone()));
+        assert!(cookie.is_none());
+    }
+    let code = next_code(&secret);
+    let signed = AdminSession::sign_in(
+        &base,
+        email,
+        json!({"email": email, "password": PASSWORD, "code": code}),
+    )
+    .await;
+    assert_eq!(
+        signed.get("/octopus/admin/v1/audit").await.0,
+        403,
+        "finance"
+    );
+    // The same code once more: used.
+    let (status, _, _) = admin::sign_in(
+        &base,
+        json!({"email": email, "password": PASSWORD, "code": code}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // A recovery code, in any case and with spaces for dashes, once.
+    let recovery = codes[3].to_uppercase().replace('-', " ");
+    AdminSession::sign_in(
+        &base,
+        email,
+        json!({"email": email, "password": PASSWORD, "code": recovery}),
+    )
+    .await;
+    let (status, _, _) = admin::sign_in(
+        &base,
+        json!({"email": email, "password": PASSWORD, "code": codes[3]}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // A recovery code with the wrong password is nothing.
+    let (status, _, _) = admin::sign_in(
+        &base,
+        json!({"email": email, "password": "not the password", "code": codes[4]}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let audit = json_lines(&octopus(&app, &["operator", "audit"]));
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"operator.totp"), "{actions:?}");
+    assert!(actions.contains(&"sign_in.recovery_code"), "{actions:?}");
+    let enrolled = audit
+        .iter()
+        .find(|e| e["action"] == "operator.totp")
+        .unwrap();
+    assert_eq!(
+        json(enrolled["before"].as_str().unwrap())["totp_enrolled"],
+        false
+    );
+    assert_eq!(
+        json(enrolled["after"].as_str().unwrap())["totp_enrolled"],
+        true
+    );
+    assert!(!audit.iter().any(|e| e.to_string().contains(&secret)));
+
+    // A reset: TOTP to be enrolled again, the recovery codes gone.
+    let reset = json(&octopus(&app, &["operator", "reset", "--email", email]));
+    assert_eq!(
+        app.db
+            .query_count("SELECT COUNT(*) FROM recovery_codes")
+            .await,
+        0
+    );
+    let again = AdminSession::sign_in(
+        &base,
+        email,
+        json!({"email": email, "password": reset["password"]}),
+    )
+    .await;
+    assert_eq!(
+        again.get("/octopus/admin/v1/session").await.1["data"]["operator"]["totp_enrolled"],
+        false
+    );
+}
+
 crate::on_both_backends!(
+    totp_is_enrolled_with_a_qr_code_and_needed_at_every_sign_in,
     an_operator_is_created_listed_disabled_and_reset,
     the_audit_log_refuses_update_and_delete,
     an_operator_signs_in_and_out_with_a_session_every_node_knows,

@@ -4,6 +4,7 @@
 //! talks to it over real HTTP through the client library.
 
 pub mod accounts;
+pub mod admin;
 pub mod chromium;
 pub mod paykassma;
 pub mod raw_http;
