@@ -37,6 +37,7 @@ pub(crate) async fn merchant_entries<C: GenericClient>(
     currency: Option<Currency>,
     before: Option<i64>,
     limit: u32,
+    order_id: Option<i64>,
 ) -> Result<Vec<MerchantEntry>> {
     let rows = client
         .query(
@@ -45,6 +46,7 @@ pub(crate) async fn merchant_entries<C: GenericClient>(
              FROM journal_entries e JOIN orders o ON o.id = e.order_id
              WHERE e.merchant_id = $1 AND ($2::text IS NULL OR e.currency = $2)
                AND ($3::bigint IS NULL OR e.id < $3)
+               AND ($5::bigint IS NULL OR e.order_id = $5)
              ORDER BY e.id DESC
              LIMIT $4",
             &[
@@ -52,6 +54,7 @@ pub(crate) async fn merchant_entries<C: GenericClient>(
                 &currency.map(|c| c.code()),
                 &before,
                 &(limit as i64),
+                &order_id,
             ],
         )
         .await

@@ -15,6 +15,7 @@ mod operators;
 mod orders;
 mod risk;
 mod schema;
+mod search;
 mod upstream;
 mod velocity;
 
@@ -396,6 +397,11 @@ impl Orders for PostgresStorage {
         orders::by_payment_uid(&client, payment_uid, false).await
     }
 
+    async fn search_orders(&self, query: &octopus_storage::OrderQuery) -> Result<Vec<Order>> {
+        let client = self.client().await?;
+        search::search(&client, query).await
+    }
+
     async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
         self.group_write.change_status(payment_uid, change).await
     }
@@ -527,7 +533,12 @@ impl Ledger for PostgresStorage {
         limit: u32,
     ) -> Result<Vec<MerchantEntry>> {
         let client = self.client().await?;
-        ledger::merchant_entries(&client, merchant_id, currency, before, limit).await
+        ledger::merchant_entries(&client, merchant_id, currency, before, limit, None).await
+    }
+
+    async fn order_entries(&self, order: &Order) -> Result<Vec<MerchantEntry>> {
+        let client = self.client().await?;
+        ledger::merchant_entries(&client, order.merchant_id, None, None, 1000, Some(order.id)).await
     }
 
     async fn verify_ledger(&self) -> Result<LedgerReport> {

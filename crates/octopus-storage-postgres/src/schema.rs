@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_risk.sql")),
     (9, include_str!("../migrations/0009_operators.sql")),
     (10, include_str!("../migrations/0010_two_factor.sql")),
+    (11, include_str!("../migrations/0011_search.sql")),
 ];
 /// Arbitrary constant naming Octopus's migration lock.
 const MIGRATION_LOCK: i64 = 0x0c70_9005;

@@ -207,6 +207,7 @@ pub(crate) fn merchant_entries(
     currency: Option<Currency>,
     before: Option<i64>,
     limit: u32,
+    order_id: Option<i64>,
 ) -> Result<Vec<MerchantEntry>> {
     let mut entries = conn
         .prepare_cached(
@@ -214,6 +215,7 @@ pub(crate) fn merchant_entries(
                     o.payment_uid, o.merchant_order_id
              FROM journal_entries e JOIN orders o ON o.id = e.order_id
              WHERE e.merchant_id = ?1 AND (?2 IS NULL OR e.currency = ?2) AND (?3 IS NULL OR e.id < ?3)
+               AND (?5 IS NULL OR e.order_id = ?5)
              ORDER BY e.id DESC
              LIMIT ?4",
         )
@@ -223,7 +225,8 @@ pub(crate) fn merchant_entries(
             merchant_id,
             currency.map(|c| c.code()),
             before,
-            limit
+            limit,
+            order_id
         ])
         .map_err(db)?;
     let mut out = Vec::new();

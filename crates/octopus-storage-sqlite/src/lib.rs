@@ -14,6 +14,7 @@ mod orders;
 mod read_pool;
 mod risk;
 mod schema;
+mod search;
 mod upstream;
 mod writer;
 
@@ -136,6 +137,8 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
     )
     .map_err(|e| StorageError::Setup(format!("cannot configure {}: {e}", path.display())))?;
     conn.set_prepared_statement_cache_capacity(64);
+    search::register_functions(&conn)
+        .map_err(|e| StorageError::Setup(format!("cannot configure {}: {e}", path.display())))?;
     Ok(conn)
 }
 
@@ -464,6 +467,13 @@ impl Orders for SqliteStorage {
             .await
     }
 
+    async fn search_orders(&self, query: &octopus_storage::OrderQuery) -> Result<Vec<Order>> {
+        let query = query.clone();
+        self.readers
+            .read(move |conn| search::search(conn, &query))
+            .await
+    }
+
     async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
         let payment_uid = payment_uid.to_string();
         // Every refusal (an illegal move, a refund without balance) comes before any write.
@@ -622,7 +632,18 @@ impl Ledger for SqliteStorage {
         limit: u32,
     ) -> Result<Vec<MerchantEntry>> {
         self.readers
-            .read(move |conn| ledger::merchant_entries(conn, merchant_id, currency, before, limit))
+            .read(move |conn| {
+                ledger::merchant_entries(conn, merchant_id, currency, before, limit, None)
+            })
+            .await
+    }
+
+    async fn order_entries(&self, order: &Order) -> Result<Vec<MerchantEntry>> {
+        let (merchant_id, order_id) = (order.merchant_id, order.id);
+        self.readers
+            .read(move |conn| {
+                ledger::merchant_entries(conn, merchant_id, None, None, 1000, Some(order_id))
+            })
             .await
     }
 

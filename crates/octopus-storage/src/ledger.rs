@@ -71,6 +71,9 @@ pub trait Ledger: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<MerchantEntry>>;
 
+    /// The journal entries of one order, newest first.
+    async fn order_entries(&self, order: &octopus_domain::Order) -> Result<Vec<MerchantEntry>>;
+
     /// Recomputes every balance from the journal and checks it (see `ledger::Verification`).
     async fn verify_ledger(&self) -> Result<LedgerReport>;
 }

@@ -20,6 +20,7 @@ pub mod operators;
 pub mod orders;
 pub mod risk;
 pub mod rows;
+pub mod search;
 pub mod settings;
 pub mod upstream;
 
@@ -38,6 +39,7 @@ pub use operators::{
 };
 pub use orders::{CreateOutcome, Orders};
 pub use risk::{BlockEntry, NewBlockEntry, Risk};
+pub use search::{OrderQuery, SearchDialect, SearchValue};
 pub use settings::Settings;
 pub use upstream::{UpstreamExchange, UpstreamLog};
 

@@ -68,6 +68,9 @@ pub trait Orders: Send + Sync + 'static {
 
     async fn order_by_payment_uid(&self, payment_uid: &str) -> Result<Option<Order>>;
 
+    /// The orders `query` selects, newest first, at most `query.limit` (see [`crate::search`]).
+    async fn search_orders(&self, query: &crate::OrderQuery) -> Result<Vec<Order>>;
+
     /// Applies a status change through the domain state machine, records its event, posts
     /// its journal entry and queues its callback (when the order has a notify_url), in one
     /// transaction. Refused changes return

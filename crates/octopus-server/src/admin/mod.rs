@@ -12,8 +12,11 @@ use crate::state::AppState;
 
 pub mod access;
 pub mod extract;
+pub mod money;
 pub mod operators;
+pub mod orders;
 pub mod session;
+pub mod views;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -58,4 +61,61 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/octopus/admin/v1/audit", get(operators::audit))
         .route("/octopus/admin/v1/audit.csv", get(operators::audit_csv))
+        .route("/octopus/admin/v1/orders", get(orders::search))
+        .route("/octopus/admin/v1/orders.csv", get(orders::export))
+        .route(
+            "/octopus/admin/v1/orders/{payment_uid}",
+            get(orders::detail),
+        )
+        .route(
+            "/octopus/admin/v1/orders/{payment_uid}/resend-callback",
+            post(orders::resend_callback),
+        )
+        .route(
+            "/octopus/admin/v1/orders/{payment_uid}/refund",
+            post(orders::refund),
+        )
+        .route(
+            "/octopus/admin/v1/orders/{payment_uid}/confirm",
+            post(orders::confirm),
+        )
+        .route(
+            "/octopus/admin/v1/orders/{payment_uid}/fail",
+            post(orders::fail),
+        )
+        .route(
+            "/octopus/admin/v1/orders/{payment_uid}/approve",
+            post(orders::approve),
+        )
+        .route(
+            "/octopus/admin/v1/orders/{payment_uid}/reject",
+            post(orders::reject),
+        )
+        .route("/octopus/admin/v1/suspense", get(money::suspense))
+        .route(
+            "/octopus/admin/v1/suspense/{transfer}/assign",
+            post(money::assign),
+        )
+        .route(
+            "/octopus/admin/v1/suspense/{transfer}/returned",
+            post(money::returned),
+        )
+        .route("/octopus/admin/v1/payouts", get(money::payouts))
+        .route("/octopus/admin/v1/payouts.csv", get(money::payouts_csv))
+        .route("/octopus/admin/v1/payouts/review", get(money::in_review))
+        .route(
+            "/octopus/admin/v1/payouts/{payment_uid}/sent",
+            post(money::payout_sent),
+        )
+        .route(
+            "/octopus/admin/v1/payouts/{payment_uid}/failed",
+            post(money::payout_failed),
+        )
+        .route("/octopus/admin/v1/ledger/balances", get(money::balances))
+        .route("/octopus/admin/v1/ledger/entries", get(money::entries))
+        .route(
+            "/octopus/admin/v1/ledger/entries.csv",
+            get(money::entries_csv),
+        )
+        .route("/octopus/admin/v1/ledger/verify", get(money::verify))
 }

@@ -210,20 +210,6 @@ pub async fn audit(
     Ok(success(json!({"entries": entries, "next_before_id": next})))
 }
 
-/// One CSV field, quoted when it needs to be, and never read as a formula by a spreadsheet.
-pub fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
 /// `GET /octopus/admin/v1/audit.csv?...`: every line the filters select (not one page), as
 /// CSV, read a page at a time while it is sent — memory stays flat however long the log.
 pub async fn audit_csv(
@@ -253,7 +239,7 @@ pub async fn audit_csv(
             query.before_id = entries.last().map(|e| e.id);
             let mut text = String::new();
             for e in entries.into_iter().map(AuditView::from) {
-                let fields = [
+                text.push_str(&super::views::csv_line(&[
                     e.id.to_string(),
                     e.at,
                     e.actor,
@@ -263,10 +249,7 @@ pub async fn audit_csv(
                     e.target,
                     e.before,
                     e.after,
-                ];
-                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-                text.push_str(&line.join(","));
-                text.push('\n');
+                ]));
             }
             Some((Ok(text), more.then_some(query)))
         }

@@ -524,6 +524,36 @@ pub async fn refund(
     Ok(storage.change_status(payment_uid, change).await?)
 }
 
+/// An operator's failing of a stuck open order (pending, held for review, or processing): it
+/// becomes `failed` with the reason, a payout's hold goes back to the merchant, and the
+/// merchant is called back. Refused for an order no longer open.
+pub async fn fail_stuck(
+    storage: &dyn octopus_storage::Orders,
+    payment_uid: &str,
+    reason: &str,
+    by: &str,
+    now: octopus_domain::Timestamp,
+) -> Result<Order, Error> {
+    let order = storage
+        .order_by_payment_uid(payment_uid)
+        .await?
+        .ok_or(Error::NotFound("Order not found"))?;
+    if !order.payment_status.is_open() {
+        return Err(Error::Conflict(format!(
+            "This order is {}: only an open order can be failed.",
+            order.payment_status
+        )));
+    }
+    let change = octopus_domain::StatusChange::new(
+        PaymentStatus::Failed,
+        format!("failed by {by}: {reason}"),
+        now,
+    )
+    .failing(reason)
+    .from_status(order.payment_status);
+    Ok(storage.change_status(payment_uid, change).await?)
+}
+
 /// Candidate final amounts for a floating offset of `precision` decimal places: distinct
 /// random offsets of 1 to 10^|precision| − 1 smallest units, added (positive precision) or
 /// subtracted (negative), keeping the amount positive. Empty when there is no offset.

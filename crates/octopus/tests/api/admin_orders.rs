@@ -1,0 +1,491 @@
+//! The admin API's orders and money on both backends (issue 13): the search by any id and by
+//! filters, paged without loss or repeat, its CSV equal to the filtered set; an order's detail
+//! with history and callback attempts; the actions (resend a callback, refund, fail a stuck
+//! order, approve and reject payouts held for review), each refused without a reason, each in
+//! the audit log with the order before and after; the ledger's balances, entries and
+//! verification.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use octopus_client::NewOrder;
+use serde_json::{json, Value};
+
+use crate::helpers::accounts::octopus;
+use crate::helpers::admin::{self, AdminSession};
+use crate::helpers::receiver::{Receiver, Reply};
+use crate::helpers::{pay, spawn_app, Backend, Creds, TestApp};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn deposit(m: &Creds, id: &str, amount: &str) -> NewOrder {
+    NewOrder::deposit(&m.merchant_uid, id, amount, "mmk", "wavepay", "myanmar")
+}
+
+fn payout(m: &Creds, id: &str, amount: &str) -> NewOrder {
+    NewOrder::payout(
+        &m.merchant_uid,
+        id,
+        amount,
+        "thb",
+        "bank",
+        "TH",
+        "1234567890",
+        "Somchai Jaidee",
+        "KBANK",
+    )
+}
+
+/// The payment_uids of a search answer.
+fn uids(answer: &Value) -> Vec<String> {
+    answer["data"]["orders"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no orders in {answer}"))
+        .iter()
+        .map(|o| o["payment_uid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every page of a search, following `next`.
+async fn all_pages(admin: &AdminSession, query: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (status, page) = admin
+            .get(&format!("/octopus/admin/v1/orders?{query}&limit=3{after}"))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        found.extend(uids(&page));
+        match page["data"]["next"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => return found,
+        }
+    }
+}
+
+/// The audit lines of an action, newest first.
+async fn audited(admin: &AdminSession, action: &str) -> Vec<Value> {
+    let (status, audit) = admin
+        .get(&format!("/octopus/admin/v1/audit?action={action}"))
+        .await;
+    assert_eq!(status, 200, "{audit}");
+    audit["data"]["entries"].as_array().unwrap().clone()
+}
+
+async fn orders_of(app: &TestApp) -> (Creds, Vec<String>) {
+    let m = app.merchant.clone();
+    let mut uids = Vec::new();
+    for (i, amount) in ["10.00", "250.00", "999.00", "1000.00", "5000.00"]
+        .iter()
+        .enumerate()
+    {
+        let created = app
+            .client
+            .create_order(&deposit(&m, &format!("find-{i}"), amount))
+            .await
+            .unwrap();
+        uids.push(created.payment.payment_uid);
+    }
+    (m, uids)
+}
+
+/// An order is found by its merchant_order_id and by its payment_uid; filters narrow the list
+/// (merchant, status, type, amount range, time, test); paging walks the whole set newest first
+/// with nothing lost or repeated; the CSV export holds exactly the filtered set; bad filters
+/// are refused in the documented shape.
+async fn orders_are_found_by_any_id_and_filtered_and_exported(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (m, created) = orders_of(&app).await;
+    let other = app.new_merchant("Other shop").await;
+    let theirs = app
+        .client_for(&other)
+        .create_order(&deposit(&other, "find-1", "250.00"))
+        .await
+        .unwrap();
+    pay(&app
+        .client
+        .create_order(&deposit(&m, "find-paid", "300.00"))
+        .await
+        .unwrap()
+        .payment_url)
+    .await;
+    let viewer = admin::operator(&app, "view@example.com", "viewer").await;
+
+    // By any id: a merchant_order_id two merchants use finds both; a payment_uid finds one.
+    let (status, both) = viewer.get("/octopus/admin/v1/orders?q=find-1").await;
+    assert_eq!(status, 200, "{both}");
+    let found: BTreeSet<String> = uids(&both).into_iter().collect();
+    let expected: BTreeSet<String> = [created[1].clone(), theirs.payment.payment_uid.clone()]
+        .into_iter()
+        .collect();
+    assert_eq!(found, expected);
+    let (_, one) = viewer
+        .get(&format!("/octopus/admin/v1/orders?q={}", created[3]))
+        .await;
+    assert_eq!(uids(&one), vec![created[3].clone()]);
+    assert_eq!(one["data"]["orders"][0]["amount"], "1000.00");
+    assert_eq!(one["data"]["orders"][0]["merchant_order_id"], "find-3");
+    let (_, none) = viewer
+        .get("/octopus/admin/v1/orders?q=nothing-like-it")
+        .await;
+    assert_eq!(uids(&none), Vec::<String>::new());
+
+    // Filters: the merchant, the amount range (inclusive, exact), the status, a period.
+    let mine = all_pages(&viewer, &format!("merchant_uid={}", m.merchant_uid)).await;
+    assert_eq!(mine.len(), 6, "{mine:?}");
+    let mut newest_first = created.clone();
+    newest_first.reverse();
+    assert_eq!(&mine[1..], &newest_first[..], "newest first, every page");
+    let ranged = all_pages(
+        &viewer,
+        &format!(
+            "merchant_uid={}&amount_min=250&amount_max=1000.00&status=pending",
+            m.merchant_uid
+        ),
+    )
+    .await;
+    assert_eq!(
+        ranged,
+        vec![created[3].clone(), created[2].clone(), created[1].clone()]
+    );
+    let completed = all_pages(&viewer, "status=completed&type=income&test=true").await;
+    assert_eq!(completed.len(), 1);
+    let future = all_pages(&viewer, "since=2999-01-01T00:00:00Z").await;
+    assert!(future.is_empty());
+    assert!(
+        all_pages(&viewer, "test=false").await.is_empty(),
+        "all are test orders"
+    );
+
+    // The export: every filtered order (not one page), one line each, the header first.
+    let query = format!("merchant_uid={}&amount_min=250", m.merchant_uid);
+    let (status, csv) = viewer
+        .get_text(&format!("/octopus/admin/v1/orders.csv?{query}"))
+        .await;
+    assert_eq!(status, 200);
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("created_at,payment_uid,"));
+    let exported: Vec<String> = lines
+        .map(|l| l.split(',').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(exported, all_pages(&viewer, &query).await);
+    assert_eq!(exported.len(), 5);
+
+    // Refused filters: the documented shape, which field.
+    for (query, field) in [
+        ("amount_min=1e3", "amount_min"),
+        ("amount_min=-5", "amount_min"),
+        ("status=lost", "status"),
+        ("since=yesterday", "since"),
+        ("limit=0", "limit"),
+        ("after=garbage", "after"),
+        ("test=maybe", "test"),
+    ] {
+        let (status, body) = viewer
+            .get(&format!("/octopus/admin/v1/orders?{query}"))
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["data"]["error"], "Invalid parameters", "{body}");
+        assert!(
+            body["data"]["details"].as_str().unwrap().starts_with(field),
+            "{query}: {body}"
+        );
+    }
+}
+
+/// A deposit's detail shows its history and the failed callback attempts; support resends
+/// the callback (audited) and it is delivered; finance refunds the completed deposit with a
+/// reason (none: refused, nothing changed), the balance gives the credit back, the audit log
+/// has the order before and after; a viewer may do neither.
+async fn an_operator_reads_an_order_resends_its_callback_and_refunds_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let receiver = Receiver::start(
+        vec![
+            Reply::Answer(500, "down"),
+            Reply::Answer(500, "down"),
+            Reply::Answer(500, "down"),
+            Reply::Answer(500, "down"),
+        ],
+        Reply::Success,
+    )
+    .await;
+    let mut order = deposit(&m, "detail-1", "120.00");
+    order.notify_url = Some(receiver.url.clone());
+    let created = app.client.create_order(&order).await.unwrap();
+    let uid = created.payment.payment_uid.clone();
+    pay(&created.payment_url).await;
+    receiver.wait_for(1, WAIT).await;
+
+    let support = admin::operator(&app, "help@example.com", "support").await;
+    // The detail once the first (failed) attempt is recorded.
+    let deadline = std::time::Instant::now() + WAIT;
+    let detail = loop {
+        let (status, detail) = support
+            .get(&format!("/octopus/admin/v1/orders/{uid}"))
+            .await;
+        assert_eq!(status, 200, "{detail}");
+        if detail["data"]["callbacks"][0]["attempt_log"][0].is_object() {
+            break detail;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no attempt recorded: {detail}"
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    let data = &detail["data"];
+    assert_eq!(data["order"]["payment_status"], "completed");
+    let moves: Vec<(String, String)> = data["status_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap().to_string(),
+                e["to"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        moves.last().unwrap(),
+        &("pending".into(), "completed".into())
+    );
+    let attempts = &data["callbacks"][0]["attempt_log"];
+    assert_eq!(attempts[0]["http_status"], 500, "{attempts}");
+    assert!(
+        data["ledger_entries"].is_null(),
+        "support does not read money"
+    );
+    let (status, _) = support.get("/octopus/admin/v1/orders/no-such-order").await;
+    assert_eq!(status, 404);
+
+    // Support resends: a manual callback, delivered.
+    let (status, resent) = support
+        .post(
+            &format!("/octopus/admin/v1/orders/{uid}/resend-callback"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{resent}");
+    assert_eq!(resent["data"]["manual"], true);
+    app.wait_for_notify("detail-1", "completed", WAIT).await;
+    assert_eq!(support.get("/octopus/admin/v1/audit").await.0, 403);
+
+    // Support may not refund; finance may, with a reason.
+    let (status, _) = support
+        .post(
+            &format!("/octopus/admin/v1/orders/{uid}/refund"),
+            json!({"reason": "asked"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let finance = admin::operator(&app, "money@example.com", "finance").await;
+    let (_, with_money) = finance
+        .get(&format!("/octopus/admin/v1/orders/{uid}"))
+        .await;
+    let entries = with_money["data"]["ledger_entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let before = app.balance(&m, "mmk").await;
+    let (status, refused) = finance
+        .post(
+            &format!("/octopus/admin/v1/orders/{uid}/refund"),
+            json!({"reason": "  "}),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(app.balance(&m, "mmk").await, before, "nothing moved");
+    let (status, refunded) = finance
+        .post(
+            &format!("/octopus/admin/v1/orders/{uid}/refund"),
+            json!({"reason": "payer asked"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{refunded}");
+    assert_eq!(refunded["data"]["payment_status"], "refund");
+    let after = app.balance(&m, "mmk").await;
+    assert_eq!(after.0, before.0 - rust_decimal::Decimal::new(12000, 2));
+    app.assert_ledger_sound().await;
+
+    let admin = admin::operator(&app, "boss@example.com", "admin").await;
+    let resends = audited(&admin, "order.resend_callback").await;
+    assert_eq!(resends.len(), 1);
+    assert_eq!(resends[0]["actor"], "help@example.com");
+    assert_eq!(resends[0]["role"], "support");
+    let refunds = audited(&admin, "order.refund").await;
+    assert_eq!(refunds.len(), 1, "the refused one is not an action");
+    let line = &refunds[0];
+    assert_eq!(line["actor"], "money@example.com");
+    assert_eq!(line["target"], uid.as_str());
+    let was: Value = serde_json::from_str(line["before"].as_str().unwrap()).unwrap();
+    let now: Value = serde_json::from_str(line["after"].as_str().unwrap()).unwrap();
+    assert_eq!(was["payment_status"], "completed");
+    assert_eq!(now["payment_status"], "refund");
+    // The history says who and why.
+    let (_, detail) = admin.get(&format!("/octopus/admin/v1/orders/{uid}")).await;
+    let last = detail["data"]["status_changes"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["to"], "refund");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("payer asked (by money@example.com)"),
+        "{last}"
+    );
+}
+
+/// Payouts held for review: finance approves one (it goes on and completes in the sandbox)
+/// and rejects another with a reason (its hold released); a pending deposit nobody pays is
+/// failed by hand; a closed order cannot be failed; the ledger verifies sound throughout.
+async fn payouts_are_approved_and_rejected_and_stuck_orders_failed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    app.fund(&m, "thb", "10000.00").await;
+    octopus(
+        &app,
+        &["review", "set", "--currency", "thb", "--above", "1000"],
+    );
+    let first = app
+        .client
+        .create_order(&payout(&m, "rv-1", "1500.00"))
+        .await
+        .unwrap()
+        .payment;
+    let second = app
+        .client
+        .create_order(&payout(&m, "rv-2", "2500.00"))
+        .await
+        .unwrap()
+        .payment;
+    assert_eq!(first.payment_status, "preparing");
+    let finance = admin::operator(&app, "money@example.com", "finance").await;
+    let (status, held) = finance.get("/octopus/admin/v1/payouts/review").await;
+    assert_eq!(status, 200, "{held}");
+    assert_eq!(held["data"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        app.balance(&m, "thb").await.1,
+        rust_decimal::Decimal::new(4000, 0)
+    );
+
+    let (status, approved) = finance
+        .post(
+            &format!("/octopus/admin/v1/orders/{}/approve", first.payment_uid),
+            json!({"reason": "known payee"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{approved}");
+    app.wait_for_status(&app.client, "rv-1", "completed", WAIT)
+        .await;
+    let (status, _) = finance
+        .post(
+            &format!("/octopus/admin/v1/orders/{}/reject", second.payment_uid),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 400, "a rejection needs a reason");
+    let (status, rejected) = finance
+        .post(
+            &format!("/octopus/admin/v1/orders/{}/reject", second.payment_uid),
+            json!({"reason": "unknown payee"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{rejected}");
+    assert_eq!(rejected["data"]["payment_status"], "reject");
+    assert_eq!(app.balance(&m, "thb").await.1, rust_decimal::Decimal::ZERO);
+    // Decided once.
+    let (status, _) = finance
+        .post(
+            &format!("/octopus/admin/v1/orders/{}/approve", second.payment_uid),
+            json!({"reason": "changed my mind"}),
+        )
+        .await;
+    assert_eq!(status, 409);
+
+    let stuck = app
+        .client
+        .create_order(&deposit(&m, "stuck-1", "50.00"))
+        .await
+        .unwrap()
+        .payment;
+    let (status, failed) = finance
+        .post(
+            &format!("/octopus/admin/v1/orders/{}/fail", stuck.payment_uid),
+            json!({"reason": "payer never paid"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{failed}");
+    assert_eq!(failed["data"]["payment_status"], "failed");
+    assert_eq!(failed["data"]["payment_fail_reason"], "payer never paid");
+    let (status, _) = finance
+        .post(
+            &format!("/octopus/admin/v1/orders/{}/fail", stuck.payment_uid),
+            json!({"reason": "again"}),
+        )
+        .await;
+    assert_eq!(status, 409, "closed already");
+
+    let (status, verified) = finance.get("/octopus/admin/v1/ledger/verify").await;
+    assert_eq!(status, 200);
+    assert_eq!(verified["data"]["sound"], true, "{verified}");
+    let (status, balances) = finance
+        .get(&format!(
+            "/octopus/admin/v1/ledger/balances?merchant_uid={}&test=true",
+            m.merchant_uid
+        ))
+        .await;
+    assert_eq!(status, 200, "{balances}");
+    let thb = balances["data"]["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["currency"] == "thb")
+        .unwrap()
+        .clone();
+    assert_eq!(thb["available"], "8500", "{thb}");
+    assert_eq!(thb["held"], "0");
+    let (_, entries) = finance
+        .get(&format!(
+            "/octopus/admin/v1/ledger/entries?merchant_uid={}&test=true&currency=thb&limit=2",
+            m.merchant_uid
+        ))
+        .await;
+    assert_eq!(entries["data"]["entries"].as_array().unwrap().len(), 2);
+    let next = entries["data"]["next"].as_i64().expect("more entries");
+    let (_, rest) = finance
+        .get(&format!(
+            "/octopus/admin/v1/ledger/entries?merchant_uid={}&test=true&currency=thb&before={next}",
+            m.merchant_uid
+        ))
+        .await;
+    let (status, csv) = finance
+        .get_text(&format!(
+            "/octopus/admin/v1/ledger/entries.csv?merchant_uid={}&test=true&currency=thb",
+            m.merchant_uid
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        csv.lines().count() - 1,
+        2 + rest["data"]["entries"].as_array().unwrap().len()
+    );
+    let admin = admin::operator(&app, "boss@example.com", "admin").await;
+    for action in ["payout.approve", "payout.reject", "order.fail"] {
+        let lines = audited(&admin, action).await;
+        assert_eq!(lines.len(), 1, "{action}");
+        assert_eq!(lines[0]["actor"], "money@example.com");
+        assert!(!lines[0]["before"].as_str().unwrap().is_empty());
+        assert!(!lines[0]["after"].as_str().unwrap().is_empty());
+    }
+    app.assert_ledger_sound().await;
+}
+
+crate::on_both_backends!(
+    orders_are_found_by_any_id_and_filtered_and_exported,
+    an_operator_reads_an_order_resends_its_callback_and_refunds_it,
+    payouts_are_approved_and_rejected_and_stuck_orders_failed,
+);
