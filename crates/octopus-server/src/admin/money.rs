@@ -160,9 +160,10 @@ pub async fn returned(
     Ok(success(after))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Clone)]
 pub struct Queue {
-    channel: String,
+    #[serde(default)]
+    pub channel: String,
 }
 
 /// `GET /octopus/admin/v1/payouts?channel=`: the payouts of an own-accounts channel waiting
@@ -313,15 +314,15 @@ pub async fn payout_failed(
     audited(&state, &admin, "payout.failed", &before, &after).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Clone)]
 pub struct Books {
-    merchant_uid: String,
+    pub merchant_uid: String,
     /// `true`: the merchant's test book; otherwise its live one.
-    test: Option<bool>,
-    currency: Option<String>,
+    pub test: Option<bool>,
+    pub currency: Option<String>,
     /// The `next` of the page before.
-    before: Option<i64>,
-    limit: Option<u32>,
+    pub before: Option<i64>,
+    pub limit: Option<u32>,
 }
 
 /// The book `books` names: the merchant's live one, or its test one.

@@ -143,18 +143,18 @@ pub async fn revoke_token(
 }
 
 /// The audit log's filters, as a query string.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct AuditFilter {
-    actor: Option<String>,
-    action: Option<String>,
-    target: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
     /// RFC 3339, inclusive.
-    since: Option<String>,
+    pub since: Option<String>,
     /// RFC 3339, exclusive.
-    until: Option<String>,
+    pub until: Option<String>,
     /// The `next_before_id` of the page before.
-    before_id: Option<i64>,
-    limit: Option<u32>,
+    pub before_id: Option<i64>,
+    pub limit: Option<u32>,
 }
 
 /// The most lines one page answers.

@@ -14,6 +14,7 @@ mod cashier_security;
 mod cli;
 mod compatibility;
 mod connections;
+mod console;
 mod contract;
 mod crash;
 mod documents;
