@@ -12,6 +12,7 @@ use crate::state::AppState;
 
 pub mod access;
 pub mod extract;
+pub mod merchant;
 pub mod money;
 pub mod operators;
 pub mod orders;
@@ -50,6 +51,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/octopus/admin/v1/operators/{email}/reset",
             post(operators::reset),
+        )
+        .route(
+            "/octopus/admin/v1/merchants/{merchant_uid}/users",
+            get(operators::merchant_users).post(operators::invite),
         )
         .route(
             "/octopus/admin/v1/tokens",
@@ -118,4 +123,37 @@ pub fn routes() -> Router<AppState> {
             get(money::entries_csv),
         )
         .route("/octopus/admin/v1/ledger/verify", get(money::verify))
+        .route("/octopus/admin/v1/me", get(merchant::me))
+        .route("/octopus/admin/v1/me/orders", get(merchant::search))
+        .route("/octopus/admin/v1/me/orders.csv", get(merchant::export))
+        .route(
+            "/octopus/admin/v1/me/orders/{payment_uid}",
+            get(merchant::detail),
+        )
+        .route(
+            "/octopus/admin/v1/me/orders/{payment_uid}/resend-callback",
+            post(merchant::resend_callback),
+        )
+        .route("/octopus/admin/v1/me/balances", get(merchant::balances))
+        .route("/octopus/admin/v1/me/entries", get(merchant::entries))
+        .route(
+            "/octopus/admin/v1/me/entries.csv",
+            get(merchant::entries_csv),
+        )
+        .route(
+            "/octopus/admin/v1/me/keys",
+            get(merchant::keys).post(merchant::create_key),
+        )
+        .route(
+            "/octopus/admin/v1/me/keys/{api_key}/revoke",
+            post(merchant::revoke_key),
+        )
+        .route(
+            "/octopus/admin/v1/me/keys/{api_key}/rotate",
+            post(merchant::rotate_key),
+        )
+        .route(
+            "/octopus/admin/v1/me/keys/{api_key}/allowlist",
+            post(merchant::allowlist),
+        )
 }

@@ -339,7 +339,7 @@ async fn book(state: &AppState, books: &Books) -> Result<Merchant, Error> {
     }
 }
 
-fn currency(text: &Option<String>) -> Result<Option<Currency>, Error> {
+pub fn currency(text: &Option<String>) -> Result<Option<Currency>, Error> {
     text.as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty())
@@ -356,6 +356,11 @@ pub async fn balances(
 ) -> Result<Json<Value>, Error> {
     admin.require(Permission::ReadMoney)?;
     let m = book(&state, &books).await?;
+    Ok(success(balances_of(&state, &m).await?))
+}
+
+/// A book's balances: available, held and total per currency.
+pub async fn balances_of(state: &AppState, m: &Merchant) -> Result<Value, Error> {
     let balances: Vec<Value> = state
         .storage
         .balances(m.id)
@@ -370,11 +375,11 @@ pub async fn balances(
             })
         })
         .collect();
-    Ok(success(json!({
+    Ok(json!({
         "merchant_uid": m.uid,
         "test": m.mode == octopus_domain::Mode::Test,
         "balances": balances,
-    })))
+    }))
 }
 
 /// `GET /octopus/admin/v1/ledger/entries?merchant_uid=&currency=&before=&limit=`: newest
@@ -386,6 +391,11 @@ pub async fn entries(
 ) -> Result<Json<Value>, Error> {
     admin.require(Permission::ReadMoney)?;
     let m = book(&state, &books).await?;
+    Ok(success(entries_page(&state, &m, &books).await?))
+}
+
+/// A page of a book's entries, newest first, and the cursor of the page after.
+pub async fn entries_page(state: &AppState, m: &Merchant, books: &Books) -> Result<Value, Error> {
     let limit = books.limit.unwrap_or(50).clamp(1, 500);
     let found = state
         .storage
@@ -395,7 +405,7 @@ pub async fn entries(
         .then(|| found.last().map(|e| e.id))
         .flatten();
     let entries: Vec<Value> = found.iter().map(views::ledger_entry).collect();
-    Ok(success(json!({"entries": entries, "next": next})))
+    Ok(json!({"entries": entries, "next": next}))
 }
 
 /// The header of the ledger entries export.
@@ -411,7 +421,11 @@ pub async fn entries_csv(
 ) -> Result<Response, Error> {
     admin.require(Permission::ReadMoney)?;
     let m = book(&state, &books).await?;
-    let currency = currency(&books.currency)?;
+    Ok(entries_export(state, m, currency(&books.currency)?))
+}
+
+/// Every entry of a book (in `currency`, or all) as CSV, read a page at a time while sent.
+pub fn entries_export(state: AppState, m: Merchant, currency: Option<Currency>) -> Response {
     let pages = stream::unfold(Some(None), move |before: Option<Option<i64>>| {
         let state = state.clone();
         async move {
@@ -462,10 +476,10 @@ pub async fn entries_csv(
         }
     });
     let header = stream::once(async { Ok::<_, std::io::Error>(ENTRIES_CSV_HEADER.to_string()) });
-    Ok(csv_response(
+    csv_response(
         "entries.csv",
         ResponseBody::from_stream(header.chain(pages)),
-    ))
+    )
 }
 
 /// `GET /octopus/admin/v1/ledger/verify`: every balance recomputed from the journal; the

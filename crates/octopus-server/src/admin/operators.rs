@@ -104,6 +104,46 @@ pub async fn reset(
 }
 
 #[derive(Deserialize)]
+pub struct Invitation {
+    email: String,
+}
+
+/// `POST /octopus/admin/v1/merchants/{merchant_uid}/users` `{"email"}`: a user of the merchant
+/// invited to the merchant console; answers the one-time password to hand over (shown once).
+pub async fn invite(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(merchant_uid): Path<String>,
+    JsonBody(invitation): JsonBody<Invitation>,
+) -> Result<Json<Value>, Error> {
+    admin.require(Permission::ManageSetup)?;
+    let invited = operators::invite(
+        state.storage.as_ref(),
+        &admin.actor,
+        &invitation.email,
+        &merchant_uid,
+        now_ms(),
+    )
+    .await?;
+    Ok(success(invited))
+}
+
+/// `GET /octopus/admin/v1/merchants/{merchant_uid}/users`: the merchant's users.
+pub async fn merchant_users(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(merchant_uid): Path<String>,
+) -> Result<Json<Value>, Error> {
+    admin.require(Permission::ReadSetup)?;
+    let users: Vec<_> = operators::list(state.storage.as_ref())
+        .await?
+        .into_iter()
+        .filter(|o| o.merchant_uid == merchant_uid)
+        .collect();
+    Ok(success(users))
+}
+
+#[derive(Deserialize)]
 pub struct NewToken {
     name: String,
     role: String,

@@ -21,6 +21,7 @@ use axum::Router;
 use crate::state::AppState;
 
 pub mod charts;
+pub mod merchant;
 pub mod operator;
 
 /// Scripts, styles and images from this origin only; no inline script or style; no framing.
@@ -33,6 +34,7 @@ const STYLE: &str = include_str!("../../templates/console/console.css");
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(operator::routes())
+        .merge(merchant::routes())
         .route("/console/static/{file}", get(asset))
         .layer(middleware::from_fn(protect))
 }

@@ -89,19 +89,19 @@ fn operator(admin: Result<Admin, Error>) -> Result<Admin, Response> {
 
 #[derive(Template)]
 #[template(path = "console/list.html")]
-struct ListPage {
-    page: Page,
-    path: String,
-    filters: Vec<Filter>,
-    forms: Vec<super::Form>,
-    table: Table,
-    empty: String,
-    csv: Option<String>,
-    next: Option<String>,
+pub(super) struct ListPage {
+    pub(super) page: Page,
+    pub(super) path: String,
+    pub(super) filters: Vec<Filter>,
+    pub(super) forms: Vec<super::Form>,
+    pub(super) table: Table,
+    pub(super) empty: String,
+    pub(super) csv: Option<String>,
+    pub(super) next: Option<String>,
 }
 
 impl ListPage {
-    fn new(page: Page, path: &str) -> ListPage {
+    pub(super) fn new(page: Page, path: &str) -> ListPage {
         ListPage {
             page,
             path: path.to_string(),
@@ -115,7 +115,7 @@ impl ListPage {
     }
 
     /// The same page saying why it could not be shown (a refused filter, a role that may not).
-    fn refused(mut self, e: Error) -> Response {
+    pub(super) fn refused(mut self, e: Error) -> Response {
         self.empty = match &e {
             Error::Invalid(details) => format!("Invalid parameters: {details}"),
             other => other.data().as_str().unwrap_or("Refused").to_string(),
@@ -127,12 +127,12 @@ impl ListPage {
     }
 }
 
-fn data(answer: Json<Value>) -> Value {
+pub(super) fn data(answer: Json<Value>) -> Value {
     let Json(mut v) = answer;
     v["data"].take()
 }
 
-fn text(v: &Value, key: &str) -> String {
+pub(super) fn text(v: &Value, key: &str) -> String {
     match &v[key] {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -140,7 +140,7 @@ fn text(v: &Value, key: &str) -> String {
     }
 }
 
-fn status_cell(status: &str) -> Cell {
+pub(super) fn status_cell(status: &str) -> Cell {
     Cell::text(status).class(format!("status-{status}"))
 }
 
@@ -148,9 +148,9 @@ fn status_cell(status: &str) -> Cell {
 
 #[derive(Template)]
 #[template(path = "console/sign_in.html")]
-struct SignInPage {
-    page: Page,
-    then: &'static str,
+pub(super) struct SignInPage {
+    pub(super) page: Page,
+    pub(super) then: &'static str,
 }
 
 /// `GET /console/sign-in`.
@@ -176,15 +176,15 @@ async fn sign_in() -> Response {
 
 #[derive(Template)]
 #[template(path = "console/account.html")]
-struct AccountPage {
-    page: Page,
-    must_change: bool,
-    totp_enrolled: bool,
-    totp_required: bool,
-    email: String,
-    role: String,
-    sign_in: &'static str,
-    home: &'static str,
+pub(super) struct AccountPage {
+    pub(super) page: Page,
+    pub(super) must_change: bool,
+    pub(super) totp_enrolled: bool,
+    pub(super) totp_required: bool,
+    pub(super) email: String,
+    pub(super) role: String,
+    pub(super) sign_in: &'static str,
+    pub(super) home: &'static str,
 }
 
 /// `GET /console/account`: the one-time password changed, TOTP enrolled, the password.
@@ -192,6 +192,9 @@ async fn account(signed_in: Result<SignedIn, Error>) -> Response {
     let Ok(signed_in) = signed_in else {
         return to(SIGN_IN);
     };
+    if !signed_in.operator.merchant_uid.is_empty() {
+        return to("/merchant/account");
+    }
     let o = &signed_in.operator;
     let admin_view = Admin::from_session(&signed_in);
     html(
@@ -508,14 +511,14 @@ async fn order_list(
 
 #[derive(Template)]
 #[template(path = "console/order.html")]
-struct OrderPage {
-    page: Page,
-    payment_uid: String,
+pub(super) struct OrderPage {
+    pub(super) page: Page,
+    pub(super) payment_uid: String,
     /// (id, label, value)
-    facts: Vec<(&'static str, &'static str, String)>,
-    forms: Vec<Form>,
+    pub(super) facts: Vec<(&'static str, &'static str, String)>,
+    pub(super) forms: Vec<Form>,
     /// (id, heading, table)
-    tables: Vec<(&'static str, &'static str, Table)>,
+    pub(super) tables: Vec<(&'static str, &'static str, Table)>,
 }
 
 /// `GET /console/orders/{payment_uid}`: the order, its history, upstream exchanges, callback
@@ -536,33 +539,7 @@ async fn order_page(
         Err(e) => return ListPage::new(p, "/console/orders").refused(e),
     };
     let o = &detail["order"];
-    let facts: Vec<(&'static str, &'static str, String)> = [
-        ("merchant-order-id", "Merchant order", "merchant_order_id"),
-        ("merchant", "Merchant", "merchant_name"),
-        ("merchant-uid", "Merchant UID", "merchant_uid"),
-        ("type", "Type", "transaction_type"),
-        ("amount", "Amount", "amount"),
-        ("final-amount", "Final amount", "final_amount"),
-        ("fee", "Fee", "fee"),
-        ("currency", "Currency", "currency"),
-        ("status", "Status", "payment_status"),
-        ("fail-reason", "Fail reason", "payment_fail_reason"),
-        ("callback", "Callback", "notify_status"),
-        ("accounting", "Accounting", "accounting_status"),
-        ("channel", "Channel", "channel"),
-        ("reference", "Reference", "reference"),
-        ("payer", "Payer", "from_name"),
-        ("payee", "Payee", "to_name"),
-        ("payee-account", "Payee account", "to"),
-        ("notify-url", "Notify URL", "notify_url"),
-        ("test", "Test", "test"),
-        ("created", "Created", "created_at"),
-        ("updated", "Updated", "updated_at"),
-    ]
-    .iter()
-    .map(|(id, label, key)| (*id, *label, text(o, key)))
-    .filter(|(_, _, v)| !v.is_empty())
-    .collect();
+    let facts = order_facts(o);
     let status = text(o, "payment_status");
     let income = text(o, "transaction_type") == "income";
     let money = format!(
@@ -620,6 +597,53 @@ async fn order_page(
             );
         }
     }
+    let tables = detail_tables(&detail);
+    html(
+        OrderPage {
+            page: p,
+            payment_uid,
+            facts,
+            forms,
+            tables,
+        }
+        .render(),
+    )
+}
+
+/// What an order's page says of the order itself: (id, label, value), the empty left out.
+pub(super) fn order_facts(o: &Value) -> Vec<(&'static str, &'static str, String)> {
+    [
+        ("merchant-order-id", "Merchant order", "merchant_order_id"),
+        ("merchant", "Merchant", "merchant_name"),
+        ("merchant-uid", "Merchant UID", "merchant_uid"),
+        ("type", "Type", "transaction_type"),
+        ("amount", "Amount", "amount"),
+        ("final-amount", "Final amount", "final_amount"),
+        ("fee", "Fee", "fee"),
+        ("currency", "Currency", "currency"),
+        ("status", "Status", "payment_status"),
+        ("fail-reason", "Fail reason", "payment_fail_reason"),
+        ("callback", "Callback", "notify_status"),
+        ("accounting", "Accounting", "accounting_status"),
+        ("channel", "Channel", "channel"),
+        ("reference", "Reference", "reference"),
+        ("payer", "Payer", "from_name"),
+        ("payee", "Payee", "to_name"),
+        ("payee-account", "Payee account", "to"),
+        ("notify-url", "Notify URL", "notify_url"),
+        ("test", "Test", "test"),
+        ("created", "Created", "created_at"),
+        ("updated", "Updated", "updated_at"),
+    ]
+    .iter()
+    .map(|(id, label, key)| (*id, *label, text(o, key)))
+    .filter(|(_, _, v)| !v.is_empty())
+    .collect()
+}
+
+/// The tables of an order's page: its history, callback attempts, upstream exchanges (when
+/// any) and ledger entries (when given).
+pub(super) fn detail_tables(detail: &Value) -> Vec<(&'static str, &'static str, Table)> {
     let mut history = Table {
         columns: vec!["At", "From", "To", "Reason"],
         rows: Vec::new(),
@@ -709,16 +733,7 @@ async fn order_page(
         }
         tables.push(("ledger", "Ledger entries", ledger));
     }
-    html(
-        OrderPage {
-            page: p,
-            payment_uid,
-            facts,
-            forms,
-            tables,
-        }
-        .render(),
-    )
+    tables
 }
 
 // ---- money ----
