@@ -229,7 +229,11 @@ mod tests {
             allowed(Role::Viewer),
             vec![ReadOrders, ReadMoney, ReadSetup]
         );
-        assert_eq!(allowed(Role::Merchant), vec![], "no operator permission at all");
+        assert_eq!(
+            allowed(Role::Merchant),
+            vec![],
+            "no operator permission at all"
+        );
         assert!(Role::Admin.needs_totp() && Role::Finance.needs_totp());
         assert!(Role::Merchant.needs_totp());
         assert!(!Role::Support.needs_totp() && !Role::Viewer.needs_totp());

@@ -101,7 +101,11 @@ pub async fn export(
 }
 
 /// The merchant's order `payment_uid`; another merchant's is not found.
-async fn own_order(state: &AppState, user: &MerchantUser, payment_uid: &str) -> Result<Order, Error> {
+async fn own_order(
+    state: &AppState,
+    user: &MerchantUser,
+    payment_uid: &str,
+) -> Result<Order, Error> {
     state
         .storage
         .order_by_payment_uid(payment_uid)
@@ -143,7 +147,11 @@ pub struct Books {
     pub limit: Option<u32>,
 }
 
-async fn book(state: &AppState, user: &MerchantUser, test: Option<bool>) -> Result<Merchant, Error> {
+async fn book(
+    state: &AppState,
+    user: &MerchantUser,
+    test: Option<bool>,
+) -> Result<Merchant, Error> {
     if test == Some(true) {
         Ok(state.storage.test_book(user.merchant.id, now_ms()).await?)
     } else {
@@ -226,7 +234,11 @@ pub async fn keys(State(state): State<AppState>, user: MerchantUser) -> Result<J
 }
 
 /// The merchant's key `api_key` (revoked or not); another merchant's is not found.
-async fn own_key(state: &AppState, user: &MerchantUser, api_key: &str) -> Result<StoredApiKey, Error> {
+async fn own_key(
+    state: &AppState,
+    user: &MerchantUser,
+    api_key: &str,
+) -> Result<StoredApiKey, Error> {
     state
         .storage
         .api_key(api_key)
@@ -270,7 +282,16 @@ pub async fn create_key(
     .map_err(key_error)?;
     let stored = own_key(&state, &user, &key.api_key).await?;
     let after = key_view(&stored).to_string();
-    audit(state.storage.as_ref(), &user.actor, "key.create", &key.api_key, "", &after, now).await?;
+    audit(
+        state.storage.as_ref(),
+        &user.actor,
+        "key.create",
+        &key.api_key,
+        "",
+        &after,
+        now,
+    )
+    .await?;
     Ok(success(key))
 }
 

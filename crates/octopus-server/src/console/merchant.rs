@@ -143,9 +143,23 @@ async fn order_list(
             "status",
             "Status",
             f.status.as_deref(),
-            &["pending", "preparing", "processing", "completed", "failed", "reject", "refund", "overdue"],
+            &[
+                "pending",
+                "preparing",
+                "processing",
+                "completed",
+                "failed",
+                "reject",
+                "refund",
+                "overdue",
+            ],
         ),
-        Filter::select("type", "Type", f.transaction_type.as_deref(), &["income", "expense"]),
+        Filter::select(
+            "type",
+            "Type",
+            f.transaction_type.as_deref(),
+            &["income", "expense"],
+        ),
         Filter::text("since", "Since (RFC 3339)", f.since.as_deref()),
         Filter::text("until", "Until (RFC 3339)", f.until.as_deref()),
         Filter::select("test", "Test mode", f.test.as_deref(), &["true", "false"]),
@@ -170,7 +184,16 @@ async fn order_list(
         let sep = if query.is_empty() { "" } else { "&" };
         format!("{HOME}?{query}{sep}after={next}")
     });
-    list.table.columns = vec!["Created", "Payment UID", "Your order", "Type", "Amount", "Status", "Callback", "Test"];
+    list.table.columns = vec![
+        "Created",
+        "Payment UID",
+        "Your order",
+        "Type",
+        "Amount",
+        "Status",
+        "Callback",
+        "Test",
+    ];
     for o in found["orders"].as_array().into_iter().flatten() {
         let uid = text(o, "payment_uid");
         list.table.rows.push(vec![
@@ -178,8 +201,12 @@ async fn order_list(
             Cell::link(uid.clone(), format!("/merchant/orders/{uid}")),
             Cell::text(text(o, "merchant_order_id")),
             Cell::text(text(o, "transaction_type")),
-            Cell::text(format!("{} {}", text(o, "amount"), text(o, "currency").to_uppercase()))
-                .class("num"),
+            Cell::text(format!(
+                "{} {}",
+                text(o, "amount"),
+                text(o, "currency").to_uppercase()
+            ))
+            .class("num"),
             status_cell(&text(o, "payment_status")),
             Cell::text(text(o, "notify_status")),
             Cell::text(text(o, "test")),
@@ -248,7 +275,12 @@ async fn balances(
     };
     let mut list = ListPage::new(page(&who, "Balances", "Balances"), "/merchant/balances");
     list.filters = vec![
-        Filter::select("test", "Test mode", filter.test.as_deref(), &["true", "false"]),
+        Filter::select(
+            "test",
+            "Test mode",
+            filter.test.as_deref(),
+            &["true", "false"],
+        ),
         Filter::text("currency", "Currency", filter.currency.as_deref()),
     ];
     let books = api::Books {
@@ -265,11 +297,17 @@ async fn balances(
         Ok(answer) => data(answer),
         Err(e) => return list.refused(e),
     };
-    let test = if books.test == Some(true) { "true" } else { "false" };
+    let test = if books.test == Some(true) {
+        "true"
+    } else {
+        "false"
+    };
     let currency = filter.currency.clone().unwrap_or_default();
     let query = query_string([("test", test), ("currency", currency.as_str())]);
     list.csv = Some(format!("/octopus/admin/v1/me/entries.csv?{query}"));
-    list.next = entries["next"].as_i64().map(|n| format!("/merchant/balances?{query}&before={n}"));
+    list.next = entries["next"]
+        .as_i64()
+        .map(|n| format!("/merchant/balances?{query}&before={n}"));
     for b in held["balances"].as_array().into_iter().flatten() {
         list.forms.push(Form {
             id: format!("balance-{}", text(b, "currency")),
@@ -289,13 +327,25 @@ async fn balances(
         });
     }
     list.empty = "No entries yet.".into();
-    list.table.columns = vec!["At", "Kind", "Order", "Currency", "Amount", "Fee", "Available", "Held"];
+    list.table.columns = vec![
+        "At",
+        "Kind",
+        "Order",
+        "Currency",
+        "Amount",
+        "Fee",
+        "Available",
+        "Held",
+    ];
     for e in entries["entries"].as_array().into_iter().flatten() {
         let uid = text(e, "payment_uid");
         list.table.rows.push(vec![
             Cell::text(text(e, "created_at")),
             Cell::text(text(e, "kind")),
-            Cell::link(text(e, "merchant_order_id"), format!("/merchant/orders/{uid}")),
+            Cell::link(
+                text(e, "merchant_order_id"),
+                format!("/merchant/orders/{uid}"),
+            ),
             Cell::text(text(e, "currency")),
             Cell::text(text(e, "amount")).class("num"),
             Cell::text(text(e, "fee")).class("num"),
@@ -305,7 +355,6 @@ async fn balances(
     }
     html(list.render())
 }
-
 
 /// `GET /merchant/keys`: the API keys (live and test), a new one (its secret shown once),
 /// revoke, rotate, the IP allowlist.
@@ -325,7 +374,16 @@ async fn keys(State(state): State<AppState>, who: Result<MerchantUser, Error>) -
             .field(Field::optional("label", "Label"))
             .show("secret"),
     );
-    list.table.columns = vec!["Key", "Mode", "Label", "Created", "Last used", "State", "Allowed IPs", "Actions"];
+    list.table.columns = vec![
+        "Key",
+        "Mode",
+        "Label",
+        "Created",
+        "Last used",
+        "State",
+        "Allowed IPs",
+        "Actions",
+    ];
     for k in all.as_array().into_iter().flatten() {
         let key = text(k, "api_key");
         let revoked = !k["revoked_at"].is_null();
@@ -339,8 +397,9 @@ async fn keys(State(state): State<AppState>, who: Result<MerchantUser, Error>) -
                 Form::post(format!("rotate-{key}"), api("rotate"), "Rotate")
                     .confirm("A new key; this one keeps working for a day")
                     .show("secret"),
-                Form::post(format!("allow-{key}"), api("allowlist"), "Set allowlist")
-                    .field(Field::optional("allowed_ips", "IPs or networks (empty: any)")),
+                Form::post(format!("allow-{key}"), api("allowlist"), "Set allowlist").field(
+                    Field::optional("allowed_ips", "IPs or networks (empty: any)"),
+                ),
             ]
         };
         list.table.rows.push(vec![
@@ -349,7 +408,13 @@ async fn keys(State(state): State<AppState>, who: Result<MerchantUser, Error>) -
             Cell::text(text(k, "label")),
             Cell::text(text(k, "created_at")),
             Cell::text(text(k, "last_used_at")),
-            Cell::text(if revoked { "revoked".to_string() } else if k["expires_at"].is_null() { "active".into() } else { format!("until {}", text(k, "expires_at")) }),
+            Cell::text(if revoked {
+                "revoked".to_string()
+            } else if k["expires_at"].is_null() {
+                "active".into()
+            } else {
+                format!("until {}", text(k, "expires_at"))
+            }),
             Cell::text(text(k, "allowed_ips")),
             Cell::forms(forms),
         ]);

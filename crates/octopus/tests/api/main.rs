@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin_access;
 mod admin_orders;
 mod api_keys;
 mod auth;
