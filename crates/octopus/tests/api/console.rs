@@ -369,6 +369,169 @@ async fn an_operator_works_through_the_console_in_chromium() {
     app.assert_ledger_sound().await;
 }
 
+/// The merchant console in Chromium: a user invited with the CLI signs in, chooses a
+/// password, enrols TOTP, signs in again with a code, sees its merchant's orders and not
+/// another merchant's (even when searching for them), creates a key (its secret shown once,
+/// and it signs a real request) and revokes it (refused from then on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_user_works_through_the_merchant_console_in_chromium() {
+    let Some(path) = crate::helpers::chromium::required("the merchant console test") else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    let m = app.merchant.clone();
+    let other = app.new_merchant("Other shop").await;
+    for (creds, id) in [(&m, "mine-1"), (&m, "mine-2"), (&other, "theirs-1")] {
+        app.client_for(creds)
+            .create_order(&NewOrder::deposit(
+                &creds.merchant_uid,
+                id,
+                "10.00",
+                "mmk",
+                "wavepay",
+                "myanmar",
+            ))
+            .await
+            .unwrap();
+    }
+    let invited: Value = serde_json::from_str(
+        octopus(
+            &app,
+            &[
+                "operator",
+                "invite",
+                "--email",
+                "shop@example.com",
+                "--merchant",
+                &m.merchant_uid,
+            ],
+        )
+        .trim(),
+    )
+    .unwrap();
+    let first_password = invited["password"].as_str().unwrap().to_string();
+    let base = app.base_url.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let mine = m.clone();
+    let server = app.base_url.clone();
+    let client_for = move |c: &crate::helpers::Creds| {
+        octopus_client::Client::new(&server, &c.api_key, &c.api_secret)
+    };
+    let seen = tokio::task::spawn_blocking(move || {
+        let browser = browser(path);
+        let tab = browser.new_tab().unwrap();
+        tab.set_default_timeout(WAIT);
+        let password = "a merchant's own passphrase";
+        tab.navigate_to(&format!("{base}/merchant")).unwrap();
+        path_is(&tab, "/merchant/sign-in");
+        fill(&tab, "input[name=email]", "shop@example.com");
+        fill(&tab, "input[name=password]", &first_password);
+        click(&tab, "#sign-in button");
+        path_is(&tab, "/merchant/account");
+        fill(
+            &tab,
+            "#password-form input[name=current_password]",
+            &first_password,
+        );
+        fill(&tab, "#password-form input[name=new_password]", password);
+        click(&tab, "#password-form button");
+        path_is(&tab, "/merchant/sign-in");
+        fill(&tab, "input[name=email]", "shop@example.com");
+        fill(&tab, "input[name=password]", password);
+        click(&tab, "#sign-in button");
+        path_is(&tab, "/merchant/account");
+        click(&tab, "#enrol-start button");
+        wait_until(
+            &tab,
+            "!document.getElementById('enrolment').hidden",
+            "the QR code shows",
+        );
+        let secret = text_of(&tab, "#totp-secret");
+        fill(
+            &tab,
+            "#enrol-confirm input[name=code]",
+            &code_at(&secret, now_ms()).unwrap(),
+        );
+        click(&tab, "#enrol-confirm button");
+        wait_until(
+            &tab,
+            "!document.getElementById('recovery').hidden",
+            "recovery codes show",
+        );
+        click(&tab, "#sign-out");
+        path_is(&tab, "/merchant/sign-in");
+        fill(&tab, "input[name=email]", "shop@example.com");
+        fill(&tab, "input[name=password]", password);
+        fill(
+            &tab,
+            "input[name=code]",
+            &code_at(&secret, now_ms() + 30_000).unwrap(),
+        );
+        click(&tab, "#sign-in button");
+        path_is(&tab, "/merchant");
+        wait_until(
+            &tab,
+            "document.querySelectorAll('#table tbody tr').length === 2",
+            "two orders",
+        );
+        let listed = text_of(&tab, "#table tbody");
+        screenshot(&tab, "merchant-orders");
+        fill(&tab, "#filters input[name=q]", "theirs-1");
+        click(&tab, "#search");
+        wait_until(
+            &tab,
+            "!!document.querySelector('#empty')",
+            "nothing of the other merchant",
+        );
+        // A key: created (the secret shown once), then revoked.
+        tab.navigate_to(&format!("{base}/merchant/keys")).unwrap();
+        path_is(&tab, "/merchant/keys");
+        fill(&tab, "#new-key input[name=mode]", "test");
+        fill(&tab, "#new-key input[name=label]", "checkout backend");
+        click(&tab, "#new-key button");
+        wait_until(
+            &tab,
+            "!!document.querySelector('#new-key pre.shown-once')",
+            "the secret shown",
+        );
+        let shown = text_of(&tab, "#new-key pre.shown-once");
+        screenshot(&tab, "merchant-keys");
+        let key: Value = serde_json::from_str(&shown).unwrap();
+        let fresh = crate::helpers::Creds {
+            api_key: key["api_key"].as_str().unwrap().to_string(),
+            api_secret: key["api_secret"].as_str().unwrap().to_string(),
+            ..mine.clone()
+        };
+        // The new key signs a real request of the merchant's.
+        let works = runtime
+            .block_on(client_for(&fresh).get_order("mine-1"))
+            .is_ok();
+        tab.navigate_to(&format!("{base}/merchant/keys")).unwrap();
+        path_is(&tab, "/merchant/keys");
+        act(&tab, &format!("revoke-{}", fresh.api_key), &[]);
+        wait_until(
+            &tab,
+            &format!("!document.getElementById('revoke-{}')", fresh.api_key),
+            "the key revoked",
+        );
+        (listed, works, fresh)
+    })
+    .await
+    .unwrap();
+    let (listed, works, fresh) = seen;
+    assert!(
+        listed.contains("mine-1") && listed.contains("mine-2"),
+        "{listed}"
+    );
+    assert!(!listed.contains("theirs-1"), "{listed}");
+    assert!(works, "the key created in the console signs requests");
+    let deadline = Instant::now() + WAIT;
+    while app.client_for(&fresh).get_order("mine-1").await.is_ok() {
+        assert!(Instant::now() < deadline, "the revoked key is refused");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Every console answer — a page, an asset, a redirect — carries the security headers; a
 /// visitor who is not signed in is sent to the sign-in; the assets are served from the binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
