@@ -139,7 +139,8 @@ pub async fn resend_callback(
 }
 
 /// Which book of the merchant, and which entries.
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Books {
     pub test: Option<bool>,
     pub currency: Option<String>,
@@ -247,7 +248,7 @@ async fn own_key(
         .ok_or(Error::NotFound("API key not found"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewKey {
     /// `live` or `test`.
     #[serde(default)]
@@ -355,7 +356,7 @@ pub async fn rotate_key(
     Ok(success(key))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Allowlist {
     #[serde(default)]
     allowed_ips: String,

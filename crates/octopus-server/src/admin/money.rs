@@ -60,7 +60,7 @@ pub async fn suspense(State(state): State<AppState>, admin: Admin) -> Result<Jso
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Assignment {
     #[serde(default)]
     payment_uid: String,
@@ -115,7 +115,7 @@ pub async fn assign(
     Ok(success(after))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Return {
     #[serde(default)]
     reference: String,
@@ -160,7 +160,8 @@ pub async fn returned(
     Ok(success(after))
 }
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Queue {
     #[serde(default)]
     pub channel: String,
@@ -230,7 +231,7 @@ pub async fn in_review(State(state): State<AppState>, admin: Admin) -> Result<Js
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Sent {
     #[serde(default)]
     reference: String,
@@ -286,7 +287,7 @@ pub async fn payout_sent(
     audited(&state, &admin, "payout.sent", &before, &after).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Failure {
     #[serde(default)]
     reason: String,
@@ -314,7 +315,8 @@ pub async fn payout_failed(
     audited(&state, &admin, "payout.failed", &before, &after).await
 }
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Books {
     pub merchant_uid: String,
     /// `true`: the merchant's test book; otherwise its live one.

@@ -31,7 +31,7 @@ fn role(text: &str) -> Result<Role, Error> {
         .map_err(|e: octopus_domain::operator::OperatorError| Error::Invalid(format!("role: {e}")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewOperator {
     email: String,
     role: String,
@@ -103,7 +103,7 @@ pub async fn reset(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Invitation {
     email: String,
 }
@@ -143,7 +143,7 @@ pub async fn merchant_users(
     Ok(success(users))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     name: String,
     role: String,
@@ -183,7 +183,8 @@ pub async fn revoke_token(
 }
 
 /// The audit log's filters, as a query string.
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,

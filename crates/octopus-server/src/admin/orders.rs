@@ -39,7 +39,8 @@ fn success(data: impl serde::Serialize) -> Json<Value> {
 }
 
 /// The search's filters, as a query string (every one optional).
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderFilter {
     /// merchant_order_id, payment_uid, bank or upstream reference.
     pub q: Option<String>,
@@ -262,7 +263,7 @@ pub async fn described(state: &AppState, order: &Order, with_money: bool) -> Res
 }
 
 /// A money action's reason: required, trimmed.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     #[serde(default)]
     reason: String,
@@ -356,7 +357,7 @@ pub async fn refund(
     audited(&state, &admin, "order.refund", &before, &after).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Confirmation {
     #[serde(default)]
     reference: String,

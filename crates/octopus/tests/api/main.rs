@@ -23,6 +23,7 @@ mod hostile_inputs;
 mod idempotency;
 mod ledger;
 mod ledger_properties;
+mod openapi;
 mod operators;
 mod order_query;
 mod own_account_pages;
