@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .merge(operator::routes())
         .merge(merchant::routes())
         .route("/console/static/{file}", get(asset))
+        .route("/console/api", get(reference))
         .layer(middleware::from_fn(protect))
 }
 
@@ -69,6 +70,109 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
         body,
     )
         .into_response()
+}
+
+/// One operation of the reference page.
+pub struct Operation {
+    pub id: String,
+    pub method: String,
+    pub path: String,
+    pub summary: String,
+    pub permission: String,
+    /// (name, in, required, type, description)
+    pub fields: Vec<(String, String, &'static str, String, String)>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "console/api.html")]
+struct ReferencePage {
+    page: Page,
+    /// (id, heading, operations)
+    groups: Vec<(String, String, Vec<Operation>)>,
+}
+
+fn type_of(schema: &serde_json::Value) -> String {
+    match &schema["type"] {
+        serde_json::Value::String(t) => t.clone(),
+        serde_json::Value::Array(ts) => ts
+            .iter()
+            .filter_map(|t| t.as_str())
+            .filter(|t| *t != "null")
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ => "any".into(),
+    }
+}
+
+/// `GET /console/api`: the API reference, rendered from the OpenAPI document (public: it holds
+/// no secret, and merchants' developers read it).
+async fn reference(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let axum::Json(doc) = crate::openapi::served(axum::extract::State(state)).await;
+    let mut groups: Vec<(String, String, Vec<Operation>)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            let tag = op["tags"][0].as_str().unwrap_or("other").to_string();
+            let mut fields = Vec::new();
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                fields.push((
+                    p["name"].as_str().unwrap_or_default().to_string(),
+                    p["in"].as_str().unwrap_or_default().to_string(),
+                    if p["required"] == true { "yes" } else { "" },
+                    type_of(&p["schema"]),
+                    p["description"].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+            let body = &op["requestBody"]["content"]["application/json"]["schema"];
+            let required: Vec<&str> = body["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str())
+                .collect();
+            for (name, schema) in body["properties"].as_object().into_iter().flatten() {
+                fields.push((
+                    name.clone(),
+                    "body".into(),
+                    if required.contains(&name.as_str()) {
+                        "yes"
+                    } else {
+                        ""
+                    },
+                    type_of(schema),
+                    schema["description"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                ));
+            }
+            let operation = Operation {
+                id: op["operationId"].as_str().unwrap_or_default().to_string(),
+                method: method.to_uppercase(),
+                path: path.clone(),
+                summary: op["summary"].as_str().unwrap_or_default().to_string(),
+                permission: op["x-permission"].as_str().unwrap_or_default().to_string(),
+                fields,
+            };
+            match groups.iter_mut().find(|g| g.1 == tag) {
+                Some(g) => g.2.push(operation),
+                None => groups.push((tag.replace(' ', "-"), tag, vec![operation])),
+            }
+        }
+    }
+    html(askama::Template::render(&ReferencePage {
+        page: Page {
+            title: "API reference".into(),
+            console_name: "console",
+            home: "/console",
+            sign_in: "/console/sign-in",
+            who: String::new(),
+            role: String::new(),
+            csrf: String::new(),
+            nav: Vec::new(),
+            section: "",
+        },
+        groups,
+    }))
 }
 
 /// What the layout shows around every page.

@@ -62,6 +62,7 @@ fn page(admin: &Admin, title: impl Into<String>, section: &'static str) -> Page 
         .filter(|(_, _, p)| admin.role.allows(*p))
         .map(|(label, link, _)| (*label, *link))
         .collect();
+    nav.push(("API", "/console/api"));
     nav.push(("Account", ACCOUNT));
     Page {
         title: title.into(),

@@ -541,10 +541,28 @@ async fn console_answers_carry_security_headers_and_send_strangers_to_the_sign_i
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // The API reference is rendered from the OpenAPI document, escaped.
+    let reference = http
+        .get(format!("{}/console/api", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for shown in [
+        "POST /octopus/api/order/new",
+        "GET /octopus/admin/v1/orders",
+        "MoveMoney",
+        "merchant_order_id",
+    ] {
+        assert!(reference.contains(shown), "the reference shows {shown}");
+    }
     for (path, status) in [
         ("/console", 303),
         ("/console/orders?q=x", 303),
         ("/console/sign-in", 200),
+        ("/console/api", 200),
         ("/console/static/htmx.min.js", 200),
         ("/console/static/console.js", 200),
         ("/console/static/nothing.js", 404),
