@@ -60,13 +60,13 @@ fn page(user: &MerchantUser, title: impl Into<String>, section: &'static str) ->
 }
 
 /// The merchant user of a page, or where to send the visitor instead.
-fn user(user: Result<MerchantUser, Error>) -> Result<MerchantUser, Response> {
+fn user(user: Result<MerchantUser, Error>) -> Result<MerchantUser, Box<Response>> {
     match user {
         Ok(u) => Ok(u),
-        Err(Error::Unauthorized(_)) => Err(to(SIGN_IN)),
+        Err(Error::Unauthorized(_)) => Err(Box::new(to(SIGN_IN))),
         // Held back (one-time password, TOTP), or an operator's session.
-        Err(Error::Forbidden(_)) => Err(to(ACCOUNT)),
-        Err(e) => Err(axum::response::IntoResponse::into_response(e)),
+        Err(Error::Forbidden(_)) => Err(Box::new(to(ACCOUNT))),
+        Err(e) => Err(Box::new(axum::response::IntoResponse::into_response(e))),
     }
 }
 
@@ -133,7 +133,7 @@ async fn order_list(
 ) -> Response {
     let who = match user(who) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&who, "Orders", "Orders"), HOME);
     let f = &filter;
@@ -224,7 +224,7 @@ async fn order_page(
 ) -> Response {
     let who = match user(who) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let p = page(&who, format!("Order {payment_uid}"), "Orders");
     let detail = match api::detail(State(state), who, Path(payment_uid.clone())).await {
@@ -271,7 +271,7 @@ async fn balances(
 ) -> Response {
     let who = match user(who) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&who, "Balances", "Balances"), "/merchant/balances");
     list.filters = vec![
@@ -361,7 +361,7 @@ async fn balances(
 async fn keys(State(state): State<AppState>, who: Result<MerchantUser, Error>) -> Response {
     let who = match user(who) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&who, "API keys", "API keys"), "/merchant/keys");
     let all = match api::keys(State(state), who.clone()).await {

@@ -79,12 +79,12 @@ fn page(admin: &Admin, title: impl Into<String>, section: &'static str) -> Page 
 
 /// The operator of a page, or where to send the visitor instead: the sign-in when not
 /// signed in, the account page while a one-time password or TOTP enrolment holds them back.
-fn operator(admin: Result<Admin, Error>) -> Result<Admin, Response> {
+fn operator(admin: Result<Admin, Error>) -> Result<Admin, Box<Response>> {
     match admin {
-        Ok(a) if a.held_back().is_some() => Err(to(ACCOUNT)),
+        Ok(a) if a.held_back().is_some() => Err(Box::new(to(ACCOUNT))),
         Ok(a) => Ok(a),
-        Err(Error::Unauthorized(_)) => Err(to(SIGN_IN)),
-        Err(e) => Err(axum::response::IntoResponse::into_response(e)),
+        Err(Error::Unauthorized(_)) => Err(Box::new(to(SIGN_IN))),
+        Err(e) => Err(Box::new(axum::response::IntoResponse::into_response(e))),
     }
 }
 
@@ -243,7 +243,7 @@ async fn dashboard(
 ) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let p = page(&admin, "Dashboard", "Dashboard");
     if let Err(e) = admin.require(Permission::ReadOrders) {
@@ -353,7 +353,7 @@ async fn dashboard(
             )
         })
         .collect();
-    by_channel.sort_by(|a, b| b.1.cmp(&a.1));
+    by_channel.sort_by_key(|c| std::cmp::Reverse(c.1));
     let counts: Vec<(String, f64, String)> = by_channel
         .iter()
         .map(|(name, n, _, _)| (name.clone(), *n as f64, n.to_string()))
@@ -442,7 +442,7 @@ async fn order_list(
 ) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&admin, "Orders", "Orders"), "/console/orders");
     let f = &filter;
@@ -531,7 +531,7 @@ async fn order_page(
 ) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let p = page(&admin, format!("Order {payment_uid}"), "Orders");
     let detail = match orders::detail(State(state), admin.clone(), Path(payment_uid.clone())).await
@@ -748,7 +748,7 @@ async fn payouts(
 ) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&admin, "Payouts", "Payouts"), "/console/payouts");
     list.filters = vec![Filter::text(
@@ -834,7 +834,7 @@ async fn payouts(
 async fn suspense(State(state): State<AppState>, admin: Result<Admin, Error>) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&admin, "Suspense", "Suspense"), "/console/suspense");
     list.empty = "No transfer waits in suspense.".into();
@@ -904,7 +904,7 @@ async fn ledger(
 ) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&admin, "Ledger", "Ledger"), "/console/ledger");
     list.filters = vec![
@@ -1022,7 +1022,7 @@ async fn audit(
 ) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&admin, "Audit log", "Audit log"), "/console/audit");
     let f = &filter;
@@ -1075,7 +1075,7 @@ async fn audit(
 async fn people(State(state): State<AppState>, admin: Result<Admin, Error>) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&admin, "Operators", "Operators"), "/console/operators");
     let all = match operators::list(State(state.clone()), admin.clone()).await {

@@ -17,7 +17,6 @@ pub const PASSWORD: &str = "a long enough passphrase";
 /// A signed-in operator.
 pub struct AdminSession {
     pub base: String,
-    pub email: String,
     /// The TOTP secret (base32), when enrolled.
     pub totp_secret: Option<String>,
     pub recovery_codes: Vec<String>,
@@ -69,7 +68,6 @@ impl AdminSession {
         assert_eq!(status, 200, "sign-in of {email}: {answer}");
         AdminSession {
             base: base.to_string(),
-            email: email.to_string(),
             totp_secret: None,
             recovery_codes: Vec::new(),
             cookie: cookie.expect("a session cookie"),
