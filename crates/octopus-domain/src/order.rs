@@ -157,6 +157,28 @@ impl PaymentStatus {
     }
 }
 
+/// Whether an operator may fail this order by hand ("fail a stuck order"): only an open one,
+/// and never a payout in `processing` — it has been sent upstream (perhaps with its outcome
+/// unknown), so failing it would give the merchant back money that may be paid out; its
+/// upstream's answer ends it (an own-accounts queued payout is `pending`, and fails here).
+pub fn operator_may_fail(order: &Order) -> Result<(), String> {
+    if !order.payment_status.is_open() {
+        return Err(format!(
+            "This order is {}: only an open order can be failed.",
+            order.payment_status
+        ));
+    }
+    if order.transaction_type == TransactionType::Expense
+        && order.payment_status == PaymentStatus::Processing
+    {
+        return Err(
+            "This payout was sent upstream: its upstream's answer ends it, not a failure by hand."
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// A status change the state machine refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("an order cannot go from {from} to {to}{detail}")]
@@ -477,6 +499,24 @@ impl Order {
 pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_operator_fails_open_orders_but_never_a_payout_sent_upstream() {
+        let mut o = sample_order();
+        for (kind, status, may) in [
+            (TransactionType::Income, PaymentStatus::Pending, true),
+            (TransactionType::Income, PaymentStatus::Processing, true),
+            (TransactionType::Expense, PaymentStatus::Pending, true),
+            (TransactionType::Expense, PaymentStatus::Preparing, true),
+            (TransactionType::Expense, PaymentStatus::Processing, false),
+            (TransactionType::Income, PaymentStatus::Completed, false),
+            (TransactionType::Income, PaymentStatus::Overdue, false),
+        ] {
+            o.transaction_type = kind;
+            o.payment_status = status;
+            assert_eq!(operator_may_fail(&o).is_ok(), may, "{kind:?} {status}");
+        }
+    }
 
     pub(crate) fn sample_order() -> Order {
         Order {

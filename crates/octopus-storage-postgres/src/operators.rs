@@ -249,7 +249,7 @@ impl Operators for PostgresStorage {
         let n = tx
             .execute(
                 "UPDATE operators SET totp_secret = $2, totp_last_step = 0, updated_at = $3
-                 WHERE id = $1",
+                 WHERE id = $1 AND totp_secret = ''",
                 &[&operator_id, &sealed_secret, &at],
             )
             .await

@@ -284,7 +284,7 @@ impl Operators for SqliteStorage {
                 let n = conn
                     .execute(
                         "UPDATE operators SET totp_secret = ?2, totp_last_step = 0, updated_at = ?3
-                         WHERE id = ?1",
+                         WHERE id = ?1 AND totp_secret = ''",
                         params![operator_id, sealed, at],
                     )
                     .map_err(db)?;

@@ -211,7 +211,8 @@ pub trait Operators: Send + Sync + 'static {
     async fn end_session(&self, token_hash: &str) -> Result<()>;
 
     /// Enrols TOTP: stores the (sealed) secret and the SHA-256 of fresh recovery codes in
-    /// place of any earlier ones; false if there is no operator `operator_id`.
+    /// place of any earlier ones; false if there is no operator `operator_id` without TOTP
+    /// (two enrolments at once: one wins).
     async fn enrol_totp(
         &self,
         operator_id: i64,

@@ -123,8 +123,13 @@ pub async fn detail(
 ) -> Result<Json<Value>, Error> {
     let order = own_order(&state, &user, &payment_uid).await?;
     let mut described = orders::described(&state, &order, true).await?;
-    // The upstream's exchanges are the operator's business, not the merchant's.
+    // The upstream's exchanges and the routing are the operator's business.
     described["upstream"] = Value::Array(Vec::new());
+    if let Some(o) = described["order"].as_object_mut() {
+        for internal in ["distribute_rules", "account", "channel", "ip"] {
+            o.remove(internal);
+        }
+    }
     Ok(success(described))
 }
 

@@ -350,7 +350,11 @@ pub async fn refund(
     Body(body): Body<Reason>,
 ) -> Result<Json<Value>, Error> {
     admin.require(Permission::MoveMoney)?;
-    let why = format!("{} (by {})", reason(&body.reason)?, admin.actor.name);
+    let why = format!(
+        "refunded by {}: {}",
+        admin.actor.name,
+        reason(&body.reason)?
+    );
     let before = found(&state, &payment_uid).await?;
     let after = orders::refund(state.storage.as_ref(), &payment_uid, &why).await?;
     state.callbacks_due.notify_one();
@@ -426,12 +430,13 @@ pub async fn approve(
     Body(body): Body<Reason>,
 ) -> Result<Json<Value>, Error> {
     admin.require(Permission::MoveMoney)?;
+    let why = reason(&body.reason)?;
     let before = found(&state, &payment_uid).await?;
     let after = risk::approve(
         state.storage.as_ref(),
         &payment_uid,
         &admin.actor.name,
-        &body.reason,
+        why,
         now_ms(),
     )
     .await?;

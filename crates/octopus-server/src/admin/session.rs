@@ -255,7 +255,7 @@ pub async fn start_totp(
     if !operator.totp_secret.is_empty() {
         return Err(Error::Conflict("TOTP is enrolled already".into()));
     }
-    let e = two_factor::enrolment(&state.master_key, operator.id, &operator.email);
+    let e = two_factor::enrolment(&state.master_key, operator.id, &operator.email, now_ms());
     let qr_svg =
         crate::pages::instructions::qr_svg(&e.otpauth_url, "TOTP enrolment").unwrap_or_default();
     Ok(Json(json!({
@@ -289,8 +289,10 @@ pub async fn confirm_totp(
         return Err(Error::Conflict("TOTP is enrolled already".into()));
     }
     let secret =
-        two_factor::opened_enrolment(&state.master_key, operator.id, &confirmation.enrolment)
-            .ok_or_else(|| Error::Invalid("enrolment: not an enrolment of yours".into()))?;
+        two_factor::opened_enrolment(&state.master_key, operator.id, &confirmation.enrolment, now)
+            .ok_or_else(|| {
+                Error::Invalid("enrolment: not an enrolment of yours, or expired".into())
+            })?;
     let step = two_factor::matching_step(&secret, confirmation.code.trim(), now)
         .ok_or_else(|| Error::Invalid("code: not the authenticator's current code".into()))?;
     let codes = two_factor::recovery_codes();
@@ -300,9 +302,12 @@ pub async fn confirm_totp(
         .collect();
     let storage = state.storage.as_ref();
     let before = json!(OperatorView::from(operator)).to_string();
-    storage
+    if !storage
         .enrol_totp(operator.id, &state.master_key.seal(&secret), hashes, now)
-        .await?;
+        .await?
+    {
+        return Err(Error::Conflict("TOTP is enrolled already".into()));
+    }
     // The confirming code is used: it cannot also sign in.
     storage.take_totp_step(operator.id, step).await?;
     let after = storage

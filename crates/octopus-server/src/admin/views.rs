@@ -165,9 +165,16 @@ pub fn transfer(t: &Transfer) -> Value {
 }
 
 /// One CSV field, quoted when it holds a separator, a quote or a line break; a leading
-/// formula character is neutralised (spreadsheets run `=`, `+`, `-`, `@` as formulas).
+/// formula character is neutralised (spreadsheets run `=`, `+`, `-`, `@` as formulas) unless
+/// the field is a plain number (`-120.00`, `+66812345678` stay numbers).
 pub fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let number = {
+        let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+        !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && digits.bytes().filter(|b| *b == b'.').count() <= 1
+    };
+    let value = if !number && value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
         value.to_string()
@@ -228,6 +235,10 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv_field("-1,5"), "\"'-1,5\"");
+        assert_eq!(csv_field("-120.00"), "-120.00", "a debit stays a number");
+        assert_eq!(csv_field("+66812345678"), "+66812345678");
+        assert_eq!(csv_field("+1+cmd|x"), "'+1+cmd|x");
+        assert_eq!(csv_field("-"), "'-");
         assert_eq!(csv_line(&["a", "b\nc"]), "a,\"b\nc\"\n");
     }
 }

@@ -380,6 +380,14 @@ pub fn to(path: &str) -> Response {
     Redirect::to(path).into_response()
 }
 
+/// A value as one path segment (percent-encoded: an email's `/`, `?`, `#` or `%` cannot
+/// point a form at another route).
+pub fn segment(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
 /// A query string of the non-empty pairs.
 pub fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = url::form_urlencoded::Serializer::new(String::new());

@@ -569,7 +569,8 @@ async fn order_page(
                     )),
             );
         }
-        if income && open {
+        // A late payment (补单) is the usual case: an overdue deposit can be confirmed too.
+        if income && (open || status == "overdue") {
             forms.push(
                 Form::post("confirm", api("confirm"), "Confirm by hand")
                     .field(Field::required("reference", "Bank reference"))
@@ -1108,7 +1109,8 @@ async fn people(State(state): State<AppState>, admin: Result<Admin, Error>) -> R
     list.table.columns = vec!["Who", "Role", "State", "TOTP", "Created", "Actions"];
     for o in all.as_array().into_iter().flatten() {
         let email = text(o, "email");
-        let api = |verb: &str| format!("/octopus/admin/v1/operators/{email}/{verb}");
+        let segment = super::segment(&email);
+        let api = |verb: &str| format!("/octopus/admin/v1/operators/{segment}/{verb}");
         let disabled = o["disabled"] == true;
         let mut forms = vec![
             Form::post(format!("reset-{email}"), api("reset"), "Reset sign-in")
@@ -1136,13 +1138,14 @@ async fn people(State(state): State<AppState>, admin: Result<Admin, Error>) -> R
     }
     for t in tokens.as_array().into_iter().flatten() {
         let name = text(t, "name");
+        let segment = super::segment(&name);
         let revoked = t["revoked"] == true;
         let forms = if revoked {
             Vec::new()
         } else {
             vec![Form::post(
                 format!("revoke-{name}"),
-                format!("/octopus/admin/v1/tokens/{name}"),
+                format!("/octopus/admin/v1/tokens/{segment}"),
                 "Revoke",
             )
             .method("DELETE")

@@ -175,6 +175,9 @@ pub async fn create_token(
     role: Role,
     at: Timestamp,
 ) -> Result<NewToken, OperatorServiceError> {
+    if role == Role::Merchant {
+        return Err(OperatorServiceError::MerchantRole);
+    }
     let name = name.trim();
     let valid = !name.is_empty()
         && name.len() <= 64

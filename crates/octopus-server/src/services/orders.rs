@@ -524,9 +524,9 @@ pub async fn refund(
     Ok(storage.change_status(payment_uid, change).await?)
 }
 
-/// An operator's failing of a stuck open order (pending, held for review, or processing): it
+/// An operator's failing of a stuck open order (`order::operator_may_fail` decides which): it
 /// becomes `failed` with the reason, a payout's hold goes back to the merchant, and the
-/// merchant is called back. Refused for an order no longer open.
+/// merchant is called back.
 pub async fn fail_stuck(
     storage: &dyn octopus_storage::Orders,
     payment_uid: &str,
@@ -538,11 +538,10 @@ pub async fn fail_stuck(
         .order_by_payment_uid(payment_uid)
         .await?
         .ok_or(Error::NotFound("Order not found"))?;
-    if !order.payment_status.is_open() {
-        return Err(Error::Conflict(format!(
-            "This order is {}: only an open order can be failed.",
-            order.payment_status
-        )));
+    octopus_domain::order::operator_may_fail(&order).map_err(Error::Conflict)?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::Invalid("reason: a reason is required".into()));
     }
     let change = octopus_domain::StatusChange::new(
         PaymentStatus::Failed,

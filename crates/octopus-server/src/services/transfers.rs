@@ -440,6 +440,11 @@ async fn queued_payout(storage: &dyn Storage, payment_uid: &str) -> Result<Order
             "Order {payment_uid} is not a payout of an own-accounts channel."
         )));
     }
+    if order.payment_status == PaymentStatus::Preparing {
+        return Err(Error::Conflict(format!(
+            "Payout {payment_uid} is held for review: approve it first."
+        )));
+    }
     if !order.payment_status.is_open() && order.payment_status != PaymentStatus::Completed {
         return Err(Error::Conflict(format!(
             "Payout {payment_uid} is {}: it is no longer in the queue.",

@@ -44,25 +44,38 @@ fn totp(secret: Vec<u8>, account: &str) -> Option<TOTP> {
     .ok()
 }
 
-/// A new secret for the operator `operator_id` (`account`: its email, shown by the app).
-pub fn enrolment(master_key: &MasterKey, operator_id: i64, account: &str) -> Enrolment {
+/// How long an enrolment may wait for its confirmation: 10 minutes.
+pub const ENROLMENT_MS: i64 = 10 * 60 * 1000;
+
+/// A new secret for the operator `operator_id` (`account`: its email, shown by the app),
+/// made at `now`.
+pub fn enrolment(master_key: &MasterKey, operator_id: i64, account: &str, now: i64) -> Enrolment {
     let mut secret = vec![0u8; SECRET_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let totp = totp(secret, account).expect("a 160-bit secret and an email make a TOTP");
     let base32 = totp.get_secret_base32();
     Enrolment {
-        enrolment: master_key.seal(&format!("{ENROLMENT_PREFIX}{operator_id}:{base32}")),
+        enrolment: master_key.seal(&format!("{ENROLMENT_PREFIX}{operator_id}:{now}:{base32}")),
         otpauth_url: totp.get_url(),
         secret: base32,
     }
 }
 
-/// The base32 secret an enrolment blob holds, if it was made for `operator_id`.
-pub fn opened_enrolment(master_key: &MasterKey, operator_id: i64, sealed: &str) -> Option<String> {
+/// The base32 secret an enrolment blob holds, if it was made for `operator_id` and less than
+/// [`ENROLMENT_MS`] before `now`.
+pub fn opened_enrolment(
+    master_key: &MasterKey,
+    operator_id: i64,
+    sealed: &str,
+    now: i64,
+) -> Option<String> {
     let opened = master_key.open(sealed).ok()?;
     let rest = opened.expose_secret().strip_prefix(ENROLMENT_PREFIX)?;
-    let (id, secret) = rest.split_once(':')?;
-    (id == operator_id.to_string()).then(|| secret.to_string())
+    let (id, rest) = rest.split_once(':')?;
+    let (made, secret) = rest.split_once(':')?;
+    let made: i64 = made.parse().ok()?;
+    let fresh = (0..ENROLMENT_MS).contains(&(now - made));
+    (id == operator_id.to_string() && fresh).then(|| secret.to_string())
 }
 
 /// The time step a 6-digit `code` matches for the base32 `secret` at `now_ms` (this step, or

@@ -4,7 +4,8 @@
 // shown next to the button. Navigation and filters are htmx's (hx-boost, hx-get).
 (function () {
   'use strict';
-  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
+  // Read at each submit: a boosted navigation replaces the body, and with it the token.
+  const csrf = () => ((document.getElementById('csrf') || {}).dataset || {}).token || '';
 
   function message(answer, status) {
     const data = answer && answer.data;

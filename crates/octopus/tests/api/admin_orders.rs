@@ -334,7 +334,7 @@ async fn an_operator_reads_an_order_resends_its_callback_and_refunds_it(backend:
         last["reason"]
             .as_str()
             .unwrap()
-            .contains("payer asked (by money@example.com)"),
+            .contains("refunded by money@example.com: payer asked"),
         "{last}"
     );
 }
@@ -484,7 +484,182 @@ async fn payouts_are_approved_and_rejected_and_stuck_orders_failed(backend: Back
     app.assert_ledger_sound().await;
 }
 
+/// The own-accounts money actions through the admin API: the payout queue (listed, its bank
+/// CSV, one payout marked sent with its reference, one failed with its hold back; a debit in
+/// the entries' CSV stays a number), a late deposit
+/// confirmed by hand, a transfer in suspense recorded as returned; refusals change nothing;
+/// each action audited with before and after.
+async fn own_account_money_moves_through_the_admin_api(backend: Backend) {
+    use crate::helpers::accounts::{own_channel, thai_promptpay};
+    let app = spawn_app(backend).await;
+    own_channel(&app, "own", &["TH"], &["thb"]).await;
+    let account = thai_promptpay(&app, "own").await;
+    app.fund(&app.live, "thb", "5000.00").await;
+    let live = app.live.clone();
+    let payout_to = |id: &str, amount: &str| {
+        NewOrder::payout(
+            &live.merchant_uid,
+            id,
+            amount,
+            "thb",
+            "thailand",
+            "thailand",
+            "1234567890",
+            "Somsri Jaidee",
+            "scb",
+        )
+    };
+    let sent = app
+        .live_client
+        .create_order(&payout_to("q-1", "1000.00"))
+        .await
+        .unwrap()
+        .payment;
+    let failed = app
+        .live_client
+        .create_order(&payout_to("q-2", "400.00"))
+        .await
+        .unwrap()
+        .payment;
+    let finance = admin::operator(&app, "money@example.com", "finance").await;
+    let (status, queue) = finance.get("/octopus/admin/v1/payouts?channel=own").await;
+    assert_eq!(status, 200, "{queue}");
+    assert_eq!(queue["data"].as_array().unwrap().len(), 2);
+    let (_, csv) = finance
+        .get_text("/octopus/admin/v1/payouts.csv?channel=own")
+        .await;
+    assert!(
+        csv.contains(",1234567890,Somsri Jaidee,1000.00,THB,"),
+        "{csv}"
+    );
+    let held_before = app.balance(&live, "thb").await;
+    let (status, refused) = finance
+        .post(
+            &format!("/octopus/admin/v1/payouts/{}/sent", sent.payment_uid),
+            json!({"reference": " "}),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        app.balance(&live, "thb").await,
+        held_before,
+        "nothing moved"
+    );
+    let (status, done) = finance
+        .post(
+            &format!("/octopus/admin/v1/payouts/{}/sent", sent.payment_uid),
+            json!({"reference": "SCB-778"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["data"]["payment_status"], "completed");
+    assert_eq!(done["data"]["reference"], "SCB-778");
+    let (status, gone) = finance
+        .post(
+            &format!("/octopus/admin/v1/payouts/{}/failed", failed.payment_uid),
+            json!({"reason": "account closed"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{gone}");
+    assert_eq!(gone["data"]["payment_status"], "failed");
+    let (available, held) = app.balance(&live, "thb").await;
+    assert_eq!(held, rust_decimal::Decimal::ZERO, "both holds ended");
+    assert_eq!(
+        available,
+        rust_decimal::Decimal::new(4000, 0),
+        "the failed one's came back"
+    );
+    let (_, entries) = finance
+        .get_text(&format!(
+            "/octopus/admin/v1/ledger/entries.csv?merchant_uid={}",
+            live.merchant_uid
+        ))
+        .await;
+    assert!(entries.contains(",-1000"), "a debit is a number: {entries}");
+    assert!(
+        !entries.contains(",'-"),
+        "no debit read as a formula: {entries}"
+    );
+
+    // A late deposit (overdue) confirmed by hand with what was received.
+    let mut late = NewOrder::deposit(
+        &live.merchant_uid,
+        "late-1",
+        "200.00",
+        "thb",
+        "thailand",
+        "thailand",
+    );
+    late.float_precision = Some("2".into());
+    late.ttl = Some("1".into());
+    let late = app.live_client.create_order(&late).await.unwrap().payment;
+    app.wait_for_status(&app.live_client, "late-1", "overdue", WAIT)
+        .await;
+    let (status, confirmed) = finance
+        .post(
+            &format!("/octopus/admin/v1/orders/{}/confirm", late.payment_uid),
+            json!({"reference": "FT-LATE-9", "amount": "200.00", "reason": "paid after the deadline"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{confirmed}");
+    assert_eq!(confirmed["data"]["payment_status"], "completed");
+
+    // A transfer no order takes, returned to its payer.
+    let odd = account
+        .report(&account.transfer("777.00", "thb", "FT-ODD"))
+        .await;
+    assert_eq!(odd["outcome"], "suspense");
+    let (_, waiting) = finance.get("/octopus/admin/v1/suspense").await;
+    let transfer = waiting["data"][0]["transfer"].as_str().unwrap().to_string();
+    let (status, returned) = finance
+        .post(
+            &format!("/octopus/admin/v1/suspense/{transfer}/returned"),
+            json!({"reference": "RET-1", "reason": "unknown payer"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{returned}");
+    assert_eq!(returned["data"]["status"], "returned");
+    let (_, waiting) = finance.get("/octopus/admin/v1/suspense").await;
+    assert_eq!(waiting["data"], json!([]));
+
+    let admin = admin::operator(&app, "boss@example.com", "admin").await;
+    for action in [
+        "payout.sent",
+        "payout.failed",
+        "order.confirm",
+        "suspense.returned",
+    ] {
+        let lines = audited(&admin, action).await;
+        assert_eq!(
+            lines.len(),
+            1,
+            "{action} once (the refusals are not actions)"
+        );
+        let before: Value = serde_json::from_str(lines[0]["before"].as_str().unwrap()).unwrap();
+        let after: Value = serde_json::from_str(lines[0]["after"].as_str().unwrap()).unwrap();
+        assert_ne!(before, after, "{action}: before and after differ");
+    }
+    app.assert_ledger_sound().await;
+}
+
+/// Orders created in the same millisecond page by their id: every one found once.
+async fn pages_keep_orders_of_the_same_millisecond_apart(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, created) = orders_of(&app).await;
+    app.execute_sql("UPDATE orders SET created_at = 1790000000000")
+        .await;
+    let viewer = admin::operator(&app, "view@example.com", "viewer").await;
+    let mut found = all_pages(&viewer, "test=true").await;
+    assert_eq!(found.len(), created.len());
+    found.sort();
+    let mut expected = created.clone();
+    expected.sort();
+    assert_eq!(found, expected, "none lost, none twice");
+}
+
 crate::on_both_backends!(
+    own_account_money_moves_through_the_admin_api,
+    pages_keep_orders_of_the_same_millisecond_apart,
     orders_are_found_by_any_id_and_filtered_and_exported,
     an_operator_reads_an_order_resends_its_callback_and_refunds_it,
     payouts_are_approved_and_rejected_and_stuck_orders_failed,

@@ -328,7 +328,7 @@ async fn an_operator_works_through_the_console_in_chromium() {
     assert!(history.contains("completed"), "{history}");
     assert!(attempts.contains("500"), "the failed attempts: {attempts}");
     assert!(
-        after_refund.contains("payer asked twice (by boss@example.com)"),
+        after_refund.contains("refunded by boss@example.com: payer asked twice"),
         "{after_refund}"
     );
     let csv_uids: Vec<&str> = exported
