@@ -16,6 +16,7 @@ pub mod money;
 pub mod operators;
 pub mod orders;
 pub mod session;
+pub mod setup;
 pub mod views;
 
 pub fn routes() -> Router<AppState> {
@@ -118,4 +119,5 @@ pub fn routes() -> Router<AppState> {
             get(money::entries_csv),
         )
         .route("/octopus/admin/v1/ledger/verify", get(money::verify))
+        .merge(setup::routes())
 }
