@@ -474,3 +474,77 @@ pub async fn devices<S: Devices + ?Sized>(
         .map(|d| device_view(d, now))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_is_read_from_the_operators_words() {
+        let input = AccountInput {
+            channel: "own".into(),
+            method: "PromptPay".into(),
+            number: " 123-4-56789-0 ".into(),
+            holder: "Somchai Jaidee".into(),
+            currency: "thb".into(),
+            bank_code: Some("kbank".into()),
+            promptpay_id: Some("0812345678".into()),
+            ..AccountInput::default()
+        };
+        let account = parse_account(&input, 9).unwrap();
+        assert!(account.id.starts_with("acc_"), "{}", account.id);
+        assert_eq!(
+            (
+                account.method,
+                account.bank_code.as_str(),
+                account.number.as_str()
+            ),
+            (AccountMethod::Promptpay, "004", "123-4-56789-0")
+        );
+        assert!(account.enabled);
+        let refusal = |input: AccountInput| match parse_account(&input, 0) {
+            Err(SetupError::Invalid(details)) => details,
+            other => panic!("{other:?}"),
+        };
+        for (change, field) in [
+            (
+                AccountInput {
+                    method: "cash".into(),
+                    ..input.clone()
+                },
+                "method:",
+            ),
+            (
+                AccountInput {
+                    currency: "zzz".into(),
+                    ..input.clone()
+                },
+                "currency:",
+            ),
+            (
+                AccountInput {
+                    bank_code: Some("999".into()),
+                    ..input.clone()
+                },
+                "bank_code:",
+            ),
+            (
+                AccountInput {
+                    promptpay_id: None,
+                    ..input.clone()
+                },
+                "promptpay_id:",
+            ),
+            (
+                AccountInput {
+                    max_open: Some(0),
+                    ..input.clone()
+                },
+                "daily_limit, max_open:",
+            ),
+        ] {
+            let details = refusal(change);
+            assert!(details.starts_with(field), "{field} {details}");
+        }
+    }
+}

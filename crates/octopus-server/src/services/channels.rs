@@ -284,3 +284,99 @@ where
     setup::audit(storage, actor, action, code, &view(&before), &after, now).await?;
     Ok(after)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(input: &ChannelInput) -> String {
+        let (key, _) = MasterKey::generate();
+        match parse_channel(input, &key, &BTreeMap::new(), 0) {
+            Err(SetupError::Invalid(details)) => details,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_channel_is_read_from_the_operators_words() {
+        let (key, _) = MasterKey::generate();
+        let mut input = ChannelInput::new("mm-wave", "sandbox");
+        input.countries = vec!["myanmar".into(), " ".into()];
+        input.currencies = vec!["MMK".into()];
+        input.payments = vec!["WavePay".into()];
+        input.types = vec!["income".into()];
+        input.min = Some("1000".into());
+        let credentials: BTreeMap<String, String> =
+            [("secret".to_string(), "s3cret".to_string())].into();
+        let channel = parse_channel(&input, &key, &credentials, 5).unwrap();
+        assert_eq!(channel.countries, vec!["MM"]);
+        assert_eq!(channel.payments, vec!["wavepay"]);
+        assert_eq!(channel.transaction_types, vec![TransactionType::Income]);
+        assert!(!channel.sealed_credentials.contains("s3cret"));
+        let shown = channel_view(&channel, &credential_names(&key, &channel));
+        assert_eq!(shown["credentials"], json!(["secret"]));
+        assert!(!shown.to_string().contains("s3cret"));
+
+        for (change, field) in [
+            (
+                ChannelInput {
+                    code: "Bad Code".into(),
+                    ..input.clone()
+                },
+                "code:",
+            ),
+            (
+                ChannelInput {
+                    kind: "nope".into(),
+                    ..input.clone()
+                },
+                "kind:",
+            ),
+            (
+                ChannelInput {
+                    currencies: vec!["zzz".into()],
+                    ..input.clone()
+                },
+                "currencies:",
+            ),
+            (
+                ChannelInput {
+                    countries: vec!["Atlantis".into()],
+                    ..input.clone()
+                },
+                "countries:",
+            ),
+            (
+                ChannelInput {
+                    types: vec!["both".into()],
+                    ..input.clone()
+                },
+                "types:",
+            ),
+            (
+                ChannelInput {
+                    max: Some("10".into()),
+                    ..input.clone()
+                },
+                "min:",
+            ),
+            (
+                ChannelInput {
+                    ttl: Some(0),
+                    ..input.clone()
+                },
+                "ttl:",
+            ),
+            (
+                ChannelInput {
+                    daily_limit: Some("lots".into()),
+                    ..input.clone()
+                },
+                "daily_limit:",
+            ),
+        ] {
+            let details = refusal(&change);
+            assert!(details.starts_with(field), "{field} {details}");
+        }
+    }
+}

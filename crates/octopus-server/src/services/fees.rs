@@ -174,3 +174,46 @@ where
     setup::audit(storage, actor, "fee.set", &target, &before, &after, now).await?;
     Ok(after)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schedule_is_read_once_and_a_bad_one_names_what_is_wrong() {
+        let input = FeeInput {
+            payment: "WavePay".into(),
+            accounting_type: "receive".into(),
+            percent: "1.5".into(),
+            fixed: "0.50".into(),
+            max: Some("10".into()),
+            ..FeeInput::default()
+        };
+        let schedule = parse_schedule(&input).unwrap();
+        assert_eq!(
+            schedule_view("M1", &schedule),
+            json!({"merchant_uid": "M1", "payment": "wavepay", "accounting_type": "receive",
+                "percent": "1.5", "fixed": "0.5", "min": "0", "max": "10"})
+        );
+        let refusal = |input: FeeInput| match parse_schedule(&input) {
+            Err(SetupError::Invalid(details)) => details,
+            other => panic!("{other:?}"),
+        };
+        let percent = |p: &str| FeeInput {
+            percent: p.into(),
+            ..FeeInput::default()
+        };
+        assert_eq!(refusal(percent("-1")), "percent must not be negative");
+        assert!(refusal(percent("1e3")).starts_with("percent:"));
+        assert!(refusal(FeeInput {
+            accounting_type: "gift".into(),
+            ..FeeInput::default()
+        })
+        .starts_with("accounting_type:"));
+        assert!(refusal(FeeInput {
+            max: Some("x".into()),
+            ..FeeInput::default()
+        })
+        .starts_with("max:"));
+    }
+}

@@ -807,3 +807,105 @@ pub async fn thresholds<S: Risk + Merchants + ?Sized>(
         .map(|t| threshold_view(t, uids.get(&t.merchant_id).map_or("", String::as_str)))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_keep_quoted_commas() {
+        assert_eq!(
+            csv_fields(r#"payer_name,"Doe, ""J""",fraud"#),
+            vec!["payer_name", r#"Doe, "J""#, "fraud"]
+        );
+        assert_eq!(csv_fields("a,,b"), vec!["a", "", "b"]);
+    }
+
+    fn refused_field(e: SetupError) -> String {
+        match e {
+            SetupError::Invalid(details) => details,
+            other => panic!("not a refusal of a field: {other}"),
+        }
+    }
+
+    #[test]
+    fn an_entry_is_normalized_and_a_bad_one_names_its_field() {
+        let input = BlockInput {
+            kind: "payer_account".into(),
+            value: "0164-223-4663".into(),
+            merchant_uid: None,
+            reason: " mule ".into(),
+            expires_in: Some("2h".into()),
+        };
+        let entry = new_entry(0, &input, "alice", 1_000).unwrap();
+        assert_eq!(
+            (
+                entry.value.as_str(),
+                entry.reason.as_str(),
+                entry.expires_at
+            ),
+            ("01642234663", "mule", Some(1_000 + 7_200_000))
+        );
+        for (change, field) in [
+            (
+                BlockInput {
+                    kind: "phone".into(),
+                    ..input.clone()
+                },
+                "kind:",
+            ),
+            (
+                BlockInput {
+                    value: " ".into(),
+                    ..input.clone()
+                },
+                "value:",
+            ),
+            (
+                BlockInput {
+                    reason: "two\nlines".into(),
+                    ..input.clone()
+                },
+                "reason:",
+            ),
+            (
+                BlockInput {
+                    expires_in: Some("soon".into()),
+                    ..input.clone()
+                },
+                "expires_in:",
+            ),
+        ] {
+            let details = refused_field(new_entry(0, &change, "alice", 0).unwrap_err());
+            assert!(details.starts_with(field), "{details}");
+        }
+    }
+
+    #[test]
+    fn a_rule_is_read_from_the_operators_words() {
+        let input = RuleInput {
+            merchant_uid: "M1".into(),
+            subject: "payer_account".into(),
+            transaction_type: Some("payout".into()),
+            window: "30m".into(),
+            max_orders: None,
+            max_volume: Some("5000".into()),
+            currency: Some("THB".into()),
+        };
+        let rule = parse_rule(7, &input).unwrap();
+        assert_eq!(rule.merchant_id, 7);
+        assert_eq!(rule.window_seconds, 1800);
+        assert_eq!(rule.transaction_type, Some(TransactionType::Expense));
+        assert_eq!(rule.max_volume, Some(Decimal::from(5000)));
+        let no_currency = RuleInput {
+            currency: None,
+            ..input.clone()
+        };
+        assert!(refused_field(parse_rule(7, &no_currency).unwrap_err()).starts_with("max_volume"));
+        let no_limit = RuleInput {
+            max_volume: None,
+            ..input
+        };
+        assert!(refused_field(parse_rule(7, &no_limit).unwrap_err()).starts_with("max_orders"));
+    }
+}

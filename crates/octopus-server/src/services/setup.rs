@@ -172,10 +172,20 @@ pub fn expiry(
         .transpose()
 }
 
-/// A decimal the operator wrote (`"2.5"`), or a refusal of `field`.
+/// A decimal the operator wrote — digits with an optional sign and fraction (`"2.5"`,
+/// `"-1"`; no exponent, no separators) — or a refusal of `field`.
 pub fn decimal(field: &str, text: &str) -> Result<Decimal, SetupError> {
-    text.trim()
-        .parse::<Decimal>()
+    let t = text.trim();
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    let plain = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !(plain(whole) && plain(fraction)) {
+        return Err(invalid(
+            field,
+            format!("must be a decimal number, not {text:?}"),
+        ));
+    }
+    t.parse::<Decimal>()
         .map_err(|_| invalid(field, format!("must be a decimal number, not {text:?}")))
 }
 
@@ -235,5 +245,33 @@ impl Page {
             items: found.iter().map(view).collect(),
             next,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_plain_digits() {
+        assert_eq!(decimal("x", " 2.50 ").unwrap(), Decimal::new(250, 2));
+        assert_eq!(decimal("x", "-1").unwrap(), Decimal::NEGATIVE_ONE);
+        for bad in ["1e3", "", ".5", "5.", "1,000", "+1", "--1", "0x10", "NaN"] {
+            assert!(
+                matches!(decimal("x", bad), Err(SetupError::Invalid(d)) if d.starts_with("x:")),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_page_says_where_the_next_one_starts() {
+        let page = Page::of(vec![3_i64, 7], 2, |i| *i, |i| Value::from(*i));
+        assert_eq!(page.next.as_deref(), Some("7"));
+        let last = Page::of(vec![9_i64], 2, |i| *i, |i| Value::from(*i));
+        assert_eq!(last.next, None);
+        assert!(page_size(Some(0)).is_err() && page_size(Some(MAX_PAGE + 1)).is_err());
+        assert_eq!(cursor(None).unwrap(), 0);
+        assert!(cursor(Some("-3")).is_err() && cursor(Some("abc")).is_err());
     }
 }
