@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Runs the self-tests of the three reference clients (Python, Node, Java) against a real
-# gateway: a fresh SQLite data directory in a temporary directory, a merchant made with the
-# CLI, `octopus serve` on a free port with private callbacks allowed (the clients' callback
-# receivers listen on 127.0.0.1). Exits non-zero when any check fails or a tool is missing.
+# Runs the self-tests of the three reference clients (Python, Node, Java) and the checks of
+# the Postman collection against a real gateway: a fresh SQLite data directory in a temporary
+# directory, a merchant and a viewer admin token made with the CLI, `octopus serve` on a free
+# port with private callbacks allowed (the clients' callback receivers listen on 127.0.0.1).
+# The collection is regenerated from the gateway's /octopus/openapi.json and must equal the
+# committed clients/postman/octopus.postman_collection.json. Exits non-zero when any check
+# fails or a tool is missing.
 #
 #   OCTOPUS_BIN=target/debug/octopus clients/run.sh      (or: clients/run.sh path/to/octopus)
 set -euo pipefail
@@ -48,6 +51,10 @@ field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.ar
 merchant_uid="$(field merchant_uid)"
 test_key="$(field test_api_key)"
 test_secret="$(field test_api_secret)"
+# For the Postman collection's admin request (a viewer may read orders).
+"${gateway[@]}" operator token-create --name postman --role viewer --data-dir "$tmp/data" >"$tmp/token.json" 2>"$tmp/token.err" \
+  || { cat "$tmp/token.err" >&2; exit 1; }
+admin_token="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$tmp/token.json")"
 
 "${gateway[@]}" serve --listen 127.0.0.1:0 --data-dir "$tmp/data" --allow-private-callbacks \
   >"$tmp/serve.out" 2>"$tmp/serve.err" &
@@ -78,7 +85,7 @@ done
 echo "clients/run.sh: gateway at $url, merchant $merchant_uid, test key $test_key"
 
 export OCTOPUS_URL="$url" OCTOPUS_API_KEY="$test_key" OCTOPUS_API_SECRET="$test_secret" \
-  OCTOPUS_MERCHANT_UID="$merchant_uid"
+  OCTOPUS_MERCHANT_UID="$merchant_uid" OCTOPUS_ADMIN_TOKEN="$admin_token"
 vectors="$repo/vectors/signing.json"
 
 failed=()
@@ -98,6 +105,24 @@ else
   failed+=("java (javac)")
 fi
 
+# The Postman collection: generated from this gateway's OpenAPI document, it must be the
+# committed one; then its pre-request script is run against the vectors and this gateway.
+collection="$here/postman/octopus.postman_collection.json"
+echo "--- postman"
+if python3 "$here/postman/generate.py" "$url/octopus/openapi.json" -o "$tmp/postman_collection.json"; then
+  if diff -u "$collection" "$tmp/postman_collection.json" >"$tmp/postman.diff"; then
+    echo "ok   the committed collection is generate.py's output for $url/octopus/openapi.json"
+  else
+    head -n 40 "$tmp/postman.diff"
+    echo "FAIL clients/postman/octopus.postman_collection.json is not generated from this gateway's document:" \
+      "regenerate it from a gateway built from this tree (clients/README.md, Postman)"
+    failed+=("postman (collection out of date)")
+  fi
+else
+  failed+=("postman (generate.py)")
+fi
+run postman-check node "$here/postman/check.js" --collection "$collection" --vectors "$vectors"
+
 if ! kill -0 "$server" 2>/dev/null; then
   failed+=("the gateway stopped during the run")
 fi
@@ -107,4 +132,4 @@ if [ ${#failed[@]} -gt 0 ]; then
   tail -n 20 "$tmp/serve.err" >&2
   exit 1
 fi
-echo "clients/run.sh: all three clients passed"
+echo "clients/run.sh: all three clients and the Postman collection passed"

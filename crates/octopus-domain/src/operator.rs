@@ -19,10 +19,21 @@ pub enum Role {
     Support,
     /// Read only.
     Viewer,
+    /// A merchant's user (invited by an operator): the merchant console, its own merchant's
+    /// data only — never an operator permission.
+    Merchant,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Finance, Role::Support, Role::Viewer];
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Finance,
+        Role::Support,
+        Role::Viewer,
+        Role::Merchant,
+    ];
+    /// The roles of the gateway's own operators.
+    pub const OPERATORS: [Role; 4] = [Role::Admin, Role::Finance, Role::Support, Role::Viewer];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,12 +41,14 @@ impl Role {
             Role::Finance => "finance",
             Role::Support => "support",
             Role::Viewer => "viewer",
+            Role::Merchant => "merchant",
         }
     }
 
-    /// The roles that move money or change the gateway sign in with a TOTP code too.
+    /// The roles that move money or change the gateway sign in with a TOTP code too; a
+    /// merchant user does (its API keys move the merchant's money).
     pub fn needs_totp(self) -> bool {
-        matches!(self, Role::Admin | Role::Finance)
+        matches!(self, Role::Admin | Role::Finance | Role::Merchant)
     }
 
     /// Whether the role may do `action`: the one table of permissions.
@@ -49,6 +62,7 @@ impl Role {
             ),
             Role::Support => matches!(action, ReadOrders | ResendCallbacks | ReadSetup),
             Role::Viewer => matches!(action, ReadOrders | ReadMoney | ReadSetup),
+            Role::Merchant => false,
         }
     }
 }
@@ -93,7 +107,7 @@ pub enum Permission {
 /// Why an operator's details are refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OperatorError {
-    #[error("unknown role '{0}' (admin, finance, support or viewer)")]
+    #[error("unknown role '{0}' (admin, finance, support, viewer or merchant)")]
     Role(String),
     #[error("'{0}' is not an email address")]
     Email(String),
@@ -215,7 +229,13 @@ mod tests {
             allowed(Role::Viewer),
             vec![ReadOrders, ReadMoney, ReadSetup]
         );
+        assert_eq!(
+            allowed(Role::Merchant),
+            vec![],
+            "no operator permission at all"
+        );
         assert!(Role::Admin.needs_totp() && Role::Finance.needs_totp());
+        assert!(Role::Merchant.needs_totp());
         assert!(!Role::Support.needs_totp() && !Role::Viewer.needs_totp());
         for r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>(), Ok(r));

@@ -219,6 +219,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::merchant::routes())
         // Sign-ins cost a password check each: the admin API shares the pages' per-IP limit.
         .merge(crate::admin::routes().layer(per_ip(&limiters.pages)))
+        .merge(crate::console::routes().layer(per_ip(&limiters.pages)))
+        .route("/octopus/openapi.json", get(crate::openapi::served))
         .merge(pages::cashier::routes(rate_limit::PerIp::new(
             &limiters.pages,
             &state.config.trusted_proxies,

@@ -91,6 +91,8 @@ impl From<crate::services::operators::OperatorServiceError> for Error {
             E::TokenName => Error::Invalid(format!("name: {}", E::TokenName)),
             E::NoSuchOperator(_) => Error::NotFound("No such operator"),
             E::NoSuchToken(_) => Error::NotFound("No such admin token"),
+            E::NoSuchMerchant(_) => Error::NotFound("Merchant not found"),
+            E::MerchantRole => Error::Invalid(format!("role: {}", E::MerchantRole)),
             E::Storage(StorageError::Conflict(what)) => Error::Conflict(what),
             E::Storage(e) => e.into(),
             E::Hashing => Error::Internal(E::Hashing.to_string()),

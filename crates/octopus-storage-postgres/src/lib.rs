@@ -419,6 +419,15 @@ impl Orders for PostgresStorage {
         search::search(&client, query).await
     }
 
+    async fn order_stats(
+        &self,
+        since: Timestamp,
+        test: bool,
+    ) -> Result<Vec<octopus_storage::OrderStat>> {
+        let client = self.client().await?;
+        search::stats(&client, since, test).await
+    }
+
     async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
         self.group_write.change_status(payment_uid, change).await
     }

@@ -19,6 +19,22 @@ impl SearchDialect for Postgres {
     fn decimal_compare(&self, column: &str, op: &str, placeholder: &str) -> String {
         format!("{column}::numeric {op} ({placeholder}::text)::numeric")
     }
+
+    fn decimal_sum(&self, column: &str) -> String {
+        format!("SUM({column}::numeric)")
+    }
+}
+
+pub(crate) async fn stats<C: GenericClient>(
+    client: &C,
+    since: i64,
+    test: bool,
+) -> Result<Vec<octopus_storage::OrderStat>> {
+    let sql = octopus_storage::search::stats_statement(&Postgres);
+    let rows = client.query(&sql, &[&since, &test]).await.map_err(db)?;
+    rows.iter()
+        .map(|r| octopus_storage::rows::order_stat(&crate::columns::PgRow::new(r)))
+        .collect()
 }
 
 pub(crate) async fn search<C: GenericClient>(client: &C, query: &OrderQuery) -> Result<Vec<Order>> {

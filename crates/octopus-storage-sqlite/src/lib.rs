@@ -490,6 +490,16 @@ impl Orders for SqliteStorage {
             .await
     }
 
+    async fn order_stats(
+        &self,
+        since: Timestamp,
+        test: bool,
+    ) -> Result<Vec<octopus_storage::OrderStat>> {
+        self.readers
+            .read(move |conn| search::stats(conn, since, test))
+            .await
+    }
+
     async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
         let payment_uid = payment_uid.to_string();
         // Every refusal (an illegal move, a refund without balance) comes before any write.

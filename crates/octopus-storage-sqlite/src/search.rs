@@ -20,6 +20,44 @@ impl SearchDialect for Sqlite {
     fn decimal_compare(&self, column: &str, op: &str, placeholder: &str) -> String {
         format!("decimal_cmp({column}, {placeholder}) {op} 0")
     }
+
+    fn decimal_sum(&self, column: &str) -> String {
+        format!("decimal_sum({column})")
+    }
+}
+
+/// `decimal_sum(x)`: the exact sum of decimal texts, as text (NULL texts and texts that are
+/// no decimal are skipped: stored amounts are always decimals).
+struct DecimalSum;
+
+impl rusqlite::functions::Aggregate<Decimal, Option<String>> for DecimalSum {
+    fn init(&self, _: &mut rusqlite::functions::Context<'_>) -> rusqlite::Result<Decimal> {
+        Ok(Decimal::ZERO)
+    }
+
+    fn step(
+        &self,
+        ctx: &mut rusqlite::functions::Context<'_>,
+        sum: &mut Decimal,
+    ) -> rusqlite::Result<()> {
+        if let Some(value) = ctx
+            .get::<Option<String>>(0)?
+            .and_then(|t| t.parse::<Decimal>().ok())
+        {
+            *sum = sum
+                .checked_add(value)
+                .ok_or_else(|| rusqlite::Error::UserFunctionError("decimal_sum overflow".into()))?;
+        }
+        Ok(())
+    }
+
+    fn finalize(
+        &self,
+        _: &mut rusqlite::functions::Context<'_>,
+        sum: Option<Decimal>,
+    ) -> rusqlite::Result<Option<String>> {
+        Ok(Some(sum.unwrap_or_default().to_string()))
+    }
 }
 
 /// Registers `decimal_cmp(a, b)`: -1, 0 or 1 as decimal `a` is below, equal to or above `b`;
@@ -37,7 +75,24 @@ pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
                 .zip(b.and_then(|b| b.parse::<Decimal>().ok()));
             Ok(parsed.map(|(a, b)| a.cmp(&b) as i64))
         },
+    )?;
+    conn.create_aggregate_function(
+        "decimal_sum",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        DecimalSum,
     )
+}
+
+pub(crate) fn stats(
+    conn: &Connection,
+    since: i64,
+    test: bool,
+) -> Result<Vec<octopus_storage::OrderStat>> {
+    let sql = octopus_storage::search::stats_statement(&Sqlite);
+    collect(conn, &sql, rusqlite::params![since, test], |r| {
+        octopus_storage::rows::order_stat(r)
+    })
 }
 
 pub(crate) fn search(conn: &Connection, query: &OrderQuery) -> Result<Vec<octopus_domain::Order>> {
@@ -72,5 +127,14 @@ mod tests {
         // Beyond a double's precision: still told apart.
         assert_eq!(cmp("1234567890123456.01", "1234567890123456.02"), Some(-1));
         assert_eq!(cmp("abc", "1"), None);
+        let sum: String = conn
+            .query_row(
+                "SELECT decimal_sum(a) FROM (SELECT '0.10' AS a UNION ALL SELECT '0.20'
+                 UNION ALL SELECT '1234567890123456.01')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(sum, "1234567890123456.31");
     }
 }

@@ -71,6 +71,10 @@ pub trait Orders: Send + Sync + 'static {
     /// The orders `query` selects, newest first, at most `query.limit` (see [`crate::search`]).
     async fn search_orders(&self, query: &crate::OrderQuery) -> Result<Vec<Order>>;
 
+    /// The dashboard's counts of the orders created since `since`, test or live
+    /// ([`crate::OrderStat`]).
+    async fn order_stats(&self, since: Timestamp, test: bool) -> Result<Vec<crate::OrderStat>>;
+
     /// Applies a status change through the domain state machine, records its event, posts
     /// its journal entry and queues its callback (when the order has a notify_url), in one
     /// transaction. Refused changes return

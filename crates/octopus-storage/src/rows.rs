@@ -763,6 +763,20 @@ pub fn operator(r: &impl Columns) -> Result<crate::Operator> {
     })
 }
 
+/// A row of the dashboard's statement (`search::stats_statement`).
+pub fn order_stat(r: &impl Columns) -> Result<crate::OrderStat> {
+    Ok(crate::OrderStat {
+        hour: r.int("stats.hour")?,
+        channel: r.text("stats.channel")?,
+        status: r.parsed("stats.payment_status")?,
+        transaction_type: r.parsed("stats.transaction_type")?,
+        currency: r.parsed("stats.currency")?,
+        count: r.int("stats.count")?,
+        volume: r.opt_decimal("stats.volume")?.unwrap_or_default(),
+        callbacks_failed: r.int("stats.callbacks_failed")?,
+    })
+}
+
 /// The columns of `admin_tokens`, in the order [`admin_token`] reads them.
 pub const ADMIN_TOKEN_COLUMNS: &str =
     "id, name, role, token_hash, created_by, created_at, revoked_at, last_used_at";

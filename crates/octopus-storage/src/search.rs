@@ -49,6 +49,37 @@ pub trait SearchDialect {
     /// An exact comparison `column <op> value` of a decimal text column with a decimal text
     /// placeholder (`op` is `>=` or `<=`).
     fn decimal_compare(&self, column: &str, op: &str, placeholder: &str) -> String;
+    /// The exact sum of a decimal text column, as decimal text (an aggregate).
+    fn decimal_sum(&self, column: &str) -> String;
+}
+
+/// The dashboard's numbers: orders created since `since`, counted by hour, channel, status,
+/// type and currency, with their volume (the amounts asked, summed exactly) and how many of
+/// them the merchant could not be called back about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderStat {
+    /// The start of the hour (Unix milliseconds).
+    pub hour: Timestamp,
+    pub channel: String,
+    pub status: PaymentStatus,
+    pub transaction_type: TransactionType,
+    pub currency: Currency,
+    pub count: i64,
+    pub volume: Decimal,
+    pub callbacks_failed: i64,
+}
+
+/// The statement of [`OrderStat`]s; its values: `since` (an integer) and `test` (a boolean).
+pub fn stats_statement(dialect: &dyn SearchDialect) -> String {
+    let (since, test) = (dialect.placeholder(1), dialect.placeholder(2));
+    format!(
+        "SELECT (created_at / 3600000) * 3600000 AS hour, channel, payment_status,
+                    transaction_type, currency, COUNT(*) AS count, {} AS volume,
+                    SUM(CASE WHEN notify_status = 'failed' THEN 1 ELSE 0 END) AS callbacks_failed
+             FROM orders WHERE created_at >= {since} AND test = {test}
+             GROUP BY 1, 2, 3, 4, 5 ORDER BY 1",
+        dialect.decimal_sum("amount")
+    )
 }
 
 impl OrderQuery {

@@ -76,7 +76,18 @@ pub enum OperatorCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Every operator as JSON lines (never a password hash or TOTP secret).
+    /// Invite a user of a merchant to the merchant console; prints {"email","role",
+    /// "password"} like `create` (a one-time password to hand over).
+    Invite {
+        #[arg(long)]
+        email: String,
+        /// The merchant's uid.
+        #[arg(long)]
+        merchant: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Every operator and merchant user as JSON lines (never a password hash or TOTP secret).
     List {
         #[command(flatten)]
         database: DatabaseArgs,

@@ -22,6 +22,16 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
             let created = operators::create(storage.as_ref(), &cli, &email, role, now_ms()).await?;
             println!("{}", serde_json::to_string(&created)?);
         }
+        OperatorCommand::Invite {
+            email,
+            merchant,
+            database,
+        } => {
+            let (storage, _) = crate::serve::open(&database).await?;
+            let invited =
+                operators::invite(storage.as_ref(), &cli, &email, &merchant, now_ms()).await?;
+            println!("{}", serde_json::to_string(&invited)?);
+        }
         OperatorCommand::List { database } => {
             let (storage, _) = crate::serve::open(&database).await?;
             for o in operators::list(storage.as_ref()).await? {

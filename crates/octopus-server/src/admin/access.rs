@@ -19,14 +19,32 @@ use crate::state::AppState;
 const TOKEN_TOUCH_EVERY_MS: i64 = 60 * 1000;
 
 /// Someone allowed on the admin API.
+#[derive(Clone)]
 pub struct Admin {
     pub actor: Actor,
     pub role: Role,
     /// Why nothing is allowed yet (a session's one-time password, TOTP not enrolled).
     held_back: Option<&'static str>,
+    /// The session's CSRF token (none for an admin token), for the console's pages.
+    pub csrf: Option<String>,
 }
 
 impl Admin {
+    /// A signed-in operator's session as an [`Admin`].
+    pub fn from_session(signed_in: &SignedIn) -> Admin {
+        Admin {
+            actor: signed_in.actor(),
+            role: signed_in.operator.role,
+            held_back: signed_in.held_back(),
+            csrf: Some(signed_in.session.csrf_token.clone()),
+        }
+    }
+
+    /// Why nothing is allowed yet, if so.
+    pub fn held_back(&self) -> Option<&'static str> {
+        self.held_back
+    }
+
     /// Refuses (403) what the role may not do, and everything while held back.
     pub fn require(&self, action: Permission) -> Result<(), Error> {
         if let Some(why) = self.held_back {
@@ -55,11 +73,7 @@ impl FromRequestParts<AppState> for Admin {
             if !signed_in.operator.merchant_uid.is_empty() {
                 return Err(Error::Forbidden("Your role does not allow this"));
             }
-            return Ok(Admin {
-                actor: signed_in.actor(),
-                role: signed_in.operator.role,
-                held_back: signed_in.held_back(),
-            });
+            return Ok(Admin::from_session(&signed_in));
         };
         let unknown = || Error::Unauthorized("Unknown or revoked admin token".into());
         let found = state
@@ -81,6 +95,7 @@ impl FromRequestParts<AppState> for Admin {
             },
             role: found.role,
             held_back: None,
+            csrf: None,
         })
     }
 }

@@ -60,7 +60,7 @@ pub async fn suspense(State(state): State<AppState>, admin: Admin) -> Result<Jso
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Assignment {
     #[serde(default)]
     payment_uid: String,
@@ -115,7 +115,7 @@ pub async fn assign(
     Ok(success(after))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Return {
     #[serde(default)]
     reference: String,
@@ -160,9 +160,11 @@ pub async fn returned(
     Ok(success(after))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Queue {
-    channel: String,
+    #[serde(default)]
+    pub channel: String,
 }
 
 /// `GET /octopus/admin/v1/payouts?channel=`: the payouts of an own-accounts channel waiting
@@ -229,7 +231,7 @@ pub async fn in_review(State(state): State<AppState>, admin: Admin) -> Result<Js
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Sent {
     #[serde(default)]
     reference: String,
@@ -285,7 +287,7 @@ pub async fn payout_sent(
     audited(&state, &admin, "payout.sent", &before, &after).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Failure {
     #[serde(default)]
     reason: String,
@@ -313,15 +315,16 @@ pub async fn payout_failed(
     audited(&state, &admin, "payout.failed", &before, &after).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Books {
-    merchant_uid: String,
+    pub merchant_uid: String,
     /// `true`: the merchant's test book; otherwise its live one.
-    test: Option<bool>,
-    currency: Option<String>,
+    pub test: Option<bool>,
+    pub currency: Option<String>,
     /// The `next` of the page before.
-    before: Option<i64>,
-    limit: Option<u32>,
+    pub before: Option<i64>,
+    pub limit: Option<u32>,
 }
 
 /// The book `books` names: the merchant's live one, or its test one.
@@ -338,7 +341,7 @@ async fn book(state: &AppState, books: &Books) -> Result<Merchant, Error> {
     }
 }
 
-fn currency(text: &Option<String>) -> Result<Option<Currency>, Error> {
+pub fn currency(text: &Option<String>) -> Result<Option<Currency>, Error> {
     text.as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty())
@@ -355,6 +358,11 @@ pub async fn balances(
 ) -> Result<Json<Value>, Error> {
     admin.require(Permission::ReadMoney)?;
     let m = book(&state, &books).await?;
+    Ok(success(balances_of(&state, &m).await?))
+}
+
+/// A book's balances: available, held and total per currency.
+pub async fn balances_of(state: &AppState, m: &Merchant) -> Result<Value, Error> {
     let balances: Vec<Value> = state
         .storage
         .balances(m.id)
@@ -369,11 +377,11 @@ pub async fn balances(
             })
         })
         .collect();
-    Ok(success(json!({
+    Ok(json!({
         "merchant_uid": m.uid,
         "test": m.mode == octopus_domain::Mode::Test,
         "balances": balances,
-    })))
+    }))
 }
 
 /// `GET /octopus/admin/v1/ledger/entries?merchant_uid=&currency=&before=&limit=`: newest
@@ -385,6 +393,11 @@ pub async fn entries(
 ) -> Result<Json<Value>, Error> {
     admin.require(Permission::ReadMoney)?;
     let m = book(&state, &books).await?;
+    Ok(success(entries_page(&state, &m, &books).await?))
+}
+
+/// A page of a book's entries, newest first, and the cursor of the page after.
+pub async fn entries_page(state: &AppState, m: &Merchant, books: &Books) -> Result<Value, Error> {
     let limit = books.limit.unwrap_or(50).clamp(1, 500);
     let found = state
         .storage
@@ -394,7 +407,7 @@ pub async fn entries(
         .then(|| found.last().map(|e| e.id))
         .flatten();
     let entries: Vec<Value> = found.iter().map(views::ledger_entry).collect();
-    Ok(success(json!({"entries": entries, "next": next})))
+    Ok(json!({"entries": entries, "next": next}))
 }
 
 /// The header of the ledger entries export.
@@ -410,7 +423,11 @@ pub async fn entries_csv(
 ) -> Result<Response, Error> {
     admin.require(Permission::ReadMoney)?;
     let m = book(&state, &books).await?;
-    let currency = currency(&books.currency)?;
+    Ok(entries_export(state, m, currency(&books.currency)?))
+}
+
+/// Every entry of a book (in `currency`, or all) as CSV, read a page at a time while sent.
+pub fn entries_export(state: AppState, m: Merchant, currency: Option<Currency>) -> Response {
     let pages = stream::unfold(Some(None), move |before: Option<Option<i64>>| {
         let state = state.clone();
         async move {
@@ -461,10 +478,10 @@ pub async fn entries_csv(
         }
     });
     let header = stream::once(async { Ok::<_, std::io::Error>(ENTRIES_CSV_HEADER.to_string()) });
-    Ok(csv_response(
+    csv_response(
         "entries.csv",
         ResponseBody::from_stream(header.chain(pages)),
-    ))
+    )
 }
 
 /// `GET /octopus/admin/v1/ledger/verify`: every balance recomputed from the journal; the

@@ -31,7 +31,7 @@ fn role(text: &str) -> Result<Role, Error> {
         .map_err(|e: octopus_domain::operator::OperatorError| Error::Invalid(format!("role: {e}")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewOperator {
     email: String,
     role: String,
@@ -103,7 +103,47 @@ pub async fn reset(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Invitation {
+    email: String,
+}
+
+/// `POST /octopus/admin/v1/merchants/{merchant_uid}/users` `{"email"}`: a user of the merchant
+/// invited to the merchant console; answers the one-time password to hand over (shown once).
+pub async fn invite(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(merchant_uid): Path<String>,
+    JsonBody(invitation): JsonBody<Invitation>,
+) -> Result<Json<Value>, Error> {
+    admin.require(Permission::ManageSetup)?;
+    let invited = operators::invite(
+        state.storage.as_ref(),
+        &admin.actor,
+        &invitation.email,
+        &merchant_uid,
+        now_ms(),
+    )
+    .await?;
+    Ok(success(invited))
+}
+
+/// `GET /octopus/admin/v1/merchants/{merchant_uid}/users`: the merchant's users.
+pub async fn merchant_users(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(merchant_uid): Path<String>,
+) -> Result<Json<Value>, Error> {
+    admin.require(Permission::ReadSetup)?;
+    let users: Vec<_> = operators::list(state.storage.as_ref())
+        .await?
+        .into_iter()
+        .filter(|o| o.merchant_uid == merchant_uid)
+        .collect();
+    Ok(success(users))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     name: String,
     role: String,
@@ -143,18 +183,19 @@ pub async fn revoke_token(
 }
 
 /// The audit log's filters, as a query string.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
-    actor: Option<String>,
-    action: Option<String>,
-    target: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
     /// RFC 3339, inclusive.
-    since: Option<String>,
+    pub since: Option<String>,
     /// RFC 3339, exclusive.
-    until: Option<String>,
+    pub until: Option<String>,
     /// The `next_before_id` of the page before.
-    before_id: Option<i64>,
-    limit: Option<u32>,
+    pub before_id: Option<i64>,
+    pub limit: Option<u32>,
 }
 
 /// The most lines one page answers.

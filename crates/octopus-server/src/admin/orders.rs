@@ -39,7 +39,8 @@ fn success(data: impl serde::Serialize) -> Json<Value> {
 }
 
 /// The search's filters, as a query string (every one optional).
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderFilter {
     /// merchant_order_id, payment_uid, bank or upstream reference.
     pub q: Option<String>,
@@ -149,13 +150,17 @@ pub async fn search(
     Params(filter): Params<OrderFilter>,
 ) -> Result<Json<Value>, Error> {
     admin.require(Permission::ReadOrders)?;
-    let query = filter.query()?;
-    let found = state.storage.search_orders(&query).await?;
+    Ok(success(found_page(&state, &filter.query()?).await?))
+}
+
+/// A page of the search: the orders, and the cursor of the page after.
+pub async fn found_page(state: &AppState, query: &OrderQuery) -> Result<Value, Error> {
+    let found = state.storage.search_orders(query).await?;
     let next = (found.len() == query.limit as usize)
         .then(|| found.last().map(cursor))
         .flatten();
     let orders: Vec<Value> = found.iter().map(views::order_summary).collect();
-    Ok(success(json!({"orders": orders, "next": next})))
+    Ok(json!({"orders": orders, "next": next}))
 }
 
 /// `GET /octopus/admin/v1/orders.csv?...` (the search's filters): every order they select,
@@ -167,7 +172,11 @@ pub async fn export(
 ) -> Result<Response, Error> {
     admin.require(Permission::ReadOrders)?;
     filter.limit = Some(MAX_PAGE);
-    let mut query = filter.query()?;
+    Ok(exported(state, filter.query()?))
+}
+
+/// Every order `query` selects as CSV, read a page at a time while it is sent.
+pub fn exported(state: AppState, mut query: OrderQuery) -> Response {
     query.limit = EXPORT_PAGE;
     let query = Some(query);
     let pages = stream::unfold(query, move |query| {
@@ -192,14 +201,14 @@ pub async fn export(
     });
     let header =
         stream::once(async { Ok::<_, std::io::Error>(views::ORDERS_CSV_HEADER.to_string()) });
-    Ok((
+    (
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8"),
             (CONTENT_DISPOSITION, "attachment; filename=\"orders.csv\""),
         ],
         ResponseBody::from_stream(header.chain(pages)),
     )
-        .into_response())
+        .into_response()
 }
 
 async fn found(state: &AppState, payment_uid: &str) -> Result<Order, Error> {
@@ -220,33 +229,41 @@ pub async fn detail(
 ) -> Result<Json<Value>, Error> {
     admin.require(Permission::ReadOrders)?;
     let order = found(&state, &payment_uid).await?;
+    let with_money = admin.require(Permission::ReadMoney).is_ok();
+    Ok(success(described(&state, &order, with_money).await?))
+}
+
+/// An order with its status changes, what its payer was shown, its upstream exchanges, its
+/// callbacks with every attempt, and (`with_money`) its ledger entries.
+pub async fn described(state: &AppState, order: &Order, with_money: bool) -> Result<Value, Error> {
+    let payment_uid = order.payment_uid.as_str();
     let storage = state.storage.as_ref();
-    let events = storage.order_events(&payment_uid).await?;
-    let (instructions, exchanges) = storage.upstream_of(&payment_uid).await?;
+    let events = storage.order_events(payment_uid).await?;
+    let (instructions, exchanges) = storage.upstream_of(payment_uid).await?;
     let callbacks: Vec<Value> = storage
-        .callbacks_of(&payment_uid)
+        .callbacks_of(payment_uid)
         .await?
         .iter()
         .map(|(c, a)| views::callback(c, a))
         .collect();
-    let entries = if admin.require(Permission::ReadMoney).is_ok() {
-        let entries = storage.order_entries(&order).await?;
+    let entries = if with_money {
+        let entries = storage.order_entries(order).await?;
         Value::Array(entries.iter().map(views::ledger_entry).collect())
     } else {
         Value::Null
     };
-    Ok(success(json!({
-        "order": views::order_detail(&order),
+    Ok(json!({
+        "order": views::order_detail(order),
         "status_changes": views::status_changes(&events),
         "payer_instructions": instructions,
         "upstream": views::upstream_exchanges(&exchanges),
         "callbacks": callbacks,
         "ledger_entries": entries,
-    })))
+    }))
 }
 
 /// A money action's reason: required, trimmed.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     #[serde(default)]
     reason: String,
@@ -291,9 +308,18 @@ pub async fn resend_callback(
 ) -> Result<Json<Value>, Error> {
     admin.require(Permission::ResendCallbacks)?;
     let order = found(&state, &payment_uid).await?;
+    Ok(success(resent(&state, &admin.actor, &order).await?))
+}
+
+/// The order's callback queued again (manual), audited.
+pub async fn resent(
+    state: &AppState,
+    actor: &crate::services::operators::Actor,
+    order: &Order,
+) -> Result<Value, Error> {
     let callback = state
         .storage
-        .resend_callback(&payment_uid, now_ms())
+        .resend_callback(&order.payment_uid, now_ms())
         .await
         .map_err(|e| match e {
             octopus_storage::StorageError::NoNotifyUrl => {
@@ -304,7 +330,7 @@ pub async fn resend_callback(
     state.callbacks_due.notify_one();
     audit(
         state.storage.as_ref(),
-        &admin.actor,
+        actor,
         "order.resend_callback",
         &order.payment_uid,
         "",
@@ -312,7 +338,7 @@ pub async fn resend_callback(
         now_ms(),
     )
     .await?;
-    Ok(success(views::callback(&callback, &[])))
+    Ok(views::callback(&callback, &[]))
 }
 
 /// `POST /octopus/admin/v1/orders/{payment_uid}/refund` `{"reason"}`: a completed deposit
@@ -331,7 +357,7 @@ pub async fn refund(
     audited(&state, &admin, "order.refund", &before, &after).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Confirmation {
     #[serde(default)]
     reference: String,

@@ -37,7 +37,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 const SIGN_IN_FAILED: &str = "Invalid email, password or code";
 const NOT_SIGNED_IN: &str = "Not signed in";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignIn {
     email: String,
     password: String,
@@ -269,7 +269,7 @@ pub async fn start_totp(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TotpConfirmation {
     enrolment: String,
     code: String,
@@ -356,7 +356,7 @@ pub async fn sign_out(
     Ok(answer)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     current_password: String,
     new_password: String,

@@ -7,14 +7,15 @@
 //!
 //! The handlers only decode, check the permission and answer: every rule, and the audit line
 //! of every change, is in the services (`merchants`, `fees`, `channels`, `accounts`,
-//! `risk`), which the CLI calls too.
+//! `risk`), which the CLI calls too. [`table`] lists the routes with their permissions, for
+//! the router and the OpenAPI document alike.
 
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use octopus_domain::operator::Permission;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -24,6 +25,7 @@ use super::access::Admin;
 use super::extract::Params;
 use crate::clock::now_ms;
 use crate::error::Error;
+use crate::openapi::Route;
 use crate::services::accounts::{self as own, AccountInput};
 use crate::services::channels::{self, ChannelInput};
 use crate::services::fees::{self, FeeInput};
@@ -32,69 +34,277 @@ use crate::services::risk::{self, BlockInput, RuleInput};
 use crate::services::setup::{self, Page};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
+/// Every setup route, with what the OpenAPI document says of it (`admin::table` takes them
+/// in, so the router and the document are made from one list).
+pub fn table() -> Vec<Route> {
+    vec![
+        Route::new(
+            "GET",
             "/octopus/admin/v1/merchants",
-            get(list_merchants).post(create_merchant),
+            get(list_merchants),
+            "Live merchants, a page at a time",
         )
-        .route("/octopus/admin/v1/merchants/{merchant_uid}", get(merchant))
-        .route(
+        .tag("merchants")
+        .needs(Permission::ReadSetup)
+        .query::<Paging>(),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/merchants",
+            post(create_merchant),
+            "Create a merchant (a live and a test key, secrets shown once)",
+        )
+        .tag("merchants")
+        .needs(Permission::ManageSetup)
+        .body::<NewMerchant>(),
+        Route::new(
+            "GET",
+            "/octopus/admin/v1/merchants/{merchant_uid}",
+            get(merchant),
+            "A merchant with its keys, fees, velocity rules and review thresholds",
+        )
+        .tag("merchants")
+        .needs(Permission::ReadSetup),
+        Route::new(
+            "GET",
             "/octopus/admin/v1/merchants/{merchant_uid}/keys",
-            get(list_keys).post(create_key),
+            get(list_keys),
+            "A merchant's API keys, live and test",
         )
-        .route(
+        .tag("merchants")
+        .needs(Permission::ReadSetup),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/merchants/{merchant_uid}/keys",
+            post(create_key),
+            "Add an API key (secret shown once)",
+        )
+        .tag("merchants")
+        .needs(Permission::ManageSetup)
+        .body::<NewKey>(),
+        Route::new(
+            "GET",
             "/octopus/admin/v1/merchants/{merchant_uid}/fees",
-            get(list_fees).post(set_fee),
+            get(list_fees),
+            "A merchant's fee schedules",
         )
-        .route("/octopus/admin/v1/keys/{api_key}/revoke", post(revoke_key))
-        .route("/octopus/admin/v1/keys/{api_key}/rotate", post(rotate_key))
-        .route("/octopus/admin/v1/keys/{api_key}/allow", post(allow_key))
-        .route(
+        .tag("merchants")
+        .needs(Permission::ReadSetup),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/merchants/{merchant_uid}/fees",
+            post(set_fee),
+            "Set a fee schedule",
+        )
+        .tag("merchants")
+        .needs(Permission::ManageFees)
+        .body::<FeeBody>(),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/keys/{api_key}/revoke",
+            post(revoke_key),
+            "Revoke an API key",
+        )
+        .tag("merchants")
+        .needs(Permission::ManageSetup),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/keys/{api_key}/rotate",
+            post(rotate_key),
+            "Rotate an API key (the new secret shown once)",
+        )
+        .tag("merchants")
+        .needs(Permission::ManageSetup)
+        .body::<Rotation>(),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/keys/{api_key}/allow",
+            post(allow_key),
+            "Set an API key's IP allowlist",
+        )
+        .tag("merchants")
+        .needs(Permission::ManageSetup)
+        .body::<Allowlist>(),
+        Route::new(
+            "GET",
             "/octopus/admin/v1/channels",
-            get(list_channels).post(save_channel),
+            get(list_channels),
+            "Channels (credentials by name only)",
         )
-        .route(
+        .tag("channels")
+        .needs(Permission::ReadSetup),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/channels",
+            post(save_channel),
+            "Add or replace a channel",
+        )
+        .tag("channels")
+        .needs(Permission::ManageSetup)
+        .body::<ChannelBody>(),
+        Route::new(
+            "POST",
             "/octopus/admin/v1/channels/{code}/disable",
             post(disable_channel),
+            "Take a channel out of routing",
         )
-        .route(
+        .tag("channels")
+        .needs(Permission::ManageSetup),
+        Route::new(
+            "POST",
             "/octopus/admin/v1/channels/{code}/enable",
             post(enable_channel),
+            "Put a channel back into routing",
         )
-        .route(
+        .tag("channels")
+        .needs(Permission::ManageSetup),
+        Route::new(
+            "GET",
             "/octopus/admin/v1/accounts",
-            get(list_accounts).post(add_account),
+            get(list_accounts),
+            "The operator's own receiving accounts",
         )
-        .route(
+        .tag("channels")
+        .needs(Permission::ReadSetup)
+        .query::<AccountFilter>(),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/accounts",
+            post(add_account),
+            "Add a receiving account",
+        )
+        .tag("channels")
+        .needs(Permission::ManageSetup)
+        .body::<AccountBody>(),
+        Route::new(
+            "POST",
             "/octopus/admin/v1/accounts/{id}/disable",
             post(disable_account),
+            "Take an account out of routing",
         )
-        .route(
+        .tag("channels")
+        .needs(Permission::ManageSetup),
+        Route::new(
+            "POST",
             "/octopus/admin/v1/accounts/{id}/enable",
             post(enable_account),
+            "Put an account back into routing",
         )
-        .route(
+        .tag("channels")
+        .needs(Permission::ManageSetup),
+        Route::new(
+            "GET",
             "/octopus/admin/v1/devices",
-            get(list_devices).post(add_device),
+            get(list_devices),
+            "Devices, their last heartbeat and whether they are online",
         )
-        .route(
+        .tag("channels")
+        .needs(Permission::ReadSetup),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/devices",
+            post(add_device),
+            "Enrol a device (secret shown once)",
+        )
+        .tag("channels")
+        .needs(Permission::ManageSetup)
+        .body::<NewDevice>(),
+        Route::new(
+            "POST",
             "/octopus/admin/v1/devices/{device_id}/revoke",
             post(revoke_device),
+            "Revoke a device",
         )
-        .route(
+        .tag("channels")
+        .needs(Permission::ManageSetup),
+        Route::new(
+            "GET",
             "/octopus/admin/v1/blocklist",
-            get(list_blocks).post(add_block),
+            get(list_blocks),
+            "Blocklist entries, a page at a time",
         )
-        .route("/octopus/admin/v1/blocklist/remove", post(remove_block))
-        .route("/octopus/admin/v1/blocklist/import", post(import_blocks))
-        .route("/octopus/admin/v1/velocity", get(list_rules).post(add_rule))
-        .route("/octopus/admin/v1/velocity/{id}/remove", post(remove_rule))
-        .route(
+        .tag("risk")
+        .needs(Permission::ReadSetup)
+        .query::<BlockFilter>(),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/blocklist",
+            post(add_block),
+            "Add a blocklist entry",
+        )
+        .tag("risk")
+        .needs(Permission::ManageSetup)
+        .body::<BlockBody>(),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/blocklist/remove",
+            post(remove_block),
+            "Remove a blocklist entry",
+        )
+        .tag("risk")
+        .needs(Permission::ManageSetup)
+        .body::<BlockKey>(),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/blocklist/import",
+            post(import_blocks),
+            "Import blocklist entries from CSV (all or none)",
+        )
+        .tag("risk")
+        .needs(Permission::ManageSetup)
+        .body::<Import>(),
+        Route::new(
+            "GET",
+            "/octopus/admin/v1/velocity",
+            get(list_rules),
+            "Velocity rules",
+        )
+        .tag("risk")
+        .needs(Permission::ReadSetup)
+        .query::<MerchantFilter>(),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/velocity",
+            post(add_rule),
+            "Add a velocity rule",
+        )
+        .tag("risk")
+        .needs(Permission::ManageSetup)
+        .body::<RuleBody>(),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/velocity/{id}/remove",
+            post(remove_rule),
+            "Remove a velocity rule",
+        )
+        .tag("risk")
+        .needs(Permission::ManageSetup),
+        Route::new(
+            "GET",
             "/octopus/admin/v1/review",
-            get(list_thresholds).post(set_threshold),
+            get(list_thresholds),
+            "Payout review thresholds",
         )
-        .route("/octopus/admin/v1/review/clear", post(clear_threshold))
+        .tag("risk")
+        .needs(Permission::ReadSetup),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/review",
+            post(set_threshold),
+            "Set a payout review threshold",
+        )
+        .tag("risk")
+        .needs(Permission::ManageSetup)
+        .body::<ThresholdBody>(),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/review/clear",
+            post(clear_threshold),
+            "Clear a payout review threshold",
+        )
+        .tag("risk")
+        .needs(Permission::ManageSetup)
+        .body::<ThresholdKey>(),
+    ]
 }
 
 /// A JSON body, read after the permission is checked (a role without it is told so, whatever
@@ -119,7 +329,8 @@ fn page(name: &str, page: Page) -> Json<Value> {
 
 /// A page's place: `after` (the `next` of the page before) and `limit` (1 to 500, default
 /// 100).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
     after: Option<String>,
     limit: Option<u32>,
@@ -145,7 +356,7 @@ pub async fn list_merchants(
     Ok(page("merchants", found))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewMerchant {
     name: String,
 }
@@ -205,7 +416,7 @@ pub async fn list_keys(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewKey {
     /// `live` (default) or `test`.
     #[serde(default)]
@@ -269,7 +480,7 @@ pub async fn revoke_key(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Rotation {
     /// How long the old key stays valid (default `24h`).
     expires_in: Option<String>,
@@ -297,7 +508,7 @@ pub async fn rotate_key(
     Ok(success(key_answer(created)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Allowlist {
     allowed_ips: Vec<String>,
 }
@@ -336,7 +547,7 @@ pub async fn list_fees(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct FeeBody {
     payment: Option<String>,
     accounting_type: Option<String>,
@@ -398,7 +609,7 @@ fn default_true() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ChannelBody {
     code: String,
     kind: String,
@@ -504,7 +715,8 @@ pub async fn enable_channel(
     channel_enabled(&state, &admin, &code, true).await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AccountFilter {
     channel: Option<String>,
 }
@@ -521,7 +733,7 @@ pub async fn list_accounts(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AccountBody {
     channel: String,
     method: String,
@@ -608,7 +820,7 @@ pub async fn list_devices(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewDevice {
     account: String,
 }
@@ -650,7 +862,8 @@ pub async fn revoke_device(
 // Blocklists, velocity rules, review thresholds
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BlockFilter {
     merchant_uid: Option<String>,
     /// `true`: only the operator-wide entries.
@@ -678,7 +891,7 @@ pub async fn list_blocks(
     Ok(page("entries", found))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BlockBody {
     kind: String,
     value: String,
@@ -717,7 +930,7 @@ pub async fn add_block(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BlockKey {
     kind: String,
     value: String,
@@ -745,7 +958,7 @@ pub async fn remove_block(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Import {
     csv: String,
 }
@@ -770,7 +983,8 @@ pub async fn import_blocks(
     Ok(success(json!({"imported": count})))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MerchantFilter {
     merchant_uid: Option<String>,
 }
@@ -787,7 +1001,7 @@ pub async fn list_rules(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RuleBody {
     merchant_uid: String,
     subject: String,
@@ -849,7 +1063,7 @@ pub async fn list_thresholds(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ThresholdBody {
     merchant_uid: Option<String>,
     currency: String,
@@ -878,7 +1092,7 @@ pub async fn set_threshold(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ThresholdKey {
     merchant_uid: Option<String>,
     currency: String,

@@ -32,6 +32,7 @@ use crate::api::views::{payment_url, PaymentView};
 use crate::clock::rfc3339;
 use crate::error::{Error, AUTH_FAILED};
 use crate::http::client_ip;
+use crate::openapi::{Auth, Route};
 use crate::services::orders::{self, RequestContext};
 use crate::state::AppState;
 
@@ -39,22 +40,116 @@ use crate::state::AppState;
 pub const BODY_LIMIT: usize = 64 * 1024;
 const MAX_USER_AGENT_CHARS: usize = 512;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/octopus/api/order/new", post(order_new))
-        .route("/octopus/api/order/get", post(order_get))
-        .route(
+/// Every route of the merchant API, with what the OpenAPI document says of it (the router and
+/// the document are both made from this table).
+pub fn table() -> Vec<Route> {
+    let signed = |path, handler, summary| {
+        Route::new("POST", path, handler, summary)
+            .tag("merchant API")
+            .auth(Auth::Signed)
+    };
+    vec![
+        signed(
+            "/octopus/api/order/new",
+            post(order_new),
+            "Create a deposit (income) or payout (expense)",
+        )
+        .body::<docs::OrderNew>(),
+        signed(
+            "/octopus/api/order/get",
+            post(order_get),
+            "One order of your merchant, by merchant_order_id",
+        )
+        .body::<docs::OrderGet>(),
+        signed(
             "/octopus/api/ledger/get_merchant_ledger",
             post(merchant_ledger),
+            "Your available balance per currency",
         )
-        .route(
+        .body::<docs::Ledger>(),
+        signed(
             "/octopus/api/ledger/get_merchant_balance",
             post(merchant_balance),
+            "Available, held and total per currency",
         )
-        .route(
+        .body::<docs::Ledger>(),
+        signed(
             "/octopus/api/ledger/get_merchant_entries",
             post(merchant_entries),
+            "Your ledger entries, newest first, paged",
         )
+        .body::<docs::Entries>(),
+    ]
+}
+
+pub fn routes() -> Router<AppState> {
+    crate::openapi::router(table())
+}
+
+/// The request bodies as the OpenAPI document describes them. The API reads a signed body's
+/// fields itself (`octopus_domain::request`), strictly; these types only document them, and
+/// every value is a string (numbers are accepted as their literal text, see docs/api.md).
+pub mod docs {
+    #![allow(dead_code)]
+    use utoipa::ToSchema;
+
+    /// `order/new`.
+    #[derive(ToSchema)]
+    pub struct OrderNew {
+        /// `income` (deposit) or `expense` (payout).
+        pub transaction_type: String,
+        /// A plain positive decimal with the currency's places (`"100.00"`).
+        pub amount: String,
+        /// `mmk`, `thb`, `inr`, `php`, `bdt`, `vnd`, ...
+        pub currency: String,
+        pub payment: String,
+        pub country: String,
+        /// Unique per merchant; a retry with the same one answers the same order.
+        pub merchant_order_id: String,
+        pub merchant_uid: String,
+        pub notify_url: Option<String>,
+        pub redirect_url: Option<String>,
+        /// `json`.
+        pub response_type: Option<String>,
+        /// `recharge` or `receive` (income), `pay` or `settle` (expense).
+        pub accounting_type: Option<String>,
+        pub channel: Option<String>,
+        /// A payout's payee account, name and bank.
+        pub to: Option<String>,
+        pub to_name: Option<String>,
+        pub to_bank_name: Option<String>,
+        pub from: Option<String>,
+        pub from_name: Option<String>,
+        pub from_bank_name: Option<String>,
+        /// Seconds the deposit may wait for the payer.
+        pub ttl: Option<String>,
+        /// Decimal places of a floating offset added to the amount (own accounts).
+        pub float_precision: Option<String>,
+        pub additional: Option<String>,
+    }
+
+    /// `order/get`.
+    #[derive(ToSchema)]
+    pub struct OrderGet {
+        pub merchant_order_id: String,
+        pub merchant_uid: Option<String>,
+    }
+
+    /// `ledger/get_merchant_ledger` and `ledger/get_merchant_balance`.
+    #[derive(ToSchema)]
+    pub struct Ledger {
+        pub merchant_uid: Option<String>,
+    }
+
+    /// `ledger/get_merchant_entries`.
+    #[derive(ToSchema)]
+    pub struct Entries {
+        pub merchant_uid: Option<String>,
+        pub currency: Option<String>,
+        /// The `next` of the page before.
+        pub before: Option<String>,
+        pub limit: Option<String>,
+    }
 }
 
 /// An authenticated merchant request.

@@ -208,6 +208,16 @@ pub fn parse_account(input: &AccountInput, now: Timestamp) -> Result<Account, Se
             .to_string(),
         _ => String::new(),
     };
+    for (field, value) in [
+        ("channel", Some(&input.channel)),
+        ("number", Some(&input.number)),
+        ("holder", Some(&input.holder)),
+        ("promptpay_id", input.promptpay_id.as_ref()),
+        ("vpa", input.vpa.as_ref()),
+        ("wallet", input.wallet.as_ref()),
+    ] {
+        setup::plain(field, value.map_or("", String::as_str))?;
+    }
     let text = |t: &Option<String>| t.as_deref().unwrap_or_default().trim().to_string();
     let account = Account {
         id: new_account_id(),
@@ -335,7 +345,7 @@ pub async fn set_account_enabled_by<S>(
 where
     S: Accounts + Operators + ?Sized,
 {
-    let id = id.trim();
+    let id = setup::named(Missing::Account, id)?;
     let before = storage
         .account(id)
         .await?
@@ -386,6 +396,7 @@ where
     S: Accounts + Devices + Operators + ?Sized,
 {
     let account = account.trim();
+    setup::plain("account", account)?;
     if account.is_empty() {
         return Err(invalid("account", "the account the device watches"));
     }
@@ -434,7 +445,7 @@ pub async fn revoke_device_by<S>(
 where
     S: Devices + Operators + ?Sized,
 {
-    let id = id.trim();
+    let id = setup::named(Missing::Device, id)?;
     let before = storage
         .device(id)
         .await?

@@ -111,6 +111,18 @@ pub fn parse_channel(
                 .map_err(|_| invalid("types", format!("income or expense, not {t:?}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    for (field, items) in [
+        ("merchants", &input.merchants),
+        ("payments", &input.payments),
+    ] {
+        for item in items {
+            setup::plain(field, item)?;
+        }
+    }
+    for (name, value) in &input.settings {
+        setup::plain("settings", name)?;
+        setup::plain("settings", value)?;
+    }
     if input.ttl.is_some_and(|t| t <= 0) {
         return Err(invalid("ttl", "must be a positive number of seconds"));
     }
@@ -256,7 +268,7 @@ pub async fn set_enabled_by<S>(
 where
     S: ChannelStore + ChannelSetup + Operators + ?Sized,
 {
-    let code = code.trim();
+    let code = setup::named(Missing::Channel, code)?;
     let before = existing(storage, code)
         .await?
         .ok_or_else(|| not_found(Missing::Channel, code))?;

@@ -105,6 +105,7 @@ pub fn parse_schedule(input: &FeeInput) -> Result<FeeSchedule, SetupError> {
         setup::optional_decimal("max", input.max.as_deref())?,
     )
     .map_err(|e| SetupError::Invalid(e.0))?;
+    setup::plain("payment", &input.payment)?;
     let payment = ledger::Scope::payment(&input.payment).map_err(|e| invalid("payment", e.0))?;
     let accounting_type = ledger::Scope::accounting_type(input.accounting_type.trim())
         .map_err(|e| invalid("accounting_type", e.0))?;

@@ -81,17 +81,7 @@ where
             created_at: now,
         })
         .await?;
-    let test = add_key(
-        storage,
-        master_key,
-        &merchant,
-        Mode::Test,
-        "",
-        None,
-        Vec::new(),
-        now,
-    )
-    .await?;
+    let test = add_key(storage, master_key, &merchant, Mode::Test, "", None, now).await?;
     Ok(MerchantCredentials {
         merchant_uid: merchant.uid,
         merchant_name: merchant.name,
@@ -115,13 +105,43 @@ pub fn parse_label(label: &str) -> Result<String, MerchantError> {
 }
 
 /// Adds a key to the live merchant `merchant`'s live or test book (the test book is made the
-/// first time it is needed), usable from `allowed_ips` (empty: any address).
-#[allow(clippy::too_many_arguments)]
+/// first time it is needed), usable from any address.
 pub async fn add_key<S>(
     storage: &S,
     master_key: &MasterKey,
     merchant: &Merchant,
     mode: Mode,
+    label: &str,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<NewKey, MerchantError>
+where
+    S: Merchants + ApiKeys + ?Sized,
+{
+    let book = KeyBook { merchant, mode };
+    add_key_from(
+        storage,
+        master_key,
+        book,
+        label,
+        expires_at,
+        Vec::new(),
+        now,
+    )
+    .await
+}
+
+/// Which book of which merchant a key is added to.
+struct KeyBook<'a> {
+    merchant: &'a Merchant,
+    mode: Mode,
+}
+
+/// [`add_key`], usable from `allowed_ips` only (empty: any address).
+async fn add_key_from<S>(
+    storage: &S,
+    master_key: &MasterKey,
+    book: KeyBook<'_>,
     label: &str,
     expires_at: Option<Timestamp>,
     allowed_ips: Vec<IpNet>,
@@ -130,6 +150,7 @@ pub async fn add_key<S>(
 where
     S: Merchants + ApiKeys + ?Sized,
 {
+    let KeyBook { merchant, mode } = book;
     let label = parse_label(label)?;
     let book = match mode {
         Mode::Live => merchant.owner_id,
@@ -297,10 +318,11 @@ async fn stored_key<S: ApiKeys + ?Sized>(
     storage: &S,
     api_key: &str,
 ) -> Result<StoredApiKey, SetupError> {
+    let api_key = setup::named(Missing::ApiKey, api_key)?;
     storage
-        .api_key(api_key.trim())
+        .api_key(api_key)
         .await?
-        .ok_or_else(|| not_found(Missing::ApiKey, api_key.trim()))
+        .ok_or_else(|| not_found(Missing::ApiKey, api_key))
 }
 
 /// Adds a live or test key to the merchant `uid` (everything checked before anything is
@@ -321,7 +343,8 @@ where
     let allowed = parse_allowlist(&request.allowed_ips).map_err(|e| invalid("allowed_ips", e))?;
     let until = setup::expiry("expires_in", request.expires_in.as_deref(), now)?;
     let mode = if request.test { Mode::Test } else { Mode::Live };
-    let key = add_key(storage, master_key, &m, mode, &label, until, allowed, now).await?;
+    let book = KeyBook { merchant: &m, mode };
+    let key = add_key_from(storage, master_key, book, &label, until, allowed, now).await?;
     let view = key_view(&stored_key(storage, &key.api_key).await?);
     setup::audit(
         storage,

@@ -25,6 +25,10 @@ pub enum OperatorServiceError {
     NoSuchOperator(String),
     #[error("no admin token {0}")]
     NoSuchToken(String),
+    #[error("no merchant with uid {0}")]
+    NoSuchMerchant(String),
+    #[error("merchant users are invited to their merchant (operator invite --merchant)")]
+    MerchantRole,
     #[error("a token name is 1 to 64 letters, digits, '-', '_' or '.'")]
     TokenName,
     #[error("the password could not be hashed")]
@@ -66,6 +70,8 @@ pub struct OneTimeSignIn {
 pub struct OperatorView {
     pub email: String,
     pub role: &'static str,
+    /// A merchant user's merchant (empty for an operator).
+    pub merchant_uid: String,
     pub disabled: bool,
     pub must_change_password: bool,
     pub totp_enrolled: bool,
@@ -77,6 +83,7 @@ impl From<&Operator> for OperatorView {
         OperatorView {
             email: o.email.clone(),
             role: o.role.as_str(),
+            merchant_uid: o.merchant_uid.clone(),
             disabled: o.disabled,
             must_change_password: o.must_change_password,
             totp_enrolled: !o.totp_secret.is_empty(),
@@ -260,12 +267,52 @@ pub fn password_matches(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Creates an operator with a one-time password.
+/// Creates an operator with a one-time password (merchant users are [`invite`]d instead).
 pub async fn create(
     storage: &dyn Operators,
     actor: &Actor,
     email: &str,
     role: Role,
+    at: Timestamp,
+) -> Result<OneTimeSignIn, OperatorServiceError> {
+    if role == Role::Merchant {
+        return Err(OperatorServiceError::MerchantRole);
+    }
+    add(storage, actor, email, role, "", "operator.create", at).await
+}
+
+/// Invites a user of the merchant `merchant_uid` (which must exist) to the merchant console:
+/// a one-time password like an operator's, for the operator to hand over.
+pub async fn invite(
+    storage: &dyn octopus_storage::Storage,
+    actor: &Actor,
+    email: &str,
+    merchant_uid: &str,
+    at: Timestamp,
+) -> Result<OneTimeSignIn, OperatorServiceError> {
+    let merchant = storage
+        .merchant_by_uid(merchant_uid.trim())
+        .await?
+        .ok_or_else(|| OperatorServiceError::NoSuchMerchant(merchant_uid.trim().to_string()))?;
+    add(
+        storage,
+        actor,
+        email,
+        Role::Merchant,
+        &merchant.uid,
+        "merchant_user.invite",
+        at,
+    )
+    .await
+}
+
+async fn add(
+    storage: &dyn Operators,
+    actor: &Actor,
+    email: &str,
+    role: Role,
+    merchant_uid: &str,
+    action: &str,
     at: Timestamp,
 ) -> Result<OneTimeSignIn, OperatorServiceError> {
     let email = operator::normalize_email(email)?;
@@ -275,20 +322,11 @@ pub async fn create(
             email: email.clone(),
             role,
             password_hash: hash_password(&password)?,
-            merchant_uid: String::new(),
+            merchant_uid: merchant_uid.to_string(),
             at,
         })
         .await?;
-    audit(
-        storage,
-        actor,
-        "operator.create",
-        &email,
-        "",
-        &view_json(&created),
-        at,
-    )
-    .await?;
+    audit(storage, actor, action, &email, "", &view_json(&created), at).await?;
     Ok(OneTimeSignIn {
         email,
         role: role.as_str(),

@@ -287,6 +287,7 @@ pub fn new_entry(
     now: Timestamp,
 ) -> Result<NewBlockEntry, SetupError> {
     let kind = kind(&input.kind)?;
+    setup::plain("value", &input.value)?;
     let value = normalized(kind, &input.value)?;
     let reason = input.reason.trim();
     if reason.is_empty() || reason.chars().count() > 256 || reason.chars().any(char::is_control) {
@@ -359,6 +360,7 @@ where
 {
     let merchant_id = setup::scope(storage, merchant_uid).await?;
     let kind = kind(kind_text)?;
+    setup::plain("value", value)?;
     let value = normalized(kind, value)?;
     let target = format!("{}:{value}", kind.as_str());
     let before = storage

@@ -132,15 +132,36 @@ pub async fn audit<S: Operators + ?Sized>(
     Ok(())
 }
 
+/// The name of something stored (a merchant uid, an API key, a channel code, an account or
+/// device id), trimmed. One with a control character names nothing (and PostgreSQL refuses
+/// NUL in text): it is not found, without asking storage.
+pub fn named(what: Missing, text: &str) -> Result<&str, SetupError> {
+    let text = text.trim();
+    if text.chars().any(char::is_control) {
+        return Err(not_found(what, text.escape_debug().to_string()));
+    }
+    Ok(text)
+}
+
+/// Text the operator gives to be stored (a holder's name, an account number, a setting):
+/// one line, no control characters.
+pub fn plain(field: &str, text: &str) -> Result<(), SetupError> {
+    if text.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
 /// The live merchant of `uid`.
 pub async fn merchant<S: Merchants + ?Sized>(
     storage: &S,
     uid: &str,
 ) -> Result<Merchant, SetupError> {
+    let uid = named(Missing::Merchant, uid)?;
     storage
-        .merchant_by_uid(uid.trim())
+        .merchant_by_uid(uid)
         .await?
-        .ok_or_else(|| not_found(Missing::Merchant, uid.trim()))
+        .ok_or_else(|| not_found(Missing::Merchant, uid))
 }
 
 /// The id things of a merchant are kept under: its live book's, or 0 for operator-wide

@@ -30,8 +30,11 @@ async fn audited(admin: &AdminSession, action: &str) -> Vec<Value> {
     audit["data"]["entries"].as_array().unwrap().clone()
 }
 
-/// The one audit line of an action, with its before and after read as JSON (null when
-/// empty).
+/// The email of the admin each test signs in.
+const ADMIN: &str = "admin@example.com";
+
+/// The one audit line of an action (by [`ADMIN`]), with its before and after read as JSON
+/// (null when empty).
 async fn audited_once(admin: &AdminSession, action: &str) -> (Value, Value, Value) {
     let lines = audited(admin, action).await;
     assert_eq!(lines.len(), 1, "{action}: {lines:?}");
@@ -43,7 +46,7 @@ async fn audited_once(admin: &AdminSession, action: &str) -> (Value, Value, Valu
             serde_json::from_str(text).unwrap_or_else(|_| panic!("{action} {field}: {text}"))
         }
     };
-    assert_eq!(lines[0]["actor"], admin.email.as_str(), "{action}");
+    assert_eq!(lines[0]["actor"], ADMIN, "{action}");
     (lines[0].clone(), json("before"), json("after"))
 }
 
@@ -146,7 +149,7 @@ async fn keys_of(admin: &AdminSession, uid: &str) -> Vec<Value> {
 /// the audit log without a secret; bad input changes nothing.
 async fn merchants_and_keys_are_created_and_changed_through_the_admin_api(backend: Backend) {
     let app = spawn_app(backend).await;
-    let admin = admin::operator(&app, "admin@example.com", "admin").await;
+    let admin = admin::operator(&app, ADMIN, "admin").await;
 
     let (status, created) = admin
         .post(&format!("{V1}/merchants"), json!({"name": "Api Shop"}))
@@ -376,7 +379,7 @@ async fn fee_schedules_are_set_by_finance_and_read_by_every_role(backend: Backen
     let finance = admin::operator(&app, "finance@example.com", "finance").await;
     let support = admin::operator(&app, "support@example.com", "support").await;
     let viewer = admin::operator(&app, "viewer@example.com", "viewer").await;
-    let admin = admin::operator(&app, "admin@example.com", "admin").await;
+    let admin = admin::operator(&app, ADMIN, "admin").await;
     let fees = format!("{V1}/merchants/{uid}/fees");
 
     let schedule = json!({"payment": "WavePay", "accounting_type": "receive",
@@ -458,7 +461,7 @@ async fn fee_schedules_are_set_by_finance_and_read_by_every_role(backend: Backen
 /// settings are refused with nothing written.
 async fn channels_are_added_disabled_and_enabled_through_the_admin_api(backend: Backend) {
     let app = spawn_app(backend).await;
-    let admin = admin::operator(&app, "admin@example.com", "admin").await;
+    let admin = admin::operator(&app, ADMIN, "admin").await;
     let uid = app.merchant.merchant_uid.clone();
     let secret = "pk-plugin-SECRET-0451";
     let channel = json!({
@@ -595,7 +598,7 @@ fn thb_deposit(app: &TestApp, id: &str) -> NewOrder {
 /// refused with nothing written; the audit log has it all, never the device's secret.
 async fn own_accounts_and_devices_are_set_up_through_the_admin_api(backend: Backend) {
     let app = spawn_app(backend).await;
-    let admin = admin::operator(&app, "admin@example.com", "admin").await;
+    let admin = admin::operator(&app, ADMIN, "admin").await;
     let (status, _) = admin
         .post(
             &format!("{V1}/channels"),
@@ -739,7 +742,7 @@ async fn own_accounts_and_devices_are_set_up_through_the_admin_api(backend: Back
 /// changes nothing; each change is in the audit log with before and after.
 async fn blocklists_velocity_rules_and_review_thresholds_through_the_admin_api(backend: Backend) {
     let app = spawn_app(backend).await;
-    let admin = admin::operator(&app, "admin@example.com", "admin").await;
+    let admin = admin::operator(&app, ADMIN, "admin").await;
     let m = app.merchant.clone();
     let uid = m.merchant_uid.clone();
     let other = app.new_merchant("Other shop").await;
@@ -1114,38 +1117,40 @@ fn reads(uid: &str) -> Vec<String> {
 /// or audited; an admin token acts with its role.
 async fn other_roles_read_the_setup_and_change_only_what_they_may(backend: Backend) {
     let app = spawn_app(backend).await;
-    let admin = admin::operator(&app, "admin@example.com", "admin").await;
+    let admin = admin::operator(&app, ADMIN, "admin").await;
     let uid = app.live.merchant_uid.clone();
     let key = app.live.api_key.clone();
-    let viewer = admin::operator(&app, "viewer@example.com", "viewer").await;
-    let support = admin::operator(&app, "support@example.com", "support").await;
-    let finance = admin::operator(&app, "finance@example.com", "finance").await;
+    let mut others = Vec::new();
+    for role in ["viewer", "support", "finance"] {
+        let email = format!("{role}@example.com");
+        let session = admin::operator(&app, &email, role).await;
+        others.push((email, session));
+    }
 
-    for who in [&viewer, &support, &finance, &admin] {
+    let everyone = others
+        .iter()
+        .map(|(email, who)| (email.as_str(), who))
+        .chain([(ADMIN, &admin)]);
+    for (email, who) in everyone {
         for path in reads(&uid) {
             let (status, body) = who.get(&path).await;
-            assert_eq!(status, 200, "{} GET {path}: {body}", who.email);
+            assert_eq!(status, 200, "{email} GET {path}: {body}");
         }
     }
     let forbidden = json!({"result": "error", "data": "Your role does not allow this"});
-    for who in [&viewer, &support, &finance] {
+    for (email, who) in &others {
         for (path, body) in changes(&uid, &key) {
             let (status, answer) = who.post(&path, body).await;
-            if who.email.starts_with("finance") && path.ends_with("/fees") {
+            if email.starts_with("finance") && path.ends_with("/fees") {
                 assert_eq!(status, 200, "finance sets fees: {answer}");
                 continue;
             }
-            assert_eq!(
-                (status, &answer),
-                (403, &forbidden),
-                "{} POST {path}",
-                who.email
-            );
+            assert_eq!((status, &answer), (403, &forbidden), "{email} POST {path}");
             // Refused before the body is read: a body that would be invalid is 403 too.
             let (status, _) = who
                 .call(Method::POST, &path, Some(json!("not an object")))
                 .await;
-            assert_eq!(status, 403, "{} POST {path} (bad body)", who.email);
+            assert_eq!(status, 403, "{email} POST {path} (bad body)");
         }
     }
 
@@ -1173,8 +1178,8 @@ async fn other_roles_read_the_setup_and_change_only_what_they_may(backend: Backe
     assert_eq!(rules["data"]["rules"], json!([]));
     let (_, thresholds) = admin.get(&format!("{V1}/review")).await;
     assert_eq!(thresholds["data"]["thresholds"], json!([]));
-    for who in [&viewer, &support] {
-        let (_, lines) = admin.get(&format!("{V1}/audit?actor={}", who.email)).await;
+    for (email, _) in others.iter().take(2) {
+        let (_, lines) = admin.get(&format!("{V1}/audit?actor={email}")).await;
         let actions: Vec<&str> = lines["data"]["entries"]
             .as_array()
             .unwrap()
@@ -1182,7 +1187,7 @@ async fn other_roles_read_the_setup_and_change_only_what_they_may(backend: Backe
             .map(|e| e["action"].as_str().unwrap())
             .filter(|a| !a.starts_with("sign_in") && !a.starts_with("operator."))
             .collect();
-        assert!(actions.is_empty(), "{}: {actions:?}", who.email);
+        assert!(actions.is_empty(), "{email}: {actions:?}");
     }
     let fees = audited(&admin, "fee.set").await;
     assert_eq!(fees.len(), 1);

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin_access;
 mod admin_orders;
 mod admin_setup;
 mod api_keys;
@@ -15,6 +16,7 @@ mod cashier_security;
 mod cli;
 mod compatibility;
 mod connections;
+mod console;
 mod contract;
 mod crash;
 mod documents;
@@ -22,6 +24,7 @@ mod hostile_inputs;
 mod idempotency;
 mod ledger;
 mod ledger_properties;
+mod openapi;
 mod operators;
 mod order_query;
 mod own_account_pages;

@@ -17,7 +17,6 @@ pub const PASSWORD: &str = "a long enough passphrase";
 /// A signed-in operator.
 pub struct AdminSession {
     pub base: String,
-    pub email: String,
     /// The TOTP secret (base32), when enrolled.
     pub totp_secret: Option<String>,
     pub recovery_codes: Vec<String>,
@@ -69,7 +68,6 @@ impl AdminSession {
         assert_eq!(status, 200, "sign-in of {email}: {answer}");
         AdminSession {
             base: base.to_string(),
-            email: email.to_string(),
             totp_secret: None,
             recovery_codes: Vec::new(),
             cookie: cookie.expect("a session cookie"),
@@ -134,14 +132,40 @@ impl AdminSession {
 /// An operator of `role` ready to act: created with the CLI, its one-time password changed,
 /// TOTP enrolled if the role needs it (or `totp`), signed in again (with a code).
 pub async fn operator_with(app: &TestApp, email: &str, role: &str, totp: bool) -> AdminSession {
-    let created: Value = serde_json::from_str(
-        octopus(
-            app,
-            &["operator", "create", "--email", email, "--role", role],
-        )
-        .trim(),
+    let created = octopus(
+        app,
+        &["operator", "create", "--email", email, "--role", role],
+    );
+    ready(
+        app,
+        email,
+        &created,
+        totp || matches!(role, "admin" | "finance"),
     )
-    .unwrap();
+    .await
+}
+
+/// A user of the merchant `merchant_uid`, invited with the CLI, ready like an operator (TOTP
+/// enrolled: merchant users need it).
+pub async fn merchant_user(app: &TestApp, email: &str, merchant_uid: &str) -> AdminSession {
+    let invited = octopus(
+        app,
+        &[
+            "operator",
+            "invite",
+            "--email",
+            email,
+            "--merchant",
+            merchant_uid,
+        ],
+    );
+    ready(app, email, &invited, true).await
+}
+
+/// Signs in with the one-time sign-in `printed`, changes the password, enrols TOTP when
+/// `totp`, and signs in again.
+async fn ready(app: &TestApp, email: &str, printed: &str, totp: bool) -> AdminSession {
+    let created: Value = serde_json::from_str(printed.trim()).unwrap();
     let base = app.base_url.clone();
     let first = created["password"].as_str().unwrap();
     let session =
@@ -155,7 +179,7 @@ pub async fn operator_with(app: &TestApp, email: &str, role: &str, totp: bool) -
     assert_eq!(status, 200, "{changed}");
     let mut session =
         AdminSession::sign_in(&base, email, json!({"email": email, "password": PASSWORD})).await;
-    if !(totp || matches!(role, "admin" | "finance")) {
+    if !totp {
         return session;
     }
     session.enrol_totp().await;
