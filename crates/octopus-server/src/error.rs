@@ -100,6 +100,19 @@ impl From<crate::services::operators::OperatorServiceError> for Error {
     }
 }
 
+impl From<crate::services::setup::SetupError> for Error {
+    fn from(e: crate::services::setup::SetupError) -> Self {
+        use crate::services::setup::SetupError as E;
+        match e {
+            E::Invalid(details) => Error::Invalid(details),
+            E::NotFound { what, .. } => Error::NotFound(what.message()),
+            E::Conflict(what) => Error::Conflict(what),
+            E::Storage(StorageError::Conflict(what)) => Error::Conflict(what),
+            E::Storage(e) => e.into(),
+        }
+    }
+}
+
 impl Error {
     pub fn status(&self) -> StatusCode {
         match self {

@@ -249,6 +249,23 @@ impl Merchants for PostgresStorage {
         merchant_where(&client, "m.uid = $1 AND m.live_id IS NULL", &uid).await
     }
 
+    async fn merchants(&self, after_id: i64, limit: u32) -> Result<Vec<Merchant>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "{} WHERE m.live_id IS NULL AND m.id > $1 ORDER BY m.id LIMIT $2",
+                    rows::MERCHANT_SELECT
+                ),
+                &[&after_id, &i64::from(limit)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| rows::merchant(&PgRow::new(r)))
+            .collect()
+    }
+
     async fn test_book(&self, owner_id: i64, at: Timestamp) -> Result<Merchant> {
         let client = self.client().await?;
         if let Some(book) = merchant_where(&client, "m.live_id = $1", &owner_id).await? {

@@ -67,7 +67,12 @@ impl Risk for PostgresStorage {
         Ok(n > 0)
     }
 
-    async fn blocks(&self, merchant_id: Option<i64>, limit: u32) -> Result<Vec<BlockEntry>> {
+    async fn blocks(
+        &self,
+        merchant_id: Option<i64>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<BlockEntry>> {
         let client = self.client().await?;
         let limit = i64::from(limit);
         let rows = match merchant_id {
@@ -75,16 +80,19 @@ impl Risk for PostgresStorage {
                 client
                     .query(
                         &format!(
-                            "{BLOCK_SELECT} WHERE b.merchant_id = $1
-                             ORDER BY b.id LIMIT $2"
+                            "{BLOCK_SELECT} WHERE b.merchant_id = $1 AND b.id > $2
+                             ORDER BY b.id LIMIT $3"
                         ),
-                        &[&m, &limit],
+                        &[&m, &after_id, &limit],
                     )
                     .await
             }
             None => {
                 client
-                    .query(&format!("{BLOCK_SELECT} ORDER BY b.id LIMIT $1"), &[&limit])
+                    .query(
+                        &format!("{BLOCK_SELECT} WHERE b.id > $1 ORDER BY b.id LIMIT $2"),
+                        &[&after_id, &limit],
+                    )
                     .await
             }
         }
@@ -92,6 +100,23 @@ impl Risk for PostgresStorage {
         rows.iter()
             .map(|r| rows::block_entry(&PgRow::new(r)))
             .collect()
+    }
+
+    async fn block(
+        &self,
+        merchant_id: i64,
+        kind: BlockKind,
+        value: &str,
+    ) -> Result<Option<BlockEntry>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("{BLOCK_SELECT} WHERE b.entry_key = $1 AND b.merchant_id = $2"),
+                &[&risk::entry_key(kind, value), &merchant_id],
+            )
+            .await
+            .map_err(db)?;
+        row.map(|r| rows::block_entry(&PgRow::new(&r))).transpose()
     }
 
     async fn blocklist_version(&self) -> Result<i64> {

@@ -297,6 +297,22 @@ impl Merchants for SqliteStorage {
             .await
     }
 
+    async fn merchants(&self, after_id: i64, limit: u32) -> Result<Vec<Merchant>> {
+        self.readers
+            .read(move |conn| {
+                accounts::collect(
+                    conn,
+                    &format!(
+                        "{} WHERE m.live_id IS NULL AND m.id > ?1 ORDER BY m.id LIMIT ?2",
+                        rows::MERCHANT_SELECT
+                    ),
+                    params![after_id, limit],
+                    |r| rows::merchant(r),
+                )
+            })
+            .await
+    }
+
     async fn test_book(&self, owner_id: i64, at: Timestamp) -> Result<Merchant> {
         self.writer
             .write(move |conn| {

@@ -71,24 +71,49 @@ impl Risk for SqliteStorage {
             .await
     }
 
-    async fn blocks(&self, merchant_id: Option<i64>, limit: u32) -> Result<Vec<BlockEntry>> {
+    async fn blocks(
+        &self,
+        merchant_id: Option<i64>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<BlockEntry>> {
         self.readers
             .read(move |conn| match merchant_id {
                 Some(m) => collect(
                     conn,
                     &format!(
-                        "{BLOCK_SELECT} WHERE b.merchant_id = ?1
-                         ORDER BY b.id LIMIT ?2"
+                        "{BLOCK_SELECT} WHERE b.merchant_id = ?1 AND b.id > ?2
+                         ORDER BY b.id LIMIT ?3"
                     ),
-                    params![m, limit],
+                    params![m, after_id, limit],
                     |r| rows::block_entry(r),
                 ),
                 None => collect(
                     conn,
-                    &format!("{BLOCK_SELECT} ORDER BY b.id LIMIT ?1"),
-                    params![limit],
+                    &format!("{BLOCK_SELECT} WHERE b.id > ?1 ORDER BY b.id LIMIT ?2"),
+                    params![after_id, limit],
                     |r| rows::block_entry(r),
                 ),
+            })
+            .await
+    }
+
+    async fn block(
+        &self,
+        merchant_id: i64,
+        kind: BlockKind,
+        value: &str,
+    ) -> Result<Option<BlockEntry>> {
+        let key = risk::entry_key(kind, value);
+        self.readers
+            .read(move |conn| {
+                collect(
+                    conn,
+                    &format!("{BLOCK_SELECT} WHERE b.entry_key = ?1 AND b.merchant_id = ?2"),
+                    params![key, merchant_id],
+                    |r| rows::block_entry(r),
+                )
+                .map(|found| found.into_iter().next())
             })
             .await
     }

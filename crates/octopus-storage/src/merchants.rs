@@ -69,6 +69,10 @@ pub trait Merchants: Send + Sync + 'static {
     /// The live merchant of a uid.
     async fn merchant_by_uid(&self, uid: &str) -> Result<Option<Merchant>>;
 
+    /// Live merchants whose id is above `after_id`, oldest first, at most `limit` (a page of
+    /// the operator's list; the last one's id fetches the next).
+    async fn merchants(&self, after_id: i64, limit: u32) -> Result<Vec<Merchant>>;
+
     /// The test book of the live merchant `owner_id`, created the first time it is asked for.
     async fn test_book(&self, owner_id: i64, at: Timestamp) -> Result<Merchant>;
 }

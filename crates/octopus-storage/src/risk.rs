@@ -44,8 +44,22 @@ pub trait Risk: Send + Sync + 'static {
     /// Removes the entry of `kind` and normalized `value` of `merchant_id` (0: operator-wide).
     async fn remove_block(&self, merchant_id: i64, kind: BlockKind, value: &str) -> Result<bool>;
 
-    /// Entries of one merchant (`Some(0)`: the operator-wide ones; `None`: all), oldest first.
-    async fn blocks(&self, merchant_id: Option<i64>, limit: u32) -> Result<Vec<BlockEntry>>;
+    /// Entries of one merchant (`Some(0)`: the operator-wide ones; `None`: all) whose id is
+    /// above `after_id`, oldest first, at most `limit`.
+    async fn blocks(
+        &self,
+        merchant_id: Option<i64>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<BlockEntry>>;
+
+    /// The entry of `kind` and normalized `value` of `merchant_id` (0: operator-wide).
+    async fn block(
+        &self,
+        merchant_id: i64,
+        kind: BlockKind,
+        value: &str,
+    ) -> Result<Option<BlockEntry>>;
 
     /// Counts every change of the blocklists (written with the change): a node that read the
     /// entries at one version reads them again when it changes.

@@ -2,21 +2,18 @@
 //! database like `octopus channel` (a running gateway sees the changes at once), plus
 //! `device report|heartbeat`, which act as a device over HTTP and sign exactly like one. Every
 //! command prints JSON (one object per line for lists) so other tools can drive them; the
-//! payout export prints CSV for a bank's bulk upload.
+//! payout export prints CSV for a bank's bulk upload. Accounts and devices are changed by
+//! `services::accounts`, which the admin API calls too.
 
-use std::str::FromStr;
-
-use anyhow::{bail, Context};
+use anyhow::bail;
 use octopus_client::device::{DeviceClient, TransferReport};
-use octopus_domain::account::{self, Account, AccountMethod};
-use octopus_domain::device::Device;
-use octopus_domain::ids::{new_account_id, new_device_id, new_device_secret};
 use octopus_domain::money::format_amount;
 use octopus_domain::transfer::{Transfer, TransferStatus};
-use octopus_domain::{Currency, Order};
+use octopus_domain::Order;
 use octopus_server::clock::{now_ms, rfc3339};
+use octopus_server::services::accounts::{self as own, AccountInput};
+use octopus_server::services::operators::Actor;
 use octopus_server::services::transfers::{self, Operator};
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::cli::{
@@ -29,36 +26,6 @@ const LIST_LIMIT: u32 = 10_000;
 
 fn refused(e: octopus_server::error::Error) -> anyhow::Error {
     anyhow::anyhow!("{}", e.data())
-}
-
-pub fn account_json(a: &Account) -> Value {
-    json!({
-        "id": a.id,
-        "channel": a.channel,
-        "method": a.method.as_str(),
-        "bank_code": a.bank_code,
-        "number": a.number,
-        "holder": a.holder,
-        "currency": a.currency.code(),
-        "promptpay_id": a.promptpay_id,
-        "vpa": a.vpa,
-        "wallet": a.wallet,
-        "daily_limit": a.daily_limit.map(|d| d.to_string()),
-        "max_open": a.max_open,
-        "enabled": a.enabled,
-        "created_at": rfc3339(a.created_at),
-    })
-}
-
-fn device_json(d: &Device, now: i64) -> Value {
-    json!({
-        "device_id": d.id,
-        "account": d.account,
-        "created_at": rfc3339(d.created_at),
-        "revoked_at": d.revoked_at.map(rfc3339),
-        "last_heartbeat_at": d.last_heartbeat_at.map(rfc3339),
-        "online": d.revoked_at.is_none() && account::online(d.last_heartbeat_at, now),
-    })
 }
 
 fn transfer_json(t: &Transfer) -> Value {
@@ -126,56 +93,28 @@ pub async fn run_account(args: AccountArgs) -> anyhow::Result<()> {
             database,
         } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let known = storage.channels().await?;
-            match known.iter().find(|c| c.code == channel) {
-                None => bail!("there is no channel {channel:?} (add one with `octopus channel add {channel} --kind accounts`)"),
-                Some(c) if c.kind != "accounts" => {
-                    bail!("channel {channel:?} is of kind {}, not accounts", c.kind)
-                }
-                Some(_) => {}
-            }
-            let method = AccountMethod::from_str(&method)?;
-            let currency = Currency::parse(&currency)
-                .with_context(|| format!("--currency {currency:?} is not a supported currency"))?;
-            let bank_code = match bank_code {
-                Some(code) => octopus_domain::thai_bank::ThaiBank::parse(&code)
-                    .map_err(|e| anyhow::anyhow!("--bank-code: {e}"))?
-                    .code()
-                    .to_string(),
-                None => String::new(),
-            };
-            let daily_limit = daily_limit
-                .map(|t| {
-                    Decimal::from_str(t.trim())
-                        .with_context(|| format!("--daily-limit must be a decimal, not {t:?}"))
-                })
-                .transpose()?;
-            let now = now_ms();
-            let account = Account {
-                id: new_account_id(),
+            let input = AccountInput {
                 channel,
                 method,
-                bank_code,
-                number: number.trim().to_string(),
-                holder: holder.trim().to_string(),
+                number,
+                holder,
                 currency,
-                promptpay_id: promptpay_id.unwrap_or_default().trim().to_string(),
-                vpa: vpa.unwrap_or_default().trim().to_string(),
-                wallet: wallet.unwrap_or_default().trim().to_ascii_lowercase(),
+                bank_code,
+                promptpay_id,
+                vpa,
+                wallet,
                 daily_limit,
                 max_open,
-                enabled: !disabled,
-                created_at: now,
-                updated_at: now,
+                disabled,
             };
-            account.validate()?;
-            let stored = storage.add_account(account).await?;
-            println!("{}", account_json(&stored));
+            let added =
+                own::add_account_by(storage.as_ref(), &Actor::cli(), &input, now_ms()).await?;
+            println!("{added}");
         }
         AccountCommand::List { database } => {
             let storage = crate::serve::open_storage(&database).await?;
-            for a in storage.accounts().await? {
-                println!("{}", account_json(&a));
+            for a in own::accounts(storage.as_ref(), None).await? {
+                println!("{a}");
             }
         }
         AccountCommand::Disable { id, database } => set_enabled(&id, false, &database).await?,
@@ -190,11 +129,9 @@ async fn set_enabled(
     database: &crate::cli::DatabaseArgs,
 ) -> anyhow::Result<()> {
     let storage = crate::serve::open_storage(database).await?;
-    let account = storage
-        .set_account_enabled(id, enabled, now_ms())
-        .await
-        .map_err(|_| anyhow::anyhow!("there is no account {id:?}"))?;
-    println!("{}", account_json(&account));
+    let account =
+        own::set_account_enabled_by(storage.as_ref(), &Actor::cli(), id, enabled, now_ms()).await?;
+    println!("{account}");
     Ok(())
 }
 
@@ -202,37 +139,26 @@ pub async fn run_device(args: DeviceArgs) -> anyhow::Result<()> {
     match args.command {
         DeviceCommand::Add { account, database } => {
             let (storage, master_key) = crate::serve::open(&database).await?;
-            if storage.account(&account).await?.is_none() {
-                bail!("there is no account {account:?} (see `octopus account list`)");
-            }
-            let secret = new_device_secret();
-            let device = Device {
-                id: new_device_id(),
-                account,
-                sealed_secret: master_key.seal(&secret),
-                revoked_at: None,
-                last_heartbeat_at: None,
-                created_at: now_ms(),
-            };
-            let stored = storage.add_device(device).await?;
-            println!(
-                "{}",
-                json!({"device_id": stored.id, "secret": secret, "account": stored.account})
-            );
+            let enrolled = own::add_device_by(
+                storage.as_ref(),
+                &master_key,
+                &Actor::cli(),
+                &account,
+                now_ms(),
+            )
+            .await?;
+            println!("{}", serde_json::to_string(&enrolled)?);
         }
         DeviceCommand::Revoke { id, database } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let device = storage
-                .revoke_device(&id, now_ms())
-                .await
-                .map_err(|_| anyhow::anyhow!("there is no device {id:?}"))?;
-            println!("{}", device_json(&device, now_ms()));
+            let device =
+                own::revoke_device_by(storage.as_ref(), &Actor::cli(), &id, now_ms()).await?;
+            println!("{device}");
         }
         DeviceCommand::List { database } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let now = now_ms();
-            for d in storage.devices().await? {
-                println!("{}", device_json(&d, now));
+            for d in own::devices(storage.as_ref(), now_ms()).await? {
+                println!("{d}");
             }
         }
         DeviceCommand::Report {

@@ -1,28 +1,17 @@
 //! `octopus channel add|list|disable|enable`: the operator's channels, straight on the
 //! database (a running gateway reads them again every second). Credentials are sealed by the
-//! master key before they are stored and are never printed.
+//! master key before they are stored and are never printed. The work is
+//! `services::channels`, which the admin API calls too; this module only reads the flags.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use anyhow::Context;
-use octopus_connectors::registry::{self, Setup};
 use octopus_domain::channel::split_list;
-use octopus_domain::{Channel, Currency, TransactionType};
 use octopus_server::clock::now_ms;
-use octopus_server::services::routing::seal_credentials;
-use rust_decimal::Decimal;
-use serde_json::json;
+use octopus_server::services::channels::{self, ChannelInput};
+use octopus_server::services::operators::Actor;
 
 use crate::cli::{ChannelArgs, ChannelCommand};
-
-fn decimal(name: &str, text: Option<String>) -> anyhow::Result<Option<Decimal>> {
-    text.map(|t| {
-        Decimal::from_str(t.trim())
-            .with_context(|| format!("--{name} must be a decimal number, not {t:?}"))
-    })
-    .transpose()
-}
 
 fn pairs(flag: &str, items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     items
@@ -34,28 +23,6 @@ fn pairs(flag: &str, items: &[String]) -> anyhow::Result<BTreeMap<String, String
             Ok((name.trim().to_string(), value.to_string()))
         })
         .collect()
-}
-
-/// A channel as `list` and `add` print it: everything but the credentials' values.
-fn channel_json(c: &Channel, credential_names: &[String]) -> serde_json::Value {
-    json!({
-        "code": c.code,
-        "kind": c.kind,
-        "enabled": c.enabled,
-        "merchants": c.merchants,
-        "types": c.transaction_types.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-        "countries": c.countries,
-        "currencies": c.currencies.iter().map(|c| c.code()).collect::<Vec<_>>(),
-        "payments": c.payments,
-        "min": c.min_amount.map(|d| d.to_string()),
-        "max": c.max_amount.map(|d| d.to_string()),
-        "ttl": c.default_ttl,
-        "priority": c.priority,
-        "weight": c.weight,
-        "daily_limit": c.daily_limit.map(|d| d.to_string()),
-        "settings": c.settings,
-        "credentials": credential_names,
-    })
 }
 
 pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
@@ -92,80 +59,34 @@ pub async fn run(args: ChannelArgs) -> anyhow::Result<()> {
                     .context("--credentials-file must hold a JSON object of strings")?;
                 credentials.extend(from_file);
             }
-            // The connector must build from these settings before they are stored.
-            registry::build(
-                &kind,
-                &Setup {
-                    channel: &code,
-                    settings: &settings,
-                    credentials: &credentials,
-                    sandbox_payout_delay: Default::default(),
-                },
-            )?;
-            let countries = split_list(&countries)
-                .iter()
-                .map(|c| {
-                    octopus_domain::country::normalize(c)
-                        .map(str::to_string)
-                        .with_context(|| format!("unknown country {c:?}"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let currencies = split_list(&currencies)
-                .iter()
-                .map(|c| Currency::parse(c).with_context(|| format!("unknown currency {c:?}")))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let transaction_types = split_list(&types)
-                .iter()
-                .map(|t| {
-                    TransactionType::from_str(t)
-                        .map_err(|_| anyhow::anyhow!("--types takes income and expense, not {t:?}"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            if ttl.is_some_and(|t| t <= 0) {
-                anyhow::bail!("--ttl must be a positive number of seconds");
-            }
-            let (storage, key) = crate::serve::open(&database).await?;
-            let now = now_ms();
-            let channel = Channel {
+            let input = ChannelInput {
                 code,
                 kind,
-                enabled: !disabled,
                 merchants: split_list(&merchants),
-                transaction_types,
-                countries,
-                currencies,
-                payments: split_list(&payments)
-                    .iter()
-                    .map(|p| p.to_lowercase())
-                    .collect(),
-                min_amount: decimal("min", min)?,
-                max_amount: decimal("max", max)?,
-                default_ttl: ttl,
+                types: split_list(&types),
+                countries: split_list(&countries),
+                currencies: split_list(&currencies),
+                payments: split_list(&payments),
+                min,
+                max,
+                ttl,
                 priority,
                 weight,
-                daily_limit: decimal("daily-limit", daily_limit)?,
+                daily_limit,
                 settings,
-                sealed_credentials: seal_credentials(&key, &credentials),
-                created_at: now,
-                updated_at: now,
+                // The command line replaces the channel whole, credentials too.
+                credentials: Some(credentials),
+                enabled: !disabled,
             };
-            channel.validate()?;
-            let saved = storage.save_channel(channel).await?;
-            println!(
-                "{}",
-                channel_json(&saved, &credentials.keys().cloned().collect::<Vec<_>>())
-            );
+            let (storage, key) = crate::serve::open(&database).await?;
+            let saved =
+                channels::save_by(storage.as_ref(), &key, &Actor::cli(), &input, now_ms()).await?;
+            println!("{saved}");
         }
         ChannelCommand::List { database } => {
             let (storage, key) = crate::serve::open(&database).await?;
-            for c in storage.channels().await? {
-                let names = octopus_server::services::routing::open_credentials(
-                    &key,
-                    &c.sealed_credentials,
-                )
-                .map(|m| m.into_keys().collect())
-                .unwrap_or_else(|_| vec!["(cannot be opened with this master key)".to_string()]);
-                println!("{}", channel_json(&c, &names));
+            for c in channels::list(storage.as_ref(), &key).await? {
+                println!("{c}");
             }
         }
         ChannelCommand::Disable { code, database } => set_enabled(&code, false, &database).await?,
@@ -179,14 +100,17 @@ async fn set_enabled(
     enabled: bool,
     database: &crate::cli::DatabaseArgs,
 ) -> anyhow::Result<()> {
+    // Without the master key: a channel can be taken out of routing in a hurry.
     let storage = crate::serve::open_storage(database).await?;
-    let c = storage
-        .set_channel_enabled(code, enabled, now_ms())
-        .await
-        .map_err(|e| match e {
-            octopus_storage::StorageError::NotFound => anyhow::anyhow!("no channel {code}"),
-            other => other.into(),
-        })?;
-    println!("{}", json!({"code": c.code, "enabled": c.enabled}));
+    let c = channels::set_enabled_by(
+        storage.as_ref(),
+        None,
+        &Actor::cli(),
+        code,
+        enabled,
+        now_ms(),
+    )
+    .await?;
+    println!("{c}");
     Ok(())
 }

@@ -1,16 +1,12 @@
 //! `octopus fee set|list`: the operator sets merchants' fee schedules, straight on the
-//! database (a running server picks a change up within two seconds).
+//! database (a running server picks a change up within two seconds). The work is
+//! `services::fees`, which the admin API calls too.
 
-use anyhow::Context;
-use octopus_domain::ledger::{FeeRule, FeeSchedule};
-use rust_decimal::Decimal;
+use octopus_server::clock::now_ms;
+use octopus_server::services::fees::{self, FeeInput};
+use octopus_server::services::operators::Actor;
 
 use crate::cli::{FeeArgs, FeeCommand};
-
-fn decimal(name: &str, text: &str) -> anyhow::Result<Decimal> {
-    text.parse::<Decimal>()
-        .with_context(|| format!("--{name} must be a decimal number, not {text:?}"))
-}
 
 pub async fn run(args: FeeArgs) -> anyhow::Result<()> {
     match args.command {
@@ -24,46 +20,27 @@ pub async fn run(args: FeeArgs) -> anyhow::Result<()> {
             max,
             database,
         } => {
-            let rule = FeeRule::new(
-                decimal("percent", &percent)?,
-                decimal("fixed", &fixed)?,
-                decimal("min", &min)?,
-                max.as_deref().map(|m| decimal("max", m)).transpose()?,
-            )?;
-            let schedule = FeeSchedule::parse(&payment, &accounting_type, rule)?;
+            let input = FeeInput {
+                payment,
+                accounting_type,
+                percent,
+                fixed,
+                min,
+                max,
+            };
+            // The schedule is checked before the database is opened.
+            fees::parse_schedule(&input)?;
             let storage = crate::serve::open_storage(&database).await?;
-            let m = storage
-                .merchant_by_uid(&merchant)
-                .await?
-                .with_context(|| format!("no merchant {merchant}"))?;
-            storage
-                .set_fee_rule(m.id, &schedule, octopus_server::clock::now_ms())
-                .await?;
-            println!("{}", schedule_json(&merchant, &schedule));
+            let set =
+                fees::set_by(storage.as_ref(), &Actor::cli(), &merchant, &input, now_ms()).await?;
+            println!("{set}");
         }
         FeeCommand::List { merchant, database } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let m = storage
-                .merchant_by_uid(&merchant)
-                .await?
-                .with_context(|| format!("no merchant {merchant}"))?;
-            for s in storage.fee_rules(m.id).await? {
-                println!("{}", schedule_json(&merchant, &s));
+            for s in fees::schedules(storage.as_ref(), &merchant).await? {
+                println!("{s}");
             }
         }
     }
     Ok(())
-}
-
-fn schedule_json(merchant: &str, schedule: &FeeSchedule) -> serde_json::Value {
-    let rule = &schedule.rule;
-    serde_json::json!({
-        "merchant_uid": merchant,
-        "payment": schedule.payment.as_stored(),
-        "accounting_type": schedule.accounting_type.as_stored(),
-        "percent": rule.percent.normalize().to_string(),
-        "fixed": rule.fixed.normalize().to_string(),
-        "min": rule.minimum.normalize().to_string(),
-        "max": rule.maximum.map(|m| m.normalize().to_string()),
-    })
 }

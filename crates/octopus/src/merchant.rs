@@ -1,7 +1,9 @@
 //! `octopus merchant ...`: merchant administration straight on the database (works while a
-//! server runs on the same database).
+//! server runs on the same database). The work is `services::merchants`, which the admin API
+//! calls too.
 
 use octopus_server::services::merchants;
+use octopus_server::services::operators::Actor;
 
 use crate::cli::{MerchantArgs, MerchantCommand};
 
@@ -9,18 +11,9 @@ pub async fn run(args: MerchantArgs) -> anyhow::Result<()> {
     match args.command {
         MerchantCommand::Create { name, database } => {
             let (storage, key) = crate::serve::open(&database).await?;
-            let created = merchants::create(storage.as_ref(), &key, &name).await?;
-            println!(
-                "{}",
-                serde_json::json!({
-                    "merchant_uid": created.merchant_uid,
-                    "merchant_name": created.merchant_name,
-                    "api_key": created.api_key,
-                    "api_secret": created.api_secret,
-                    "test_api_key": created.test_api_key,
-                    "test_api_secret": created.test_api_secret,
-                })
-            );
+            let created =
+                merchants::create_by(storage.as_ref(), &key, &Actor::cli(), &name).await?;
+            println!("{}", serde_json::to_string(&created)?);
             Ok(())
         }
     }

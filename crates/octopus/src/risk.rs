@@ -1,16 +1,17 @@
 //! `octopus key|blocklist|velocity|review` and `octopus payout in-review|approve|reject`:
 //! merchant safety administered straight on the database, like `channel` (a running gateway
 //! sees keys within a second, blocklists at once, rules and thresholds within its cache time).
+//! The work is `services::merchants` and `services::risk`, which the admin API calls too; this
+//! module reads the flags and prints.
 
-use anyhow::{anyhow, bail, Context};
-use octopus_domain::merchant::{format_allowlist, parse_allowlist};
-use octopus_domain::money::{format_amount, Amount};
-use octopus_domain::risk::{self, BlockKind, Subject, VelocityRule};
-use octopus_domain::{Currency, Merchant, Mode, TransactionType};
+use anyhow::{anyhow, Context};
+use octopus_domain::money::format_amount;
 use octopus_server::clock::{now_ms, rfc3339};
-use octopus_server::services::{merchants, risk as risk_service};
-use octopus_storage::{BlockEntry, NewBlockEntry, Storage, StoredApiKey};
-use serde_json::{json, Value};
+use octopus_server::services::merchants::{self, KeyRequest};
+use octopus_server::services::operators::Actor;
+use octopus_server::services::risk::{self as risk_service, BlockInput, RuleInput};
+use octopus_storage::Storage;
+use serde_json::json;
 
 use crate::cli::{
     BlocklistArgs, BlocklistCommand, KeyArgs, KeyCommand, ReviewArgs, ReviewCommand, VelocityArgs,
@@ -20,42 +21,8 @@ use crate::cli::{
 /// How many rows a list prints at most.
 const LIST_LIMIT: u32 = 100_000;
 
-async fn merchant(storage: &dyn Storage, uid: &str) -> anyhow::Result<Merchant> {
-    storage
-        .merchant_by_uid(uid.trim())
-        .await?
-        .ok_or_else(|| anyhow!("no merchant with uid {uid}"))
-}
-
-/// The merchant id of an entry or threshold: 0 for operator-wide.
-async fn scope(storage: &dyn Storage, uid: Option<&str>) -> anyhow::Result<i64> {
-    match uid {
-        None => Ok(0),
-        Some(uid) => Ok(merchant(storage, uid).await?.id),
-    }
-}
-
-fn expiry(expires_in: Option<&str>, now: i64) -> anyhow::Result<Option<i64>> {
-    expires_in
-        .map(|text| risk::parse_duration_ms(text).map(|ms| now + ms))
-        .transpose()
-        .map_err(|e| anyhow!("--expires-in: {e}"))
-}
-
-fn key_json(k: &StoredApiKey) -> Value {
-    json!({
-        "api_key": k.api_key,
-        "mode": k.merchant.mode.as_str(),
-        "label": k.label,
-        "created_at": rfc3339(k.created_at),
-        "expires_at": k.expires_at.map(rfc3339),
-        "last_used_at": k.last_used_at.map(rfc3339),
-        "revoked_at": k.revoked_at.map(rfc3339),
-        "allowed_ips": format_allowlist(&k.allowed_ips),
-    })
-}
-
 pub async fn run_key(args: KeyArgs) -> anyhow::Result<()> {
+    let cli = Actor::cli();
     match args.command {
         KeyCommand::Create {
             merchant: uid,
@@ -66,36 +33,35 @@ pub async fn run_key(args: KeyArgs) -> anyhow::Result<()> {
             database,
         } => {
             let (storage, master_key) = crate::serve::open(&database).await?;
-            let now = now_ms();
-            let m = merchant(storage.as_ref(), &uid).await?;
-            let allowed = parse_allowlist(allow_ip.as_deref().unwrap_or(""))?;
-            let mode = if test { Mode::Test } else { Mode::Live };
-            let until = expiry(expires_in.as_deref(), now)?;
-            let key =
-                merchants::add_key(storage.as_ref(), &master_key, &m, mode, &label, until, now)
-                    .await?;
-            if !allowed.is_empty() {
-                storage
-                    .set_api_key_allowlist(&key.api_key, &allowed)
-                    .await?;
-            }
-            println!("{}", serde_json::to_string(&key)?);
+            let request = KeyRequest {
+                test,
+                label,
+                expires_in,
+                allowed_ips: allow_ip.unwrap_or_default(),
+            };
+            let created = merchants::create_key_by(
+                storage.as_ref(),
+                &master_key,
+                &cli,
+                &uid,
+                &request,
+                now_ms(),
+            )
+            .await?;
+            println!("{}", serde_json::to_string(&created.key)?);
         }
         KeyCommand::List {
             merchant: uid,
             database,
         } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let m = merchant(storage.as_ref(), &uid).await?;
-            for k in storage.api_keys_of(m.id).await? {
-                println!("{}", key_json(&k));
+            for k in merchants::keys(storage.as_ref(), &uid).await? {
+                println!("{k}");
             }
         }
         KeyCommand::Revoke { api_key, database } => {
             let storage = crate::serve::open_storage(&database).await?;
-            if !storage.revoke_api_key(&api_key, now_ms()).await? {
-                bail!("no such API key, or it is revoked already");
-            }
+            merchants::revoke_key(storage.as_ref(), &cli, &api_key, now_ms()).await?;
             println!("{}", json!({"api_key": api_key, "revoked": true}));
         }
         KeyCommand::Rotate {
@@ -104,11 +70,16 @@ pub async fn run_key(args: KeyArgs) -> anyhow::Result<()> {
             database,
         } => {
             let (storage, master_key) = crate::serve::open(&database).await?;
-            let now = now_ms();
-            let until = expiry(Some(&expires_in), now)?.expect("a duration was given");
-            let key =
-                merchants::rotate_key(storage.as_ref(), &master_key, &api_key, until, now).await?;
-            println!("{}", serde_json::to_string(&key)?);
+            let created = merchants::rotate_key_by(
+                storage.as_ref(),
+                &master_key,
+                &cli,
+                &api_key,
+                &expires_in,
+                now_ms(),
+            )
+            .await?;
+            println!("{}", serde_json::to_string(&created.key)?);
         }
         KeyCommand::Allow {
             api_key,
@@ -116,130 +87,87 @@ pub async fn run_key(args: KeyArgs) -> anyhow::Result<()> {
             database,
         } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let allowed = parse_allowlist(&ip)?;
-            if !storage.set_api_key_allowlist(&api_key, &allowed).await? {
-                bail!("no such API key, or it is revoked");
-            }
+            let key =
+                merchants::set_allowlist(storage.as_ref(), &cli, &api_key, &ip, now_ms()).await?;
             println!(
                 "{}",
-                json!({"api_key": api_key, "allowed_ips": format_allowlist(&allowed)})
+                json!({"api_key": api_key, "allowed_ips": key["allowed_ips"]})
             );
         }
     }
     Ok(())
 }
 
-fn block_json(e: &BlockEntry) -> Value {
-    json!({
-        "id": e.id,
-        "kind": e.kind.as_str(),
-        "value": e.value,
-        "merchant": e.merchant_uid,
-        "reason": e.reason,
-        "author": e.author,
-        "created_at": rfc3339(e.created_at),
-        "expires_at": e.expires_at.map(rfc3339),
-    })
-}
-
-/// An entry as the operator writes it, checked and normalized.
-fn new_entry(
-    merchant_id: i64,
-    kind: &str,
-    value: &str,
-    reason: &str,
-    expires_in: Option<&str>,
-    author: &str,
-    now: i64,
-) -> anyhow::Result<NewBlockEntry> {
-    let kind: BlockKind = kind.parse()?;
-    let value = risk::normalize(kind, value).map_err(|e| anyhow!("--value: {e}"))?;
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 256 || reason.chars().any(char::is_control) {
-        bail!("--reason must say why, in at most 256 characters on one line");
-    }
-    Ok(NewBlockEntry {
-        merchant_id,
-        kind,
-        value,
-        reason: reason.to_string(),
-        author: author.to_string(),
-        created_at: now,
-        expires_at: expiry(expires_in, now)?,
-    })
-}
-
 pub async fn run_blocklist(args: BlocklistArgs) -> anyhow::Result<()> {
+    let cli = Actor::cli();
     match args.command {
         BlocklistCommand::Add {
             kind,
             value,
-            merchant: uid,
+            merchant,
             reason,
             expires_in,
             actor,
             database,
         } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let merchant_id = scope(storage.as_ref(), uid.as_deref()).await?;
-            let now = now_ms();
-            let entry = new_entry(
-                merchant_id,
-                &kind,
-                &value,
-                &reason,
-                expires_in.as_deref(),
-                &actor.name(),
-                now,
-            )?;
-            storage.add_blocks(vec![entry.clone()]).await?;
-            let stored = BlockEntry {
-                id: 0,
-                merchant_id,
-                kind: entry.kind,
-                value: entry.value,
-                reason: entry.reason,
-                author: entry.author,
-                created_at: now,
-                expires_at: entry.expires_at,
-                merchant_uid: uid.clone().unwrap_or_default(),
+            let input = BlockInput {
+                kind,
+                value,
+                merchant_uid: merchant,
+                reason,
+                expires_in,
             };
-            let mut shown = block_json(&stored);
-            shown.as_object_mut().expect("an object").remove("id");
-            println!("{shown}");
+            let entry =
+                risk_service::add_block_by(storage.as_ref(), &cli, &actor.name(), &input, now_ms())
+                    .await?;
+            println!("{entry}");
         }
         BlocklistCommand::Remove {
             kind,
             value,
-            merchant: uid,
+            merchant,
             database,
         } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let merchant_id = scope(storage.as_ref(), uid.as_deref()).await?;
-            let kind: BlockKind = kind.parse()?;
-            let value = risk::normalize(kind, &value).map_err(|e| anyhow!("--value: {e}"))?;
-            if !storage.remove_block(merchant_id, kind, &value).await? {
-                bail!("no such entry");
-            }
-            println!(
-                "{}",
-                json!({"kind": kind.as_str(), "value": value, "removed": true})
-            );
+            let removed = risk_service::remove_block_by(
+                storage.as_ref(),
+                &cli,
+                &kind,
+                &value,
+                merchant.as_deref(),
+                now_ms(),
+            )
+            .await?;
+            println!("{removed}");
         }
         BlocklistCommand::List {
-            merchant: uid,
+            merchant,
             operator_wide,
             database,
         } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let which = match (uid.as_deref(), operator_wide) {
-                (Some(_), true) => bail!("--merchant and --operator-wide exclude each other"),
-                (Some(uid), false) => Some(merchant(storage.as_ref(), uid).await?.id),
-                (None, true) => Some(0),
-                (None, false) => None,
-            };
-            for e in storage.blocks(which, LIST_LIMIT).await? {
-                println!("{}", block_json(&e));
+            let scope =
+                risk_service::block_scope(storage.as_ref(), merchant.as_deref(), operator_wide)
+                    .await?;
+            let mut after: Option<String> = None;
+            let mut printed = 0u32;
+            loop {
+                let page = risk_service::blocks(
+                    storage.as_ref(),
+                    scope,
+                    after.as_deref(),
+                    Some(octopus_server::services::setup::MAX_PAGE),
+                )
+                .await?;
+                for e in &page.items {
+                    println!("{e}");
+                }
+                printed += page.items.len() as u32;
+                match page.next {
+                    Some(next) if printed < LIST_LIMIT => after = Some(next),
+                    _ => break,
+                }
             }
         }
         BlocklistCommand::Import {
@@ -250,229 +178,101 @@ pub async fn run_blocklist(args: BlocklistArgs) -> anyhow::Result<()> {
             let storage = crate::serve::open_storage(&database).await?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let entries = import(storage.as_ref(), &text, &actor.name(), now_ms()).await?;
-            let count = storage.add_blocks(entries).await?;
+            let count =
+                risk_service::import_by(storage.as_ref(), &cli, &actor.name(), &text, now_ms())
+                    .await?;
             println!("{}", json!({"imported": count}));
         }
     }
     Ok(())
 }
 
-/// The entries of a CSV text (header `kind,value,reason[,merchant][,expires_in]`), every line
-/// checked before any is stored.
-async fn import(
-    storage: &dyn Storage,
-    text: &str,
-    author: &str,
-    now: i64,
-) -> anyhow::Result<Vec<NewBlockEntry>> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or_else(|| anyhow!("the file is empty"))?;
-    let columns: Vec<String> = csv_fields(header)
-        .into_iter()
-        .map(|c| c.trim().to_lowercase())
-        .collect();
-    let at = |name: &str| columns.iter().position(|c| c == name);
-    let (Some(kind_at), Some(value_at), Some(reason_at)) = (at("kind"), at("value"), at("reason"))
-    else {
-        bail!("the header must name the columns kind, value and reason (merchant and expires_in are optional)");
-    };
-    let (merchant_at, expires_at) = (at("merchant"), at("expires_in"));
-    let mut merchants = std::collections::HashMap::new();
-    let mut entries = Vec::new();
-    for (number, line) in lines {
-        let fields = csv_fields(line);
-        let field = |i: Option<usize>| {
-            i.and_then(|i| fields.get(i))
-                .map(|f| f.trim().to_string())
-                .unwrap_or_default()
-        };
-        let line_error = |e: anyhow::Error| anyhow!("line {}: {e}", number + 1);
-        let uid = field(merchant_at);
-        let merchant_id = if uid.is_empty() {
-            0
-        } else if let Some(id) = merchants.get(&uid) {
-            *id
-        } else {
-            let id = merchant(storage, &uid).await.map_err(line_error)?.id;
-            merchants.insert(uid.clone(), id);
-            id
-        };
-        let expires_in = field(expires_at);
-        let entry = new_entry(
-            merchant_id,
-            &field(Some(kind_at)),
-            &field(Some(value_at)),
-            &field(Some(reason_at)),
-            (!expires_in.is_empty()).then_some(expires_in.as_str()),
-            author,
-            now,
-        )
-        .map_err(line_error)?;
-        entries.push(entry);
-    }
-    Ok(entries)
-}
-
-/// The fields of one CSV line (double quotes around a field, `""` inside one).
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            (c, _) => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
-fn rule_json(r: &VelocityRule) -> Value {
-    json!({
-        "id": r.id,
-        "subject": r.subject.as_str(),
-        "type": r.transaction_type.map(|t| match t {
-            TransactionType::Income => "deposit",
-            TransactionType::Expense => "payout",
-        }),
-        "window_seconds": r.window_seconds,
-        "max_orders": r.max_orders,
-        "max_volume": r.max_volume.map(|v| v.to_string()),
-        "currency": r.currency.map(|c| c.code()),
-    })
-}
-
-fn currency(text: &str) -> anyhow::Result<Currency> {
-    Currency::parse(text).ok_or_else(|| anyhow!("unknown currency {text}"))
-}
-
 pub async fn run_velocity(args: VelocityArgs) -> anyhow::Result<()> {
+    let cli = Actor::cli();
     match args.command {
         VelocityCommand::Add {
-            merchant: uid,
+            merchant,
             subject,
             r#type,
             window,
             max_orders,
             max_volume,
-            currency: code,
+            currency,
             database,
         } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let m = merchant(storage.as_ref(), &uid).await?;
-            let subject: Subject = subject.parse()?;
-            let transaction_type = match r#type.as_deref() {
-                None => None,
-                Some("deposit") => Some(TransactionType::Income),
-                Some("payout") => Some(TransactionType::Expense),
-                Some(other) => bail!("--type must be deposit or payout, not {other}"),
-            };
-            let window_ms =
-                risk::parse_duration_ms(&window).map_err(|e| anyhow!("--window: {e}"))?;
-            let currency = code.as_deref().map(currency).transpose()?;
-            let max_volume = match (&max_volume, currency) {
-                (Some(text), Some(c)) => Some(
-                    Amount::parse(text, c)
-                        .map_err(|e| anyhow!("--max-volume: {e}"))?
-                        .value(),
-                ),
-                (Some(_), None) => bail!("--max-volume needs --currency"),
-                (None, _) => None,
-            };
-            if max_orders == Some(0) {
-                bail!("--max-orders must be at least 1");
-            }
-            let mut rule = VelocityRule {
-                id: 0,
-                merchant_id: m.id,
+            let input = RuleInput {
+                merchant_uid: merchant,
                 subject,
-                transaction_type,
-                window_seconds: window_ms / 1000,
+                transaction_type: r#type,
+                window,
                 max_orders,
                 max_volume,
                 currency,
             };
-            rule.check()?;
-            rule.id = storage.add_velocity_rule(rule.clone(), now_ms()).await?;
-            println!("{}", rule_json(&rule));
+            let rule = risk_service::add_rule_by(storage.as_ref(), &cli, &input, now_ms()).await?;
+            println!("{rule}");
         }
         VelocityCommand::List { database } => {
             let storage = crate::serve::open_storage(&database).await?;
-            for r in storage.velocity_rules().await? {
-                println!("{}", rule_json(&r));
+            for r in risk_service::rules(storage.as_ref(), None).await? {
+                println!("{r}");
             }
         }
         VelocityCommand::Remove { id, database } => {
             let storage = crate::serve::open_storage(&database).await?;
-            if !storage.remove_velocity_rule(id).await? {
-                bail!("no velocity rule {id}");
-            }
-            println!("{}", json!({"id": id, "removed": true}));
+            let removed =
+                risk_service::remove_rule_by(storage.as_ref(), &cli, id, now_ms()).await?;
+            println!("{removed}");
         }
     }
     Ok(())
 }
 
 pub async fn run_review(args: ReviewArgs) -> anyhow::Result<()> {
+    let cli = Actor::cli();
     match args.command {
         ReviewCommand::Set {
-            currency: code,
+            currency,
             above,
-            merchant: uid,
+            merchant,
             database,
         } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let merchant_id = scope(storage.as_ref(), uid.as_deref()).await?;
-            let c = currency(&code)?;
-            let above = Amount::parse(&above, c)
-                .map_err(|e| anyhow!("--above: {e}"))?
-                .value();
-            storage
-                .set_review_threshold(merchant_id, c, Some(above), now_ms())
-                .await?;
+            let set = risk_service::set_threshold_by(
+                storage.as_ref(),
+                &cli,
+                merchant.as_deref(),
+                &currency,
+                &above,
+                now_ms(),
+            )
+            .await?;
             println!(
                 "{}",
-                json!({"merchant": uid, "currency": c.code(), "above": format_amount(above, c)})
+                json!({"merchant": merchant, "currency": set["currency"], "above": set["above"]})
             );
         }
         ReviewCommand::Clear {
-            currency: code,
-            merchant: uid,
+            currency,
+            merchant,
             database,
         } => {
             let storage = crate::serve::open_storage(&database).await?;
-            let merchant_id = scope(storage.as_ref(), uid.as_deref()).await?;
-            let c = currency(&code)?;
-            storage
-                .set_review_threshold(merchant_id, c, None, now_ms())
-                .await?;
-            println!(
-                "{}",
-                json!({"merchant": uid, "currency": c.code(), "cleared": true})
-            );
+            let cleared = risk_service::clear_threshold_by(
+                storage.as_ref(),
+                &cli,
+                merchant.as_deref(),
+                &currency,
+                now_ms(),
+            )
+            .await?;
+            println!("{cleared}");
         }
         ReviewCommand::List { database } => {
             let storage = crate::serve::open_storage(&database).await?;
-            for t in storage.review_thresholds().await? {
-                println!(
-                    "{}",
-                    json!({
-                        "merchant_id": t.merchant_id,
-                        "currency": t.currency.code(),
-                        "above": format_amount(t.above, t.currency),
-                    })
-                );
+            for t in risk_service::thresholds(storage.as_ref()).await? {
+                println!("{t}");
             }
         }
     }
@@ -524,18 +324,4 @@ pub async fn decide(
         })
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_fields;
-
-    #[test]
-    fn csv_fields_keep_quoted_commas() {
-        assert_eq!(
-            csv_fields(r#"payer_name,"Doe, ""J""",fraud"#),
-            vec!["payer_name", r#"Doe, "J""#, "fraud"]
-        );
-        assert_eq!(csv_fields("a,,b"), vec!["a", "", "b"]);
-    }
 }

@@ -20,6 +20,7 @@ pub mod money;
 pub mod operators;
 pub mod orders;
 pub mod session;
+pub mod setup;
 pub mod views;
 
 /// Every route of the admin API, with what the OpenAPI document says of it: the router and
@@ -469,6 +470,9 @@ pub fn table() -> Vec<Route> {
         .auth(Auth::MerchantUser)
         .body::<merchant::Allowlist>(),
     ]
+    .into_iter()
+    .chain(setup::table())
+    .collect()
 }
 
 pub fn routes() -> Router<AppState> {

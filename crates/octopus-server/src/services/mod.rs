@@ -1,6 +1,9 @@
 //! The order services: creating and refunding orders (`orders`), what upstreams say applied
 //! to orders (`upstream`), and routing over the configured channels (`routing`), with the fee
-//! book order creation reads and the creation of merchants the CLI uses.
+//! book order creation reads and the creation of merchants the CLI uses; and the setup the
+//! operator changes — merchants and keys, fees, channels, own accounts and devices,
+//! blocklists, velocity rules and review thresholds — for the CLI and the admin API alike
+//! (`setup` holds what they share).
 //!
 //! This is where a request becomes a stored order and an upstream's answer a status change;
 //! the rules themselves live in `octopus-domain`. The services take [`OrderServices`] — the
@@ -18,12 +21,14 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 
 pub mod accounts;
+pub mod channels;
 pub mod fees;
 pub mod merchants;
 pub mod operators;
 pub mod orders;
 pub mod risk;
 pub mod routing;
+pub mod setup;
 pub mod transfers;
 pub mod two_factor;
 pub mod upstream;

@@ -170,6 +170,125 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
         "/octopus/admin/v1/ledger/verify",
         Permission::ReadMoney,
     ),
+    ("GET", "/octopus/admin/v1/merchants", Permission::ReadSetup),
+    (
+        "POST",
+        "/octopus/admin/v1/merchants",
+        Permission::ManageSetup,
+    ),
+    (
+        "GET",
+        "/octopus/admin/v1/merchants/{merchant}",
+        Permission::ReadSetup,
+    ),
+    (
+        "GET",
+        "/octopus/admin/v1/merchants/{merchant}/keys",
+        Permission::ReadSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/merchants/{merchant}/keys",
+        Permission::ManageSetup,
+    ),
+    (
+        "GET",
+        "/octopus/admin/v1/merchants/{merchant}/fees",
+        Permission::ReadSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/merchants/{merchant}/fees",
+        Permission::ManageFees,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/keys/nothing/revoke",
+        Permission::ManageSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/keys/nothing/rotate",
+        Permission::ManageSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/keys/nothing/allow",
+        Permission::ManageSetup,
+    ),
+    ("GET", "/octopus/admin/v1/channels", Permission::ReadSetup),
+    (
+        "POST",
+        "/octopus/admin/v1/channels",
+        Permission::ManageSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/channels/nothing/disable",
+        Permission::ManageSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/channels/nothing/enable",
+        Permission::ManageSetup,
+    ),
+    ("GET", "/octopus/admin/v1/accounts", Permission::ReadSetup),
+    (
+        "POST",
+        "/octopus/admin/v1/accounts",
+        Permission::ManageSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/accounts/nothing/disable",
+        Permission::ManageSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/accounts/nothing/enable",
+        Permission::ManageSetup,
+    ),
+    ("GET", "/octopus/admin/v1/devices", Permission::ReadSetup),
+    ("POST", "/octopus/admin/v1/devices", Permission::ManageSetup),
+    (
+        "POST",
+        "/octopus/admin/v1/devices/nothing/revoke",
+        Permission::ManageSetup,
+    ),
+    ("GET", "/octopus/admin/v1/blocklist", Permission::ReadSetup),
+    (
+        "POST",
+        "/octopus/admin/v1/blocklist",
+        Permission::ManageSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/blocklist/remove",
+        Permission::ManageSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/blocklist/import",
+        Permission::ManageSetup,
+    ),
+    ("GET", "/octopus/admin/v1/velocity", Permission::ReadSetup),
+    (
+        "POST",
+        "/octopus/admin/v1/velocity",
+        Permission::ManageSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/velocity/nothing/remove",
+        Permission::ManageSetup,
+    ),
+    ("GET", "/octopus/admin/v1/review", Permission::ReadSetup),
+    ("POST", "/octopus/admin/v1/review", Permission::ManageSetup),
+    (
+        "POST",
+        "/octopus/admin/v1/review/clear",
+        Permission::ManageSetup,
+    ),
 ];
 
 fn method(m: &str) -> Method {
@@ -184,6 +303,30 @@ fn body_for(path: &str) -> Value {
         json!({"name": "probe", "role": "viewer"})
     } else if path.ends_with("/users") {
         json!({"email": "shop-user@example.com"})
+    } else if path.ends_with("/merchants") {
+        json!({"name": "Probe shop"})
+    } else if path.ends_with("/keys") {
+        json!({"mode": "test", "label": "probe"})
+    } else if path.ends_with("/fees") {
+        json!({"percent": "0"})
+    } else if path.ends_with("/allow") {
+        json!({"allowed_ips": []})
+    } else if path.ends_with("/channels") {
+        json!({"code": "probe", "kind": "sandbox", "enabled": false})
+    } else if path.ends_with("/accounts") {
+        json!({"channel": "nothing", "method": "bank", "number": "1", "holder": "H",
+            "currency": "thb"})
+    } else if path.ends_with("/devices") {
+        json!({"account": "nothing"})
+    } else if path.ends_with("/blocklist") || path.ends_with("/blocklist/remove") {
+        json!({"kind": "member_id", "value": "probe", "reason": "a probe"})
+    } else if path.ends_with("/blocklist/import") {
+        json!({"csv": "kind,value,reason\nmember_id,probe,a probe\n"})
+    } else if path.ends_with("/velocity") {
+        json!({"merchant_uid": "Mnobody", "subject": "member_id", "window": "1h",
+            "max_orders": 1})
+    } else if path.ends_with("/review") || path.ends_with("/review/clear") {
+        json!({"currency": "thb", "above": "1000"})
     } else {
         json!({"reason": "a probe", "reference": "REF-1", "amount": "1.00", "payment_uid": "nothing"})
     }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin_access;
 mod admin_orders;
+mod admin_setup;
 mod api_keys;
 mod auth;
 mod callback_backlog;

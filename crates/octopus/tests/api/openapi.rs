@@ -82,6 +82,11 @@ async fn the_openapi_document_is_valid_and_names_every_route() {
                 .replace("nobody@example.com", "{email}")
                 .replace("/tokens/nothing", "/tokens/{name}")
                 .replace("/suspense/nothing", "/suspense/{transfer}")
+                .replace("/keys/nothing", "/keys/{api_key}")
+                .replace("/channels/nothing", "/channels/{code}")
+                .replace("/accounts/nothing", "/accounts/{id}")
+                .replace("/devices/nothing", "/devices/{device_id}")
+                .replace("/velocity/nothing", "/velocity/{id}")
                 .replace("{uid}", "{payment_uid}")
                 .replace("{merchant}", "{merchant_uid}");
             (m.to_string(), path, format!("{perm:?}"))
@@ -103,6 +108,9 @@ async fn the_openapi_document_is_valid_and_names_every_route() {
                 .replace("{name}", "x")
                 .replace("{transfer}", "x")
                 .replace("{api_key}", "x")
+                .replace("{code}", "x")
+                .replace("{id}", "x")
+                .replace("{device_id}", "x")
         );
         let answer = http
             .request(method.parse().unwrap(), &url)
