@@ -29,25 +29,7 @@ fn refused(e: octopus_server::error::Error) -> anyhow::Error {
 }
 
 fn transfer_json(t: &Transfer) -> Value {
-    json!({
-        "transfer": t.uid,
-        "account": t.account,
-        "channel": t.channel,
-        "device": t.device,
-        "amount": format_amount(t.amount, t.currency),
-        "currency": t.currency.code(),
-        "reference": t.reference,
-        "occurred_at": rfc3339(t.occurred_at),
-        "payer_account": t.payer_account,
-        "payer_name": t.payer_name,
-        "text": t.text,
-        "status": t.status.as_str(),
-        "payment_uid": t.payment_uid,
-        "late": t.late,
-        "reason": t.reason,
-        "return_reference": t.return_reference,
-        "created_at": rfc3339(t.created_at),
-    })
+    octopus_server::admin::views::transfer(t)
 }
 
 fn payout_json(o: &Order) -> Value {
@@ -271,28 +253,6 @@ pub async fn run_suspense(args: SuspenseArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A CSV field, quoted when it holds a separator, a quote or a line break; a leading
-/// formula character is neutralised (spreadsheets run `=`, `+`, `-`, `@` as formulas).
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
-/// The bank code a payout's `to_bank_name` names (a Thai bank's code), or the name as given.
-fn bank_code(order: &Order) -> String {
-    octopus_domain::thai_bank::ThaiBank::parse(&order.to_bank_name)
-        .map(|b| b.code().to_string())
-        .unwrap_or_else(|_| order.to_bank_name.clone())
-}
-
 pub async fn run_payout(args: PayoutArgs) -> anyhow::Result<()> {
     match args.command {
         PayoutCommand::List { channel, database } => {
@@ -303,18 +263,10 @@ pub async fn run_payout(args: PayoutArgs) -> anyhow::Result<()> {
         }
         PayoutCommand::Export { channel, database } => {
             let storage = crate::serve::open_storage(&database).await?;
-            println!("bank_code,account,name,amount,currency,payment_uid");
+            use octopus_server::admin::money::{payout_csv, PAYOUTS_CSV_HEADER};
+            print!("{PAYOUTS_CSV_HEADER}");
             for o in storage.pending_payouts(&channel, LIST_LIMIT).await? {
-                let row = [
-                    bank_code(&o),
-                    o.to.clone(),
-                    o.to_name.clone(),
-                    format_amount(o.amount, o.currency),
-                    o.currency.code().to_uppercase(),
-                    o.payment_uid.clone(),
-                ];
-                let row: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
-                println!("{}", row.join(","));
+                print!("{}", payout_csv(&o));
             }
         }
         PayoutCommand::InReview { database } => {

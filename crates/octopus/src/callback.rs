@@ -1,34 +1,14 @@
 //! `octopus callback list|resend`: an order's callbacks with every attempt, and sending one
 //! again by hand (recorded as manual; the running gateway delivers it).
 
-use octopus_server::clock::{now_ms, rfc3339};
+use octopus_server::clock::now_ms;
 use octopus_storage::{Callback, CallbackAttempt};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::cli::{CallbackArgs, CallbackCommand};
 
 fn callback_json(c: &Callback, attempts: &[CallbackAttempt]) -> Value {
-    json!({
-        "callback_id": c.id,
-        "payment_uid": c.payment_uid,
-        "notify_url": c.notify_url,
-        "state": c.state.as_str(),
-        "manual": c.manual,
-        "attempts": c.attempts,
-        "next_attempt_at": if c.state == octopus_storage::CallbackState::Pending { rfc3339(c.next_attempt_at) } else { String::new() },
-        "last_error": c.last_error,
-        "created_at": rfc3339(c.created_at),
-        "body": c.payload,
-        "attempt_log": attempts.iter().map(|a| json!({
-            "attempt": a.attempt,
-            "manual": a.manual,
-            "at": rfc3339(a.started_at),
-            "http_status": a.http_status,
-            "latency_ms": a.latency_ms,
-            "error": a.error,
-            "response": a.response_head,
-        })).collect::<Vec<_>>(),
-    })
+    octopus_server::admin::views::callback(c, attempts)
 }
 
 pub async fn run(args: CallbackArgs) -> anyhow::Result<()> {

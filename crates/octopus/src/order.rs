@@ -55,7 +55,7 @@ pub async fn run(args: OrderArgs) -> anyhow::Result<()> {
             payment_uid,
             database,
         } => {
-            use octopus_server::clock::rfc3339;
+            use octopus_server::admin::views;
             let storage = crate::serve::open_storage(&database).await?;
             let order = storage
                 .order_by_payment_uid(&payment_uid)
@@ -70,23 +70,9 @@ pub async fn run(args: OrderArgs) -> anyhow::Result<()> {
                     "channel": order.channel,
                     "payment_status": order.payment_status.as_str(),
                     "distribute_rules": serde_json::from_str::<serde_json::Value>(&order.distribute_rules).unwrap_or_default(),
-                    "status_changes": events.iter().map(|e| serde_json::json!({
-                        "at": rfc3339(e.created_at),
-                        "from": e.from_status.as_str(),
-                        "to": e.to_status.as_str(),
-                        "reason": e.reason,
-                    })).collect::<Vec<_>>(),
+                    "status_changes": views::status_changes(&events),
                     "payer_instructions": instructions,
-                    "upstream": exchanges.iter().map(|e| serde_json::json!({
-                        "at": rfc3339(e.at),
-                        "channel": e.channel,
-                        "operation": e.operation,
-                        "request": e.request,
-                        "http_status": e.http_status,
-                        "response": e.response,
-                        "latency_ms": e.latency_ms,
-                        "error": e.error,
-                    })).collect::<Vec<_>>(),
+                    "upstream": views::upstream_exchanges(&exchanges),
                 }))?
             );
             return Ok(());

@@ -10,8 +10,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use axum::Json;
-use octopus_domain::merchant::{format_allowlist, parse_allowlist};
-use octopus_domain::{Merchant, Mode, Order};
+use octopus_domain::{Merchant, Order};
 use octopus_storage::StoredApiKey;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -19,10 +18,10 @@ use serde_json::{json, Value};
 use super::extract::{Body, Params};
 use super::session::SignedIn;
 use super::{money, orders};
-use crate::clock::{now_ms, rfc3339};
+use crate::clock::now_ms;
 use crate::error::Error;
-use crate::services::merchants::{self, MerchantError};
-use crate::services::operators::{audit, Actor};
+use crate::services::merchants;
+use crate::services::operators::Actor;
 use crate::state::AppState;
 
 /// A signed-in merchant user, with its merchant (the live book).
@@ -208,35 +207,11 @@ pub async fn entries_csv(
     Ok(money::entries_export(state, m, currency))
 }
 
-/// A key as the merchant console lists it (never its secret).
-pub fn key_view(k: &StoredApiKey) -> Value {
-    json!({
-        "api_key": k.api_key,
-        "mode": k.merchant.mode.as_str(),
-        "label": k.label,
-        "created_at": rfc3339(k.created_at),
-        "expires_at": k.expires_at.map(rfc3339),
-        "last_used_at": k.last_used_at.map(rfc3339),
-        "revoked_at": k.revoked_at.map(rfc3339),
-        "allowed_ips": format_allowlist(&k.allowed_ips),
-    })
-}
-
-fn key_error(e: MerchantError) -> Error {
-    match e {
-        MerchantError::InvalidLabel => Error::Invalid(format!("label: {e}")),
-        MerchantError::InvalidName(e) => Error::Invalid(format!("name: {e}")),
-        MerchantError::NoSuchKey => Error::NotFound("API key not found"),
-        MerchantError::Storage(e) => e.into(),
-    }
-}
-
 /// `GET /octopus/admin/v1/me/keys`: the merchant's live and test keys.
 pub async fn keys(State(state): State<AppState>, user: MerchantUser) -> Result<Json<Value>, Error> {
-    let mut all = state.storage.api_keys_of(user.merchant.id).await?;
-    let test = state.storage.test_book(user.merchant.id, now_ms()).await?;
-    all.extend(state.storage.api_keys_of(test.id).await?);
-    Ok(success(all.iter().map(key_view).collect::<Vec<_>>()))
+    Ok(success(
+        merchants::keys(state.storage.as_ref(), &user.merchant.uid).await?,
+    ))
 }
 
 /// The merchant's key `api_key` (revoked or not); another merchant's is not found.
@@ -269,66 +244,40 @@ pub async fn create_key(
     user: MerchantUser,
     Body(new): Body<NewKey>,
 ) -> Result<Json<Value>, Error> {
-    let mode = match new.mode.trim() {
-        "live" | "" => Mode::Live,
-        "test" => Mode::Test,
+    let test = match new.mode.trim() {
+        "live" | "" => false,
+        "test" => true,
         _ => return Err(Error::Invalid("mode: live or test".into())),
     };
-    let now = now_ms();
-    let key = merchants::add_key(
+    let request = merchants::KeyRequest {
+        test,
+        label: new.label,
+        ..Default::default()
+    };
+    let created = merchants::create_key_by(
         state.storage.as_ref(),
         &state.master_key,
-        &user.merchant,
-        mode,
-        &new.label,
-        None,
-        now,
-    )
-    .await
-    .map_err(key_error)?;
-    let stored = own_key(&state, &user, &key.api_key).await?;
-    let after = key_view(&stored).to_string();
-    audit(
-        state.storage.as_ref(),
         &user.actor,
-        "key.create",
-        &key.api_key,
-        "",
-        &after,
-        now,
+        &user.merchant.uid,
+        &request,
+        now_ms(),
     )
     .await?;
-    Ok(success(key))
+    Ok(success(created.key))
 }
 
-/// `POST /octopus/admin/v1/me/keys/{api_key}/revoke`: refused from now on (within a second on
-/// every node).
+/// `POST /octopus/admin/v1/me/keys/{api_key}/revoke`: refused from now on (within two seconds
+/// on every node).
 pub async fn revoke_key(
     State(state): State<AppState>,
     user: MerchantUser,
     Path(api_key): Path<String>,
 ) -> Result<Json<Value>, Error> {
-    let before = own_key(&state, &user, &api_key).await?;
-    let now = now_ms();
-    if !state.storage.revoke_api_key(&api_key, now).await? {
-        return Err(Error::Conflict("This key is revoked already".into()));
-    }
-    let after = own_key(&state, &user, &api_key).await?;
-    audit(
-        state.storage.as_ref(),
-        &user.actor,
-        "key.revoke",
-        &api_key,
-        &key_view(&before).to_string(),
-        &key_view(&after).to_string(),
-        now,
-    )
-    .await?;
-    Ok(success(key_view(&after)))
+    let key = own_key(&state, &user, &api_key).await?;
+    let storage = state.storage.as_ref();
+    let after = merchants::revoke_key(storage, &user.actor, &key.api_key, now_ms()).await?;
+    Ok(success(after))
 }
-
-/// How long a rotated key keeps working: a day.
-const ROTATION_OVERLAP_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// `POST /octopus/admin/v1/me/keys/{api_key}/rotate`: a new key with the same label and
 /// allowlist (its secret in this answer only); the old one keeps working for a day.
@@ -337,28 +286,17 @@ pub async fn rotate_key(
     user: MerchantUser,
     Path(api_key): Path<String>,
 ) -> Result<Json<Value>, Error> {
-    let before = own_key(&state, &user, &api_key).await?;
-    let now = now_ms();
-    let key = merchants::rotate_key(
+    let key = own_key(&state, &user, &api_key).await?;
+    let created = merchants::rotate_key_by(
         state.storage.as_ref(),
         &state.master_key,
-        &api_key,
-        now + ROTATION_OVERLAP_MS,
-        now,
-    )
-    .await
-    .map_err(key_error)?;
-    audit(
-        state.storage.as_ref(),
         &user.actor,
-        "key.rotate",
-        &api_key,
-        &key_view(&before).to_string(),
-        &json!({"new_api_key": key.api_key}).to_string(),
-        now,
+        &key.api_key,
+        "24h",
+        now_ms(),
     )
     .await?;
-    Ok(success(key))
+    Ok(success(created.key))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -375,22 +313,14 @@ pub async fn allowlist(
     Path(api_key): Path<String>,
     Body(list): Body<Allowlist>,
 ) -> Result<Json<Value>, Error> {
-    let before = own_key(&state, &user, &api_key).await?;
-    let nets = parse_allowlist(&list.allowed_ips)
-        .map_err(|e| Error::Invalid(format!("allowed_ips: {e}")))?;
-    if !state.storage.set_api_key_allowlist(&api_key, &nets).await? {
-        return Err(Error::Conflict("This key is revoked".into()));
-    }
-    let after = own_key(&state, &user, &api_key).await?;
-    audit(
+    let key = own_key(&state, &user, &api_key).await?;
+    let after = merchants::set_allowlist(
         state.storage.as_ref(),
         &user.actor,
-        "key.allowlist",
-        &api_key,
-        &key_view(&before).to_string(),
-        &key_view(&after).to_string(),
+        &key.api_key,
+        &list.allowed_ips,
         now_ms(),
     )
     .await?;
-    Ok(success(key_view(&after)))
+    Ok(success(after))
 }
