@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn a_code_matches_its_step_and_one_either_side_only() {
         let (key, _) = MasterKey::generate();
-        let e = enrolment(&key, 7, "ops@example.com");
+        let e = enrolment(&key, 7, "ops@example.com", 0);
         assert!(e
             .otpauth_url
             .starts_with("otpauth://totp/Octopus:ops%40example.com?"));
@@ -167,18 +167,19 @@ mod tests {
     }
 
     #[test]
-    fn an_enrolment_opens_for_its_operator_only() {
+    fn an_enrolment_opens_for_its_operator_only_and_not_for_long() {
         let (key, _) = MasterKey::generate();
-        let e = enrolment(&key, 7, "ops@example.com");
-        assert_eq!(
-            opened_enrolment(&key, 7, &e.enrolment),
-            Some(e.secret.clone())
-        );
-        assert_eq!(opened_enrolment(&key, 8, &e.enrolment), None);
+        let at = 1_790_000_000_000;
+        let e = enrolment(&key, 7, "ops@example.com", at);
+        let open = |id, blob: &str, now| opened_enrolment(&key, id, blob, now);
+        assert_eq!(open(7, &e.enrolment, at + 1000), Some(e.secret.clone()));
+        assert_eq!(open(8, &e.enrolment, at), None);
+        // Ten minutes later it has expired.
+        assert_eq!(open(7, &e.enrolment, at + ENROLMENT_MS), None);
         // Another sealed value is no enrolment.
-        assert_eq!(opened_enrolment(&key, 7, &key.seal(&e.secret)), None);
+        assert_eq!(open(7, &key.seal(&e.secret), at), None);
         let (other, _) = MasterKey::generate();
-        assert_eq!(opened_enrolment(&other, 7, &e.enrolment), None);
+        assert_eq!(opened_enrolment(&other, 7, &e.enrolment, at), None);
     }
 
     #[test]
