@@ -249,6 +249,36 @@ impl Merchants for PostgresStorage {
         merchant_where(&client, "m.uid = $1 AND m.live_id IS NULL", &uid).await
     }
 
+    async fn set_merchant_disabled(
+        &self,
+        uid: &str,
+        disabled: bool,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        let value = disabled.then_some(at);
+        let n = client
+            .execute(
+                "UPDATE merchants SET disabled_at = $2 WHERE uid = $1 AND live_id IS NULL",
+                &[&uid, &value],
+            )
+            .await
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    async fn merchant_disabled(&self, uid: &str) -> Result<Option<bool>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT disabled_at FROM merchants WHERE uid = $1 AND live_id IS NULL",
+                &[&uid],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| r.get::<_, Option<i64>>(0).is_some()))
+    }
+
     async fn merchants(&self, after_id: i64, limit: u32) -> Result<Vec<Merchant>> {
         let client = self.client().await?;
         let rows = client

@@ -297,6 +297,43 @@ impl Merchants for SqliteStorage {
             .await
     }
 
+    async fn set_merchant_disabled(
+        &self,
+        uid: &str,
+        disabled: bool,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let uid = uid.to_string();
+        let value = disabled.then_some(at);
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE merchants SET disabled_at = ?2 WHERE uid = ?1 AND live_id IS NULL",
+                        params![uid, value],
+                    )
+                    .map_err(db)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn merchant_disabled(&self, uid: &str) -> Result<Option<bool>> {
+        let uid = uid.to_string();
+        self.readers
+            .read(move |conn| {
+                conn.query_row(
+                    "SELECT disabled_at FROM merchants WHERE uid = ?1 AND live_id IS NULL",
+                    params![uid],
+                    |r| r.get::<_, Option<i64>>(0),
+                )
+                .optional()
+                .map(|found| found.map(|at| at.is_some()))
+                .map_err(db)
+            })
+            .await
+    }
+
     async fn merchants(&self, after_id: i64, limit: u32) -> Result<Vec<Merchant>> {
         self.readers
             .read(move |conn| {

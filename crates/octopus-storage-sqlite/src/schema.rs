@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_operators.sql")),
     (10, include_str!("../migrations/0010_two_factor.sql")),
     (11, include_str!("../migrations/0011_search.sql")),
+    (12, include_str!("../migrations/0012_merchant_disabled.sql")),
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {

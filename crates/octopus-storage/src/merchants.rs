@@ -33,12 +33,14 @@ pub struct StoredApiKey {
     pub revoked_at: Option<Timestamp>,
     /// Empty: any address.
     pub allowed_ips: Vec<IpNet>,
+    /// The key's merchant is disabled: its keys are refused as if revoked.
+    pub merchant_disabled: bool,
 }
 
 impl StoredApiKey {
     pub fn policy(&self) -> KeyPolicy {
         KeyPolicy {
-            revoked: self.revoked_at.is_some(),
+            revoked: self.revoked_at.is_some() || self.merchant_disabled,
             expires_at: self.expires_at,
             allowed_ips: self.allowed_ips.clone(),
         }
@@ -72,6 +74,14 @@ pub trait Merchants: Send + Sync + 'static {
     /// Live merchants whose id is above `after_id`, oldest first, at most `limit` (a page of
     /// the operator's list; the last one's id fetches the next).
     async fn merchants(&self, after_id: i64, limit: u32) -> Result<Vec<Merchant>>;
+
+    /// Disables (or enables) the live merchant `uid` and so every key of its books; false if
+    /// there is none.
+    async fn set_merchant_disabled(&self, uid: &str, disabled: bool, at: Timestamp)
+        -> Result<bool>;
+
+    /// Whether the live merchant `uid` is disabled (`None`: there is none).
+    async fn merchant_disabled(&self, uid: &str) -> Result<Option<bool>>;
 
     /// The test book of the live merchant `owner_id`, created the first time it is asked for.
     async fn test_book(&self, owner_id: i64, at: Timestamp) -> Result<Merchant>;

@@ -482,7 +482,8 @@ pub const MERCHANT_SELECT: &str = "SELECT m.id, COALESCE(l.uid, m.uid) AS uid, \
 /// [`MERCHANT_SELECT`]'s tables).
 pub const API_KEY_COLUMNS: &str = "k.api_key, k.sealed_secret, k.label, \
     k.created_at AS key_created_at, k.expires_at, k.last_used_at, k.revoked_at, k.allowed_ips, \
-    m.id, COALESCE(l.uid, m.uid) AS uid, COALESCE(l.name, m.name) AS name, m.created_at, m.live_id";
+    m.id, COALESCE(l.uid, m.uid) AS uid, COALESCE(l.name, m.name) AS name, m.created_at, m.live_id, \
+    COALESCE(l.disabled_at, m.disabled_at) AS merchant_disabled_at";
 
 /// The tables of [`API_KEY_COLUMNS`].
 pub const API_KEY_FROM: &str = "api_keys k JOIN merchants m ON m.id = k.merchant_id \
@@ -522,6 +523,7 @@ pub fn api_key(r: &impl Columns) -> Result<StoredApiKey> {
         revoked_at: r.opt_int("api_keys.revoked_at")?,
         allowed_ips: octopus_domain::merchant::parse_allowlist(&r.text("api_keys.allowed_ips")?)
             .map_err(|_| StorageError::Corrupt("api_keys.allowed_ips"))?,
+        merchant_disabled: r.opt_int("merchants.merchant_disabled_at")?.is_some(),
         merchant: merchant(r)?,
     })
 }

@@ -876,6 +876,21 @@ pub enum MerchantCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Disable a merchant: every key of its live and test books is refused (within two
+    /// seconds on every node); its orders, balances and callbacks go on.
+    Disable {
+        #[arg(long)]
+        merchant: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Enable a disabled merchant again.
+    Enable {
+        #[arg(long)]
+        merchant: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// How to reach the gateway as a merchant.

@@ -16,5 +16,23 @@ pub async fn run(args: MerchantArgs) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&created)?);
             Ok(())
         }
+        MerchantCommand::Disable { merchant, database } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            let now = octopus_server::clock::now_ms();
+            let after =
+                merchants::set_disabled_by(storage.as_ref(), &Actor::cli(), &merchant, true, now)
+                    .await?;
+            println!("{after}");
+            Ok(())
+        }
+        MerchantCommand::Enable { merchant, database } => {
+            let storage = crate::serve::open_storage(&database).await?;
+            let now = octopus_server::clock::now_ms();
+            let after =
+                merchants::set_disabled_by(storage.as_ref(), &Actor::cli(), &merchant, false, now)
+                    .await?;
+            println!("{after}");
+            Ok(())
+        }
     }
 }

@@ -65,6 +65,22 @@ pub fn table() -> Vec<Route> {
         .tag("merchants")
         .needs(Permission::ReadSetup),
         Route::new(
+            "POST",
+            "/octopus/admin/v1/merchants/{merchant_uid}/disable",
+            post(disable_merchant),
+            "Disable a merchant: all its keys refused, its orders go on",
+        )
+        .tag("merchants")
+        .needs(Permission::ManageSetup),
+        Route::new(
+            "POST",
+            "/octopus/admin/v1/merchants/{merchant_uid}/enable",
+            post(enable_merchant),
+            "Enable a disabled merchant again",
+        )
+        .tag("merchants")
+        .needs(Permission::ManageSetup),
+        Route::new(
             "GET",
             "/octopus/admin/v1/merchants/{merchant_uid}/keys",
             get(list_keys),
@@ -382,6 +398,30 @@ pub async fn create_merchant(
 
 /// `GET /octopus/admin/v1/merchants/{merchant_uid}`: the merchant with its keys (live and
 /// test), fee schedules, velocity rules and review thresholds.
+/// `POST /octopus/admin/v1/merchants/{merchant_uid}/disable`.
+pub async fn disable_merchant(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>, Error> {
+    admin.require(Permission::ManageSetup)?;
+    let storage = state.storage.as_ref();
+    let after = merchants::set_disabled_by(storage, &admin.actor, &uid, true, now_ms()).await?;
+    Ok(success(after))
+}
+
+/// `POST /octopus/admin/v1/merchants/{merchant_uid}/enable`.
+pub async fn enable_merchant(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>, Error> {
+    admin.require(Permission::ManageSetup)?;
+    let storage = state.storage.as_ref();
+    let after = merchants::set_disabled_by(storage, &admin.actor, &uid, false, now_ms()).await?;
+    Ok(success(after))
+}
+
 pub async fn merchant(
     State(state): State<AppState>,
     admin: Admin,
@@ -396,6 +436,7 @@ pub async fn merchant(
         .filter(|t| t["merchant_uid"] == m.uid.as_str())
         .collect();
     let mut view = merchants::merchant_view(&m);
+    view["disabled"] = json!(storage.merchant_disabled(&m.uid).await?.unwrap_or(false));
     view["keys"] = json!(merchants::keys(storage, &m.uid).await?);
     view["fees"] = json!(fees::schedules(storage, &m.uid).await?);
     view["velocity_rules"] = json!(risk::rules(storage, Some(&m.uid)).await?);

@@ -23,6 +23,7 @@ use crate::state::AppState;
 pub mod charts;
 pub mod merchant;
 pub mod operator;
+pub mod setup;
 
 /// Scripts, styles and images from this origin only; no inline script or style; no framing.
 const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(operator::routes())
         .merge(merchant::routes())
+        .merge(setup::routes())
         .route("/console/static/{file}", get(asset))
         .route("/console/api", get(reference))
         .layer(middleware::from_fn(protect))
@@ -259,6 +261,17 @@ impl Field {
         Field {
             required: false,
             ..Field::required(name, label)
+        }
+    }
+
+    /// A JSON body typed as text (lists and numbers the admin API takes), with an example.
+    pub fn json(label: &'static str, example: impl Into<String>) -> Field {
+        Field {
+            name: "_json",
+            label,
+            kind: "json",
+            required: true,
+            value: example.into(),
         }
     }
 

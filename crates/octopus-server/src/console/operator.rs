@@ -48,6 +48,10 @@ const SECTIONS: &[(&str, &str, Permission)] = &[
     ("Payouts", "/console/payouts", Permission::ReadMoney),
     ("Suspense", "/console/suspense", Permission::ReadMoney),
     ("Ledger", "/console/ledger", Permission::ReadMoney),
+    ("Merchants", "/console/merchants", Permission::ReadSetup),
+    ("Channels", "/console/channels", Permission::ReadSetup),
+    ("Accounts", "/console/accounts", Permission::ReadSetup),
+    ("Risk", "/console/risk", Permission::ReadSetup),
     ("Audit log", "/console/audit", Permission::ManageOperators),
     (
         "Operators",
@@ -56,7 +60,7 @@ const SECTIONS: &[(&str, &str, Permission)] = &[
     ),
 ];
 
-fn page(admin: &Admin, title: impl Into<String>, section: &'static str) -> Page {
+pub(super) fn page(admin: &Admin, title: impl Into<String>, section: &'static str) -> Page {
     let mut nav: Vec<(&'static str, &'static str)> = SECTIONS
         .iter()
         .filter(|(_, _, p)| admin.role.allows(*p))
@@ -79,7 +83,7 @@ fn page(admin: &Admin, title: impl Into<String>, section: &'static str) -> Page 
 
 /// The operator of a page, or where to send the visitor instead: the sign-in when not
 /// signed in, the account page while a one-time password or TOTP enrolment holds them back.
-fn operator(admin: Result<Admin, Error>) -> Result<Admin, Box<Response>> {
+pub(super) fn operator(admin: Result<Admin, Error>) -> Result<Admin, Box<Response>> {
     match admin {
         Ok(a) if a.held_back().is_some() => Err(Box::new(to(ACCOUNT))),
         Ok(a) => Ok(a),

@@ -270,6 +270,37 @@ where
     Ok(created)
 }
 
+/// Disables (or enables again) the merchant `uid`: every key of its live and test books is
+/// refused as if revoked (within two seconds on every node, as a revocation), while its
+/// orders, balances and callbacks go on; audited as `merchant.disable` / `merchant.enable`.
+pub async fn set_disabled_by<S>(
+    storage: &S,
+    actor: &Actor,
+    uid: &str,
+    disabled: bool,
+    now: Timestamp,
+) -> Result<Value, SetupError>
+where
+    S: Merchants + Operators + ?Sized,
+{
+    let m = setup::merchant(storage, uid).await?;
+    let state = |disabled: bool| {
+        let mut v = merchant_view(&m);
+        v["disabled"] = json!(disabled);
+        v
+    };
+    let was = storage.merchant_disabled(&m.uid).await?.unwrap_or(false);
+    storage.set_merchant_disabled(&m.uid, disabled, now).await?;
+    let action = if disabled {
+        "merchant.disable"
+    } else {
+        "merchant.enable"
+    };
+    let after = state(disabled);
+    setup::audit(storage, actor, action, &m.uid, &state(was), &after, now).await?;
+    Ok(after)
+}
+
 /// A page of the live merchants, oldest first (`after`: the `next` of the page before).
 pub async fn list<S: Merchants + ?Sized>(
     storage: &S,

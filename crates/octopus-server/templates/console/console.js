@@ -44,10 +44,21 @@
     if (!form) return;
     event.preventDefault();
     const out = form.querySelector('.result');
-    const body = {};
-    new FormData(form).forEach((value, key) => {
-      if (key !== 'confirm') body[key] = value;
-    });
+    let body = {};
+    const fields = new FormData(form);
+    if (fields.has('_json')) {
+      // A body too rich for fields (lists, numbers): the JSON the admin API takes, as typed.
+      try {
+        body = JSON.parse(fields.get('_json'));
+      } catch (e) {
+        if (out) out.textContent = 'Not JSON: ' + e.message;
+        return;
+      }
+    } else {
+      fields.forEach((value, key) => {
+        if (key !== 'confirm') body[key] = value;
+      });
+    }
     const method = form.dataset.method || 'POST';
     const button = form.querySelector('button[type="submit"]');
     if (button) button.disabled = true;

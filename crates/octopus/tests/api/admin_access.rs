@@ -182,6 +182,16 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
         Permission::ReadSetup,
     ),
     (
+        "POST",
+        "/octopus/admin/v1/merchants/{merchant}/disable",
+        Permission::ManageSetup,
+    ),
+    (
+        "POST",
+        "/octopus/admin/v1/merchants/{merchant}/enable",
+        Permission::ManageSetup,
+    ),
+    (
         "GET",
         "/octopus/admin/v1/merchants/{merchant}/keys",
         Permission::ReadSetup,

@@ -532,6 +532,49 @@ async fn a_merchant_user_works_through_the_merchant_console_in_chromium() {
     }
 }
 
+/// The setup pages render what the admin API holds, with the forms the role may use: an
+/// admin sees the merchant, its keys and the channels with their forms; a viewer the same
+/// lists without a form that changes anything; every page escapes what it shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_pages_show_the_setup_and_only_the_forms_the_role_may_use() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let m = app.merchant.clone();
+    octopus(&app, &["blocklist", "add", "--kind", "payer_account", "--value", "0164-223-4663", "--reason", "<script>x</script>"]);
+    let get = |session: &crate::helpers::admin::AdminSession, path: String| {
+        let (base, cookie) = (session.base.clone(), session.cookie.clone());
+        async move {
+            let answer = reqwest::Client::new()
+                .get(format!("{base}{path}"))
+                .header(reqwest::header::COOKIE, cookie)
+                .send()
+                .await
+                .unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    let admin = crate::helpers::admin::operator(&app, "boss@example.com", "admin").await;
+    let viewer = crate::helpers::admin::operator(&app, "view@example.com", "viewer").await;
+    let merchant_page = format!("/console/merchants/{}", m.merchant_uid);
+    for (path, shows, form) in [
+        ("/console/merchants".to_string(), m.merchant_uid.clone(), "new-merchant"),
+        (merchant_page.clone(), m.api_key.clone(), "new-key"),
+        ("/console/channels".to_string(), "sandbox".to_string(), "save-channel"),
+        ("/console/accounts".to_string(), "No own account yet".to_string(), "add-account"),
+        ("/console/risk".to_string(), "0164-223-4663".to_string(), "add-block"),
+    ] {
+        let (status, page) = get(&admin, path.clone()).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(page.contains(&shows), "{path} shows {shows}");
+        assert!(page.contains(&format!("id=\"{form}\"")), "{path}: the admin's form {form}");
+        assert!(!page.contains("<script>x"), "{path} escapes what it shows");
+        let (status, page) = get(&viewer, path.clone()).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(page.contains(&shows), "a viewer reads {path}");
+        assert!(!page.contains(&format!("id=\"{form}\"")), "{path}: no {form} for a viewer");
+        assert!(!page.contains("data-method=\"POST\""), "{path}: no changing form for a viewer");
+    }
+}
+
 /// Every console answer — a page, an asset, a redirect — carries the security headers; a
 /// visitor who is not signed in is sent to the sign-in; the assets are served from the binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
