@@ -41,16 +41,21 @@ async fn merchants(State(state): State<AppState>, admin: Result<Admin, Error>) -
         Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&admin, "Merchants", "Merchants"), "/console/merchants");
-    let found = match api::list_merchants(State(state), admin.clone(), Params(Default::default())).await {
-        Ok(answer) => data(answer),
-        Err(e) => return list.refused(e),
-    };
+    let found =
+        match api::list_merchants(State(state), admin.clone(), Params(Default::default())).await {
+            Ok(answer) => data(answer),
+            Err(e) => return list.refused(e),
+        };
     let manage = allowed(&admin, Permission::ManageSetup);
     if manage {
         list.forms.push(
-            Form::post("new-merchant", "/octopus/admin/v1/merchants", "Create merchant")
-                .field(Field::required("name", "Name (shown to payers)"))
-                .show("secret"),
+            Form::post(
+                "new-merchant",
+                "/octopus/admin/v1/merchants",
+                "Create merchant",
+            )
+            .field(Field::required("name", "Name (shown to payers)"))
+            .show("secret"),
         );
     }
     list.table.columns = vec!["Merchant", "UID", "Created", "Actions"];
@@ -67,7 +72,10 @@ async fn merchants(State(state): State<AppState>, admin: Result<Admin, Error>) -
             Vec::new()
         };
         list.table.rows.push(vec![
-            Cell::link(text(m, "merchant_name"), format!("/console/merchants/{}", segment(&uid))),
+            Cell::link(
+                text(m, "merchant_name"),
+                format!("/console/merchants/{}", segment(&uid)),
+            ),
             Cell::text(uid.clone()),
             Cell::text(text(m, "created_at")),
             Cell::forms(forms),
@@ -87,22 +95,30 @@ async fn merchant(
         Ok(a) => a,
         Err(r) => return *r,
     };
-    let mut list = ListPage::new(page(&admin, format!("Merchant {uid}"), "Merchants"), "/console/merchants");
+    let mut list = ListPage::new(
+        page(&admin, format!("Merchant {uid}"), "Merchants"),
+        "/console/merchants",
+    );
     let m = match api::merchant(State(state.clone()), admin.clone(), Path(uid.clone())).await {
         Ok(answer) => data(answer),
         Err(e) => return list.refused(e),
     };
-    let users = crate::admin::operators::merchant_users(State(state), admin.clone(), Path(uid.clone()))
-        .await
-        .map(data)
-        .unwrap_or(Value::Null);
+    let users =
+        crate::admin::operators::merchant_users(State(state), admin.clone(), Path(uid.clone()))
+            .await
+            .map(data)
+            .unwrap_or(Value::Null);
     let manage = allowed(&admin, Permission::ManageSetup);
     let base = format!("/octopus/admin/v1/merchants/{}", segment(&uid));
     list.page.title = format!(
         "{} ({}){}",
         text(&m, "merchant_name"),
         uid,
-        if m["disabled"] == true { " — disabled" } else { "" }
+        if m["disabled"] == true {
+            " — disabled"
+        } else {
+            ""
+        }
     );
     for f in m["fees"].as_array().into_iter().flatten() {
         list.forms.push(Form {
@@ -129,7 +145,15 @@ async fn merchant(
             id: String::new(),
             api: String::new(),
             method: "GET",
-            label: format!("User {}{}", text(u, "email"), if u["disabled"] == true { " (disabled)" } else { "" }),
+            label: format!(
+                "User {}{}",
+                text(u, "email"),
+                if u["disabled"] == true {
+                    " (disabled)"
+                } else {
+                    ""
+                }
+            ),
             fields: Vec::new(),
             confirm: String::new(),
             show: "",
@@ -163,16 +187,28 @@ async fn merchant(
         );
     }
     list.empty = "No keys.".into();
-    list.table.columns = vec!["Key", "Mode", "Label", "Last used", "State", "Allowed IPs", "Actions"];
+    list.table.columns = vec![
+        "Key",
+        "Mode",
+        "Label",
+        "Last used",
+        "State",
+        "Allowed IPs",
+        "Actions",
+    ];
     for k in m["keys"].as_array().into_iter().flatten() {
         let key = text(k, "api_key");
         let api = |verb: &str| format!("/octopus/admin/v1/keys/{}/{verb}", segment(&key));
         let revoked = !k["revoked_at"].is_null();
         let forms = if manage && !revoked {
             vec![
-                Form::post(format!("revoke-{key}"), api("revoke"), "Revoke").confirm("Refuse this key from now on"),
+                Form::post(format!("revoke-{key}"), api("revoke"), "Revoke")
+                    .confirm("Refuse this key from now on"),
                 Form::post(format!("rotate-{key}"), api("rotate"), "Rotate")
-                    .field(Field::required("expires_in", "Old key valid for (e.g. 24h)"))
+                    .field(Field::required(
+                        "expires_in",
+                        "Old key valid for (e.g. 24h)",
+                    ))
                     .show("secret"),
                 Form::post(format!("allow-{key}"), api("allow"), "Set allowlist")
                     .field(Field::optional("allowed_ips", "IPs or networks")),
@@ -215,16 +251,30 @@ async fn channels(State(state): State<AppState>, admin: Result<Admin, Error>) ->
                 .confirm("Route orders by this channel from now on"),
         );
     }
-    list.table.columns = vec!["Code", "Kind", "State", "Countries", "Currencies", "Priority", "Actions"];
+    list.table.columns = vec![
+        "Code",
+        "Kind",
+        "State",
+        "Countries",
+        "Currencies",
+        "Priority",
+        "Actions",
+    ];
     for c in found["channels"].as_array().into_iter().flatten() {
         let code = text(c, "code");
         let api = |verb: &str| format!("/octopus/admin/v1/channels/{}/{verb}", segment(&code));
         let enabled = c["enabled"] == true;
         let forms = match (manage, enabled) {
             (false, _) => Vec::new(),
-            (true, true) => vec![Form::post(format!("disable-{code}"), api("disable"), "Disable")
-                .confirm("Route no new order to it")],
-            (true, false) => vec![Form::post(format!("enable-{code}"), api("enable"), "Enable")],
+            (true, true) => vec![
+                Form::post(format!("disable-{code}"), api("disable"), "Disable")
+                    .confirm("Route no new order to it"),
+            ],
+            (true, false) => vec![Form::post(
+                format!("enable-{code}"),
+                api("enable"),
+                "Enable",
+            )],
         };
         list.table.rows.push(vec![
             Cell::text(code.clone()),
@@ -246,8 +296,17 @@ async fn accounts(State(state): State<AppState>, admin: Result<Admin, Error>) ->
         Ok(a) => a,
         Err(r) => return *r,
     };
-    let mut list = ListPage::new(page(&admin, "Own accounts and devices", "Accounts"), "/console/accounts");
-    let found = match api::list_accounts(State(state.clone()), admin.clone(), Params(Default::default())).await {
+    let mut list = ListPage::new(
+        page(&admin, "Own accounts and devices", "Accounts"),
+        "/console/accounts",
+    );
+    let found = match api::list_accounts(
+        State(state.clone()),
+        admin.clone(),
+        Params(Default::default()),
+    )
+    .await
+    {
         Ok(answer) => data(answer),
         Err(e) => return list.refused(e),
     };
@@ -271,14 +330,25 @@ async fn accounts(State(state): State<AppState>, admin: Result<Admin, Error>) ->
         );
     }
     list.empty = "No own account yet.".into();
-    list.table.columns = vec!["Account or device", "Channel", "Method", "Holder", "State", "Actions"];
+    list.table.columns = vec![
+        "Account or device",
+        "Channel",
+        "Method",
+        "Holder",
+        "State",
+        "Actions",
+    ];
     for a in found["accounts"].as_array().into_iter().flatten() {
         let id = text(a, "id");
         let api = |verb: &str| format!("/octopus/admin/v1/accounts/{}/{verb}", segment(&id));
         let enabled = a["enabled"] == true;
         let forms = match (manage, enabled) {
             (false, _) => Vec::new(),
-            (true, true) => vec![Form::post(format!("disable-{id}"), api("disable"), "Disable")],
+            (true, true) => vec![Form::post(
+                format!("disable-{id}"),
+                api("disable"),
+                "Disable",
+            )],
             (true, false) => vec![Form::post(format!("enable-{id}"), api("enable"), "Enable")],
         };
         list.table.rows.push(vec![
@@ -335,11 +405,23 @@ async fn risk(State(state): State<AppState>, admin: Result<Admin, Error>) -> Res
         Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&admin, "Risk", "Risk"), "/console/risk");
-    let blocks = match api::list_blocks(State(state.clone()), admin.clone(), Params(Default::default())).await {
+    let blocks = match api::list_blocks(
+        State(state.clone()),
+        admin.clone(),
+        Params(Default::default()),
+    )
+    .await
+    {
         Ok(answer) => data(answer),
         Err(e) => return list.refused(e),
     };
-    let rules = match api::list_rules(State(state.clone()), admin.clone(), Params(Default::default())).await {
+    let rules = match api::list_rules(
+        State(state.clone()),
+        admin.clone(),
+        Params(Default::default()),
+    )
+    .await
+    {
         Ok(answer) => data(answer),
         Err(e) => return list.refused(e),
     };
@@ -351,11 +433,20 @@ async fn risk(State(state): State<AppState>, admin: Result<Admin, Error>) -> Res
     if manage {
         list.forms.push(
             Form::post("add-block", "/octopus/admin/v1/blocklist", "Block")
-                .field(Field::required("kind", "Kind (payer_account, payer_name, member_id, ip, ...)"))
+                .field(Field::required(
+                    "kind",
+                    "Kind (payer_account, payer_name, member_id, ip, ...)",
+                ))
                 .field(Field::required("value", "Value"))
-                .field(Field::optional("merchant_uid", "Merchant (empty: every merchant)"))
+                .field(Field::optional(
+                    "merchant_uid",
+                    "Merchant (empty: every merchant)",
+                ))
                 .field(Field::required("reason", "Reason"))
-                .field(Field::optional("expires_in", "For (e.g. 30d; empty: until removed)")),
+                .field(Field::optional(
+                    "expires_in",
+                    "For (e.g. 30d; empty: until removed)",
+                )),
         );
         list.forms.push(
             Form::post("add-rule", "/octopus/admin/v1/velocity", "Add velocity rule").field(Field::json(
@@ -364,15 +455,26 @@ async fn risk(State(state): State<AppState>, admin: Result<Admin, Error>) -> Res
             )),
         );
         list.forms.push(
-            Form::post("set-threshold", "/octopus/admin/v1/review", "Hold payouts above")
-                .field(Field::required("currency", "Currency"))
-                .field(Field::required("above", "Amount"))
-                .field(Field::optional("merchant_uid", "Merchant (empty: every merchant)")),
+            Form::post(
+                "set-threshold",
+                "/octopus/admin/v1/review",
+                "Hold payouts above",
+            )
+            .field(Field::required("currency", "Currency"))
+            .field(Field::required("above", "Amount"))
+            .field(Field::optional(
+                "merchant_uid",
+                "Merchant (empty: every merchant)",
+            )),
         );
     }
     list.empty = "No entry, rule or threshold.".into();
     list.table.columns = vec!["What", "Scope", "Value", "Why or limit", "Actions"];
-    let entries = blocks["entries"].as_array().or_else(|| blocks["items"].as_array()).cloned().unwrap_or_default();
+    let entries = blocks["entries"]
+        .as_array()
+        .or_else(|| blocks["items"].as_array())
+        .cloned()
+        .unwrap_or_default();
     for e in &entries {
         let forms = if manage {
             let mut remove = Form::post(
@@ -392,7 +494,11 @@ async fn risk(State(state): State<AppState>, admin: Result<Admin, Error>) -> Res
         };
         list.table.rows.push(vec![
             Cell::text(format!("blocked {}", text(e, "kind"))),
-            Cell::text(if text(e, "merchant").is_empty() { "every merchant".into() } else { text(e, "merchant") }),
+            Cell::text(if text(e, "merchant").is_empty() {
+                "every merchant".into()
+            } else {
+                text(e, "merchant")
+            }),
             Cell::text(text(e, "value")),
             Cell::text(text(e, "reason")).class("wrap"),
             Cell::forms(forms),
@@ -401,21 +507,30 @@ async fn risk(State(state): State<AppState>, admin: Result<Admin, Error>) -> Res
     for r in rules["rules"].as_array().into_iter().flatten() {
         let id = text(r, "id");
         let forms = if manage {
-            vec![Form::post(format!("remove-rule-{id}"), format!("/octopus/admin/v1/velocity/{id}/remove"), "Remove")
-                .confirm("Stop counting it")]
+            vec![Form::post(
+                format!("remove-rule-{id}"),
+                format!("/octopus/admin/v1/velocity/{id}/remove"),
+                "Remove",
+            )
+            .confirm("Stop counting it")]
         } else {
             Vec::new()
         };
         let limit = [
             (!r["max_orders"].is_null()).then(|| format!("{} orders", text(r, "max_orders"))),
-            (!r["max_volume"].is_null()).then(|| format!("{} {}", text(r, "max_volume"), text(r, "currency"))),
+            (!r["max_volume"].is_null())
+                .then(|| format!("{} {}", text(r, "max_volume"), text(r, "currency"))),
         ]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
         .join(", ");
         list.table.rows.push(vec![
-            Cell::text(format!("velocity {} {}", text(r, "type"), text(r, "subject"))),
+            Cell::text(format!(
+                "velocity {} {}",
+                text(r, "type"),
+                text(r, "subject")
+            )),
             Cell::text(text(r, "merchant_uid")),
             Cell::text(format!("{} s", text(r, "window_seconds"))),
             Cell::text(limit),
@@ -444,7 +559,11 @@ async fn risk(State(state): State<AppState>, admin: Result<Admin, Error>) -> Res
         };
         list.table.rows.push(vec![
             Cell::text("review payouts above"),
-            Cell::text(if text(t, "merchant_uid").is_empty() { "every merchant".into() } else { text(t, "merchant_uid") }),
+            Cell::text(if text(t, "merchant_uid").is_empty() {
+                "every merchant".into()
+            } else {
+                text(t, "merchant_uid")
+            }),
             Cell::text(text(t, "currency")),
             Cell::text(text(t, "above")),
             Cell::forms(forms),

@@ -1244,7 +1244,14 @@ async fn a_disabled_merchant_is_refused_until_enabled(backend: Backend) {
     let live = app.live.clone();
     let created = app
         .client
-        .create_order(&NewOrder::deposit(&test.merchant_uid, "before-off", "10.00", "mmk", "wavepay", "myanmar"))
+        .create_order(&NewOrder::deposit(
+            &test.merchant_uid,
+            "before-off",
+            "10.00",
+            "mmk",
+            "wavepay",
+            "myanmar",
+        ))
         .await
         .unwrap()
         .payment;
@@ -1255,40 +1262,68 @@ async fn a_disabled_merchant_is_refused_until_enabled(backend: Backend) {
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
                 let answer = client.merchant_ledger(&creds.merchant_uid).await;
-                let is_refused = matches!(&answer, Err(octopus_client::ClientError::Api { status: 401, .. }));
+                let is_refused = matches!(
+                    &answer,
+                    Err(octopus_client::ClientError::Api { status: 401, .. })
+                );
                 if is_refused == refused {
                     return;
                 }
-                assert!(Instant::now() < deadline, "refused={refused} not reached: {answer:?}");
+                assert!(
+                    Instant::now() < deadline,
+                    "refused={refused} not reached: {answer:?}"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     };
     let (status, off) = boss
-        .post(&format!("/octopus/admin/v1/merchants/{}/disable", test.merchant_uid), json!({}))
+        .post(
+            &format!("/octopus/admin/v1/merchants/{}/disable", test.merchant_uid),
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200, "{off}");
     assert_eq!(off["data"]["disabled"], true);
     refused_within(test.clone(), true).await;
     refused_within(live.clone(), true).await;
     // The operator still reads its orders.
-    let (status, _) = boss.get(&format!("/octopus/admin/v1/orders/{}", created.payment_uid)).await;
+    let (status, _) = boss
+        .get(&format!("/octopus/admin/v1/orders/{}", created.payment_uid))
+        .await;
     assert_eq!(status, 200);
-    let (_, shown) = boss.get(&format!("/octopus/admin/v1/merchants/{}", test.merchant_uid)).await;
+    let (_, shown) = boss
+        .get(&format!(
+            "/octopus/admin/v1/merchants/{}",
+            test.merchant_uid
+        ))
+        .await;
     assert_eq!(shown["data"]["disabled"], true);
     // Enabled with the CLI: the keys sign again.
-    crate::helpers::accounts::octopus(&app, &["merchant", "enable", "--merchant", &test.merchant_uid]);
+    crate::helpers::accounts::octopus(
+        &app,
+        &["merchant", "enable", "--merchant", &test.merchant_uid],
+    );
     refused_within(test.clone(), false).await;
     refused_within(live, false).await;
     let (_, audit) = boss.get("/octopus/admin/v1/audit?action=merchant").await;
     let lines = audit["data"]["entries"].as_array().unwrap();
-    let actions: Vec<&str> = lines.iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions[..2], ["merchant.enable", "merchant.disable"], "{actions:?}");
+    let actions: Vec<&str> = lines
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions[..2],
+        ["merchant.enable", "merchant.disable"],
+        "{actions:?}"
+    );
     assert_eq!(lines[0]["actor"], "cli");
     assert_eq!(lines[1]["actor"], "boss@example.com");
     let before: Value = serde_json::from_str(lines[1]["before"].as_str().unwrap()).unwrap();
     assert_eq!(before["disabled"], false);
-    let (status, _) = boss.post("/octopus/admin/v1/merchants/nobody/disable", json!({})).await;
+    let (status, _) = boss
+        .post("/octopus/admin/v1/merchants/nobody/disable", json!({}))
+        .await;
     assert_eq!(status, 404);
 }
 

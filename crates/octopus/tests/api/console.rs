@@ -539,7 +539,19 @@ async fn a_merchant_user_works_through_the_merchant_console_in_chromium() {
 async fn the_setup_pages_show_the_setup_and_only_the_forms_the_role_may_use() {
     let app = spawn_app(Backend::Sqlite).await;
     let m = app.merchant.clone();
-    octopus(&app, &["blocklist", "add", "--kind", "payer_account", "--value", "0164-223-4663", "--reason", "<script>x</script>"]);
+    octopus(
+        &app,
+        &[
+            "blocklist",
+            "add",
+            "--kind",
+            "payer_account",
+            "--value",
+            "0164-223-4663",
+            "--reason",
+            "<script>x</script>",
+        ],
+    );
     let get = |session: &crate::helpers::admin::AdminSession, path: String| {
         let (base, cookie) = (session.base.clone(), session.cookie.clone());
         async move {
@@ -556,22 +568,47 @@ async fn the_setup_pages_show_the_setup_and_only_the_forms_the_role_may_use() {
     let viewer = crate::helpers::admin::operator(&app, "view@example.com", "viewer").await;
     let merchant_page = format!("/console/merchants/{}", m.merchant_uid);
     for (path, shows, form) in [
-        ("/console/merchants".to_string(), m.merchant_uid.clone(), "new-merchant"),
+        (
+            "/console/merchants".to_string(),
+            m.merchant_uid.clone(),
+            "new-merchant",
+        ),
         (merchant_page.clone(), m.api_key.clone(), "new-key"),
-        ("/console/channels".to_string(), "sandbox".to_string(), "save-channel"),
-        ("/console/accounts".to_string(), "No own account yet".to_string(), "add-account"),
-        ("/console/risk".to_string(), "0164-223-4663".to_string(), "add-block"),
+        (
+            "/console/channels".to_string(),
+            "sandbox".to_string(),
+            "save-channel",
+        ),
+        (
+            "/console/accounts".to_string(),
+            "No own account yet".to_string(),
+            "add-account",
+        ),
+        (
+            "/console/risk".to_string(),
+            "blocked payer_account".to_string(),
+            "add-block",
+        ),
     ] {
         let (status, page) = get(&admin, path.clone()).await;
         assert_eq!(status, 200, "{path}");
         assert!(page.contains(&shows), "{path} shows {shows}");
-        assert!(page.contains(&format!("id=\"{form}\"")), "{path}: the admin's form {form}");
+        assert!(
+            page.contains(&format!("id=\"{form}\"")),
+            "{path}: the admin's form {form}"
+        );
         assert!(!page.contains("<script>x"), "{path} escapes what it shows");
         let (status, page) = get(&viewer, path.clone()).await;
         assert_eq!(status, 200, "{path}");
         assert!(page.contains(&shows), "a viewer reads {path}");
-        assert!(!page.contains(&format!("id=\"{form}\"")), "{path}: no {form} for a viewer");
-        assert!(!page.contains("data-method=\"POST\""), "{path}: no changing form for a viewer");
+        assert!(
+            !page.contains(&format!("id=\"{form}\"")),
+            "{path}: no {form} for a viewer"
+        );
+        assert!(
+            !page.contains("data-method=\"POST\""),
+            "{path}: no changing form for a viewer"
+        );
     }
 }
 
