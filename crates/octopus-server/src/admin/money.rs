@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use super::access::Admin;
 use super::extract::{Body, Params};
+use super::orders::audited;
 use super::views;
 use crate::clock::now_ms;
 use crate::error::Error;
@@ -243,26 +244,6 @@ async fn order(state: &AppState, payment_uid: &str) -> Result<Order, Error> {
         .order_by_payment_uid(payment_uid)
         .await?
         .ok_or(Error::NotFound("Order not found"))
-}
-
-async fn audited(
-    state: &AppState,
-    admin: &Admin,
-    action: &str,
-    before: &Order,
-    after: &Order,
-) -> Result<Json<Value>, Error> {
-    audit(
-        state.storage.as_ref(),
-        &admin.actor,
-        action,
-        &before.payment_uid,
-        &views::order_summary(before).to_string(),
-        &views::order_summary(after).to_string(),
-        now_ms(),
-    )
-    .await?;
-    Ok(success(views::order_summary(after)))
 }
 
 /// `POST /octopus/admin/v1/payouts/{payment_uid}/sent` `{"reference"}`: a queued payout was

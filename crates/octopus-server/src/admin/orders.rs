@@ -279,7 +279,7 @@ fn reason(text: &str) -> Result<&str, Error> {
 }
 
 /// Writes the action to the audit log with the order before and after; answers the order.
-async fn audited(
+pub(super) async fn audited(
     state: &AppState,
     admin: &Admin,
     action: &str,
