@@ -1,6 +1,16 @@
-//! The consoles' order search in SQLite (the condition is `octopus_storage::search`'s). Amounts
+//! The consoles' order search in SQLite (the statement is `octopus_storage::search`'s). Amounts
 //! are stored as decimal text; `decimal_cmp`, registered on every connection, compares two of
 //! them exactly (rust_decimal), so an amount filter never goes through floating point.
+//!
+//! An amount filter may also be served by `orders_amount`, an index of the amounts as REAL,
+//! which only narrows the orders that `decimal_cmp` then decides on. Whether it is used is
+//! decided here, not by SQLite's planner: without statistics (the gateway runs no ANALYZE),
+//! and blind to the page's LIMIT even with them, it takes that index for any range with two
+//! ends and sorts every order in it (1000-5000 thb: 150,000 orders, half a second), and never
+//! for a range with one end. So a search first counts, on the index alone, whether the range
+//! holds at most [`AMOUNT_INDEX_UP_TO`] orders: then it reads them by the index (a few
+//! milliseconds); otherwise it reads the newest orders first and stops at the page's end,
+//! which a range holding that many orders fills soon.
 
 use octopus_storage::{OrderQuery, Result, SearchDialect, SearchValue};
 use rusqlite::functions::FunctionFlags;
@@ -9,8 +19,28 @@ use rusqlite::Connection;
 use rust_decimal::Decimal;
 
 use crate::accounts::collect;
+use crate::db;
 
 pub(crate) struct Sqlite;
+
+/// The search of an amount range that holds few orders: read by `orders_amount`.
+struct ByAmount;
+
+/// The most orders an amount range may hold to be read by `orders_amount`.
+const AMOUNT_INDEX_UP_TO: i64 = 5000;
+
+/// A condition on `CAST(amount AS REAL)` (what `orders_amount` holds) that every order whose
+/// decimal amount is `op` (`>=` or `<=`) the decimal text at `placeholder` meets: the bound is
+/// widened by a billionth, more than any rounding of a decimal text to a double, so the index
+/// never leaves out an order that `decimal_cmp` would take. (Amounts are never negative.)
+fn real_bound(op: &str, placeholder: &str) -> String {
+    let widened = if op == ">=" {
+        "0.999999999"
+    } else {
+        "1.000000001"
+    };
+    format!("CAST(amount AS REAL) {op} CAST({placeholder} AS REAL) * {widened}")
+}
 
 impl SearchDialect for Sqlite {
     fn placeholder(&self, n: usize) -> String {
@@ -24,6 +54,56 @@ impl SearchDialect for Sqlite {
     fn decimal_sum(&self, column: &str) -> String {
         format!("decimal_sum({column})")
     }
+}
+
+impl SearchDialect for ByAmount {
+    fn placeholder(&self, n: usize) -> String {
+        Sqlite.placeholder(n)
+    }
+
+    fn decimal_compare(&self, column: &str, op: &str, placeholder: &str) -> String {
+        let exact = Sqlite.decimal_compare(column, op, placeholder);
+        if column == "amount" {
+            format!("{} AND {exact}", real_bound(op, placeholder))
+        } else {
+            exact
+        }
+    }
+
+    fn decimal_sum(&self, column: &str) -> String {
+        Sqlite.decimal_sum(column)
+    }
+
+    fn orders_table(&self) -> &'static str {
+        "orders INDEXED BY orders_amount"
+    }
+}
+
+/// Whether the query's amount range holds at most [`AMOUNT_INDEX_UP_TO`] orders (counted on
+/// `orders_amount` alone, reading at most one more entry than that). A search by id never
+/// needs it: the orders known by the id are fewer.
+fn few_by_amount(conn: &Connection, query: &OrderQuery) -> Result<bool> {
+    if query.any_id.is_some() || (query.amount_min.is_none() && query.amount_max.is_none()) {
+        return Ok(false);
+    }
+    let mut bounds = Vec::new();
+    let mut values = Vec::new();
+    for (op, bound) in [(">=", query.amount_min), ("<=", query.amount_max)] {
+        if let Some(bound) = bound {
+            values.push(bound.to_string());
+            bounds.push(real_bound(op, &Sqlite.placeholder(values.len())));
+        }
+    }
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM orders INDEXED BY orders_amount WHERE {} LIMIT {})",
+        bounds.join(" AND "),
+        AMOUNT_INDEX_UP_TO + 1
+    );
+    let found: i64 = conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(rusqlite::params_from_iter(values), |r| r.get(0)))
+        .map_err(db)?;
+    Ok(found <= AMOUNT_INDEX_UP_TO)
 }
 
 /// `decimal_sum(x)`: the exact sum of decimal texts, as text (NULL texts and texts that are
@@ -96,7 +176,11 @@ pub(crate) fn stats(
 }
 
 pub(crate) fn search(conn: &Connection, query: &OrderQuery) -> Result<Vec<octopus_domain::Order>> {
-    let (sql, values) = query.statement(&Sqlite);
+    let (sql, values) = if few_by_amount(conn, query)? {
+        query.statement(&ByAmount)
+    } else {
+        query.statement(&Sqlite)
+    };
     let values: Vec<Value> = values
         .into_iter()
         .map(|v| match v {
@@ -136,5 +220,103 @@ mod tests {
             )
             .unwrap();
         assert_eq!(sum, "1234567890123456.31");
+    }
+
+    /// `n` orders of amount `amount` (text as stored), every NOT NULL column filled, created
+    /// at `at + 1` to `at + n`; payment_uid `<amount>-<1..n>`.
+    fn add_orders(conn: &Connection, at: i64, n: i64, amount: &str) {
+        conn.execute(
+            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?1)
+             INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name,
+                signature_key, merchant_order_id, transaction_type, accounting_type, amount,
+                floating_amount, final_amount, currency, country, country_code, payment, channel,
+                from_account, from_name, from_bank_name, to_account, to_name, to_bank_name,
+                member_id, redirect_url, notify_url, response_type, ip, user_agent,
+                float_precision, additional, extra, distribute_rules, payment_status,
+                payment_fail_reason, notify_status, notify_fail_reason, accounting_status,
+                accounting_fail_reason, fingerprint, created_at, updated_at)
+             SELECT ?2 || '-' || i, 1, 'M1', 'M', 'k', ?2 || '-' || i, 'income', 'receive', ?2,
+                '0.00', ?2, 'thb', 'thailand', 'TH', 'thailand', 'c', '', '', '', '', '', '', '',
+                '', '', 'json', '127.0.0.1', '', 0, '', '{}', '{}', 'pending', '', 'none', '',
+                'none', '', '', ?3 + i, ?3 + i
+             FROM k",
+            rusqlite::params![n, amount, at],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn amount_ranges_find_the_same_orders_by_index_or_by_scan() {
+        let conn = Connection::open_in_memory().unwrap();
+        register_functions(&conn).unwrap();
+        crate::schema::migrate(&conn).unwrap();
+        conn.execute(
+            "INSERT INTO merchants (id, uid, name, created_at) VALUES (1, 'M1', 'M', 0)",
+            [],
+        )
+        .unwrap();
+        add_orders(&conn, 0, 6000, "10.00");
+        let huge = "1234567890123456.01";
+        for (k, amount) in ["99.99", "100.10", "100.11", huge, "0.00"]
+            .iter()
+            .enumerate()
+        {
+            add_orders(&conn, 10_000 + 10 * k as i64, 2, amount);
+        }
+        let range = |min: &str, max: &str| OrderQuery {
+            amount_min: (!min.is_empty()).then(|| min.parse().unwrap()),
+            amount_max: (!max.is_empty()).then(|| max.parse().unwrap()),
+            limit: 200,
+            ..OrderQuery::default()
+        };
+        let found = |query: &OrderQuery, dialect: &dyn SearchDialect| -> Vec<String> {
+            let (sql, values) = query.statement(dialect);
+            let values: Vec<Value> = values
+                .into_iter()
+                .map(|v| match v {
+                    SearchValue::Text(t) => Value::Text(t),
+                    _ => unreachable!("amount bounds only"),
+                })
+                .collect();
+            collect(&conn, &sql, rusqlite::params_from_iter(values), |r| {
+                octopus_storage::rows::order(r)
+            })
+            .unwrap()
+            .into_iter()
+            .map(|o| o.payment_uid)
+            .collect()
+        };
+        let huge_1 = format!("{huge}-1");
+        let huge_2 = format!("{huge}-2");
+        for (min, max, expected) in [
+            ("100.1", "100.1", vec!["100.10-2", "100.10-1"]),
+            (
+                "99.99",
+                "100.10",
+                vec!["100.10-2", "100.10-1", "99.99-2", "99.99-1"],
+            ),
+            (
+                "100.105",
+                "",
+                vec![huge_2.as_str(), &huge_1, "100.11-2", "100.11-1"],
+            ),
+            ("0", "0", vec!["0.00-2", "0.00-1"]),
+            // Beyond a double's precision the index narrows and decimal_cmp decides.
+            (huge, huge, vec![huge_2.as_str(), &huge_1]),
+            ("1234567890123456.02", "", vec![]),
+            ("1234567890123456", "1234567890123456.00", vec![]),
+        ] {
+            let query = range(min, max);
+            assert!(few_by_amount(&conn, &query).unwrap(), "{min}..{max}");
+            assert_eq!(found(&query, &ByAmount), expected, "{min}..{max}");
+            assert_eq!(found(&query, &Sqlite), expected, "{min}..{max}");
+        }
+        // 6,000 orders of 10.00: read newest first instead, with the same page.
+        let common = range("10", "10.00");
+        assert!(!few_by_amount(&conn, &common).unwrap());
+        let page = found(&common, &Sqlite);
+        assert_eq!(page.len(), 200);
+        assert_eq!(page[0], "10.00-6000");
+        assert_eq!(found(&common, &ByAmount), page);
     }
 }

@@ -2,8 +2,9 @@
 //! payment_uid, a bank or upstream reference) and by filters (merchant, channel, status, type,
 //! currency, amount, time, test or live), newest first, a page at a time with a keyset cursor
 //! (so the millionth row costs what the first does, and an export can walk the whole set).
-//! The filter becomes one SQL condition here, for both backends; each backend only says how
-//! it writes a placeholder and compares two decimal texts exactly.
+//! The filter becomes one SQL statement here, for both backends; each backend only says how
+//! it writes a placeholder, compares two decimal texts exactly and which index it reads
+//! (docs/benchmarks.md, "Console search", measures the statements on a million orders).
 
 use octopus_domain::{Currency, PaymentStatus, Timestamp, TransactionType};
 use rust_decimal::Decimal;
@@ -51,6 +52,21 @@ pub trait SearchDialect {
     fn decimal_compare(&self, column: &str, op: &str, placeholder: &str) -> String;
     /// The exact sum of a decimal text column, as decimal text (an aggregate).
     fn decimal_sum(&self, column: &str) -> String;
+    /// What the filtered list reads `orders` as: the table, or (SQLite) the table with the
+    /// index it must be read by.
+    fn orders_table(&self) -> &'static str {
+        "orders"
+    }
+}
+
+/// The orders known by the id bound at `p`, one column `order_id`: a handful at most.
+fn known_by(p: &str) -> String {
+    format!(
+        "SELECT id AS order_id FROM orders WHERE payment_uid = {p}
+         UNION SELECT id FROM orders WHERE merchant_order_id = {p}
+         UNION SELECT id FROM orders WHERE bank_reference = {p} AND bank_reference <> ''
+         UNION SELECT order_id FROM upstream_references WHERE reference = {p}"
+    )
 }
 
 /// The dashboard's numbers: orders created since `since`, counted by hour, channel, status,
@@ -83,23 +99,27 @@ pub fn stats_statement(dialect: &dyn SearchDialect) -> String {
 }
 
 impl OrderQuery {
-    /// The WHERE clause (over `orders`) and its values.
-    pub fn conditions(&self, dialect: &dyn SearchDialect) -> (String, Vec<SearchValue>) {
+    /// The FROM and WHERE clauses (over `orders`) and their values.
+    ///
+    /// A search by id reads the few orders known by it first (`found`, joined in that order:
+    /// SQLite keeps the order of a CROSS JOIN) and filters them. As a condition,
+    /// `id IN (...)`, SQLite without statistics walked instead a filter's index (a merchant's
+    /// half a million orders) testing each order against the ids.
+    pub fn conditions(&self, dialect: &dyn SearchDialect) -> (String, String, Vec<SearchValue>) {
         let mut clauses = Vec::new();
         let mut values = Vec::new();
         let mut bind = |value: SearchValue| {
             values.push(value);
             dialect.placeholder(values.len())
         };
-        if let Some(id) = &self.any_id {
-            let p = bind(SearchValue::Text(id.clone()));
-            clauses.push(format!(
-                "id IN (SELECT id FROM orders WHERE payment_uid = {p}
-                        UNION SELECT id FROM orders WHERE merchant_order_id = {p}
-                        UNION SELECT id FROM orders WHERE bank_reference = {p} AND bank_reference <> ''
-                        UNION SELECT order_id FROM upstream_references WHERE reference = {p})"
-            ));
-        }
+        let from = match &self.any_id {
+            Some(id) => {
+                let p = bind(SearchValue::Text(id.clone()));
+                clauses.push("orders.id = found.order_id".to_string());
+                format!("({}) AS found CROSS JOIN orders", known_by(&p))
+            }
+            None => dialect.orders_table().to_string(),
+        };
         if let Some(merchant) = &self.merchant_uid {
             let p = bind(SearchValue::Text(merchant.clone()));
             clauses.push(format!("merchant_uid = {p}"));
@@ -149,15 +169,15 @@ impl OrderQuery {
         } else {
             clauses.join(" AND ")
         };
-        (clause, values)
+        (from, clause, values)
     }
 
     /// The whole statement: the page's orders, newest first.
     pub fn statement(&self, dialect: &dyn SearchDialect) -> (String, Vec<SearchValue>) {
-        let (clause, values) = self.conditions(dialect);
+        let (from, clause, values) = self.conditions(dialect);
         (
             format!(
-                "SELECT {} FROM orders WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT {}",
+                "SELECT {} FROM {from} WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT {}",
                 crate::rows::ORDER_COLUMNS,
                 self.limit
             ),
