@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_two_factor.sql")),
     (11, include_str!("../migrations/0011_search.sql")),
     (12, include_str!("../migrations/0012_merchant_disabled.sql")),
+    (13, include_str!("../migrations/0013_search_indexes.sql")),
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {
