@@ -543,7 +543,9 @@ pub fn review_rejection(
 pub fn parse_duration_ms(text: &str) -> Result<i64, RiskError> {
     let text = text.trim();
     let bad = || RiskError::Duration(text.to_string());
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    // The unit is the last character (a multi-byte one is no unit, never a split inside it).
+    let last = text.char_indices().last().map_or(0, |(i, _)| i);
+    let (number, unit) = text.split_at(last);
     let unit_ms: i64 = match unit {
         "s" => 1_000,
         "m" => 60_000,
@@ -564,6 +566,15 @@ pub fn parse_duration_ms(text: &str) -> Result<i64, RiskError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_ending_in_any_character_is_refused_not_a_panic() {
+        for text in ["Î\u{84}1(¯â", "5é", "é", "", "10", "0h", "1234567h"] {
+            assert!(parse_duration_ms(text).is_err(), "{text:?}");
+        }
+        assert_eq!(parse_duration_ms("24h"), Ok(86_400_000));
+        assert_eq!(parse_duration_ms(" 30s "), Ok(30_000));
+    }
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
