@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// Requests per API key and per client IP (per node).
     pub rate_limits: RateLimits,
+    /// The most orders one page of the consoles' order search reads for filters no index
+    /// serves (`octopus_storage::search::SEARCH_WINDOW`).
+    pub search_window: u32,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +74,7 @@ impl Default for ServerConfig {
             tenant: "octopus".to_string(),
             connections: ConnectionLimits::default(),
             rate_limits: RateLimits::default(),
+            search_window: octopus_storage::search::SEARCH_WINDOW,
         }
     }
 }

@@ -444,7 +444,10 @@ impl Orders for PostgresStorage {
         orders::by_payment_uid(&client, payment_uid, false).await
     }
 
-    async fn search_orders(&self, query: &octopus_storage::OrderQuery) -> Result<Vec<Order>> {
+    async fn search_orders(
+        &self,
+        query: &octopus_storage::OrderQuery,
+    ) -> Result<octopus_storage::OrderPage> {
         let client = self.client().await?;
         search::search(&client, query).await
     }

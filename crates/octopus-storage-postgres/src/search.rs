@@ -2,8 +2,8 @@
 //! amounts compare exactly as `numeric`.
 
 use deadpool_postgres::GenericClient;
-use octopus_domain::Order;
-use octopus_storage::{OrderQuery, Result, SearchDialect, SearchValue};
+use octopus_storage::search::AMOUNT_INDEX_UP_TO;
+use octopus_storage::{OrderPage, OrderQuery, Result, SearchDialect, SearchValue};
 use tokio_postgres::types::ToSql;
 
 use crate::db;
@@ -23,6 +23,14 @@ impl SearchDialect for Postgres {
     fn decimal_sum(&self, column: &str) -> String {
         format!("SUM({column}::numeric)")
     }
+
+    fn read_by(&self, _index: &str) -> String {
+        "orders".to_string()
+    }
+
+    fn amount_index_bound(&self, op: &str, placeholder: &str) -> String {
+        format!("amount {op} ({placeholder}::text)::numeric")
+    }
 }
 
 pub(crate) async fn stats<C: GenericClient>(
@@ -37,9 +45,15 @@ pub(crate) async fn stats<C: GenericClient>(
         .collect()
 }
 
-pub(crate) async fn search<C: GenericClient>(client: &C, query: &OrderQuery) -> Result<Vec<Order>> {
-    let (sql, values) = query.statement(&Postgres);
-    let values: Vec<Box<dyn ToSql + Sync + Send>> = values
+fn params(values: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+fn boxed(values: Vec<SearchValue>) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    values
         .into_iter()
         .map(|v| -> Box<dyn ToSql + Sync + Send> {
             match v {
@@ -48,11 +62,33 @@ pub(crate) async fn search<C: GenericClient>(client: &C, query: &OrderQuery) -> 
                 SearchValue::Bool(b) => Box::new(b),
             }
         })
-        .collect();
-    let params: Vec<&(dyn ToSql + Sync)> = values
-        .iter()
-        .map(|v| v.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let rows = client.query(&sql, &params).await.map_err(db)?;
-    rows.iter().map(order_from_row).collect()
+        .collect()
+}
+
+/// One page of the search: whether the amount range is read by its index, where the page's
+/// window ends, then its orders (the decisions are `octopus_storage::search`'s).
+pub(crate) async fn search<C: GenericClient>(client: &C, query: &OrderQuery) -> Result<OrderPage> {
+    let by_amount = match query.amount_count(&Postgres) {
+        Some((sql, bound)) => {
+            let bound = boxed(bound);
+            let row = client.query_one(&sql, &params(&bound)).await.map_err(db)?;
+            row.try_get::<_, i64>(0).map_err(db)? <= AMOUNT_INDEX_UP_TO
+        }
+        None => false,
+    };
+    let edge = match query.window_edge(&Postgres, by_amount) {
+        Some((sql, bound)) => {
+            let bound = boxed(bound);
+            match client.query_opt(&sql, &params(&bound)).await.map_err(db)? {
+                Some(row) => Some((row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?)),
+                None => None,
+            }
+        }
+        None => None,
+    };
+    let (sql, bound) = query.statement(&Postgres, by_amount, edge);
+    let bound = boxed(bound);
+    let rows = client.query(&sql, &params(&bound)).await.map_err(db)?;
+    let found = rows.iter().map(order_from_row).collect::<Result<Vec<_>>>()?;
+    Ok(query.page(found, edge))
 }

@@ -520,7 +520,10 @@ impl Orders for SqliteStorage {
             .await
     }
 
-    async fn search_orders(&self, query: &octopus_storage::OrderQuery) -> Result<Vec<Order>> {
+    async fn search_orders(
+        &self,
+        query: &octopus_storage::OrderQuery,
+    ) -> Result<octopus_storage::OrderPage> {
         let query = query.clone();
         self.readers
             .read(move |conn| search::search(conn, &query))

@@ -1,46 +1,27 @@
-//! The consoles' order search in SQLite (the statement is `octopus_storage::search`'s). Amounts
-//! are stored as decimal text; `decimal_cmp`, registered on every connection, compares two of
-//! them exactly (rust_decimal), so an amount filter never goes through floating point.
+//! The consoles' order search in SQLite (the statements are `octopus_storage::search`'s).
+//! Amounts are stored as decimal text; `decimal_cmp`, registered on every connection, compares
+//! two of them exactly (rust_decimal), so an amount filter never goes through floating point.
 //!
 //! An amount filter may also be served by `orders_amount`, an index of the amounts as REAL,
 //! which only narrows the orders that `decimal_cmp` then decides on. Whether it is used is
-//! decided here, not by SQLite's planner: without statistics (the gateway runs no ANALYZE),
-//! and blind to the page's LIMIT even with them, it takes that index for any range with two
-//! ends and sorts every order in it (1000-5000 thb: 150,000 orders, half a second), and never
-//! for a range with one end. So a search first counts, on the index alone, whether the range
-//! holds at most [`AMOUNT_INDEX_UP_TO`] orders: then it reads them by the index (a few
-//! milliseconds); otherwise it reads the newest orders first and stops at the page's end,
-//! which a range holding that many orders fills soon.
+//! decided by the shared search, not by SQLite's planner: without statistics (the gateway runs
+//! no ANALYZE), and blind to the page's LIMIT even with them, it takes that index for any range
+//! with two ends and sorts every order in it (1000-5000 thb: 150,000 orders, half a second),
+//! and never for a range with one end. So a search first counts, on the index alone, whether
+//! the range holds at most `AMOUNT_INDEX_UP_TO` orders: then it reads them by the index (a few
+//! milliseconds); otherwise it reads the newest orders first within its window.
 
-use octopus_storage::{OrderQuery, Result, SearchDialect, SearchValue};
+use octopus_storage::search::AMOUNT_INDEX_UP_TO;
+use octopus_storage::{OrderPage, OrderQuery, Result, SearchDialect, SearchValue};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
 use crate::accounts::collect;
 use crate::db;
 
 pub(crate) struct Sqlite;
-
-/// The search of an amount range that holds few orders: read by `orders_amount`.
-struct ByAmount;
-
-/// The most orders an amount range may hold to be read by `orders_amount`.
-const AMOUNT_INDEX_UP_TO: i64 = 5000;
-
-/// A condition on `CAST(amount AS REAL)` (what `orders_amount` holds) that every order whose
-/// decimal amount is `op` (`>=` or `<=`) the decimal text at `placeholder` meets: the bound is
-/// widened by a billionth, more than any rounding of a decimal text to a double, so the index
-/// never leaves out an order that `decimal_cmp` would take. (Amounts are never negative.)
-fn real_bound(op: &str, placeholder: &str) -> String {
-    let widened = if op == ">=" {
-        "0.999999999"
-    } else {
-        "1.000000001"
-    };
-    format!("CAST(amount AS REAL) {op} CAST({placeholder} AS REAL) * {widened}")
-}
 
 impl SearchDialect for Sqlite {
     fn placeholder(&self, n: usize) -> String {
@@ -54,54 +35,43 @@ impl SearchDialect for Sqlite {
     fn decimal_sum(&self, column: &str) -> String {
         format!("decimal_sum({column})")
     }
-}
 
-impl SearchDialect for ByAmount {
-    fn placeholder(&self, n: usize) -> String {
-        Sqlite.placeholder(n)
+    fn read_by(&self, index: &str) -> String {
+        format!("orders INDEXED BY {index}")
     }
 
-    fn decimal_compare(&self, column: &str, op: &str, placeholder: &str) -> String {
-        let exact = Sqlite.decimal_compare(column, op, placeholder);
-        if column == "amount" {
-            format!("{} AND {exact}", real_bound(op, placeholder))
+    /// On `CAST(amount AS REAL)` (what `orders_amount` holds), the bound widened by a
+    /// billionth, more than any rounding of a decimal text to a double, so the index never
+    /// leaves out an order that `decimal_cmp` would take. (Amounts are never negative.)
+    fn amount_index_bound(&self, op: &str, placeholder: &str) -> String {
+        let widened = if op == ">=" {
+            "0.999999999"
         } else {
-            exact
-        }
-    }
-
-    fn decimal_sum(&self, column: &str) -> String {
-        Sqlite.decimal_sum(column)
-    }
-
-    fn orders_table(&self) -> &'static str {
-        "orders INDEXED BY orders_amount"
+            "1.000000001"
+        };
+        format!("CAST(amount AS REAL) {op} CAST({placeholder} AS REAL) * {widened}")
     }
 }
 
-/// Whether the query's amount range holds at most [`AMOUNT_INDEX_UP_TO`] orders (counted on
-/// `orders_amount` alone, reading at most one more entry than that). A search by id never
-/// needs it: the orders known by the id are fewer.
+fn values(values: Vec<SearchValue>) -> Vec<Value> {
+    values
+        .into_iter()
+        .map(|v| match v {
+            SearchValue::Text(t) => Value::Text(t),
+            SearchValue::Int(i) => Value::Integer(i),
+            SearchValue::Bool(b) => Value::Integer(i64::from(b)),
+        })
+        .collect()
+}
+
+/// Whether the query's amount range holds at most [`AMOUNT_INDEX_UP_TO`] orders.
 fn few_by_amount(conn: &Connection, query: &OrderQuery) -> Result<bool> {
-    if query.any_id.is_some() || (query.amount_min.is_none() && query.amount_max.is_none()) {
+    let Some((sql, bound)) = query.amount_count(&Sqlite) else {
         return Ok(false);
-    }
-    let mut bounds = Vec::new();
-    let mut values = Vec::new();
-    for (op, bound) in [(">=", query.amount_min), ("<=", query.amount_max)] {
-        if let Some(bound) = bound {
-            values.push(bound.to_string());
-            bounds.push(real_bound(op, &Sqlite.placeholder(values.len())));
-        }
-    }
-    let sql = format!(
-        "SELECT count(*) FROM (SELECT 1 FROM orders INDEXED BY orders_amount WHERE {} LIMIT {})",
-        bounds.join(" AND "),
-        AMOUNT_INDEX_UP_TO + 1
-    );
+    };
     let found: i64 = conn
         .prepare_cached(&sql)
-        .and_then(|mut s| s.query_row(rusqlite::params_from_iter(values), |r| r.get(0)))
+        .and_then(|mut s| s.query_row(rusqlite::params_from_iter(values(bound)), |r| r.get(0)))
         .map_err(db)?;
     Ok(found <= AMOUNT_INDEX_UP_TO)
 }
@@ -175,23 +145,25 @@ pub(crate) fn stats(
     })
 }
 
-pub(crate) fn search(conn: &Connection, query: &OrderQuery) -> Result<Vec<octopus_domain::Order>> {
-    let (sql, values) = if few_by_amount(conn, query)? {
-        query.statement(&ByAmount)
-    } else {
-        query.statement(&Sqlite)
+pub(crate) fn search(conn: &Connection, query: &OrderQuery) -> Result<OrderPage> {
+    let by_amount = few_by_amount(conn, query)?;
+    let edge = match query.window_edge(&Sqlite, by_amount) {
+        Some((sql, bound)) => conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(rusqlite::params_from_iter(values(bound)), |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+            })
+            .map_err(db)?,
+        None => None,
     };
-    let values: Vec<Value> = values
-        .into_iter()
-        .map(|v| match v {
-            SearchValue::Text(t) => Value::Text(t),
-            SearchValue::Int(i) => Value::Integer(i),
-            SearchValue::Bool(b) => Value::Integer(i64::from(b)),
-        })
-        .collect();
-    collect(conn, &sql, rusqlite::params_from_iter(values), |r| {
+    let (sql, bound) = query.statement(&Sqlite, by_amount, edge);
+    let found = collect(conn, &sql, rusqlite::params_from_iter(values(bound)), |r| {
         octopus_storage::rows::order(r)
-    })
+    })?;
+    Ok(query.page(found, edge))
 }
 
 #[cfg(test)]
@@ -269,16 +241,9 @@ mod tests {
             limit: 200,
             ..OrderQuery::default()
         };
-        let found = |query: &OrderQuery, dialect: &dyn SearchDialect| -> Vec<String> {
-            let (sql, values) = query.statement(dialect);
-            let values: Vec<Value> = values
-                .into_iter()
-                .map(|v| match v {
-                    SearchValue::Text(t) => Value::Text(t),
-                    _ => unreachable!("amount bounds only"),
-                })
-                .collect();
-            collect(&conn, &sql, rusqlite::params_from_iter(values), |r| {
+        let found = |query: &OrderQuery, by_amount: bool| -> Vec<String> {
+            let (sql, bound) = query.statement(&Sqlite, by_amount, None);
+            collect(&conn, &sql, rusqlite::params_from_iter(values(bound)), |r| {
                 octopus_storage::rows::order(r)
             })
             .unwrap()
@@ -308,15 +273,84 @@ mod tests {
         ] {
             let query = range(min, max);
             assert!(few_by_amount(&conn, &query).unwrap(), "{min}..{max}");
-            assert_eq!(found(&query, &ByAmount), expected, "{min}..{max}");
-            assert_eq!(found(&query, &Sqlite), expected, "{min}..{max}");
+            assert_eq!(found(&query, true), expected, "{min}..{max}");
+            assert_eq!(found(&query, false), expected, "{min}..{max}");
         }
         // 6,000 orders of 10.00: read newest first instead, with the same page.
         let common = range("10", "10.00");
         assert!(!few_by_amount(&conn, &common).unwrap());
-        let page = found(&common, &Sqlite);
+        let page = found(&common, false);
         assert_eq!(page.len(), 200);
         assert_eq!(page[0], "10.00-6000");
-        assert_eq!(found(&common, &ByAmount), page);
+        assert_eq!(found(&common, true), page);
+    }
+
+    #[test]
+    fn a_filter_no_index_serves_reads_a_window_and_pages_on_to_every_match() {
+        let conn = Connection::open_in_memory().unwrap();
+        register_functions(&conn).unwrap();
+        crate::schema::migrate(&conn).unwrap();
+        conn.execute(
+            "INSERT INTO merchants (id, uid, name, created_at) VALUES (1, 'M1', 'M', 0)",
+            [],
+        )
+        .unwrap();
+        let total = 3 * i64::from(octopus_storage::search::SEARCH_WINDOW) + 123;
+        add_orders(&conn, 0, total, "10.00");
+        // Seven orders in another currency: two among the newest, none in the second window,
+        // the others older, the last the very first order.
+        let odd = [total, total - 3, 5_000, 4_999, 77, 2, 1];
+        for i in odd {
+            conn.execute(
+                "UPDATE orders SET currency = 'vnd' WHERE payment_uid = ?1",
+                [format!("10.00-{i}")],
+            )
+            .unwrap();
+        }
+        let mut query = OrderQuery {
+            currency: Some(octopus_domain::Currency::parse("vnd").unwrap()),
+            limit: 3,
+            ..OrderQuery::default()
+        };
+        let mut pages = Vec::new();
+        loop {
+            let page = search(&conn, &query).unwrap();
+            let uids: Vec<String> = page.orders.iter().map(|o| o.payment_uid.clone()).collect();
+            pages.push((uids, page.searched_back_to));
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => break,
+            }
+            assert!(pages.len() < 20, "the pages never end");
+        }
+        let uid = |i: i64| format!("10.00-{i}");
+        let window = i64::from(octopus_storage::search::SEARCH_WINDOW);
+        // The first window (the newest 5,000) holds two: a short page, saying how far back it
+        // read; the second holds none: an empty page with a cursor; the third two; then fewer
+        // than a window are left: read whole, a full page, then an empty last one.
+        let back_to = |k: i64| Some(total - k * window + 1);
+        assert_eq!(
+            pages,
+            vec![
+                (vec![uid(total), uid(total - 3)], back_to(1)),
+                (vec![], back_to(2)),
+                (vec![uid(5_000), uid(4_999)], back_to(3)),
+                (vec![uid(77), uid(2), uid(1)], None),
+                (vec![], None),
+            ]
+        );
+        let every: Vec<String> = pages.into_iter().flat_map(|(uids, _)| uids).collect();
+        assert_eq!(every, odd.iter().map(|&i| uid(i)).collect::<Vec<_>>());
+
+        // Filters the index serves entirely read no window: a page ends only with the orders.
+        let served = OrderQuery {
+            merchant_uid: Some("M1".into()),
+            since: Some(total - 10),
+            limit: 50,
+            ..OrderQuery::default()
+        };
+        assert!(served.window_edge(&Sqlite, false).is_none());
+        let page = search(&conn, &served).unwrap();
+        assert_eq!((page.orders.len(), page.next), (11, None));
     }
 }

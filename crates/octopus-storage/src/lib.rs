@@ -39,7 +39,7 @@ pub use operators::{
 };
 pub use orders::{CreateOutcome, Orders};
 pub use risk::{BlockEntry, NewBlockEntry, Risk};
-pub use search::{OrderQuery, OrderStat, SearchDialect, SearchValue};
+pub use search::{OrderPage, OrderQuery, OrderStat, SearchDialect, SearchValue};
 pub use settings::Settings;
 pub use upstream::{UpstreamExchange, UpstreamLog};
 

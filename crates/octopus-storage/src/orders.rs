@@ -68,8 +68,10 @@ pub trait Orders: Send + Sync + 'static {
 
     async fn order_by_payment_uid(&self, payment_uid: &str) -> Result<Option<Order>>;
 
-    /// The orders `query` selects, newest first, at most `query.limit` (see [`crate::search`]).
-    async fn search_orders(&self, query: &crate::OrderQuery) -> Result<Vec<Order>>;
+    /// A page of the orders `query` selects, newest first, at most `query.limit`, and the
+    /// cursor of the page after (see [`crate::search`]: a page may be short and still have
+    /// one).
+    async fn search_orders(&self, query: &crate::OrderQuery) -> Result<crate::OrderPage>;
 
     /// The dashboard's counts of the orders created since `since`, test or live
     /// ([`crate::OrderStat`]).

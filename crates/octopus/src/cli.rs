@@ -824,6 +824,11 @@ pub struct ServeArgs {
     /// The `tenant` field of callbacks.
     #[arg(long, env = "OCTOPUS_TENANT", default_value = "octopus")]
     pub tenant: String,
+    /// The most orders one page of the consoles' order search reads when its filters are
+    /// not all served by an index (a short page then says how far back it read).
+    #[arg(long, env = "OCTOPUS_SEARCH_WINDOW", default_value_t = octopus_storage::search::SEARCH_WINDOW,
+          value_parser = clap::value_parser!(u32).range(100..=1_000_000))]
+    pub search_window: u32,
     /// Seconds a client may take from a request's first byte to the end of its headers.
     #[arg(long, env = "OCTOPUS_HEADER_TIMEOUT", default_value_t = 10.0)]
     pub header_timeout: f64,

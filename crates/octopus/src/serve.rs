@@ -70,6 +70,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         callback_host_concurrency: args.callback_host_concurrency.max(1),
         allow_private_callbacks: args.allow_private_callbacks || args.dev,
         tenant: args.tenant.clone(),
+        search_window: args.search_window,
         listen: args.listen,
         public_url: args.public_url.clone(),
         trusted_proxies,

@@ -72,11 +72,6 @@ fn invalid(field: &str, why: &str) -> Error {
     Error::Invalid(format!("{field}: {why}"))
 }
 
-/// A page cursor: the last order's `created_at` and id.
-fn cursor(o: &Order) -> String {
-    format!("{}.{}", o.created_at, o.id)
-}
-
 impl OrderFilter {
     /// The storage query the filters make.
     pub fn query(&self) -> Result<OrderQuery, Error> {
@@ -137,6 +132,7 @@ impl OrderFilter {
                 .transpose()?,
             after,
             limit,
+            window: None,
         })
     }
 }
@@ -153,14 +149,21 @@ pub async fn search(
     Ok(success(found_page(&state, &filter.query()?).await?))
 }
 
-/// A page of the search: the orders, and the cursor of the page after.
+/// A page of the search: the orders, the cursor of the page after, and — when the page is
+/// short because it read as many orders as one page may, not because they ran out — how far
+/// back it read (`searched_back_to`: older orders may still match; `next` goes on).
 pub async fn found_page(state: &AppState, query: &OrderQuery) -> Result<Value, Error> {
-    let found = state.storage.search_orders(query).await?;
-    let next = (found.len() == query.limit as usize)
-        .then(|| found.last().map(cursor))
-        .flatten();
-    let orders: Vec<Value> = found.iter().map(views::order_summary).collect();
-    Ok(json!({"orders": orders, "next": next}))
+    let query = OrderQuery {
+        window: Some(state.config.search_window),
+        ..query.clone()
+    };
+    let found = state.storage.search_orders(&query).await?;
+    let orders: Vec<Value> = found.orders.iter().map(views::order_summary).collect();
+    Ok(json!({
+        "orders": orders,
+        "next": found.next.map(|(at, id)| format!("{at}.{id}")),
+        "searched_back_to": found.searched_back_to.map(crate::clock::rfc3339),
+    }))
 }
 
 /// `GET /octopus/admin/v1/orders.csv?...` (the search's filters): every order they select,
@@ -178,6 +181,7 @@ pub async fn export(
 /// Every order `query` selects as CSV, read a page at a time while it is sent.
 pub fn exported(state: AppState, mut query: OrderQuery) -> Response {
     query.limit = EXPORT_PAGE;
+    query.window = Some(state.config.search_window);
     let query = Some(query);
     let pages = stream::unfold(query, move |query| {
         let state = state.clone();
@@ -190,13 +194,9 @@ pub fn exported(state: AppState, mut query: OrderQuery) -> Response {
                     return Some((Err(std::io::Error::other("the export stopped")), None));
                 }
             };
-            if found.is_empty() {
-                return None;
-            }
-            let more = found.len() == query.limit as usize;
-            query.after = found.last().map(|o| (o.created_at, o.id));
-            let text: String = found.iter().map(views::order_csv).collect();
-            Some((Ok(text), more.then_some(query)))
+            let text: String = found.orders.iter().map(views::order_csv).collect();
+            query.after = found.next;
+            Some((Ok(text), found.next.is_some().then_some(query)))
         }
     });
     let header =

@@ -184,6 +184,7 @@ async fn order_list(
         let sep = if query.is_empty() { "" } else { "&" };
         format!("{HOME}?{query}{sep}after={next}")
     });
+    list.note = super::operator::searched_back_to(&found);
     list.table.columns = vec![
         "Created",
         "Payment UID",

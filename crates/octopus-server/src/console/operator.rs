@@ -103,6 +103,8 @@ pub(super) struct ListPage {
     pub(super) empty: String,
     pub(super) csv: Option<String>,
     pub(super) next: Option<String>,
+    /// Said above the next page's link (a search page that read as far as a page may).
+    pub(super) note: Option<String>,
 }
 
 impl ListPage {
@@ -116,6 +118,7 @@ impl ListPage {
             empty: "Nothing here.".into(),
             csv: None,
             next: None,
+            note: None,
         }
     }
 
@@ -130,6 +133,14 @@ impl ListPage {
         *answer.status_mut() = status;
         answer
     }
+}
+
+/// What a short page of the order search says when it stopped at its window: older orders
+/// were not read yet, and the next page goes on.
+pub(super) fn searched_back_to(found: &Value) -> Option<String> {
+    found["searched_back_to"].as_str().map(|t| {
+        format!("Searched the orders created since {t}; older orders may match: the next page reads on.")
+    })
 }
 
 pub(super) fn data(answer: Json<Value>) -> Value {
@@ -481,6 +492,7 @@ async fn order_list(
         let sep = if query.is_empty() { "" } else { "&" };
         format!("/console/orders?{query}{sep}after={next}")
     });
+    list.note = searched_back_to(&found);
     list.table.columns = vec![
         "Created",
         "Payment UID",

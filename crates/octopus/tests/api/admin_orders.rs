@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::helpers::accounts::octopus;
 use crate::helpers::admin::{self, AdminSession};
 use crate::helpers::receiver::{Receiver, Reply};
-use crate::helpers::{pay, spawn_app, Backend, Creds, TestApp};
+use crate::helpers::{pay, spawn_app, spawn_app_with, test_config, Backend, Creds, TestApp};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -657,7 +657,89 @@ async fn pages_keep_orders_of_the_same_millisecond_apart(backend: Backend) {
     assert_eq!(found, expected, "none lost, none twice");
 }
 
+/// A filter no index serves (the type) reads a window of orders per page (4 here, 5,000 by
+/// default) instead of every order of the period: under the newest orders that do not match,
+/// a page is short or empty, says how far back it read and has a `next`, and following
+/// `next` finds every match, once, newest first, as does the CSV and the console's list (which
+/// says it searched only so far). Filters their index serves read no window.
+async fn a_filter_no_index_serves_pages_through_windows_to_every_match(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        octopus_server::config::ServerConfig {
+            search_window: 4,
+            ..test_config()
+        },
+    )
+    .await;
+    let m = app.merchant.clone();
+    app.fund(&m, "thb", "100000.00").await;
+    for i in 0..2 {
+        app.client
+            .create_order(&deposit(&m, &format!("old-{i}"), "100.00"))
+            .await
+            .unwrap();
+    }
+    for i in 0..9 {
+        app.client
+            .create_order(&payout(&m, &format!("new-{i}"), "100.00"))
+            .await
+            .unwrap();
+    }
+    let viewer = admin::operator(&app, "view@example.com", "viewer").await;
+
+    // Every order of the merchant (its index serves the filter: one page, no window).
+    let (status, every) = viewer
+        .get(&format!(
+            "/octopus/admin/v1/orders?merchant_uid={}&limit=200",
+            m.merchant_uid
+        ))
+        .await;
+    assert_eq!(status, 200, "{every}");
+    assert_eq!(every["data"]["searched_back_to"], Value::Null);
+    let deposits: Vec<String> = every["data"]["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["transaction_type"] == "income")
+        .map(|o| o["payment_uid"].as_str().unwrap().to_string())
+        .collect();
+    assert!(deposits.len() >= 3, "the funding deposit and two more: {deposits:?}");
+
+    // The newest four orders are payouts: the first page of deposits is empty, and goes on.
+    let (status, first) = viewer
+        .get("/octopus/admin/v1/orders?type=income&limit=3")
+        .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(uids(&first), Vec::<String>::new());
+    let back_to = first["data"]["searched_back_to"].as_str().unwrap();
+    assert!(back_to.ends_with('Z'), "an RFC 3339 time: {back_to}");
+    assert!(first["data"]["next"].is_string(), "{first}");
+
+    for query in [
+        "type=income".to_string(),
+        format!("merchant_uid={}&type=income", m.merchant_uid),
+    ] {
+        assert_eq!(all_pages(&viewer, &query).await, deposits, "{query}");
+        let (status, csv) = viewer
+            .get_text(&format!("/octopus/admin/v1/orders.csv?{query}"))
+            .await;
+        assert_eq!(status, 200);
+        let exported: Vec<String> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().to_string())
+            .collect();
+        assert_eq!(exported, deposits, "the CSV of {query}");
+    }
+
+    let (status, page) = viewer.get_text("/console/orders?type=income").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"id="searched""#), "{page}");
+    assert!(page.contains(r#"id="next""#), "{page}");
+}
+
 crate::on_both_backends!(
+    a_filter_no_index_serves_pages_through_windows_to_every_match,
     own_account_money_moves_through_the_admin_api,
     pages_keep_orders_of_the_same_millisecond_apart,
     orders_are_found_by_any_id_and_filtered_and_exported,
