@@ -425,19 +425,22 @@ def run_kind(args, name, paths, check=None):
         body = local.client.get(path)
         ms = (time.perf_counter() - t) * 1000
         data = json.loads(body)["data"]
-        return ms, len(data["orders"])
+        return ms, len(data["orders"]), data.get("searched_back_to") is not None
 
     # One warm-up pass over a few requests, not counted.
     for p in paths[: args.concurrency]:
         one(p)
     with ThreadPoolExecutor(args.concurrency) as ex:
-        for ms, found in ex.map(one, paths):
-            rows.append((ms, found))
-    lat = sorted(ms for ms, _ in rows)
-    found = [f for _, f in rows]
+        for ms, found, short in ex.map(one, paths):
+            rows.append((ms, found, short))
+    lat = sorted(ms for ms, _, _ in rows)
+    found = [f for _, f, _ in rows]
     result = {
         "kind": name, "requests": len(lat), "p50": round(percentile(lat, 50), 1), "p95": round(percentile(lat, 95), 1),
         "p99": round(percentile(lat, 99), 1), "max": round(lat[-1], 1), "rows_mean": round(statistics.mean(found), 1),
+        # Pages short because they read the server's window of orders (--search-window), not
+        # because the orders ran out.
+        "short_pages": sum(1 for _, _, short in rows if short),
     }
     if check:
         check(found)
@@ -593,6 +596,8 @@ def measure(args):
         ("date range + merchant big", [f"{page}&merchant_uid={big}&since={enc(rfc3339(d))}&until={enc(rfc3339(d + DAY_MS))}"
                                        for d in (rng.randint(lo, hi - DAY_MS) for _ in range(n))], None),
         ("test orders only", [f"{page}&test=true"] * n, None),
+        # The merchant console's test book of the big merchant.
+        ("test orders + merchant big", [f"{page}&merchant_uid={big}&test=true"] * n, None),
         # A filter no index serves that matches nothing: every order is read.
         ("currency nobody uses (vnd)", [f"{page}&currency=vnd"] * (n // 10), None),
         ("currency nobody uses + one day", [f"{page}&currency=vnd&since={enc(rfc3339(d))}&until={enc(rfc3339(d + DAY_MS))}"
