@@ -4,6 +4,8 @@
 //! channel fits an order, and if not why, is decided here, so routing can name what did not
 //! match.
 
+pub mod health;
+
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;

@@ -461,6 +461,11 @@ impl Orders for PostgresStorage {
         search::stats(&client, since, test).await
     }
 
+    async fn health_samples(&self, since: Timestamp) -> Result<octopus_storage::HealthSamples> {
+        let client = self.client().await?;
+        search::health(&client, since).await
+    }
+
     async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
         self.group_write.change_status(payment_uid, change).await
     }

@@ -45,6 +45,34 @@ pub(crate) async fn stats<C: GenericClient>(
         .collect()
 }
 
+pub(crate) async fn health<C: GenericClient>(
+    client: &C,
+    since: i64,
+) -> Result<octopus_storage::HealthSamples> {
+    use octopus_storage::health;
+    let [counts, completions, calls] = health::statements(&Postgres);
+    let read = |sql: String| async move { client.query(&sql, &[&since]).await.map_err(db) };
+    let pg = crate::columns::PgRow::new;
+    Ok(octopus_storage::HealthSamples {
+        since,
+        counts: read(counts)
+            .await?
+            .iter()
+            .map(|r| health::order_count(&pg(r)))
+            .collect::<Result<_>>()?,
+        completions: read(completions)
+            .await?
+            .iter()
+            .map(|r| health::completion(&pg(r)))
+            .collect::<Result<_>>()?,
+        calls: read(calls)
+            .await?
+            .iter()
+            .map(|r| health::upstream_call(&pg(r)))
+            .collect::<Result<_>>()?,
+    })
+}
+
 fn params(values: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
     values
         .iter()
@@ -89,6 +117,9 @@ pub(crate) async fn search<C: GenericClient>(client: &C, query: &OrderQuery) -> 
     let (sql, bound) = query.statement(&Postgres, by_amount, edge);
     let bound = boxed(bound);
     let rows = client.query(&sql, &params(&bound)).await.map_err(db)?;
-    let found = rows.iter().map(order_from_row).collect::<Result<Vec<_>>>()?;
+    let found = rows
+        .iter()
+        .map(order_from_row)
+        .collect::<Result<Vec<_>>>()?;
     Ok(query.page(found, edge))
 }

@@ -540,6 +540,12 @@ impl Orders for SqliteStorage {
             .await
     }
 
+    async fn health_samples(&self, since: Timestamp) -> Result<octopus_storage::HealthSamples> {
+        self.readers
+            .read(move |conn| search::health(conn, since))
+            .await
+    }
+
     async fn change_status(&self, payment_uid: &str, change: StatusChange) -> Result<Order> {
         let payment_uid = payment_uid.to_string();
         // Every refusal (an illegal move, a refund without balance) comes before any write.

@@ -145,6 +145,17 @@ pub(crate) fn stats(
     })
 }
 
+pub(crate) fn health(conn: &Connection, since: i64) -> Result<octopus_storage::HealthSamples> {
+    use octopus_storage::health;
+    let [counts, completions, calls] = health::statements(&Sqlite);
+    Ok(octopus_storage::HealthSamples {
+        since,
+        counts: collect(conn, &counts, [since], |r| health::order_count(r))?,
+        completions: collect(conn, &completions, [since], |r| health::completion(r))?,
+        calls: collect(conn, &calls, [since], |r| health::upstream_call(r))?,
+    })
+}
+
 pub(crate) fn search(conn: &Connection, query: &OrderQuery) -> Result<OrderPage> {
     let by_amount = few_by_amount(conn, query)?;
     let edge = match query.window_edge(&Sqlite, by_amount) {
@@ -243,9 +254,12 @@ mod tests {
         };
         let found = |query: &OrderQuery, by_amount: bool| -> Vec<String> {
             let (sql, bound) = query.statement(&Sqlite, by_amount, None);
-            collect(&conn, &sql, rusqlite::params_from_iter(values(bound)), |r| {
-                octopus_storage::rows::order(r)
-            })
+            collect(
+                &conn,
+                &sql,
+                rusqlite::params_from_iter(values(bound)),
+                |r| octopus_storage::rows::order(r),
+            )
             .unwrap()
             .into_iter()
             .map(|o| o.payment_uid)

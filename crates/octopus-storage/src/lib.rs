@@ -14,6 +14,7 @@ pub mod callbacks;
 mod channel_row;
 pub mod channels;
 mod error;
+pub mod health;
 pub mod ledger;
 pub mod merchants;
 pub mod operators;
@@ -32,6 +33,7 @@ pub use callbacks::{
 pub use channel_row::ChannelRow;
 pub use channels::{ChannelSetup, ChannelStore};
 pub use error::StorageError;
+pub use health::HealthSamples;
 pub use ledger::{Balance, FeeSchedule, FeeSchedules, Ledger, MerchantEntry};
 pub use merchants::{ApiKeys, Merchants, NewApiKey, NewMerchant, StoredApiKey};
 pub use operators::{

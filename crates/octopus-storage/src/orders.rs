@@ -77,6 +77,9 @@ pub trait Orders: Send + Sync + 'static {
     /// ([`crate::OrderStat`]).
     async fn order_stats(&self, since: Timestamp, test: bool) -> Result<Vec<crate::OrderStat>>;
 
+    /// What the channels' health since `since` is computed from ([`crate::health`]).
+    async fn health_samples(&self, since: Timestamp) -> Result<crate::HealthSamples>;
+
     /// Applies a status change through the domain state machine, records its event, posts
     /// its journal entry and queues its callback (when the order has a notify_url), in one
     /// transaction. Refused changes return

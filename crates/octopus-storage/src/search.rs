@@ -244,7 +244,11 @@ impl OrderQuery {
 
     /// The page the statement's orders make: the cursor after its last order when it is
     /// full, after its window when the window ended first, none when the orders ran out.
-    pub fn page(&self, orders: Vec<octopus_domain::Order>, edge: Option<(Timestamp, i64)>) -> OrderPage {
+    pub fn page(
+        &self,
+        orders: Vec<octopus_domain::Order>,
+        edge: Option<(Timestamp, i64)>,
+    ) -> OrderPage {
         if orders.len() >= self.limit as usize {
             let next = orders.last().map(|o| (o.created_at, o.id));
             return OrderPage {
@@ -325,7 +329,9 @@ impl OrderQuery {
             });
         }
         if let Some(currency) = &self.currency {
-            built.add(false, text(currency.code()), |p| format!("currency = {}", p[0]));
+            built.add(false, text(currency.code()), |p| {
+                format!("currency = {}", p[0])
+            });
         }
         for (op, bound) in [(">=", self.amount_min), ("<=", self.amount_max)] {
             if let Some(bound) = bound {

@@ -14,6 +14,7 @@ use crate::openapi::{Auth, Route};
 use crate::state::AppState;
 
 pub mod access;
+pub mod csv;
 pub mod extract;
 pub mod merchant;
 pub mod money;

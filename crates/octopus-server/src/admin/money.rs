@@ -7,10 +7,8 @@
 
 use axum::body::Body as ResponseBody;
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
-use futures::stream::{self, StreamExt};
 use octopus_domain::money::format_amount;
 use octopus_domain::operator::Permission;
 use octopus_domain::transfer::TransferStatus;
@@ -19,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::access::Admin;
+use super::csv;
 use super::extract::{Body, Params};
 use super::orders::audited;
 use super::views;
@@ -33,20 +32,6 @@ const LIST_LIMIT: u32 = 1000;
 
 fn success(data: impl serde::Serialize) -> Json<Value> {
     Json(json!({"result": "success", "data": data}))
-}
-
-fn csv_response(name: &str, body: ResponseBody) -> Response {
-    (
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// `GET /octopus/admin/v1/suspense`: transfers no order took, oldest first.
@@ -220,7 +205,7 @@ pub async fn payouts_csv(
         .await?;
     let mut text = PAYOUTS_CSV_HEADER.to_string();
     text.extend(queued.iter().map(payout_csv));
-    Ok(csv_response("payouts.csv", ResponseBody::from(text)))
+    Ok(csv::response("payouts.csv", ResponseBody::from(text)))
 }
 
 /// `GET /octopus/admin/v1/payouts/review`: payouts held for review, oldest first.
@@ -392,8 +377,21 @@ pub async fn entries_page(state: &AppState, m: &Merchant, books: &Books) -> Resu
 }
 
 /// The header of the ledger entries export.
-pub const ENTRIES_CSV_HEADER: &str = "entry_id,created_at,kind,accounting_type,currency,amount,\
-fee,available_change,held_change,available_after,held_after,payment_uid,merchant_order_id\n";
+const ENTRY_COLUMNS: &[&str] = &[
+    "entry_id",
+    "created_at",
+    "kind",
+    "accounting_type",
+    "currency",
+    "amount",
+    "fee",
+    "available_change",
+    "held_change",
+    "available_after",
+    "held_after",
+    "payment_uid",
+    "merchant_order_id",
+];
 
 /// `GET /octopus/admin/v1/ledger/entries.csv?merchant_uid=&currency=`: every entry, streamed a
 /// page at a time.
@@ -409,59 +407,26 @@ pub async fn entries_csv(
 
 /// Every entry of a book (in `currency`, or all) as CSV, read a page at a time while sent.
 pub fn entries_export(state: AppState, m: Merchant, currency: Option<Currency>) -> Response {
-    let pages = stream::unfold(Some(None), move |before: Option<Option<i64>>| {
-        let state = state.clone();
-        async move {
-            let before = before?;
-            const PAGE: u32 = 1000;
-            let found = match state
-                .storage
-                .merchant_entries(m.id, currency, before, PAGE)
-                .await
-            {
-                Ok(found) => found,
-                Err(e) => {
-                    tracing::error!(cause = %e, "the entries export stopped");
-                    return Some((Err(std::io::Error::other("the export stopped")), None));
-                }
-            };
-            if found.is_empty() {
-                return None;
-            }
-            let next = (found.len() == PAGE as usize).then(|| found.last().map(|e| e.id));
-            let text: String = found
-                .iter()
-                .map(|e| {
-                    let v = views::ledger_entry(e);
-                    let field = |k: &str| match &v[k] {
-                        Value::String(s) => s.clone(),
-                        Value::Null => String::new(),
-                        other => other.to_string(),
-                    };
-                    views::csv_line(&[
-                        field("entry_id"),
-                        field("created_at"),
-                        field("kind"),
-                        field("accounting_type"),
-                        field("currency"),
-                        field("amount"),
-                        field("fee"),
-                        field("available_change"),
-                        field("held_change"),
-                        field("available_after"),
-                        field("held_after"),
-                        field("payment_uid"),
-                        field("merchant_order_id"),
-                    ])
-                })
-                .collect();
-            Some((Ok(text), next))
-        }
-    });
-    let header = stream::once(async { Ok::<_, std::io::Error>(ENTRIES_CSV_HEADER.to_string()) });
-    csv_response(
+    const PAGE: u32 = 1000;
+    csv::paged(
         "entries.csv",
-        ResponseBody::from_stream(header.chain(pages)),
+        &csv::header(ENTRY_COLUMNS),
+        None,
+        move |before| {
+            let state = state.clone();
+            async move {
+                let found = state
+                    .storage
+                    .merchant_entries(m.id, currency, before, PAGE)
+                    .await?;
+                let next = (found.len() == PAGE as usize).then(|| found.last().map(|e| e.id));
+                let text: String = found
+                    .iter()
+                    .map(|e| csv::json_line(&views::ledger_entry(e), ENTRY_COLUMNS))
+                    .collect();
+                Ok((text, next.flatten().map(Some)))
+            }
+        },
     )
 }
 

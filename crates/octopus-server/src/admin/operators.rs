@@ -3,12 +3,9 @@
 //! (search, and the whole filtered log as CSV, streamed). All of it needs `ManageOperators`
 //! (admin). The work is `services::operators`, which the CLI uses too.
 
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
-use futures::stream::{self, StreamExt};
 use octopus_domain::operator::{Permission, Role};
 use octopus_storage::AuditQuery;
 use serde::Deserialize;
@@ -261,47 +258,33 @@ pub async fn audit_csv(
     admin.require(Permission::ManageOperators)?;
     let mut query = filter.query()?;
     query.limit = MAX_PAGE;
-    let header = "id,at,actor,role,ip,action,target,before,after\n".to_string();
-    let pages = stream::unfold(Some(query), move |query| {
-        let state = state.clone();
-        async move {
-            let mut query = query?;
-            let entries = match state.storage.audit_entries(&query).await {
-                Ok(entries) => entries,
-                Err(e) => {
-                    tracing::error!(cause = %e, "the audit CSV stopped");
-                    return Some((Err(std::io::Error::other("the export stopped")), None));
+    let header = "id,at,actor,role,ip,action,target,before,after\n";
+    Ok(super::csv::paged(
+        "audit.csv",
+        header,
+        query,
+        move |mut query| {
+            let state = state.clone();
+            async move {
+                let entries = state.storage.audit_entries(&query).await?;
+                let more = entries.len() == query.limit as usize;
+                query.before_id = entries.last().map(|e| e.id);
+                let mut text = String::new();
+                for e in entries.into_iter().map(AuditView::from) {
+                    text.push_str(&super::views::csv_line(&[
+                        e.id.to_string(),
+                        e.at,
+                        e.actor,
+                        e.role,
+                        e.ip,
+                        e.action,
+                        e.target,
+                        e.before,
+                        e.after,
+                    ]));
                 }
-            };
-            if entries.is_empty() {
-                return None;
+                Ok((text, more.then_some(query)))
             }
-            let more = entries.len() == query.limit as usize;
-            query.before_id = entries.last().map(|e| e.id);
-            let mut text = String::new();
-            for e in entries.into_iter().map(AuditView::from) {
-                text.push_str(&super::views::csv_line(&[
-                    e.id.to_string(),
-                    e.at,
-                    e.actor,
-                    e.role,
-                    e.ip,
-                    e.action,
-                    e.target,
-                    e.before,
-                    e.after,
-                ]));
-            }
-            Some((Ok(text), more.then_some(query)))
-        }
-    });
-    let body = stream::once(async move { Ok::<_, std::io::Error>(header) }).chain(pages);
-    Ok((
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (CONTENT_DISPOSITION, "attachment; filename=\"audit.csv\""),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response())
+        },
+    ))
 }

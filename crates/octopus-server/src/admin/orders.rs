@@ -5,12 +5,9 @@
 //! order, approve or reject a payout held for review. Every action is in the audit log with
 //! the order before and after; the decisions are the services' (the same the CLI calls).
 
-use axum::body::Body as ResponseBody;
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
-use futures::stream::{self, StreamExt};
 use octopus_domain::device::parse_rfc3339;
 use octopus_domain::money::Amount;
 use octopus_domain::operator::Permission;
@@ -182,33 +179,20 @@ pub async fn export(
 pub fn exported(state: AppState, mut query: OrderQuery) -> Response {
     query.limit = EXPORT_PAGE;
     query.window = Some(state.config.search_window);
-    let query = Some(query);
-    let pages = stream::unfold(query, move |query| {
-        let state = state.clone();
-        async move {
-            let mut query = query?;
-            let found = match state.storage.search_orders(&query).await {
-                Ok(found) => found,
-                Err(e) => {
-                    tracing::error!(cause = %e, "the orders export stopped");
-                    return Some((Err(std::io::Error::other("the export stopped")), None));
-                }
-            };
-            let text: String = found.orders.iter().map(views::order_csv).collect();
-            query.after = found.next;
-            Some((Ok(text), found.next.is_some().then_some(query)))
-        }
-    });
-    let header =
-        stream::once(async { Ok::<_, std::io::Error>(views::ORDERS_CSV_HEADER.to_string()) });
-    (
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (CONTENT_DISPOSITION, "attachment; filename=\"orders.csv\""),
-        ],
-        ResponseBody::from_stream(header.chain(pages)),
+    super::csv::paged(
+        "orders.csv",
+        views::ORDERS_CSV_HEADER,
+        query,
+        move |mut query| {
+            let state = state.clone();
+            async move {
+                let found = state.storage.search_orders(&query).await?;
+                let text: String = found.orders.iter().map(views::order_csv).collect();
+                query.after = found.next;
+                Ok((text, found.next.is_some().then_some(query)))
+            }
+        },
     )
-        .into_response()
 }
 
 async fn found(state: &AppState, payment_uid: &str) -> Result<Order, Error> {

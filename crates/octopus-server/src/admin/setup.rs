@@ -48,6 +48,14 @@ pub fn table() -> Vec<Route> {
         .needs(Permission::ReadSetup)
         .query::<Paging>(),
         Route::new(
+            "GET",
+            "/octopus/admin/v1/merchants.csv",
+            get(merchants_csv),
+            "Every live merchant, as CSV",
+        )
+        .tag("merchants")
+        .needs(Permission::ReadSetup),
+        Route::new(
             "POST",
             "/octopus/admin/v1/merchants",
             post(create_merchant),
@@ -149,6 +157,16 @@ pub fn table() -> Vec<Route> {
         .tag("channels")
         .needs(Permission::ReadSetup),
         Route::new(
+            "GET",
+            "/octopus/admin/v1/channels/health",
+            get(channel_health),
+            "How each channel and own account did lately: orders, success rate, time to \
+             completion, upstream calls and their latency",
+        )
+        .tag("channels")
+        .needs(Permission::ReadSetup)
+        .query::<HealthPeriod>(),
+        Route::new(
             "POST",
             "/octopus/admin/v1/channels",
             post(save_channel),
@@ -237,6 +255,15 @@ pub fn table() -> Vec<Route> {
             "/octopus/admin/v1/blocklist",
             get(list_blocks),
             "Blocklist entries, a page at a time",
+        )
+        .tag("risk")
+        .needs(Permission::ReadSetup)
+        .query::<BlockFilter>(),
+        Route::new(
+            "GET",
+            "/octopus/admin/v1/blocklist.csv",
+            get(blocks_csv),
+            "Every blocklist entry of the scope, as CSV",
         )
         .tag("risk")
         .needs(Permission::ReadSetup)
@@ -348,8 +375,8 @@ fn page(name: &str, page: Page) -> Json<Value> {
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Paging {
-    after: Option<String>,
-    limit: Option<u32>,
+    pub after: Option<String>,
+    pub limit: Option<u32>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,6 +397,37 @@ pub async fn list_merchants(
     )
     .await?;
     Ok(page("merchants", found))
+}
+
+/// Pages of the CSV exports of long setup lists.
+const EXPORT_PAGE: u32 = 500;
+
+/// `GET /octopus/admin/v1/merchants.csv`: every live merchant, oldest first, streamed.
+pub async fn merchants_csv(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> Result<axum::response::Response, Error> {
+    admin.require(Permission::ReadSetup)?;
+    const COLUMNS: &[&str] = &["merchant_uid", "merchant_name", "created_at"];
+    Ok(super::csv::paged(
+        "merchants.csv",
+        &super::csv::header(COLUMNS),
+        None,
+        move |after: Option<String>| {
+            let state = state.clone();
+            async move {
+                let found =
+                    merchants::list(state.storage.as_ref(), after.as_deref(), Some(EXPORT_PAGE))
+                        .await?;
+                let text = found
+                    .items
+                    .iter()
+                    .map(|m| super::csv::json_line(m, COLUMNS))
+                    .collect();
+                Ok((text, found.next.map(Some)))
+            }
+        },
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -635,6 +693,61 @@ pub async fn list_channels(
     admin.require(Permission::ReadSetup)?;
     Ok(success(json!({
         "channels": channels::list(state.storage.as_ref(), &state.master_key).await?
+    })))
+}
+
+/// The period of [`channel_health`].
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HealthPeriod {
+    /// Minutes back from now, 1 to 1440 (default 60).
+    pub minutes: Option<u32>,
+}
+
+/// `GET /octopus/admin/v1/channels/health?minutes=60`: for the orders created in the period,
+/// one row per channel (`account` empty) and per own account: orders, those that ended
+/// paid (`succeeded`) and unpaid (`failed`: failed or expired), `success_rate`, the median and
+/// 95th percentile time to completion, and the upstream calls made for them (how many, how
+/// many got no answer — a transport error or a 5xx — and their latency).
+pub async fn channel_health(
+    State(state): State<AppState>,
+    admin: Admin,
+    Params(period): Params<HealthPeriod>,
+) -> Result<Json<Value>, Error> {
+    admin.require(Permission::ReadSetup)?;
+    let minutes = period.minutes.unwrap_or(60);
+    if !(1..=1440).contains(&minutes) {
+        return Err(Error::Invalid("minutes: 1 to 1440".into()));
+    }
+    let since = crate::clock::now_ms() - i64::from(minutes) * 60_000;
+    let samples = state.storage.health_samples(since).await?;
+    let rows: Vec<Value> = octopus_domain::channel::health::summarize(
+        &samples.counts,
+        &samples.completions,
+        &samples.calls,
+    )
+    .iter()
+    .map(|h| {
+        json!({
+            "channel": h.channel,
+            "account": h.account,
+            "orders": h.orders,
+            "succeeded": h.succeeded,
+            "failed": h.failed,
+            "success_rate": h.success_rate(),
+            "completion_p50_ms": h.completion_p50_ms,
+            "completion_p95_ms": h.completion_p95_ms,
+            "upstream_calls": h.upstream_calls,
+            "upstream_unanswered": h.upstream_unanswered,
+            "upstream_p50_ms": h.upstream_p50_ms,
+            "upstream_p95_ms": h.upstream_p95_ms,
+        })
+    })
+    .collect();
+    Ok(success(json!({
+        "since": crate::clock::rfc3339(since),
+        "minutes": minutes,
+        "channels": rows,
     })))
 }
 
@@ -906,11 +1019,11 @@ pub async fn revoke_device(
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BlockFilter {
-    merchant_uid: Option<String>,
+    pub merchant_uid: Option<String>,
     /// `true`: only the operator-wide entries.
-    operator_wide: Option<bool>,
-    after: Option<String>,
-    limit: Option<u32>,
+    pub operator_wide: Option<bool>,
+    pub after: Option<String>,
+    pub limit: Option<u32>,
 }
 
 /// `GET /octopus/admin/v1/blocklist?merchant_uid=&operator_wide=&after=&limit=`: entries,
@@ -930,6 +1043,55 @@ pub async fn list_blocks(
     .await?;
     let found = risk::blocks(storage, scope, filter.after.as_deref(), filter.limit).await?;
     Ok(page("entries", found))
+}
+
+/// `GET /octopus/admin/v1/blocklist.csv?merchant_uid=&operator_wide=`: every entry of the
+/// scope, oldest first, streamed (the columns `import` takes first).
+pub async fn blocks_csv(
+    State(state): State<AppState>,
+    admin: Admin,
+    Params(filter): Params<BlockFilter>,
+) -> Result<axum::response::Response, Error> {
+    admin.require(Permission::ReadSetup)?;
+    let scope = risk::block_scope(
+        state.storage.as_ref(),
+        filter.merchant_uid.as_deref(),
+        filter.operator_wide.unwrap_or(false),
+    )
+    .await?;
+    const COLUMNS: &[&str] = &[
+        "kind",
+        "value",
+        "reason",
+        "merchant",
+        "expires_at",
+        "author",
+        "created_at",
+        "id",
+    ];
+    Ok(super::csv::paged(
+        "blocklist.csv",
+        &super::csv::header(COLUMNS),
+        None,
+        move |after: Option<String>| {
+            let state = state.clone();
+            async move {
+                let found = risk::blocks(
+                    state.storage.as_ref(),
+                    scope,
+                    after.as_deref(),
+                    Some(EXPORT_PAGE),
+                )
+                .await?;
+                let text = found
+                    .items
+                    .iter()
+                    .map(|e| super::csv::json_line(e, COLUMNS))
+                    .collect();
+                Ok((text, found.next.map(Some)))
+            }
+        },
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -12,8 +12,8 @@ use axum::routing::get;
 use axum::Router;
 
 use super::operator::{
-    data, detail_tables, order_facts, status_cell, text, AccountPage, ListPage, OrderPage,
-    SignInPage,
+    data, detail_tables, order_facts, status_cell, text, AccountPage, ListPage, ListView,
+    OrderPage, SignInPage,
 };
 use super::{html, query_string, to, Cell, Field, Filter, Form, Page};
 use crate::admin::extract::Params;
@@ -359,7 +359,11 @@ async fn balances(
 
 /// `GET /merchant/keys`: the API keys (live and test), a new one (its secret shown once),
 /// revoke, rotate, the IP allowlist.
-async fn keys(State(state): State<AppState>, who: Result<MerchantUser, Error>) -> Response {
+async fn keys(
+    State(state): State<AppState>,
+    who: Result<MerchantUser, Error>,
+    Params(view): Params<ListView>,
+) -> Response {
     let who = match user(who) {
         Ok(u) => u,
         Err(r) => return *r,
@@ -420,5 +424,5 @@ async fn keys(State(state): State<AppState>, who: Result<MerchantUser, Error>) -
             Cell::forms(forms),
         ]);
     }
-    html(list.render())
+    list.whole(&view, "keys.csv")
 }

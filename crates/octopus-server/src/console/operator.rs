@@ -92,6 +92,18 @@ pub(super) fn operator(admin: Result<Admin, Error>) -> Result<Admin, Box<Respons
     }
 }
 
+/// Rows a page of a list read whole shows.
+pub(super) const WHOLE_PAGE: usize = 100;
+
+/// The query of a list read whole ([`ListPage::whole`]): `q` (rows containing it), `page`
+/// (from 1), `format=csv` (every row kept).
+#[derive(serde::Deserialize, Default)]
+pub(super) struct ListView {
+    pub(super) q: Option<String>,
+    pub(super) page: Option<usize>,
+    pub(super) format: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "console/list.html")]
 pub(super) struct ListPage {
@@ -120,6 +132,61 @@ impl ListPage {
             next: None,
             note: None,
         }
+    }
+
+    /// Ends a list read whole from the admin API (a configuration-sized one: channels,
+    /// accounts and devices, operators, keys, suspense, rules): keeps the rows containing
+    /// `view.q` (any cell, any case), answers them all as CSV for `view.format=csv` (the
+    /// columns without the actions), or shows a page of [`WHOLE_PAGE`] of them with the
+    /// filter, the next page's link and the CSV's.
+    pub(super) fn whole(mut self, view: &ListView, csv_name: &str) -> Response {
+        let q = view
+            .q
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_lowercase();
+        if !q.is_empty() {
+            self.table
+                .rows
+                .retain(|row| row.iter().any(|cell| cell.text.to_lowercase().contains(&q)));
+        }
+        if view.format.as_deref() == Some("csv") {
+            let keep: Vec<usize> = (0..self.table.columns.len())
+                .filter(|&i| self.table.columns[i] != "Actions")
+                .collect();
+            let mut text = crate::admin::views::csv_line(
+                &keep
+                    .iter()
+                    .map(|&i| self.table.columns[i])
+                    .collect::<Vec<_>>(),
+            );
+            for row in &self.table.rows {
+                let fields: Vec<&str> = keep
+                    .iter()
+                    .map(|&i| row.get(i).map(|c| c.text.as_str()).unwrap_or(""))
+                    .collect();
+                text.push_str(&crate::admin::views::csv_line(&fields));
+            }
+            return crate::admin::csv::response(csv_name, axum::body::Body::from(text));
+        }
+        let page = view.page.unwrap_or(1).max(1);
+        let rows = std::mem::take(&mut self.table.rows);
+        let more = rows.len() > page * WHOLE_PAGE;
+        self.table.rows = rows
+            .into_iter()
+            .skip((page - 1) * WHOLE_PAGE)
+            .take(WHOLE_PAGE)
+            .collect();
+        let q = view.q.as_deref().unwrap_or_default();
+        let mut filters = vec![Filter::text("q", "Contains", Some(q))];
+        filters.append(&mut self.filters);
+        self.filters = filters;
+        let base = super::query_string([("q", q)]);
+        let sep = if base.is_empty() { "" } else { "&" };
+        self.csv = Some(format!("{}?{base}{sep}format=csv", self.path));
+        self.next = more.then(|| format!("{}?{base}{sep}page={}", self.path, page + 1));
+        html(self.render())
     }
 
     /// The same page saying why it could not be shown (a refused filter, a role that may not).
@@ -848,7 +915,11 @@ async fn payouts(
 
 /// `GET /console/suspense`: transfers no order took: assign one to a deposit, or record its
 /// return to the payer.
-async fn suspense(State(state): State<AppState>, admin: Result<Admin, Error>) -> Response {
+async fn suspense(
+    State(state): State<AppState>,
+    admin: Result<Admin, Error>,
+    Params(view): Params<ListView>,
+) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
         Err(r) => return *r,
@@ -901,7 +972,7 @@ async fn suspense(State(state): State<AppState>, admin: Result<Admin, Error>) ->
             Cell::forms(forms),
         ]);
     }
-    html(list.render())
+    list.whole(&view, "suspense.csv")
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -1089,7 +1160,11 @@ async fn audit(
 
 /// `GET /console/operators`: operators (create with a one-time password shown once, disable,
 /// enable, reset) and admin tokens (create, shown once; revoke).
-async fn people(State(state): State<AppState>, admin: Result<Admin, Error>) -> Response {
+async fn people(
+    State(state): State<AppState>,
+    admin: Result<Admin, Error>,
+    Params(view): Params<ListView>,
+) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
         Err(r) => return *r,
@@ -1176,5 +1251,5 @@ async fn people(State(state): State<AppState>, admin: Result<Admin, Error>) -> R
             Cell::forms(forms),
         ]);
     }
-    html(list.render())
+    list.whole(&view, "operators.csv")
 }

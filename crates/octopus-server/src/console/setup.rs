@@ -13,8 +13,8 @@ use axum::Router;
 use octopus_domain::operator::Permission;
 use serde_json::Value;
 
-use super::operator::{data, operator, page, text, ListPage};
-use super::{html, segment, Cell, Field, Form};
+use super::operator::{data, operator, page, text, ListPage, ListView};
+use super::{html, query_string, segment, Cell, Field, Form};
 use crate::admin::access::Admin;
 use crate::admin::extract::Params;
 use crate::admin::setup as api;
@@ -35,17 +35,24 @@ fn allowed(admin: &Admin, p: Permission) -> bool {
 }
 
 /// `GET /console/merchants`: every merchant (pages of 100), a new one, disable or enable.
-async fn merchants(State(state): State<AppState>, admin: Result<Admin, Error>) -> Response {
+async fn merchants(
+    State(state): State<AppState>,
+    admin: Result<Admin, Error>,
+    Params(paging): Params<api::Paging>,
+) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
         Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&admin, "Merchants", "Merchants"), "/console/merchants");
-    let found =
-        match api::list_merchants(State(state), admin.clone(), Params(Default::default())).await {
-            Ok(answer) => data(answer),
-            Err(e) => return list.refused(e),
-        };
+    let found = match api::list_merchants(State(state), admin.clone(), Params(paging)).await {
+        Ok(answer) => data(answer),
+        Err(e) => return list.refused(e),
+    };
+    list.csv = Some("/octopus/admin/v1/merchants.csv".into());
+    list.next = found["next"]
+        .as_str()
+        .map(|next| format!("/console/merchants?{}", query_string([("after", next)])));
     let manage = allowed(&admin, Permission::ManageSetup);
     if manage {
         list.forms.push(
@@ -229,14 +236,68 @@ async fn merchant(
     html(list.render())
 }
 
+/// The health cells of a channel (`account` empty) or an own account: orders, success rate,
+/// time to completion and (`upstream`) its upstream calls, from the admin API's
+/// `channels/health` answer. A row with no order in the period shows zeros and dashes.
+fn health_cells(health: &Value, channel: &str, account: &str, upstream: bool) -> Vec<Cell> {
+    let row = health["channels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| h["channel"] == channel && h["account"] == account);
+    let get = |key: &str| row.map(|h| h[key].clone()).unwrap_or(Value::Null);
+    let ms = |key: &str| match get(key).as_i64() {
+        Some(ms) if ms >= 10_000 => format!("{} s", ms / 1000),
+        Some(ms) => format!("{ms} ms"),
+        None => "—".to_string(),
+    };
+    let count = |key: &str| get(key).as_i64().unwrap_or(0).to_string();
+    let mut cells = vec![
+        Cell::text(count("orders")).class("num"),
+        Cell::text(get("success_rate").as_str().unwrap_or("—")).class("num"),
+        Cell::text(format!(
+            "{} / {}",
+            ms("completion_p50_ms"),
+            ms("completion_p95_ms")
+        )),
+    ];
+    if upstream {
+        cells.push(Cell::text(format!(
+            "{} ({})",
+            count("upstream_calls"),
+            count("upstream_unanswered")
+        )));
+        cells.push(Cell::text(format!(
+            "{} / {}",
+            ms("upstream_p50_ms"),
+            ms("upstream_p95_ms")
+        )));
+    }
+    cells
+}
+
 /// `GET /console/channels`: every channel (add or replace one, disable, enable).
-async fn channels(State(state): State<AppState>, admin: Result<Admin, Error>) -> Response {
+async fn channels(
+    State(state): State<AppState>,
+    admin: Result<Admin, Error>,
+    Params(view): Params<ListView>,
+) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
         Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&admin, "Channels", "Channels"), "/console/channels");
-    let found = match api::list_channels(State(state), admin.clone()).await {
+    let found = match api::list_channels(State(state.clone()), admin.clone()).await {
+        Ok(answer) => data(answer),
+        Err(e) => return list.refused(e),
+    };
+    let health = match api::channel_health(
+        State(state),
+        admin.clone(),
+        Params(api::HealthPeriod::default()),
+    )
+    .await
+    {
         Ok(answer) => data(answer),
         Err(e) => return list.refused(e),
     };
@@ -251,6 +312,10 @@ async fn channels(State(state): State<AppState>, admin: Result<Admin, Error>) ->
                 .confirm("Route orders by this channel from now on"),
         );
     }
+    list.note = Some(format!(
+        "Health: the orders created since {} (the last hour).",
+        text(&health, "since")
+    ));
     list.table.columns = vec![
         "Code",
         "Kind",
@@ -258,6 +323,11 @@ async fn channels(State(state): State<AppState>, admin: Result<Admin, Error>) ->
         "Countries",
         "Currencies",
         "Priority",
+        "Orders (1 h)",
+        "Success",
+        "To complete p50 / p95",
+        "Upstream calls (no answer)",
+        "Upstream p50 / p95",
         "Actions",
     ];
     for c in found["channels"].as_array().into_iter().flatten() {
@@ -276,22 +346,28 @@ async fn channels(State(state): State<AppState>, admin: Result<Admin, Error>) ->
                 "Enable",
             )],
         };
-        list.table.rows.push(vec![
+        let mut row = vec![
             Cell::text(code.clone()),
             Cell::text(text(c, "kind")),
             Cell::text(if enabled { "enabled" } else { "disabled" }),
             Cell::text(text(c, "countries")),
             Cell::text(text(c, "currencies")),
             Cell::text(text(c, "priority")).class("num"),
-            Cell::forms(forms),
-        ]);
+        ];
+        row.extend(health_cells(&health, &code, "", true));
+        row.push(Cell::forms(forms));
+        list.table.rows.push(row);
     }
-    html(list.render())
+    list.whole(&view, "channels.csv")
 }
 
 /// `GET /console/accounts`: the own accounts (add, disable, enable) and their devices
 /// (enroll — the secret shown once —, revoke; last heartbeat, online).
-async fn accounts(State(state): State<AppState>, admin: Result<Admin, Error>) -> Response {
+async fn accounts(
+    State(state): State<AppState>,
+    admin: Result<Admin, Error>,
+    Params(view): Params<ListView>,
+) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
         Err(r) => return *r,
@@ -310,7 +386,17 @@ async fn accounts(State(state): State<AppState>, admin: Result<Admin, Error>) ->
         Ok(answer) => data(answer),
         Err(e) => return list.refused(e),
     };
-    let devices = match api::list_devices(State(state), admin.clone()).await {
+    let devices = match api::list_devices(State(state.clone()), admin.clone()).await {
+        Ok(answer) => data(answer),
+        Err(e) => return list.refused(e),
+    };
+    let health = match api::channel_health(
+        State(state),
+        admin.clone(),
+        Params(api::HealthPeriod::default()),
+    )
+    .await
+    {
         Ok(answer) => data(answer),
         Err(e) => return list.refused(e),
     };
@@ -336,6 +422,9 @@ async fn accounts(State(state): State<AppState>, admin: Result<Admin, Error>) ->
         "Method",
         "Holder",
         "State",
+        "Orders (1 h)",
+        "Success",
+        "To complete p50 / p95",
         "Actions",
     ];
     for a in found["accounts"].as_array().into_iter().flatten() {
@@ -351,14 +440,16 @@ async fn accounts(State(state): State<AppState>, admin: Result<Admin, Error>) ->
             )],
             (true, false) => vec![Form::post(format!("enable-{id}"), api("enable"), "Enable")],
         };
-        list.table.rows.push(vec![
+        let mut row = vec![
             Cell::text(id.clone()),
             Cell::text(text(a, "channel")),
             Cell::text(text(a, "method")),
             Cell::text(text(a, "holder")),
             Cell::text(if enabled { "enabled" } else { "disabled" }),
-            Cell::forms(forms),
-        ]);
+        ];
+        row.extend(health_cells(&health, &text(a, "channel"), &id, false));
+        row.push(Cell::forms(forms));
+        list.table.rows.push(row);
     }
     let all_devices = devices
         .as_array()
@@ -391,30 +482,46 @@ async fn accounts(State(state): State<AppState>, admin: Result<Admin, Error>) ->
             Cell::text(""),
             Cell::text(""),
             Cell::text(state),
+            Cell::text(""),
+            Cell::text(""),
+            Cell::text(""),
             Cell::forms(forms),
         ]);
     }
-    html(list.render())
+    list.whole(&view, "accounts.csv")
 }
 
 /// `GET /console/risk`: blocklist entries (add, remove), velocity rules (add, remove), review
 /// thresholds (set, clear).
-async fn risk(State(state): State<AppState>, admin: Result<Admin, Error>) -> Response {
+async fn risk(
+    State(state): State<AppState>,
+    admin: Result<Admin, Error>,
+    Params(paging): Params<api::Paging>,
+) -> Response {
     let admin = match operator(admin) {
         Ok(a) => a,
         Err(r) => return *r,
     };
     let mut list = ListPage::new(page(&admin, "Risk", "Risk"), "/console/risk");
+    let first_page = paging.after.is_none();
     let blocks = match api::list_blocks(
         State(state.clone()),
         admin.clone(),
-        Params(Default::default()),
+        Params(api::BlockFilter {
+            after: paging.after,
+            limit: paging.limit,
+            ..Default::default()
+        }),
     )
     .await
     {
         Ok(answer) => data(answer),
         Err(e) => return list.refused(e),
     };
+    list.csv = Some("/octopus/admin/v1/blocklist.csv".into());
+    list.next = blocks["next"]
+        .as_str()
+        .map(|next| format!("/console/risk?{}", query_string([("after", next)])));
     let rules = match api::list_rules(
         State(state.clone()),
         admin.clone(),
@@ -504,6 +611,9 @@ async fn risk(State(state): State<AppState>, admin: Result<Admin, Error>) -> Res
             Cell::forms(forms),
         ]);
     }
+    // The rules and thresholds (a few) with the first page of blocklist entries.
+    let rules = if first_page { rules } else { Value::Null };
+    let thresholds = if first_page { thresholds } else { Value::Null };
     for r in rules["rules"].as_array().into_iter().flatten() {
         let id = text(r, "id");
         let forms = if manage {

@@ -172,6 +172,11 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ),
     ("GET", "/octopus/admin/v1/merchants", Permission::ReadSetup),
     (
+        "GET",
+        "/octopus/admin/v1/merchants.csv",
+        Permission::ReadSetup,
+    ),
+    (
         "POST",
         "/octopus/admin/v1/merchants",
         Permission::ManageSetup,
@@ -228,6 +233,11 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ),
     ("GET", "/octopus/admin/v1/channels", Permission::ReadSetup),
     (
+        "GET",
+        "/octopus/admin/v1/channels/health",
+        Permission::ReadSetup,
+    ),
+    (
         "POST",
         "/octopus/admin/v1/channels",
         Permission::ManageSetup,
@@ -266,6 +276,11 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
         Permission::ManageSetup,
     ),
     ("GET", "/octopus/admin/v1/blocklist", Permission::ReadSetup),
+    (
+        "GET",
+        "/octopus/admin/v1/blocklist.csv",
+        Permission::ReadSetup,
+    ),
     (
         "POST",
         "/octopus/admin/v1/blocklist",

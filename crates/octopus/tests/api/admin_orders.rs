@@ -703,7 +703,10 @@ async fn a_filter_no_index_serves_pages_through_windows_to_every_match(backend: 
         .filter(|o| o["transaction_type"] == "income")
         .map(|o| o["payment_uid"].as_str().unwrap().to_string())
         .collect();
-    assert!(deposits.len() >= 3, "the funding deposit and two more: {deposits:?}");
+    assert!(
+        deposits.len() >= 3,
+        "the funding deposit and two more: {deposits:?}"
+    );
 
     // The newest four orders are payouts: the first page of deposits is empty, and goes on.
     let (status, first) = viewer

@@ -1327,7 +1327,212 @@ async fn a_disabled_merchant_is_refused_until_enabled(backend: Backend) {
     assert_eq!(status, 404);
 }
 
+/// A channel's health over the last hour, from what really happened: sandbox deposits paid,
+/// failed and still open give the orders, the success rate of those that ended and the time
+/// to completion; a Paykassma deposit whose call the simulator slowed gives the upstream call
+/// and its latency (calls not answered are counted by the domain's unit test). The channels
+/// page shows the same numbers.
+async fn channel_health_counts_the_last_hour(backend: Backend) {
+    use crate::helpers::paykassma::PkSim;
+    use octopus_paykassma_sim::Faults;
+
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let deposit =
+        |id: &str| NewOrder::deposit(&m.merchant_uid, id, "100.00", "mmk", "wavepay", "myanmar");
+    for (id, outcome) in [
+        ("h-1", "completed"),
+        ("h-2", "completed"),
+        ("h-3", "failed"),
+        ("h-4", ""),
+    ] {
+        let created = app.client.create_order(&deposit(id)).await.unwrap();
+        if !outcome.is_empty() {
+            let answer = crate::helpers::simulate(&created.payment_url, outcome).await;
+            assert_eq!(answer.status(), 303, "{id} {outcome}");
+        }
+    }
+    let pk = PkSim::start(&app, "pk-mm", 10).await;
+    app.wait_for_channels().await;
+    pk.sim.set_faults(Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    });
+    let live = app.live.clone();
+    let wavepay = NewOrder::deposit(
+        &live.merchant_uid,
+        "pk-h",
+        "6000.00",
+        "mmk",
+        "wavepay",
+        "myanmar",
+    );
+    app.live_client.create_order(&wavepay).await.unwrap();
+
+    let viewer = admin::operator(&app, "view@example.com", "viewer").await;
+    let (status, health) = viewer.get(&format!("{V1}/channels/health")).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["data"]["minutes"], 60);
+    let row = |channel: &str| -> Value {
+        health["data"]["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["channel"] == channel && h["account"] == "")
+            .cloned()
+            .unwrap_or_else(|| panic!("no row of {channel} in {health}"))
+    };
+    let (_, h1) = viewer.get(&format!("{V1}/orders?q=h-1")).await;
+    let sandbox = row(h1["data"]["orders"][0]["channel"].as_str().unwrap());
+    assert_eq!(
+        (
+            &sandbox["orders"],
+            &sandbox["succeeded"],
+            &sandbox["failed"]
+        ),
+        (&json!(4), &json!(2), &json!(1)),
+        "{sandbox}"
+    );
+    assert_eq!(
+        sandbox["success_rate"], "66.6%",
+        "two of the three that ended"
+    );
+    assert!(
+        sandbox["completion_p50_ms"].as_i64().unwrap() >= 0,
+        "{sandbox}"
+    );
+    assert_eq!(sandbox["upstream_calls"], 0);
+    let pk_row = row("pk-mm");
+    assert_eq!(pk_row["orders"], 1, "{pk_row}");
+    assert_eq!(pk_row["success_rate"], "—", "nothing ended yet");
+    assert_eq!(pk_row["upstream_calls"], 1, "{pk_row}");
+    assert_eq!(pk_row["upstream_unanswered"], 0, "{pk_row}");
+    assert!(
+        pk_row["upstream_p95_ms"].as_i64().unwrap() >= 150,
+        "the slowed call: {pk_row}"
+    );
+    // Refused periods, in the documented shape.
+    for minutes in ["0", "1441", "x"] {
+        let (status, refused) = viewer
+            .get(&format!("{V1}/channels/health?minutes={minutes}"))
+            .await;
+        assert_eq!(status, 400, "{minutes}: {refused}");
+        assert_eq!(refused["result"], "error");
+    }
+
+    let (status, page) = viewer.get_text("/console/channels").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("66.6%"), "{page}");
+}
+
+/// The CSV lines of an answer, without its header.
+fn csv_rows(csv: &str) -> Vec<String> {
+    csv.lines().skip(1).map(str::to_string).collect()
+}
+
+/// Every console list pages, filters and exports its whole set: a list read whole (here 105
+/// channels) shows 100 rows, a next page with the rest, keeps only the rows containing `q`,
+/// and its CSV holds every row kept (the actions left out); the long setup lists page through
+/// the admin API and stream their CSV (every merchant; every blocklist entry, past the first
+/// page).
+async fn console_lists_page_filter_and_export_their_whole_set(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let channels: Vec<_> = (0..105)
+        .map(|k| crate::helpers::channel(&format!("bulk-{k:03}"), "sandbox"))
+        .collect();
+    app.save_channels(channels).await;
+    let admin = admin::operator(&app, "root@example.com", "admin").await;
+
+    let (status, first) = admin.get_text("/console/channels").await;
+    assert_eq!(status, 200);
+    assert_eq!(first.matches("<tr><td").count(), 100, "a page of 100 rows");
+    assert!(
+        first.contains(r#"href="/console/channels?page=2""#),
+        "{first}"
+    );
+    let (_, second) = admin.get_text("/console/channels?page=2").await;
+    assert!(second.contains("bulk-104"), "the rest on the next page");
+    assert!(!second.contains(r#"id="next""#));
+    let (_, some) = admin.get_text("/console/channels?q=BULK-01").await;
+    assert_eq!(some.matches("<tr><td").count(), 10, "bulk-010 to bulk-019");
+    let (status, csv) = admin.get_text("/console/channels?format=csv").await;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("Code,Kind,State,"), "{csv}");
+    assert!(!csv.lines().next().unwrap().contains("Actions"));
+    let rows = csv_rows(&csv);
+    assert!(rows.len() >= 105, "every channel: {}", rows.len());
+    assert_eq!(rows.iter().filter(|r| r.starts_with("bulk-")).count(), 105);
+    let (_, kept) = admin
+        .get_text("/console/channels?q=bulk-10&format=csv")
+        .await;
+    assert_eq!(csv_rows(&kept).len(), 5, "bulk-100 to bulk-104: {kept}");
+
+    for k in 0..3 {
+        let (status, made) = admin
+            .post(
+                &format!("{V1}/merchants"),
+                json!({"name": format!("Shop {k}")}),
+            )
+            .await;
+        assert_eq!(status, 200, "{made}");
+    }
+    let (_, listed) = admin.get(&format!("{V1}/merchants?limit=500")).await;
+    let uids: Vec<String> = listed["data"]["merchants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["merchant_uid"].as_str().unwrap().to_string())
+        .collect();
+    let (status, csv) = admin.get_text(&format!("{V1}/merchants.csv")).await;
+    assert_eq!(status, 200);
+    let exported: Vec<String> = csv_rows(&csv)
+        .iter()
+        .map(|r| r.split(',').next().unwrap().to_string())
+        .collect();
+    assert_eq!(exported, uids);
+    let (_, page) = admin.get_text("/console/merchants?limit=2").await;
+    assert!(page.contains("/octopus/admin/v1/merchants.csv"), "{page}");
+    assert!(page.contains(r#"id="next""#), "{page}");
+
+    let mut import = String::from("kind,value,reason\n");
+    for k in 0..150 {
+        import.push_str(&format!("member_id,member-{k:03},bulk\n"));
+    }
+    let (status, imported) = admin
+        .post(&format!("{V1}/blocklist/import"), json!({"csv": import}))
+        .await;
+    assert_eq!(status, 200, "{imported}");
+    let (_, risk) = admin.get_text("/console/risk").await;
+    assert!(
+        risk.contains("member-099") && !risk.contains("member-100"),
+        "the first 100"
+    );
+    let next = risk
+        .split(r#"id="next" href=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no next page: {risk}"))
+        .replace("&amp;", "&");
+    let (_, more) = admin.get_text(&next).await;
+    assert!(
+        more.contains("member-149") && !more.contains("member-099"),
+        "{more}"
+    );
+    let (status, csv) = admin.get_text(&format!("{V1}/blocklist.csv")).await;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("kind,value,reason,merchant,"), "{csv}");
+    let rows = csv_rows(&csv);
+    assert_eq!(rows.len(), 150);
+    assert!(
+        rows[0].starts_with("member_id,member-000,bulk,"),
+        "{}",
+        rows[0]
+    );
+}
+
 crate::on_both_backends!(
+    console_lists_page_filter_and_export_their_whole_set,
+    channel_health_counts_the_last_hour,
     a_disabled_merchant_is_refused_until_enabled,
     merchants_and_keys_are_created_and_changed_through_the_admin_api,
     fee_schedules_are_set_by_finance_and_read_by_every_role,
