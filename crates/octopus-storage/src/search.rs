@@ -155,7 +155,8 @@ impl OrderQuery {
         match (m, c, s) {
             (true, _, true) => by("orders_merchant_status_created", true, false, true),
             (true, _, false) => by("orders_merchant_created", true, false, false),
-            (false, true, _) => by("orders_channel_created", false, true, false),
+            (false, true, true) => by("orders_channel_status_created", false, true, true),
+            (false, true, false) => by("orders_channel_created", false, true, false),
             (false, false, true) => by("orders_status_created", false, false, true),
             (false, false, false) => by("orders_created", false, false, false),
         }
