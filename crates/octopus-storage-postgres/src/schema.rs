@@ -17,7 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_search.sql")),
     (12, include_str!("../migrations/0012_merchant_disabled.sql")),
     (13, include_str!("../migrations/0013_search_indexes.sql")),
-    (14, include_str!("../migrations/0014_channel_status_index.sql")),
+    (14, include_str!("../migrations/0014_channel_status.sql")),
 ];
 /// Arbitrary constant naming Octopus's migration lock.
 const MIGRATION_LOCK: i64 = 0x0c70_9005;

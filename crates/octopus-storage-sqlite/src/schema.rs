@@ -18,7 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_search.sql")),
     (12, include_str!("../migrations/0012_merchant_disabled.sql")),
     (13, include_str!("../migrations/0013_search_indexes.sql")),
-    (14, include_str!("../migrations/0014_channel_status_index.sql")),
+    (14, include_str!("../migrations/0014_channel_status.sql")),
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {
