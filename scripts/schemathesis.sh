@@ -19,6 +19,8 @@ log="$dir/server.log"
 db=(--data-dir "$dir")
 pg_url="${SCHEMATHESIS_DATABASE_URL:-}"
 pg_db="${pg_url##*/}"
+pg_db="${pg_db%%\?*}"
+case "$pg_db" in *[!a-z0-9_]*|"") [ -z "$pg_url" ] || { echo "schemathesis: the database name must be a-z, 0-9, _" >&2; exit 1; } ;; esac
 pg_server="${pg_url%/*}/postgres"
 cleanup() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
@@ -43,7 +45,9 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$base" ] || { echo "schemathesis: the gateway did not start" >&2; cat "$log" >&2; exit 1; }
-echo "schemathesis: fuzzing $base on ${pg_url:+PostgreSQL $pg_db}${pg_url:-SQLite} ($EXAMPLES examples per operation)"
+backend="SQLite"
+[ -z "$pg_url" ] || backend="PostgreSQL ($pg_db)"
+echo "schemathesis: fuzzing $base on $backend ($EXAMPLES examples per operation)"
 schemathesis run "$base/octopus/openapi.json" \
   -H "Authorization: Bearer $token" \
   --checks not_a_server_error \

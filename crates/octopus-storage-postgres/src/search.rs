@@ -107,10 +107,12 @@ pub(crate) async fn search<C: GenericClient>(client: &C, query: &OrderQuery) -> 
     let edge = match query.window_edge(&Postgres, by_amount) {
         Some((sql, bound)) => {
             let bound = boxed(bound);
-            match client.query_opt(&sql, &params(&bound)).await.map_err(db)? {
-                Some(row) => Some((row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?)),
-                None => None,
-            }
+            let rows = client.query(&sql, &params(&bound)).await.map_err(db)?;
+            let rows = rows
+                .iter()
+                .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
+                .collect::<Result<Vec<_>>>()?;
+            OrderQuery::edge_of(&rows)
         }
         None => None,
     };

@@ -15,7 +15,7 @@ use octopus_storage::search::AMOUNT_INDEX_UP_TO;
 use octopus_storage::{OrderPage, OrderQuery, Result, SearchDialect, SearchValue};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use rust_decimal::Decimal;
 
 use crate::accounts::collect;
@@ -159,15 +159,18 @@ pub(crate) fn health(conn: &Connection, since: i64) -> Result<octopus_storage::H
 pub(crate) fn search(conn: &Connection, query: &OrderQuery) -> Result<OrderPage> {
     let by_amount = few_by_amount(conn, query)?;
     let edge = match query.window_edge(&Sqlite, by_amount) {
-        Some((sql, bound)) => conn
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(rusqlite::params_from_iter(values(bound)), |r| {
-                    Ok((r.get(0)?, r.get(1)?))
+        Some((sql, bound)) => {
+            let rows = conn
+                .prepare_cached(&sql)
+                .and_then(|mut s| {
+                    s.query_map(rusqlite::params_from_iter(values(bound)), |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
                 })
-                .optional()
-            })
-            .map_err(db)?,
+                .map_err(db)?;
+            OrderQuery::edge_of(&rows)
+        }
         None => None,
     };
     let (sql, bound) = query.statement(&Sqlite, by_amount, edge);
@@ -205,6 +208,19 @@ mod tests {
         assert_eq!(sum, "1234567890123456.31");
     }
 
+    /// A migrated database in memory with the merchant `M1` (id 1).
+    fn store() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        register_functions(&conn).unwrap();
+        crate::schema::migrate(&conn).unwrap();
+        conn.execute(
+            "INSERT INTO merchants (id, uid, name, created_at) VALUES (1, 'M1', 'M', 0)",
+            [],
+        )
+        .unwrap();
+        conn
+    }
+
     /// `n` orders of amount `amount` (text as stored), every NOT NULL column filled, created
     /// at `at + 1` to `at + n`; payment_uid `<amount>-<1..n>`.
     fn add_orders(conn: &Connection, at: i64, n: i64, amount: &str) {
@@ -230,14 +246,7 @@ mod tests {
 
     #[test]
     fn amount_ranges_find_the_same_orders_by_index_or_by_scan() {
-        let conn = Connection::open_in_memory().unwrap();
-        register_functions(&conn).unwrap();
-        crate::schema::migrate(&conn).unwrap();
-        conn.execute(
-            "INSERT INTO merchants (id, uid, name, created_at) VALUES (1, 'M1', 'M', 0)",
-            [],
-        )
-        .unwrap();
+        let conn = store();
         add_orders(&conn, 0, 6000, "10.00");
         let huge = "1234567890123456.01";
         for (k, amount) in ["99.99", "100.10", "100.11", huge, "0.00"]
@@ -301,14 +310,7 @@ mod tests {
 
     #[test]
     fn a_filter_no_index_serves_reads_a_window_and_pages_on_to_every_match() {
-        let conn = Connection::open_in_memory().unwrap();
-        register_functions(&conn).unwrap();
-        crate::schema::migrate(&conn).unwrap();
-        conn.execute(
-            "INSERT INTO merchants (id, uid, name, created_at) VALUES (1, 'M1', 'M', 0)",
-            [],
-        )
-        .unwrap();
+        let conn = store();
         let total = 3 * i64::from(octopus_storage::search::SEARCH_WINDOW) + 123;
         add_orders(&conn, 0, total, "10.00");
         // Seven orders in another currency: two among the newest, none in the second window,

@@ -192,9 +192,16 @@ impl OrderQuery {
         ))
     }
 
-    /// The statement finding where a page's window ends (its values: the `created_at` and
-    /// `id` of the window's last order of the index from the cursor, or no row when
-    /// fewer are left); `None` when the page needs no window: a search by id, an amount range
+    /// The orders a window holds: the server's window, never less than a page.
+    fn window_size(&self) -> u32 {
+        self.window.unwrap_or(SEARCH_WINDOW).max(self.limit).max(1)
+    }
+
+    /// The statement finding where a page's window ends (its rows: the `created_at` and `id`
+    /// of the window's last order and of the one after it; the window has an end only when
+    /// both are there, so a window holding every order left reads them all and ends the
+    /// list: see [`Self::edge_of`]); `None` when the page needs no window: a search by id, an
+    /// amount range
     /// read by its index (`by_amount`), or filters the index serves entirely (the page then
     /// reads only its own orders).
     pub fn window_edge(
@@ -212,13 +219,21 @@ impl OrderQuery {
         Some((
             format!(
                 "SELECT created_at, id FROM {} WHERE {} ORDER BY created_at DESC, id DESC
-                 LIMIT 1 OFFSET {}",
+                 LIMIT 2 OFFSET {}",
                 built.from,
                 and(&built.seek),
-                self.window.unwrap_or(SEARCH_WINDOW).max(1) - 1
+                self.window_size() - 1
             ),
             built.values,
         ))
+    }
+
+    /// The window's end from the rows [`Self::window_edge`] read: the first of two.
+    pub fn edge_of(rows: &[(Timestamp, i64)]) -> Option<(Timestamp, i64)> {
+        match rows {
+            [edge, _after] => Some(*edge),
+            _ => None,
+        }
     }
 
     /// The page's statement: its orders, newest first, at most `limit`, among those after

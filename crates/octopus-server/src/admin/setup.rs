@@ -267,7 +267,7 @@ pub fn table() -> Vec<Route> {
         )
         .tag("risk")
         .needs(Permission::ReadSetup)
-        .query::<BlockFilter>(),
+        .query::<BlockScope>(),
         Route::new(
             "POST",
             "/octopus/admin/v1/blocklist",
@@ -1045,12 +1045,22 @@ pub async fn list_blocks(
     Ok(page("entries", found))
 }
 
+/// Whose blocklist entries an export holds.
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BlockScope {
+    pub merchant_uid: Option<String>,
+    /// `true`: only the operator-wide entries.
+    pub operator_wide: Option<bool>,
+}
+
 /// `GET /octopus/admin/v1/blocklist.csv?merchant_uid=&operator_wide=`: every entry of the
-/// scope, oldest first, streamed (the columns `import` takes first).
+/// scope, oldest first (expired ones too, with their `expires_at`), streamed. A record, not
+/// an import file: `import` takes `expires_in`, a duration.
 pub async fn blocks_csv(
     State(state): State<AppState>,
     admin: Admin,
-    Params(filter): Params<BlockFilter>,
+    Params(filter): Params<BlockScope>,
 ) -> Result<axum::response::Response, Error> {
     admin.require(Permission::ReadSetup)?;
     let scope = risk::block_scope(

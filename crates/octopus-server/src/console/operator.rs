@@ -172,10 +172,10 @@ impl ListPage {
         }
         let page = view.page.unwrap_or(1).max(1);
         let rows = std::mem::take(&mut self.table.rows);
-        let more = rows.len() > page * WHOLE_PAGE;
+        let more = rows.len() > page.saturating_mul(WHOLE_PAGE);
         self.table.rows = rows
             .into_iter()
-            .skip((page - 1) * WHOLE_PAGE)
+            .skip((page - 1).saturating_mul(WHOLE_PAGE))
             .take(WHOLE_PAGE)
             .collect();
         let q = view.q.as_deref().unwrap_or_default();

@@ -236,6 +236,20 @@ async fn merchant(
     html(list.render())
 }
 
+/// The channels' and accounts' health over the last hour, as the admin API answers it; when
+/// it cannot be read, none (the page still lists its channels and their actions, with dashes:
+/// it is where an operator disables a failing channel).
+async fn last_hour(state: AppState, admin: &Admin) -> Value {
+    let period = Params(api::HealthPeriod::default());
+    match api::channel_health(State(state), admin.clone(), period).await {
+        Ok(answer) => data(answer),
+        Err(e) => {
+            tracing::warn!(cause = %e, "the channels' health could not be read");
+            Value::Null
+        }
+    }
+}
+
 /// The health cells of a channel (`account` empty) or an own account: orders, success rate,
 /// time to completion and (`upstream`) its upstream calls, from the admin API's
 /// `channels/health` answer. A row with no order in the period shows zeros and dashes.
@@ -291,16 +305,7 @@ async fn channels(
         Ok(answer) => data(answer),
         Err(e) => return list.refused(e),
     };
-    let health = match api::channel_health(
-        State(state),
-        admin.clone(),
-        Params(api::HealthPeriod::default()),
-    )
-    .await
-    {
-        Ok(answer) => data(answer),
-        Err(e) => return list.refused(e),
-    };
+    let health = last_hour(state, &admin).await;
     let manage = allowed(&admin, Permission::ManageSetup);
     if manage {
         list.forms.push(
@@ -312,10 +317,14 @@ async fn channels(
                 .confirm("Route orders by this channel from now on"),
         );
     }
-    list.note = Some(format!(
-        "Health: the orders created since {} (the last hour).",
-        text(&health, "since")
-    ));
+    list.note = Some(if health.is_null() {
+        "Health: not available just now.".to_string()
+    } else {
+        format!(
+            "Health: the orders created since {} (the last hour).",
+            text(&health, "since")
+        )
+    });
     list.table.columns = vec![
         "Code",
         "Kind",
@@ -390,16 +399,7 @@ async fn accounts(
         Ok(answer) => data(answer),
         Err(e) => return list.refused(e),
     };
-    let health = match api::channel_health(
-        State(state),
-        admin.clone(),
-        Params(api::HealthPeriod::default()),
-    )
-    .await
-    {
-        Ok(answer) => data(answer),
-        Err(e) => return list.refused(e),
-    };
+    let health = last_hour(state, &admin).await;
     let manage = allowed(&admin, Permission::ManageSetup);
     if manage {
         list.forms.push(
