@@ -477,5 +477,5 @@ pub fn table() -> Vec<Route> {
 }
 
 pub fn routes() -> Router<AppState> {
-    crate::openapi::router(table())
+    crate::openapi::router(table()).layer(axum::middleware::from_fn(extract::refuse_nul))
 }

@@ -353,6 +353,7 @@ pub fn table() -> Vec<Route> {
 /// A JSON body, read after the permission is checked (a role without it is told so, whatever
 /// it sent); refused in the API's error shape. No body is `{}`.
 fn decode<T: DeserializeOwned>(body: &Bytes) -> Result<T, Error> {
+    super::extract::refuse_nul_in_json(body)?;
     let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {

@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .merge(setup::routes())
         .route("/console/static/{file}", get(asset))
         .route("/console/api", get(reference))
+        .layer(middleware::from_fn(crate::admin::extract::refuse_nul))
         .layer(middleware::from_fn(protect))
 }
 
