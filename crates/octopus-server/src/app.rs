@@ -139,6 +139,7 @@ impl Application {
             ),
             master_key,
             rate_limiters,
+            workers_running: std::sync::atomic::AtomicBool::new(false),
         });
         Ok(Application {
             listener,
@@ -176,6 +177,15 @@ impl Application {
         let mut workers = workers::orders::spawn(self.state.clone(), stopped.clone());
         workers.push(self.state.rate_limiters.spawn_sweeper(stopped.clone()));
         workers.extend(workers::callbacks::spawn(self.state.clone(), stopped));
+        let running = &self.state.workers_running;
+        running.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(address) = self.state.config.metrics_listen {
+            let bound = crate::metrics::serve(address)
+                .await
+                .map_err(|source| StartError::Listen { address, source })?;
+            tracing::info!("metrics on http://{bound}/metrics");
+        }
+        let state = self.state.clone();
         let limits = self.state.config.connections;
         let served = connections::serve(
             self.listener,
@@ -185,6 +195,9 @@ impl Application {
             shutdown,
         )
         .await;
+        state
+            .workers_running
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         let _ = stop_workers.send(true);
         for worker in workers {
             let _ = worker.await;
@@ -227,14 +240,60 @@ pub fn router(state: AppState) -> Router {
         )))
         .merge(api::postbacks::routes().layer(per_ip(&limiters.postbacks)))
         .merge(api::device::routes().layer(per_ip(&limiters.devices)))
+        .route("/readyz", get(readyz))
+        .route_layer(middleware::from_fn(crate::metrics::route_of))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(crate::metrics::track))
         .with_state(state)
 }
 
 async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: whether this node should get traffic: its database answers, holds every
+/// migration this build knows (a newer one, from a newer node during a rolling upgrade, is
+/// fine), and its background workers run. 200 `{"status":"ready",...}` or 503
+/// `{"status":"unready",...}` naming what is not; never the cause's text.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let database = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        state.storage.schema_versions(),
+    )
+    .await;
+    let (database, migrations) = match database {
+        Ok(Ok((applied, known))) if applied >= known => ("ok", json!(applied)),
+        Ok(Ok((applied, _))) => (
+            "ok",
+            json!(format!("{applied} applied, this build needs more")),
+        ),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the database did not answer");
+            ("unreachable", serde_json::Value::Null)
+        }
+        Err(_) => ("unreachable", serde_json::Value::Null),
+    };
+    let workers = state
+        .workers_running
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let ready = database == "ok" && migrations.is_i64() && workers;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "status": if ready { "ready" } else { "unready" },
+            "database": database,
+            "migrations": migrations,
+            "workers": if workers { "running" } else { "stopped" },
+        })),
+    )
+        .into_response()
 }
 
 /// Unknown paths, in the documented error shape.

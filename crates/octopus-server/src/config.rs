@@ -51,6 +51,8 @@ pub struct ServerConfig {
     /// The most orders one page of the consoles' order search reads for filters no index
     /// serves (`octopus_storage::search::SEARCH_WINDOW`).
     pub search_window: u32,
+    /// Where Prometheus reads `/metrics` (its own listener; none: not served).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +77,7 @@ impl Default for ServerConfig {
             connections: ConnectionLimits::default(),
             rate_limits: RateLimits::default(),
             search_window: octopus_storage::search::SEARCH_WINDOW,
+            metrics_listen: None,
         }
     }
 }

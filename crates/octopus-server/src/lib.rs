@@ -21,6 +21,7 @@ pub mod console;
 pub mod error;
 pub mod http;
 pub mod master_key;
+pub mod metrics;
 pub mod openapi;
 mod pages;
 pub mod services;

@@ -33,6 +33,9 @@ pub struct AppInner {
     pub master_key: octopus_domain::secret_box::MasterKey,
     /// The rate limits' budgets (built from `config.rate_limits`).
     pub rate_limiters: RateLimiters,
+    /// Whether this node's background workers run (`/readyz`): from when they are spawned
+    /// until shutdown begins.
+    pub workers_running: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]

@@ -172,6 +172,18 @@ impl Storage for PostgresStorage {
 
 #[async_trait]
 impl Settings for PostgresStorage {
+    async fn schema_versions(&self) -> Result<(i64, i64)> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        Ok((row.try_get(0).map_err(db)?, schema::newest()))
+    }
+
     async fn setting(&self, key: &str) -> Result<Option<String>> {
         let client = self.client().await?;
         let row = client

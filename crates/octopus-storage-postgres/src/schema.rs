@@ -3,6 +3,11 @@
 
 use octopus_storage::{Result, StorageError};
 
+/// The newest migration this build knows.
+pub(crate) fn newest() -> i64 {
+    MIGRATIONS.last().map(|(v, _)| *v).unwrap_or(0)
+}
+
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_ledger.sql")),

@@ -210,6 +210,21 @@ impl Storage for SqliteStorage {
 
 #[async_trait]
 impl Settings for SqliteStorage {
+    async fn schema_versions(&self) -> Result<(i64, i64)> {
+        let applied = self
+            .readers
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(db)
+            })
+            .await?;
+        Ok((applied, schema::newest()))
+    }
+
     async fn setting(&self, key: &str) -> Result<Option<String>> {
         let key = key.to_string();
         self.readers

@@ -11,6 +11,10 @@ pub trait Settings: Send + Sync + 'static {
     /// Reads a value of the gateway's own settings (for example the master-key check).
     async fn setting(&self, key: &str) -> Result<Option<String>>;
 
+    /// The schema the database holds (the newest migration applied) and the newest this build
+    /// knows: a read that fails when the database cannot be reached (`/readyz`).
+    async fn schema_versions(&self) -> Result<(i64, i64)>;
+
     /// Stores a setting unless one exists; returns the value now stored.
     async fn init_setting(&self, key: &str, value: &str) -> Result<String>;
 }

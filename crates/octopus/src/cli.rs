@@ -829,6 +829,13 @@ pub struct ServeArgs {
     #[arg(long, env = "OCTOPUS_SEARCH_WINDOW", default_value_t = octopus_storage::search::SEARCH_WINDOW,
           value_parser = clap::value_parser!(u32).range(100..=1_000_000))]
     pub search_window: u32,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address, a listener of its own
+    /// (e.g. 127.0.0.1:9464); none by default.
+    #[arg(long, env = "OCTOPUS_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Log lines as text or as JSON objects (one per line, with the request id).
+    #[arg(long, env = "OCTOPUS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     /// Seconds a client may take from a request's first byte to the end of its headers.
     #[arg(long, env = "OCTOPUS_HEADER_TIMEOUT", default_value_t = 10.0)]
     pub header_timeout: f64,

@@ -16,7 +16,7 @@ use octopus_server::{Application, ServerConfig};
 use crate::cli::{DatabaseArgs, ServeArgs};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    init_tracing();
+    init_tracing(&args.log_format);
     // Read before the database is opened: a limit that cannot be read changes nothing.
     let limit = |flag: &str, text: &str| {
         rate_limit::parse_limit(text).with_context(|| {
@@ -71,6 +71,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         allow_private_callbacks: args.allow_private_callbacks || args.dev,
         tenant: args.tenant.clone(),
         search_window: args.search_window,
+        metrics_listen: args.metrics_listen,
         listen: args.listen,
         public_url: args.public_url.clone(),
         trusted_proxies,
@@ -393,14 +394,18 @@ fn print_demo(base: &str, demo: &MerchantCredentials) {
     );
 }
 
-fn init_tracing() {
+fn init_tracing(format: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("OCTOPUS_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        logs.json().with_current_span(true).try_init()
+    } else {
+        logs.try_init()
+    };
 }
 
 async fn shutdown_signal() {

@@ -256,6 +256,7 @@ pub async fn create(
             created(order)
         }
         CreateOutcome::Created(order) => {
+            count_created(&order);
             services.channels.count(&channel.config, order.amount);
             if let Some(s) = started {
                 crate::services::upstream::record(
@@ -476,9 +477,21 @@ fn drop_own_accounts(route: &mut crate::services::routing::Route) {
         .retain(|c| !c.connector.uses_own_accounts());
 }
 
+/// Counts an order just stored, by type, channel and status as stored.
+fn count_created(order: &Order) {
+    metrics::counter!(
+        crate::metrics::ORDERS_CREATED,
+        "type" => order.transaction_type.as_str(),
+        "channel" => order.channel.clone(),
+        "status" => order.payment_status.as_str(),
+    )
+    .increment(1);
+}
+
 /// A new order as stored: refused by a velocity rule where it was written (answered 422 with
 /// the refusal), or created.
 fn created(order: Order) -> Result<(Order, bool), Error> {
+    count_created(&order);
     if order.refused_at_creation() {
         Err(Error::Refused(order.payment_fail_reason))
     } else {

@@ -119,6 +119,23 @@ pub async fn record(
     if exchanges.is_empty() && instructions.is_none() {
         return;
     }
+    for x in &exchanges {
+        let answered = x.error.is_empty() && x.http_status.is_some_and(|s| s < 500);
+        let operation = x.operation.clone();
+        metrics::counter!(
+            crate::metrics::UPSTREAM_CALLS,
+            "channel" => x.channel.clone(),
+            "operation" => operation.clone(),
+            "outcome" => if answered { "answered" } else { "error" },
+        )
+        .increment(1);
+        metrics::histogram!(
+            crate::metrics::UPSTREAM_SECONDS,
+            "channel" => x.channel.clone(),
+            "operation" => operation,
+        )
+        .record(x.latency_ms.max(0) as f64 / 1000.0);
+    }
     if let Err(e) = services
         .upstream_log
         .record_upstream(payment_uid, channel, instructions, exchanges)

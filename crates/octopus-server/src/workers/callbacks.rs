@@ -365,6 +365,12 @@ async fn deliver(dispatcher: Arc<Dispatcher>, c: Callback, permit: OwnedSemaphor
             None => CallbackOutcome::GaveUp,
         }
     };
+    let counted = match outcome {
+        CallbackOutcome::Acknowledged => "acknowledged",
+        CallbackOutcome::RetryAt(_) => "retry",
+        CallbackOutcome::GaveUp => "gave_up",
+    };
+    metrics::counter!(crate::metrics::CALLBACK_ATTEMPTS, "outcome" => counted).increment(1);
     let error = match outcome {
         CallbackOutcome::GaveUp => {
             format!("gave up after {attempt_no} attempts; the last: {error}")

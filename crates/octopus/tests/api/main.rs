@@ -24,6 +24,7 @@ mod hostile_inputs;
 mod idempotency;
 mod ledger;
 mod ledger_properties;
+mod observability;
 mod openapi;
 mod operators;
 mod order_query;

@@ -876,7 +876,16 @@ impl ServerProcess {
 
     /// Like [`ServerProcess::start`], with these environment variables set.
     pub fn start_with_env(db: &TestDb, extra: &[&str], env: &[(&str, &str)]) -> ServerProcess {
-        Self::spawn(db, extra, env, None)
+        Self::spawn(db_args(db), extra, env, None, false)
+    }
+
+    /// A server on the database `db_args` name, its logs (stderr) collected with its stdout.
+    pub fn start_logged(
+        db_args: Vec<String>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
+        Self::spawn(db_args, extra, env, None, true)
     }
 
     /// Like [`ServerProcess::start`], under this open-file limit (soft, hard), as systemd or a
@@ -887,14 +896,15 @@ impl ServerProcess {
         soft: u64,
         hard: u64,
     ) -> ServerProcess {
-        Self::spawn(db, extra, &[], Some((soft, hard)))
+        Self::spawn(db_args(db), extra, &[], Some((soft, hard)), false)
     }
 
     fn spawn(
-        db: &TestDb,
+        db_args: Vec<String>,
         extra: &[&str],
         env: &[(&str, &str)],
         file_limit: Option<(u64, u64)>,
+        logged: bool,
     ) -> ServerProcess {
         use std::io::BufRead;
         use std::os::unix::process::CommandExt;
@@ -902,19 +912,21 @@ impl ServerProcess {
         command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
-            .args(db_args(db))
+            .args(db_args)
             .args(extra)
             // No rate limits, as in `test_config` (a test may still set its own).
             .envs(RATE_LIMITS_OFF)
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
-            .stderr(if file_limit.is_some() {
+            .stderr(if file_limit.is_some() || logged {
                 std::process::Stdio::piped()
             } else {
                 std::process::Stdio::null()
             });
-        if let Some((soft, hard)) = file_limit {
+        if file_limit.is_some() || logged {
             command.env("NO_COLOR", "1");
+        }
+        if let Some((soft, hard)) = file_limit {
             // SAFETY: setrlimit is async-signal-safe and touches only the child.
             unsafe {
                 command.pre_exec(move || rlimit::Resource::NOFILE.set(soft, hard));

@@ -1,0 +1,177 @@
+//! What the gateway tells Prometheus: one recorder for the process (the `metrics` facade with
+//! the Prometheus exporter), served on its own listener (`--metrics-listen`) so the numbers
+//! never share a port, a rate limit or a load balancer with merchants; the request layer that
+//! counts and times every HTTP request by route and status and gives each a request id; and the
+//! names of every metric, here in one place (docs/operations.md lists them with their labels).
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+/// Requests answered, by `method`, `route` (the route's pattern, `unmatched` for none) and
+/// `status`.
+pub const HTTP_REQUESTS: &str = "octopus_http_requests_total";
+/// Seconds from a request's arrival to its answer's head, by `method` and `route`.
+pub const HTTP_SECONDS: &str = "octopus_http_request_duration_seconds";
+/// Orders stored by order/new, by `type`, `channel` and `status` (refused ones too).
+pub const ORDERS_CREATED: &str = "octopus_orders_created_total";
+/// Calls to upstream providers, by `channel`, `operation` and `outcome` (`answered`,
+/// `error`: a transport error or a 5xx).
+pub const UPSTREAM_CALLS: &str = "octopus_upstream_calls_total";
+/// Seconds an upstream call took, by `channel` and `operation`.
+pub const UPSTREAM_SECONDS: &str = "octopus_upstream_call_duration_seconds";
+/// Callback attempts, by `outcome` (`acknowledged`, `retry`, `gave_up`).
+pub const CALLBACK_ATTEMPTS: &str = "octopus_callback_attempts_total";
+
+/// The request id header: taken from the client when it is a plausible id, made otherwise,
+/// and returned on every answer.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Latency buckets (seconds) of the histograms: 1 ms to 30 s.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's recorder, installed on first use (several servers in one process, as in the
+/// tests, share it).
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+            .expect("valid buckets");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder already installed (a library's test harness): ours still renders
+        // what it records through the handle, but the facade's macros reach the other one.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+        }
+        handle
+    })
+}
+
+/// Binds the metrics listener at `address` and serves `GET /metrics` on it in the background;
+/// returns the address bound.
+pub async fn serve(address: SocketAddr) -> std::io::Result<SocketAddr> {
+    let handle = handle();
+    let listener = TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    let app = Router::new().route("/metrics", get(move || async move { handle.render() }));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    Ok(bound)
+}
+
+/// Whether a client's request id may be kept: 1 to 64 of `A-Z a-z 0-9 . _ -`.
+fn plausible(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// A new request id: 16 random bytes as hex.
+fn new_request_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The route pattern a request matched, carried out on its answer by [`route_of`].
+#[derive(Debug, Clone)]
+struct RoutePattern(String);
+
+/// Inside the routing (a route layer): puts the pattern the request matched on its answer,
+/// for [`track`], which runs outside the routing and cannot see it.
+pub async fn route_of(request: Request, next: Next) -> Response {
+    let pattern = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let mut response = next.run(request).await;
+    if let Some(pattern) = pattern {
+        response.extensions_mut().insert(RoutePattern(pattern));
+    }
+    response
+}
+
+/// The request id of a request (after [`track`] ran: always there).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Outside the routing: counts and times every request by route and status, and gives it a
+/// request id (the
+/// client's `X-Request-Id` when plausible): in the request's extensions and tracing span, and
+/// on the answer.
+pub async fn track(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_string();
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| plausible(v))
+        .map(str::to_string)
+        .unwrap_or_else(new_request_id);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span =
+        tracing::info_span!("request", request_id = %id, %method, path = %request.uri().path());
+    let span_for_log = span.clone();
+    let mut response = {
+        use tracing::Instrument;
+        next.run(request).instrument(span).await
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    let _entered = span_for_log.enter();
+    tracing::debug!(
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "answered"
+    );
+    let route = response
+        .extensions()
+        .get::<RoutePattern>()
+        .map(|p| p.0.clone())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!(HTTP_SECONDS, "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_request_id_is_kept_only_when_plausible() {
+        assert!(plausible("abc-123_x.y"));
+        assert!(!plausible(""));
+        assert!(!plausible(&"a".repeat(65)));
+        assert!(!plausible("a b"));
+        assert!(!plausible("a\nb"));
+        let made = new_request_id();
+        assert_eq!(made.len(), 32);
+        assert!(plausible(&made));
+        assert_ne!(made, new_request_id());
+    }
+}
