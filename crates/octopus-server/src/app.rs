@@ -50,6 +50,8 @@ pub enum StartError {
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    /// The metrics listener, bound at build (`--metrics-listen`).
+    metrics: Option<TcpListener>,
     state: AppState,
     address: SocketAddr,
     /// Most open connections (from the file limit and `max_connections`).
@@ -127,6 +129,7 @@ impl Application {
             default_deposit_ttl: config.default_deposit_ttl,
         };
         let rate_limiters = RateLimiters::new(&config.rate_limits);
+        let config_metrics = config.metrics_listen;
         let state = AppState::new(AppInner {
             keys: KeyRing::new(storage.clone(), master_key.clone()),
             services,
@@ -141,8 +144,17 @@ impl Application {
             rate_limiters,
             workers_running: std::sync::atomic::AtomicBool::new(false),
         });
+        let metrics = match config_metrics {
+            Some(address) => Some(
+                crate::metrics::bind(address)
+                    .await
+                    .map_err(|source| StartError::Listen { address, source })?,
+            ),
+            None => None,
+        };
         Ok(Application {
             listener,
+            metrics,
             state,
             address,
             connection_cap,
@@ -179,13 +191,21 @@ impl Application {
         workers.extend(workers::callbacks::spawn(self.state.clone(), stopped));
         let running = &self.state.workers_running;
         running.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(address) = self.state.config.metrics_listen {
-            let bound = crate::metrics::serve(address)
-                .await
-                .map_err(|source| StartError::Listen { address, source })?;
-            tracing::info!("metrics on http://{bound}/metrics");
+        if let Some(listener) = self.metrics {
+            if let Ok(bound) = listener.local_addr() {
+                tracing::info!("metrics on http://{bound}/metrics");
+            }
+            crate::metrics::serve(listener);
         }
         let state = self.state.clone();
+        // Unready from the moment shutdown begins, while requests in flight finish.
+        let draining = self.state.clone();
+        let shutdown = async move {
+            shutdown.await;
+            draining
+                .workers_running
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        };
         let limits = self.state.config.connections;
         let served = connections::serve(
             self.listener,
@@ -241,9 +261,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api::postbacks::routes().layer(per_ip(&limiters.postbacks)))
         .merge(api::device::routes().layer(per_ip(&limiters.devices)))
         .route("/readyz", get(readyz))
+        // Before the route layer, so a 405 is counted under its route too.
+        .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn(crate::metrics::route_of))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(crate::metrics::track))
         .with_state(state)

@@ -61,19 +61,47 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// Binds the metrics listener at `address` and serves `GET /metrics` on it in the background;
-/// returns the address bound.
-pub async fn serve(address: SocketAddr) -> std::io::Result<SocketAddr> {
-    let handle = handle();
+/// Binds the metrics listener at `address` (before anything starts: a port taken stops the
+/// start) and installs the recorder.
+pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     let listener = TcpListener::bind(address).await?;
-    let bound = listener.local_addr()?;
+    handle();
+    Ok(listener)
+}
+
+/// Serves `GET /metrics` on `listener` in the background, and drains the histograms' samples
+/// every 5 s whether or not anyone scrapes (they would pile up otherwise).
+pub fn serve(listener: TcpListener) {
+    let handle = handle();
     let app = Router::new().route("/metrics", get(move || async move { handle.render() }));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the metrics listener stopped");
         }
     });
-    Ok(bound)
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
+/// A request's method as a label: the standard ones by name, any other as `other` (a client
+/// may send any token as a method; each would otherwise be a new series).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Whether a client's request id may be kept: 1 to 64 of `A-Z a-z 0-9 . _ -`.
@@ -120,7 +148,7 @@ pub struct RequestId(pub String);
 /// on the answer.
 pub async fn track(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_string();
+    let method = method_label(request.method());
     let id = request
         .headers()
         .get(&REQUEST_ID)
@@ -151,7 +179,7 @@ pub async fn track(mut request: Request, next: Next) -> Response {
         .map(|p| p.0.clone())
         .unwrap_or_else(|| "unmatched".to_string());
     let status = response.status().as_u16().to_string();
-    metrics::counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
+    metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!(HTTP_SECONDS, "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());

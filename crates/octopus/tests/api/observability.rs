@@ -209,7 +209,34 @@ async fn metrics_request_ids_and_readiness_through_an_outage(backend: Backend) {
         ]),
         "{scraped}"
     );
-    assert!(!scraped.contains("8080"), "no other listener's numbers");
+    // A 405 under its route; a made-up method under `other`, whatever it is.
+    let wrong = http
+        .delete(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 405);
+    let odd = reqwest::Method::from_bytes(b"FROBNICATE").unwrap();
+    http.request(odd, format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    let scraped = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+    let has = |needle: &[&str]| {
+        scraped
+            .lines()
+            .any(|l| !l.starts_with('#') && needle.iter().all(|n| l.contains(n)))
+    };
+    assert!(
+        has(&[
+            r#"method="DELETE""#,
+            r#"route="/healthz""#,
+            r#"status="405""#
+        ]),
+        "{scraped}"
+    );
+    assert!(has(&[r#"method="other""#]), "{scraped}");
+    assert!(!scraped.contains("FROBNICATE"), "{scraped}");
 
     // JSON logs, the request's line naming its id.
     let logged = server.wait_for_output("trace-me-42");
