@@ -5,6 +5,7 @@
 //! writer never stops to do it.
 
 mod accounts;
+pub mod backup;
 mod callbacks;
 mod channels;
 mod columns;

@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway.
     Serve(ServeArgs),
+    /// Copy the embedded SQLite database to a file while the gateway serves (PostgreSQL:
+    /// pg_dump and point-in-time recovery, docs/operations.md).
+    Backup(BackupArgs),
     /// Manage merchants.
     Merchant(MerchantArgs),
     /// Send orders to a running gateway, as a merchant would.
@@ -725,6 +728,15 @@ pub enum CallbackCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+}
+
+#[derive(Args)]
+pub struct BackupArgs {
+    /// The backup file to write (it must not exist yet).
+    #[arg(long)]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 /// Where the state lives, and the master key that protects its secrets.

@@ -2,6 +2,7 @@
 //! `bench` are the operator's and the merchant developer's tools around it.
 
 mod accounts;
+mod backup;
 mod bench;
 mod callback;
 mod channel;
@@ -28,6 +29,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Backup(args) => backup::run(args),
         Command::Merchant(args) => merchant::run(args).await,
         Command::Order(args) => order::run(args).await,
         Command::Bench(args) => bench::run(args).await,

@@ -8,6 +8,7 @@ mod admin_orders;
 mod admin_setup;
 mod api_keys;
 mod auth;
+mod backup;
 mod callback_backlog;
 mod callbacks;
 mod cashier_languages;
