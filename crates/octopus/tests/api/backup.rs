@@ -67,7 +67,12 @@ async fn a_backup_taken_while_serving_restores_into_a_new_data_dir_that_serves_a
             }
         }));
     }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while acked.lock().unwrap().len() < 50 {
+        assert!(
+            std::time::Instant::now() < deadline && load.iter().all(|w| !w.is_finished()),
+            "the load stopped before 50 orders"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     // Every order acknowledged by now must be in the copy: the backup begins after this.
@@ -87,7 +92,26 @@ async fn a_backup_taken_while_serving_restores_into_a_new_data_dir_that_serves_a
     let answer: serde_json::Value = serde_json::from_str(report.trim()).unwrap();
     assert!(answer["bytes"].as_u64().unwrap() > 0, "{answer}");
     assert!(answer["schema_version"].as_i64().unwrap() >= 14, "{answer}");
-    assert!(!file.with_extension("partial").exists());
+    // One self-contained file: no journal beside it, and its header says so (byte 18: 1 for
+    // a rollback journal, 2 for WAL); no temporary file left.
+    for beside in ["-wal", "-shm", "-journal"] {
+        let mut name = file.clone().into_os_string();
+        name.push(beside);
+        assert!(
+            !std::path::Path::new(&name).exists(),
+            "{beside} beside the copy"
+        );
+    }
+    assert_eq!(std::fs::read(&file).unwrap()[18], 1);
+    assert_eq!(
+        std::fs::read_dir(target.path()).unwrap().count(),
+        1,
+        "only the copy"
+    );
+    assert!(
+        served_meanwhile > 0,
+        "the writers went on while the backup ran"
+    );
 
     // Never over an existing file: refused, the file as it was.
     let size = std::fs::metadata(&file).unwrap().len();

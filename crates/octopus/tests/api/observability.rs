@@ -103,6 +103,18 @@ async fn until_readyz(base: &str, status: u16) -> Value {
     }
 }
 
+/// The metrics' text, scraped.
+async fn scrape(url: &str) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+/// Whether a sample line (not a comment) holds every one of `needle`.
+fn has_sample(scraped: &str, needle: &[&str]) -> bool {
+    scraped
+        .lines()
+        .any(|l| !l.starts_with('#') && needle.iter().all(|n| l.contains(n)))
+}
+
 /// The metrics listener's address, from the line the server logs.
 fn metrics_url(server: &ServerProcess) -> String {
     let lines = server.wait_for_output("metrics on http://");
@@ -178,12 +190,8 @@ async fn metrics_request_ids_and_readiness_through_an_outage(backend: Backend) {
     assert_eq!(id.len(), 32, "a new id: {id}");
     assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
 
-    let scraped = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
-    let has = |needle: &[&str]| {
-        scraped
-            .lines()
-            .any(|l| !l.starts_with('#') && needle.iter().all(|n| l.contains(n)))
-    };
+    let scraped = scrape(&metrics).await;
+    let has = |needle: &[&str]| has_sample(&scraped, needle);
     assert!(
         has(&[
             "octopus_http_requests_total{",
@@ -221,12 +229,8 @@ async fn metrics_request_ids_and_readiness_through_an_outage(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let scraped = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
-    let has = |needle: &[&str]| {
-        scraped
-            .lines()
-            .any(|l| !l.starts_with('#') && needle.iter().all(|n| l.contains(n)))
-    };
+    let scraped = scrape(&metrics).await;
+    let has = |needle: &[&str]| has_sample(&scraped, needle);
     assert!(
         has(&[
             r#"method="DELETE""#,
