@@ -22,6 +22,9 @@ use tokio::net::TcpListener;
 pub const HTTP_REQUESTS: &str = "octopus_http_requests_total";
 /// Seconds from a request's arrival to its answer's head, by `method` and `route`.
 pub const HTTP_SECONDS: &str = "octopus_http_request_duration_seconds";
+/// Requests whose handler panicked (answered the documented 500 outside the routing, so not
+/// in [`HTTP_REQUESTS`]).
+pub const HTTP_PANICS: &str = "octopus_http_panics_total";
 /// Orders stored by order/new, by `type`, `channel` and `status` (refused ones too).
 pub const ORDERS_CREATED: &str = "octopus_orders_created_total";
 /// Calls to upstream providers, by `channel`, `operation` and `outcome` (`answered`,

@@ -62,6 +62,7 @@ async fn get_status(address: std::net::SocketAddr, path: &str) -> Option<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_handler_answers_500_and_costs_no_connection_slot() {
+    let metrics = octopus_server::metrics::handle();
     let (address, _stop) = start(2, ConnectionLimits::default()).await;
     assert_eq!(get_status(address, "/ok").await, Some(200));
     for _ in 0..3 {
@@ -71,6 +72,16 @@ async fn a_panicking_handler_answers_500_and_costs_no_connection_slot() {
             "a panic is the documented 500"
         );
     }
+    // Counted (only this test's handler panics in this process).
+    let panics: f64 = metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix("octopus_http_panics_total "))
+        .unwrap_or_else(|| panic!("no panic counter in {}", metrics.render()))
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(panics, 3.0);
     for i in 0..3 {
         assert_eq!(
             get_status(address, "/ok").await,

@@ -466,6 +466,7 @@ async fn handle(
         Ok(Ok(r)) => r,
         Ok(Err(never)) => match never {},
         Err(_) => {
+            metrics::counter!(crate::metrics::HTTP_PANICS).increment(1);
             crate::error::Error::Internal("a request handler panicked".into()).into_response()
         }
     };
