@@ -143,6 +143,7 @@ impl Application {
             master_key,
             rate_limiters,
             workers_running: std::sync::atomic::AtomicBool::new(false),
+            draining: std::sync::atomic::AtomicBool::new(false),
         });
         let metrics = match config_metrics {
             Some(address) => Some(
@@ -202,16 +203,19 @@ impl Application {
         let draining = self.state.clone();
         let shutdown = async move {
             shutdown.await;
+            tracing::info!("stopping: unready; requests in flight finish, then the workers stop");
             draining
-                .workers_running
-                .store(false, std::sync::atomic::Ordering::Relaxed);
+                .draining
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         };
         let limits = self.state.config.connections;
+        let drain_delay = self.state.config.drain_delay;
         let served = connections::serve(
             self.listener,
             router(self.state),
             limits,
             self.connection_cap,
+            drain_delay,
             shutdown,
         )
         .await;
@@ -276,8 +280,9 @@ async fn healthz() -> impl IntoResponse {
 
 /// `GET /readyz`: whether this node should get traffic: its database answers, holds every
 /// migration this build knows (a newer one, from a newer node during a rolling upgrade, is
-/// fine), and its background workers run. 200 `{"status":"ready",...}` or 503
-/// `{"status":"unready",...}` naming what is not; never the cause's text.
+/// fine), its background workers run, and it is not stopping (`draining`). 200
+/// `{"status":"ready",...}` or 503 `{"status":"unready",...}` naming what is not; never the
+/// cause's text.
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     let database = tokio::time::timeout(
         std::time::Duration::from_secs(2),
@@ -299,7 +304,8 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
     let workers = state
         .workers_running
         .load(std::sync::atomic::Ordering::Relaxed);
-    let ready = database == "ok" && migrations.is_i64() && workers;
+    let draining = state.draining.load(std::sync::atomic::Ordering::Relaxed);
+    let ready = database == "ok" && migrations.is_i64() && workers && !draining;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -312,6 +318,7 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
             "database": database,
             "migrations": migrations,
             "workers": if workers { "running" } else { "stopped" },
+            "draining": draining,
         })),
     )
         .into_response()

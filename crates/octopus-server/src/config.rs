@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub search_window: u32,
     /// Where Prometheus reads `/metrics` (its own listener; none: not served).
     pub metrics_listen: Option<SocketAddr>,
+    /// How long a stopping node goes on answering (unready, closing each connection after its
+    /// answer) before it stops accepting (`connections::serve`).
+    pub drain_delay: Duration,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +81,7 @@ impl Default for ServerConfig {
             rate_limits: RateLimits::default(),
             search_window: octopus_storage::search::SEARCH_WINDOW,
             metrics_listen: None,
+            drain_delay: Duration::ZERO,
         }
     }
 }

@@ -34,8 +34,11 @@ pub struct AppInner {
     /// The rate limits' budgets (built from `config.rate_limits`).
     pub rate_limiters: RateLimiters,
     /// Whether this node's background workers run (`/readyz`): from when they are spawned
-    /// until shutdown begins.
+    /// until they are stopped.
     pub workers_running: std::sync::atomic::AtomicBool,
+    /// Whether this node is stopping (`/readyz` unready from the moment shutdown begins, while
+    /// it drains).
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]

@@ -206,6 +206,24 @@ pub(crate) async fn backlog<C: GenericClient>(
         .collect())
 }
 
+/// Hands claimed callbacks back (see `CallbackOutbox::release_callbacks`), in one statement.
+pub(crate) async fn release<C: GenericClient>(
+    client: &C,
+    claims: &[(i64, Timestamp)],
+) -> Result<()> {
+    let (ids, held): (Vec<i64>, Vec<Timestamp>) = claims.iter().copied().unzip();
+    client
+        .execute(
+            "UPDATE callbacks c SET claimed_until = 0
+             FROM UNNEST($1::bigint[], $2::bigint[]) AS v(id, claim)
+             WHERE c.id = v.id AND c.claimed_until = v.claim",
+            &[&ids, &held],
+        )
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
 /// Records attempts: the attempt log, the callbacks' states, and the orders' notify status,
 /// in one transaction, tried again when PostgreSQL reports a deadlock or a serialization
 /// failure. An attempt whose claim is no longer the callback's (its lease ran out and it was

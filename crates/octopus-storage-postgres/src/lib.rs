@@ -635,6 +635,11 @@ impl CallbackOutbox for PostgresStorage {
         callbacks::claim(&client, now, lease_ms, room).await
     }
 
+    async fn release_callbacks(&self, claims: &[(i64, Timestamp)]) -> Result<()> {
+        let client = self.client().await?;
+        callbacks::release(&client, claims).await
+    }
+
     async fn callback_backlog(&self, now: Timestamp, hosts: &[String]) -> Result<Vec<HostBacklog>> {
         let client = self.client().await?;
         callbacks::backlog(&client, now, hosts).await

@@ -177,6 +177,19 @@ pub(crate) fn backlog(
     Ok(out)
 }
 
+/// Hands claimed callbacks back (see `CallbackOutbox::release_callbacks`).
+pub(crate) fn release(conn: &Connection, claims: &[(i64, Timestamp)]) -> Result<()> {
+    let mut release = conn
+        .prepare_cached(
+            "UPDATE callbacks SET claimed_until = 0 WHERE id = ?1 AND claimed_until = ?2",
+        )
+        .map_err(db)?;
+    for (id, claim) in claims {
+        release.execute(params![id, claim]).map_err(db)?;
+    }
+    Ok(())
+}
+
 /// Records attempts: the attempt log, the callback's state, and the order's notify status
 /// (three statements each). An attempt whose claim is no longer the callback's (its lease ran
 /// out and it was claimed again) is logged and changes nothing else.

@@ -762,6 +762,13 @@ impl CallbackOutbox for SqliteStorage {
             .await
     }
 
+    async fn release_callbacks(&self, claims: &[(i64, Timestamp)]) -> Result<()> {
+        let claims = claims.to_vec();
+        self.writer
+            .write(move |conn| callbacks::release(conn, &claims))
+            .await
+    }
+
     async fn callback_backlog(&self, now: Timestamp, hosts: &[String]) -> Result<Vec<HostBacklog>> {
         let hosts = hosts.to_vec();
         self.readers

@@ -174,6 +174,11 @@ pub trait CallbackOutbox: Send + Sync + 'static {
         room: &ClaimRoom,
     ) -> Result<Vec<Callback>>;
 
+    /// Hands back claims not attempted (a stopping node's queued callbacks): each callback whose
+    /// claim is still `claimed_until` may be claimed again at once, by any node. A claim that
+    /// ran out and was taken again meanwhile is left alone.
+    async fn release_callbacks(&self, claims: &[(i64, Timestamp)]) -> Result<()>;
+
     /// How many callbacks are due for each of `hosts` (those with any), and since when.
     async fn callback_backlog(&self, now: Timestamp, hosts: &[String]) -> Result<Vec<HostBacklog>>;
 

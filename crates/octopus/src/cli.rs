@@ -848,6 +848,11 @@ pub struct ServeArgs {
     /// Log lines as text or as JSON objects (one per line, with the request id).
     #[arg(long, env = "OCTOPUS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Seconds a stopping node (SIGTERM, Ctrl-C) goes on answering, unready and closing each
+    /// connection after its answer, before it stops accepting: longer than the load balancer
+    /// takes to see `/readyz` fail (default 5; 0 with --dev).
+    #[arg(long, env = "OCTOPUS_DRAIN_DELAY")]
+    pub drain_delay: Option<f64>,
     /// Seconds a client may take from a request's first byte to the end of its headers.
     #[arg(long, env = "OCTOPUS_HEADER_TIMEOUT", default_value_t = 10.0)]
     pub header_timeout: f64,

@@ -60,7 +60,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         idle_timeout: seconds("idle-timeout", args.idle_timeout)?,
         max_connections: args.max_connections.filter(|&n| n > 0),
     };
+    let drain_delay = args.drain_delay.unwrap_or(if args.dev { 0.0 } else { 5.0 });
+    anyhow::ensure!(
+        (0.0..=300.0).contains(&drain_delay),
+        "--drain-delay must be from 0 to 300 seconds"
+    );
     let config = ServerConfig {
+        drain_delay: Duration::from_secs_f64(drain_delay),
         connections,
         rate_limits,
         callback_schedule,

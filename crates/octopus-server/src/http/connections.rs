@@ -23,7 +23,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -264,13 +264,17 @@ impl Drop for Slot {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets requests in flight
+/// Serves `router` on `listener` until `shutdown` resolves, then drains: for `drain_delay` it
+/// goes on accepting and answering, each answer with `Connection: close` (so that clients and
+/// load balancers, which see the node unready meanwhile, move to other nodes without a request
+/// landing on a closing connection); then it stops accepting and lets requests in flight
 /// finish (within a grace period).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
     cap: usize,
+    drain_delay: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let registry = Arc::new(Registry::default());
@@ -278,6 +282,21 @@ pub async fn serve(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.keep_alive(true);
     let builder = Arc::new(builder);
+    let draining = Arc::new(AtomicBool::new(false));
+    let shutdown = {
+        let draining = Arc::clone(&draining);
+        async move {
+            shutdown.await;
+            draining.store(true, Ordering::Relaxed);
+            if !drain_delay.is_zero() {
+                tracing::info!(
+                    seconds = drain_delay.as_secs_f64(),
+                    "draining: still answering, each answer closing its connection, before requests stop being accepted"
+                );
+                tokio::time::sleep(drain_delay).await;
+            }
+        }
+    };
     tokio::pin!(shutdown);
     let mut last_accept_error: Option<Instant> = None;
     'accepting: loop {
@@ -334,6 +353,7 @@ pub async fn serve(
             limits,
             peer,
             activity,
+            draining: Arc::clone(&draining),
         };
         let builder = Arc::clone(&builder);
         let stopping = stopping.clone();
@@ -368,6 +388,8 @@ struct Connection {
     limits: ConnectionLimits,
     peer: SocketAddr,
     activity: Arc<Activity>,
+    /// Set when the server drains: every answer closes its connection.
+    draining: Arc<AtomicBool>,
 }
 
 impl Connection {
@@ -382,6 +404,7 @@ impl Connection {
             limits,
             peer,
             activity,
+            draining,
         } = self;
         let io = TokioIo::new(Watched {
             stream,
@@ -391,7 +414,16 @@ impl Connection {
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let router = router.clone();
             let activity = Arc::clone(&service_activity);
-            async move { Ok::<_, Infallible>(handle(router, limits, peer, activity, request).await) }
+            let draining = Arc::clone(&draining);
+            async move {
+                let mut response = handle(router, limits, peer, activity, request).await;
+                if draining.load(Ordering::Relaxed) {
+                    response
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, Infallible>(response)
+            }
         });
         let conn = builder.serve_connection(io, service);
         tokio::pin!(conn);

@@ -34,15 +34,22 @@ use crate::clock::now_ms;
 use crate::state::AppState;
 
 /// How long a claimed callback belongs to this node: longer than it may wait in its host's
-/// queue ([`MAX_QUEUE_WAIT`]) and then take ([`MAX_TIMEOUT`]), so that it is never sent by
-/// two claims at once.
-const LEASE_MS: i64 = 90_000;
-/// The longest an attempt may be allowed to take (`--callback-timeout`).
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+/// queue ([`queue_wait`]) and then take (`--callback-timeout`), so that it is never sent by
+/// two claims at once, and no longer, so that the callbacks of a node that died are taken up
+/// soon (30 s with the default timeout of 10 s).
+pub fn lease(timeout: Duration) -> Duration {
+    queue_wait(timeout) + timeout + LEASE_MARGIN
+}
 /// A claimed callback that waited this long for its host's slot is left to its lease's end
 /// and claimed again, rather than started late in the lease. A queued callback waits for at
-/// most one attempt ahead of it ([`MAX_TIMEOUT`]) unless global slots run short.
-const MAX_QUEUE_WAIT: Duration = Duration::from_secs(35);
+/// most one attempt ahead of it (the timeout) unless global slots run short.
+fn queue_wait(timeout: Duration) -> Duration {
+    timeout + LEASE_MARGIN
+}
+/// What a lease allows beyond the attempts themselves (reading the signing key, recording).
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// The longest an attempt may be allowed to take (`--callback-timeout`).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most callbacks claimed at once, and attempts recorded at once.
 const BATCH: usize = 512;
 /// A host with at least this many callbacks due is named in a warning ...
@@ -176,7 +183,10 @@ impl Dispatcher {
         let every = self.state.config.worker_interval;
         loop {
             tokio::select! {
-                _ = stop.changed() => return,
+                _ = stop.changed() => {
+                    self.hand_back().await;
+                    return;
+                }
                 _ = self.state.callbacks_due.notified() => {}
                 _ = self.finished.notified() => {}
                 _ = tokio::time::sleep(every) => {}
@@ -201,6 +211,31 @@ impl Dispatcher {
                 }
             }
             self.watch_backlog().await;
+        }
+    }
+
+    /// Stopping: the callbacks claimed and not started go back to the outbox, for any node to
+    /// claim at once instead of after their lease (those in flight finish and are recorded).
+    async fn hand_back(&self) {
+        let claims: Vec<(i64, i64)> = {
+            let mut hosts = self.hosts.lock().expect("hosts lock");
+            hosts
+                .values_mut()
+                .flat_map(|h| h.waiting.drain(..))
+                .map(|(c, _)| (c.id, c.claimed_until))
+                .collect()
+        };
+        if claims.is_empty() {
+            return;
+        }
+        match self.outbox.release_callbacks(&claims).await {
+            Ok(()) => tracing::info!(
+                count = claims.len(),
+                "stopping: queued callbacks handed back"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "handing back queued callbacks failed; they are claimed again when their lease ends")
+            }
         }
     }
 
@@ -231,7 +266,11 @@ impl Dispatcher {
         };
         let claimed = self
             .outbox
-            .claim_callbacks(now_ms(), LEASE_MS, &wanted)
+            .claim_callbacks(
+                now_ms(),
+                lease(self.state.config.callback_timeout).as_millis() as i64,
+                &wanted,
+            )
             .await?;
         let count = claimed.len();
         debug_assert!(count <= room, "a claim took {count} for room {room}");
@@ -305,6 +344,7 @@ impl Dispatcher {
     /// leased until their lease ends, and are claimed again then.
     fn start_ready(self: &Arc<Self>) {
         let limit = self.host_limit();
+        let queue_wait = queue_wait(self.state.config.callback_timeout);
         let mut hosts = self.hosts.lock().expect("hosts lock");
         let mut names: Vec<String> = hosts.keys().cloned().collect();
         if !names.is_empty() {
@@ -315,7 +355,7 @@ impl Dispatcher {
         'hosts: for name in names {
             let host = hosts.get_mut(&name).expect("listed");
             while let Some((_, claimed)) = host.waiting.front() {
-                if claimed.elapsed() > MAX_QUEUE_WAIT {
+                if claimed.elapsed() > queue_wait {
                     host.waiting.pop_front();
                     continue;
                 }

@@ -609,6 +609,21 @@ impl Contract {
         claimed
     }
 
+    /// Hands back callbacks claimed before (`offset` added to each claim: a claim that is not
+    /// the callback's own any more), on each backend with its own rows.
+    async fn release(&mut self, claimed: &[Vec<Callback>], offset: i64) {
+        for (side, taken) in self.sides.iter().zip(claimed) {
+            let claims: Vec<(i64, Timestamp)> = taken
+                .iter()
+                .map(|c| (c.id, c.claimed_until + offset))
+                .collect();
+            side.storage
+                .release_callbacks(&claims)
+                .await
+                .expect("release callbacks");
+        }
+    }
+
     /// Records attempts of callbacks claimed before, on each backend with its own rows.
     async fn record(
         &mut self,
@@ -1326,6 +1341,32 @@ async fn both_backends_keep_the_same_books(postgres: Backend) {
         .claim("callbacks claimed again", now, &ClaimRoom::new(50, 50))
         .await;
     assert_eq!(claimed[0].len(), 3, "the next of dep-notify, and shop-b's");
+    // A stopping node hands its queued claims back: claimable again at once (a hand-back
+    // under a claim that is no longer the callback's changes nothing).
+    c.release(&claimed, -1).await;
+    let none = c
+        .claim(
+            "still leased after a stale hand-back",
+            now,
+            &ClaimRoom::new(50, 50),
+        )
+        .await;
+    assert!(none[0].is_empty(), "{:?}", none[0]);
+    c.release(&claimed, 0).await;
+    let again = c
+        .claim(
+            "claimed again at once after the hand-back",
+            now,
+            &ClaimRoom::new(50, 50),
+        )
+        .await;
+    let ids = |taken: &[Callback]| {
+        let mut ids = taken.iter().map(|c| c.id).collect::<Vec<_>>();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(ids(&again[0]), ids(&claimed[0]));
+    let claimed = again;
     c.acknowledge("the next ones acknowledged", &claimed).await;
     // Later: the retry is due and the stale claim's lease has run out; until none is left.
     for round in 0.. {

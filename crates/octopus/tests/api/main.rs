@@ -15,6 +15,7 @@ mod cashier_languages;
 mod cashier_page;
 mod cashier_security;
 mod cli;
+mod cluster;
 mod compatibility;
 mod connections;
 mod console;

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod chromium;
+pub mod cluster;
 pub mod paykassma;
 pub mod raw_http;
 pub mod receiver;
@@ -131,6 +132,14 @@ impl TestDb {
         self.data_dir
             .path()
             .join(octopus_storage_sqlite::DATABASE_FILE)
+    }
+
+    /// A connection to this PostgreSQL schema, outside the gateway (None on SQLite).
+    pub async fn postgres(&self) -> Option<tokio_postgres::Client> {
+        match &self.postgres {
+            Some((base, schema)) => Some(Self::postgres_client(base, schema).await),
+            None => None,
+        }
     }
 
     /// A connection to this PostgreSQL schema, outside the gateway.
@@ -976,6 +985,31 @@ impl ServerProcess {
             assert!(
                 Instant::now() < deadline,
                 "the server never printed {text:?}: {lines:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, as a service manager stops it, and waits (at most a minute) for it to exit;
+    /// whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "SIGTERM sent");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the server") {
+                return status.success();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop within a minute of SIGTERM"
             );
             std::thread::sleep(Duration::from_millis(20));
         }

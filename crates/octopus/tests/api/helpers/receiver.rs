@@ -5,8 +5,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::net::SocketAddr;
+
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -28,6 +30,8 @@ pub enum Reply {
 #[derive(Clone, Debug)]
 pub struct Received {
     pub at: Instant,
+    /// The sender's address (which process sent it: see `cluster::open_ports`).
+    pub peer: SocketAddr,
     pub body: String,
     pub headers: HeaderMap,
     pub json: serde_json::Value,
@@ -36,7 +40,7 @@ pub struct Received {
 #[derive(Clone)]
 struct Shared {
     replies: Arc<Mutex<VecDeque<Reply>>>,
-    then: Reply,
+    then: Arc<Mutex<Reply>>,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
@@ -51,7 +55,7 @@ impl Receiver {
     pub async fn start(replies: Vec<Reply>, then: Reply) -> Receiver {
         let shared = Shared {
             replies: Arc::new(Mutex::new(replies.into())),
-            then,
+            then: Arc::new(Mutex::new(then)),
             received: Arc::new(Mutex::new(Vec::new())),
         };
         let app = Router::new()
@@ -61,17 +65,25 @@ impl Receiver {
         let url = format!("http://{}/callback", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
         });
         Receiver {
             url,
             shared,
             _stop: stop,
         }
+    }
+
+    /// From now on, answers `then` (after the replies still queued).
+    pub fn answer_from_now(&self, then: Reply) {
+        *self.shared.then.lock().unwrap() = then;
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -96,10 +108,16 @@ impl Receiver {
     }
 }
 
-async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let text = String::from_utf8_lossy(&body).into_owned();
     shared.received.lock().unwrap().push(Received {
         at: Instant::now(),
+        peer,
         json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
         body: text,
         headers,
@@ -109,7 +127,7 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         .lock()
         .unwrap()
         .pop_front()
-        .unwrap_or_else(|| shared.then.clone());
+        .unwrap_or_else(|| shared.then.lock().unwrap().clone());
     match reply {
         Reply::Success => (StatusCode::OK, "success").into_response(),
         Reply::Answer(status, body) => {
