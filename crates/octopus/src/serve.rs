@@ -89,11 +89,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let app = Application::build(config, storage.clone(), master_key.clone())
         .await
         .context("cannot start the server")?;
-    println!(
-        "Octopus is serving on {} ({})",
-        app.public_url(),
-        args.database.describe()
-    );
+    let listening = format!("http://{}", app.address());
+    if app.public_url() == listening {
+        println!(
+            "Octopus is serving on {listening} ({})",
+            args.database.describe()
+        );
+    } else {
+        println!(
+            "Octopus is serving on {}, listening on {listening} ({})",
+            app.public_url(),
+            args.database.describe()
+        );
+    }
     if args.dev {
         start_paykassma_demo(storage.as_ref(), &master_key, app.public_url()).await?;
         start_accounts_demo(storage.as_ref(), &master_key, app.public_url()).await?;

@@ -364,22 +364,7 @@ async fn nodes_of_the_older_release_keep_working_on_a_newer_additive_schema(back
     receiver.wait_for(20, Duration::from_secs(30)).await;
 }
 
-macro_rules! on_postgres {
-    ($($name:ident),+ $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(backend) = crate::helpers::Backend::postgres(stringify!($name)) {
-                        super::$name(backend).await
-                    }
-                }
-            )+
-        }
-    };
-}
-
-on_postgres!(
+crate::on_postgres!(
     a_node_killed_under_load_loses_nothing_and_its_callbacks_go_out_from_another,
     a_rolling_restart_of_three_nodes_under_load_fails_no_request,
     nodes_of_the_older_release_keep_working_on_a_newer_additive_schema,

@@ -40,6 +40,7 @@ mod risk;
 mod routing;
 mod sandbox;
 mod signing_vectors;
+mod soak;
 mod stored_values;
 mod test_mode;
 mod thai_banks;

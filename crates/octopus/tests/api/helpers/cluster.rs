@@ -93,7 +93,15 @@ impl Balancer {
 
     /// Waits until the balancer sends requests to `url`.
     pub async fn wait_ready(&self, url: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        assert!(
+            self.ready_within(url, Duration::from_secs(30)).await,
+            "{url} never became ready"
+        );
+    }
+
+    /// Whether the balancer sends requests to `url` within `timeout`.
+    pub async fn ready_within(&self, url: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
         loop {
             if self
                 .nodes
@@ -102,9 +110,11 @@ impl Balancer {
                 .iter()
                 .any(|e| e.url == url && e.ready)
             {
-                return;
+                return true;
             }
-            assert!(Instant::now() < deadline, "{url} never became ready");
+            if Instant::now() >= deadline {
+                return false;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -113,6 +123,41 @@ impl Balancer {
 impl Drop for Balancer {
     fn drop(&mut self) {
         self.checker.abort();
+    }
+}
+
+/// A TCP load balancer (as one in front of the nodes, at one address that does not change
+/// when nodes do): each connection goes to the next node the [`Balancer`] has ready. Payers'
+/// pages, providers' postbacks and merchants reach the nodes through it.
+pub struct Front {
+    pub url: String,
+    accepting: JoinHandle<()>,
+}
+
+impl Front {
+    pub async fn start(balancer: Arc<Balancer>) -> Front {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let Some((node, _)) = balancer.pick() else {
+                    continue; // no node ready: the connection is closed
+                };
+                let address = node.trim_start_matches("http://").to_string();
+                tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&address).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Front { url, accepting }
+    }
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        self.accepting.abort();
     }
 }
 

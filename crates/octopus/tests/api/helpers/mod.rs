@@ -51,6 +51,24 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Runs the listed async test functions (each taking a [`Backend`]) on PostgreSQL only: what
+/// needs several nodes on one database (skipped or failed as in [`on_both_backends`]).
+#[macro_export]
+macro_rules! on_postgres {
+    ($($name:ident),+ $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(backend) = $crate::helpers::Backend::postgres(stringify!($name)) {
+                        super::$name(backend).await
+                    }
+                }
+            )+
+        }
+    };
+}
+
 #[derive(Clone, Debug)]
 pub enum Backend {
     Sqlite,
@@ -90,6 +108,12 @@ pub fn in_ci() -> bool {
 pub fn skipped(what: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED {what}");
+}
+
+/// Prints a test's report on the real stderr (shown with or without `--nocapture`).
+pub fn report(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "REPORT {text}");
 }
 
 /// A fresh database for one test; a PostgreSQL schema is dropped when the test ends.
@@ -966,10 +990,14 @@ impl ServerProcess {
         let first = first_rx
             .recv_timeout(Duration::from_secs(30))
             .expect("the server prints where it serves");
+        // Its own address: "listening on" it when its public URL is another (a balancer's).
         let url = first
+            .split_once("listening on ")
+            .map_or(first.as_str(), |(_, rest)| rest)
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| panic!("no URL in {first:?}"))
+            .trim_end_matches(',')
             .to_string();
         ServerProcess { child, url, lines }
     }
@@ -988,6 +1016,11 @@ impl ServerProcess {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// What the server printed so far.
+    pub fn output(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
     }
 
     pub fn pid(&self) -> u32 {
@@ -1030,8 +1063,13 @@ impl Drop for ServerProcess {
 
 /// Runs `octopus merchant create` on the test database and returns its JSON.
 pub fn merchant_create(db: &TestDb) -> serde_json::Value {
+    merchant_create_named(db, "Crash Test Shop")
+}
+
+/// Runs `octopus merchant create --name NAME` on the test database and returns its JSON.
+pub fn merchant_create_named(db: &TestDb, name: &str) -> serde_json::Value {
     let out = command()
-        .args(["merchant", "create", "--name", "Crash Test Shop"])
+        .args(["merchant", "create", "--name", name])
         .args(db_args(db))
         .output()
         .expect("run octopus merchant create");

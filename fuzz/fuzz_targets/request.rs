@@ -1,0 +1,7 @@
+#![no_main]
+//! libFuzzer target: `octopus_fuzz::request` (what it checks is written there).
+
+#[global_allocator]
+static ALLOCATOR: octopus_fuzz::Bounded = octopus_fuzz::Bounded;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| octopus_fuzz::request(data));
