@@ -189,7 +189,10 @@ impl Application {
         let (stop_workers, stopped) = watch::channel(false);
         let mut workers = workers::orders::spawn(self.state.clone(), stopped.clone());
         workers.push(self.state.rate_limiters.spawn_sweeper(stopped.clone()));
-        workers.extend(workers::callbacks::spawn(self.state.clone(), stopped));
+        workers.extend(workers::callbacks::spawn(
+            self.state.clone(),
+            stopped.clone(),
+        ));
         let running = &self.state.workers_running;
         running.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(listener) = self.metrics {
@@ -197,6 +200,10 @@ impl Application {
                 tracing::info!("metrics on http://{bound}/metrics");
             }
             crate::metrics::serve(listener);
+            workers.push(tokio::spawn(crate::metrics::sample_gauges(
+                self.state.storage.clone(),
+                stopped.clone(),
+            )));
         }
         let state = self.state.clone();
         // Unready from the moment shutdown begins, while requests in flight finish.

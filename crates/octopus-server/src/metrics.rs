@@ -1,8 +1,10 @@
 //! What the gateway tells Prometheus: one recorder for the process (the `metrics` facade with
 //! the Prometheus exporter), served on its own listener (`--metrics-listen`) so the numbers
 //! never share a port, a rate limit or a load balancer with merchants; the request layer that
-//! counts and times every HTTP request by route and status and gives each a request id; and the
-//! names of every metric, here in one place (docs/operations.md lists them with their labels).
+//! counts and times every HTTP request by route and status and gives each a request id; the
+//! sampler of the operations gauges; and the names of every metric, here in one place (the
+//! storage's group commits in `octopus_storage::metrics`; docs/operations.md lists them all
+//! with their labels).
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -34,6 +36,24 @@ pub const UPSTREAM_CALLS: &str = "octopus_upstream_calls_total";
 pub const UPSTREAM_SECONDS: &str = "octopus_upstream_call_duration_seconds";
 /// Callback attempts, by `outcome` (`acknowledged`, `retry`, `gave_up`).
 pub const CALLBACK_ATTEMPTS: &str = "octopus_callback_attempts_total";
+/// Status changes applied to orders, by `type`, `channel` and the `status` reached.
+pub const STATUS_CHANGES: &str = "octopus_order_status_changes_total";
+/// Status changes that left the order's accounting failed (retried in the background), by
+/// `type` and `channel`.
+pub const ACCOUNTING_FAILURES: &str = "octopus_accounting_failures_total";
+/// Signed heartbeats received from devices.
+pub const DEVICE_HEARTBEATS: &str = "octopus_device_heartbeats_total";
+/// The operations gauges, read from the database every [`GAUGES_EVERY`] by each node (the
+/// same for every node: take `max` across nodes): callbacks due now (the queue) and waiting
+/// for a later retry, own accounts online, transfers waiting in suspense, orders whose
+/// accounting failed.
+pub const CALLBACKS_DUE: &str = "octopus_callbacks_due";
+pub const CALLBACKS_SCHEDULED: &str = "octopus_callbacks_scheduled";
+pub const ACCOUNTS_ONLINE: &str = "octopus_accounts_online";
+pub const SUSPENSE_WAITING: &str = "octopus_suspense_waiting";
+pub const ACCOUNTING_FAILED_ORDERS: &str = "octopus_accounting_failed_orders";
+/// How often the gauges are read.
+pub const GAUGES_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The request id header: taken from the client when it is a plausible id, made otherwise,
 /// and returned on every answer.
@@ -44,6 +64,11 @@ const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Writes per group commit: 1 to 1,024.
+const GROUP_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process's recorder, installed on first use (several servers in one process, as in the
@@ -52,6 +77,12 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(octopus_storage::metrics::GROUP_SIZE.into()),
+                    GROUP_BUCKETS,
+                )
+            })
             .expect("valid buckets");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -89,6 +120,46 @@ pub fn serve(listener: TcpListener) {
             handle.run_upkeep();
         }
     });
+}
+
+/// Counts a status change just applied (and whether it left the accounting failed).
+pub fn count_change(order: &octopus_domain::Order) {
+    let (kind, channel) = (order.transaction_type.as_str(), order.channel.clone());
+    metrics::counter!(
+        STATUS_CHANGES,
+        "type" => kind,
+        "channel" => channel.clone(),
+        "status" => order.payment_status.as_str(),
+    )
+    .increment(1);
+    if order.accounting_status == octopus_domain::AccountingStatus::Failed {
+        metrics::counter!(ACCOUNTING_FAILURES, "type" => kind, "channel" => channel).increment(1);
+    }
+}
+
+/// Reads the operations gauges every [`GAUGES_EVERY`] until `stop` (a worker of the server).
+pub async fn sample_gauges(
+    storage: std::sync::Arc<dyn octopus_storage::Storage>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(GAUGES_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match storage.gauges(crate::clock::now_ms()).await {
+            Ok(g) => {
+                metrics::gauge!(CALLBACKS_DUE).set(g.callbacks_due as f64);
+                metrics::gauge!(CALLBACKS_SCHEDULED).set(g.callbacks_scheduled as f64);
+                metrics::gauge!(ACCOUNTS_ONLINE).set(g.accounts_online as f64);
+                metrics::gauge!(SUSPENSE_WAITING).set(g.suspense_waiting as f64);
+                metrics::gauge!(ACCOUNTING_FAILED_ORDERS).set(g.accounting_failed as f64);
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the operations gauges failed"),
+        }
+    }
 }
 
 /// A request's method as a label: the standard ones by name, any other as `other` (a client

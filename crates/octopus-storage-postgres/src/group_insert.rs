@@ -64,6 +64,7 @@ async fn insert_group(pool: &Pool, group: Vec<Waiting<(Order, Vec<VelocityRule>)
     let (requests, answers): (Vec<_>, Vec<_>) =
         group.into_iter().map(|w| (w.request, w.answer)).unzip();
     let (mut orders, rules): (Vec<Order>, Vec<Vec<VelocityRule>>) = requests.into_iter().unzip();
+    let started = std::time::Instant::now();
     let asked: Vec<(&Order, &[VelocityRule])> = orders
         .iter()
         .zip(&rules)
@@ -83,6 +84,12 @@ async fn insert_group(pool: &Pool, group: Vec<Waiting<(Order, Vec<VelocityRule>)
         }
         inserted
     };
+    octopus_storage::metrics::group_committed(
+        "postgres",
+        "deposits",
+        orders.len(),
+        started.elapsed(),
+    );
     let inserted = match inserted {
         Ok(ids) => ids,
         Err(e) => {

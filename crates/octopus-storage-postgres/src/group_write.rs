@@ -156,7 +156,10 @@ fn pg(e: tokio_postgres::Error) -> Failure {
 
 async fn run_group(pool: &Pool, group: Vec<Waiting<Op, Done>>) {
     let ops: Vec<Op> = group.iter().map(|w| w.request.clone()).collect();
-    match attempt_with_retries(pool, &ops).await {
+    let started = std::time::Instant::now();
+    let attempted = attempt_with_retries(pool, &ops).await;
+    octopus_storage::metrics::group_committed("postgres", "changes", ops.len(), started.elapsed());
+    match attempted {
         Ok(results) => {
             for (w, result) in group.into_iter().zip(results) {
                 let _ = w.answer.send(result);

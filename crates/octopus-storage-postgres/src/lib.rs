@@ -172,6 +172,11 @@ impl Storage for PostgresStorage {
 
 #[async_trait]
 impl Settings for PostgresStorage {
+    async fn gauges(&self, now: Timestamp) -> Result<octopus_storage::gauges::Gauges> {
+        let client = self.client().await?;
+        search::gauges(&client, now).await
+    }
+
     async fn schema_versions(&self) -> Result<(i64, i64)> {
         let client = self.client().await?;
         let row = client

@@ -45,6 +45,20 @@ pub(crate) async fn stats<C: GenericClient>(
         .collect()
 }
 
+pub(crate) async fn gauges<C: GenericClient>(
+    client: &C,
+    now: i64,
+) -> Result<octopus_storage::gauges::Gauges> {
+    use octopus_storage::gauges;
+    let [now, online_since] = gauges::values(now);
+    let row = client
+        .query_one(&gauges::statement(&Postgres), &[&now, &online_since])
+        .await
+        .map_err(db)?;
+    let gauges = gauges::row(&crate::columns::PgRow::new(&row));
+    gauges
+}
+
 pub(crate) async fn health<C: GenericClient>(
     client: &C,
     since: i64,

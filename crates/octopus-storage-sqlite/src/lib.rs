@@ -211,6 +211,12 @@ impl Storage for SqliteStorage {
 
 #[async_trait]
 impl Settings for SqliteStorage {
+    async fn gauges(&self, now: Timestamp) -> Result<octopus_storage::gauges::Gauges> {
+        self.readers
+            .read(move |conn| search::gauges(conn, now))
+            .await
+    }
+
     async fn schema_versions(&self) -> Result<(i64, i64)> {
         let applied = self
             .readers

@@ -156,6 +156,18 @@ pub(crate) fn health(conn: &Connection, since: i64) -> Result<octopus_storage::H
     })
 }
 
+pub(crate) fn gauges(conn: &Connection, now: i64) -> Result<octopus_storage::gauges::Gauges> {
+    use octopus_storage::gauges;
+    let mut read = collect(
+        conn,
+        &gauges::statement(&Sqlite),
+        gauges::values(now),
+        |r| gauges::row(r),
+    )?;
+    read.pop()
+        .ok_or(octopus_storage::StorageError::Corrupt("gauges"))
+}
+
 pub(crate) fn search(conn: &Connection, query: &OrderQuery) -> Result<OrderPage> {
     let by_amount = few_by_amount(conn, query)?;
     let edge = match query.window_edge(&Sqlite, by_amount) {

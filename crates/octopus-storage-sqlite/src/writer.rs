@@ -102,7 +102,9 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Queued>) {
                 Err(_) => break,
             }
         }
+        let (writes, started) = (batch.len(), std::time::Instant::now());
         commit_batch(&conn, batch);
+        octopus_storage::metrics::group_committed("sqlite", "sqlite", writes, started.elapsed());
     }
 }
 

@@ -3,6 +3,8 @@
 
 use async_trait::async_trait;
 
+use octopus_domain::Timestamp;
+
 use crate::Result;
 
 /// The gateway's settings.
@@ -14,6 +16,10 @@ pub trait Settings: Send + Sync + 'static {
     /// The schema the database holds (the newest migration applied) and the newest this build
     /// knows: a read that fails when the database cannot be reached (`/readyz`).
     async fn schema_versions(&self) -> Result<(i64, i64)>;
+
+    /// The operations gauges at `now` (`gauges`): callback queue, accounts online, suspense,
+    /// accounting failures.
+    async fn gauges(&self, now: Timestamp) -> Result<crate::gauges::Gauges>;
 
     /// Stores a setting unless one exists; returns the value now stored.
     async fn init_setting(&self, key: &str, value: &str) -> Result<String>;

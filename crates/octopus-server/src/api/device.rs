@@ -133,6 +133,7 @@ async fn heartbeat(
 ) -> Result<Json<Value>, Error> {
     let body = read(body)?;
     let device = authenticated(&state, &method, &uri, &headers, &body).await?;
+    metrics::counter!(crate::metrics::DEVICE_HEARTBEATS).increment(1);
     Ok(Json(json!({
         "result": "success",
         "data": {"device": device.id, "account": device.account}

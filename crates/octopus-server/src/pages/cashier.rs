@@ -976,10 +976,12 @@ async fn simulate(
             return Err(order_refusal(&state, &order, &asked, e, &words.get("msg-choose")).await);
         }
     };
-    match state
-        .storage
-        .change_status(&payment_uid, change.from_status(order.payment_status))
-        .await
+    match crate::services::orders::change_status(
+        &*state.storage,
+        &payment_uid,
+        change.from_status(order.payment_status),
+    )
+    .await
     {
         Ok(_) => state.callbacks_due.notify_one(),
         Err(e) => {

@@ -477,6 +477,18 @@ fn drop_own_accounts(route: &mut crate::services::routing::Route) {
         .retain(|c| !c.connector.uses_own_accounts());
 }
 
+/// Applies a status change (`Orders::change_status`) and counts it: every status change the
+/// server makes goes through here.
+pub async fn change_status(
+    storage: &(impl octopus_storage::Orders + ?Sized),
+    payment_uid: &str,
+    change: octopus_domain::StatusChange,
+) -> Result<Order, octopus_storage::StorageError> {
+    let order = storage.change_status(payment_uid, change).await?;
+    crate::metrics::count_change(&order);
+    Ok(order)
+}
+
 /// Counts an order just stored, by type, channel and status as stored.
 fn count_created(order: &Order) {
     metrics::counter!(
@@ -534,7 +546,7 @@ pub async fn refund(
     };
     let change = octopus_domain::StatusChange::new(PaymentStatus::Refund, reason, now_ms())
         .from_status(order.payment_status);
-    Ok(storage.change_status(payment_uid, change).await?)
+    Ok(change_status(storage, payment_uid, change).await?)
 }
 
 /// An operator's failing of a stuck open order (`order::operator_may_fail` decides which): it
@@ -563,7 +575,7 @@ pub async fn fail_stuck(
     )
     .failing(reason)
     .from_status(order.payment_status);
-    Ok(storage.change_status(payment_uid, change).await?)
+    Ok(change_status(storage, payment_uid, change).await?)
 }
 
 /// Candidate final amounts for a floating offset of `precision` decimal places: distinct

@@ -218,7 +218,7 @@ pub async fn approve(
     let why = format!("{by}: {}", reason.trim());
     let change = risk::approval(&order, why.trim_end_matches([':', ' ']), now)
         .map_err(|e| Error::Conflict(e.to_string()))?;
-    Ok(storage.change_status(payment_uid, change).await?)
+    Ok(crate::services::orders::change_status(storage, payment_uid, change).await?)
 }
 
 /// Rejects a payout held for review: `reject`, its hold released, the merchant called back
@@ -237,7 +237,7 @@ pub async fn reject(
     let mut change =
         risk::review_rejection(&order, reason, now).map_err(|e| Error::Conflict(e.to_string()))?;
     change.reason = format!("{} (by {by})", change.reason);
-    Ok(storage.change_status(payment_uid, change).await?)
+    Ok(crate::services::orders::change_status(storage, payment_uid, change).await?)
 }
 
 // ---------------------------------------------------------------------------------------------

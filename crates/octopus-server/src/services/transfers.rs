@@ -421,7 +421,7 @@ pub async fn confirm(
     .with_final_amount(received.value())
     .with_reference(reference)
     .from_status(order.payment_status);
-    Ok(storage.change_status(payment_uid, change).await?)
+    Ok(crate::services::orders::change_status(storage, payment_uid, change).await?)
 }
 
 /// A payout of an own-accounts channel, waiting in the operator's queue.
@@ -475,7 +475,7 @@ pub async fn payout_sent(
     )
     .with_reference(reference)
     .from_status(order.payment_status);
-    Ok(storage.change_status(payment_uid, change).await?)
+    Ok(crate::services::orders::change_status(storage, payment_uid, change).await?)
 }
 
 /// Marks a queued payout failed: its hold goes back to the merchant, who is called back.
@@ -495,5 +495,5 @@ pub async fn payout_failed(
     )
     .failing(reason)
     .from_status(order.payment_status);
-    Ok(storage.change_status(payment_uid, change).await?)
+    Ok(crate::services::orders::change_status(storage, payment_uid, change).await?)
 }

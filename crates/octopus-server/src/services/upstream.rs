@@ -153,10 +153,12 @@ async fn change(
     order: &Order,
     change: StatusChange,
 ) -> Result<Option<Order>, Error> {
-    match services
-        .orders
-        .change_status(&order.payment_uid, change.from_status(order.payment_status))
-        .await
+    match crate::services::orders::change_status(
+        &*services.orders,
+        &order.payment_uid,
+        change.from_status(order.payment_status),
+    )
+    .await
     {
         Ok(changed) => {
             services.callbacks_due.notify_one();

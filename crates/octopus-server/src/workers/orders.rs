@@ -235,7 +235,7 @@ async fn retry_accounting(state: AppState) -> Result<u32, StorageError> {
 
 /// Applies a change decided in the background; says whether it was applied.
 async fn apply(state: &AppState, payment_uid: &str, change: StatusChange) -> bool {
-    match state.storage.change_status(payment_uid, change).await {
+    match crate::services::orders::change_status(&*state.storage, payment_uid, change).await {
         Ok(order) => {
             tracing::info!(%payment_uid, status = %order.payment_status, "order status changed");
             state.callbacks_due.notify_one();

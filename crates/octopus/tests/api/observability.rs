@@ -28,6 +28,42 @@ async fn a_serving_node_is_ready(backend: Backend) {
     assert_eq!(body["database"], "ok");
     assert_eq!(body["workers"], "running");
     assert!(body["migrations"].as_i64().unwrap() >= 14, "{body}");
+    // The operations gauges on both backends: a callback to an endpoint that fails stays
+    // pending (due, or scheduled for its retry); nothing else is waiting.
+    let receiver = crate::helpers::receiver::Receiver::start(
+        vec![],
+        crate::helpers::receiver::Reply::Answer(500, "no"),
+    )
+    .await;
+    let mut order = NewOrder::deposit(
+        &app.merchant.merchant_uid,
+        "g-1",
+        "5.00",
+        "usd",
+        "card",
+        "US",
+    );
+    order.notify_url = Some(receiver.url.clone());
+    let created = app.client.create_order(&order).await.unwrap();
+    crate::helpers::pay(&created.payment_url).await;
+    let gauges = app
+        .storage()
+        .gauges(octopus_domain::Timestamp::MAX / 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        gauges.callbacks_due + gauges.callbacks_scheduled,
+        1,
+        "{gauges:?}"
+    );
+    assert_eq!(
+        (
+            gauges.accounts_online,
+            gauges.suspense_waiting,
+            gauges.accounting_failed
+        ),
+        (0, 0, 0)
+    );
 }
 
 /// A TCP proxy to PostgreSQL that can be cut (every connection dropped, nothing accepted) and
@@ -170,7 +206,21 @@ async fn metrics_request_ids_and_readiness_through_an_outage(backend: Backend) {
         "wavepay",
         "myanmar",
     );
-    client.create_order(&order).await.unwrap();
+    let created = client.create_order(&order).await.unwrap();
+    crate::helpers::pay(&created.payment_url).await;
+    // A live top-up to an own account: a device's heartbeat (the deposit is confirmed by hand
+    // with the CLI, another process, whose change this node does not count).
+    let live = octopus_client::Client::new(&server.url, &field("api_key"), &field("api_secret"));
+    crate::helpers::accounts::fund_live_on(
+        &db,
+        None,
+        &server.url,
+        &live,
+        &field("merchant_uid"),
+        "mmk",
+        "100.00",
+    )
+    .await;
 
     let http = reqwest::Client::new();
     let kept = http
@@ -217,6 +267,33 @@ async fn metrics_request_ids_and_readiness_through_an_outage(backend: Backend) {
         ]),
         "{scraped}"
     );
+    // Status changes, the group commits that wrote them, a device's heartbeat, the gauges.
+    for needle in [
+        &[
+            "octopus_order_status_changes_total{",
+            r#"type="income""#,
+            r#"channel="sandbox""#,
+            r#"status="completed""#,
+        ][..],
+        &[
+            "octopus_storage_group_size_bucket{",
+            r#"backend="postgres""#,
+            r#"writer="deposits""#,
+        ],
+        &[
+            "octopus_storage_group_commit_seconds_bucket{",
+            r#"backend="postgres""#,
+            r#"writer="changes""#,
+        ],
+        &["octopus_device_heartbeats_total "],
+        &["octopus_callbacks_due "],
+        &["octopus_callbacks_scheduled "],
+        &["octopus_accounts_online "],
+        &["octopus_suspense_waiting "],
+        &["octopus_accounting_failed_orders "],
+    ] {
+        assert!(has(needle), "{needle:?} in {scraped}");
+    }
     // A 405 under its route; a made-up method under `other`, whatever it is.
     let wrong = http
         .delete(format!("{}/healthz", server.url))

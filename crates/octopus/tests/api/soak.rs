@@ -162,7 +162,11 @@ impl Nodes {
         args.extend(["--public-url", &self.public_url]);
         let node = ServerProcess::start_logged(db_args(&self.db), &args, &[]);
         self.balancer.add(&node.url);
-        if !self.balancer.ready_within(&node.url, Duration::from_secs(30)).await {
+        if !self
+            .balancer
+            .ready_within(&node.url, Duration::from_secs(30))
+            .await
+        {
             panic!("{} never became ready: {:?}", node.url, node.output());
         }
         self.running.lock().unwrap().push(node);
