@@ -219,6 +219,8 @@ pub struct StatusChange {
     /// due to be sent at once).
     pub check_at: Option<Timestamp>,
     pub at: Timestamp,
+    /// The id of the request that asked for it, recorded on the order's history.
+    pub request_id: String,
 }
 
 impl StatusChange {
@@ -232,6 +234,7 @@ impl StatusChange {
             reference: None,
             check_at: None,
             at,
+            request_id: String::new(),
         }
     }
 
@@ -269,17 +272,21 @@ pub struct OrderEvent {
     pub to_status: PaymentStatus,
     pub reason: String,
     pub created_at: Timestamp,
+    /// The id of the request that made the change (`X-Request-Id`; empty for background work
+    /// and the CLI).
+    pub request_id: String,
 }
 
 impl OrderEvent {
     /// The creation of an order (`none` → `pending`). Storage does not keep a row for it: the
-    /// order's own row, with its `created_at`, records the creation.
-    pub fn creation(created_at: Timestamp) -> OrderEvent {
+    /// order's own row, with its `created_at` and `request_id`, records the creation.
+    pub fn creation(created_at: Timestamp, request_id: String) -> OrderEvent {
         OrderEvent {
             from_status: PaymentStatus::None,
             to_status: PaymentStatus::Pending,
             reason: "order created".to_string(),
             created_at,
+            request_id,
         }
     }
 }
@@ -356,6 +363,8 @@ pub struct Order {
     pub next_check_at: Option<Timestamp>,
     /// A test-mode order (made with a test key): sandbox money only, kept apart from live.
     pub test: bool,
+    /// The id of the request that created it (`X-Request-Id`; empty when made otherwise).
+    pub request_id: String,
 }
 
 /// An order of this status and channel was refused when created (no channel was ever chosen):
@@ -491,6 +500,7 @@ impl Order {
             to_status: change.to,
             reason: change.reason.clone(),
             created_at: change.at,
+            request_id: change.request_id.clone(),
         })
     }
 }
@@ -571,6 +581,7 @@ pub(crate) mod tests {
             expires_at: Some(100),
             next_check_at: Some(50),
             test: false,
+            request_id: String::new(),
         }
     }
 

@@ -59,6 +59,19 @@ pub const GAUGES_EVERY: std::time::Duration = std::time::Duration::from_secs(15)
 /// and returned on every answer.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+tokio::task_local! {
+    /// The id of the request the current task serves.
+    static CURRENT_REQUEST: String;
+}
+
+/// The id of the request being served (what the order's history records of it); empty outside
+/// a request (background work).
+pub fn current_request_id() -> String {
+    CURRENT_REQUEST
+        .try_with(|id| id.clone())
+        .unwrap_or_default()
+}
+
 /// Latency buckets (seconds) of the histograms: 1 ms to 30 s.
 const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -236,7 +249,9 @@ pub async fn track(mut request: Request, next: Next) -> Response {
     let span_for_log = span.clone();
     let mut response = {
         use tracing::Instrument;
-        next.run(request).instrument(span).await
+        CURRENT_REQUEST
+            .scope(id.clone(), next.run(request).instrument(span))
+            .await
     };
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);

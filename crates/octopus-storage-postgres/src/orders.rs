@@ -211,7 +211,7 @@ const INSERT_SQL: &str =
         payment_status, payment_fail_reason, notify_status, notify_fail_reason,
         accounting_status, accounting_fail_reason, fingerprint, amount_locked,
         created_at, updated_at, expires_at, next_check_at, fee, fee_rule, account_id,
-        bank_reference, test)
+        bank_reference, test, request_id)
      SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
         $6::text[], $7::text[], $8::text[], $9::numeric[], $10::numeric[],
         $11::numeric[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
@@ -220,7 +220,8 @@ const INSERT_SQL: &str =
         $29::bigint[], $30::smallint[], $31::text[], $32::text[], $33::text[],
         $34::text[], $35::text[], $36::text[], $37::text[], $38::text[], $39::text[],
         $40::text[], $41::boolean[], $42::bigint[], $43::bigint[], $44::bigint[],
-        $45::bigint[], $46::numeric[], $47::text[], $48::text[], $49::text[], $50::boolean[])
+        $45::bigint[], $46::numeric[], $47::text[], $48::text[], $49::text[], $50::boolean[],
+        $51::text[])
      ON CONFLICT DO NOTHING
      RETURNING payment_uid, id";
 
@@ -288,6 +289,7 @@ pub(crate) async fn insert_many<C: GenericClient>(
     let account = col(o, |o| o.account.as_str());
     let reference = col(o, |o| o.reference.as_str());
     let test = col(o, |o| o.test);
+    let request_id = col(o, |o| o.request_id.as_str());
     let rows = client
         .query(
             &stmt,
@@ -342,6 +344,7 @@ pub(crate) async fn insert_many<C: GenericClient>(
                 &account,
                 &reference,
                 &test,
+                &request_id,
             ],
         )
         .await
@@ -420,8 +423,9 @@ pub(crate) async fn insert_events<C: GenericClient>(
     }
     let stmt = client
         .prepare_cached(
-            "INSERT INTO order_events (order_id, from_status, to_status, reason, created_at)
-             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
+            "INSERT INTO order_events (order_id, from_status, to_status, reason, created_at, request_id)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                 $6::text[])",
         )
         .await
         .map_err(db)?;
@@ -443,6 +447,10 @@ pub(crate) async fn insert_events<C: GenericClient>(
                     .map(|(_, e)| e.reason.as_str())
                     .collect::<Vec<_>>(),
                 &events.iter().map(|(_, e)| e.created_at).collect::<Vec<_>>(),
+                &events
+                    .iter()
+                    .map(|(_, e)| e.request_id.as_str())
+                    .collect::<Vec<_>>(),
             ],
         )
         .await
@@ -484,7 +492,7 @@ pub(crate) async fn events<C: GenericClient>(
 ) -> Result<Vec<OrderEvent>> {
     let Some(created) = client
         .query_opt(
-            "SELECT created_at FROM orders WHERE payment_uid = $1",
+            "SELECT created_at, request_id FROM orders WHERE payment_uid = $1",
             &[&payment_uid],
         )
         .await
@@ -494,7 +502,7 @@ pub(crate) async fn events<C: GenericClient>(
     };
     let rows = client
         .query(
-            "SELECT e.from_status, e.to_status, e.reason, e.created_at
+            "SELECT e.from_status, e.to_status, e.reason, e.created_at, e.request_id
              FROM order_events e JOIN orders o ON o.id = e.order_id
              WHERE o.payment_uid = $1 ORDER BY e.id",
             &[&payment_uid],
@@ -502,7 +510,7 @@ pub(crate) async fn events<C: GenericClient>(
         .await
         .map_err(db)?;
     let changes = rows.iter().map(|r| rows::order_event(&PgRow::new(r)));
-    std::iter::once(Ok(OrderEvent::creation(created.get(0))))
+    std::iter::once(Ok(OrderEvent::creation(created.get(0), created.get(1))))
         .chain(changes)
         .collect()
 }

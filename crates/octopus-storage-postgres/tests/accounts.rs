@@ -221,6 +221,7 @@ fn deposit(merchant_id: i64, n: u32, amount: &str, at: Timestamp) -> Order {
         expires_at: Some(at + 600_000),
         next_check_at: None,
         test: false,
+        request_id: String::new(),
     }
 }
 

@@ -176,10 +176,10 @@ fn insert(conn: &Connection, order: &Order) -> rusqlite::Result<i64> {
             distribute_rules, payment_status, payment_fail_reason, notify_status,
             notify_fail_reason, accounting_status, accounting_fail_reason, fingerprint,
             amount_locked, created_at, updated_at, expires_at, next_check_at, fee, fee_rule,
-            account_id, bank_reference, test)
+            account_id, bank_reference, test, request_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
             ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34,
-            ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50)",
+            ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50, ?51)",
     )?
     .execute(params![
         order.payment_uid,
@@ -232,14 +232,15 @@ fn insert(conn: &Connection, order: &Order) -> rusqlite::Result<i64> {
         order.account,
         order.reference,
         order.test,
+        order.request_id,
     ])?;
     Ok(conn.last_insert_rowid())
 }
 
 fn insert_event(conn: &Connection, order_id: i64, e: &OrderEvent) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO order_events (order_id, from_status, to_status, reason, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO order_events (order_id, from_status, to_status, reason, created_at, request_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
     .map_err(db)?
     .execute(params![
@@ -247,7 +248,8 @@ fn insert_event(conn: &Connection, order_id: i64, e: &OrderEvent) -> Result<()> 
         e.from_status.as_str(),
         e.to_status.as_str(),
         e.reason,
-        e.created_at
+        e.created_at,
+        e.request_id
     ])
     .map_err(db)?;
     Ok(())
@@ -330,24 +332,24 @@ pub(crate) fn accounting_failures(conn: &Connection, limit: u32) -> Result<Vec<S
 }
 
 pub(crate) fn events(conn: &Connection, payment_uid: &str) -> Result<Vec<OrderEvent>> {
-    let created_at: Option<i64> = conn
-        .prepare_cached("SELECT created_at FROM orders WHERE payment_uid = ?1")
+    let created: Option<(i64, String)> = conn
+        .prepare_cached("SELECT created_at, request_id FROM orders WHERE payment_uid = ?1")
         .map_err(db)?
-        .query_row([payment_uid], |r| r.get(0))
+        .query_row([payment_uid], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(db)?;
-    let Some(created_at) = created_at else {
+    let Some((created_at, request_id)) = created else {
         return Ok(Vec::new());
     };
     let mut stmt = conn
         .prepare_cached(
-            "SELECT e.from_status, e.to_status, e.reason, e.created_at
+            "SELECT e.from_status, e.to_status, e.reason, e.created_at, e.request_id
              FROM order_events e JOIN orders o ON o.id = e.order_id
              WHERE o.payment_uid = ?1 ORDER BY e.id",
         )
         .map_err(db)?;
     let mut rows = stmt.query([payment_uid]).map_err(db)?;
-    let mut out = vec![OrderEvent::creation(created_at)];
+    let mut out = vec![OrderEvent::creation(created_at, request_id)];
     while let Some(r) = rows.next().map_err(db)? {
         out.push(rows::order_event(&SqliteRow::new(r))?);
     }

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_merchant_disabled.sql")),
     (13, include_str!("../migrations/0013_search_indexes.sql")),
     (14, include_str!("../migrations/0014_channel_status.sql")),
+    (15, include_str!("../migrations/0015_request_ids.sql")),
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {

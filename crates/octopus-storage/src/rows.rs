@@ -42,7 +42,7 @@ pub const ORDER_COLUMNS: &str =
     user_agent, ttl, float_precision, additional, extra, distribute_rules, payment_status,
     payment_fail_reason, notify_status, notify_fail_reason, accounting_status,
     accounting_fail_reason, fingerprint, amount_locked, created_at, updated_at, expires_at,
-    next_check_at, fee, fee_rule, account_id, bank_reference, test";
+    next_check_at, fee, fee_rule, account_id, bank_reference, test, request_id";
 
 /// The columns of `own_accounts` (the operator's receiving accounts), in both backends.
 pub const OWN_ACCOUNT_COLUMNS: &str = "id, channel, method, bank_code, number, holder, currency, \
@@ -286,6 +286,7 @@ pub fn order(r: &impl Columns) -> Result<Order> {
         account: r.text("orders.account_id")?,
         reference: r.text("orders.bank_reference")?,
         test: r.boolean("orders.test")?,
+        request_id: r.text("orders.request_id")?,
     })
 }
 
@@ -369,13 +370,14 @@ pub fn verify_transfer(v: &mut Verification, r: &impl Columns) -> Result<()> {
     Ok(())
 }
 
-/// A status change of an order (`from_status, to_status, reason, created_at`).
+/// A status change of an order (`from_status, to_status, reason, created_at, request_id`).
 pub fn order_event(r: &impl Columns) -> Result<OrderEvent> {
     Ok(OrderEvent {
         from_status: r.parsed("order_events.from_status")?,
         to_status: r.parsed("order_events.to_status")?,
         reason: r.text("order_events.reason")?,
         created_at: r.int("order_events.created_at")?,
+        request_id: r.text("order_events.request_id")?,
     })
 }
 

@@ -230,18 +230,20 @@ fn a_retry_posts_what_is_missing_and_records_the_outcome() {
         .order;
     assert_eq!(settled.accounting_status, AccountingStatus::Failed);
     let history = [
-        OrderEvent::creation(0),
+        OrderEvent::creation(0, String::new()),
         OrderEvent {
             from_status: PaymentStatus::Pending,
             to_status: PaymentStatus::Processing,
             reason: String::new(),
             created_at: 5,
+            request_id: String::new(),
         },
         OrderEvent {
             from_status: PaymentStatus::Processing,
             to_status: PaymentStatus::Completed,
             reason: String::new(),
             created_at: 10,
+            request_id: String::new(),
         },
     ];
     // Still not enough money: the hold cannot post, nothing does.

@@ -63,7 +63,8 @@ pub fn order_detail(o: &Order) -> Value {
     v
 }
 
-/// An order's status changes, its creation first.
+/// An order's status changes, its creation first, each with the id of the request that made
+/// it (`X-Request-Id`; empty for background work and the CLI).
 pub fn status_changes(events: &[OrderEvent]) -> Value {
     events
         .iter()
@@ -73,6 +74,7 @@ pub fn status_changes(events: &[OrderEvent]) -> Value {
                 "from": e.from_status.as_str(),
                 "to": e.to_status.as_str(),
                 "reason": e.reason,
+                "request_id": e.request_id,
             })
         })
         .collect()

@@ -730,7 +730,7 @@ pub(super) fn order_facts(o: &Value) -> Vec<(&'static str, &'static str, String)
 /// any) and ledger entries (when given).
 pub(super) fn detail_tables(detail: &Value) -> Vec<(&'static str, &'static str, Table)> {
     let mut history = Table {
-        columns: vec!["At", "From", "To", "Reason"],
+        columns: vec!["At", "From", "To", "Reason", "Request"],
         rows: Vec::new(),
     };
     for e in detail["status_changes"].as_array().into_iter().flatten() {
@@ -739,6 +739,7 @@ pub(super) fn detail_tables(detail: &Value) -> Vec<(&'static str, &'static str, 
             Cell::text(text(e, "from")),
             status_cell(&text(e, "to")),
             Cell::text(text(e, "reason")).class("wrap"),
+            Cell::text(text(e, "request_id")),
         ]);
     }
     let mut callbacks = Table {

@@ -1068,6 +1068,7 @@ mod tests {
             expires_at: Some(NOW + 14 * 60_000 + 5_000),
             next_check_at: None,
             test: false,
+            request_id: String::new(),
         }
     }
 

@@ -344,6 +344,7 @@ fn order_of(
         expires_at: None,
         next_check_at: None,
         test: credential.merchant.mode.is_test(),
+        request_id: crate::metrics::current_request_id(),
     }
 }
 
@@ -477,13 +478,17 @@ fn drop_own_accounts(route: &mut crate::services::routing::Route) {
         .retain(|c| !c.connector.uses_own_accounts());
 }
 
-/// Applies a status change (`Orders::change_status`) and counts it: every status change the
-/// server makes goes through here.
+/// Applies a status change (`Orders::change_status`), with the id of the request that asked
+/// for it (on the order's history), and counts it: every status change the server makes goes
+/// through here.
 pub async fn change_status(
     storage: &(impl octopus_storage::Orders + ?Sized),
     payment_uid: &str,
-    change: octopus_domain::StatusChange,
+    mut change: octopus_domain::StatusChange,
 ) -> Result<Order, octopus_storage::StorageError> {
+    if change.request_id.is_empty() {
+        change.request_id = crate::metrics::current_request_id();
+    }
     let order = storage.change_status(payment_uid, change).await?;
     crate::metrics::count_change(&order);
     Ok(order)

@@ -741,7 +741,94 @@ async fn a_filter_no_index_serves_pages_through_windows_to_every_match(backend: 
     assert!(page.contains(r#"id="next""#), "{page}");
 }
 
+/// The order's history names the request that made each step (`X-Request-Id`, the client's
+/// own or one the gateway made and returned): the merchant's order/new, the payer's page post;
+/// a change made in the background names none.
+async fn the_history_names_the_request_of_each_change(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.merchant.clone();
+    let order = NewOrder::deposit(&m.merchant_uid, "traced-1", "12.00", "usd", "card", "US");
+    let created =
+        crate::helpers::signed_order_request(&app, &order.to_fields(), "application/json")
+            .header("X-Request-Id", "merchant-req-1")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(created.status(), 200);
+    assert_eq!(created.headers()["x-request-id"], "merchant-req-1");
+    let created: Value = created.json().await.unwrap();
+    let uid = created["data"]["payment"]["payment_uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let payment_url = created["data"]["payment_url"].as_str().unwrap().to_string();
+    let token = crate::helpers::page_token(&payment_url).await;
+    let paid = crate::helpers::http()
+        .post(format!("{payment_url}/simulate"))
+        .header("X-Request-Id", "payer-req-2")
+        .form(&[("outcome", "completed"), ("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    // A sandbox payout completes in the background: its completion names no request.
+    app.fund(&m, "usd", "50.00").await;
+    let out = NewOrder::payout(
+        &m.merchant_uid,
+        "traced-out",
+        "5.00",
+        "usd",
+        "bank",
+        "US",
+        "1",
+        "A",
+        "B",
+    );
+    let made = app.client.create_order(&out).await.unwrap();
+    app.wait_for_status(&app.client, "traced-out", "completed", WAIT)
+        .await;
+
+    let admin = admin::operator(&app, "trace@example.com", "support").await;
+    let history = |detail: &Value| -> Vec<(String, String)> {
+        detail["data"]["status_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["to"].as_str().unwrap().to_string(),
+                    e["request_id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (_, detail) = admin.get(&format!("/octopus/admin/v1/orders/{uid}")).await;
+    assert_eq!(
+        history(&detail),
+        [
+            ("pending".to_string(), "merchant-req-1".to_string()),
+            ("completed".to_string(), "payer-req-2".to_string())
+        ],
+        "{detail}"
+    );
+    let (_, detail) = admin
+        .get(&format!(
+            "/octopus/admin/v1/orders/{}",
+            made.payment.payment_uid
+        ))
+        .await;
+    let steps = history(&detail);
+    let made_by = &steps[0].1;
+    assert_eq!(made_by.len(), 32, "an id the gateway made: {steps:?}");
+    assert_eq!(
+        steps.last().unwrap(),
+        &("completed".to_string(), String::new()),
+        "{steps:?}"
+    );
+}
+
 crate::on_both_backends!(
+    the_history_names_the_request_of_each_change,
     a_filter_no_index_serves_pages_through_windows_to_every_match,
     own_account_money_moves_through_the_admin_api,
     pages_keep_orders_of_the_same_millisecond_apart,

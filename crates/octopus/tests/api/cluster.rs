@@ -286,8 +286,9 @@ async fn a_rolling_restart_of_three_nodes_under_load_fails_no_request(backend: B
 /// The rule for rolling upgrades (docs/operations.md, "Upgrades"): a release's migrations only
 /// add (tables, columns that may be null or have a default, indexes), so the nodes of the
 /// release before go on working on the newer schema. Here the database is migrated past
-/// this build by a "newer release" that adds a column of each kind to every table and a
-/// table of its own; nodes of this build start on it (ready: a newer schema is fine), take,
+/// this build by a "newer release" that adds a column of each kind to every table (nullable;
+/// `NOT NULL` with a default, as this release's migration 15 adds `request_id` to `orders` and
+/// `order_events`) and a table of its own; nodes of this build start on it (ready: a newer schema is fine), take,
 /// pay, call back and account for deposits, and the ledger verifies.
 async fn nodes_of_the_older_release_keep_working_on_a_newer_additive_schema(backend: Backend) {
     let db = TestDb::new(&backend).await;
@@ -319,7 +320,8 @@ async fn nodes_of_the_older_release_keep_working_on_a_newer_additive_schema(back
     for t in &tables {
         newer.push_str(&format!(
             "ALTER TABLE {t} ADD COLUMN newer_note TEXT; \
-             ALTER TABLE {t} ADD COLUMN newer_flag BOOLEAN NOT NULL DEFAULT false;"
+             ALTER TABLE {t} ADD COLUMN newer_flag BOOLEAN NOT NULL DEFAULT false; \
+             ALTER TABLE {t} ADD COLUMN newer_text TEXT NOT NULL DEFAULT '';"
         ));
     }
     newer.push_str(&format!(

@@ -340,6 +340,7 @@ impl Contract {
             expires_at: None,
             next_check_at: None,
             test: false,
+            request_id: String::new(),
         }
     }
 
