@@ -12,7 +12,7 @@ use octopus_client::Client;
 
 use crate::helpers::cluster::{open_ports, Balancer, Load, Tally};
 use crate::helpers::receiver::{Receiver, Reply};
-use crate::helpers::{command, db_args, merchant_create, Backend, ServerProcess, TestDb};
+use crate::helpers::{merchant_create, Backend, ServerProcess, TestDb};
 
 /// Each node: callbacks to the test's receiver on loopback, attempts of at most 2 s (a lease
 /// of 14 s: `workers::callbacks::lease`), retried every second.
@@ -102,17 +102,7 @@ impl Cluster {
             .query_count("SELECT COUNT(*) FROM journal_entries WHERE kind = 'deposit_credit'")
             .await;
         assert_eq!(credits, completed, "every completed deposit credited once");
-        let verify = command()
-            .args(["ledger", "verify"])
-            .args(db_args(&self.db))
-            .output()
-            .unwrap();
-        assert!(
-            verify.status.success(),
-            "ledger verify: {}{}",
-            String::from_utf8_lossy(&verify.stdout),
-            String::from_utf8_lossy(&verify.stderr)
-        );
+        crate::helpers::assert_ledger_verifies(&self.db);
     }
 }
 

@@ -86,7 +86,7 @@ async fn a_crash_loses_no_acknowledged_order(backend: Backend) {
 /// worker sends it again (same withdrawal id: Paykassma holds one withdrawal) and it becomes
 /// processing.
 async fn a_payout_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backend) {
-    use octopus_paykassma_sim::{Faults, Sim, SimConfig};
+    use octopus_paykassma_sim::{Faults, SimConfig};
     let db = TestDb::new(&backend).await;
     let mut server = ServerProcess::start(&db, &[]);
     let creds = merchant_create(&db);
@@ -109,44 +109,20 @@ async fn a_payout_cut_off_by_a_crash_is_sent_after_the_restart(backend: Backend)
         postback_url: format!("{}/octopus/postback/pk-c", server.url),
         ..SimConfig::default()
     };
-    let credentials = serde_json::to_string(&config.channel_credentials()).unwrap();
-    let sim = Sim::new(config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sim_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(octopus_paykassma_sim::serve(listener, sim.clone()));
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), credentials).unwrap();
-    let out = crate::helpers::command()
-        .args([
-            "channel",
-            "add",
-            "pk-c",
-            "--kind",
-            "paykassma",
-            "--countries",
-            "MM",
-            "--currencies",
-            "mmk",
+    let sim = crate::helpers::paykassma::start_for_processes(
+        &db,
+        "pk-c",
+        config,
+        &[
             "--priority",
             "10",
-        ])
-        .args([
-            "--setting",
-            &format!("api_url={sim_url}"),
             "--setting",
             "timeout_ms=5000",
             "--setting",
             "resend_after_ms=6000",
-        ])
-        .args(["--credentials-file", file.path().to_str().unwrap()])
-        .args(crate::helpers::db_args(&db))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        ],
+    )
+    .await;
     crate::helpers::wait_for_channel(&server.url, "pk-c").await;
 
     sim.set_faults(Faults {

@@ -1061,6 +1061,21 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Runs `octopus ledger verify` on the test database: every balance proven from the journal.
+pub fn assert_ledger_verifies(db: &TestDb) {
+    let verify = command()
+        .args(["ledger", "verify"])
+        .args(db_args(db))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "ledger verify: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
 /// Runs `octopus merchant create` on the test database and returns its JSON.
 pub fn merchant_create(db: &TestDb) -> serde_json::Value {
     merchant_create_named(db, "Crash Test Shop")

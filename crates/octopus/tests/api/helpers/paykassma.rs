@@ -7,6 +7,44 @@ use octopus_paykassma_sim::{Sim, SimConfig};
 
 use super::TestApp;
 
+/// A simulator for gateway processes on `db` (not an in-process app): served on port 0 with
+/// `config` (its postback URL naming the node, or the balancer in front of the nodes), and
+/// the channel `code` (Myanmar, mmk) pointing at it added with the real CLI, with `more`
+/// arguments of `octopus channel add` (`--setting name=value`, `--priority N`, ...).
+pub async fn start_for_processes(
+    db: &super::TestDb,
+    code: &str,
+    config: SimConfig,
+    more: &[&str],
+) -> Sim {
+    let credentials = serde_json::to_string(&config.channel_credentials()).unwrap();
+    let sim = Sim::new(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(octopus_paykassma_sim::serve(listener, sim.clone()));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), credentials).unwrap();
+    let api_url = format!("api_url={sim_url}");
+    let mut args = vec![
+        "channel",
+        "add",
+        code,
+        "--kind",
+        "paykassma",
+        "--countries",
+        "MM",
+        "--currencies",
+        "mmk",
+        "--setting",
+        &api_url,
+        "--credentials-file",
+        file.path().to_str().unwrap(),
+    ];
+    args.extend(more);
+    super::accounts::octopus_on(db, None, &args);
+    sim
+}
+
 pub struct PkSim {
     pub sim: Sim,
 }
