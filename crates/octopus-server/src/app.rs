@@ -180,8 +180,9 @@ impl Application {
         self.state.services.channels.refreshes()
     }
 
-    /// Serves until `shutdown` resolves, then stops the workers and lets requests in flight
-    /// finish.
+    /// Serves until `shutdown` resolves, then drains (`connections::serve`: unready, answering
+    /// for the drain delay, then requests in flight finish), then stops the workers (attempts in
+    /// flight recorded, queued callbacks handed back).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,

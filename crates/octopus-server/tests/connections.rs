@@ -42,7 +42,7 @@ async fn start_draining(
         .route(
             "/slower",
             get(|| async {
-                tokio::time::sleep(Duration::from_millis(1500)).await;
+                tokio::time::sleep(Duration::from_millis(4500)).await;
                 "slower"
             }),
         )
@@ -183,7 +183,7 @@ async fn request_on(stream: &mut TcpStream, path: &str) -> String {
 #[tokio::test]
 async fn a_stopping_server_answers_during_its_drain_delay_then_stops_accepting_and_finishes_requests_in_flight(
 ) {
-    let drain = Duration::from_millis(800);
+    let drain = Duration::from_secs(3);
     let (address, stop, served) = start_draining(16, ConnectionLimits::default(), drain).await;
     let mut kept = TcpStream::connect(address).await.unwrap();
     let head = request_on(&mut kept, "/ok").await;
@@ -232,6 +232,22 @@ async fn a_stopping_server_answers_during_its_drain_delay_then_stops_accepting_a
         "the checks above ran within the delay"
     );
 
+    // A connection opened late in the delay whose request comes after accepting stopped: it is
+    // answered, not closed unanswered.
+    tokio::time::sleep_until(tokio::time::Instant::from_std(
+        stopped_at + drain - Duration::from_millis(300),
+    ))
+    .await;
+    let mut late = TcpStream::connect(address).await.unwrap();
+    tokio::time::sleep_until(tokio::time::Instant::from_std(
+        stopped_at + drain + Duration::from_millis(300),
+    ))
+    .await;
+    let head = request_on(&mut late, "/ok").await;
+    assert!(
+        head.starts_with("http/1.1 200") && head.contains("connection: close"),
+        "{head}"
+    );
     let slow = slow.await.unwrap();
     assert!(
         slow.starts_with("HTTP/1.1 200") && slow.ends_with("slower"),

@@ -17,6 +17,9 @@
 //!   drains what the client is still sending, bounded in bytes and time, so the client reads
 //!   the answer instead of a reset, and the connection stays usable; past the bound the answer
 //!   says `Connection: close`.
+//! - A stopping server drains: for its drain delay it goes on accepting and answering, each
+//!   answer closing its connection; then it stops accepting, lets requests in flight finish,
+//!   and gives a connection that has sent nothing yet a moment to send its first request.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -76,6 +79,9 @@ const MAX_CLOSING: usize = 16;
 /// How long a connection must have been idle (or in its head) before it may be closed to make
 /// room: one just accepted or just answered may have its request on the way.
 const EVICT_GRACE: Duration = Duration::from_secs(1);
+/// How long a connection that has sent nothing when the server stops accepting may take to
+/// send its first request (it may be on its way) before it is shut.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(2);
 /// How long a graceful shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -125,6 +131,8 @@ struct Activity {
     changed: Notify,
     /// Whether it was asked to (counted in [`Registry::closing`] until it is gone).
     evicting: std::sync::atomic::AtomicBool,
+    /// Whether the client has sent any byte on it.
+    received: AtomicBool,
 }
 
 impl Activity {
@@ -134,7 +142,12 @@ impl Activity {
             evicted: Notify::new(),
             changed: Notify::new(),
             evicting: std::sync::atomic::AtomicBool::new(false),
+            received: AtomicBool::new(false),
         }
+    }
+
+    fn received_any(&self) -> bool {
+        self.received.load(Ordering::Relaxed)
     }
 
     fn get(&self) -> (Phase, Instant) {
@@ -159,6 +172,7 @@ impl Activity {
         if n == 0 {
             return;
         }
+        self.received.store(true, Ordering::Relaxed);
         let started = {
             let mut state = self.state.lock().expect("activity lock");
             let idle = state.0 == Phase::Idle;
@@ -427,12 +441,22 @@ impl Connection {
         });
         let conn = builder.serve_connection(io, service);
         tokio::pin!(conn);
-        let mut shutting_down = *stopping.borrow();
-        if shutting_down {
-            conn.as_mut().graceful_shutdown();
-        }
+        // Stopping: a connection that has sent something is shut gracefully (a request being
+        // read or served finishes; an idle kept-alive one closes). One that has sent nothing
+        // yet may have its first request on the way: it gets FIRST_REQUEST_GRACE to send it
+        // (answered with `Connection: close`) before it is shut.
+        let mut shutting_down = false;
+        let mut shut_at: Option<Instant> =
+            (*stopping.borrow()).then(|| Instant::now() + FIRST_REQUEST_GRACE);
         loop {
+            if !shutting_down
+                && shut_at.is_some_and(|at| activity.received_any() || at <= Instant::now())
+            {
+                shutting_down = true;
+                conn.as_mut().graceful_shutdown();
+            }
             let (deadline, expires) = activity.deadline(&limits);
+            let shut_deadline = shut_at.unwrap_or(deadline);
             tokio::select! {
                 result = conn.as_mut() => {
                     if let Err(e) = result {
@@ -454,10 +478,10 @@ impl Connection {
                     tracing::debug!(%peer, "connection closed to make room for another");
                     return;
                 }
-                _ = stopping.changed(), if !shutting_down => {
-                    shutting_down = true;
-                    conn.as_mut().graceful_shutdown();
+                _ = stopping.changed(), if shut_at.is_none() => {
+                    shut_at = Some(Instant::now() + FIRST_REQUEST_GRACE);
                 }
+                _ = tokio::time::sleep_until(shut_deadline), if !shutting_down && shut_at.is_some() => {}
             }
         }
     }

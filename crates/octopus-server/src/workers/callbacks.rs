@@ -12,7 +12,10 @@
 //!   A host whose claims keep filling its room while many callbacks are due for it is named
 //!   in a warning.
 //! - Failed attempts are retried on the configured schedule (with jitter); a claimed callback
-//!   is leased, so after a crash or restart another node (or this one) takes it up again.
+//!   is leased, so after a crash another node (or this one) takes it up again when the lease
+//!   ends; an attempt always ends before its lease does. A stopping node records the attempts
+//!   in flight (each delivery holds the dispatcher, whose sender the recorder waits on) and
+//!   hands back the callbacks it claimed and has not started.
 //! - Unless private destinations are allowed, a notify_url that is, or resolves to, a
 //!   loopback, private, link-local or metadata address is refused at delivery time, after
 //!   DNS, and the connection only ever goes to the addresses that were checked.
@@ -46,8 +49,12 @@ pub fn lease(timeout: Duration) -> Duration {
 fn queue_wait(timeout: Duration) -> Duration {
     timeout + LEASE_MARGIN
 }
-/// What a lease allows beyond the attempts themselves (reading the signing key, recording).
+/// What a lease allows beyond the attempts themselves (the claim's round trip, reading the
+/// signing key, recording, clocks of nodes a little apart).
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// An attempt ends at the latest this long before its lease does (see [`deliver`]), so that
+/// no other node can claim the callback while it is being sent.
+const LEASE_END_MARGIN: Duration = Duration::from_secs(2);
 /// The longest an attempt may be allowed to take (`--callback-timeout`).
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most callbacks claimed at once, and attempts recorded at once.
@@ -80,6 +87,7 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>
         }),
         turn: Default::default(),
         finished: Notify::new(),
+        stopping: Default::default(),
         records,
         state: state.clone(),
     });
@@ -175,6 +183,8 @@ struct Dispatcher {
     turn: std::sync::atomic::AtomicUsize,
     /// Signalled when a delivery ends.
     finished: Notify,
+    /// Set when the node stops: nothing more is started.
+    stopping: std::sync::atomic::AtomicBool,
     records: mpsc::UnboundedSender<AttemptRecord>,
 }
 
@@ -183,7 +193,9 @@ impl Dispatcher {
         let every = self.state.config.worker_interval;
         loop {
             tokio::select! {
+                biased;
                 _ = stop.changed() => {
+                    self.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
                     self.hand_back().await;
                     return;
                 }
@@ -343,6 +355,9 @@ impl Dispatcher {
     /// the hosts in turn. Callbacks that waited too long are dropped from the queue: they stay
     /// leased until their lease ends, and are claimed again then.
     fn start_ready(self: &Arc<Self>) {
+        if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let limit = self.host_limit();
         let queue_wait = queue_wait(self.state.config.callback_timeout);
         let mut hosts = self.hosts.lock().expect("hosts lock");
@@ -379,7 +394,18 @@ async fn deliver(dispatcher: Arc<Dispatcher>, c: Callback, permit: OwnedSemaphor
     let state = &dispatcher.state;
     let started_at = now_ms();
     let clock = Instant::now();
-    let (http_status, head, error) = match attempt(state, &dispatcher.http, &c).await {
+    // The attempt ends before its lease does, whatever it waits for (the signing key, the
+    // merchant): its result is recorded under the lease, and no other node sends it meanwhile.
+    let left = c.claimed_until - LEASE_END_MARGIN.as_millis() as i64 - started_at;
+    let bounded = tokio::time::timeout(
+        Duration::from_millis(left.max(0) as u64),
+        attempt(state, &dispatcher.http, &c),
+    );
+    let attempted = match bounded.await {
+        Ok(answer) => answer,
+        Err(_) => Err("no answer before the attempt's lease ran out".to_string()),
+    };
+    let (http_status, head, error) = match attempted {
         Ok((status, head)) if callback::acknowledged(status, &head) => {
             (Some(status), head, String::new())
         }

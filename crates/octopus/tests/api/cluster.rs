@@ -22,9 +22,10 @@ const NODE: &[&str] = &[
     "2",
     "--callback-schedule",
     "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s",
-    // Longer than the balancer takes to see a stopping node unready (a check every 100 ms).
+    // Well longer than the balancer takes to see a stopping node unready (it checks every
+    // 100 ms, each check waiting at most 500 ms), on a loaded machine too.
     "--drain-delay",
-    "1",
+    "3",
 ];
 
 struct Cluster {
@@ -200,7 +201,26 @@ async fn a_node_killed_under_load_loses_nothing_and_its_callbacks_go_out_from_an
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The dead node's lease was 14 s (`workers::callbacks::lease` of a 2 s timeout): no attempt
+    // of those callbacks started within it after the kill (the dead node's own are never
+    // recorded), and each was acknowledged after it.
+    let lease_ms =
+        octopus_server::workers::callbacks::lease(Duration::from_secs(2)).as_millis() as i64;
     for (uid, lease_end) in &leases {
+        let within: i64 = pg
+            .query_one(
+                "SELECT COUNT(*) FROM callback_attempts a \
+                 JOIN callbacks c ON c.id = a.callback_id JOIN orders o ON o.id = c.order_id \
+                 WHERE o.payment_uid = $1 AND a.started_at >= $2 AND a.started_at < $3",
+                &[uid, &(lease_end - lease_ms), lease_end],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            within, 0,
+            "{uid} was attempted within the dead node's lease"
+        );
         let acknowledged_at: Option<i64> = pg
             .query_one(
                 "SELECT MIN(a.started_at) FROM callback_attempts a \

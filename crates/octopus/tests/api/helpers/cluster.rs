@@ -46,11 +46,18 @@ impl Balancer {
                     .iter()
                     .map(|e| e.url.clone())
                     .collect();
-                for url in urls {
-                    let ready = matches!(
-                        http.get(format!("{url}/readyz")).send().await,
-                        Ok(answer) if answer.status() == 200
-                    );
+                // All nodes at once, so one slow to answer does not delay the others' checks.
+                let checks = urls.into_iter().map(|url| {
+                    let http = http.clone();
+                    async move {
+                        let ready = matches!(
+                            http.get(format!("{url}/readyz")).send().await,
+                            Ok(answer) if answer.status() == 200
+                        );
+                        (url, ready)
+                    }
+                });
+                for (url, ready) in futures::future::join_all(checks).await {
                     if let Some(e) = checked.lock().unwrap().iter_mut().find(|e| e.url == url) {
                         e.ready = ready;
                     }
@@ -222,7 +229,7 @@ pub struct Tally {
 /// `merchant_order_id`: creation is idempotent).
 pub struct Load {
     stop: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<Tally>>,
+    workers: Vec<JoinHandle<()>>,
     pub tally: Arc<Mutex<Tally>>,
 }
 
@@ -298,7 +305,6 @@ impl Load {
                             None => break,
                         }
                     }
-                    Tally::default()
                 })
             })
             .collect();
