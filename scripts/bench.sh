@@ -6,7 +6,7 @@
 #   scripts/bench.sh sqlite   [connections] [seconds] [runs] [scenario]
 #   scripts/bench.sh postgres [connections] [seconds] [runs] [scenario]   (PostgreSQL on 127.0.0.1:5432)
 #
-# scenario: deposit (default), payout, complete, fail, callback, callback-backlog, own-accounts
+# scenario: deposit (default), payout, complete, fail, completion, callback, callback-backlog, own-accounts
 # (see `octopus bench --help`). own-accounts sets up a channel of the operator's own accounts
 # with ACCOUNTS (default 4) Thai PromptPay accounts, each with a device the harness signs as. Payouts settle as soon as the sandbox worker sees them
 # (--sandbox-payout-delay 0), under the load. The callback scenario's receiver is one host
@@ -44,9 +44,11 @@ fi
 port=$((20000 + RANDOM % 20000))
 host_args=(--callback-host-concurrency "${HOST_CONCURRENCY:-64}")
 if [ "$scenario" = callback-backlog ] && [ -z "${HOST_CONCURRENCY:-}" ]; then host_args=(); fi
-# Only the callback-backlog scenario takes --backlog (older builds know no such flag).
-backlog_args=()
-if [ "$scenario" = callback-backlog ]; then backlog_args=(--backlog "${BACKLOG:-12000}"); fi
+# Only the callback-backlog and completion scenarios take --backlog and --prepared (older builds know no such flags).
+scenario_args=()
+if [ "$scenario" = callback-backlog ]; then scenario_args=(--backlog "${BACKLOG:-12000}"); fi
+# completion: PREPARED deposits (default 60000) created and their pages fetched before the run.
+if [ "$scenario" = completion ]; then scenario_args=(--prepared "${PREPARED:-60000}"); fi
 # No rate limits: the harness pushes thousands of orders a second through one key from one
 # address (as variables, which older builds ignore, rather than flags they would refuse).
 OCTOPUS_RATE_LIMIT_API=off OCTOPUS_RATE_LIMIT_PAGES=off OCTOPUS_RATE_LIMIT_POSTBACKS=off OCTOPUS_RATE_LIMIT_DEVICES=off \
@@ -104,7 +106,7 @@ fi
 [ -n "${BENCH_JSON:-}" ] || echo "run $run/$runs — backend: $backend, scenario: $scenario, connections: $connections, seconds: $seconds"
 "$bin" bench --url "http://127.0.0.1:$port" \
   --key "$(field "${key_prefix}api_key")" --secret "$(field "${key_prefix}api_secret")" --merchant-uid "$(field merchant_uid)" \
-  --connections "$connections" --duration "$seconds" --scenario "$scenario" "${backlog_args[@]}" "${device_args[@]}" ${BENCH_JSON:+--json}
+  --connections "$connections" --duration "$seconds" --scenario "$scenario" "${scenario_args[@]}" "${device_args[@]}" ${BENCH_JSON:+--json}
 if [ "$scenario" = callback-backlog ]; then grep -i "piling up" "$work/server.log" | head -3 || true; fi
 kill "$server"; wait "$server" 2>/dev/null || true
 rm -rf "$work"

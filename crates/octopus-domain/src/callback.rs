@@ -69,7 +69,7 @@ pub struct NewCallback {
 /// The callback reporting `order` as it is now, and the order marked as having a callback on
 /// its way (`notify_status` delivered); `None`, and the order unchanged, without a notify_url.
 pub fn report(order: &mut Order, manual: bool, at: Timestamp) -> Option<NewCallback> {
-    if order.notify_url.is_empty() {
+    if !is_reported(order) {
         return None;
     }
     order.notify_status = crate::order::NotifyStatus::Delivered;
@@ -83,6 +83,12 @@ pub fn report(order: &mut Order, manual: bool, at: Timestamp) -> Option<NewCallb
         manual,
         at,
     })
+}
+
+/// Whether the order's changes are reported to its merchant (it has a notify_url): a change of
+/// one that is not queues no callback, and wakes no dispatcher.
+pub fn is_reported(order: &Order) -> bool {
+    !order.notify_url.is_empty()
 }
 
 /// The host a notify_url points to (with its port when not the default), which bounds how

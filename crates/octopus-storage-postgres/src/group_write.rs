@@ -12,13 +12,14 @@
 //! 1. the orders to change are locked (`FOR UPDATE`, by id);
 //! 2. what the domain says the group's decisions need (`decision::Needs`) is loaded: the
 //!    accounts they post to are created if missing and the merchant ones locked (by key), and
-//!    the entry keys posted already are read; then the payouts' merchant order ids are looked
-//!    up (after the lock, so a payout of the same merchant that another node committed
-//!    meanwhile is seen);
+//!    the entry keys posted already are read; in the same round trip, the payouts' merchant
+//!    order ids are looked up (after the lock, so a payout of the same merchant that another
+//!    node committed meanwhile is seen);
 //! 3. each request is decided in arrival order by the domain (`decision::create`,
 //!    `decision::change`) against one running `decision::Book`: refused requests change
 //!    nothing, accepted ones update the book the next request sees (nothing is decided here);
-//! 4. everything accepted is written with one bulk statement per table, and committed.
+//! 4. everything accepted is written with one bulk statement per table, all in one round
+//!    trip, and committed.
 //!
 //! Lock order is the same in every group (velocity subjects by key, orders by id, then
 //! accounts by key), so groups of
@@ -185,7 +186,14 @@ async fn run_group(pool: &Pool, group: Vec<Waiting<Op, Done>>) {
 
 async fn attempt_with_retries(pool: &Pool, ops: &[Op]) -> Result<Vec<Result<Done>>> {
     let mut last = String::new();
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
+        // Locking last first; once a try conflicted, locking first (which a moved balance
+        // cannot make try again).
+        let locking = if attempt == 0 {
+            Locking::Last
+        } else {
+            Locking::First
+        };
         let mut client = pool
             .get()
             .await
@@ -198,7 +206,7 @@ async fn attempt_with_retries(pool: &Pool, ops: &[Op]) -> Result<Vec<Result<Done
             .start()
             .await
             .map_err(db)?;
-        match decide_and_write(&tx, ops).await {
+        match decide_and_write(&tx, ops, locking).await {
             Ok(results) => {
                 tx.commit().await.map_err(db)?;
                 return Ok(results);
@@ -303,14 +311,36 @@ pub(crate) async fn load_book<C: GenericClient>(
     needs: &Needs,
     at: i64,
 ) -> Result<Loaded, Failure> {
+    let (loaded, ()) = load_book_then(tx, needs, at, true, async { Ok(()) }).await?;
+    Ok(loaded)
+}
+
+/// [`load_book`], with `then` pipelined behind its statements: the server runs what `then`
+/// sends after them (once the accounts are locked), in the same round trip. Without `lock`,
+/// the merchant balances are read as committed, not locked (see [`Locking::Last`]).
+async fn load_book_then<C, T, F>(
+    tx: &C,
+    needs: &Needs,
+    at: i64,
+    lock: bool,
+    then: F,
+) -> Result<(Loaded, T), Failure>
+where
+    C: GenericClient,
+    F: std::future::Future<Output = Result<T, Failure>>,
+{
     let mut book = Book::new();
     let mut ids = AccountIds::new();
     if needs.is_empty() {
-        return Ok(Loaded {
-            ids,
-            book,
-            created: Vec::new(),
-        });
+        let then = then.await?;
+        return Ok((
+            Loaded {
+                ids,
+                book,
+                created: Vec::new(),
+            },
+            then,
+        ));
     }
     let accounts = &needs.accounts;
     let keys: Vec<String> = accounts.iter().map(Account::key).collect();
@@ -348,10 +378,12 @@ pub(crate) async fn load_book<C: GenericClient>(
         .await
         .map_err(pg)?;
     let lock = tx
-        .prepare_cached(
+        .prepare_cached(if lock {
             "SELECT id, account_key, balance FROM ledger_accounts
-             WHERE account_key = ANY($1) ORDER BY account_key FOR UPDATE",
-        )
+             WHERE account_key = ANY($1) ORDER BY account_key FOR UPDATE"
+        } else {
+            "SELECT id, account_key, balance FROM ledger_accounts WHERE account_key = ANY($1)"
+        })
         .await
         .map_err(pg)?;
     let house = tx
@@ -363,7 +395,8 @@ pub(crate) async fn load_book<C: GenericClient>(
         .prepare_cached("SELECT entry_key FROM journal_entries WHERE entry_key = ANY($1)")
         .await
         .map_err(pg)?;
-    // Pipelined: the server runs them in this order, so the selects see the accounts created.
+    // Pipelined (`biased`: sent in this order, which the server runs them in), so the selects
+    // see the accounts created, and what `then` asks runs with the accounts locked.
     let (p1, p2, p3, p4): (Params<'_, 7>, Params<'_, 1>, Params<'_, 1>, Params<'_, 1>) = (
         [
             &keys,
@@ -378,19 +411,20 @@ pub(crate) async fn load_book<C: GenericClient>(
         [&house_keys],
         [&entry_keys],
     );
-    let (created, locked, house, posted) = tokio::try_join!(
-        tx.query(&ensure, &p1),
-        tx.query(&lock, &p2),
-        tx.query(&house, &p3),
+    let (created, locked, house, posted, then) = tokio::try_join!(
+        biased;
+        async { tx.query(&ensure, &p1).await.map_err(pg) },
+        async { tx.query(&lock, &p2).await.map_err(pg) },
+        async { tx.query(&house, &p3).await.map_err(pg) },
         async {
             if needs.entry_keys.is_empty() {
                 Ok(Vec::new())
             } else {
-                tx.query(&find_posted, &p4).await
+                tx.query(&find_posted, &p4).await.map_err(pg)
             }
         },
-    )
-    .map_err(pg)?;
+        then,
+    )?;
     let by_key: HashMap<&String, &Account> = keys.iter().zip(accounts).collect();
     for row in &locked {
         let key: String = row.get(1);
@@ -416,11 +450,59 @@ pub(crate) async fn load_book<C: GenericClient>(
         .collect::<Result<HashSet<EntryKey>, _>>()
         .map_err(|_| StorageError::Corrupt("journal_entries.entry_key"))?;
     book.set_posted(&needs.entry_keys, &posted);
-    Ok(Loaded {
-        ids,
-        book,
-        created: created.iter().map(|r| r.get(0)).collect(),
-    })
+    Ok((
+        Loaded {
+            ids,
+            book,
+            created: created.iter().map(|r| r.get(0)).collect(),
+        },
+        then,
+    ))
+}
+
+/// Locks the merchant accounts of `needs` (in key order, as every group does) and sets their
+/// balances in `book` as they are now.
+async fn lock_balances<C: GenericClient>(
+    tx: &C,
+    needs: &Needs,
+    ids: &AccountIds,
+    book: &mut Book,
+) -> Result<(), Failure> {
+    let accounts: Vec<&Account> = needs.merchant_accounts().collect();
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let mut by_id = HashMap::new();
+    for account in &accounts {
+        let id = *ids.get(*account).ok_or_else(|| {
+            Failure::Fatal(StorageError::Database(format!(
+                "account {account} was not loaded"
+            )))
+        })?;
+        by_id.insert(id, *account);
+    }
+    let wanted: Vec<i64> = by_id.keys().copied().collect();
+    let lock = tx
+        .prepare_cached(
+            "SELECT id, balance FROM ledger_accounts
+             WHERE id = ANY($1) ORDER BY account_key FOR UPDATE",
+        )
+        .await
+        .map_err(pg)?;
+    let rows = tx.query(&lock, &[&wanted]).await.map_err(pg)?;
+    if rows.len() != wanted.len() {
+        return Err(Failure::Fatal(StorageError::Corrupt("ledger_accounts.id")));
+    }
+    for row in &rows {
+        let account = by_id
+            .get(&row.get::<_, i64>(0))
+            .ok_or(StorageError::Corrupt("ledger_accounts.id"))?;
+        book.set_balance(
+            Account::clone(account),
+            row.get::<_, Option<Decimal>>(1).unwrap_or_default(),
+        );
+    }
+    Ok(())
 }
 
 /// Removes the accounts created for a group that none of its accepted entries posts to.
@@ -480,7 +562,7 @@ pub(crate) async fn change_in<C: GenericClient>(
         payment_uid: payment_uid.to_string(),
         change: change.clone(),
     }];
-    let mut results = decide_and_write(tx, &ops)
+    let mut results = decide_and_write(tx, &ops, Locking::First)
         .await
         .map_err(Failure::into_storage)?;
     match results.pop() {
@@ -492,43 +574,72 @@ pub(crate) async fn change_in<C: GenericClient>(
     }
 }
 
-async fn decide_and_write<C: GenericClient>(
-    tx: &C,
-    ops: &[Op],
-) -> Result<Vec<Result<Done>>, Failure> {
-    // Step 0: the new payouts' velocity rules counted, their subjects locked before anything
-    // else is (see `crate::velocity`).
-    let asked: Vec<(&Order, &[VelocityRule])> = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::CreatePayout(o, rules) => Some((&**o, rules.as_slice())),
-            Op::ChangeStatus { .. } => None,
-        })
-        .collect();
-    let mut counted = crate::velocity::load(tx, &asked, true).await.map_err(pg)?;
-    let mut payouts_seen = 0;
-    let mut current = lock_orders(tx, ops).await?;
-    // Only the accounts of writes that may post are locked: a status change that moves no
-    // money (a failed deposit, an expiry) waits for no merchant's balance.
-    let needs = needs_of(ops, &current);
-    let at = ops
-        .iter()
-        .map(|op| match op {
-            Op::CreatePayout(o, _) => o.created_at,
-            Op::ChangeStatus { change, .. } => change.at,
-        })
-        .max()
-        .unwrap_or_default();
-    let mut loaded = load_book(tx, &needs, at).await?;
-    let mut by_merchant_order = existing_payouts(tx, ops).await?;
+/// When a group locks its merchant accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Locking {
+    /// Last: decided against the balances as read, everything but the postings written, and
+    /// only then the accounts locked and the group decided again against the locked balances;
+    /// the postings and balances are written if every decision came out the same (otherwise
+    /// the group is tried again, [`Locking::First`]). The lock is held for one round trip and
+    /// the commit, so the groups of one merchant overlap everything else.
+    Last,
+    /// First: the accounts locked before deciding (after a group's balances moved, and for a
+    /// change written in a caller's transaction).
+    First,
+}
 
-    // Step 3: the domain decides each write in order, against the state the earlier ones left.
-    let mut results: Vec<Result<Done>> = Vec::with_capacity(ops.len());
-    let mut new_payouts: Vec<Order> = Vec::new();
+/// What the domain decided for a group, in order.
+#[derive(Debug)]
+struct Decided {
+    results: Vec<Result<Done>>,
+    new_payouts: Vec<Order>,
+    /// The orders changed, as the group leaves them, in the order first changed.
+    changed: Vec<Order>,
+    events: Vec<(i64, OrderEvent)>,
+    entries: Vec<PlannedEntry>,
+    callbacks: Vec<NewCallback>,
+}
+
+impl Decided {
+    /// Whether two decisions of one group did the same, whatever balances their postings
+    /// leave (a decision against the balances as read, and one against them locked).
+    fn same_outcome(&self, other: &Decided) -> bool {
+        let answered = |r: &Result<Done>| match r {
+            Ok(Done::Created(CreateOutcome::Created(o))) => format!("created {}", o.payment_uid),
+            Ok(Done::Created(CreateOutcome::Existing(o))) => format!("found {}", o.payment_uid),
+            Ok(Done::Changed(o)) => format!("changed {}", o.payment_uid),
+            Err(e) => format!("refused: {e}"),
+        };
+        self.results.len() == other.results.len()
+            && self.results.iter().zip(&other.results).all(|(a, b)| answered(a) == answered(b))
+            && self.new_payouts == other.new_payouts
+            && self.changed == other.changed
+            && self.events == other.events
+            && self.callbacks == other.callbacks
+            && self.entries.len() == other.entries.len()
+            && self.entries.iter().zip(&other.entries).all(|(a, b)| a.entry == b.entry)
+    }
+}
+
+/// Step 3: the domain decides each write in order, against the state the earlier ones left
+/// (the book, the orders as changed, the payouts found or created, the velocity counts).
+fn decide(
+    ops: &[Op],
+    mut current: HashMap<String, Order>,
+    mut by_merchant_order: HashMap<(i64, String), Order>,
+    mut counted: crate::velocity::Counted,
+    book: &mut Book,
+) -> Result<Decided, Failure> {
+    let mut payouts_seen = 0;
+    let mut d = Decided {
+        results: Vec::with_capacity(ops.len()),
+        new_payouts: Vec::new(),
+        changed: Vec::new(),
+        events: Vec::new(),
+        entries: Vec::new(),
+        callbacks: Vec::new(),
+    };
     let mut changed: Vec<String> = Vec::new();
-    let mut events: Vec<(i64, OrderEvent)> = Vec::new();
-    let mut entries: Vec<PlannedEntry> = Vec::new();
-    let mut callbacks: Vec<NewCallback> = Vec::new();
     for op in ops {
         match op {
             Op::CreatePayout(order, rules) => {
@@ -543,23 +654,25 @@ async fn decide_and_write<C: GenericClient>(
                         order.refuse(refusal);
                     }
                 }
-                match decision::create(order, existing, &mut loaded.book) {
+                match decision::create(order, existing, book) {
                     Ok(Created::Existing(existing)) => {
-                        results.push(Ok(Done::Created(CreateOutcome::Existing(existing))));
+                        d.results
+                            .push(Ok(Done::Created(CreateOutcome::Existing(existing))));
                     }
                     Ok(Created::New { order, hold }) => {
                         if !order.refused_at_creation() {
                             counted.record(&order, rules);
                         }
-                        entries.extend(hold);
+                        d.entries.extend(hold);
                         by_merchant_order.insert(key, order.clone());
-                        results.push(Ok(Done::Created(CreateOutcome::Created(order.clone()))));
-                        new_payouts.push(order);
+                        d.results
+                            .push(Ok(Done::Created(CreateOutcome::Created(order.clone()))));
+                        d.new_payouts.push(order);
                     }
                     Err(refusal @ Refusal::NotLoaded(_)) => {
                         return Err(Failure::Fatal(refusal.into()))
                     }
-                    Err(refusal) => results.push(Err(refusal.into())),
+                    Err(refusal) => d.results.push(Err(refusal.into())),
                 }
             }
             Op::ChangeStatus {
@@ -567,10 +680,10 @@ async fn decide_and_write<C: GenericClient>(
                 change,
             } => {
                 let Some(before) = current.get(payment_uid) else {
-                    results.push(Err(StorageError::NotFound));
+                    d.results.push(Err(StorageError::NotFound));
                     continue;
                 };
-                let decided = match decision::change(before, change, &mut loaded.book) {
+                let decided = match decision::change(before, change, book) {
                     Ok(decided) => decided,
                     // A later write of the group on an order an earlier one changed may need
                     // what the group did not load: the group is written one by one instead.
@@ -578,55 +691,133 @@ async fn decide_and_write<C: GenericClient>(
                         return Err(Failure::Fatal(refusal.into()))
                     }
                     Err(refusal) => {
-                        results.push(Err(refusal.into()));
+                        d.results.push(Err(refusal.into()));
                         continue;
                     }
                 };
-                events.push((decided.order.id, decided.event));
-                entries.extend(decided.entry);
-                callbacks.extend(decided.callback);
+                d.events.push((decided.order.id, decided.event));
+                d.entries.extend(decided.entry);
+                d.callbacks.extend(decided.callback);
                 if !changed.contains(payment_uid) {
                     changed.push(payment_uid.clone());
                 }
                 current.insert(payment_uid.clone(), decided.order.clone());
-                results.push(Ok(Done::Changed(decided.order)));
+                d.results.push(Ok(Done::Changed(decided.order)));
             }
         }
     }
+    d.changed = changed.iter().map(|uid| current[uid].clone()).collect();
+    Ok(d)
+}
 
-    // Step 4: write everything accepted, one statement per table. The new payouts go first
-    // (their entries find them by payment_uid); the rest is independent and pipelined.
-    let payouts: Vec<&Order> = new_payouts.iter().collect();
-    let inserted = orders::insert_many(tx, &payouts).await?;
-    if inserted.len() != new_payouts.len() {
+async fn decide_and_write<C: GenericClient>(
+    tx: &C,
+    ops: &[Op],
+    locking: Locking,
+) -> Result<Vec<Result<Done>>, Failure> {
+    // Step 0: the new payouts' velocity rules counted, their subjects locked before anything
+    // else is (see `crate::velocity`).
+    let asked: Vec<(&Order, &[VelocityRule])> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CreatePayout(o, rules) => Some((&**o, rules.as_slice())),
+            Op::ChangeStatus { .. } => None,
+        })
+        .collect();
+    let counted = crate::velocity::load(tx, &asked, true).await.map_err(pg)?;
+    let current = lock_orders(tx, ops).await?;
+    // Only the accounts of writes that may post are locked: a status change that moves no
+    // money (a failed deposit, an expiry) waits for no merchant's balance.
+    let needs = needs_of(ops, &current);
+    let at = ops
+        .iter()
+        .map(|op| match op {
+            Op::CreatePayout(o, _) => o.created_at,
+            Op::ChangeStatus { change, .. } => change.at,
+        })
+        .max()
+        .unwrap_or_default();
+    // The payouts' merchant order ids are looked up in the same round trip (after the lock,
+    // when locking first; locking last, a payout of the merchant that another node commits
+    // meanwhile makes this group's insert of it skip, and the group is tried again).
+    let (loaded, by_merchant_order) = load_book_then(
+        tx,
+        &needs,
+        at,
+        locking == Locking::First,
+        existing_payouts(tx, ops),
+    )
+    .await?;
+    let mut book = loaded.book.clone();
+    let decided = decide(
+        ops,
+        current.clone(),
+        by_merchant_order.clone(),
+        counted.clone(),
+        &mut book,
+    )?;
+
+    // Step 4: write what was accepted, one statement per table, in one round trip. The new
+    // payouts go first (`biased`: sent first, so run first; their entries find them by
+    // payment_uid); the rest is independent. Locking last, the postings and balances wait
+    // for the lock.
+    let payouts: Vec<&Order> = decided.new_payouts.iter().collect();
+    let changed_orders: Vec<&Order> = decided.changed.iter().collect();
+    let event_rows: Vec<(i64, &OrderEvent)> =
+        decided.events.iter().map(|(id, e)| (*id, e)).collect();
+    // Prepared before: a statement still to prepare would be sent after the others.
+    orders::prepare_insert(tx).await?;
+    prepare_entries(tx).await?;
+    let (inserted, updated, evented, written, discarded, enqueued) = tokio::join!(
+        biased;
+        orders::insert_many(tx, &payouts),
+        orders::update_many(tx, &changed_orders),
+        orders::insert_events(tx, &event_rows),
+        async {
+            match locking {
+                Locking::First => {
+                    write_entries(tx, &decided.entries, &loaded.ids, &book, at).await
+                }
+                Locking::Last => insert_entries(tx, &decided.entries).await,
+            }
+        },
+        discard_unused_accounts(tx, &loaded, &decided.entries),
+        // One callback per status change, reporting the order as that change left it.
+        crate::callbacks::enqueue_many(tx, &decided.callbacks),
+    );
+    let inserted = inserted?;
+    if inserted.len() != decided.new_payouts.len() {
         // Another node inserted one of these merchant order ids meanwhile (it is not a payout
-        // of this merchant's, or it would have waited for our lock): decide again.
+        // of this merchant's, or it would have waited for our lock): decide again. (Their
+        // entries, finding no order, were not written: that failure is this one.)
         return Err(Failure::Retry(
             "a payout's merchant_order_id was taken meanwhile".into(),
         ));
     }
-    let changed_orders: Vec<&Order> = changed.iter().map(|uid| &current[uid]).collect();
-    let event_rows: Vec<(i64, &OrderEvent)> = events.iter().map(|(id, e)| (*id, e)).collect();
-    tokio::try_join!(
-        async {
-            orders::update_many(tx, &changed_orders)
-                .await
-                .map_err(Failure::Fatal)
-        },
-        async {
-            orders::insert_events(tx, &event_rows)
-                .await
-                .map_err(Failure::Fatal)
-        },
-        write_entries(tx, &entries, &loaded.ids, &loaded.book, at),
-        discard_unused_accounts(tx, &loaded, &entries),
-        async {
-            // One callback per status change, reporting the order as that change left it.
-            crate::callbacks::enqueue_many(tx, &callbacks)
-                .await
-                .map_err(Failure::Fatal)
-        },
-    )?;
+    updated?;
+    evented?;
+    written?;
+    discarded?;
+    enqueued?;
+
+    let decided = match locking {
+        Locking::First => decided,
+        Locking::Last => {
+            // The accounts locked now, the group decided again against their balances: the
+            // same decisions (whatever balances they leave) are written; others are not.
+            let mut locked = loaded.book.clone();
+            lock_balances(tx, &needs, &loaded.ids, &mut locked).await?;
+            let again = decide(ops, current, by_merchant_order, counted, &mut locked)?;
+            if !again.same_outcome(&decided) {
+                return Err(Failure::Retry(
+                    "the balances moved while the group was written".into(),
+                ));
+            }
+            insert_postings(tx, &again.entries, &loaded.ids, &locked, at).await?;
+            again
+        }
+    };
+    let mut results = decided.results;
     let ids: HashMap<String, i64> = inserted.into_iter().collect();
     for result in results.iter_mut() {
         // A payout sent twice in one group is created by the first and found by the second.
@@ -656,22 +847,99 @@ pub(crate) async fn write_entries<C: GenericClient>(
     if entries.is_empty() {
         return Ok(());
     }
+    // Both prepared first, then `biased`: sent in this order, so the postings find the
+    // entries inserted before them.
+    prepare_entries(tx).await?;
+    tokio::try_join!(
+        biased;
+        insert_entries(tx, entries),
+        insert_postings(tx, entries, account_ids, book, at),
+    )?;
+    Ok(())
+}
+
+const INSERT_ENTRIES: &str =
+    "INSERT INTO journal_entries (entry_key, kind, order_id, merchant_id, accounting_type,
+        currency, amount, fee, created_at)
+     SELECT v.k, v.kind, o.id, v.m, v.at, v.c, v.amount, v.fee, v.created
+     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+          $7::numeric[], $8::numeric[], $9::bigint[])
+          AS v(k, kind, uid, m, at, c, amount, fee, created)
+     LEFT JOIN orders o ON v.m IS NOT NULL AND o.payment_uid = v.uid
+     WHERE v.m IS NULL OR o.id IS NOT NULL";
+
+const INSERT_POSTINGS: &str = "INSERT INTO postings (entry_id, account_id, amount, balance_after)
+     SELECT e.id, v.a, v.amount, v.after
+     FROM UNNEST($1::text[], $2::bigint[], $3::numeric[], $4::numeric[]) AS v(k, a, amount, after)
+     JOIN journal_entries e ON e.entry_key = v.k";
+
+const UPDATE_BALANCES: &str = "UPDATE ledger_accounts a SET balance = v.balance, updated_at = $3
+     FROM UNNEST($1::bigint[], $2::numeric[]) AS v(id, balance) WHERE a.id = v.id";
+
+async fn prepare_entries<C: GenericClient>(tx: &C) -> Result<(), Failure> {
+    for sql in [INSERT_ENTRIES, INSERT_POSTINGS, UPDATE_BALANCES] {
+        tx.prepare_cached(sql).await.map_err(pg)?;
+    }
+    Ok(())
+}
+
+/// The entries (without their postings).
+async fn insert_entries<C: GenericClient>(
+    tx: &C,
+    entries: &[PlannedEntry],
+) -> Result<(), Failure> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let statement = tx.prepare_cached(INSERT_ENTRIES).await.map_err(pg)?;
     let e: Vec<&JournalEntry> = entries.iter().map(|p| &p.entry).collect();
     let order_uids: Vec<&str> = e.iter().map(|e| e.key.payment_uid.as_str()).collect();
     let keys: Vec<String> = e.iter().map(|e| e.key.to_string()).collect();
-    let insert_entries = tx
-        .prepare_cached(
-            "INSERT INTO journal_entries (entry_key, kind, order_id, merchant_id, accounting_type,
-                currency, amount, fee, created_at)
-             SELECT v.k, v.kind, o.id, v.m, v.at, v.c, v.amount, v.fee, v.created
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
-                  $7::numeric[], $8::numeric[], $9::bigint[])
-                  AS v(k, kind, uid, m, at, c, amount, fee, created)
-             LEFT JOIN orders o ON v.m IS NOT NULL AND o.payment_uid = v.uid
-             WHERE v.m IS NULL OR o.id IS NOT NULL",
-        )
-        .await
-        .map_err(pg)?;
+    let kinds: Vec<&str> = e.iter().map(|e| e.kind.as_str()).collect();
+    let merchants: Vec<Option<i64>> = e
+        .iter()
+        .map(|e| (e.merchant_id != 0).then_some(e.merchant_id))
+        .collect();
+    let accounting_types: Vec<&str> = e.iter().map(|e| e.accounting_type.as_str()).collect();
+    let currencies: Vec<&str> = e.iter().map(|e| e.currency.code()).collect();
+    let amounts: Vec<Decimal> = e.iter().map(|e| e.amount).collect();
+    let fees: Vec<Decimal> = e.iter().map(|e| e.fee).collect();
+    let created: Vec<i64> = e.iter().map(|e| e.created_at).collect();
+    let params: Params<'_, 9> = [
+        &keys,
+        &kinds,
+        &order_uids,
+        &merchants,
+        &accounting_types,
+        &currencies,
+        &amounts,
+        &fees,
+        &created,
+    ];
+    let written = tx.execute(&statement, &params).await.map_err(pg)?;
+    if written as usize != entries.len() {
+        return Err(Failure::Fatal(StorageError::Database(format!(
+            "wrote {written} of {} entries",
+            entries.len()
+        ))));
+    }
+    Ok(())
+}
+
+/// The entries' postings (each finds its entry by key) and the merchant balances the group
+/// ended with, pipelined.
+async fn insert_postings<C: GenericClient>(
+    tx: &C,
+    entries: &[PlannedEntry],
+    account_ids: &AccountIds,
+    book: &Book,
+    at: i64,
+) -> Result<(), Failure> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let insert = tx.prepare_cached(INSERT_POSTINGS).await.map_err(pg)?;
+    let update = tx.prepare_cached(UPDATE_BALANCES).await.map_err(pg)?;
     let account_id = |account: &Account| {
         account_ids.get(account).copied().ok_or_else(|| {
             Failure::Fatal(StorageError::Database(format!(
@@ -679,6 +947,7 @@ pub(crate) async fn write_entries<C: GenericClient>(
             )))
         })
     };
+    let keys: Vec<String> = entries.iter().map(|p| p.entry.key.to_string()).collect();
     let (mut p_key, mut p_account, mut p_amount, mut p_after) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // The merchant balances the group ended with.
@@ -701,58 +970,20 @@ pub(crate) async fn write_entries<C: GenericClient>(
             }
         }
     }
-    let insert_postings = tx
-        .prepare_cached(
-            "INSERT INTO postings (entry_id, account_id, amount, balance_after)
-             SELECT e.id, v.a, v.amount, v.after
-             FROM UNNEST($1::text[], $2::bigint[], $3::numeric[], $4::numeric[]) AS v(k, a, amount, after)
-             JOIN journal_entries e ON e.entry_key = v.k",
-        )
-        .await
-        .map_err(pg)?;
     let (ids, values): (Vec<i64>, Vec<Decimal>) = final_balances.into_iter().unzip();
-    let update = tx
-        .prepare_cached(
-            "UPDATE ledger_accounts a SET balance = v.balance, updated_at = $3
-             FROM UNNEST($1::bigint[], $2::numeric[]) AS v(id, balance) WHERE a.id = v.id",
-        )
-        .await
-        .map_err(pg)?;
-    let kinds: Vec<&str> = e.iter().map(|e| e.kind.as_str()).collect();
-    let merchants: Vec<Option<i64>> = e
-        .iter()
-        .map(|e| (e.merchant_id != 0).then_some(e.merchant_id))
-        .collect();
-    let accounting_types: Vec<&str> = e.iter().map(|e| e.accounting_type.as_str()).collect();
-    let currencies: Vec<&str> = e.iter().map(|e| e.currency.code()).collect();
-    let amounts: Vec<Decimal> = e.iter().map(|e| e.amount).collect();
-    let fees: Vec<Decimal> = e.iter().map(|e| e.fee).collect();
-    let created: Vec<i64> = e.iter().map(|e| e.created_at).collect();
-    let (p1, p2, p3): (Params<'_, 9>, Params<'_, 4>, Params<'_, 3>) = (
-        [
-            &keys,
-            &kinds,
-            &order_uids,
-            &merchants,
-            &accounting_types,
-            &currencies,
-            &amounts,
-            &fees,
-            &created,
-        ],
+    let (p1, p2): (Params<'_, 4>, Params<'_, 3>) = (
         [&p_key, &p_account, &p_amount, &p_after],
         [&ids, &values, &at],
     );
-    let (entries_written, postings_written, _) = tokio::try_join!(
-        tx.execute(&insert_entries, &p1),
-        tx.execute(&insert_postings, &p2),
-        tx.execute(&update, &p3),
+    let (postings_written, _) = tokio::try_join!(
+        biased;
+        tx.execute(&insert, &p1),
+        tx.execute(&update, &p2),
     )
     .map_err(pg)?;
-    if entries_written as usize != entries.len() || postings_written as usize != p_key.len() {
+    if postings_written as usize != p_key.len() {
         return Err(Failure::Fatal(StorageError::Database(format!(
-            "wrote {entries_written} of {} entries and {postings_written} of {} postings",
-            entries.len(),
+            "wrote {postings_written} of {} postings",
             p_key.len()
         ))));
     }

@@ -7,6 +7,8 @@
 //! - `complete`: a deposit, then the payer's "pay" on the cashier page (the ledger credit; the
 //!   page is fetched first for its form token, as a browser does);
 //! - `fail`: a deposit, then "fail" (the same status change without a ledger posting);
+//! - `completion`: the completion alone, one request: "pay" on the cashier page of a deposit
+//!   created, and its page fetched, before the run (`--prepared` of them);
 //! - `callback`: like `complete`, with a notify_url: the harness runs the merchant's receiver
 //!   and counts the callbacks it gets;
 //! - `own-accounts`: a THB deposit on the operator's own accounts (given an online account and
@@ -57,18 +59,75 @@ async fn pay_or_fail(
     cashier_path: &str,
     outcome: &str,
 ) -> Result<octopus_client::RawAnswer, String> {
+    let token = form_token(client, cashier_path).await?;
+    post_outcome(client, cashier_path, &token, outcome).await
+}
+
+/// The form token on a cashier page.
+async fn form_token(client: &mut Connection, cashier_path: &str) -> Result<String, String> {
     let page = client.get(cashier_path).await.map_err(|e| e.to_string())?;
     let page = String::from_utf8_lossy(&page.body);
-    let token = page
-        .split(r#"<meta name="csrf-token" content=""#)
+    page.split(r#"<meta name="csrf-token" content=""#)
         .nth(1)
         .and_then(|rest| rest.split('"').next())
-        .ok_or_else(|| format!("no form token on the cashier page {cashier_path}"))?;
+        .map(str::to_string)
+        .ok_or_else(|| format!("no form token on the cashier page {cashier_path}"))
+}
+
+/// The cashier page's form, posted with the page's token.
+async fn post_outcome(
+    client: &mut Connection,
+    cashier_path: &str,
+    token: &str,
+    outcome: &str,
+) -> Result<octopus_client::RawAnswer, String> {
     let form = format!("outcome={outcome}&token={token}");
     client
         .post_form(&format!("{cashier_path}/simulate"), &form)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// A deposit of the completion scenario, ready to be paid: its cashier path and form token.
+struct Prepared {
+    path: String,
+    token: String,
+}
+
+/// The completion scenario's deposits, created and their pages fetched before the run, over
+/// every connection at once; one list per connection.
+async fn prepare(args: &BenchArgs, run_id: &str) -> anyhow::Result<Vec<Vec<Prepared>>> {
+    let per_connection = args.prepared.div_ceil(args.connections);
+    let mut tasks = Vec::with_capacity(args.connections);
+    for connection in 0..args.connections {
+        let mut client =
+            Connection::open(&args.client.url, &args.client.key, &args.client.secret).await?;
+        let merchant_uid = args.merchant_uid.clone();
+        let run_id = run_id.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut prepared = Vec::with_capacity(per_connection);
+            for n in 0..per_connection {
+                let id = format!("bench-{run_id}-prepared-{connection}-{n}");
+                let order = NewOrder::deposit(&merchant_uid, &id, "100.00", "mmk", "myanmar", "myanmar");
+                let answer = client
+                    .post_signed("/octopus/api/order/new", &order.to_fields())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if answer.status != 200 {
+                    return Err(format!("HTTP {}: {}", answer.status, answer.parse().body));
+                }
+                let path = cashier_path(&answer)?;
+                let token = form_token(&mut client, &path).await?;
+                prepared.push(Prepared { path, token });
+            }
+            Ok::<_, String>(prepared)
+        }));
+    }
+    let mut all = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        all.push(task.await?.map_err(anyhow::Error::msg)?);
+    }
+    Ok(all)
 }
 
 /// The own-accounts scenario's devices by account id.
@@ -138,6 +197,19 @@ async fn own_account_deposit(
     }
 }
 
+/// The completion scenario's iteration: "pay" on a prepared deposit's page.
+async fn complete_prepared(client: &mut Connection, prepared: &Prepared) -> Result<(), String> {
+    let paid = post_outcome(client, &prepared.path, &prepared.token, "completed").await?;
+    if paid.status != 303 {
+        return Err(format!(
+            "simulate HTTP {}: {}",
+            paid.status,
+            String::from_utf8_lossy(&paid.body)
+        ));
+    }
+    Ok(())
+}
+
 /// One iteration of a scenario. `notify_url` is the harness's receiver (callback scenario).
 async fn iteration(
     client: &mut Connection,
@@ -185,7 +257,9 @@ async fn iteration(
     let outcome = match scenario {
         Scenario::Complete | Scenario::Callback | Scenario::CallbackBacklog => "completed",
         Scenario::Fail => "failed",
-        Scenario::Deposit | Scenario::Payout | Scenario::OwnAccounts => return Ok(()),
+        Scenario::Deposit | Scenario::Payout | Scenario::OwnAccounts | Scenario::Completion => {
+            return Ok(())
+        }
     };
     let paid = pay_or_fail(client, &cashier_path(&answer)?, outcome).await?;
     if paid.status != 303 {
@@ -482,6 +556,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.scenario == Scenario::Payout {
         fund(&args, &run_id).await?;
     }
+    let mut prepared = if args.scenario == Scenario::Completion {
+        let started = Instant::now();
+        let prepared = prepare(&args, &run_id).await?;
+        eprintln!(
+            "prepared         {} deposits in {:.1} s",
+            prepared.iter().map(Vec::len).sum::<usize>(),
+            started.elapsed().as_secs_f64()
+        );
+        prepared
+    } else {
+        Vec::new()
+    };
     let devices = Arc::new(devices(&args)?);
     if args.scenario == Scenario::OwnAccounts {
         anyhow::ensure!(
@@ -519,6 +605,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let notify_url = notify_url.clone();
         let devices = Arc::clone(&devices);
         let (measuring, stop) = (Arc::clone(&measuring), Arc::clone(&stop));
+        let mut prepared = prepared.pop().unwrap_or_default().into_iter();
         tasks.push(tokio::spawn(async move {
             let mut w = Worker {
                 latencies: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
@@ -531,15 +618,30 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 n += 1;
                 let id = format!("bench-{run_id}-{connection}-{n}");
                 let started = Instant::now();
-                let outcome = iteration(
-                    &mut client,
-                    scenario,
-                    &merchant_uid,
-                    &id,
-                    notify_url.as_deref(),
-                    &devices,
-                )
-                .await;
+                let outcome = if scenario == Scenario::Completion {
+                    match prepared.next() {
+                        Some(p) => complete_prepared(&mut client, &p).await,
+                        None => {
+                            if measuring.load(Ordering::Relaxed) {
+                                w.failed += 1;
+                                w.first_error.get_or_insert(
+                                    "the prepared deposits ran out (raise --prepared)".into(),
+                                );
+                            }
+                            break;
+                        }
+                    }
+                } else {
+                    iteration(
+                        &mut client,
+                        scenario,
+                        &merchant_uid,
+                        &id,
+                        notify_url.as_deref(),
+                        &devices,
+                    )
+                    .await
+                };
                 let micros = started.elapsed().as_micros() as u64;
                 if !measuring.load(Ordering::Relaxed) {
                     continue;

@@ -1119,6 +1119,10 @@ pub struct BenchArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// completion: deposits created, and their cashier pages fetched, before the run (each
+    /// iteration completes one; a run that uses them all up reports an error).
+    #[arg(long, default_value_t = 60_000)]
+    pub prepared: usize,
     /// The own-accounts scenario's devices, ACCOUNT:DEVICE_ID:SECRET (repeatable), as
     /// `octopus account add` and `octopus device add` printed them.
     #[arg(long = "device", value_name = "ACCOUNT:DEVICE:SECRET")]
@@ -1136,6 +1140,9 @@ pub enum Scenario {
     Complete,
     /// A deposit, then "fail": the same status change without a ledger posting.
     Fail,
+    /// The completion alone, one request: "pay" posted on the cashier page of a deposit
+    /// created (and its page fetched) before the run.
+    Completion,
     /// Like complete, with a notify_url: the harness receives and counts the callbacks.
     Callback,
     /// The callback scenario's steady rate, then a backlog for the receiver's host built while
@@ -1153,6 +1160,7 @@ impl Scenario {
             Scenario::Payout => "payout",
             Scenario::Complete => "complete",
             Scenario::Fail => "fail",
+            Scenario::Completion => "completion",
             Scenario::Callback => "callback",
             Scenario::CallbackBacklog => "callback-backlog",
             Scenario::OwnAccounts => "own-accounts",

@@ -983,7 +983,11 @@ async fn simulate(
     )
     .await
     {
-        Ok(_) => state.callbacks_due.notify_one(),
+        Ok(changed) => {
+            if octopus_domain::callback::is_reported(&changed) {
+                state.callbacks_due.notify_one();
+            }
+        }
         Err(e) => {
             let e = Error::from(e);
             if !matches!(e, Error::Conflict(_)) {

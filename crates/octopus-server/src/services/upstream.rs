@@ -161,7 +161,9 @@ async fn change(
     .await
     {
         Ok(changed) => {
-            services.callbacks_due.notify_one();
+            if octopus_domain::callback::is_reported(&changed) {
+                services.callbacks_due.notify_one();
+            }
             Ok(Some(changed))
         }
         Err(StorageError::IllegalTransition(t)) if t.is_impossible_amount() => {

@@ -238,7 +238,9 @@ async fn apply(state: &AppState, payment_uid: &str, change: StatusChange) -> boo
     match crate::services::orders::change_status(&*state.storage, payment_uid, change).await {
         Ok(order) => {
             tracing::info!(%payment_uid, status = %order.payment_status, "order status changed");
-            state.callbacks_due.notify_one();
+            if octopus_domain::callback::is_reported(&order) {
+                state.callbacks_due.notify_one();
+            }
             true
         }
         // Another node or request got there first; nothing to do.
