@@ -97,11 +97,51 @@ impl Needs {
 /// The part of the ledger a decision looks at, as the backend loaded it: merchant balances
 /// and which entries are posted. Deciding an accepted request updates it, so the next request
 /// of a group is decided against what the earlier ones left.
+///
+/// A book also knows for which starting balances its decisions hold ([`Book::conditions`]):
+/// a backend may decide against balances read without a lock, and then, holding the lock,
+/// write the same decisions onto the balances as they are by then, if they are within.
 #[derive(Debug, Clone, Default)]
 pub struct Book {
     balances: HashMap<Account, Decimal>,
+    /// Each merchant account's balance as loaded.
+    loaded: HashMap<Account, Decimal>,
+    /// The starting balances each account's decisions so far hold for.
+    bounds: HashMap<Account, Bounds>,
     /// The entry keys whose posting is known: posted (true) or not (false).
     entries: HashMap<EntryKey, bool>,
+}
+
+/// The starting balances (inclusive) for which every decision against a book comes out the
+/// same; `None` is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Bounds {
+    at_least: Option<Decimal>,
+    at_most: Option<Decimal>,
+}
+
+/// What a book's decisions did to one merchant account, and the condition under which they
+/// hold: for any starting balance `b` with `at_least <= b <= at_most`, deciding the same
+/// requests in the same order against `b` accepts and refuses the same ones, with the same
+/// entries and reasons, and leaves every balance `b - loaded` higher than against the balance
+/// loaded (so the account ends at `b + moved`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub account: Account,
+    /// The balance as loaded.
+    pub loaded: Decimal,
+    /// How far the decisions moved the balance.
+    pub moved: Decimal,
+    pub at_least: Option<Decimal>,
+    pub at_most: Option<Decimal>,
+}
+
+impl Condition {
+    /// Whether decisions made against the loaded balance hold for `balance`.
+    pub fn holds_for(&self, balance: Decimal) -> bool {
+        self.at_least.is_none_or(|low| balance >= low)
+            && self.at_most.is_none_or(|high| balance <= high)
+    }
 }
 
 impl Book {
@@ -111,7 +151,46 @@ impl Book {
 
     /// Records a merchant account's balance as stored (zero for one not created yet).
     pub fn set_balance(&mut self, account: Account, balance: Decimal) {
+        self.loaded.insert(account.clone(), balance);
+        self.bounds.remove(&account);
         self.balances.insert(account, balance);
+    }
+
+    /// For every merchant account a decision looked at, what the decisions did to it and the
+    /// starting balances they hold for (see [`Condition`]), in account key order.
+    pub fn conditions(&self) -> Vec<Condition> {
+        let mut conditions: Vec<Condition> = self
+            .loaded
+            .iter()
+            .filter_map(|(account, loaded)| {
+                let balance = self.balances.get(account).copied().unwrap_or(*loaded);
+                let bounds = self.bounds.get(account).copied().unwrap_or_default();
+                let moved = balance - loaded;
+                (bounds != Bounds::default() || !moved.is_zero()).then(|| Condition {
+                    account: account.clone(),
+                    loaded: *loaded,
+                    moved,
+                    at_least: bounds.at_least,
+                    at_most: bounds.at_most,
+                })
+            })
+            .collect();
+        conditions.sort_by_key(|c| c.account.key());
+        conditions
+    }
+
+    /// Records a check of a merchant balance: a posting to `account` was accepted (`would_be`
+    /// is the balance it left) or refused (`would_be` below zero). An accepted posting holds
+    /// for every starting balance at least as high as it needed; a refusal is pinned to the
+    /// balance loaded (its reason names the balance it would have left).
+    fn checked(&mut self, account: &Account, would_be: Decimal, accepted: bool) {
+        let loaded = self.loaded.get(account).copied().unwrap_or_default();
+        let bounds = self.bounds.entry(account.clone()).or_default();
+        let low = if accepted { loaded - would_be } else { loaded };
+        bounds.at_least = Some(bounds.at_least.map_or(low, |l| l.max(low)));
+        if !accepted {
+            bounds.at_most = Some(bounds.at_most.map_or(loaded, |h| h.min(loaded)));
+        }
     }
 
     /// Records which of `keys` are posted already (those in `posted`).
@@ -138,8 +217,8 @@ impl Book {
     }
 
     /// Posts `entry` against the balances: each merchant account's balance after it, or why
-    /// it cannot post (a merchant balance would go below zero). A refused entry changes
-    /// nothing.
+    /// it cannot post (a merchant balance would go below zero). A refused entry changes no
+    /// balance. Either way the checks made are recorded for [`Book::conditions`].
     fn post(&mut self, entry: JournalEntry) -> Result<PlannedEntry, Shortfall> {
         let mut after = Vec::with_capacity(entry.postings.len());
         for p in &entry.postings {
@@ -153,7 +232,9 @@ impl Book {
                 .copied()
                 .ok_or_else(|| Shortfall::NotLoaded(format!("account {}", p.account)))?;
             let balance = before + p.amount;
-            if balance.is_sign_negative() && !balance.is_zero() {
+            let refused = balance.is_sign_negative() && !balance.is_zero();
+            self.checked(&p.account, balance, !refused);
+            if refused {
                 return Err(Shortfall::Balance(format!(
                     "the {} balance of {} would become {}",
                     p.account.kind.as_str(),

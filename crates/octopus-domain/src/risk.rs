@@ -436,7 +436,7 @@ pub fn velocity_refusal<E>(
 /// orders: each new order the group stores and did not refuse, once per subject it is counted
 /// by — however many rules count that subject. An order found to exist already (a retry) is
 /// not recorded: it is not stored again.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct GroupTally {
     accepted: std::collections::HashMap<WindowSubject, Tally>,
 }

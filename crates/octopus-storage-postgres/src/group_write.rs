@@ -1,37 +1,39 @@
 //! Group commit of the PostgreSQL writes that move money: payout creation (with its hold) and
 //! status changes (with their postings).
 //!
-//! Every one of these locks the merchant's account rows, and a row lock is held until the
+//! Every one of these moves a merchant's balance rows, and a row lock is held until the
 //! commit: one transaction per request would let a busy merchant's requests through one
 //! commit at a time. Instead, the requests waiting are taken as a group and decided together
 //! in one transaction, in three to four round trips whatever the group's size (one more when
-//! new payouts are counted against velocity rules) (the statements of each
-//! step are pipelined):
+//! new payouts are counted against velocity rules) (the statements of each step are
+//! pipelined):
 //!
 //! 0. the new payouts' velocity rules are counted, their subjects locked (`crate::velocity`);
 //! 1. the orders to change are locked (`FOR UPDATE`, by id);
 //! 2. what the domain says the group's decisions need (`decision::Needs`) is loaded: the
-//!    accounts they post to are created if missing and the merchant ones locked (by key), and
-//!    the entry keys posted already are read; in the same round trip, the payouts' merchant
-//!    order ids are looked up (after the lock, so a payout of the same merchant that another
-//!    node committed meanwhile is seen);
+//!    accounts they post to are created if missing and the merchant balances read, as
+//!    committed, without a lock ([`Locking::Last`]), and the entry keys posted already; in
+//!    the same round trip, the payouts' merchant order ids are looked up;
 //! 3. each request is decided in arrival order by the domain (`decision::create`,
 //!    `decision::change`) against one running `decision::Book`: refused requests change
 //!    nothing, accepted ones update the book the next request sees (nothing is decided here);
 //! 4. everything accepted is written with one bulk statement per table, all in one round
-//!    trip, and committed.
+//!    trip: the orders, events, entries and callbacks first, then the merchant balance rows
+//!    locked, moved where the book's conditions hold for them as locked
+//!    (`decision::Condition`), and the postings written from the balances as moved; then
+//!    the commit. A balance outside its condition moves nothing, and the group is tried again
+//!    locking first ([`Locking::First`]). docs/ledger.md explains why this is exact.
 //!
 //! Lock order is the same in every group (velocity subjects by key, orders by id, then
-//! accounts by key), so groups of
-//! several nodes do not deadlock; should PostgreSQL still report a deadlock or a concurrent
-//! insert race, the group is retried. A group that fails otherwise is retried one request at
-//! a time, so one bad request cannot fail the others.
+//! accounts by key), so groups of several nodes do not deadlock; should PostgreSQL still
+//! report a deadlock or a concurrent insert race, the group is retried. A group that fails
+//! otherwise is retried one request at a time, so one bad request cannot fail the others.
 
 use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::{GenericClient, Pool};
 use octopus_domain::callback::NewCallback;
-use octopus_domain::decision::{self, Book, Created, Needs, PlannedEntry, Refusal};
+use octopus_domain::decision::{self, Book, Condition, Created, Needs, PlannedEntry, Refusal};
 use octopus_domain::ledger::{Account, EntryKey, JournalEntry};
 use octopus_domain::risk::VelocityRule;
 use octopus_domain::{Order, OrderEvent, StatusChange};
@@ -44,7 +46,7 @@ use crate::grouping::{Grouper, Waiting};
 use crate::orders::{self, order_from_row, COLUMNS};
 
 const MAX_GROUP: usize = 256;
-const MAX_GROUPS_IN_FLIGHT: usize = 1;
+const MAX_GROUPS_IN_FLIGHT: usize = 4;
 const ATTEMPTS: usize = 5;
 
 /// A write that moves money.
@@ -460,51 +462,6 @@ where
     ))
 }
 
-/// Locks the merchant accounts of `needs` (in key order, as every group does) and sets their
-/// balances in `book` as they are now.
-async fn lock_balances<C: GenericClient>(
-    tx: &C,
-    needs: &Needs,
-    ids: &AccountIds,
-    book: &mut Book,
-) -> Result<(), Failure> {
-    let accounts: Vec<&Account> = needs.merchant_accounts().collect();
-    if accounts.is_empty() {
-        return Ok(());
-    }
-    let mut by_id = HashMap::new();
-    for account in &accounts {
-        let id = *ids.get(*account).ok_or_else(|| {
-            Failure::Fatal(StorageError::Database(format!(
-                "account {account} was not loaded"
-            )))
-        })?;
-        by_id.insert(id, *account);
-    }
-    let wanted: Vec<i64> = by_id.keys().copied().collect();
-    let lock = tx
-        .prepare_cached(
-            "SELECT id, balance FROM ledger_accounts
-             WHERE id = ANY($1) ORDER BY account_key FOR UPDATE",
-        )
-        .await
-        .map_err(pg)?;
-    let rows = tx.query(&lock, &[&wanted]).await.map_err(pg)?;
-    if rows.len() != wanted.len() {
-        return Err(Failure::Fatal(StorageError::Corrupt("ledger_accounts.id")));
-    }
-    for row in &rows {
-        let account = by_id
-            .get(&row.get::<_, i64>(0))
-            .ok_or(StorageError::Corrupt("ledger_accounts.id"))?;
-        book.set_balance(
-            Account::clone(account),
-            row.get::<_, Option<Decimal>>(1).unwrap_or_default(),
-        );
-    }
-    Ok(())
-}
-
 /// Removes the accounts created for a group that none of its accepted entries posts to.
 pub(crate) async fn discard_unused_accounts<C: GenericClient>(
     tx: &C,
@@ -577,11 +534,11 @@ pub(crate) async fn change_in<C: GenericClient>(
 /// When a group locks its merchant accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Locking {
-    /// Last: decided against the balances as read, everything but the postings written, and
-    /// only then the accounts locked and the group decided again against the locked balances;
-    /// the postings and balances are written if every decision came out the same (otherwise
-    /// the group is tried again, [`Locking::First`]). The lock is held for one round trip and
-    /// the commit, so the groups of one merchant overlap everything else.
+    /// Last: decided against the balances as read, everything but the balances and postings
+    /// written, and only then, at the end of the same round trip, the accounts locked and
+    /// moved where the decisions' conditions hold for them (otherwise the group is tried
+    /// again, [`Locking::First`]). The lock is held for the last statements and the commit,
+    /// so the groups of one merchant overlap everything else.
     Last,
     /// First: the accounts locked before deciding (after a group's balances moved, and for a
     /// change written in a caller's transaction).
@@ -598,27 +555,6 @@ struct Decided {
     events: Vec<(i64, OrderEvent)>,
     entries: Vec<PlannedEntry>,
     callbacks: Vec<NewCallback>,
-}
-
-impl Decided {
-    /// Whether two decisions of one group did the same, whatever balances their postings
-    /// leave (a decision against the balances as read, and one against them locked).
-    fn same_outcome(&self, other: &Decided) -> bool {
-        let answered = |r: &Result<Done>| match r {
-            Ok(Done::Created(CreateOutcome::Created(o))) => format!("created {}", o.payment_uid),
-            Ok(Done::Created(CreateOutcome::Existing(o))) => format!("found {}", o.payment_uid),
-            Ok(Done::Changed(o)) => format!("changed {}", o.payment_uid),
-            Err(e) => format!("refused: {e}"),
-        };
-        self.results.len() == other.results.len()
-            && self.results.iter().zip(&other.results).all(|(a, b)| answered(a) == answered(b))
-            && self.new_payouts == other.new_payouts
-            && self.changed == other.changed
-            && self.events == other.events
-            && self.callbacks == other.callbacks
-            && self.entries.len() == other.entries.len()
-            && self.entries.iter().zip(&other.entries).all(|(a, b)| a.entry == b.entry)
-    }
 }
 
 /// Step 3: the domain decides each write in order, against the state the earlier ones left
@@ -749,74 +685,59 @@ async fn decide_and_write<C: GenericClient>(
     )
     .await?;
     let mut book = loaded.book.clone();
-    let decided = decide(
-        ops,
-        current.clone(),
-        by_merchant_order.clone(),
-        counted.clone(),
-        &mut book,
-    )?;
+    let decided = decide(ops, current, by_merchant_order, counted, &mut book)?;
 
     // Step 4: write what was accepted, one statement per table, in one round trip. The new
     // payouts go first (`biased`: sent first, so run first; their entries find them by
-    // payment_uid); the rest is independent. Locking last, the postings and balances wait
-    // for the lock.
+    // payment_uid), the balances last: locking last, the merchant accounts are locked by the
+    // last statements of the round trip, the balances moved if the decisions hold for them as
+    // they are then (`decision::Condition`), and the postings written from there.
     let payouts: Vec<&Order> = decided.new_payouts.iter().collect();
     let changed_orders: Vec<&Order> = decided.changed.iter().collect();
     let event_rows: Vec<(i64, &OrderEvent)> =
         decided.events.iter().map(|(id, e)| (*id, e)).collect();
+    let conditions = book.conditions();
     // Prepared before: a statement still to prepare would be sent after the others.
     orders::prepare_insert(tx).await?;
     prepare_entries(tx).await?;
-    let (inserted, updated, evented, written, discarded, enqueued) = tokio::join!(
+    let (inserted, updated, evented, entered, enqueued, locked, moved, posted, discarded) = tokio::join!(
         biased;
         orders::insert_many(tx, &payouts),
         orders::update_many(tx, &changed_orders),
         orders::insert_events(tx, &event_rows),
-        async {
-            match locking {
-                Locking::First => {
-                    write_entries(tx, &decided.entries, &loaded.ids, &book, at).await
-                }
-                Locking::Last => insert_entries(tx, &decided.entries).await,
-            }
-        },
-        discard_unused_accounts(tx, &loaded, &decided.entries),
+        insert_entries(tx, &decided.entries),
         // One callback per status change, reporting the order as that change left it.
         crate::callbacks::enqueue_many(tx, &decided.callbacks),
+        async {
+            match locking {
+                Locking::First => Ok(()),
+                Locking::Last => lock_accounts(tx, &conditions, &loaded.ids).await,
+            }
+        },
+        move_balances(tx, &conditions, &loaded.ids, at),
+        insert_postings(tx, &decided.entries, &loaded.ids, &book),
+        // After the balances: a refusal's condition may be on an account created for it.
+        discard_unused_accounts(tx, &loaded, &decided.entries),
     );
     let inserted = inserted?;
     if inserted.len() != decided.new_payouts.len() {
-        // Another node inserted one of these merchant order ids meanwhile (it is not a payout
-        // of this merchant's, or it would have waited for our lock): decide again. (Their
-        // entries, finding no order, were not written: that failure is this one.)
+        // Another node inserted one of these merchant order ids meanwhile (a payout of this
+        // merchant's committed after our look, or another merchant's order): decide again.
+        // (Their entries, finding no order, were not written: that failure is this one.)
         return Err(Failure::Retry(
             "a payout's merchant_order_id was taken meanwhile".into(),
         ));
     }
     updated?;
     evented?;
-    written?;
+    locked?;
+    // The balances first: when they moved outside the conditions, the postings written from
+    // them are wrong too, and the group is tried again (locking first).
+    moved?;
+    entered?;
+    posted?;
     discarded?;
     enqueued?;
-
-    let decided = match locking {
-        Locking::First => decided,
-        Locking::Last => {
-            // The accounts locked now, the group decided again against their balances: the
-            // same decisions (whatever balances they leave) are written; others are not.
-            let mut locked = loaded.book.clone();
-            lock_balances(tx, &needs, &loaded.ids, &mut locked).await?;
-            let again = decide(ops, current, by_merchant_order, counted, &mut locked)?;
-            if !again.same_outcome(&decided) {
-                return Err(Failure::Retry(
-                    "the balances moved while the group was written".into(),
-                ));
-            }
-            insert_postings(tx, &again.entries, &loaded.ids, &locked, at).await?;
-            again
-        }
-    };
     let mut results = decided.results;
     let ids: HashMap<String, i64> = inserted.into_iter().collect();
     for result in results.iter_mut() {
@@ -832,9 +753,10 @@ async fn decide_and_write<C: GenericClient>(
     Ok(results)
 }
 
-/// Entries, their postings and the merchant balances they leave (as the book ends), pipelined.
-/// An entry finds its order, and a posting its entry, by key: the rows written just before in
-/// the same pipeline. An entry of no merchant (a transfer's suspense entry, `merchant_id` 0)
+/// Entries, the merchant balances they move and their postings, pipelined, in a transaction
+/// that holds the merchant accounts locked (the conditions of `book` hold then). An entry
+/// finds its order, and a posting its entry, by key: the rows written just before in the
+/// same pipeline. An entry of no merchant (a transfer's suspense entry, `merchant_id` 0)
 /// belongs to no order and is written with both NULL, as on SQLite; an entry of a merchant
 /// whose order is not found is not written, which the written count reports.
 pub(crate) async fn write_entries<C: GenericClient>(
@@ -847,13 +769,15 @@ pub(crate) async fn write_entries<C: GenericClient>(
     if entries.is_empty() {
         return Ok(());
     }
-    // Both prepared first, then `biased`: sent in this order, so the postings find the
-    // entries inserted before them.
+    // Prepared first, then `biased`: sent in this order, so the postings find the entries
+    // and the balances written before them.
     prepare_entries(tx).await?;
+    let conditions = book.conditions();
     tokio::try_join!(
         biased;
         insert_entries(tx, entries),
-        insert_postings(tx, entries, account_ids, book, at),
+        move_balances(tx, &conditions, account_ids, at),
+        insert_postings(tx, entries, account_ids, book),
     )?;
     Ok(())
 }
@@ -868,26 +792,45 @@ const INSERT_ENTRIES: &str =
      LEFT JOIN orders o ON v.m IS NOT NULL AND o.payment_uid = v.uid
      WHERE v.m IS NULL OR o.id IS NOT NULL";
 
+/// A merchant posting's balance after it is the account's balance as the group leaves it
+/// (moved just before, in the same transaction) less what the later postings of the group
+/// moved (`from_end`); a house posting keeps none.
 const INSERT_POSTINGS: &str = "INSERT INTO postings (entry_id, account_id, amount, balance_after)
-     SELECT e.id, v.a, v.amount, v.after
-     FROM UNNEST($1::text[], $2::bigint[], $3::numeric[], $4::numeric[]) AS v(k, a, amount, after)
-     JOIN journal_entries e ON e.entry_key = v.k";
+     SELECT e.id, v.a, v.amount, a.balance - v.from_end
+     FROM UNNEST($1::text[], $2::bigint[], $3::numeric[], $4::numeric[]) AS v(k, a, amount, from_end)
+     JOIN journal_entries e ON e.entry_key = v.k
+     LEFT JOIN ledger_accounts a ON v.from_end IS NOT NULL AND a.id = v.a";
 
-const UPDATE_BALANCES: &str = "UPDATE ledger_accounts a SET balance = v.balance, updated_at = $3
-     FROM UNNEST($1::bigint[], $2::numeric[]) AS v(id, balance) WHERE a.id = v.id";
+/// Locks the accounts in key order, as every group does (a group locking last has read them
+/// without a lock).
+const LOCK_ACCOUNTS: &str =
+    "SELECT id FROM ledger_accounts WHERE id = ANY($1) ORDER BY account_key FOR UPDATE";
+
+/// Moves each balance by what the group's decisions moved it, where the balance is within
+/// the decisions' condition (an UPDATE waiting for a row lock reads the row as committed
+/// by then); the rows not moved tell the group to decide again.
+const MOVE_BALANCES: &str =
+    "UPDATE ledger_accounts a SET balance = a.balance + v.moved, updated_at = $5
+     FROM UNNEST($1::bigint[], $2::numeric[], $3::numeric[], $4::numeric[])
+          AS v(id, moved, at_least, at_most)
+     WHERE a.id = v.id
+       AND (v.at_least IS NULL OR a.balance >= v.at_least)
+       AND (v.at_most IS NULL OR a.balance <= v.at_most)";
 
 async fn prepare_entries<C: GenericClient>(tx: &C) -> Result<(), Failure> {
-    for sql in [INSERT_ENTRIES, INSERT_POSTINGS, UPDATE_BALANCES] {
+    for sql in [
+        INSERT_ENTRIES,
+        INSERT_POSTINGS,
+        LOCK_ACCOUNTS,
+        MOVE_BALANCES,
+    ] {
         tx.prepare_cached(sql).await.map_err(pg)?;
     }
     Ok(())
 }
 
 /// The entries (without their postings).
-async fn insert_entries<C: GenericClient>(
-    tx: &C,
-    entries: &[PlannedEntry],
-) -> Result<(), Failure> {
+async fn insert_entries<C: GenericClient>(tx: &C, entries: &[PlannedEntry]) -> Result<(), Failure> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -926,64 +869,104 @@ async fn insert_entries<C: GenericClient>(
     Ok(())
 }
 
-/// The entries' postings (each finds its entry by key) and the merchant balances the group
-/// ended with, pipelined.
+fn account_id(account_ids: &AccountIds, account: &Account) -> Result<i64, Failure> {
+    account_ids.get(account).copied().ok_or_else(|| {
+        Failure::Fatal(StorageError::Database(format!(
+            "account {account} was not loaded"
+        )))
+    })
+}
+
+/// The merchant accounts of `conditions`, locked in key order.
+async fn lock_accounts<C: GenericClient>(
+    tx: &C,
+    conditions: &[Condition],
+    account_ids: &AccountIds,
+) -> Result<(), Failure> {
+    if conditions.is_empty() {
+        return Ok(());
+    }
+    let ids = conditions
+        .iter()
+        .map(|c| account_id(account_ids, &c.account))
+        .collect::<Result<Vec<i64>, _>>()?;
+    let statement = tx.prepare_cached(LOCK_ACCOUNTS).await.map_err(pg)?;
+    let locked = tx.query(&statement, &[&ids]).await.map_err(pg)?;
+    if locked.len() != ids.len() {
+        return Err(Failure::Fatal(StorageError::Corrupt("ledger_accounts.id")));
+    }
+    Ok(())
+}
+
+/// Moves the merchant balances as the decisions did, each where its condition holds; one
+/// that does not hold (the balance moved since it was read) is a retry.
+async fn move_balances<C: GenericClient>(
+    tx: &C,
+    conditions: &[Condition],
+    account_ids: &AccountIds,
+    at: i64,
+) -> Result<(), Failure> {
+    if conditions.is_empty() {
+        return Ok(());
+    }
+    let ids = conditions
+        .iter()
+        .map(|c| account_id(account_ids, &c.account))
+        .collect::<Result<Vec<i64>, _>>()?;
+    let moved: Vec<Decimal> = conditions.iter().map(|c| c.moved).collect();
+    let at_least: Vec<Option<Decimal>> = conditions.iter().map(|c| c.at_least).collect();
+    let at_most: Vec<Option<Decimal>> = conditions.iter().map(|c| c.at_most).collect();
+    let statement = tx.prepare_cached(MOVE_BALANCES).await.map_err(pg)?;
+    let params: Params<'_, 5> = [&ids, &moved, &at_least, &at_most, &at];
+    let changed = tx.execute(&statement, &params).await.map_err(pg)?;
+    if changed as usize != ids.len() {
+        return Err(Failure::Retry(
+            "a balance moved outside what the group's decisions hold for".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The entries' postings, each finding its entry by key and, for a merchant account, its
+/// balance after it from the balance the group leaves (see [`INSERT_POSTINGS`]).
 async fn insert_postings<C: GenericClient>(
     tx: &C,
     entries: &[PlannedEntry],
     account_ids: &AccountIds,
     book: &Book,
-    at: i64,
 ) -> Result<(), Failure> {
     if entries.is_empty() {
         return Ok(());
     }
     let insert = tx.prepare_cached(INSERT_POSTINGS).await.map_err(pg)?;
-    let update = tx.prepare_cached(UPDATE_BALANCES).await.map_err(pg)?;
-    let account_id = |account: &Account| {
-        account_ids.get(account).copied().ok_or_else(|| {
-            Failure::Fatal(StorageError::Database(format!(
-                "account {account} was not loaded"
-            )))
-        })
-    };
     let keys: Vec<String> = entries.iter().map(|p| p.entry.key.to_string()).collect();
-    let (mut p_key, mut p_account, mut p_amount, mut p_after) =
+    let (mut p_key, mut p_account, mut p_amount, mut p_from_end) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    // The merchant balances the group ended with.
-    let mut final_balances: HashMap<i64, Decimal> = HashMap::new();
     for (planned, key) in entries.iter().zip(&keys) {
         for (posting, after) in planned.entry.postings.iter().zip(&planned.after) {
-            let id = account_id(&posting.account)?;
             p_key.push(key.as_str());
-            p_account.push(id);
+            p_account.push(account_id(account_ids, &posting.account)?);
             p_amount.push(posting.amount);
-            p_after.push(*after);
-            if after.is_some() {
-                let balance = book.balance(&posting.account).ok_or_else(|| {
-                    Failure::Fatal(StorageError::Database(format!(
-                        "account {} has no balance",
-                        posting.account
-                    )))
-                })?;
-                final_balances.insert(id, balance);
-            }
+            let from_end = match after {
+                None => None,
+                Some(after) => {
+                    let end = book.balance(&posting.account).ok_or_else(|| {
+                        Failure::Fatal(StorageError::Database(format!(
+                            "account {} has no balance",
+                            posting.account
+                        )))
+                    })?;
+                    Some(end - after)
+                }
+            };
+            p_from_end.push(from_end);
         }
     }
-    let (ids, values): (Vec<i64>, Vec<Decimal>) = final_balances.into_iter().unzip();
-    let (p1, p2): (Params<'_, 4>, Params<'_, 3>) = (
-        [&p_key, &p_account, &p_amount, &p_after],
-        [&ids, &values, &at],
-    );
-    let (postings_written, _) = tokio::try_join!(
-        biased;
-        tx.execute(&insert, &p1),
-        tx.execute(&update, &p2),
-    )
-    .map_err(pg)?;
-    if postings_written as usize != p_key.len() {
+    let params: Params<'_, 4> = [&p_key, &p_account, &p_amount, &p_from_end];
+    let written = tx.execute(&insert, &params).await.map_err(pg)?;
+    if written as usize != p_key.len() {
         return Err(Failure::Fatal(StorageError::Database(format!(
-            "wrote {postings_written} of {} postings",
+            "wrote {written} of {} postings",
             p_key.len()
         ))));
     }

@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 
 /// What storage holds for the questions of a group's orders, and what the orders the group
 /// stored so far add to it (the domain's `risk::GroupTally`).
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(crate) struct Counted {
     stored: HashMap<(usize, WindowQuery), Tally>,
     group: GroupTally,

@@ -108,7 +108,8 @@ async fn prepare(args: &BenchArgs, run_id: &str) -> anyhow::Result<Vec<Vec<Prepa
             let mut prepared = Vec::with_capacity(per_connection);
             for n in 0..per_connection {
                 let id = format!("bench-{run_id}-prepared-{connection}-{n}");
-                let order = NewOrder::deposit(&merchant_uid, &id, "100.00", "mmk", "myanmar", "myanmar");
+                let order =
+                    NewOrder::deposit(&merchant_uid, &id, "100.00", "mmk", "myanmar", "myanmar");
                 let answer = client
                     .post_signed("/octopus/api/order/new", &order.to_fields())
                     .await

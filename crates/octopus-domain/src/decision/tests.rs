@@ -454,3 +454,190 @@ proptest! {
         }
     }
 }
+
+// ---- deciding against a balance read without a lock ----
+
+#[test]
+fn a_book_knows_the_starting_balances_its_decisions_hold_for() {
+    let mut book = Book::new();
+    book.set_balance(available(), dec("100"));
+    book.set_balance(held(), dec("0"));
+    for (uid, amount) in [("p1", "30"), ("p2", "50")] {
+        let order = payout(uid, amount, "1");
+        assert!(matches!(
+            create(order, None, &mut book),
+            Ok(Created::New { .. })
+        ));
+    }
+    // 82 held: any starting balance of at least 82 accepts both the same way.
+    let conditions = book.conditions();
+    let of = |account: Account| conditions.iter().find(|c| c.account == account).cloned();
+    let available_condition = of(available()).unwrap();
+    assert_eq!(available_condition.moved, dec("-82"));
+    assert_eq!(available_condition.at_least, Some(dec("82")));
+    assert_eq!(available_condition.at_most, None);
+    assert!(available_condition.holds_for(dec("82")));
+    assert!(!available_condition.holds_for(dec("81.99")));
+    assert_eq!(of(held()).unwrap().moved, dec("82"));
+
+    // A refusal holds for the balance it was refused against only (its reason names it).
+    let refused = payout("p3", "40", "1");
+    assert_eq!(
+        create(refused, None, &mut book),
+        Err(Refusal::InsufficientBalance)
+    );
+    let available_condition = book
+        .conditions()
+        .into_iter()
+        .find(|c| c.account == available());
+    let available_condition = available_condition.unwrap();
+    assert!(available_condition.holds_for(dec("100")));
+    assert!(!available_condition.holds_for(dec("100.01")));
+    assert!(!available_condition.holds_for(dec("99.99")));
+
+    // An account looked at and neither moved nor checked sets no condition.
+    let mut untouched = Book::new();
+    untouched.set_balance(available(), dec("5"));
+    assert!(untouched.conditions().is_empty());
+}
+
+#[derive(Debug, Clone)]
+enum GroupOp {
+    Payout(u32),
+    /// A pending deposit of this many cents completed.
+    Credit(u32),
+    /// A completed deposit of this many cents refunded.
+    Refund(u32),
+}
+
+fn group_op() -> impl Strategy<Value = GroupOp> {
+    prop_oneof![
+        3 => (1u32..50_000).prop_map(GroupOp::Payout),
+        1 => (1u32..50_000).prop_map(GroupOp::Credit),
+        1 => (1u32..50_000).prop_map(GroupOp::Refund),
+    ]
+}
+
+/// The orders of a group, made once: the same requests are decided against different books.
+fn group_requests(ops: &[GroupOp]) -> Vec<(Order, Option<StatusChange>)> {
+    ops.iter()
+        .enumerate()
+        .map(|(n, op)| {
+            let uid = format!("g{n}");
+            match op {
+                GroupOp::Payout(cents) => {
+                    let amount = Decimal::new((*cents).into(), 2);
+                    (payout(&uid, &amount.to_string(), "0.25"), None)
+                }
+                GroupOp::Credit(cents) => {
+                    let amount = Decimal::new((*cents).into(), 2);
+                    let change = StatusChange::new(PaymentStatus::Completed, "paid", 20)
+                        .with_final_amount(amount);
+                    (deposit(&uid, &amount.to_string()), Some(change))
+                }
+                GroupOp::Refund(cents) => {
+                    let amount = Decimal::new((*cents).into(), 2);
+                    let mut scratch = Book::new();
+                    scratch.set_balance(available(), Decimal::ZERO);
+                    let pending = deposit(&uid, &amount.to_string());
+                    let paid = StatusChange::new(PaymentStatus::Completed, "paid", 10);
+                    let mut scratch = load(&needs_to_change(&pending, &paid), &scratch);
+                    let completed = change(&pending, &paid, &mut scratch).unwrap().order;
+                    let refund = StatusChange::new(PaymentStatus::Refund, "refund", 20);
+                    (completed, Some(refund))
+                }
+            }
+        })
+        .collect()
+}
+
+/// Decides a group in order against `available` (held empty): each request's outcome, and the
+/// book it leaves.
+fn decide_group(
+    requests: &[(Order, Option<StatusChange>)],
+    start: Decimal,
+) -> (Vec<Result<Option<PlannedEntry>, Refusal>>, Book) {
+    let mut needs = Needs::default();
+    for (order, change) in requests {
+        needs.extend(match change {
+            None => needs_to_create(order),
+            Some(change) => needs_to_change(order, change),
+        });
+    }
+    let mut stored = Book::new();
+    stored.set_balance(available(), start);
+    stored.set_balance(held(), Decimal::ZERO);
+    let mut book = load(&needs, &stored);
+    let outcomes = requests
+        .iter()
+        .map(|(order, request)| match request {
+            None => create(order.clone(), None, &mut book).map(|created| match created {
+                Created::New { hold, .. } => hold,
+                Created::Existing(_) => None,
+            }),
+            Some(request) => change(order, request, &mut book).map(|changed| changed.entry),
+        })
+        .collect();
+    (outcomes, book)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// For any starting balance within a group's conditions, the group decides the same, each
+    /// merchant balance shifted by the difference; just below an accepting group's lowest
+    /// balance, it does not (the bound is tight, so a lock-last writer retries only when it
+    /// must).
+    #[test]
+    fn decisions_hold_for_every_balance_within_their_conditions(
+        ops in proptest::collection::vec(group_op(), 1..20),
+        read_cents in 0u32..200_000,
+        other_cents in 0u32..200_000,
+    ) {
+        let requests = group_requests(&ops);
+        let read = Decimal::new(read_cents.into(), 2);
+        let (outcomes, book) = decide_group(&requests, read);
+        let conditions = book.conditions();
+        let available_condition = conditions.iter().find(|c| c.account == available());
+        let mut candidates = vec![Decimal::new(other_cents.into(), 2)];
+        if let Some(low) = available_condition.and_then(|c| c.at_least) {
+            candidates.extend([low, low - dec("0.01"), low + dec("0.01")]);
+        }
+        for start in candidates.into_iter().filter(|b| !b.is_sign_negative()) {
+            let within = available_condition.is_none_or(|c| c.holds_for(start));
+            let (again, again_book) = decide_group(&requests, start);
+            if within {
+                let shift = start - read;
+                prop_assert_eq!(again.len(), outcomes.len());
+                for (a, b) in outcomes.iter().zip(&again) {
+                    match (a, b) {
+                        (Ok(a), Ok(b)) => {
+                            prop_assert_eq!(a.as_ref().map(|p| &p.entry), b.as_ref().map(|p| &p.entry));
+                            if let (Some(a), Some(b)) = (a, b) {
+                                for ((posting, x), y) in a.entry.postings.iter().zip(&a.after).zip(&b.after) {
+                                    let expected = if posting.account == available() {
+                                        x.map(|x| x + shift)
+                                    } else {
+                                        *x
+                                    };
+                                    prop_assert_eq!(expected, *y);
+                                }
+                            }
+                        }
+                        (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                        _ => prop_assert!(false, "decided otherwise from {} within its conditions", start),
+                    }
+                }
+                for c in &conditions {
+                    let ended = again_book.balance(&c.account).unwrap();
+                    let from = if c.account == available() { start } else { c.loaded };
+                    prop_assert_eq!(ended, from + c.moved);
+                }
+            } else if outcomes.iter().all(|o| o.is_ok()) && start < read {
+                // Below an accepting group's bound one of its debits no longer fits.
+                let same = again.iter().zip(&outcomes).all(|(a, b)| a.is_ok() == b.is_ok());
+                prop_assert!(!same, "a balance below the bound decided the same");
+            }
+        }
+    }
+}

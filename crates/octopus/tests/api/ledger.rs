@@ -1014,6 +1014,116 @@ async fn a_corrupt_order_does_not_stall_the_checks_of_the_others(backend: Backen
     assert_eq!(untouched, 1);
 }
 
+/// On PostgreSQL a payout group reads the merchant balance without a lock and locks it last
+/// (docs/ledger.md): here the balance moves while a group waits for that lock. Moved below
+/// what the payout needs, the group is decided again against the balance as locked, and the
+/// payout refused with nothing written; moved but still enough, the payout stands and its
+/// posting records the balance as it was moved to, not as it was read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_balance_moved_while_a_payout_group_waits_is_decided_again() {
+    let Some(backend) =
+        Backend::postgres("a_balance_moved_while_a_payout_group_waits_is_decided_again")
+    else {
+        return;
+    };
+    let app = spawn_app_with(backend, {
+        let mut c = test_config();
+        c.sandbox_payout_delay = Duration::from_secs(3600); // holds stay in place
+        c
+    })
+    .await;
+    let m = &app.merchant;
+    set_fee(&app, m, "*", "pay", percent("0", "0")).await;
+    app.fund(m, "mmk", "1000").await;
+    let key =
+        octopus_domain::ledger::Account::available(m.merchant_id, octopus_domain::Currency::Mmk)
+            .key();
+    let orders_before = app.storage().order_count(m.merchant_id).await.unwrap();
+
+    // Another writer holds the balance, the payout's group waits for it; the writer moves
+    // the balance by `by` and commits; the payout's answer.
+    let race = |id: &'static str, by: &'static str| {
+        let (app, key) = (&app, key.clone());
+        async move {
+            let writer = app.db.postgres().await.expect("PostgreSQL");
+            writer
+                .batch_execute(&format!(
+                    "BEGIN; SELECT 1 FROM ledger_accounts WHERE account_key = '{key}' FOR UPDATE"
+                ))
+                .await
+                .unwrap();
+            let payout = NewOrder::payout(
+                &m.merchant_uid,
+                id,
+                "600",
+                "mmk",
+                "wavepay",
+                "myanmar",
+                "09123456789",
+                "A",
+                "wavepay",
+            );
+            let client = app.client.clone();
+            let sent = tokio::spawn(async move {
+                client
+                    .post_signed("/octopus/api/order/new", &payout.to_fields())
+                    .await
+                    .unwrap()
+                    .status
+            });
+            // The group has decided and written everything but the balance, and waits to lock it.
+            let waiting = "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                 AND query LIKE 'SELECT id FROM ledger_accounts WHERE id = ANY%FOR UPDATE'";
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while app.db.query_count(waiting).await == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the payout's group never waited for the balance"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            writer
+                .batch_execute(&format!(
+                    "UPDATE ledger_accounts SET balance = balance + {by} WHERE account_key = '{key}'; COMMIT"
+                ))
+                .await
+                .unwrap();
+            sent.await.unwrap()
+        }
+    };
+    let undo = |by: &str| {
+        format!("UPDATE ledger_accounts SET balance = balance - {by} WHERE account_key = '{key}'")
+    };
+
+    // Down to 500: the payout of 600 no longer fits.
+    assert_eq!(race("moved-down", "-500").await, 422);
+    assert_eq!(app.balance(m, "mmk").await, (d("500"), Decimal::ZERO));
+    assert_eq!(
+        app.storage().order_count(m.merchant_id).await.unwrap(),
+        orders_before,
+        "nothing stored"
+    );
+    app.execute_sql(&undo("-500")).await;
+    app.assert_ledger_sound().await;
+
+    // Up to 1500: the payout still fits, and holds from the balance as moved.
+    assert_eq!(race("moved-up", "500").await, 200);
+    assert_eq!(app.balance(m, "mmk").await, (d("900"), d("600")));
+    let recorded = app
+        .db
+        .query_count(&format!(
+            "SELECT p.balance_after::bigint FROM postings p JOIN ledger_accounts a ON a.id = p.account_id \
+             WHERE a.account_key = '{key}' ORDER BY p.id DESC LIMIT 1"
+        ))
+        .await;
+    assert_eq!(
+        recorded, 900,
+        "the posting's balance after is the moved balance's"
+    );
+    app.execute_sql(&undo("500")).await;
+    app.assert_ledger_sound().await;
+}
+
 crate::on_both_backends!(
     two_nodes_share_one_ledger,
     a_corrupt_order_does_not_stall_the_checks_of_the_others,
