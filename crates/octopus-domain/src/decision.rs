@@ -112,19 +112,20 @@ pub struct Book {
     entries: HashMap<EntryKey, bool>,
 }
 
-/// The starting balances (inclusive) for which every decision against a book comes out the
-/// same; `None` is unbounded.
+/// The starting balances for which every decision against a book comes out the same; `None`
+/// is unbounded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Bounds {
     at_least: Option<Decimal>,
     at_most: Option<Decimal>,
+    below: Option<Decimal>,
 }
 
 /// What a book's decisions did to one merchant account, and the condition under which they
-/// hold: for any starting balance `b` with `at_least <= b <= at_most`, deciding the same
-/// requests in the same order against `b` accepts and refuses the same ones, with the same
-/// entries and reasons, and leaves every balance `b - loaded` higher than against the balance
-/// loaded (so the account ends at `b + moved`).
+/// hold: for any starting balance `b` with `at_least <= b <= at_most` and `b < below`,
+/// deciding the same requests in the same order against `b` accepts and refuses the same
+/// ones, with the same entries and reasons, and leaves every balance `b - loaded` higher than
+/// against the balance loaded (so the account ends at `b + moved`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
     pub account: Account,
@@ -132,8 +133,12 @@ pub struct Condition {
     pub loaded: Decimal,
     /// How far the decisions moved the balance.
     pub moved: Decimal,
+    /// The lowest starting balance every accepted posting still fits.
     pub at_least: Option<Decimal>,
+    /// The balance a refusal whose reason names the balance was decided against.
     pub at_most: Option<Decimal>,
+    /// The lowest starting balance at which a refused posting would have fit.
+    pub below: Option<Decimal>,
 }
 
 impl Condition {
@@ -141,6 +146,7 @@ impl Condition {
     pub fn holds_for(&self, balance: Decimal) -> bool {
         self.at_least.is_none_or(|low| balance >= low)
             && self.at_most.is_none_or(|high| balance <= high)
+            && self.below.is_none_or(|limit| balance < limit)
     }
 }
 
@@ -172,6 +178,7 @@ impl Book {
                     moved,
                     at_least: bounds.at_least,
                     at_most: bounds.at_most,
+                    below: bounds.below,
                 })
             })
             .collect();
@@ -181,16 +188,32 @@ impl Book {
 
     /// Records a check of a merchant balance: a posting to `account` was accepted (`would_be`
     /// is the balance it left) or refused (`would_be` below zero). An accepted posting holds
-    /// for every starting balance at least as high as it needed; a refusal is pinned to the
-    /// balance loaded (its reason names the balance it would have left).
+    /// for every starting balance at least as high as it needed (the balance loaded less what
+    /// it left); a refused one for every starting balance below that.
     fn checked(&mut self, account: &Account, would_be: Decimal, accepted: bool) {
+        let needed = self.loaded.get(account).copied().unwrap_or_default() - would_be;
+        let bounds = self.bounds.entry(account.clone()).or_default();
+        if accepted {
+            bounds.at_least = Some(bounds.at_least.map_or(needed, |l| l.max(needed)));
+        } else {
+            bounds.below = Some(bounds.below.map_or(needed, |b| b.min(needed)));
+        }
+    }
+
+    /// Pins `account`'s decisions to the balance loaded: a refusal whose reason names the
+    /// balance it would have left holds for that balance only.
+    fn pin(&mut self, account: &Account) {
         let loaded = self.loaded.get(account).copied().unwrap_or_default();
         let bounds = self.bounds.entry(account.clone()).or_default();
-        let low = if accepted { loaded - would_be } else { loaded };
-        bounds.at_least = Some(bounds.at_least.map_or(low, |l| l.max(low)));
-        if !accepted {
-            bounds.at_most = Some(bounds.at_most.map_or(loaded, |h| h.min(loaded)));
-        }
+        bounds.at_least = Some(bounds.at_least.map_or(loaded, |l| l.max(loaded)));
+        bounds.at_most = Some(bounds.at_most.map_or(loaded, |h| h.min(loaded)));
+    }
+
+    /// The reason of a shortfall, for an order's history: it names the balance, so the
+    /// decision is pinned to the balance loaded.
+    fn reason(&mut self, shortfall: BalanceShortfall) -> String {
+        self.pin(&shortfall.account);
+        shortfall.reason
     }
 
     /// Records which of `keys` are posted already (those in `posted`).
@@ -235,12 +258,15 @@ impl Book {
             let refused = balance.is_sign_negative() && !balance.is_zero();
             self.checked(&p.account, balance, !refused);
             if refused {
-                return Err(Shortfall::Balance(format!(
-                    "the {} balance of {} would become {}",
-                    p.account.kind.as_str(),
-                    p.account.currency,
-                    format_places(balance, LEDGER_PLACES)
-                )));
+                return Err(Shortfall::Balance(BalanceShortfall {
+                    reason: format!(
+                        "the {} balance of {} would become {}",
+                        p.account.kind.as_str(),
+                        p.account.currency,
+                        format_places(balance, LEDGER_PLACES)
+                    ),
+                    account: p.account.clone(),
+                }));
             }
             after.push(Some(balance));
         }
@@ -272,15 +298,22 @@ pub fn settle_transfer(
     match book.post(entry) {
         Ok(planned) => Ok(Some(planned)),
         Err(Shortfall::NotLoaded(what)) => Err(Refusal::NotLoaded(what)),
-        Err(Shortfall::Balance(why)) => Err(Refusal::Accounting(why)),
+        Err(Shortfall::Balance(why)) => Err(Refusal::Accounting(book.reason(why))),
     }
 }
 
 /// Why an entry cannot post.
 enum Shortfall {
-    /// A merchant balance would go below zero (the reason, for the order's history).
-    Balance(String),
+    /// A merchant balance would go below zero.
+    Balance(BalanceShortfall),
     NotLoaded(String),
+}
+
+/// The merchant account an entry could not post to, and why (for the order's history, which
+/// [`Book::reason`] gives out).
+struct BalanceShortfall {
+    reason: String,
+    account: Account,
 }
 
 /// A journal entry to write, with each posting's merchant balance after it (`None` for a
@@ -391,7 +424,7 @@ pub fn change(order: &Order, change: &StatusChange, book: &mut Book) -> Result<C
                 }
                 Err(Shortfall::Balance(reason)) => {
                     order.accounting_status = AccountingStatus::Failed;
-                    order.accounting_fail_reason = reason;
+                    order.accounting_fail_reason = book.reason(reason);
                 }
                 Err(Shortfall::NotLoaded(what)) => return Err(Refusal::NotLoaded(what)),
             }
@@ -454,7 +487,7 @@ pub fn retry_accounting(
         match book.post(entry) {
             Ok(entry) => planned.push(entry),
             Err(Shortfall::Balance(reason)) => {
-                failure = Some(reason);
+                failure = Some(book.reason(reason));
                 break;
             }
             Err(Shortfall::NotLoaded(what)) => return Err(Refusal::NotLoaded(what)),

@@ -102,6 +102,29 @@ fn from_row(r: &Row) -> Result<Callback> {
     rows::callback(&PgRow::new(r))
 }
 
+/// Prepares (once per connection) the statement `enqueue_many` runs, so that pipelined it
+/// goes out in the order called.
+pub(crate) async fn prepare_enqueue<C: GenericClient>(client: &C) -> Result<()> {
+    client.prepare_cached(&ENQUEUE).await.map_err(db)?;
+    Ok(())
+}
+
+static ENQUEUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO callbacks (order_id, payment_uid, notify_url, host, signature_key, payload,
+            state, manual, next_attempt_at, created_at, updated_at, head)
+         SELECT o, u, n, h, k, p, '{PENDING}', m, t, t, t,
+                i = MIN(i) OVER (PARTITION BY o)
+                AND NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.order_id = v.o AND c.state = '{PENDING}')
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::boolean[], $8::bigint[])
+              WITH ORDINALITY AS v(o, u, n, h, k, p, m, t, i)
+         ORDER BY i
+         RETURNING id",
+        PENDING = CallbackState::Pending.as_str()
+    )
+});
+
 /// Queues decided callbacks (see `callback::report`) in one statement; returns their ids in
 /// order. A callback is its order's head when none of the order is pending before it (the
 /// orders are locked).
@@ -112,21 +135,6 @@ pub(crate) async fn enqueue_many<C: GenericClient>(
     if callbacks.is_empty() {
         return Ok(Vec::new());
     }
-    static ENQUEUE: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "INSERT INTO callbacks (order_id, payment_uid, notify_url, host, signature_key, payload,
-                state, manual, next_attempt_at, created_at, updated_at, head)
-             SELECT o, u, n, h, k, p, '{PENDING}', m, t, t, t,
-                    i = MIN(i) OVER (PARTITION BY o)
-                    AND NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.order_id = v.o AND c.state = '{PENDING}')
-             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                         $7::boolean[], $8::bigint[])
-                  WITH ORDINALITY AS v(o, u, n, h, k, p, m, t, i)
-             ORDER BY i
-             RETURNING id",
-            PENDING = CallbackState::Pending.as_str()
-        )
-    });
     let stmt = client.prepare_cached(&ENQUEUE).await.map_err(db)?;
     let column = |f: fn(&NewCallback) -> &str| callbacks.iter().map(f).collect::<Vec<_>>();
     let rows = client

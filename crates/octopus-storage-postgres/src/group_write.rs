@@ -18,16 +18,19 @@
 //!    `decision::change`) against one running `decision::Book`: refused requests change
 //!    nothing, accepted ones update the book the next request sees (nothing is decided here);
 //! 4. everything accepted is written with one bulk statement per table, all in one round
-//!    trip: the orders, events, entries and callbacks first, then the merchant balance rows
-//!    locked, moved where the book's conditions hold for them as locked
-//!    (`decision::Condition`), and the postings written from the balances as moved; then
-//!    the commit. A balance outside its condition moves nothing, and the group is tried again
-//!    locking first ([`Locking::First`]). docs/ledger.md explains why this is exact.
+//!    trip: the orders, events and callbacks first, then the merchant balance rows locked
+//!    (returning the balances as locked) and moved, the entries and the postings written
+//!    from the balances as moved; then, if the book's conditions (`decision::Condition`)
+//!    hold for every balance as locked, the commit. Otherwise the group is rolled back and
+//!    tried again locking first ([`Locking::First`]). docs/ledger.md explains why this is
+//!    exact.
 //!
-//! Lock order is the same in every group (velocity subjects by key, orders by id, then
-//! accounts by key), so groups of several nodes do not deadlock; should PostgreSQL still
-//! report a deadlock or a concurrent insert race, the group is retried. A group that fails
-//! otherwise is retried one request at a time, so one bad request cannot fail the others.
+//! Lock order is the same in every group (velocity subjects by key, orders by id, new
+//! payouts by merchant order id, then accounts by key). One case escapes it: a payout sent to
+//! two nodes at once, when one group locks last and the other, retrying, first (each then
+//! waits for the other's insert or lock); PostgreSQL reports the deadlock, and the group that
+//! loses is retried, as after a concurrent insert race. A group that fails otherwise is
+//! retried one request at a time, so one bad request cannot fail the others.
 
 use std::collections::{HashMap, HashSet};
 
@@ -257,9 +260,11 @@ async fn lock_orders<C: GenericClient>(
     Ok(current)
 }
 
-/// The payouts' merchant order ids already taken. Asked once the merchant accounts are
-/// locked: a payout of the same merchant committing on another node meanwhile is then seen
-/// (its commit released the lock we waited for), so a retry of it is answered with it.
+/// The payouts' merchant order ids already taken. Locking first, asked once the merchant
+/// accounts are locked: a payout of the same merchant committing on another node meanwhile
+/// is then seen (its commit released the lock we waited for), so a retry of it is answered
+/// with it. Locking last, one committed after this look makes the group's insert of it come
+/// up short, and the group is tried again.
 async fn existing_payouts<C: GenericClient>(
     tx: &C,
     ops: &[Op],
@@ -462,6 +467,8 @@ where
     ))
 }
 
+const DISCARD_ACCOUNTS: &str = "DELETE FROM ledger_accounts WHERE id = ANY($1)";
+
 /// Removes the accounts created for a group that none of its accepted entries posts to.
 pub(crate) async fn discard_unused_accounts<C: GenericClient>(
     tx: &C,
@@ -482,9 +489,8 @@ pub(crate) async fn discard_unused_accounts<C: GenericClient>(
     if unused.is_empty() {
         return Ok(());
     }
-    tx.execute("DELETE FROM ledger_accounts WHERE id = ANY($1)", &[&unused])
-        .await
-        .map_err(pg)?;
+    let statement = tx.prepare_cached(DISCARD_ACCOUNTS).await.map_err(pg)?;
+    tx.execute(&statement, &[&unused]).await.map_err(pg)?;
     Ok(())
 }
 
@@ -687,38 +693,46 @@ async fn decide_and_write<C: GenericClient>(
     let mut book = loaded.book.clone();
     let decided = decide(ops, current, by_merchant_order, counted, &mut book)?;
 
-    // Step 4: write what was accepted, one statement per table, in one round trip. The new
-    // payouts go first (`biased`: sent first, so run first; their entries find them by
-    // payment_uid), the balances last: locking last, the merchant accounts are locked by the
-    // last statements of the round trip, the balances moved if the decisions hold for them as
-    // they are then (`decision::Condition`), and the postings written from there.
-    let payouts: Vec<&Order> = decided.new_payouts.iter().collect();
+    // Step 4: write what was accepted, one statement per table, in one round trip, in this
+    // order (`biased`: sent in this order, so run in it): the orders (the new payouts sorted,
+    // as every group inserts them, so two groups inserting the same two merchant order ids do
+    // not deadlock), their events and callbacks; then, locking last, the merchant accounts
+    // locked (the balances as locked returned); the balances moved; the entries (numbered in
+    // the order the balances move) and their postings, written from the balances as moved;
+    // the accounts created for nothing removed.
+    let mut payouts: Vec<&Order> = decided.new_payouts.iter().collect();
+    payouts.sort_by(|a, b| {
+        (a.merchant_id, &a.merchant_order_id).cmp(&(b.merchant_id, &b.merchant_order_id))
+    });
     let changed_orders: Vec<&Order> = decided.changed.iter().collect();
     let event_rows: Vec<(i64, &OrderEvent)> =
         decided.events.iter().map(|(id, e)| (*id, e)).collect();
     let conditions = book.conditions();
     // Prepared before: a statement still to prepare would be sent after the others.
-    orders::prepare_insert(tx).await?;
+    orders::prepare_group_writes(tx).await?;
+    crate::callbacks::prepare_enqueue(tx).await?;
     prepare_entries(tx).await?;
-    let (inserted, updated, evented, entered, enqueued, locked, moved, posted, discarded) = tokio::join!(
+    let (inserted, updated, evented, enqueued, locked, moved, entered, posted, discarded) = tokio::join!(
         biased;
-        orders::insert_many(tx, &payouts),
+        async { orders::insert_many_as_is(tx, &payouts).await.map_err(pg) },
         orders::update_many(tx, &changed_orders),
         orders::insert_events(tx, &event_rows),
-        insert_entries(tx, &decided.entries),
         // One callback per status change, reporting the order as that change left it.
         crate::callbacks::enqueue_many(tx, &decided.callbacks),
         async {
             match locking {
-                Locking::First => Ok(()),
+                Locking::First => Ok(HashMap::new()),
                 Locking::Last => lock_accounts(tx, &conditions, &loaded.ids).await,
             }
         },
         move_balances(tx, &conditions, &loaded.ids, at),
+        insert_entries(tx, &decided.entries),
         insert_postings(tx, &decided.entries, &loaded.ids, &book),
         // After the balances: a refusal's condition may be on an account created for it.
         discard_unused_accounts(tx, &loaded, &decided.entries),
     );
+    // Looked at in the order sent: once a statement failed, the later ones only report the
+    // transaction aborted.
     let inserted = inserted?;
     if inserted.len() != decided.new_payouts.len() {
         // Another node inserted one of these merchant order ids meanwhile (a payout of this
@@ -730,14 +744,25 @@ async fn decide_and_write<C: GenericClient>(
     }
     updated?;
     evented?;
-    locked?;
-    // The balances first: when they moved outside the conditions, the postings written from
-    // them are wrong too, and the group is tried again (locking first).
+    enqueued?;
+    // The balances as locked, against the decisions' conditions (the domain's): outside, the
+    // balances moved and the postings written from them are not the decisions', and the
+    // group is tried again, locking first.
+    let locked = locked?;
+    for condition in &conditions {
+        let id = account_id(&loaded.ids, &condition.account)?;
+        if let Some(balance) = locked.get(&id) {
+            if !condition.holds_for(*balance) {
+                return Err(Failure::Retry(
+                    "a balance moved outside what the group's decisions hold for".into(),
+                ));
+            }
+        }
+    }
     moved?;
     entered?;
     posted?;
     discarded?;
-    enqueued?;
     let mut results = decided.results;
     let ids: HashMap<String, i64> = inserted.into_iter().collect();
     for result in results.iter_mut() {
@@ -753,8 +778,8 @@ async fn decide_and_write<C: GenericClient>(
     Ok(results)
 }
 
-/// Entries, the merchant balances they move and their postings, pipelined, in a transaction
-/// that holds the merchant accounts locked (the conditions of `book` hold then). An entry
+/// The merchant balances entries move, the entries and their postings, pipelined, in a
+/// transaction that holds the merchant accounts locked (the conditions of `book` hold then). An entry
 /// finds its order, and a posting its entry, by key: the rows written just before in the
 /// same pipeline. An entry of no merchant (a transfer's suspense entry, `merchant_id` 0)
 /// belongs to no order and is written with both NULL, as on SQLite; an entry of a merchant
@@ -769,14 +794,14 @@ pub(crate) async fn write_entries<C: GenericClient>(
     if entries.is_empty() {
         return Ok(());
     }
-    // Prepared first, then `biased`: sent in this order, so the postings find the entries
-    // and the balances written before them.
+    // Prepared first, then `biased`: sent in this order, so the postings find the balances
+    // and the entries written before them.
     prepare_entries(tx).await?;
     let conditions = book.conditions();
     tokio::try_join!(
         biased;
-        insert_entries(tx, entries),
         move_balances(tx, &conditions, account_ids, at),
+        insert_entries(tx, entries),
         insert_postings(tx, entries, account_ids, book),
     )?;
     Ok(())
@@ -802,20 +827,14 @@ const INSERT_POSTINGS: &str = "INSERT INTO postings (entry_id, account_id, amoun
      LEFT JOIN ledger_accounts a ON v.from_end IS NOT NULL AND a.id = v.a";
 
 /// Locks the accounts in key order, as every group does (a group locking last has read them
-/// without a lock).
-const LOCK_ACCOUNTS: &str =
-    "SELECT id FROM ledger_accounts WHERE id = ANY($1) ORDER BY account_key FOR UPDATE";
+/// without a lock), and returns their balances as locked.
+const LOCK_ACCOUNTS: &str = "SELECT id, balance FROM ledger_accounts
+     WHERE id = ANY($1) ORDER BY account_key FOR UPDATE";
 
-/// Moves each balance by what the group's decisions moved it, where the balance is within
-/// the decisions' condition (an UPDATE waiting for a row lock reads the row as committed
-/// by then); the rows not moved tell the group to decide again.
+/// Moves each balance by what the group's decisions moved it (the accounts locked).
 const MOVE_BALANCES: &str =
-    "UPDATE ledger_accounts a SET balance = a.balance + v.moved, updated_at = $5
-     FROM UNNEST($1::bigint[], $2::numeric[], $3::numeric[], $4::numeric[])
-          AS v(id, moved, at_least, at_most)
-     WHERE a.id = v.id
-       AND (v.at_least IS NULL OR a.balance >= v.at_least)
-       AND (v.at_most IS NULL OR a.balance <= v.at_most)";
+    "UPDATE ledger_accounts a SET balance = a.balance + v.moved, updated_at = $3
+     FROM UNNEST($1::bigint[], $2::numeric[]) AS v(id, moved) WHERE a.id = v.id";
 
 async fn prepare_entries<C: GenericClient>(tx: &C) -> Result<(), Failure> {
     for sql in [
@@ -877,52 +896,51 @@ fn account_id(account_ids: &AccountIds, account: &Account) -> Result<i64, Failur
     })
 }
 
-/// The merchant accounts of `conditions`, locked in key order.
+/// The merchant accounts of `conditions`, locked in key order: their balances as locked, by id.
 async fn lock_accounts<C: GenericClient>(
     tx: &C,
     conditions: &[Condition],
     account_ids: &AccountIds,
-) -> Result<(), Failure> {
+) -> Result<HashMap<i64, Decimal>, Failure> {
     if conditions.is_empty() {
-        return Ok(());
+        return Ok(HashMap::new());
     }
     let ids = conditions
         .iter()
         .map(|c| account_id(account_ids, &c.account))
         .collect::<Result<Vec<i64>, _>>()?;
     let statement = tx.prepare_cached(LOCK_ACCOUNTS).await.map_err(pg)?;
-    let locked = tx.query(&statement, &[&ids]).await.map_err(pg)?;
-    if locked.len() != ids.len() {
+    let rows = tx.query(&statement, &[&ids]).await.map_err(pg)?;
+    if rows.len() != ids.len() {
         return Err(Failure::Fatal(StorageError::Corrupt("ledger_accounts.id")));
     }
-    Ok(())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, Option<Decimal>>(1).unwrap_or_default()))
+        .collect())
 }
 
-/// Moves the merchant balances as the decisions did, each where its condition holds; one
-/// that does not hold (the balance moved since it was read) is a retry.
+/// Moves the merchant balances as the decisions did (those they moved).
 async fn move_balances<C: GenericClient>(
     tx: &C,
     conditions: &[Condition],
     account_ids: &AccountIds,
     at: i64,
 ) -> Result<(), Failure> {
-    if conditions.is_empty() {
+    let mut ids = Vec::new();
+    let mut moved = Vec::new();
+    for c in conditions.iter().filter(|c| !c.moved.is_zero()) {
+        ids.push(account_id(account_ids, &c.account)?);
+        moved.push(c.moved);
+    }
+    if ids.is_empty() {
         return Ok(());
     }
-    let ids = conditions
-        .iter()
-        .map(|c| account_id(account_ids, &c.account))
-        .collect::<Result<Vec<i64>, _>>()?;
-    let moved: Vec<Decimal> = conditions.iter().map(|c| c.moved).collect();
-    let at_least: Vec<Option<Decimal>> = conditions.iter().map(|c| c.at_least).collect();
-    let at_most: Vec<Option<Decimal>> = conditions.iter().map(|c| c.at_most).collect();
     let statement = tx.prepare_cached(MOVE_BALANCES).await.map_err(pg)?;
-    let params: Params<'_, 5> = [&ids, &moved, &at_least, &at_most, &at];
+    let params: Params<'_, 3> = [&ids, &moved, &at];
     let changed = tx.execute(&statement, &params).await.map_err(pg)?;
     if changed as usize != ids.len() {
-        return Err(Failure::Retry(
-            "a balance moved outside what the group's decisions hold for".into(),
-        ));
+        return Err(Failure::Fatal(StorageError::Corrupt("ledger_accounts.id")));
     }
     Ok(())
 }

@@ -201,6 +201,31 @@ pub(crate) async fn prepare_insert<C: GenericClient>(client: &C) -> Result<()> {
     Ok(())
 }
 
+/// Prepares (once per connection) the statements of a group writer's orders (`insert_many`,
+/// `update_many`, `insert_events`), so that pipelined, they go out in the order called.
+pub(crate) async fn prepare_group_writes<C: GenericClient>(client: &C) -> Result<()> {
+    for sql in [INSERT_SQL, UPDATE_MANY_SQL, INSERT_EVENTS_SQL] {
+        client.prepare_cached(sql).await.map_err(db)?;
+    }
+    Ok(())
+}
+
+const UPDATE_MANY_SQL: &str =
+    "UPDATE orders o SET payment_status = v.ps, payment_fail_reason = v.pfr,
+        final_amount = v.fa, amount_locked = v.al, expires_at = v.ea, next_check_at = v.nc,
+        updated_at = v.ua, fee = v.fee, accounting_status = v.acs,
+        accounting_fail_reason = v.afr, notify_status = v.ns, bank_reference = v.br
+     FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::numeric[], $5::boolean[],
+        $6::bigint[], $7::bigint[], $8::bigint[], $9::numeric[], $10::text[], $11::text[],
+        $12::text[], $13::text[])
+        AS v(id, ps, pfr, fa, al, ea, nc, ua, fee, acs, afr, ns, br)
+     WHERE o.id = v.id";
+
+const INSERT_EVENTS_SQL: &str =
+    "INSERT INTO order_events (order_id, from_status, to_status, reason, created_at, request_id)
+     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+         $6::text[])";
+
 const INSERT_SQL: &str =
     "INSERT INTO orders (payment_uid, merchant_id, merchant_uid, merchant_name,
         signature_key, merchant_order_id, transaction_type, accounting_type, amount,
@@ -231,10 +256,18 @@ pub(crate) async fn insert_many<C: GenericClient>(
     client: &C,
     orders: &[&Order],
 ) -> Result<Vec<(String, i64)>> {
+    insert_many_as_is(client, orders).await.map_err(db)
+}
+
+/// [`insert_many`] with PostgreSQL's error as it is (a group writer retries a deadlock).
+pub(crate) async fn insert_many_as_is<C: GenericClient>(
+    client: &C,
+    orders: &[&Order],
+) -> std::result::Result<Vec<(String, i64)>, tokio_postgres::Error> {
     if orders.is_empty() {
         return Ok(Vec::new());
     }
-    let stmt = client.prepare_cached(INSERT_SQL).await.map_err(db)?;
+    let stmt = client.prepare_cached(INSERT_SQL).await?;
     fn col<'a, T>(orders: &[&'a Order], f: impl Fn(&'a Order) -> T) -> Vec<T> {
         orders.iter().map(|o| f(o)).collect()
     }
@@ -347,8 +380,7 @@ pub(crate) async fn insert_many<C: GenericClient>(
                 &request_id,
             ],
         )
-        .await
-        .map_err(db)?;
+        .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
@@ -357,20 +389,7 @@ pub(crate) async fn update_many<C: GenericClient>(client: &C, orders: &[&Order])
     if orders.is_empty() {
         return Ok(());
     }
-    let stmt = client
-        .prepare_cached(
-            "UPDATE orders o SET payment_status = v.ps, payment_fail_reason = v.pfr,
-                final_amount = v.fa, amount_locked = v.al, expires_at = v.ea, next_check_at = v.nc,
-                updated_at = v.ua, fee = v.fee, accounting_status = v.acs,
-                accounting_fail_reason = v.afr, notify_status = v.ns, bank_reference = v.br
-             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::numeric[], $5::boolean[],
-                $6::bigint[], $7::bigint[], $8::bigint[], $9::numeric[], $10::text[], $11::text[],
-                $12::text[], $13::text[])
-                AS v(id, ps, pfr, fa, al, ea, nc, ua, fee, acs, afr, ns, br)
-             WHERE o.id = v.id",
-        )
-        .await
-        .map_err(db)?;
+    let stmt = client.prepare_cached(UPDATE_MANY_SQL).await.map_err(db)?;
     client
         .execute(
             &stmt,
@@ -421,14 +440,7 @@ pub(crate) async fn insert_events<C: GenericClient>(
     if events.is_empty() {
         return Ok(());
     }
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO order_events (order_id, from_status, to_status, reason, created_at, request_id)
-             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[],
-                 $6::text[])",
-        )
-        .await
-        .map_err(db)?;
+    let stmt = client.prepare_cached(INSERT_EVENTS_SQL).await.map_err(db)?;
     client
         .execute(
             &stmt,

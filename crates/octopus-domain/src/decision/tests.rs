@@ -480,7 +480,8 @@ fn a_book_knows_the_starting_balances_its_decisions_hold_for() {
     assert!(!available_condition.holds_for(dec("81.99")));
     assert_eq!(of(held()).unwrap().moved, dec("82"));
 
-    // A refusal holds for the balance it was refused against only (its reason names it).
+    // A refused payout holds for every balance at which it would still not fit: 18 left after
+    // the two, 41 asked, so any starting balance below 123 (and at least 82) decides alike.
     let refused = payout("p3", "40", "1");
     assert_eq!(
         create(refused, None, &mut book),
@@ -491,9 +492,31 @@ fn a_book_knows_the_starting_balances_its_decisions_hold_for() {
         .into_iter()
         .find(|c| c.account == available());
     let available_condition = available_condition.unwrap();
-    assert!(available_condition.holds_for(dec("100")));
-    assert!(!available_condition.holds_for(dec("100.01")));
-    assert!(!available_condition.holds_for(dec("99.99")));
+    assert_eq!(available_condition.below, Some(dec("123")));
+    assert!(available_condition.holds_for(dec("122.99")));
+    assert!(!available_condition.holds_for(dec("123")));
+    assert!(!available_condition.holds_for(dec("81.99")));
+
+    // A failed accounting's reason names the balance it would have left: it holds for the
+    // balance it was decided against only.
+    let mut book = Book::new();
+    book.set_balance(held(), dec("5"));
+    let payout = Order {
+        payment_status: PaymentStatus::Processing,
+        ..payout("s1", "30", "1")
+    };
+    let request = StatusChange::new(PaymentStatus::Completed, "paid", 10);
+    book.set_posted(
+        &needs_to_change(&payout, &request).entry_keys,
+        &HashSet::new(),
+    );
+    let settled = change(&payout, &request, &mut book).unwrap();
+    assert_eq!(settled.order.accounting_status, AccountingStatus::Failed);
+    let held_condition = book.conditions().into_iter().find(|c| c.account == held());
+    let held_condition = held_condition.unwrap();
+    assert!(held_condition.holds_for(dec("5")));
+    assert!(!held_condition.holds_for(dec("5.01")));
+    assert!(!held_condition.holds_for(dec("4.99")));
 
     // An account looked at and neither moved nor checked sets no condition.
     let mut untouched = Book::new();
@@ -508,6 +531,10 @@ enum GroupOp {
     Credit(u32),
     /// A completed deposit of this many cents refunded.
     Refund(u32),
+    /// A payout of this many cents, held before, completed (its hold settled).
+    Settle(u32),
+    /// A payout of this many cents, held before, failed (its hold released).
+    Release(u32),
 }
 
 fn group_op() -> impl Strategy<Value = GroupOp> {
@@ -515,6 +542,8 @@ fn group_op() -> impl Strategy<Value = GroupOp> {
         3 => (1u32..50_000).prop_map(GroupOp::Payout),
         1 => (1u32..50_000).prop_map(GroupOp::Credit),
         1 => (1u32..50_000).prop_map(GroupOp::Refund),
+        1 => (1u32..50_000).prop_map(GroupOp::Settle),
+        1 => (1u32..50_000).prop_map(GroupOp::Release),
     ]
 }
 
@@ -546,17 +575,34 @@ fn group_requests(ops: &[GroupOp]) -> Vec<(Order, Option<StatusChange>)> {
                     let refund = StatusChange::new(PaymentStatus::Refund, "refund", 20);
                     (completed, Some(refund))
                 }
+                GroupOp::Settle(cents) | GroupOp::Release(cents) => {
+                    let amount = Decimal::new((*cents).into(), 2);
+                    let held = Order {
+                        payment_status: PaymentStatus::Processing,
+                        accounting_status: AccountingStatus::Delivered,
+                        ..payout(&uid, &amount.to_string(), "0.25")
+                    };
+                    let to = match op {
+                        GroupOp::Settle(_) => PaymentStatus::Completed,
+                        _ => PaymentStatus::Failed,
+                    };
+                    (held, Some(StatusChange::new(to, "upstream", 20)))
+                }
             }
         })
         .collect()
 }
 
-/// Decides a group in order against `available` (held empty): each request's outcome, and the
-/// book it leaves.
+/// What one request of a group came to: the entry it posts and the order as it leaves it.
+type GroupOutcome = Result<(Option<PlannedEntry>, Order), Refusal>;
+
+/// Decides a group in order against starting balances `available` and `held`: each request's
+/// outcome, and the book it leaves.
 fn decide_group(
     requests: &[(Order, Option<StatusChange>)],
-    start: Decimal,
-) -> (Vec<Result<Option<PlannedEntry>, Refusal>>, Book) {
+    available_start: Decimal,
+    held_start: Decimal,
+) -> (Vec<GroupOutcome>, Book) {
     let mut needs = Needs::default();
     for (order, change) in requests {
         needs.extend(match change {
@@ -565,17 +611,19 @@ fn decide_group(
         });
     }
     let mut stored = Book::new();
-    stored.set_balance(available(), start);
-    stored.set_balance(held(), Decimal::ZERO);
+    stored.set_balance(available(), available_start);
+    stored.set_balance(held(), held_start);
     let mut book = load(&needs, &stored);
     let outcomes = requests
         .iter()
         .map(|(order, request)| match request {
             None => create(order.clone(), None, &mut book).map(|created| match created {
-                Created::New { hold, .. } => hold,
-                Created::Existing(_) => None,
+                Created::New { order, hold } => (hold, order),
+                Created::Existing(order) => (None, order),
             }),
-            Some(request) => change(order, request, &mut book).map(|changed| changed.entry),
+            Some(request) => {
+                change(order, request, &mut book).map(|changed| (changed.entry, changed.order))
+            }
         })
         .collect();
     (outcomes, book)
@@ -584,58 +632,67 @@ fn decide_group(
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
-    /// For any starting balance within a group's conditions, the group decides the same, each
+    /// For starting balances within a group's conditions (sampled at and around each bound),
+    /// the group decides the same (the same refusals, orders, reasons and entries), each
     /// merchant balance shifted by the difference; just below an accepting group's lowest
     /// balance, it does not (the bound is tight, so a lock-last writer retries only when it
     /// must).
     #[test]
     fn decisions_hold_for_every_balance_within_their_conditions(
         ops in proptest::collection::vec(group_op(), 1..20),
-        read_cents in 0u32..200_000,
-        other_cents in 0u32..200_000,
+        read in (0u32..200_000, 0u32..200_000),
+        other in (0u32..200_000, 0u32..200_000),
     ) {
         let requests = group_requests(&ops);
-        let read = Decimal::new(read_cents.into(), 2);
-        let (outcomes, book) = decide_group(&requests, read);
+        let read = (Decimal::new(read.0.into(), 2), Decimal::new(read.1.into(), 2));
+        let (outcomes, book) = decide_group(&requests, read.0, read.1);
         let conditions = book.conditions();
-        let available_condition = conditions.iter().find(|c| c.account == available());
-        let mut candidates = vec![Decimal::new(other_cents.into(), 2)];
-        if let Some(low) = available_condition.and_then(|c| c.at_least) {
-            candidates.extend([low, low - dec("0.01"), low + dec("0.01")]);
-        }
-        for start in candidates.into_iter().filter(|b| !b.is_sign_negative()) {
-            let within = available_condition.is_none_or(|c| c.holds_for(start));
-            let (again, again_book) = decide_group(&requests, start);
+        let condition = |account: Account| conditions.iter().find(|c| c.account == account).cloned();
+        let (on_available, on_held) = (condition(available()), condition(held()));
+        let cent = dec("0.01");
+        let near = |c: &Option<Condition>| -> Vec<Decimal> {
+            let Some(c) = c else { return Vec::new() };
+            [c.at_least, c.at_most, c.below]
+                .into_iter()
+                .flatten()
+                .flat_map(|bound| [bound - cent, bound, bound + cent])
+                .collect()
+        };
+        let mut candidates = vec![(Decimal::new(other.0.into(), 2), Decimal::new(other.1.into(), 2))];
+        candidates.extend(near(&on_available).into_iter().map(|a| (a, read.1)));
+        candidates.extend(near(&on_held).into_iter().map(|h| (read.0, h)));
+        for (a, h) in candidates.into_iter().filter(|(a, h)| !a.is_sign_negative() && !h.is_sign_negative()) {
+            let within = on_available.as_ref().is_none_or(|c| c.holds_for(a))
+                && on_held.as_ref().is_none_or(|c| c.holds_for(h));
+            let (again, again_book) = decide_group(&requests, a, h);
             if within {
-                let shift = start - read;
+                let shift = |account: &Account| {
+                    if *account == available() { a - read.0 } else if *account == held() { h - read.1 } else { Decimal::ZERO }
+                };
                 prop_assert_eq!(again.len(), outcomes.len());
-                for (a, b) in outcomes.iter().zip(&again) {
-                    match (a, b) {
-                        (Ok(a), Ok(b)) => {
-                            prop_assert_eq!(a.as_ref().map(|p| &p.entry), b.as_ref().map(|p| &p.entry));
-                            if let (Some(a), Some(b)) = (a, b) {
-                                for ((posting, x), y) in a.entry.postings.iter().zip(&a.after).zip(&b.after) {
-                                    let expected = if posting.account == available() {
-                                        x.map(|x| x + shift)
-                                    } else {
-                                        *x
-                                    };
-                                    prop_assert_eq!(expected, *y);
+                for (x, y) in outcomes.iter().zip(&again) {
+                    match (x, y) {
+                        (Ok((x_entry, x_order)), Ok((y_entry, y_order))) => {
+                            prop_assert_eq!(x_order, y_order);
+                            prop_assert_eq!(x_entry.as_ref().map(|p| &p.entry), y_entry.as_ref().map(|p| &p.entry));
+                            if let (Some(x), Some(y)) = (x_entry, y_entry) {
+                                for ((posting, before), after) in x.entry.postings.iter().zip(&x.after).zip(&y.after) {
+                                    prop_assert_eq!(before.map(|b| b + shift(&posting.account)), *after);
                                 }
                             }
                         }
-                        (Err(a), Err(b)) => prop_assert_eq!(a, b),
-                        _ => prop_assert!(false, "decided otherwise from {} within its conditions", start),
+                        (Err(x), Err(y)) => prop_assert_eq!(x, y),
+                        _ => prop_assert!(false, "decided otherwise from ({}, {}) within its conditions", a, h),
                     }
                 }
                 for c in &conditions {
                     let ended = again_book.balance(&c.account).unwrap();
-                    let from = if c.account == available() { start } else { c.loaded };
-                    prop_assert_eq!(ended, from + c.moved);
+                    prop_assert_eq!(ended, c.loaded + shift(&c.account) + c.moved);
                 }
-            } else if outcomes.iter().all(|o| o.is_ok()) && start < read {
+            } else if outcomes.iter().all(|o| o.is_ok()) && (a < read.0 && h == read.1) {
                 // Below an accepting group's bound one of its debits no longer fits.
-                let same = again.iter().zip(&outcomes).all(|(a, b)| a.is_ok() == b.is_ok());
+                let kind = |o: &GroupOutcome| o.as_ref().map(|(_, order)| order.accounting_status).ok();
+                let same = again.iter().zip(&outcomes).all(|(x, y)| kind(x) == kind(y));
                 prop_assert!(!same, "a balance below the bound decided the same");
             }
         }

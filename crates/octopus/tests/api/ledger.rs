@@ -516,6 +516,30 @@ async fn concurrent_payouts_never_overdraw(backend: Backend) {
     assert_eq!(app.balance(m, "vnd").await, (Decimal::ZERO, d("505000")));
     assert_eq!(app.storage().order_count(m.merchant_id).await.unwrap(), 51);
     app.assert_ledger_sound().await;
+    if app.db.database_url().is_some() {
+        // Each posting's balance after it is its account's running balance, in the order the
+        // postings were written, whichever group of several payouts wrote it (on PostgreSQL
+        // computed from the balance as locked).
+        let key = octopus_domain::ledger::Account::available(
+            m.merchant_id,
+            octopus_domain::Currency::Vnd,
+        )
+        .key();
+        let broken = app
+            .db
+            .query_count(&format!(
+                "SELECT COUNT(*) FROM (SELECT p.balance_after,
+                     SUM(p.amount) OVER (ORDER BY p.id) AS running
+                   FROM postings p JOIN ledger_accounts a ON a.id = p.account_id
+                   WHERE a.account_key = '{key}') t
+                 WHERE t.balance_after <> t.running"
+            ))
+            .await;
+        assert_eq!(
+            broken, 0,
+            "postings whose balance after is not the running balance"
+        );
+    }
 }
 
 async fn an_event_applied_twice_posts_once(backend: Backend) {
@@ -1018,7 +1042,8 @@ async fn a_corrupt_order_does_not_stall_the_checks_of_the_others(backend: Backen
 /// (docs/ledger.md): here the balance moves while a group waits for that lock. Moved below
 /// what the payout needs, the group is decided again against the balance as locked, and the
 /// payout refused with nothing written; moved but still enough, the payout stands and its
-/// posting records the balance as it was moved to, not as it was read.
+/// posting records the balance as it was moved to, not as it was read; refused against the
+/// balance read but fitting the balance as locked, it is decided again and stands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_balance_moved_while_a_payout_group_waits_is_decided_again() {
     let Some(backend) =
@@ -1042,20 +1067,22 @@ async fn a_balance_moved_while_a_payout_group_waits_is_decided_again() {
 
     // Another writer holds the balance, the payout's group waits for it; the writer moves
     // the balance by `by` and commits; the payout's answer.
-    let race = |id: &'static str, by: &'static str| {
+    // (`first` moves it before, committed, for the payout to read.)
+    let race = |id: &'static str, amount: &'static str, first: &'static str, by: &'static str| {
         let (app, key) = (&app, key.clone());
         async move {
             let writer = app.db.postgres().await.expect("PostgreSQL");
             writer
                 .batch_execute(&format!(
-                    "BEGIN; SELECT 1 FROM ledger_accounts WHERE account_key = '{key}' FOR UPDATE"
+                    "UPDATE ledger_accounts SET balance = balance + {first} WHERE account_key = '{key}';
+                     BEGIN; SELECT 1 FROM ledger_accounts WHERE account_key = '{key}' FOR UPDATE"
                 ))
                 .await
                 .unwrap();
             let payout = NewOrder::payout(
                 &m.merchant_uid,
                 id,
-                "600",
+                amount,
                 "mmk",
                 "wavepay",
                 "myanmar",
@@ -1073,7 +1100,7 @@ async fn a_balance_moved_while_a_payout_group_waits_is_decided_again() {
             });
             // The group has decided and written everything but the balance, and waits to lock it.
             let waiting = "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
-                 AND query LIKE 'SELECT id FROM ledger_accounts WHERE id = ANY%FOR UPDATE'";
+                 AND query LIKE 'SELECT id, balance FROM ledger_accounts%WHERE id = ANY%FOR UPDATE'";
             let deadline = std::time::Instant::now() + Duration::from_secs(20);
             while app.db.query_count(waiting).await == 0 {
                 assert!(
@@ -1096,7 +1123,7 @@ async fn a_balance_moved_while_a_payout_group_waits_is_decided_again() {
     };
 
     // Down to 500: the payout of 600 no longer fits.
-    assert_eq!(race("moved-down", "-500").await, 422);
+    assert_eq!(race("moved-down", "600", "0", "-500").await, 422);
     assert_eq!(app.balance(m, "mmk").await, (d("500"), Decimal::ZERO));
     assert_eq!(
         app.storage().order_count(m.merchant_id).await.unwrap(),
@@ -1107,7 +1134,7 @@ async fn a_balance_moved_while_a_payout_group_waits_is_decided_again() {
     app.assert_ledger_sound().await;
 
     // Up to 1500: the payout still fits, and holds from the balance as moved.
-    assert_eq!(race("moved-up", "500").await, 200);
+    assert_eq!(race("moved-up", "600", "0", "500").await, 200);
     assert_eq!(app.balance(m, "mmk").await, (d("900"), d("600")));
     let recorded = app
         .db
@@ -1121,6 +1148,12 @@ async fn a_balance_moved_while_a_payout_group_waits_is_decided_again() {
         "the posting's balance after is the moved balance's"
     );
     app.execute_sql(&undo("500")).await;
+    app.assert_ledger_sound().await;
+
+    // Refused against 200 (the balance of 400 lowered by 200), the payout of 300 fits the
+    // balance as locked (put back to 400): decided again, it stands.
+    assert_eq!(race("fits-after-all", "300", "-200", "200").await, 200);
+    assert_eq!(app.balance(m, "mmk").await, (d("100"), d("900")));
     app.assert_ledger_sound().await;
 }
 
