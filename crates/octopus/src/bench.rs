@@ -58,7 +58,7 @@ async fn pay_or_fail(
     client: &mut Connection,
     cashier_path: &str,
     outcome: &str,
-) -> Result<octopus_client::RawAnswer, String> {
+) -> Result<(), String> {
     let token = form_token(client, cashier_path).await?;
     post_outcome(client, cashier_path, &token, outcome).await
 }
@@ -74,18 +74,27 @@ async fn form_token(client: &mut Connection, cashier_path: &str) -> Result<Strin
         .ok_or_else(|| format!("no form token on the cashier page {cashier_path}"))
 }
 
-/// The cashier page's form, posted with the page's token.
+/// The cashier page's form, posted with the page's token; taken when the page redirects the
+/// payer (303).
 async fn post_outcome(
     client: &mut Connection,
     cashier_path: &str,
     token: &str,
     outcome: &str,
-) -> Result<octopus_client::RawAnswer, String> {
+) -> Result<(), String> {
     let form = format!("outcome={outcome}&token={token}");
-    client
+    let paid = client
         .post_form(&format!("{cashier_path}/simulate"), &form)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    if paid.status != 303 {
+        return Err(format!(
+            "simulate HTTP {}: {}",
+            paid.status,
+            String::from_utf8_lossy(&paid.body)
+        ));
+    }
+    Ok(())
 }
 
 /// A deposit of the completion scenario, ready to be paid: its cashier path and form token.
@@ -200,15 +209,7 @@ async fn own_account_deposit(
 
 /// The completion scenario's iteration: "pay" on a prepared deposit's page.
 async fn complete_prepared(client: &mut Connection, prepared: &Prepared) -> Result<(), String> {
-    let paid = post_outcome(client, &prepared.path, &prepared.token, "completed").await?;
-    if paid.status != 303 {
-        return Err(format!(
-            "simulate HTTP {}: {}",
-            paid.status,
-            String::from_utf8_lossy(&paid.body)
-        ));
-    }
-    Ok(())
+    post_outcome(client, &prepared.path, &prepared.token, "completed").await
 }
 
 /// One iteration of a scenario. `notify_url` is the harness's receiver (callback scenario).
@@ -262,15 +263,7 @@ async fn iteration(
             return Ok(())
         }
     };
-    let paid = pay_or_fail(client, &cashier_path(&answer)?, outcome).await?;
-    if paid.status != 303 {
-        return Err(format!(
-            "simulate HTTP {}: {}",
-            paid.status,
-            String::from_utf8_lossy(&paid.body)
-        ));
-    }
-    Ok(())
+    pay_or_fail(client, &cashier_path(&answer)?, outcome).await
 }
 
 /// The merchant's callback receiver of the callback scenario: answers every callback
@@ -317,11 +310,9 @@ async fn fund(args: &BenchArgs, run_id: &str) -> anyhow::Result<()> {
         answer.parse().body
     );
     let path = cashier_path(&answer).map_err(anyhow::Error::msg)?;
-    let paid = pay_or_fail(&mut client, &path, "completed")
+    pay_or_fail(&mut client, &path, "completed")
         .await
-        .map_err(anyhow::Error::msg)?;
-    anyhow::ensure!(paid.status == 303, "funding deposit not paid");
-    Ok(())
+        .map_err(|e| anyhow::anyhow!("funding deposit not paid: {e}"))
 }
 
 /// The merchant's receiver of the callback-backlog scenario: while slow it holds each request
