@@ -66,6 +66,34 @@ async fn a_postback_credits_a_deposit_once_however_often_it_comes() {
     gw.assert_ledger_sound().await;
 }
 
+/// An order without a notify_url queues no callback when it changes, and wakes no
+/// dispatcher for it.
+#[tokio::test]
+async fn a_change_of_an_order_without_a_notify_url_wakes_no_dispatcher() {
+    let gw = Gateway::start().await;
+    let pk = gw.paykassma("pk-mm", 10, 100_000_000).await;
+    let mut request = gw.deposit("pb-silent", "6000.00");
+    request.notify_url = None;
+    let (order, _) = gw.create(&request).await.unwrap();
+    gw.callbacks_woken();
+    let answer = confirm_deposit(&gw.services, &gw.channel("pk-mm"), &order, "TXSILENT")
+        .await
+        .unwrap();
+    assert!(matches!(answer, Confirmed::Processing { .. }));
+    pk.transfer("TXSILENT", 6000, "MMK");
+    let outcomes = gw.postback("pk-mm", &held_postback(&pk, 0)).await;
+    assert!(
+        matches!(&outcomes[..], [PostbackOutcome::Applied(uid)] if *uid == order.payment_uid),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        gw.order(&order.payment_uid).await.payment_status,
+        PaymentStatus::Completed
+    );
+    assert_eq!(gw.balance().await, (d("6000"), d("0")));
+    assert!(!gw.callbacks_woken(), "nothing to report, nobody woken");
+}
+
 #[tokio::test]
 async fn a_postback_with_an_impossible_amount_changes_nothing() {
     let gw = Gateway::start().await;

@@ -28,6 +28,10 @@ use tokio::sync::Notify;
 /// The time the services read in these tests (2026-11-21T04:31:36.123Z).
 pub const NOW: i64 = 1_795_235_496_123;
 
+/// Where the merchant of these tests hears of its orders (nothing listens: the services are
+/// tested without a dispatcher; a callback queued for it wakes one).
+pub const NOTIFY_URL: &str = "https://merchant.example/octopus-callback";
+
 pub fn d(text: &str) -> Decimal {
     text.parse().expect("a decimal")
 }
@@ -145,9 +149,10 @@ impl Gateway {
         orders::create(&self.services, &self.merchant, request, context).await
     }
 
-    /// A payout of `amount` MMK to a Wavepay account, `merchant_order_id` `id`.
+    /// A payout of `amount` MMK to a Wavepay account, `merchant_order_id` `id`, reported to
+    /// the merchant's [`NOTIFY_URL`].
     pub fn payout(&self, id: &str, amount: &str) -> NewOrder {
-        NewOrder::payout(
+        let mut payout = NewOrder::payout(
             &self.merchant.merchant.uid,
             id,
             amount,
@@ -157,19 +162,23 @@ impl Gateway {
             "01642234663",
             "Daw Aye",
             "wavepay",
-        )
+        );
+        payout.notify_url = Some(NOTIFY_URL.into());
+        payout
     }
 
-    /// A Wavepay deposit of `amount` MMK.
+    /// A Wavepay deposit of `amount` MMK, reported to the merchant's [`NOTIFY_URL`].
     pub fn deposit(&self, id: &str, amount: &str) -> NewOrder {
-        NewOrder::deposit(
+        let mut deposit = NewOrder::deposit(
             &self.merchant.merchant.uid,
             id,
             amount,
             "mmk",
             "wavepay",
             "myanmar",
-        )
+        );
+        deposit.notify_url = Some(NOTIFY_URL.into());
+        deposit
     }
 
     /// Credits the merchant's available MMK as a merchant tops up its live balance: a
