@@ -812,19 +812,24 @@ const INSERT_ENTRIES: &str =
         currency, amount, fee, created_at)
      SELECT v.k, v.kind, o.id, v.m, v.at, v.c, v.amount, v.fee, v.created
      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
-          $7::numeric[], $8::numeric[], $9::bigint[])
-          AS v(k, kind, uid, m, at, c, amount, fee, created)
+          $7::numeric[], $8::numeric[], $9::bigint[]) WITH ORDINALITY
+          AS v(k, kind, uid, m, at, c, amount, fee, created, n)
      LEFT JOIN orders o ON v.m IS NOT NULL AND o.payment_uid = v.uid
-     WHERE v.m IS NULL OR o.id IS NOT NULL";
+     WHERE v.m IS NULL OR o.id IS NOT NULL
+     ORDER BY v.n";
 
 /// A merchant posting's balance after it is the account's balance as the group leaves it
 /// (moved just before, in the same transaction) less what the later postings of the group
-/// moved (`from_end`); a house posting keeps none.
+/// moved (`from_end`); a house posting keeps none. Entries and postings are numbered in the
+/// order decided (`ORDER BY` the arrays' order, whatever the join's), so an account's
+/// postings in id order run through its balances.
 const INSERT_POSTINGS: &str = "INSERT INTO postings (entry_id, account_id, amount, balance_after)
      SELECT e.id, v.a, v.amount, a.balance - v.from_end
-     FROM UNNEST($1::text[], $2::bigint[], $3::numeric[], $4::numeric[]) AS v(k, a, amount, from_end)
+     FROM UNNEST($1::text[], $2::bigint[], $3::numeric[], $4::numeric[]) WITH ORDINALITY
+          AS v(k, a, amount, from_end, n)
      JOIN journal_entries e ON e.entry_key = v.k
-     LEFT JOIN ledger_accounts a ON v.from_end IS NOT NULL AND a.id = v.a";
+     LEFT JOIN ledger_accounts a ON v.from_end IS NOT NULL AND a.id = v.a
+     ORDER BY v.n";
 
 /// Locks the accounts in key order, as every group does (a group locking last has read them
 /// without a lock), and returns their balances as locked.
