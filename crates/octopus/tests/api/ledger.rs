@@ -37,6 +37,14 @@ async fn set_fee(
     // The test server reads fee schedules for every order (`test_config`): no wait.
 }
 
+/// A gateway whose sandbox payouts stay in place for an hour: their holds are what a test
+/// looks at.
+async fn spawn_app_holding_payouts(backend: Backend) -> TestApp {
+    let mut config = test_config();
+    config.sandbox_payout_delay = Duration::from_secs(3600);
+    spawn_app_with(backend, config).await
+}
+
 fn percent(p: &str, fixed: &str) -> FeeRule {
     FeeRule::new(d(p), d(fixed), Decimal::ZERO, None).unwrap()
 }
@@ -468,12 +476,7 @@ async fn a_retried_payout_is_found_after_it_spent_the_balance(backend: Backend) 
 }
 
 async fn concurrent_payouts_never_overdraw(backend: Backend) {
-    let app = spawn_app_with(backend, {
-        let mut c = test_config();
-        c.sandbox_payout_delay = Duration::from_secs(3600); // holds stay in place
-        c
-    })
-    .await;
+    let app = spawn_app_holding_payouts(backend).await;
     let m = &app.merchant;
     set_fee(&app, m, "*", "pay", percent("1", "0")).await;
     app.fund(m, "vnd", "505000").await; // exactly 50 × (10000 + 100 fee)
@@ -767,12 +770,7 @@ async fn ledger_entries_are_paged_newest_first(backend: Backend) {
 /// Two gateway nodes on one database share one ledger: payouts sent to both at once never
 /// overdraw, and one completion reported to both nodes posts once.
 async fn two_nodes_share_one_ledger(backend: Backend) {
-    let app = spawn_app_with(backend, {
-        let mut c = test_config();
-        c.sandbox_payout_delay = Duration::from_secs(3600);
-        c
-    })
-    .await;
+    let app = spawn_app_holding_payouts(backend).await;
     let m = &app.merchant;
     let node = app.second_node().await;
     let other = node.client_for(m);
@@ -1051,12 +1049,7 @@ async fn a_balance_moved_while_a_payout_group_waits_is_decided_again() {
     else {
         return;
     };
-    let app = spawn_app_with(backend, {
-        let mut c = test_config();
-        c.sandbox_payout_delay = Duration::from_secs(3600); // holds stay in place
-        c
-    })
-    .await;
+    let app = spawn_app_holding_payouts(backend).await;
     let m = &app.merchant;
     set_fee(&app, m, "*", "pay", percent("0", "0")).await;
     app.fund(m, "mmk", "1000").await;
